@@ -1,0 +1,247 @@
+import { Command, CommanderError } from "commander";
+import cliProgress from "cli-progress";
+import { writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { z } from "zod";
+import { InvalidFileError, loadProtocolFile, loadRigFile, protocolSchema, rigSchema } from "./protocol/index.js";
+import { createRig, sessionCountWindow } from "./rig/index.js";
+import { realClock, replayProtocol, SessionRunner } from "./runner/index.js";
+import { SessionStore } from "./store/index.js";
+import { exportSessionCsv } from "./export.js";
+import { builtinProtocolsDir } from "./paths.js";
+
+const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
+
+function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** A progress bar on a terminal, a line every 10% otherwise (CI logs, pipes). */
+function progressReporter(label: string): { update(done: number, total: number): void; stop(): void } {
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      { format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted}`, stream: process.stderr, hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    return {
+      update(done, total) {
+        if (!started) {
+          bar.start(total, 0);
+          started = true;
+        }
+        bar.update(done);
+      },
+      stop: () => bar.stop(),
+    };
+  }
+  let lastDecile = -1;
+  return {
+    update(done, total) {
+      const decile = Math.floor((done / total) * 10);
+      if (decile !== lastDecile) {
+        lastDecile = decile;
+        say(`${label}: ${done}/${total}`);
+      }
+    },
+    stop() {},
+  };
+}
+
+interface RunFlags {
+  rig?: string;
+  db: string;
+  name?: string;
+  printStored?: boolean;
+}
+
+async function runSession(protocolFile: string, flags: RunFlags): Promise<number> {
+  const loaded = loadProtocolFile(protocolFile);
+  const rigFile = flags.rig ?? (loaded.protocol.rig ? resolve(dirname(resolve(protocolFile)), loaded.protocol.rig) : resolve(builtinProtocolsDir, "rigs", "in-process.json"));
+  const { rig: rigConfig, text: rigText } = loadRigFile(rigFile);
+  const countWindow = sessionCountWindow(rigConfig, loaded.protocol.countWindow);
+  const store = SessionStore.open(flags.db);
+  const rig = await createRig(rigConfig, { countWindow, log: say });
+  const abort = new AbortController();
+  const onSignal = (sig: string): void => {
+    if (abort.signal.aborted) return;
+    say(`\n${sig}: ending the session cleanly; everything so far is being saved.`);
+    abort.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const progress = progressReporter("presentations");
+  try {
+    const runner = new SessionRunner({
+      clock: realClock,
+      store,
+      rig,
+      log: say,
+      progress: (done, total) => progress.update(done, total),
+      onCommitted: flags.printStored
+        ? (batch) => {
+            // Machine-readable durability report (used by the crash-safety test).
+            for (const idx of batch.counts) process.stdout.write(`stored ${idx}\n`);
+          }
+        : undefined,
+    });
+    const result = await runner.run({
+      protocol: loaded,
+      rigName: rigConfig.name,
+      rigText,
+      countWindow,
+      graceMs: rigConfig.acquisition.graceMs,
+      sessionName: flags.name,
+      signal: abort.signal,
+    });
+    progress.stop();
+    say(`session ${result.uuid}: ${result.state}; ${result.presented}/${result.scheduled} presented, ${result.countsStored} with counts, ${result.faults} faults; stored in ${flags.db}`);
+    return result.state === "completed" || result.state === "interrupted" ? 0 : 1;
+  } finally {
+    progress.stop();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await rig.close();
+    store.close();
+  }
+}
+
+function withStore<T>(db: string, fn: (store: SessionStore) => T): T {
+  const store = SessionStore.open(db);
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("cortexloop")
+    .description("Closed-loop electrophysiology experiment controller (headless).")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("run")
+    .description("run a protocol as a session and store everything it records")
+    .argument("<protocol>", "protocol JSON file")
+    .option("--rig <file>", "rig file (default: the protocol's rig, else the built-in in-process rig)")
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
+    .option("--name <name>", "session name (default: the protocol's name)")
+    .option("--print-stored", "print `stored <idx>` on stdout when a presentation's counts are committed")
+    .action(async (protocol: string, flags: RunFlags) => {
+      process.exitCode = await runSession(protocol, flags);
+    });
+
+  program
+    .command("demo")
+    .description("run the built-in demo protocol headless")
+    .option("--db <file>", "lab database (SQLite)", "cortexloop-demo.db")
+    .option("--rig <file>", "rig file (default: the demo's built-in rig)")
+    .action(async (flags: RunFlags) => {
+      process.exitCode = await runSession(resolve(builtinProtocolsDir, "demo.json"), flags);
+    });
+
+  program
+    .command("sessions")
+    .description("list the sessions of a database")
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
+    .action((flags: { db: string }) => {
+      withStore(flags.db, (store) => {
+        const rows = store.listSessions();
+        if (rows.length === 0) {
+          console.log(`no sessions in ${flags.db}`);
+          return;
+        }
+        console.table(
+          rows.map((r) => ({ id: r.id, uuid: r.uuid.slice(0, 8), name: r.name, date: r.createdAt, protocol: r.protocolName, rig: r.rigName, state: r.state, presentations: r.presentations, units: r.units, faults: r.faults })),
+        );
+      });
+    });
+
+  program
+    .command("show")
+    .description("show one session: protocol, state history, counts and faults")
+    .argument("<session>", "session id or uuid (prefix)")
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
+    .action((ref: string, flags: { db: string }) => {
+      withStore(flags.db, (store) => {
+        const s = store.findSession(ref);
+        if (s === undefined) throw new Error(`No session "${ref}" in ${flags.db}; run \`cortexloop sessions\` to list them.`);
+        const presentations = store.presentations(s.id);
+        const results = store.countResults(s.id);
+        const faults = store.faults(s.id);
+        console.log(`session ${s.id} ${s.uuid} "${s.name}" created ${s.createdAt}, state ${store.sessionState(s.id)}`);
+        console.log(`count window ${s.countWindow.startMs}..${s.countWindow.endMs} ms in ${s.countWindow.bins} bin(s), seed ${s.seed}`);
+        console.log(`presentations ${presentations.length}, with counts ${results.filter((r) => r.complete).length}, incomplete ${results.filter((r) => !r.complete).length}, units ${store.units(s.id).length}, faults ${faults.length}`);
+        for (const e of store.sessionEvents(s.id)) console.log(`  ${e.at} ${e.kind}${e.detail ? `: ${e.detail}` : ""}`);
+        for (const f of faults.slice(0, 20)) console.log(`  fault ${f.code}: ${f.message}`);
+        if (faults.length > 20) console.log(`  … ${faults.length - 20} more faults (cortexloop export ${ref} --csv DIR)`);
+        console.log("protocol:");
+        console.log(store.protocolText(s.protocolId));
+      });
+    });
+
+  program
+    .command("replay")
+    .description("write a protocol that replays a session's exact sequence of stimuli")
+    .argument("<session>", "session id or uuid (prefix)")
+    .requiredOption("-o, --output <file>", "protocol file to write")
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
+    .action((ref: string, flags: { db: string; output: string }) => {
+      withStore(flags.db, (store) => {
+        const protocol = replayProtocol(store, ref);
+        writeFileSync(flags.output, `${JSON.stringify(protocol, null, 2)}\n`);
+        const n = protocol.blocks.reduce((sum, b) => sum + (protocol.sources[b.source]?.kind === "stored" ? (protocol.sources[b.source] as { hashes: string[] }).hashes.length : 0), 0);
+        say(`wrote ${flags.output}: ${n} presentations in ${protocol.blocks.length} block(s); run it with \`cortexloop run ${flags.output} --db ${flags.db}\` (images come from that database)`);
+      });
+    });
+
+  program
+    .command("export")
+    .description("export a session as CSV files")
+    .argument("<session>", "session id or uuid (prefix)")
+    .requiredOption("--csv <dir>", "folder to write presentations.csv, units.csv, spike_counts.csv, faults.csv")
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
+    .action((ref: string, flags: { db: string; csv: string }) => {
+      withStore(flags.db, (store) => {
+        for (const path of exportSessionCsv(store, ref, flags.csv)) say(`wrote ${path}`);
+      });
+    });
+
+  program
+    .command("schema")
+    .description("write the JSON Schemas of protocol and rig files (for editors)")
+    .option("-o, --out-dir <dir>", "folder", builtinProtocolsDir)
+    .action((flags: { outDir: string }) => {
+      const write = (name: string, schema: z.ZodType): void => {
+        const path = resolve(flags.outDir, name);
+        writeFileSync(path, `${JSON.stringify(z.toJSONSchema(schema, { io: "input" }), null, 2)}\n`);
+        say(`wrote ${path}`);
+      };
+      write("schema.json", protocolSchema);
+      write("rig.schema.json", rigSchema);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof InvalidFileError) say(err.message);
+    else say(`cortexloop: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && /cli\.ts$/.test(process.argv[1]);
+if (invokedDirectly) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,55 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SessionStore } from "./store/store.js";
+
+function csvField(v: string | number | null | boolean): string {
+  if (v === null) return "";
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function csv(header: string[], rows: (string | number | null | boolean)[][]): string {
+  return [header.join(","), ...rows.map((r) => r.map(csvField).join(","))].join("\n") + "\n";
+}
+
+/** The CSV files of one session, by file name (used by the command line and the web API). */
+export function sessionCsvFiles(store: SessionStore, sessionRef: string | number): Map<string, string> {
+  const session = store.findSession(sessionRef);
+  if (session === undefined) throw new Error(`No session "${sessionRef}" in ${store.file}; run \`cortexloop sessions\` to list them.`);
+  const files = new Map<string, string>();
+  const presentations = store.presentations(session.id);
+  const results = new Map(store.countResults(session.id).map((r) => [r.presentationIdx, r]));
+  files.set(
+    "presentations.csv",
+    csv(
+      ["idx", "block", "stimulus_sha256", "event_code", "scheduled_ms", "shown_ms", "duration_ms", "status", "onset_sample", "counts_complete"],
+      presentations.map((p) => {
+        const r = results.get(p.idx);
+        return [p.idx, p.block, p.stimulusSha256, p.eventCode, p.scheduledMs, p.shownMs, p.durationMs, p.status, r?.onsetSample ?? null, r === undefined ? null : r.complete];
+      }),
+    ),
+  );
+  const units = store.units(session.id);
+  files.set("units.csv", csv(["unit_id", "electrode", "sorted_id"], units.map((u) => [u.id, u.electrode, u.sortedId])));
+  files.set(
+    "spike_counts.csv",
+    csv(["presentation_idx", "unit_id", "bin", "count"], store.spikeCounts(session.id).map((c) => [c.presentationIdx, c.unitId, c.bin, c.count])),
+  );
+  files.set(
+    "faults.csv",
+    csv(["fault_id", "at", "code", "message", "presentation_idxs"], store.faults(session.id).map((f) => [f.id, f.at, f.code, f.message, f.presentationIdxs.join(" ")])),
+  );
+  return files;
+}
+
+export function exportSessionCsv(store: SessionStore, sessionRef: string | number, dir: string): string[] {
+  const files = sessionCsvFiles(store, sessionRef);
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  for (const [name, text] of files) {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    written.push(path);
+  }
+  return written;
+}

@@ -1,0 +1,141 @@
+import { z } from "zod";
+
+// One schema per protocol block; the TypeScript types are inferred so file and code cannot drift.
+
+export const countWindowSchema = z
+  .object({
+    startMs: z.number().describe("Window start after the onset TTL, in ms."),
+    endMs: z.number().describe("Window end after the onset TTL, in ms (exclusive)."),
+    bins: z.number().int().min(1).max(100).default(1).describe("Equal bins the window is split into."),
+  })
+  .strict()
+  .refine((w) => w.endMs > w.startMs, { message: "endMs must be greater than startMs" });
+export type CountWindow = z.infer<typeof countWindowSchema>;
+
+const folderSource = z
+  .object({ kind: z.literal("folder"), path: z.string().min(1).describe("Folder of PNG/JPEG images, relative to the protocol file.") })
+  .strict();
+const zipSource = z
+  .object({ kind: z.literal("zip"), path: z.string().min(1).describe("Zip file of PNG/JPEG images, relative to the protocol file.") })
+  .strict();
+const storedSource = z
+  .object({
+    kind: z.literal("stored"),
+    hashes: z.array(z.string().regex(/^[0-9a-f]{64}$/, "a SHA-256 in lowercase hex")).min(1),
+  })
+  .strict();
+const generatorSource = z
+  .object({
+    kind: z.literal("generator"),
+    generator: z.enum(["gratings", "noise", "dots"]),
+    count: z.number().int().min(1).max(100_000),
+    size: z.number().int().min(8).max(1024).default(112),
+    seed: z.number().int().default(1),
+  })
+  .strict();
+
+export const imageSourceSchema = z.discriminatedUnion("kind", [folderSource, zipSource, storedSource, generatorSource]);
+export type ImageSource = z.infer<typeof imageSourceSchema>;
+
+export const blockSchema = z
+  .object({
+    name: z.string().min(1),
+    source: z.string().min(1).describe("Name of an entry of `sources`."),
+    repeats: z.number().int().min(1).max(1000).default(1),
+    order: z
+      .enum(["sequential", "shuffle", "shuffle-each-repeat"])
+      .default("shuffle-each-repeat")
+      .describe("sequential keeps the source order (used by replays)."),
+    maxImages: z.number().int().min(1).optional().describe("Use only the first N images of the source."),
+  })
+  .strict();
+export type Block = z.infer<typeof blockSchema>;
+
+export const timingSchema = z
+  .object({
+    fixationMs: z.number().min(0).max(10_000).default(300),
+    stimulusMs: z.number().min(1).max(10_000).default(100),
+    interStimulusMs: z.number().min(0).max(10_000).default(200),
+  })
+  .strict();
+export type Timing = z.infer<typeof timingSchema>;
+
+export const protocolSchema = z
+  .object({
+    $schema: z.string().optional(),
+    version: z.literal(1).default(1),
+    name: z.string().min(1),
+    description: z.string().optional(),
+    rig: z.string().min(1).optional().describe("Rig file (RIG_PROTOCOL.md section 4), relative to the protocol file."),
+    seed: z.number().int().default(1).describe("Seed of every randomisation in the session."),
+    timing: timingSchema.default({ fixationMs: 300, stimulusMs: 100, interStimulusMs: 200 }),
+    countWindow: countWindowSchema.optional().describe("Overrides the rig file's count window."),
+    sources: z.record(z.string().min(1), imageSourceSchema).refine((s) => Object.keys(s).length > 0, {
+      message: "at least one image source is required",
+    }),
+    blocks: z.array(blockSchema).min(1),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    p.blocks.forEach((b, i) => {
+      if (!(b.source in p.sources)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["blocks", i, "source"],
+          message: `names source "${b.source}", which is not among sources (${Object.keys(p.sources).join(", ")})`,
+        });
+      }
+    });
+  });
+export type Protocol = z.infer<typeof protocolSchema>;
+
+const serialEventCodes = z
+  .object({
+    transport: z.literal("serial"),
+    path: z.string().min(1),
+    baudRate: z.number().int().default(115200),
+  })
+  .strict();
+const networkEventCodes = z
+  .object({
+    transport: z.literal("openephys-network-events"),
+    host: z.string().default("127.0.0.1"),
+    port: z.number().int().min(1).max(65535).default(5555),
+  })
+  .strict();
+const simulatedEventCodes = z.object({ transport: z.literal("in-process") }).strict();
+
+export const rigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z.string().min(1),
+    acquisition: z
+      .object({
+        format: z.enum(["openephys-zmq", "in-process"]),
+        host: z.string().default("127.0.0.1"),
+        dataPort: z.number().int().min(1).max(65534).default(5556),
+        sampleRate: z.number().positive().default(30000),
+        countWindowMs: z
+          .tuple([z.number(), z.number()])
+          .default([50, 150])
+          .refine(([a, b]) => b > a, { message: "countWindowMs must be [start, end] with end > start" }),
+        countBins: z.number().int().min(1).default(1),
+        graceMs: z.number().min(0).default(250),
+      })
+      .strict(),
+    eventCodes: z.discriminatedUnion("transport", [serialEventCodes, networkEventCodes, simulatedEventCodes]),
+    display: z.discriminatedUnion("kind", [
+      z.object({ kind: z.literal("virtual"), endpoint: z.string().default("tcp://127.0.0.1:5570") }).strict(),
+      z.object({ kind: z.literal("window"), calibration: z.string().optional() }).strict(),
+      z.object({ kind: z.literal("none") }).strict(),
+    ]),
+    simulation: z
+      .object({ neurons: z.string().default("builtin"), units: z.number().int().min(1).default(16), seed: z.number().int().default(7) })
+      .strict()
+      .optional()
+      .describe("Neurons of the in-process fake rig (used when acquisition.format is in-process)."),
+  })
+  .strict();
+export type RigConfig = z.infer<typeof rigSchema>;
+export type RigConfigInput = z.input<typeof rigSchema>;
+export type ProtocolInput = z.input<typeof protocolSchema>;

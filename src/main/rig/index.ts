@@ -1,0 +1,3 @@
+export * from "./types.js";
+export * from "./codes.js";
+export * from "./factory.js";

@@ -1,0 +1,4 @@
+export * from "./clock.js";
+export * from "./runner.js";
+export * from "./schedule.js";
+export * from "./replay.js";

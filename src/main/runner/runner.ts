@@ -1,0 +1,192 @@
+import type { LoadedProtocol } from "../protocol/load.js";
+import type { CountWindow } from "../protocol/schema.js";
+import type { CommittedBatch, SessionStore } from "../store/store.js";
+import type { FaultRecord, SessionState } from "../store/types.js";
+import { EventCodeAllocator } from "../rig/codes.js";
+import type { Rig } from "../rig/types.js";
+import type { Clock } from "./clock.js";
+import { buildSchedule } from "./schedule.js";
+
+export interface RunnerDeps {
+  clock: Clock;
+  store: SessionStore;
+  rig: Rig;
+  /** Lines a person reads (progress, faults, state changes). */
+  log?: (line: string) => void;
+  progress?: (shown: number, total: number) => void;
+  /** Told what became durable after each committed batch. */
+  onCommitted?: (batch: CommittedBatch) => void;
+}
+
+export interface RunOptions {
+  protocol: LoadedProtocol;
+  rigName: string;
+  rigText: string;
+  countWindow: CountWindow;
+  graceMs: number;
+  sessionName?: string;
+  signal?: AbortSignal;
+  /** How often to retry a lost event-code port while paused. */
+  reconnectEveryMs?: number;
+}
+
+export interface SessionResult {
+  sessionId: number;
+  uuid: string;
+  state: SessionState;
+  scheduled: number;
+  presented: number;
+  countsStored: number;
+  faults: number;
+}
+
+/** An event-code transport failure that pauses the session until the port comes back. */
+export class PortLostError extends Error {
+  readonly code = "port-lost";
+}
+
+/**
+ * Runs one session: presents the protocol's schedule on the rig, stores every presentation, TTL
+ * onset, spike count and fault as it arrives, and ends cleanly on abort (state `interrupted`).
+ */
+export class SessionRunner {
+  constructor(private readonly deps: RunnerDeps) {}
+
+  async run(options: RunOptions): Promise<SessionResult> {
+    const { store, rig, clock } = this.deps;
+    const log = this.deps.log ?? (() => {});
+    const { protocol } = options.protocol;
+    const schedule = await buildSchedule(protocol, options.protocol.file, store);
+    const protocolId = store.putProtocol(protocol.name, options.protocol.text);
+    const rigId = store.putRig(options.rigName, options.rigText);
+    const session = store.createSession({
+      name: options.sessionName ?? protocol.name,
+      protocolId,
+      rigId,
+      seed: protocol.seed,
+      countWindow: options.countWindow,
+    });
+    let countsStored = 0;
+    let faults = 0;
+    const codes = new EventCodeAllocator();
+    const codeOf = new Map<number, number>();
+    // Counts can only be stored for presentations that were stored (foreign key); others are a fault.
+    const stored = new Set<number>();
+    const writer = store.writer(session.id, (batch) => {
+      countsStored += batch.counts.length;
+      faults += batch.faults;
+      this.deps.onCommitted?.(batch);
+    });
+    const fault = (f: FaultRecord): void => {
+      writer.addFault(f);
+      log(`fault ${f.code}: ${f.message}`);
+    };
+    store.appendSessionEvent(session.id, "started", `${schedule.length} presentations scheduled on rig ${options.rigName}`);
+    log(`session ${session.uuid} started: ${schedule.length} presentations of "${protocol.name}" on rig ${options.rigName}`);
+
+    await rig.acquisition.start({
+      counts: (c) => {
+        if (stored.has(c.presentationIdx)) writer.addCounts(c);
+        else fault({ code: "other", message: `counts arrived for presentation ${c.presentationIdx}, which was never shown; they were not stored`, presentationIdxs: [] });
+        const code = codeOf.get(c.presentationIdx);
+        if (code !== undefined) {
+          codes.release(code);
+          codeOf.delete(c.presentationIdx);
+        }
+      },
+      ttl: (t) => writer.addTtlOnset(t),
+      fault,
+      link: (state, message) => log(`rig link ${state}: ${message}`),
+    });
+    await rig.eventCodes.open();
+    await rig.display.open();
+
+    const { fixationMs, stimulusMs, interStimulusMs } = protocol.timing;
+    const signal = options.signal;
+    let presented = 0;
+    let state: SessionState = "completed";
+    const t0 = clock.nowMs();
+    try {
+      await clock.sleep(fixationMs, signal);
+      for (const item of schedule) {
+        if (signal?.aborted) break;
+        const code = codes.next();
+        codeOf.set(item.idx, code);
+        rig.acquisition.expect({ presentationIdx: item.idx, code });
+        const scheduledMs = clock.nowMs() - t0;
+        let confirmed = false;
+        let shownMs: number | null = null;
+        for (;;) {
+          try {
+            const [, sent] = await Promise.all([rig.display.show({ seq: item.idx, code, durationMs: stimulusMs, image: item.image }), rig.eventCodes.send(code)]);
+            shownMs = clock.nowMs() - t0;
+            confirmed = sent.confirmed;
+            if (!sent.confirmed) {
+              fault({ code: "event-code-unconfirmed", message: `event code ${code} of presentation ${item.idx} was not confirmed after ${sent.attempts} attempts${sent.message ? `: ${sent.message}` : ""}`, presentationIdxs: [item.idx] });
+            }
+            break;
+          } catch (err) {
+            if (!(err instanceof PortLostError)) throw err;
+            writer.flush();
+            fault({ code: "serial-port-lost", message: `${err.message} at presentation ${item.idx}; ${item.idx} presentations are saved; paused until the port returns`, presentationIdxs: [item.idx] });
+            writer.flush();
+            store.appendSessionEvent(session.id, "paused", err.message);
+            const back = await this.waitForPort(options.reconnectEveryMs ?? 1000, signal);
+            if (!back) break;
+            store.appendSessionEvent(session.id, "resumed", "event-code port is back");
+            log("event-code port is back; resuming");
+          }
+        }
+        if (signal?.aborted && shownMs === null) break;
+        stored.add(item.idx);
+        writer.addPresentation({
+          idx: item.idx,
+          block: item.block,
+          stimulusSha256: item.sha256,
+          eventCode: code,
+          scheduledMs,
+          shownMs,
+          durationMs: stimulusMs,
+          status: confirmed ? "shown" : "unconfirmed",
+        });
+        presented++;
+        this.deps.progress?.(presented, schedule.length);
+        await clock.sleep(stimulusMs, signal);
+        await rig.eventCodes.clear().catch((err: unknown) => log(`clearing the event word failed: ${err instanceof Error ? err.message : String(err)}`));
+        await clock.sleep(interStimulusMs, signal);
+      }
+      if (signal?.aborted) state = "interrupted";
+      await rig.acquisition.drain(options.countWindow.endMs + options.graceMs + 2000);
+    } catch (err) {
+      state = "failed";
+      const message = err instanceof Error ? err.message : String(err);
+      fault({ code: "other", message: `session failed at presentation ${presented}: ${message}`, presentationIdxs: [] });
+      log(`session failed: ${message}; ${presented} presentations are saved`);
+    } finally {
+      writer.close();
+      await rig.acquisition.stop().catch(() => {});
+      await rig.display.close().catch(() => {});
+      await rig.eventCodes.close().catch(() => {});
+      store.appendSessionEvent(
+        session.id,
+        state,
+        state === "interrupted" ? `interrupted after ${presented} of ${schedule.length} presentations; everything so far is saved` : `${presented} presentations`,
+      );
+    }
+    log(`session ${session.uuid} ${state}: ${presented}/${schedule.length} presented, ${countsStored} with counts stored, ${faults} faults`);
+    return { sessionId: session.id, uuid: session.uuid, state, scheduled: schedule.length, presented, countsStored, faults };
+  }
+
+  private async waitForPort(everyMs: number, signal?: AbortSignal): Promise<boolean> {
+    for (;;) {
+      if (signal?.aborted) return false;
+      await this.deps.clock.sleep(everyMs, signal);
+      try {
+        await this.deps.rig.eventCodes.open();
+        return true;
+      } catch {
+        // still gone; keep waiting
+      }
+    }
+  }
+}

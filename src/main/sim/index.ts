@@ -1,0 +1,2 @@
+export * from "./neurons.js";
+export * from "./fake-rig.js";

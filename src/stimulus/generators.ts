@@ -1,0 +1,84 @@
+import type { RgbImage } from "./image.js";
+import { Random } from "./random.js";
+
+export type GeneratorName = "gratings" | "noise" | "dots";
+
+/** Makes `count` images of a built-in family, deterministic from the seed. */
+export function generateImages(generator: GeneratorName, count: number, size: number, seed: number): RgbImage[] {
+  const rng = new Random(seed);
+  const out: RgbImage[] = [];
+  for (let i = 0; i < count; i++) {
+    if (generator === "gratings") out.push(grating(size, rng));
+    else if (generator === "noise") out.push(noise(size, rng));
+    else out.push(dots(size, rng));
+  }
+  return out;
+}
+
+function blank(size: number, grey = 128): RgbImage {
+  return { width: size, height: size, pixels0to255: new Uint8Array(size * size * 3).fill(grey) };
+}
+
+function grating(size: number, rng: Random): RgbImage {
+  const img = blank(size);
+  const theta = rng.next() * Math.PI;
+  const cyclesPerImage = 1 + rng.next() * 7;
+  const phase = rng.next() * 2 * Math.PI;
+  const contrast = 0.3 + 0.7 * rng.next();
+  const colour = [0.5 + rng.next() / 2, 0.5 + rng.next() / 2, 0.5 + rng.next() / 2];
+  const c = Math.cos(theta);
+  const s = Math.sin(theta);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const u = (x * c + y * s) / size;
+      const v = Math.sin(2 * Math.PI * cyclesPerImage * u + phase) * contrast;
+      for (let ch = 0; ch < 3; ch++) img.pixels0to255[(y * size + x) * 3 + ch] = clamp255(128 + 127 * v * colour[ch]!);
+    }
+  }
+  return img;
+}
+
+function noise(size: number, rng: Random): RgbImage {
+  // Blocky coloured noise: pixel noise alone drives V4-like units weakly.
+  const img = blank(size);
+  const block = 1 + rng.int(8);
+  for (let by = 0; by < size; by += block) {
+    for (let bx = 0; bx < size; bx += block) {
+      const rgb = [rng.int(256), rng.int(256), rng.int(256)];
+      for (let y = by; y < Math.min(size, by + block); y++)
+        for (let x = bx; x < Math.min(size, bx + block); x++)
+          for (let ch = 0; ch < 3; ch++) img.pixels0to255[(y * size + x) * 3 + ch] = rgb[ch]!;
+    }
+  }
+  return img;
+}
+
+function dots(size: number, rng: Random): RgbImage {
+  const img = blank(size, rng.int(2) === 0 ? 128 : 0);
+  const n = 1 + rng.int(12);
+  for (let d = 0; d < n; d++) {
+    const cx = rng.next() * size;
+    const cy = rng.next() * size;
+    const r = size * (0.02 + rng.next() * 0.08);
+    const rgb = [rng.int(256), rng.int(256), rng.int(256)];
+    for (let y = Math.max(0, Math.floor(cy - r)); y < Math.min(size, Math.ceil(cy + r)); y++)
+      for (let x = Math.max(0, Math.floor(cx - r)); x < Math.min(size, Math.ceil(cx + r)); x++)
+        if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) for (let ch = 0; ch < 3; ch++) img.pixels0to255[(y * size + x) * 3 + ch] = rgb[ch]!;
+  }
+  return img;
+}
+
+/** Gaudy image (Cowley et al. 2023): each channel thresholded at its own mean to 0 or 255. */
+export function gaudy(image: RgbImage): RgbImage {
+  const n = image.width * image.height;
+  const means = [0, 0, 0];
+  for (let i = 0; i < n; i++) for (let ch = 0; ch < 3; ch++) means[ch]! += image.pixels0to255[i * 3 + ch]!;
+  for (let ch = 0; ch < 3; ch++) means[ch]! /= n;
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) for (let ch = 0; ch < 3; ch++) out[i * 3 + ch] = image.pixels0to255[i * 3 + ch]! > means[ch]! ? 255 : 0;
+  return { width: image.width, height: image.height, pixels0to255: out };
+}
+
+function clamp255(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+}

@@ -1,0 +1,3 @@
+export * from "./image.js";
+export * from "./generators.js";
+export * from "./random.js";
