@@ -49,8 +49,11 @@ function describeIssue(issue: z.core.$ZodIssue, root: unknown): string {
       return `${where}: unexpected key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
     case "invalid_value":
       return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, found ${found}`;
-    case "invalid_union":
+    case "invalid_union": {
+      const options = (issue as { options?: unknown[] }).options;
+      if (Array.isArray(options) && options.length > 0) return `${where}: expected one of ${options.map((o) => JSON.stringify(o)).join(", ")}, found ${found}`;
       return `${where}: ${issue.message}, found ${found}`;
+    }
     case "too_small":
     case "too_big":
       return `${where}: ${issue.message.replace(/^Too (small|big): /, "")}, found ${found}`;

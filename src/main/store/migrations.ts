@@ -185,6 +185,37 @@ export const migrations: Migration[] = [
       }
     },
   },
+  {
+    version: 4,
+    description: "recorded responses imported from other rigs (float values, repeat-averaged or per repeat) and unit flags",
+    up(db) {
+      db.exec(`
+        CREATE TABLE recorded_responses (
+          session_id INTEGER NOT NULL,
+          presentation_idx INTEGER NOT NULL,
+          unit_id INTEGER NOT NULL REFERENCES units(id),
+          value REAL,
+          averaged INTEGER NOT NULL CHECK (averaged IN (0,1)),
+          PRIMARY KEY (session_id, presentation_idx, unit_id),
+          FOREIGN KEY (session_id, presentation_idx) REFERENCES presentations(session_id, idx)
+        ) WITHOUT ROWID;
+        CREATE TABLE unit_flags (
+          unit_id INTEGER NOT NULL REFERENCES units(id),
+          code TEXT NOT NULL CHECK (code IN ('no-responses','constant-responses')),
+          message TEXT NOT NULL,
+          PRIMARY KEY (unit_id, code)
+        ) WITHOUT ROWID;
+      `);
+      for (const table of ["recorded_responses", "unit_flags"]) {
+        db.exec(`
+          CREATE TRIGGER ${table}_no_update BEFORE UPDATE ON ${table}
+          BEGIN SELECT RAISE(ABORT, '${table} is append-only: recorded data is never changed'); END;
+          CREATE TRIGGER ${table}_no_delete BEFORE DELETE ON ${table}
+          BEGIN SELECT RAISE(ABORT, '${table} is append-only: recorded data is never deleted'); END;
+        `);
+      }
+    },
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

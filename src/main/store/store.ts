@@ -50,6 +50,28 @@ export interface ModelVersionInput {
   sessionIds?: number[];
 }
 
+export interface RecordedSessionInput {
+  name: string;
+  /** What was imported from where (stored as the session's protocol text). */
+  provenanceText: string;
+  countWindow: { startMs: number; endMs: number; bins: number };
+  durationMs: number;
+  stimuli: { png: Uint8Array; width: number; height: number; origin?: string }[];
+  units: { electrode: string; sortedId: number; flags: { code: "no-responses" | "constant-responses"; message: string }[] }[];
+  repeats: number;
+  /** True when each value is already a mean over repeats (repeats must then be 1). */
+  averaged: boolean;
+  /** `[unit][image][repeat]`, C order, NaN for missing. */
+  values: ArrayLike<number>;
+}
+
+export interface RecordedSessionImport {
+  session: SessionRow;
+  presentations: number;
+  stimuli: number;
+  units: number;
+}
+
 export interface ModelVersionRow {
   id: number;
   name: string;
@@ -312,6 +334,81 @@ export class SessionStore {
     this.db.transaction(() => insertFault(this.db, sessionId, fault))();
   }
 
+  /**
+   * Stores a session recorded elsewhere (images + float responses) in ONE transaction: a fault
+   * anywhere leaves the database as it was. Values are `[unit][image][repeat]` in C order; NaN is
+   * missing. One presentation per image × repeat that has any value (per image when `averaged`).
+   */
+  importRecordedSession(input: RecordedSessionInput): RecordedSessionImport {
+    const nUnits = input.units.length;
+    const nImages = input.stimuli.length;
+    const nRepeats = input.repeats;
+    if (input.values.length !== nUnits * nImages * nRepeats) {
+      throw new Error(`importRecordedSession: values hold ${input.values.length} numbers, expected ${nUnits} units × ${nImages} images × ${nRepeats} repeats`);
+    }
+    return this.db.transaction((): RecordedSessionImport => {
+      const protocolId = this.putProtocol(`import: ${input.name}`, input.provenanceText);
+      const rigId = this.putRig("imported", JSON.stringify({ name: "imported", kind: "recorded-elsewhere" }));
+      const session = this.createSession({ name: input.name, protocolId, rigId, seed: 0, countWindow: input.countWindow });
+      this.appendSessionEvent(session.id, "started", "imported recording");
+      const shas = input.stimuli.map((st) => this.putStimulus(st.png, { width: st.width, height: st.height, channels: 3, origin: st.origin }));
+      const unitIds = input.units.map((u) => {
+        this.db.prepare("INSERT INTO units (session_id, electrode, sorted_id) VALUES (?, ?, ?)").run(session.id, u.electrode, u.sortedId);
+        const id = (this.db.prepare("SELECT id FROM units WHERE session_id = ? AND electrode = ? AND sorted_id = ?").get(session.id, u.electrode, u.sortedId) as { id: number }).id;
+        for (const f of u.flags) this.db.prepare("INSERT INTO unit_flags (unit_id, code, message) VALUES (?, ?, ?)").run(id, f.code, f.message);
+        return id;
+      });
+      const pres = this.db.prepare(
+        `INSERT INTO presentations (session_id, idx, block, stimulus_sha256, event_code, scheduled_ms, shown_ms, duration_ms, status)
+         VALUES (?, ?, ?, ?, 0, 0, NULL, ?, 'shown')`,
+      );
+      const resp = this.db.prepare("INSERT INTO recorded_responses (session_id, presentation_idx, unit_id, value, averaged) VALUES (?, ?, ?, ?, ?)");
+      let idx = 0;
+      for (let r = 0; r < nRepeats; r++) {
+        for (let i = 0; i < nImages; i++) {
+          let any = false;
+          for (let u = 0; u < nUnits && !any; u++) any = !Number.isNaN(input.values[(u * nImages + i) * nRepeats + r]!);
+          if (!any) continue;
+          pres.run(session.id, idx, input.averaged ? "imported-average" : `imported-repeat-${r}`, shas[i]!, input.durationMs);
+          for (let u = 0; u < nUnits; u++) {
+            const v = input.values[(u * nImages + i) * nRepeats + r]!;
+            resp.run(session.id, idx, unitIds[u]!, Number.isNaN(v) ? null : v, input.averaged ? 1 : 0);
+          }
+          idx++;
+        }
+      }
+      this.appendSessionEvent(session.id, "completed", `imported ${idx} presentations of ${nImages} images, ${nUnits} units`);
+      return { session, presentations: idx, stimuli: new Set(shas).size, units: nUnits };
+    })();
+  }
+
+  /** Float responses of an imported session, one row per (presentation, unit); null is missing. */
+  recordedResponseRows(sessionId: number): { presentationIdx: number; unitId: number; value: number | null; averaged: boolean }[] {
+    const rows = this.db
+      .prepare("SELECT presentation_idx AS presentationIdx, unit_id AS unitId, value, averaged FROM recorded_responses WHERE session_id = ? ORDER BY presentation_idx, unit_id")
+      .all(sessionId) as { presentationIdx: number; unitId: number; value: number | null; averaged: number }[];
+    return rows.map((r) => ({ ...r, averaged: r.averaged === 1 }));
+  }
+
+  unitFlags(sessionId: number): { unitId: number; code: string; message: string }[] {
+    return this.db
+      .prepare("SELECT f.unit_id AS unitId, f.code, f.message FROM unit_flags f JOIN units u ON u.id = f.unit_id WHERE u.session_id = ? ORDER BY f.unit_id")
+      .all(sessionId) as { unitId: number; code: string; message: string }[];
+  }
+
+  /** Sessions whose name is exactly `name` (names are not unique), oldest first. */
+  findSessionsByName(name: string): SessionRow[] {
+    const ids = this.db.prepare("SELECT id FROM sessions WHERE name = ? ORDER BY id").all(name) as { id: number }[];
+    return ids.map((r) => this.findSession(r.id)!);
+  }
+
+  /** One model version with its checkpoint bytes. */
+  getModelVersion(id: number): (ModelVersionRow & { checkpoint: Buffer | null }) | undefined {
+    const row = this.listModelVersions().find((m) => m.id === id);
+    if (row === undefined) return undefined;
+    return { ...row, checkpoint: this.modelCheckpoint(id) ?? null };
+  }
+
   writer(sessionId: number, onCommitted?: (committed: CommittedBatch) => void): SessionWriter {
     return new SessionWriter(this.db, sessionId, this.flushIntervalMs, onCommitted);
   }
@@ -426,6 +523,7 @@ export class SessionWriter {
         try {
           this.db.transaction(() => this.apply(op, at, batch))();
         } catch (rowErr) {
+          this.reloadUnits();
           const reason = rowErr instanceof Error ? rowErr.message : String(rowErr);
           this.db.transaction(() =>
             insertFault(this.db, this.sessionId, { code: "other", message: `a ${op.kind} row was refused by the database (${reason}); the rest of the batch is stored`, presentationIdxs: [] }),
