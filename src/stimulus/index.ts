@@ -1,3 +1,4 @@
 export * from "./image.js";
 export * from "./generators.js";
 export * from "./random.js";
+export * from "./calibration.js";
