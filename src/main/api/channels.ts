@@ -1,0 +1,10 @@
+/**
+ * The contract's channel names, with no dependencies, so the sandboxed preload can build its
+ * bridge from them without bundling the validators. contract.ts checks it covers them all.
+ */
+export const channelNames = ["listSessions", "getSession", "presentations", "stimulus", "unitResponses", "faults", "modelVersions", "exportCsv"] as const;
+
+export type ChannelName = (typeof channelNames)[number];
+
+/** The single Electron IPC channel every call goes through; the guard checks the channel name inside. */
+export const ipcInvokeChannel = "cortexloop:invoke";

@@ -1,0 +1,161 @@
+/**
+ * The one contract between the controller and every renderer (Electron IPC through the preload,
+ * or the local web API): a channel name, a validator for its request, the type of its reply.
+ * This file imports nothing from Node or Electron so the renderer can import its types.
+ */
+import { z } from "zod";
+import { channelNames, type ChannelName } from "./channels.js";
+
+/** Closed set of error codes a reply can carry; the UI picks its wording by code. */
+export const apiErrorCodes = ["unknown-channel", "bad-request", "not-found", "forbidden", "unauthorized", "too-large", "internal"] as const;
+export type ApiErrorCode = (typeof apiErrorCodes)[number];
+
+export type ApiReply<T> = { ok: true; value: T } | { ok: false; code: ApiErrorCode; message: string };
+
+/** A session by numeric id or uuid (prefix); numbers are accepted and kept as given. */
+const sessionRef = z.union([z.number().int().positive(), z.string().trim().min(1).max(64).regex(/^[0-9a-fA-F-]+$/, "a session id or uuid prefix (hex digits and dashes)")]);
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a SHA-256 hash: 64 lowercase hex digits");
+
+export const requestSchemas = {
+  listSessions: z.object({}).strict(),
+  getSession: z.object({ session: sessionRef }).strict(),
+  presentations: z.object({ session: sessionRef }).strict(),
+  stimulus: z.object({ sha256 }).strict(),
+  unitResponses: z.object({ session: sessionRef }).strict(),
+  faults: z.object({ session: sessionRef }).strict(),
+  modelVersions: z.object({ session: sessionRef.optional() }).strict(),
+  exportCsv: z.object({ session: sessionRef }).strict(),
+} as const satisfies Record<ChannelName, z.ZodType>;
+
+export type Channel = keyof typeof requestSchemas;
+// Both directions: a channel added in one list and not the other fails to compile.
+const everyNameHasSchema: readonly Channel[] = channelNames;
+export const channels: readonly ChannelName[] = everyNameHasSchema;
+
+export function isChannel(name: unknown): name is Channel {
+  return typeof name === "string" && Object.prototype.hasOwnProperty.call(requestSchemas, name);
+}
+
+export type RequestOf<C extends Channel> = z.input<(typeof requestSchemas)[C]>;
+/** A request after validation (what a handler receives). */
+export type ParsedRequestOf<C extends Channel> = z.output<(typeof requestSchemas)[C]>;
+
+// ---- reply types -------------------------------------------------------------------------
+
+export type SessionStateName = "started" | "paused" | "resumed" | "interrupted" | "completed" | "failed" | "unknown";
+
+export interface SessionListItem {
+  id: number;
+  uuid: string;
+  name: string;
+  createdAt: string;
+  protocolName: string;
+  rigName: string;
+  state: SessionStateName;
+  presentations: number;
+  units: number;
+  faults: number;
+}
+
+export interface SessionDetail extends SessionListItem {
+  seed: number;
+  countWindow: { startMs: number; endMs: number; bins: number };
+  protocolText: string;
+  rigText: string;
+  events: { at: string; kind: string; detail: string | null }[];
+  counts: {
+    presentations: number;
+    shown: number;
+    unconfirmed: number;
+    skipped: number;
+    withCounts: number;
+    incomplete: number;
+    missing: number;
+  };
+}
+
+export interface PresentationRow {
+  idx: number;
+  block: string;
+  stimulusSha256: string;
+  eventCode: number;
+  scheduledMs: number;
+  shownMs: number | null;
+  durationMs: number;
+  status: "shown" | "unconfirmed" | "skipped";
+  onsetSample: number | null;
+  countsComplete: boolean | null;
+}
+
+export interface StimulusImage {
+  sha256: string;
+  /** `data:image/png;base64,...` (allowed by the renderer's CSP img-src). */
+  dataUrl: string;
+}
+
+export interface UnitInfo {
+  id: number;
+  electrode: string;
+  sortedId: number;
+  label: string;
+}
+
+export interface UnitResponses {
+  units: UnitInfo[];
+  /** Mean spike count in the count window (all bins summed), per stimulus, in order of first presentation. */
+  stimuli: { sha256: string; block: string; presentations: number; meanByUnit: (number | null)[] }[];
+  /** Unit × presentation matrix of summed counts; null where a unit had no counts stored. */
+  matrix: { presentationIdxs: number[]; counts: (number | null)[][]; max: number };
+}
+
+export interface FaultRow {
+  id: number;
+  at: string;
+  code: string;
+  message: string;
+  presentationIdxs: number[];
+}
+
+export interface ModelVersionItem {
+  id: number;
+  name: string;
+  kind: string;
+  parentId: number | null;
+  createdAt: string;
+  sessionIds: number[];
+  /** The r²_ER (noise-corrected explained variance) from the version's metrics, when present. */
+  r2er: number | null;
+  metrics: Record<string, unknown>;
+}
+
+export interface CsvExport {
+  session: number;
+  files: { name: string; text: string }[];
+}
+
+export interface Replies {
+  listSessions: SessionListItem[];
+  getSession: SessionDetail;
+  presentations: PresentationRow[];
+  stimulus: StimulusImage;
+  unitResponses: UnitResponses;
+  faults: FaultRow[];
+  modelVersions: ModelVersionItem[];
+  exportCsv: CsvExport;
+}
+
+export type ReplyOf<C extends Channel> = Replies[C];
+
+/** What a renderer calls: one typed function per channel (the preload's and the browser's shape). */
+export type CortexloopApi = { [C in Channel]: (request: RequestOf<C>) => Promise<ApiReply<ReplyOf<C>>> };
+
+/** Largest request body the web API reads (bytes); larger is refused with `too-large`. */
+export const maxRequestBytes = 64 * 1024;
+
+/** Parses a request for a channel; the reply is an error reply or the parsed request. */
+export function parseRequest<C extends Channel>(channel: C, raw: unknown): ApiReply<ParsedRequestOf<C>> {
+  const parsed = requestSchemas[channel].safeParse(raw ?? {});
+  if (parsed.success) return { ok: true, value: parsed.data as ParsedRequestOf<C> };
+  const detail = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "request"}: ${i.message}`).join("; ");
+  return { ok: false, code: "bad-request", message: `${channel}: the request was refused (${detail}); nothing was read. Check the arguments and try again.` };
+}

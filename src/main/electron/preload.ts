@@ -1,0 +1,25 @@
+/**
+ * The renderer's only door to the controller: one narrow function per contract channel, exposed
+ * as `window.cortexloop`. Never exposes ipcRenderer. Bundled to CommonJS (sandboxed preloads are CJS).
+ */
+import { contextBridge, ipcRenderer } from "electron";
+import { ipcInvokeChannel } from "../api/channels.js";
+import type { ApiReply, Channel, CortexloopApi, ReplyOf, RequestOf } from "../api/contract.js";
+
+function channel<C extends Channel>(name: C): (request: RequestOf<C>) => Promise<ApiReply<ReplyOf<C>>> {
+  return (request) => ipcRenderer.invoke(ipcInvokeChannel, name, request) as Promise<ApiReply<ReplyOf<C>>>;
+}
+
+// Listed one by one so the compiler checks this bridge against the contract.
+const api: CortexloopApi = {
+  listSessions: channel("listSessions"),
+  getSession: channel("getSession"),
+  presentations: channel("presentations"),
+  stimulus: channel("stimulus"),
+  unitResponses: channel("unitResponses"),
+  faults: channel("faults"),
+  modelVersions: channel("modelVersions"),
+  exportCsv: channel("exportCsv"),
+};
+
+contextBridge.exposeInMainWorld("cortexloop", Object.freeze(api));
