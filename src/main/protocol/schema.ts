@@ -130,10 +130,29 @@ export const rigSchema = z
       z.object({ kind: z.literal("none") }).strict(),
     ]),
     simulation: z
-      .object({ neurons: z.string().default("builtin"), units: z.number().int().min(1).default(16), seed: z.number().int().default(7) })
+      .object({
+        neurons: z.string().default("builtin").describe("builtin, or compact (the published compact models of shared/data/v4/compact_models)."),
+        units: z.number().int().min(1).default(16),
+        seed: z.number().int().default(7),
+        compactModels: z.string().optional().describe("Folder of compact_model_*.npy files (neurons: compact)."),
+        serialPath: z.string().optional().describe("The simulated rig's end of the serial pty pair (eventCodes.path is the controller's end)."),
+        rateScale: z.number().positive().optional().describe("Multiplies every simulated rate."),
+        latencyMs: z.tuple([z.number().min(0), z.number().min(0)]).optional().describe("Response latency range of the simulated units."),
+        faults: z
+          .object({
+            dropFraction: z.number().min(0).max(1).optional(),
+            malformedFraction: z.number().min(0).max(1).optional(),
+            restartAfterPresentations: z.number().int().min(1).optional(),
+            stallAfterPresentations: z.number().int().min(1).optional(),
+            stallMs: z.number().min(0).optional(),
+          })
+          .strict()
+          .optional()
+          .describe("Faults the simulated rig injects (cortexloop sim-rig flags override them)."),
+      })
       .strict()
       .optional()
-      .describe("Neurons of the in-process fake rig (used when acquisition.format is in-process)."),
+      .describe("Neurons of the in-process fake rig (acquisition.format in-process) or of `cortexloop sim-rig` (openephys-zmq)."),
   })
   .strict();
 export type RigConfig = z.infer<typeof rigSchema>;

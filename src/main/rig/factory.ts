@@ -1,7 +1,11 @@
 import type { CountWindow, RigConfig } from "../protocol/schema.js";
 import { FakeRig } from "../sim/fake-rig.js";
 import { builtinNeurons } from "../sim/neurons.js";
-import type { Rig } from "./types.js";
+import { NetworkEventsOutput } from "./network-events.js";
+import { OpenEphysZmqAcquisition } from "./openephys-zmq.js";
+import { SerialEventBox } from "./serial-eventbox.js";
+import type { Display, EventCodeOutput, Rig } from "./types.js";
+import { NullDisplay, VirtualDisplay } from "./virtual-display.js";
 
 export interface RigFactoryOptions {
   countWindow: CountWindow;
@@ -12,6 +16,20 @@ export interface RigFactoryOptions {
 export function sessionCountWindow(rig: RigConfig, protocolWindow?: CountWindow): CountWindow {
   if (protocolWindow !== undefined) return protocolWindow;
   return { startMs: rig.acquisition.countWindowMs[0], endMs: rig.acquisition.countWindowMs[1], bins: rig.acquisition.countBins };
+}
+
+/** A rig on real sockets and ports: Open Ephys ZMQ acquisition, event codes, and a display. */
+export class OpenEphysRig implements Rig {
+  constructor(
+    readonly name: string,
+    readonly acquisition: OpenEphysZmqAcquisition,
+    readonly eventCodes: EventCodeOutput,
+    readonly display: Display,
+  ) {}
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.acquisition.stop(), this.eventCodes.close(), this.display.close()]);
+  }
 }
 
 /** Builds the rig a rig file describes. */
@@ -26,7 +44,27 @@ export async function createRig(config: RigConfig, options: RigFactoryOptions): 
       bins: options.countWindow.bins,
     });
   }
-  throw new Error(
-    `Rig "${config.name}": acquisition format "${config.acquisition.format}" is not available in this build; nothing was run. Use a rig file with "format": "in-process".`,
-  );
+  const acq = config.acquisition;
+  const acquisition = new OpenEphysZmqAcquisition({
+    host: acq.host,
+    dataPort: acq.dataPort,
+    sampleRate: acq.sampleRate,
+    countWindow: options.countWindow,
+    graceMs: acq.graceMs,
+    log: options.log,
+  });
+  const codes = config.eventCodes;
+  let eventCodes: EventCodeOutput;
+  if (codes.transport === "serial") eventCodes = new SerialEventBox({ path: codes.path, baudRate: codes.baudRate, log: options.log });
+  else if (codes.transport === "openephys-network-events") eventCodes = new NetworkEventsOutput({ host: codes.host, port: codes.port });
+  else {
+    throw new Error(`Rig "${config.name}": event codes "in-process" only work with the in-process rig; nothing was run. Set eventCodes.transport to "serial" or "openephys-network-events".`);
+  }
+  let display: Display;
+  if (config.display.kind === "virtual") display = new VirtualDisplay({ endpoint: config.display.endpoint, waitForSubscriberMs: 1000 });
+  else if (config.display.kind === "none") display = new NullDisplay();
+  else {
+    throw new Error(`Rig "${config.name}": the "window" display needs the desktop app's stimulus window; nothing was run. Run the session from the desktop app, or use "display": {"kind": "virtual"} headless.`);
+  }
+  return new OpenEphysRig(config.name, acquisition, eventCodes, display);
 }

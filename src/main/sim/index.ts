@@ -1,2 +1,3 @@
 export * from "./neurons.js";
 export * from "./fake-rig.js";
+export * from "./sim-rig.js";

@@ -1,0 +1,138 @@
+import { SerialPort, ReadlineParser } from "serialport";
+import { PortLostError } from "../runner/runner.js";
+import type { EventCodeOutput, EventCodeResult } from "./types.js";
+
+export interface SerialEventBoxOptions {
+  path: string;
+  baudRate?: number;
+  /** How long to wait for `A<code>` (RIG_PROTOCOL.md section 2: 20 ms). */
+  ackTimeoutMs?: number;
+  /** How long to wait for the identify reply on open. */
+  identifyTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export const eventBoxIdentity = "cortexloop-eventbox 1";
+
+interface LineWaiter {
+  match: (line: string) => boolean;
+  resolve: (ok: boolean) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The serial event box (RIG_PROTOCOL.md section 2, transport A): 115200 8N1, ASCII lines. A port
+ * that disappears makes `send` throw PortLostError; `open` works again once the port is back.
+ */
+export class SerialEventBox implements EventCodeOutput {
+  private port: SerialPort | undefined;
+  private parser: ReadlineParser | undefined;
+  private waiters: LineWaiter[] = [];
+  private lost: string | undefined;
+
+  constructor(private readonly options: SerialEventBoxOptions) {}
+
+  get isOpen(): boolean {
+    return this.port !== undefined && this.lost === undefined;
+  }
+
+  async open(): Promise<void> {
+    await this.dispose();
+    this.lost = undefined;
+    const port = new SerialPort({ path: this.options.path, baudRate: this.options.baudRate ?? 115200, dataBits: 8, stopBits: 1, parity: "none", autoOpen: false });
+    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+    const parser = port.pipe(new ReadlineParser({ delimiter: "\n" }));
+    parser.on("data", (line: string) => this.onLine(line.replace(/\r$/, "")));
+    port.on("error", (err: Error) => this.markLost(err.message));
+    port.on("close", () => this.markLost("the port closed"));
+    this.port = port;
+    this.parser = parser;
+    const identified = await this.request("?", (l) => l === eventBoxIdentity, this.options.identifyTimeoutMs ?? 1000);
+    if (!identified) {
+      await this.dispose();
+      throw new Error(`No event box answered on ${this.options.path} (sent "?", expected "${eventBoxIdentity}"); nothing was sent. Check the cable and that the box runs the cortexloop firmware.`);
+    }
+  }
+
+  private onLine(line: string): void {
+    const still: LineWaiter[] = [];
+    for (const w of this.waiters) {
+      if (w.match(line)) {
+        clearTimeout(w.timer);
+        w.resolve(true);
+      } else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  private markLost(reason: string): void {
+    if (this.lost !== undefined || this.port === undefined) return;
+    this.lost = reason;
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.resolve(false);
+    }
+    this.waiters = [];
+  }
+
+  private request(line: string, match: (line: string) => boolean, timeoutMs: number): Promise<boolean> {
+    const port = this.port;
+    if (port === undefined || this.lost !== undefined) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const waiter: LineWaiter = {
+        match,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve(false);
+        }, timeoutMs),
+      };
+      this.waiters.push(waiter);
+      port.write(`${line}\n`, (err) => {
+        if (err) this.markLost(err.message);
+      });
+    });
+  }
+
+  private throwIfLost(code: number): void {
+    if (this.port === undefined || this.lost !== undefined) {
+      throw new PortLostError(`Event box on ${this.options.path} is gone (${this.lost ?? "not open"}) while sending code ${code}`);
+    }
+  }
+
+  async send(code: number): Promise<EventCodeResult> {
+    this.throwIfLost(code);
+    const ack = `A${code}`;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      if (await this.request(`W${code}`, (l) => l === ack, this.options.ackTimeoutMs ?? 20)) return { confirmed: true, attempts: attempt };
+      this.throwIfLost(code);
+    }
+    return { confirmed: false, attempts: 2, message: `no "${ack}" from the event box on ${this.options.path} within ${this.options.ackTimeoutMs ?? 20} ms, twice` };
+  }
+
+  async clear(): Promise<void> {
+    this.throwIfLost(0);
+    await this.request("W0", (l) => l === "A0", this.options.ackTimeoutMs ?? 20);
+  }
+
+  private async dispose(): Promise<void> {
+    const port = this.port;
+    this.port = undefined;
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.resolve(false);
+    }
+    this.waiters = [];
+    this.parser?.removeAllListeners();
+    this.parser = undefined;
+    if (port === undefined) return;
+    port.removeAllListeners();
+    // Swallow errors from a port that is already gone: closing is best effort.
+    port.on("error", () => {});
+    if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+  }
+
+  async close(): Promise<void> {
+    await this.dispose();
+  }
+}

@@ -1,0 +1,103 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { generateImages, Random, type RgbImage } from "../../stimulus/index.js";
+import type { SimNeurons } from "./sim-rig.js";
+
+/** What the simulated rig needs of a compact model: a tfjs model from (N,112,112,3) raw RGB to (N,1). */
+export interface CompactModelLike {
+  predict(x: tf.Tensor): tf.Tensor | tf.Tensor[];
+  dispose?(): unknown;
+}
+
+/** How compact models are loaded; the default comes from src/models/compact.ts (`loadCompactModelFromNpy`). */
+export type CompactModelLoader = (npyPath: string) => Promise<CompactModelLike>;
+
+export interface CompactNeuronOptions {
+  /** Folder of compact_model_<session>_neuron<i>.npy files. */
+  dir: string;
+  count: number;
+  seed: number;
+  loader?: CompactModelLoader;
+  /** Firing-rate range the models' arbitrary output scale is mapped to. */
+  rateRangeHz?: [number, number];
+}
+
+const modelSide = 112;
+
+/** Loads src/models/compact.ts at run time, so this build works (with builtin neurons) before that module exists. */
+export async function defaultCompactLoader(): Promise<CompactModelLoader> {
+  const specifier = "../../models/compact.js";
+  let mod: unknown;
+  try {
+    mod = await import(specifier);
+  } catch (err) {
+    throw new Error(`Compact-model neurons need src/models/compact.ts, which could not be loaded (${err instanceof Error ? err.message : String(err)}); nothing was simulated. Use --neurons builtin.`);
+  }
+  const load = (mod as { loadCompactModelFromNpy?: unknown }).loadCompactModelFromNpy;
+  if (typeof load !== "function") throw new Error("src/models/compact.ts does not export loadCompactModelFromNpy(path); nothing was simulated. Use --neurons builtin.");
+  return async (path) => (await (load as (p: string) => unknown)(path)) as CompactModelLike;
+}
+
+function toInput(images: RgbImage[]): tf.Tensor4D {
+  return tf.tidy(() => {
+    const batch = images.map((im) => {
+      const t = tf.tensor3d(im.pixels0to255, [im.height, im.width, 3], "int32").toFloat();
+      return im.width === modelSide && im.height === modelSide ? t : tf.image.resizeBilinear(t, [modelSide, modelSide]);
+    });
+    return tf.stack(batch) as tf.Tensor4D;
+  });
+}
+
+function predictAll(models: CompactModelLike[], input: tf.Tensor4D): Float32Array[] {
+  return models.map((m) =>
+    tf.tidy(() => {
+      const out = m.predict(input);
+      return (Array.isArray(out) ? out[0]! : out).reshape([-1]).dataSync() as Float32Array;
+    }),
+  );
+}
+
+/**
+ * The published compact models as simulated neurons: a seeded choice of `count` models, each output
+ * mapped linearly to `rateRangeHz` using its range over a fixed calibration set of generated images.
+ */
+export async function compactNeurons(options: CompactNeuronOptions): Promise<SimNeurons> {
+  const files = readdirSync(options.dir)
+    .filter((f) => /^compact_model_.*\.npy$/.test(f))
+    .sort();
+  if (files.length === 0) throw new Error(`No compact_model_*.npy files in ${options.dir}; nothing was simulated. Point --compact-models at shared/data/v4/compact_models.`);
+  const chosen = new Random(options.seed).shuffle(files).slice(0, Math.min(options.count, files.length));
+  const loader = options.loader ?? (await defaultCompactLoader());
+  const models: CompactModelLike[] = [];
+  for (const f of chosen) models.push(await loader(join(options.dir, f)));
+  const calibration = [...generateImages("gratings", 8, modelSide, options.seed), ...generateImages("noise", 8, modelSide, options.seed), ...generateImages("dots", 8, modelSide, options.seed)];
+  const input = toInput(calibration);
+  const outputs = predictAll(models, input);
+  input.dispose();
+  const [lo, hi] = options.rateRangeHz ?? [5, 60];
+  const ranges = outputs.map((o) => {
+    let min = Infinity;
+    let max = -Infinity;
+    for (const v of o) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
+    return { min, span: Math.max(1e-6, max - min) };
+  });
+  return {
+    units: chosen.map((f) => ({ electrode: f.replace(/^compact_model_/, "").replace(/\.npy$/, ""), sortedId: 0 })),
+    rates(image) {
+      const x = toInput([image]);
+      const out = predictAll(models, x);
+      x.dispose();
+      return out.map((o, i) => {
+        const r = ranges[i]!;
+        return Math.min(hi, Math.max(lo, lo + ((o[0]! - r.min) / r.span) * (hi - lo)));
+      });
+    },
+    dispose() {
+      for (const m of models) m.dispose?.();
+    },
+  };
+}

@@ -1,0 +1,588 @@
+import { createWriteStream, type WriteStream } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { Publisher, Reply, Subscriber } from "zeromq";
+import { ReadlineParser, SerialPort } from "serialport";
+import { Random, type RgbImage } from "../../stimulus/index.js";
+import type { CountWindow } from "../protocol/schema.js";
+import type { UnitKey } from "../store/types.js";
+import { binOf, encodeSpike, encodeTtl, eventEnvelope, sampleWindow, waveformSamples, type SampleWindow } from "../rig/openephys-wire.js";
+import { eventBoxIdentity } from "../rig/serial-eventbox.js";
+import type { NeuronPopulation } from "./neurons.js";
+import { ZmtpPublisher } from "./zmtp-publisher.js";
+
+/** Neurons as the simulated rig uses them: rates may be computed asynchronously (tfjs compact models). */
+export interface SimNeurons {
+  units: UnitKey[];
+  rates(image: RgbImage): number[] | Promise<number[]>;
+  dispose?(): void;
+}
+
+export function simNeuronsFrom(population: NeuronPopulation): SimNeurons {
+  return { units: population.units, rates: (image) => population.rates(image) };
+}
+
+export interface SimFaults {
+  /** Fraction of messages not sent (message_num still advances, so the gap is visible). */
+  dropFraction?: number;
+  /** Fraction of messages sent malformed instead (bad JSON, short payload, unknown envelope, missing frame). */
+  malformedFraction?: number;
+  /** Restart acquisition (message_num and sample clock back to 0) on receiving the N-th event code. */
+  restartAfterPresentations?: number;
+  /** Stop emitting for stallMs after the N-th event code; the sample clock keeps running and the backlog follows in a burst. */
+  stallAfterPresentations?: number;
+  stallMs?: number;
+}
+
+export type SimEventCodeInput = { kind: "serial"; path: string } | { kind: "network-events"; host: string; port: number } | { kind: "none" };
+
+export interface SimRigOptions {
+  /** Interface the Open Ephys-compatible sockets bind on. */
+  host: string;
+  dataPort: number;
+  sampleRate: number;
+  eventCodes: SimEventCodeInput;
+  /** The controller's virtual display PUB to subscribe to; undefined: no pictures (neurons fire at their spontaneous rates). */
+  displayEndpoint?: string;
+  neurons: SimNeurons;
+  seed: number;
+  /** Window and grace of the ground truth (the session's count window). */
+  countWindow: CountWindow;
+  graceMs?: number;
+  /** JSON-lines ground truth file. */
+  truthFile?: string;
+  /** Keep ground truth records in memory (in-process tests). */
+  keepTruth?: boolean;
+  faults?: SimFaults;
+  /** Multiplies every rate (benchmarks use it to reach a target spike rate). */
+  rateScale?: number;
+  latencyMs?: [number, number];
+  tickMs?: number;
+  /** Data socket: libzmq PUB (default) or the batched ZMTP publisher that reaches benchmark rates. */
+  publisher?: "zeromq" | "zmtp";
+  log?: (line: string) => void;
+}
+
+/** Spikes one unit emitted in one presentation's count window, per bin: what a faultless controller must store. */
+export interface TruthRecord {
+  code: number;
+  onsetSample: number;
+  epoch: number;
+  /** Wall time (ms since the Unix epoch, sub-ms) when the rig clock passes onset + window end + grace. */
+  closeEpochMs: number;
+  units: { electrode: string; sortedId: number; bins: number[] }[];
+}
+
+export interface SimRigStats {
+  messagesSent: number;
+  messagesDropped: number;
+  malformedSent: number;
+  spikesEmitted: number;
+  spikesDelivered: number;
+  ttlEvents: number;
+  codesReceived: number;
+  framesReceived: number;
+  restarts: number;
+  stalls: number;
+  heartbeats: number;
+}
+
+interface SimPresentation {
+  code: number;
+  onset: number;
+  epoch: number;
+  durationSamples: number;
+  rates: Float64Array | undefined;
+  truth: Int32Array;
+  truthDone: boolean;
+  responseEnd: number;
+}
+
+interface QueuedTtl {
+  sample: number;
+  word: number;
+}
+
+const templateVariants = 8;
+
+/**
+ * A simulated acquisition rig that speaks RIG_PROTOCOL.md byte for byte: an Open Ephys ZMQ Interface
+ * (PUB data, REP heartbeat), a serial event box or Network Events REP for codes, and a subscriber
+ * to the virtual display. Its sample clock runs at `sampleRate` in real time; it records what it
+ * emitted as ground truth.
+ */
+export class SimRig {
+  readonly stats: SimRigStats = {
+    messagesSent: 0,
+    messagesDropped: 0,
+    malformedSent: 0,
+    spikesEmitted: 0,
+    spikesDelivered: 0,
+    ttlEvents: 0,
+    codesReceived: 0,
+    framesReceived: 0,
+    restarts: 0,
+    stalls: 0,
+    heartbeats: 0,
+  };
+  readonly truth: TruthRecord[] = [];
+
+  private readonly rng: Random;
+  private readonly faultRng: Random;
+  private readonly window: SampleWindow;
+  private readonly units: UnitKey[];
+  private readonly latencySamples: Int32Array;
+  private readonly spontaneous: Float64Array;
+  private readonly waveforms: Float32Array[][];
+  private readonly rateScale: number;
+
+  private pub: Publisher | undefined;
+  private zpub: ZmtpPublisher | undefined;
+  private heartbeatRep: Reply | undefined;
+  private codeRep: Reply | undefined;
+  private displaySub: Subscriber | undefined;
+  private serial: SerialPort | undefined;
+  private serialRetry: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private truthOut: WriteStream | undefined;
+  private loops: Promise<void>[] = [];
+  private running = false;
+  private answerHeartbeats = true;
+
+  private t0 = 0;
+  private epoch = 0;
+  private messageNum = 0;
+  private emittedUpTo = 0;
+  private stallUntil = 0;
+  private presentationsSeen = 0;
+  private active: SimPresentation[] = [];
+  private readonly waitingForPicture = new Map<number, SimPresentation>();
+  private readonly framesByCode = new Map<number, { image: RgbImage; durationMs: number }>();
+  private ttlQueue: QueuedTtl[] = [];
+  private ticking = false;
+  private keys = new Float64Array(4096);
+
+  constructor(private readonly options: SimRigOptions) {
+    this.rng = new Random(options.seed);
+    this.faultRng = new Random(options.seed ^ 0x5eed);
+    this.window = sampleWindow(options.countWindow, options.sampleRate, options.graceMs ?? 250);
+    this.units = options.neurons.units;
+    if (this.units.length > 1024) throw new Error(`SimRig: ${this.units.length} units requested; at most 1024 are supported`);
+    this.rateScale = options.rateScale ?? 1;
+    const [latLo, latHi] = options.latencyMs ?? [50, 70];
+    const shapeRng = new Random(options.seed + 101);
+    this.latencySamples = Int32Array.from(this.units, () => Math.round(((latLo + shapeRng.next() * (latHi - latLo)) * options.sampleRate) / 1000));
+    this.spontaneous = new Float64Array(this.units.length);
+    this.waveforms = this.units.map(() => spikeWaveforms(shapeRng));
+  }
+
+  /** Samples on the rig clock since acquisition (re)started. */
+  nowSample(): number {
+    return Math.floor(((performance.now() - this.t0) * this.options.sampleRate) / 1000);
+  }
+
+  /** The port the data PUB binds (the heartbeat REP is this + 1). */
+  get dataPort(): number {
+    return this.options.dataPort;
+  }
+
+  get dataEndpoint(): string {
+    return `tcp://${this.options.host}:${this.options.dataPort}`;
+  }
+
+  /** Stop (false) or resume (true) answering heartbeats: tests of the controller's degraded-link handling. */
+  setHeartbeatAnswering(answer: boolean): void {
+    this.answerHeartbeats = answer;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    const grey: RgbImage = { width: 112, height: 112, pixels0to255: new Uint8Array(112 * 112 * 3).fill(128) };
+    const spont = await this.options.neurons.rates(grey);
+    spont.forEach((r, i) => (this.spontaneous[i] = r * this.rateScale));
+    // No high-water mark: the simulated rig never drops what it did not mean to drop.
+    if (this.options.publisher === "zmtp") {
+      const zpub = new ZmtpPublisher();
+      await zpub.bind(this.options.host, this.options.dataPort);
+      this.zpub = zpub;
+    } else {
+      const pub = new Publisher({ sendHighWaterMark: 0, linger: 0 });
+      await pub.bind(this.dataEndpoint);
+      this.pub = pub;
+    }
+    const rep = new Reply({ linger: 0 });
+    await rep.bind(`tcp://${this.options.host}:${this.options.dataPort + 1}`);
+    this.heartbeatRep = rep;
+    this.running = true;
+    this.loops.push(this.heartbeatLoop(rep));
+    const codes = this.options.eventCodes;
+    if (codes.kind === "network-events") {
+      const codeRep = new Reply({ linger: 0 });
+      await codeRep.bind(`tcp://${codes.host}:${codes.port}`);
+      this.codeRep = codeRep;
+      this.loops.push(this.networkEventsLoop(codeRep));
+    } else if (codes.kind === "serial") {
+      await this.openSerial(codes.path);
+    }
+    if (this.options.displayEndpoint !== undefined) {
+      const sub = new Subscriber({ linger: 0, receiveHighWaterMark: 0 });
+      sub.connect(this.options.displayEndpoint);
+      sub.subscribe("frame");
+      this.displaySub = sub;
+      this.loops.push(this.displayLoop(sub));
+    }
+    if (this.options.truthFile !== undefined) this.truthOut = createWriteStream(this.options.truthFile, { flags: "w" });
+    this.t0 = performance.now();
+    this.emittedUpTo = 0;
+    this.scheduleTick();
+  }
+
+  private async heartbeatLoop(rep: Reply): Promise<void> {
+    while (this.running) {
+      try {
+        await rep.receive();
+        while (!this.answerHeartbeats && this.running) await new Promise((r) => setTimeout(r, 50));
+        if (!this.running) return;
+        this.stats.heartbeats++;
+        await rep.send("heartbeat received");
+      } catch {
+        if (!this.running || rep.closed) return;
+      }
+    }
+  }
+
+  private async networkEventsLoop(rep: Reply): Promise<void> {
+    while (this.running) {
+      try {
+        const [msg] = await rep.receive();
+        const text = msg?.toString("utf8") ?? "";
+        const m = /^TTL Word=(\d+)$/.exec(text.trim());
+        if (m) this.code(Number(m[1]));
+        await rep.send(m ? `TTLHandled: Word=${m[1]}` : "NotHandled");
+      } catch {
+        if (!this.running || rep.closed) return;
+      }
+    }
+  }
+
+  private async openSerial(path: string): Promise<void> {
+    const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
+    try {
+      await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+    } catch (err) {
+      this.options.log?.(`sim-rig: serial ${path} not available (${err instanceof Error ? err.message : String(err)}); retrying`);
+      this.retrySerial(path);
+      return;
+    }
+    const parser = port.pipe(new ReadlineParser({ delimiter: "\n" }));
+    parser.on("data", (raw: string) => {
+      const line = raw.replace(/\r$/, "");
+      if (line === "?") port.write(`${eventBoxIdentity}\n`);
+      else if (/^W\d+$/.test(line)) {
+        const code = Number(line.slice(1));
+        this.code(code);
+        port.write(`A${code}\n`);
+      }
+    });
+    const gone = (): void => {
+      if (this.serial !== port) return;
+      this.serial = undefined;
+      parser.removeAllListeners();
+      port.removeAllListeners();
+      port.on("error", () => {});
+      if (port.isOpen) port.close(() => {});
+      // The pty may come back (socat restarted on the same link): keep trying.
+      this.retrySerial(path);
+    };
+    port.on("error", gone);
+    port.on("close", gone);
+    this.serial = port;
+  }
+
+  private retrySerial(path: string): void {
+    if (!this.running) return;
+    this.serialRetry = setTimeout(() => {
+      this.serialRetry = undefined;
+      if (this.running && this.serial === undefined) void this.openSerial(path);
+    }, 200);
+  }
+
+  private async displayLoop(sub: Subscriber): Promise<void> {
+    while (this.running) {
+      let frames: Buffer[];
+      try {
+        frames = await sub.receive();
+      } catch {
+        if (!this.running || sub.closed) return;
+        continue;
+      }
+      const [, json, pixels] = frames;
+      if (json === undefined || pixels === undefined) continue;
+      let header: { code?: unknown; width?: unknown; height?: unknown; channels?: unknown };
+      try {
+        header = JSON.parse(json.toString("utf8")) as typeof header;
+      } catch {
+        continue;
+      }
+      const { code, width, height } = header;
+      const durationMs = typeof (header as { duration_ms?: unknown }).duration_ms === "number" ? (header as { duration_ms: number }).duration_ms : 100;
+      if (typeof code !== "number" || typeof width !== "number" || typeof height !== "number" || pixels.byteLength !== width * height * 3) continue;
+      this.stats.framesReceived++;
+      this.picture(code, { width, height, pixels0to255: new Uint8Array(pixels) }, durationMs);
+    }
+  }
+
+  /** An event code arrived (serial `W<code>` or Network Events); the word changes now, on the rig clock. */
+  code(code: number): void {
+    if (!this.running) return;
+    if (code === 0) {
+      this.ttlQueue.push({ sample: Math.max(this.nowSample(), this.emittedUpTo + 1), word: 0 });
+      return;
+    }
+    this.stats.codesReceived++;
+    this.presentationsSeen++;
+    const f = this.options.faults ?? {};
+    if (f.restartAfterPresentations !== undefined && this.presentationsSeen === f.restartAfterPresentations) this.restart();
+    if (f.stallAfterPresentations !== undefined && f.stallMs !== undefined && this.presentationsSeen === f.stallAfterPresentations) {
+      this.stats.stalls++;
+      this.stallUntil = performance.now() + f.stallMs;
+    }
+    const onset = Math.max(this.nowSample(), this.emittedUpTo + 1);
+    this.ttlQueue.push({ sample: onset, word: code });
+    const p: SimPresentation = {
+      code,
+      onset,
+      epoch: this.epoch,
+      durationSamples: 0,
+      rates: undefined,
+      truth: new Int32Array(this.units.length * this.window.bins),
+      truthDone: false,
+      responseEnd: onset,
+    };
+    this.active.push(p);
+    const image = this.framesByCode.get(code);
+    if (image !== undefined) {
+      this.framesByCode.delete(code);
+      void this.attach(p, image.image, image.durationMs);
+    } else this.waitingForPicture.set(code, p);
+  }
+
+  /** A picture arrived from the display; it joins the code with the same number, whichever came first. */
+  picture(code: number, image: RgbImage, durationMs = 100): void {
+    const p = this.waitingForPicture.get(code);
+    if (p !== undefined) {
+      this.waitingForPicture.delete(code);
+      void this.attach(p, image, durationMs);
+      return;
+    }
+    this.framesByCode.set(code, { image, durationMs });
+    if (this.framesByCode.size > 256) this.framesByCode.delete(this.framesByCode.keys().next().value!);
+  }
+
+  private async attach(p: SimPresentation, image: RgbImage, durationMs: number): Promise<void> {
+    const rates = await this.options.neurons.rates(image);
+    p.rates = Float64Array.from(rates, (r) => r * this.rateScale);
+    // V4 responds for about the stimulus plus an offset tail, and at least ~100 ms even to a brief flash.
+    p.durationSamples = Math.round((Math.max(100, durationMs + 50) * this.options.sampleRate) / 1000);
+    let maxLat = 0;
+    for (const l of this.latencySamples) maxLat = Math.max(maxLat, l);
+    p.responseEnd = p.onset + maxLat + p.durationSamples;
+  }
+
+  /** Acquisition restarts: message_num and the sample clock go back to 0; whatever was in flight is gone. */
+  restart(): void {
+    this.stats.restarts++;
+    this.epoch++;
+    this.messageNum = 0;
+    this.t0 = performance.now();
+    this.emittedUpTo = 0;
+    this.active = [];
+    this.ttlQueue = [];
+    this.waitingForPicture.clear();
+  }
+
+  private scheduleTick(): void {
+    if (!this.running) return;
+    this.tickTimer = setTimeout(() => {
+      this.tickTimer = undefined;
+      void this.tick().finally(() => this.scheduleTick());
+    }, this.options.tickMs ?? 2);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking || !this.running) return;
+    if (performance.now() < this.stallUntil) return;
+    this.ticking = true;
+    try {
+      const to = this.nowSample();
+      const from = this.emittedUpTo;
+      if (to <= from) return;
+      this.emittedUpTo = to;
+      const epoch = this.epoch;
+      const n = this.drawSpikes(from, to);
+      await this.emit(n, to, epoch);
+      this.zpub?.flush();
+      if (epoch === this.epoch) this.closeTruth(to);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Poisson spikes of every unit in (from, to], as sorted keys sample * 1024 + unit. */
+  private drawSpikes(from: number, to: number): number {
+    const sr = this.options.sampleRate;
+    const dtS = (to - from) / sr;
+    const mid = (from + to) / 2;
+    let n = 0;
+    for (let u = 0; u < this.units.length; u++) {
+      let rate = this.spontaneous[u]!;
+      const lat = this.latencySamples[u]!;
+      for (const p of this.active) {
+        if (p.rates === undefined) continue;
+        const start = p.onset + lat;
+        if (mid >= start && mid < start + p.durationSamples && p.rates[u]! > rate) rate = p.rates[u]!;
+      }
+      const k = this.rng.poisson(rate * dtS);
+      for (let i = 0; i < k; i++) {
+        const sample = from + 1 + Math.floor(this.rng.next() * (to - from));
+        if (n === this.keys.length) {
+          const grown = new Float64Array(this.keys.length * 2);
+          grown.set(this.keys);
+          this.keys = grown;
+        }
+        this.keys[n++] = sample * 1024 + u;
+      }
+    }
+    this.keys.subarray(0, n).sort();
+    return n;
+  }
+
+  private async emit(n: number, to: number, epoch: number): Promise<void> {
+    const ttls = this.ttlQueue.filter((t) => t.sample <= to);
+    this.ttlQueue = this.ttlQueue.filter((t) => t.sample > to);
+    let ti = 0;
+    const wallBase = performance.timeOrigin + this.t0;
+    const sr = this.options.sampleRate;
+    for (let i = 0; i <= n; i++) {
+      const key = i < n ? this.keys[i]! : Infinity;
+      const sample = Math.floor(key / 1024);
+      // TTLs go out in sample order with the spikes, so message order follows the rig clock.
+      while (ti < ttls.length && ttls[ti]!.sample <= sample) {
+        const t = ttls[ti++]!;
+        if (this.epoch !== epoch) return;
+        this.stats.ttlEvents++;
+        await this.send(encodeTtl({ messageNum: ++this.messageNum, sampleNum: t.sample, word: t.word, timestampMs: wallBase + (t.sample * 1000) / sr }));
+      }
+      if (i === n) break;
+      if (this.epoch !== epoch) return;
+      const u = key - sample * 1024;
+      this.stats.spikesEmitted++;
+      for (const p of this.active) {
+        const bin = binOf(sample, p.onset, this.window);
+        if (bin >= 0) p.truth[u * this.window.bins + bin]!++;
+      }
+      const unit = this.units[u]!;
+      const variants = this.waveforms[u]!;
+      const delivered = await this.send(
+        encodeSpike({ messageNum: ++this.messageNum, electrode: unit.electrode, sortedId: unit.sortedId, sampleNum: sample, timestampMs: wallBase + (sample * 1000) / sr }, variants[i % templateVariants]!),
+      );
+      if (delivered) this.stats.spikesDelivered++;
+    }
+  }
+
+  /** Sends one message, or drops or garbles it as the fault settings say; true when it went out intact. */
+  private async send(frames: Buffer[]): Promise<boolean> {
+    const pub = this.pub;
+    const zpub = this.zpub;
+    if (pub === undefined && zpub === undefined) return false;
+    const out = (m: Buffer[]): Promise<void> | void => (zpub !== undefined ? zpub.queue(m) : pub!.send(m));
+    const f = this.options.faults ?? {};
+    if (f.dropFraction !== undefined && f.dropFraction > 0 && this.faultRng.next() < f.dropFraction) {
+      this.stats.messagesDropped++;
+      return false;
+    }
+    if (f.malformedFraction !== undefined && f.malformedFraction > 0 && this.faultRng.next() < f.malformedFraction) {
+      this.stats.malformedSent++;
+      await out(malform(frames, this.faultRng.int(4)));
+      return false;
+    }
+    this.stats.messagesSent++;
+    await out(frames);
+    return true;
+  }
+
+  /** Writes the ground truth of presentations whose window the clock has passed; keeps them while they still respond. */
+  private closeTruth(upTo: number): void {
+    const w = this.window;
+    for (const p of this.active) {
+      if (p.truthDone || upTo < p.onset + w.endSamples) continue;
+      p.truthDone = true;
+      const record: TruthRecord = {
+        code: p.code,
+        onsetSample: p.onset,
+        epoch: p.epoch,
+        closeEpochMs: performance.timeOrigin + this.t0 + ((p.onset + w.endSamples + w.graceSamples) * 1000) / this.options.sampleRate,
+        units: this.units.map((unit, u) => ({ electrode: unit.electrode, sortedId: unit.sortedId, bins: Array.from(p.truth.subarray(u * w.bins, (u + 1) * w.bins)) })),
+      };
+      if (this.options.keepTruth) this.truth.push(record);
+      this.truthOut?.write(`${JSON.stringify(record)}\n`);
+    }
+    this.active = this.active.filter((p) => !p.truthDone || upTo < p.responseEnd);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.tickTimer !== undefined) clearTimeout(this.tickTimer);
+    if (this.serialRetry !== undefined) clearTimeout(this.serialRetry);
+    while (this.ticking) await new Promise((r) => setTimeout(r, 1));
+    const serial = this.serial;
+    this.serial = undefined;
+    if (serial !== undefined) {
+      serial.removeAllListeners();
+      serial.on("error", () => {});
+      if (serial.isOpen) await new Promise<void>((resolve) => serial.close(() => resolve()));
+    }
+    this.pub?.close();
+    this.zpub?.close();
+    this.heartbeatRep?.close();
+    this.codeRep?.close();
+    this.displaySub?.close();
+    await Promise.allSettled(this.loops);
+    this.loops = [];
+    const out = this.truthOut;
+    this.truthOut = undefined;
+    if (out !== undefined) await new Promise<void>((resolve) => out.end(() => resolve()));
+    this.options.neurons.dispose?.();
+  }
+}
+
+/** A few noisy copies of one unit's extracellular spike shape: trough, then a slower positive phase. */
+function spikeWaveforms(rng: Random): Float32Array[] {
+  const amplitude = 40 + rng.next() * 120;
+  const width = 2 + rng.next() * 2;
+  const repol = 6 + rng.next() * 6;
+  return Array.from({ length: templateVariants }, () => {
+    const w = new Float32Array(waveformSamples);
+    for (let i = 0; i < waveformSamples; i++) {
+      const t = i - 12;
+      const trough = -amplitude * Math.exp(-(t * t) / (2 * width * width));
+      const after = t > 0 ? 0.35 * amplitude * (t / repol) * Math.exp(1 - t / repol) : 0;
+      w[i] = trough + after + rng.normal() * 4;
+    }
+    return w;
+  });
+}
+
+/** Turns a good message into one of four kinds of bad one. */
+function malform(frames: Buffer[], kind: number): Buffer[] {
+  switch (kind) {
+    case 0:
+      return [frames[0]!, Buffer.from("{\"message_num\": ", "utf8"), frames[2] ?? Buffer.alloc(0)];
+    case 1:
+      return [frames[0]!, frames[1]!, (frames[2] ?? Buffer.alloc(8)).subarray(0, 7)];
+    case 2:
+      return [Buffer.from("GARBAGE\0", "latin1"), frames[1]!, frames[2] ?? Buffer.alloc(0)];
+    default:
+      return [eventEnvelope];
+  }
+}

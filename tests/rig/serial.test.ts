@@ -1,0 +1,152 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { ReadlineParser, SerialPort } from "serialport";
+import { SerialEventBox, eventBoxIdentity } from "../../src/main/rig/serial-eventbox.js";
+import { PortLostError } from "../../src/main/runner/runner.js";
+import { SimRig, simNeuronsFrom } from "../../src/main/sim/sim-rig.js";
+import { builtinNeurons } from "../../src/main/sim/neurons.js";
+import { freePorts, PtyPair, socatAvailable, tempDir, waitFor, writeJson } from "./helpers.js";
+import { compareWithTruth, protocolText, runSession } from "./session-harness.js";
+
+const cleanups: (() => Promise<unknown> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function ptyPair(): Promise<PtyPair> {
+  const dir = tempDir("pty");
+  const pair = new PtyPair(join(dir, "controller"), join(dir, "rig"));
+  await pair.start();
+  cleanups.push(() => pair.stop());
+  return pair;
+}
+
+async function simOnSerial(path: string): Promise<SimRig> {
+  const dataPort = await freePorts(2);
+  const sim = new SimRig({
+    host: "127.0.0.1",
+    dataPort,
+    sampleRate: 30000,
+    eventCodes: { kind: "serial", path },
+    neurons: simNeuronsFrom(builtinNeurons(4, 1)),
+    seed: 1,
+    countWindow: { startMs: 50, endMs: 150, bins: 1 },
+  });
+  await sim.start();
+  cleanups.push(() => sim.stop());
+  return sim;
+}
+
+describe.skipIf(!socatAvailable)("serial event box on a real pty pair", () => {
+  it("identifies the box, confirms codes and clears the word", async () => {
+    const pair = await ptyPair();
+    const sim = await simOnSerial(pair.rigPath);
+    const box = new SerialEventBox({ path: pair.controllerPath, ackTimeoutMs: 200 });
+    cleanups.push(() => box.close());
+    await box.open();
+    for (const code of [1, 42, 65535]) expect(await box.send(code)).toMatchObject({ confirmed: true, attempts: 1 });
+    await box.clear();
+    expect(sim.stats.codesReceived).toBe(3);
+  });
+
+  it("retries once, then reports the code unconfirmed", async () => {
+    const pair = await ptyPair();
+    // A box that identifies itself but never acknowledges: count what it is sent.
+    const port = new SerialPort({ path: pair.rigPath, baudRate: 115200 });
+    const lines: string[] = [];
+    port.pipe(new ReadlineParser({ delimiter: "\n" })).on("data", (l: string) => {
+      lines.push(l);
+      if (l === "?") port.write(`${eventBoxIdentity}\n`);
+    });
+    cleanups.push(() => new Promise<void>((r) => port.close(() => r())));
+    const box = new SerialEventBox({ path: pair.controllerPath });
+    cleanups.push(() => box.close());
+    await box.open();
+    const result = await box.send(9);
+    expect(result.confirmed).toBe(false);
+    expect(result.attempts).toBe(2);
+    expect(result.message).toMatch(/no "A9"/);
+    await waitFor(() => lines.filter((l) => l === "W9").length === 2, 1000, "two W9 lines");
+  });
+
+  it("refuses a port where no event box answers", async () => {
+    const pair = await ptyPair();
+    const box = new SerialEventBox({ path: pair.controllerPath, identifyTimeoutMs: 100 });
+    await expect(box.open()).rejects.toThrow(/No event box answered/);
+  });
+
+  it("throws PortLostError when the port disappears and opens again when it returns", async () => {
+    const pair = await ptyPair();
+    const sim = await simOnSerial(pair.rigPath);
+    const box = new SerialEventBox({ path: pair.controllerPath, ackTimeoutMs: 200 });
+    cleanups.push(() => box.close());
+    await box.open();
+    expect((await box.send(5)).confirmed).toBe(true);
+    await pair.stop();
+    await waitFor(() => !box.isOpen, 3000, "the event box to notice the port is gone");
+    await expect(box.send(6)).rejects.toBeInstanceOf(PortLostError);
+    await expect(box.open()).rejects.toThrow();
+    await pair.start();
+    // The simulated box reopens its end by itself; the controller's open() succeeds once both are back.
+    let opened = false;
+    for (let i = 0; i < 50 && !opened; i++) {
+      try {
+        await box.open();
+        opened = true;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    expect(opened).toBe(true);
+    expect(await box.send(7)).toMatchObject({ confirmed: true });
+    expect(sim.stats.codesReceived).toBe(2);
+  });
+});
+
+describe.skipIf(!socatAvailable)("a session whose serial port disappears and returns", () => {
+  it("pauses with everything saved, resumes on the same pty path and completes", async () => {
+    const dir = tempDir("serial-session");
+    const pair = new PtyPair(join(dir, "box"), join(dir, "box-rig"));
+    await pair.start();
+    cleanups.push(() => pair.stop());
+    const dataPort = await freePorts(2);
+    const displayEndpoint = `tcp://127.0.0.1:${await freePorts(1)}`;
+    const rigFile = writeJson(join(dir, "rig.json"), {
+      name: "test-sim-serial",
+      acquisition: { format: "openephys-zmq", host: "127.0.0.1", dataPort, sampleRate: 30000, countWindowMs: [50, 150], graceMs: 250 },
+      eventCodes: { transport: "serial", path: pair.controllerPath },
+      display: { kind: "virtual", endpoint: displayEndpoint },
+    });
+    const sim = new SimRig({
+      host: "127.0.0.1",
+      dataPort,
+      sampleRate: 30000,
+      eventCodes: { kind: "serial", path: pair.rigPath },
+      displayEndpoint,
+      neurons: simNeuronsFrom(builtinNeurons(6, 2)),
+      seed: 2,
+      countWindow: { startMs: 50, endMs: 150, bins: 1 },
+      keepTruth: true,
+    });
+    await sim.start();
+    cleanups.push(() => sim.stop());
+    // Pull the cable a second into the session and plug it back in 800 ms later.
+    const unplug = setTimeout(() => {
+      void pair.stop().then(() => new Promise((r) => setTimeout(r, 800))).then(() => pair.start());
+    }, 1500);
+    cleanups.push(() => clearTimeout(unplug));
+    const { result, store } = await runSession(dir, rigFile, protocolText("serial-unplug", 20, 6, { fixationMs: 300, stimulusMs: 20, interStimulusMs: 20 }));
+    cleanups.push(() => store.close());
+    expect(result.state).toBe("completed");
+    expect(result.presented).toBe(120);
+    const events = store.sessionEvents(result.sessionId).map((e) => e.kind);
+    expect(events).toContain("paused");
+    expect(events).toContain("resumed");
+    expect(store.faults(result.sessionId).map((f) => f.code)).toContain("serial-port-lost");
+    const cmp = compareWithTruth(store, result.sessionId, sim.truth);
+    expect(cmp.uncovered).toEqual([]);
+    expect(cmp.incompleteWithoutFault).toEqual([]);
+    expect(cmp.mismatches).toEqual([]);
+    expect(cmp.matched).toBeGreaterThan(50);
+  }, 60_000);
+});
