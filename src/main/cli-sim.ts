@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { sharedDir } from "./paths.js";
 import { loadRigFile } from "./protocol/index.js";
 import type { CountWindow, RigConfig } from "./protocol/schema.js";
 import { builtinNeurons } from "./sim/neurons.js";
@@ -52,7 +53,7 @@ export async function simRigOptionsFrom(rigFile: string, flags: Omit<SimRigFlags
     const { compactNeurons } = await import("./sim/compact-neurons.js");
     const { selectBackend } = await import("../models/backend.js");
     await selectBackend();
-    neurons = await compactNeurons({ dir: resolve(flags.compactModels ?? sim?.compactModels ?? "../shared/data/v4/compact_models"), count: units, seed });
+    neurons = await compactNeurons({ dir: resolve(flags.compactModels ?? sim?.compactModels ?? join(sharedDir() ?? resolve("..", "shared"), "data", "v4", "compact_models")), count: units, seed });
   } else throw new Error(`--neurons must be builtin or compact, got "${kind}"; the simulated rig did not start.`);
   let eventCodes: SimEventCodeInput;
   const codes = rig.eventCodes;

@@ -7,3 +7,4 @@ export * from "./openephys-zmq.js";
 export * from "./serial-eventbox.js";
 export * from "./network-events.js";
 export * from "./virtual-display.js";
+export * from "./ports.js";

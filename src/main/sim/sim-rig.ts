@@ -69,6 +69,8 @@ export interface TruthRecord {
   epoch: number;
   /** Wall time (ms since the Unix epoch, sub-ms) when the rig clock passes onset + window end + grace. */
   closeEpochMs: number;
+  /** Wall time when the rig sent the message that carried its stream past onset + window end + grace. */
+  sentEpochMs: number;
   units: { electrode: string; sortedId: number; bins: number[] }[];
 }
 
@@ -514,13 +516,15 @@ export class SimRig {
   private closeTruth(upTo: number): void {
     const w = this.window;
     for (const p of this.active) {
-      if (p.truthDone || upTo < p.onset + w.endSamples) continue;
+      // Recorded once the stream has passed the grace too, so the send time of the closing message is known.
+      if (p.truthDone || upTo < p.onset + w.endSamples + w.graceSamples) continue;
       p.truthDone = true;
       const record: TruthRecord = {
         code: p.code,
         onsetSample: p.onset,
         epoch: p.epoch,
         closeEpochMs: performance.timeOrigin + this.t0 + ((p.onset + w.endSamples + w.graceSamples) * 1000) / this.options.sampleRate,
+        sentEpochMs: performance.timeOrigin + performance.now(),
         units: this.units.map((unit, u) => ({ electrode: unit.electrode, sortedId: unit.sortedId, bins: Array.from(p.truth.subarray(u * w.bins, (u + 1) * w.bins)) })),
       };
       if (this.options.keepTruth) this.truth.push(record);
