@@ -3,6 +3,9 @@ import { Reply, Subscriber } from "zeromq";
 import { NetworkEventsOutput } from "../../src/main/rig/network-events.js";
 import { OpenEphysZmqAcquisition } from "../../src/main/rig/openephys-zmq.js";
 import { VirtualDisplay } from "../../src/main/rig/virtual-display.js";
+import { createRig } from "../../src/main/rig/factory.js";
+import { rigSchema } from "../../src/main/protocol/schema.js";
+import { calibrationFromFits } from "../../src/stimulus/index.js";
 import type { AcquisitionSink, RigLinkState } from "../../src/main/rig/types.js";
 import { SimRig, simNeuronsFrom, type SimFaults } from "../../src/main/sim/sim-rig.js";
 import { builtinNeurons } from "../../src/main/sim/neurons.js";
@@ -119,6 +122,35 @@ describe("virtual display", () => {
     expect(topic!.toString()).toBe("frame");
     expect(JSON.parse(json!.toString())).toEqual({ v: 1, seq: 17, code: 4242, duration_ms: 100, width: 16, height: 16, channels: 3, dtype: "uint8", screen: { width: 16, height: 16, x: 0, y: 0 } });
     expect(Buffer.compare(pixels!, Buffer.from(image.pixels0to255))).toBe(0);
+  });
+
+  it("a calibrated rig emits the pixels after its lookup tables", async () => {
+    const port = await freePorts(1);
+    const endpoint = `tcp://127.0.0.1:${port}`;
+    const sub = new Subscriber({ linger: 0 });
+    sub.connect(endpoint);
+    sub.subscribe("frame");
+    cleanups.push(() => sub.close());
+    const fit = { gamma: 2.2, black: 0.5, white: 100, rmse: 0 };
+    const rig = await createRig(
+      rigSchema.parse({
+        name: "calibrated",
+        acquisition: { format: "openephys-zmq", dataPort: await freePorts(2) },
+        eventCodes: { transport: "openephys-network-events", port: await freePorts(1) },
+        display: { kind: "virtual", endpoint, calibration: { red: fit, green: { ...fit, gamma: 1.8 }, blue: fit } },
+      }),
+      { countWindow: { startMs: 50, endMs: 150, bins: 1 } },
+    );
+    cleanups.push(() => rig.close());
+    await rig.display.open();
+    const image = { width: 1, height: 1, pixels0to255: new Uint8Array([128, 128, 0]) };
+    await rig.display.show({ seq: 1, code: 7, durationMs: 100, image });
+    const [, , pixels] = await sub.receive();
+    const lut = calibrationFromFits({ red: fit, green: { ...fit, gamma: 1.8 }, blue: fit });
+    expect(Array.from(pixels!)).toEqual([lut.red[128], lut.green[128], 0]);
+    // Linearizing a gamma > 1 display brightens the middle levels.
+    expect(pixels![0]).toBeGreaterThan(128);
+    expect(pixels![1]).not.toBe(pixels![0]);
   });
 });
 

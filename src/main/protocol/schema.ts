@@ -89,6 +89,19 @@ export const protocolSchema = z
   });
 export type Protocol = z.infer<typeof protocolSchema>;
 
+const gammaFitSchema = z
+  .object({
+    gamma: z.number().min(0.2).max(5),
+    black: z.number().min(0).describe("Luminance at level 0, cd/m²."),
+    white: z.number().positive().describe("Luminance at level 255, cd/m²."),
+    rmse: z.number().min(0).default(0),
+  })
+  .strict();
+
+/** A display's calibration: one gamma fit per channel (`cortexloop calibrate` makes it from photometer readings). */
+export const displayCalibrationSchema = z.object({ red: gammaFitSchema, green: gammaFitSchema, blue: gammaFitSchema }).strict();
+export type DisplayCalibrationFits = z.infer<typeof displayCalibrationSchema>;
+
 const serialEventCodes = z
   .object({
     transport: z.literal("serial"),
@@ -125,8 +138,14 @@ export const rigSchema = z
       .strict(),
     eventCodes: z.discriminatedUnion("transport", [serialEventCodes, networkEventCodes, simulatedEventCodes]),
     display: z.discriminatedUnion("kind", [
-      z.object({ kind: z.literal("virtual"), endpoint: z.string().default("tcp://127.0.0.1:5570") }).strict(),
-      z.object({ kind: z.literal("window"), calibration: z.string().optional() }).strict(),
+      z
+        .object({
+          kind: z.literal("virtual"),
+          endpoint: z.string().default("tcp://127.0.0.1:5570"),
+          calibration: displayCalibrationSchema.optional().describe("Gamma fit per channel; frames are emitted through its linearizing lookup tables."),
+        })
+        .strict(),
+      z.object({ kind: z.literal("window"), calibration: displayCalibrationSchema.optional() }).strict(),
       z.object({ kind: z.literal("none") }).strict(),
     ]),
     simulation: z

@@ -1,3 +1,4 @@
+import { applyCalibration, calibrationFromFits } from "../../stimulus/index.js";
 import type { CountWindow, RigConfig } from "../protocol/schema.js";
 import { FakeRig } from "../sim/fake-rig.js";
 import { builtinNeurons } from "../sim/neurons.js";
@@ -61,7 +62,13 @@ export async function createRig(config: RigConfig, options: RigFactoryOptions): 
     throw new Error(`Rig "${config.name}": event codes "in-process" only work with the in-process rig; nothing was run. Set eventCodes.transport to "serial" or "openephys-network-events".`);
   }
   let display: Display;
-  if (config.display.kind === "virtual") display = new VirtualDisplay({ endpoint: config.display.endpoint, waitForSubscriberMs: 1000 });
+  if (config.display.kind === "virtual") {
+    const fits = config.display.calibration;
+    const calibration = fits === undefined ? undefined : calibrationFromFits(fits);
+    const calibrate =
+      calibration === undefined ? undefined : (pixels0to255: Uint8Array) => applyCalibration({ width: pixels0to255.length / 3, height: 1, pixels0to255 }, calibration).pixels0to255;
+    display = new VirtualDisplay({ endpoint: config.display.endpoint, waitForSubscriberMs: 1000, calibrate });
+  }
   else if (config.display.kind === "none") display = new NullDisplay();
   else {
     throw new Error(`Rig "${config.name}": the "window" display needs the desktop app's stimulus window; nothing was run. Run the session from the desktop app, or use "display": {"kind": "virtual"} headless.`);
