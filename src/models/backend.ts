@@ -1,10 +1,10 @@
 // Chooses the fastest TensorFlow.js backend that loads on this machine and completes it for training.
 import { createRequire } from "node:module";
 import { Worker as NodeWorker, type WorkerOptions } from "node:worker_threads";
-import { cpus } from "node:os";
+import os, { cpus } from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { registerWasmGradientKernels } from "./kernels/register.js";
 
 export type BackendName = "tfjs-node-gpu" | "tfjs-node" | "wasm" | "cpu";
@@ -72,7 +72,10 @@ function installNodeWorkerShim(): void {
     constructor(url: string | URL, options?: WorkerOptions) {
       if (typeof url === "string" && url.startsWith("blob:")) super(code, { eval: true });
       else super(url, options);
+      this.unref();
     }
+    // XNNPACK's pool threads live forever; a ref'd worker would keep Node from exiting.
+    override ref(): void {}
     override postMessage(value: unknown, transferList?: Parameters<NodeWorker["postMessage"]>[1]): void {
       const msg = value as { cmd?: unknown; urlOrBlob?: unknown } | null;
       if (msg !== null && typeof msg === "object" && msg.cmd === "load" && typeof msg.urlOrBlob !== "string") {
@@ -98,13 +101,21 @@ async function tryWasm(threads: number): Promise<{ threads: number; simd: boolea
     setThreadsCount(threads);
     wasmConfigured = true;
   }
-  const ok = await tf.setBackend("wasm");
+  // The wasm runtime caps its pool at (os.cpus().length / 2) threads, assuming hyperthreading; report
+  // 2 x threads logical cores while it starts so it uses exactly `threads`.
+  const realCpus = os.cpus;
+  if (threads > 1) os.cpus = () => Array.from({ length: 2 * threads }, (_, i) => realCpus()[i % realCpus().length]!);
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend("wasm");
+    await tf.ready();
+  } finally {
+    os.cpus = realCpus;
+  }
   if (!ok) throw new Error("tf.setBackend('wasm') returned false");
-  await tf.ready();
   registerWasmGradientKernels();
   const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
-  const multi = Boolean(await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT"));
-  return { threads: multi ? threads : 1, simd };
+  return { threads: getThreadsCount(), simd };
 }
 
 async function tryOne(

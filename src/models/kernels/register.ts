@@ -1,1 +1,26 @@
-export function registerWasmGradientKernels(): void {}
+// Registers the gradient kernels the wasm backend lacks (and a faster Conv2DBackpropInput).
+import { getKernel, registerKernel, unregisterKernel } from "@tensorflow/tfjs";
+import type { KernelConfig } from "@tensorflow/tfjs";
+import { registerBatchNormGradient } from "./batchnorm_grad.js";
+import { conv2dBackpropFilterConfig } from "./conv2d_backprop_filter.js";
+import { conv2dBackpropInputConfig } from "./conv2d_backprop_input.js";
+import { depthwiseConv2dBackpropFilterConfig } from "./depthwise_conv2d_backprop_filter.js";
+import { depthwiseConv2dBackpropInputConfig } from "./depthwise_conv2d_backprop_input.js";
+
+export const WASM_GRADIENT_KERNELS: readonly KernelConfig[] = [
+  conv2dBackpropFilterConfig,
+  conv2dBackpropInputConfig,
+  depthwiseConv2dBackpropFilterConfig,
+  depthwiseConv2dBackpropInputConfig,
+];
+
+/** Idempotent; replaces wasm's scalar Conv2DBackpropInput with the XNNPACK-based one. */
+export function registerWasmGradientKernels(): void {
+  for (const config of WASM_GRADIENT_KERNELS) {
+    const existing = getKernel(config.kernelName, config.backendName);
+    if (existing === config) continue;
+    if (existing !== undefined) unregisterKernel(config.kernelName, config.backendName);
+    registerKernel(config);
+  }
+  registerBatchNormGradient();
+}

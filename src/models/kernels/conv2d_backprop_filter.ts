@@ -1,0 +1,50 @@
+// Conv2DBackpropFilter for backends that lack it (wasm), built from Transpose + Conv2D/BatchMatMul.
+import { backend_util, Conv2DBackpropFilter } from "@tensorflow/tfjs";
+import type { Conv2DBackpropFilterAttrs, KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs";
+import { assert, padOrCrop, withScope } from "./kernel_scope.js";
+
+type Shape4 = [number, number, number, number];
+
+/**
+ * dW[kh,kw,ci,co] = sum_{b,oh,ow} x[b, oh*s+kh-pt, ow*s+kw-pl, ci] * dy[b,oh,ow,co]: a stride-1
+ * convolution of x (batch as channels, ci as batch) with dy (dilated by the stride) as filter.
+ */
+export function conv2dBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: KernelBackend; attrs?: NamedAttrMap }): TensorInfo {
+  const { x, dy } = args.inputs;
+  const attrs = args.attrs as unknown as Conv2DBackpropFilterAttrs;
+  const where = "conv2dBackpropFilter";
+  assert(x !== undefined && dy !== undefined, () => `${where}: needs inputs x and dy`);
+  assert(x.shape.length === 4, () => `${where}: input must be rank 4, got ${x.shape.length}`);
+  assert(dy.shape.length === 4, () => `${where}: dy must be rank 4, got ${dy.shape.length}`);
+  assert(attrs.dataFormat === "NHWC" || attrs.dataFormat === undefined, () => `${where}: only NHWC is supported, got ${attrs.dataFormat}`);
+  const info = backend_util.computeConv2DInfo(x.shape as Shape4, attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const [batch, inH, inW, inC] = x.shape as Shape4;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow, outChannels: outC } = info;
+  assert(
+    dy.shape[0] === batch && dy.shape[1] === oh && dy.shape[2] === ow && dy.shape[3] === outC,
+    () => `${where}: dy shape ${dy.shape} does not match the forward output [${batch},${oh},${ow},${outC}]`,
+  );
+  return withScope(args.backend, where, (s) => {
+    const { top, left } = info.padInfo;
+    if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && top === 0 && left === 0) {
+      // Pointwise: dW = x^T dy as one plain matmul (the fast XNNPACK path needs no transpose flags).
+      const xt = s.transpose(s.reshape(x, [batch * inH * inW, inC]), [1, 0]);
+      const prod = s.run("BatchMatMul", { a: s.reshape(xt, [1, inC, batch * inH * inW]), b: s.reshape(dy, [1, batch * oh * ow, outC]) }, { transposeA: false, transposeB: false });
+      return s.reshape(prod, [1, 1, inC, outC]);
+    }
+    const rows = padOrCrop(inH, top, (oh - 1) * sh + 1, kh);
+    const cols = padOrCrop(inW, left, (ow - 1) * sw + 1, kw);
+    const xc = s.slice(x, [0, rows.start, cols.start, 0], [batch, rows.keep, cols.keep, inC]);
+    const xt = s.transpose(xc, [3, 1, 2, 0]); // [ci, H, W, B]
+    const f = s.transpose(dy, [1, 2, 0, 3]); // [OH, OW, B, co]
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [rows.padBefore, rows.padAfter], [cols.padBefore, cols.padAfter], [0, 0]];
+    const out = s.run("Conv2D", { x: xt, filter: f }, { strides: [1, 1], pad, dataFormat: "NHWC", dilations: [sh, sw], dimRoundingMode: undefined } as unknown as NamedAttrMap);
+    return s.transpose(out, [1, 2, 0, 3]);
+  });
+}
+
+export const conv2dBackpropFilterConfig: KernelConfig = {
+  kernelName: Conv2DBackpropFilter,
+  backendName: "wasm",
+  kernelFunc: conv2dBackpropFilter as unknown as KernelFunc,
+};
