@@ -1,14 +1,21 @@
 import { Command, CommanderError } from "commander";
 import cliProgress from "cli-progress";
-import { writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
-import { InvalidFileError, loadProtocolFile, loadRigFile, protocolSchema, rigSchema } from "./protocol/index.js";
-import { createRig, sessionCountWindow } from "./rig/index.js";
+import { InvalidFileError, loadProtocolFile, loadRigFile, parseWithSchema, protocolSchema, rigSchema } from "./protocol/index.js";
+import { fitGamma } from "../stimulus/index.js";
+import { createRig, freeLoopbackPorts, sessionCountWindow } from "./rig/index.js";
+import { SimRig } from "./sim/sim-rig.js";
 import { realClock, replayProtocol, SessionRunner } from "./runner/index.js";
 import { SessionStore } from "./store/index.js";
 import { exportSessionCsv } from "./export.js";
 import { builtinProtocolsDir } from "./paths.js";
+import { registerSimRigCommand, simRigOptionsFrom } from "./cli-sim.js";
+import { registerServeCommand } from "./cli-serve.js";
+import { registerCampaignCommand } from "./cli-campaign.js";
+import { registerModelCommands } from "./cli-models.js";
 
 const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
@@ -115,6 +122,36 @@ function withStore<T>(db: string, fn: (store: SessionStore) => T): T {
   }
 }
 
+/**
+ * Starts the built-in simulated rig (protocols/rigs/sim-network.json) in this process on free loopback
+ * ports, and writes the rig file the controller uses to reach it.
+ */
+async function startDemoSimRig(): Promise<{ rigFile: string; stop(): Promise<void> }> {
+  const { rig } = loadRigFile(resolve(builtinProtocolsDir, "rigs", "sim-network.json"));
+  const dataPort = await freeLoopbackPorts(2);
+  const eventsPort = await freeLoopbackPorts(1);
+  const displayPort = await freeLoopbackPorts(1);
+  const dir = mkdtempSync(join(tmpdir(), "cortexloop-demo-"));
+  const rigFile = join(dir, "sim-network.json");
+  const config = {
+    ...rig,
+    acquisition: { ...rig.acquisition, dataPort },
+    eventCodes: { transport: "openephys-network-events", host: "127.0.0.1", port: eventsPort },
+    display: { kind: "virtual", endpoint: `tcp://127.0.0.1:${displayPort}` },
+  };
+  writeFileSync(rigFile, `${JSON.stringify(config, null, 2)}\n`);
+  const sim = new SimRig(await simRigOptionsFrom(rigFile, {}, say));
+  await sim.start();
+  say(`simulated rig: spikes on tcp://127.0.0.1:${dataPort}, Network Events on port ${eventsPort}, display on port ${displayPort}`);
+  return {
+    rigFile,
+    async stop() {
+      await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -137,11 +174,21 @@ export function buildProgram(): Command {
 
   program
     .command("demo")
-    .description("run the built-in demo protocol headless")
+    .description("run the built-in demo protocol headless, closed-loop against a simulated rig on loopback sockets")
     .option("--db <file>", "lab database (SQLite)", "cortexloop-demo.db")
-    .option("--rig <file>", "rig file (default: the demo's built-in rig)")
+    .option("--rig <file>", "use this rig instead of starting the built-in simulated rig")
     .action(async (flags: RunFlags) => {
-      process.exitCode = await runSession(resolve(builtinProtocolsDir, "demo.json"), flags);
+      const protocol = resolve(builtinProtocolsDir, "demo.json");
+      if (flags.rig !== undefined) {
+        process.exitCode = await runSession(protocol, flags);
+        return;
+      }
+      const sim = await startDemoSimRig();
+      try {
+        process.exitCode = await runSession(protocol, { ...flags, rig: sim.rigFile });
+      } finally {
+        await sim.stop();
+      }
     });
 
   program
@@ -224,6 +271,34 @@ export function buildProgram(): Command {
       write("schema.json", protocolSchema);
       write("rig.schema.json", rigSchema);
     });
+
+  program
+    .command("calibrate")
+    .description("fit a display's gamma per channel from photometer readings; the output goes in the rig file's display.calibration")
+    .requiredOption("--readings <file>", 'JSON {"red":[{"level0to255":0,"luminance":0.4},…],"green":[…],"blue":[…]}')
+    .option("-o, --output <file>", "write the calibration JSON here (default: print it)")
+    .action((flags: { readings: string; output?: string }) => {
+      const reading = z.object({ level0to255: z.number().int().min(0).max(255), luminance: z.number().min(0) }).strict();
+      const channel = z.array(reading).min(3);
+      const schema = z.object({ red: channel, green: channel, blue: channel }).strict();
+      const readings = parseWithSchema(schema, flags.readings, readFileSync(flags.readings, "utf8"));
+      const fits = { red: fitGamma(readings.red), green: fitGamma(readings.green), blue: fitGamma(readings.blue) };
+      for (const [name, f] of Object.entries(fits)) say(`${name}: gamma ${f.gamma.toFixed(3)}, black ${f.black} cd/m², white ${f.white} cd/m², rmse ${f.rmse.toFixed(3)} cd/m²`);
+      const text = `${JSON.stringify(fits, null, 2)}\n`;
+      if (flags.output === undefined) process.stdout.write(text);
+      else {
+        writeFileSync(flags.output, text);
+        say(`wrote ${flags.output}; put it in the rig file as "display": {"kind": "virtual", "calibration": …}`);
+      }
+    });
+
+  registerSimRigCommand(program);
+
+  registerServeCommand(program);
+
+  registerCampaignCommand(program);
+
+  registerModelCommands(program);
 
   return program;
 }

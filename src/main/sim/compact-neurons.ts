@@ -3,6 +3,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { generateImages, Random, type RgbImage } from "../../stimulus/index.js";
 import type { SimNeurons } from "./sim-rig.js";
+import { loadCompactModelFromNpy } from "../../models/compact.js";
 
 /** What the simulated rig needs of a compact model: a tfjs model from (N,112,112,3) raw RGB to (N,1). */
 export interface CompactModelLike {
@@ -25,18 +26,9 @@ export interface CompactNeuronOptions {
 
 const modelSide = 112;
 
-/** Loads src/models/compact.ts at run time, so this build works (with builtin neurons) before that module exists. */
+/** The published compact models, read with src/models' .npy loader. */
 export async function defaultCompactLoader(): Promise<CompactModelLoader> {
-  const specifier = "../../models/compact.js";
-  let mod: unknown;
-  try {
-    mod = await import(specifier);
-  } catch (err) {
-    throw new Error(`Compact-model neurons need src/models/compact.ts, which could not be loaded (${err instanceof Error ? err.message : String(err)}); nothing was simulated. Use --neurons builtin.`);
-  }
-  const load = (mod as { loadCompactModelFromNpy?: unknown }).loadCompactModelFromNpy;
-  if (typeof load !== "function") throw new Error("src/models/compact.ts does not export loadCompactModelFromNpy(path); nothing was simulated. Use --neurons builtin.");
-  return async (path) => (await (load as (p: string) => unknown)(path)) as CompactModelLike;
+  return (path) => loadCompactModelFromNpy(path);
 }
 
 function toInput(images: RgbImage[]): tf.Tensor4D {

@@ -329,6 +329,22 @@ export class SessionStore {
     this.db.prepare("INSERT INTO job_events (job_id, at, state, progress, detail) VALUES (?, ?, ?, ?, ?)").run(jobId, now(), state, progress ?? null, detail ?? null);
   }
 
+  getJob(jobId: number): { id: number; kind: string; params: Record<string, unknown>; createdAt: string } | undefined {
+    const row = this.db.prepare("SELECT id, kind, params_json, created_at AS createdAt FROM jobs WHERE id = ?").get(jobId) as
+      | { id: number; kind: string; params_json: string; createdAt: string }
+      | undefined;
+    return row === undefined ? undefined : { id: row.id, kind: row.kind, params: JSON.parse(row.params_json) as Record<string, unknown>, createdAt: row.createdAt };
+  }
+
+  jobEvents(jobId: number): { at: string; state: string; progress: number | null; detail: string | null }[] {
+    return this.db.prepare("SELECT at, state, progress, detail FROM job_events WHERE job_id = ? ORDER BY id").all(jobId) as {
+      at: string;
+      state: string;
+      progress: number | null;
+      detail: string | null;
+    }[];
+  }
+
   /** A fault outside the hot path (written immediately). */
   recordFault(sessionId: number | null, fault: FaultRecord): void {
     this.db.transaction(() => insertFault(this.db, sessionId, fault))();

@@ -1,0 +1,535 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import * as tf from "@tensorflow/tfjs";
+import {
+  DeepEnsemble,
+  disagreement,
+  extractFeatures,
+  kCenterGreedy,
+  median,
+  predictSession,
+  saveEnsemble,
+  scoreUnits,
+  SeededRandom,
+  trainEnsemble,
+  type EnsembleConfig,
+  type FrontEnd,
+} from "../../models/index.js";
+import { encodePng, gaudy, type RgbImage } from "../../stimulus/index.js";
+import { parseProtocolText, type LoadedProtocol } from "../protocol/load.js";
+import type { CountWindow, ProtocolInput, Timing } from "../protocol/schema.js";
+import type { SessionStore } from "../store/index.js";
+import type { BankImage, ImageBank } from "./bank.js";
+import { sessionTrainingData, type SessionTrainingData } from "./dataset-from-session.js";
+import type { CampaignRig } from "./rig.js";
+
+export type Selection = "active" | "random";
+
+export interface TrainingSettings {
+  members: number;
+  width: number;
+  blocks: number;
+  maxCycles: number;
+  stepsPerVisit: number;
+  batchSize: number;
+  learningRate: number;
+  patience: number;
+}
+
+export interface CampaignOptions {
+  store: SessionStore;
+  rig: CampaignRig;
+  bank: ImageBank;
+  frontEnd: FrontEnd;
+  outDir: string;
+  /** Sessions in all (K); session 1 shows normal images only. */
+  sessions: number;
+  /** Distinct training images per session (the held-out test set comes on top). */
+  imagesPerSession: number;
+  testImages: number;
+  testRepeats: number;
+  /** Shares of a later session's training images: active learning (or random), gaudy, the rest normal. */
+  activeFraction: number;
+  gaudyFraction: number;
+  /** Candidates scored for active learning each time (taken from the bank). */
+  candidates: number;
+  /** Greedy k-centre thinning over the top k × poolFactor candidates; undefined: plain top-k. */
+  coresetPoolFactor?: number;
+  timing: Timing;
+  countWindow: CountWindow;
+  training: TrainingSettings;
+  seed: number;
+  /** Prefix of session, protocol and model-version names. */
+  name: string;
+  /** Also design (not run) the session after the last one. Default true. */
+  proposeNext?: boolean;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface CurvePoint {
+  session: number;
+  /** Distinct training images shown so far (test images not counted). */
+  imagesShown: number;
+  /** Median over units of r²_ER on the held-out test images of the newest session. */
+  r2er: number;
+  /** The same, for every session's test images through that session's readout. */
+  r2erPerSession: number[];
+  modelVersionId: number;
+}
+
+export interface Turnaround {
+  afterSession: number;
+  retrainSeconds: number;
+  scoreSelectSeconds: number;
+  totalSeconds: number;
+  candidatesScored: number;
+}
+
+export interface CampaignSessionRecord {
+  number: number;
+  sessionId: number;
+  uuid: string;
+  protocolFile: string;
+  state: string;
+  presented: number;
+  data: SessionTrainingData;
+}
+
+export interface CampaignResult {
+  selection: Selection;
+  sessions: CampaignSessionRecord[];
+  curve: CurvePoint[];
+  turnarounds: Turnaround[];
+  /** Stimulus hashes of the held-out test set. */
+  testHashes: string[];
+  /** The designed (not run) protocol of the session after the last, if asked for. */
+  proposedProtocolFile?: string;
+  modelVersionIds: number[];
+}
+
+/** How the bank is divided, fixed by the seed: both arms of a comparison share all but the selected images. */
+interface Plan {
+  test: BankImage[];
+  first: BankImage[];
+  /** Per later session (index 0 = session 2): its normal images and the images its gaudy block is made from. */
+  normal: BankImage[][];
+  gaudyBase: BankImage[][];
+  candidates: BankImage[];
+  nActive: number;
+}
+
+interface ArmState {
+  selection: Selection;
+  outDir: string;
+  label: string;
+  sessions: CampaignSessionRecord[];
+  used: Set<string>;
+  curve: CurvePoint[];
+  turnarounds: Turnaround[];
+  modelVersionIds: number[];
+}
+
+interface TrainedModel {
+  /** Undefined when another arm already used and disposed it (random picks need none). */
+  ensemble: DeepEnsemble | undefined;
+  point: CurvePoint;
+  seconds: number;
+}
+
+function seconds(t0: number): number {
+  return (performance.now() - t0) / 1000;
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(3) : "NaN";
+}
+
+/**
+ * The closed loop over K sessions: run session 1 (normal images); after each session retrain the
+ * deep ensemble on every session so far, score it on the held-out test images (r²_ER), and design
+ * the next session (active learning or random picks, gaudy and normal images) as a protocol file
+ * that is written, validated, stored and run.
+ */
+export class Campaign {
+  private readonly log: (line: string) => void;
+  private readonly plan: Plan;
+  private readonly imageBySha = new Map<string, RgbImage>();
+  private readonly features = new Map<string, Float32Array>();
+  private testHashes: string[] = [];
+  private readonly size: number;
+
+  constructor(private readonly options: CampaignOptions) {
+    this.log = options.log ?? (() => {});
+    this.size = options.bank.images[0]?.image.width ?? 0;
+    this.plan = this.makePlan();
+  }
+
+  private makePlan(): Plan {
+    const o = this.options;
+    if (o.sessions < 1) throw new Error(`A campaign needs at least 1 session, got ${o.sessions}; nothing was run.`);
+    const n = o.imagesPerSession;
+    const nActive = Math.round(n * o.activeFraction);
+    const nGaudy = Math.round(n * o.gaudyFraction);
+    const nNormal = n - nActive - nGaudy;
+    if (nNormal < 0) throw new Error(`--active-fraction ${o.activeFraction} and --gaudy-fraction ${o.gaudyFraction} add up to more than 1; nothing was run.`);
+    const later = o.sessions - 1;
+    // One more later session's worth, for the proposed next protocol.
+    const designed = later + ((o.proposeNext ?? true) ? 1 : 0);
+    const fixed = o.testImages + n + designed * (nNormal + nGaudy);
+    const bank = new SeededRandom(o.seed).shuffle([...o.bank.images]);
+    const needCandidates = designed * nActive;
+    if (bank.length < fixed + needCandidates) {
+      throw new Error(
+        `The image bank holds ${bank.length} images; this campaign needs ${fixed} for test, normal and gaudy images plus at least ${needCandidates} candidates. Nothing was run; use fewer sessions or images per session, or a larger bank (--bank-size).`,
+      );
+    }
+    let at = 0;
+    const take = (k: number): BankImage[] => bank.slice(at, (at += k));
+    const test = take(o.testImages);
+    const first = take(n);
+    const normal: BankImage[][] = [];
+    const gaudyBase: BankImage[][] = [];
+    for (let s = 0; s < designed; s++) {
+      normal.push(take(nNormal));
+      gaudyBase.push(take(nGaudy));
+    }
+    const candidates = bank.slice(at, at + Math.max(needCandidates, o.candidates));
+    return { test, first, normal, gaudyBase, candidates, nActive };
+  }
+
+  /** Stores a picture once (PNG by SHA-256) and remembers its pixels. */
+  private async register(image: RgbImage, origin: string): Promise<string> {
+    const sha = this.options.store.putStimulus(await encodePng(image), { width: image.width, height: image.height, channels: 3, origin });
+    this.imageBySha.set(sha, image);
+    return sha;
+  }
+
+  /** Front-end features by key; missing ones are computed in batches from the pixels given. */
+  private async featuresFor(keys: readonly string[], pixels: (key: string) => Uint8Array, label: string): Promise<Float32Array> {
+    const missing = [...new Set(keys.filter((k) => !this.features.has(k)))];
+    if (missing.length > 0) {
+      const per = this.options.frontEnd.outputShape.reduce((a, b) => a * b, 1);
+      let lastTenth = -1;
+      const all = await extractFeatures(this.options.frontEnd, missing.map(pixels), this.size, {
+        batchSize: 32,
+        onProgress: (done, total) => {
+          const tenth = Math.floor((done / total) * 4);
+          if (total >= 200 && tenth !== lastTenth) {
+            lastTenth = tenth;
+            this.log(`front end (${label}): ${done}/${total} images`);
+          }
+        },
+      });
+      missing.forEach((k, i) => this.features.set(k, all.slice(i * per, (i + 1) * per)));
+    }
+    const per = this.features.get(keys[0]!)?.length ?? 0;
+    const out = new Float32Array(keys.length * per);
+    keys.forEach((k, i) => out.set(this.features.get(k)!, i * per));
+    return out;
+  }
+
+  private storedFeatures = async (shas: readonly string[]): Promise<Float32Array> =>
+    this.featuresFor(shas, (sha) => {
+      const image = this.imageBySha.get(sha);
+      if (image === undefined) throw new Error(`Campaign: stimulus ${sha} was not registered by this campaign`);
+      return image.pixels0to255;
+    }, "session images");
+
+  private protocolFor(arm: ArmState, number: number, blocks: { name: string; hashes: string[]; repeats: number }[], description: string): { file: string; loaded: LoadedProtocol } {
+    const o = this.options;
+    const name = `${arm.label} session ${number}`;
+    const protocol: ProtocolInput = {
+      name,
+      description,
+      rig: "rig.json",
+      seed: o.seed * 100 + number,
+      timing: o.timing,
+      countWindow: o.countWindow,
+      sources: Object.fromEntries(blocks.map((b) => [b.name, { kind: "stored" as const, hashes: b.hashes }])),
+      blocks: blocks.map((b) => ({ name: b.name, source: b.name, repeats: b.repeats, order: b.repeats > 1 ? ("shuffle-each-repeat" as const) : ("shuffle" as const) })),
+    };
+    mkdirSync(arm.outDir, { recursive: true });
+    if (resolve(arm.outDir) !== resolve(o.outDir)) writeFileSync(join(arm.outDir, "rig.json"), o.rig.text);
+    const file = join(arm.outDir, `session-${number}.json`);
+    const text = `${JSON.stringify(protocol, null, 2)}\n`;
+    // The file must be one the experimenter could run as it is: validate before writing it.
+    const loaded = parseProtocolText(file, text);
+    writeFileSync(file, text);
+    return { file, loaded };
+  }
+
+  private async runProtocol(arm: ArmState, number: number, file: string, loaded: LoadedProtocol): Promise<CampaignSessionRecord> {
+    const o = this.options;
+    const total = loaded.protocol.blocks.reduce((s, b) => s + b.repeats * ((loaded.protocol.sources[b.source] as { hashes: string[] }).hashes.length), 0);
+    const minutes = (total * (o.timing.stimulusMs + o.timing.interStimulusMs)) / 60_000;
+    this.log(`${arm.label}: running session ${number} (${file}): ${total} presentations, about ${minutes.toFixed(1)} min`);
+    const shas = new Set(loaded.protocol.blocks.flatMap((b) => (loaded.protocol.sources[b.source] as { hashes: string[] }).hashes));
+    await o.rig.prepare([...shas].flatMap((sha) => this.imageBySha.get(sha) ?? []));
+    let lastQuarter = -1;
+    const t0 = performance.now();
+    const result = await o.rig.run(o.store, loaded, loaded.protocol.name, (shown, all) => {
+      const q = Math.floor((shown / all) * 4);
+      if (q !== lastQuarter && q > 0) {
+        lastQuarter = q;
+        this.log(`${arm.label}: session ${number}: ${shown}/${all} presented`);
+      }
+    }, o.signal);
+    if (result.state !== "completed") {
+      throw new Error(`Session ${number} (${result.uuid}) ended ${result.state} after ${result.presented}/${result.scheduled} presentations; it is kept in ${o.store.file}. The campaign stopped; look at \`cortexloop show ${result.sessionId}\` and rerun.`);
+    }
+    const data = await sessionTrainingData(o.store, result.sessionId, { key: `session-${result.sessionId}`, heldOut: new Set(this.testHashes), features: this.storedFeatures, seed: o.seed + number });
+    this.log(
+      `${arm.label}: session ${number} done in ${seconds(t0).toFixed(0)} s: ${result.presented} presented, ${data.usedPresentations} with complete counts, ${result.faults} faults, ${data.unitNames.length} units`,
+    );
+    return { number, sessionId: result.sessionId, uuid: result.uuid, protocolFile: file, state: result.state, presented: result.presented, data };
+  }
+
+  /** Retrains from scratch on every session so far; scores held-out r²_ER; stores the model version. */
+  private async retrain(arm: ArmState): Promise<TrainedModel> {
+    const o = this.options;
+    const t = o.training;
+    const config: EnsembleConfig = { inputShape: [...o.frontEnd.outputShape], members: t.members, width: t.width, blocks: t.blocks, kernelSize: 3, seed: o.seed };
+    const ensemble = new DeepEnsemble(config);
+    const sessions = arm.sessions.map((s) => s.data.session);
+    const after = arm.sessions[arm.sessions.length - 1]!.number;
+    const t0 = performance.now();
+    const result = await trainEnsemble(ensemble, sessions, {
+      maxCycles: t.maxCycles,
+      stepsPerVisit: t.stepsPerVisit,
+      batchSize: t.batchSize,
+      learningRate: t.learningRate,
+      patience: t.patience,
+      seed: o.seed,
+      signal: o.signal,
+      onProgress: (p) => {
+        if (p.validation !== undefined) this.log(`${arm.label}: training after session ${after}: cycle ${p.cycle}/${p.maxCycles}, loss ${fmt(p.loss)}, validation median ${fmt(p.validation)}`);
+      },
+    });
+    const trainSeconds = seconds(t0);
+    const perSession = arm.sessions.map((s) => {
+      const pred = predictSession(ensemble, s.data.session, s.data.testIdx);
+      const scored = scoreUnits(pred, s.data.session, s.data.testIdx);
+      return { session: s.number, sessionId: s.sessionId, metric: scored.metric, median: median(scored.scores), perUnit: scored.scores };
+    });
+    const newest = perSession[perSession.length - 1]!;
+    const imagesShown = arm.sessions.reduce((sum, s) => sum + s.data.session.trainIdx.length + s.data.session.valIdx.length, 0);
+    const checkpoint = await saveEnsemble(ensemble, o.frontEnd.name, { campaign: o.name, afterSession: after });
+    const modelVersionId = o.store.putModelVersion({
+      name: `${arm.label} ensemble after session ${after}`,
+      kind: "deep-ensemble",
+      parentId: arm.modelVersionIds[arm.modelVersionIds.length - 1] ?? null,
+      metrics: {
+        r2er: newest.median,
+        r2erMetric: newest.metric,
+        r2erPerUnit: newest.perUnit,
+        r2erPerSession: perSession.map(({ session, sessionId, median: m, metric }) => ({ session, sessionId, median: m, metric })),
+        imagesShown,
+        testImages: this.testHashes.length,
+        testRepeats: o.testRepeats,
+        trainSeconds,
+        cycles: result.cycles,
+        bestCycle: result.bestCycle,
+        bestValidation: result.bestValidation,
+      },
+      config: { ...config, frontEnd: o.frontEnd.name, training: t, selection: arm.selection, campaign: o.name, testHashes: this.testHashes },
+      checkpoint,
+      sessionIds: arm.sessions.map((s) => s.sessionId),
+    });
+    arm.modelVersionIds.push(modelVersionId);
+    const point: CurvePoint = { session: after, imagesShown, r2er: newest.median, r2erPerSession: perSession.map((p) => p.median), modelVersionId };
+    arm.curve.push(point);
+    this.log(
+      `${arm.label}: after session ${after}: held-out r²_ER median ${fmt(newest.median)} (${this.testHashes.length} test images × ${o.testRepeats} repeats, ${newest.perUnit.filter((v) => !Number.isNaN(v)).length} units; per session ${perSession.map((p) => fmt(p.median)).join(", ")}), ${imagesShown} training images shown; trained ${result.cycles} cycles in ${trainSeconds.toFixed(1)} s; model version ${modelVersionId}`,
+    );
+    return { ensemble, point, seconds: trainSeconds };
+  }
+
+  /** Picks `k` unused candidates: highest ensemble disagreement (optionally k-centre thinned), or at random. */
+  private async select(arm: ArmState, ensemble: DeepEnsemble | undefined, k: number, number: number): Promise<{ picked: BankImage[]; scored: number }> {
+    const o = this.options;
+    const pool = this.plan.candidates.filter((c) => !arm.used.has(c.id));
+    if (pool.length < k) throw new Error(`Only ${pool.length} unused candidates are left for ${k} picks; nothing more was run. Use a larger --candidates.`);
+    if (arm.selection === "random") return { picked: new SeededRandom(o.seed * 7 + number).shuffle([...pool]).slice(0, k), scored: 0 };
+    if (ensemble === undefined) throw new Error("Campaign: active-learning selection needs the trained ensemble, which was already disposed");
+    const keys = pool.map((c) => `bank:${c.id}`);
+    const byKey = new Map(pool.map((c) => [`bank:${c.id}`, c]));
+    const sessions = [...ensemble.readouts.keys()];
+    const [h, w, c] = o.frontEnd.outputShape;
+    const scores = new Float64Array(pool.length);
+    const batch = 128;
+    let lastQuarter = -1;
+    for (let start = 0; start < pool.length; start += batch) {
+      const chunk = keys.slice(start, start + batch);
+      const feats = await this.featuresFor(chunk, (key) => byKey.get(key)!.image.pixels0to255, "candidates");
+      const members = tf.tidy(() => {
+        const x = tf.tensor4d(feats, [chunk.length, h, w, c]);
+        const all = sessions.map((s) => ensemble.predictMembers(s, x));
+        return all.length === 1 ? all[0]! : tf.concat(all, 2);
+      });
+      const [m, n, u] = members.shape;
+      scores.set(disagreement((await members.data()) as Float32Array, m, n, u), start);
+      members.dispose();
+      const q = Math.floor(((start + chunk.length) / pool.length) * 4);
+      if (q !== lastQuarter) {
+        lastQuarter = q;
+        this.log(`${arm.label}: scoring candidates by ensemble disagreement: ${start + chunk.length}/${pool.length}`);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    const order = Array.from(scores, (s, i) => ({ s, i })).sort((a, b) => b.s - a.s);
+    let chosen: number[];
+    if (o.coresetPoolFactor === undefined) chosen = order.slice(0, k).map((x) => x.i);
+    else {
+      const top = order.slice(0, Math.max(k, Math.ceil(k * o.coresetPoolFactor))).map((x) => x.i);
+      // Embedding: front-end features averaged over space (as selectByDisagreement does).
+      const points = new Float32Array(top.length * c);
+      top.forEach((i, r) => {
+        const f = this.features.get(keys[i]!)!;
+        for (let p = 0; p < h * w; p++) for (let ch = 0; ch < c; ch++) points[r * c + ch]! += f[p * c + ch]! / (h * w);
+      });
+      chosen = kCenterGreedy(points, top.length, c, k, 0).map((r) => top[r]!);
+    }
+    return { picked: chosen.map((i) => pool[i]!), scored: pool.length };
+  }
+
+  /** Designs session `number` (≥ 2) for an arm: stores its images, writes and validates its protocol. */
+  private async design(arm: ArmState, ensemble: DeepEnsemble | undefined, number: number): Promise<{ file: string; loaded: LoadedProtocol; scored: number; selectSeconds: number }> {
+    const o = this.options;
+    const t0 = performance.now();
+    const { picked, scored } = await this.select(arm, ensemble, this.plan.nActive, number);
+    const selectSeconds = seconds(t0);
+    for (const p of picked) arm.used.add(p.id);
+    const later = number - 2;
+    const normal = this.plan.normal[later]!;
+    const gaudyBase = this.plan.gaudyBase[later]!;
+    const pickedShas: string[] = [];
+    for (const p of picked) {
+      const sha = await this.register(p.image, `campaign:${arm.selection === "active" ? "active-learning" : "random"}:${p.origin}`);
+      const f = this.features.get(`bank:${p.id}`);
+      if (f !== undefined) this.features.set(sha, f);
+      pickedShas.push(sha);
+    }
+    const normalShas: string[] = [];
+    for (const b of normal) normalShas.push(await this.register(b.image, `campaign:normal:${b.origin}`));
+    const gaudyShas: string[] = [];
+    for (const b of gaudyBase) gaudyShas.push(await this.register(gaudy(b.image), `campaign:gaudy-of:${b.origin}`));
+    const selectedName = arm.selection === "active" ? "active-learning" : "random";
+    const blocks = [
+      { name: "test", hashes: this.testHashes, repeats: o.testRepeats },
+      ...(pickedShas.length > 0 ? [{ name: selectedName, hashes: pickedShas, repeats: 1 }] : []),
+      ...(gaudyShas.length > 0 ? [{ name: "gaudy", hashes: gaudyShas, repeats: 1 }] : []),
+      ...(normalShas.length > 0 ? [{ name: "normal", hashes: normalShas, repeats: 1 }] : []),
+    ];
+    const how =
+      arm.selection === "active"
+        ? `${pickedShas.length} images of highest ensemble disagreement among ${scored} candidates${o.coresetPoolFactor !== undefined ? ` (k-centre thinned from the top ${Math.ceil(pickedShas.length * o.coresetPoolFactor)})` : ""}`
+        : `${pickedShas.length} candidates picked at random`;
+    const description = `Designed by the campaign after session ${number - 1} with model version ${arm.modelVersionIds[arm.modelVersionIds.length - 1]}: held-out test (${this.testHashes.length} images × ${o.testRepeats}), ${how}, ${gaudyShas.length} gaudy versions of natural images, ${normalShas.length} natural images.`;
+    const { file, loaded } = this.protocolFor(arm, number, blocks, description);
+    this.log(`${arm.label}: wrote ${file}: ${description}`);
+    return { file, loaded, scored, selectSeconds };
+  }
+
+  private newArm(selection: Selection, outDir: string, label: string): ArmState {
+    return { selection, outDir, label, sessions: [], used: new Set(), curve: [], turnarounds: [], modelVersionIds: [] };
+  }
+
+  private fork(base: ArmState, selection: Selection, outDir: string, label: string): ArmState {
+    return { selection, outDir, label, sessions: [...base.sessions], used: new Set(base.used), curve: [...base.curve], turnarounds: [...base.turnarounds], modelVersionIds: [...base.modelVersionIds] };
+  }
+
+  /** Registers the held-out test images and runs session 1 (test + normal images), then retrains once. */
+  private async firstSession(arm: ArmState): Promise<TrainedModel> {
+    const o = this.options;
+    this.testHashes = [];
+    for (const b of this.plan.test) this.testHashes.push(await this.register(b.image, `campaign:test:${b.origin}`));
+    const firstShas: string[] = [];
+    for (const b of this.plan.first) firstShas.push(await this.register(b.image, `campaign:normal:${b.origin}`));
+    const description = `Session 1 of campaign ${o.name}: held-out test (${this.testHashes.length} images × ${o.testRepeats}) and ${firstShas.length} natural images from ${o.bank.description}.`;
+    const { file, loaded } = this.protocolFor(arm, 1, [
+      { name: "test", hashes: this.testHashes, repeats: o.testRepeats },
+      { name: "normal", hashes: firstShas, repeats: 1 },
+    ], description);
+    arm.sessions.push(await this.runProtocol(arm, 1, file, loaded));
+    return this.retrain(arm);
+  }
+
+  /** Sessions 2..K of an arm, starting from the model trained on what the arm has run so far. */
+  private async continueArm(arm: ArmState, model: TrainedModel): Promise<CampaignResult> {
+    const o = this.options;
+    let current = model;
+    let proposedProtocolFile: string | undefined;
+    for (let number = arm.sessions.length + 1; number <= o.sessions + ((o.proposeNext ?? true) ? 1 : 0); number++) {
+      if (o.signal?.aborted) break;
+      const designed = await this.design(arm, current.ensemble, number);
+      current.ensemble?.dispose();
+      const turnaround: Turnaround = {
+        afterSession: number - 1,
+        retrainSeconds: current.seconds,
+        scoreSelectSeconds: designed.selectSeconds,
+        totalSeconds: current.seconds + designed.selectSeconds,
+        candidatesScored: designed.scored,
+      };
+      arm.turnarounds.push(turnaround);
+      this.log(
+        `${arm.label}: turnaround after session ${number - 1}: retrain ${turnaround.retrainSeconds.toFixed(1)} s + score ${designed.scored} candidates and select ${turnaround.scoreSelectSeconds.toFixed(1)} s = ${turnaround.totalSeconds.toFixed(1)} s`,
+      );
+      if (number > o.sessions) {
+        o.store.putProtocol(`${designed.loaded.protocol.name} (proposed)`, designed.loaded.text);
+        proposedProtocolFile = designed.file;
+        this.log(`${arm.label}: proposed the next session, not run: ${designed.file} (run it with \`cortexloop run ${designed.file} --db ${o.store.file}\` against \`cortexloop sim-rig --rig ${join(arm.outDir, "rig.json")}\`)`);
+        return this.result(arm, proposedProtocolFile);
+      }
+      arm.sessions.push(await this.runProtocol(arm, number, designed.file, designed.loaded));
+      current = await this.retrain(arm);
+    }
+    current.ensemble?.dispose();
+    return this.result(arm, proposedProtocolFile);
+  }
+
+  private result(arm: ArmState, proposedProtocolFile?: string): CampaignResult {
+    return { selection: arm.selection, sessions: arm.sessions, curve: arm.curve, turnarounds: arm.turnarounds, testHashes: this.testHashes, proposedProtocolFile, modelVersionIds: arm.modelVersionIds };
+  }
+
+  /** Runs the whole campaign with one selection rule. */
+  async run(selection: Selection): Promise<CampaignResult> {
+    const o = this.options;
+    mkdirSync(o.outDir, { recursive: true });
+    const arm = this.newArm(selection, o.outDir, o.name);
+    const model = await this.firstSession(arm);
+    return this.continueArm(arm, model);
+  }
+
+  /**
+   * The comparison: session 1 and its model are shared; then the campaign goes on twice, once picking
+   * by ensemble disagreement and once at random (same seed, same test, gaudy and normal images).
+   */
+  async compare(): Promise<{ active: CampaignResult; random: CampaignResult }> {
+    const o = this.options;
+    mkdirSync(o.outDir, { recursive: true });
+    const base = this.newArm("active", o.outDir, `${o.name}`);
+    const model = await this.firstSession(base);
+    const active = this.fork(base, "active", join(o.outDir, "active"), `${o.name} active`);
+    const random = this.fork(base, "random", join(o.outDir, "random"), `${o.name} random`);
+    // Both arms start from session 1's model (one model version); random picks need no ensemble.
+    const activeResult = await this.continueArm(active, model);
+    const randomResult = await this.continueArm(random, { ...model, ensemble: undefined });
+    return { active: activeResult, random: randomResult };
+  }
+}
+
+/** Both curves side by side: median held-out r²_ER against training images shown. */
+export function formatCurves(active: CurvePoint[], random: CurvePoint[]): string {
+  const lines = ["session  images(active)  r2er(active)  images(random)  r2er(random)"];
+  const n = Math.max(active.length, random.length);
+  for (let i = 0; i < n; i++) {
+    const a = active[i];
+    const r = random[i];
+    lines.push(
+      `${String(a?.session ?? r?.session ?? i + 1).padStart(7)}  ${String(a?.imagesShown ?? "").padStart(14)}  ${(a ? fmt(a.r2er) : "").padStart(12)}  ${String(r?.imagesShown ?? "").padStart(14)}  ${(r ? fmt(r.r2er) : "").padStart(12)}`,
+    );
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,49 @@
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { gaborFrontEnd, loadFrontEnd, type FrontEnd } from "../../models/index.js";
+import { builtinNeurons } from "../sim/neurons.js";
+import { simNeuronsFrom, type SimNeurons } from "../sim/sim-rig.js";
+
+/** The default place of the published compact models, next to the repository. */
+export function defaultCompactModelsDir(cwd = process.cwd()): string {
+  return join(cwd, "..", "shared", "data", "v4", "compact_models");
+}
+
+export function hasCompactModels(dir: string): boolean {
+  return existsSync(dir) && readdirSync(dir).some((f) => /^compact_model_.*\.npy$/.test(f));
+}
+
+export interface CampaignNeurons {
+  neurons: SimNeurons;
+  kind: "builtin" | "compact";
+  description: string;
+}
+
+/**
+ * The simulated population: "compact" (the published compact models as neurons), "builtin", or
+ * "auto" (compact when the models are there and load, else builtin, saying why).
+ */
+export async function campaignNeurons(kind: string, units: number, seed: number, compactDir: string, log: (line: string) => void): Promise<CampaignNeurons> {
+  if (kind !== "auto" && kind !== "compact" && kind !== "builtin") throw new Error(`--neurons must be builtin, compact or auto, got "${kind}"; nothing was run.`);
+  if (kind === "compact" || (kind === "auto" && hasCompactModels(compactDir))) {
+    try {
+      const { compactNeurons } = await import("../sim/compact-neurons.js");
+      const neurons = await compactNeurons({ dir: compactDir, count: units, seed });
+      return { neurons, kind: "compact", description: `${neurons.units.length} compact-model neurons from ${compactDir}` };
+    } catch (err) {
+      if (kind === "compact") throw err;
+      log(`neurons: compact models could not be loaded (${err instanceof Error ? err.message : String(err)}); using ${units} builtin neurons instead.`);
+    }
+  }
+  return { neurons: simNeuronsFrom(builtinNeurons(units, seed)), kind: "builtin", description: `${units} builtin V4-like neurons (seed ${seed})` };
+}
+
+/**
+ * The frozen front end. "gabor-small" (default): the Gabor bank on 56-pixel images, cheap enough
+ * to score thousands of candidates on two cores; "default": the project's default front end
+ * (ImageNet MobileNetV2 when installed, else the full-size Gabor bank).
+ */
+export async function campaignFrontEnd(kind: string, log: (line: string) => void): Promise<FrontEnd> {
+  if (kind === "gabor-small") return gaborFrontEnd({ inputSize: 56, outputSize: 14, kernelSize: 11, wavelengthsPx: [3, 6, 10] });
+  return loadFrontEnd({ kind, log });
+}

@@ -1,0 +1,177 @@
+import type { Command } from "commander";
+import { resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import type { BackendName } from "../models/backend.js";
+import { SessionStore } from "./store/index.js";
+// Types only: the campaign code (tfjs) is loaded when the command runs, not by every cortexloop command.
+import type { CampaignResult, CampaignRigKind, CurvePoint, Selection } from "./campaign/index.js";
+
+export interface CampaignFlags {
+  sessions: string;
+  imagesPerSession: string;
+  testImages: string;
+  testRepeats: string;
+  db: string;
+  out: string;
+  neurons: string;
+  compactModels?: string;
+  units: string;
+  selection: string;
+  compare?: boolean;
+  seed: string;
+  members: string;
+  width: string;
+  cycles: string;
+  steps: string;
+  candidates: string;
+  coreset?: string;
+  bankSize?: string;
+  imagesDir?: string;
+  activeFraction: string;
+  gaudyFraction: string;
+  rig: string;
+  frontEnd: string;
+  stimulusMs: string;
+  interStimulusMs: string;
+  propose: boolean;
+  backend?: string;
+}
+
+function int(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${flag} must be a whole number ≥ ${min}, got "${value}"; nothing was run.`);
+  return n;
+}
+
+function fraction(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`--${flag} must be between 0 and 1, got "${value}"; nothing was run.`);
+  return n;
+}
+
+function curveText(label: string, curve: CurvePoint[]): string {
+  return `${label}: ${curve.map((p) => `session ${p.session}: ${p.imagesShown} images → r²_ER ${p.r2er.toFixed(3)}`).join("; ")}`;
+}
+
+/** `cortexloop campaign` without commander: what the command runs (tests call it directly). */
+export async function runCampaignCommand(flags: CampaignFlags, say: (line: string) => void): Promise<{ results: CampaignResult[] }> {
+  const t0 = performance.now();
+  const sessions = int("sessions", flags.sessions, 1);
+  const imagesPerSession = int("images-per-session", flags.imagesPerSession, 4);
+  const testImages = int("test-images", flags.testImages, 2);
+  const testRepeats = int("test-repeats", flags.testRepeats, 2);
+  const units = int("units", flags.units, 1);
+  const seed = int("seed", flags.seed, 0);
+  const candidates = int("candidates", flags.candidates, 1);
+  const selection = flags.selection as Selection;
+  if (selection !== "active" && selection !== "random") throw new Error(`--selection must be active or random, got "${flags.selection}"; nothing was run.`);
+  const rigKind = flags.rig as CampaignRigKind;
+  if (rigKind !== "sim" && rigKind !== "fake") throw new Error(`--rig must be sim or fake, got "${flags.rig}"; nothing was run.`);
+  const activeFraction = fraction("active-fraction", flags.activeFraction);
+  const gaudyFraction = fraction("gaudy-fraction", flags.gaudyFraction);
+  const coresetPoolFactor = flags.coreset === undefined ? undefined : Number(flags.coreset);
+  if (coresetPoolFactor !== undefined && !(coresetPoolFactor >= 1)) throw new Error(`--coreset must be a pool factor ≥ 1, got "${flags.coreset}"; nothing was run.`);
+  const { selectBackend, isBackendName } = await import("../models/backend.js");
+  const { Campaign, campaignFrontEnd, campaignNeurons, createCampaignRig, defaultCompactModelsDir, defaultImagesDir, formatCurves, loadImageBank } = await import("./campaign/index.js");
+  if (flags.backend !== undefined && !isBackendName(flags.backend)) throw new Error(`--backend must be one of tfjs-node-gpu, tfjs-node, wasm, cpu, got "${flags.backend}"; nothing was run.`);
+  await selectBackend({ log: say, prefer: flags.backend as BackendName | undefined });
+  const outDir = resolve(flags.out);
+  const compactDir = resolve(flags.compactModels ?? defaultCompactModelsDir());
+  const population = await campaignNeurons(flags.neurons, units, seed + 7, compactDir, say);
+  say(`neurons: ${population.description}`);
+  const store = SessionStore.open(flags.db);
+  try {
+    const frontEnd = await campaignFrontEnd(flags.frontEnd, say);
+    say(`front end: ${frontEnd.name}`);
+    const nActive = Math.round(imagesPerSession * activeFraction);
+    const nOther = imagesPerSession - nActive;
+    const bankSize = flags.bankSize !== undefined ? int("bank-size", flags.bankSize, 1) : testImages + imagesPerSession + sessions * nOther + Math.max(candidates, sessions * nActive);
+    const bank = await loadImageBank({ imagesDir: resolve(flags.imagesDir ?? defaultImagesDir()), count: bankSize, size: 112, seed, log: say });
+    say(`image bank: ${bank.description}`);
+    const countWindow = { startMs: 50, endMs: 150, bins: 1 };
+    const rig = await createCampaignRig({ kind: rigKind, neurons: population.neurons, neuronsKind: population.kind, seed: seed + 7, countWindow, outDir, log: say });
+    say(`rig: ${rigKind === "sim" ? `simulated Open Ephys rig on loopback (${rig.file})` : "in-process fake rig"}`);
+    const campaign = new Campaign({
+      store,
+      rig,
+      bank,
+      frontEnd,
+      outDir,
+      sessions,
+      imagesPerSession,
+      testImages,
+      testRepeats,
+      activeFraction,
+      gaudyFraction,
+      candidates,
+      coresetPoolFactor,
+      timing: { fixationMs: 300, stimulusMs: Number(flags.stimulusMs), interStimulusMs: Number(flags.interStimulusMs) },
+      countWindow,
+      training: { members: int("members", flags.members, 2), width: int("width", flags.width, 1), blocks: 1, maxCycles: int("cycles", flags.cycles, 1), stepsPerVisit: int("steps", flags.steps, 1), batchSize: 32, learningRate: 3e-3, patience: 3 },
+      seed,
+      name: `campaign ${seed}`,
+      proposeNext: flags.propose,
+      log: say,
+    });
+    const results: CampaignResult[] = [];
+    if (flags.compare) {
+      const { active, random } = await campaign.compare();
+      results.push(active, random);
+      say("");
+      say("median held-out r²_ER against training images shown (same session 1, same seed):");
+      for (const line of formatCurves(active.curve, random.curve).split("\n")) say(line);
+    } else {
+      const result = await campaign.run(selection);
+      results.push(result);
+      say("");
+      say(curveText(`${selection} selection`, result.curve));
+    }
+    for (const r of results) {
+      for (const t of r.turnarounds) say(`${r.selection}: turnaround after session ${t.afterSession}: ${t.totalSeconds.toFixed(1)} s (retrain ${t.retrainSeconds.toFixed(1)} s, score ${t.candidatesScored} candidates + select ${t.scoreSelectSeconds.toFixed(1)} s)`);
+    }
+    say(`campaign finished in ${((performance.now() - t0) / 60_000).toFixed(1)} min; sessions, model versions and protocols are in ${flags.db}; protocol files in ${outDir}`);
+    frontEnd.dispose();
+    return { results };
+  } finally {
+    population.neurons.dispose?.();
+    store.close();
+  }
+}
+
+/** `cortexloop campaign`: K closed-loop sessions against the simulated rig. */
+export function registerCampaignCommand(program: Command): void {
+  program
+    .command("campaign")
+    .description("closed-loop campaign against the simulated rig: session 1 natural images, then retrain the ensemble and design each next session (active learning, gaudy, natural)")
+    .option("--sessions <k>", "sessions in all", "4")
+    .option("--images-per-session <n>", "distinct training images per session (the test set comes on top)", "200")
+    .option("--test-images <n>", "held-out natural images shown in every session, never trained on", "30")
+    .option("--test-repeats <n>", "repeats of each test image per session (for r²_ER)", "4")
+    .option("--db <file>", "lab database (SQLite)", process.env.CORTEXLOOP_DB ?? "cortexloop.db")
+    .option("--out <dir>", "folder for the rig file and every session's protocol file", "campaign")
+    .option("--neurons <kind>", "auto (compact when shared/data/v4/compact_models loads, else builtin) | compact | builtin", "auto")
+    .option("--compact-models <dir>", "folder of compact_model_*.npy (default ../shared/data/v4/compact_models)")
+    .option("--units <n>", "simulated units", "16")
+    .option("--selection <rule>", "active (ensemble disagreement) | random", "active")
+    .option("--compare", "run twice from the same session 1: active and random selection; print both curves")
+    .option("--seed <n>", "seed of the bank split, neurons, schedules and training", "1")
+    .option("--members <n>", "ensemble members", "4")
+    .option("--width <n>", "channels inside each member", "16")
+    .option("--cycles <n>", "training cycles over the sessions (at most)", "6")
+    .option("--steps <n>", "optimizer steps per session visit", "40")
+    .option("--candidates <n>", "candidates scored for active learning", "1500")
+    .option("--coreset <poolFactor>", "k-centre thinning over the top k × poolFactor candidates")
+    .option("--bank-size <n>", "images taken into the bank (default: what the campaign needs)")
+    .option("--images-dir <dir>", "folder of V4 images_*.zip (default ../shared/data/v4/images; generated images when absent)")
+    .option("--active-fraction <x>", "share of a later session's images picked by the ensemble (or at random)", "0.5")
+    .option("--gaudy-fraction <x>", "share of gaudy versions of natural images", "0.25")
+    .option("--rig <kind>", "sim (real-socket simulated rig, in this process) | fake (in-process fake rig, builtin neurons)", "sim")
+    .option("--front-end <kind>", "gabor-small | default | gabor | mobilenet | model.json path", "gabor-small")
+    .option("--stimulus-ms <ms>", "stimulus duration", "50")
+    .option("--inter-stimulus-ms <ms>", "blank between stimuli", "50")
+    .option("--no-propose", "do not design the session after the last one")
+    .option("--backend <name>", "tfjs backend (default: the best that loads)")
+    .action(async (flags: CampaignFlags) => {
+      await runCampaignCommand(flags, (line) => void process.stderr.write(`${line}\n`));
+    });
+}

@@ -1,0 +1,230 @@
+// Commands for models that learn between sessions: import recorded data, evaluate, list versions.
+import type { Command } from "commander";
+import { SessionStore } from "./store/index.js";
+import { importRecordedSession } from "./import/recorded.js";
+import { evaluateSessions } from "./jobs/evaluate.js";
+import { selectFromBank } from "./jobs/select.js";
+import { startRetrainJob } from "./jobs/start-retrain.js";
+import type { Preprocess } from "../models/frontend/index.js";
+
+const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
+
+function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function fmt(v: number): string {
+  return Number.isNaN(v) ? "NaN" : v.toFixed(3);
+}
+
+function collect(value: string, prior: string[]): string[] {
+  return [...prior, ...value.split(",").map((s) => s.trim()).filter((s) => s.length > 0)];
+}
+
+export function registerModelCommands(program: Command): void {
+  program
+    .command("import")
+    .description("import a session recorded elsewhere: an image bank (image%04d.jpg, number k = column k-1) and a responses .npy")
+    .requiredOption("--images <zip|dir>", "images: a zip or a folder of image0001.jpg ...")
+    .requiredOption("--responses <npy>", "responses: (units, images) repeat-averaged, or (units, images, repeats) NaN-padded")
+    .requiredOption("--session <name>", "name of the new session")
+    .option("--duration-ms <ms>", "presentation duration to record", (v) => Number(v), 100)
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
+    .action(async (flags: { images: string; responses: string; session: string; durationMs: number; db: string }) => {
+      const store = SessionStore.open(flags.db);
+      try {
+        const r = await importRecordedSession(store, { imagesPath: flags.images, responsesPath: flags.responses, sessionName: flags.session, durationMs: flags.durationMs, log: say });
+        say(
+          `imported session "${flags.session}" (id ${r.session.id}): responses (${r.shape.join(", ")}), ${r.presentations} presentations of ${r.stimuli} distinct images, ` +
+            `${r.units} units${r.flaggedUnits.length ? ` (${r.flaggedUnits.length} flagged, excluded from fitting: ${r.flaggedUnits.join(", ")})` : ""}; stored in ${flags.db}`,
+        );
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command("evaluate")
+    .description("train the deep ensemble across the given sessions; report held-out r²_ER (or raw R²) per session, next to a ridge baseline")
+    .requiredOption("--session <name|id>", "session(s) to train on and evaluate (repeat or comma-separate)", collect, [])
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
+    .option("--frontend <kind>", "default | mobilenet | gabor | path/to/model.json (tensorflowjs_converter output)", "default")
+    .option("--frontend-layer <name>", "layer to cut the front end at (mobilenet default block_9_add; ResNet50: conv4_block4_out)")
+    .option("--frontend-input <px>", "side of the image the front end sees (mobilenet default 112)", (v) => Number(v))
+    .option("--frontend-preprocess <kind>", "for a converted model: caffe | scale-minus-one-to-one | none", "caffe")
+    .option("--members <n>", "ensemble members", (v) => Number(v), 4)
+    .option("--cycles <n>", "most training cycles over the sessions", (v) => Number(v), 8)
+    .option("--steps <n>", "optimizer steps per session visit", (v) => Number(v), 60)
+    .option("--readout-steps <n>", "steps to fit each evaluation readout (cores frozen)", (v) => Number(v), 300)
+    .option("--validation-session <name|id>", "early stopping watches only this session's validation images (default: all sessions)")
+    .option("--lr <rate>", "Adam learning rate for ensemble training", (v) => Number(v), 6e-3)
+    .option("--test-fraction <f>", "held-out fraction of each session's images", (v) => Number(v), 0.2)
+    .option("--seed <n>", "seed for splits and initialization", (v) => Number(v), 1)
+    .option("--backend <name>", "tfjs-node-gpu | tfjs-node | wasm | cpu (default: best available)")
+    .option("--save", "store the trained ensemble as a model version")
+    .option("--json <file>", "also write the full report (per-unit scores) as JSON")
+    .action(
+      async (flags: {
+        session: string[];
+        db: string;
+        frontend: string;
+        frontendLayer?: string;
+        frontendInput?: number;
+        frontendPreprocess: Preprocess;
+        members: number;
+        cycles: number;
+        steps: number;
+        readoutSteps: number;
+        lr: number;
+        validationSession?: string;
+        testFraction: number;
+        seed: number;
+        backend?: string;
+        save?: boolean;
+        json?: string;
+      }) => {
+        const store = SessionStore.open(flags.db);
+        const abort = new AbortController();
+        const onSignal = (): void => {
+          say("\nstopping after the current step; the best weights so far are evaluated.");
+          abort.abort();
+        };
+        process.on("SIGINT", onSignal);
+        try {
+          const report = await evaluateSessions(store, {
+            sessions: flags.session,
+            frontEnd: {
+              kind: flags.frontend,
+              outputLayer: flags.frontendLayer,
+              inputSize: flags.frontendInput ?? (flags.frontend === "default" || flags.frontend === "mobilenet" ? 112 : undefined),
+              preprocess: flags.frontendPreprocess,
+            },
+            members: flags.members,
+            maxCycles: flags.cycles,
+            stepsPerVisit: flags.steps,
+            readoutSteps: flags.readoutSteps,
+            learningRate: flags.lr,
+            validationSession: flags.validationSession,
+            testFraction: flags.testFraction,
+            seed: flags.seed,
+            backend: flags.backend,
+            save: flags.save,
+            log: say,
+            signal: abort.signal,
+          });
+          console.log(`front end: ${report.frontEnd}${report.taskDriven ? "" : " (NOT task-driven fallback)"}; backend ${report.backend}, training on ${report.trainingBackend}; ${report.seconds.toFixed(0)} s`);
+          console.table(
+            report.sessions.map((s) => ({
+              session: s.session,
+              units: `${s.usableUnits}/${s.units}`,
+              "train/test images": `${s.trainImages}/${s.testImages}`,
+              metric: s.metric,
+              "ensemble median": fmt(s.ensembleMedian),
+              "ridge median": fmt(s.ridgeMedian),
+            })),
+          );
+          if (report.modelVersionId !== undefined) say(`stored as model version ${report.modelVersionId} in ${flags.db}`);
+          if (flags.json) {
+            const { writeFileSync } = await import("node:fs");
+            writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
+            say(`wrote ${flags.json}`);
+          }
+        } finally {
+          process.off("SIGINT", onSignal);
+          store.close();
+        }
+      },
+    );
+
+  program
+    .command("train")
+    .description("retrain the deep ensemble across sessions in a worker thread; checkpoints every cycle (Ctrl-C cancels, --resume continues)")
+    .option("--session <name|id>", "session(s) to train on (repeat or comma-separate)", collect, [])
+    .option("--resume <jobId>", "continue a cancelled or crashed job from its last checkpoint", (v) => Number(v))
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
+    .option("--frontend <kind>", "default | mobilenet | gabor | path/to/model.json", "default")
+    .option("--frontend-layer <name>", "layer to cut the front end at")
+    .option("--frontend-input <px>", "side of the image the front end sees", (v) => Number(v))
+    .option("--members <n>", "ensemble members", (v) => Number(v), 4)
+    .option("--cycles <n>", "most training cycles", (v) => Number(v), 8)
+    .option("--steps <n>", "optimizer steps per session visit", (v) => Number(v), 60)
+    .option("--seed <n>", "seed", (v) => Number(v), 1)
+    .option("--backend <name>", "tfjs-node-gpu | tfjs-node | wasm | cpu")
+    .action(async (flags: { session: string[]; resume?: number; db: string; frontend: string; frontendLayer?: string; frontendInput?: number; members: number; cycles: number; steps: number; seed: number; backend?: string }) => {
+      const store = SessionStore.open(flags.db);
+      try {
+        if (flags.resume === undefined && flags.session.length === 0) throw new Error("Name the sessions to train on (--session) or a job to resume (--resume <jobId>).");
+        const handle = startRetrainJob(
+          store,
+          flags.resume !== undefined
+            ? { resumeJobId: flags.resume }
+            : {
+                sessions: flags.session,
+                frontEnd: { kind: flags.frontend, outputLayer: flags.frontendLayer, inputSize: flags.frontendInput ?? (flags.frontend === "default" || flags.frontend === "mobilenet" ? 112 : undefined) },
+                members: flags.members,
+                maxCycles: flags.cycles,
+                stepsPerVisit: flags.steps,
+                seed: flags.seed,
+                backend: flags.backend,
+              },
+          (m) => {
+            if (m.type === "log") say(m.line);
+            else if (m.type === "progress" && m.validation !== undefined) say(`cycle ${m.cycle}/${m.maxCycles}: validation median ${fmt(m.validation)}`);
+            else if (m.type === "checkpoint") say(`checkpoint: model version ${m.modelVersionId} (cycle ${m.cycle})`);
+          },
+        );
+        say(`job ${handle.jobId} started`);
+        const onSignal = (): void => {
+          say(`\ncancelling job ${handle.jobId}; it keeps its last checkpoint (resume with --resume ${handle.jobId}).`);
+          handle.cancel();
+        };
+        process.on("SIGINT", onSignal);
+        const final = await handle.done;
+        process.off("SIGINT", onSignal);
+        if (final.type === "done") say(`job ${handle.jobId} done: model version ${final.modelVersionId}, best validation median ${fmt(final.bestValidation)}`);
+        else if (final.type === "cancelled") say(`job ${handle.jobId} cancelled; resume with \`cortexloop train --resume ${handle.jobId} --db ${flags.db}\``);
+        else {
+          say(`job ${handle.jobId} failed: ${final.type === "failed" ? final.message : final.type}`);
+          process.exitCode = 1;
+        }
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command("select")
+    .description("active learning: pick the k images of a bank the ensemble disagrees on most")
+    .requiredOption("--model <id>", "model version (deep-ensemble) to score with", (v) => Number(v))
+    .requiredOption("--bank <zip|dir>", "candidate images")
+    .requiredOption("-o, --out <dir>", "folder for the selected images (image0001.png ...) and selection.json")
+    .option("--k <n>", "images to keep", (v) => Number(v), 100)
+    .option("--gaudy [sigmaPx]", "score gaudy versions of the bank images, blurred first by sigma px (default 0)")
+    .option("--coreset <poolFactor>", "greedy k-centre among the top k×poolFactor (diversity)", (v) => Number(v))
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
+    .action(async (flags: { model: number; bank: string; out: string; k: number; gaudy?: string | boolean; coreset?: number; db: string }) => {
+      const store = SessionStore.open(flags.db);
+      try {
+        const sigma = flags.gaudy === undefined ? undefined : flags.gaudy === true ? 0 : Number(flags.gaudy);
+        const picked = await selectFromBank(store, { modelVersionId: flags.model, bank: flags.bank, k: flags.k, gaudySigmaPx: sigma, coresetPoolFactor: flags.coreset, outDir: flags.out, log: say });
+        say(`wrote ${picked.length} images and selection.json to ${flags.out} (disagreement ${fmt(picked[0]?.score ?? Number.NaN)} … ${fmt(picked[picked.length - 1]?.score ?? Number.NaN)})`);
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command("models")
+    .description("list model versions stored in a database")
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
+    .action((flags: { db: string }) => {
+      const store = SessionStore.open(flags.db);
+      try {
+        const rows = store.listModelVersions();
+        if (rows.length === 0) console.log(`no model versions in ${flags.db}`);
+        else console.table(rows.map((r) => ({ id: r.id, name: r.name, kind: r.kind, created: r.createdAt, sessions: r.sessionIds.join(","), metrics: JSON.stringify(r.metrics).slice(0, 80) })));
+      } finally {
+        store.close();
+      }
+    });
+}

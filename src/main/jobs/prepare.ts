@@ -1,0 +1,119 @@
+// Shared by evaluation and retraining: load sessions, run the frozen front end, split and z-score.
+import * as tf from "@tensorflow/tfjs";
+import { meanResponses, repeatMatrix, type SessionDataset } from "../../models/data/dataset.js";
+import { splitIndices } from "../../models/data/random.js";
+import { zscoreTargets } from "../../models/data/targets.js";
+import { channelStats, type TrainingSession } from "../../models/ensemble/index.js";
+import { extractFeatures, loadFrontEnd, type FrontEndSpec } from "../../models/frontend/index.js";
+import type { SessionStore } from "../store/index.js";
+import { loadSessionDataset, resolveSession } from "../import/dataset.js";
+
+export interface PreparedSession extends TrainingSession {
+  /** Held-out images (never trained on). */
+  testIdx: number[];
+  /** All training images (trainIdx ∪ valIdx): evaluation readouts are fitted on these. */
+  fitIdx: number[];
+  ds: SessionDataset;
+  raw: Float64Array;
+}
+
+export interface PreparedData {
+  ids: number[];
+  sessions: PreparedSession[];
+  featureShape: [number, number, number];
+  frontEndName: string;
+  taskDriven: boolean;
+}
+
+export async function prepareSessions(
+  store: SessionStore,
+  options: { sessions: string[]; frontEnd: FrontEndSpec; imageSize?: number; testFraction?: number; seed: number; log: (line: string) => void },
+): Promise<PreparedData> {
+  const { log, seed } = options;
+  const ids = options.sessions.map((ref) => resolveSession(store, ref));
+  const datasets: SessionDataset[] = [];
+  for (const id of ids) {
+    const ds = await loadSessionDataset(store, id, options.imageSize ?? 112);
+    const usable = ds.usable.filter(Boolean).length;
+    if (usable === 0) throw new Error(`Session "${ds.name}" (id ${id}) has no unit usable for fitting (all flagged or empty); nothing was trained.`);
+    if (ds.images.length < 10) throw new Error(`Session "${ds.name}" (id ${id}) has ${ds.images.length} images; evaluation needs at least 10.`);
+    log(`session ${ds.name}: ${ds.images.length} images, ${ds.unitNames.length} units (${usable} usable), ${ds.repeats} repeat(s)${ds.averaged ? " (repeat-averaged)" : ""}`);
+    datasets.push(ds);
+  }
+  const frontEnd = await loadFrontEnd({ ...options.frontEnd, log });
+  log(`front end: ${frontEnd.name} → features ${frontEnd.outputShape.join("x")}; ${frontEnd.description}`);
+  const sessions: PreparedSession[] = [];
+  for (const [n, ds] of datasets.entries()) {
+    const t0 = Date.now();
+    const features = await extractFeatures(frontEnd, ds.images, ds.imageSize, { batchSize: 32 });
+    log(`features ${ds.name}: ${ds.images.length} images in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const { train, test } = splitIndices(ds.images.length, options.testFraction ?? 0.2, seed + n);
+    const { train: fit, test: val } = splitIndices(train.length, 0.15, seed + 100 + n);
+    const raw = meanResponses(ds);
+    const targets = zscoreTargets(raw, ds.unitNames.length, ds.images.length, ds.usable, train).values;
+    const hasRepeats = !ds.averaged && ds.repeats >= 2;
+    sessions.push({
+      key: String(ds.sessionId),
+      features,
+      targets,
+      units: ds.unitNames.length,
+      trainIdx: fit.map((j) => train[j]!),
+      valIdx: val.map((j) => train[j]!),
+      repeats: hasRepeats ? (u, idx) => repeatMatrix(ds, u, idx) : undefined,
+      testIdx: test,
+      fitIdx: train,
+      ds,
+      raw,
+    });
+  }
+  const prepared: PreparedData = { ids, sessions, featureShape: [...frontEnd.outputShape] as [number, number, number], frontEndName: frontEnd.name, taskDriven: frontEnd.taskDriven };
+  frontEnd.dispose();
+  return prepared;
+}
+
+/** Whether the active backend can take gradients through the ensemble's ops; else switch to cpu. */
+export async function ensureTrainableBackend(log: (l: string) => void): Promise<string> {
+  const probe = (): void =>
+    tf.tidy(() => {
+      const x = tf.ones([1, 3, 3, 2]) as tf.Tensor4D;
+      const dw = tf.variable(tf.ones([3, 3, 2, 1]));
+      const pw = tf.variable(tf.ones([1, 1, 2, 2]));
+      const g = tf.variableGrads(() => tf.sum(tf.separableConv2d(x, dw as tf.Tensor4D, pw as tf.Tensor4D, 1, "same")) as tf.Scalar, [dw, pw]);
+      tf.dispose([dw, pw, ...Object.values(g.grads), g.value]);
+    });
+  try {
+    probe();
+    return tf.getBackend();
+  } catch (err) {
+    const was = tf.getBackend();
+    await tf.setBackend("cpu");
+    await tf.ready();
+    log(`backend: ${was} cannot train the ensemble (${err instanceof Error ? err.message.split("\n")[0] : String(err)}); training on cpu (front-end features were computed on ${was}).`);
+    return "cpu";
+  }
+}
+
+
+/** Per-channel feature standardization over every session's training images (stored with the model). */
+export function standardization(sessions: PreparedSession[], shape: [number, number, number]): { inputMean: number[]; inputScale: number[] } {
+  const c = shape[2];
+  const per = shape[0] * shape[1] * c;
+  const total = sessions.reduce((n, s) => n + s.trainIdx.length * shape[0] * shape[1], 0);
+  const mean = new Float64Array(c);
+  const sq = new Float64Array(c);
+  for (const s of sessions) {
+    const st = channelStats(s.features, c, s.trainIdx, per);
+    const w = (s.trainIdx.length * shape[0] * shape[1]) / total;
+    for (let k = 0; k < c; k++) {
+      mean[k]! += w * st.mean[k]!;
+      sq[k]! += w * (1 / st.scale[k]! ** 2 + st.mean[k]! ** 2);
+    }
+  }
+  return {
+    inputMean: Array.from(mean),
+    inputScale: Array.from(sq, (q, k) => {
+      const sd = Math.sqrt(Math.max(0, q - mean[k]! ** 2));
+      return sd > 1e-6 ? 1 / sd : 1;
+    }),
+  };
+}

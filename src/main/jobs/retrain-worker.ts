@@ -1,0 +1,17 @@
+// Worker-thread entry of a retraining job: opens its own connection to the lab database.
+import { parentPort, workerData } from "node:worker_threads";
+import { SessionStore } from "../store/index.js";
+import { runRetrainJob, type JobMessage } from "./retrain.js";
+
+const { dbPath, jobId } = workerData as { dbPath: string; jobId: number };
+const abort = new AbortController();
+parentPort?.on("message", (m: { type?: string }) => {
+  if (m.type === "cancel") abort.abort();
+});
+const store = SessionStore.open(dbPath);
+try {
+  await runRetrainJob(store, jobId, { signal: abort.signal, emit: (m: JobMessage) => parentPort?.postMessage(m) });
+} finally {
+  store.close();
+  parentPort?.close();
+}

@@ -1,0 +1,3 @@
+export { disagreement } from "./disagreement.js";
+export { kCenterGreedy } from "./coreset.js";
+export { selectByDisagreement, type Candidate, type SelectOptions, type Selected } from "./select.js";

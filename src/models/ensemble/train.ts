@@ -1,0 +1,237 @@
+import * as tf from "@tensorflow/tfjs";
+import { r2er } from "../metrics/r2er.js";
+import { median } from "../metrics/r2er.js";
+import { r2Raw } from "../metrics/r2-raw.js";
+import { SeededRandom } from "../data/random.js";
+import type { DeepEnsemble } from "./ensemble.js";
+import { coreForward, coreVariables, readoutForward, readoutVariables, type Readout } from "./weights.js";
+
+/** One session's data as the ensemble sees it. */
+export interface TrainingSession {
+  key: string;
+  /** Front-end features [N, h, w, c], C order. */
+  features: Float32Array;
+  /** Targets [N, U]: repeat-averaged responses z-scored per unit; NaN = missing or excluded. */
+  targets: Float32Array;
+  units: number;
+  trainIdx: number[];
+  valIdx: number[];
+  /** Optional repeats of unit u on images idx (rows = repeats, NaN padded): enables r²_ER. */
+  repeats?: (unit: number, idx: readonly number[]) => Float64Array[];
+}
+
+export interface TrainOptions {
+  maxCycles?: number;
+  stepsPerVisit?: number;
+  batchSize?: number;
+  learningRate?: number;
+  /** Cycles without a better validation score before stopping. */
+  patience?: number;
+  /** Early stopping watches only this session's held-out images (default: mean over sessions). */
+  validationSession?: string;
+  resetReadoutOnVisit?: boolean;
+  seed?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: TrainProgress) => void;
+  /** First cycle number (resuming a checkpointed run continues its count). */
+  startCycle?: number;
+  /** Called after each completed cycle with its validation score (e.g. to checkpoint). */
+  onCycleEnd?: (cycle: number, validation: number, isBest: boolean) => Promise<void> | void;
+}
+
+export interface TrainProgress {
+  cycle: number;
+  maxCycles: number;
+  session: string;
+  loss: number;
+  validation?: number;
+}
+
+export interface TrainResult {
+  cycles: number;
+  bestCycle: number;
+  bestValidation: number;
+  cancelled: boolean;
+  losses: number[];
+}
+
+function featureSize(s: TrainingSession): number {
+  return s.features.length / (s.targets.length / s.units);
+}
+
+/** Copies the rows `idx` of a session into tensors: x [B,h,w,c], y [B,U] (NaN → 0) and a 0/1 mask. */
+export function gatherBatch(s: TrainingSession, shape: readonly [number, number, number], idx: readonly number[]): { x: tf.Tensor4D; y: tf.Tensor2D; mask: tf.Tensor2D } {
+  const per = featureSize(s);
+  const xs = new Float32Array(idx.length * per);
+  const ys = new Float32Array(idx.length * s.units);
+  const ms = new Float32Array(idx.length * s.units);
+  idx.forEach((i, b) => {
+    xs.set(s.features.subarray(i * per, (i + 1) * per), b * per);
+    for (let u = 0; u < s.units; u++) {
+      const v = s.targets[i * s.units + u]!;
+      if (!Number.isNaN(v)) {
+        ys[b * s.units + u] = v;
+        ms[b * s.units + u] = 1;
+      }
+    }
+  });
+  return { x: tf.tensor4d(xs, [idx.length, ...shape]), y: tf.tensor2d(ys, [idx.length, s.units]), mask: tf.tensor2d(ms, [idx.length, s.units]) };
+}
+
+/**
+ * One optimizer step on a batch. The loss is the sum over members of each member's masked mean
+ * squared error, so members learn independently (they differ only by their initialization).
+ */
+export function trainStep(ensemble: DeepEnsemble, optimizer: tf.Optimizer, session: string, batch: { x: tf.Tensor4D; y: tf.Tensor2D; mask: tf.Tensor2D }, varList: tf.Variable[]): number {
+  const readouts = ensemble.readoutsOf(session);
+  const count = Math.max(1, tf.tidy(() => batch.mask.sum().dataSync()[0]!));
+  const loss = optimizer.minimize(
+    () => {
+      const losses = ensemble.cores.map((core, m) => {
+        // Only varList gets gradients: with readout variables alone the cores stay frozen.
+        const pred = readoutForward(readouts[m]!, coreForward(core, batch.x, ensemble.config));
+        return tf.div(tf.sum(tf.mul(tf.square(tf.sub(pred, batch.y)), batch.mask)), count);
+      });
+      return tf.addN(losses) as tf.Scalar;
+    },
+    true,
+    varList,
+  );
+  if (loss === null) throw new Error("trainStep: optimizer returned no loss");
+  const value = loss.dataSync()[0]! / ensemble.cores.length;
+  loss.dispose();
+  return value;
+}
+
+/** Ensemble-mean predictions [idx.length, U] for a session's images, in batches. */
+export function predictSession(ensemble: DeepEnsemble, s: TrainingSession, idx: readonly number[], batchSize = 128): Float32Array {
+  const out = new Float32Array(idx.length * s.units);
+  for (let start = 0; start < idx.length; start += batchSize) {
+    const b = gatherBatch(s, ensemble.config.inputShape, idx.slice(start, start + batchSize));
+    const p = ensemble.predict(s.key, b.x);
+    out.set(p.dataSync(), start * s.units);
+    tf.dispose([b.x, b.y, b.mask, p]);
+  }
+  return out;
+}
+
+/**
+ * Per-unit accuracy on images `idx`: r²_ER when repeats are available (≥ 2), otherwise raw R²
+ * (squared correlation) against the z-scored repeat-averaged targets. NaN for excluded units.
+ */
+export function scoreUnits(predictions: Float32Array, s: TrainingSession, idx: readonly number[]): { scores: number[]; metric: "r2er" | "r2raw" } {
+  const scores: number[] = [];
+  let metric: "r2er" | "r2raw" = "r2raw";
+  for (let u = 0; u < s.units; u++) {
+    const pred = Float64Array.from(idx, (_, j) => predictions[j * s.units + u]!);
+    const target = Float64Array.from(idx, (i) => s.targets[i * s.units + u]!);
+    if (target.every((v) => Number.isNaN(v))) {
+      scores.push(Number.NaN);
+      continue;
+    }
+    const reps = s.repeats?.(u, idx);
+    if (reps !== undefined && reps.length >= 2) {
+      metric = "r2er";
+      scores.push(r2er(pred, reps).r2er);
+    } else scores.push(r2Raw(pred, target));
+  }
+  return { scores, metric };
+}
+
+function snapshot(vars: tf.Variable[]): tf.Tensor[] {
+  return vars.map((v) => tf.keep(v.clone()));
+}
+
+function allVariables(ensemble: DeepEnsemble): tf.Variable[] {
+  const vars = ensemble.cores.flatMap(coreVariables);
+  for (const rs of ensemble.readouts.values()) for (const r of rs) vars.push(...readoutVariables(r));
+  return vars;
+}
+
+/**
+ * Trains the ensemble by cycling over sessions; each visit resets that session's readouts (by
+ * default) and trains core + readouts on its training images. After each cycle the median score
+ * over units on held-out images is computed; the best cycle's weights are kept.
+ */
+export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSession[], options: TrainOptions = {}): Promise<TrainResult> {
+  const maxCycles = options.maxCycles ?? 10;
+  const steps = options.stepsPerVisit ?? 50;
+  const batchSize = options.batchSize ?? 32;
+  const patience = options.patience ?? 3;
+  const rng = new SeededRandom(options.seed ?? 1);
+  for (const s of sessions) if (!ensemble.readouts.has(s.key)) ensemble.resetReadout(s.key, s.units);
+  let best = Number.NEGATIVE_INFINITY;
+  let bestCycle = 0;
+  let bestWeights: tf.Tensor[] | undefined;
+  let waited = 0;
+  const losses: number[] = [];
+  let cancelled = false;
+  let cycle = 0;
+  const first = options.startCycle ?? 1;
+  for (cycle = first; cycle <= maxCycles && !cancelled; cycle++) {
+    for (const s of rng.shuffle([...sessions])) {
+      if (options.resetReadoutOnVisit ?? true) ensemble.resetReadout(s.key, s.units);
+      const optimizer = tf.train.adam(options.learningRate ?? 1e-3);
+      const vars = [...ensemble.cores.flatMap(coreVariables), ...ensemble.readoutsOf(s.key).flatMap(readoutVariables)];
+      let sum = 0;
+      for (let step = 0; step < steps; step++) {
+        if (options.signal?.aborted) {
+          cancelled = true;
+          break;
+        }
+        const idx = Array.from({ length: Math.min(batchSize, s.trainIdx.length) }, () => s.trainIdx[rng.int(s.trainIdx.length)]!);
+        const batch = gatherBatch(s, ensemble.config.inputShape, idx);
+        sum += trainStep(ensemble, optimizer, s.key, batch, vars);
+        tf.dispose([batch.x, batch.y, batch.mask]);
+      }
+      optimizer.dispose();
+      const loss = sum / steps;
+      losses.push(loss);
+      options.onProgress?.({ cycle, maxCycles, session: s.key, loss });
+      await new Promise((r) => setImmediate(r));
+      if (cancelled) break;
+    }
+    if (cancelled) break;
+    const watched = options.validationSession === undefined ? sessions : sessions.filter((s) => s.key === options.validationSession);
+    if (watched.length === 0) throw new Error(`trainEnsemble: validation session "${options.validationSession}" is not among ${sessions.map((s) => s.key).join(", ")}`);
+    const medians = watched.map((s) => median(scoreUnits(predictSession(ensemble, s, s.valIdx), s, s.valIdx).scores));
+    const score = medians.reduce((a, b) => a + b, 0) / medians.length;
+    options.onProgress?.({ cycle, maxCycles, session: "validation", loss: losses[losses.length - 1]!, validation: score });
+    const isBest = score > best;
+    await options.onCycleEnd?.(cycle, score, isBest);
+    if (isBest) {
+      best = score;
+      bestCycle = cycle;
+      if (bestWeights) tf.dispose(bestWeights);
+      bestWeights = snapshot(allVariables(ensemble));
+      waited = 0;
+    } else if (++waited >= patience) {
+      cycle++;
+      break;
+    }
+  }
+  if (bestWeights !== undefined) {
+    const vars = allVariables(ensemble);
+    if (vars.length === bestWeights.length) vars.forEach((v, i) => v.assign(bestWeights![i]!));
+    tf.dispose(bestWeights);
+  }
+  return { cycles: cycle - first, bestCycle, bestValidation: best, cancelled, losses };
+}
+
+/** Fits a fresh readout for a session with every core frozen (e.g. a new session, or evaluation). */
+export async function fitReadout(ensemble: DeepEnsemble, s: TrainingSession, options: { steps?: number; batchSize?: number; learningRate?: number; seed?: number } = {}): Promise<Readout[]> {
+  const readouts = ensemble.resetReadout(s.key, s.units);
+  const rng = new SeededRandom(options.seed ?? 2);
+  const optimizer = tf.train.adam(options.learningRate ?? 5e-3);
+  const vars = readouts.flatMap(readoutVariables);
+  const batchSize = options.batchSize ?? 64;
+  for (let step = 0; step < (options.steps ?? 200); step++) {
+    const idx = Array.from({ length: Math.min(batchSize, s.trainIdx.length) }, () => s.trainIdx[rng.int(s.trainIdx.length)]!);
+    const batch = gatherBatch(s, ensemble.config.inputShape, idx);
+    trainStep(ensemble, optimizer, s.key, batch, vars);
+    tf.dispose([batch.x, batch.y, batch.mask]);
+    if (step % 20 === 19) await new Promise((r) => setImmediate(r));
+  }
+  optimizer.dispose();
+  return readouts;
+}

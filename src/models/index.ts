@@ -1,0 +1,12 @@
+export { BACKEND_ORDER, isBackendName, selectBackend, wasmBinaryDir } from "./backend.js";
+export type { BackendInfo, BackendName, SelectBackendOptions } from "./backend.js";
+export { registerWasmGradientKernels, WASM_GRADIENT_KERNELS } from "./kernels/register.js";
+export { CHANNEL_MEANS, compactModelWeightShapes, compactWeightShapes, createCompactModel, filtersFromArrays, loadCompactModelFromNpy, SubtractChannelMeans } from "./compact.js";
+export type { CompactModelOptions } from "./compact.js";
+export { parseNpy, readNpy } from "./npy.js";
+export type { NdArray, NpyValue } from "./npy.js";
+export * from "./metrics/index.js";
+export * from "./data/index.js";
+export * from "./frontend/index.js";
+export * from "./ensemble/index.js";
+export * from "./active/index.js";

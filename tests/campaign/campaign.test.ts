@@ -1,0 +1,136 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCampaignCommand, type CampaignFlags } from "../../src/main/cli-campaign.js";
+import { loadProtocolFile } from "../../src/main/protocol/index.js";
+import { SessionStore } from "../../src/main/store/index.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const tmp = tempDir("cortexloop-campaign-");
+afterAll(() => tmp.cleanup());
+
+function flags(overrides: Partial<CampaignFlags>): CampaignFlags {
+  return {
+    sessions: "2",
+    imagesPerSession: "40",
+    testImages: "10",
+    testRepeats: "3",
+    db: join(tmp.dir, "lab.db"),
+    out: join(tmp.dir, "out"),
+    neurons: "builtin",
+    units: "8",
+    selection: "active",
+    seed: "3",
+    members: "3",
+    width: "8",
+    cycles: "2",
+    steps: "10",
+    candidates: "80",
+    imagesDir: join(tmp.dir, "no-images-here"),
+    activeFraction: "0.5",
+    gaudyFraction: "0.25",
+    rig: "sim",
+    frontEnd: "gabor-small",
+    stimulusMs: "30",
+    interStimulusMs: "30",
+    propose: true,
+    backend: "wasm",
+    ...overrides,
+  };
+}
+
+describe("cortexloop campaign (simulated rig on loopback, builtin neurons, generated images)", () => {
+  it("runs 2 sessions, retrains after each, stores model versions with r²_ER, and writes runnable next-session protocols", async () => {
+    const lines: string[] = [];
+    const { results } = await runCampaignCommand(flags({}), (l) => lines.push(l));
+    const result = results[0]!;
+    const store = SessionStore.open(join(tmp.dir, "lab.db"));
+    try {
+      // Sessions stored and completed, with counts for every presentation.
+      const sessions = store.listSessions();
+      expect(sessions.map((s) => s.state)).toEqual(["completed", "completed"]);
+      expect(sessions.every((s) => s.units === 8)).toBe(true);
+      expect(result.sessions.map((s) => s.presented)).toEqual([10 * 3 + 40, 10 * 3 + 40]);
+
+      // One model version per retraining, each with a held-out r²_ER and the sessions it saw.
+      const versions = store.listModelVersions();
+      expect(versions).toHaveLength(2);
+      versions.forEach((v, i) => {
+        expect(v.kind).toBe("deep-ensemble");
+        expect(v.metrics.r2erMetric).toBe("r2er");
+        expect(typeof v.metrics.r2er).toBe("number");
+        expect(Number.isFinite(v.metrics.r2er as number)).toBe(true);
+        expect(v.sessionIds).toEqual(result.sessions.slice(0, i + 1).map((s) => s.sessionId));
+        expect(store.modelCheckpoint(v.id)?.length ?? 0).toBeGreaterThan(100);
+      });
+      expect(result.curve.map((p) => p.imagesShown)).toEqual([40, 80]);
+      expect(lines.some((l) => /after session 2: held-out r²_ER median -?\d/.test(l))).toBe(true);
+
+      // Session 2's protocol is a real protocol file: it validates, names the rig file beside it,
+      // holds active-learning + gaudy + normal blocks and the test block, and is what the session ran.
+      const file2 = join(tmp.dir, "out", "session-2.json");
+      const p2 = loadProtocolFile(file2);
+      expect(p2.protocol.blocks.map((b) => b.name)).toEqual(["test", "active-learning", "gaudy", "normal"]);
+      expect(p2.protocol.blocks.map((b) => (p2.protocol.sources[b.source] as { hashes: string[] }).hashes.length)).toEqual([10, 20, 10, 10]);
+      expect(existsSync(join(tmp.dir, "out", p2.protocol.rig!))).toBe(true);
+      const s2 = store.findSession(result.sessions[1]!.sessionId)!;
+      expect(store.protocolText(s2.protocolId)).toBe(readFileSync(file2, "utf8"));
+      const blocks2 = new Set(store.presentations(s2.id).map((p) => p.block));
+      expect(blocks2).toEqual(new Set(["test", "active-learning", "gaudy", "normal"]));
+
+      // The designed (not run) session 3 is written and stored too.
+      expect(result.proposedProtocolFile).toBe(join(tmp.dir, "out", "session-3.json"));
+      const p3 = loadProtocolFile(result.proposedProtocolFile!);
+      const stored = store.db.prepare("SELECT name FROM protocols WHERE text = ?").get(p3.text) as { name: string } | undefined;
+      expect(stored?.name).toMatch(/session 3 \(proposed\)/);
+
+      // The held-out set is in every session with its repeats, and never in training or validation.
+      const test = new Set(result.testHashes);
+      expect(test.size).toBe(10);
+      for (const s of result.sessions) {
+        const keys = s.data.imageKeys;
+        expect(new Set(s.data.testIdx.map((i) => keys[i]!))).toEqual(test);
+        for (const i of [...s.data.session.trainIdx, ...s.data.session.valIdx]) expect(test.has(keys[i]!)).toBe(false);
+        for (const i of s.data.testIdx) expect(s.data.repeatsPerImage[i]).toBe(3);
+        const shownTest = store.presentations(s.sessionId).filter((p) => test.has(p.stimulusSha256));
+        expect(shownTest.every((p) => p.block === "test")).toBe(true);
+      }
+      // Active-learning picks are new images: none was shown before.
+      const before = new Set(store.presentations(result.sessions[0]!.sessionId).map((p) => p.stimulusSha256));
+      expect(store.presentations(s2.id).filter((p) => p.block === "active-learning").some((p) => before.has(p.stimulusSha256))).toBe(false);
+    } finally {
+      store.close();
+    }
+  }, 120_000);
+
+  it("--compare runs active and random arms from one shared session 1 and prints both curves", async () => {
+    const lines: string[] = [];
+    const db = join(tmp.dir, "compare.db");
+    const out = join(tmp.dir, "compare");
+    const { results } = await runCampaignCommand(flags({ db, out, compare: true, rig: "fake", propose: false, imagesPerSession: "24", candidates: "40" }), (l) => lines.push(l));
+    const [active, random] = results;
+    expect(active!.selection).toBe("active");
+    expect(random!.selection).toBe("random");
+    // Session 1 and its model are shared; each arm then ran its own session 2.
+    expect(active!.sessions[0]!.sessionId).toBe(random!.sessions[0]!.sessionId);
+    expect(active!.curve[0]).toEqual(random!.curve[0]);
+    expect(active!.sessions[1]!.sessionId).not.toBe(random!.sessions[1]!.sessionId);
+    expect(active!.curve.map((p) => p.imagesShown)).toEqual(random!.curve.map((p) => p.imagesShown));
+    const pa = loadProtocolFile(join(out, "active", "session-2.json"));
+    const pr = loadProtocolFile(join(out, "random", "session-2.json"));
+    expect(pa.protocol.blocks.map((b) => b.name)).toEqual(["test", "active-learning", "gaudy", "normal"]);
+    expect(pr.protocol.blocks.map((b) => b.name)).toEqual(["test", "random", "gaudy", "normal"]);
+    // Same test, gaudy and normal images in both arms: only the selected block differs.
+    for (const name of ["test", "gaudy", "normal"]) expect(pr.protocol.sources[name]).toEqual(pa.protocol.sources[name]);
+    const store = SessionStore.open(db);
+    try {
+      expect(store.listSessions()).toHaveLength(3);
+      expect(store.listModelVersions()).toHaveLength(3);
+    } finally {
+      store.close();
+    }
+    const header = lines.findIndex((l) => l.startsWith("session  images(active)"));
+    expect(header).toBeGreaterThan(0);
+    expect(lines[header + 2]).toMatch(/^\s+2\s+48\s+-?\d\.\d{3}\s+48\s+-?\d\.\d{3}$/);
+  }, 120_000);
+});
