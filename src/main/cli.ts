@@ -6,7 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { InvalidFileError, loadProtocolFile, loadRigFile, parseWithSchema, protocolSchema, rigSchema } from "./protocol/index.js";
 import { fitGamma } from "../stimulus/index.js";
-import { createRig, freeLoopbackPorts, sessionCountWindow } from "./rig/index.js";
+import { createRig, sessionCountWindow, simRigPorts } from "./rig/index.js";
 import { SimRig } from "./sim/sim-rig.js";
 import { realClock, replayProtocol, SessionRunner } from "./runner/index.js";
 import { SessionStore } from "./store/index.js";
@@ -128,9 +128,7 @@ function withStore<T>(db: string, fn: (store: SessionStore) => T): T {
  */
 async function startDemoSimRig(): Promise<{ rigFile: string; stop(): Promise<void> }> {
   const { rig } = loadRigFile(resolve(builtinProtocolsDir, "rigs", "sim-network.json"));
-  const dataPort = await freeLoopbackPorts(2);
-  const eventsPort = await freeLoopbackPorts(1);
-  const displayPort = await freeLoopbackPorts(1);
+  const { dataPort, eventsPort, displayPort } = await simRigPorts();
   const dir = mkdtempSync(join(tmpdir(), "cortexloop-demo-"));
   const rigFile = join(dir, "sim-network.json");
   const config = {

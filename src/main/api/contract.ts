@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { channelNames, type ChannelName } from "./channels.js";
+import type { PresentationRecord } from "../store/types.js";
 
 /** Closed set of error codes a reply can carry; the UI picks its wording by code. */
 export const apiErrorCodes = ["unknown-channel", "bad-request", "not-found", "forbidden", "unauthorized", "too-large", "internal"] as const;
@@ -74,15 +75,7 @@ export interface SessionDetail extends SessionListItem {
   };
 }
 
-export interface PresentationRow {
-  idx: number;
-  block: string;
-  stimulusSha256: string;
-  eventCode: number;
-  scheduledMs: number;
-  shownMs: number | null;
-  durationMs: number;
-  status: "shown" | "unconfirmed" | "skipped";
+export interface PresentationRow extends PresentationRecord {
   onsetSample: number | null;
   countsComplete: boolean | null;
 }

@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import type { LoadedProtocol } from "../protocol/load.js";
 import { rigSchema, type CountWindow, type RigConfig } from "../protocol/schema.js";
 import { createRig } from "../rig/factory.js";
+import { simRigPorts } from "../rig/ports.js";
 import { realClock, SessionRunner, type SessionResult } from "../runner/index.js";
 import { FakeRig } from "../sim/fake-rig.js";
 import { builtinNeurons } from "../sim/neurons.js";
@@ -36,25 +36,6 @@ export interface CampaignRig {
   run(store: SessionStore, protocol: LoadedProtocol, sessionName: string, progress?: (shown: number, total: number) => void, signal?: AbortSignal): Promise<SessionResult>;
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-/** A free loopback port whose next `span - 1` ports are free too (the heartbeat port is data port + 1). */
-async function freePortRun(span: number, avoid: ReadonlySet<number> = new Set()): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    let ok = true;
-    for (let i = 0; i < span && ok; i++) ok = !avoid.has(base + i) && (await portFree(base + i));
-    if (ok) return base;
-  }
-  throw new Error(`No run of ${span} free loopback ports was found after 200 tries; nothing was run. Close other rigs or simulators and try again.`);
-}
-
 /**
  * The rig a campaign records with. "sim": the real-socket simulated rig (Open Ephys ZMQ data and
  * heartbeat, Network Events for codes, virtual display) in this process, on loopback ports chosen
@@ -76,9 +57,7 @@ export async function createCampaignRig(options: CampaignRigOptions): Promise<Ca
       simulation,
     };
   } else {
-    const dataPort = await freePortRun(2);
-    const eventsPort = await freePortRun(1, new Set([dataPort, dataPort + 1]));
-    const displayPort = await freePortRun(1, new Set([dataPort, dataPort + 1, eventsPort]));
+    const { dataPort, eventsPort, displayPort } = await simRigPorts();
     raw = {
       name: "campaign-sim",
       acquisition: { format: "openephys-zmq", host: "127.0.0.1", dataPort, sampleRate: 30000, countWindowMs: window, countBins: options.countWindow.bins, graceMs: 250 },

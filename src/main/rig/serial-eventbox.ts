@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { SerialPort, ReadlineParser } from "serialport";
 import { PortLostError } from "../runner/runner.js";
 import type { EventCodeOutput, EventCodeResult } from "./types.js";
@@ -95,6 +96,8 @@ export class SerialEventBox implements EventCodeOutput {
   }
 
   private throwIfLost(code: number): void {
+    // A USB-serial device that is unplugged removes its device node; notice that even before the port's close event.
+    if (this.port !== undefined && this.lost === undefined && !existsSync(this.options.path)) this.markLost(`${this.options.path} no longer exists`);
     if (this.port === undefined || this.lost !== undefined) {
       throw new PortLostError(`Event box on ${this.options.path} is gone (${this.lost ?? "not open"}) while sending code ${code}`);
     }

@@ -1,4 +1,5 @@
 import { connect, type Socket } from "node:net";
+import { checkZmtpGreeting, readZmtpFrame, zmtpGreeting, zmtpGreetingBytes, zmtpReady } from "./zmtp.js";
 
 /**
  * A minimal ZeroMQ SUB client (ZMTP 3.0, NULL mechanism, empty subscription) over a plain TCP socket.
@@ -14,32 +15,6 @@ export interface ZmtpSubscriberOptions {
   reconnectMs?: number;
   /** A frame larger than this closes the connection (a corrupt length must not allocate gigabytes). */
   maxFrameBytes?: number;
-}
-
-const greetingBytes = 64;
-
-function greeting(): Buffer {
-  const g = Buffer.alloc(greetingBytes);
-  g[0] = 0xff;
-  g[9] = 0x7f;
-  g[10] = 3; // major version
-  g[11] = 0; // minor 0: subscriptions travel as messages, which every ZMTP 3.x publisher accepts
-  g.write("NULL", 12, "ascii");
-  return g;
-}
-
-function readyCommand(): Buffer {
-  const name = Buffer.from("\x05READY", "latin1");
-  const prop = Buffer.from("Socket-Type", "ascii");
-  const value = Buffer.from("SUB", "ascii");
-  const body = Buffer.alloc(name.length + 1 + prop.length + 4 + value.length);
-  let o = name.copy(body, 0);
-  body[o++] = prop.length;
-  o += prop.copy(body, o);
-  body.writeUInt32BE(value.length, o);
-  o += 4;
-  value.copy(body, o);
-  return Buffer.concat([Buffer.from([0x04, body.length]), body]);
 }
 
 export class ZmtpSubscriber {
@@ -67,7 +42,7 @@ export class ZmtpSubscriber {
     const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true });
     this.socket = socket;
     socket.on("connect", () => {
-      socket.write(greeting());
+      socket.write(zmtpGreeting());
       this.options.onState?.(true, `connected to tcp://${this.options.host}:${this.options.port}`);
     });
     socket.on("data", (chunk: Buffer) => {
@@ -97,36 +72,30 @@ export class ZmtpSubscriber {
     this.rest = undefined;
     let o = 0;
     if (!this.greeted) {
-      if (buf.length < greetingBytes) {
+      if (buf.length < zmtpGreetingBytes) {
         this.rest = buf;
         return;
       }
-      if (buf[0] !== 0xff || buf[9] !== 0x7f || buf[10]! < 3) throw new Error("the peer does not speak ZMTP 3");
-      if (buf.toString("ascii", 12, 16) !== "NULL") throw new Error("the peer wants a security mechanism other than NULL");
+      checkZmtpGreeting(buf);
       this.greeted = true;
-      o = greetingBytes;
-      this.socket?.write(readyCommand());
+      o = zmtpGreetingBytes;
+      this.socket?.write(zmtpReady("SUB"));
       // Subscribe to everything: a message whose body is 0x01 followed by the (empty) topic.
       this.socket?.write(Buffer.from([0x00, 0x01, 0x01]));
     }
     const max = this.options.maxFrameBytes ?? 64 << 20;
     while (o < buf.length) {
-      const flags = buf[o]!;
-      const long = (flags & 0x02) !== 0;
-      const head = long ? 9 : 2;
-      if (buf.length - o < head) break;
-      const size = long ? buf.readUInt32BE(o + 1) * 2 ** 32 + buf.readUInt32BE(o + 5) : buf[o + 1]!;
-      if (size > max) throw new Error(`a ZMTP frame of ${size} bytes exceeds the ${max}-byte limit`);
-      if (buf.length - o - head < size) break;
-      const body = buf.subarray(o + head, o + head + size);
-      o += head + size;
-      if ((flags & 0x04) !== 0) {
+      const frame = readZmtpFrame(buf, o, max);
+      if (frame === undefined) break;
+      const { body } = frame;
+      o = frame.next;
+      if (frame.command) {
         this.command(body);
         continue;
       }
-      this.bytes += size;
+      this.bytes += body.length;
       this.frames.push(body);
-      if ((flags & 0x01) === 0) {
+      if (!frame.more) {
         const message = this.frames;
         this.frames = [];
         this.options.onMessage(message);

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
+import { checkZmtpGreeting, readZmtpFrame, zmtpFrameHeader, zmtpGreeting, zmtpGreetingBytes, zmtpReady } from "../rig/zmtp.js";
 
 /**
  * A minimal ZeroMQ PUB server (ZMTP 3.0, NULL mechanism) on a plain TCP listener, for the simulated
@@ -10,31 +11,6 @@ interface Peer {
   rest: Buffer | undefined;
   greeted: boolean;
   topics: Buffer[];
-}
-
-function greeting(): Buffer {
-  const g = Buffer.alloc(64);
-  g[0] = 0xff;
-  g[9] = 0x7f;
-  g[10] = 3;
-  g[11] = 0;
-  g.write("NULL", 12, "ascii");
-  return g;
-}
-
-function frameHeader(size: number, more: boolean, command = false): Buffer {
-  const flags = (more ? 0x01 : 0) | (command ? 0x04 : 0);
-  if (size < 256) return Buffer.from([flags, size]);
-  const h = Buffer.alloc(9);
-  h[0] = flags | 0x02;
-  h.writeUInt32BE(Math.floor(size / 2 ** 32), 1);
-  h.writeUInt32BE(size >>> 0, 5);
-  return h;
-}
-
-function readyCommand(): Buffer {
-  const body = Buffer.concat([Buffer.from("\x05READY\x0bSocket-Type", "latin1"), Buffer.from([0, 0, 0, 3]), Buffer.from("PUB", "ascii")]);
-  return Buffer.concat([frameHeader(body.length, false, true), body]);
 }
 
 export class ZmtpPublisher {
@@ -55,7 +31,7 @@ export class ZmtpPublisher {
     socket.setNoDelay(true);
     const peer: Peer = { socket, rest: undefined, greeted: false, topics: [] };
     this.peers.add(peer);
-    socket.write(greeting());
+    socket.write(zmtpGreeting());
     socket.on("data", (chunk: Buffer) => {
       try {
         this.feed(peer, chunk);
@@ -72,25 +48,21 @@ export class ZmtpPublisher {
     peer.rest = undefined;
     let o = 0;
     if (!peer.greeted) {
-      if (buf.length < 64) {
+      if (buf.length < zmtpGreetingBytes) {
         peer.rest = buf;
         return;
       }
-      if (buf[0] !== 0xff || buf[9] !== 0x7f) throw new Error("not ZMTP");
+      checkZmtpGreeting(buf);
       peer.greeted = true;
-      o = 64;
-      peer.socket.write(readyCommand());
+      o = zmtpGreetingBytes;
+      peer.socket.write(zmtpReady("PUB"));
     }
     while (o < buf.length) {
-      const flags = buf[o]!;
-      const long = (flags & 0x02) !== 0;
-      const head = long ? 9 : 2;
-      if (buf.length - o < head) break;
-      const size = long ? buf.readUInt32BE(o + 1) * 2 ** 32 + buf.readUInt32BE(o + 5) : buf[o + 1]!;
-      if (buf.length - o - head < size) break;
-      const body = buf.subarray(o + head, o + head + size);
-      o += head + size;
-      if ((flags & 0x04) !== 0) {
+      const frame = readZmtpFrame(buf, o);
+      if (frame === undefined) break;
+      const { body } = frame;
+      o = frame.next;
+      if (frame.command) {
         // ZMTP 3.1 SUBSCRIBE / CANCEL commands.
         const n = body[0] ?? 0;
         const name = body.toString("ascii", 1, 1 + n);
@@ -108,7 +80,7 @@ export class ZmtpPublisher {
   /** Queues one multipart message; `flush` writes everything queued. Topic filtering is by the first frame's prefix. */
   queue(frames: Buffer[]): void {
     for (let i = 0; i < frames.length; i++) {
-      this.batch.push(frameHeader(frames[i]!.length, i < frames.length - 1), frames[i]!);
+      this.batch.push(zmtpFrameHeader(frames[i]!.length, i < frames.length - 1), frames[i]!);
     }
   }
 
