@@ -1,11 +1,14 @@
-// `npm run bench -- compute [--backend B] [--seconds S] [--threads N] [--profile] [--no-torch]`:
+// `npm run bench -- compute [--backend B] [--seconds S] [--threads N] [--profile] [--no-torch] [--plain]`:
 // the three compact-model workloads in TensorFlow.js, then the PyTorch reference on the same CPU.
+// compact_infer and synth_step run the eval-mode model with batchnorm folded into the convolutions
+// (FastCompactModel: the same function torch's eval mode computes); --plain runs the tf.layers model.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, createCompactModel, isBackendName, selectBackend } from "../src/models/index.js";
+import { FastCompactModel } from "../src/models/fast/compact_fast.js";
 
 interface Options {
   backend?: BackendName;
@@ -14,6 +17,7 @@ interface Options {
   profile: boolean;
   torch: boolean;
   microBatch?: number;
+  plain: boolean;
 }
 
 interface Result {
@@ -29,7 +33,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."
 const sharedDir = process.env.CORTEXLOOP_SHARED ?? path.resolve(repoRoot, "..", "shared");
 
 function parseArgs(args: string[]): Options {
-  const opts: Options = { seconds: 5, threads: 2, profile: false, torch: true };
+  const opts: Options = { seconds: 5, threads: 2, profile: false, torch: true, plain: false };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = (): string => {
@@ -45,6 +49,7 @@ function parseArgs(args: string[]): Options {
     else if (a === "--threads") opts.threads = Number(value());
     else if (a === "--profile") opts.profile = true;
     else if (a === "--no-torch") opts.torch = false;
+    else if (a === "--plain") opts.plain = true;
     else if (a === "--micro-batch") opts.microBatch = Number(value());
     else throw new Error(`compute bench: unknown option ${a}`);
   }
@@ -113,29 +118,38 @@ async function runTfjs(opts: Options): Promise<Result[]> {
     model.dispose();
   }
   const pruned = createCompactModel([47, 57, 3, 7, 3], { seed: 1 });
+  // Eval mode, like torch_reference's p.eval(): BN uses the moving statistics, folded into the convs.
+  const fast = opts.plain ? undefined : FastCompactModel.fromModel(pruned);
+  console.log(opts.plain
+    ? "compact_infer, synth_step: plain tf.layers model (inference-mode BN), input gradient by tf.grad"
+    : "compact_infer, synth_step: eval-mode BN folded into conv weights/bias (same function as torch eval), fused bias+ReLU; synth input gradient hand-written (no filter gradients)");
   {
-    const xb = tf.randomUniform([256, 112, 112, 3], 0, 255);
+    const xb = tf.randomUniform([256, 112, 112, 3], 0, 255) as tf.Tensor4D;
     results.push(await measure("compact_infer", "images/s", 256, opts.seconds, opts.profile, async () => {
-      const out = pruned.predict(xb) as tf.Tensor;
+      const out = fast !== undefined ? fast.predict(xb) : (pruned.predict(xb) as tf.Tensor);
       await out.data();
       out.dispose();
     }));
     xb.dispose();
   }
   {
-    const img = tf.variable(tf.randomUniform([1, 112, 112, 3], 0, 255));
+    const img = tf.variable(tf.randomUniform([1, 112, 112, 3], 0, 255)) as tf.Variable<tf.Rank.R4>;
     const gradOf = tf.grad((x: tf.Tensor) => (pruned.apply(x) as tf.Tensor).sum());
     results.push(await measure("synth_step", "steps/s", 1, opts.seconds, opts.profile, async () => {
-      const next = tf.tidy(() => {
-        const g = gradOf(img);
-        return img.add(g.mul(10).div(g.square().mean().sqrt().add(1e-5)));
-      });
-      img.assign(next);
+      // img + 10 * g / (sqrt(mean(g^2)) + 1e-5), g = d sum(model(img)) / d img, as torch_reference.
+      const next = fast !== undefined
+        ? fast.ascentStep(img)
+        : tf.tidy(() => {
+            const g = gradOf(img);
+            return img.add(g.mul(10).div(g.square().mean().sqrt().add(1e-5)));
+          });
+      img.assign(next as tf.Tensor4D);
       next.dispose();
       await img.data();
     }));
     img.dispose();
   }
+  fast?.dispose();
   pruned.dispose();
   return results;
 }

@@ -5,6 +5,9 @@ import { assert, padOrCrop, withScope } from "./kernel_scope.js";
 
 type Shape4 = [number, number, number, number];
 
+/** Up to this many filter rows (kh * kw * inC) dW is one matmul over gathered input patches. */
+const IM2COL_MAX_ROWS = 256;
+
 /**
  * dW[kh,kw,ci,co] = sum_{b,oh,ow} x[b, oh*s+kh-pt, ow*s+kw-pl, ci] * dy[b,oh,ow,co]: a stride-1
  * convolution of x (batch as channels, ci as batch) with dy (dilated by the stride) as filter.
@@ -31,6 +34,34 @@ export function conv2dBackpropFilter(args: { inputs: NamedTensorInfoMap; backend
       const xt = s.transpose(s.reshape(x, [batch * inH * inW, inC]), [1, 0]);
       const prod = s.run("BatchMatMul", { a: s.reshape(xt, [1, inC, batch * inH * inW]), b: s.reshape(dy, [1, batch * oh * ow, outC]) }, { transposeA: false, transposeB: false });
       return s.reshape(prod, [1, 1, inC, outC]);
+    }
+    if (inC * kh * kw <= IM2COL_MAX_ROWS) {
+      // Few input channels (the first layer): dW = P^T dy with P^T [kh*kw*ci, B*OH*OW] gathered from
+      // the small x, so the large dy is read once in place instead of being transposed.
+      const xt = s.transpose(x, [3, 0, 1, 2]); // [ci, B, H, W]
+      const padH = Math.max(0, (oh - 1) * sh + kh - inH - top);
+      const padW = Math.max(0, (ow - 1) * sw + kw - inW - left);
+      const xp = top > 0 || left > 0 || padH > 0 || padW > 0
+        ? s.run("PadV2", { x: xt }, { paddings: [[0, 0], [0, 0], [Math.max(0, top), padH], [Math.max(0, left), padW]], constantValue: 0 })
+        : xt;
+      // Row offsets in xp of output (0, 0) for tap (0, 0); negative pads crop.
+      const r0 = Math.min(0, top) * -1;
+      const c0 = Math.min(0, left) * -1;
+      const taps: TensorInfo[] = [];
+      for (let i = 0; i < kh; i++) {
+        for (let j = 0; j < kw; j++) {
+          taps.push(sh === 1 && sw === 1
+            ? s.slice(xp, [0, 0, r0 + i, c0 + j], [inC, batch, oh, ow])
+            : s.run("StridedSlice", { x: xp }, {
+                begin: [0, 0, r0 + i, c0 + j], end: [inC, batch, r0 + i + (oh - 1) * sh + 1, c0 + j + (ow - 1) * sw + 1], strides: [1, 1, sh, sw],
+                beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
+              }));
+        }
+      }
+      // [(kh, kw, ci), B, OH, OW]: the rows in the filter's own order.
+      const cols = taps.length === 1 ? taps[0]! : s.run("Concat", taps as unknown as NamedTensorInfoMap, { axis: 0 });
+      const prod = s.run("BatchMatMul", { a: s.reshape(cols, [1, kh * kw * inC, batch * oh * ow]), b: s.reshape(dy, [1, batch * oh * ow, outC]) }, { transposeA: false, transposeB: false });
+      return s.reshape(prod, [kh, kw, inC, outC]);
     }
     const rows = padOrCrop(inH, top, (oh - 1) * sh + 1, kh);
     const cols = padOrCrop(inW, left, (ow - 1) * sw + 1, kw);

@@ -33,6 +33,12 @@ export class KernelScope {
     return one;
   }
 
+  /** Frees `t` with the other intermediates (for tensors made outside `run`). */
+  track(t: TensorInfo): TensorInfo {
+    this.temps.push(t);
+    return t;
+  }
+
   reshape(x: TensorInfo, shape: number[]): TensorInfo {
     return this.run("Reshape", { x }, { shape });
   }

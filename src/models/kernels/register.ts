@@ -6,6 +6,8 @@ import { conv2dBackpropFilterConfig } from "./conv2d_backprop_filter.js";
 import { conv2dBackpropInputConfig } from "./conv2d_backprop_input.js";
 import { depthwiseConv2dBackpropFilterConfig } from "./depthwise_conv2d_backprop_filter.js";
 import { depthwiseConv2dBackpropInputConfig } from "./depthwise_conv2d_backprop_input.js";
+import { sharedBufferConfigs } from "./identity.js";
+import { reduceLeadingConfigs } from "./reduce_leading.js";
 
 export const WASM_GRADIENT_KERNELS: readonly KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -14,9 +16,13 @@ export const WASM_GRADIENT_KERNELS: readonly KernelConfig[] = [
   depthwiseConv2dBackpropInputConfig,
 ];
 
-/** Idempotent; replaces wasm's scalar Conv2DBackpropInput with the XNNPACK-based one. */
+/**
+ * Idempotent; replaces wasm's scalar Conv2DBackpropInput with the XNNPACK-based one, and wasm's
+ * Sum/Mean with versions that reduce NHWC over [N, H, W] without a transpose, and wasm's copying
+ * Identity and same-dtype Cast (every tensor saved for backprop is cloned) with ones that share the buffer.
+ */
 export function registerWasmGradientKernels(): void {
-  for (const config of WASM_GRADIENT_KERNELS) {
+  for (const config of [...WASM_GRADIENT_KERNELS, ...reduceLeadingConfigs(), ...sharedBufferConfigs()]) {
     const existing = getKernel(config.kernelName, config.backendName);
     if (existing === config) continue;
     if (existing !== undefined) unregisterKernel(config.kernelName, config.backendName);

@@ -81,5 +81,6 @@ export const CONV_CASES: ConvCase[] = [
   { name: "3x3 valid stride 1", batch: 3, height: 7, width: 9, inC: 4, outC: 2, k: 3, stride: 1, pad: "valid" },
   { name: "3x3 valid stride 2 leftover", batch: 2, height: 8, width: 10, inC: 2, outC: 3, k: 3, stride: 2, pad: "valid" },
   { name: "1x1 stride 1", batch: 2, height: 6, width: 5, inC: 7, outC: 6, k: 1, stride: 1, pad: "same" },
+  { name: "5x5 same stride 2 many channels", batch: 2, height: 8, width: 7, inC: 12, outC: 3, k: 5, stride: 2, pad: "same" },
   { name: "5x5 explicit pad stride 2", batch: 2, height: 10, width: 9, inC: 3, outC: 2, k: 5, stride: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
 ];
