@@ -10,3 +10,4 @@ export * from "./data/index.js";
 export * from "./frontend/index.js";
 export * from "./ensemble/index.js";
 export * from "./active/index.js";
+export * from "./fast/compact_fast.js";
