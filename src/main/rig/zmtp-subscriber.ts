@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { checkZmtpGreeting, readZmtpFrame, zmtpGreeting, zmtpGreetingBytes, zmtpReady } from "./zmtp.js";
+import { zmtpGreeting, zmtpReady, ZmtpStream } from "./zmtp.js";
 
 /**
  * A minimal ZeroMQ SUB client (ZMTP 3.0, NULL mechanism, empty subscription) over a plain TCP socket.
@@ -21,8 +21,7 @@ export class ZmtpSubscriber {
   private socket: Socket | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private rest: Buffer | undefined;
-  private greeted = false;
+  private stream: ZmtpStream | undefined;
   private frames: Buffer[] = [];
   /** Bytes of message frames received in all (for diagnostics). */
   bytes = 0;
@@ -36,11 +35,14 @@ export class ZmtpSubscriber {
 
   private open(): void {
     if (this.stopped) return;
-    this.rest = undefined;
-    this.greeted = false;
     this.frames = [];
     const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true });
     this.socket = socket;
+    this.stream = new ZmtpStream(() => {
+      socket.write(zmtpReady("SUB"));
+      // Subscribe to everything: a message whose body is 0x01 followed by the (empty) topic.
+      socket.write(Buffer.from([0x00, 0x01, 0x01]));
+    }, this.options.maxFrameBytes ?? 64 << 20);
     socket.on("connect", () => {
       socket.write(zmtpGreeting());
       this.options.onState?.(true, `connected to tcp://${this.options.host}:${this.options.port}`);
@@ -68,41 +70,19 @@ export class ZmtpSubscriber {
   }
 
   private feed(chunk: Buffer): void {
-    const buf = this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]);
-    this.rest = undefined;
-    let o = 0;
-    if (!this.greeted) {
-      if (buf.length < zmtpGreetingBytes) {
-        this.rest = buf;
+    this.stream?.feed(chunk, (frame) => {
+      if (frame.command) {
+        this.command(frame.body);
         return;
       }
-      checkZmtpGreeting(buf);
-      this.greeted = true;
-      o = zmtpGreetingBytes;
-      this.socket?.write(zmtpReady("SUB"));
-      // Subscribe to everything: a message whose body is 0x01 followed by the (empty) topic.
-      this.socket?.write(Buffer.from([0x00, 0x01, 0x01]));
-    }
-    const max = this.options.maxFrameBytes ?? 64 << 20;
-    while (o < buf.length) {
-      const frame = readZmtpFrame(buf, o, max);
-      if (frame === undefined) break;
-      const { body } = frame;
-      o = frame.next;
-      if (frame.command) {
-        this.command(body);
-        continue;
-      }
-      this.bytes += body.length;
-      this.frames.push(body);
+      this.bytes += frame.body.length;
+      this.frames.push(frame.body);
       if (!frame.more) {
         const message = this.frames;
         this.frames = [];
         this.options.onMessage(message);
       }
-    }
-    // Frames handed out are views into the chunk; a chunk is never written to after it is read.
-    if (o < buf.length) this.rest = buf.subarray(o);
+    });
   }
 
   private command(body: Buffer): void {

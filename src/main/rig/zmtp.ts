@@ -57,3 +57,41 @@ export function readZmtpFrame(buf: Buffer, o: number, maxFrameBytes = Number.MAX
   if (buf.length - o - head < size) return undefined;
   return { body: buf.subarray(o + head, o + head + size), more: (flags & 0x01) !== 0, command: (flags & 0x04) !== 0, next: o + head + size };
 }
+
+/**
+ * Reassembles one peer's ZMTP byte stream: its greeting first (then `onGreeted`, where we answer
+ * READY), then whole frames; bytes of a frame split across chunks wait for the next chunk.
+ */
+export class ZmtpStream {
+  private rest: Buffer | undefined;
+  private greeted = false;
+
+  constructor(
+    private readonly onGreeted: () => void,
+    private readonly maxFrameBytes = Number.MAX_SAFE_INTEGER,
+  ) {}
+
+  /** Hands every whole frame that has arrived to `onFrame` (views into the chunk, which is never reused). */
+  feed(chunk: Buffer, onFrame: (frame: ZmtpFrame) => void): void {
+    const buf = this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]);
+    this.rest = undefined;
+    let o = 0;
+    if (!this.greeted) {
+      if (buf.length < zmtpGreetingBytes) {
+        this.rest = buf;
+        return;
+      }
+      checkZmtpGreeting(buf);
+      this.greeted = true;
+      o = zmtpGreetingBytes;
+      this.onGreeted();
+    }
+    while (o < buf.length) {
+      const frame = readZmtpFrame(buf, o, this.maxFrameBytes);
+      if (frame === undefined) break;
+      o = frame.next;
+      onFrame(frame);
+    }
+    if (o < buf.length) this.rest = buf.subarray(o);
+  }
+}

@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
-import { checkZmtpGreeting, readZmtpFrame, zmtpFrameHeader, zmtpGreeting, zmtpGreetingBytes, zmtpReady } from "../rig/zmtp.js";
+import { zmtpFrameHeader, zmtpGreeting, zmtpReady, ZmtpStream } from "../rig/zmtp.js";
 
 /**
  * A minimal ZeroMQ PUB server (ZMTP 3.0, NULL mechanism) on a plain TCP listener, for the simulated
@@ -8,8 +8,7 @@ import { checkZmtpGreeting, readZmtpFrame, zmtpFrameHeader, zmtpGreeting, zmtpGr
  */
 interface Peer {
   socket: Socket;
-  rest: Buffer | undefined;
-  greeted: boolean;
+  stream: ZmtpStream;
   topics: Buffer[];
 }
 
@@ -29,7 +28,7 @@ export class ZmtpPublisher {
 
   private accept(socket: Socket): void {
     socket.setNoDelay(true);
-    const peer: Peer = { socket, rest: undefined, greeted: false, topics: [] };
+    const peer: Peer = { socket, stream: new ZmtpStream(() => socket.write(zmtpReady("PUB"))), topics: [] };
     this.peers.add(peer);
     socket.write(zmtpGreeting());
     socket.on("data", (chunk: Buffer) => {
@@ -44,37 +43,19 @@ export class ZmtpPublisher {
   }
 
   private feed(peer: Peer, chunk: Buffer): void {
-    const buf = peer.rest === undefined ? chunk : Buffer.concat([peer.rest, chunk]);
-    peer.rest = undefined;
-    let o = 0;
-    if (!peer.greeted) {
-      if (buf.length < zmtpGreetingBytes) {
-        peer.rest = buf;
-        return;
-      }
-      checkZmtpGreeting(buf);
-      peer.greeted = true;
-      o = zmtpGreetingBytes;
-      peer.socket.write(zmtpReady("PUB"));
-    }
-    while (o < buf.length) {
-      const frame = readZmtpFrame(buf, o);
-      if (frame === undefined) break;
-      const { body } = frame;
-      o = frame.next;
-      if (frame.command) {
+    peer.stream.feed(chunk, ({ body, command }) => {
+      if (command) {
         // ZMTP 3.1 SUBSCRIBE / CANCEL commands.
         const n = body[0] ?? 0;
         const name = body.toString("ascii", 1, 1 + n);
         if (name === "SUBSCRIBE") peer.topics.push(Buffer.from(body.subarray(1 + n)));
         else if (name === "CANCEL") peer.topics = peer.topics.filter((t) => !t.equals(body.subarray(1 + n)));
-        continue;
+        return;
       }
       // ZMTP 3.0 subscriptions: a message of 0x01 (subscribe) or 0x00 (cancel) and the topic.
       if (body[0] === 0x01) peer.topics.push(Buffer.from(body.subarray(1)));
       else if (body[0] === 0x00) peer.topics = peer.topics.filter((t) => !t.equals(body.subarray(1)));
-    }
-    if (o < buf.length) peer.rest = buf.subarray(o);
+    });
   }
 
   /** Queues one multipart message; `flush` writes everything queued. Topic filtering is by the first frame's prefix. */
@@ -89,8 +70,8 @@ export class ZmtpPublisher {
     const out = Buffer.concat(this.batch);
     this.batch = [];
     for (const peer of this.peers) {
-      // The simulated rig only publishes to subscribers of everything (the controller's empty subscription).
-      if (peer.greeted && peer.topics.some((t) => t.length === 0)) peer.socket.write(out);
+      // Only subscribers of everything (the controller's empty subscription), which they send after the handshake.
+      if (peer.topics.some((t) => t.length === 0)) peer.socket.write(out);
     }
   }
 
