@@ -1,7 +1,8 @@
 // `npm run bench -- compute [--backend B] [--seconds S] [--threads N] [--profile] [--no-torch] [--plain]`:
 // the three compact-model workloads in TensorFlow.js, then the PyTorch reference on the same CPU.
 // compact_infer and synth_step run the eval-mode model with batchnorm folded into the convolutions
-// (FastCompactModel: the same function torch's eval mode computes); --plain runs the tf.layers model.
+// (FastCompactModel: the same function torch's eval mode computes); compact_train runs compactTrainingForward
+// (the same function and variable updates as model.apply(x, { training: true })); --plain runs the tf.layers model.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -9,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, createCompactModel, isBackendName, selectBackend } from "../src/models/index.js";
 import { FastCompactModel } from "../src/models/fast/compact_fast.js";
+import { compactTrainingForward } from "../src/models/fast/compact_train.js";
 
 interface Options {
   backend?: BackendName;
@@ -95,11 +97,12 @@ async function runTfjs(opts: Options): Promise<Result[]> {
     const parts = Math.ceil(64 / micro);
     const xs = Array.from({ length: parts }, () => tf.randomUniform([micro, 112, 112, 3], 0, 255));
     const ys = Array.from({ length: parts }, () => tf.randomNormal([micro, 1]));
-    console.log(`compact_train: batch 64 as ${parts} micro-batch(es) of ${micro}`);
+    console.log(`compact_train: batch 64 as ${parts} micro-batch(es) of ${micro}, ${opts.plain ? "model.apply(training)" : "compactTrainingForward (no pixel gradient, fused BN+ReLU gradient)"}`);
+    const forward = (x: tf.Tensor4D): tf.Tensor => (opts.plain ? (model.apply(x, { training: true }) as tf.Tensor) : compactTrainingForward(model, x));
     results.push(await measure("compact_train", "images/s", parts * micro, opts.seconds, opts.profile, async () => {
       let total: tf.NamedTensorMap | undefined;
       for (let p = 0; p < parts; p++) {
-        const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(ys[p]!, model.apply(xs[p]!, { training: true }) as tf.Tensor) as tf.Scalar);
+        const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(ys[p]!, forward(xs[p]! as tf.Tensor4D)) as tf.Scalar);
         await value.data();
         value.dispose();
         if (total === undefined) total = grads;

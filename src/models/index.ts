@@ -11,3 +11,4 @@ export * from "./frontend/index.js";
 export * from "./ensemble/index.js";
 export * from "./active/index.js";
 export * from "./fast/compact_fast.js";
+export * from "./fast/compact_train.js";

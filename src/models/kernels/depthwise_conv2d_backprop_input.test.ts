@@ -1,9 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, it } from "vitest";
-import { CONV_CASES, compareOnBoth, randomTensor } from "./test_util.js";
+import { CONV_CASES, compareOnBoth, type Pad, randomTensor } from "./test_util.js";
 
 describe("DepthwiseConv2dNativeBackpropInput on wasm matches cpu", () => {
-  for (const c of CONV_CASES) {
+  // The stride-2 phase path (5x5 'same', even sizes): non-square, several channels, explicit pads equal to 'same'.
+  const phaseCases = [
+    { name: "phase path 5x5 stride 2 16x10", batch: 2, height: 16, width: 10, inC: 6, outC: 6, k: 5, stride: 2, pad: "same" as const },
+    { name: "phase path 5x5 stride 2 explicit [1,2] pads", batch: 3, height: 8, width: 12, inC: 5, outC: 5, k: 5, stride: 2, pad: [[0, 0], [1, 2], [1, 2], [0, 0]] as Pad },
+  ];
+  for (const c of [...CONV_CASES, ...phaseCases]) {
     it(c.name, async () => {
       await compareOnBoth(c.name, () => {
         const x = randomTensor([c.batch, c.height, c.width, c.inC], 7) as tf.Tensor4D;
