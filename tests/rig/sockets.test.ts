@@ -105,14 +105,20 @@ describe("Network Events event codes", () => {
   });
 });
 
+/** A SUB on the virtual display's frames, closed after the test. */
+function frameSubscriber(endpoint: string): Subscriber {
+  const sub = new Subscriber({ linger: 0 });
+  sub.connect(endpoint);
+  sub.subscribe("frame");
+  cleanups.push(() => sub.close());
+  return sub;
+}
+
 describe("virtual display", () => {
   it("publishes frame, JSON header and RGB pixels", async () => {
     const port = await freePorts(1);
     const endpoint = `tcp://127.0.0.1:${port}`;
-    const sub = new Subscriber({ linger: 0 });
-    sub.connect(endpoint);
-    sub.subscribe("frame");
-    cleanups.push(() => sub.close());
+    const sub = frameSubscriber(endpoint);
     const display = new VirtualDisplay({ endpoint, waitForSubscriberMs: 2000 });
     cleanups.push(() => display.close());
     await display.open();
@@ -127,10 +133,7 @@ describe("virtual display", () => {
   it("a calibrated rig emits the pixels after its lookup tables", async () => {
     const port = await freePorts(1);
     const endpoint = `tcp://127.0.0.1:${port}`;
-    const sub = new Subscriber({ linger: 0 });
-    sub.connect(endpoint);
-    sub.subscribe("frame");
-    cleanups.push(() => sub.close());
+    const sub = frameSubscriber(endpoint);
     const fit = { gamma: 2.2, black: 0.5, white: 100, rmse: 0 };
     const rig = await createRig(
       rigSchema.parse({

@@ -19,6 +19,16 @@ const appendOnlyTables = [
   "job_events",
 ];
 
+/** Triggers that refuse UPDATE and DELETE: recorded data is append-only. */
+function makeAppendOnly(db: Database.Database, table: string): void {
+  db.exec(`
+    CREATE TRIGGER ${table}_no_update BEFORE UPDATE ON ${table}
+    BEGIN SELECT RAISE(ABORT, '${table} is append-only: recorded data is never changed'); END;
+    CREATE TRIGGER ${table}_no_delete BEFORE DELETE ON ${table}
+    BEGIN SELECT RAISE(ABORT, '${table} is append-only: recorded data is never deleted'); END;
+  `);
+}
+
 // Each migration runs in its own transaction; never edit a released one, add a new one.
 export const migrations: Migration[] = [
   {
@@ -175,14 +185,7 @@ export const migrations: Migration[] = [
         CREATE INDEX session_events_by_session ON session_events(session_id);
         CREATE INDEX ttl_by_session ON ttl_onsets(session_id);
       `);
-      for (const table of appendOnlyTables) {
-        db.exec(`
-          CREATE TRIGGER ${table}_no_update BEFORE UPDATE ON ${table}
-          BEGIN SELECT RAISE(ABORT, '${table} is append-only: recorded data is never changed'); END;
-          CREATE TRIGGER ${table}_no_delete BEFORE DELETE ON ${table}
-          BEGIN SELECT RAISE(ABORT, '${table} is append-only: recorded data is never deleted'); END;
-        `);
-      }
+      for (const table of appendOnlyTables) makeAppendOnly(db, table);
     },
   },
   {
@@ -206,14 +209,7 @@ export const migrations: Migration[] = [
           PRIMARY KEY (unit_id, code)
         ) WITHOUT ROWID;
       `);
-      for (const table of ["recorded_responses", "unit_flags"]) {
-        db.exec(`
-          CREATE TRIGGER ${table}_no_update BEFORE UPDATE ON ${table}
-          BEGIN SELECT RAISE(ABORT, '${table} is append-only: recorded data is never changed'); END;
-          CREATE TRIGGER ${table}_no_delete BEFORE DELETE ON ${table}
-          BEGIN SELECT RAISE(ABORT, '${table} is append-only: recorded data is never deleted'); END;
-        `);
-      }
+      for (const table of ["recorded_responses", "unit_flags"]) makeAppendOnly(db, table);
     },
   },
 ];
