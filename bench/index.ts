@@ -2,6 +2,7 @@
 const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   compute: () => import("./compute.js"),
   ingest: () => import("./ingest.js"),
+  turnaround: () => import("./turnaround.js"),
 };
 
 async function main(): Promise<void> {

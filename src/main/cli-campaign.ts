@@ -11,6 +11,7 @@ export interface CampaignFlags {
   imagesPerSession: string;
   testImages: string;
   testRepeats: string;
+  trainRepeats: string;
   db: string;
   out: string;
   neurons: string;
@@ -23,6 +24,11 @@ export interface CampaignFlags {
   width: string;
   cycles: string;
   steps: string;
+  blocks: string;
+  lr: string;
+  patience: string;
+  readoutL2: string;
+  warmStart: boolean;
   candidates: string;
   coreset?: string;
   bankSize?: string;
@@ -31,6 +37,7 @@ export interface CampaignFlags {
   gaudyFraction: string;
   rig: string;
   frontEnd: string;
+  frontEndInput: string;
   stimulusMs: string;
   interStimulusMs: string;
   propose: boolean;
@@ -49,6 +56,12 @@ function fraction(flag: string, value: string): number {
   return n;
 }
 
+function nonNegative(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${flag} must be a number ≥ 0, got "${value}"; nothing was run.`);
+  return n;
+}
+
 function curveText(label: string, curve: CurvePoint[]): string {
   return `${label}: ${curve.map((p) => `session ${p.session}: ${p.imagesShown} images → r²_ER ${p.r2er.toFixed(3)}`).join("; ")}`;
 }
@@ -60,6 +73,9 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
   const imagesPerSession = int("images-per-session", flags.imagesPerSession, 4);
   const testImages = int("test-images", flags.testImages, 2);
   const testRepeats = int("test-repeats", flags.testRepeats, 2);
+  const trainRepeats = int("train-repeats", flags.trainRepeats, 1);
+  const learningRate = Number(flags.lr);
+  if (!(learningRate > 0 && learningRate < 1)) throw new Error(`--lr must be a learning rate between 0 and 1, got "${flags.lr}"; nothing was run.`);
   const units = int("units", flags.units, 1);
   const seed = int("seed", flags.seed, 0);
   const candidates = int("candidates", flags.candidates, 1);
@@ -81,7 +97,7 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
   say(`neurons: ${population.description}`);
   const store = SessionStore.open(flags.db);
   try {
-    const frontEnd = await campaignFrontEnd(flags.frontEnd, say);
+    const frontEnd = await campaignFrontEnd(flags.frontEnd, say, int("front-end-input", flags.frontEndInput, 16));
     say(`front end: ${frontEnd.name}`);
     const nActive = Math.round(imagesPerSession * activeFraction);
     const nOther = imagesPerSession - nActive;
@@ -101,13 +117,25 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
       imagesPerSession,
       testImages,
       testRepeats,
+      trainRepeats,
       activeFraction,
       gaudyFraction,
       candidates,
       coresetPoolFactor,
       timing: { fixationMs: 300, stimulusMs: Number(flags.stimulusMs), interStimulusMs: Number(flags.interStimulusMs) },
       countWindow,
-      training: { members: int("members", flags.members, 2), width: int("width", flags.width, 1), blocks: 1, maxCycles: int("cycles", flags.cycles, 1), stepsPerVisit: int("steps", flags.steps, 1), batchSize: 32, learningRate: 3e-3, patience: 3 },
+      training: {
+        members: int("members", flags.members, 2),
+        width: int("width", flags.width, 1),
+        blocks: int("blocks", flags.blocks, 0),
+        maxCycles: int("cycles", flags.cycles, 1),
+        stepsPerVisit: int("steps", flags.steps, 1),
+        batchSize: 32,
+        learningRate,
+        patience: int("patience", flags.patience, 1),
+        readoutL2: nonNegative("readout-l2", flags.readoutL2),
+        warmStart: flags.warmStart,
+      },
       seed,
       name: `campaign ${seed}`,
       proposeNext: flags.propose,
@@ -147,6 +175,7 @@ export function registerCampaignCommand(program: Command): void {
     .option("--images-per-session <n>", "distinct training images per session (the test set comes on top)", "200")
     .option("--test-images <n>", "held-out natural images shown in every session, never trained on", "30")
     .option("--test-repeats <n>", "repeats of each test image per session (for r²_ER)", "4")
+    .option("--train-repeats <n>", "presentations of each training image per session (repeats average out spike-count noise)", "1")
     .option("--db <file>", "lab database (SQLite)", process.env.CORTEXLOOP_DB ?? "cortexloop.db")
     .option("--out <dir>", "folder for the rig file and every session's protocol file", "campaign")
     .option("--neurons <kind>", "auto (compact when shared/data/v4/compact_models loads, else builtin) | compact | builtin", "auto")
@@ -156,9 +185,14 @@ export function registerCampaignCommand(program: Command): void {
     .option("--compare", "run twice from the same session 1: active and random selection; print both curves")
     .option("--seed <n>", "seed of the bank split, neurons, schedules and training", "1")
     .option("--members <n>", "ensemble members", "4")
-    .option("--width <n>", "channels inside each member", "16")
-    .option("--cycles <n>", "training cycles over the sessions (at most)", "6")
-    .option("--steps <n>", "optimizer steps per session visit", "40")
+    .option("--width <n>", "channels inside each member", "32")
+    .option("--cycles <n>", "training cycles over the sessions (at most)", "30")
+    .option("--steps <n>", "optimizer steps per session visit", "20")
+    .option("--blocks <n>", "residual blocks per member", "2")
+    .option("--lr <rate>", "Adam learning rate", "3e-3")
+    .option("--patience <n>", "cycles without a better validation median before training stops", "6")
+    .option("--readout-l2 <x>", "L2 penalty on the readout weights", "1e-2")
+    .option("--no-warm-start", "retrain from random weights after every session instead of continuing from the previous model")
     .option("--candidates <n>", "candidates scored for active learning", "1500")
     .option("--coreset <poolFactor>", "k-centre thinning over the top k × poolFactor candidates")
     .option("--bank-size <n>", "images taken into the bank (default: what the campaign needs)")
@@ -166,7 +200,8 @@ export function registerCampaignCommand(program: Command): void {
     .option("--active-fraction <x>", "share of a later session's images picked by the ensemble (or at random)", "0.5")
     .option("--gaudy-fraction <x>", "share of gaudy versions of natural images", "0.25")
     .option("--rig <kind>", "sim (real-socket simulated rig, in this process) | fake (in-process fake rig, builtin neurons)", "sim")
-    .option("--front-end <kind>", "gabor-small | default | gabor | mobilenet | model.json path", "gabor-small")
+    .option("--front-end <kind>", "default (MobileNetV2 when installed) | mobilenet | gabor | gabor-small | model.json path", "default")
+    .option("--front-end-input <px>", "side of the image the front end sees (default/mobilenet: 112 gives 7×7 features)", "112")
     .option("--stimulus-ms <ms>", "stimulus duration", "50")
     .option("--inter-stimulus-ms <ms>", "blank between stimuli", "50")
     .option("--no-propose", "do not design the session after the last one")

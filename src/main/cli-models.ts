@@ -6,6 +6,7 @@ import { evaluateSessions } from "./jobs/evaluate.js";
 import { selectFromBank } from "./jobs/select.js";
 import { startRetrainJob } from "./jobs/start-retrain.js";
 import type { Preprocess } from "../models/frontend/index.js";
+import { defaultEnsembleConfig } from "../models/ensemble/index.js";
 
 const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
@@ -52,8 +53,11 @@ export function registerModelCommands(program: Command): void {
     .option("--frontend-layer <name>", "layer to cut the front end at (mobilenet default block_9_add; ResNet50: conv4_block4_out)")
     .option("--frontend-input <px>", "side of the image the front end sees (mobilenet default 112)", (v) => Number(v))
     .option("--frontend-preprocess <kind>", "for a converted model: caffe | scale-minus-one-to-one | none", "caffe")
-    .option("--members <n>", "ensemble members", (v) => Number(v), 4)
-    .option("--cycles <n>", "most training cycles over the sessions", (v) => Number(v), 8)
+    .option("--members <n>", "ensemble members", (v) => Number(v), 8)
+    .option("--width <n>", "channels inside each member", (v) => Number(v), defaultEnsembleConfig.width)
+    .option("--blocks <n>", "residual blocks per member", (v) => Number(v), defaultEnsembleConfig.blocks)
+    .option("--cycles <n>", "most training cycles over the sessions", (v) => Number(v), 30)
+    .option("--patience <n>", "stop after this many cycles without a better validation median", (v) => Number(v), 4)
     .option("--steps <n>", "optimizer steps per session visit", (v) => Number(v), 60)
     .option("--readout-steps <n>", "steps to fit each evaluation readout (cores frozen)", (v) => Number(v), 300)
     .option("--validation-session <name|id>", "early stopping watches only this session's validation images (default: all sessions)")
@@ -72,7 +76,10 @@ export function registerModelCommands(program: Command): void {
         frontendInput?: number;
         frontendPreprocess: Preprocess;
         members: number;
+        width: number;
+        blocks: number;
         cycles: number;
+        patience: number;
         steps: number;
         readoutSteps: number;
         lr: number;
@@ -100,7 +107,10 @@ export function registerModelCommands(program: Command): void {
               preprocess: flags.frontendPreprocess,
             },
             members: flags.members,
+            width: flags.width,
+            blocks: flags.blocks,
             maxCycles: flags.cycles,
+            patience: flags.patience,
             stepsPerVisit: flags.steps,
             readoutSteps: flags.readoutSteps,
             learningRate: flags.lr,

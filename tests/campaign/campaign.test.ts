@@ -15,6 +15,7 @@ function flags(overrides: Partial<CampaignFlags>): CampaignFlags {
     imagesPerSession: "40",
     testImages: "10",
     testRepeats: "3",
+    trainRepeats: "1",
     db: join(tmp.dir, "lab.db"),
     out: join(tmp.dir, "out"),
     neurons: "builtin",
@@ -25,12 +26,18 @@ function flags(overrides: Partial<CampaignFlags>): CampaignFlags {
     width: "8",
     cycles: "2",
     steps: "10",
+    blocks: "1",
+    lr: "3e-3",
+    patience: "3",
+    readoutL2: "1e-2",
+    warmStart: true,
     candidates: "80",
     imagesDir: join(tmp.dir, "no-images-here"),
     activeFraction: "0.5",
     gaudyFraction: "0.25",
     rig: "sim",
     frontEnd: "gabor-small",
+    frontEndInput: "112",
     stimulusMs: "30",
     interStimulusMs: "30",
     propose: true,
@@ -42,7 +49,7 @@ function flags(overrides: Partial<CampaignFlags>): CampaignFlags {
 describe("cortexloop campaign (simulated rig on loopback, builtin neurons, generated images)", () => {
   it("runs 2 sessions, retrains after each, stores model versions with r²_ER, and writes runnable next-session protocols", async () => {
     const lines: string[] = [];
-    const { results } = await runCampaignCommand(flags({}), (l) => lines.push(l));
+    const { results } = await runCampaignCommand(flags({ trainRepeats: "2" }), (l) => lines.push(l));
     const result = results[0]!;
     const store = SessionStore.open(join(tmp.dir, "lab.db"));
     try {
@@ -50,7 +57,9 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
       const sessions = store.listSessions();
       expect(sessions.map((s) => s.state)).toEqual(["completed", "completed"]);
       expect(sessions.every((s) => s.units === 8)).toBe(true);
-      expect(result.sessions.map((s) => s.presented)).toEqual([10 * 3 + 40, 10 * 3 + 40]);
+      // Test images 3 times, training images twice (--train-repeats 2).
+      expect(result.sessions.map((s) => s.presented)).toEqual([10 * 3 + 40 * 2, 10 * 3 + 40 * 2]);
+      expect(result.sessions.every((s) => s.data.session.trainIdx.every((i) => s.data.repeatsPerImage[i] === 2))).toBe(true);
 
       // One model version per retraining, each with a held-out r²_ER and the sessions it saw.
       const versions = store.listModelVersions();
@@ -64,6 +73,9 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
         expect(store.modelCheckpoint(v.id)?.length ?? 0).toBeGreaterThan(100);
       });
       expect(result.curve.map((p) => p.imagesShown)).toEqual([40, 80]);
+      // The second retraining continued from the first model version (warm start), the first did not.
+      expect(versions.map((v) => v.config.warmStart)).toEqual([false, true]);
+      expect(lines.some((l) => /training after session 2 \(continuing from the previous model\)/.test(l))).toBe(true);
       expect(lines.some((l) => /after session 2: held-out r²_ER median -?\d/.test(l))).toBe(true);
 
       // Session 2's protocol is a real protocol file: it validates, names the rig file beside it,

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { channelStats, CheckpointError, DeepEnsemble, gatherBatch, loadEnsemble, predictSession, saveEnsemble, trainEnsemble, trainStep, type EnsembleConfig, type TrainingSession } from "../../src/models/ensemble/index.js";
+import { channelStats, CheckpointError, DeepEnsemble, gatherBatch, loadEnsemble, predictSession, refitReadouts, saveEnsemble, trainEnsemble, trainStep, type EnsembleConfig, type TrainingSession } from "../../src/models/ensemble/index.js";
 import { coreVariables, readoutVariables } from "../../src/models/ensemble/weights.js";
 import { ridgeFit, cholesky, choleskySolve } from "../../src/models/ensemble/ridge.js";
 import { SeededRandom, splitIndices } from "../../src/models/data/random.js";
@@ -90,6 +90,50 @@ describe("deep ensemble", () => {
     expect(tf.memory().numTensors).toBe(before);
     loaded.ensemble.dispose();
     ens.dispose();
+  });
+});
+
+describe("readout refitting with frozen cores", () => {
+  function mse(ens: DeepEnsemble, s: TrainingSession): number {
+    const pred = predictSession(ens, s, s.trainIdx);
+    let sum = 0;
+    let n = 0;
+    s.trainIdx.forEach((i, r) => {
+      for (let u = 0; u < s.units; u++) {
+        const t = s.targets[i * s.units + u]!;
+        if (Number.isNaN(t)) continue;
+        sum += (pred[r * s.units + u]! - t) ** 2;
+        n++;
+      }
+    });
+    return sum / n;
+  }
+
+  it("brings a stale readout up to date without touching the cores, and leaks no tensors", async () => {
+    const ens = new DeepEnsemble(config);
+    const s = synthetic("a", 80, 3, 21);
+    ens.resetReadout(s.key, s.units);
+    const coresBefore = ens.cores.flatMap(coreVariables).map((v) => Array.from(v.dataSync()));
+    const before = mse(ens, s);
+    const tensors = tf.memory().numTensors;
+    await refitReadouts(ens, s, { steps: 150, reset: false, seed: 4 });
+    expect(tf.memory().numTensors).toBe(tensors);
+    const after = mse(ens, s);
+    expect(after).toBeLessThan(before * 0.7);
+    ens.cores.flatMap(coreVariables).forEach((v, i) => expect(Array.from(v.dataSync())).toEqual(coresBefore[i]));
+    ens.dispose();
+  });
+
+  it("a readout L2 penalty shrinks the readout weights", async () => {
+    const norms: number[] = [];
+    for (const readoutL2 of [0, 1]) {
+      const ens = new DeepEnsemble(config);
+      const s = synthetic("a", 80, 3, 21);
+      const rs = await refitReadouts(ens, s, { steps: 100, seed: 4, readoutL2 });
+      norms.push(rs.reduce((sum, r) => sum + tf.tidy(() => tf.sum(tf.square(r.mix)).dataSync()[0]!), 0));
+      ens.dispose();
+    }
+    expect(norms[1]!).toBeLessThan(norms[0]! * 0.5);
   });
 });
 

@@ -5,6 +5,8 @@ import * as tf from "@tensorflow/tfjs";
 import {
   DeepEnsemble,
   disagreement,
+  featureStandardization,
+  loadEnsemble,
   extractFeatures,
   kCenterGreedy,
   median,
@@ -35,6 +37,13 @@ export interface TrainingSettings {
   batchSize: number;
   learningRate: number;
   patience: number;
+  /** L2 penalty on the readout weights (default 0). */
+  readoutL2?: number;
+  /**
+   * Continue from the previous model version (its cores, readouts and feature standardization)
+   * instead of starting from random weights after every session. Default true.
+   */
+  warmStart?: boolean;
 }
 
 export interface CampaignOptions {
@@ -49,6 +58,8 @@ export interface CampaignOptions {
   imagesPerSession: number;
   testImages: number;
   testRepeats: number;
+  /** Presentations of each training image per session (default 1); repeats average out spike-count noise. */
+  trainRepeats?: number;
   /** Shares of a later session's training images: active learning (or random), gaudy, the rest normal. */
   activeFraction: number;
   gaudyFraction: number;
@@ -136,6 +147,8 @@ interface TrainedModel {
   ensemble: DeepEnsemble | undefined;
   point: CurvePoint;
   seconds: number;
+  /** The stored weights: the next retrain continues from them (warm start). */
+  checkpoint: Uint8Array;
 }
 
 function seconds(t0: number): number {
@@ -286,13 +299,28 @@ export class Campaign {
     return { number, sessionId: result.sessionId, uuid: result.uuid, protocolFile: file, state: result.state, presented: result.presented, data };
   }
 
-  /** Retrains from scratch on every session so far; scores held-out r²_ER; stores the model version. */
-  private async retrain(arm: ArmState): Promise<TrainedModel> {
+  /**
+   * Retrains on every session so far, from the previous model version's weights (warm start) or from
+   * random weights; scores held-out r²_ER; stores the model version.
+   */
+  private async retrain(arm: ArmState, previous?: Uint8Array): Promise<TrainedModel> {
     const o = this.options;
     const t = o.training;
-    const config: EnsembleConfig = { inputShape: [...o.frontEnd.outputShape], members: t.members, width: t.width, blocks: t.blocks, kernelSize: 3, seed: o.seed };
-    const ensemble = new DeepEnsemble(config);
     const sessions = arm.sessions.map((s) => s.data.session);
+    const warm = previous !== undefined && (t.warmStart ?? true);
+    // Warm start keeps the previous feature standardization: the weights were learned on it.
+    const ensemble = warm
+      ? loadEnsemble(previous, `${arm.label} previous model version`).ensemble
+      : new DeepEnsemble({
+          inputShape: [...o.frontEnd.outputShape],
+          members: t.members,
+          width: t.width,
+          blocks: t.blocks,
+          kernelSize: 3,
+          seed: o.seed,
+          ...featureStandardization(sessions, o.frontEnd.outputShape),
+        });
+    const config: EnsembleConfig = ensemble.config;
     const after = arm.sessions[arm.sessions.length - 1]!.number;
     const t0 = performance.now();
     const result = await trainEnsemble(ensemble, sessions, {
@@ -301,10 +329,11 @@ export class Campaign {
       batchSize: t.batchSize,
       learningRate: t.learningRate,
       patience: t.patience,
+      readoutL2: t.readoutL2,
       seed: o.seed,
       signal: o.signal,
       onProgress: (p) => {
-        if (p.validation !== undefined) this.log(`${arm.label}: training after session ${after}: cycle ${p.cycle}/${p.maxCycles}, loss ${fmt(p.loss)}, validation median ${fmt(p.validation)}`);
+        if (p.validation !== undefined) this.log(`${arm.label}: training after session ${after}${warm ? " (continuing from the previous model)" : ""}: cycle ${p.cycle}/${p.maxCycles}, loss ${fmt(p.loss)}, validation median ${fmt(p.validation)}`);
       },
     });
     const trainSeconds = seconds(t0);
@@ -333,7 +362,7 @@ export class Campaign {
         bestCycle: result.bestCycle,
         bestValidation: result.bestValidation,
       },
-      config: { ...config, frontEnd: o.frontEnd.name, training: t, selection: arm.selection, campaign: o.name, testHashes: this.testHashes },
+      config: { ...config, frontEnd: o.frontEnd.name, training: t, warmStart: warm, selection: arm.selection, campaign: o.name, testHashes: this.testHashes },
       checkpoint,
       sessionIds: arm.sessions.map((s) => s.sessionId),
     });
@@ -343,7 +372,7 @@ export class Campaign {
     this.log(
       `${arm.label}: after session ${after}: held-out r²_ER median ${fmt(newest.median)} (${this.testHashes.length} test images × ${o.testRepeats} repeats, ${newest.perUnit.filter((v) => !Number.isNaN(v)).length} units; per session ${perSession.map((p) => fmt(p.median)).join(", ")}), ${imagesShown} training images shown; trained ${result.cycles} cycles in ${trainSeconds.toFixed(1)} s; model version ${modelVersionId}`,
     );
-    return { ensemble, point, seconds: trainSeconds };
+    return { ensemble, point, seconds: trainSeconds, checkpoint };
   }
 
   /** Picks `k` unused candidates: highest ensemble disagreement (optionally k-centre thinned), or at random. */
@@ -418,9 +447,9 @@ export class Campaign {
     const selectedName = arm.selection === "active" ? "active-learning" : "random";
     const blocks = [
       { name: "test", hashes: this.testHashes, repeats: o.testRepeats },
-      ...(pickedShas.length > 0 ? [{ name: selectedName, hashes: pickedShas, repeats: 1 }] : []),
-      ...(gaudyShas.length > 0 ? [{ name: "gaudy", hashes: gaudyShas, repeats: 1 }] : []),
-      ...(normalShas.length > 0 ? [{ name: "normal", hashes: normalShas, repeats: 1 }] : []),
+      ...(pickedShas.length > 0 ? [{ name: selectedName, hashes: pickedShas, repeats: o.trainRepeats ?? 1 }] : []),
+      ...(gaudyShas.length > 0 ? [{ name: "gaudy", hashes: gaudyShas, repeats: o.trainRepeats ?? 1 }] : []),
+      ...(normalShas.length > 0 ? [{ name: "normal", hashes: normalShas, repeats: o.trainRepeats ?? 1 }] : []),
     ];
     const how =
       arm.selection === "active"
@@ -450,7 +479,7 @@ export class Campaign {
     const description = `Session 1 of campaign ${o.name}: held-out test (${this.testHashes.length} images × ${o.testRepeats}) and ${firstShas.length} natural images from ${o.bank.description}.`;
     const { file, loaded } = this.protocolFor(arm, 1, [
       { name: "test", hashes: this.testHashes, repeats: o.testRepeats },
-      { name: "normal", hashes: firstShas, repeats: 1 },
+      { name: "normal", hashes: firstShas, repeats: o.trainRepeats ?? 1 },
     ], description);
     arm.sessions.push(await this.runProtocol(arm, 1, file, loaded));
     return this.retrain(arm);
@@ -483,7 +512,7 @@ export class Campaign {
         return this.result(arm, proposedProtocolFile);
       }
       arm.sessions.push(await this.runProtocol(arm, number, designed.file, designed.loaded));
-      current = await this.retrain(arm);
+      current = await this.retrain(arm, current.checkpoint);
     }
     current.ensemble?.dispose();
     return this.result(arm, proposedProtocolFile);

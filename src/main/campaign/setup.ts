@@ -39,11 +39,11 @@ export async function campaignNeurons(kind: string, units: number, seed: number,
 }
 
 /**
- * The frozen front end. "gabor-small" (default): the Gabor bank on 56-pixel images, cheap enough
- * to score thousands of candidates on two cores; "default": the project's default front end
- * (ImageNet MobileNetV2 when installed, else the full-size Gabor bank).
+ * The frozen front end. "default": the project's default front end (ImageNet MobileNetV2 when
+ * installed, else the full-size Gabor bank), seeing `inputSize` pixels (112: 7×7 features);
+ * "gabor-small": the Gabor bank on 56-pixel images, the cheapest (tests).
  */
-export async function campaignFrontEnd(kind: string, log: (line: string) => void): Promise<FrontEnd> {
+export async function campaignFrontEnd(kind: string, log: (line: string) => void, inputSize?: number): Promise<FrontEnd> {
   if (kind === "gabor-small") return gaborFrontEnd({ inputSize: 56, outputSize: 14, kernelSize: 11, wavelengthsPx: [3, 6, 10] });
-  return loadFrontEnd({ kind, log });
+  return loadFrontEnd({ kind, log, inputSize: kind === "default" || kind === "mobilenet" ? inputSize : undefined });
 }

@@ -18,6 +18,8 @@ export interface EvaluateOptions {
   stepsPerVisit?: number;
   readoutSteps?: number;
   learningRate?: number;
+  /** Cycles without a better validation score before training stops (default 4). */
+  patience?: number;
   /** Early stopping watches this session's validation images only (name or id; default: all). */
   validationSession?: string;
   testFraction?: number;
@@ -74,7 +76,7 @@ export async function evaluateSessions(store: SessionStore, options: EvaluateOpt
   const trainingBackend = await ensureTrainableBackend(log);
   const ensemble = new DeepEnsemble({
     ...defaultEnsembleConfig,
-    members: options.members ?? defaultEnsembleConfig.members,
+    members: options.members ?? 8,
     width: options.width ?? defaultEnsembleConfig.width,
     blocks: options.blocks ?? defaultEnsembleConfig.blocks,
     inputShape: featureShape,
@@ -84,11 +86,11 @@ export async function evaluateSessions(store: SessionStore, options: EvaluateOpt
   try {
     const t0 = Date.now();
     const result = await trainEnsemble(ensemble, sessions, {
-      maxCycles: options.maxCycles ?? 8,
+      maxCycles: options.maxCycles ?? 30,
       stepsPerVisit: options.stepsPerVisit ?? 60,
       batchSize: 32,
       learningRate: options.learningRate ?? 6e-3,
-      patience: 2,
+      patience: options.patience ?? 4,
       validationSession: options.validationSession === undefined ? undefined : String(resolveSession(store, options.validationSession)),
       seed,
       signal: options.signal,

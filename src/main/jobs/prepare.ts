@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { meanResponses, repeatMatrix, type SessionDataset } from "../../models/data/dataset.js";
 import { splitIndices } from "../../models/data/random.js";
 import { zscoreTargets } from "../../models/data/targets.js";
-import { channelStats, type TrainingSession } from "../../models/ensemble/index.js";
+import { featureStandardization, type TrainingSession } from "../../models/ensemble/index.js";
 import { extractFeatures, loadFrontEnd, type FrontEndSpec } from "../../models/frontend/index.js";
 import type { SessionStore } from "../store/index.js";
 import { loadSessionDataset, resolveSession } from "../import/dataset.js";
@@ -93,27 +93,5 @@ export async function ensureTrainableBackend(log: (l: string) => void): Promise<
   }
 }
 
-
 /** Per-channel feature standardization over every session's training images (stored with the model). */
-export function standardization(sessions: PreparedSession[], shape: [number, number, number]): { inputMean: number[]; inputScale: number[] } {
-  const c = shape[2];
-  const per = shape[0] * shape[1] * c;
-  const total = sessions.reduce((n, s) => n + s.trainIdx.length * shape[0] * shape[1], 0);
-  const mean = new Float64Array(c);
-  const sq = new Float64Array(c);
-  for (const s of sessions) {
-    const st = channelStats(s.features, c, s.trainIdx, per);
-    const w = (s.trainIdx.length * shape[0] * shape[1]) / total;
-    for (let k = 0; k < c; k++) {
-      mean[k]! += w * st.mean[k]!;
-      sq[k]! += w * (1 / st.scale[k]! ** 2 + st.mean[k]! ** 2);
-    }
-  }
-  return {
-    inputMean: Array.from(mean),
-    inputScale: Array.from(sq, (q, k) => {
-      const sd = Math.sqrt(Math.max(0, q - mean[k]! ** 2));
-      return sd > 1e-6 ? 1 / sd : 1;
-    }),
-  };
-}
+export const standardization = featureStandardization;

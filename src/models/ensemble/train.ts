@@ -30,6 +30,14 @@ export interface TrainOptions {
   /** Early stopping watches only this session's held-out images (default: mean over sessions). */
   validationSession?: string;
   resetReadoutOnVisit?: boolean;
+  /** L2 penalty on the readout weights (1×1 mixing and spatial map), per unit; 0 = none (default). */
+  readoutL2?: number;
+  /**
+   * Before each validation, every session's readouts are refitted for this many steps with the
+   * cores frozen (default 100; 0 = off). Without it a session's readouts are stale: the cores
+   * moved on while training visited the other sessions.
+   */
+  refitSteps?: number;
   seed?: number;
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
@@ -82,15 +90,24 @@ export function gatherBatch(s: TrainingSession, shape: readonly [number, number,
  * One optimizer step on a batch. The loss is the sum over members of each member's masked mean
  * squared error, so members learn independently (they differ only by their initialization).
  */
-export function trainStep(ensemble: DeepEnsemble, optimizer: tf.Optimizer, session: string, batch: { x: tf.Tensor4D; y: tf.Tensor2D; mask: tf.Tensor2D }, varList: tf.Variable[]): number {
+/** Masked mean squared error of a readout on core outputs, plus its L2 penalty. */
+function readoutLoss(r: Readout, coreOut: tf.Tensor4D, y: tf.Tensor2D, mask: tf.Tensor2D, count: number, readoutL2: number): tf.Scalar {
+  const pred = readoutForward(r, coreOut);
+  const mse = tf.div(tf.sum(tf.mul(tf.square(tf.sub(pred, y)), mask)), count) as tf.Scalar;
+  if (readoutL2 <= 0) return mse;
+  // The spatial map is scaled by its size so that both factors are penalized alike.
+  const penalty = tf.add(tf.sum(tf.square(r.mix)), tf.mul(tf.sum(tf.square(r.spatial)), r.spatial.shape[0]));
+  return tf.add(mse, tf.mul(penalty, readoutL2 / r.units));
+}
+
+export function trainStep(ensemble: DeepEnsemble, optimizer: tf.Optimizer, session: string, batch: { x: tf.Tensor4D; y: tf.Tensor2D; mask: tf.Tensor2D }, varList: tf.Variable[], readoutL2 = 0): number {
   const readouts = ensemble.readoutsOf(session);
   const count = Math.max(1, tf.tidy(() => batch.mask.sum().dataSync()[0]!));
   const loss = optimizer.minimize(
     () => {
       const losses = ensemble.cores.map((core, m) => {
         // Only varList gets gradients: with readout variables alone the cores stay frozen.
-        const pred = readoutForward(readouts[m]!, coreForward(core, batch.x, ensemble.config));
-        return tf.div(tf.sum(tf.mul(tf.square(tf.sub(pred, batch.y)), batch.mask)), count);
+        return readoutLoss(readouts[m]!, coreForward(core, batch.x, ensemble.config), batch.y, batch.mask, count, readoutL2);
       });
       return tf.addN(losses) as tf.Scalar;
     },
@@ -181,7 +198,7 @@ export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSe
         }
         const idx = Array.from({ length: Math.min(batchSize, s.trainIdx.length) }, () => s.trainIdx[rng.int(s.trainIdx.length)]!);
         const batch = gatherBatch(s, ensemble.config.inputShape, idx);
-        sum += trainStep(ensemble, optimizer, s.key, batch, vars);
+        sum += trainStep(ensemble, optimizer, s.key, batch, vars, options.readoutL2 ?? 0);
         tf.dispose([batch.x, batch.y, batch.mask]);
       }
       optimizer.dispose();
@@ -192,6 +209,8 @@ export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSe
       if (cancelled) break;
     }
     if (cancelled) break;
+    const refit = options.refitSteps ?? 100;
+    if (refit > 0) for (const s of sessions) await refitReadouts(ensemble, s, { steps: refit, readoutL2: options.readoutL2, seed: cycle, reset: false });
     const watched = options.validationSession === undefined ? sessions : sessions.filter((s) => s.key === options.validationSession);
     if (watched.length === 0) throw new Error(`trainEnsemble: validation session "${options.validationSession}" is not among ${sessions.map((s) => s.key).join(", ")}`);
     const medians = watched.map((s) => median(scoreUnits(predictSession(ensemble, s, s.valIdx), s, s.valIdx).scores));
@@ -218,20 +237,62 @@ export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSe
   return { cycles: cycle - first, bestCycle, bestValidation: best, cancelled, losses };
 }
 
-/** Fits a fresh readout for a session with every core frozen (e.g. a new session, or evaluation). */
-export async function fitReadout(ensemble: DeepEnsemble, s: TrainingSession, options: { steps?: number; batchSize?: number; learningRate?: number; seed?: number } = {}): Promise<Readout[]> {
-  const readouts = ensemble.resetReadout(s.key, s.units);
+export interface ReadoutFitOptions {
+  steps?: number;
+  batchSize?: number;
+  learningRate?: number;
+  seed?: number;
+  readoutL2?: number;
+  /** Start from fresh readouts (default true) rather than the session's current ones. */
+  reset?: boolean;
+}
+
+/**
+ * Fits a session's readouts with every core frozen, on its training images (e.g. a new session,
+ * evaluation, or bringing stale readouts up to date). The cores run once over the images; the
+ * steps then train only the readouts on those cached outputs, so this costs little.
+ */
+export async function refitReadouts(ensemble: DeepEnsemble, s: TrainingSession, options: ReadoutFitOptions = {}): Promise<Readout[]> {
+  const readouts = (options.reset ?? true) || !ensemble.readouts.has(s.key) ? ensemble.resetReadout(s.key, s.units) : ensemble.readoutsOf(s.key);
+  const idx = s.trainIdx;
+  if (idx.length === 0) return readouts;
+  // Core outputs of every member over the training images, and targets, computed once.
+  const chunks: tf.Tensor4D[][] = ensemble.cores.map(() => []);
+  const data = gatherBatch(s, ensemble.config.inputShape, idx);
+  for (let start = 0; start < idx.length; start += 128) {
+    const x = tf.slice(data.x, [start, 0, 0, 0], [Math.min(128, idx.length - start), -1, -1, -1]);
+    ensemble.cores.forEach((core, m) => chunks[m]!.push(coreForward(core, x, ensemble.config)));
+    x.dispose();
+  }
+  const cached = chunks.map((c) => {
+    const all = c.length === 1 ? c[0]! : (tf.concat(c, 0) as tf.Tensor4D);
+    if (c.length > 1) tf.dispose(c);
+    return all;
+  });
+  data.x.dispose();
   const rng = new SeededRandom(options.seed ?? 2);
   const optimizer = tf.train.adam(options.learningRate ?? 5e-3);
   const vars = readouts.flatMap(readoutVariables);
-  const batchSize = options.batchSize ?? 64;
-  for (let step = 0; step < (options.steps ?? 200); step++) {
-    const idx = Array.from({ length: Math.min(batchSize, s.trainIdx.length) }, () => s.trainIdx[rng.int(s.trainIdx.length)]!);
-    const batch = gatherBatch(s, ensemble.config.inputShape, idx);
-    trainStep(ensemble, optimizer, s.key, batch, vars);
-    tf.dispose([batch.x, batch.y, batch.mask]);
-    if (step % 20 === 19) await new Promise((r) => setImmediate(r));
+  const batchSize = Math.min(options.batchSize ?? 64, idx.length);
+  const l2 = options.readoutL2 ?? 0;
+  try {
+    for (let step = 0; step < (options.steps ?? 200); step++) {
+      const rows = tf.tensor1d(Array.from({ length: batchSize }, () => rng.int(idx.length)), "int32");
+      const y = tf.gather(data.y, rows) as tf.Tensor2D;
+      const mask = tf.gather(data.mask, rows) as tf.Tensor2D;
+      const count = Math.max(1, tf.tidy(() => mask.sum().dataSync()[0]!));
+      const loss = optimizer.minimize(() => tf.addN(cached.map((c, m) => readoutLoss(readouts[m]!, tf.gather(c, rows) as tf.Tensor4D, y, mask, count, l2))) as tf.Scalar, false, vars);
+      tf.dispose([rows, y, mask, loss ?? []]);
+      if (step % 50 === 49) await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    optimizer.dispose();
+    tf.dispose([...cached, data.y, data.mask]);
   }
-  optimizer.dispose();
   return readouts;
+}
+
+/** Fits a fresh readout for a session with every core frozen (e.g. a new session, or evaluation). */
+export async function fitReadout(ensemble: DeepEnsemble, s: TrainingSession, options: Omit<ReadoutFitOptions, "reset"> = {}): Promise<Readout[]> {
+  return refitReadouts(ensemble, s, { ...options, reset: true });
 }

@@ -111,6 +111,30 @@ export function channelStats(features: Float32Array, c: number, images: readonly
   return { mean, scale };
 }
 
+/** Per-channel feature standardization over every session's training images (stored with the model). */
+export function featureStandardization(sessions: readonly { features: Float32Array; trainIdx: readonly number[] }[], shape: readonly [number, number, number]): { inputMean: number[]; inputScale: number[] } {
+  const c = shape[2];
+  const per = shape[0] * shape[1] * c;
+  const total = sessions.reduce((n, s) => n + s.trainIdx.length * shape[0] * shape[1], 0);
+  const mean = new Float64Array(c);
+  const sq = new Float64Array(c);
+  for (const s of sessions) {
+    const st = channelStats(s.features, c, s.trainIdx, per);
+    const w = (s.trainIdx.length * shape[0] * shape[1]) / total;
+    for (let k = 0; k < c; k++) {
+      mean[k]! += w * st.mean[k]!;
+      sq[k]! += w * (1 / st.scale[k]! ** 2 + st.mean[k]! ** 2);
+    }
+  }
+  return {
+    inputMean: Array.from(mean),
+    inputScale: Array.from(sq, (q, k) => {
+      const sd = Math.sqrt(Math.max(0, q - mean[k]! ** 2));
+      return sd > 1e-6 ? 1 / sd : 1;
+    }),
+  };
+}
+
 /** Core forward pass: features [N,h,w,c] → [N,h,w,width]. */
 export function coreForward(core: MemberCore, x: tf.Tensor4D, config?: Pick<EnsembleConfig, "inputMean" | "inputScale">): tf.Tensor4D {
   return tf.tidy(() => {
