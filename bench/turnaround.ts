@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { sharedDir } from "../src/main/paths.js";
+import { campaignTrainingDefaults as training } from "../src/main/campaign/defaults.js";
 import { importRecordedSession } from "../src/main/import/recorded.js";
 import { ensureTrainableBackend, prepareSessions } from "../src/main/jobs/prepare.js";
 import { SessionStore } from "../src/main/store/index.js";
@@ -53,11 +54,11 @@ export async function run(args: string[]): Promise<void> {
       sessions: { type: "string", default: "190925,190929,210322,210621" },
       bank: { type: "string", default: "10000" },
       k: { type: "string", default: "600" },
-      cycles: { type: "string", default: "30" },
-      steps: { type: "string", default: "20" },
-      members: { type: "string", default: "4" },
-      width: { type: "string", default: "32" },
-      blocks: { type: "string", default: "2" },
+      cycles: { type: "string", default: String(training.maxCycles) },
+      steps: { type: "string", default: String(training.stepsPerVisit) },
+      members: { type: "string", default: String(training.members) },
+      width: { type: "string", default: String(training.width) },
+      blocks: { type: "string", default: String(training.blocks) },
       "front-end": { type: "string", default: "default" },
       "images-per-session": { type: "string" },
       help: { type: "boolean", default: false },
@@ -125,9 +126,9 @@ export async function run(args: string[]): Promise<void> {
         stepsPerVisit: steps,
         batchSize: 32,
         // The campaign's training settings (cortexloop campaign defaults).
-        learningRate: 3e-3,
-        patience: 6,
-        readoutL2: 1e-2,
+        learningRate: training.learningRate,
+        patience: training.patience,
+        readoutL2: training.readoutL2,
         seed: 1,
         onProgress: (p) => {
           if (p.validation !== undefined) log(`cycle ${p.cycle}/${p.maxCycles}: validation median ${p.validation.toFixed(3)} (${((performance.now() - tTrain) / 1000).toFixed(0)} s training)`);

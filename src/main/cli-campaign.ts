@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { BackendName } from "../models/backend.js";
 import { SessionStore } from "./store/index.js";
+import { campaignTrainingDefaults as training } from "./campaign/defaults.js";
 // Types only: the campaign code (tfjs) is loaded when the command runs, not by every cortexloop command.
 import type { CampaignResult, CampaignRigKind, CurvePoint, Selection } from "./campaign/index.js";
 
@@ -184,14 +185,14 @@ export function registerCampaignCommand(program: Command): void {
     .option("--selection <rule>", "active (ensemble disagreement) | random", "active")
     .option("--compare", "run twice from the same session 1: active and random selection; print both curves")
     .option("--seed <n>", "seed of the bank split, neurons, schedules and training", "1")
-    .option("--members <n>", "ensemble members", "4")
-    .option("--width <n>", "channels inside each member", "32")
-    .option("--cycles <n>", "training cycles over the sessions (at most)", "30")
-    .option("--steps <n>", "optimizer steps per session visit", "20")
-    .option("--blocks <n>", "residual blocks per member", "2")
-    .option("--lr <rate>", "Adam learning rate", "3e-3")
-    .option("--patience <n>", "cycles without a better validation median before training stops", "6")
-    .option("--readout-l2 <x>", "L2 penalty on the readout weights", "1e-2")
+    .option("--members <n>", "ensemble members", String(training.members))
+    .option("--width <n>", "channels inside each member", String(training.width))
+    .option("--cycles <n>", "training cycles over the sessions (at most)", String(training.maxCycles))
+    .option("--steps <n>", "optimizer steps per session visit", String(training.stepsPerVisit))
+    .option("--blocks <n>", "residual blocks per member", String(training.blocks))
+    .option("--lr <rate>", "Adam learning rate", String(training.learningRate))
+    .option("--patience <n>", "cycles without a better validation median before training stops", String(training.patience))
+    .option("--readout-l2 <x>", "L2 penalty on the readout weights", String(training.readoutL2))
     .option("--no-warm-start", "retrain from random weights after every session instead of continuing from the previous model")
     .option("--candidates <n>", "candidates scored for active learning", "1500")
     .option("--coreset <poolFactor>", "k-centre thinning over the top k × poolFactor candidates")

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { SessionStore } from "./store/index.js";
 import { importRecordedSession } from "./import/recorded.js";
-import { evaluateSessions } from "./jobs/evaluate.js";
+import { evaluateDefaults, evaluateSessions } from "./jobs/evaluate.js";
 import { selectFromBank } from "./jobs/select.js";
 import { startRetrainJob } from "./jobs/start-retrain.js";
 import type { Preprocess } from "../models/frontend/index.js";
@@ -53,11 +53,11 @@ export function registerModelCommands(program: Command): void {
     .option("--frontend-layer <name>", "layer to cut the front end at (mobilenet default block_9_add; ResNet50: conv4_block4_out)")
     .option("--frontend-input <px>", "side of the image the front end sees (mobilenet default 112)", (v) => Number(v))
     .option("--frontend-preprocess <kind>", "for a converted model: caffe | scale-minus-one-to-one | none", "caffe")
-    .option("--members <n>", "ensemble members", (v) => Number(v), 8)
+    .option("--members <n>", "ensemble members", (v) => Number(v), evaluateDefaults.members)
     .option("--width <n>", "channels inside each member", (v) => Number(v), defaultEnsembleConfig.width)
     .option("--blocks <n>", "residual blocks per member", (v) => Number(v), defaultEnsembleConfig.blocks)
-    .option("--cycles <n>", "most training cycles over the sessions", (v) => Number(v), 30)
-    .option("--patience <n>", "stop after this many cycles without a better validation median", (v) => Number(v), 4)
+    .option("--cycles <n>", "most training cycles over the sessions", (v) => Number(v), evaluateDefaults.maxCycles)
+    .option("--patience <n>", "stop after this many cycles without a better validation median", (v) => Number(v), evaluateDefaults.patience)
     .option("--steps <n>", "optimizer steps per session visit", (v) => Number(v), 60)
     .option("--readout-steps <n>", "steps to fit each evaluation readout (cores frozen)", (v) => Number(v), 300)
     .option("--validation-session <name|id>", "early stopping watches only this session's validation images (default: all sessions)")

@@ -4,3 +4,4 @@ export * from "./dataset-from-session.js";
 export * from "./rig.js";
 export * from "./setup.js";
 export * from "./neuron-cache.js";
+export * from "./defaults.js";

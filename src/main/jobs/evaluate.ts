@@ -2,11 +2,14 @@
 // images, and report accuracy on the rest, next to a ridge-regression baseline on the same features.
 import { selectBackend } from "../../models/backend.js";
 import { median } from "../../models/metrics/r2er.js";
-import { DeepEnsemble, defaultEnsembleConfig, fitReadout, predictSession, ridgeFit, saveEnsemble, scoreUnits, trainEnsemble } from "../../models/ensemble/index.js";
+import { DeepEnsemble, defaultEnsembleConfig, featureStandardization, fitReadout, predictSession, ridgeFit, saveEnsemble, scoreUnits, trainEnsemble } from "../../models/ensemble/index.js";
 import type { FrontEndSpec } from "../../models/frontend/index.js";
 import type { SessionStore } from "../store/index.js";
-import { ensureTrainableBackend, prepareSessions, standardization } from "./prepare.js";
+import { ensureTrainableBackend, prepareSessions } from "./prepare.js";
 import { resolveSession } from "../import/dataset.js";
+
+/** Settings that beat the ridge baseline on most WE sessions (README); the command line shows them. */
+export const evaluateDefaults = { members: 8, maxCycles: 30, patience: 4 } as const;
 
 export interface EvaluateOptions {
   sessions: string[];
@@ -18,7 +21,7 @@ export interface EvaluateOptions {
   stepsPerVisit?: number;
   readoutSteps?: number;
   learningRate?: number;
-  /** Cycles without a better validation score before training stops (default 4). */
+  /** Cycles without a better validation score before training stops (default evaluateDefaults.patience). */
   patience?: number;
   /** Early stopping watches this session's validation images only (name or id; default: all). */
   validationSession?: string;
@@ -76,21 +79,21 @@ export async function evaluateSessions(store: SessionStore, options: EvaluateOpt
   const trainingBackend = await ensureTrainableBackend(log);
   const ensemble = new DeepEnsemble({
     ...defaultEnsembleConfig,
-    members: options.members ?? 8,
+    members: options.members ?? evaluateDefaults.members,
     width: options.width ?? defaultEnsembleConfig.width,
     blocks: options.blocks ?? defaultEnsembleConfig.blocks,
     inputShape: featureShape,
     seed,
-    ...standardization(sessions, featureShape),
+    ...featureStandardization(sessions, featureShape),
   });
   try {
     const t0 = Date.now();
     const result = await trainEnsemble(ensemble, sessions, {
-      maxCycles: options.maxCycles ?? 30,
+      maxCycles: options.maxCycles ?? evaluateDefaults.maxCycles,
       stepsPerVisit: options.stepsPerVisit ?? 60,
       batchSize: 32,
       learningRate: options.learningRate ?? 6e-3,
-      patience: options.patience ?? 4,
+      patience: options.patience ?? evaluateDefaults.patience,
       validationSession: options.validationSession === undefined ? undefined : String(resolveSession(store, options.validationSession)),
       seed,
       signal: options.signal,

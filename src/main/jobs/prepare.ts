@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { meanResponses, repeatMatrix, type SessionDataset } from "../../models/data/dataset.js";
 import { splitIndices } from "../../models/data/random.js";
 import { zscoreTargets } from "../../models/data/targets.js";
-import { featureStandardization, type TrainingSession } from "../../models/ensemble/index.js";
+import { type TrainingSession } from "../../models/ensemble/index.js";
 import { extractFeatures, loadFrontEnd, type FrontEndSpec } from "../../models/frontend/index.js";
 import type { SessionStore } from "../store/index.js";
 import { loadSessionDataset, resolveSession } from "../import/dataset.js";
@@ -92,6 +92,3 @@ export async function ensureTrainableBackend(log: (l: string) => void): Promise<
     return "cpu";
   }
 }
-
-/** Per-channel feature standardization over every session's training images (stored with the model). */
-export const standardization = featureStandardization;

@@ -1,10 +1,10 @@
 // Retraining job: trains the deep ensemble across sessions, checkpointing each cycle as a model
 // version and a job event, so a cancelled or crashed job resumes from its last checkpoint.
-import { DeepEnsemble, defaultEnsembleConfig, loadEnsemble, saveEnsemble, trainEnsemble } from "../../models/ensemble/index.js";
+import { DeepEnsemble, defaultEnsembleConfig, featureStandardization, loadEnsemble, saveEnsemble, trainEnsemble } from "../../models/ensemble/index.js";
 import { selectBackend, isBackendName } from "../../models/backend.js";
 import type { FrontEndSpec } from "../../models/frontend/index.js";
 import type { SessionStore } from "../store/index.js";
-import { ensureTrainableBackend, prepareSessions, standardization } from "./prepare.js";
+import { ensureTrainableBackend, prepareSessions } from "./prepare.js";
 
 /** Everything a retraining job needs; JSON, stored as the job's params. */
 export interface RetrainParams {
@@ -68,7 +68,7 @@ export async function runRetrainJob(store: SessionStore, jobId: number, io: { si
       parentId = resume.modelVersionId;
       log(`resuming job ${jobId} from model version ${resume.modelVersionId} after cycle ${resume.cycle}`);
     } else {
-      ensemble = new DeepEnsemble({ ...defaultEnsembleConfig, members: params.members ?? 4, width: params.width ?? 32, blocks: params.blocks ?? 2, inputShape: data.featureShape, seed, ...standardization(data.sessions, data.featureShape) });
+      ensemble = new DeepEnsemble({ ...defaultEnsembleConfig, members: params.members ?? 4, width: params.width ?? 32, blocks: params.blocks ?? 2, inputShape: data.featureShape, seed, ...featureStandardization(data.sessions, data.featureShape) });
     }
     const maxCycles = params.maxCycles ?? 8;
     try {

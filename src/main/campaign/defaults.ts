@@ -1,0 +1,12 @@
+// The campaign's training settings, in one place for `cortexloop campaign` and the turnaround
+// benchmark. No tfjs import: the command line reads these without loading the models.
+export const campaignTrainingDefaults = {
+  members: 4,
+  width: 32,
+  blocks: 2,
+  maxCycles: 30,
+  stepsPerVisit: 20,
+  learningRate: 3e-3,
+  patience: 6,
+  readoutL2: 1e-2,
+} as const;
