@@ -128,6 +128,8 @@ export async function run(args: string[]): Promise<void> {
         // The campaign's training settings (cortexloop campaign defaults).
         learningRate: training.learningRate,
         patience: training.patience,
+        stopOn: training.stopOn,
+        minCycles: training.minCycles,
         readoutL2: training.readoutL2,
         seed: 1,
         onProgress: (p) => {

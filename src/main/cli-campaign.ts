@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { BackendName } from "../models/backend.js";
 import { SessionStore } from "./store/index.js";
-import { campaignTrainingDefaults as training } from "./campaign/defaults.js";
+import { campaignTrainingDefaults as training, stopCriterion } from "./campaign/defaults.js";
 // Types only: the campaign code (tfjs) is loaded when the command runs, not by every cortexloop command.
 import type { CampaignResult, CampaignRigKind, CurvePoint, Selection } from "./campaign/index.js";
 
@@ -28,6 +28,8 @@ export interface CampaignFlags {
   blocks: string;
   lr: string;
   patience: string;
+  stopOn: string;
+  minCycles: string;
   readoutL2: string;
   warmStart: boolean;
   candidates: string;
@@ -134,6 +136,8 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
         batchSize: 32,
         learningRate,
         patience: int("patience", flags.patience, 1),
+        stopOn: stopCriterion(flags.stopOn),
+        minCycles: int("min-cycles", flags.minCycles, 1),
         readoutL2: nonNegative("readout-l2", flags.readoutL2),
         warmStart: flags.warmStart,
       },
@@ -191,7 +195,9 @@ export function registerCampaignCommand(program: Command): void {
     .option("--steps <n>", "optimizer steps per session visit", String(training.stepsPerVisit))
     .option("--blocks <n>", "residual blocks per member", String(training.blocks))
     .option("--lr <rate>", "Adam learning rate", String(training.learningRate))
-    .option("--patience <n>", "cycles without a better validation median before training stops", String(training.patience))
+    .option("--patience <n>", "cycles without a better validation score before training stops", String(training.patience))
+    .option("--stop-on <criterion>", "early stopping watches the validation loss (pooled over units and images) or the median over units", training.stopOn)
+    .option("--min-cycles <n>", "train at least this many cycles before early stopping", String(training.minCycles))
     .option("--readout-l2 <x>", "L2 penalty on the readout weights", String(training.readoutL2))
     .option("--no-warm-start", "retrain from random weights after every session instead of continuing from the previous model")
     .option("--candidates <n>", "candidates scored for active learning", "1500")

@@ -7,6 +7,7 @@ import { selectFromBank } from "./jobs/select.js";
 import { startRetrainJob } from "./jobs/start-retrain.js";
 import type { Preprocess } from "../models/frontend/index.js";
 import { defaultEnsembleConfig } from "../models/ensemble/index.js";
+import { stopCriterion } from "./campaign/defaults.js";
 
 const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
@@ -57,7 +58,9 @@ export function registerModelCommands(program: Command): void {
     .option("--width <n>", "channels inside each member", (v) => Number(v), defaultEnsembleConfig.width)
     .option("--blocks <n>", "residual blocks per member", (v) => Number(v), defaultEnsembleConfig.blocks)
     .option("--cycles <n>", "most training cycles over the sessions", (v) => Number(v), evaluateDefaults.maxCycles)
-    .option("--patience <n>", "stop after this many cycles without a better validation median", (v) => Number(v), evaluateDefaults.patience)
+    .option("--patience <n>", "stop after this many cycles without a better validation score", (v) => Number(v), evaluateDefaults.patience)
+    .option("--stop-on <criterion>", "early stopping watches the validation loss (pooled over units and images) or the median over units", evaluateDefaults.stopOn)
+    .option("--min-cycles <n>", "train at least this many cycles before early stopping", (v) => Number(v), evaluateDefaults.minCycles)
     .option("--steps <n>", "optimizer steps per session visit", (v) => Number(v), 60)
     .option("--readout-steps <n>", "steps to fit each evaluation readout (cores frozen)", (v) => Number(v), 300)
     .option("--validation-session <name|id>", "early stopping watches only this session's validation images (default: all sessions)")
@@ -80,6 +83,8 @@ export function registerModelCommands(program: Command): void {
         blocks: number;
         cycles: number;
         patience: number;
+        stopOn: string;
+        minCycles: number;
         steps: number;
         readoutSteps: number;
         lr: number;
@@ -111,6 +116,8 @@ export function registerModelCommands(program: Command): void {
             blocks: flags.blocks,
             maxCycles: flags.cycles,
             patience: flags.patience,
+            stopOn: stopCriterion(flags.stopOn),
+            minCycles: flags.minCycles,
             stepsPerVisit: flags.steps,
             readoutSteps: flags.readoutSteps,
             learningRate: flags.lr,

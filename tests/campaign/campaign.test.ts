@@ -29,6 +29,8 @@ function flags(overrides: Partial<CampaignFlags>): CampaignFlags {
     blocks: "1",
     lr: "3e-3",
     patience: "3",
+    stopOn: "loss",
+    minCycles: "1",
     readoutL2: "1e-2",
     warmStart: true,
     candidates: "80",

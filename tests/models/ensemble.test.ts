@@ -70,6 +70,41 @@ describe("deep ensemble", () => {
     ens.dispose();
   });
 
+  it("keeps the cycle with the lowest validation loss (stopOn loss) and never stops before minCycles", async () => {
+    const ens = new DeepEnsemble(config);
+    const sessions = [synthetic("a", 64, 3, 6)];
+    const reported: { cycle: number; loss: number; median: number }[] = [];
+    // A learning rate high enough that the validation loss goes up and down between cycles.
+    const result = await trainEnsemble(ens, sessions, {
+      maxCycles: 6, stepsPerVisit: 5, batchSize: 16, learningRate: 5e-2, patience: 1, minCycles: 5, refitSteps: 0, stopOn: "loss",
+      onProgress: (p) => {
+        if (p.validationLoss !== undefined) reported.push({ cycle: p.cycle, loss: p.validationLoss, median: p.validation! });
+      },
+    });
+    // patience 1 alone would stop at the first cycle that is not better; minCycles 5 keeps it going.
+    expect(result.cycles).toBeGreaterThanOrEqual(5);
+    expect(reported.length).toBe(result.cycles);
+    const best = reported.reduce((a, b) => (b.loss < a.loss ? b : a));
+    expect(result.bestCycle).toBe(best.cycle);
+    expect(result.bestValidationLoss).toBeCloseTo(best.loss, 6);
+    expect(result.bestValidation).toBeCloseTo(best.median, 6);
+    // The restored weights are the best cycle's: the validation loss now is the best one.
+    const s = sessions[0]!;
+    const pred = predictSession(ens, s, s.valIdx);
+    let sum = 0;
+    let count = 0;
+    s.valIdx.forEach((i, j) => {
+      for (let u = 0; u < s.units; u++) {
+        const t = s.targets[i * s.units + u]!;
+        if (Number.isNaN(t)) continue;
+        sum += (pred[j * s.units + u]! - t) ** 2;
+        count++;
+      }
+    });
+    expect(sum / count).toBeCloseTo(best.loss, 5);
+    ens.dispose();
+  });
+
   it("saves and loads a checkpoint that predicts the same; a corrupt one is refused and leaks nothing", async () => {
     const ens = new DeepEnsemble(config);
     const s = synthetic("a", 16, 3, 4);

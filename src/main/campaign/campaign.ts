@@ -37,6 +37,10 @@ export interface TrainingSettings {
   batchSize: number;
   learningRate: number;
   patience: number;
+  /** What early stopping watches: "loss" (default) or "median" (TrainOptions.stopOn). */
+  stopOn?: "loss" | "median";
+  /** Train at least this many cycles before early stopping may end training (default 1). */
+  minCycles?: number;
   /** L2 penalty on the readout weights (default 0). */
   readoutL2?: number;
   /**
@@ -329,11 +333,13 @@ export class Campaign {
       batchSize: t.batchSize,
       learningRate: t.learningRate,
       patience: t.patience,
+      stopOn: t.stopOn,
+      minCycles: t.minCycles,
       readoutL2: t.readoutL2,
       seed: o.seed,
       signal: o.signal,
       onProgress: (p) => {
-        if (p.validation !== undefined) this.log(`${arm.label}: training after session ${after}${warm ? " (continuing from the previous model)" : ""}: cycle ${p.cycle}/${p.maxCycles}, loss ${fmt(p.loss)}, validation median ${fmt(p.validation)}`);
+        if (p.validation !== undefined) this.log(`${arm.label}: training after session ${after}${warm ? " (continuing from the previous model)" : ""}: cycle ${p.cycle}/${p.maxCycles}, loss ${fmt(p.loss)}, validation loss ${fmt(p.validationLoss ?? Number.NaN)}, median ${fmt(p.validation)}`);
       },
     });
     const trainSeconds = seconds(t0);

@@ -8,5 +8,13 @@ export const campaignTrainingDefaults = {
   stepsPerVisit: 20,
   learningRate: 3e-3,
   patience: 6,
+  stopOn: "loss",
+  minCycles: 1,
   readoutL2: 1e-2,
 } as const;
+
+/** Parses an early-stopping criterion from the command line (`--stop-on`). */
+export function stopCriterion(value: string): "loss" | "median" {
+  if (value === "loss" || value === "median") return value;
+  throw new Error(`--stop-on must be "loss" or "median", got "${value}"`);
+}

@@ -8,8 +8,8 @@ import type { SessionStore } from "../store/index.js";
 import { ensureTrainableBackend, prepareSessions } from "./prepare.js";
 import { resolveSession } from "../import/dataset.js";
 
-/** Settings that beat the ridge baseline on most WE sessions (README); the command line shows them. */
-export const evaluateDefaults = { members: 8, maxCycles: 30, patience: 4 } as const;
+/** Settings that beat the ridge baseline on all four WE sessions (README); the command line shows them. */
+export const evaluateDefaults = { members: 8, maxCycles: 30, patience: 4, stopOn: "loss", minCycles: 1 } as const;
 
 export interface EvaluateOptions {
   sessions: string[];
@@ -23,6 +23,10 @@ export interface EvaluateOptions {
   learningRate?: number;
   /** Cycles without a better validation score before training stops (default evaluateDefaults.patience). */
   patience?: number;
+  /** What early stopping watches on the validation images: "loss" (default) or "median" (TrainOptions.stopOn). */
+  stopOn?: "loss" | "median";
+  /** Train at least this many cycles before early stopping may end training. */
+  minCycles?: number;
   /** Early stopping watches this session's validation images only (name or id; default: all). */
   validationSession?: string;
   testFraction?: number;
@@ -94,14 +98,16 @@ export async function evaluateSessions(store: SessionStore, options: EvaluateOpt
       batchSize: 32,
       learningRate: options.learningRate ?? 6e-3,
       patience: options.patience ?? evaluateDefaults.patience,
+      stopOn: options.stopOn ?? evaluateDefaults.stopOn,
+      minCycles: options.minCycles ?? evaluateDefaults.minCycles,
       validationSession: options.validationSession === undefined ? undefined : String(resolveSession(store, options.validationSession)),
       seed,
       signal: options.signal,
       onProgress: (p) => {
-        if (p.validation !== undefined) log(`cycle ${p.cycle}/${p.maxCycles}: validation median ${p.validation.toFixed(3)}`);
+        if (p.validation !== undefined) log(`cycle ${p.cycle}/${p.maxCycles}: validation loss ${p.validationLoss?.toFixed(4) ?? "-"}, median ${p.validation.toFixed(3)}`);
       },
     });
-    log(`ensemble: ${result.cycles} cycle(s), best ${result.bestCycle} (validation ${result.bestValidation.toFixed(3)})${result.cancelled ? ", cancelled" : ""} in ${((Date.now() - t0) / 1000).toFixed(1)} s on ${trainingBackend}`);
+    log(`ensemble: ${result.cycles} cycle(s), best ${result.bestCycle} (validation loss ${result.bestValidationLoss.toFixed(4)}, median ${result.bestValidation.toFixed(3)}; stopping on ${options.stopOn ?? evaluateDefaults.stopOn})${result.cancelled ? ", cancelled" : ""} in ${((Date.now() - t0) / 1000).toFixed(1)} s on ${trainingBackend}`);
     const out: SessionEvaluation[] = [];
     for (const s of sessions) {
       // Evaluation readout: fresh, fitted with every core frozen on all of the session's training images.

@@ -27,6 +27,16 @@ export interface TrainOptions {
   learningRate?: number;
   /** Cycles without a better validation score before stopping. */
   patience?: number;
+  /**
+   * What early stopping watches on the held-out validation images: "loss" (default), the mean
+   * squared error of the ensemble's predictions of the z-scored targets over every unit and image,
+   * or "median", the median over units of each unit's score (r²_ER or raw R²). The loss pools all
+   * units and images, so it moves far less from cycle to cycle than a median of per-unit scores
+   * on a few dozen single-trial images.
+   */
+  stopOn?: "loss" | "median";
+  /** Never stop before this many cycles (default 1), whatever the patience. */
+  minCycles?: number;
   /** Early stopping watches only this session's held-out images (default: mean over sessions). */
   validationSession?: string;
   resetReadoutOnVisit?: boolean;
@@ -52,13 +62,19 @@ export interface TrainProgress {
   maxCycles: number;
   session: string;
   loss: number;
+  /** Median over units of the validation score (r²_ER or raw R²). */
   validation?: number;
+  /** Masked mean squared error on the validation images (z-scored targets). */
+  validationLoss?: number;
 }
 
 export interface TrainResult {
   cycles: number;
   bestCycle: number;
+  /** The best cycle's validation median (whichever criterion chose it). */
   bestValidation: number;
+  /** The best cycle's validation loss. */
+  bestValidationLoss: number;
   cancelled: boolean;
   losses: number[];
 }
@@ -120,6 +136,22 @@ export function trainStep(ensemble: DeepEnsemble, optimizer: tf.Optimizer, sessi
   return value;
 }
 
+/** Masked mean squared error of predictions [idx.length, U] against a session's targets on `idx`: sum and count. */
+export function maskedSquaredError(predictions: Float32Array, s: TrainingSession, idx: readonly number[]): { sum: number; count: number } {
+  let sum = 0;
+  let count = 0;
+  idx.forEach((i, j) => {
+    for (let u = 0; u < s.units; u++) {
+      const t = s.targets[i * s.units + u]!;
+      if (Number.isNaN(t)) continue;
+      const d = predictions[j * s.units + u]! - t;
+      sum += d * d;
+      count++;
+    }
+  });
+  return { sum, count };
+}
+
 /** Ensemble-mean predictions [idx.length, U] for a session's images, in batches. */
 export function predictSession(ensemble: DeepEnsemble, s: TrainingSession, idx: readonly number[], batchSize = 128): Float32Array {
   const out = new Float32Array(idx.length * s.units);
@@ -167,18 +199,22 @@ function allVariables(ensemble: DeepEnsemble): tf.Variable[] {
 
 /**
  * Trains the ensemble by cycling over sessions; each visit resets that session's readouts (by
- * default) and trains core + readouts on its training images. After each cycle the median score
- * over units on held-out images is computed; the best cycle's weights are kept.
+ * default) and trains core + readouts on its training images. After each cycle the held-out
+ * validation images are scored (loss and median, see `stopOn`); the best cycle's weights are kept.
  */
 export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSession[], options: TrainOptions = {}): Promise<TrainResult> {
   const maxCycles = options.maxCycles ?? 10;
   const steps = options.stepsPerVisit ?? 50;
   const batchSize = options.batchSize ?? 32;
   const patience = options.patience ?? 3;
+  const stopOn = options.stopOn ?? "loss";
+  const minCycles = options.minCycles ?? 1;
   const rng = new SeededRandom(options.seed ?? 1);
   for (const s of sessions) if (!ensemble.readouts.has(s.key)) ensemble.resetReadout(s.key, s.units);
   let best = Number.NEGATIVE_INFINITY;
   let bestCycle = 0;
+  let bestMedian = Number.NaN;
+  let bestLoss = Number.NaN;
   let bestWeights: tf.Tensor[] | undefined;
   let waited = 0;
   const losses: number[] = [];
@@ -213,18 +249,27 @@ export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSe
     if (refit > 0) for (const s of sessions) await refitReadouts(ensemble, s, { steps: refit, readoutL2: options.readoutL2, seed: cycle, reset: false });
     const watched = options.validationSession === undefined ? sessions : sessions.filter((s) => s.key === options.validationSession);
     if (watched.length === 0) throw new Error(`trainEnsemble: validation session "${options.validationSession}" is not among ${sessions.map((s) => s.key).join(", ")}`);
-    const medians = watched.map((s) => median(scoreUnits(predictSession(ensemble, s, s.valIdx), s, s.valIdx).scores));
-    const score = medians.reduce((a, b) => a + b, 0) / medians.length;
-    options.onProgress?.({ cycle, maxCycles, session: "validation", loss: losses[losses.length - 1]!, validation: score });
-    const isBest = score > best;
+    const scored = watched.map((s) => {
+      const pred = predictSession(ensemble, s, s.valIdx);
+      return { median: median(scoreUnits(pred, s, s.valIdx).scores), error: maskedSquaredError(pred, s, s.valIdx) };
+    });
+    const score = scored.reduce((a, b) => a + b.median, 0) / scored.length;
+    const errCount = scored.reduce((a, b) => a + b.error.count, 0);
+    const valLoss = errCount > 0 ? scored.reduce((a, b) => a + b.error.sum, 0) / errCount : Number.NaN;
+    options.onProgress?.({ cycle, maxCycles, session: "validation", loss: losses[losses.length - 1]!, validation: score, validationLoss: valLoss });
+    // Higher is better for both criteria; a NaN criterion (no scorable unit) never counts as better.
+    const criterion = stopOn === "loss" ? -valLoss : score;
+    const isBest = criterion > best;
     await options.onCycleEnd?.(cycle, score, isBest);
     if (isBest) {
-      best = score;
+      best = criterion;
       bestCycle = cycle;
+      bestMedian = score;
+      bestLoss = valLoss;
       if (bestWeights) tf.dispose(bestWeights);
       bestWeights = snapshot(allVariables(ensemble));
       waited = 0;
-    } else if (++waited >= patience) {
+    } else if (++waited >= patience && cycle - first + 1 >= minCycles) {
       cycle++;
       break;
     }
@@ -234,7 +279,7 @@ export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSe
     if (vars.length === bestWeights.length) vars.forEach((v, i) => v.assign(bestWeights![i]!));
     tf.dispose(bestWeights);
   }
-  return { cycles: cycle - first, bestCycle, bestValidation: best, cancelled, losses };
+  return { cycles: cycle - first, bestCycle, bestValidation: bestMedian, bestValidationLoss: bestLoss, cancelled, losses };
 }
 
 export interface ReadoutFitOptions {
