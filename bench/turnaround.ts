@@ -133,10 +133,10 @@ export async function run(args: string[]): Promise<void> {
         readoutL2: training.readoutL2,
         seed: 1,
         onProgress: (p) => {
-          if (p.validation !== undefined) log(`cycle ${p.cycle}/${p.maxCycles}: validation median ${p.validation.toFixed(3)} (${((performance.now() - tTrain) / 1000).toFixed(0)} s training)`);
+          if (p.validation !== undefined) log(`cycle ${p.cycle}/${p.maxCycles}: validation loss ${p.validationLoss?.toFixed(4) ?? "-"}, median ${p.validation.toFixed(3)} (${((performance.now() - tTrain) / 1000).toFixed(0)} s training)`);
         },
       });
-      log(`ensemble: ${result.cycles} cycle(s), best ${result.bestCycle} (validation ${result.bestValidation.toFixed(3)}) on ${trainingBackend}`);
+      log(`ensemble: ${result.cycles} cycle(s), best ${result.bestCycle} (validation loss ${result.bestValidationLoss.toFixed(4)}, median ${result.bestValidation.toFixed(3)}) on ${trainingBackend}`);
       phaseDone("retrain: ensemble");
 
       // 2. Score: every recorded image of the shared folder, topped up with gaudy versions, decoded per batch.

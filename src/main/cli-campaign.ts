@@ -66,7 +66,8 @@ function nonNegative(flag: string, value: string): number {
 }
 
 function curveText(label: string, curve: CurvePoint[]): string {
-  return `${label}: ${curve.map((p) => `session ${p.session}: ${p.imagesShown} images → r²_ER ${p.r2er.toFixed(3)}`).join("; ")}`;
+  // Session 1's readout is fitted on the same data in both arms of --compare: its score moves only with the cores.
+  return `${label}: ${curve.map((p) => `session ${p.session}: ${p.imagesShown} images → r²_ER ${p.r2er.toFixed(3)} (session 1's readout ${p.r2erPerSession[0]?.toFixed(3) ?? "-"})`).join("; ")}`;
 }
 
 /** `cortexloop campaign` without commander: what the command runs (tests call it directly). */

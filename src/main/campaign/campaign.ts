@@ -557,13 +557,16 @@ export class Campaign {
 
 /** Both curves side by side: median held-out r²_ER against training images shown. */
 export function formatCurves(active: CurvePoint[], random: CurvePoint[]): string {
-  const lines = ["session  images(active)  r2er(active)  images(random)  r2er(random)"];
+  // s1(...): session 1's test images through session 1's readout. Session 1 is the same data in both
+  // arms, so this column moves only with the cores that each arm's later images trained.
+  const lines = ["session  images(active)  r2er(active)  s1(active)  images(random)  r2er(random)  s1(random)"];
   const n = Math.max(active.length, random.length);
+  const cell = (p: CurvePoint | undefined, v: (p: CurvePoint) => number | undefined, width: number): string => (p === undefined ? "" : fmt(v(p) ?? Number.NaN)).padStart(width);
   for (let i = 0; i < n; i++) {
     const a = active[i];
     const r = random[i];
     lines.push(
-      `${String(a?.session ?? r?.session ?? i + 1).padStart(7)}  ${String(a?.imagesShown ?? "").padStart(14)}  ${(a ? fmt(a.r2er) : "").padStart(12)}  ${String(r?.imagesShown ?? "").padStart(14)}  ${(r ? fmt(r.r2er) : "").padStart(12)}`,
+      `${String(a?.session ?? r?.session ?? i + 1).padStart(7)}  ${String(a?.imagesShown ?? "").padStart(14)}  ${cell(a, (p) => p.r2er, 12)}  ${cell(a, (p) => p.r2erPerSession[0], 10)}  ${String(r?.imagesShown ?? "").padStart(14)}  ${cell(r, (p) => p.r2er, 12)}  ${cell(r, (p) => p.r2erPerSession[0], 10)}`,
     );
   }
   return lines.join("\n");
