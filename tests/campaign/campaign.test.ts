@@ -145,6 +145,13 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     }
     const header = lines.findIndex((l) => l.startsWith("session  images(active)"));
     expect(header).toBeGreaterThan(0);
-    expect(lines[header + 2]).toMatch(/^\s+2\s+48\s+-?\d\.\d{3}\s+48\s+-?\d\.\d{3}$/);
+    // Columns: session, images, r2er, session 1's readout (active), then the same for random.
+    const num = "-?\\d\\.\\d{3}";
+    const row = (session: number): string[] => lines[header + session]!.trim().split(/\s+/);
+    expect(lines[header + 2]).toMatch(new RegExp(`^\\s+2\\s+48\\s+${num}\\s+${num}\\s+48\\s+${num}\\s+${num}$`));
+    // Session 1 is shared: both arms' r2er and both s1 columns are the same number.
+    const first = row(1);
+    expect(first).toHaveLength(7);
+    expect(new Set([first[2], first[3], first[5], first[6]]).size).toBe(1);
   }, 120_000);
 });
