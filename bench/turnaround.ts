@@ -16,7 +16,7 @@ import { SessionStore } from "../src/main/store/index.js";
 import { selectByDisagreement, type Candidate } from "../src/models/active/index.js";
 import { selectBackend } from "../src/models/backend.js";
 import { encodeNumericNpy, parseNumericNpy } from "../src/models/data/npy-numeric.js";
-import { DeepEnsemble, defaultEnsembleConfig, featureStandardization, trainEnsemble } from "../src/models/ensemble/index.js";
+import { DeepEnsemble, defaultEnsembleConfig, featureStandardization, trainEnsemble, validationText } from "../src/models/ensemble/index.js";
 import { loadFrontEnd } from "../src/models/frontend/index.js";
 import { decodeImage, gaudy, isImageName, readZipEntries, resizeImage } from "../src/stimulus/index.js";
 
@@ -133,10 +133,10 @@ export async function run(args: string[]): Promise<void> {
         readoutL2: training.readoutL2,
         seed: 1,
         onProgress: (p) => {
-          if (p.validation !== undefined) log(`cycle ${p.cycle}/${p.maxCycles}: validation loss ${p.validationLoss?.toFixed(4) ?? "-"}, median ${p.validation.toFixed(3)} (${((performance.now() - tTrain) / 1000).toFixed(0)} s training)`);
+          if (p.validation !== undefined) log(`cycle ${p.cycle}/${p.maxCycles}: ${validationText(p.validationLoss, p.validation)} (${((performance.now() - tTrain) / 1000).toFixed(0)} s training)`);
         },
       });
-      log(`ensemble: ${result.cycles} cycle(s), best ${result.bestCycle} (validation loss ${result.bestValidationLoss.toFixed(4)}, median ${result.bestValidation.toFixed(3)}) on ${trainingBackend}`);
+      log(`ensemble: ${result.cycles} cycle(s), best ${result.bestCycle} (${validationText(result.bestValidationLoss, result.bestValidation)}) on ${trainingBackend}`);
       phaseDone("retrain: ensemble");
 
       // 2. Score: every recorded image of the shared folder, topped up with gaudy versions, decoded per batch.

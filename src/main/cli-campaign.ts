@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { BackendName } from "../models/backend.js";
 import { SessionStore } from "./store/index.js";
-import { campaignTrainingDefaults as training, stopCriterion } from "./campaign/defaults.js";
+import { campaignTrainingDefaults as training, STOP_ON_HELP, stopCriterion } from "./campaign/defaults.js";
 // Types only: the campaign code (tfjs) is loaded when the command runs, not by every cortexloop command.
 import type { CampaignResult, CampaignRigKind, CurvePoint, Selection } from "./campaign/index.js";
 
@@ -197,7 +197,7 @@ export function registerCampaignCommand(program: Command): void {
     .option("--blocks <n>", "residual blocks per member", String(training.blocks))
     .option("--lr <rate>", "Adam learning rate", String(training.learningRate))
     .option("--patience <n>", "cycles without a better validation score before training stops", String(training.patience))
-    .option("--stop-on <criterion>", "early stopping watches the validation loss (pooled over units and images) or the median over units", training.stopOn)
+    .option("--stop-on <criterion>", STOP_ON_HELP, training.stopOn)
     .option("--min-cycles <n>", "train at least this many cycles before early stopping", String(training.minCycles))
     .option("--readout-l2 <x>", "L2 penalty on the readout weights", String(training.readoutL2))
     .option("--no-warm-start", "retrain from random weights after every session instead of continuing from the previous model")

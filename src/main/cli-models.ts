@@ -6,8 +6,8 @@ import { evaluateDefaults, evaluateSessions } from "./jobs/evaluate.js";
 import { selectFromBank } from "./jobs/select.js";
 import { startRetrainJob } from "./jobs/start-retrain.js";
 import type { Preprocess } from "../models/frontend/index.js";
-import { defaultEnsembleConfig } from "../models/ensemble/index.js";
-import { stopCriterion } from "./campaign/defaults.js";
+import { defaultEnsembleConfig, validationText } from "../models/ensemble/index.js";
+import { STOP_ON_HELP, stopCriterion } from "./campaign/defaults.js";
 
 const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
@@ -59,7 +59,7 @@ export function registerModelCommands(program: Command): void {
     .option("--blocks <n>", "residual blocks per member", (v) => Number(v), defaultEnsembleConfig.blocks)
     .option("--cycles <n>", "most training cycles over the sessions", (v) => Number(v), evaluateDefaults.maxCycles)
     .option("--patience <n>", "stop after this many cycles without a better validation score", (v) => Number(v), evaluateDefaults.patience)
-    .option("--stop-on <criterion>", "early stopping watches the validation loss (pooled over units and images) or the median over units", evaluateDefaults.stopOn)
+    .option("--stop-on <criterion>", STOP_ON_HELP, evaluateDefaults.stopOn)
     .option("--min-cycles <n>", "train at least this many cycles before early stopping", (v) => Number(v), evaluateDefaults.minCycles)
     .option("--steps <n>", "optimizer steps per session visit", (v) => Number(v), 60)
     .option("--readout-steps <n>", "steps to fit each evaluation readout (cores frozen)", (v) => Number(v), 300)
@@ -186,7 +186,7 @@ export function registerModelCommands(program: Command): void {
               },
           (m) => {
             if (m.type === "log") say(m.line);
-            else if (m.type === "progress" && m.validation !== undefined) say(`cycle ${m.cycle}/${m.maxCycles}: validation median ${fmt(m.validation)}`);
+            else if (m.type === "progress" && m.validation !== undefined) say(`cycle ${m.cycle}/${m.maxCycles}: ${validationText(m.validationLoss, m.validation)}`);
             else if (m.type === "checkpoint") say(`checkpoint: model version ${m.modelVersionId} (cycle ${m.cycle})`);
           },
         );

@@ -15,6 +15,7 @@ import {
   scoreUnits,
   SeededRandom,
   trainEnsemble,
+  validationText,
   type EnsembleConfig,
   type FrontEnd,
 } from "../../models/index.js";
@@ -339,7 +340,7 @@ export class Campaign {
       seed: o.seed,
       signal: o.signal,
       onProgress: (p) => {
-        if (p.validation !== undefined) this.log(`${arm.label}: training after session ${after}${warm ? " (continuing from the previous model)" : ""}: cycle ${p.cycle}/${p.maxCycles}, loss ${fmt(p.loss)}, validation loss ${fmt(p.validationLoss ?? Number.NaN)}, median ${fmt(p.validation)}`);
+        if (p.validation !== undefined) this.log(`${arm.label}: training after session ${after}${warm ? " (continuing from the previous model)" : ""}: cycle ${p.cycle}/${p.maxCycles}, loss ${fmt(p.loss)}, ${validationText(p.validationLoss, p.validation)}`);
       },
     });
     const trainSeconds = seconds(t0);

@@ -2,7 +2,7 @@
 // images, and report accuracy on the rest, next to a ridge-regression baseline on the same features.
 import { selectBackend } from "../../models/backend.js";
 import { median } from "../../models/metrics/r2er.js";
-import { DeepEnsemble, defaultEnsembleConfig, featureStandardization, fitReadout, predictSession, ridgeFit, saveEnsemble, scoreUnits, trainEnsemble } from "../../models/ensemble/index.js";
+import { DeepEnsemble, defaultEnsembleConfig, featureStandardization, fitReadout, predictSession, ridgeFit, saveEnsemble, scoreUnits, trainEnsemble, validationText } from "../../models/ensemble/index.js";
 import type { FrontEndSpec } from "../../models/frontend/index.js";
 import type { SessionStore } from "../store/index.js";
 import { ensureTrainableBackend, prepareSessions } from "./prepare.js";
@@ -92,22 +92,23 @@ export async function evaluateSessions(store: SessionStore, options: EvaluateOpt
   });
   try {
     const t0 = Date.now();
+    const stopOn = options.stopOn ?? evaluateDefaults.stopOn;
     const result = await trainEnsemble(ensemble, sessions, {
       maxCycles: options.maxCycles ?? evaluateDefaults.maxCycles,
       stepsPerVisit: options.stepsPerVisit ?? 60,
       batchSize: 32,
       learningRate: options.learningRate ?? 6e-3,
       patience: options.patience ?? evaluateDefaults.patience,
-      stopOn: options.stopOn ?? evaluateDefaults.stopOn,
+      stopOn,
       minCycles: options.minCycles ?? evaluateDefaults.minCycles,
       validationSession: options.validationSession === undefined ? undefined : String(resolveSession(store, options.validationSession)),
       seed,
       signal: options.signal,
       onProgress: (p) => {
-        if (p.validation !== undefined) log(`cycle ${p.cycle}/${p.maxCycles}: validation loss ${p.validationLoss?.toFixed(4) ?? "-"}, median ${p.validation.toFixed(3)}`);
+        if (p.validation !== undefined) log(`cycle ${p.cycle}/${p.maxCycles}: ${validationText(p.validationLoss, p.validation)}`);
       },
     });
-    log(`ensemble: ${result.cycles} cycle(s), best ${result.bestCycle} (validation loss ${result.bestValidationLoss.toFixed(4)}, median ${result.bestValidation.toFixed(3)}; stopping on ${options.stopOn ?? evaluateDefaults.stopOn})${result.cancelled ? ", cancelled" : ""} in ${((Date.now() - t0) / 1000).toFixed(1)} s on ${trainingBackend}`);
+    log(`ensemble: ${result.cycles} cycle(s), best ${result.bestCycle} (${validationText(result.bestValidationLoss, result.bestValidation)}; stopping on ${stopOn})${result.cancelled ? ", cancelled" : ""} in ${((Date.now() - t0) / 1000).toFixed(1)} s on ${trainingBackend}`);
     const out: SessionEvaluation[] = [];
     for (const s of sessions) {
       // Evaluation readout: fresh, fitted with every core frozen on all of the session's training images.

@@ -23,7 +23,7 @@ export interface RetrainParams {
 
 export type JobMessage =
   | { type: "log"; line: string }
-  | { type: "progress"; cycle: number; maxCycles: number; session: string; loss: number; validation?: number }
+  | { type: "progress"; cycle: number; maxCycles: number; session: string; loss: number; validation?: number; validationLoss?: number }
   | { type: "checkpoint"; cycle: number; modelVersionId: number }
   | { type: "done"; modelVersionId: number; cycles: number; bestValidation: number }
   | { type: "cancelled"; lastCheckpoint?: number }

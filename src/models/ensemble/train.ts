@@ -136,6 +136,12 @@ export function trainStep(ensemble: DeepEnsemble, optimizer: tf.Optimizer, sessi
   return value;
 }
 
+/** "validation loss 0.6665, median 0.378": how every progress line and summary reports a validation. */
+export function validationText(loss: number | undefined, median: number | undefined): string {
+  const f = (v: number | undefined, digits: number): string => (v === undefined || !Number.isFinite(v) ? "-" : v.toFixed(digits));
+  return `validation loss ${f(loss, 4)}, median ${f(median, 3)}`;
+}
+
 /** Masked mean squared error of predictions [idx.length, U] against a session's targets on `idx`: sum and count. */
 export function maskedSquaredError(predictions: Float32Array, s: TrainingSession, idx: readonly number[]): { sum: number; count: number } {
   let sum = 0;
