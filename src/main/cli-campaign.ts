@@ -31,6 +31,7 @@ export interface CampaignFlags {
   stopOn: string;
   minCycles: string;
   readoutL2: string;
+  readouts: string;
   warmStart: boolean;
   candidates: string;
   coreset?: string;
@@ -89,6 +90,8 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
   if (rigKind !== "sim" && rigKind !== "fake") throw new Error(`--rig must be sim or fake, got "${flags.rig}"; nothing was run.`);
   const activeFraction = fraction("active-fraction", flags.activeFraction);
   const gaudyFraction = fraction("gaudy-fraction", flags.gaudyFraction);
+  const readouts = flags.readouts;
+  if (readouts !== "per-session" && readouts !== "pooled") throw new Error(`--readouts must be per-session or pooled, got "${flags.readouts}"; nothing was run.`);
   const coresetPoolFactor = flags.coreset === undefined ? undefined : Number(flags.coreset);
   if (coresetPoolFactor !== undefined && !(coresetPoolFactor >= 1)) throw new Error(`--coreset must be a pool factor ≥ 1, got "${flags.coreset}"; nothing was run.`);
   const { selectBackend, isBackendName } = await import("../models/backend.js");
@@ -126,6 +129,7 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
       gaudyFraction,
       candidates,
       coresetPoolFactor,
+      readouts,
       timing: { fixationMs: 300, stimulusMs: Number(flags.stimulusMs), interStimulusMs: Number(flags.interStimulusMs) },
       countWindow,
       training: {
@@ -200,6 +204,7 @@ export function registerCampaignCommand(program: Command): void {
     .option("--stop-on <criterion>", STOP_ON_HELP, training.stopOn)
     .option("--min-cycles <n>", "train at least this many cycles before early stopping", String(training.minCycles))
     .option("--readout-l2 <x>", "L2 penalty on the readout weights", String(training.readoutL2))
+    .option("--readouts <kind>", "per-session (a readout per session, as in the paper) | pooled (the sessions record the same units, as the simulated rig does: one readout on every session's images, test repeats pooled over sessions)", "per-session")
     .option("--no-warm-start", "retrain from random weights after every session instead of continuing from the previous model")
     .option("--candidates <n>", "candidates scored for active learning", "1500")
     .option("--coreset <poolFactor>", "k-centre thinning over the top k × poolFactor candidates")

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCampaignCommand, type CampaignFlags } from "../../src/main/cli-campaign.js";
 import { loadProtocolFile } from "../../src/main/protocol/index.js";
+import { loadEnsemble } from "../../src/models/index.js";
 import { SessionStore } from "../../src/main/store/index.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -32,6 +33,7 @@ function flags(overrides: Partial<CampaignFlags>): CampaignFlags {
     stopOn: "loss",
     minCycles: "1",
     readoutL2: "1e-2",
+    readouts: "per-session",
     warmStart: true,
     candidates: "80",
     imagesDir: join(tmp.dir, "no-images-here"),
@@ -153,5 +155,29 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     const first = row(1);
     expect(first).toHaveLength(7);
     expect(new Set([first[2], first[3], first[5], first[6]]).size).toBe(1);
+  }, 120_000);
+  it("--readouts pooled fits one readout on every session's images and pools the test images' repeats over sessions", async () => {
+    const lines: string[] = [];
+    const db = join(tmp.dir, "pooled.db");
+    const { results } = await runCampaignCommand(flags({ db, out: join(tmp.dir, "pooled"), rig: "fake", propose: false, readouts: "pooled", imagesPerSession: "24", candidates: "40" }), (l) => lines.push(l));
+    const result = results[0]!;
+    expect(result.curve.map((p) => p.imagesShown)).toEqual([24, 48]);
+    // No per-session readout to report.
+    expect(result.curve.every((p) => p.r2erPerSession.length === 0)).toBe(true);
+    const store = SessionStore.open(db);
+    try {
+      const versions = store.listModelVersions();
+      expect(versions.map((v) => v.metrics.readouts)).toEqual(["pooled", "pooled"]);
+      // r²_ER after session 2 is scored on both sessions' test repeats.
+      expect(versions.map((v) => v.metrics.testRepeats)).toEqual([3, 6]);
+      expect(versions.map((v) => v.metrics.r2erMetric)).toEqual(["r2er", "r2er"]);
+      const { ensemble } = loadEnsemble(store.modelCheckpoint(versions[1]!.id)!);
+      expect([...ensemble.readouts.keys()]).toEqual(["pooled"]);
+      ensemble.dispose();
+    } finally {
+      store.close();
+    }
+    expect(lines.some((l) => /after session 2: held-out r²_ER median -?\d\.\d{3} \(10 test images × 3 repeats × 2 sessions, one readout pooled over the sessions, 8 units\)/.test(l))).toBe(true);
+    await expect(runCampaignCommand(flags({ readouts: "shared" }), () => {})).rejects.toThrow(/--readouts must be per-session or pooled, got "shared"; nothing was run/);
   }, 120_000);
 });

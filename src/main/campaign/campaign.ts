@@ -78,6 +78,13 @@ export interface CampaignOptions {
   seed: number;
   /** Prefix of session, protocol and model-version names. */
   name: string;
+  /**
+   * "per-session" (default): each session gets its own readout, as the paper does for sessions that
+   * record different neurons. "pooled": the sessions record the same units (the simulated rig does;
+   * so does a chronic array whose units are matched across days), so one readout is fitted on every
+   * session's images and the test images' repeats are pooled over sessions.
+   */
+  readouts?: "per-session" | "pooled";
   /** Also design (not run) the session after the last one. Default true. */
   proposeNext?: boolean;
   log?: (line: string) => void;
@@ -311,7 +318,8 @@ export class Campaign {
   private async retrain(arm: ArmState, previous?: Uint8Array): Promise<TrainedModel> {
     const o = this.options;
     const t = o.training;
-    const sessions = arm.sessions.map((s) => s.data.session);
+    const sets = await this.trainingSets(arm);
+    const sessions = sets.map((s) => s.data.session);
     const warm = previous !== undefined && (t.warmStart ?? true);
     // Warm start keeps the previous feature standardization: the weights were learned on it.
     const ensemble = warm
@@ -344,13 +352,14 @@ export class Campaign {
       },
     });
     const trainSeconds = seconds(t0);
-    const perSession = arm.sessions.map((s) => {
+    const perSession = sets.map((s) => {
       const pred = predictSession(ensemble, s.data.session, s.data.testIdx);
       const scored = scoreUnits(pred, s.data.session, s.data.testIdx);
       return { session: s.number, sessionId: s.sessionId, metric: scored.metric, median: median(scored.scores), perUnit: scored.scores };
     });
     const newest = perSession[perSession.length - 1]!;
-    const imagesShown = arm.sessions.reduce((sum, s) => sum + s.data.session.trainIdx.length + s.data.session.valIdx.length, 0);
+    const imagesShown = sets.reduce((sum, s) => sum + s.data.session.trainIdx.length + s.data.session.valIdx.length, 0);
+    const pooled = o.readouts === "pooled";
     const checkpoint = await saveEnsemble(ensemble, o.frontEnd.name, { campaign: o.name, afterSession: after });
     const modelVersionId = o.store.putModelVersion({
       name: `${arm.label} ensemble after session ${after}`,
@@ -361,9 +370,10 @@ export class Campaign {
         r2erMetric: newest.metric,
         r2erPerUnit: newest.perUnit,
         r2erPerSession: perSession.map(({ session, sessionId, median: m, metric }) => ({ session, sessionId, median: m, metric })),
+        readouts: pooled ? "pooled" : "per-session",
         imagesShown,
         testImages: this.testHashes.length,
-        testRepeats: o.testRepeats,
+        testRepeats: o.testRepeats * (pooled ? arm.sessions.length : 1),
         trainSeconds,
         cycles: result.cycles,
         bestCycle: result.bestCycle,
@@ -374,12 +384,30 @@ export class Campaign {
       sessionIds: arm.sessions.map((s) => s.sessionId),
     });
     arm.modelVersionIds.push(modelVersionId);
-    const point: CurvePoint = { session: after, imagesShown, r2er: newest.median, r2erPerSession: perSession.map((p) => p.median), modelVersionId };
+    // Pooled: one readout over every session, so there is no per-session readout to report.
+    const point: CurvePoint = { session: after, imagesShown, r2er: newest.median, r2erPerSession: pooled ? [] : perSession.map((p) => p.median), modelVersionId };
     arm.curve.push(point);
+    const how = pooled
+      ? `${this.testHashes.length} test images × ${o.testRepeats} repeats × ${arm.sessions.length} session${arm.sessions.length === 1 ? "" : "s"}, one readout pooled over the sessions`
+      : `${this.testHashes.length} test images × ${o.testRepeats} repeats`;
+    const units = newest.perUnit.filter((v) => !Number.isNaN(v)).length;
     this.log(
-      `${arm.label}: after session ${after}: held-out r²_ER median ${fmt(newest.median)} (${this.testHashes.length} test images × ${o.testRepeats} repeats, ${newest.perUnit.filter((v) => !Number.isNaN(v)).length} units; per session ${perSession.map((p) => fmt(p.median)).join(", ")}), ${imagesShown} training images shown; trained ${result.cycles} cycles in ${trainSeconds.toFixed(1)} s; model version ${modelVersionId}`,
+      `${arm.label}: after session ${after}: held-out r²_ER median ${fmt(newest.median)} (${how}, ${units} units${pooled ? "" : `; per session ${perSession.map((p) => fmt(p.median)).join(", ")}`}), ${imagesShown} training images shown; trained ${result.cycles} cycles in ${trainSeconds.toFixed(1)} s; model version ${modelVersionId}`,
     );
     return { ensemble, point, seconds: trainSeconds, checkpoint };
+  }
+
+  /**
+   * What the ensemble trains on: every session with its own readout, or (pooled readouts) one data
+   * set of every session's images, labelled with the newest session.
+   */
+  private async trainingSets(arm: ArmState): Promise<{ number: number; sessionId: number; data: SessionTrainingData }[]> {
+    const o = this.options;
+    if (o.readouts !== "pooled") return arm.sessions.map((s) => ({ number: s.number, sessionId: s.sessionId, data: s.data }));
+    const newest = arm.sessions[arm.sessions.length - 1]!;
+    // Seed + 1 + position = each session's own seed in runProtocol: the same training/validation split.
+    const data = await sessionTrainingData(o.store, arm.sessions.map((s) => s.sessionId), { key: "pooled", heldOut: new Set(this.testHashes), features: this.storedFeatures, seed: o.seed + 1 });
+    return [{ number: newest.number, sessionId: newest.sessionId, data }];
   }
 
   /** Picks `k` unused candidates: highest ensemble disagreement (optionally k-centre thinned), or at random. */
@@ -562,7 +590,11 @@ export function formatCurves(active: CurvePoint[], random: CurvePoint[]): string
   // arms, so this column moves only with the cores that each arm's later images trained.
   const lines = ["session  images(active)  r2er(active)  s1(active)  images(random)  r2er(random)  s1(random)"];
   const n = Math.max(active.length, random.length);
-  const cell = (p: CurvePoint | undefined, v: (p: CurvePoint) => number | undefined, width: number): string => (p === undefined ? "" : fmt(v(p) ?? Number.NaN)).padStart(width);
+  const cell = (p: CurvePoint | undefined, v: (p: CurvePoint) => number | undefined, width: number): string => {
+    const value = p === undefined ? undefined : v(p);
+    // "-": no per-session readout (pooled readouts).
+    return (p === undefined ? "" : value === undefined ? "-" : fmt(value)).padStart(width);
+  };
   for (let i = 0; i < n; i++) {
     const a = active[i];
     const r = random[i];
