@@ -155,6 +155,16 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     const first = row(1);
     expect(first).toHaveLength(7);
     expect(new Set([first[2], first[3], first[5], first[6]]).size).toBe(1);
+    // Below the table: session 2's unit-by-unit difference, recomputed here from both curves.
+    const a2 = active!.curve[1]!.r2erPerUnit;
+    const r2 = random!.curve[1]!.r2erPerUnit;
+    expect(a2).toHaveLength(8);
+    const d = a2.map((v, i) => v - r2[i]!).filter(Number.isFinite);
+    const mean = d.reduce((s, x) => s + x, 0) / d.length;
+    const se = Math.sqrt(d.reduce((s, x) => s + (x - mean) ** 2, 0) / (d.length - 1) / d.length);
+    const line = lines.find((l) => l.startsWith("session 2: mean "));
+    expect(line).toBe(`session 2: mean ${mean >= 0 ? "+" : ""}${mean.toFixed(3)} ± ${se.toFixed(3)} (standard error over ${d.length} units), active better for ${d.filter((x) => x > 0).length} of ${d.length}`);
+    expect(lines[lines.indexOf(line!) - 1]).toBe("active − random, unit by unit (the same units in both arms):");
   }, 120_000);
   it("--readouts pooled fits one readout on every session's images and pools the test images' repeats over sessions", async () => {
     const lines: string[] = [];

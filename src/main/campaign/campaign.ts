@@ -99,6 +99,8 @@ export interface CurvePoint {
   r2er: number;
   /** The same, for every session's test images through that session's readout. */
   r2erPerSession: number[];
+  /** Per unit, the scores whose median is `r2er` (NaN where a unit could not be scored). */
+  r2erPerUnit: number[];
   modelVersionId: number;
 }
 
@@ -385,7 +387,7 @@ export class Campaign {
     });
     arm.modelVersionIds.push(modelVersionId);
     // Pooled: one readout over every session, so there is no per-session readout to report.
-    const point: CurvePoint = { session: after, imagesShown, r2er: newest.median, r2erPerSession: pooled ? [] : perSession.map((p) => p.median), modelVersionId };
+    const point: CurvePoint = { session: after, imagesShown, r2er: newest.median, r2erPerSession: pooled ? [] : perSession.map((p) => p.median), r2erPerUnit: newest.perUnit, modelVersionId };
     arm.curve.push(point);
     const how = pooled
       ? `${this.testHashes.length} test images × ${o.testRepeats} repeats × ${arm.sessions.length} session${arm.sessions.length === 1 ? "" : "s"}, one readout pooled over the sessions`
@@ -602,5 +604,29 @@ export function formatCurves(active: CurvePoint[], random: CurvePoint[]): string
       `${String(a?.session ?? r?.session ?? i + 1).padStart(7)}  ${String(a?.imagesShown ?? "").padStart(14)}  ${cell(a, (p) => p.r2er, 12)}  ${cell(a, (p) => p.r2erPerSession[0], 10)}  ${String(r?.imagesShown ?? "").padStart(14)}  ${cell(r, (p) => p.r2er, 12)}  ${cell(r, (p) => p.r2erPerSession[0], 10)}`,
     );
   }
+  // The arms record the same units, so unit-by-unit differences are paired: their mean and standard
+  // error say more than the difference of two medians over a handful of units.
+  const paired = active.slice(1).flatMap((a, i) => {
+    const r = random[i + 1];
+    if (r === undefined || r.session !== a.session) return [];
+    const d = pairedDifference(a.r2erPerUnit, r.r2erPerUnit);
+    if (d.n === 0) return [];
+    const sign = (x: number): string => `${x >= 0 ? "+" : ""}${fmt(x)}`;
+    return [`session ${a.session}: mean ${sign(d.mean)} ± ${d.n > 1 ? fmt(d.se) : "-"} (standard error over ${d.n} units), active better for ${d.better} of ${d.n}`];
+  });
+  if (paired.length > 0) lines.push("", "active − random, unit by unit (the same units in both arms):", ...paired);
   return lines.join("\n");
+}
+
+/** Unit-by-unit differences a − b over the units scored in both: mean, its standard error, and how many are positive. */
+export function pairedDifference(a: readonly number[], b: readonly number[]): { n: number; mean: number; se: number; better: number } {
+  const d: number[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i]! - b[i]!;
+    if (Number.isFinite(x)) d.push(x);
+  }
+  const n = d.length;
+  const mean = n > 0 ? d.reduce((s, x) => s + x, 0) / n : Number.NaN;
+  const se = n > 1 ? Math.sqrt(d.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1) / n) : Number.NaN;
+  return { n, mean, se, better: d.filter((x) => x > 0).length };
 }
