@@ -1,5 +1,8 @@
 import { SeededRandom, zscoreTargets, type TrainingSession } from "../../models/index.js";
-import type { SessionStore } from "../store/index.js";
+import type { SessionStore, UnitKey } from "../store/index.js";
+
+/** How units are matched across sessions: electrode and sorted id. */
+const unitName = (u: UnitKey): string => `${u.electrode}#${u.sortedId}`;
 
 /** Front-end features of stimuli by content hash, concatenated in the order asked ([N, h, w, c]). */
 export type FeatureSource = (sha256s: readonly string[]) => Promise<Float32Array>;
@@ -53,7 +56,7 @@ export async function sessionTrainingData(store: SessionStore, sessionIds: numbe
   if (sessionId === undefined) throw new Error("sessionTrainingData: no session given");
   const units = store.units(sessionId);
   if (units.length === 0) throw new Error(`Session ${sessionId} in ${store.file} has no units with spike counts; nothing can be trained on it. Check the rig's faults with \`cortexloop show ${sessionId}\`.`);
-  const unitNames = units.map((u) => `${u.electrode}#${u.sortedId}`);
+  const unitNames = units.map(unitName);
   const column = new Map(unitNames.map((name, i) => [name, i]));
   const rowOf = new Map<string, number>();
   const imageKeys: string[] = [];
@@ -66,11 +69,11 @@ export async function sessionTrainingData(store: SessionStore, sessionIds: numbe
     const own = store.units(id);
     const unitIdx = new Map<number, number>();
     for (const u of own) {
-      const c = column.get(`${u.electrode}#${u.sortedId}`);
+      const c = column.get(unitName(u));
       if (c !== undefined) unitIdx.set(u.id, c);
     }
     if (own.length !== units.length || unitIdx.size !== units.length) {
-      const theirs = own.map((u) => `${u.electrode}#${u.sortedId}`);
+      const theirs = own.map(unitName);
       const missing = unitNames.filter((n) => !theirs.includes(n)).slice(0, 5);
       const extra = theirs.filter((n) => !column.has(n)).slice(0, 5);
       throw new Error(
