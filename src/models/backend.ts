@@ -6,6 +6,7 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { registerWasmGradientKernels } from "./kernels/register.js";
+import { prepareSimdKernels } from "./kernels/simd_module.js";
 
 export type BackendName = "tfjs-node-gpu" | "tfjs-node" | "wasm" | "cpu";
 
@@ -18,6 +19,8 @@ export interface BackendInfo {
   tfName: string;
   threads: number;
   simd: boolean;
+  /** wasm: the gradient kernels of src/models/kernels/simd_module.ts run (false: the composite ones). */
+  simdKernels: boolean;
   reason: string;
 }
 
@@ -92,7 +95,7 @@ function installNodeWorkerShim(): void {
   });
 }
 
-async function tryWasm(threads: number): Promise<{ threads: number; simd: boolean }> {
+async function tryWasm(threads: number): Promise<{ threads: number; simd: boolean; simdKernels: boolean }> {
   if (!wasmConfigured) {
     // The package disables threads under Node (tfjs#3830); the threaded build works with worker_threads.
     tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", threads > 1);
@@ -115,13 +118,15 @@ async function tryWasm(threads: number): Promise<{ threads: number; simd: boolea
   if (!ok) throw new Error("tf.setBackend('wasm') returned false");
   registerWasmGradientKernels();
   const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
-  return { threads: getThreadsCount(), simd };
+  // Without SIMD the wasm runtime cannot run them either; the composite kernels stay in charge.
+  const simdKernels = simd && (await prepareSimdKernels(tf.backend(), getThreadsCount()));
+  return { threads: getThreadsCount(), simd, simdKernels };
 }
 
 async function tryOne(
   name: BackendName,
   threads: number,
-): Promise<{ threads: number; simd: boolean }> {
+): Promise<{ threads: number; simd: boolean; simdKernels: boolean }> {
   switch (name) {
     case "tfjs-node-gpu":
     case "tfjs-node": {
@@ -129,7 +134,7 @@ async function tryOne(
       const ok = await tf.setBackend("tensorflow");
       if (!ok) throw new Error("tf.setBackend('tensorflow') returned false");
       await tf.ready();
-      return { threads, simd: true };
+      return { threads, simd: true, simdKernels: false };
     }
     case "wasm":
       return tryWasm(threads);
@@ -137,7 +142,7 @@ async function tryOne(
       const ok = await tf.setBackend("cpu");
       if (!ok) throw new Error("tf.setBackend('cpu') returned false");
       await tf.ready();
-      return { threads: 1, simd: false };
+      return { threads: 1, simd: false, simdKernels: false };
     }
   }
 }
@@ -172,8 +177,8 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
           : skipped.length === 0
             ? "first in order"
             : `first that loaded (${skipped.join("; ")})`;
-      log(`backend: using ${name} (threads ${got.threads}, simd ${got.simd}): ${reason}`);
-      return { name, tfName: tf.getBackend(), threads: got.threads, simd: got.simd, reason };
+      log(`backend: using ${name} (threads ${got.threads}, simd ${got.simd}${got.simdKernels ? ", SIMD gradient kernels" : ""}): ${reason}`);
+      return { name, tfName: tf.getBackend(), threads: got.threads, simd: got.simd, simdKernels: got.simdKernels, reason };
     } catch (err) {
       const why = errorText(err);
       skipped.push(`${name}: ${why}`);

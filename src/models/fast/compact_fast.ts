@@ -2,6 +2,7 @@
 // ReLU, and a hand-written input gradient for image synthesis (no tape, no filter gradients).
 import * as tf from "@tensorflow/tfjs";
 import { BATCHNORM_EPSILON, CHANNEL_MEANS, COMPACT_STRIDES } from "../compact.js";
+import { simdKernelsOf } from "../kernels/simd_module.js";
 
 interface SepLayer {
   stride: number;
@@ -210,6 +211,8 @@ export class FastCompactModel {
   inputGradient(pixels: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       const acts = this.activations(pixels);
+      // The wasm SIMD scatter kernel beats the multiplier-4 phase convolution (a grouped-GEMM path in XNNPACK).
+      const simd = simdKernelsOf(tf.backend()) !== undefined;
       // ReLU'(z) = step(relu(z)): 1 where the output is positive, else 0 (as tfjs and torch).
       let g = tf.mul(this.readoutImage, tf.step(acts[4]!)) as tf.Tensor4D;
       for (let layer = 4; layer >= 1; layer--) {
@@ -223,7 +226,7 @@ export class FastCompactModel {
         const ga =
           s.stride === 1
             ? tf.depthwiseConv2d(gd, s.depthwiseFlipped, 1, "same")
-            : s.phases !== undefined && below.shape[1] === 2 * gd.shape[1] && below.shape[2] === 2 * gd.shape[2]
+            : s.phases !== undefined && !simd && below.shape[1] === 2 * gd.shape[1] && below.shape[2] === 2 * gd.shape[2]
               ? stride2InputGradient(gd, s.phases)
               : (tf.engine().runKernel("DepthwiseConv2dNativeBackpropInput", { dy: gd, filter: s.depthwise }, {
                 strides: [s.stride, s.stride], dilations: [1, 1], pad: "same", dimRoundingMode: undefined, inputShape: below.shape,

@@ -1,10 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, it } from "vitest";
-import { CONV_CASES, compareOnBoth, randomTensor } from "./test_util.js";
+import { CONV_CASES, compareOnBoth, WASM_PATHS, randomTensor } from "./test_util.js";
 
 describe("Conv2DBackpropFilter on wasm matches cpu", () => {
-  for (const c of CONV_CASES) {
-    it(c.name, async () => {
+  for (const path of WASM_PATHS) for (const c of CONV_CASES) {
+    it(`${c.name} (${path} path)`, async () => {
       await compareOnBoth(c.name, () => {
         const x = randomTensor([c.batch, c.height, c.width, c.inC], 1) as tf.Tensor4D;
         const w = randomTensor([c.k, c.k, c.inC, c.outC], 2) as tf.Tensor4D;
@@ -20,7 +20,7 @@ describe("Conv2DBackpropFilter on wasm matches cpu", () => {
         const out = [y, dw, ...grads];
         tf.dispose([x, w, dy]);
         return out;
-      });
+      }, path);
     });
   }
 });

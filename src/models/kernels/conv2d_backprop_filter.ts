@@ -2,6 +2,7 @@
 import { backend_util, Conv2DBackpropFilter } from "@tensorflow/tfjs";
 import type { Conv2DBackpropFilterAttrs, KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs";
 import { assert, padOrCrop, withScope } from "./kernel_scope.js";
+import { convShape, memoryOffsetOf, simdKernelsOf, type WasmBackendMemory } from "./simd_module.js";
 
 type Shape4 = [number, number, number, number];
 
@@ -27,6 +28,13 @@ export function conv2dBackpropFilter(args: { inputs: NamedTensorInfoMap; backend
     dy.shape[0] === batch && dy.shape[1] === oh && dy.shape[2] === ow && dy.shape[3] === outC,
     () => `${where}: dy shape ${dy.shape} does not match the forward output [${batch},${oh},${ow},${outC}]`,
   );
+  const simd = x.dtype === "float32" && dy.dtype === "float32" && outC % 4 === 0 ? simdKernelsOf(args.backend) : undefined;
+  if (simd !== undefined) {
+    // dW accumulated in registers from x and dy as they are: no im2col, no GEMM repacking dy.
+    const out = (args.backend as unknown as WasmBackendMemory).makeOutput([kh, kw, inC, outC], "float32");
+    simd.convFilterGrad(memoryOffsetOf(args.backend, x), memoryOffsetOf(args.backend, dy), memoryOffsetOf(args.backend, out), outC, convShape(info, batch));
+    return out;
+  }
   return withScope(args.backend, where, (s) => {
     const { top, left } = info.padInfo;
     if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && top === 0 && left === 0) {

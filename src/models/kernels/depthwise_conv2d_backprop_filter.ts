@@ -2,6 +2,7 @@
 import { backend_util, DepthwiseConv2dNativeBackpropFilter } from "@tensorflow/tfjs";
 import type { DepthwiseConv2dNativeBackpropFilterAttrs, KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs";
 import { assert, assertNoDilation, padOrCrop, withScope } from "./kernel_scope.js";
+import { convShape, memoryOffsetOf, simdKernelsOf, type WasmBackendMemory } from "./simd_module.js";
 
 type Shape4 = [number, number, number, number];
 
@@ -26,6 +27,13 @@ export function depthwiseConv2dBackpropFilter(args: { inputs: NamedTensorInfoMap
     dy.shape[0] === batch && dy.shape[1] === oh && dy.shape[2] === ow && dy.shape[3] === ch,
     () => `${where}: dy shape ${dy.shape} does not match the forward output [${batch},${oh},${ow},${ch}]`,
   );
+  const simd = x.dtype === "float32" && dy.dtype === "float32" ? simdKernelsOf(args.backend) : undefined;
+  if (simd !== undefined) {
+    // One pass of SIMD multiply-adds over dy, in place on the backend's memory.
+    const out = (args.backend as unknown as WasmBackendMemory).makeOutput([kh, kw, ch, 1], "float32");
+    simd.dwFilterGrad(memoryOffsetOf(args.backend, x), memoryOffsetOf(args.backend, dy), memoryOffsetOf(args.backend, out), convShape(info, batch));
+    return out;
+  }
   return withScope(args.backend, where, (s) => {
     const rows = padOrCrop(inH, info.padInfo.top, (oh - 1) * sh + 1, kh);
     const cols = padOrCrop(inW, info.padInfo.left, (ow - 1) * sw + 1, kw);

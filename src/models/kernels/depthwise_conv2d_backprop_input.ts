@@ -3,6 +3,7 @@ import { backend_util, DepthwiseConv2dNativeBackpropInput } from "@tensorflow/tf
 import type { DepthwiseConv2dNativeBackpropInputAttrs, KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs";
 import { assert, assertNoDilation, type ConvInfo, type KernelScope, withScope } from "./kernel_scope.js";
 import { convAttrs, dilateForTransposedConv, flipFilter } from "./transposed_conv.js";
+import { convShape, memoryOffsetOf, simdKernelsOf, type WasmBackendMemory } from "./simd_module.js";
 
 type Shape4 = [number, number, number, number];
 
@@ -16,6 +17,13 @@ export function depthwiseConv2dBackpropInput(args: { inputs: NamedTensorInfoMap;
   assert(filter.shape[3] === 1, () => `${where}: only channel multiplier 1 is supported, got ${filter.shape[3]}`);
   assertNoDilation(where, attrs.dilations);
   const info = backend_util.computeConv2DInfo(attrs.inputShape, filter.shape as Shape4, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, true);
+  const simd = dy.dtype === "float32" && filter.dtype === "float32" ? simdKernelsOf(args.backend) : undefined;
+  if (simd !== undefined) {
+    // Each dy pixel scattered through the filter taps with SIMD multiply-adds, in place on the backend's memory.
+    const out = (args.backend as unknown as WasmBackendMemory).makeOutput([...attrs.inputShape], "float32");
+    simd.dwInputGrad(memoryOffsetOf(args.backend, out), memoryOffsetOf(args.backend, dy), memoryOffsetOf(args.backend, filter), convShape(info, info.batchSize));
+    return out;
+  }
   return withScope(args.backend, where, (s) => {
     if (isEvenStride2Same5x5(info)) return stride2Phases(s, dy, filter);
     const { dyd, pad } = dilateForTransposedConv(s, dy, info);

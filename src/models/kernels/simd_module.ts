@@ -1,0 +1,331 @@
+// Hand-written WebAssembly SIMD kernels that run on the wasm backend's own memory (no copies).
+// XNNPACK has no depthwise filter gradient, tfjs routes a depthwise convolution with a channel
+// multiplier or a huge filter to slow grouped-GEMM paths, and a filter gradient as a GEMM repacks
+// dy (its "weights") at every step; the loops below are SIMD multiply-adds over channel quads instead.
+// The source is WebAssembly text, assembled by wabt when the backend starts. Where the backend's
+// memory is shared (its threaded build), each call is split by channels over worker threads too.
+import type * as tf from "@tensorflow/tfjs";
+import type { backend_util, KernelBackend } from "@tensorflow/tfjs";
+import { SimdPool } from "./simd_pool.js";
+
+/** The part of the wasm backend these kernels use (tfjs-backend-wasm's BackendWasm). */
+export interface WasmBackendMemory {
+  /** The threaded build exposes its shared memory as wasmMemory; the plain build as asm.memory. */
+  wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
+}
+
+/** A convolution's loop shape: x [B, H, W, C], dy [B, OH, OW, C or outChannels], filter [KH, KW, C, ...]. */
+export interface ConvShape {
+  batch: number;
+  inH: number;
+  inW: number;
+  channels: number;
+  outH: number;
+  outW: number;
+  kh: number;
+  kw: number;
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/** The loop shape of a convolution as tfjs describes it. */
+export function convShape(info: backend_util.Conv2DInfo, batch: number): ConvShape {
+  return {
+    batch,
+    inH: info.inHeight,
+    inW: info.inWidth,
+    channels: info.inChannels,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
+}
+
+/**
+ * Byte offsets into the backend's memory. With iy = oy*sh + i - pt and ix = ox*sw + j - pl, taps
+ * outside x are skipped (zero padding). Each call overwrites its whole output.
+ */
+export interface SimdKernels {
+  /** Depthwise filter gradient: dW[i, j, c] = sum over b, oy, ox of x[b, iy, ix, c] * dy[b, oy, ox, c]. */
+  dwFilterGrad(x: number, dy: number, dw: number, shape: ConvShape): void;
+  /** Depthwise input gradient: dx[b, iy, ix, c] = sum over the taps reaching it of w[i, j, c] * dy[b, oy, ox, c]. */
+  dwInputGrad(dx: number, dy: number, w: number, shape: ConvShape): void;
+  /** Convolution filter gradient: dW[i, j, ci, co] = sum of x[b, iy, ix, ci] * dy[b, oy, ox, co]; outChannels % 4 == 0. */
+  convFilterGrad(x: number, dy: number, dw: number, outChannels: number, shape: ConvShape): void;
+}
+
+const PARAMS = ["B", "H", "W", "C", "OH", "OW", "KH", "KW", "sh", "sw", "pt", "pl"] as const;
+const SHAPE_PARAMS = PARAMS.map((p) => `(param $${p} i32)`).join(" ");
+/** Every kernel works on images [b0, b1) of the batch (thread splits). */
+const RANGE_PARAMS = "(param $b0 i32) (param $b1 i32)";
+
+/** `(block (loop ...))` counting `v` from `from` while below `to` (unsigned). */
+function forLoop(label: string, v: string, from: string, to: string, step: string, body: string): string {
+  return `(local.set ${v} ${from})
+    (block $${label}_done (loop $${label}
+      (br_if $${label}_done (i32.ge_u (local.get ${v}) ${to}))
+      ${body}
+      (local.set ${v} (i32.add (local.get ${v}) ${step}))
+      (br $${label})))`;
+}
+
+/**
+ * The depthwise loop nest: at every tap, acc[c] += other[c] * dy[c] over the channel range, four
+ * lanes at a time, then the remainder. For the filter gradient acc is the filter, for the input
+ * gradient it is the image (different channel ranges never touch the same floats).
+ */
+function depthwiseText(name: string, accIsFilter: boolean): string {
+  const filterPtr = "(i32.add (local.get $f) (i32.mul (i32.add (i32.mul (local.get $i) (local.get $KW)) (local.get $j)) (local.get $cb)))";
+  const imagePtr = "(i32.add (local.get $xrow) (i32.mul (local.get $ix) (local.get $cb)))";
+  const [accPtr, otherPtr] = accIsFilter ? [filterPtr, imagePtr] : [imagePtr, filterPtr];
+  const update = (load: string, store: string, mul: string, add: string): string =>
+    `(${store} align=4 (i32.add (local.get $acc) (local.get $k))
+        (${add} (${load} align=4 (i32.add (local.get $acc) (local.get $k)))
+          (${mul} (${load} align=4 (i32.add (local.get $oth) (local.get $k))) (${load} align=4 (i32.add (local.get $dyp) (local.get $k))))))`;
+  const tap = `(local.set $acc ${accPtr})
+          (local.set $oth ${otherPtr})
+          ${forLoop("v", "$k", "(local.get $kb0)", "(local.get $kv)", "(i32.const 16)", update("v128.load", "v128.store", "f32x4.mul", "f32x4.add"))}
+          ${forLoop("s", "$k", "(local.get $kv)", "(local.get $kb1)", "(i32.const 4)", update("f32.load", "f32.store", "f32.mul", "f32.add"))}`;
+  const row = `(local.set $iy (i32.sub (i32.add (i32.mul (local.get $oy) (local.get $sh)) (local.get $i)) (local.get $pt)))
+        ;; unsigned compare: a negative row is outside too
+        (if (i32.lt_u (local.get $iy) (local.get $H)) (then
+          (local.set $xrow (i32.add (local.get $img) (i32.mul (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $iy)) (local.get $W)) (local.get $cb))))
+          ${forLoop("j", "$j", "(i32.const 0)", "(local.get $KW)", "(i32.const 1)", `(local.set $ix (i32.sub (i32.add (i32.mul (local.get $ox) (local.get $sw)) (local.get $j)) (local.get $pl)))
+          (if (i32.lt_u (local.get $ix) (local.get $W)) (then ${tap}))`)}))`;
+  const pixel = `${forLoop("i", "$i", "(i32.const 0)", "(local.get $KH)", "(i32.const 1)", row)}
+      (local.set $dyp (i32.add (local.get $dyp) (local.get $cb)))`;
+  return `
+  (func (export "${name}") (param $img i32) (param $dy i32) (param $f i32) ${SHAPE_PARAMS} ${RANGE_PARAMS}
+    (local $b i32) (local $oy i32) (local $ox i32) (local $i i32) (local $j i32) (local $iy i32) (local $ix i32)
+    (local $k i32) (local $cb i32) (local $kb0 i32) (local $kv i32) (local $kb1 i32) (local $dyp i32) (local $xrow i32) (local $acc i32) (local $oth i32)
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    ;; bytes of a pixel: [kb0, kv) in quads, [kv, kb1) one at a time
+    (local.set $kb0 (i32.const 0))
+    (local.set $kb1 (local.get $cb))
+    (local.set $kv (i32.and (local.get $cb) (i32.const -16)))
+    (local.set $dyp (i32.add (local.get $dy) (i32.mul (i32.mul (i32.mul (local.get $b0) (local.get $OH)) (local.get $OW)) (local.get $cb))))
+    ${forLoop("b", "$b", "(local.get $b0)", "(local.get $b1)", "(i32.const 1)", forLoop("oy", "$oy", "(i32.const 0)", "(local.get $OH)", "(i32.const 1)", forLoop("ox", "$ox", "(i32.const 0)", "(local.get $OW)", "(i32.const 1)", pixel)))})`;
+}
+
+/**
+ * The convolution filter gradient, directly: for each tap and block of R input channels and Q
+ * output-channel quads, R*Q accumulators stay in registers along the valid part of an output row.
+ */
+function convFilterGradText(): string {
+  const block = (r: number, q: number): string => {
+    const lines: string[] = [];
+    for (let k = 0; k < r * q; k++) lines.push(`(local.set $a${k} (v128.const i32x4 0 0 0 0))`);
+    lines.push(`(local.set $xp (i32.add (local.get $xrow) (i32.shl (i32.add (i32.mul (i32.sub (i32.add (i32.mul (local.get $lo) (local.get $sw)) (local.get $j)) (local.get $pl)) (local.get $C)) (local.get $ci)) (i32.const 2))))`);
+    lines.push(`(local.set $dp (i32.add (i32.add (local.get $dyrow) (i32.mul (local.get $lo) (local.get $ob))) (local.get $co)))`);
+    const body: string[] = [];
+    for (let k = 0; k < q; k++) body.push(`(local.set $d${k} (v128.load offset=${16 * k} align=4 (local.get $dp)))`);
+    for (let rr = 0; rr < r; rr++) {
+      body.push(`(local.set $s (f32x4.splat (f32.load offset=${4 * rr} align=4 (local.get $xp))))`);
+      for (let k = 0; k < q; k++) body.push(`(local.set $a${rr * q + k} (f32x4.add (local.get $a${rr * q + k}) (f32x4.mul (local.get $s) (local.get $d${k}))))`);
+    }
+    body.push("(local.set $xp (i32.add (local.get $xp) (local.get $xstep)))", "(local.set $dp (i32.add (local.get $dp) (local.get $ob)))");
+    lines.push(forLoop("ox", "$ox", "(local.get $lo)", "(local.get $hi)", "(i32.const 1)", body.join("\n      ")));
+    // Add to dW rows (i, j, ci + rr), columns co + 16 k.
+    lines.push(`(local.set $wp (i32.add (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $i) (local.get $KW)) (local.get $j)) (local.get $C)) (local.get $ci)) (local.get $CO)) (i32.const 2)) (i32.add (local.get $dw) (local.get $co))))`);
+    for (let rr = 0; rr < r; rr++) {
+      for (let k = 0; k < q; k++) {
+        const at = `(i32.add (local.get $wp) (i32.const ${16 * k}))`;
+        lines.push(`(v128.store align=4 ${at} (f32x4.add (v128.load align=4 ${at}) (local.get $a${rr * q + k})))`);
+      }
+      if (rr < r - 1) lines.push("(local.set $wp (i32.add (local.get $wp) (local.get $ob)))");
+    }
+    return lines.join("\n      ");
+  };
+  // Output channels in blocks of 12, then 4; input channels in blocks of 3, then 1 (13 v128 registers at most).
+  const columns = (r: number): string => `(local.set $co (local.get $cob0))
+      (block $c3_done (loop $c3
+        (br_if $c3_done (i32.gt_u (i32.add (local.get $co) (i32.const 48)) (local.get $cob1)))
+        ${block(r, 3)}
+        (local.set $co (i32.add (local.get $co) (i32.const 48)))
+        (br $c3)))
+      ${forLoop("c1", "$co", "(local.get $co)", "(local.get $cob1)", "(i32.const 16)", block(r, 1))}`;
+  const validColumns = `;; valid output columns [lo, hi): 0 <= ox*sw + j - pl < W
+      (local.set $lo (i32.const 0))
+      (block $lo_done (loop $lo_loop
+        (br_if $lo_done (i32.ge_u (local.get $lo) (local.get $OW)))
+        (br_if $lo_done (i32.ge_s (i32.sub (i32.add (i32.mul (local.get $lo) (local.get $sw)) (local.get $j)) (local.get $pl)) (i32.const 0)))
+        (local.set $lo (i32.add (local.get $lo) (i32.const 1)))
+        (br $lo_loop)))
+      (local.set $hi (local.get $lo))
+      (block $hi_done (loop $hi_loop
+        (br_if $hi_done (i32.ge_u (local.get $hi) (local.get $OW)))
+        (br_if $hi_done (i32.ge_s (i32.sub (i32.add (i32.mul (local.get $hi) (local.get $sw)) (local.get $j)) (local.get $pl)) (local.get $W)))
+        (local.set $hi (i32.add (local.get $hi) (i32.const 1)))
+        (br $hi_loop)))`;
+  const tap = `${validColumns}
+      (local.set $ci (i32.const 0))
+      (block $r3_done (loop $r3
+        (br_if $r3_done (i32.gt_u (i32.add (local.get $ci) (i32.const 3)) (local.get $C)))
+        ${columns(3)}
+        (local.set $ci (i32.add (local.get $ci) (i32.const 3)))
+        (br $r3)))
+      ${forLoop("r1", "$ci", "(local.get $ci)", "(local.get $C)", "(i32.const 1)", columns(1))}`;
+  const row = `(local.set $iy (i32.sub (i32.add (i32.mul (local.get $oy) (local.get $sh)) (local.get $i)) (local.get $pt)))
+      (if (i32.lt_u (local.get $iy) (local.get $H)) (then
+        (local.set $xrow (i32.add (local.get $x) (i32.shl (i32.mul (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $iy)) (local.get $W)) (local.get $C)) (i32.const 2))))
+        ${forLoop("j", "$j", "(i32.const 0)", "(local.get $KW)", "(i32.const 1)", tap)}))`;
+  const outputRow = `(local.set $dyrow (i32.add (local.get $dy) (i32.mul (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OH)) (local.get $oy)) (local.get $OW)) (local.get $ob))))
+      ${forLoop("i", "$i", "(i32.const 0)", "(local.get $KH)", "(i32.const 1)", row)}`;
+  const accumulators = Array.from({ length: 9 }, (_, k) => `(local $a${k} v128)`).join(" ");
+  return `
+  (func (export "convFilterGrad") (param $x i32) (param $dy i32) (param $dw i32) (param $CO i32) ${SHAPE_PARAMS} ${RANGE_PARAMS}
+    (local $b i32) (local $oy i32) (local $ox i32) (local $i i32) (local $j i32) (local $iy i32) (local $ci i32) (local $co i32)
+    (local $lo i32) (local $hi i32) (local $xrow i32) (local $dyrow i32) (local $xp i32) (local $dp i32) (local $wp i32)
+    (local $ob i32) (local $xstep i32) (local $cob0 i32) (local $cob1 i32)
+    ${accumulators} (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $s v128)
+    ;; bytes per dy pixel; x's bytes from one output column to the next; the channel range in bytes
+    (local.set $ob (i32.shl (local.get $CO) (i32.const 2)))
+    (local.set $xstep (i32.shl (i32.mul (local.get $sw) (local.get $C)) (i32.const 2)))
+    (local.set $cob0 (i32.const 0))
+    (local.set $cob1 (local.get $ob))
+    ${forLoop("b", "$b", "(local.get $b0)", "(local.get $b1)", "(i32.const 1)", forLoop("oy", "$oy", "(i32.const 0)", "(local.get $OH)", "(i32.const 1)", outputRow))})`;
+}
+
+/** The module's text; `shared` must match the backend's memory (the threaded build shares it). */
+export function simdModuleText(shared: boolean): string {
+  return `(module
+  (import "env" "memory" (memory 1 65536${shared ? " shared" : ""}))
+  ${depthwiseText("dwFilterGrad", true)}
+  ${depthwiseText("dwInputGrad", false)}
+  ${convFilterGradText()}
+)`;
+}
+
+/** Assembles the module (wabt) into WebAssembly bytes. */
+export async function assembleSimdModule(shared: boolean): Promise<WebAssembly.Module> {
+  const wabt = await (await import("wabt")).default();
+  const features = { simd: true, threads: shared, bulk_memory: true };
+  const parsed = wabt.parseWat("cortexloop-simd.wat", simdModuleText(shared), features);
+  try {
+    parsed.resolveNames();
+    // wabt.js validates with the features it is given (its typings omit the argument).
+    (parsed.validate as (f: typeof features) => void)(features);
+    return new WebAssembly.Module(new Uint8Array(parsed.toBinary({}).buffer));
+  } finally {
+    parsed.destroy();
+  }
+}
+
+/** Below this many multiply-adds a call runs on one thread: waking a worker costs more. */
+const SPLIT_MIN_MACS = 1 << 18;
+
+function shapeArgs(s: ConvShape): number[] {
+  return [s.batch, s.inH, s.inW, s.channels, s.outH, s.outW, s.kh, s.kw, s.strideH, s.strideW, s.padTop, s.padLeft];
+}
+
+/** Splits [0, n) into at most `parts` contiguous ranges of near-equal size. */
+export function splitRange(n: number, parts: number): [number, number][] {
+  const k = Math.max(1, Math.min(parts, n));
+  return Array.from({ length: k }, (_, p): [number, number] => [Math.floor((n * p) / k), Math.floor((n * (p + 1)) / k)]);
+}
+
+/** Float32 scratch space in the same memory: its byte offset, and how to free it. */
+export type ScratchAllocator = (floats: number) => { offset: number; free(): void };
+
+/**
+ * The kernels on one memory. A call is split by images over the pool's threads (splitting by
+ * channels would make the threads write neighbouring floats of the same cache lines); each thread's
+ * share of a filter gradient goes to its own scratch buffer, added up at the end.
+ */
+export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratch: ScratchAllocator, splitMinMacs = SPLIT_MIN_MACS): SimdKernels {
+  const floats = (at: number, n: number): Float32Array => new Float32Array(memory.buffer, at, n);
+  const parts = (s: ConvShape, macs: number): [number, number][] => splitRange(s.batch, macs >= splitMinMacs ? pool.threads : 1);
+  const taps = (s: ConvShape): number => s.batch * s.outH * s.outW * s.kh * s.kw;
+  /** Runs `name` with each part writing `size` floats to its own buffer (the first to `out`), then sums them into `out`. */
+  const reduced = (name: string, head: (target: number) => number[], out: number, size: number, s: ConvShape, macs: number): void => {
+    const ranges = parts(s, macs);
+    const buffers = ranges.slice(1).map(() => scratch(size));
+    try {
+      const targets = [out, ...buffers.map((b) => b.offset)];
+      for (const t of targets) floats(t, size).fill(0);
+      pool.run(name, ranges.map(([b0, b1], p) => [...head(targets[p]!), ...shapeArgs(s), b0, b1]));
+      const total = floats(out, size);
+      for (const b of buffers) {
+        const part = floats(b.offset, size);
+        for (let i = 0; i < size; i++) total[i]! += part[i]!;
+      }
+    } finally {
+      for (const b of buffers) b.free();
+    }
+  };
+  return {
+    dwFilterGrad(x, dy, dw, s) {
+      reduced("dwFilterGrad", (t) => [x, dy, t], dw, s.kh * s.kw * s.channels, s, taps(s) * s.channels);
+    },
+    dwInputGrad(dx, dy, w, s) {
+      // Each image's dx is written by one thread only.
+      floats(dx, s.batch * s.inH * s.inW * s.channels).fill(0);
+      pool.run("dwInputGrad", parts(s, taps(s) * s.channels).map(([b0, b1]) => [dx, dy, w, ...shapeArgs(s), b0, b1]));
+    },
+    convFilterGrad(x, dy, dw, outChannels, s) {
+      if (outChannels % 4 !== 0) throw new Error(`convFilterGrad: output channels must be a multiple of 4, got ${outChannels}`);
+      reduced("convFilterGrad", (t) => [x, dy, t, outChannels], dw, s.kh * s.kw * s.channels * outChannels, s, taps(s) * s.channels * outChannels);
+    },
+  };
+}
+
+interface Prepared {
+  kernels: SimdKernels;
+  pool: SimdPool;
+}
+
+const prepared = new WeakMap<KernelBackend, Prepared>();
+const disabled = new WeakSet<KernelBackend>();
+
+/**
+ * Assembles and instantiates the kernels on `backend`'s memory (once per backend), with
+ * `threads - 1` workers where that memory is shared. Returns false, leaving the composite kernels
+ * in charge, where the backend has no wasm memory to share.
+ */
+export async function prepareSimdKernels(backend: KernelBackend, threads: number): Promise<boolean> {
+  if (prepared.has(backend)) return true;
+  const wasm = (backend as unknown as Partial<WasmBackendMemory>).wasm;
+  const memory = wasm?.wasmMemory ?? wasm?.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return false;
+  const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
+  const module = await assembleSimdModule(shared);
+  const pool = await SimdPool.start(module, memory, shared ? threads : 1);
+  const wasmBackend = backend as unknown as WasmBackendMemory;
+  const scratch: ScratchAllocator = (n) => {
+    const t = wasmBackend.makeOutput([n], "float32");
+    return { offset: memoryOffsetOf(backend, t), free: () => backend.disposeData(t.dataId) };
+  };
+  prepared.set(backend, { kernels: simdKernelsOn(memory, pool, scratch), pool });
+  return true;
+}
+
+/** The kernels prepared for `backend`, or undefined (then callers use their composite path). */
+export function simdKernelsOf(backend: KernelBackend): SimdKernels | undefined {
+  return disabled.has(backend) ? undefined : prepared.get(backend)?.kernels;
+}
+
+/** Runs `fn` with the composite kernels in charge (tests compare both paths). */
+export async function withoutSimdKernels<T>(backend: KernelBackend, fn: () => Promise<T>): Promise<T> {
+  disabled.add(backend);
+  try {
+    return await fn();
+  } finally {
+    disabled.delete(backend);
+  }
+}
+
+/** Byte offset of a tensor's data in the wasm backend's memory. */
+export function memoryOffsetOf(backend: KernelBackend, t: tf.TensorInfo): number {
+  const entry = (backend as unknown as WasmBackendMemory).dataIdMap.get(t.dataId);
+  if (entry === undefined) throw new Error("simd kernels: the tensor is not on this backend");
+  return entry.memoryOffset;
+}

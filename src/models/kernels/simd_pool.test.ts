@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assembleSimdModule, type ConvShape, simdKernelsOn, splitRange, type ScratchAllocator } from "./simd_module.js";
+import { SimdPool } from "./simd_pool.js";
+import { randomValues, TOL } from "./test_util.js";
+
+// The kernels on a shared memory of their own, split over a worker thread, against plain loops.
+const shape: ConvShape = { batch: 3, inH: 11, inW: 10, channels: 7, outH: 6, outW: 5, kh: 5, kw: 5, strideH: 2, strideW: 2, padTop: 1, padLeft: 2 };
+const outChannels = 8;
+
+function inX(s: ConvShape, b: number, iy: number, ix: number, c: number): number {
+  return ((b * s.inH + iy) * s.inW + ix) * s.channels + c;
+}
+
+/** Plain-loop references of the three kernels (zero padding: taps outside x are skipped). */
+function reference(x: Float32Array, dy: Float32Array, dyc: Float32Array, w: Float32Array, s: ConvShape): { dw: Float64Array; dx: Float64Array; cw: Float64Array } {
+  const C = s.channels;
+  const dw = new Float64Array(s.kh * s.kw * C);
+  const dx = new Float64Array(s.batch * s.inH * s.inW * C);
+  const cw = new Float64Array(s.kh * s.kw * C * outChannels);
+  for (let b = 0; b < s.batch; b++)
+    for (let oy = 0; oy < s.outH; oy++)
+      for (let ox = 0; ox < s.outW; ox++)
+        for (let i = 0; i < s.kh; i++)
+          for (let j = 0; j < s.kw; j++) {
+            const iy = oy * s.strideH + i - s.padTop;
+            const ix = ox * s.strideW + j - s.padLeft;
+            if (iy < 0 || iy >= s.inH || ix < 0 || ix >= s.inW) continue;
+            const o = (b * s.outH + oy) * s.outW + ox;
+            for (let c = 0; c < C; c++) {
+              dw[(i * s.kw + j) * C + c]! += x[inX(s, b, iy, ix, c)]! * dy[o * C + c]!;
+              dx[inX(s, b, iy, ix, c)]! += w[(i * s.kw + j) * C + c]! * dy[o * C + c]!;
+              for (let co = 0; co < outChannels; co++) cw[((i * s.kw + j) * C + c) * outChannels + co]! += x[inX(s, b, iy, ix, c)]! * dyc[o * outChannels + co]!;
+            }
+          }
+  return { dw, dx, cw };
+}
+
+function expectNear(actual: Float32Array, expected: Float64Array, what: string): void {
+  const scale = Math.max(1, ...expected.map(Math.abs));
+  const err = Math.max(...actual.map((v, i) => Math.abs(v - expected[i]!)));
+  expect(err, `${what}: max abs error ${err}`).toBeLessThanOrEqual(TOL * scale);
+}
+
+describe("SIMD kernels split over worker threads (shared memory)", () => {
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 1024, shared: true });
+  let pool: SimdPool;
+  let next = 1024;
+  const alloc = (floats: number): number => {
+    const at = next;
+    next += Math.ceil((floats * 4) / 64) * 64;
+    return at;
+  };
+  const freed: number[] = [];
+  const scratch: ScratchAllocator = (floats) => {
+    const offset = alloc(floats);
+    return { offset, free: () => freed.push(offset) };
+  };
+  beforeAll(async () => {
+    pool = await SimdPool.start(await assembleSimdModule(true), memory, 2);
+  });
+  afterAll(async () => {
+    await pool.close();
+  });
+
+  it("splits the batch in contiguous ranges", () => {
+    expect(splitRange(3, 2)).toEqual([[0, 1], [1, 3]]);
+    expect(splitRange(1, 2)).toEqual([[0, 1]]);
+    expect(splitRange(16, 1)).toEqual([[0, 16]]);
+  });
+
+  it("match plain loops, and free their scratch buffers", () => {
+    expect(pool.threads).toBe(2);
+    const s = shape;
+    const nx = s.batch * s.inH * s.inW * s.channels;
+    const ndy = s.batch * s.outH * s.outW * s.channels;
+    const ndyc = s.batch * s.outH * s.outW * outChannels;
+    const nw = s.kh * s.kw * s.channels;
+    const [x, dy, dyc, w, dw, dx, cw] = [nx, ndy, ndyc, nw, nw, nx, nw * outChannels].map(alloc) as [number, number, number, number, number, number, number];
+    const view = (at: number, n: number): Float32Array => new Float32Array(memory.buffer, at, n);
+    view(x, nx).set(randomValues(nx, 1));
+    view(dy, ndy).set(randomValues(ndy, 2));
+    view(dyc, ndyc).set(randomValues(ndyc, 3));
+    view(w, nw).set(randomValues(nw, 4));
+    // Stale values in the outputs must not survive: each call overwrites its whole output.
+    view(dw, nw).fill(7);
+    view(dx, nx).fill(7);
+    view(cw, nw * outChannels).fill(7);
+    // Split threshold 0: even this small call goes to both threads.
+    const kernels = simdKernelsOn(memory, pool, scratch, 0);
+    kernels.dwFilterGrad(x, dy, dw, s);
+    kernels.dwInputGrad(dx, dy, w, s);
+    kernels.convFilterGrad(x, dyc, cw, outChannels, s);
+    // Each filter gradient summed one worker's scratch buffer into its output, and freed it.
+    expect(freed).toHaveLength(2);
+    const ref = reference(view(x, nx), view(dy, ndy), view(dyc, ndyc), view(w, nw), s);
+    expectNear(view(dw, nw), ref.dw, "dwFilterGrad");
+    expectNear(view(dx, nx), ref.dx, "dwInputGrad");
+    expectNear(view(cw, nw * outChannels), ref.cw, "convFilterGrad");
+  });
+
+  it("runs a call's parts on the worker too, and reports a worker's failure", () => {
+    const nw = shape.kh * shape.kw * shape.channels;
+    const outside = memory.buffer.byteLength + 4096;
+    const args = (x: number): number[] => [x, 1024, alloc(nw), ...[3, 11, 10, 7, 6, 5, 5, 5, 2, 2, 1, 2]];
+    // Part 0 (here) is fine; part 1 reads past the end of memory on the worker.
+    expect(() => pool.run("dwFilterGrad", [[...args(1024), 0, 1], [...args(outside), 1, 3]])).toThrow(/failed on worker 1/);
+    // The pool is usable again afterwards.
+    expect(() => pool.run("dwFilterGrad", [[...args(1024), 0, 1], [...args(1024), 1, 3]])).not.toThrow();
+  });
+});
