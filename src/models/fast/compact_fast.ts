@@ -2,6 +2,7 @@
 // ReLU, and a hand-written input gradient for image synthesis (no tape, no filter gradients).
 import * as tf from "@tensorflow/tfjs";
 import { BATCHNORM_EPSILON, CHANNEL_MEANS, COMPACT_STRIDES } from "../compact.js";
+import { maskedDepthwiseInputGradient } from "../kernels/depthwise_conv2d_backprop_input.js";
 import { simdKernelsOf } from "../kernels/simd_module.js";
 
 interface SepLayer {
@@ -211,7 +212,7 @@ export class FastCompactModel {
   inputGradient(pixels: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       const acts = this.activations(pixels);
-      // The wasm SIMD scatter kernel beats the multiplier-4 phase convolution (a grouped-GEMM path in XNNPACK).
+      // The wasm SIMD kernel beats the multiplier-4 phase convolution (a grouped-GEMM path in XNNPACK).
       const simd = simdKernelsOf(tf.backend()) !== undefined;
       // ReLU'(z) = step(relu(z)): 1 where the output is positive, else 0 (as tfjs and torch).
       let g = tf.mul(this.readoutImage, tf.step(acts[4]!)) as tf.Tensor4D;
@@ -223,10 +224,16 @@ export class FastCompactModel {
           continue;
         }
         const gd = tf.conv2d(g, s.pointwiseT, 1, "valid");
+        // wasm SIMD: the depthwise input gradient and the ReLU derivative below in one pass.
+        const fused = simd ? maskedDepthwiseInputGradient(gd, s.depthwise, below, s.stride) : undefined;
+        if (fused !== undefined) {
+          g = fused;
+          continue;
+        }
         const ga =
           s.stride === 1
             ? tf.depthwiseConv2d(gd, s.depthwiseFlipped, 1, "same")
-            : s.phases !== undefined && !simd && below.shape[1] === 2 * gd.shape[1] && below.shape[2] === 2 * gd.shape[2]
+            : s.phases !== undefined && below.shape[1] === 2 * gd.shape[1] && below.shape[2] === 2 * gd.shape[2]
               ? stride2InputGradient(gd, s.phases)
               : (tf.engine().runKernel("DepthwiseConv2dNativeBackpropInput", { dy: gd, filter: s.depthwise }, {
                 strides: [s.stride, s.stride], dilations: [1, 1], pad: "same", dimRoundingMode: undefined, inputShape: below.shape,

@@ -1,5 +1,6 @@
 // DepthwiseConv2dNativeBackpropInput for wasm: a depthwise correlation of the dilated dy with the flipped filter.
-import { backend_util, DepthwiseConv2dNativeBackpropInput } from "@tensorflow/tfjs";
+import { backend as currentBackend, backend_util, DepthwiseConv2dNativeBackpropInput, engine } from "@tensorflow/tfjs";
+import type { Tensor4D } from "@tensorflow/tfjs";
 import type { DepthwiseConv2dNativeBackpropInputAttrs, KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs";
 import { assert, assertNoDilation, type ConvInfo, type KernelScope, withScope } from "./kernel_scope.js";
 import { convAttrs, dilateForTransposedConv, flipFilter } from "./transposed_conv.js";
@@ -65,6 +66,22 @@ export function stride2PhaseGradient(s: KernelScope, dy: TensorInfo, phaseFilter
 
 function stride2Phases(s: KernelScope, dy: TensorInfo, filter: TensorInfo): TensorInfo {
   return stride2PhaseGradient(s, dy, stride2PhaseFilter(s, filter));
+}
+
+/**
+ * The input gradient of a 'same' depthwise convolution (channel multiplier 1) times the ReLU
+ * derivative of the layer below it, (below > 0), in one pass of the wasm SIMD kernel; undefined
+ * where that kernel is not running (callers then multiply by tf.step themselves).
+ */
+export function maskedDepthwiseInputGradient(dy: Tensor4D, filter: Tensor4D, below: Tensor4D, stride: number): Tensor4D | undefined {
+  const backend = currentBackend();
+  const simd = dy.dtype === "float32" && filter.dtype === "float32" && below.dtype === "float32" ? simdKernelsOf(backend) : undefined;
+  if (simd === undefined) return undefined;
+  const info = backend_util.computeConv2DInfo(below.shape, filter.shape, stride, 1, "same", undefined, true);
+  assert(info.outHeight === dy.shape[1] && info.outWidth === dy.shape[2], () => `maskedDepthwiseInputGradient: dy ${dy.shape} does not match the forward output of ${below.shape}`);
+  const out = (backend as unknown as WasmBackendMemory).makeOutput([...below.shape], "float32");
+  simd.dwInputGrad(memoryOffsetOf(backend, out), memoryOffsetOf(backend, dy), memoryOffsetOf(backend, filter), convShape(info, below.shape[0]), memoryOffsetOf(backend, below));
+  return engine().makeTensorFromTensorInfo(out, backend) as Tensor4D;
 }
 
 export const depthwiseConv2dBackpropInputConfig: KernelConfig = {

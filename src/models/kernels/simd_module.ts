@@ -57,15 +57,18 @@ export function convShape(info: backend_util.Conv2DInfo, batch: number): ConvSha
 export interface SimdKernels {
   /** Depthwise filter gradient: dW[i, j, c] = sum over b, oy, ox of x[b, iy, ix, c] * dy[b, oy, ox, c]. */
   dwFilterGrad(x: number, dy: number, dw: number, shape: ConvShape): void;
-  /** Depthwise input gradient: dx[b, iy, ix, c] = sum over the taps reaching it of w[i, j, c] * dy[b, oy, ox, c]. */
-  dwInputGrad(dx: number, dy: number, w: number, shape: ConvShape): void;
+  /**
+   * Depthwise input gradient: dx[b, iy, ix, c] = sum over the taps reaching it of w[i, j, c] * dy[b, oy, ox, c],
+   * times (mask[b, iy, ix, c] > 0) when `mask` (an activation of dx's shape) is given.
+   */
+  dwInputGrad(dx: number, dy: number, w: number, shape: ConvShape, mask?: number): void;
   /** Convolution filter gradient: dW[i, j, ci, co] = sum of x[b, iy, ix, ci] * dy[b, oy, ox, co]; outChannels % 4 == 0. */
   convFilterGrad(x: number, dy: number, dw: number, outChannels: number, shape: ConvShape): void;
 }
 
 const PARAMS = ["B", "H", "W", "C", "OH", "OW", "KH", "KW", "sh", "sw", "pt", "pl"] as const;
 const SHAPE_PARAMS = PARAMS.map((p) => `(param $${p} i32)`).join(" ");
-/** Every kernel works on images [b0, b1) of the batch (thread splits). */
+/** The filter gradients work on images [b0, b1) of the batch (thread splits). */
 const RANGE_PARAMS = "(param $b0 i32) (param $b1 i32)";
 
 /** `(block (loop ...))` counting `v` from `from` while below `to` (unsigned). */
@@ -79,14 +82,12 @@ function forLoop(label: string, v: string, from: string, to: string, step: strin
 }
 
 /**
- * The depthwise loop nest: at every tap, acc[c] += other[c] * dy[c] over the channel range, four
- * lanes at a time, then the remainder. For the filter gradient acc is the filter, for the input
- * gradient it is the image (different channel ranges never touch the same floats).
+ * The depthwise filter gradient: at every tap, dW[i, j, c] += x[b, iy, ix, c] * dy[b, oy, ox, c],
+ * four channels at a time, then the remainder.
  */
-function depthwiseText(name: string, accIsFilter: boolean): string {
-  const filterPtr = "(i32.add (local.get $f) (i32.mul (i32.add (i32.mul (local.get $i) (local.get $KW)) (local.get $j)) (local.get $cb)))";
-  const imagePtr = "(i32.add (local.get $xrow) (i32.mul (local.get $ix) (local.get $cb)))";
-  const [accPtr, otherPtr] = accIsFilter ? [filterPtr, imagePtr] : [imagePtr, filterPtr];
+function dwFilterGradText(): string {
+  const accPtr = "(i32.add (local.get $f) (i32.mul (i32.add (i32.mul (local.get $i) (local.get $KW)) (local.get $j)) (local.get $cb)))";
+  const otherPtr = "(i32.add (local.get $xrow) (i32.mul (local.get $ix) (local.get $cb)))";
   const update = (load: string, store: string, mul: string, add: string): string =>
     `(${store} align=4 (i32.add (local.get $acc) (local.get $k))
         (${add} (${load} align=4 (i32.add (local.get $acc) (local.get $k)))
@@ -104,7 +105,7 @@ function depthwiseText(name: string, accIsFilter: boolean): string {
   const pixel = `${forLoop("i", "$i", "(i32.const 0)", "(local.get $KH)", "(i32.const 1)", row)}
       (local.set $dyp (i32.add (local.get $dyp) (local.get $cb)))`;
   return `
-  (func (export "${name}") (param $img i32) (param $dy i32) (param $f i32) ${SHAPE_PARAMS} ${RANGE_PARAMS}
+  (func (export "dwFilterGrad") (param $img i32) (param $dy i32) (param $f i32) ${SHAPE_PARAMS} ${RANGE_PARAMS}
     (local $b i32) (local $oy i32) (local $ox i32) (local $i i32) (local $j i32) (local $iy i32) (local $ix i32)
     (local $k i32) (local $cb i32) (local $kb0 i32) (local $kv i32) (local $kb1 i32) (local $dyp i32) (local $xrow i32) (local $acc i32) (local $oth i32)
     (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
@@ -115,6 +116,67 @@ function depthwiseText(name: string, accIsFilter: boolean): string {
     (local.set $dyp (i32.add (local.get $dy) (i32.mul (i32.mul (i32.mul (local.get $b0) (local.get $OH)) (local.get $OW)) (local.get $cb))))
     ${forLoop("b", "$b", "(local.get $b0)", "(local.get $b1)", "(i32.const 1)", forLoop("oy", "$oy", "(i32.const 0)", "(local.get $OH)", "(i32.const 1)", forLoop("ox", "$ox", "(i32.const 0)", "(local.get $OW)", "(i32.const 1)", pixel)))})`;
 }
+
+/**
+ * The depthwise input gradient gathered per output pixel: the taps that reach dx[b, iy, ix] are
+ * listed once (pairs of filter-row and dy-pixel pointers in `taps`, 2 * KH * KW i32), then each
+ * channel quad sums over them in a register and is stored once, optionally zeroed where the
+ * activation `mask` is not positive (the ReLU below, fused). Works on rows [r0, r1) of the B * H
+ * image rows, so threads write disjoint rows.
+ */
+const DW_INPUT_GATHER = `
+  (func (export "dwInputGrad") (param $dx i32) (param $dy i32) (param $f i32) (param $mask i32) (param $taps i32) ${SHAPE_PARAMS} (param $r0 i32) (param $r1 i32)
+    (local $row i32) (local $b i32) (local $iy i32) (local $ix i32) (local $i i32) (local $j i32) (local $t i32) (local $u i32)
+    (local $n i32) (local $tp i32) (local $tend i32) (local $k i32) (local $cb i32) (local $kv i32) (local $out i32) (local $mp i32)
+    (local $oyrow i32) (local $oy i32) (local $ox i32) (local $oylo i32) (local $oyhi i32) (local $oxlo i32) (local $oxhi i32) (local $acc v128) (local $sacc f32)
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $kv (i32.and (local.get $cb) (i32.const -16)))
+    ${forLoop("row", "$row", "(local.get $r0)", "(local.get $r1)", "(i32.const 1)", `(local.set $b (i32.div_u (local.get $row) (local.get $H)))
+      (local.set $iy (i32.rem_u (local.get $row) (local.get $H)))
+      ;; dy rows reaching image row iy: oy*sh = iy + pt - i for a tap row i in [0, KH)
+      (local.set $t (i32.add (local.get $iy) (local.get $pt)))
+      (local.set $oyhi (i32.div_u (local.get $t) (local.get $sh)))
+      (if (i32.ge_u (local.get $oyhi) (local.get $OH)) (then (local.set $oyhi (i32.sub (local.get $OH) (i32.const 1)))))
+      (local.set $oylo (if (result i32) (i32.gt_s (i32.sub (local.get $t) (local.get $KH)) (i32.const -1))
+        (then (i32.div_u (i32.add (i32.sub (local.get $t) (local.get $KH)) (local.get $sh)) (local.get $sh))) (else (i32.const 0))))
+      ${forLoop("ix", "$ix", "(i32.const 0)", "(local.get $W)", "(i32.const 1)", `;; the taps reaching (iy, ix), as (filter row, dy pixel) pointers; two divisions a pixel
+        (local.set $u (i32.add (local.get $ix) (local.get $pl)))
+        (local.set $oxhi (i32.div_u (local.get $u) (local.get $sw)))
+        (if (i32.ge_u (local.get $oxhi) (local.get $OW)) (then (local.set $oxhi (i32.sub (local.get $OW) (i32.const 1)))))
+        (local.set $oxlo (if (result i32) (i32.gt_s (i32.sub (local.get $u) (local.get $KW)) (i32.const -1))
+          (then (i32.div_u (i32.add (i32.sub (local.get $u) (local.get $KW)) (local.get $sw)) (local.get $sw))) (else (i32.const 0))))
+        (local.set $tp (local.get $taps))
+        (local.set $oy (local.get $oylo))
+        (block $oy_done (loop $oy_loop
+          (br_if $oy_done (i32.gt_s (local.get $oy) (local.get $oyhi)))
+          (local.set $i (i32.sub (local.get $t) (i32.mul (local.get $oy) (local.get $sh))))
+          (local.set $oyrow (i32.mul (i32.add (i32.mul (local.get $b) (local.get $OH)) (local.get $oy)) (local.get $OW)))
+          (local.set $ox (local.get $oxlo))
+          (block $ox_done (loop $ox_loop
+            (br_if $ox_done (i32.gt_s (local.get $ox) (local.get $oxhi)))
+            (local.set $j (i32.sub (local.get $u) (i32.mul (local.get $ox) (local.get $sw))))
+            (i32.store (local.get $tp) (i32.add (local.get $f) (i32.mul (i32.add (i32.mul (local.get $i) (local.get $KW)) (local.get $j)) (local.get $cb))))
+            (i32.store offset=4 (local.get $tp) (i32.add (local.get $dy) (i32.mul (i32.add (local.get $oyrow) (local.get $ox)) (local.get $cb))))
+            (local.set $tp (i32.add (local.get $tp) (i32.const 8)))
+            (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+            (br $ox_loop)))
+          (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+          (br $oy_loop)))
+        (local.set $tend (local.get $tp))
+        (local.set $out (i32.add (local.get $dx) (i32.mul (i32.add (i32.mul (local.get $row) (local.get $W)) (local.get $ix)) (local.get $cb))))
+        (local.set $mp (i32.add (local.get $mask) (i32.sub (local.get $out) (local.get $dx))))
+        ${forLoop("q", "$k", "(i32.const 0)", "(local.get $kv)", "(i32.const 16)", `(local.set $acc (v128.const i32x4 0 0 0 0))
+          ${forLoop("tq", "$tp", "(local.get $taps)", "(local.get $tend)", "(i32.const 8)", `(local.set $acc (f32x4.add (local.get $acc)
+              (f32x4.mul (v128.load align=4 (i32.add (i32.load (local.get $tp)) (local.get $k))) (v128.load align=4 (i32.add (i32.load offset=4 (local.get $tp)) (local.get $k))))))`)}
+          (if (local.get $mask) (then
+            (local.set $acc (v128.and (local.get $acc) (f32x4.gt (v128.load align=4 (i32.add (local.get $mp) (local.get $k))) (v128.const i32x4 0 0 0 0))))))
+          (v128.store align=4 (i32.add (local.get $out) (local.get $k)) (local.get $acc))`)}
+        ${forLoop("sq", "$k", "(local.get $kv)", "(local.get $cb)", "(i32.const 4)", `(local.set $sacc (f32.const 0))
+          ${forLoop("ts", "$tp", "(local.get $taps)", "(local.get $tend)", "(i32.const 8)", `(local.set $sacc (f32.add (local.get $sacc)
+              (f32.mul (f32.load align=4 (i32.add (i32.load (local.get $tp)) (local.get $k))) (f32.load align=4 (i32.add (i32.load offset=4 (local.get $tp)) (local.get $k))))))`)}
+          (if (local.get $mask) (then
+            (if (i32.eqz (f32.gt (f32.load align=4 (i32.add (local.get $mp) (local.get $k))) (f32.const 0))) (then (local.set $sacc (f32.const 0))))))
+          (f32.store align=4 (i32.add (local.get $out) (local.get $k)) (local.get $sacc))`)}`)}`)})`;
 
 /**
  * The convolution filter gradient, directly: for each tap and block of R input channels and Q
@@ -199,8 +261,8 @@ function convFilterGradText(): string {
 export function simdModuleText(shared: boolean): string {
   return `(module
   (import "env" "memory" (memory 1 65536${shared ? " shared" : ""}))
-  ${depthwiseText("dwFilterGrad", true)}
-  ${depthwiseText("dwInputGrad", false)}
+  ${dwFilterGradText()}
+  ${DW_INPUT_GATHER}
   ${convFilterGradText()}
 )`;
 }
@@ -220,8 +282,8 @@ export async function assembleSimdModule(shared: boolean): Promise<WebAssembly.M
   }
 }
 
-/** Below this many multiply-adds a call runs on one thread: waking a worker costs more. */
-const SPLIT_MIN_MACS = 1 << 18;
+/** Below this many multiply-adds a call runs on one thread: waking a worker costs about as much. */
+const SPLIT_MIN_MACS = 1 << 21;
 
 function shapeArgs(s: ConvShape): number[] {
   return [s.batch, s.inH, s.inW, s.channels, s.outH, s.outW, s.kh, s.kw, s.strideH, s.strideW, s.padTop, s.padLeft];
@@ -266,10 +328,15 @@ export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratc
     dwFilterGrad(x, dy, dw, s) {
       reduced("dwFilterGrad", (t) => [x, dy, t], dw, s.kh * s.kw * s.channels, s, taps(s) * s.channels);
     },
-    dwInputGrad(dx, dy, w, s) {
-      // Each image's dx is written by one thread only.
-      floats(dx, s.batch * s.inH * s.inW * s.channels).fill(0);
-      pool.run("dwInputGrad", parts(s, taps(s) * s.channels).map(([b0, b1]) => [dx, dy, w, ...shapeArgs(s), b0, b1]));
+    dwInputGrad(dx, dy, w, s, mask = 0) {
+      // Split by image rows: each row of dx is written by one thread only. Each thread lists its taps in its own buffer.
+      const rows = splitRange(s.batch * s.inH, taps(s) * s.channels >= splitMinMacs ? pool.threads : 1);
+      const lists = rows.map(() => scratch(2 * s.kh * s.kw));
+      try {
+        pool.run("dwInputGrad", rows.map(([r0, r1], p) => [dx, dy, w, mask, lists[p]!.offset, ...shapeArgs(s), r0, r1]));
+      } finally {
+        for (const l of lists) l.free();
+      }
     },
     convFilterGrad(x, dy, dw, outChannels, s) {
       if (outChannels % 4 !== 0) throw new Error(`convFilterGrad: output channels must be a multiple of 4, got ${outChannels}`);

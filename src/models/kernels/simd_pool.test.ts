@@ -75,7 +75,7 @@ describe("SIMD kernels split over worker threads (shared memory)", () => {
     const ndy = s.batch * s.outH * s.outW * s.channels;
     const ndyc = s.batch * s.outH * s.outW * outChannels;
     const nw = s.kh * s.kw * s.channels;
-    const [x, dy, dyc, w, dw, dx, cw] = [nx, ndy, ndyc, nw, nw, nx, nw * outChannels].map(alloc) as [number, number, number, number, number, number, number];
+    const [x, dy, dyc, w, dw, dx, cw, dxm] = [nx, ndy, ndyc, nw, nw, nx, nw * outChannels, nx].map(alloc) as [number, number, number, number, number, number, number, number];
     const view = (at: number, n: number): Float32Array => new Float32Array(memory.buffer, at, n);
     view(x, nx).set(randomValues(nx, 1));
     view(dy, ndy).set(randomValues(ndy, 2));
@@ -85,17 +85,22 @@ describe("SIMD kernels split over worker threads (shared memory)", () => {
     view(dw, nw).fill(7);
     view(dx, nx).fill(7);
     view(cw, nw * outChannels).fill(7);
+    view(dxm, nx).fill(7);
     // Split threshold 0: even this small call goes to both threads.
     const kernels = simdKernelsOn(memory, pool, scratch, 0);
     kernels.dwFilterGrad(x, dy, dw, s);
     kernels.dwInputGrad(dx, dy, w, s);
     kernels.convFilterGrad(x, dyc, cw, outChannels, s);
-    // Each filter gradient summed one worker's scratch buffer into its output, and freed it.
-    expect(freed).toHaveLength(2);
+    // The input gradient with the ReLU derivative of x itself (x > 0) fused.
+    kernels.dwInputGrad(dxm, dy, w, s, x);
+    // Freed: each filter gradient's partial sum from the worker, and each input gradient's two tap lists.
+    expect(freed).toHaveLength(6);
     const ref = reference(view(x, nx), view(dy, ndy), view(dyc, ndyc), view(w, nw), s);
     expectNear(view(dw, nw), ref.dw, "dwFilterGrad");
     expectNear(view(dx, nx), ref.dx, "dwInputGrad");
     expectNear(view(cw, nw * outChannels), ref.cw, "convFilterGrad");
+    const xs = view(x, nx);
+    expectNear(view(dxm, nx), ref.dx.map((v, i) => (xs[i]! > 0 ? v : 0)), "dwInputGrad with the ReLU mask");
   });
 
   it("runs a call's parts on the worker too, and reports a worker's failure", () => {
