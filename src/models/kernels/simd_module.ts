@@ -360,9 +360,8 @@ const disabled = new WeakSet<KernelBackend>();
  */
 export async function prepareSimdKernels(backend: KernelBackend, threads: number): Promise<boolean> {
   if (prepared.has(backend)) return true;
-  const wasm = (backend as unknown as Partial<WasmBackendMemory>).wasm;
-  const memory = wasm?.wasmMemory ?? wasm?.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return false;
+  const memory = wasmMemoryOf(backend);
+  if (memory === undefined) return false;
   const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
   const module = await assembleSimdModule(shared);
   const pool = await SimdPool.start(module, memory, shared ? threads : 1);
@@ -388,6 +387,13 @@ export async function withoutSimdKernels<T>(backend: KernelBackend, fn: () => Pr
   } finally {
     disabled.delete(backend);
   }
+}
+
+/** The wasm backend's WebAssembly.Memory, or undefined for other backends. */
+export function wasmMemoryOf(backend: KernelBackend): WebAssembly.Memory | undefined {
+  const wasm = (backend as unknown as Partial<WasmBackendMemory>).wasm;
+  const memory = wasm?.wasmMemory ?? wasm?.asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
 }
 
 /** Byte offset of a tensor's data in the wasm backend's memory. */
