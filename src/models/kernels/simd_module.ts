@@ -64,6 +64,8 @@ export interface SimdKernels {
   dwInputGrad(dx: number, dy: number, w: number, shape: ConvShape, mask?: number): void;
   /** Convolution filter gradient: dW[i, j, ci, co] = sum of x[b, iy, ix, ci] * dy[b, oy, ox, co]; outChannels % 4 == 0. */
   convFilterGrad(x: number, dy: number, dw: number, outChannels: number, shape: ConvShape): void;
+  /** out[p, c] = x[p, c] * scale[c] + shift[c] over `pixels` pixels of `channels` channels (scale, shift: C floats each). */
+  scaleShift(x: number, out: number, scale: number, shift: number, pixels: number, channels: number): void;
 }
 
 const PARAMS = ["B", "H", "W", "C", "OH", "OW", "KH", "KW", "sh", "sw", "pt", "pl"] as const;
@@ -257,6 +259,24 @@ function convFilterGradText(): string {
     ${forLoop("b", "$b", "(local.get $b0)", "(local.get $b1)", "(i32.const 1)", forLoop("oy", "$oy", "(i32.const 0)", "(local.get $OH)", "(i32.const 1)", outputRow))})`;
 }
 
+/**
+ * Batch normalization with given statistics, as a per-channel multiply-add: out[p, c] = x[p, c] *
+ * scale[c] + shift[c] for pixels [p0, p1) of C channels (scale and shift folded by the caller).
+ */
+const SCALE_SHIFT = `
+  (func (export "scaleShift") (param $x i32) (param $out i32) (param $sc i32) (param $sh i32) (param $C i32) (param $p0 i32) (param $p1 i32)
+    (local $p i32) (local $k i32) (local $cb i32) (local $kv i32) (local $xp i32) (local $op i32)
+    (local.set $cb (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $kv (i32.and (local.get $cb) (i32.const -16)))
+    ${forLoop("p", "$p", "(local.get $p0)", "(local.get $p1)", "(i32.const 1)", `(local.set $xp (i32.add (local.get $x) (i32.mul (local.get $p) (local.get $cb))))
+      (local.set $op (i32.add (local.get $out) (i32.mul (local.get $p) (local.get $cb))))
+      ${forLoop("v", "$k", "(i32.const 0)", "(local.get $kv)", "(i32.const 16)", `(v128.store align=4 (i32.add (local.get $op) (local.get $k))
+          (f32x4.add (f32x4.mul (v128.load align=4 (i32.add (local.get $xp) (local.get $k))) (v128.load align=4 (i32.add (local.get $sc) (local.get $k))))
+            (v128.load align=4 (i32.add (local.get $sh) (local.get $k)))))`)}
+      ${forLoop("s", "$k", "(local.get $kv)", "(local.get $cb)", "(i32.const 4)", `(f32.store align=4 (i32.add (local.get $op) (local.get $k))
+          (f32.add (f32.mul (f32.load align=4 (i32.add (local.get $xp) (local.get $k))) (f32.load align=4 (i32.add (local.get $sc) (local.get $k))))
+            (f32.load align=4 (i32.add (local.get $sh) (local.get $k)))))`)}`)})`;
+
 /** The module's text; `shared` must match the backend's memory (the threaded build shares it). */
 export function simdModuleText(shared: boolean): string {
   return `(module
@@ -264,6 +284,7 @@ export function simdModuleText(shared: boolean): string {
   ${dwFilterGradText()}
   ${DW_INPUT_GATHER}
   ${convFilterGradText()}
+  ${SCALE_SHIFT}
 )`;
 }
 
@@ -337,6 +358,10 @@ export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratc
       } finally {
         for (const l of lists) l.free();
       }
+    },
+    scaleShift(x, out, scale, shift, pixels, channels) {
+      const ranges = splitRange(pixels, pixels * channels >= splitMinMacs ? pool.threads : 1);
+      pool.run("scaleShift", ranges.map(([p0, p1]) => [x, out, scale, shift, channels, p0, p1]));
     },
     convFilterGrad(x, dy, dw, outChannels, s) {
       if (outChannels % 4 !== 0) throw new Error(`convFilterGrad: output channels must be a multiple of 4, got ${outChannels}`);
