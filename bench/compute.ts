@@ -1,5 +1,7 @@
-// `npm run bench -- compute [--backend B] [--seconds S] [--threads N] [--profile] [--no-torch] [--plain]`:
-// the three compact-model workloads in TensorFlow.js, then the PyTorch reference on the same CPU.
+// `npm run bench -- compute [--backend B] [--seconds S] [--threads N] [--rounds R] [--profile] [--no-torch] [--plain]`:
+// the three compact-model workloads in TensorFlow.js, then the PyTorch reference on the same CPU,
+// R times in turn (default 3): a shared machine's speed drifts by tens of per cent within a minute,
+// so the table gives each figure's median over the rounds and the median of the rounds' ratios.
 // compact_infer and synth_step run the eval-mode model with batchnorm folded into the convolutions
 // (FastCompactModel: the same function torch's eval mode computes); compact_train runs compactTrainingForward
 // (the same function and variable updates as model.apply(x, { training: true })); --plain runs the tf.layers model.
@@ -10,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, createCompactModel, isBackendName, selectBackend } from "../src/models/index.js";
 import { FastCompactModel } from "../src/models/fast/compact_fast.js";
+import { adamOptimizer } from "../src/models/kernels/adam.js";
 import { compactTrainingForward } from "../src/models/fast/compact_train.js";
 
 interface Options {
@@ -18,6 +21,7 @@ interface Options {
   threads: number;
   profile: boolean;
   torch: boolean;
+  rounds: number;
   microBatch?: number;
   plain: boolean;
 }
@@ -35,7 +39,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."
 const sharedDir = process.env.CORTEXLOOP_SHARED ?? path.resolve(repoRoot, "..", "shared");
 
 function parseArgs(args: string[]): Options {
-  const opts: Options = { seconds: 5, threads: 2, profile: false, torch: true, plain: false };
+  const opts: Options = { seconds: 5, threads: 2, profile: false, torch: true, plain: false, rounds: 3 };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const value = (): string => {
@@ -49,6 +53,10 @@ function parseArgs(args: string[]): Options {
       opts.backend = b;
     } else if (a === "--seconds") opts.seconds = Number(value());
     else if (a === "--threads") opts.threads = Number(value());
+    else if (a === "--rounds") {
+      opts.rounds = Number(value());
+      if (!Number.isInteger(opts.rounds) || opts.rounds < 1) throw new Error(`compute bench: --rounds needs a whole number of at least 1`);
+    }
     else if (a === "--profile") opts.profile = true;
     else if (a === "--no-torch") opts.torch = false;
     else if (a === "--plain") opts.plain = true;
@@ -85,19 +93,23 @@ async function measure(workload: string, unit: string, items: number, seconds: n
   return { workload, unit, perS, peakRssMb: rssMb(), peakTfMb, kernels };
 }
 
-async function runTfjs(opts: Options): Promise<Result[]> {
+async function runTfjs(opts: Options, describe: boolean): Promise<Result[]> {
+  const note = (m: string): void => {
+    if (describe) console.log(m);
+  };
   const results: Result[] = [];
   // Same data ranges as torch_reference.py; our model subtracts the channel means itself.
   {
     const model = createCompactModel([100, 100, 100, 100, 100], { seed: 0 });
-    const optimizer = tf.train.adam(1e-4);
+    // The project's Adam (fused on wasm), as its training uses it.
+    const optimizer = adamOptimizer(1e-4);
     // wasm's heap stops at 4 GiB: a batch of 64 at 100 filters needs more, so gradients are summed
     // over micro-batches (batchnorm then normalizes per micro-batch) and applied once per 64.
     const micro = opts.microBatch ?? (tf.getBackend() === "wasm" ? 16 : 64);
     const parts = Math.ceil(64 / micro);
     const xs = Array.from({ length: parts }, () => tf.randomUniform([micro, 112, 112, 3], 0, 255));
     const ys = Array.from({ length: parts }, () => tf.randomNormal([micro, 1]));
-    console.log(`compact_train: batch 64 as ${parts} micro-batch(es) of ${micro}, ${opts.plain ? "model.apply(training)" : "compactTrainingForward (no pixel gradient, fused BN+ReLU gradient)"}`);
+    note(`compact_train: batch 64 as ${parts} micro-batch(es) of ${micro}, ${opts.plain ? "model.apply(training)" : "compactTrainingForward (no pixel gradient, fused BN+ReLU gradient)"}`);
     const forward = (x: tf.Tensor4D): tf.Tensor => (opts.plain ? (model.apply(x, { training: true }) as tf.Tensor) : compactTrainingForward(model, x));
     results.push(await measure("compact_train", "images/s", parts * micro, opts.seconds, opts.profile, async () => {
       let total: tf.NamedTensorMap | undefined;
@@ -123,7 +135,7 @@ async function runTfjs(opts: Options): Promise<Result[]> {
   const pruned = createCompactModel([47, 57, 3, 7, 3], { seed: 1 });
   // Eval mode, like torch_reference's p.eval(): BN uses the moving statistics, folded into the convs.
   const fast = opts.plain ? undefined : FastCompactModel.fromModel(pruned);
-  console.log(opts.plain
+  note(opts.plain
     ? "compact_infer, synth_step: plain tf.layers model (inference-mode BN), input gradient by tf.grad"
     : "compact_infer, synth_step: eval-mode BN folded into conv weights/bias (same function as torch eval), fused bias+ReLU; synth input gradient hand-written (no filter gradients)");
   {
@@ -184,22 +196,48 @@ function fmt(v: number | undefined, digits = 2): string {
   return v === undefined || !Number.isFinite(v) ? "-" : v.toFixed(digits);
 }
 
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 export async function run(args: string[]): Promise<void> {
   const opts = parseArgs(args);
   const info = await selectBackend({ prefer: opts.backend, threads: opts.threads, log: (m) => console.log(m) });
-  console.log(`tfjs ${tf.version.tfjs}, backend ${info.name} (${info.threads} threads, simd ${info.simd}), ${opts.seconds} s per workload`);
-  const results = await runTfjs(opts);
-  const torch = opts.torch ? runTorch(opts) : "torch reference skipped: --no-torch";
-  if (typeof torch === "string") console.log(torch);
-  const rows = [["workload", "unit", "tfjs per_s", "torch per_s", "ratio", "peak RSS MB", "peak tf MB"]];
-  for (const r of results) {
-    const t = typeof torch === "string" ? undefined : torch.get(r.workload);
-    rows.push([r.workload, r.unit, fmt(r.perS), fmt(t), t === undefined ? "-" : fmt(r.perS / t), fmt(r.peakRssMb, 0), fmt(r.peakTfMb, 0)]);
+  console.log(`tfjs ${tf.version.tfjs}, backend ${info.name} (${info.threads} threads, simd ${info.simd}), ${opts.seconds} s per workload, ${opts.rounds} round(s) of tfjs then torch`);
+  const rounds: { results: Result[]; torch: Map<string, number> | undefined }[] = [];
+  for (let round = 1; round <= opts.rounds; round++) {
+    const results = await runTfjs(opts, round === 1);
+    const torch = opts.torch ? runTorch(opts) : "torch reference skipped: --no-torch";
+    if (typeof torch === "string" && round === 1) console.log(torch);
+    const torchRates = typeof torch === "string" ? undefined : torch;
+    rounds.push({ results, torch: torchRates });
+    if (opts.rounds > 1) {
+      const parts = results.map((r) => {
+        const t = torchRates?.get(r.workload);
+        return `${r.workload} ${fmt(r.perS)}${t === undefined ? "" : ` / ${fmt(t)} (${fmt(r.perS / t)})`}`;
+      });
+      console.log(`round ${round}: ${parts.join(", ")}`);
+    }
   }
+  const rows = [["workload", "unit", "tfjs per_s", "torch per_s", "ratio", "peak RSS MB", "peak tf MB"]];
+  for (const [i, r] of rounds[0]!.results.entries()) {
+    const mine = rounds.map((x) => x.results[i]!);
+    const theirs = rounds.flatMap((x) => (x.torch?.get(r.workload) === undefined ? [] : [x.torch.get(r.workload)!]));
+    const ratios = rounds.flatMap((x) => {
+      const t = x.torch?.get(r.workload);
+      return t === undefined ? [] : [x.results[i]!.perS / t];
+    });
+    const t = median(theirs);
+    rows.push([r.workload, r.unit, fmt(median(mine.map((m) => m.perS))), fmt(t), fmt(median(ratios)), fmt(Math.max(...mine.map((m) => m.peakRssMb)), 0), fmt(Math.max(...mine.map((m) => m.peakTfMb)), 0)]);
+  }
+  if (opts.rounds > 1) console.log(`medians over ${opts.rounds} rounds (ratio: the median of the rounds' ratios):`);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
   if (opts.profile) {
-    for (const r of results) {
+    for (const r of rounds[rounds.length - 1]!.results) {
       const total = (r.kernels ?? []).reduce((a, [, ms]) => a + ms, 0);
       console.log(`\n${r.workload}: kernel time per step ${total.toFixed(0)} ms`);
       for (const [name, ms] of (r.kernels ?? []).slice(0, 12)) console.log(`  ${name.padEnd(36)} ${ms.toFixed(1).padStart(9)} ms  ${((100 * ms) / total).toFixed(1)}%`);

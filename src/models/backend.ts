@@ -21,6 +21,8 @@ export interface BackendInfo {
   simd: boolean;
   /** wasm: the gradient kernels of src/models/kernels/simd_module.ts run (false: the composite ones). */
   simdKernels: boolean;
+  /** wasm: those kernels use relaxed SIMD's fused multiply-add. */
+  relaxedSimd: boolean;
   reason: string;
 }
 
@@ -95,7 +97,16 @@ function installNodeWorkerShim(): void {
   });
 }
 
-async function tryWasm(threads: number): Promise<{ threads: number; simd: boolean; simdKernels: boolean }> {
+interface Loaded {
+  threads: number;
+  simd: boolean;
+  simdKernels: boolean;
+  relaxedSimd: boolean;
+  /** Said in the log line: how the SIMD kernels went. */
+  kernelNote?: string;
+}
+
+async function tryWasm(threads: number): Promise<Loaded> {
   if (!wasmConfigured) {
     // The package disables threads under Node (tfjs#3830); the threaded build works with worker_threads.
     tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", threads > 1);
@@ -119,14 +130,18 @@ async function tryWasm(threads: number): Promise<{ threads: number; simd: boolea
   registerWasmGradientKernels();
   const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
   // Without SIMD the wasm runtime cannot run them either; the composite kernels stay in charge.
-  const simdKernels = simd && (await prepareSimdKernels(tf.backend(), getThreadsCount()));
-  return { threads: getThreadsCount(), simd, simdKernels };
+  if (!simd) return { threads: getThreadsCount(), simd, simdKernels: false, relaxedSimd: false, kernelNote: "composite gradient kernels: no wasm SIMD" };
+  const prep = await prepareSimdKernels(tf.backend(), getThreadsCount());
+  const kernelNote = prep.ready
+    ? `SIMD gradient kernels${prep.fma ? " with relaxed-SIMD multiply-add" : ""}${prep.note === undefined ? "" : ` (${prep.note})`}`
+    : `composite gradient kernels: ${prep.note ?? "SIMD kernels did not load"}`;
+  return { threads: getThreadsCount(), simd, simdKernels: prep.ready, relaxedSimd: prep.fma, kernelNote };
 }
 
 async function tryOne(
   name: BackendName,
   threads: number,
-): Promise<{ threads: number; simd: boolean; simdKernels: boolean }> {
+): Promise<Loaded> {
   switch (name) {
     case "tfjs-node-gpu":
     case "tfjs-node": {
@@ -134,7 +149,7 @@ async function tryOne(
       const ok = await tf.setBackend("tensorflow");
       if (!ok) throw new Error("tf.setBackend('tensorflow') returned false");
       await tf.ready();
-      return { threads, simd: true, simdKernels: false };
+      return { threads, simd: true, simdKernels: false, relaxedSimd: false };
     }
     case "wasm":
       return tryWasm(threads);
@@ -142,7 +157,7 @@ async function tryOne(
       const ok = await tf.setBackend("cpu");
       if (!ok) throw new Error("tf.setBackend('cpu') returned false");
       await tf.ready();
-      return { threads: 1, simd: false, simdKernels: false };
+      return { threads: 1, simd: false, simdKernels: false, relaxedSimd: false };
     }
   }
 }
@@ -177,8 +192,8 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
           : skipped.length === 0
             ? "first in order"
             : `first that loaded (${skipped.join("; ")})`;
-      log(`backend: using ${name} (threads ${got.threads}, simd ${got.simd}${got.simdKernels ? ", SIMD gradient kernels" : ""}): ${reason}`);
-      return { name, tfName: tf.getBackend(), threads: got.threads, simd: got.simd, simdKernels: got.simdKernels, reason };
+      log(`backend: using ${name} (threads ${got.threads}, simd ${got.simd}${got.kernelNote === undefined ? "" : `, ${got.kernelNote}`}): ${reason}`);
+      return { name, tfName: tf.getBackend(), threads: got.threads, simd: got.simd, simdKernels: got.simdKernels, relaxedSimd: got.relaxedSimd, reason };
     } catch (err) {
       const why = errorText(err);
       skipped.push(`${name}: ${why}`);

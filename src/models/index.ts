@@ -1,6 +1,7 @@
 export { BACKEND_ORDER, isBackendName, selectBackend, wasmBinaryDir } from "./backend.js";
 export type { BackendInfo, BackendName, SelectBackendOptions } from "./backend.js";
 export { registerWasmGradientKernels, WASM_GRADIENT_KERNELS } from "./kernels/register.js";
+export { adamOptimizer } from "./kernels/adam.js";
 export { CHANNEL_MEANS, compactModelWeightShapes, compactWeightShapes, createCompactModel, filtersFromArrays, loadCompactModelFromNpy, SubtractChannelMeans } from "./compact.js";
 export type { CompactModelOptions } from "./compact.js";
 export { parseNpy, readNpy } from "./npy.js";

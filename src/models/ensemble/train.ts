@@ -3,6 +3,7 @@ import { r2er } from "../metrics/r2er.js";
 import { median } from "../metrics/r2er.js";
 import { r2Raw } from "../metrics/r2-raw.js";
 import { SeededRandom } from "../data/random.js";
+import { adamOptimizer } from "../kernels/adam.js";
 import type { DeepEnsemble } from "./ensemble.js";
 import { coreForward, coreVariables, readoutForward, readoutVariables, type Readout } from "./weights.js";
 
@@ -230,7 +231,7 @@ export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSe
   for (cycle = first; cycle <= maxCycles && !cancelled; cycle++) {
     for (const s of rng.shuffle([...sessions])) {
       if (options.resetReadoutOnVisit ?? true) ensemble.resetReadout(s.key, s.units);
-      const optimizer = tf.train.adam(options.learningRate ?? 1e-3);
+      const optimizer = adamOptimizer(options.learningRate ?? 1e-3);
       const vars = [...ensemble.cores.flatMap(coreVariables), ...ensemble.readoutsOf(s.key).flatMap(readoutVariables)];
       let sum = 0;
       for (let step = 0; step < steps; step++) {
@@ -322,7 +323,7 @@ export async function refitReadouts(ensemble: DeepEnsemble, s: TrainingSession, 
   });
   data.x.dispose();
   const rng = new SeededRandom(options.seed ?? 2);
-  const optimizer = tf.train.adam(options.learningRate ?? 5e-3);
+  const optimizer = adamOptimizer(options.learningRate ?? 5e-3);
   const vars = readouts.flatMap(readoutVariables);
   const batchSize = Math.min(options.batchSize ?? 64, idx.length);
   const l2 = options.readoutL2 ?? 0;

@@ -3,6 +3,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { BATCHNORM_EPSILON, CHANNEL_MEANS, COMPACT_STRIDES } from "../compact.js";
 import { maskedDepthwiseInputGradient } from "../kernels/depthwise_conv2d_backprop_input.js";
+import { ascentUpdate, packRgbFilter, type PackedRgbFilter, RGB_MIN_CHANNELS, rgbConv2dInputGradient } from "../kernels/rgb_conv.js";
 import { simdKernelsOf } from "../kernels/simd_module.js";
 
 interface SepLayer {
@@ -103,6 +104,8 @@ export class FastCompactModel {
     /** conv0T on column pairs: [5, 3, 2 k0, 6] (conv0ColumnPairFilter). */
     private readonly conv0Pairs: tf.Tensor4D,
     private readonly bias0: tf.Tensor1D,
+    /** conv0 packed for the wasm SIMD first-layer input gradient (undefined below 4 filters). */
+    private readonly rgb0: PackedRgbFilter | undefined,
     private readonly sep: SepLayer[],
     private readonly readout: tf.Tensor2D,
     private readonly readoutBias: tf.Tensor1D,
@@ -161,6 +164,7 @@ export class FastCompactModel {
         keep(conv0),
         keep(conv0ColumnPairFilter(conv0T)),
         keep(f0.shift),
+        conv0.shape[3] >= RGB_MIN_CHANNELS ? packRgbFilter(conv0, keep) : undefined,
         sep.map((s) => ({
           stride: s.stride,
           depthwise: keep(s.depthwise),
@@ -240,6 +244,8 @@ export class FastCompactModel {
               } as unknown as tf.NamedAttrMap) as tf.Tensor4D);
         g = tf.mul(ga, tf.step(below)) as tf.Tensor4D;
       }
+      const direct = this.rgb0 === undefined ? undefined : rgbConv2dInputGradient(g, this.rgb0);
+      if (direct !== undefined) return direct;
       // Layer 0 on column pairs (conv0ColumnPairFilter); both reshapes are free. The width is even:
       // two stride-2 layers need a multiple of 4 (readoutImage fixes it to inputSize).
       const [n, h, w, k0] = g.shape;
@@ -255,12 +261,14 @@ export class FastCompactModel {
   ascentStep(pixels: tf.Tensor4D, step = 10, eps = 1e-5): tf.Tensor4D {
     return tf.tidy(() => {
       const g = this.inputGradient(pixels);
-      return tf.add(pixels, tf.mul(g, tf.div(step, tf.add(tf.sqrt(tf.mean(tf.square(g))), eps)))) as tf.Tensor4D;
+      // wasm SIMD: the norm and the update in one pass (six small kernels otherwise).
+      return ascentUpdate(pixels, g, step, eps) ?? (tf.add(pixels, tf.mul(g, tf.div(step, tf.add(tf.sqrt(tf.mean(tf.square(g))), eps)))) as tf.Tensor4D);
     });
   }
 
   dispose(): void {
     tf.dispose([this.means, this.meansImage, this.conv0, this.conv0Pairs, this.bias0, this.readout, this.readoutBias, this.readoutImage]);
+    this.rgb0?.dispose();
     for (const s of this.sep) {
       tf.dispose([s.depthwise, s.depthwiseFlipped, s.pointwise, s.pointwiseT, s.bias, ...(s.phases === undefined ? [] : [s.phases])]);
       if (s.full !== undefined) tf.dispose([s.full.filter, s.full.filterT]);

@@ -7,6 +7,8 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { backend_util, KernelBackend } from "@tensorflow/tfjs";
 import { SimdPool } from "./simd_pool.js";
+import { rgbInputGradText } from "./simd_rgb_text.js";
+import { forLoop } from "./wat.js";
 
 /** The part of the wasm backend these kernels use (tfjs-backend-wasm's BackendWasm). */
 export interface WasmBackendMemory {
@@ -66,22 +68,35 @@ export interface SimdKernels {
   convFilterGrad(x: number, dy: number, dw: number, outChannels: number, shape: ConvShape): void;
   /** out[p, c] = x[p, c] * scale[c] + shift[c] over `pixels` pixels of `channels` channels (scale, shift: C floats each). */
   scaleShift(x: number, out: number, scale: number, shift: number, pixels: number, channels: number): void;
+  /**
+   * The input gradient of a first layer's 'same' stride-1 convolution of 3-channel images:
+   * dx[b, y, x, c] = sum over u, v, k of g[b, y - u + pt, x - v + pl, k] w[u, v, c, k] (w packed by packRgbFilter).
+   */
+  rgbInputGrad(dx: number, g: number, w: number, shape: RgbShape): void;
+  /** out = x + g * step / (sqrt(mean(g^2)) + eps) over n floats (one normalized gradient-ascent step). */
+  ascent(x: number, g: number, out: number, n: number, step: number, eps: number): void;
+  /** Whether the module multiplies and adds in one relaxed-SIMD instruction. */
+  readonly fusedMultiplyAdd: boolean;
+  /** One Adam update of n floats into new buffers (see ADAM); `c1`, `c2` are the bias corrections 1 / (1 - beta^t). */
+  adam(buffers: { p: number; g: number; m: number; v: number; np: number; nm: number; nv: number }, n: number, hyper: { beta1: number; beta2: number; c1: number; c2: number; learningRate: number; epsilon: number }): void;
+}
+
+/** A first-layer convolution: images [batch, height, width, 3], features [batch, height, width, channels]. */
+export interface RgbShape {
+  batch: number;
+  height: number;
+  width: number;
+  channels: number;
+  kh: number;
+  kw: number;
+  padTop: number;
+  padLeft: number;
 }
 
 const PARAMS = ["B", "H", "W", "C", "OH", "OW", "KH", "KW", "sh", "sw", "pt", "pl"] as const;
 const SHAPE_PARAMS = PARAMS.map((p) => `(param $${p} i32)`).join(" ");
 /** The filter gradients work on images [b0, b1) of the batch (thread splits). */
 const RANGE_PARAMS = "(param $b0 i32) (param $b1 i32)";
-
-/** `(block (loop ...))` counting `v` from `from` while below `to` (unsigned). */
-function forLoop(label: string, v: string, from: string, to: string, step: string, body: string): string {
-  return `(local.set ${v} ${from})
-    (block $${label}_done (loop $${label}
-      (br_if $${label}_done (i32.ge_u (local.get ${v}) ${to}))
-      ${body}
-      (local.set ${v} (i32.add (local.get ${v}) ${step}))
-      (br $${label})))`;
-}
 
 /**
  * The depthwise filter gradient: at every tap, dW[i, j, c] += x[b, iy, ix, c] * dy[b, oy, ox, c],
@@ -277,22 +292,109 @@ const SCALE_SHIFT = `
           (f32.add (f32.mul (f32.load align=4 (i32.add (local.get $xp) (local.get $k))) (f32.load align=4 (i32.add (local.get $sc) (local.get $k))))
             (f32.load align=4 (i32.add (local.get $sh) (local.get $k)))))`)}`)})`;
 
+/**
+ * One Adam update of n floats, as tf.train.adam computes it: m' = b1 m + (1 - b1) g,
+ * v' = b2 v + (1 - b2) g^2, p' = p - lr (m' c1) / (sqrt(v' c2) + eps), with c1 = 1 / (1 - b1^t) and
+ * c2 = 1 / (1 - b2^t). Writes p', m', v' to new buffers (tensors are immutable).
+ */
+const ADAM = `
+  (func (export "adam") (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $np i32) (param $nm i32) (param $nv i32) (param $n i32)
+    (param $b1 f32) (param $b2 f32) (param $c1 f32) (param $c2 f32) (param $lr f32) (param $eps f32)
+    (local $k i32) (local $nb i32) (local $kv i32) (local $gv v128) (local $mv v128) (local $vv v128) (local $gs f32) (local $ms f32) (local $vs f32)
+    (local.set $nb (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $kv (i32.and (local.get $nb) (i32.const -16)))
+    ${forLoop("v", "$k", "(i32.const 0)", "(local.get $kv)", "(i32.const 16)", `(local.set $gv (v128.load align=4 (i32.add (local.get $g) (local.get $k))))
+      (local.set $mv (f32x4.add (f32x4.mul (v128.load align=4 (i32.add (local.get $m) (local.get $k))) (f32x4.splat (local.get $b1)))
+        (f32x4.mul (local.get $gv) (f32x4.splat (f32.sub (f32.const 1) (local.get $b1))))))
+      (local.set $vv (f32x4.add (f32x4.mul (v128.load align=4 (i32.add (local.get $v) (local.get $k))) (f32x4.splat (local.get $b2)))
+        (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (f32x4.splat (f32.sub (f32.const 1) (local.get $b2))))))
+      (v128.store align=4 (i32.add (local.get $nm) (local.get $k)) (local.get $mv))
+      (v128.store align=4 (i32.add (local.get $nv) (local.get $k)) (local.get $vv))
+      (v128.store align=4 (i32.add (local.get $np) (local.get $k))
+        (f32x4.sub (v128.load align=4 (i32.add (local.get $p) (local.get $k)))
+          (f32x4.mul (f32x4.splat (local.get $lr))
+            (f32x4.div (f32x4.mul (local.get $mv) (f32x4.splat (local.get $c1)))
+              (f32x4.add (f32x4.sqrt (f32x4.mul (local.get $vv) (f32x4.splat (local.get $c2)))) (f32x4.splat (local.get $eps)))))))`)}
+    ${forLoop("s", "$k", "(local.get $kv)", "(local.get $nb)", "(i32.const 4)", `(local.set $gs (f32.load align=4 (i32.add (local.get $g) (local.get $k))))
+      (local.set $ms (f32.add (f32.mul (f32.load align=4 (i32.add (local.get $m) (local.get $k))) (local.get $b1)) (f32.mul (local.get $gs) (f32.sub (f32.const 1) (local.get $b1)))))
+      (local.set $vs (f32.add (f32.mul (f32.load align=4 (i32.add (local.get $v) (local.get $k))) (local.get $b2)) (f32.mul (f32.mul (local.get $gs) (local.get $gs)) (f32.sub (f32.const 1) (local.get $b2)))))
+      (f32.store align=4 (i32.add (local.get $nm) (local.get $k)) (local.get $ms))
+      (f32.store align=4 (i32.add (local.get $nv) (local.get $k)) (local.get $vs))
+      (f32.store align=4 (i32.add (local.get $np) (local.get $k))
+        (f32.sub (f32.load align=4 (i32.add (local.get $p) (local.get $k)))
+          (f32.mul (local.get $lr) (f32.div (f32.mul (local.get $ms) (local.get $c1)) (f32.add (f32.sqrt (f32.mul (local.get $vs) (local.get $c2))) (local.get $eps))))))`)})`;
+
+/**
+ * One normalized gradient step on n floats: out = x + g * step / (sqrt(mean(g^2)) + eps). The squares
+ * are summed in four f32 lanes, the lanes and the remainder in f64.
+ */
+const ASCENT = `
+  (func (export "ascent") (param $x i32) (param $g i32) (param $out i32) (param $n i32) (param $step f32) (param $eps f32)
+    (local $k i32) (local $nb i32) (local $kv i32) (local $acc v128) (local $sum f64) (local $scale f32) (local $sv v128)
+    (local.set $nb (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $kv (i32.and (local.get $nb) (i32.const -16)))
+    (local.set $acc (v128.const i32x4 0 0 0 0))
+    ${forLoop("sq", "$k", "(i32.const 0)", "(local.get $kv)", "(i32.const 16)", `(local.set $sv (v128.load align=4 (i32.add (local.get $g) (local.get $k))))
+      (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $sv) (local.get $sv))))`)}
+    (local.set $sum (f64.add (f64.add (f64.promote_f32 (f32x4.extract_lane 0 (local.get $acc))) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $acc))))
+      (f64.add (f64.promote_f32 (f32x4.extract_lane 2 (local.get $acc))) (f64.promote_f32 (f32x4.extract_lane 3 (local.get $acc))))))
+    ${forLoop("sqs", "$k", "(local.get $kv)", "(local.get $nb)", "(i32.const 4)", `(local.set $sum (f64.add (local.get $sum)
+        (f64.promote_f32 (f32.mul (f32.load align=4 (i32.add (local.get $g) (local.get $k))) (f32.load align=4 (i32.add (local.get $g) (local.get $k)))))))`)}
+    (local.set $scale (f32.div (local.get $step) (f32.add (f32.demote_f64 (f64.sqrt (f64.div (local.get $sum) (f64.convert_i32_u (local.get $n))))) (local.get $eps))))
+    (local.set $sv (f32x4.splat (local.get $scale)))
+    ${forLoop("up", "$k", "(i32.const 0)", "(local.get $kv)", "(i32.const 16)", `(v128.store align=4 (i32.add (local.get $out) (local.get $k))
+        (f32x4.add (v128.load align=4 (i32.add (local.get $x) (local.get $k))) (f32x4.mul (v128.load align=4 (i32.add (local.get $g) (local.get $k))) (local.get $sv))))`)}
+    ${forLoop("ups", "$k", "(local.get $kv)", "(local.get $nb)", "(i32.const 4)", `(f32.store align=4 (i32.add (local.get $out) (local.get $k))
+        (f32.add (f32.load align=4 (i32.add (local.get $x) (local.get $k))) (f32.mul (f32.load align=4 (i32.add (local.get $g) (local.get $k))) (local.get $scale))))`)})`;
+
 /** The module's text; `shared` must match the backend's memory (the threaded build shares it). */
-export function simdModuleText(shared: boolean): string {
+export function simdModuleText(shared: boolean, fma = false): string {
   return `(module
   (import "env" "memory" (memory 1 65536${shared ? " shared" : ""}))
   ${dwFilterGradText()}
   ${DW_INPUT_GATHER}
   ${convFilterGradText()}
   ${SCALE_SHIFT}
+  ${ADAM}
+  ${rgbInputGradText(fma)}
+  ${ASCENT}
 )`;
 }
 
-/** Assembles the module (wabt) into WebAssembly bytes. */
-export async function assembleSimdModule(shared: boolean): Promise<WebAssembly.Module> {
-  const wabt = await (await import("wabt")).default();
-  const features = { simd: true, threads: shared, bulk_memory: true };
-  const parsed = wabt.parseWat("cortexloop-simd.wat", simdModuleText(shared), features);
+type Wabt = Awaited<ReturnType<typeof import("wabt")>>;
+let wabtModule: Promise<Wabt> | undefined;
+const loadWabt = async (): Promise<Wabt> => (wabtModule ??= import("wabt").then((m) => m.default()));
+
+/** One relaxed fused multiply-add, to ask the runtime whether it validates relaxed SIMD. */
+const RELAXED_PROBE = `(module (func (param v128 v128 v128) (result v128) (f32x4.relaxed_madd (local.get 0) (local.get 1) (local.get 2))))`;
+
+/**
+ * Whether this runtime runs relaxed SIMD (its fused multiply-add). V8 ships it on from Node 22 and
+ * Electron 25; Node 20 has it behind --experimental-wasm-relaxed-simd, which this turns on when the
+ * runtime lacks it (a process-wide V8 flag; CORTEXLOOP_RELAXED_SIMD=0 keeps it off and the kernels
+ * on a separate multiply and add).
+ */
+export async function relaxedSimdAvailable(): Promise<boolean> {
+  if (process.env.CORTEXLOOP_RELAXED_SIMD === "0") return false;
+  const wabt = await loadWabt();
+  const parsed = wabt.parseWat("probe.wat", RELAXED_PROBE, { simd: true, relaxed_simd: true });
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = new Uint8Array(parsed.toBinary({}).buffer);
+  } finally {
+    parsed.destroy();
+  }
+  if (WebAssembly.validate(bytes)) return true;
+  const v8 = await import("node:v8");
+  v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+  return WebAssembly.validate(bytes);
+}
+
+/** Assembles the module (wabt) into WebAssembly bytes; `fma` uses relaxed SIMD's fused multiply-add (relaxedSimdAvailable). */
+export async function assembleSimdModule(shared: boolean, fma = false): Promise<WebAssembly.Module> {
+  const wabt = await loadWabt();
+  const features = { simd: true, threads: shared, bulk_memory: true, relaxed_simd: fma };
+  const parsed = wabt.parseWat("cortexloop-simd.wat", simdModuleText(shared, fma), features);
   try {
     parsed.resolveNames();
     // wabt.js validates with the features it is given (its typings omit the argument).
@@ -324,7 +426,7 @@ export type ScratchAllocator = (floats: number) => { offset: number; free(): voi
  * channels would make the threads write neighbouring floats of the same cache lines); each thread's
  * share of a filter gradient goes to its own scratch buffer, added up at the end.
  */
-export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratch: ScratchAllocator, splitMinMacs = SPLIT_MIN_MACS): SimdKernels {
+export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratch: ScratchAllocator, splitMinMacs = SPLIT_MIN_MACS, fma = false): SimdKernels {
   const floats = (at: number, n: number): Float32Array => new Float32Array(memory.buffer, at, n);
   const parts = (s: ConvShape, macs: number): [number, number][] => splitRange(s.batch, macs >= splitMinMacs ? pool.threads : 1);
   const taps = (s: ConvShape): number => s.batch * s.outH * s.outW * s.kh * s.kw;
@@ -345,7 +447,23 @@ export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratc
       for (const b of buffers) b.free();
     }
   };
+  /** Image rows split over the threads (each writes its own rows), with the shape's arguments. */
+  const rgbRows = (s: RgbShape): [number, number][] =>
+    splitRange(s.batch * s.height, s.batch * s.height * s.width * s.kh * s.kw * 3 * s.channels >= splitMinMacs ? pool.threads : 1);
+  const rgbArgs = (s: RgbShape): number[] => [s.batch, s.height, s.width, s.channels, s.kh, s.kw, s.padTop, s.padLeft];
+  const rgbCheck = (s: RgbShape): void => {
+    if (s.channels < 4) throw new Error(`rgb convolution: needs at least 4 feature channels, got ${s.channels}`);
+  };
   return {
+    fusedMultiplyAdd: fma,
+    rgbInputGrad(dx, g, w, s) {
+      rgbCheck(s);
+      pool.run("rgbInputGrad", rgbRows(s).map(([r0, r1]) => [dx, g, w, ...rgbArgs(s), r0, r1]));
+    },
+    ascent(x, g, out, n, step, eps) {
+      // On this thread: an image is small next to the cost of waking a worker.
+      pool.run("ascent", [[x, g, out, n]], [step, eps]);
+    },
     dwFilterGrad(x, dy, dw, s) {
       reduced("dwFilterGrad", (t) => [x, dy, t], dw, s.kh * s.kw * s.channels, s, taps(s) * s.channels);
     },
@@ -363,6 +481,10 @@ export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratc
       const ranges = splitRange(pixels, pixels * channels >= splitMinMacs ? pool.threads : 1);
       pool.run("scaleShift", ranges.map(([p0, p1]) => [x, out, scale, shift, channels, p0, p1]));
     },
+    adam(b, n, h) {
+      // On this thread: a variable is small next to the cost of waking a worker.
+      pool.run("adam", [[b.p, b.g, b.m, b.v, b.np, b.nm, b.nv, n]], [h.beta1, h.beta2, h.c1, h.c2, h.learningRate, h.epsilon]);
+    },
     convFilterGrad(x, dy, dw, outChannels, s) {
       if (outChannels % 4 !== 0) throw new Error(`convFilterGrad: output channels must be a multiple of 4, got ${outChannels}`);
       reduced("convFilterGrad", (t) => [x, dy, t, outChannels], dw, s.kh * s.kw * s.channels * outChannels, s, taps(s) * s.channels * outChannels);
@@ -378,25 +500,49 @@ interface Prepared {
 const prepared = new WeakMap<KernelBackend, Prepared>();
 const disabled = new WeakSet<KernelBackend>();
 
+/** What prepareSimdKernels made of a backend. */
+export interface SimdPreparation {
+  ready: boolean;
+  /** The kernels use relaxed SIMD's fused multiply-add. */
+  fma: boolean;
+  /** Why the kernels, or their relaxed-SIMD build, are not in use. */
+  note?: string;
+}
+
 /**
  * Assembles and instantiates the kernels on `backend`'s memory (once per backend), with
- * `threads - 1` workers where that memory is shared. Returns false, leaving the composite kernels
- * in charge, where the backend has no wasm memory to share.
+ * `threads - 1` workers where that memory is shared: the relaxed-SIMD build where the runtime has
+ * it, else (or where that build fails) the plain one. Not ready, leaving the composite kernels in
+ * charge, where the backend has no wasm memory or neither build loads; never throws.
  */
-export async function prepareSimdKernels(backend: KernelBackend, threads: number): Promise<boolean> {
-  if (prepared.has(backend)) return true;
+export async function prepareSimdKernels(backend: KernelBackend, threads: number, assemble = assembleSimdModule): Promise<SimdPreparation> {
+  const done = prepared.get(backend);
+  if (done !== undefined) return { ready: true, fma: done.kernels.fusedMultiplyAdd };
   const memory = wasmMemoryOf(backend);
-  if (memory === undefined) return false;
+  if (memory === undefined) return { ready: false, fma: false, note: "the backend exposes no wasm memory" };
   const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
-  const module = await assembleSimdModule(shared);
-  const pool = await SimdPool.start(module, memory, shared ? threads : 1);
   const wasmBackend = backend as unknown as WasmBackendMemory;
   const scratch: ScratchAllocator = (n) => {
     const t = wasmBackend.makeOutput([n], "float32");
     return { offset: memoryOffsetOf(backend, t), free: () => backend.disposeData(t.dataId) };
   };
-  prepared.set(backend, { kernels: simdKernelsOn(memory, pool, scratch), pool });
-  return true;
+  const notes: string[] = [];
+  let builds: boolean[] = [false];
+  try {
+    if (await relaxedSimdAvailable()) builds = [true, false];
+  } catch (err) {
+    notes.push(`relaxed SIMD probe failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  for (const fma of builds) {
+    try {
+      const pool = await SimdPool.start(await assemble(shared, fma), memory, shared ? threads : 1);
+      prepared.set(backend, { kernels: simdKernelsOn(memory, pool, scratch, SPLIT_MIN_MACS, fma), pool });
+      return { ready: true, fma, note: notes.length > 0 ? notes.join("; ") : undefined };
+    } catch (err) {
+      notes.push(`${fma ? "relaxed-SIMD" : "SIMD"} build failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return { ready: false, fma: false, note: notes.join("; ") };
 }
 
 /** The kernels prepared for `backend`, or undefined (then callers use their composite path). */

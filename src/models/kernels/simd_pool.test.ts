@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assembleSimdModule, type ConvShape, simdKernelsOn, splitRange, type ScratchAllocator } from "./simd_module.js";
+import type { KernelBackend } from "@tensorflow/tfjs";
+import { assembleSimdModule, type ConvShape, prepareSimdKernels, relaxedSimdAvailable, simdKernelsOf, simdKernelsOn, splitRange, type ScratchAllocator } from "./simd_module.js";
 import { SimdPool } from "./simd_pool.js";
 import { randomValues, TOL } from "./test_util.js";
 
@@ -111,5 +112,33 @@ describe("SIMD kernels split over worker threads (shared memory)", () => {
     expect(() => pool.run("dwFilterGrad", [[...args(1024), 0, 1], [...args(outside), 1, 3]])).toThrow(/failed on worker 1/);
     // The pool is usable again afterwards.
     expect(() => pool.run("dwFilterGrad", [[...args(1024), 0, 1], [...args(1024), 1, 3]])).not.toThrow();
+  });
+});
+
+describe("prepareSimdKernels when a build of the module fails", () => {
+  /** A stand-in for the wasm backend: its memory is all prepareSimdKernels needs before a call. */
+  const fakeBackend = (): KernelBackend =>
+    ({ wasm: { wasmMemory: new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true }) }, dataIdMap: new Map(), makeOutput: () => undefined }) as unknown as KernelBackend;
+
+  it("falls back to the plain build, then to the composite kernels, and says why", async () => {
+    const fma = await relaxedSimdAvailable();
+    const noRelaxed = async (shared: boolean, useFma = false): Promise<WebAssembly.Module> => {
+      if (useFma) throw new Error("relaxed build refused");
+      return assembleSimdModule(shared, false);
+    };
+    const first = fakeBackend();
+    const prep = await prepareSimdKernels(first, 1, noRelaxed);
+    expect(prep.ready).toBe(true);
+    expect(prep.fma).toBe(false);
+    if (fma) expect(prep.note).toMatch(/relaxed-SIMD build failed: relaxed build refused/);
+    expect(simdKernelsOf(first)?.fusedMultiplyAdd).toBe(false);
+
+    const second = fakeBackend();
+    const none = await prepareSimdKernels(second, 1, async () => {
+      throw new Error("no module today");
+    });
+    expect(none).toMatchObject({ ready: false, fma: false });
+    expect(none.note).toMatch(/SIMD build failed: no module today/);
+    expect(simdKernelsOf(second)).toBeUndefined();
   });
 });

@@ -75,10 +75,14 @@ export class SimdPool {
     return new SimdPool(fns, workers, control);
   }
 
-  /** Calls `name` once per argument list, in parallel: the first here, the others on workers. */
-  run(name: string, argLists: readonly (readonly number[])[]): void {
+  /**
+   * Calls `name` once per argument list, in parallel: the first here, the others on workers.
+   * `floats` are passed after each list's integers, on this thread only (workers take integers).
+   */
+  run(name: string, argLists: readonly (readonly number[])[], floats: readonly number[] = []): void {
     const entry = this.fns.get(name);
     if (entry === undefined) throw new Error(`SimdPool: the module has no function ${name}`);
+    if (floats.length > 0 && argLists.length > 1) throw new Error("SimdPool: float arguments run on this thread only");
     const remote = argLists.slice(1);
     if (remote.length > this.workers.length) throw new Error(`SimdPool: ${argLists.length} parts for ${this.threads} threads`);
     remote.forEach((args, w) => {
@@ -92,7 +96,7 @@ export class SimdPool {
     });
     let failure: unknown;
     try {
-      if (argLists[0] !== undefined) entry.fn(...argLists[0]);
+      if (argLists[0] !== undefined) entry.fn(...argLists[0], ...floats);
     } catch (err) {
       failure = err;
     }

@@ -1,0 +1,135 @@
+import * as tf from "@tensorflow/tfjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ascentUpdate, packRgbFilter, rgbConv2dInputGradient } from "./rgb_conv.js";
+import { assembleSimdModule, relaxedSimdAvailable, type RgbShape, simdKernelsOf, simdKernelsOn, type ScratchAllocator } from "./simd_module.js";
+import { SimdPool } from "./simd_pool.js";
+import { compareOnBoth, randomValues, TOL, useWasm } from "./test_util.js";
+
+// Feature channels with a partial last quad (47, 5), without (8, 4); widths that leave pixels after
+// the blocks; a width below the kernel's (every pixel on the checked path); non-square and even kernels.
+const SHAPES: (RgbShape & { name: string })[] = [
+  { name: "5x5, 47 channels (the compact models' first layer)", batch: 2, height: 9, width: 13, channels: 47, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
+  { name: "5x5, 8 channels", batch: 1, height: 7, width: 10, channels: 8, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
+  { name: "3x3, 5 channels", batch: 3, height: 6, width: 11, channels: 5, kh: 3, kw: 3, padTop: 1, padLeft: 1 },
+  { name: "5x5 on a 3-pixel-wide image, 4 channels", batch: 2, height: 5, width: 3, channels: 4, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
+  { name: "4x3 (even height), 6 channels", batch: 1, height: 8, width: 9, channels: 6, kh: 4, kw: 3, padTop: 1, padLeft: 1 },
+];
+
+/** Plain loops: the input gradient of sum(g * conv(x, w)), zero padding. */
+function reference(w: Float32Array, g: Float32Array, s: RgbShape): Float64Array {
+  const K = s.channels;
+  const dx = new Float64Array(s.batch * s.height * s.width * 3);
+  for (let b = 0; b < s.batch; b++)
+    for (let y = 0; y < s.height; y++)
+      for (let xx = 0; xx < s.width; xx++) {
+        const o = (b * s.height + y) * s.width + xx;
+        for (let u = 0; u < s.kh; u++)
+          for (let v = 0; v < s.kw; v++) {
+            const iy = y + u - s.padTop;
+            const ix = xx + v - s.padLeft;
+            if (iy < 0 || iy >= s.height || ix < 0 || ix >= s.width) continue;
+            const i = (b * s.height + iy) * s.width + ix;
+            for (let c = 0; c < 3; c++) for (let k = 0; k < K; k++) dx[i * 3 + c]! += g[o * K + k]! * w[((u * s.kw + v) * 3 + c) * K + k]!;
+          }
+      }
+  return dx;
+}
+
+function expectNear(actual: Float32Array, expected: Float64Array, what: string): void {
+  let scale = 1;
+  let err = 0;
+  for (let i = 0; i < expected.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]!));
+    err = Math.max(err, Math.abs(actual[i]! - expected[i]!));
+  }
+  expect(err, `${what}: max abs error ${err} (scale ${scale})`).toBeLessThanOrEqual(TOL * scale);
+}
+
+describe("first-layer (3-channel) input gradient kernel against plain loops", async () => {
+  // Both builds of the module: with relaxed SIMD's fused multiply-add where this runtime has it, and without.
+  const fmaHere = await relaxedSimdAvailable();
+  if (!fmaHere) console.log("rgb input gradient: this runtime has no relaxed SIMD; testing the multiply-and-add build only");
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 1024, shared: true });
+  const pools: [boolean, SimdPool][] = [];
+  beforeAll(async () => {
+    for (const fma of fmaHere ? [false, true] : [false]) pools.push([fma, await SimdPool.start(await assembleSimdModule(true, fma), memory, 2)]);
+  });
+  afterAll(async () => {
+    for (const [, pool] of pools) await pool.close();
+  });
+
+  for (const s of SHAPES) {
+    it(s.name, async () => {
+      await useWasm();
+      const n = s.batch * s.height * s.width;
+      const w = randomValues(s.kh * s.kw * 3 * s.channels, 12);
+      const g = randomValues(n * s.channels, 14);
+      const packed = packRgbFilter(tf.tensor4d(w, [s.kh, s.kw, 3, s.channels]));
+      const ref = reference(w, g, s);
+      for (const [fma, pool] of pools) {
+        let next = 1024;
+        const alloc = (floats: number): number => {
+          const at = next;
+          next += Math.ceil((floats * 4) / 64) * 64;
+          return at;
+        };
+        const scratch: ScratchAllocator = (floats) => ({ offset: alloc(floats), free: () => undefined });
+        // Split threshold 0: rows go to both threads even for these small images.
+        const kernels = simdKernelsOn(memory, pool, scratch, 0, fma);
+        expect(kernels.fusedMultiplyAdd).toBe(fma);
+        const view = (at: number, len: number): Float32Array => new Float32Array(memory.buffer, at, len);
+        const put = (values: Float32Array): number => {
+          const at = alloc(values.length);
+          view(at, values.length).set(values);
+          return at;
+        };
+        const wp = put(packed.gradient.dataSync() as Float32Array);
+        const gp = put(g);
+        const dx = alloc(n * 3);
+        // Stale values must not survive: the call overwrites its whole output.
+        view(dx, n * 3).fill(7);
+        kernels.rgbInputGrad(dx, gp, wp, s);
+        expectNear(view(dx, n * 3), ref, `${s.name}, ${fma ? "fused multiply-add" : "multiply and add"}`);
+      }
+      packed.dispose();
+    });
+  }
+
+  it("refuses fewer than 4 feature channels and filters over other than 3 channels", () => {
+    expect(() => packRgbFilter(tf.zeros([5, 5, 3, 3]) as tf.Tensor4D)).toThrow(/at least 4 output channels, got 3/);
+    expect(() => packRgbFilter(tf.zeros([5, 5, 4, 8]) as tf.Tensor4D)).toThrow(/3 image channels, got 4/);
+  });
+});
+
+describe("rgbConv2dInputGradient on the wasm backend", () => {
+  it("matches tf.conv2dTranspose on the cpu backend, leaking no tensors", async () => {
+    const [n, h, w, k] = [2, 12, 10, 47];
+    await compareOnBoth("rgb input gradient", () => {
+      const filter = tf.tensor4d(randomValues(5 * 5 * 3 * k, 22), [5, 5, 3, k]);
+      const g = tf.tensor4d(randomValues(n * h * w * k, 24), [n, h, w, k]);
+      const packed = packRgbFilter(filter);
+      const gradient = rgbConv2dInputGradient(g, packed);
+      // Where the SIMD kernels run, the result must have come from them.
+      expect(gradient === undefined, "rgbConv2dInputGradient fell back").toBe(simdKernelsOf(tf.backend()) === undefined);
+      const out = gradient ?? tf.conv2dTranspose(g, filter, [n, h, w, 3], 1, "same");
+      packed.dispose();
+      tf.dispose([filter, g]);
+      return [out];
+    });
+  });
+});
+
+describe("ascentUpdate on the wasm backend", () => {
+  // 3 * 7 * 5 = 105 floats: 26 quads and one left over.
+  it("matches x + step * g / (sqrt(mean(g^2)) + eps) on the cpu backend", async () => {
+    await compareOnBoth("ascent update", () => {
+      const x = tf.tensor4d(randomValues(105, 31).map((v) => 100 * v), [1, 7, 5, 3]);
+      const g = tf.tensor4d(randomValues(105, 32).map((v) => 0.003 * v), [1, 7, 5, 3]);
+      const fused = ascentUpdate(x, g, 10, 1e-5);
+      expect(fused === undefined, "ascentUpdate fell back").toBe(simdKernelsOf(tf.backend()) === undefined);
+      const out = fused ?? tf.tidy(() => tf.add(x, tf.mul(g, tf.div(10, tf.add(tf.sqrt(tf.mean(tf.square(g))), 1e-5)))));
+      tf.dispose([x, g]);
+      return [out];
+    });
+  });
+});
