@@ -1,28 +1,24 @@
 // FusedBatchNorm (batch normalization with given statistics) for wasm as one SIMD multiply-add per
 // element. The wasm runtime's own kernel took about half of MobileNetV2's inference time (the front
 // end): 72 ms for one [32, 56, 56, 96] tensor, against a few ms for a pass over its memory.
-import { FusedBatchNorm, getKernel, util } from "@tensorflow/tfjs";
-import type { FusedBatchNormAttrs, KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs";
+import { FusedBatchNorm, util } from "@tensorflow/tfjs";
+import type { FusedBatchNormAttrs, KernelConfig, TensorInfo } from "@tensorflow/tfjs";
+import { wasmOverride } from "./override.js";
 import { memoryOffsetOf, simdKernelsOf, wasmMemoryOf, type WasmBackendMemory } from "./simd_module.js";
-
-let configs: KernelConfig[] | undefined;
 
 /**
  * Replacement FusedBatchNorm where the SIMD kernels run and every statistic is per channel (1-D of
  * the last dimension, or a scalar); other cases go to the runtime's own kernel.
  */
 export function batchNormConfigs(): KernelConfig[] {
-  if (configs !== undefined) return configs;
-  const original = getKernel(FusedBatchNorm, "wasm");
-  if (original === undefined) return [];
-  const kernelFunc = (args: { inputs: NamedTensorInfoMap; backend: KernelBackend; attrs?: NamedAttrMap }): TensorInfo => {
+  return wasmOverride(FusedBatchNorm, (args) => {
     const { x, mean, variance, scale, offset } = args.inputs;
     const simd = simdKernelsOf(args.backend);
     const memory = wasmMemoryOf(args.backend);
     const channels = x?.shape[x.shape.length - 1] ?? 0;
     const perChannel = (t: TensorInfo | undefined): boolean => t === undefined || (t.dtype === "float32" && (util.sizeFromShape(t.shape) === 1 || (t.shape.length === 1 && t.shape[0] === channels)));
     if (simd === undefined || memory === undefined || x === undefined || x.dtype !== "float32" || mean === undefined || variance === undefined || ![mean, variance, scale, offset].every(perChannel)) {
-      return original.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo;
+      return undefined;
     }
     const eps = (args.attrs as unknown as FusedBatchNormAttrs).varianceEpsilon;
     const backend = args.backend as unknown as WasmBackendMemory;
@@ -45,7 +41,5 @@ export function batchNormConfigs(): KernelConfig[] {
     simd.scaleShift(memoryOffsetOf(args.backend, x), memoryOffsetOf(args.backend, out), at, at + 4 * channels, util.sizeFromShape(x.shape) / channels, channels);
     args.backend.disposeData(folded.dataId);
     return out;
-  };
-  configs = [{ kernelName: FusedBatchNorm, backendName: "wasm", setupFunc: original.setupFunc, kernelFunc: kernelFunc as unknown as KernelFunc }];
-  return configs;
+  });
 }

@@ -1,23 +1,19 @@
 // GatherV2 for wasm as one block copy per gathered slice. The wasm runtime's own Gather computes
 // every element's address from strides: 64 rows of 1,568 floats took about 9 ms, which made each
 // readout refit step (a gather of cached core outputs per member) cost more than the step itself.
-import { backend_util, GatherV2, getKernel, util } from "@tensorflow/tfjs";
-import type { GatherV2Attrs, KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs";
+import { backend_util, GatherV2, util } from "@tensorflow/tfjs";
+import type { GatherV2Attrs, KernelConfig } from "@tensorflow/tfjs";
+import { wasmOverride } from "./override.js";
 import { memoryOffsetOf, wasmMemoryOf, type WasmBackendMemory } from "./simd_module.js";
-
-let configs: KernelConfig[] | undefined;
 
 /** Replacement GatherV2 (4-byte dtypes, batchDims 0); other cases go to the runtime's own kernel. */
 export function gatherConfigs(): KernelConfig[] {
-  if (configs !== undefined) return configs;
-  const original = getKernel(GatherV2, "wasm");
-  if (original === undefined) return [];
-  const kernelFunc = (args: { inputs: NamedTensorInfoMap; backend: KernelBackend; attrs?: NamedAttrMap }): TensorInfo => {
+  return wasmOverride(GatherV2, (args) => {
     const { x, indices } = args.inputs;
     const attrs = args.attrs as unknown as GatherV2Attrs;
     const memory = wasmMemoryOf(args.backend);
     if (x === undefined || indices === undefined || memory === undefined || (attrs.batchDims ?? 0) !== 0 || !(x.dtype === "float32" || x.dtype === "int32") || indices.dtype !== "int32") {
-      return original.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo;
+      return undefined;
     }
     const axis = util.parseAxisParam(attrs.axis, x.shape)[0]!;
     const info = backend_util.segment_util.collectGatherOpShapeInfo(x as never, indices as never, axis, 0);
@@ -40,7 +36,5 @@ export function gatherConfigs(): KernelConfig[] {
       }
     }
     return out;
-  };
-  configs = [{ kernelName: GatherV2, backendName: "wasm", setupFunc: original.setupFunc, kernelFunc: kernelFunc as unknown as KernelFunc }];
-  return configs;
+  });
 }

@@ -1,14 +1,14 @@
 // Sum and Mean over the batch and spatial axes of NHWC tensors (per-channel reductions: batchnorm
 // statistics and gradients, bias gradients). wasm's own kernels transpose the whole tensor to make
 // the reduced axes innermost first; XNNPACK's global average pooling reduces NHWC in place.
-import { backend_util, getKernel, Mean, Sum, util } from "@tensorflow/tfjs";
-import type { KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs";
+import { backend_util, Mean, Sum, util } from "@tensorflow/tfjs";
+import type { KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 import { withScope } from "./kernel_scope.js";
+import { type KernelArgs, type OriginalKernel, wasmOverride } from "./override.js";
 
 /** Below this many elements per image the transpose is cheap and the original kernel is kept. */
 const MIN_SPATIAL = 64;
 
-type KernelArgs = { inputs: NamedTensorInfoMap; backend: KernelBackend; attrs?: NamedAttrMap };
 
 /** [N, H, W, C] when `axis` reduces exactly axes 0, 1, 2 of a float32 rank-4 tensor worth pooling. */
 function pooledShape(x: TensorInfo, axis: number | number[]): [number, number, number, number] | undefined {
@@ -20,12 +20,12 @@ function pooledShape(x: TensorInfo, axis: number | number[]): [number, number, n
   return [n, h, w, c];
 }
 
-function makeReduce(kernelName: typeof Sum | typeof Mean, original: KernelFunc): KernelFunc {
-  const reduce = (args: KernelArgs): TensorInfo => {
+function makeReduce(kernelName: typeof Sum | typeof Mean): (args: KernelArgs, original: OriginalKernel) => TensorInfo | undefined {
+  return (args, original) => {
     const { x } = args.inputs;
     const attrs = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
     const shape = x === undefined ? undefined : pooledShape(x, attrs.axis);
-    if (x === undefined || shape === undefined) return original(args as Parameters<KernelFunc>[0]) as TensorInfo;
+    if (x === undefined || shape === undefined) return undefined;
     const [n, h, w, c] = shape;
     return withScope(args.backend, `reduceLeading(${kernelName})`, (s) => {
       // Per image and channel: the mean over H x W; then the original kernel reduces over the
@@ -33,7 +33,7 @@ function makeReduce(kernelName: typeof Sum | typeof Mean, original: KernelFunc):
       const pooled = s.run("AvgPool", { x }, { filterSize: [h, w], strides: [1, 1], pad: "valid" });
       const perImage = s.reshape(pooled, [n, c]);
       const reduceArgs = { inputs: { x: perImage }, backend: args.backend, attrs: { axis: [0], keepDims: false } };
-      let out = n === 1 ? s.reshape(perImage, [c]) : s.track(original(reduceArgs as unknown as Parameters<KernelFunc>[0]) as TensorInfo);
+      let out = n === 1 ? s.reshape(perImage, [c]) : s.track(original(reduceArgs));
       if (kernelName === Sum) {
         const count = s.run("Fill", {}, { shape: [], value: h * w, dtype: "float32" });
         out = s.run("Multiply", { a: out, b: count });
@@ -41,21 +41,9 @@ function makeReduce(kernelName: typeof Sum | typeof Mean, original: KernelFunc):
       return s.reshape(out, attrs.keepDims ? backend_util.expandShapeToKeepDim([c], [0, 1, 2]) : [c]);
     });
   };
-  return reduce as unknown as KernelFunc;
 }
-
-let configs: KernelConfig[] | undefined;
 
 /** Our Sum/Mean configs for wasm, wrapping wasm's own kernels (kept for every other case). */
 export function reduceLeadingConfigs(): KernelConfig[] {
-  if (configs !== undefined) return configs;
-  const made: KernelConfig[] = [];
-  for (const name of [Sum, Mean] as const) {
-    const original = getKernel(name, "wasm");
-    if (original === undefined) continue;
-    // setupFunc: if the backend is ever re-initialized, wasm's kernel must be wired up again.
-    made.push({ kernelName: name, backendName: "wasm", setupFunc: original.setupFunc, kernelFunc: makeReduce(name, original.kernelFunc) });
-  }
-  configs = made;
-  return configs;
+  return ([Sum, Mean] as const).flatMap((name) => wasmOverride(name, makeReduce(name)));
 }
