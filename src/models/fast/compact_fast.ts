@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { BATCHNORM_EPSILON, CHANNEL_MEANS, COMPACT_STRIDES } from "../compact.js";
 import { maskedDepthwiseInputGradient } from "../kernels/depthwise_conv2d_backprop_input.js";
-import { ascentUpdate, packRgbFilter, type PackedRgbFilter, RGB_MIN_CHANNELS, rgbConv2dInputGradient } from "../kernels/rgb_conv.js";
+import { ascentUpdate, packRgbFilter, packRgbForward, type PackedRgbFilter, type PackedRgbForward, RGB_MIN_CHANNELS, rgbConv2dBiasRelu, rgbConv2dInputGradient } from "../kernels/rgb_conv.js";
 import { simdKernelsOf } from "../kernels/simd_module.js";
 
 interface SepLayer {
@@ -106,6 +106,8 @@ export class FastCompactModel {
     private readonly bias0: tf.Tensor1D,
     /** conv0 packed for the wasm SIMD first-layer input gradient (undefined below 4 filters). */
     private readonly rgb0: PackedRgbFilter | undefined,
+    /** conv0 and bias0 packed for the wasm SIMD first-layer forward kernel (undefined below 4 filters). */
+    private readonly rgb0Forward: PackedRgbForward | undefined,
     private readonly sep: SepLayer[],
     private readonly readout: tf.Tensor2D,
     private readonly readoutBias: tf.Tensor1D,
@@ -165,6 +167,7 @@ export class FastCompactModel {
         keep(conv0ColumnPairFilter(conv0T)),
         keep(f0.shift),
         conv0.shape[3] >= RGB_MIN_CHANNELS ? packRgbFilter(conv0, keep) : undefined,
+        conv0.shape[3] >= RGB_MIN_CHANNELS ? packRgbForward(conv0, f0.shift, keep) : undefined,
         sep.map((s) => ({
           stride: s.stride,
           depthwise: keep(s.depthwise),
@@ -189,7 +192,9 @@ export class FastCompactModel {
     const acts: tf.Tensor4D[] = [];
     const [, h, w] = pixels.shape;
     const centered = tf.sub(pixels, h === this.inputSize && w === this.inputSize ? this.meansImage : this.means) as tf.Tensor4D;
-    let a = tf.fused.conv2d({ x: centered, filter: this.conv0, strides: 1, pad: "same", bias: this.bias0, activation: "relu" });
+    // wasm SIMD: the first layer as a direct kernel (about 1.7 times XNNPACK's speed on this shape).
+    const direct = this.rgb0Forward === undefined ? undefined : rgbConv2dBiasRelu(centered, this.rgb0Forward);
+    let a = direct ?? tf.fused.conv2d({ x: centered, filter: this.conv0, strides: 1, pad: "same", bias: this.bias0, activation: "relu" });
     acts.push(a);
     for (const s of this.sep) {
       if (s.full !== undefined) {
@@ -269,6 +274,7 @@ export class FastCompactModel {
   dispose(): void {
     tf.dispose([this.means, this.meansImage, this.conv0, this.conv0Pairs, this.bias0, this.readout, this.readoutBias, this.readoutImage]);
     this.rgb0?.dispose();
+    this.rgb0Forward?.dispose();
     for (const s of this.sep) {
       tf.dispose([s.depthwise, s.depthwiseFlipped, s.pointwise, s.pointwiseT, s.bias, ...(s.phases === undefined ? [] : [s.phases])]);
       if (s.full !== undefined) tf.dispose([s.full.filter, s.full.filterT]);

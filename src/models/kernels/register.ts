@@ -6,6 +6,7 @@ import { conv2dBackpropFilterConfig } from "./conv2d_backprop_filter.js";
 import { conv2dBackpropInputConfig } from "./conv2d_backprop_input.js";
 import { depthwiseConv2dBackpropFilterConfig } from "./depthwise_conv2d_backprop_filter.js";
 import { depthwiseConv2dBackpropInputConfig } from "./depthwise_conv2d_backprop_input.js";
+import { depthwiseConv2dConfigs } from "./depthwise_conv2d.js";
 import { batchNormConfigs } from "./batchnorm.js";
 import { gatherConfigs } from "./gather.js";
 import { sharedBufferConfigs } from "./identity.js";
@@ -22,11 +23,12 @@ export const WASM_GRADIENT_KERNELS: readonly KernelConfig[] = [
  * Idempotent; replaces wasm's scalar Conv2DBackpropInput with the XNNPACK-based one, and wasm's
  * Sum/Mean with versions that reduce NHWC over [N, H, W] without a transpose, and wasm's copying
  * Identity and same-dtype Cast (every tensor saved for backprop is cloned) with ones that share the buffer,
- * wasm's per-element GatherV2 with one that copies whole slices, and its FusedBatchNorm with one SIMD
- * multiply-add per element (where the SIMD kernels run).
+ * wasm's per-element GatherV2 with one that copies whole slices,, its FusedBatchNorm with one SIMD
+ * multiply-add per element, and its stride-2 5x5 depthwise convolution with a SIMD kernel (where the
+ * SIMD kernels run).
  */
 export function registerWasmGradientKernels(): void {
-  for (const config of [...WASM_GRADIENT_KERNELS, ...reduceLeadingConfigs(), ...sharedBufferConfigs(), ...gatherConfigs(), ...batchNormConfigs()]) {
+  for (const config of [...WASM_GRADIENT_KERNELS, ...reduceLeadingConfigs(), ...sharedBufferConfigs(), ...gatherConfigs(), ...batchNormConfigs(), ...depthwiseConv2dConfigs()]) {
     const existing = getKernel(config.kernelName, config.backendName);
     if (existing === config) continue;
     if (existing !== undefined) unregisterKernel(config.kernelName, config.backendName);

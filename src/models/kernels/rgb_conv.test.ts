@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ascentUpdate, packRgbFilter, rgbConv2dInputGradient } from "./rgb_conv.js";
+import { ascentUpdate, packRgbFilter, packRgbForward, rgbConv2dBiasRelu, rgbConv2dInputGradient } from "./rgb_conv.js";
 import { assembleSimdModule, relaxedSimdAvailable, type RgbShape, simdKernelsOf, simdKernelsOn, type ScratchAllocator } from "./simd_module.js";
 import { SimdPool } from "./simd_pool.js";
 import { compareOnBoth, randomValues, TOL, useWasm } from "./test_util.js";
@@ -98,6 +98,110 @@ describe("first-layer (3-channel) input gradient kernel against plain loops", as
   it("refuses fewer than 4 feature channels and filters over other than 3 channels", () => {
     expect(() => packRgbFilter(tf.zeros([5, 5, 3, 3]) as tf.Tensor4D)).toThrow(/at least 4 output channels, got 3/);
     expect(() => packRgbFilter(tf.zeros([5, 5, 4, 8]) as tf.Tensor4D)).toThrow(/3 image channels, got 4/);
+  });
+});
+
+// The forward kernel is 5x5 only: K with full groups of 3 quads (12), a partial group (13: 4 quads, the
+// last one at K - 4 and repeated), the compact models' 47; widths with pixels left after the 3-pixel
+// blocks, under the kernel's width, and of one block exactly between the edges (7).
+const FORWARD_SHAPES: (RgbShape & { name: string })[] = [
+  { name: "47 channels, 2 images of 9x13", batch: 2, height: 9, width: 13, channels: 47, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
+  { name: "13 channels, 7x7", batch: 1, height: 7, width: 7, channels: 13, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
+  { name: "4 channels on a 3-pixel-wide image", batch: 3, height: 4, width: 3, channels: 4, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
+  { name: "12 channels, 6x17", batch: 1, height: 6, width: 17, channels: 12, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
+];
+
+/** Plain loops: max(0, bias + conv(x, w)), 'same' zero padding. */
+function forwardReference(x: Float32Array, w: Float32Array, bias: Float32Array, s: RgbShape): Float64Array {
+  const K = s.channels;
+  const y = new Float64Array(s.batch * s.height * s.width * K);
+  for (let b = 0; b < s.batch; b++)
+    for (let yy = 0; yy < s.height; yy++)
+      for (let xx = 0; xx < s.width; xx++) {
+        const o = ((b * s.height + yy) * s.width + xx) * K;
+        for (let k = 0; k < K; k++) y[o + k] = bias[k]!;
+        for (let u = 0; u < 5; u++)
+          for (let v = 0; v < 5; v++) {
+            const iy = yy + u - 2;
+            const ix = xx + v - 2;
+            if (iy < 0 || iy >= s.height || ix < 0 || ix >= s.width) continue;
+            const i = ((b * s.height + iy) * s.width + ix) * 3;
+            for (let c = 0; c < 3; c++) for (let k = 0; k < K; k++) y[o + k]! += x[i + c]! * w[((u * 5 + v) * 3 + c) * K + k]!;
+          }
+        for (let k = 0; k < K; k++) y[o + k] = Math.max(0, y[o + k]!);
+      }
+  return y;
+}
+
+describe("first-layer (3-channel) forward kernel with bias and ReLU against plain loops", async () => {
+  const fmaHere = await relaxedSimdAvailable();
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 1024, shared: true });
+  const pools: [boolean, SimdPool][] = [];
+  beforeAll(async () => {
+    for (const fma of fmaHere ? [false, true] : [false]) pools.push([fma, await SimdPool.start(await assembleSimdModule(true, fma), memory, 2)]);
+  });
+  afterAll(async () => {
+    for (const [, pool] of pools) await pool.close();
+  });
+
+  for (const s of FORWARD_SHAPES) {
+    it(s.name, async () => {
+      await useWasm();
+      const n = s.batch * s.height * s.width;
+      const w = randomValues(75 * s.channels, 41);
+      // Biases around zero so that the ReLU clips some outputs and not others.
+      const bias = randomValues(s.channels, 42);
+      const x = randomValues(n * 3, 43);
+      const packed = packRgbForward(tf.tensor4d(w, [5, 5, 3, s.channels]), tf.tensor1d(bias));
+      const ref = forwardReference(x, w, bias, s);
+      expect(ref.some((v) => v === 0) && ref.some((v) => v > 0), "the ReLU clips some outputs").toBe(true);
+      for (const [fma, pool] of pools) {
+        let next = 1024;
+        const alloc = (floats: number): number => {
+          const at = next;
+          next += Math.ceil((floats * 4) / 64) * 64;
+          return at;
+        };
+        const kernels = simdKernelsOn(memory, pool, (floats) => ({ offset: alloc(floats), free: () => undefined }), 0, fma);
+        const view = (at: number, len: number): Float32Array => new Float32Array(memory.buffer, at, len);
+        const put = (values: Float32Array): number => {
+          const at = alloc(values.length);
+          view(at, values.length).set(values);
+          return at;
+        };
+        const wp = put(packed.packed.dataSync() as Float32Array);
+        const xp = put(x);
+        const y = alloc(n * s.channels);
+        view(y, n * s.channels).fill(7);
+        kernels.rgbForward(y, xp, wp, s, packed.groups);
+        expectNear(view(y, n * s.channels), ref, `${s.name}, ${fma ? "fused multiply-add" : "multiply and add"}`);
+      }
+      packed.dispose();
+    });
+  }
+
+  it("refuses other filters than 5x5 over 3 channels, and fewer than 4 feature channels", () => {
+    expect(() => packRgbForward(tf.zeros([3, 3, 3, 8]) as tf.Tensor4D, tf.zeros([8]) as tf.Tensor1D)).toThrow(/\[5, 5, 3, K\] filter/);
+    expect(() => packRgbForward(tf.zeros([5, 5, 3, 3]) as tf.Tensor4D, tf.zeros([3]) as tf.Tensor1D)).toThrow(/at least 4 output channels, got 3/);
+    expect(() => packRgbForward(tf.zeros([5, 5, 3, 8]) as tf.Tensor4D, tf.zeros([7]) as tf.Tensor1D)).toThrow(/7 biases for 8 channels/);
+  });
+});
+
+describe("rgbConv2dBiasRelu on the wasm backend", () => {
+  it("matches tf.fused.conv2d with bias and ReLU on the cpu backend, leaking no tensors", async () => {
+    const [n, h, w, k] = [2, 12, 10, 47];
+    await compareOnBoth("rgb forward", () => {
+      const filter = tf.tensor4d(randomValues(75 * k, 52), [5, 5, 3, k]);
+      const bias = tf.tensor1d(randomValues(k, 53));
+      const x = tf.tensor4d(randomValues(n * h * w * 3, 54), [n, h, w, 3]);
+      const packed = packRgbForward(filter, bias);
+      const y = rgbConv2dBiasRelu(x, packed);
+      expect(y === undefined, "rgbConv2dBiasRelu fell back").toBe(simdKernelsOf(tf.backend()) === undefined);
+      const out = y ?? tf.fused.conv2d({ x, filter, strides: 1, pad: "same", bias, activation: "relu" });
+      packed.dispose();
+      tf.dispose([filter, bias, x]);
+      return [out];
+    });
   });
 });
 

@@ -7,6 +7,8 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { backend_util, KernelBackend } from "@tensorflow/tfjs";
 import { SimdPool } from "./simd_pool.js";
+import { dwS2ForwardText, dwS2InputGradText, packedStride2Floats, packStride2Filter, type Stride2Kind } from "./simd_dw_s2_text.js";
+import { rgbForwardText } from "./simd_rgb_forward_text.js";
 import { rgbInputGradText } from "./simd_rgb_text.js";
 import { forLoop } from "./wat.js";
 
@@ -64,6 +66,12 @@ export interface SimdKernels {
    * times (mask[b, iy, ix, c] > 0) when `mask` (an activation of dx's shape) is given.
    */
   dwInputGrad(dx: number, dy: number, w: number, shape: ConvShape, mask?: number): void;
+  /**
+   * Depthwise convolution y[b, oy, ox, c] = sum over i, j of x[b, iy, ix, c] * w[i, j, c] (channel
+   * multiplier 1) where the shape is a stride-2 5x5 'same' one on an even size (isStride2Same5x5);
+   * returns false, writing nothing, for any other shape.
+   */
+  dwConv(y: number, x: number, w: number, shape: ConvShape): boolean;
   /** Convolution filter gradient: dW[i, j, ci, co] = sum of x[b, iy, ix, ci] * dy[b, oy, ox, co]; outChannels % 4 == 0. */
   convFilterGrad(x: number, dy: number, dw: number, outChannels: number, shape: ConvShape): void;
   /** out[p, c] = x[p, c] * scale[c] + shift[c] over `pixels` pixels of `channels` channels (scale, shift: C floats each). */
@@ -73,6 +81,12 @@ export interface SimdKernels {
    * dx[b, y, x, c] = sum over u, v, k of g[b, y - u + pt, x - v + pl, k] w[u, v, c, k] (w packed by packRgbFilter).
    */
   rgbInputGrad(dx: number, g: number, w: number, shape: RgbShape): void;
+  /**
+   * A first layer's 5x5 'same' stride-1 convolution of 3-channel images with its bias and ReLU:
+   * y[b, y, x, k] = max(0, bias[k] + sum over u, v, c of x[b, y + u - 2, x + v - 2, c] w[u, v, c, k]),
+   * w packed in `groups` groups by packRgbForward (shape.kh and kw must be 5).
+   */
+  rgbForward(y: number, x: number, w: number, shape: RgbShape, groups: number): void;
   /** out = x + g * step / (sqrt(mean(g^2)) + eps) over n floats (one normalized gradient-ascent step). */
   ascent(x: number, g: number, out: number, n: number, step: number, eps: number): void;
   /** Whether the module multiplies and adds in one relaxed-SIMD instruction. */
@@ -357,6 +371,9 @@ export function simdModuleText(shared: boolean, fma = false): string {
   ${SCALE_SHIFT}
   ${ADAM}
   ${rgbInputGradText(fma)}
+  ${rgbForwardText(fma)}
+  ${dwS2ForwardText(fma)}
+  ${dwS2InputGradText(fma)}
   ${ASCENT}
 )`;
 }
@@ -412,6 +429,15 @@ function shapeArgs(s: ConvShape): number[] {
   return [s.batch, s.inH, s.inW, s.channels, s.outH, s.outW, s.kh, s.kw, s.strideH, s.strideW, s.padTop, s.padLeft];
 }
 
+/**
+ * A depthwise shape the stride-2 kernels cover (simd_dw_s2_text.ts): 5x5, stride 2, one row and
+ * column of padding before (TensorFlow 'same' on an even size), at least 2 x 2 outputs, 4 channels.
+ */
+export function isStride2Same5x5(s: ConvShape): boolean {
+  return s.kh === 5 && s.kw === 5 && s.strideH === 2 && s.strideW === 2 && s.padTop === 1 && s.padLeft === 1 &&
+    s.inH === 2 * s.outH && s.inW === 2 * s.outW && s.outH >= 2 && s.outW >= 2 && s.channels >= 4;
+}
+
 /** Splits [0, n) into at most `parts` contiguous ranges of near-equal size. */
 export function splitRange(n: number, parts: number): [number, number][] {
   const k = Math.max(1, Math.min(parts, n));
@@ -454,11 +480,35 @@ export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratc
   const rgbCheck = (s: RgbShape): void => {
     if (s.channels < 4) throw new Error(`rgb convolution: needs at least 4 feature channels, got ${s.channels}`);
   };
+  /** Runs a stride-2 kernel with `filter` packed for it in a scratch buffer, split by rows over the threads. */
+  const stride2 = (name: string, kind: Stride2Kind, s: ConvShape, filter: number, args: (packed: number, table: number, r0: number, r1: number) => number[]): void => {
+    const n = packedStride2Floats(s.channels);
+    const rows = splitRange(s.batch * s.outH, taps(s) * s.channels >= splitMinMacs ? pool.threads : 1);
+    // After the filter, a table of row pointers for each thread, a cache line apart.
+    const packed = scratch(n + 16 * rows.length);
+    try {
+      // The scratch allocation may have grown the memory: views are taken after it.
+      packStride2Filter(floats(filter, 25 * s.channels), s.channels, kind, floats(packed.offset, n));
+      pool.run(name, rows.map(([r0, r1], part) => args(packed.offset, packed.offset + 4 * n + 64 * part, r0, r1)));
+    } finally {
+      packed.free();
+    }
+  };
   return {
     fusedMultiplyAdd: fma,
+    dwConv(y, x, w, s) {
+      if (!isStride2Same5x5(s)) return false;
+      stride2("dwS2Forward", "forward", s, w, (packed, table, r0, r1) => [y, x, packed, table, s.batch, s.inH, s.inW, s.channels, r0, r1]);
+      return true;
+    },
     rgbInputGrad(dx, g, w, s) {
       rgbCheck(s);
       pool.run("rgbInputGrad", rgbRows(s).map(([r0, r1]) => [dx, g, w, ...rgbArgs(s), r0, r1]));
+    },
+    rgbForward(y, x, w, s, groups) {
+      rgbCheck(s);
+      if (s.kh !== 5 || s.kw !== 5 || s.padTop !== 2 || s.padLeft !== 2) throw new Error(`rgbForward: needs a 5x5 'same' filter, got ${s.kh}x${s.kw} padded ${s.padTop}, ${s.padLeft}`);
+      pool.run("rgbForward", rgbRows(s).map(([r0, r1]) => [y, x, w, s.batch, s.height, s.width, s.channels, groups, r0, r1]));
     },
     ascent(x, g, out, n, step, eps) {
       // On this thread: an image is small next to the cost of waking a worker.
@@ -468,6 +518,10 @@ export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratc
       reduced("dwFilterGrad", (t) => [x, dy, t], dw, s.kh * s.kw * s.channels, s, taps(s) * s.channels);
     },
     dwInputGrad(dx, dy, w, s, mask = 0) {
+      if (isStride2Same5x5(s)) {
+        stride2("dwS2InputGrad", "inputGradient", s, w, (packed, _table, r0, r1) => [dx, dy, packed, mask, s.batch, s.outH, s.outW, s.channels, r0, r1]);
+        return;
+      }
       // Split by image rows: each row of dx is written by one thread only. Each thread lists its taps in its own buffer.
       const rows = splitRange(s.batch * s.inH, taps(s) * s.channels >= splitMinMacs ? pool.threads : 1);
       const lists = rows.map(() => scratch(2 * s.kh * s.kw));
