@@ -1,10 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { maskedDepthwiseInputGradient } from "./depthwise_conv2d_backprop_input.js";
 import { packedStride2Floats, packStride2Filter } from "./simd_dw_s2_text.js";
-import { assembleSimdModule, type ConvShape, isStride2Same5x5, relaxedSimdAvailable, simdKernelsOf, simdKernelsOn, type ScratchAllocator } from "./simd_module.js";
-import { SimdPool } from "./simd_pool.js";
-import { compareOnBoth, randomTensor, randomValues, TOL, useWasm } from "./test_util.js";
+import { type ConvShape, isStride2Same5x5, simdKernelsOf, simdKernelsOn } from "./simd_module.js";
+import { expectNear, kernelPools } from "./simd_test_memory.js";
+import { compareOnBoth, randomTensor, randomValues, useWasm } from "./test_util.js";
 
 // The stride-2 5x5 depthwise kernels (simd_dw_s2_text.ts) against plain loops: every border class,
 // channel counts with and without a remainder quad, batch > 1, split over two threads.
@@ -43,16 +43,6 @@ function reference(x: Float32Array, dy: Float32Array, w: Float32Array, s: ConvSh
   return { y, dx };
 }
 
-function expectNear(actual: Float32Array, expected: Float64Array, what: string): void {
-  let scale = 1;
-  let err = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]!));
-    err = Math.max(err, Math.abs(actual[i]! - expected[i]!));
-  }
-  expect(err, `${what}: max abs error ${err}`).toBeLessThanOrEqual(TOL * scale);
-}
-
 describe("stride-2 5x5 depthwise kernels", () => {
   it("cover exactly the 5x5 stride-2 'same' shapes on even sizes with at least 4 channels and 2 x 2 outputs", () => {
     expect(isStride2Same5x5(s2Shape(1, 112, 112, 47))).toBe(true);
@@ -83,26 +73,7 @@ describe("stride-2 5x5 depthwise kernels", () => {
   });
 
   describe("on a shared memory, split over a worker thread, against plain loops", () => {
-    const memory = new WebAssembly.Memory({ initial: 128, maximum: 1024, shared: true });
-    const pools: { fma: boolean; pool: SimdPool }[] = [];
-    let next = 1024;
-    const alloc = (floats: number): number => {
-      const at = next;
-      next += Math.ceil((floats * 4) / 64) * 64;
-      return at;
-    };
-    const freed: number[] = [];
-    const scratch: ScratchAllocator = (floats) => {
-      const offset = alloc(floats);
-      return { offset, free: () => freed.push(offset) };
-    };
-    beforeAll(async () => {
-      pools.push({ fma: false, pool: await SimdPool.start(await assembleSimdModule(true, false), memory, 2) });
-      if (await relaxedSimdAvailable()) pools.push({ fma: true, pool: await SimdPool.start(await assembleSimdModule(true, true), memory, 2) });
-    });
-    afterAll(async () => {
-      await Promise.all(pools.map((p) => p.pool.close()));
-    });
+    const { mem, pools } = kernelPools();
 
     for (const s of SHAPES) {
       it(`${s.batch}x${s.inH}x${s.inW}x${s.channels}: forward, input gradient, masked input gradient`, () => {
@@ -110,19 +81,17 @@ describe("stride-2 5x5 depthwise kernels", () => {
           const C = s.channels;
           const nx = s.batch * s.inH * s.inW * C;
           const ny = s.batch * s.outH * s.outW * C;
-          const [x, dy, w, y, dx, dxm] = [nx, ny, 25 * C, ny, nx, nx].map(alloc) as [number, number, number, number, number, number];
-          const view = (at: number, n: number): Float32Array => new Float32Array(memory.buffer, at, n);
-          view(x, nx).set(randomValues(nx, 11));
-          view(dy, ny).set(randomValues(ny, 12));
-          view(w, 25 * C).set(randomValues(25 * C, 13));
+          const [x, dy, w] = [randomValues(nx, 11), randomValues(ny, 12), randomValues(25 * C, 13)].map((v) => mem.put(v)) as [number, number, number];
+          const [y, dx, dxm] = [ny, nx, nx].map((n) => mem.alloc(n)) as [number, number, number];
+          const view = (at: number, n: number): Float32Array => mem.view(at, n);
           // Stale values must not survive: each call overwrites its whole output.
           for (const [at, n] of [[y, ny], [dx, nx], [dxm, nx]] as const) view(at, n).fill(7);
-          freed.length = 0;
-          const kernels = simdKernelsOn(memory, pool, scratch, 0, fma);
+          mem.freed.length = 0;
+          const kernels = simdKernelsOn(mem.memory, pool, mem.scratch, 0, fma);
           expect(kernels.dwConv(y, x, w, s)).toBe(true);
           kernels.dwInputGrad(dx, dy, w, s);
           kernels.dwInputGrad(dxm, dy, w, s, x);
-          expect(freed, "each call frees its packed filter").toHaveLength(3);
+          expect(mem.freed, "each call frees its packed filter").toHaveLength(3);
           const ref = reference(view(x, nx), view(dy, ny), view(w, 25 * C), s);
           const xs = view(x, nx);
           expectNear(view(y, ny), ref.y, `forward (fma ${fma})`);
@@ -134,10 +103,10 @@ describe("stride-2 5x5 depthwise kernels", () => {
 
     it("leave other shapes to the runtime (dwConv writes nothing and says so)", () => {
       const s: ConvShape = { ...s2Shape(1, 8, 8, 8), strideH: 1, strideW: 1, outH: 8, outW: 8, padTop: 2, padLeft: 2 };
-      const y = alloc(64 * 8);
-      new Float32Array(memory.buffer, y, 64 * 8).fill(7);
-      expect(simdKernelsOn(memory, pools[0]!.pool, scratch, 0).dwConv(y, alloc(64 * 8), alloc(25 * 8), s)).toBe(false);
-      expect(new Float32Array(memory.buffer, y, 64 * 8).every((v) => v === 7)).toBe(true);
+      const y = mem.alloc(64 * 8);
+      mem.view(y, 64 * 8).fill(7);
+      expect(simdKernelsOn(mem.memory, pools[0]!.pool, mem.scratch, 0).dwConv(y, mem.alloc(64 * 8), mem.alloc(25 * 8), s)).toBe(false);
+      expect(mem.view(y, 64 * 8).every((v) => v === 7)).toBe(true);
     });
   });
 

@@ -1,9 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ascentUpdate, packRgbFilter, packRgbForward, rgbConv2dBiasRelu, rgbConv2dInputGradient } from "./rgb_conv.js";
-import { assembleSimdModule, relaxedSimdAvailable, type RgbShape, simdKernelsOf, simdKernelsOn, type ScratchAllocator } from "./simd_module.js";
-import { SimdPool } from "./simd_pool.js";
-import { compareOnBoth, randomValues, TOL, useWasm } from "./test_util.js";
+import { relaxedSimdAvailable, type RgbShape, simdKernelsOf, simdKernelsOn } from "./simd_module.js";
+import { expectNear, kernelPools } from "./simd_test_memory.js";
+import { compareOnBoth, randomValues, useWasm } from "./test_util.js";
 
 // Feature channels with a partial last quad (47, 5), without (8, 4); widths that leave pixels after
 // the blocks; a width below the kernel's (every pixel on the checked path); non-square and even kernels.
@@ -35,28 +35,10 @@ function reference(w: Float32Array, g: Float32Array, s: RgbShape): Float64Array 
   return dx;
 }
 
-function expectNear(actual: Float32Array, expected: Float64Array, what: string): void {
-  let scale = 1;
-  let err = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]!));
-    err = Math.max(err, Math.abs(actual[i]! - expected[i]!));
-  }
-  expect(err, `${what}: max abs error ${err} (scale ${scale})`).toBeLessThanOrEqual(TOL * scale);
-}
-
 describe("first-layer (3-channel) input gradient kernel against plain loops", async () => {
   // Both builds of the module: with relaxed SIMD's fused multiply-add where this runtime has it, and without.
-  const fmaHere = await relaxedSimdAvailable();
-  if (!fmaHere) console.log("rgb input gradient: this runtime has no relaxed SIMD; testing the multiply-and-add build only");
-  const memory = new WebAssembly.Memory({ initial: 64, maximum: 1024, shared: true });
-  const pools: [boolean, SimdPool][] = [];
-  beforeAll(async () => {
-    for (const fma of fmaHere ? [false, true] : [false]) pools.push([fma, await SimdPool.start(await assembleSimdModule(true, fma), memory, 2)]);
-  });
-  afterAll(async () => {
-    for (const [, pool] of pools) await pool.close();
-  });
+  if (!(await relaxedSimdAvailable())) console.log("rgb kernels: this runtime has no relaxed SIMD; testing the multiply-and-add build only");
+  const { mem, pools } = kernelPools();
 
   for (const s of SHAPES) {
     it(s.name, async () => {
@@ -66,30 +48,17 @@ describe("first-layer (3-channel) input gradient kernel against plain loops", as
       const g = randomValues(n * s.channels, 14);
       const packed = packRgbFilter(tf.tensor4d(w, [s.kh, s.kw, 3, s.channels]));
       const ref = reference(w, g, s);
-      for (const [fma, pool] of pools) {
-        let next = 1024;
-        const alloc = (floats: number): number => {
-          const at = next;
-          next += Math.ceil((floats * 4) / 64) * 64;
-          return at;
-        };
-        const scratch: ScratchAllocator = (floats) => ({ offset: alloc(floats), free: () => undefined });
+      for (const { fma, pool } of pools) {
         // Split threshold 0: rows go to both threads even for these small images.
-        const kernels = simdKernelsOn(memory, pool, scratch, 0, fma);
+        const kernels = simdKernelsOn(mem.memory, pool, mem.scratch, 0, fma);
         expect(kernels.fusedMultiplyAdd).toBe(fma);
-        const view = (at: number, len: number): Float32Array => new Float32Array(memory.buffer, at, len);
-        const put = (values: Float32Array): number => {
-          const at = alloc(values.length);
-          view(at, values.length).set(values);
-          return at;
-        };
-        const wp = put(packed.gradient.dataSync() as Float32Array);
-        const gp = put(g);
-        const dx = alloc(n * 3);
+        const wp = mem.put(packed.gradient.dataSync() as Float32Array);
+        const gp = mem.put(g);
+        const dx = mem.alloc(n * 3);
         // Stale values must not survive: the call overwrites its whole output.
-        view(dx, n * 3).fill(7);
+        mem.view(dx, n * 3).fill(7);
         kernels.rgbInputGrad(dx, gp, wp, s);
-        expectNear(view(dx, n * 3), ref, `${s.name}, ${fma ? "fused multiply-add" : "multiply and add"}`);
+        expectNear(mem.view(dx, n * 3), ref, `${s.name}, ${fma ? "fused multiply-add" : "multiply and add"}`);
       }
       packed.dispose();
     });
@@ -134,15 +103,7 @@ function forwardReference(x: Float32Array, w: Float32Array, bias: Float32Array, 
 }
 
 describe("first-layer (3-channel) forward kernel with bias and ReLU against plain loops", async () => {
-  const fmaHere = await relaxedSimdAvailable();
-  const memory = new WebAssembly.Memory({ initial: 64, maximum: 1024, shared: true });
-  const pools: [boolean, SimdPool][] = [];
-  beforeAll(async () => {
-    for (const fma of fmaHere ? [false, true] : [false]) pools.push([fma, await SimdPool.start(await assembleSimdModule(true, fma), memory, 2)]);
-  });
-  afterAll(async () => {
-    for (const [, pool] of pools) await pool.close();
-  });
+  const { mem, pools } = kernelPools();
 
   for (const s of FORWARD_SHAPES) {
     it(s.name, async () => {
@@ -155,26 +116,14 @@ describe("first-layer (3-channel) forward kernel with bias and ReLU against plai
       const packed = packRgbForward(tf.tensor4d(w, [5, 5, 3, s.channels]), tf.tensor1d(bias));
       const ref = forwardReference(x, w, bias, s);
       expect(ref.some((v) => v === 0) && ref.some((v) => v > 0), "the ReLU clips some outputs").toBe(true);
-      for (const [fma, pool] of pools) {
-        let next = 1024;
-        const alloc = (floats: number): number => {
-          const at = next;
-          next += Math.ceil((floats * 4) / 64) * 64;
-          return at;
-        };
-        const kernels = simdKernelsOn(memory, pool, (floats) => ({ offset: alloc(floats), free: () => undefined }), 0, fma);
-        const view = (at: number, len: number): Float32Array => new Float32Array(memory.buffer, at, len);
-        const put = (values: Float32Array): number => {
-          const at = alloc(values.length);
-          view(at, values.length).set(values);
-          return at;
-        };
-        const wp = put(packed.packed.dataSync() as Float32Array);
-        const xp = put(x);
-        const y = alloc(n * s.channels);
-        view(y, n * s.channels).fill(7);
+      for (const { fma, pool } of pools) {
+        const kernels = simdKernelsOn(mem.memory, pool, mem.scratch, 0, fma);
+        const wp = mem.put(packed.packed.dataSync() as Float32Array);
+        const xp = mem.put(x);
+        const y = mem.alloc(n * s.channels);
+        mem.view(y, n * s.channels).fill(7);
         kernels.rgbForward(y, xp, wp, s, packed.groups);
-        expectNear(view(y, n * s.channels), ref, `${s.name}, ${fma ? "fused multiply-add" : "multiply and add"}`);
+        expectNear(mem.view(y, n * s.channels), ref, `${s.name}, ${fma ? "fused multiply-add" : "multiply and add"}`);
       }
       packed.dispose();
     });

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KernelBackend } from "@tensorflow/tfjs";
-import { assembleSimdModule, type ConvShape, prepareSimdKernels, relaxedSimdAvailable, simdKernelsOf, simdKernelsOn, splitRange, type ScratchAllocator } from "./simd_module.js";
-import { SimdPool } from "./simd_pool.js";
-import { randomValues, TOL } from "./test_util.js";
+import { assembleSimdModule, type ConvShape, prepareSimdKernels, relaxedSimdAvailable, simdKernelsOf, simdKernelsOn, splitRange } from "./simd_module.js";
+import type { SimdPool } from "./simd_pool.js";
+import { expectNear, KernelMemory, startPools } from "./simd_test_memory.js";
+import { randomValues } from "./test_util.js";
 
 // The kernels on a shared memory of their own, split over a worker thread, against plain loops.
 const shape: ConvShape = { batch: 3, inH: 11, inW: 10, channels: 7, outH: 6, outW: 5, kh: 5, kw: 5, strideH: 2, strideW: 2, padTop: 1, padLeft: 2 };
@@ -36,28 +37,13 @@ function reference(x: Float32Array, dy: Float32Array, dyc: Float32Array, w: Floa
   return { dw, dx, cw };
 }
 
-function expectNear(actual: Float32Array, expected: Float64Array, what: string): void {
-  const scale = Math.max(1, ...expected.map(Math.abs));
-  const err = Math.max(...actual.map((v, i) => Math.abs(v - expected[i]!)));
-  expect(err, `${what}: max abs error ${err}`).toBeLessThanOrEqual(TOL * scale);
-}
-
 describe("SIMD kernels split over worker threads (shared memory)", () => {
-  const memory = new WebAssembly.Memory({ initial: 64, maximum: 1024, shared: true });
+  const mem = new KernelMemory();
+  const { memory, freed, scratch } = mem;
+  const alloc = (floats: number): number => mem.alloc(floats);
   let pool: SimdPool;
-  let next = 1024;
-  const alloc = (floats: number): number => {
-    const at = next;
-    next += Math.ceil((floats * 4) / 64) * 64;
-    return at;
-  };
-  const freed: number[] = [];
-  const scratch: ScratchAllocator = (floats) => {
-    const offset = alloc(floats);
-    return { offset, free: () => freed.push(offset) };
-  };
   beforeAll(async () => {
-    pool = await SimdPool.start(await assembleSimdModule(true), memory, 2);
+    pool = (await startPools(memory, false))[0]!.pool;
   });
   afterAll(async () => {
     await pool.close();
