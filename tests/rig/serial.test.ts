@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { realpathSync, renameSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { ReadlineParser, SerialPort } from "serialport";
 import { SerialEventBox, eventBoxIdentity } from "../../src/main/rig/serial-eventbox.js";
@@ -104,6 +105,79 @@ describe.skipIf(!socatAvailable)("serial event box on a real pty pair", () => {
   });
 });
 
+/** Points `link` at `target` in one step, as udev does when a device comes back under the same name. */
+function pointLink(link: string, target: string): void {
+  symlinkSync(realpathSync(target), `${link}.new`);
+  renameSync(`${link}.new`, link);
+}
+
+/** A box on `path` that identifies itself and acknowledges every code: the codes it was sent. */
+function ackingBox(path: string): { codes: number[] } {
+  const port = new SerialPort({ path, baudRate: 115200 });
+  const box = { codes: [] as number[] };
+  port.pipe(new ReadlineParser({ delimiter: "\n" })).on("data", (l: string) => {
+    if (l === "?") port.write(`${eventBoxIdentity}\n`);
+    else if (/^W\d+$/.test(l)) {
+      box.codes.push(Number(l.slice(1)));
+      port.write(`A${l.slice(1)}\n`);
+    }
+  });
+  cleanups.push(() => new Promise<void>((r) => port.close(() => r())));
+  return box;
+}
+
+// A pty whose other end went away reads 0 bytes forever instead of failing, so neither side's port
+// need ever close: both ends watch the path they opened and treat a path that names another device as
+// a lost port. Here the first pair stays up (no hangup at all) while the path moves to a second pair.
+describe.skipIf(!socatAvailable)("a serial path that comes to name another device", () => {
+  it("the controller's box reports the port lost instead of writing to the old device", async () => {
+    const first = await ptyPair();
+    const second = await ptyPair();
+    const oldBox = ackingBox(first.rigPath);
+    const newBox = ackingBox(second.rigPath);
+    const link = join(tempDir("moved"), "eventbox");
+    pointLink(link, first.controllerPath);
+    const box = new SerialEventBox({ path: link, ackTimeoutMs: 500 });
+    cleanups.push(() => box.close());
+    await box.open();
+    expect((await box.send(3)).confirmed).toBe(true);
+    pointLink(link, second.controllerPath);
+    await expect(box.send(4)).rejects.toThrow(/now names another device/);
+    await box.open();
+    expect((await box.send(5)).confirmed).toBe(true);
+    await waitFor(() => newBox.codes.length === 1, 2000, "the code on the new device");
+    expect(oldBox.codes).toEqual([3]);
+    expect(newBox.codes).toEqual([5]);
+  });
+
+  it("the simulated box follows the path to the new device", async () => {
+    const first = await ptyPair();
+    const second = await ptyPair();
+    const link = join(tempDir("moved-sim"), "box-rig");
+    pointLink(link, first.rigPath);
+    const sim = await simOnSerial(link);
+    const box = new SerialEventBox({ path: first.controllerPath, ackTimeoutMs: 500 });
+    cleanups.push(() => box.close());
+    await box.open();
+    expect((await box.send(1)).confirmed).toBe(true);
+    pointLink(link, second.rigPath);
+    const moved = new SerialEventBox({ path: second.controllerPath, ackTimeoutMs: 500, identifyTimeoutMs: 300 });
+    cleanups.push(() => moved.close());
+    let opened = false;
+    for (let i = 0; i < 20 && !opened; i++) {
+      try {
+        await moved.open();
+        opened = true;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    expect(opened, "the simulated box answers on the device its path now names").toBe(true);
+    expect((await moved.send(2)).confirmed).toBe(true);
+    expect(sim.stats.codesReceived).toBe(2);
+  });
+});
+
 describe.skipIf(!socatAvailable)("a session whose serial port disappears and returns", () => {
   it("pauses with everything saved, resumes on the same pty path and completes", async () => {
     const dir = tempDir("serial-session");
@@ -136,9 +210,10 @@ describe.skipIf(!socatAvailable)("a session whose serial port disappears and ret
       void pair.stop().then(() => new Promise((r) => setTimeout(r, 800))).then(() => pair.start());
     }, 1500);
     cleanups.push(() => clearTimeout(unplug));
-    const { result, store } = await runSession(dir, rigFile, protocolText("serial-unplug", 20, 6, { fixationMs: 300, stimulusMs: 20, interStimulusMs: 20 }));
+    // A session that never resumes is interrupted well inside the test's time, so its log is shown.
+    const { result, store, log } = await runSession(dir, rigFile, protocolText("serial-unplug", 20, 6, { fixationMs: 300, stimulusMs: 20, interStimulusMs: 20 }), AbortSignal.timeout(40_000));
     cleanups.push(() => store.close());
-    expect(result.state).toBe("completed");
+    expect(result.state, log.join("\n")).toBe("completed");
     expect(result.presented).toBe(120);
     const events = store.sessionEvents(result.sessionId).map((e) => e.kind);
     expect(events).toContain("paused");

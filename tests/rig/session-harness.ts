@@ -39,8 +39,11 @@ export interface SessionOutcome {
   log: string[];
 }
 
-/** Runs one session through the real factory (rig file -> sockets) and the real runner into a real SQLite file. */
-export async function runSession(dir: string, rigFile: string, protocol: string): Promise<SessionOutcome> {
+/**
+ * Runs one session through the real factory (rig file -> sockets) and the real runner into a real
+ * SQLite file. `signal` interrupts it (a session that would hang ends "interrupted", with its log).
+ */
+export async function runSession(dir: string, rigFile: string, protocol: string, signal?: AbortSignal): Promise<SessionOutcome> {
   const { rig: config, text: rigText } = loadRigFile(rigFile);
   const loaded = parseProtocolText(join(dir, "protocol.json"), protocol);
   const countWindow = sessionCountWindow(config, loaded.protocol.countWindow);
@@ -55,6 +58,7 @@ export async function runSession(dir: string, rigFile: string, protocol: string)
       countWindow,
       graceMs: config.acquisition.graceMs,
       reconnectEveryMs: 100,
+      signal,
     });
     return { result, store, log };
   } finally {

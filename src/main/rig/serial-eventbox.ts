@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { realpathSync } from "node:fs";
 import { SerialPort, ReadlineParser } from "serialport";
 import { PortLostError } from "../runner/runner.js";
 import type { EventCodeOutput, EventCodeResult } from "./types.js";
@@ -15,6 +15,19 @@ export interface SerialEventBoxOptions {
 
 export const eventBoxIdentity = "cortexloop-eventbox 1";
 
+/**
+ * The device a serial path names now (links resolved), or undefined where it names nothing. A port
+ * whose path has come to name another device has lost its own even if the port never said so: the
+ * far side of a pty that closed reads 0 bytes forever instead of failing, so no close event comes.
+ */
+export function serialDevice(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 interface LineWaiter {
   match: (line: string) => boolean;
   resolve: (ok: boolean) => void;
@@ -30,6 +43,8 @@ export class SerialEventBox implements EventCodeOutput {
   private parser: ReadlineParser | undefined;
   private waiters: LineWaiter[] = [];
   private lost: string | undefined;
+  /** serialDevice(path) when the port opened. */
+  private device: string | undefined;
 
   constructor(private readonly options: SerialEventBoxOptions) {}
 
@@ -42,6 +57,7 @@ export class SerialEventBox implements EventCodeOutput {
     this.lost = undefined;
     const port = new SerialPort({ path: this.options.path, baudRate: this.options.baudRate ?? 115200, dataBits: 8, stopBits: 1, parity: "none", autoOpen: false });
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+    this.device = serialDevice(this.options.path);
     const parser = port.pipe(new ReadlineParser({ delimiter: "\n" }));
     parser.on("data", (line: string) => this.onLine(line.replace(/\r$/, "")));
     port.on("error", (err: Error) => this.markLost(err.message));
@@ -96,8 +112,13 @@ export class SerialEventBox implements EventCodeOutput {
   }
 
   private throwIfLost(code: number): void {
-    // A USB-serial device that is unplugged removes its device node; notice that even before the port's close event.
-    if (this.port !== undefined && this.lost === undefined && !existsSync(this.options.path)) this.markLost(`${this.options.path} no longer exists`);
+    // A USB-serial device that is unplugged removes its device node, and one plugged in again is a new
+    // device behind the same path: notice either even where the port's close event never comes.
+    if (this.port !== undefined && this.lost === undefined) {
+      const now = serialDevice(this.options.path);
+      if (now === undefined) this.markLost(`${this.options.path} no longer exists`);
+      else if (now !== this.device) this.markLost(`${this.options.path} now names another device (${now}, opened as ${this.device ?? "unknown"})`);
+    }
     if (this.port === undefined || this.lost !== undefined) {
       throw new PortLostError(`Event box on ${this.options.path} is gone (${this.lost ?? "not open"}) while sending code ${code}`);
     }

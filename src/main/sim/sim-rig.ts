@@ -6,7 +6,7 @@ import { Random, type RgbImage } from "../../stimulus/index.js";
 import type { CountWindow } from "../protocol/schema.js";
 import type { UnitKey } from "../store/types.js";
 import { binOf, encodeSpike, encodeTtl, eventEnvelope, sampleWindow, waveformSamples, type SampleWindow } from "../rig/openephys-wire.js";
-import { eventBoxIdentity } from "../rig/serial-eventbox.js";
+import { eventBoxIdentity, serialDevice } from "../rig/serial-eventbox.js";
 import type { NeuronPopulation } from "./neurons.js";
 import { ZmtpPublisher } from "./zmtp-publisher.js";
 
@@ -144,6 +144,7 @@ export class SimRig {
   private displaySub: Subscriber | undefined;
   private serial: SerialPort | undefined;
   private serialRetry: NodeJS.Timeout | undefined;
+  private serialWatch: NodeJS.Timeout | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private truthOut: WriteStream | undefined;
   private loops: Promise<void>[] = [];
@@ -275,6 +276,7 @@ export class SimRig {
       this.retrySerial(path);
       return;
     }
+    const device = serialDevice(path);
     const parser = port.pipe(new ReadlineParser({ delimiter: "\n" }));
     parser.on("data", (raw: string) => {
       const line = raw.replace(/\r$/, "");
@@ -288,6 +290,8 @@ export class SimRig {
     const gone = (): void => {
       if (this.serial !== port) return;
       this.serial = undefined;
+      clearInterval(this.serialWatch);
+      this.serialWatch = undefined;
       parser.removeAllListeners();
       port.removeAllListeners();
       port.on("error", () => {});
@@ -298,6 +302,14 @@ export class SimRig {
     port.on("error", gone);
     port.on("close", gone);
     this.serial = port;
+    // A pty whose other end closed never fails a read (it reads 0 bytes), so the port may never close:
+    // watch the path, and reopen once it no longer names the device that was opened.
+    this.serialWatch = setInterval(() => {
+      if (serialDevice(path) !== device) {
+        this.options.log?.(`sim-rig: serial ${path} no longer names ${device ?? "the device it opened"}; reopening`);
+        gone();
+      }
+    }, 100);
   }
 
   private retrySerial(path: string): void {
@@ -538,6 +550,8 @@ export class SimRig {
     this.running = false;
     if (this.tickTimer !== undefined) clearTimeout(this.tickTimer);
     if (this.serialRetry !== undefined) clearTimeout(this.serialRetry);
+    clearInterval(this.serialWatch);
+    this.serialWatch = undefined;
     while (this.ticking) await new Promise((r) => setTimeout(r, 1));
     const serial = this.serial;
     this.serial = undefined;
