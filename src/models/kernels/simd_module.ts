@@ -424,6 +424,12 @@ export async function assembleSimdModule(shared: boolean, fma = false): Promise<
 
 /** Below this many multiply-adds a call runs on one thread: waking a worker costs about as much. */
 const SPLIT_MIN_MACS = 1 << 21;
+/**
+ * Parts a thread of a split call (SimdPool.run hands them out one at a time). With one fixed share
+ * a thread, the caller spent about 1 ms of a 7 ms synthesis step waiting for a worker that woke late
+ * or shared its core with the runtime's own threads; 4 a thread measured best (2, 6 and 8 no better).
+ */
+export const PARTS_PER_THREAD = 4;
 
 function shapeArgs(s: ConvShape): number[] {
   return [s.batch, s.inH, s.inW, s.channels, s.outH, s.outW, s.kh, s.kw, s.strideH, s.strideW, s.padTop, s.padLeft];
@@ -455,6 +461,8 @@ export type ScratchAllocator = (floats: number) => { offset: number; free(): voi
 export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratch: ScratchAllocator, splitMinMacs = SPLIT_MIN_MACS, fma = false): SimdKernels {
   const floats = (at: number, n: number): Float32Array => new Float32Array(memory.buffer, at, n);
   const parts = (s: ConvShape, macs: number): [number, number][] => splitRange(s.batch, macs >= splitMinMacs ? pool.threads : 1);
+  /** [0, n) in PARTS_PER_THREAD parts a thread where `macs` is worth splitting, else in one. */
+  const split = (n: number, macs: number): [number, number][] => splitRange(n, macs >= splitMinMacs ? pool.threads * PARTS_PER_THREAD : 1);
   const taps = (s: ConvShape): number => s.batch * s.outH * s.outW * s.kh * s.kw;
   /** Runs `name` with each part writing `size` floats to its own buffer (the first to `out`), then sums them into `out`. */
   const reduced = (name: string, head: (target: number) => number[], out: number, size: number, s: ConvShape, macs: number): void => {
@@ -475,7 +483,7 @@ export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratc
   };
   /** Image rows split over the threads (each writes its own rows), with the shape's arguments. */
   const rgbRows = (s: RgbShape): [number, number][] =>
-    splitRange(s.batch * s.height, s.batch * s.height * s.width * s.kh * s.kw * 3 * s.channels >= splitMinMacs ? pool.threads : 1);
+    split(s.batch * s.height, s.batch * s.height * s.width * s.kh * s.kw * 3 * s.channels);
   const rgbArgs = (s: RgbShape): number[] => [s.batch, s.height, s.width, s.channels, s.kh, s.kw, s.padTop, s.padLeft];
   const rgbCheck = (s: RgbShape): void => {
     if (s.channels < 4) throw new Error(`rgb convolution: needs at least 4 feature channels, got ${s.channels}`);
@@ -483,8 +491,8 @@ export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratc
   /** Runs a stride-2 kernel with `filter` packed for it in a scratch buffer, split by rows over the threads. */
   const stride2 = (name: string, kind: Stride2Kind, s: ConvShape, filter: number, args: (packed: number, table: number, r0: number, r1: number) => number[]): void => {
     const n = packedStride2Floats(s.channels);
-    const rows = splitRange(s.batch * s.outH, taps(s) * s.channels >= splitMinMacs ? pool.threads : 1);
-    // After the filter, a table of row pointers for each thread, a cache line apart.
+    const rows = split(s.batch * s.outH, taps(s) * s.channels);
+    // After the filter, a table of row pointers for each part, a cache line apart.
     const packed = scratch(n + 16 * rows.length);
     try {
       // The scratch allocation may have grown the memory: views are taken after it.
@@ -522,8 +530,8 @@ export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratc
         stride2("dwS2InputGrad", "inputGradient", s, w, (packed, _table, r0, r1) => [dx, dy, packed, mask, s.batch, s.outH, s.outW, s.channels, r0, r1]);
         return;
       }
-      // Split by image rows: each row of dx is written by one thread only. Each thread lists its taps in its own buffer.
-      const rows = splitRange(s.batch * s.inH, taps(s) * s.channels >= splitMinMacs ? pool.threads : 1);
+      // Split by image rows: each row of dx is written by one part only. Each part lists its taps in its own buffer.
+      const rows = split(s.batch * s.inH, taps(s) * s.channels);
       const lists = rows.map(() => scratch(2 * s.kh * s.kw));
       try {
         pool.run("dwInputGrad", rows.map(([r0, r1], p) => [dx, dy, w, mask, lists[p]!.offset, ...shapeArgs(s), r0, r1]));
@@ -532,7 +540,7 @@ export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratc
       }
     },
     scaleShift(x, out, scale, shift, pixels, channels) {
-      const ranges = splitRange(pixels, pixels * channels >= splitMinMacs ? pool.threads : 1);
+      const ranges = split(pixels, pixels * channels);
       pool.run("scaleShift", ranges.map(([p0, p1]) => [x, out, scale, shift, channels, p0, p1]));
     },
     adam(b, n, h) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KernelBackend } from "@tensorflow/tfjs";
-import { assembleSimdModule, type ConvShape, prepareSimdKernels, relaxedSimdAvailable, simdKernelsOf, simdKernelsOn, splitRange } from "./simd_module.js";
+import { assembleSimdModule, type ConvShape, PARTS_PER_THREAD, prepareSimdKernels, relaxedSimdAvailable, simdKernelsOf, simdKernelsOn, splitRange } from "./simd_module.js";
 import type { SimdPool } from "./simd_pool.js";
 import { expectNear, KernelMemory, startPools } from "./simd_test_memory.js";
 import { randomValues } from "./test_util.js";
@@ -80,8 +80,11 @@ describe("SIMD kernels split over worker threads (shared memory)", () => {
     kernels.convFilterGrad(x, dyc, cw, outChannels, s);
     // The input gradient with the ReLU derivative of x itself (x > 0) fused.
     kernels.dwInputGrad(dxm, dy, w, s, x);
-    // Freed: each filter gradient's partial sum from the worker, and each input gradient's two tap lists.
-    expect(freed).toHaveLength(6);
+    // Freed: each filter gradient's partial sum from the second thread, and each input gradient's tap
+    // list of every part (its rows in PARTS_PER_THREAD parts a thread).
+    const parts = splitRange(s.batch * s.inH, 2 * PARTS_PER_THREAD).length;
+    expect(parts).toBeGreaterThan(2);
+    expect(freed).toHaveLength(2 + 2 * parts);
     const ref = reference(view(x, nx), view(dy, ndy), view(dyc, ndyc), view(w, nw), s);
     expectNear(view(dw, nw), ref.dw, "dwFilterGrad");
     expectNear(view(dx, nx), ref.dx, "dwInputGrad");
@@ -90,14 +93,43 @@ describe("SIMD kernels split over worker threads (shared memory)", () => {
     expectNear(view(dxm, nx), ref.dx.map((v, i) => (xs[i]! > 0 ? v : 0)), "dwInputGrad with the ReLU mask");
   });
 
-  it("runs a call's parts on the worker too, and reports a worker's failure", () => {
+  it("reports the part that failed, on whichever thread took it, and stays usable", () => {
     const nw = shape.kh * shape.kw * shape.channels;
     const outside = memory.buffer.byteLength + 4096;
     const args = (x: number): number[] => [x, 1024, alloc(nw), ...[3, 11, 10, 7, 6, 5, 5, 5, 2, 2, 1, 2]];
-    // Part 0 (here) is fine; part 1 reads past the end of memory on the worker.
-    expect(() => pool.run("dwFilterGrad", [[...args(1024), 0, 1], [...args(outside), 1, 3]])).toThrow(/failed on worker 1/);
-    // The pool is usable again afterwards.
+    // Part 1 is fine; part 2 reads past the end of memory.
+    expect(() => pool.run("dwFilterGrad", [[...args(1024), 0, 1], [...args(outside), 1, 3]])).toThrow(/dwFilterGrad failed on part 2 of 2/);
     expect(() => pool.run("dwFilterGrad", [[...args(1024), 0, 1], [...args(1024), 1, 3]])).not.toThrow();
+  });
+
+  it("hands out many parts one at a time: each runs, on either thread, call after call", () => {
+    // scaleShift: out[p, c] = x[p, c] * scale[c] + shift[c] over pixels [p0, p1).
+    const channels = 8;
+    const pixels = 1000;
+    const x = mem.put(randomValues(pixels * channels, 5));
+    const outs = [mem.alloc(pixels * channels), mem.alloc(pixels * channels)];
+    const xs = mem.view(x, pixels * channels);
+    // Consecutive calls differ in output, coefficients and number of parts, so a part taken from a
+    // stale table, or one left undone, shows as a wrong value.
+    for (let call = 0; call < 400; call++) {
+      const parts = 1 + (call % 37);
+      const scale = mem.put(Float32Array.from({ length: channels }, (_, c) => call + c));
+      const shift = mem.put(Float32Array.from({ length: channels }, (_, c) => -c));
+      const out = outs[call % 2]!;
+      mem.view(out, pixels * channels).fill(Number.NaN);
+      pool.run("scaleShift", splitRange(pixels, parts).map(([p0, p1]) => [x, out, scale, shift, channels, p0, p1]));
+      const got = mem.view(out, pixels * channels);
+      let wrong = 0;
+      for (let i = 0; i < got.length; i++) if (got[i] !== Math.fround(Math.fround(xs[i]! * (call + (i % channels))) - (i % channels))) wrong++;
+      expect(wrong, `call ${call} (${parts} parts)`).toBe(0);
+    }
+  });
+
+  it("refuses parts that do not fit its job table or differ in their arguments", () => {
+    const part = [0, 0, 0, 0, 1, 0, 0];
+    expect(() => pool.run("scaleShift", Array.from({ length: 2000 }, () => part))).toThrow(/do not fit the job table/);
+    expect(() => pool.run("scaleShift", [part, part.slice(1)])).toThrow(/different argument counts/);
+    expect(() => pool.run("noSuchKernel", [part])).toThrow(/has no function noSuchKernel/);
   });
 });
 
