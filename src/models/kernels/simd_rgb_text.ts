@@ -3,7 +3,8 @@
 // output channels (or 6 on column pairs), a shape its microkernels fit badly (about 1.6 ms of a
 // synthesis step's 5 at 112 x 112 x 47); here registers hold 3 channels of a block of pixels, each
 // summing K lanes in channel quads (0.8 ms). (A forward kernel of the same kind measured slower
-// than XNNPACK's, 1.7 against 1.3 ms, so the forward pass stays on the runtime.)
+// than XNNPACK's, 1.7 against 1.3 ms; the forward kernel, simd_rgb_forward_text.ts, keeps quads of
+// output channels instead.)
 //
 // The filter comes packed as [KH, KW, 3, 4 * ceil(K / 4)] (packRgbFilter): channel quads, the last
 // one covering channels K - 4 .. K - 1 so that no load reaches past a pixel's K channels.
