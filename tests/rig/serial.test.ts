@@ -38,6 +38,19 @@ async function simOnSerial(path: string): Promise<SimRig> {
   return sim;
 }
 
+/** Tries `box.open()` every 100 ms for up to `ms`: whether it opened. */
+async function openWithin(box: SerialEventBox, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    try {
+      await box.open();
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return false;
+}
+
 describe.skipIf(!socatAvailable)("serial event box on a real pty pair", () => {
   it("identifies the box, confirms codes and clears the word", async () => {
     const pair = await ptyPair();
@@ -90,15 +103,7 @@ describe.skipIf(!socatAvailable)("serial event box on a real pty pair", () => {
     await expect(box.open()).rejects.toThrow();
     await pair.start();
     // The simulated box reopens its end by itself; the controller's open() succeeds once both are back.
-    let opened = false;
-    for (let i = 0; i < 50 && !opened; i++) {
-      try {
-        await box.open();
-        opened = true;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    const opened = await openWithin(box, 10_000);
     expect(opened).toBe(true);
     expect(await box.send(7)).toMatchObject({ confirmed: true });
     expect(sim.stats.codesReceived).toBe(2);
@@ -163,15 +168,7 @@ describe.skipIf(!socatAvailable)("a serial path that comes to name another devic
     pointLink(link, second.rigPath);
     const moved = new SerialEventBox({ path: second.controllerPath, ackTimeoutMs: 500, identifyTimeoutMs: 300 });
     cleanups.push(() => moved.close());
-    let opened = false;
-    for (let i = 0; i < 20 && !opened; i++) {
-      try {
-        await moved.open();
-        opened = true;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    const opened = await openWithin(moved, 2000);
     expect(opened, "the simulated box answers on the device its path now names").toBe(true);
     expect((await moved.send(2)).confirmed).toBe(true);
     expect(sim.stats.codesReceived).toBe(2);
