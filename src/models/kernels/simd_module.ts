@@ -460,9 +460,10 @@ export type ScratchAllocator = (floats: number) => { offset: number; free(): voi
  */
 export function simdKernelsOn(memory: WebAssembly.Memory, pool: SimdPool, scratch: ScratchAllocator, splitMinMacs = SPLIT_MIN_MACS, fma = false): SimdKernels {
   const floats = (at: number, n: number): Float32Array => new Float32Array(memory.buffer, at, n);
-  const parts = (s: ConvShape, macs: number): [number, number][] => splitRange(s.batch, macs >= splitMinMacs ? pool.threads : 1);
-  /** [0, n) in PARTS_PER_THREAD parts a thread where `macs` is worth splitting, else in one. */
-  const split = (n: number, macs: number): [number, number][] => splitRange(n, macs >= splitMinMacs ? pool.threads * PARTS_PER_THREAD : 1);
+  /** [0, n) in `perThread` parts a thread where `macs` is worth splitting, else in one. */
+  const split = (n: number, macs: number, perThread = PARTS_PER_THREAD): [number, number][] => splitRange(n, macs >= splitMinMacs ? pool.threads * perThread : 1);
+  /** Images in one part a thread: a filter gradient sums one buffer a part, so fewer parts are cheaper. */
+  const parts = (s: ConvShape, macs: number): [number, number][] => split(s.batch, macs, 1);
   const taps = (s: ConvShape): number => s.batch * s.outH * s.outW * s.kh * s.kw;
   /** Runs `name` with each part writing `size` floats to its own buffer (the first to `out`), then sums them into `out`. */
   const reduced = (name: string, head: (target: number) => number[], out: number, size: number, s: ConvShape, macs: number): void => {
