@@ -162,13 +162,22 @@ async function tryOne(
   }
 }
 
+/** Threads from env CORTEXLOOP_THREADS (a whole number ≥ 1), else undefined; anything else is refused. */
+export function threadsFromEnv(value = process.env.CORTEXLOOP_THREADS): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`CORTEXLOOP_THREADS must be a whole number ≥ 1, got "${value}"`);
+  return n;
+}
+
 /**
  * Tries tfjs-node-gpu, tfjs-node, wasm, cpu in that order (or the preferred one first, from
  * `prefer` or env CORTEXLOOP_BACKEND) and keeps the first that loads. Logs one line per backend.
+ * Threads: `threads`, else env CORTEXLOOP_THREADS, else the cores (at most 4).
  */
 export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendInfo> {
   const log = options.log ?? ((msg: string) => console.error(msg));
-  const threads = Math.max(1, options.threads ?? Math.min(cpus().length, 4));
+  const threads = Math.max(1, options.threads ?? threadsFromEnv() ?? Math.min(cpus().length, 4));
   const fromEnv = process.env.CORTEXLOOP_BACKEND;
   let prefer = options.prefer;
   let preferSource = "option prefer";
