@@ -1,5 +1,6 @@
 // Entry point of `npm run bench -- <name> [args]`: each benchmark is a module under bench/ that exports `run(args)`.
 const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
+  active: () => import("./active.js"),
   compute: () => import("./compute.js"),
   ingest: () => import("./ingest.js"),
   turnaround: () => import("./turnaround.js"),

@@ -1,11 +1,14 @@
 import type { Command } from "commander";
-import { resolve } from "node:path";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { BackendName } from "../models/backend.js";
 import { SessionStore } from "./store/index.js";
 import { campaignTrainingDefaults as training, STOP_ON_HELP, stopCriterion } from "./campaign/defaults.js";
 // Types only: the campaign code (tfjs) is loaded when the command runs, not by every cortexloop command.
-import type { CampaignResult, CampaignRigKind, CurvePoint, Selection } from "./campaign/index.js";
+import type { CampaignResult, CampaignRigKind, CurvePoint, Selection, TrueRates } from "./campaign/index.js";
+import type { SimNeurons } from "./sim/sim-rig.js";
+import type { RgbImage } from "../stimulus/index.js";
 
 export interface CampaignFlags {
   sessions: string;
@@ -45,7 +48,18 @@ export interface CampaignFlags {
   stimulusMs: string;
   interStimulusMs: string;
   propose: boolean;
+  truthImages?: string;
   backend?: string;
+}
+
+/** What `campaign.json` (in the campaign's --out folder) holds: each arm's curve and turnarounds. */
+export interface CampaignSummary {
+  seed: number;
+  units: number;
+  neurons: "builtin" | "compact";
+  imagesPerSession: number;
+  sessions: number;
+  results: { selection: Selection; curve: CurvePoint[]; turnarounds: CampaignResult["turnarounds"] }[];
 }
 
 function int(flag: string, value: string, min: number): number {
@@ -69,6 +83,18 @@ function nonNegative(flag: string, value: string): number {
 function curveText(label: string, curve: CurvePoint[]): string {
   // Session 1's readout is fitted on the same data in both arms of --compare: its score moves only with the cores.
   return `${label}: ${curve.map((p) => `session ${p.session}: ${p.imagesShown} images → r²_ER ${p.r2er.toFixed(3)} (session 1's readout ${p.r2erPerSession[0]?.toFixed(3) ?? "-"})`).join("; ")}`;
+}
+
+/** Simulation only: the simulated neurons' noise-free rates on pictures the campaign never shows. */
+async function trueRates(neurons: SimNeurons, images: RgbImage[], say: (line: string) => void): Promise<TrueRates> {
+  const units = neurons.units.length;
+  const rates = new Float64Array(images.length * units);
+  const t0 = performance.now();
+  for (const [i, image] of images.entries()) {
+    rates.set(await neurons.rates(image), i * units);
+    if ((i + 1) % 250 === 0 || i + 1 === images.length) say(`true rates: ${i + 1}/${images.length} pictures (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  }
+  return { images, unitNames: neurons.units.map((u) => `${u.electrode}#${u.sortedId}`), rates };
 }
 
 /** `cortexloop campaign` without commander: what the command runs (tests call it directly). */
@@ -109,8 +135,13 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
     const nActive = Math.round(imagesPerSession * activeFraction);
     const nOther = imagesPerSession - nActive;
     const bankSize = flags.bankSize !== undefined ? int("bank-size", flags.bankSize, 1) : testImages + imagesPerSession + sessions * nOther + Math.max(candidates, sessions * nActive);
-    const bank = await loadImageBank({ imagesDir: resolve(flags.imagesDir ?? defaultImagesDir()), count: bankSize, size: 112, seed, log: say });
-    say(`image bank: ${bank.description}`);
+    const truthImages = int("truth-images", flags.truthImages ?? "0", 0);
+    // The true-rate pictures come after the bank's: a V4 image bank is a prefix of one seeded order, so it
+    // (and so the whole campaign) is the same with or without them.
+    const loaded = await loadImageBank({ imagesDir: resolve(flags.imagesDir ?? defaultImagesDir()), count: bankSize + truthImages, size: 112, seed, log: say });
+    const bank = { ...loaded, images: loaded.images.slice(0, bankSize) };
+    say(`image bank: ${loaded.description}${truthImages > 0 ? `; ${bankSize} for the campaign, ${loaded.images.length - bank.images.length} never shown, scored against the neurons' true rates` : ""}`);
+    const truth = truthImages > 0 ? await trueRates(population.neurons, loaded.images.slice(bankSize).map((b) => b.image), say) : undefined;
     const countWindow = { startMs: 50, endMs: 150, bins: 1 };
     const rig = await createCampaignRig({ kind: rigKind, neurons: population.neurons, neuronsKind: population.kind, seed: seed + 7, countWindow, outDir, log: say });
     say(`rig: ${rigKind === "sim" ? `simulated Open Ephys rig on loopback (${rig.file})` : "in-process fake rig"}`);
@@ -149,6 +180,7 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
       seed,
       name: `campaign ${seed}`,
       proposeNext: flags.propose,
+      truth,
       log: say,
     });
     const results: CampaignResult[] = [];
@@ -167,6 +199,16 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
     for (const r of results) {
       for (const t of r.turnarounds) say(`${r.selection}: turnaround after session ${t.afterSession}: ${t.totalSeconds.toFixed(1)} s (retrain ${t.retrainSeconds.toFixed(1)} s, score ${t.candidatesScored} candidates + select ${t.scoreSelectSeconds.toFixed(1)} s)`);
     }
+    // The figures again, for programs (`npm run bench -- active` reads them): JSON writes NaN as null.
+    const summary: CampaignSummary = {
+      seed,
+      units: population.neurons.units.length,
+      neurons: population.kind,
+      imagesPerSession,
+      sessions,
+      results: results.map((r) => ({ selection: r.selection, curve: r.curve, turnarounds: r.turnarounds })),
+    };
+    writeFileSync(join(outDir, "campaign.json"), `${JSON.stringify(summary, null, 1)}\n`);
     say(`campaign finished in ${((performance.now() - t0) / 60_000).toFixed(1)} min; sessions, model versions and protocols are in ${flags.db}; protocol files in ${outDir}`);
     frontEnd.dispose();
     return { results };
@@ -218,6 +260,7 @@ export function registerCampaignCommand(program: Command): void {
     .option("--stimulus-ms <ms>", "stimulus duration", "50")
     .option("--inter-stimulus-ms <ms>", "blank between stimuli", "50")
     .option("--no-propose", "do not design the session after the last one")
+    .option("--truth-images <n>", "simulation only: also score every retrain against the simulated neurons' noise-free rates on n natural images never shown (squared correlation; what r²_ER estimates, without its noise)", "0")
     .option("--backend <name>", "tfjs backend (default: the best that loads)")
     .action(async (flags: CampaignFlags) => {
       await runCampaignCommand(flags, (line) => void process.stderr.write(`${line}\n`));

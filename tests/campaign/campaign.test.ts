@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCampaignCommand, type CampaignFlags } from "../../src/main/cli-campaign.js";
+import { runCampaignCommand, type CampaignFlags, type CampaignSummary } from "../../src/main/cli-campaign.js";
 import { loadProtocolFile } from "../../src/main/protocol/index.js";
 import { loadEnsemble } from "../../src/models/index.js";
 import { SessionStore } from "../../src/main/store/index.js";
@@ -123,8 +123,16 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     const lines: string[] = [];
     const db = join(tmp.dir, "compare.db");
     const out = join(tmp.dir, "compare");
-    const { results } = await runCampaignCommand(flags({ db, out, compare: true, rig: "fake", propose: false, imagesPerSession: "24", candidates: "40" }), (l) => lines.push(l));
+    const { results } = await runCampaignCommand(flags({ db, out, compare: true, rig: "fake", propose: false, imagesPerSession: "24", candidates: "40", truthImages: "16" }), (l) => lines.push(l));
     const [active, random] = results;
+    // --truth-images: every retrain is also scored against the simulated neurons' true rates, per unit.
+    for (const p of [...active!.curve, ...random!.curve]) {
+      expect(p.trueR2PerUnit).toHaveLength(8);
+      for (const v of p.trueR2PerUnit!) expect(v).toBeGreaterThanOrEqual(0);
+      expect(p.trueR2).toBeGreaterThan(0);
+      expect(p.trueR2).toBeLessThanOrEqual(1);
+    }
+    expect(lines.some((l) => /after session 2: .*against the true rates of 16 unseen pictures \d\.\d{3}/.test(l))).toBe(true);
     expect(active!.selection).toBe("active");
     expect(random!.selection).toBe("random");
     // Session 1 and its model are shared; each arm then ran its own session 2.
@@ -165,6 +173,14 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     const line = lines.find((l) => l.startsWith("session 2: mean "));
     expect(line).toBe(`session 2: mean ${mean >= 0 ? "+" : ""}${mean.toFixed(3)} ± ${se.toFixed(3)} (standard error over ${d.length} units), active better for ${d.filter((x) => x > 0).length} of ${d.length}`);
     expect(lines[lines.indexOf(line!) - 1]).toBe("active − random, unit by unit (the same units in both arms):");
+    // The same figures for programs (npm run bench -- active): both arms' curves, NaN written as null.
+    const summary = JSON.parse(readFileSync(join(out, "campaign.json"), "utf8")) as CampaignSummary;
+    expect(summary).toMatchObject({ seed: 3, units: 8, neurons: "builtin", imagesPerSession: 24, sessions: 2 });
+    expect(summary.results.map((r) => r.selection)).toEqual(["active", "random"]);
+    const asJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+    expect(summary.results[0]!.curve).toEqual(asJson(active!.curve));
+    expect(summary.results[1]!.curve).toEqual(asJson(random!.curve));
+    expect(summary.results[1]!.turnarounds).toEqual(asJson(random!.turnarounds));
   }, 120_000);
   it("--readouts pooled fits one readout on every session's images and pools the test images' repeats over sessions", async () => {
     const lines: string[] = [];

@@ -11,6 +11,7 @@ import {
   kCenterGreedy,
   median,
   predictSession,
+  r2Raw,
   saveEnsemble,
   scoreUnits,
   SeededRandom,
@@ -87,8 +88,23 @@ export interface CampaignOptions {
   readouts?: "per-session" | "pooled";
   /** Also design (not run) the session after the last one. Default true. */
   proposeNext?: boolean;
+  /**
+   * Simulation only: pictures never shown, with the simulated neurons' noise-free rates. Each
+   * retrain also scores the newest readout on them (squared correlation with the true rates, per
+   * unit): what r²_ER estimates, without the spike-count noise and the few test images.
+   */
+  truth?: TrueRates;
   log?: (line: string) => void;
   signal?: AbortSignal;
+}
+
+/** Noise-free rates of simulated neurons on held-out pictures. */
+export interface TrueRates {
+  images: RgbImage[];
+  /** Unit names as the session data names them (electrode#sortedId), one per column of `rates`. */
+  unitNames: string[];
+  /** [images, units], C order, spikes/s. */
+  rates: Float64Array;
 }
 
 export interface CurvePoint {
@@ -101,7 +117,28 @@ export interface CurvePoint {
   r2erPerSession: number[];
   /** Per unit, the scores whose median is `r2er` (NaN where a unit could not be scored). */
   r2erPerUnit: number[];
+  /** With `truth`: median over units of the squared correlation between prediction and true rate. */
+  trueR2?: number;
+  /** Per unit (the order of `r2erPerUnit`); NaN for a unit the truth does not name. */
+  trueR2PerUnit?: number[];
   modelVersionId: number;
+}
+
+/**
+ * Per unit of `unitNames`, the squared correlation across the truth's pictures between the
+ * predictions ([images, units] in `unitNames` order) and the true rates; NaN where the truth has no
+ * such unit.
+ */
+export function trueRateScores(predictions: Float32Array, unitNames: readonly string[], truth: Pick<TrueRates, "unitNames" | "rates">): number[] {
+  const n = truth.rates.length / truth.unitNames.length;
+  const column = new Map(truth.unitNames.map((name, k) => [name, k]));
+  return unitNames.map((name, j) => {
+    const k = column.get(name);
+    if (k === undefined) return Number.NaN;
+    const x = Float64Array.from({ length: n }, (_, i) => predictions[i * unitNames.length + j]!);
+    const y = Float64Array.from({ length: n }, (_, i) => truth.rates[i * truth.unitNames.length + k]!);
+    return r2Raw(x, y);
+  });
 }
 
 export interface Turnaround {
@@ -360,6 +397,7 @@ export class Campaign {
       return { session: s.number, sessionId: s.sessionId, metric: scored.metric, median: median(scored.scores), perUnit: scored.scores };
     });
     const newest = perSession[perSession.length - 1]!;
+    const truth = o.truth === undefined ? undefined : await this.trueRateScore(ensemble, sets[sets.length - 1]!.data);
     const imagesShown = sets.reduce((sum, s) => sum + s.data.session.trainIdx.length + s.data.session.valIdx.length, 0);
     const pooled = o.readouts === "pooled";
     const checkpoint = await saveEnsemble(ensemble, o.frontEnd.name, { campaign: o.name, afterSession: after });
@@ -371,6 +409,7 @@ export class Campaign {
         r2er: newest.median,
         r2erMetric: newest.metric,
         r2erPerUnit: newest.perUnit,
+        ...(truth === undefined ? {} : { trueR2: truth.median, trueR2PerUnit: truth.perUnit, trueImages: o.truth!.images.length }),
         r2erPerSession: perSession.map(({ session, sessionId, median: m, metric }) => ({ session, sessionId, median: m, metric })),
         readouts: pooled ? "pooled" : "per-session",
         imagesShown,
@@ -387,16 +426,43 @@ export class Campaign {
     });
     arm.modelVersionIds.push(modelVersionId);
     // Pooled: one readout over every session, so there is no per-session readout to report.
-    const point: CurvePoint = { session: after, imagesShown, r2er: newest.median, r2erPerSession: pooled ? [] : perSession.map((p) => p.median), r2erPerUnit: newest.perUnit, modelVersionId };
+    const point: CurvePoint = {
+      session: after,
+      imagesShown,
+      r2er: newest.median,
+      r2erPerSession: pooled ? [] : perSession.map((p) => p.median),
+      r2erPerUnit: newest.perUnit,
+      ...(truth === undefined ? {} : { trueR2: truth.median, trueR2PerUnit: truth.perUnit }),
+      modelVersionId,
+    };
     arm.curve.push(point);
     const how = pooled
       ? `${this.testHashes.length} test images × ${o.testRepeats} repeats × ${arm.sessions.length} session${arm.sessions.length === 1 ? "" : "s"}, one readout pooled over the sessions`
       : `${this.testHashes.length} test images × ${o.testRepeats} repeats`;
     const units = newest.perUnit.filter((v) => !Number.isNaN(v)).length;
     this.log(
-      `${arm.label}: after session ${after}: held-out r²_ER median ${fmt(newest.median)} (${how}, ${units} units${pooled ? "" : `; per session ${perSession.map((p) => fmt(p.median)).join(", ")}`}), ${imagesShown} training images shown; trained ${result.cycles} cycles in ${trainSeconds.toFixed(1)} s; model version ${modelVersionId}`,
+      `${arm.label}: after session ${after}: held-out r²_ER median ${fmt(newest.median)} (${how}, ${units} units${pooled ? "" : `; per session ${perSession.map((p) => fmt(p.median)).join(", ")}`})${truth === undefined ? "" : `; against the true rates of ${o.truth!.images.length} unseen pictures ${fmt(truth.median)}`}, ${imagesShown} training images shown; trained ${result.cycles} cycles in ${trainSeconds.toFixed(1)} s; model version ${modelVersionId}`,
     );
     return { ensemble, point, seconds: trainSeconds, checkpoint };
+  }
+
+  /** The newest readout's predictions for the truth's pictures, scored against the true rates. */
+  private async trueRateScore(ensemble: DeepEnsemble, data: SessionTrainingData): Promise<{ median: number; perUnit: number[] }> {
+    const truth = this.options.truth!;
+    const keys = truth.images.map((_, i) => `truth:${i}`);
+    const features = await this.featuresFor(keys, (key) => truth.images[Number(key.slice(6))]!.pixels0to255, "true-rate pictures");
+    const [h, w, c] = this.options.frontEnd.outputShape;
+    const per = h * w * c;
+    const units = data.unitNames.length;
+    const predictions = new Float32Array(keys.length * units);
+    for (let start = 0; start < keys.length; start += 128) {
+      const n = Math.min(128, keys.length - start);
+      const p = tf.tidy(() => ensemble.predict(data.session.key, tf.tensor4d(features.subarray(start * per, (start + n) * per), [n, h, w, c])));
+      predictions.set(await p.data(), start * units);
+      p.dispose();
+    }
+    const perUnit = trueRateScores(predictions, data.unitNames, truth);
+    return { median: median(perUnit), perUnit };
   }
 
   /**
