@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { CurvePoint } from "../src/main/campaign/campaign.js";
+import { paired, pairedDifference } from "../src/main/campaign/paired.js";
 import type { CampaignSummary } from "../src/main/cli-campaign.js";
 
 const usage = `usage: npm run bench -- active [--seeds 1-16] [--parallel 3] [--out active-bench] [-- campaign options]
@@ -34,40 +35,6 @@ export function parseSeeds(text: string): number[] {
   }
   if (seeds.length === 0) throw new Error("--seeds: no seeds given");
   return seeds;
-}
-
-export interface Paired {
-  n: number;
-  mean: number;
-  se: number;
-  /** How many of the n differences are above zero. */
-  above: number;
-  /** Two-sided sign test: the chance of a split at least this uneven if either arm were as likely to win. */
-  signP: number;
-}
-
-function binomialTail(n: number, k: number): number {
-  // P(X >= k) for X ~ Binomial(n, 1/2).
-  let p = 0;
-  let c = 1;
-  for (let i = 0; i <= n; i++) {
-    if (i >= k) p += c;
-    c = (c * (n - i)) / (i + 1);
-  }
-  return p / 2 ** n;
-}
-
-/** Mean, standard error and sign test of paired differences (NaNs skipped). */
-export function paired(differences: readonly number[]): Paired {
-  const d = differences.filter(Number.isFinite);
-  const n = d.length;
-  const mean = n > 0 ? d.reduce((s, x) => s + x, 0) / n : Number.NaN;
-  const se = n > 1 ? Math.sqrt(d.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1) / n) : Number.NaN;
-  const above = d.filter((x) => x > 0).length;
-  const below = d.filter((x) => x < 0).length;
-  const m = above + below;
-  const signP = m === 0 ? 1 : Math.min(1, 2 * binomialTail(m, Math.max(above, below)));
-  return { n, mean, se, above, signP };
 }
 
 const num = (x: number | null | undefined): number => (typeof x === "number" ? x : Number.NaN);
@@ -121,11 +88,7 @@ export function comparisonReport(summaries: readonly CampaignSummary[]): string[
       const pr = paired(r);
       const d = paired(a.map((v, i) => v - r[i]!));
       // Per seed: the mean over units of the unit-by-unit difference; then its mean over seeds.
-      const units = paired(arms.map((x) => {
-        const au = m.perUnit(x.active[s]!);
-        const ru = m.perUnit(x.random[s]!);
-        return paired(au.map((v, i) => v - (ru[i] ?? Number.NaN))).mean;
-      }));
+      const units = paired(arms.map((x) => pairedDifference(m.perUnit(x.active[s]!), m.perUnit(x.random[s]!)).mean));
       const images = arms[0]!.active[s]!.imagesShown;
       const shared = s === 0 && d.n > 0 && d.mean === 0 && d.se === 0;
       lines.push(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { comparisonReport, paired, parseSeeds } from "../../bench/active.js";
+import { comparisonReport, parseSeeds } from "../../bench/active.js";
+import { paired } from "../../src/main/campaign/paired.js";
 import type { CampaignSummary } from "../../src/main/cli-campaign.js";
 import type { CurvePoint } from "../../src/main/campaign/index.js";
 

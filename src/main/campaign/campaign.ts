@@ -26,6 +26,7 @@ import type { CountWindow, ProtocolInput, Timing } from "../protocol/schema.js";
 import type { SessionStore } from "../store/index.js";
 import type { BankImage, ImageBank } from "./bank.js";
 import { sessionTrainingData, type SessionTrainingData } from "./dataset-from-session.js";
+import { pairedDifference } from "./paired.js";
 import type { CampaignRig } from "./rig.js";
 
 export type Selection = "active" | "random";
@@ -678,21 +679,8 @@ export function formatCurves(active: CurvePoint[], random: CurvePoint[]): string
     const d = pairedDifference(a.r2erPerUnit, r.r2erPerUnit);
     if (d.n === 0) return [];
     const sign = (x: number): string => `${x >= 0 ? "+" : ""}${fmt(x)}`;
-    return [`session ${a.session}: mean ${sign(d.mean)} ± ${d.n > 1 ? fmt(d.se) : "-"} (standard error over ${d.n} units), active better for ${d.better} of ${d.n}`];
+    return [`session ${a.session}: mean ${sign(d.mean)} ± ${d.n > 1 ? fmt(d.se) : "-"} (standard error over ${d.n} units), active better for ${d.above} of ${d.n}`];
   });
   if (paired.length > 0) lines.push("", "active − random, unit by unit (the same units in both arms):", ...paired);
   return lines.join("\n");
-}
-
-/** Unit-by-unit differences a − b over the units scored in both: mean, its standard error, and how many are positive. */
-export function pairedDifference(a: readonly number[], b: readonly number[]): { n: number; mean: number; se: number; better: number } {
-  const d: number[] = [];
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    const x = a[i]! - b[i]!;
-    if (Number.isFinite(x)) d.push(x);
-  }
-  const n = d.length;
-  const mean = n > 0 ? d.reduce((s, x) => s + x, 0) / n : Number.NaN;
-  const se = n > 1 ? Math.sqrt(d.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1) / n) : Number.NaN;
-  return { n, mean, se, better: d.filter((x) => x > 0).length };
 }

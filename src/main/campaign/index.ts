@@ -5,3 +5,4 @@ export * from "./rig.js";
 export * from "./setup.js";
 export * from "./neuron-cache.js";
 export * from "./defaults.js";
+export * from "./paired.js";
