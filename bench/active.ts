@@ -57,6 +57,11 @@ const metrics: Metric[] = [
   },
 ];
 
+/** One arm's figures on one metric, sessions 1..sessions, as the per-seed rows print them. */
+function curveRow(m: Metric, curve: readonly CurvePoint[], sessions: number): string {
+  return curve.slice(0, sessions).map((p) => f3(m.value(p)).padStart(6)).join(" ");
+}
+
 /** The figures of several seeds' comparisons: one row per seed, then per session both means and the paired difference. */
 export function comparisonReport(summaries: readonly CampaignSummary[]): string[] {
   const arms = summaries.map((s) => {
@@ -73,8 +78,7 @@ export function comparisonReport(summaries: readonly CampaignSummary[]): string[
     if (lines.length > 0) lines.push("");
     lines.push(`${m.name} per seed, sessions 1–${sessions} (session 1 is shared by both arms):`, "seed  active" + " ".repeat(Math.max(1, 7 * sessions - 5)) + "random");
     for (const a of arms) {
-      const row = (c: CurvePoint[]): string => c.slice(0, sessions).map((p) => f3(m.value(p)).padStart(6)).join(" ");
-      lines.push(`${String(a.seed).padStart(4)}  ${row(a.active)}  ${row(a.random)}`);
+      lines.push(`${String(a.seed).padStart(4)}  ${curveRow(m, a.active, sessions)}  ${curveRow(m, a.random, sessions)}`);
     }
     lines.push(
       "",
@@ -175,9 +179,13 @@ export async function run(args: string[]): Promise<void> {
         console.log(`[${finished}/${todo.length}] seed ${seed} FAILED (exit ${code}) after ${minutes} min; its log: ${join(dir, "log.txt")}`);
         continue;
       }
-      // Each metric's row for this seed (r²_ER, then the true rates when measured).
-      const report = comparisonReport([JSON.parse(readFileSync(summaryOf(seed), "utf8")) as CampaignSummary]);
-      const rows = report.flatMap((l, i) => (report[i - 1]?.startsWith("seed  active") ? [l.trim().replace(/^\d+\s+/, "")] : []));
+      // This seed's curves on each metric it measured (r²_ER, then the true rates).
+      const summary = JSON.parse(readFileSync(summaryOf(seed), "utf8")) as CampaignSummary;
+      const arm = (selection: string): CurvePoint[] => summary.results.find((r) => r.selection === selection)?.curve ?? [];
+      const sessions = Math.min(arm("active").length, arm("random").length);
+      const rows = metrics
+        .filter((m) => [...arm("active"), ...arm("random")].every((p) => Number.isFinite(m.value(p))))
+        .map((m) => `${curveRow(m, arm("active"), sessions).trim()}  ${curveRow(m, arm("random"), sessions)}`);
       console.log(`[${finished}/${todo.length}] seed ${seed} done in ${minutes} min: active, random ${rows.join(" | true rates ")}`);
     }
   };
