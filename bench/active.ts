@@ -83,22 +83,34 @@ export function comparisonReport(summaries: readonly CampaignSummary[]): string[
     lines.push(
       "",
       `${m.name}, over ${arms.length} seeds (mean ± standard error; active − random paired within each seed):`,
-      "session  images  active          random          active − random   seeds active ahead  sign test p  unit by unit (mean of seeds)",
+      "session  images  active          random          active − random   seeds active ahead  sign test p  signed-rank p  unit by unit (mean of seeds)",
     );
-    for (let s = 0; s < sessions; s++) {
-      const a = arms.map((x) => m.value(x.active[s]!));
-      const r = arms.map((x) => m.value(x.random[s]!));
+    // Per seed and session: each arm's figure, and the mean over units of the unit-by-unit difference.
+    const perSession = Array.from({ length: sessions }, (_, s) => ({
+      a: arms.map((x) => m.value(x.active[s]!)),
+      r: arms.map((x) => m.value(x.random[s]!)),
+      units: arms.map((x) => pairedDifference(m.perUnit(x.active[s]!), m.perUnit(x.random[s]!)).mean),
+    }));
+    const row = (label: string, images: string, a: number[], r: number[], units: number[], sharedSession: boolean): string => {
       const pa = paired(a);
       const pr = paired(r);
       const d = paired(a.map((v, i) => v - r[i]!));
-      // Per seed: the mean over units of the unit-by-unit difference; then its mean over seeds.
-      const units = paired(arms.map((x) => pairedDifference(m.perUnit(x.active[s]!), m.perUnit(x.random[s]!)).mean));
-      const images = arms[0]!.active[s]!.imagesShown;
-      const shared = s === 0 && d.n > 0 && d.mean === 0 && d.se === 0;
-      lines.push(
-        `${String(s + 1).padStart(7)}  ${String(images).padStart(6)}  ${f3(pa.mean)} ± ${f3(pa.se)}   ${f3(pr.mean)} ± ${f3(pr.se)}   ` +
-          (shared ? "same session" : `${signed(d.mean)} ± ${f3(d.se)}    ${`${d.above} of ${d.n}`.padStart(8)}            ${d.signP.toFixed(3).padStart(5)}        ${signed(units.mean)} ± ${f3(units.se)}`),
+      const u = paired(units);
+      const shared = sharedSession && d.n > 0 && d.mean === 0 && d.se === 0;
+      return (
+        `${label.padStart(7)}  ${images.padStart(6)}  ${f3(pa.mean)} ± ${f3(pa.se)}   ${f3(pr.mean)} ± ${f3(pr.se)}   ` +
+        (shared
+          ? "same session"
+          : `${signed(d.mean)} ± ${f3(d.se)}    ${`${d.above} of ${d.n}`.padStart(8)}            ${d.signP.toFixed(3).padStart(5)}        ${d.signedRankP.toFixed(3).padStart(5)}          ${signed(u.mean)} ± ${f3(u.se)}`)
       );
+    };
+    perSession.forEach((p, s) => lines.push(row(String(s + 1), String(arms[0]!.active[s]!.imagesShown), p.a, p.r, p.units, s === 0)));
+    if (sessions > 2) {
+      // The area between the curves: each seed's figures averaged over the sessions after the shared
+      // first, then compared across seeds as one paired figure per seed.
+      const later = perSession.slice(1);
+      const mean = (pick: (p: (typeof later)[number]) => number[]): number[] => arms.map((_, i) => later.reduce((t, p) => t + pick(p)[i]!, 0) / later.length);
+      lines.push(row(`2–${sessions}`, "mean", mean((p) => p.a), mean((p) => p.r), mean((p) => p.units), false));
     }
   }
   return lines;

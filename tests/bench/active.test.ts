@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { comparisonReport, parseSeeds } from "../../bench/active.js";
-import { paired } from "../../src/main/campaign/paired.js";
+import { paired, signedRankP } from "../../src/main/campaign/paired.js";
 import type { CampaignSummary } from "../../src/main/cli-campaign.js";
 import type { CurvePoint } from "../../src/main/campaign/index.js";
 
@@ -46,6 +46,25 @@ describe("bench active: seeds and paired statistics", () => {
     expect(paired([1, 1, 1, 1, 1, 1, 1, -1, -1, 0].map((x) => x / 10)).signP).toBeCloseTo((2 * 46) / 512, 12);
   });
 
+  it("gives an exact two-sided signed-rank test, with zeros left out and tied sizes sharing their rank", () => {
+    // Ranks 1, 2, 3 all positive: W+ = 6 is the largest of 8 equally likely sums, so 2 × 1/8.
+    expect(signedRankP([0.1, 0.2, 0.3])).toBeCloseTo(0.25, 12);
+    expect(signedRankP([-0.1, -0.2, -0.3])).toBeCloseTo(0.25, 12);
+    // Ranks 1..5 with rank 2 negative: W+ = 13; sums ≥ 13 are the complements of {}, {1}, {2}: 3 of 32, two-sided 6/32.
+    expect(signedRankP([0.01, -0.02, 0.03, 0.04, 0.05])).toBeCloseTo(6 / 32, 12);
+    // The sign test cannot tell these apart (4 of 5 ahead, p 0.375); sizes can. The one behind is the
+    // smallest: W+ = 14, sums ≥ 14 are the complements of {} and {1}, two-sided 4/32. The one behind is
+    // the largest: W+ = 10, W− = 5, and 10 subsets of 1..5 sum to 5 or less, two-sided 20/32.
+    expect(paired([-0.01, 0.02, 0.03, 0.04, 0.05]).signedRankP).toBeCloseTo(4 / 32, 12);
+    expect(paired([-0.05, 0.02, 0.03, 0.04, 0.01]).signedRankP).toBeCloseTo(20 / 32, 12);
+    expect(paired([-0.05, 0.02, 0.03, 0.04, 0.01]).signP).toBeCloseTo(paired([-0.01, 0.02, 0.03, 0.04, 0.05]).signP, 12);
+    // |d| 1, 1, 2 share ranks 1.5, 1.5, 3: W+ = 4.5; the 8 sums are 0, 1.5, 1.5, 3, 3, 4.5, 4.5, 6, so P(≥ 4.5) = 3/8, P(≤ 4.5) = 7/8.
+    expect(signedRankP([0.1, -0.1, 0.2])).toBeCloseTo(0.75, 12);
+    // Zeros and NaNs are left out: the same as [0.1, 0.2, 0.3]; none left is no evidence.
+    expect(signedRankP([0, 0.1, Number.NaN, 0.2, 0.3])).toBeCloseTo(0.25, 12);
+    expect(signedRankP([0, 0])).toBe(1);
+  });
+
   it("reports both mean curves and the paired difference per session, from campaign.json figures", () => {
     const seeds = [
       summary(1, [0.1, 0.3], [0.1, 0.2], [[0.1, 0.1], [0.3, 0.5]], [[0.1, 0.1], [0.2, 0.2]]),
@@ -65,8 +84,26 @@ describe("bench active: seeds and paired statistics", () => {
     // Differences +0.1, −0.05, +0.2: mean +0.083, 2 of 3 ahead, sign test 1.
     expect(s2).toContain("+0.083 ± 0.073");
     expect(s2).toMatch(/2 of 3\s+1\.000/);
+    // Signed ranks: −0.05 is the smallest (rank 1), W+ = 5 of 6; P(≥ 5) = 2/8, two-sided 0.5.
+    expect(s2).toMatch(/2 of 3\s+1\.000\s+0\.500\s/);
     // Unit by unit per seed: (0.1 + 0.3) / 2 = 0.2, (−0.05 + 0.05) / 2 = 0, 0.2 (one unit) → +0.133 ± 0.067.
     expect(s2).toMatch(/\+0\.133 ± 0\.067$/);
+  });
+
+  it("adds the later sessions averaged per seed (the area between the curves) when there are more than two", () => {
+    const seeds = [
+      summary(1, [0.1, 0.3, 0.5], [0.1, 0.2, 0.3], [[0.1], [0.3], [0.5]], [[0.1], [0.2], [0.3]]),
+      summary(2, [0.2, 0.2, 0.4], [0.2, 0.3, 0.4], [[0.2], [0.2], [0.4]], [[0.2], [0.3], [0.4]]),
+    ];
+    const lines = comparisonReport(seeds);
+    const avg = lines.find((l) => l.startsWith("    2–3"))!;
+    // Seed 1: active (0.3 + 0.5) / 2 = 0.4, random 0.25 → +0.15; seed 2: 0.3 and 0.35 → −0.05.
+    expect(avg).toContain("0.350 ± 0.050");
+    expect(avg).toContain("0.300 ± 0.050");
+    expect(avg).toContain("+0.050 ± 0.100");
+    expect(avg).toMatch(/1 of 2\s+1\.000\s+1\.000\s+\+0\.050 ± 0\.100$/);
+    // Two sessions: no average row (it would only repeat session 2).
+    expect(comparisonReport(seeds.map((x) => ({ ...x, results: x.results.map((r) => ({ ...r, curve: r.curve.slice(0, 2) })) }))).some((l) => l.includes("2–"))).toBe(false);
   });
 
   it("adds the true-rate figures when every seed's campaign measured them, and only then", () => {

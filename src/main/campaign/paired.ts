@@ -9,6 +9,12 @@ export interface Paired {
   above: number;
   /** Two-sided sign test: the chance of a split at least this uneven if either arm were as likely to win. */
   signP: number;
+  /**
+   * Two-sided Wilcoxon signed-rank test, exact: the chance, if each difference were as likely to be
+   * positive as negative, of a signed rank sum at least this far from its middle. Uses the sizes of
+   * the differences as well as their signs, so it separates arms the sign test cannot.
+   */
+  signedRankP: number;
 }
 
 /** P(X >= k) for X ~ Binomial(n, 1/2). */
@@ -22,7 +28,48 @@ function binomialTail(n: number, k: number): number {
   return p / 2 ** n;
 }
 
-/** Mean, standard error and sign test of paired differences (NaNs skipped). */
+/**
+ * Exact two-sided Wilcoxon signed-rank p of differences: zeros are left out, tied sizes share their
+ * mean rank, and the null distribution of the positive ranks' sum is enumerated (each rank's sign
+ * a fair coin), in half-ranks so that shared ranks stay whole numbers.
+ */
+export function signedRankP(differences: readonly number[]): number {
+  const d = differences.filter((x) => Number.isFinite(x) && x !== 0);
+  const n = d.length;
+  if (n === 0) return 1;
+  const order = d.map((x, i) => ({ a: Math.abs(x), i })).sort((x, y) => x.a - y.a);
+  const twiceRank = new Array<number>(n);
+  for (let lo = 0; lo < n; ) {
+    let hi = lo;
+    while (hi + 1 < n && order[hi + 1]!.a === order[lo]!.a) hi++;
+    for (let k = lo; k <= hi; k++) twiceRank[order[k]!.i] = lo + hi + 2; // 2 × the mean of ranks lo+1..hi+1
+    lo = hi + 1;
+  }
+  const total = twiceRank.reduce((s, r) => s + r, 0);
+  const observed = d.reduce((s, x, i) => (x > 0 ? s + twiceRank[i]! : s), 0);
+  // chance[w]: probability that the positive half-ranks sum to w.
+  let chance = new Float64Array(total + 1);
+  chance[0] = 1;
+  for (const r of twiceRank) {
+    const next = new Float64Array(total + 1);
+    for (let w = 0; w <= total; w++) {
+      const c = chance[w]!;
+      if (c === 0) continue;
+      next[w] += c / 2;
+      next[w + r] += c / 2;
+    }
+    chance = next;
+  }
+  let below = 0;
+  let above = 0;
+  for (let w = 0; w <= total; w++) {
+    if (w <= observed) below += chance[w]!;
+    if (w >= observed) above += chance[w]!;
+  }
+  return Math.min(1, 2 * Math.min(below, above));
+}
+
+/** Mean, standard error, sign test and signed-rank test of paired differences (NaNs skipped). */
 export function paired(differences: readonly number[]): Paired {
   const d = differences.filter(Number.isFinite);
   const n = d.length;
@@ -32,7 +79,7 @@ export function paired(differences: readonly number[]): Paired {
   const below = d.filter((x) => x < 0).length;
   const m = above + below;
   const signP = m === 0 ? 1 : Math.min(1, 2 * binomialTail(m, Math.max(above, below)));
-  return { n, mean, se, above, signP };
+  return { n, mean, se, above, signP, signedRankP: signedRankP(d) };
 }
 
 /** Unit-by-unit differences a − b over the units scored in both (see `paired`). */
