@@ -3,6 +3,7 @@ const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<vo
   active: () => import("./active.js"),
   compute: () => import("./compute.js"),
   ingest: () => import("./ingest.js"),
+  selection: () => import("./selection.js"),
   turnaround: () => import("./turnaround.js"),
 };
 
