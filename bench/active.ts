@@ -38,8 +38,9 @@ export function parseSeeds(text: string): number[] {
 }
 
 const num = (x: number | null | undefined): number => (typeof x === "number" ? x : Number.NaN);
-const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : "NaN");
-const signed = (x: number): string => `${x >= 0 ? "+" : ""}${f3(x)}`;
+/** Three decimals (NaN spelled out), and the same with a sign: the reports' figures. */
+export const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : "NaN");
+export const signed = (x: number): string => `${x >= 0 ? "+" : ""}${f3(x)}`;
 
 interface Metric {
   /** What the figures are, for the headings. */

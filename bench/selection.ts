@@ -19,7 +19,7 @@ import { paired } from "../src/main/campaign/paired.js";
 import { campaignTrainingDefaults as T } from "../src/main/campaign/defaults.js";
 import { defaultImagesDir, loadImageBank } from "../src/main/campaign/bank.js";
 import { campaignFrontEnd, defaultCompactModelsDir } from "../src/main/campaign/setup.js";
-import { parseSeeds } from "./active.js";
+import { f3, parseSeeds, signed } from "./active.js";
 import {
   DeepEnsemble,
   disagreement,
@@ -309,8 +309,6 @@ interface ResultLine {
 export function selectionReport(lines: readonly ResultLine[], rules: readonly string[]): string[] {
   const by = new Map(lines.map((l) => [`${l.seed}/${l.rule}`, l]));
   const out: string[] = [];
-  const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : "NaN");
-  const signed = (x: number): string => `${x >= 0 ? "+" : ""}${f3(x)}`;
   for (const rule of rules.filter((r) => r !== "random")) {
     const seeds = [...new Set(lines.map((l) => l.seed))].filter((s) => by.has(`${s}/${rule}`) && by.has(`${s}/random`)).sort((a, b) => a - b);
     if (seeds.length === 0) continue;
