@@ -208,30 +208,28 @@ async function runRule(cache: Cache, d: Design, seed: number, ruleName: string, 
     shown.forEach((p, i) => features.set(feat(p), i * per));
     return { key: "pooled", features, targets: z.values, units: d.units, trainIdx: trainIdx.sort((a, b) => a - b), valIdx: valIdx.sort((a, b) => a - b) };
   };
-  const predict = (ens: DeepEnsemble, pics: Pic[], members: boolean): Float32Array => {
-    const parts: Float32Array[] = [];
-    for (let s = 0; s < pics.length; s += 128) {
-      const chunk = pics.slice(s, s + 128);
+  /** Calls `f` with the ensemble's input for each batch of 128 pictures and the batch's first index. */
+  const batches = (pics: Pic[], f: (x: tf.Tensor4D, start: number, n: number) => void): void => {
+    for (let start = 0; start < pics.length; start += 128) {
+      const chunk = pics.slice(start, start + 128);
       const x = new Float32Array(chunk.length * per);
       chunk.forEach((p, i) => x.set(feat(p), i * per));
-      parts.push(tf.tidy(() => {
-        const t = tf.tensor4d(x, [chunk.length, h, w, c]);
-        return (members ? ens.predictMembers("pooled", t) : ens.predict("pooled", t)).dataSync() as Float32Array;
-      }).slice());
+      tf.tidy(() => f(tf.tensor4d(x, [chunk.length, h, w, c]), start, chunk.length));
     }
-    if (!members) return Float32Array.from(parts.flatMap((p) => Array.from(p)));
-    // predictMembers gives [M, chunk, U] per chunk: join along the images.
-    const all = new Float32Array(d.members * pics.length * d.units);
-    let n0 = 0;
-    for (const p of parts) {
-      const n = p.length / (d.members * d.units);
-      for (let m = 0; m < d.members; m++) all.set(p.subarray(m * n * d.units, (m + 1) * n * d.units), (m * pics.length + n0) * d.units);
-      n0 += n;
-    }
-    return all;
+  };
+  const predict = (ens: DeepEnsemble, pics: Pic[]): Float32Array => {
+    const out = new Float32Array(pics.length * d.units);
+    batches(pics, (x, start) => out.set(ens.predict("pooled", x).dataSync() as Float32Array, start * d.units));
+    return out;
+  };
+  // Disagreement is per picture: scored batch by batch, as the campaign does.
+  const disagreementOf = (ens: DeepEnsemble, pics: Pic[]): Float64Array => {
+    const out = new Float64Array(pics.length);
+    batches(pics, (x, start, n) => out.set(disagreement(ens.predictMembers("pooled", x).dataSync() as Float32Array, d.members, n, d.units), start));
+    return out;
   };
   const score = (ens: DeepEnsemble): { median: number; perUnit: number[] } => {
-    const p = predict(ens, truth, false);
+    const p = predict(ens, truth);
     const perUnit = units.map((u, j) => r2Raw(Float64Array.from(truth, (_, i) => p[i * d.units + j]!), Float64Array.from(truth, (t) => rate(t, u))));
     return { median: median(perUnit), perUnit };
   };
@@ -263,7 +261,7 @@ async function runRule(cache: Cache, d: Design, seed: number, ruleName: string, 
     let picked: Pic[];
     if (rule.kind === "random") picked = new SeededRandom(seed * 7 + s).shuffle([...pool]).slice(0, d.picks);
     else {
-      const sc = disagreement(predict(ensemble!, pool, true), d.members, pool.length, d.units);
+      const sc = disagreementOf(ensemble!, pool);
       const ranked = Array.from(sc, (v, i) => ({ v, i })).sort((a, b) => b.v - a.v);
       if (rule.kind === "active") picked = ranked.slice(0, d.picks).map((x) => pool[x.i]!);
       else if (rule.kind === "power") picked = powerSample(sc, d.picks, rule.factor, new SeededRandom(seed * 13 + s)).map((i) => pool[i]!);
