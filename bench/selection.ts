@@ -28,6 +28,7 @@ import {
   kCenterGreedy,
   loadEnsemble,
   median,
+  powerSample,
   r2Raw,
   saveEnsemble,
   SeededRandom,
@@ -52,30 +53,6 @@ export function parseRule(name: string): { kind: "random" | "active" | "coreset"
   const factor = m[2] === undefined ? (m[1] === "coreset" ? 3 : 4) : Number(m[2]);
   if (m[1] === "coreset" && !(factor >= 1)) throw new Error(`--rules: ${name}: the pool factor must be at least 1`);
   return { kind: m[1] as "coreset" | "power", factor };
-}
-
-/** k indices drawn without replacement, each draw with chance proportional to weight^power. */
-export function powerSample(weights: Float64Array | readonly number[], k: number, power: number, rng: SeededRandom): number[] {
-  const w = Array.from(weights, (v) => Math.max(0, v) ** power);
-  const left = w.map((_, i) => i);
-  const out: number[] = [];
-  while (out.length < k && left.length > 0) {
-    const total = left.reduce((s, i) => s + w[i]!, 0);
-    let x = rng.next() * total;
-    let at = left.length - 1;
-    if (total > 0) {
-      for (let j = 0; j < left.length; j++) {
-        x -= w[left[j]!]!;
-        if (x < 0) {
-          at = j;
-          break;
-        }
-      }
-    } else at = Math.floor(rng.next() * left.length);
-    out.push(left[at]!);
-    left.splice(at, 1);
-  }
-  return out;
 }
 
 interface Cache {

@@ -38,6 +38,7 @@ export interface CampaignFlags {
   warmStart: boolean;
   candidates: string;
   coreset?: string;
+  power?: string;
   bankSize?: string;
   imagesDir?: string;
   activeFraction: string;
@@ -120,6 +121,9 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
   if (readouts !== "per-session" && readouts !== "pooled") throw new Error(`--readouts must be per-session or pooled, got "${flags.readouts}"; nothing was run.`);
   const coresetPoolFactor = flags.coreset === undefined ? undefined : Number(flags.coreset);
   if (coresetPoolFactor !== undefined && !(coresetPoolFactor >= 1)) throw new Error(`--coreset must be a pool factor ≥ 1, got "${flags.coreset}"; nothing was run.`);
+  const samplingPower = flags.power === undefined ? undefined : Number(flags.power);
+  if (samplingPower !== undefined && !(samplingPower >= 0)) throw new Error(`--power must be a number ≥ 0, got "${flags.power}"; nothing was run.`);
+  if (samplingPower !== undefined && coresetPoolFactor !== undefined) throw new Error("Choose --coreset or --power, not both; nothing was run.");
   const { selectBackend, isBackendName } = await import("../models/backend.js");
   const { Campaign, campaignFrontEnd, campaignNeurons, createCampaignRig, defaultCompactModelsDir, defaultImagesDir, formatCurves, loadImageBank } = await import("./campaign/index.js");
   if (flags.backend !== undefined && !isBackendName(flags.backend)) throw new Error(`--backend must be one of tfjs-node-gpu, tfjs-node, wasm, cpu, got "${flags.backend}"; nothing was run.`);
@@ -160,6 +164,7 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
       gaudyFraction,
       candidates,
       coresetPoolFactor,
+      samplingPower,
       readouts,
       timing: { fixationMs: 300, stimulusMs: Number(flags.stimulusMs), interStimulusMs: Number(flags.interStimulusMs) },
       countWindow,
@@ -250,6 +255,7 @@ export function registerCampaignCommand(program: Command): void {
     .option("--no-warm-start", "retrain from random weights after every session instead of continuing from the previous model")
     .option("--candidates <n>", "candidates scored for active learning", "1500")
     .option("--coreset <poolFactor>", "k-centre thinning over the top k × poolFactor candidates")
+    .option("--power <p>", "power sampling: the active picks drawn with chance ∝ disagreement^p instead of the top k (4 is a usual choice)")
     .option("--bank-size <n>", "images taken into the bank (default: what the campaign needs)")
     .option("--images-dir <dir>", "folder of V4 images_*.zip (default ../shared/data/v4/images; generated images when absent)")
     .option("--active-fraction <x>", "share of a later session's images picked by the ensemble (or at random)", "0.5")

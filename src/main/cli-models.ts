@@ -218,13 +218,16 @@ export function registerModelCommands(program: Command): void {
     .option("--k <n>", "images to keep", (v) => Number(v), 100)
     .option("--gaudy [sigmaPx]", "score gaudy versions of the bank images, blurred first by sigma px (default 0)")
     .option("--coreset <poolFactor>", "greedy k-centre among the top k×poolFactor (diversity)", (v) => Number(v))
+    .option("--power <p>", "power sampling: draw k with chance ∝ disagreement^p instead of taking the top k (4 is a usual choice)", (v) => Number(v))
+    .option("--seed <n>", "seed of --power's draws", (v) => Number(v), 1)
     .option("--db <file>", "lab database (SQLite)", defaultDb)
-    .action(async (flags: { model: number; bank: string; out: string; k: number; gaudy?: string | boolean; coreset?: number; db: string }) => {
+    .action(async (flags: { model: number; bank: string; out: string; k: number; gaudy?: string | boolean; coreset?: number; power?: number; seed: number; db: string }) => {
       const store = SessionStore.open(flags.db);
       try {
         const sigma = flags.gaudy === undefined ? undefined : flags.gaudy === true ? 0 : Number(flags.gaudy);
-        const picked = await selectFromBank(store, { modelVersionId: flags.model, bank: flags.bank, k: flags.k, gaudySigmaPx: sigma, coresetPoolFactor: flags.coreset, outDir: flags.out, log: say });
-        say(`wrote ${picked.length} images and selection.json to ${flags.out} (disagreement ${fmt(picked[0]?.score ?? Number.NaN)} … ${fmt(picked[picked.length - 1]?.score ?? Number.NaN)})`);
+        const picked = await selectFromBank(store, { modelVersionId: flags.model, bank: flags.bank, k: flags.k, gaudySigmaPx: sigma, coresetPoolFactor: flags.coreset, power: flags.power, seed: flags.seed, outDir: flags.out, log: say });
+        const scores = picked.map((p) => p.score);
+        say(`wrote ${picked.length} images and selection.json to ${flags.out} (disagreement ${fmt(scores.length > 0 ? Math.max(...scores) : Number.NaN)} … ${fmt(scores.length > 0 ? Math.min(...scores) : Number.NaN)})`);
       } finally {
         store.close();
       }

@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parseRule, powerSample, selectionReport } from "../../bench/selection.js";
-import { SeededRandom } from "../../src/models/index.js";
+import { parseRule, selectionReport } from "../../bench/selection.js";
 
-describe("bench selection: rules, power sampling and the report", () => {
+describe("bench selection: rules and the report", () => {
   it("reads rule names with their factors, and refuses others", () => {
     expect(parseRule("random")).toEqual({ kind: "random", factor: 1 });
     expect(parseRule("active")).toEqual({ kind: "active", factor: 1 });
@@ -12,29 +11,6 @@ describe("bench selection: rules, power sampling and the report", () => {
     expect(parseRule("power1")).toEqual({ kind: "power", factor: 1 });
     expect(() => parseRule("greedy")).toThrow(/"greedy" is not a rule/);
     expect(() => parseRule("coreset0.5")).toThrow(/at least 1/);
-  });
-
-  it("draws k distinct indices, never one of weight zero while others are left, the same for the same seed", () => {
-    const w = [0, 1, 0, 2, 3, 0, 4];
-    const a = powerSample(w, 4, 1, new SeededRandom(5));
-    expect(new Set(a).size).toBe(4);
-    expect(a.sort()).toEqual([1, 3, 4, 6]);
-    expect(powerSample(w, 3, 2, new SeededRandom(9))).toEqual(powerSample(w, 3, 2, new SeededRandom(9)));
-    // Past the positive weights it fills up from the rest rather than stopping short.
-    expect(new Set(powerSample(w, 6, 1, new SeededRandom(1))).size).toBe(6);
-    expect(powerSample(w, 10, 1, new SeededRandom(1))).toHaveLength(7);
-  });
-
-  it("favours large weights more as the power grows", () => {
-    // Weight 2 against 1: chance 2/3 at power 1, 16/17 at power 4, for the first draw.
-    const firstIsLarge = (power: number): number => {
-      let k = 0;
-      for (let s = 1; s <= 2000; s++) if (powerSample([1, 2], 1, power, new SeededRandom(s))[0] === 1) k++;
-      return k / 2000;
-    };
-    expect(firstIsLarge(1)).toBeGreaterThan(0.62);
-    expect(firstIsLarge(1)).toBeLessThan(0.72);
-    expect(firstIsLarge(4)).toBeGreaterThan(0.92);
   });
 
   it("reports each rule against random, paired within the seeds both ran", () => {

@@ -206,4 +206,22 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     expect(lines.some((l) => /after session 2: held-out r²_ER median -?\d\.\d{3} \(10 test images × 3 repeats × 2 sessions, one readout pooled over the sessions, 8 units\)/.test(l))).toBe(true);
     await expect(runCampaignCommand(flags({ readouts: "shared" }), () => {})).rejects.toThrow(/--readouts must be per-session or pooled, got "shared"; nothing was run/);
   }, 120_000);
+
+  it("--power draws the active picks with chance ∝ disagreement^p, different picks from top-k on the same model; refuses --power with --coreset", async () => {
+    const run = async (name: string, extra: Partial<CampaignFlags>): Promise<{ lines: string[]; picked: unknown; first: unknown }> => {
+      const lines: string[] = [];
+      const out = join(tmp.dir, name);
+      const { results } = await runCampaignCommand(flags({ db: join(tmp.dir, `${name}.db`), out, rig: "fake", propose: false, imagesPerSession: "24", candidates: "40", ...extra }), (l) => lines.push(l));
+      return { lines, picked: loadProtocolFile(join(out, "session-2.json")).protocol.sources["active-learning"], first: results[0]!.curve[0] };
+    };
+    const power = await run("power", { power: "2" });
+    const topk = await run("topk", {});
+    expect(power.lines.some((l) => /12 images drawn from 40 candidates with chance ∝ ensemble disagreement\^2/.test(l))).toBe(true);
+    expect(topk.lines.some((l) => /12 images of highest ensemble disagreement among 40 candidates/.test(l))).toBe(true);
+    // Same seed, same session 1 and first model (its scores are equal): only the rule differs, and 12 draws from 40 are not the top 12.
+    expect(power.first).toEqual(topk.first);
+    expect(power.picked).not.toEqual(topk.picked);
+    await expect(runCampaignCommand(flags({ power: "4", coreset: "3" }), () => {})).rejects.toThrow(/Choose --coreset or --power, not both; nothing was run/);
+    await expect(runCampaignCommand(flags({ power: "-1" }), () => {})).rejects.toThrow(/--power must be a number ≥ 0, got "-1"; nothing was run/);
+  }, 120_000);
 });

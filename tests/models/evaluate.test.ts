@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -65,6 +65,15 @@ describe("evaluate (end to end on a synthetic imported session)", () => {
     expect(picked[0]!.score).toBeGreaterThanOrEqual(picked[2]!.score);
     const selection = JSON.parse(readFileSync(path.join(out, "selection.json"), "utf8")) as { selected: { file: string }[] };
     expect(selection.selected.map((s) => s.file)).toEqual(["image0001.png", "image0002.png", "image0003.png"]);
+    // Power sampling: seeded draws, the rule recorded beside the picks; the same seed draws the same images.
+    const drawn = await selectFromBank(store, { modelVersionId: report.modelVersionId!, bank: dir, k: 3, power: 2, seed: 5, outDir: path.join(dir, "drawn") });
+    const again = await selectFromBank(store, { modelVersionId: report.modelVersionId!, bank: dir, k: 3, power: 2, seed: 5, outDir: path.join(dir, "drawn-again") });
+    expect(drawn.map((p) => p.id)).toEqual(again.map((p) => p.id));
+    expect(new Set(drawn.map((p) => p.id)).size).toBe(3);
+    expect((JSON.parse(readFileSync(path.join(dir, "drawn", "selection.json"), "utf8")) as { rule: unknown }).rule).toEqual({ power: 2, seed: 5 });
+    await expect(selectFromBank(store, { modelVersionId: report.modelVersionId!, bank: dir, k: 3, power: 2, coresetPoolFactor: 3, outDir: path.join(dir, "both") })).rejects.toThrow(/Choose --coreset or --power, not both; nothing was scored/);
+    await expect(selectFromBank(store, { modelVersionId: report.modelVersionId!, bank: dir, k: 3, power: -2, outDir: path.join(dir, "negative") })).rejects.toThrow(/--power must be a number ≥ 0, got -2; nothing was scored/);
+    expect(existsSync(path.join(dir, "both"))).toBe(false);
     store.close();
   });
 });

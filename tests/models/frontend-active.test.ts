@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { findNsfwjsDir, packageRootOf, frontEndFromArtifacts, gaborFrontEnd, loadNsfwjsMobileNetV2, extractFeatures } from "../../src/models/frontend/index.js";
 import { DeepEnsemble } from "../../src/models/ensemble/index.js";
-import { disagreement, selectByDisagreement, type Candidate } from "../../src/models/active/index.js";
+import { disagreement, powerSample, selectByDisagreement, type Candidate } from "../../src/models/active/index.js";
 import { SeededRandom } from "../../src/models/data/random.js";
 
 beforeAll(async () => {
@@ -99,6 +99,13 @@ describe("active learning", () => {
     const diverse = await selectByDisagreement(batches(), { ensemble: ens, frontEnd: fe, imageSize: 28, k: 3, coreset: { poolFactor: 3 } });
     expect(diverse.length).toBe(3);
     expect(diverse[0]!.id).toBe(top[0]!.id);
+    // Power sampling keeps every score and draws from all of them, exactly as powerSample does on the whole bank's scores.
+    const drawn = await selectByDisagreement(batches(), { ensemble: ens, frontEnd: fe, imageSize: 28, k: 5, power: { exponent: 4, seed: 11 } });
+    const expected = powerSample(Float64Array.from(scores), 5, 4, new SeededRandom(11));
+    expect(drawn.map((p) => p.id)).toEqual(expected.map((i) => `c${i}`));
+    expect(drawn.map((p) => p.score)).toEqual(expected.map((i) => scores[i]));
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(selectByDisagreement(batches(), { ensemble: ens, frontEnd: fe, imageSize: 28, k: 3, coreset: { poolFactor: 3 }, power: { exponent: 4, seed: 1 } })).rejects.toThrow(/k-centre thinning or power sampling, not both/);
     ens.dispose();
     fe.dispose();
   });

@@ -10,6 +10,7 @@ import {
   extractFeatures,
   kCenterGreedy,
   median,
+  powerSample,
   predictSession,
   r2Raw,
   saveEnsemble,
@@ -74,6 +75,11 @@ export interface CampaignOptions {
   candidates: number;
   /** Greedy k-centre thinning over the top k × poolFactor candidates; undefined: plain top-k. */
   coresetPoolFactor?: number;
+  /**
+   * Power sampling instead of top-k: the k picks drawn without replacement with chance ∝
+   * disagreement^power (seeded per session); undefined: plain top-k. Not with coresetPoolFactor.
+   */
+  samplingPower?: number;
   timing: Timing;
   countWindow: CountWindow;
   training: TrainingSettings;
@@ -234,6 +240,7 @@ export class Campaign {
   private makePlan(): Plan {
     const o = this.options;
     if (o.sessions < 1) throw new Error(`A campaign needs at least 1 session, got ${o.sessions}; nothing was run.`);
+    if (o.samplingPower !== undefined && o.coresetPoolFactor !== undefined) throw new Error("Choose k-centre thinning (--coreset) or power sampling (--power), not both; nothing was run.");
     const n = o.imagesPerSession;
     const nActive = Math.round(n * o.activeFraction);
     const nGaudy = Math.round(n * o.gaudyFraction);
@@ -513,7 +520,8 @@ export class Campaign {
     }
     const order = Array.from(scores, (s, i) => ({ s, i })).sort((a, b) => b.s - a.s);
     let chosen: number[];
-    if (o.coresetPoolFactor === undefined) chosen = order.slice(0, k).map((x) => x.i);
+    if (o.samplingPower !== undefined) chosen = powerSample(scores, k, o.samplingPower, new SeededRandom(o.seed * 13 + number));
+    else if (o.coresetPoolFactor === undefined) chosen = order.slice(0, k).map((x) => x.i);
     else {
       const top = order.slice(0, Math.max(k, Math.ceil(k * o.coresetPoolFactor))).map((x) => x.i);
       // Embedding: front-end features averaged over space (as selectByDisagreement does).
@@ -557,7 +565,9 @@ export class Campaign {
     ];
     const how =
       arm.selection === "active"
-        ? `${pickedShas.length} images of highest ensemble disagreement among ${scored} candidates${o.coresetPoolFactor !== undefined ? ` (k-centre thinned from the top ${Math.ceil(pickedShas.length * o.coresetPoolFactor)})` : ""}`
+        ? o.samplingPower !== undefined
+          ? `${pickedShas.length} images drawn from ${scored} candidates with chance ∝ ensemble disagreement^${o.samplingPower}`
+          : `${pickedShas.length} images of highest ensemble disagreement among ${scored} candidates${o.coresetPoolFactor !== undefined ? ` (k-centre thinned from the top ${Math.ceil(pickedShas.length * o.coresetPoolFactor)})` : ""}`
         : `${pickedShas.length} candidates picked at random`;
     const description = `Designed by the campaign after session ${number - 1} with model version ${arm.modelVersionIds[arm.modelVersionIds.length - 1]}: held-out test (${this.testHashes.length} images × ${o.testRepeats}), ${how}, ${gaudyShas.length} gaudy versions of natural images, ${normalShas.length} natural images.`;
     const { file, loaded } = this.protocolFor(arm, number, blocks, description);

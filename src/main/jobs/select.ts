@@ -1,4 +1,5 @@
-// Active learning over an image bank: score candidates by ensemble disagreement, keep the top k.
+// Active learning over an image bank: score candidates by ensemble disagreement, keep the top k (or
+// a k-centre thinning of the top, or k drawn by power sampling).
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { selectBackend } from "../../models/backend.js";
@@ -17,6 +18,9 @@ export interface SelectJobOptions {
   /** Candidates are the gaudy versions of the bank's images, blurred first by this sigma (px). */
   gaudySigmaPx?: number;
   coresetPoolFactor?: number;
+  /** Power sampling: k drawn with chance ∝ disagreement^power (seeded by `seed`, default 1) instead of the top k. */
+  power?: number;
+  seed?: number;
   batchSize?: number;
   outDir: string;
   log?: (line: string) => void;
@@ -39,6 +43,9 @@ export async function selectFromBank(store: SessionStore, options: SelectJobOpti
   if (version === undefined || version.checkpoint === null) throw new Error(`Model version ${options.modelVersionId} does not exist or has no weights in ${store.file}; run \`cortexloop models\` to list them.`);
   const spec = version.config.frontEndSpec as FrontEndSpec | undefined;
   if (spec === undefined) throw new Error(`Model version ${options.modelVersionId} does not record its front end (frontEndSpec); retrain it with this cortexloop.`);
+  if (options.coresetPoolFactor !== undefined && options.power !== undefined) throw new Error("Choose --coreset or --power, not both; nothing was scored.");
+  if (options.coresetPoolFactor !== undefined && !(options.coresetPoolFactor >= 1)) throw new Error(`--coreset must be a pool factor ≥ 1, got ${options.coresetPoolFactor}; nothing was scored.`);
+  if (options.power !== undefined && !(options.power >= 0)) throw new Error(`--power must be a number ≥ 0, got ${options.power}; nothing was scored.`);
   const imageSize = typeof version.config.imageSize === "number" ? version.config.imageSize : 112;
   await selectBackend({ log });
   const { ensemble, frontEnd: trainedOn } = loadEnsemble(version.checkpoint, `model version ${options.modelVersionId}`);
@@ -66,6 +73,7 @@ export async function selectFromBank(store: SessionStore, options: SelectJobOpti
       imageSize,
       k: options.k,
       coreset: options.coresetPoolFactor ? { poolFactor: options.coresetPoolFactor } : undefined,
+      power: options.power !== undefined ? { exponent: options.power, seed: options.seed ?? 1 } : undefined,
       signal: options.signal,
       onProgress: (n) => {
         if (n % (batchSize * 10) === 0 || n === entries.length) log(`scored ${n}/${entries.length}`);
@@ -78,7 +86,7 @@ export async function selectFromBank(store: SessionStore, options: SelectJobOpti
       if (options.gaudySigmaPx !== undefined) img = gaudyBlurred(img, options.gaudySigmaPx);
       writeFileSync(path.join(options.outDir, `image${String(rank + 1).padStart(4, "0")}.png`), await encodePng(img));
     }
-    writeFileSync(path.join(options.outDir, "selection.json"), `${JSON.stringify({ modelVersionId: options.modelVersionId, bank: options.bank, gaudySigmaPx: options.gaudySigmaPx ?? null, selected: picked.map((p, i) => ({ file: `image${String(i + 1).padStart(4, "0")}.png`, source: p.id, disagreement: p.score })) }, null, 2)}\n`);
+    writeFileSync(path.join(options.outDir, "selection.json"), `${JSON.stringify({ modelVersionId: options.modelVersionId, bank: options.bank, gaudySigmaPx: options.gaudySigmaPx ?? null, rule: options.power !== undefined ? { power: options.power, seed: options.seed ?? 1 } : options.coresetPoolFactor !== undefined ? { coreset: options.coresetPoolFactor } : "top-k", selected: picked.map((p, i) => ({ file: `image${String(i + 1).padStart(4, "0")}.png`, source: p.id, disagreement: p.score })) }, null, 2)}\n`);
     return picked;
   } finally {
     ensemble.dispose();

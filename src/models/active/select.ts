@@ -1,8 +1,10 @@
 import * as tf from "@tensorflow/tfjs";
 import type { DeepEnsemble } from "../ensemble/ensemble.js";
 import type { FrontEnd } from "../frontend/types.js";
+import { SeededRandom } from "../data/random.js";
 import { kCenterGreedy } from "./coreset.js";
 import { disagreement } from "./disagreement.js";
+import { powerSample } from "./power.js";
 
 export interface Candidate {
   id: string;
@@ -19,6 +21,11 @@ export interface SelectOptions {
   k: number;
   /** Greedy k-centre over the top `k × poolFactor` images in pooled front-end feature space. */
   coreset?: { poolFactor: number };
+  /**
+   * Power sampling instead of top-k: k drawn without replacement with chance ∝ score^exponent,
+   * seeded. Keeps every candidate's id and score (a few bytes each), not only the top.
+   */
+  power?: { exponent: number; seed: number };
   signal?: AbortSignal;
   onProgress?: (scored: number) => void;
 }
@@ -35,13 +42,14 @@ interface Pooled extends Selected {
 /**
  * Streams a candidate bank batch by batch (memory bounded by the batch and the kept pool),
  * scores each image by ensemble disagreement and keeps the top k (or a k-centre coreset of the
- * top k × poolFactor).
+ * top k × poolFactor, or k drawn by power sampling).
  */
 export async function selectByDisagreement(batches: AsyncIterable<Candidate[]> | Iterable<Candidate[]>, options: SelectOptions): Promise<Selected[]> {
   const sessions = options.sessions ?? [...options.ensemble.readouts.keys()];
   if (sessions.length === 0) throw new Error("selectByDisagreement: the ensemble has no session readouts to predict a population with");
+  if (options.coreset !== undefined && options.power !== undefined) throw new Error("selectByDisagreement: choose k-centre thinning or power sampling, not both");
   const keep = options.coreset ? Math.max(options.k, Math.ceil(options.k * options.coreset.poolFactor)) : options.k;
-  const pool: Pooled[] = []; // sorted by score, descending
+  const pool: Pooled[] = []; // sorted by score, descending (in bank order, every candidate, for power sampling)
   let scored = 0;
   for await (const batch of batches) {
     if (options.signal?.aborted) break;
@@ -64,6 +72,8 @@ export async function selectByDisagreement(batches: AsyncIterable<Candidate[]> |
     tf.dispose([members, embedding].filter((t): t is tf.Tensor => t !== undefined));
     batch.forEach((c, i) => {
       const score = scores[i]!;
+      // Power sampling draws over every candidate, in bank order (the draws follow the order of the weights).
+      if (options.power) return void pool.push({ id: c.id, score });
       if (pool.length >= keep && score <= pool[pool.length - 1]!.score) return;
       const item: Pooled = { id: c.id, score, embedding: emb ? emb.slice(i * d, (i + 1) * d) : undefined };
       let lo = 0;
@@ -79,6 +89,10 @@ export async function selectByDisagreement(batches: AsyncIterable<Candidate[]> |
     scored += batch.length;
     options.onProgress?.(scored);
     await new Promise((r) => setImmediate(r));
+  }
+  if (options.power) {
+    const order = powerSample(Float64Array.from(pool, (p) => p.score), options.k, options.power.exponent, new SeededRandom(options.power.seed));
+    return order.map((i) => ({ id: pool[i]!.id, score: pool[i]!.score }));
   }
   if (!options.coreset || pool.length <= options.k) return pool.slice(0, options.k).map(({ id, score }) => ({ id, score }));
   const d = pool[0]!.embedding!.length;
