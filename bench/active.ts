@@ -207,6 +207,8 @@ export async function run(args: string[]): Promise<void> {
   const done = seeds.filter((s) => existsSync(summaryOf(s))).map((s) => JSON.parse(readFileSync(summaryOf(s), "utf8")) as CampaignSummary);
   if (done.length === 0) throw new Error("no seed finished; see the logs above");
   console.log("");
+  const rules = [...new Set(done.map((d) => d.activeRule ?? "top-k"))];
+  console.log(`the active arm picked by: ${rules.join(", ")}`);
   for (const line of comparisonReport(done)) console.log(line);
   if (failed.length > 0) {
     console.log(`\nseeds ${failed.join(", ")} failed and are left out; rerun the same command to retry them (finished seeds are kept).`);

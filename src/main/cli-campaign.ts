@@ -60,6 +60,8 @@ export interface CampaignSummary {
   neurons: "builtin" | "compact";
   imagesPerSession: number;
   sessions: number;
+  /** How the "active" arm picked: "top-k", "coreset F" or "power P" (absent in files written before --power). */
+  activeRule?: string;
   results: { selection: Selection; curve: CurvePoint[]; turnarounds: CampaignResult["turnarounds"] }[];
 }
 
@@ -211,6 +213,7 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
       neurons: population.kind,
       imagesPerSession,
       sessions,
+      activeRule: samplingPower !== undefined ? `power ${samplingPower}` : coresetPoolFactor !== undefined ? `coreset ${coresetPoolFactor}` : "top-k",
       results: results.map((r) => ({ selection: r.selection, curve: r.curve, turnarounds: r.turnarounds })),
     };
     writeFileSync(join(outDir, "campaign.json"), `${JSON.stringify(summary, null, 1)}\n`);

@@ -175,7 +175,7 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     expect(lines[lines.indexOf(line!) - 1]).toBe("active − random, unit by unit (the same units in both arms):");
     // The same figures for programs (npm run bench -- active): both arms' curves, NaN written as null.
     const summary = JSON.parse(readFileSync(join(out, "campaign.json"), "utf8")) as CampaignSummary;
-    expect(summary).toMatchObject({ seed: 3, units: 8, neurons: "builtin", imagesPerSession: 24, sessions: 2 });
+    expect(summary).toMatchObject({ seed: 3, units: 8, neurons: "builtin", imagesPerSession: 24, sessions: 2, activeRule: "top-k" });
     expect(summary.results.map((r) => r.selection)).toEqual(["active", "random"]);
     const asJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
     expect(summary.results[0]!.curve).toEqual(asJson(active!.curve));
@@ -212,6 +212,8 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
       const lines: string[] = [];
       const out = join(tmp.dir, name);
       const { results } = await runCampaignCommand(flags({ db: join(tmp.dir, `${name}.db`), out, rig: "fake", propose: false, imagesPerSession: "24", candidates: "40", ...extra }), (l) => lines.push(l));
+      const summary = JSON.parse(readFileSync(join(out, "campaign.json"), "utf8")) as CampaignSummary;
+      expect(summary.activeRule).toBe(extra.power === undefined ? "top-k" : `power ${extra.power}`);
       return { lines, picked: loadProtocolFile(join(out, "session-2.json")).protocol.sources["active-learning"], first: results[0]!.curve[0] };
     };
     const power = await run("power", { power: "2" });
