@@ -213,7 +213,7 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
       neurons: population.kind,
       imagesPerSession,
       sessions,
-      activeRule: samplingPower !== undefined ? `power ${samplingPower}` : coresetPoolFactor !== undefined ? `coreset ${coresetPoolFactor}` : "top-k",
+      activeRule: campaign.activeRule,
       results: results.map((r) => ({ selection: r.selection, curve: r.curve, turnarounds: r.turnarounds })),
     };
     writeFileSync(join(outDir, "campaign.json"), `${JSON.stringify(summary, null, 1)}\n`);

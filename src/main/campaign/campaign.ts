@@ -237,6 +237,12 @@ export class Campaign {
     this.plan = this.makePlan();
   }
 
+  /** How the active arm picks: "top-k", "coreset F" or "power P" (campaign.json's activeRule). */
+  get activeRule(): string {
+    const o = this.options;
+    return o.samplingPower !== undefined ? `power ${o.samplingPower}` : o.coresetPoolFactor !== undefined ? `coreset ${o.coresetPoolFactor}` : "top-k";
+  }
+
   private makePlan(): Plan {
     const o = this.options;
     if (o.sessions < 1) throw new Error(`A campaign needs at least 1 session, got ${o.sessions}; nothing was run.`);
@@ -518,10 +524,10 @@ export class Campaign {
       }
       await new Promise((r) => setImmediate(r));
     }
+    if (o.samplingPower !== undefined) return { picked: powerSample(scores, k, o.samplingPower, new SeededRandom(o.seed * 13 + number)).map((i) => pool[i]!), scored: pool.length };
     const order = Array.from(scores, (s, i) => ({ s, i })).sort((a, b) => b.s - a.s);
     let chosen: number[];
-    if (o.samplingPower !== undefined) chosen = powerSample(scores, k, o.samplingPower, new SeededRandom(o.seed * 13 + number));
-    else if (o.coresetPoolFactor === undefined) chosen = order.slice(0, k).map((x) => x.i);
+    if (o.coresetPoolFactor === undefined) chosen = order.slice(0, k).map((x) => x.i);
     else {
       const top = order.slice(0, Math.max(k, Math.ceil(k * o.coresetPoolFactor))).map((x) => x.i);
       // Embedding: front-end features averaged over space (as selectByDisagreement does).
