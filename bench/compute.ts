@@ -11,9 +11,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, createCompactModel, isBackendName, selectBackend } from "../src/models/index.js";
-import { FastCompactModel } from "../src/models/fast/compact_fast.js";
+import { FastCompactModel } from "../src/models/compact/inference.js";
 import { adamOptimizer } from "../src/models/kernels/adam.js";
-import { compactTrainingForward } from "../src/models/fast/compact_train.js";
+import { compactTrainingForward } from "../src/models/compact/training.js";
 
 interface Options {
   backend?: BackendName;

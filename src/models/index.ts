@@ -2,14 +2,9 @@ export { BACKEND_ORDER, isBackendName, selectBackend, wasmBinaryDir } from "./ba
 export type { BackendInfo, BackendName, SelectBackendOptions } from "./backend.js";
 export { registerWasmGradientKernels, WASM_GRADIENT_KERNELS } from "./kernels/register.js";
 export { adamOptimizer } from "./kernels/adam.js";
-export { CHANNEL_MEANS, compactModelWeightShapes, compactWeightShapes, createCompactModel, filtersFromArrays, loadCompactModelFromNpy, SubtractChannelMeans } from "./compact.js";
-export type { CompactModelOptions } from "./compact.js";
-export { parseNpy, readNpy } from "./npy.js";
-export type { NdArray, NpyValue } from "./npy.js";
+export * from "./compact/index.js";
 export * from "./metrics/index.js";
 export * from "./data/index.js";
 export * from "./frontend/index.js";
 export * from "./ensemble/index.js";
 export * from "./active/index.js";
-export * from "./fast/compact_fast.js";
-export * from "./fast/compact_train.js";

@@ -11,7 +11,7 @@ export interface CompactModelLike {
   dispose?(): unknown;
 }
 
-/** How compact models are loaded; the default comes from src/models/compact.ts (`loadCompactModelFromNpy`). */
+/** How compact models are loaded; the default comes from src/models/compact/ (`loadCompactModelFromNpy`). */
 export type CompactModelLoader = (npyPath: string) => Promise<CompactModelLike>;
 
 export interface CompactNeuronOptions {

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { createCompactModel } from "../compact.js";
+import { createCompactModel } from "../compact/model.js";
 import { randomValues, useWasm } from "./test_util.js";
 
 /** A compact-model-like net at 32x32: conv5x5+BN+ReLU, separable stride 2, dense; Adam + MSE. */

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { createCompactModel } from "../compact.js";
+import { createCompactModel } from "./model.js";
 import { expectClose, randomValues, useWasm } from "../kernels/test_util.js";
-import { compactTrainingForward } from "./compact_train.js";
+import { compactTrainingForward } from "./training.js";
 
 /** Loss, gradients (sorted by variable name) and BN moving statistics after one step of `forward`. */
 async function step(forward: (m: tf.LayersModel, x: tf.Tensor4D) => tf.Tensor): Promise<{ loss: number; grads: [string, Float32Array][]; moving: Float32Array[]; numTensors: number }> {

@@ -4,11 +4,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { compactModelWeightShapes, compactWeightShapes, createCompactModel, loadCompactModelFromNpy } from "./compact.js";
+import { compactModelWeightShapes, compactWeightShapes, createCompactModel, loadCompactModelFromNpy } from "./model.js";
 import { readNpy } from "./npy.js";
-import { randomValues, TOL, useWasm } from "./kernels/test_util.js";
+import { randomValues, TOL, useWasm } from "../kernels/test_util.js";
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const shared = process.env.CORTEXLOOP_SHARED ?? path.resolve(repoRoot, "..", "shared");
 const modelsDir = path.join(shared, "data", "v4", "compact_models");
 const haveModels = existsSync(modelsDir);

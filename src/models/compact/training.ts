@@ -7,7 +7,7 @@
 //    per-channel broadcasts on [N*H*W, C] instead of tfjs's moments/batchNorm gradient chain);
 //  - the conv biases feed batchnorm, which subtracts the batch mean: their gradient is exactly 0.
 import * as tf from "@tensorflow/tfjs";
-import { BATCHNORM_EPSILON, CHANNEL_MEANS, COMPACT_STRIDES } from "../compact.js";
+import { BATCHNORM_EPSILON, CHANNEL_MEANS, COMPACT_STRIDES } from "./model.js";
 
 /** tf.layers.batchNormalization's default. */
 const BN_MOMENTUM = 0.99;

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import { createCompactModel } from "../compact.js";
+import { createCompactModel } from "./model.js";
 import { expectClose, onBoth, randomTensor, randomValues } from "../kernels/test_util.js";
-import { FastCompactModel } from "./compact_fast.js";
+import { FastCompactModel } from "./inference.js";
 
 /** A small compact model with non-trivial batchnorm statistics, so folding is really exercised. */
 function smallModel(filters: number[]): tf.LayersModel {

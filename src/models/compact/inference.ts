@@ -1,7 +1,7 @@
 // Inference-only (eval-mode) compact model: batchnorm folded into the convolutions, fused bias +
 // ReLU, and a hand-written input gradient for image synthesis (no tape, no filter gradients).
 import * as tf from "@tensorflow/tfjs";
-import { BATCHNORM_EPSILON, CHANNEL_MEANS, COMPACT_STRIDES } from "../compact.js";
+import { BATCHNORM_EPSILON, CHANNEL_MEANS, COMPACT_STRIDES } from "./model.js";
 import { maskedDepthwiseInputGradient } from "../kernels/depthwise_conv2d_backprop_input.js";
 import { ascentUpdate, packRgbFilter, packRgbForward, type PackedRgbFilter, type PackedRgbForward, RGB_MIN_CHANNELS, rgbConv2dBiasRelu, rgbConv2dInputGradient } from "../kernels/rgb_conv.js";
 import { simdKernelsOf } from "../kernels/simd_module.js";
