@@ -10,7 +10,7 @@ import { createRig, sessionCountWindow, simRigPorts } from "./rig/index.js";
 import { SimRig } from "./sim/sim-rig.js";
 import { realClock, replayProtocol, SessionRunner } from "./runner/index.js";
 import { SessionStore } from "./store/index.js";
-import { exportSessionCsv } from "./export.js";
+import { registerExportCommand } from "./cli-export.js";
 import { builtinProtocolsDir } from "./paths.js";
 import { registerSimRigCommand, simRigOptionsFrom } from "./cli-sim.js";
 import { registerServeCommand } from "./cli-serve.js";
@@ -244,17 +244,7 @@ export function buildProgram(): Command {
       });
     });
 
-  program
-    .command("export")
-    .description("export a session as CSV files")
-    .argument("<session>", "session id or uuid (prefix)")
-    .requiredOption("--csv <dir>", "folder to write presentations.csv, units.csv, spike_counts.csv, faults.csv")
-    .option("--db <file>", "lab database (SQLite)", defaultDb)
-    .action((ref: string, flags: { db: string; csv: string }) => {
-      withStore(flags.db, (store) => {
-        for (const path of exportSessionCsv(store, ref, flags.csv)) say(`wrote ${path}`);
-      });
-    });
+  registerExportCommand(program);
 
   program
     .command("schema")

@@ -5,8 +5,19 @@ export type GeneratorName = "gratings" | "noise" | "dots";
 
 /** Makes `count` images of a built-in family, deterministic from the seed. */
 export function generateImages(generator: GeneratorName, count: number, size: number, seed: number): RgbImage[] {
+  return generateWithParameters(generator, count, size, seed).map((g) => g.image);
+}
+
+/** What a generated picture shows, in the lab's terms (for tuning curves); sizes are fractions of the image side. */
+export type GeneratorParameters =
+  | { generator: "gratings"; orientationDeg: number; cyclesPerImage: number; phaseRad: number; contrast: number }
+  | { generator: "dots"; dots: number; meanRadius: number; centroidX: number; centroidY: number; eccentricity: number }
+  | { generator: "noise"; blockPx: number };
+
+/** The images of {@link generateImages} with the parameters each was drawn with (same seed, same images). */
+export function generateWithParameters(generator: GeneratorName, count: number, size: number, seed: number): { image: RgbImage; params: GeneratorParameters }[] {
   const rng = new Random(seed);
-  const out: RgbImage[] = [];
+  const out: { image: RgbImage; params: GeneratorParameters }[] = [];
   for (let i = 0; i < count; i++) {
     if (generator === "gratings") out.push(grating(size, rng));
     else if (generator === "noise") out.push(noise(size, rng));
@@ -19,7 +30,7 @@ function blank(size: number, grey = 128): RgbImage {
   return { width: size, height: size, pixels0to255: new Uint8Array(size * size * 3).fill(grey) };
 }
 
-function grating(size: number, rng: Random): RgbImage {
+function grating(size: number, rng: Random): { image: RgbImage; params: GeneratorParameters } {
   const img = blank(size);
   const theta = rng.next() * Math.PI;
   const cyclesPerImage = 1 + rng.next() * 7;
@@ -35,10 +46,10 @@ function grating(size: number, rng: Random): RgbImage {
       for (let ch = 0; ch < 3; ch++) img.pixels0to255[(y * size + x) * 3 + ch] = clamp255(128 + 127 * v * colour[ch]!);
     }
   }
-  return img;
+  return { image: img, params: { generator: "gratings", orientationDeg: (theta * 180) / Math.PI, cyclesPerImage, phaseRad: phase, contrast } };
 }
 
-function noise(size: number, rng: Random): RgbImage {
+function noise(size: number, rng: Random): { image: RgbImage; params: GeneratorParameters } {
   // Blocky coloured noise: pixel noise alone drives V4-like units weakly.
   const img = blank(size);
   const block = 1 + rng.int(8);
@@ -50,22 +61,31 @@ function noise(size: number, rng: Random): RgbImage {
           for (let ch = 0; ch < 3; ch++) img.pixels0to255[(y * size + x) * 3 + ch] = rgb[ch]!;
     }
   }
-  return img;
+  return { image: img, params: { generator: "noise", blockPx: block } };
 }
 
-function dots(size: number, rng: Random): RgbImage {
+function dots(size: number, rng: Random): { image: RgbImage; params: GeneratorParameters } {
   const img = blank(size, rng.int(2) === 0 ? 128 : 0);
   const n = 1 + rng.int(12);
+  let sumX = 0;
+  let sumY = 0;
+  let sumR = 0;
   for (let d = 0; d < n; d++) {
     const cx = rng.next() * size;
     const cy = rng.next() * size;
     const r = size * (0.02 + rng.next() * 0.08);
+    sumX += cx;
+    sumY += cy;
+    sumR += r;
     const rgb = [rng.int(256), rng.int(256), rng.int(256)];
     for (let y = Math.max(0, Math.floor(cy - r)); y < Math.min(size, Math.ceil(cy + r)); y++)
       for (let x = Math.max(0, Math.floor(cx - r)); x < Math.min(size, Math.ceil(cx + r)); x++)
         if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) for (let ch = 0; ch < 3; ch++) img.pixels0to255[(y * size + x) * 3 + ch] = rgb[ch]!;
   }
-  return img;
+  const centroidX = sumX / n / size;
+  const centroidY = sumY / n / size;
+  const eccentricity = Math.hypot(centroidX - 0.5, centroidY - 0.5);
+  return { image: img, params: { generator: "dots", dots: n, meanRadius: sumR / n / size, centroidX, centroidY, eccentricity } };
 }
 
 /** Gaudy image (Cowley et al. 2023): each channel thresholded at its own mean to 0 or 255. */

@@ -6,12 +6,13 @@ import { channelNames } from "../../src/main/api/channels.js";
 import { dispatch, r2erOf } from "../../src/main/api/handlers.js";
 import { guardIpcCall, isTrustedSenderUrl } from "../../src/main/api/ipc-guard.js";
 import { resolveStaticPath } from "../../src/main/api/static-files.js";
-import { sessionCsvFiles } from "../../src/main/export.js";
+import { sessionCsvFiles } from "../../src/main/export/index.js";
 import type { SessionStore } from "../../src/main/store/index.js";
 import { tempDir } from "../helpers/tmp.js";
 import { quickStore } from "./fixture.js";
 
-function value<T>(reply: ApiReply<unknown>): T {
+async function valueOf<T>(pending: Promise<ApiReply<unknown>>): Promise<T> {
+  const reply = await pending;
   if (!reply.ok) throw new Error(`expected ok, got ${reply.code}: ${reply.message}`);
   return reply.value as T;
 }
@@ -70,39 +71,39 @@ describe("ipc guard", () => {
     expect(isTrustedSenderUrl("http://localhost.evil.com:5173/", dev)).toBe(false);
   });
 
-  it("refuses a wrong sender with forbidden, before looking at the channel", () => {
+  it("refuses a wrong sender with forbidden, before looking at the channel", async () => {
     const logs: string[] = [];
-    const r = guardIpcCall(store, { senderUrl: "https://example.org/x", channel: "listSessions", request: {} }, {}, (l) => logs.push(l));
+    const r = await guardIpcCall(store, { senderUrl: "https://example.org/x", channel: "listSessions", request: {} }, {}, (l) => logs.push(l));
     expect(r).toMatchObject({ ok: false, code: "forbidden" });
     expect(logs[0]).toMatch(/refused an IPC call from https:\/\/example.org/);
-    expect(guardIpcCall(store, { senderUrl: undefined, channel: "listSessions", request: {} })).toMatchObject({ ok: false, code: "forbidden" });
-    expect(guardIpcCall(store, { senderUrl: good, isMainFrame: false, channel: "listSessions", request: {} })).toMatchObject({ ok: false, code: "forbidden" });
+    expect(await guardIpcCall(store, { senderUrl: undefined, channel: "listSessions", request: {} })).toMatchObject({ ok: false, code: "forbidden" });
+    expect(await guardIpcCall(store, { senderUrl: good, isMainFrame: false, channel: "listSessions", request: {} })).toMatchObject({ ok: false, code: "forbidden" });
   });
 
-  it("refuses unknown channels and bad arguments from our own renderer", () => {
-    expect(guardIpcCall(store, { senderUrl: good, channel: "deleteEverything", request: {} })).toMatchObject({ ok: false, code: "unknown-channel" });
-    expect(guardIpcCall(store, { senderUrl: good, channel: "__proto__", request: {} })).toMatchObject({ ok: false, code: "unknown-channel" });
-    expect(guardIpcCall(store, { senderUrl: good, channel: 42, request: {} })).toMatchObject({ ok: false, code: "unknown-channel" });
-    expect(guardIpcCall(store, { senderUrl: good, channel: "getSession", request: { session: { $gt: 0 } } })).toMatchObject({ ok: false, code: "bad-request" });
+  it("refuses unknown channels and bad arguments from our own renderer", async () => {
+    expect(await guardIpcCall(store, { senderUrl: good, channel: "deleteEverything", request: {} })).toMatchObject({ ok: false, code: "unknown-channel" });
+    expect(await guardIpcCall(store, { senderUrl: good, channel: "__proto__", request: {} })).toMatchObject({ ok: false, code: "unknown-channel" });
+    expect(await guardIpcCall(store, { senderUrl: good, channel: 42, request: {} })).toMatchObject({ ok: false, code: "unknown-channel" });
+    expect(await guardIpcCall(store, { senderUrl: good, channel: "getSession", request: { session: { $gt: 0 } } })).toMatchObject({ ok: false, code: "bad-request" });
   });
 
-  it("passes a valid call from our renderer through to the handler", () => {
-    const sessions = value<Replies["listSessions"]>(guardIpcCall(store, { senderUrl: good, isMainFrame: true, channel: "listSessions", request: {} }));
+  it("passes a valid call from our renderer through to the handler", async () => {
+    const sessions = await valueOf<Replies["listSessions"]>(guardIpcCall(store, { senderUrl: good, isMainFrame: true, channel: "listSessions", request: {} }));
     expect(sessions.map((s) => s.id)).toEqual([fx.sessionId]);
   });
 });
 
 describe("handlers", () => {
-  it("every error code used is in the closed set", () => {
+  it("every error code used is in the closed set", async () => {
     const codes = new Set<string>(apiErrorCodes);
-    for (const r of [dispatch(store, "nope", {}), dispatch(store, "getSession", { session: 999 }), dispatch(store, "getSession", null)]) {
+    for (const r of await Promise.all([dispatch(store, "nope", {}), dispatch(store, "getSession", { session: 999 }), dispatch(store, "getSession", null)])) {
       expect(r.ok).toBe(false);
       if (!r.ok) expect(codes.has(r.code)).toBe(true);
     }
   });
 
-  it("getSession: protocol, rig, state history and counts", () => {
-    const s = value<Replies["getSession"]>(dispatch(store, "getSession", { session: fx.uuid.slice(0, 8) }));
+  it("getSession: protocol, rig, state history and counts", async () => {
+    const s = await valueOf<Replies["getSession"]>(dispatch(store, "getSession", { session: fx.uuid.slice(0, 8) }));
     expect(s.id).toBe(fx.sessionId);
     expect(JSON.parse(s.protocolText)).toMatchObject({ name: "quick" });
     expect(s.rigText.length).toBeGreaterThan(0);
@@ -110,20 +111,20 @@ describe("handlers", () => {
     expect(s.state).toBe("completed");
     expect(s.counts.presentations).toBe(24);
     expect(s.counts.shown + s.counts.unconfirmed + s.counts.skipped).toBe(24);
-    expect(dispatch(store, "getSession", { session: 999 })).toMatchObject({ ok: false, code: "not-found" });
+    expect(await dispatch(store, "getSession", { session: 999 })).toMatchObject({ ok: false, code: "not-found" });
   });
 
-  it("presentations carry stimulus hashes whose images can be fetched", () => {
-    const rows = value<Replies["presentations"]>(dispatch(store, "presentations", { session: fx.sessionId }));
+  it("presentations carry stimulus hashes whose images can be fetched", async () => {
+    const rows = await valueOf<Replies["presentations"]>(dispatch(store, "presentations", { session: fx.sessionId }));
     expect(rows).toHaveLength(24);
     expect(rows[0].stimulusSha256).toMatch(/^[0-9a-f]{64}$/);
-    const img = value<Replies["stimulus"]>(dispatch(store, "stimulus", { sha256: rows[0].stimulusSha256 }));
+    const img = await valueOf<Replies["stimulus"]>(dispatch(store, "stimulus", { sha256: rows[0].stimulusSha256 }));
     expect(img.dataUrl.startsWith("data:image/png;base64,iVBORw0KGgo")).toBe(true);
-    expect(dispatch(store, "stimulus", { sha256: "0".repeat(64) })).toMatchObject({ ok: false, code: "not-found" });
+    expect(await dispatch(store, "stimulus", { sha256: "0".repeat(64) })).toMatchObject({ ok: false, code: "not-found" });
   });
 
-  it("unitResponses: means per stimulus match the stored counts; matrix is unit × presentation", () => {
-    const r = value<Replies["unitResponses"]>(dispatch(store, "unitResponses", { session: fx.sessionId }));
+  it("unitResponses: means per stimulus match the stored counts; matrix is unit × presentation", async () => {
+    const r = await valueOf<Replies["unitResponses"]>(dispatch(store, "unitResponses", { session: fx.sessionId }));
     const units = store.units(fx.sessionId);
     expect(r.units.map((u) => u.id)).toEqual(units.map((u) => u.id));
     expect(r.stimuli).toHaveLength(12);
@@ -142,23 +143,23 @@ describe("handlers", () => {
     expect(r.matrix.max).toBe(Math.max(...r.matrix.counts.flat().map((v) => v ?? 0)));
   });
 
-  it("modelVersions: filtered by session, with r²_ER read from metrics", () => {
-    const forSession = value<Replies["modelVersions"]>(dispatch(store, "modelVersions", { session: fx.sessionId }));
+  it("modelVersions: filtered by session, with r²_ER read from metrics", async () => {
+    const forSession = await valueOf<Replies["modelVersions"]>(dispatch(store, "modelVersions", { session: fx.sessionId }));
     expect(forSession.map((m) => [m.name, m.r2er])).toEqual([["ensemble-v1", 0.4321]]);
-    const all = value<Replies["modelVersions"]>(dispatch(store, "modelVersions", {}));
+    const all = await valueOf<Replies["modelVersions"]>(dispatch(store, "modelVersions", {}));
     expect(all.map((m) => m.r2er)).toEqual([0.4321, 0.31]);
     expect(r2erOf({ loss: 1 })).toBeNull();
     expect(r2erOf({ r2er: Number.NaN })).toBeNull();
   });
 
-  it("faults and exportCsv reuse the store and the CLI's CSV writer", () => {
-    expect(value<Replies["faults"]>(dispatch(store, "faults", { session: fx.sessionId }))).toEqual(expect.any(Array));
-    const csv = value<Replies["exportCsv"]>(dispatch(store, "exportCsv", { session: fx.sessionId }));
-    expect(csv.files.map((f) => f.name)).toEqual(["presentations.csv", "units.csv", "spike_counts.csv", "faults.csv"]);
+  it("faults and exportCsv reuse the store and the CLI's CSV writer", async () => {
+    expect(await valueOf<Replies["faults"]>(dispatch(store, "faults", { session: fx.sessionId }))).toEqual(expect.any(Array));
+    const csv = await valueOf<Replies["exportCsv"]>(dispatch(store, "exportCsv", { session: fx.sessionId }));
+    expect(csv.files.map((f) => f.name)).toEqual(["presentations.csv", "units.csv", "spike_counts.csv", "responses.csv", "faults.csv"]);
     expect(new Map(csv.files.map((f) => [f.name, f.text]))).toEqual(sessionCsvFiles(store, fx.sessionId));
   });
 
-  it("an unexpected error becomes `internal`, logged in full, one line to the caller", () => {
+  it("an unexpected error becomes `internal`, logged in full, one line to the caller", async () => {
     const logs: string[] = [];
     const broken = new Proxy(store, {
       get(target, prop, receiver) {
@@ -168,7 +169,7 @@ describe("handlers", () => {
         return Reflect.get(target, prop, receiver) as unknown;
       },
     });
-    const r = dispatch(broken, "listSessions", {}, (l) => logs.push(l));
+    const r = await dispatch(broken, "listSessions", {}, (l) => logs.push(l));
     expect(r).toMatchObject({ ok: false, code: "internal" });
     if (!r.ok) expect(r.message).toMatch(/disk I\/O error.*nothing changed/);
     expect(logs.join("\n")).toMatch(/disk I\/O error/);

@@ -2,7 +2,22 @@
  * The contract's channel names, with no dependencies, so the sandboxed preload can build its
  * bridge from them without bundling the validators. contract.ts checks it covers them all.
  */
-export const channelNames = ["listSessions", "getSession", "presentations", "stimulus", "unitResponses", "faults", "modelVersions", "exportCsv"] as const;
+export const channelNames = [
+  "listSessions",
+  "getSession",
+  "presentations",
+  "stimulus",
+  "unitResponses",
+  "unitRaster",
+  "tuning",
+  "reliability",
+  "learningCurve",
+  "faults",
+  "modelVersions",
+  "exportCsv",
+  "exportBundle",
+  "exportNwb",
+] as const;
 
 export type ChannelName = (typeof channelNames)[number];
 

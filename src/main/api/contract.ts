@@ -6,9 +6,12 @@
 import { z } from "zod";
 import { channelNames, type ChannelName } from "./channels.js";
 import type { PresentationRecord } from "../store/types.js";
+import type { CountingSummary, LearningSeries, TuningCurve, UnitRaster } from "../review/index.js";
+
+export type { CountingSummary, LearningSeries, LearningPoint, RasterRow, TuningAxis, TuningCurve, UnitRaster } from "../review/index.js";
 
 /** Closed set of error codes a reply can carry; the UI picks its wording by code. */
-export const apiErrorCodes = ["unknown-channel", "bad-request", "not-found", "forbidden", "unauthorized", "too-large", "internal"] as const;
+export const apiErrorCodes = ["unknown-channel", "bad-request", "not-found", "conflict", "forbidden", "unauthorized", "too-large", "internal"] as const;
 export type ApiErrorCode = (typeof apiErrorCodes)[number];
 
 export type ApiReply<T> = { ok: true; value: T } | { ok: false; code: ApiErrorCode; message: string };
@@ -16,16 +19,24 @@ export type ApiReply<T> = { ok: true; value: T } | { ok: false; code: ApiErrorCo
 /** A session by numeric id or uuid (prefix); numbers are accepted and kept as given. */
 const sessionRef = z.union([z.number().int().positive(), z.string().trim().min(1).max(64).regex(/^[0-9a-fA-F-]+$/, "a session id or uuid prefix (hex digits and dashes)")]);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a SHA-256 hash: 64 lowercase hex digits");
+/** Average incomplete counts too; by default means count complete counts only. */
+const includeIncomplete = z.boolean().optional();
 
 export const requestSchemas = {
   listSessions: z.object({}).strict(),
   getSession: z.object({ session: sessionRef }).strict(),
   presentations: z.object({ session: sessionRef }).strict(),
   stimulus: z.object({ sha256 }).strict(),
-  unitResponses: z.object({ session: sessionRef }).strict(),
+  unitResponses: z.object({ session: sessionRef, includeIncomplete }).strict(),
+  unitRaster: z.object({ session: sessionRef, unit: z.number().int().positive(), includeIncomplete }).strict(),
+  tuning: z.object({ session: sessionRef, includeIncomplete }).strict(),
+  reliability: z.object({ session: sessionRef, includeIncomplete }).strict(),
+  learningCurve: z.object({}).strict(),
   faults: z.object({ session: sessionRef }).strict(),
   modelVersions: z.object({ session: sessionRef.optional() }).strict(),
   exportCsv: z.object({ session: sessionRef }).strict(),
+  exportBundle: z.object({ session: sessionRef }).strict(),
+  exportNwb: z.object({ session: sessionRef, allowUnfinished: z.boolean().optional() }).strict(),
 } as const satisfies Record<ChannelName, z.ZodType>;
 
 export type Channel = keyof typeof requestSchemas;
@@ -93,12 +104,56 @@ export interface UnitInfo {
   label: string;
 }
 
+export type CountsStateName = "complete" | "incomplete" | "none";
+
 export interface UnitResponses {
   units: UnitInfo[];
-  /** Mean spike count in the count window (all bins summed), per stimulus, in order of first presentation. */
-  stimuli: { sha256: string; block: string; presentations: number; meanByUnit: (number | null)[] }[];
-  /** Unit × presentation matrix of summed counts; null where a unit had no counts stored. */
-  matrix: { presentationIdxs: number[]; counts: (number | null)[][]; max: number };
+  /** Which presentations the means count (complete counts only unless includeIncomplete). */
+  counting: CountingSummary;
+  /**
+   * Mean spike count in the count window (all bins summed) and its s.e.m. over counted repeats,
+   * per stimulus, in order of first presentation; `incomplete` presentations of it were left out.
+   */
+  stimuli: {
+    sha256: string;
+    block: string;
+    presentations: number;
+    incomplete: number;
+    meanByUnit: (number | null)[];
+    semByUnit: (number | null)[];
+    nByUnit: number[];
+  }[];
+  /**
+   * Unit × presentation matrix of summed counts; null where a unit had no counts stored. Counts of
+   * presentations whose `state` is incomplete are shown (marked), never averaged by default.
+   */
+  matrix: { presentationIdxs: number[]; counts: (number | null)[][]; state: CountsStateName[]; max: number };
+}
+
+export interface Tuning {
+  units: UnitInfo[];
+  counting: CountingSummary;
+  curves: TuningCurve[];
+}
+
+export interface ReliabilityReply {
+  counting: CountingSummary;
+  units: { unit: UnitInfo; reliability: number | null; halfCorrelation: number | null; stimuli: number }[];
+}
+
+export interface LearningCurveReply {
+  series: LearningSeries[];
+}
+
+/** A file made in the controller for download (binary as base64, so it travels in the same JSON contract). */
+export interface FileDownload {
+  session: number;
+  fileName: string;
+  mediaType: string;
+  bytes: number;
+  base64: string;
+  /** What the file holds (the bundle's entries, or the NWB file's main objects). */
+  contents: string[];
 }
 
 export interface FaultRow {
@@ -132,9 +187,15 @@ export interface Replies {
   presentations: PresentationRow[];
   stimulus: StimulusImage;
   unitResponses: UnitResponses;
+  unitRaster: UnitRaster;
+  tuning: Tuning;
+  reliability: ReliabilityReply;
+  learningCurve: LearningCurveReply;
   faults: FaultRow[];
   modelVersions: ModelVersionItem[];
   exportCsv: CsvExport;
+  exportBundle: FileDownload;
+  exportNwb: FileDownload;
 }
 
 export type ReplyOf<C extends Channel> = Replies[C];

@@ -1,6 +1,7 @@
 /** The contract's channels implemented over a SessionStore: the same code behind Electron IPC and the web API. */
 import type { SessionStore } from "../store/index.js";
-import { sessionCsvFiles } from "../export.js";
+import { ExportError, sessionBundle, sessionCsvFiles, sessionNwb } from "../export/index.js";
+import { SessionReview, learningCurve, r2erOf, type CountingRule } from "../review/index.js";
 import {
   isChannel,
   parseRequest,
@@ -8,6 +9,7 @@ import {
   type ApiReply,
   type Channel,
   type FaultRow,
+  type FileDownload,
   type ModelVersionItem,
   type ParsedRequestOf,
   type PresentationRow,
@@ -16,6 +18,8 @@ import {
   type SessionListItem,
   type UnitResponses,
 } from "./contract.js";
+
+export { r2erOf };
 
 /** An error with a code from the contract's closed set; anything else becomes `internal`. */
 export class ApiError extends Error {
@@ -28,7 +32,7 @@ export class ApiError extends Error {
   }
 }
 
-type Handlers = { [C in Channel]: (store: SessionStore, request: ParsedRequestOf<C>) => Replies[C] };
+type Handlers = { [C in Channel]: (store: SessionStore, request: ParsedRequestOf<C>) => Replies[C] | Promise<Replies[C]> };
 
 function sessionOrThrow(store: SessionStore, ref: string | number): NonNullable<ReturnType<SessionStore["findSession"]>> {
   const session = store.findSession(ref);
@@ -42,21 +46,18 @@ function summaryOf(store: SessionStore, id: number): SessionListItem {
   return { id: row.id, uuid: row.uuid, name: row.name, createdAt: row.createdAt, protocolName: row.protocolName, rigName: row.rigName, state: row.state, presentations: row.presentations, units: row.units, faults: row.faults };
 }
 
-function unitLabel(u: { electrode: string; sortedId: number }): string {
-  return `${u.electrode}/${u.sortedId}`;
+function rule(request: { includeIncomplete?: boolean }): CountingRule {
+  return { includeIncomplete: request.includeIncomplete ?? false };
 }
 
-/** r²_ER from a model version's metrics: `r2er`, `r2ER`, `r2_er` as a number, or a `{ mean }` object. */
-export function r2erOf(metrics: Record<string, unknown>): number | null {
-  for (const key of ["r2er", "r2ER", "r2_er", "r2Er"]) {
-    const v = metrics[key];
-    if (typeof v === "number" && Number.isFinite(v)) return v;
-    if (typeof v === "object" && v !== null && "mean" in v) {
-      const m = (v as { mean: unknown }).mean;
-      if (typeof m === "number" && Number.isFinite(m)) return m;
-    }
-  }
-  return null;
+/** Export errors keep their meaning over the API: a missing session is not-found, a running one a conflict. */
+function exportError(err: unknown): never {
+  if (err instanceof ExportError) throw new ApiError(err.code === "not-found" ? "not-found" : err.code === "session-running" ? "conflict" : "internal", err.message);
+  throw err;
+}
+
+function download(session: number, fileName: string, mediaType: string, bytes: Uint8Array, contents: string[]): FileDownload {
+  return { session, fileName, mediaType, bytes: bytes.length, base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64"), contents };
 }
 
 export const handlers: Handlers = {
@@ -114,54 +115,54 @@ export const handlers: Handlers = {
     return { sha256, dataUrl: `data:image/png;base64,${png.toString("base64")}` };
   },
 
-  unitResponses(store, { session: ref }): UnitResponses {
-    const s = sessionOrThrow(store, ref);
-    const units = store.units(s.id);
-    const unitRow = new Map(units.map((u, i) => [u.id, i]));
-    const presentations = store.presentations(s.id);
-    const column = new Map(presentations.map((p, j) => [p.idx, j]));
-    const counts: (number | null)[][] = units.map(() => presentations.map(() => null));
-    for (const c of store.spikeCounts(s.id)) {
-      const i = unitRow.get(c.unitId);
-      const j = column.get(c.presentationIdx);
-      if (i === undefined || j === undefined) continue;
-      counts[i][j] = (counts[i][j] ?? 0) + c.count;
-    }
+  unitResponses(store, request): UnitResponses {
+    const s = sessionOrThrow(store, request.session);
+    const review = new SessionReview(store, s.id);
+    const { data } = review;
+    const nP = data.presentations.length;
     let max = 0;
-    for (const row of counts) for (const v of row) if (v !== null && v > max) max = v;
-
-    const order: string[] = [];
-    const byStimulus = new Map<string, { block: string; columns: number[] }>();
-    presentations.forEach((p, j) => {
-      let entry = byStimulus.get(p.stimulusSha256);
-      if (entry === undefined) {
-        entry = { block: p.block, columns: [] };
-        byStimulus.set(p.stimulusSha256, entry);
-        order.push(p.stimulusSha256);
-      }
-      entry.columns.push(j);
-    });
-    const stimuli = order.map((sha) => {
-      const { block, columns } = byStimulus.get(sha) as { block: string; columns: number[] };
-      const meanByUnit = counts.map((row) => {
+    const counts = data.units.map((_, u) =>
+      data.presentations.map((_p, j) => {
         let sum = 0;
-        let n = 0;
-        for (const j of columns) {
-          const v = row[j];
-          if (v !== null) {
-            sum += v;
-            n++;
-          }
+        for (let b = 0; b < data.bins; b++) {
+          const v = data.values[(u * nP + j) * data.bins + b]!;
+          if (Number.isNaN(v)) return null;
+          sum += v;
         }
-        return n === 0 ? null : sum / n;
-      });
-      return { sha256: sha, block, presentations: columns.length, meanByUnit };
-    });
+        if (sum > max) max = sum;
+        return sum;
+      }),
+    );
     return {
-      units: units.map((u) => ({ id: u.id, electrode: u.electrode, sortedId: u.sortedId, label: unitLabel(u) })),
-      stimuli,
-      matrix: { presentationIdxs: presentations.map((p) => p.idx), counts, max },
+      units: data.units,
+      counting: review.counting(rule(request)),
+      stimuli: review.means(rule(request)),
+      matrix: { presentationIdxs: data.presentations.map((p) => p.idx), counts, state: data.presentations.map((p) => p.counts), max },
     };
+  },
+
+  unitRaster(store, request) {
+    const s = sessionOrThrow(store, request.session);
+    const review = new SessionReview(store, s.id);
+    const index = review.data.units.findIndex((u) => u.id === request.unit);
+    if (index < 0) throw new ApiError("not-found", `Session ${s.id} has no unit ${request.unit}; its units are ${review.data.units.map((u) => u.id).join(", ") || "none"}.`);
+    return review.raster(index, rule(request));
+  },
+
+  tuning(store, request) {
+    const s = sessionOrThrow(store, request.session);
+    const review = new SessionReview(store, s.id);
+    return { units: review.data.units, counting: review.counting(rule(request)), curves: review.tuning(rule(request)) };
+  },
+
+  reliability(store, request) {
+    const s = sessionOrThrow(store, request.session);
+    const review = new SessionReview(store, s.id);
+    return { counting: review.counting(rule(request)), units: review.reliability(rule(request)) };
+  },
+
+  learningCurve(store) {
+    return { series: learningCurve(store.listModelVersions()) };
   },
 
   faults(store, { session: ref }): FaultRow[] {
@@ -182,6 +183,26 @@ export const handlers: Handlers = {
     const files = sessionCsvFiles(store, s.id);
     return { session: s.id, files: [...files].map(([name, text]) => ({ name, text })) };
   },
+
+  exportBundle(store, { session: ref }) {
+    const s = sessionOrThrow(store, ref);
+    try {
+      const b = sessionBundle(store, s.id);
+      return download(s.id, b.fileName, "application/zip", b.zip, b.entries.map((e) => `${b.folder}/${e}`));
+    } catch (err) {
+      return exportError(err);
+    }
+  },
+
+  async exportNwb(store, { session: ref, allowUnfinished }) {
+    const s = sessionOrThrow(store, ref);
+    try {
+      const nwb = await sessionNwb(store, s.id, { allowUnfinished });
+      return download(s.id, nwb.fileName, "application/x-hdf5", nwb.bytes, nwb.contents);
+    } catch (err) {
+      return exportError(err);
+    }
+  },
 };
 
 /** How an unexpected error is reported: to the log in full, to the caller in one line. */
@@ -191,7 +212,7 @@ export type ErrorLog = (message: string) => void;
  * Validates a call (channel name, then arguments) and runs it. Never throws: every failure is an
  * `{ ok: false, code, message }` reply.
  */
-export function dispatch(store: SessionStore, channel: unknown, raw: unknown, log: ErrorLog = () => {}): ApiReply<unknown> {
+export async function dispatch(store: SessionStore, channel: unknown, raw: unknown, log: ErrorLog = () => {}): Promise<ApiReply<unknown>> {
   if (!isChannel(channel)) {
     const shown = typeof channel === "string" ? `"${channel.slice(0, 60)}"` : typeof channel;
     return { ok: false, code: "unknown-channel", message: `There is no channel ${shown}; nothing was done. The channels are listed in src/main/api/contract.ts.` };
@@ -199,12 +220,12 @@ export function dispatch(store: SessionStore, channel: unknown, raw: unknown, lo
   return runChannel(store, channel, raw, log);
 }
 
-function runChannel<C extends Channel>(store: SessionStore, channel: C, raw: unknown, log: ErrorLog): ApiReply<Replies[C]> {
+async function runChannel<C extends Channel>(store: SessionStore, channel: C, raw: unknown, log: ErrorLog): Promise<ApiReply<Replies[C]>> {
   const parsed = parseRequest(channel, raw);
   if (!parsed.ok) return parsed;
   try {
-    const handler = handlers[channel] as (store: SessionStore, request: unknown) => Replies[C];
-    return { ok: true, value: handler(store, parsed.value) };
+    const handler = handlers[channel] as (store: SessionStore, request: unknown) => Replies[C] | Promise<Replies[C]>;
+    return { ok: true, value: await handler(store, parsed.value) };
   } catch (err) {
     if (err instanceof ApiError) return { ok: false, code: err.code, message: err.message };
     const reason = err instanceof Error ? err.message : String(err);

@@ -45,6 +45,7 @@ const statusByCode: Record<ApiErrorCode, number> = {
   "unknown-channel": 404,
   "bad-request": 400,
   "not-found": 404,
+  conflict: 409,
   forbidden: 403,
   unauthorized: 401,
   "too-large": 413,
@@ -196,7 +197,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       refuse(res, "bad-request", "The request body is not valid JSON; nothing was read.");
       return;
     }
-    sendReply(res, dispatch(store, channel, parsed, log));
+    sendReply(res, await dispatch(store, channel, parsed, log));
   }
 
   function handleStatic(req: IncomingMessage, res: ServerResponse, path: string): void {
@@ -281,15 +282,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   wss.on("connection", (ws: WebSocket) => {
     ws.on("message", (data, isBinary) => {
       let id: unknown = null;
-      let reply: ApiReply<unknown>;
+      let reply: Promise<ApiReply<unknown>>;
       try {
         const msg = JSON.parse(isBinary ? "" : String(data)) as { id?: unknown; channel?: unknown; request?: unknown };
         id = typeof msg.id === "number" || typeof msg.id === "string" ? msg.id : null;
         reply = dispatch(store, msg.channel, msg.request, log);
       } catch {
-        reply = { ok: false, code: "bad-request", message: "A WebSocket message must be JSON text: {id, channel, request}; nothing was done." };
+        reply = Promise.resolve({ ok: false, code: "bad-request", message: "A WebSocket message must be JSON text: {id, channel, request}; nothing was done." });
       }
-      ws.send(JSON.stringify({ id, reply }));
+      void reply.then((r) => ws.send(JSON.stringify({ id, reply: r })));
     });
     ws.on("error", (err) => log(`websocket: ${err.message}`));
   });

@@ -17,9 +17,15 @@ const api: CortexloopApi = {
   presentations: channel("presentations"),
   stimulus: channel("stimulus"),
   unitResponses: channel("unitResponses"),
+  unitRaster: channel("unitRaster"),
+  tuning: channel("tuning"),
+  reliability: channel("reliability"),
+  learningCurve: channel("learningCurve"),
   faults: channel("faults"),
   modelVersions: channel("modelVersions"),
   exportCsv: channel("exportCsv"),
+  exportBundle: channel("exportBundle"),
+  exportNwb: channel("exportNwb"),
 };
 
 contextBridge.exposeInMainWorld("cortexloop", Object.freeze(api));

@@ -145,6 +145,17 @@ export class SessionStore {
     return row?.png;
   }
 
+  /** Size and origin of stored stimuli (those not stored are absent from the map). */
+  stimulusInfo(shas: readonly string[]): Map<string, { width: number; height: number; origin: string | null }> {
+    const stmt = this.db.prepare("SELECT width, height, origin FROM stimuli WHERE sha256 = ?");
+    const out = new Map<string, { width: number; height: number; origin: string | null }>();
+    for (const sha of shas) {
+      const row = stmt.get(sha) as { width: number; height: number; origin: string | null } | undefined;
+      if (row !== undefined) out.set(sha, row);
+    }
+    return out;
+  }
+
   countStimuli(): number {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM stimuli").get() as { n: number }).n;
   }

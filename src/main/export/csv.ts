@@ -1,6 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { SessionStore } from "./store/store.js";
+import { SessionReview, defaultCounting, type CountingRule } from "../review/index.js";
+import type { SessionStore } from "../store/store.js";
+import { sessionOrThrow } from "./errors.js";
 
 function csvField(v: string | number | null | boolean): string {
   if (v === null) return "";
@@ -8,14 +10,18 @@ function csvField(v: string | number | null | boolean): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function csv(header: string[], rows: (string | number | null | boolean)[][]): string {
+export function csv(header: string[], rows: (string | number | null | boolean)[][]): string {
   return [header.join(","), ...rows.map((r) => r.map(csvField).join(","))].join("\n") + "\n";
 }
 
-/** The CSV files of one session, by file name (used by the command line and the web API). */
-export function sessionCsvFiles(store: SessionStore, sessionRef: string | number): Map<string, string> {
-  const session = store.findSession(sessionRef);
-  if (session === undefined) throw new Error(`No session "${sessionRef}" in ${store.file}; run \`cortexloop sessions\` to list them.`);
+/** The CSV files' names, in the order they are written. */
+export const csvFileNames = ["presentations.csv", "units.csv", "spike_counts.csv", "responses.csv", "faults.csv"] as const;
+
+/** The CSV files of one session, by file name (used by the command line, the web API and the bundle). */
+export function sessionCsvFiles(store: SessionStore, sessionRef: string | number, rule: CountingRule = defaultCounting): Map<string, string> {
+  const session = sessionOrThrow(store, sessionRef);
+  const review = new SessionReview(store, session.id);
+  const { data } = review;
   const files = new Map<string, string>();
   const presentations = store.presentations(session.id);
   const results = new Map(store.countResults(session.id).map((r) => [r.presentationIdx, r]));
@@ -33,7 +39,20 @@ export function sessionCsvFiles(store: SessionStore, sessionRef: string | number
   files.set("units.csv", csv(["unit_id", "electrode", "sorted_id"], units.map((u) => [u.id, u.electrode, u.sortedId])));
   files.set(
     "spike_counts.csv",
-    csv(["presentation_idx", "unit_id", "bin", "count"], store.spikeCounts(session.id).map((c) => [c.presentationIdx, c.unitId, c.bin, c.count])),
+    csv(
+      ["presentation_idx", "unit_id", "bin", "count", "counts_complete"],
+      store.spikeCounts(session.id).map((c) => [c.presentationIdx, c.unitId, c.bin, c.count, results.get(c.presentationIdx)?.complete ?? null]),
+    ),
+  );
+  const rows: (string | number | null)[][] = [];
+  for (const s of review.means(rule)) {
+    data.units.forEach((u, k) => {
+      rows.push([s.sha256, s.block, u.id, s.presentations, s.nByUnit[k]!, s.incomplete, rule.includeIncomplete ? "complete+incomplete" : "complete", s.meanByUnit[k]!, s.semByUnit[k]!]);
+    });
+  }
+  files.set(
+    "responses.csv",
+    csv(["stimulus_sha256", "block", "unit_id", "presentations", "n_counted", "n_incomplete", "counted", "mean_count", "sem_count"], rows),
   );
   files.set(
     "faults.csv",

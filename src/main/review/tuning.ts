@@ -1,0 +1,116 @@
+/**
+ * Tuning curves for generated stimuli: each generated picture's parameters are recovered from
+ * its stored origin (`gratings:<seed>:<index>`, also inside a campaign's origins) by replaying
+ * the generator, then responses are averaged in bins of one parameter (orientation, size,
+ * position, ...), counting presentations by the same rule as every other mean.
+ */
+import { generateWithParameters, type GeneratorName, type GeneratorParameters } from "../../stimulus/index.js";
+import { isCounted, meanSem, type CountingRule } from "./aggregate.js";
+import { summedResponse, type SessionCounts } from "./session-counts.js";
+
+export interface TuningAxis {
+  generator: GeneratorName;
+  /** Key of the parameter in {@link GeneratorParameters}. */
+  parameter: string;
+  label: string;
+  unit: string;
+  /** Circular axes (orientation) wrap: bins cover [0, period). */
+  period?: number;
+}
+
+export const tuningAxes: TuningAxis[] = [
+  { generator: "gratings", parameter: "orientationDeg", label: "orientation", unit: "deg", period: 180 },
+  { generator: "gratings", parameter: "cyclesPerImage", label: "spatial frequency", unit: "cycles/image" },
+  { generator: "gratings", parameter: "contrast", label: "contrast", unit: "" },
+  { generator: "dots", parameter: "meanRadius", label: "size (mean dot radius)", unit: "fraction of image" },
+  { generator: "dots", parameter: "centroidX", label: "position (horizontal centre of the dots)", unit: "fraction of image" },
+  { generator: "dots", parameter: "eccentricity", label: "position (distance of the dots from the centre)", unit: "fraction of image" },
+  { generator: "dots", parameter: "dots", label: "number of dots", unit: "" },
+  { generator: "noise", parameter: "blockPx", label: "noise block size", unit: "px" },
+];
+
+export interface TuningCurve {
+  axis: TuningAxis;
+  /** Stimuli of this family in the session. */
+  stimuli: number;
+  /** Bin centres and, per unit, the mean response ± s.e.m. over counted presentations in the bin. */
+  x: number[];
+  meanByUnit: (number | null)[][];
+  semByUnit: (number | null)[][];
+  nByUnit: number[][];
+}
+
+const originPattern = /(?:^|:)(gratings|dots|noise):(\d+):(\d+)$/;
+
+/** A generated picture's parameters from its origin string, or undefined (not generated, or a gaudy copy). */
+export function parametersOfOrigin(origin: string | null, widthPx: number, cache = new Map<string, GeneratorParameters[]>()): GeneratorParameters | undefined {
+  if (origin === null || origin.includes("gaudy")) return undefined;
+  const m = originPattern.exec(origin);
+  if (m === null) return undefined;
+  const generator = m[1] as GeneratorName;
+  const seed = Number(m[2]);
+  const index = Number(m[3]);
+  if (index > 100_000) return undefined;
+  const key = `${generator}:${seed}:${widthPx}`;
+  let list = cache.get(key);
+  if (list === undefined || list.length <= index) {
+    // Replaying the generator draws the same parameters; the pictures themselves are small.
+    list = generateWithParameters(generator, Math.max(index + 1, list?.length ?? 0), widthPx, seed).map((g) => g.params);
+    cache.set(key, list);
+  }
+  return list[index];
+}
+
+export function tuningCurves(
+  data: SessionCounts,
+  stimuli: Map<string, { origin: string | null; width: number }>,
+  rule: CountingRule,
+  binsPerAxis = 8,
+): TuningCurve[] {
+  const cache = new Map<string, GeneratorParameters[]>();
+  const params = new Map<string, GeneratorParameters>();
+  for (const p of data.presentations) {
+    if (params.has(p.sha256)) continue;
+    const meta = stimuli.get(p.sha256);
+    const found = meta === undefined ? undefined : parametersOfOrigin(meta.origin, meta.width, cache);
+    if (found !== undefined) params.set(p.sha256, found);
+  }
+  const curves: TuningCurve[] = [];
+  for (const axis of tuningAxes) {
+    const values = new Map<string, number>();
+    for (const [sha, prm] of params) {
+      if (prm.generator !== axis.generator) continue;
+      const v = (prm as unknown as Record<string, number>)[axis.parameter];
+      if (typeof v === "number" && Number.isFinite(v)) values.set(sha, v);
+    }
+    if (values.size < 3) continue;
+    const all = [...values.values()];
+    const lo = axis.period !== undefined ? 0 : Math.min(...all);
+    const hi = axis.period !== undefined ? axis.period : Math.max(...all);
+    const distinct = new Set(all).size;
+    const nBins = Math.max(1, Math.min(binsPerAxis, distinct));
+    const width = hi > lo ? (hi - lo) / nBins : 1;
+    const binOf = (v: number): number => Math.min(nBins - 1, Math.max(0, Math.floor((v - lo) / width)));
+    const x = Array.from({ length: nBins }, (_, b) => lo + (b + 0.5) * width);
+    const samples: number[][][] = data.units.map(() => x.map(() => []));
+    data.presentations.forEach((p, j) => {
+      const v = values.get(p.sha256);
+      if (v === undefined || !isCounted(p, rule)) return;
+      const b = binOf(v);
+      data.units.forEach((_, u) => {
+        const r = summedResponse(data, u, j);
+        if (!Number.isNaN(r)) samples[u]![b]!.push(r);
+      });
+    });
+    const stats = samples.map((row) => row.map((xs) => ({ ...meanSem(xs), n: xs.length })));
+    curves.push({
+      axis,
+      stimuli: values.size,
+      x,
+      meanByUnit: stats.map((row) => row.map((s) => s.mean)),
+      semByUnit: stats.map((row) => row.map((s) => s.sem)),
+      nByUnit: stats.map((row) => row.map((s) => s.n)),
+    });
+  }
+  return curves;
+}
