@@ -1,0 +1,80 @@
+/** The export bundle: one zip that unzips (read with yauzl, not the library that wrote it) into the documented files. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import yauzl from "yauzl";
+import { runExport } from "../../src/main/cli-export.js";
+import { bundleColumns } from "../../src/main/export/index.js";
+import { SessionStore } from "../../src/main/store/index.js";
+import { writeIncompleteSession, type IncompleteFixture } from "../helpers/incomplete-session.js";
+import { tempDir } from "../helpers/tmp.js";
+
+function unzip(file: string): Promise<Map<string, Buffer>> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true }, (err, zip) => {
+      if (err || zip === undefined) return reject(err ?? new Error("no zip"));
+      const out = new Map<string, Buffer>();
+      zip.on("entry", (entry: yauzl.Entry) => {
+        zip.openReadStream(entry, (e, stream) => {
+          if (e || stream === undefined) return reject(e ?? new Error("no stream"));
+          const chunks: Buffer[] = [];
+          stream.on("data", (c: Buffer) => chunks.push(c));
+          stream.on("end", () => {
+            out.set(entry.fileName, Buffer.concat(chunks));
+            zip.readEntry();
+          });
+        });
+      });
+      zip.on("end", () => resolve(out));
+      zip.readEntry();
+    });
+  });
+}
+
+const tmp = tempDir("cortexloop-bundle-");
+let store: SessionStore;
+let fx: IncompleteFixture;
+beforeAll(async () => {
+  store = SessionStore.open(join(tmp.dir, "lab.db"));
+  fx = await writeIncompleteSession(store);
+});
+afterAll(() => {
+  store?.close();
+  tmp.cleanup();
+});
+
+describe("cortexloop export --bundle", () => {
+  it("writes one zip with the CSVs, protocol, rig, replay protocol, stimuli by hash and a README of every column", async () => {
+    const file = join(tmp.dir, "s.zip");
+    await runExport(String(fx.sessionId), { db: join(tmp.dir, "lab.db"), bundle: file });
+    const entries = await unzip(file);
+    const folder = `incomplete-fixture-${fx.sessionId}`;
+    const expected = [
+      "README.md",
+      "faults.csv",
+      "presentations.csv",
+      "protocol.json",
+      "replay-protocol.json",
+      "responses.csv",
+      "rig.json",
+      "spike_counts.csv",
+      "units.csv",
+      ...fx.shas.map((s) => `stimuli/${s}.png`),
+    ].map((n) => `${folder}/${n}`);
+    expect([...entries.keys()].sort()).toEqual(expected.sort());
+    const session = store.findSession(fx.sessionId)!;
+    expect(entries.get(`${folder}/protocol.json`)!.toString("utf8")).toBe(store.protocolText(session.protocolId));
+    expect(entries.get(`${folder}/rig.json`)!.toString("utf8")).toBe(store.rigText(session.rigId));
+    for (const sha of fx.shas) expect(entries.get(`${folder}/stimuli/${sha}.png`)!.equals(store.getStimulusPng(sha)!)).toBe(true);
+    const replay = JSON.parse(entries.get(`${folder}/replay-protocol.json`)!.toString("utf8")) as { name: string; blocks: unknown[] };
+    expect(replay.name).toBe("replay of incomplete-fixture");
+    // The README documents every column of every CSV, and each CSV has exactly those columns.
+    const readme = entries.get(`${folder}/README.md`)!.toString("utf8");
+    for (const [name, cols] of Object.entries(bundleColumns)) {
+      const header = entries.get(`${folder}/${name}`)!.toString("utf8").split("\n")[0]!;
+      expect(header.split(","), name).toEqual(cols.map(([c]) => c));
+      for (const [c] of cols) expect(readme).toContain(`| ${c} |`);
+    }
+    expect(readFileSync(file).subarray(0, 2).toString("latin1")).toBe("PK");
+  });
+});
