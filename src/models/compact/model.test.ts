@@ -1,11 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { compactModelWeightShapes, compactWeightShapes, createCompactModel, loadCompactModelFromNpy } from "./model.js";
-import { readNpy } from "./npy.js";
+import { CompactFormatError, compactModelArrays, compactModelFromArrays, compactModelWeightShapes, compactWeightShapes, createCompactModel, loadCompactModelFromNpy } from "./model.js";
+import { readNpy, type NdArray } from "./npy.js";
+import { npyObjectArrayBytes } from "./npy-write.js";
+import { pythonWithNumpy } from "./test-python.js";
 import { randomValues, TOL, useWasm } from "../kernels/test_util.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -13,18 +16,6 @@ const shared = process.env.CORTEXLOOP_SHARED ?? path.resolve(repoRoot, "..", "sh
 const modelsDir = path.join(shared, "data", "v4", "compact_models");
 const haveModels = existsSync(modelsDir);
 if (!haveModels) console.log(`compact.test: skipping published-model tests: ${modelsDir} not found (set CORTEXLOOP_SHARED)`);
-
-function pythonWithNumpy(): string | undefined {
-  for (const py of ["python3", "/usr/bin/python3"]) {
-    try {
-      execFileSync(py, ["-c", "import numpy"], { stdio: "ignore" });
-      return py;
-    } catch {
-      // try the next interpreter
-    }
-  }
-  return undefined;
-}
 
 beforeAll(async () => {
   await useWasm();
@@ -36,6 +27,63 @@ describe("createCompactModel", () => {
     expect(model.outputs[0]!.shape).toEqual([null, 1]);
     expect(compactModelWeightShapes(model)).toEqual(compactWeightShapes([100, 100, 100, 100, 100]));
     model.dispose();
+  });
+});
+
+describe("the published 36-array layout", () => {
+  const small = [4, 5, 3, 3, 2];
+  function arraysOf(): NdArray[] {
+    const model = createCompactModel(small, { seed: 5 });
+    const arrays = compactModelArrays(model);
+    model.dispose();
+    return arrays;
+  }
+
+  it("round-trips a model through its arrays and .npy bytes: same weights, same predictions", async () => {
+    const model = createCompactModel(small, { seed: 5 });
+    const arrays = compactModelArrays(model);
+    expect(arrays.map((a) => a.shape)).toEqual(compactWeightShapes(small));
+    const dir = mkdtempSync(path.join(tmpdir(), "compact-model-"));
+    try {
+      const file = path.join(dir, "m.npy");
+      writeFileSync(file, npyObjectArrayBytes(arrays));
+      const back = await loadCompactModelFromNpy(file);
+      compactModelArrays(back).forEach((a, i) => expect(Array.from(a.data)).toEqual(Array.from(arrays[i]!.data)));
+      const x = tf.tensor4d(Float32Array.from(randomValues(2 * 112 * 112 * 3, 4), (v) => (v + 1) * 127.5), [2, 112, 112, 3]);
+      const [p, q] = [model, back].map((m) => (m.predict(x) as tf.Tensor).dataSync());
+      expect(Array.from(q!)).toEqual(Array.from(p!));
+      x.dispose();
+      back.dispose();
+    } finally {
+      model.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a missing array, naming the first one missing", () => {
+    const arrays = arraysOf().slice(0, 35);
+    expect(() => compactModelFromArrays(arrays, "m.npy")).toThrow(CompactFormatError);
+    expect(() => compactModelFromArrays(arrays, "m.npy")).toThrow(/m\.npy .*35 arrays, not 36 \(the first missing is array 35, the readout bias\)\. Nothing was loaded/);
+  });
+
+  it("refuses a misshaped array, naming it and the shape it should have", () => {
+    const arrays = arraysOf();
+    arrays[7] = { shape: [1, 1, 4, 6], dtype: "f4", data: new Float32Array(24) };
+    expect(() => compactModelFromArrays(arrays, "m.npy")).toThrow(/array 7 \(layer 1 pointwise kernel\) has shape \(1,1,4,6\), expected \(1,1,4,5\)/);
+  });
+
+  it("refuses a weight that is not finite, and a file that is not an object array", async () => {
+    const arrays = arraysOf();
+    arrays[35] = { shape: [1], dtype: "f4", data: Float32Array.of(Number.NaN) };
+    expect(() => compactModelFromArrays(arrays, "m.npy")).toThrow(/array 35 \(readout bias\) holds NaN/);
+    const dir = mkdtempSync(path.join(tmpdir(), "compact-model-"));
+    try {
+      const file = path.join(dir, "not-a-model.npy");
+      writeFileSync(file, "this is not numpy");
+      await expect(loadCompactModelFromNpy(file)).rejects.toThrow(/not-a-model\.npy is not in the published 36-array layout: .*bad magic.*Nothing was loaded/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -69,28 +69,57 @@ export function compactWeightShapes(filters: number[], inputSize = COMPACT_INPUT
   return [[k, k, 3, k0], [k0], ...bn(k0), ...sep(k0, k1), ...sep(k1, k2), ...sep(k2, k3), ...sep(k3, k4), [side * side * k4, 1], [1]];
 }
 
-/** Filter counts [K0..K4] read off the published arrays. */
+/** Filter counts [K0..K4] read off the published arrays (each layer's bias). */
 export function filtersFromArrays(arrays: NdArray[]): number[] {
-  return [0, 7, 14, 21, 28].map((i) => arrays[i]?.shape[3] ?? -1);
+  return [1, 8, 15, 22, 29].map((i) => arrays[i]?.shape[0] ?? -1);
 }
 
-/** Loads a published compact model (NumPy object array of 36 arrays) and checks every shape. */
-export async function loadCompactModelFromNpy(path: string, opts: CompactModelOptions = {}): Promise<tf.LayersModel> {
-  const value = await readNpy(path);
-  if (!Array.isArray(value) || value.length !== NPY_ARRAY_COUNT) {
-    const got = Array.isArray(value) ? `${value.length} arrays` : `one array of shape (${value.shape.join(",")})`;
-    throw new Error(`loadCompactModelFromNpy: ${path} should hold ${NPY_ARRAY_COUNT} arrays, got ${got}`);
+/** What each of the 36 published arrays is, for messages. */
+export const COMPACT_ARRAY_NAMES: readonly string[] = [
+  "layer 0 conv kernel", "layer 0 conv bias", "layer 0 batchnorm gamma", "layer 0 batchnorm beta", "layer 0 batchnorm moving mean", "layer 0 batchnorm moving variance",
+  ...[1, 2, 3, 4].flatMap((l) => [`layer ${l} depthwise kernel`, `layer ${l} pointwise kernel`, `layer ${l} pointwise bias`, `layer ${l} batchnorm gamma`, `layer ${l} batchnorm beta`, `layer ${l} batchnorm moving mean`, `layer ${l} batchnorm moving variance`]),
+  "readout kernel", "readout bias",
+];
+
+/** A published .npy model (or arrays meant to be one) that does not have the published layout. */
+export class CompactFormatError extends Error {
+  readonly code = "compact-format";
+  constructor(source: string, what: string) {
+    super(`Compact model ${source} is not in the published 36-array layout: ${what}. Nothing was loaded from it.`);
+    this.name = "CompactFormatError";
   }
+}
+
+/**
+ * Checks the 36 arrays of the published layout (count, every shape, numeric and finite) and
+ * returns the filters [K0..K4]. Throws CompactFormatError naming the first array that is wrong.
+ */
+export function checkCompactArrays(value: NdArray | NdArray[], source: string, inputSize = COMPACT_INPUT_SIZE): number[] {
+  if (!Array.isArray(value)) throw new CompactFormatError(source, `it holds one array of shape (${value.shape.join(",")}), not an object array of ${NPY_ARRAY_COUNT}`);
+  if (value.length !== NPY_ARRAY_COUNT) throw new CompactFormatError(source, `it holds ${value.length} arrays, not ${NPY_ARRAY_COUNT}${value.length < NPY_ARRAY_COUNT ? ` (the first missing is array ${value.length}, the ${COMPACT_ARRAY_NAMES[value.length]})` : ""}`);
   const filters = filtersFromArrays(value);
-  const expected = compactWeightShapes(filters, opts.inputSize);
+  const bad = filters.findIndex((k) => !Number.isInteger(k) || k < 1);
+  if (bad >= 0) throw new CompactFormatError(source, `array ${[1, 8, 15, 22, 29][bad]} (${COMPACT_ARRAY_NAMES[[1, 8, 15, 22, 29][bad]!]}) gives layer ${bad} no filters`);
+  const expected = compactWeightShapes(filters, inputSize);
   value.forEach((a, i) => {
     const want = expected[i]!;
     if (a.shape.length !== want.length || a.shape.some((d, j) => d !== want[j])) {
-      throw new Error(`loadCompactModelFromNpy: ${path} array ${i} has shape (${a.shape.join(",")}), expected (${want.join(",")}) for filters [${filters.join(",")}]`);
+      throw new CompactFormatError(source, `array ${i} (${COMPACT_ARRAY_NAMES[i]}) has shape (${a.shape.join(",")}), expected (${want.join(",")}) for filters [${filters.join(",")}]`);
+    }
+    if (a.dtype !== "f4" && a.dtype !== "f8") throw new CompactFormatError(source, `array ${i} (${COMPACT_ARRAY_NAMES[i]}) has dtype ${a.dtype}, expected float32 or float64`);
+    for (let j = 0; j < a.data.length; j++) {
+      if (!Number.isFinite(a.data[j]!)) throw new CompactFormatError(source, `array ${i} (${COMPACT_ARRAY_NAMES[i]}) holds ${a.data[j]} at flat index ${j}`);
     }
   });
+  return filters;
+}
+
+/** A compact model from the 36 published arrays (checked first: a bad set builds nothing). */
+export function compactModelFromArrays(arrays: NdArray | NdArray[], source: string, opts: CompactModelOptions = {}): tf.LayersModel {
+  const filters = checkCompactArrays(arrays, source, opts.inputSize);
+  const list = arrays as NdArray[];
   const model = createCompactModel(filters, opts);
-  const tensors = value.map((a) => tf.tensor(Float32Array.from(a.data), a.shape, "float32"));
+  const tensors = list.map((a) => tf.tensor(a.data instanceof Float32Array ? a.data : Float32Array.from(a.data), a.shape, "float32"));
   try {
     // Per layer: model.setWeights orders trainable before non-trainable (BN moving stats), the file does not.
     let next = 0;
@@ -103,6 +132,35 @@ export async function loadCompactModelFromNpy(path: string, opts: CompactModelOp
     tf.dispose(tensors);
   }
   return model;
+}
+
+/** Loads a published compact model (NumPy object array of 36 arrays) and checks every shape. */
+export async function loadCompactModelFromNpy(path: string, opts: CompactModelOptions = {}): Promise<tf.LayersModel> {
+  let value: NdArray | NdArray[];
+  try {
+    value = await readNpy(path);
+  } catch (err) {
+    // A file that cannot be read is not a format problem; say so as the system said it.
+    if (typeof (err as { code?: unknown }).code === "string") throw err;
+    throw new CompactFormatError(path, err instanceof Error ? err.message : String(err));
+  }
+  return compactModelFromArrays(value, path, opts);
+}
+
+/** The model's weights as the 36 published arrays (float32, Keras order per layer). */
+export function compactModelArrays(model: tf.LayersModel): NdArray[] {
+  return model.layers.flatMap((layer) => layer.weights.map((w) => ({ shape: [...w.shape] as number[], dtype: "f4", data: (w.read().dataSync() as Float32Array).slice() })));
+}
+
+/** Filters per layer [K0..K4] of a model built by createCompactModel. */
+export function compactModelFilters(model: tf.LayersModel): number[] {
+  return filtersFromArrays(compactModelArrays(model));
+}
+
+/** Weights of a compact model: every array but the batchnorm moving statistics (which are not learned by gradient). */
+export function compactParameterCount(filters: number[], inputSize = COMPACT_INPUT_SIZE): number {
+  const movingStats = new Set([4, 5, 11, 12, 18, 19, 25, 26, 32, 33]);
+  return compactWeightShapes(filters, inputSize).reduce((sum, shape, i) => (movingStats.has(i) ? sum : sum + shape.reduce((a, b) => a * b, 1)), 0);
 }
 
 /** Weight shapes in the published (Keras, per-layer) order. */
