@@ -1,7 +1,7 @@
 import type { FrontEnd } from "./types.js";
 import { gaborFrontEnd } from "./gabor-front-end.js";
 import { loadFrontEndFromDisk } from "./layers-front-end.js";
-import { loadNsfwjsMobileNetV2 } from "./nsfwjs-mobilenet.js";
+import { loadNsfwjsMobileNetV2 } from "./nsfwjs.js";
 import type { Preprocess } from "./types.js";
 
 export interface FrontEndSpec {

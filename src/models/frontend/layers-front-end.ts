@@ -49,10 +49,10 @@ export function concat(parts: Uint8Array[]): ArrayBuffer {
   return out.buffer;
 }
 
-interface KerasLayer {
+export interface KerasLayer {
   name: string;
   class_name: string;
-  config: { batch_input_shape?: unknown };
+  config: { batch_input_shape?: unknown; trainable?: boolean };
   inbound_nodes?: unknown[];
 }
 interface KerasTopology {
@@ -77,18 +77,21 @@ function inboundNames(nodes: unknown): string[] {
   return out;
 }
 
-/**
- * Cuts a Keras functional model's topology at `outputLayer` (only its ancestors are kept) and sets
- * the input to [null, size, size, 3], so the head (which needs the original size) is never built.
- */
-export function cutTopology(artifacts: tf.io.ModelArtifacts, outputLayer: string, size: number): tf.io.ModelArtifacts {
+function topologyLayers(artifacts: tf.io.ModelArtifacts, outputLayer: string): { config: NonNullable<KerasTopology["config"]>; layers: KerasLayer[]; topology: KerasTopology } {
   const topology = JSON.parse(JSON.stringify(artifacts.modelTopology)) as KerasTopology;
   const config = topology.model_config?.config ?? topology.config;
   const layers = config?.layers;
   if (config === undefined || layers === undefined) throw new FrontEndLoadError(outputLayer, "the model.json topology has no functional layer list");
+  return { config, layers, topology };
+}
+
+/** The layers a Keras functional model needs to compute `outputLayer` (itself included), in topology order. */
+export function layerAncestors(artifacts: tf.io.ModelArtifacts, outputLayer: string): KerasLayer[] {
+  const { layers } = topologyLayers(artifacts, outputLayer);
   const byName = new Map(layers.map((l) => [l.name, l]));
   if (!byName.has(outputLayer)) {
-    throw new FrontEndLoadError(outputLayer, `it has no layer ${outputLayer}; layers include ${layers.map((l) => l.name).filter((n) => /add|out|relu/.test(n)).slice(0, 12).join(", ")}`);
+    const names = layers.map((l) => l.name).filter((n) => /add|out|relu|mixed/.test(n));
+    throw new FrontEndLoadError(outputLayer, `it has no layer ${outputLayer}; layers include ${names.slice(0, 16).join(", ")}${names.length > 16 ? ", ..." : ""}`);
   }
   const keep = new Set<string>();
   const stack = [outputLayer];
@@ -98,7 +101,17 @@ export function cutTopology(artifacts: tf.io.ModelArtifacts, outputLayer: string
     keep.add(name);
     for (const n of inboundNames(byName.get(name)?.inbound_nodes ?? [])) stack.push(n);
   }
-  config.layers = layers.filter((l) => keep.has(l.name));
+  return layers.filter((l) => keep.has(l.name));
+}
+
+/**
+ * Cuts a Keras functional model's topology at `outputLayer` (only its ancestors are kept) and sets
+ * the input to [null, size, size, 3], so the head (which needs the original size) is never built.
+ */
+export function cutTopology(artifacts: tf.io.ModelArtifacts, outputLayer: string, size: number): tf.io.ModelArtifacts {
+  const { config, topology } = topologyLayers(artifacts, outputLayer);
+  const keep = new Set(layerAncestors(artifacts, outputLayer).map((l) => l.name));
+  config.layers = config.layers!.filter((l) => keep.has(l.name));
   config.output_layers = [[outputLayer, 0, 0]];
   for (const l of config.layers) if (l.class_name === "InputLayer") l.config.batch_input_shape = [null, size, size, 3];
   return { ...artifacts, modelTopology: topology as tf.io.ModelArtifacts["modelTopology"] };

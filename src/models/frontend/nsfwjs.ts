@@ -1,17 +1,23 @@
-// Built-in task-driven front end: the ImageNet MobileNetV2 base that the npm package `nsfwjs`
-// ships inside its tarball (dist/models/mobilenet_v2, uint8-quantized). nsfwjs fine-tuned only
-// block_11 onwards (those layers are marked trainable in its model.json); layers up to block_10
-// keep their ImageNet weights, so a cut at block_9_add or earlier is an ImageNet feature map.
+// Built-in task-driven front ends: the ImageNet networks that the npm package `nsfwjs` ships inside
+// its tarball (dist/models/<network>, uint8-quantized weights as base64 modules). nsfwjs fine-tuned
+// only the top of each network for its NSFW classifier and marked every layer it left frozen
+// `trainable: false` in the model's topology: a cut whose every ancestor is frozen is an ImageNet
+// feature map, and the front end's name says so.
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type * as tf from "@tensorflow/tfjs";
-import { concat, FrontEndLoadError, frontEndFromArtifacts } from "./layers-front-end.js";
+import { concat, FrontEndLoadError, frontEndFromArtifacts, layerAncestors } from "./layers-front-end.js";
 import type { FrontEnd } from "./types.js";
 
 export const NSFWJS_PACKAGE = "nsfwjs";
-/** Last layer whose weights are still ImageNet's in nsfwjs's MobileNetV2 (block_11+ were fine-tuned). */
-const lastImagenetBlock = 10;
+
+/** The Keras networks nsfwjs ships, with their default cut and the input size they were trained at. */
+export const nsfwjsNetworks = {
+  mobilenet_v2: { title: "MobileNetV2", defaultLayer: "block_9_add", nativeSize: 224 },
+  inception_v3: { title: "InceptionV3", defaultLayer: "mixed2", nativeSize: 299 },
+} as const;
+export type NsfwjsNetwork = keyof typeof nsfwjsNetworks;
 
 /** Finds the installed nsfwjs package folder: option, env CORTEXLOOP_NSFWJS_DIR, then Node resolution. */
 export function findNsfwjsDir(explicit?: string): string | undefined {
@@ -26,8 +32,8 @@ export function findNsfwjsDir(explicit?: string): string | undefined {
   }
 }
 
-function hasModel(dir: string): boolean {
-  return existsSync(path.join(dir, "dist", "models", "mobilenet_v2", "model.min.js"));
+function hasModel(dir: string, network: NsfwjsNetwork = "mobilenet_v2"): boolean {
+  return existsSync(path.join(dir, "dist", "models", network, "model.min.js"));
 }
 
 /** The nearest folder above `file` whose package.json is named `name` and holds the model. */
@@ -50,18 +56,17 @@ export function packageRootOf(file: string, name: string): string | undefined {
 
 export interface NsfwjsOptions {
   packageDir?: string;
-  /** Default block_9_add: end of MobileNetV2's stride-16, 64-channel stage (cf. ResNet50 conv4). */
+  /** Which of the package's ImageNet networks (default mobilenet_v2). */
+  network?: NsfwjsNetwork;
+  /** Layer whose output is the feature map (default: the network's `defaultLayer`). */
   outputLayer?: string;
-  /** Default 224 (the network's own size; 112×112 stimuli are upsampled as for ResNet50). */
+  /** Side of the square input (default: the network's native size; 112×112 stimuli are upsampled). */
   inputSize?: number;
 }
 
-export async function loadNsfwjsMobileNetV2(options: NsfwjsOptions = {}): Promise<FrontEnd> {
-  const dir = findNsfwjsDir(options.packageDir);
-  if (dir === undefined) throw new FrontEndLoadError("nsfwjs", `the npm package ${NSFWJS_PACKAGE} is not installed (npm install ${NSFWJS_PACKAGE}) and CORTEXLOOP_NSFWJS_DIR is unset`);
-  const modelDir = path.join(dir, "dist", "models", "mobilenet_v2");
+/** Reads a network's model.json and weight shards from the package (UMD modules: an object and base64 strings). */
+export function readNsfwjsArtifacts(modelDir: string): tf.io.ModelArtifacts {
   const require = createRequire(import.meta.url);
-  // The package ships model.json and weight shards as UMD modules: an object and base64 strings.
   const json = require(path.join(modelDir, "model.min.js")) as { modelTopology?: unknown; weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
   if (json.modelTopology === undefined || json.weightsManifest === undefined) throw new FrontEndLoadError(modelDir, "model.min.js does not hold a tfjs model.json");
   const parts: Uint8Array[] = [];
@@ -74,19 +79,44 @@ export async function loadNsfwjsMobileNetV2(options: NsfwjsOptions = {}): Promis
     }
     specs.push(...group.weights);
   }
-  const outputLayer = options.outputLayer ?? "block_9_add";
-  const block = /^block_(\d+)_/.exec(outputLayer);
-  const imagenet = block === null ? !/^(Conv_1|out_relu|dense|global|average)/.test(outputLayer) : Number(block[1]) <= lastImagenetBlock;
+  return { modelTopology: json.modelTopology as tf.io.ModelArtifacts["modelTopology"], weightSpecs: specs, weightData: concat(parts) };
+}
+
+/** Layers above the cut that nsfwjs fine-tuned (trainable in its topology); empty: the cut is pure ImageNet. */
+export function fineTunedAncestors(artifacts: tf.io.ModelArtifacts, outputLayer: string): string[] {
+  const weighted = /^(Conv2D|DepthwiseConv2D|SeparableConv2D|BatchNormalization|Dense)$/;
+  return layerAncestors(artifacts, outputLayer)
+    .filter((l) => weighted.test(l.class_name) && l.config.trainable !== false)
+    .map((l) => l.name);
+}
+
+export async function loadNsfwjsNetwork(options: NsfwjsOptions = {}): Promise<FrontEnd> {
+  const network = options.network ?? "mobilenet_v2";
+  const spec = nsfwjsNetworks[network];
+  if (spec === undefined) throw new FrontEndLoadError(NSFWJS_PACKAGE, `it ships no network "${String(network)}" (known: ${Object.keys(nsfwjsNetworks).join(", ")})`);
+  const dir = findNsfwjsDir(options.packageDir);
+  if (dir === undefined) throw new FrontEndLoadError("nsfwjs", `the npm package ${NSFWJS_PACKAGE} is not installed (npm install ${NSFWJS_PACKAGE}) and CORTEXLOOP_NSFWJS_DIR is unset`);
+  if (!hasModel(dir, network)) throw new FrontEndLoadError(dir, `the installed ${NSFWJS_PACKAGE} has no dist/models/${network}`);
+  const artifacts = readNsfwjsArtifacts(path.join(dir, "dist", "models", network));
+  const outputLayer = options.outputLayer ?? spec.defaultLayer;
+  const tuned = fineTunedAncestors(artifacts, outputLayer);
+  const imagenet = tuned.length === 0;
   const version = (JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { version?: string }).version ?? "?";
+  const inputSize = options.inputSize ?? spec.nativeSize;
   return frontEndFromArtifacts({
-    artifacts: { modelTopology: json.modelTopology as tf.io.ModelArtifacts["modelTopology"], weightSpecs: specs, weightData: concat(parts) },
+    artifacts,
     outputLayer,
-    inputSize: options.inputSize ?? 224,
+    inputSize,
     preprocess: "scale-minus-one-to-one",
-    name: `mobilenet_v2(${imagenet ? "imagenet" : "nsfw-finetuned"}, nsfwjs ${version})@${outputLayer}`,
+    name: `${network}(${imagenet ? "imagenet" : "nsfw-finetuned"}, nsfwjs ${version})@${outputLayer}/${inputSize}`,
     description:
-      `MobileNetV2 trained on ImageNet (weights uint8-quantized, shipped in npm ${NSFWJS_PACKAGE}@${version}), cut at ${outputLayer}` +
-      (imagenet ? "" : `; NOTE layers after block_${lastImagenetBlock} were fine-tuned by nsfwjs for NSFW classification`),
+      `${spec.title} trained on ImageNet (weights uint8-quantized, shipped in npm ${NSFWJS_PACKAGE}@${version}), cut at ${outputLayer}, input ${inputSize}×${inputSize}` +
+      (imagenet ? "; every layer up to the cut keeps its ImageNet weights" : `; NOTE ${tuned.length} layers up to the cut were fine-tuned by nsfwjs for NSFW classification (e.g. ${tuned[0]})`),
     taskDriven: true,
   });
+}
+
+/** MobileNetV2 from nsfwjs (kept for callers of the earlier name). */
+export async function loadNsfwjsMobileNetV2(options: Omit<NsfwjsOptions, "network"> = {}): Promise<FrontEnd> {
+  return loadNsfwjsNetwork({ ...options, network: "mobilenet_v2" });
 }
