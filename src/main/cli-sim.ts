@@ -22,6 +22,7 @@ export interface SimRigFlags {
   serial?: string;
   countWindow?: string;
   publisher?: string;
+  dataChannels?: string;
 }
 
 function num(flag: string, value: string | undefined): number | undefined {
@@ -86,6 +87,7 @@ export async function simRigOptionsFrom(rigFile: string, flags: Omit<SimRigFlags
     rateScale: num("rate-scale", flags.rateScale) ?? sim?.rateScale,
     latencyMs: sim?.latencyMs,
     publisher: flags.publisher === "zmtp" ? "zmtp" : "zeromq",
+    dataChannels: num("data-channels", flags.dataChannels),
     log,
   };
 }
@@ -110,6 +112,7 @@ export function registerSimRigCommand(program: Command): void {
     .option("--serial <path>", "the simulated event box's end of the pty pair (serial rigs)")
     .option("--count-window <start,end[,bins]>", "count window of the ground truth in ms (default: the rig file's)")
     .option("--publisher <kind>", "data socket: zeromq (libzmq PUB, default) or zmtp (batched writes, for benchmark rates)")
+    .option("--data-channels <n>", "continuous channels sent as DATA messages per processing block (default 4; 0: none)")
     .action(async (flags: SimRigFlags) => {
       const say = (line: string): void => void process.stderr.write(`${line}\n`);
       const options = await simRigOptionsFrom(flags.rig, flags, say);

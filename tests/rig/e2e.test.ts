@@ -34,7 +34,9 @@ describe("end to end: a session against the simulated rig (child process, real s
     expect(cmp.uncovered).toEqual([]);
     expect(cmp.incompleteWithoutFault).toEqual([]);
     expect(cmp.mismatches).toEqual([]);
-    expect(cmp.faultless).toBeGreaterThan(100);
+    // Every Network Events line command is a TTL event in the stream (about 20 per presentation here, 40 presentations
+    // a second), so a 2% drop touches most count windows; enough stay faultless to compare.
+    expect(cmp.faultless).toBeGreaterThan(40);
     expect(cmp.matched).toBe(cmp.faultless);
   }, 150_000);
 });

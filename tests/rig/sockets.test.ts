@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Reply, Subscriber } from "zeromq";
 import { NetworkEventsOutput } from "../../src/main/rig/network-events.js";
+import { networkEventsStrobeLine } from "../../src/main/rig/ttl-codes.js";
+import { RigNotReadyError } from "../../src/main/rig/types.js";
 import { OpenEphysZmqAcquisition } from "../../src/main/rig/openephys-zmq.js";
 import { VirtualDisplay } from "../../src/main/rig/virtual-display.js";
 import { createRig } from "../../src/main/rig/factory.js";
@@ -73,35 +75,127 @@ describe("Open Ephys ZMQ acquisition on loopback sockets", () => {
   });
 });
 
+/** A REP on `port` that records each command and answers what `answer` says (the plugin's replies by default). */
+async function networkEventsRep(port: number, answer: (cmd: string) => string): Promise<string[]> {
+  const rep = new Reply({ linger: 0 });
+  await rep.bind(`tcp://127.0.0.1:${port}`);
+  cleanups.push(() => rep.close());
+  const received: string[] = [];
+  void (async () => {
+    try {
+      for await (const [msg] of rep) {
+        received.push(msg!.toString());
+        await rep.send(answer(msg!.toString()));
+      }
+    } catch {
+      // closed at the end of the test
+    }
+  })();
+  return received;
+}
+
+/** Network Events' own replies (NetworkEvents.cpp): acquiring, every line command handled. */
+function pluginReply(cmd: string): string {
+  if (cmd === "IsAcquiring") return "1";
+  const m = /^TTL Line=(\d+) State=(\d)$/.exec(cmd);
+  return m ? `TTLHandled: Line=${m[1]} State=${m[2]}` : "NotHandled";
+}
+
 describe("Network Events event codes", () => {
-  it("confirms codes, reports a missing rig as unconfirmed and recovers with a fresh REQ socket", async () => {
+  it("sends a code as lines 1..16 (only those that change) and the strobe on line 17, lowers them after, and recovers with a fresh REQ socket", async () => {
     const port = await freePorts(1);
     const out = new NetworkEventsOutput({ host: "127.0.0.1", port, replyTimeoutMs: 100 });
     cleanups.push(() => out.close());
     await out.open();
     const lost = await out.send(3);
     expect(lost.confirmed).toBe(false);
-    expect(lost.message).toMatch(/no reply from Network Events/);
-    const rep = new Reply({ linger: 0 });
-    await rep.bind(`tcp://127.0.0.1:${port}`);
-    cleanups.push(() => rep.close());
-    const received: string[] = [];
-    void (async () => {
-      try {
-        for await (const [msg] of rep) {
-          received.push(msg!.toString());
-          await rep.send("TTLHandled");
-        }
-      } catch {
-        // closed at the end of the test
-      }
-    })();
-    let ok = false;
-    for (let i = 0; i < 20 && !ok; i++) ok = (await out.send(4)).confirmed;
-    expect(ok).toBe(true);
-    await out.clear();
-    expect(received).toContain("TTL Word=4");
-    expect(received[received.length - 1]).toBe("TTL Word=0");
+    expect(lost.message).toMatch(/"TTL Line=17 State=0" got no reply within 100 ms/);
+    const received = await networkEventsRep(port, pluginReply);
+    let ready = false;
+    for (let i = 0; i < 20 && !ready; i++) ready = await out.checkReady().then(() => true, () => false);
+    expect(ready).toBe(true);
+    expect(received.slice(-17)).toEqual([17, ...Array.from({ length: 16 }, (_, k) => k + 1)].map((n) => `TTL Line=${n} State=0`));
+    received.length = 0;
+    expect(await out.send(5)).toEqual({ confirmed: true, attempts: 1 });
+    expect(received).toEqual(["TTL Line=1 State=1", "TTL Line=3 State=1", "TTL Line=17 State=1"]);
+    received.length = 0;
+    expect(await out.clear()).toEqual({ confirmed: true, attempts: 1 });
+    expect(received).toEqual(["TTL Line=17 State=0", "TTL Line=1 State=0", "TTL Line=3 State=0"]);
+    received.length = 0;
+    expect((await out.send(6)).confirmed).toBe(true);
+    expect(received).toEqual(["TTL Line=2 State=1", "TTL Line=3 State=1", "TTL Line=17 State=1"]);
+  });
+
+  it("confirms a command only by its own reply: another line, another state, InvalidChannel, NotHandled and an old plugin's reply are each unconfirmed, saying which", async () => {
+    const port = await freePorts(1);
+    let bad: ((cmd: string) => string | undefined) | undefined;
+    const received = await networkEventsRep(port, (cmd) => bad?.(cmd) ?? pluginReply(cmd));
+    const out = new NetworkEventsOutput({ host: "127.0.0.1", port, replyTimeoutMs: 500 });
+    cleanups.push(() => out.close());
+    await out.checkReady();
+    const cases: [(cmd: string) => string | undefined, RegExp][] = [
+      [(c) => (c === "TTL Line=17 State=1" ? "TTLHandled: Line=16 State=1" : undefined), /raising the strobe: "TTL Line=17 State=1" was answered "TTLHandled: Line=16 State=1" \(a reply for another line or state\)/],
+      [(c) => (c === "TTL Line=17 State=1" ? "TTLHandled: Line=17 State=0" : undefined), /answered "TTLHandled: Line=17 State=0"/],
+      [(c) => (c === "TTL Line=1 State=1" ? "InvalidChannel" : undefined), /"TTL Line=1 State=1" was answered "InvalidChannel" \(the plugin refused the line number\); the strobe \(line 17\) was not raised/],
+      [(c) => (c.startsWith("TTL") ? "NotHandled" : undefined), /"NotHandled" \(whatever answers on this port does not know the command/],
+      [(c) => (c.startsWith("TTL") ? "TTLHandled: Channel=1 on=0" : undefined), /older than 0\.2\.1/],
+    ];
+    for (const [answer, message] of cases) {
+      bad = answer;
+      received.length = 0;
+      const r = await out.send(1);
+      expect(r.confirmed).toBe(false);
+      expect(r.message).toMatch(message);
+      // A code line that failed never raises the strobe: no onset can carry a wrong word.
+      if (/not raised/.test(r.message!)) expect(received).not.toContain("TTL Line=17 State=1");
+      bad = undefined;
+      expect((await out.clear()).confirmed).toBe(true);
+    }
+    // After a failure the lines' states are unknown: the next code lowers the strobe, sets every line again, and is confirmed.
+    bad = cases[0]![0];
+    expect((await out.send(1)).confirmed).toBe(false);
+    bad = undefined;
+    received.length = 0;
+    expect((await out.send(2)).confirmed).toBe(true);
+    expect(received).toEqual(["TTL Line=17 State=0", ...Array.from({ length: 16 }, (_, k) => `TTL Line=${k + 1} State=${k === 1 ? 1 : 0}`), "TTL Line=17 State=1"]);
+  });
+
+  it("refuses to start unless IsAcquiring answers 1, saying why", async () => {
+    const port = await freePorts(1);
+    let acquiring = "0";
+    await networkEventsRep(port, (cmd) => (cmd === "IsAcquiring" ? acquiring : pluginReply(cmd)));
+    const out = new NetworkEventsOutput({ host: "127.0.0.1", port, replyTimeoutMs: 500 });
+    cleanups.push(() => out.close());
+    await expect(out.checkReady()).rejects.toThrow(/The Open Ephys GUI is not acquiring .* No session was started and nothing was stored\. Start acquisition in the GUI/);
+    await expect(out.checkReady()).rejects.toBeInstanceOf(RigNotReadyError);
+    acquiring = "NotHandled";
+    await expect(out.checkReady()).rejects.toThrow(/answered IsAcquiring with "NotHandled"/);
+    acquiring = "1";
+    await expect(out.checkReady()).resolves.toBeUndefined();
+    const silent = new NetworkEventsOutput({ host: "127.0.0.1", port: await freePorts(1), replyTimeoutMs: 100 });
+    cleanups.push(() => silent.close());
+    await expect(silent.checkReady()).rejects.toThrow(/did not answer IsAcquiring \(no reply within 100 ms/);
+  });
+
+  it("starts and stops the GUI's recording with the session's id in PrependText, quoting a folder with spaces", async () => {
+    const port = await freePorts(1);
+    let recording = false;
+    const received = await networkEventsRep(port, (cmd) => {
+      if (cmd.startsWith("StartRecord")) return recording ? "NotHandled" : ((recording = true), "StartedRecording");
+      if (cmd === "StopRecord") return (recording = false), "StoppedRecording";
+      return pluginReply(cmd);
+    });
+    const out = new NetworkEventsOutput({ host: "127.0.0.1", port, replyTimeoutMs: 500, recording: { recDir: "/data/my rig", appendText: "v4" } });
+    cleanups.push(() => out.close());
+    expect(await out.startRecording("1234-abcd")).toEqual({ confirmed: true, attempts: 1 });
+    expect(received[0]).toBe('StartRecord PrependText=1234-abcd_ RecDir="/data/my rig" AppendText=v4');
+    const again = await out.startRecording("5678");
+    expect(again.confirmed).toBe(false);
+    expect(again.message).toMatch(/already recording/);
+    expect(await out.stopRecording()).toEqual({ confirmed: true, attempts: 1 });
+    const none = new NetworkEventsOutput({ host: "127.0.0.1", port, replyTimeoutMs: 500 });
+    cleanups.push(() => none.close());
+    expect(await none.startRecording("x")).toEqual({ confirmed: true, attempts: 0 });
   });
 });
 
@@ -163,7 +257,7 @@ describe("controller rig parts against the in-process simulated rig", () => {
     const eventsPort = await freePorts(1);
     const displayEndpoint = `tcp://127.0.0.1:${displayPort}`;
     const sim = await startSim({ displayEndpoint, eventsPort, faults: { malformedFraction: 0.01, stallAfterPresentations: 40, stallMs: 300 } });
-    const acq = new OpenEphysZmqAcquisition({ host: "127.0.0.1", dataPort: sim.dataPort, sampleRate: 30000, countWindow });
+    const acq = new OpenEphysZmqAcquisition({ host: "127.0.0.1", dataPort: sim.dataPort, sampleRate: 30000, countWindow, codeLines: { strobeLine: networkEventsStrobeLine } });
     const sink = new Collect();
     await acq.start(sink);
     cleanups.push(() => acq.stop());
@@ -173,6 +267,7 @@ describe("controller rig parts against the in-process simulated rig", () => {
     const codes = new NetworkEventsOutput({ host: "127.0.0.1", port: eventsPort, replyTimeoutMs: 500 });
     await codes.open();
     cleanups.push(() => codes.close());
+    await codes.checkReady();
     const images = generateImages("gratings", 20, 32, 2);
     const codeOf = new Map<number, number>();
     for (let i = 0; i < 120; i++) {

@@ -113,10 +113,30 @@ const networkEventCodes = z
   .object({
     transport: z.literal("openephys-network-events"),
     host: z.string().default("127.0.0.1"),
-    port: z.number().int().min(1).max(65535).default(5555),
+    port: z.number().int().min(1).max(65535).default(5555).describe("The Network Events plugin's port (its own default, 5556, collides with the ZMQ Interface's data port)."),
+    replyTimeoutMs: z.number().int().min(1).max(10_000).default(250).describe("How long each command waits for the plugin's reply before the presentation counts as unconfirmed."),
+    recording: z
+      .object({
+        recDir: z.string().min(1).optional().describe("The GUI's recording folder (RecDir); default: the one set in the GUI."),
+        appendText: z.string().min(1).optional().describe("Text after the date in the recording folder's name (AppendText)."),
+      })
+      .strict()
+      .optional()
+      .describe("Start the GUI's recording when a session starts (StartRecord, the session's uuid in PrependText) and stop it when the session ends (StopRecord)."),
   })
   .strict();
 const simulatedEventCodes = z.object({ transport: z.literal("in-process") }).strict();
+
+/** The photodiode patch of the stimulus window and the TTL line it reaches the rig on (RIG_PROTOCOL.md section 3). */
+export const photodiodeSchema = z
+  .object({
+    line: z.number().int().min(0).max(63).describe("Event line (from 0) the photodiode's TTL arrives on; masked out of the word when codes are matched."),
+    corner: z.enum(["top-left", "top-right", "bottom-left", "bottom-right"]).default("top-left").describe("Corner of the stimulus window that holds the patch."),
+    sizePx: z.number().int().min(1).max(1000).default(40).describe("Side of the square patch, in screen pixels."),
+    polarity: z.enum(["white-on", "black-on"]).default("white-on").describe("white-on: the patch turns white at a stimulus's first frame and black when it ends; black-on: the reverse."),
+  })
+  .strict();
+export type Photodiode = z.infer<typeof photodiodeSchema>;
 
 export const rigSchema = z
   .object({
@@ -143,9 +163,10 @@ export const rigSchema = z
           kind: z.literal("virtual"),
           endpoint: z.string().default("tcp://127.0.0.1:5570"),
           calibration: displayCalibrationSchema.optional().describe("Gamma fit per channel; frames are emitted through its linearizing lookup tables."),
+          photodiode: photodiodeSchema.optional(),
         })
         .strict(),
-      z.object({ kind: z.literal("window"), calibration: displayCalibrationSchema.optional() }).strict(),
+      z.object({ kind: z.literal("window"), calibration: displayCalibrationSchema.optional(), photodiode: photodiodeSchema.optional() }).strict(),
       z.object({ kind: z.literal("none") }).strict(),
     ]),
     simulation: z
@@ -173,7 +194,19 @@ export const rigSchema = z
       .optional()
       .describe("Neurons of the in-process fake rig (acquisition.format in-process) or of `cortexloop sim-rig` (openephys-zmq)."),
   })
-  .strict();
+  .strict()
+  .superRefine((rig, ctx) => {
+    const photodiode = rig.display.kind === "none" ? undefined : rig.display.photodiode;
+    // Event codes never use the photodiode's line: bits 0..15 carry a code, and Network Events' strobe is line 16.
+    const codeLines = rig.eventCodes.transport === "openephys-network-events" ? 17 : 16;
+    if (photodiode !== undefined && photodiode.line < codeLines) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["display", "photodiode", "line"],
+        message: `line ${photodiode.line} carries event codes (lines 0..${codeLines - 1} with ${rig.eventCodes.transport}); wire the photodiode to line ${codeLines} or above`,
+      });
+    }
+  });
 export type RigConfig = z.infer<typeof rigSchema>;
 export type RigConfigInput = z.input<typeof rigSchema>;
 export type ProtocolInput = z.input<typeof protocolSchema>;

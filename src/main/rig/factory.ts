@@ -5,6 +5,7 @@ import { builtinNeurons } from "../sim/neurons.js";
 import { NetworkEventsOutput } from "./network-events.js";
 import { OpenEphysZmqAcquisition } from "./openephys-zmq.js";
 import { SerialEventBox } from "./serial-eventbox.js";
+import { networkEventsStrobeLine, type CodeLines } from "./ttl-codes.js";
 import type { Display, EventCodeOutput, Rig } from "./types.js";
 import { NullDisplay, VirtualDisplay } from "./virtual-display.js";
 
@@ -17,6 +18,15 @@ export interface RigFactoryOptions {
 export function sessionCountWindow(rig: RigConfig, protocolWindow?: CountWindow): CountWindow {
   if (protocolWindow !== undefined) return protocolWindow;
   return { startMs: rig.acquisition.countWindowMs[0], endMs: rig.acquisition.countWindowMs[1], bins: rig.acquisition.countBins };
+}
+
+/** How the rig file's event codes ride on the TTL lines: the Network Events strobe, and the photodiode's line masked out. */
+export function codeLinesOf(rig: RigConfig): CodeLines {
+  const photodiode = rig.display.kind === "none" ? undefined : rig.display.photodiode;
+  return {
+    strobeLine: rig.eventCodes.transport === "openephys-network-events" ? networkEventsStrobeLine : undefined,
+    maskedLines: photodiode === undefined ? [] : [photodiode.line],
+  };
 }
 
 /** A rig on real sockets and ports: Open Ephys ZMQ acquisition, event codes, and a display. */
@@ -52,12 +62,13 @@ export async function createRig(config: RigConfig, options: RigFactoryOptions): 
     sampleRate: acq.sampleRate,
     countWindow: options.countWindow,
     graceMs: acq.graceMs,
+    codeLines: codeLinesOf(config),
     log: options.log,
   });
   const codes = config.eventCodes;
   let eventCodes: EventCodeOutput;
   if (codes.transport === "serial") eventCodes = new SerialEventBox({ path: codes.path, baudRate: codes.baudRate, log: options.log });
-  else if (codes.transport === "openephys-network-events") eventCodes = new NetworkEventsOutput({ host: codes.host, port: codes.port });
+  else if (codes.transport === "openephys-network-events") eventCodes = new NetworkEventsOutput({ host: codes.host, port: codes.port, replyTimeoutMs: codes.replyTimeoutMs, recording: codes.recording });
   else {
     throw new Error(`Rig "${config.name}": event codes "in-process" only work with the in-process rig; nothing was run. Set eventCodes.transport to "serial" or "openephys-network-events".`);
   }

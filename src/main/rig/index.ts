@@ -3,6 +3,7 @@ export * from "./codes.js";
 export * from "./factory.js";
 export * from "./openephys-wire.js";
 export * from "./openephys-stream.js";
+export * from "./ttl-codes.js";
 export * from "./openephys-zmq.js";
 export * from "./serial-eventbox.js";
 export * from "./network-events.js";

@@ -1,7 +1,8 @@
 import type { CountWindow } from "../protocol/schema.js";
 import type { FaultCode, UnitKey } from "../store/types.js";
 import type { AcquisitionSink } from "./types.js";
-import { binOf, dataEnvelope, eventEnvelope, msToSamples, readTtlWord, sampleWindow, type SampleWindow } from "./openephys-wire.js";
+import { binOf, dataEnvelope, eventEnvelope, isMessageNum, messageStep, msToSamples, readTtl, sampleWindow, type SampleWindow } from "./openephys-wire.js";
+import { CodeReader, type CodeLines } from "./ttl-codes.js";
 
 export interface StreamOptions {
   sampleRate: number;
@@ -14,6 +15,8 @@ export interface StreamOptions {
   restartBelow?: number;
   /** Rig time either side of a message loss that counts as touched by it (messages are only roughly time-ordered). */
   lossMarginMs?: number;
+  /** How codes ride on the TTL lines: the strobe of Network Events, the photodiode's masked line (default: the serial box's whole word). */
+  codeLines?: CodeLines;
   /** Wall clock for the latency bookkeeping (tests pass their own). */
   nowMs?: () => number;
 }
@@ -25,6 +28,8 @@ export interface StreamStats {
   ttlEvents: number;
   dataMessages: number;
   ignoredMessages: number;
+  /** Messages of a pre-0.3 ZMQ Interface (`message_no`), refused. */
+  refusedMessages: number;
   lostMessages: number;
   gaps: number;
   restarts: number;
@@ -36,6 +41,8 @@ export interface StreamStats {
   duplicateCodes: number;
   unexpectedCodes: number;
   partialWords: number;
+  /** Further per-bit events of one word change at an onset's sample (one onset, not repeats). */
+  sameSampleEvents: number;
   countsFinal: number;
   countsIncomplete: number;
 }
@@ -47,6 +54,7 @@ function emptyStats(): StreamStats {
     ttlEvents: 0,
     dataMessages: 0,
     ignoredMessages: 0,
+    refusedMessages: 0,
     lostMessages: 0,
     gaps: 0,
     restarts: 0,
@@ -58,6 +66,7 @@ function emptyStats(): StreamStats {
     duplicateCodes: 0,
     unexpectedCodes: 0,
     partialWords: 0,
+    sameSampleEvents: 0,
     countsFinal: 0,
     countsIncomplete: 0,
   };
@@ -102,6 +111,8 @@ export interface FinalisedCounts {
   onsetSample: number | null;
   complete: boolean;
   wallMs: number;
+  /** How far the rig's stream had run (its highest sample) when the counts were handed over. */
+  streamSample: number;
 }
 
 /**
@@ -117,6 +128,7 @@ export class OpenEphysStream {
   private readonly lossMarginSamples: number;
   private readonly keepSamples: number;
   private readonly now: () => number;
+  private readonly codes: CodeReader;
 
   private readonly unitsByElectrode = new Map<string, Map<number, Unit>>();
   private readonly units: Unit[] = [];
@@ -139,6 +151,11 @@ export class OpenEphysStream {
   private prunedBelow = -Infinity;
   private nextDeadline = Infinity;
   private epoch = 0;
+  private refusal: string | undefined;
+  /** The last code event (sample, word): further per-bit events of the same change repeat it. */
+  private lastCodeSample = NaN;
+  private lastCodeWord = NaN;
+  private lastCodeEpoch = -1;
 
   /** Called for each presentation when its counts are handed to the sink (the ingest benchmark measures latency from it). */
   onFinalised?: (f: FinalisedCounts) => void;
@@ -154,6 +171,12 @@ export class OpenEphysStream {
     // Spikes are kept long enough for a TTL that arrives a whole window plus grace after them.
     this.keepSamples = 2 * (this.window.endSamples + this.window.graceSamples) + this.lossMarginSamples;
     this.now = options.nowMs ?? (() => performance.now());
+    this.codes = new CodeReader(options.codeLines);
+  }
+
+  /** Why this stream cannot be counted (a rig too old for the contract), once it is known; undefined while all is well. */
+  get refused(): string | undefined {
+    return this.refusal;
   }
 
   /** Presentations announced but not final yet. */
@@ -213,19 +236,48 @@ export class OpenEphysStream {
     }
     const h = header as Record<string, unknown>;
     const messageNum = h.message_num;
-    if (typeof messageNum !== "number" || !Number.isInteger(messageNum) || messageNum < 0) {
-      this.lost("malformed-frame", "a message header has no valid message_num");
+    if (messageNum === undefined && h.message_no !== undefined) {
+      this.refuse();
+      return;
+    }
+    if (!isMessageNum(messageNum)) {
+      this.lost("malformed-frame", "a message header has no valid message_num (a signed 32-bit integer)");
       return;
     }
     if (!this.sequence(messageNum)) return;
     const type = h.type;
     if (!isEvent || type === "data") {
-      this.stats.dataMessages++;
+      this.dataMessage(h);
       return;
     }
     if (type === "spike") this.spikeMessage(h, frames[2]);
     else if (type === "event") this.eventMessage(h, frames[2]);
     else this.stats.ignoredMessages++;
+  }
+
+  /** A pre-0.3 ZMQ Interface (GUI 0.5 and older): one fault that says what to install, then its messages are dropped quietly. */
+  private refuse(): void {
+    this.stats.refusedMessages++;
+    if (this.refusal !== undefined) return;
+    this.refusal =
+      "The rig's Open Ephys ZMQ Interface is older than 0.3.0 (its headers carry message_no, as on GUI 0.5 and older); cortexloop reads ZMQ Interface 0.3.0 or newer on Open Ephys GUI 0.6 or newer. " +
+      "None of its messages are counted. Update the GUI to 0.6 or newer and install the ZMQ Interface plugin from its Plugin Installer, then start a new session.";
+    const open = [...[...this.pending.values()].map((t) => t.idx), ...this.counting.map((t) => t.idx)].sort((a, b) => a - b);
+    this.fault("rig-incompatible", this.refusal, open);
+  }
+
+  /** A continuous data message: its samples are not kept, but its block tells how far the rig's clock has run (sample_num + num_samples). */
+  private dataMessage(h: Record<string, unknown>): void {
+    this.stats.dataMessages++;
+    const content = h.content as Record<string, unknown> | undefined;
+    const sample = content?.sample_num;
+    const samples = content?.num_samples;
+    if (typeof sample !== "number" || typeof samples !== "number" || samples < 0) {
+      return this.lostKnown("malformed-frame", "a data message has no content.sample_num or content.num_samples");
+    }
+    if (samples === 0) return;
+    this.sampleSeen(sample + samples - 1);
+    this.advance(sample + samples);
   }
 
   /** Checks message_num continuity; false when the message must be ignored. */
@@ -236,17 +288,18 @@ export class OpenEphysStream {
       this.unreadable = 0;
       return true;
     }
-    if (messageNum <= last) {
-      if (messageNum < this.restartBelow && messageNum < last) {
-        this.restart(last, messageNum);
-        this.lastMessageNum = messageNum;
-        this.unreadable = 0;
-        return true;
-      }
+    const step = messageStep(last, messageNum, this.restartBelow);
+    if (step.kind === "restart") {
+      this.restart(last, messageNum);
+      this.lastMessageNum = messageNum;
+      this.unreadable = 0;
+      return true;
+    }
+    if (step.kind === "stale") {
       this.lost("malformed-frame", `message_num ${messageNum} repeats or goes back from ${last} without a restart; the message was ignored`, false);
       return false;
     }
-    const missing = messageNum - last - 1 - this.unreadable;
+    const missing = step.missing - this.unreadable;
     this.lastMessageNum = messageNum;
     this.unreadable = 0;
     if (missing > 0) {
@@ -309,18 +362,36 @@ export class OpenEphysStream {
     }
     this.stats.ttlEvents++;
     this.sampleSeen(sample);
-    this.ttl(sample, readTtlWord(payload));
+    const reading = this.codes.read(readTtl(payload));
+    if (reading.kind === "code") this.ttl(sample, reading.code, reading.rising);
+    else if (reading.kind === "clear") this.clearWord(sample);
     this.advance(sample);
   }
 
-  private ttl(sample: number, word: number): void {
+  /** The code lines went back to 0: only its place in sample order matters. */
+  private clearWord(sample: number): void {
+    if (sample < this.lastTtlSample) this.outOfOrder(sample, this.lastTtlSample, 0, []);
+    else this.lastTtlSample = sample;
+  }
+
+  /**
+   * A code word at `sample` (the strobe's rising edge, or with the serial box any change of the word): the onset of the
+   * presentation waiting for it, one more per-bit event of an onset already taken, a repeat (fault), an intermediate
+   * word while lines change, or a code nobody sent (fault).
+   */
+  private ttl(sample: number, word: number, rising: boolean): void {
+    if (sample === this.lastCodeSample && word === this.lastCodeWord && this.lastCodeEpoch === this.epoch) {
+      // A word change arrives as one event per changed bit, all at one sample, each with the new word: one change.
+      this.stats.sameSampleEvents++;
+      return;
+    }
+    this.lastCodeSample = sample;
+    this.lastCodeWord = word;
+    this.lastCodeEpoch = this.epoch;
+    const seen = this.onsetByCode.get(word);
     const outOfOrder = sample < this.lastTtlSample;
     const previous = this.lastTtlSample;
     if (!outOfOrder) this.lastTtlSample = sample;
-    if (word === 0) {
-      if (outOfOrder) this.outOfOrder(sample, previous, word, []);
-      return;
-    }
     const t = this.pending.get(word);
     if (t !== undefined) {
       this.pending.delete(word);
@@ -360,19 +431,30 @@ export class OpenEphysStream {
       return;
     }
     if (outOfOrder) this.outOfOrder(sample, previous, word, []);
-    const seen = this.onsetByCode.get(word);
+    if (this.codes.strobeLine === undefined) {
+      for (const p of this.pending.values()) {
+        // A word that is part of a pending code is an intermediate line change of that code, not a fault.
+        if (word <= 0xffffffff && (p.code & word) === word) {
+          this.stats.partialWords++;
+          return;
+        }
+      }
+    }
     if (seen !== undefined && seen.onset !== null && sample - seen.onset < this.keepSamples) {
+      if (!rising) {
+        // Lines going down passed through an earlier code's word: the word is being cleared, not sent again.
+        this.stats.partialWords++;
+        return;
+      }
       this.stats.duplicateCodes++;
       this.fault("duplicate-code", `event code ${word} arrived again at sample ${sample}; presentation ${seen.idx} keeps its onset ${seen.onset} and nothing stored changed`, [seen.idx]);
       this.sink.ttl({ presentationIdx: null, eventCode: word, onsetSample: sample });
       return;
     }
-    for (const p of this.pending.values()) {
-      // A word that is part of a pending code is an intermediate line change of that code, not a fault.
-      if ((p.code & word) === word) {
-        this.stats.partialWords++;
-        return;
-      }
+    if (!rising) {
+      // A line went down and left a word nobody sent: a code being cleared line by line.
+      this.stats.partialWords++;
+      return;
     }
     this.stats.unexpectedCodes++;
     this.fault("unexpected-code", `TTL word ${word} at sample ${sample} matches no presentation the controller sent; it was recorded and ignored`, []);
@@ -477,7 +559,7 @@ export class OpenEphysStream {
     if (complete) this.stats.countsFinal++;
     else this.stats.countsIncomplete++;
     this.sink.counts({ presentationIdx: t.idx, onsetSample: t.onset, complete, units });
-    this.onFinalised?.({ presentationIdx: t.idx, onsetSample: t.onset, complete, wallMs: this.now() });
+    this.onFinalised?.({ presentationIdx: t.idx, onsetSample: t.onset, complete, wallMs: this.now(), streamSample: this.maxSample });
   }
 
   /** A message that carried a readable message_num but could not be used. */

@@ -3,6 +3,7 @@ import { performance } from "node:perf_hooks";
 import { Request, Subscriber } from "zeromq";
 import type { CountWindow } from "../protocol/schema.js";
 import { OpenEphysStream, type FinalisedCounts, type StreamStats } from "./openephys-stream.js";
+import type { CodeLines } from "./ttl-codes.js";
 import type { Acquisition, AcquisitionSink, RigLinkState } from "./types.js";
 import { ZmtpSubscriber } from "./zmtp-subscriber.js";
 
@@ -17,6 +18,8 @@ export interface OpenEphysZmqOptions {
   heartbeatEveryMs?: number;
   heartbeatTimeoutMs?: number;
   maxFrameBytes?: number;
+  /** How event codes ride on the TTL lines (the Network Events strobe, the photodiode's masked line); default the serial box's word. */
+  codeLines?: CodeLines;
   /**
    * How the data socket is read: "zmtp" (default) parses ZMTP 3 from a plain TCP socket in bulk and
    * keeps up with 100k spikes/s; "zeromq" uses a zeromq.js SUB (about 90k messages/s on 2 cores).
@@ -24,6 +27,9 @@ export interface OpenEphysZmqOptions {
   reader?: "zmtp" | "zeromq";
   log?: (line: string) => void;
 }
+
+/** The ZMQ Interface's answers on its heartbeat socket: to a heartbeat, to a JSON `event`, to what is not JSON. */
+export const heartbeatReplies: ReadonlySet<string> = new Set(["heartbeat received", "message correctly parsed", "JSON message could not be read"]);
 
 /**
  * Client of the Open Ephys GUI's ZMQ Interface (RIG_PROTOCOL.md section 1): a SUB on the data
@@ -45,6 +51,7 @@ export class OpenEphysZmqAcquisition implements Acquisition {
   private link: RigLinkState = "closed";
   private sink: AcquisitionSink | undefined;
   private readonly pendingFinalised: ((f: FinalisedCounts) => void)[] = [];
+  private oddReplyLogged = false;
 
   constructor(private readonly options: OpenEphysZmqOptions) {}
 
@@ -69,6 +76,11 @@ export class OpenEphysZmqAcquisition implements Acquisition {
     return this.link;
   }
 
+  /** Why the rig's stream cannot be counted (a ZMQ Interface older than 0.3.0), once known. */
+  get refusal(): string | undefined {
+    return this.stream?.refused;
+  }
+
   /** Subscribe to the moment each presentation's counts are handed to the sink (benchmarks). */
   onFinalised(listener: (f: FinalisedCounts) => void): void {
     if (this.stream !== undefined) this.stream.onFinalised = listener;
@@ -85,6 +97,7 @@ export class OpenEphysZmqAcquisition implements Acquisition {
       countWindow: this.options.countWindow,
       graceMs: this.options.graceMs,
       maxFrameBytes: this.options.maxFrameBytes,
+      codeLines: this.options.codeLines,
     });
     const listener = this.pendingFinalised.pop();
     if (listener !== undefined) this.stream.onFinalised = listener;
@@ -153,8 +166,15 @@ export class OpenEphysZmqAcquisition implements Acquisition {
         const [reply] = await req.receive();
         if (this.stopped) return;
         const text = reply?.toString("utf8") ?? "";
-        if (text === "heartbeat received") this.setLink("connected", `rig at ${this.endpoint} answers heartbeats`);
-        else this.options.log?.(`rig heartbeat reply was ${JSON.stringify(text.slice(0, 60))}, expected "heartbeat received"`);
+        // Whatever it says, the rig's REP answered: the link is up. The plugin has three answers (ZmqInterface.cpp).
+        this.setLink("connected", `rig at ${this.endpoint} answers heartbeats`);
+        if (!heartbeatReplies.has(text) && !this.oddReplyLogged) {
+          this.oddReplyLogged = true;
+          this.options.log?.(`rig heartbeat reply was ${JSON.stringify(text.slice(0, 60))}, expected one of ${[...heartbeatReplies].map((r) => `"${r}"`).join(", ")}; the link counts as up`);
+        } else if (text === "JSON message could not be read" && !this.oddReplyLogged) {
+          this.oddReplyLogged = true;
+          this.options.log?.("the rig could not read cortexloop's heartbeat JSON; the link counts as up, but tell the developers");
+        }
       } catch (err) {
         if (this.stopped) return;
         // REQ is lockstep: after a lost reply the socket can never send again, so it is rebuilt.

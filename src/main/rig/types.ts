@@ -24,9 +24,20 @@ export interface EventCodeResult {
 /** Event codes out (RIG_PROTOCOL.md section 2): serial event box or Open Ephys Network Events. */
 export interface EventCodeOutput {
   open(): Promise<void>;
+  /** Before a session: throws a RigNotReadyError that says why when the rig cannot take one (Network Events: the GUI is not acquiring). */
+  checkReady?(): Promise<void>;
   send(code: number): Promise<EventCodeResult>;
-  clear(): Promise<void>;
+  /** Clears the code after the stimulus; a result that is not confirmed is reported against the presentation. */
+  clear(): Promise<EventCodeResult | void>;
+  /** Starts the rig's own recording for the session `sessionUuid` where the rig file asks for it (Network Events StartRecord). */
+  startRecording?(sessionUuid: string): Promise<EventCodeResult>;
+  stopRecording?(): Promise<EventCodeResult>;
   close(): Promise<void>;
+}
+
+/** The rig cannot take a session now (Network Events answers that the GUI is not acquiring, or does not answer); nothing was stored. */
+export class RigNotReadyError extends Error {
+  readonly code = "rig-not-ready";
 }
 
 export type RigLinkState = "connected" | "degraded" | "paused" | "closed";
@@ -49,6 +60,8 @@ export interface Acquisition {
   readonly openPresentations: number;
   /** Resolves once every expected presentation has final counts, or after `timeoutMs`, flagging the rest incomplete. */
   drain(timeoutMs: number): Promise<void>;
+  /** Set once the rig's stream proves unreadable for good (a ZMQ Interface older than the contract): why, in a person's words. */
+  readonly refusal?: string;
   stop(): Promise<void>;
 }
 

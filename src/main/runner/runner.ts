@@ -40,6 +40,11 @@ export interface SessionResult {
   faults: number;
 }
 
+/** The rig's stream cannot be counted (RIG_PROTOCOL.md section 1 refused, e.g. a pre-0.3 ZMQ Interface): the session ends, failed. */
+export class RigRefusedError extends Error {
+  readonly code = "rig-refused";
+}
+
 /** An event-code transport failure that pauses the session until the port comes back. */
 export class PortLostError extends Error {
   readonly code = "port-lost";
@@ -57,6 +62,14 @@ export class SessionRunner {
     const log = this.deps.log ?? (() => {});
     const { protocol } = options.protocol;
     const schedule = await buildSchedule(protocol, options.protocol.file, store);
+    // The rig must be able to take the session before anything of it is stored (Network Events: the GUI acquiring).
+    await rig.eventCodes.open();
+    try {
+      await rig.eventCodes.checkReady?.();
+    } catch (err) {
+      await rig.eventCodes.close().catch(() => {});
+      throw err;
+    }
     const protocolId = store.putProtocol(protocol.name, options.protocol.text);
     const rigId = store.putRig(options.rigName, options.rigText);
     const session = store.createSession({
@@ -98,8 +111,8 @@ export class SessionRunner {
       fault,
       link: (state, message) => log(`rig link ${state}: ${message}`),
     });
-    await rig.eventCodes.open();
     await rig.display.open();
+    await this.startRecording(session.id, session.uuid, fault);
 
     const { fixationMs, stimulusMs, interStimulusMs } = protocol.timing;
     const signal = options.signal;
@@ -110,6 +123,7 @@ export class SessionRunner {
       await clock.sleep(fixationMs, signal);
       for (const item of schedule) {
         if (signal?.aborted) break;
+        this.checkRefusal();
         const code = codes.next();
         codeOf.set(item.idx, code);
         rig.acquisition.expect({ presentationIdx: item.idx, code });
@@ -152,17 +166,24 @@ export class SessionRunner {
         presented++;
         this.deps.progress?.(presented, schedule.length);
         await clock.sleep(stimulusMs, signal);
-        await rig.eventCodes.clear().catch((err: unknown) => log(`clearing the event word failed: ${err instanceof Error ? err.message : String(err)}`));
+        const cleared = await rig.eventCodes.clear().catch((err: unknown) => log(`clearing the event word failed: ${err instanceof Error ? err.message : String(err)}`));
+        if (cleared !== undefined && !cleared.confirmed) {
+          fault({ code: "event-code-unconfirmed", message: `clearing event code ${code} after presentation ${item.idx} was not confirmed${cleared.message ? `: ${cleared.message}` : ""}`, presentationIdxs: [item.idx] });
+        }
         await clock.sleep(interStimulusMs, signal);
       }
       if (signal?.aborted) state = "interrupted";
       await rig.acquisition.drain(options.countWindow.endMs + options.graceMs + 2000);
+      this.checkRefusal();
     } catch (err) {
       state = "failed";
       const message = err instanceof Error ? err.message : String(err);
-      fault({ code: "other", message: `session failed at presentation ${presented}: ${message}`, presentationIdxs: [] });
+      // A refused rig stream already has its fault, with the same words.
+      if (!(err instanceof RigRefusedError)) fault({ code: "other", message: `session failed at presentation ${presented}: ${message}`, presentationIdxs: [] });
       log(`session failed: ${message}; ${presented} presentations are saved`);
     } finally {
+      const stopped = await rig.eventCodes.stopRecording?.().catch((err: unknown) => ({ confirmed: false, attempts: 1, message: err instanceof Error ? err.message : String(err) }));
+      if (stopped !== undefined && !stopped.confirmed) fault({ code: "other", message: `the rig's recording was not stopped: ${stopped.message ?? "no reason given"}; stop it in the Open Ephys GUI`, presentationIdxs: [] });
       writer.close();
       await rig.acquisition.stop().catch(() => {});
       await rig.display.close().catch(() => {});
@@ -175,6 +196,22 @@ export class SessionRunner {
     }
     log(`session ${session.uuid} ${state}: ${presented}/${schedule.length} presented, ${countsStored} with counts stored, ${faults} faults`);
     return { sessionId: session.id, uuid: session.uuid, state, scheduled: schedule.length, presented, countsStored, faults };
+  }
+
+  /** Ends the session when the rig's stream cannot be counted at all (a ZMQ Interface older than the contract). */
+  private checkRefusal(): void {
+    const refusal = this.deps.rig.acquisition.refusal;
+    if (refusal !== undefined) throw new RigRefusedError(refusal);
+  }
+
+  /** Starts the rig's own recording for this session where the rig file asks (Network Events StartRecord); a failure is a fault, not a stop. */
+  private async startRecording(sessionId: number, uuid: string, fault: (f: FaultRecord) => void): Promise<void> {
+    const start = this.deps.rig.eventCodes.startRecording;
+    if (start === undefined) return;
+    const started = await start.call(this.deps.rig.eventCodes, uuid).catch((err: unknown) => ({ confirmed: false, attempts: 1, message: err instanceof Error ? err.message : String(err) }));
+    if (started.attempts === 0) return;
+    if (started.confirmed) this.deps.store.appendSessionEvent(sessionId, "note", `the rig's recording started; its folder name begins with ${uuid}_`);
+    else fault({ code: "other", message: `the rig's recording was not started for session ${uuid}: ${started.message ?? "no reason given"}; counts are stored as usual`, presentationIdxs: [] });
   }
 
   private async waitForPort(everyMs: number, signal?: AbortSignal): Promise<boolean> {

@@ -5,9 +5,12 @@ import { ReadlineParser, SerialPort } from "serialport";
 import { Random, type RgbImage } from "../../stimulus/index.js";
 import type { CountWindow } from "../protocol/schema.js";
 import type { UnitKey } from "../store/types.js";
-import { binOf, encodeSpike, encodeTtl, eventEnvelope, sampleWindow, waveformSamples, type SampleWindow } from "../rig/openephys-wire.js";
+import { binOf, encodeData, encodeSpike, encodeTtl, eventEnvelope, sampleWindow, waveformSamples, type SampleWindow } from "../rig/openephys-wire.js";
 import { eventBoxIdentity, serialDevice } from "../rig/serial-eventbox.js";
+import { networkEventsStrobeLine } from "../rig/ttl-codes.js";
+import { SimNetworkEvents } from "./network-events-sim.js";
 import type { NeuronPopulation } from "./neurons.js";
+import { TtlChannel } from "./ttl-channel.js";
 import { ZmtpPublisher } from "./zmtp-publisher.js";
 
 /** Neurons as the simulated rig uses them: rates may be computed asynchronously (tfjs compact models). */
@@ -33,7 +36,11 @@ export interface SimFaults {
   stallMs?: number;
 }
 
-export type SimEventCodeInput = { kind: "serial"; path: string } | { kind: "network-events"; host: string; port: number } | { kind: "none" };
+export type SimEventCodeInput =
+  | { kind: "serial"; path: string }
+  /** `wordCommand`: also answer the `TTL Word=<code>` command the real plugin does not have (tests of the old controller only). */
+  | { kind: "network-events"; host: string; port: number; wordCommand?: boolean }
+  | { kind: "none" };
 
 export interface SimRigOptions {
   /** Interface the Open Ephys-compatible sockets bind on. */
@@ -59,6 +66,12 @@ export interface SimRigOptions {
   tickMs?: number;
   /** Data socket: libzmq PUB (default) or the batched ZMTP publisher that reaches benchmark rates. */
   publisher?: "zeromq" | "zmtp";
+  /** Continuous channels sent as DATA messages, one per channel per processing block (default 4; 0: none). */
+  dataChannels?: number;
+  /** Whether the simulated GUI starts acquiring (default true); Network Events' IsAcquiring answers accordingly. */
+  acquiring?: boolean;
+  /** message_num of the first message (default 1); the counter is signed 32-bit and wraps, as the plugin's does. */
+  firstMessageNum?: number;
   log?: (line: string) => void;
 }
 
@@ -81,6 +94,7 @@ export interface SimRigStats {
   spikesEmitted: number;
   spikesDelivered: number;
   ttlEvents: number;
+  dataMessages: number;
   codesReceived: number;
   framesReceived: number;
   restarts: number;
@@ -101,16 +115,26 @@ interface SimPresentation {
 
 interface QueuedTtl {
   sample: number;
+  line: number;
+  state: 0 | 1;
   word: number;
+  sourceNode: number;
 }
 
 const templateVariants = 8;
+/** Source node ids as a GUI signal chain would have them: acquisition board, spike detector, Network Events. */
+const boardNode = 100;
+const spikeNode = 104;
+const networkEventsNode = 105;
+/** A processing block of continuous data, in samples (17 ms at 30 kHz; GUI sources use a few hundred to 1024). */
+const blockSamples = 512;
 
 /**
- * A simulated acquisition rig that speaks RIG_PROTOCOL.md byte for byte: an Open Ephys ZMQ Interface
- * (PUB data, REP heartbeat), a serial event box or Network Events REP for codes, and a subscriber
- * to the virtual display. Its sample clock runs at `sampleRate` in real time; it records what it
- * emitted as ground truth.
+ * A simulated acquisition rig that speaks RIG_PROTOCOL.md byte for byte as the Open Ephys GUI does: a ZMQ Interface
+ * (PUB data with JUCE-formatted headers, spikes, one TTL event per changed bit, DATA messages for a few channels; REP
+ * heartbeat with the plugin's three answers), a serial event box or the Network Events plugin (lines, strobe, real
+ * replies) for codes, and a subscriber to the virtual display. Its sample clock runs at `sampleRate` in real time; it
+ * records what it emitted as ground truth.
  */
 export class SimRig {
   readonly stats: SimRigStats = {
@@ -120,6 +144,7 @@ export class SimRig {
     spikesEmitted: 0,
     spikesDelivered: 0,
     ttlEvents: 0,
+    dataMessages: 0,
     codesReceived: 0,
     framesReceived: 0,
     restarts: 0,
@@ -150,11 +175,20 @@ export class SimRig {
   private loops: Promise<void>[] = [];
   private running = false;
   private answerHeartbeats = true;
+  private acquiring: boolean;
+  /** The event box's digital inputs, and Network Events' own TTL channel. */
+  private readonly board = new TtlChannel();
+  private readonly networkChannel = new TtlChannel();
+  private networkEvents: SimNetworkEvents | undefined;
+  private readonly noise: Float32Array;
+  private noiseAt = 0;
 
   private t0 = 0;
   private epoch = 0;
   private messageNum = 0;
   private emittedUpTo = 0;
+  /** The last sample the DATA messages have covered. */
+  private dataUpTo = 0;
   private stallUntil = 0;
   private presentationsSeen = 0;
   private active: SimPresentation[] = [];
@@ -176,6 +210,12 @@ export class SimRig {
     this.latencySamples = Int32Array.from(this.units, () => Math.round(((latLo + shapeRng.next() * (latHi - latLo)) * options.sampleRate) / 1000));
     this.spontaneous = new Float64Array(this.units.length);
     this.waveforms = this.units.map(() => spikeWaveforms(shapeRng));
+    const channels = options.dataChannels ?? 4;
+    if (!Number.isInteger(channels) || channels < 0 || channels > 1024) throw new Error(`SimRig: dataChannels must be a whole number in 0..1024, got ${channels}`);
+    this.acquiring = options.acquiring ?? true;
+    this.messageNum = ((options.firstMessageNum ?? 1) - 1) | 0;
+    // Continuous samples are read from one block of noise (µV), so DATA messages cost no drawing.
+    this.noise = Float32Array.from({ length: 8 * blockSamples }, () => shapeRng.normal() * 20);
   }
 
   /** Samples on the rig clock since acquisition (re)started. */
@@ -195,6 +235,22 @@ export class SimRig {
   /** Stop (false) or resume (true) answering heartbeats: tests of the controller's degraded-link handling. */
   setHeartbeatAnswering(answer: boolean): void {
     this.answerHeartbeats = answer;
+  }
+
+  /** Stops or starts acquisition as the GUI's play button does: nothing is sent while stopped; starting again restarts the clock and message_num. */
+  setAcquiring(on: boolean): void {
+    if (on === this.acquiring) return;
+    this.acquiring = on;
+    if (on) this.restart();
+  }
+
+  get isAcquiring(): boolean {
+    return this.acquiring;
+  }
+
+  /** The simulated Network Events plugin (its recordings), when the rig takes codes that way. */
+  get networkEventsPlugin(): SimNetworkEvents | undefined {
+    return this.networkEvents;
   }
 
   async start(): Promise<void> {
@@ -222,7 +278,17 @@ export class SimRig {
       const codeRep = new Reply({ linger: 0 });
       await codeRep.bind(`tcp://${codes.host}:${codes.port}`);
       this.codeRep = codeRep;
-      this.loops.push(this.networkEventsLoop(codeRep));
+      const plugin = new SimNetworkEvents(
+        {
+          acquiring: () => this.acquiring,
+          setAcquiring: (on) => this.setAcquiring(on),
+          line: (line, state) => this.networkLine(line, state),
+          word: (code) => this.networkWord(code),
+        },
+        { wordCommand: codes.wordCommand },
+      );
+      this.networkEvents = plugin;
+      this.loops.push(plugin.serve(codeRep, () => this.running));
     } else if (codes.kind === "serial") {
       await this.openSerial(codes.path);
     }
@@ -242,25 +308,11 @@ export class SimRig {
   private async heartbeatLoop(rep: Reply): Promise<void> {
     while (this.running) {
       try {
-        await rep.receive();
+        const [msg] = await rep.receive();
         while (!this.answerHeartbeats && this.running) await new Promise((r) => setTimeout(r, 50));
         if (!this.running) return;
         this.stats.heartbeats++;
-        await rep.send("heartbeat received");
-      } catch {
-        if (!this.running || rep.closed) return;
-      }
-    }
-  }
-
-  private async networkEventsLoop(rep: Reply): Promise<void> {
-    while (this.running) {
-      try {
-        const [msg] = await rep.receive();
-        const text = msg?.toString("utf8") ?? "";
-        const m = /^TTL Word=(\d+)$/.exec(text.trim());
-        if (m) this.code(Number(m[1]));
-        await rep.send(m ? `TTLHandled: Word=${m[1]}` : "NotHandled");
+        await rep.send(heartbeatAnswer(msg?.toString("utf8") ?? ""));
       } catch {
         if (!this.running || rep.closed) return;
       }
@@ -283,7 +335,7 @@ export class SimRig {
       if (line === "?") port.write(`${eventBoxIdentity}\n`);
       else if (/^W\d+$/.test(line)) {
         const code = Number(line.slice(1));
-        this.code(code);
+        this.boxWord(code);
         port.write(`A${code}\n`);
       }
     });
@@ -345,13 +397,43 @@ export class SimRig {
     }
   }
 
-  /** An event code arrived (serial `W<code>` or Network Events); the word changes now, on the rig clock. */
-  code(code: number): void {
+  /** The first sample of the next processing block: where a change that arrives now lands on the rig clock. */
+  private nextBlockSample(): number {
+    return Math.max(this.nowSample(), this.emittedUpTo + 1);
+  }
+
+  /** The serial box sets its word: one TTL event per changed bit at one sample; a non-zero word is a presentation's code. */
+  boxWord(code: number): void {
+    if (!this.running || !this.acquiring || code === this.board.word) return;
+    if (code !== 0) this.presentationComing();
+    const sample = this.nextBlockSample();
+    for (const c of this.board.setWord(code)) this.ttlQueue.push({ sample, ...c, sourceNode: boardNode });
+    if (code !== 0) this.beginPresentation(code, sample);
+  }
+
+  /** Network Events sets one line (from 0) at the next block; the strobe's rising edge is the onset of the code on lines 0..15. */
+  private networkLine(line: number, state: 0 | 1): void {
     if (!this.running) return;
-    if (code === 0) {
-      this.ttlQueue.push({ sample: Math.max(this.nowSample(), this.emittedUpTo + 1), word: 0 });
-      return;
-    }
+    const strobe = 2 ** networkEventsStrobeLine;
+    const code = this.networkChannel.word % strobe;
+    const onset = line === networkEventsStrobeLine && state === 1 && Math.floor(this.networkChannel.word / strobe) % 2 === 0 && code !== 0;
+    if (onset) this.presentationComing();
+    const sample = this.nextBlockSample();
+    this.ttlQueue.push({ sample, ...this.networkChannel.setLine(line, state), sourceNode: networkEventsNode });
+    if (onset) this.beginPresentation(code, sample);
+  }
+
+  /** Test-only `TTL Word=<code>`: Network Events' channel takes the whole word, one event per changed bit. */
+  private networkWord(code: number): void {
+    if (!this.running || code === this.networkChannel.word) return;
+    if (code !== 0) this.presentationComing();
+    const sample = this.nextBlockSample();
+    for (const c of this.networkChannel.setWord(code)) this.ttlQueue.push({ sample, ...c, sourceNode: networkEventsNode });
+    if (code !== 0) this.beginPresentation(code, sample);
+  }
+
+  /** A presentation's code is about to reach the rig: the injected restart or stall happens first, so its onset lands after. */
+  private presentationComing(): void {
     this.stats.codesReceived++;
     this.presentationsSeen++;
     const f = this.options.faults ?? {};
@@ -360,8 +442,10 @@ export class SimRig {
       this.stats.stalls++;
       this.stallUntil = performance.now() + f.stallMs;
     }
-    const onset = Math.max(this.nowSample(), this.emittedUpTo + 1);
-    this.ttlQueue.push({ sample: onset, word: code });
+  }
+
+  /** A presentation's code reached the rig at `onset`: its picture (whenever it comes) drives the neurons from there. */
+  private beginPresentation(code: number, onset: number): void {
     const p: SimPresentation = {
       code,
       onset,
@@ -409,6 +493,7 @@ export class SimRig {
     this.messageNum = 0;
     this.t0 = performance.now();
     this.emittedUpTo = 0;
+    this.dataUpTo = 0;
     this.active = [];
     this.ttlQueue = [];
     this.waitingForPicture.clear();
@@ -423,7 +508,7 @@ export class SimRig {
   }
 
   private async tick(): Promise<void> {
-    if (this.ticking || !this.running) return;
+    if (this.ticking || !this.running || !this.acquiring) return;
     if (performance.now() < this.stallUntil) return;
     this.ticking = true;
     try {
@@ -434,6 +519,7 @@ export class SimRig {
       const epoch = this.epoch;
       const n = this.drawSpikes(from, to);
       await this.emit(n, to, epoch);
+      await this.emitData(to, epoch);
       this.zpub?.flush();
       if (epoch === this.epoch) this.closeTruth(to);
     } finally {
@@ -484,7 +570,7 @@ export class SimRig {
         const t = ttls[ti++]!;
         if (this.epoch !== epoch) return;
         this.stats.ttlEvents++;
-        await this.send(encodeTtl({ messageNum: ++this.messageNum, sampleNum: t.sample, word: t.word, timestampMs: wallBase + (t.sample * 1000) / sr }));
+        await this.send(encodeTtl({ messageNum: this.nextMessageNum(), sampleNum: t.sample, line: t.line, state: t.state, word: t.word, sourceNode: t.sourceNode, timestampMs: wallBase + (t.sample * 1000) / sr }));
       }
       if (i === n) break;
       if (this.epoch !== epoch) return;
@@ -497,9 +583,35 @@ export class SimRig {
       const unit = this.units[u]!;
       const variants = this.waveforms[u]!;
       const delivered = await this.send(
-        encodeSpike({ messageNum: ++this.messageNum, electrode: unit.electrode, sortedId: unit.sortedId, sampleNum: sample, timestampMs: wallBase + (sample * 1000) / sr }, variants[i % templateVariants]!),
+        encodeSpike({ messageNum: this.nextMessageNum(), electrode: unit.electrode, sortedId: unit.sortedId, sampleNum: sample, sourceNode: spikeNode, timestampMs: wallBase + (sample * 1000) / sr }, variants[i % templateVariants]!),
       );
       if (delivered) this.stats.spikesDelivered++;
+    }
+  }
+
+  /** The plugin's message counter: a signed 32-bit int, so it wraps from 2147483647 to -2147483648. */
+  private nextMessageNum(): number {
+    this.messageNum = (this.messageNum + 1) | 0;
+    return this.messageNum;
+  }
+
+  /** DATA messages for every whole processing block up to `to`: one per channel per block, after the block's events, as the plugin sends them. */
+  private async emitData(to: number, epoch: number): Promise<void> {
+    const channels = this.options.dataChannels ?? 4;
+    const sr = this.options.sampleRate;
+    const wallBase = performance.timeOrigin + this.t0;
+    const n = blockSamples;
+    while (this.dataUpTo + n <= to) {
+      const start = this.dataUpTo + 1;
+      this.dataUpTo += n;
+      for (let c = 0; c < channels; c++) {
+        if (this.epoch !== epoch) return;
+        if (this.noiseAt + n > this.noise.length) this.noiseAt = 0;
+        const samples = this.noise.subarray(this.noiseAt, this.noiseAt + n);
+        this.noiseAt += n;
+        this.stats.dataMessages++;
+        await this.send(encodeData({ messageNum: this.nextMessageNum(), channelNum: c, sampleNum: start, sampleRate: sr, timestampMs: wallBase + ((start + n) * 1000) / sr }, samples));
+      }
     }
   }
 
@@ -572,6 +684,18 @@ export class SimRig {
     if (out !== undefined) await new Promise<void>((resolve) => out.end(() => resolve()));
     this.options.neurons.dispose?.();
   }
+}
+
+/** The ZMQ Interface's heartbeat answers (ZmqInterface.cpp): a JSON `event` is "parsed", other JSON a heartbeat, the rest unreadable. */
+function heartbeatAnswer(text: string): string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return "JSON message could not be read";
+  }
+  const type = value !== null && typeof value === "object" ? (value as { type?: unknown }).type : undefined;
+  return type === "event" ? "message correctly parsed" : "heartbeat received";
 }
 
 /** A few noisy copies of one unit's extracellular spike shape: trough, then a slower positive phase. */

@@ -45,6 +45,7 @@ export type FaultCode =
   | "event-code-unconfirmed"
   | "serial-port-lost"
   | "heartbeat-lost"
+  | "rig-incompatible"
   | "counts-incomplete"
   | "display-error"
   | "interrupted"
