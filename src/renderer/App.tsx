@@ -1,10 +1,40 @@
-import { useReducer } from "react";
+import { useEffect, useReducer, useRef } from "react";
+import { formatRoute, parseRoute } from "./route.js";
 import { SessionList } from "./SessionList.js";
 import { SessionView } from "./SessionView.js";
-import { initialState, reduce } from "./state.js";
+import { reduce } from "./state.js";
 
 export function App({ mode }: { mode: "electron" | "browser" }) {
-  const [state, dispatch] = useReducer(reduce, initialState);
+  const [state, dispatch] = useReducer(reduce, undefined, () => parseRoute(window.location.hash));
+  // The first render and Back/Forward replace the entry; only the analyst's own moves add one.
+  const fromUrl = useRef(true);
+
+  // Back, Forward and edited links: the URL is the state.
+  useEffect(() => {
+    const onPop = (): void => {
+      fromUrl.current = true;
+      dispatch({ action: "navigate", payload: parseRoute(window.location.hash) });
+    };
+    window.addEventListener("popstate", onPop);
+    window.addEventListener("hashchange", onPop);
+    return () => {
+      window.removeEventListener("popstate", onPop);
+      window.removeEventListener("hashchange", onPop);
+    };
+  }, []);
+
+  // Every action that moves the analyst adds a history entry, so Back returns to the last place.
+  useEffect(() => {
+    const hash = formatRoute(state);
+    if (fromUrl.current) {
+      fromUrl.current = false;
+      if (window.location.hash !== hash) window.history.replaceState(null, "", hash);
+      return;
+    }
+    if (window.location.hash === hash || (window.location.hash === "" && hash === "#/")) return;
+    window.history.pushState(null, "", hash);
+  }, [state]);
+
   return (
     <div className="app">
       <header className="topbar">
@@ -14,11 +44,7 @@ export function App({ mode }: { mode: "electron" | "browser" }) {
         <span className="muted small">{mode === "electron" ? "desktop" : "browser · local controller"}</span>
       </header>
       <main>
-        {state.sessionId === null ? (
-          <SessionList onOpen={(id) => dispatch({ action: "openSession", payload: id })} />
-        ) : (
-          <SessionView state={state} dispatch={dispatch} />
-        )}
+        {state.sessionId === null ? <SessionList state={state} dispatch={dispatch} /> : <SessionView state={state} dispatch={dispatch} />}
       </main>
     </div>
   );

@@ -1,27 +1,26 @@
 /**
  * The review view's UI state and the user actions on it. Each action is a small registered
  * object with a pure `perform(state, payload) -> state`; views render state and dispatch actions.
+ * The state is the route (route.ts): the URL always says where the analyst is.
  */
-export type SessionTab = "overview" | "responses" | "presentations" | "faults" | "models" | "export";
+import { defaultRoute, type HeatmapOrder, type PresentationFilters, type Route, type SessionFilters, type SessionSortKey, type SessionTab } from "./route.js";
+
+export type { SessionTab } from "./route.js";
 
 export const sessionTabs: { id: SessionTab; label: string }[] = [
   { id: "overview", label: "Overview" },
   { id: "responses", label: "Responses" },
+  { id: "unit", label: "Unit" },
+  { id: "tuning", label: "Tuning" },
   { id: "presentations", label: "Presentations" },
   { id: "faults", label: "Faults" },
   { id: "models", label: "Models" },
   { id: "export", label: "Export" },
 ];
 
-export interface ReviewState {
-  sessionId: number | null;
-  tab: SessionTab;
-  presentationsPage: number;
-  /** Unit ids hidden from the per-stimulus response plot. */
-  hiddenUnits: number[];
-}
+export type ReviewState = Route;
 
-export const initialState: ReviewState = { sessionId: null, tab: "overview", presentationsPage: 0, hiddenUnits: [] };
+export const initialState: ReviewState = defaultRoute;
 
 export interface Action<P> {
   name: string;
@@ -33,15 +32,24 @@ function action<P>(name: string, perform: (state: ReviewState, payload: P) => Re
 }
 
 export const actions = {
-  openSession: action<number>("openSession", (_s, sessionId) => ({ ...initialState, sessionId })),
-  backToSessions: action<void>("backToSessions", (s) => ({ ...s, sessionId: null })),
-  selectTab: action<SessionTab>("selectTab", (s, tab) => ({ ...s, tab })),
-  setPresentationsPage: action<number>("setPresentationsPage", (s, page) => ({ ...s, presentationsPage: Math.max(0, Math.floor(page)) })),
-  toggleUnit: action<number>("toggleUnit", (s, unitId) => ({
+  /** The URL changed (reload, Back, a shared link): it is the state. */
+  navigate: action<Route>("navigate", (_s, route) => route),
+  openSession: action<number>("openSession", (s, sessionId) => ({ ...initialState, sessions: s.sessions, sessionId })),
+  backToSessions: action<void>("backToSessions", (s) => ({ ...initialState, sessions: s.sessions })),
+  selectTab: action<SessionTab>("selectTab", (s, tab) => ({ ...s, tab, page: 0 })),
+  selectUnit: action<number>("selectUnit", (s, unitId) => ({ ...s, unitId })),
+  openUnit: action<number>("openUnit", (s, unitId) => ({ ...s, unitId, tab: "unit" })),
+  selectModel: action<number | null>("selectModel", (s, modelId) => ({ ...s, modelId })),
+  setPresentationsPage: action<number>("setPresentationsPage", (s, page) => ({ ...s, page: Math.max(0, Math.floor(page)) })),
+  setIncludeIncomplete: action<boolean>("setIncludeIncomplete", (s, includeIncomplete) => ({ ...s, includeIncomplete })),
+  setHeatmapOrder: action<HeatmapOrder>("setHeatmapOrder", (s, heatmapOrder) => ({ ...s, heatmapOrder })),
+  setSessionFilters: action<Partial<SessionFilters>>("setSessionFilters", (s, f) => ({ ...s, sessions: { ...s.sessions, ...f } })),
+  sortSessions: action<SessionSortKey>("sortSessions", (s, sort) => ({
     ...s,
-    hiddenUnits: s.hiddenUnits.includes(unitId) ? s.hiddenUnits.filter((u) => u !== unitId) : [...s.hiddenUnits, unitId],
+    sessions: { ...s.sessions, sort, dir: s.sessions.sort === sort ? (s.sessions.dir === "asc" ? "desc" : "asc") : sort === "date" ? "desc" : "asc" },
   })),
-  showAllUnits: action<void>("showAllUnits", (s) => ({ ...s, hiddenUnits: [] })),
+  setPresentationFilters: action<Partial<PresentationFilters>>("setPresentationFilters", (s, f) => ({ ...s, page: 0, presentations: { ...s.presentations, ...f } })),
+  setFaultCode: action<string>("setFaultCode", (s, faultCode) => ({ ...s, faultCode })),
 } as const;
 
 export type ActionName = keyof typeof actions;

@@ -126,15 +126,15 @@ describe("electron main", () => {
     expect(callback).toHaveBeenCalledWith(false);
   });
 
-  it("answers IPC only for our main frame, known channels and valid arguments", () => {
-    const invoke = fake.ipc.get("cortexloop:invoke") as (event: unknown, channel: unknown, request: unknown) => { ok: boolean; code?: string };
+  it("answers IPC only for our main frame, known channels and valid arguments", async () => {
+    const invoke = fake.ipc.get("cortexloop:invoke") as (event: unknown, channel: unknown, request: unknown) => Promise<{ ok: boolean; code?: string }>;
     const ours = { url: "cortexloop://app/index.html" };
     const event = (frame: { url: string } | null, mainFrame: unknown = frame) => ({ senderFrame: frame, sender: { mainFrame } });
-    expect(invoke(event(ours), "listSessions", {})).toMatchObject({ ok: true });
-    expect(invoke(event({ url: "https://evil.example/" }), "listSessions", {})).toMatchObject({ ok: false, code: "forbidden" });
-    expect(invoke(event(ours, { url: "cortexloop://app/index.html" }), "listSessions", {})).toMatchObject({ ok: false, code: "forbidden" });
-    expect(invoke(event(null), "listSessions", {})).toMatchObject({ ok: false, code: "forbidden" });
-    expect(invoke(event(ours), "runShell", {})).toMatchObject({ ok: false, code: "unknown-channel" });
-    expect(invoke(event(ours), "getSession", { session: [] })).toMatchObject({ ok: false, code: "bad-request" });
+    expect(await invoke(event(ours), "listSessions", {})).toMatchObject({ ok: true });
+    expect(await invoke(event({ url: "https://evil.example/" }), "listSessions", {})).toMatchObject({ ok: false, code: "forbidden" });
+    expect(await invoke(event(ours, { url: "cortexloop://app/index.html" }), "listSessions", {})).toMatchObject({ ok: false, code: "forbidden" });
+    expect(await invoke(event(null), "listSessions", {})).toMatchObject({ ok: false, code: "forbidden" });
+    expect(await invoke(event(ours), "runShell", {})).toMatchObject({ ok: false, code: "unknown-channel" });
+    expect(await invoke(event(ours), "getSession", { session: [] })).toMatchObject({ ok: false, code: "bad-request" });
   });
 });

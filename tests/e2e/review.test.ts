@@ -1,18 +1,25 @@
 /**
- * End to end: a real simulated session (the `demo` command in a child process), the web API, and
- * the review UI driven in Chromium. Screenshots go to artifacts/screenshots/ (git-ignored).
+ * End to end: a real simulated session (the `demo` command in a child process), a small campaign
+ * (two sessions, a retrain after each), a session with known incomplete counts and faults, the
+ * web API, and the review UI driven in Chromium. Screenshots go to artifacts/screenshots/
+ * (git-ignored).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { startServer, type RunningServer } from "../../src/main/api/server.js";
 import { SessionStore } from "../../src/main/store/index.js";
+import { runCampaignCommand, type CampaignFlags } from "../../src/main/cli-campaign.js";
+import { sharedDir } from "../../src/main/paths.js";
+import { writeIncompleteSession } from "../helpers/incomplete-session.js";
 import { repoRoot, tempDir } from "../helpers/tmp.js";
+import { unzipFile } from "../helpers/unzip.js";
 
 const chromiumPath = process.env.CORTEXLOOP_CHROMIUM ?? "/usr/bin/chromium";
 const hasChromium = existsSync(chromiumPath);
@@ -60,6 +67,19 @@ const db = join(tmp.dir, "lab.db");
 let store: SessionStore;
 let server: RunningServer;
 let sessionId: number;
+let fixtureId: number;
+let campaignIds: number[];
+
+/** A small campaign on the simulated rig: two sessions of generated images, a retrain after each. */
+function campaignFlags(dir: string): CampaignFlags {
+  return {
+    sessions: "2", imagesPerSession: "30", testImages: "10", testRepeats: "3", trainRepeats: "1", db, out: join(dir, "campaign"),
+    neurons: "builtin", units: "6", selection: "random", seed: "3", members: "2", width: "6", cycles: "1", steps: "5", blocks: "1",
+    lr: "3e-3", patience: "3", stopOn: "loss", minCycles: "1", readoutL2: "1e-2", readouts: "per-session", warmStart: true,
+    candidates: "60", imagesDir: join(dir, "no-images"), activeFraction: "0.5", gaudyFraction: "0.25", rig: "sim",
+    frontEnd: "gabor-small", frontEndInput: "112", stimulusMs: "20", interStimulusMs: "20", propose: false, backend: "wasm",
+  };
+}
 
 beforeAll(async () => {
   const run = promisify(execFile);
@@ -71,10 +91,13 @@ beforeAll(async () => {
   writer.putModelVersion({ name: "ensemble-1", kind: "deep-ensemble", metrics: { r2er: 0.4817, loss: 1.2 }, sessionIds: [sessionId] });
   // A fault as the acquisition client records one, so the faults view has something to show.
   writer.recordFault(sessionId, { code: "heartbeat-lost", message: "Rig stopped answering heartbeats at presentation 41; 41 presentations are saved; reconnected after 800 ms.", presentationIdxs: [41, 42] });
+  fixtureId = (await writeIncompleteSession(writer)).sessionId;
   writer.close();
+  await runCampaignCommand(campaignFlags(tmp.dir), () => {});
   store = SessionStore.open(db, { readonly: true });
+  campaignIds = store.listSessions().filter((s) => s.name.startsWith("campaign")).map((s) => s.id);
   server = await startServer({ store, rendererDir, port: 0 });
-}, 120_000);
+}, 240_000);
 
 afterAll(async () => {
   await server?.close();
@@ -107,12 +130,27 @@ describe("web API refuses", () => {
   });
 });
 
+const python = "/usr/bin/python3";
+const validator = sharedDir() === undefined ? undefined : join(sharedDir()!, "nwb", "validate_nwb.py");
+const canValidate = validator !== undefined && existsSync(validator) && spawnSync(python, ["-c", "import hdmf, h5py"]).status === 0;
+
 describe.skipIf(!hasChromium)("review UI in Chromium", () => {
   let context: BrowserContext;
   let page: Page;
   const problems: string[] = [];
   const profile = tempDir("cortexloop-chromium-");
   let otherSite: Server | undefined;
+  const shot = (name: string, fullPage = true): Promise<Buffer> => page.screenshot({ path: join(screenshots, name), fullPage });
+  /** The canvas really has coloured pixels (not blank): the share of non-transparent ones. */
+  const painted = (selector: string): Promise<number> =>
+    page.locator(selector).first().evaluate((c: HTMLCanvasElement) => {
+      const ctx = c.getContext("2d");
+      if (ctx === null) return 0;
+      const d = ctx.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+      return n / (c.width * c.height);
+    });
 
   beforeAll(async () => {
     mkdirSync(screenshots, { recursive: true });
@@ -136,86 +174,187 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
     profile.cleanup();
   });
 
-  it("lists the session, and takes the token out of the address bar", async () => {
+  it("lists the sessions, takes the token out of the address bar; filters and sorting change the rows", async () => {
     await page.goto(server.openUrl);
-    await page.getByTestId("sessions-table").waitFor();
-    expect(await page.getByTestId("sessions-table").locator("tbody tr").count()).toBe(1);
+    const table = page.getByTestId("sessions-table");
+    await table.waitFor();
+    const all = store.listSessions();
+    expect(all.length).toBe(4);
+    expect(await table.locator("tbody tr").count()).toBe(all.length);
     await expect.poll(() => page.url()).not.toContain("token=");
-    await page.screenshot({ path: join(screenshots, "01-sessions.png"), fullPage: true });
+    await shot("01-sessions.png");
+    await page.getByTestId("filter-protocol").selectOption("demo");
+    await expect.poll(() => table.locator("tbody tr").count()).toBe(1);
+    await page.getByTestId("filter-protocol").selectOption("");
+    await page.getByTestId("filter-faults").selectOption("with");
+    await expect.poll(() => table.locator("tbody tr").count()).toBe(all.filter((s) => s.faults > 0).length);
+    await page.getByTestId("filter-faults").selectOption("");
+    await page.getByTestId("sort-presentations").click();
+    const firstName = (): Promise<string | null> => table.locator("tbody tr td").first().textContent();
+    const fewest = [...all].sort((a, b) => a.presentations - b.presentations || a.id - b.id)[0]!;
+    await expect.poll(firstName).toContain(fewest.name);
+    // The filters live in the URL: a reload keeps them.
+    await page.getByTestId("filter-rig").selectOption("fixture-rig");
+    await expect.poll(() => table.locator("tbody tr").count()).toBe(1);
+    expect(page.url()).toContain("rig=fixture-rig");
+    await page.reload();
+    await table.waitFor();
+    expect(await table.locator("tbody tr").count()).toBe(1);
+    await shot("02-sessions-filtered.png");
+    await page.getByTestId("filter-rig").selectOption("");
   });
 
-  it("opens the session: protocol text and counts", async () => {
+  it("opens the demo session: protocol text and counts", async () => {
     await page.getByTestId(`open-session-${sessionId}`).click();
     await page.getByTestId("protocol-text").waitFor();
     expect(await page.getByTestId("protocol-text").textContent()).toContain('"name": "demo"');
-    await page.screenshot({ path: join(screenshots, "02-session-overview.png"), fullPage: true });
+    expect(page.url()).toContain(`#/session/${sessionId}/overview`);
+    await shot("03-session-overview.png");
   });
 
-  it("plots one series per unit, and a unit × presentation heatmap", async () => {
+  it("responses: units × images ordered by response, units × presentations, reliability per unit", async () => {
     await page.getByTestId("tab-responses").click();
-    const chart = page.getByTestId("responses-chart");
-    await chart.waitFor();
-    const curves = chart.locator("path.recharts-line-curve");
-    await expect.poll(() => curves.count()).toBe(16);
-    expect(await chart.getAttribute("data-series")).toBe("16");
+    const images = page.getByTestId("image-heatmap");
+    await images.waitFor();
+    expect(await images.getAttribute("data-rows")).toBe("16");
+    expect(await images.getAttribute("data-columns")).toBe("50");
     const heatmap = page.getByTestId("heatmap");
     expect(await heatmap.getAttribute("data-rows")).toBe("16");
     expect(await heatmap.getAttribute("data-columns")).toBe("150");
-    // The canvas really has coloured cells (not blank).
-    const painted = await heatmap.locator("canvas").evaluate((c: HTMLCanvasElement) => {
-      const ctx = c.getContext("2d");
-      if (ctx === null) return 0;
-      const d = ctx.getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
-      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-      return n / (c.width * c.height);
-    });
-    expect(painted).toBeGreaterThan(0.5);
-    await page.screenshot({ path: join(screenshots, "03-responses.png"), fullPage: true });
-    // Hiding a unit is an action on the view's state: one series fewer, and back.
-    await chart.locator(".legend .chip").first().click();
-    await expect.poll(() => curves.count()).toBe(15);
-    await chart.getByRole("button", { name: "show all" }).click();
-    await expect.poll(() => curves.count()).toBe(16);
+    expect(await painted('[data-testid="heatmap"] canvas')).toBeGreaterThan(0.5);
+    expect(await painted('[data-testid="image-heatmap"] canvas')).toBeGreaterThan(0.5);
+    await page.getByTestId("reliability").locator("path.recharts-rectangle").first().waitFor();
+    expect(await page.getByTestId("reliability").locator("path.recharts-rectangle").count()).toBeGreaterThan(8);
+    const firstByPopulation = await images.getAttribute("data-first");
+    await page.getByTestId("heatmap-order").selectOption("shown");
+    await expect.poll(() => images.getAttribute("data-first")).not.toBe(firstByPopulation);
+    await page.getByTestId("heatmap-order").selectOption("population");
+    await shot("04-responses.png");
   });
 
-  it("shows presentations with stimulus thumbnails", async () => {
-    await page.getByTestId("tab-presentations").click();
+  it("unit: raster and PSTH from the stored bins, responses ranked with s.e.m. and the image on hover; reload and Back keep the place", async () => {
+    await page.goto(`${server.url}/#/session/${fixtureId}/unit?unit=${store.units(fixtureId)[1]!.id}`);
+    const raster = page.getByTestId("raster");
+    await raster.waitFor();
+    expect(await raster.getAttribute("data-rows")).toBe("24");
+    expect(await raster.getAttribute("data-bins")).toBe("4");
+    expect(await raster.getAttribute("data-incomplete")).toBe("4");
+    expect(await painted('[data-testid="raster"] canvas')).toBeGreaterThan(0.3);
+    const psth = page.getByTestId("psth");
+    await expect.poll(() => psth.locator("path.recharts-rectangle").count()).toBe(4);
+    expect(await page.getByTestId("counting-text").textContent()).toMatch(/19 of 24 presentations counted \(complete counts only\); 4 with incomplete counts excluded/);
+    const ranked = page.getByTestId("ranked");
+    expect(await ranked.getAttribute("data-points")).toBe("6");
+    await expect.poll(() => ranked.locator(".recharts-line-dots circle").count()).toBe(6);
+    const dot = ranked.locator(".recharts-line-dots circle").first();
+    const box = (await dot.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    const tip = page.getByTestId("ranked-tip");
+    await tip.waitFor();
+    await expect.poll(() => tip.locator("img").evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0)).toBe(true);
+    await shot("05-unit-raster-psth-ranked.png");
+    // A figure saves as PNG and as SVG.
+    const [png] = await Promise.all([page.waitForEvent("download"), page.getByTestId("raster-png").click()]);
+    expect(png.suggestedFilename()).toMatch(/^session-\d+-unit-.*-raster\.png$/);
+    expect(readFileSync(await png.path()).subarray(1, 4).toString("latin1")).toBe("PNG");
+    const [svg] = await Promise.all([page.waitForEvent("download"), page.getByTestId("psth-svg").click()]);
+    expect(readFileSync(await svg.path(), "utf8")).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    // The route survives a reload, and Back returns to the previous place.
+    const here = page.url();
+    await page.reload();
+    await page.getByTestId("raster").waitFor();
+    expect(page.url()).toBe(here);
+    expect(await page.getByTestId("unit-picker").inputValue()).toBe(String(store.units(fixtureId)[1]!.id));
+    await page.getByTestId("unit-picker").selectOption(String(store.units(fixtureId)[2]!.id));
+    await expect.poll(() => page.url()).toContain(`unit=${store.units(fixtureId)[2]!.id}`);
+    await page.goBack();
+    await expect.poll(() => page.getByTestId("unit-picker").inputValue()).toBe(String(store.units(fixtureId)[1]!.id));
+  });
+
+  it("tuning: orientation of the gratings, size and position of the dots, for a campaign session", async () => {
+    await page.goto(`${server.url}/#/session/${campaignIds[0]}/tuning`);
+    const orientation = page.getByTestId("tuning-orientationDeg");
+    await orientation.waitFor();
+    expect(Number(await orientation.getAttribute("data-points"))).toBeGreaterThan(2);
+    await page.getByTestId("tuning-meanRadius").waitFor();
+    await page.getByTestId("tuning-centroidX").waitFor();
+    await expect.poll(() => orientation.locator(".recharts-line-dots circle").count()).toBeGreaterThan(2);
+    await shot("06-tuning.png");
+  });
+
+  it("models: the campaign's learning curve, and one version's r²_ER per unit", async () => {
+    await page.goto(`${server.url}/#/session/${campaignIds[1]}/models`);
+    const curve = page.getByTestId("learning-curve");
+    await curve.waitFor();
+    const campaignVersions = store.listModelVersions().filter((v) => Array.isArray(v.metrics.r2erPerUnit));
+    expect(campaignVersions.length).toBe(2);
+    expect(Number(await curve.getAttribute("data-points"))).toBe(3);
+    await expect.poll(() => curve.locator("path.recharts-curve").count()).toBeGreaterThan(0);
+    await page.getByTestId(`model-${campaignVersions[1]!.id}`).click();
+    const units = page.getByTestId("version-units");
+    await units.waitFor();
+    expect(await units.getAttribute("data-units")).toBe("6");
+    expect(page.url()).toContain(`model=${campaignVersions[1]!.id}`);
+    await shot("07-models-learning-curve.png");
+    await page.goto(`${server.url}/#/session/${sessionId}/models`);
+    await page.getByTestId("models-table").waitFor();
+    expect(await page.getByTestId("r2er").first().textContent()).toBe("0.482");
+  });
+
+  it("presentations and faults: filters change the rows; faults in time order with full timestamps", async () => {
+    await page.goto(`${server.url}/#/session/${fixtureId}/presentations`);
     const table = page.getByTestId("presentations-table");
     await table.waitFor();
-    expect(await table.locator("tbody tr").count()).toBe(50);
-    const thumbs = table.getByTestId("stimulus-thumb");
-    await expect.poll(() => thumbs.count()).toBe(50);
-    await expect
-      .poll(() => thumbs.evaluateAll((imgs) => imgs.filter((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0).length))
-      .toBe(50);
-    await page.screenshot({ path: join(screenshots, "04-presentations.png"), fullPage: false });
-  });
-
-  it("shows faults and model versions with r²_ER", async () => {
+    expect(await table.locator("tbody tr").count()).toBe(24);
+    await page.getByTestId("filter-counts").selectOption("incomplete");
+    await expect.poll(() => table.locator("tbody tr").count()).toBe(4);
+    await page.getByTestId("filter-counts").selectOption("");
+    await page.getByTestId("filter-status").selectOption("skipped");
+    await expect.poll(() => table.locator("tbody tr").count()).toBe(1);
+    await page.getByTestId("filter-status").selectOption("");
+    await page.getByTestId("filter-late").fill("1");
+    await expect.poll(() => table.locator("tbody tr").count()).toBe(23);
+    await page.getByTestId("filter-late").fill("2");
+    await expect.poll(() => table.locator("tbody tr").count()).toBe(0);
+    await page.getByTestId("filter-late").fill("");
+    await page.getByTestId("filter-counts").selectOption("incomplete");
+    await shot("08-presentations-filtered.png");
     await page.getByTestId("tab-faults").click();
     const faults = page.getByTestId("faults-table");
     await faults.waitFor();
-    expect(await faults.locator("tbody tr").count()).toBe(1);
-    expect(await faults.locator("tbody tr td").nth(1).textContent()).toBe("heartbeat-lost");
-    await page.screenshot({ path: join(screenshots, "05-faults.png"), fullPage: true });
-    await page.getByTestId("tab-models").click();
-    await page.getByTestId("models-table").waitFor();
-    expect(await page.getByTestId("r2er").first().textContent()).toBe("0.482");
-    await page.screenshot({ path: join(screenshots, "06-models.png"), fullPage: true });
+    expect(await faults.locator("tbody tr").count()).toBe(2);
+    expect(await faults.locator("tbody tr td").first().textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} [+-]\d{2}:\d{2}$/);
+    expect(await faults.locator("tbody tr td:nth-child(2)").allTextContents()).toEqual(["counts-incomplete", "heartbeat-lost"]);
+    await page.getByTestId("filter-code").selectOption("heartbeat-lost");
+    await expect.poll(() => faults.locator("tbody tr").count()).toBe(1);
+    await shot("09-faults.png");
   });
 
-  it("exports CSV files for download", async () => {
-    await page.getByTestId("tab-export").click();
+  it("export: the bundle downloads and unzips with the documented files; the NWB file validates; CSV as before", async () => {
+    await page.goto(`${server.url}/#/session/${sessionId}/export`);
+    const [bundle] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-bundle").click()]);
+    expect(bundle.suggestedFilename()).toBe(`demo-${sessionId}.zip`);
+    const entries = [...(await unzipFile(await bundle.path())).keys()];
+    const folder = `demo-${sessionId}`;
+    for (const name of ["README.md", "presentations.csv", "units.csv", "spike_counts.csv", "responses.csv", "faults.csv", "protocol.json", "rig.json", "replay-protocol.json"]) {
+      expect(entries).toContain(`${folder}/${name}`);
+    }
+    expect(entries.filter((e) => e.startsWith(`${folder}/stimuli/`) && e.endsWith(".png"))).toHaveLength(50);
+    const [nwb] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-nwb").click()]);
+    expect(nwb.suggestedFilename()).toBe(`demo-${sessionId}.nwb`);
+    if (canValidate) {
+      const v = spawnSync(python, [validator!, await nwb.path()], { encoding: "utf8" });
+      expect(`${v.stdout}${v.stderr}`).toMatch(/VALID: 0 error\(s\)/);
+      expect(v.status).toBe(0);
+    }
     await page.getByTestId("export-csv").click();
     await page.getByTestId("csv-files").waitFor();
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-presentations.csv").click()]);
     expect(download.suggestedFilename()).toBe(`demo-${sessionId}-presentations.csv`);
-    const path = await download.path();
-    const text = readFileSync(path, "utf8");
+    const text = readFileSync(await download.path(), "utf8");
     expect(text.split("\n")[0]).toBe("idx,block,stimulus_sha256,event_code,scheduled_ms,shown_ms,duration_ms,status,onset_sample,counts_complete");
     expect(text.trim().split("\n")).toHaveLength(151);
-    await page.screenshot({ path: join(screenshots, "07-export.png"), fullPage: true });
+    await shot("10-export.png");
   });
 
   it("had no console errors or CSP violations", () => {

@@ -2,34 +2,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import yauzl from "yauzl";
 import { runExport } from "../../src/main/cli-export.js";
 import { bundleColumns } from "../../src/main/export/index.js";
 import { SessionStore } from "../../src/main/store/index.js";
 import { writeIncompleteSession, type IncompleteFixture } from "../helpers/incomplete-session.js";
 import { tempDir } from "../helpers/tmp.js";
-
-function unzip(file: string): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    yauzl.open(file, { lazyEntries: true }, (err, zip) => {
-      if (err || zip === undefined) return reject(err ?? new Error("no zip"));
-      const out = new Map<string, Buffer>();
-      zip.on("entry", (entry: yauzl.Entry) => {
-        zip.openReadStream(entry, (e, stream) => {
-          if (e || stream === undefined) return reject(e ?? new Error("no stream"));
-          const chunks: Buffer[] = [];
-          stream.on("data", (c: Buffer) => chunks.push(c));
-          stream.on("end", () => {
-            out.set(entry.fileName, Buffer.concat(chunks));
-            zip.readEntry();
-          });
-        });
-      });
-      zip.on("end", () => resolve(out));
-      zip.readEntry();
-    });
-  });
-}
+import { unzipFile as unzip } from "../helpers/unzip.js";
 
 const tmp = tempDir("cortexloop-bundle-");
 let store: SessionStore;

@@ -2,7 +2,8 @@
  * Tuning curves for generated stimuli: each generated picture's parameters are recovered from
  * its stored origin (`gratings:<seed>:<index>`, also inside a campaign's origins) by replaying
  * the generator, then responses are averaged in bins of one parameter (orientation, size,
- * position, ...), counting presentations by the same rule as every other mean.
+ * position, ...), counting presentations by the same rule as every other mean. Noise has no axis: its
+ * draws depend on the picture's size, which a campaign may have changed after generating it.
  */
 import { generateWithParameters, type GeneratorName, type GeneratorParameters } from "../../stimulus/index.js";
 import { isCounted, meanSem, type CountingRule } from "./aggregate.js";
@@ -26,7 +27,6 @@ export const tuningAxes: TuningAxis[] = [
   { generator: "dots", parameter: "centroidX", label: "position (horizontal centre of the dots)", unit: "fraction of image" },
   { generator: "dots", parameter: "eccentricity", label: "position (distance of the dots from the centre)", unit: "fraction of image" },
   { generator: "dots", parameter: "dots", label: "number of dots", unit: "" },
-  { generator: "noise", parameter: "blockPx", label: "noise block size", unit: "px" },
 ];
 
 export interface TuningCurve {

@@ -1,0 +1,164 @@
+import { useEffect, useMemo, useRef, useState } from "react";
+import type { UnitResponses } from "../../main/api/contract.js";
+import type { HeatmapOrder } from "../route.js";
+import { Figure } from "../Figure.js";
+import { formatNumber, rampColor } from "../format.js";
+import { hatch, labelWidth, prepareCanvas, useWidth } from "./canvas.js";
+
+const rowPx = 14;
+
+/** Unit × presentation heatmap of summed counts; incomplete counts are hatched, missing ones grey. */
+export function PresentationHeatmap({ data, fileName }: { data: UnitResponses; fileName: string }) {
+  const canvasRef = useRef<HTMLCanvasElement | null>(null);
+  const boxRef = useRef<HTMLDivElement | null>(null);
+  const width = useWidth(boxRef);
+  const [hover, setHover] = useState("");
+  const labelPx = useMemo(() => labelWidth(data.units.map((u) => u.label)), [data]);
+  const nUnits = data.units.length;
+  const nPres = data.matrix.presentationIdxs.length;
+  const stripPx = 6;
+  const height = stripPx + 2 + Math.max(1, nUnits) * rowPx;
+
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    if (canvas === null) return;
+    const ctx = prepareCanvas(canvas, width, height);
+    if (ctx === null) return;
+    const plotW = Math.max(1, width - labelPx);
+    const cellW = plotW / Math.max(1, nPres);
+    const max = Math.max(1, data.matrix.max);
+    const top = stripPx + 2;
+    data.matrix.state.forEach((st, j) => {
+      if (st === "complete") return;
+      ctx.fillStyle = st === "incomplete" ? "rgb(230, 60, 20)" : "#9aa3ad";
+      ctx.fillRect(labelPx + j * cellW, 0, Math.max(1, Math.ceil(cellW)), stripPx);
+    });
+    data.matrix.counts.forEach((row, i) => {
+      ctx.fillStyle = "#333";
+      ctx.fillText(data.units[i]!.label, 2, top + i * rowPx + rowPx / 2);
+      row.forEach((v, j) => {
+        ctx.fillStyle = v === null ? "#d9dce1" : rampColor(v / max);
+        ctx.fillRect(labelPx + j * cellW, top + i * rowPx, Math.ceil(cellW), rowPx - 1);
+      });
+    });
+    data.matrix.state.forEach((st, j) => {
+      if (st === "incomplete") hatch(ctx, labelPx + j * cellW, top, Math.max(2, Math.ceil(cellW)), nUnits * rowPx);
+    });
+  }, [data, width, height, nPres, nUnits, labelPx]);
+
+  const onMove = (e: React.MouseEvent<HTMLCanvasElement>): void => {
+    const rect = e.currentTarget.getBoundingClientRect();
+    const x = e.clientX - rect.left - labelPx;
+    const i = Math.floor((e.clientY - rect.top - stripPx - 2) / rowPx);
+    const j = Math.floor((x / Math.max(1, width - labelPx)) * nPres);
+    if (x < 0 || i < 0 || i >= nUnits || j < 0 || j >= nPres) return setHover("");
+    const v = data.matrix.counts[i]![j];
+    const st = data.matrix.state[j];
+    setHover(`unit ${data.units[i]!.label} · presentation ${data.matrix.presentationIdxs[j]} · ${v === null ? "no counts stored" : `${v} spikes`}${st === "incomplete" ? " · INCOMPLETE (not averaged)" : ""}`);
+  };
+  const incomplete = data.matrix.state.filter((s) => s === "incomplete").length;
+  return (
+    <Figure
+      title="Unit × presentation"
+      note={`summed spikes per presentation, in presentation order · hatched (red strip): incomplete counts, ${incomplete} · grey: no counts`}
+      fileName={fileName}
+      testId="heatmap"
+      attrs={{ rows: nUnits, columns: nPres, incomplete }}
+    >
+      <div ref={boxRef} className="heatmap-box">
+        <canvas ref={canvasRef} onMouseMove={onMove} onMouseLeave={() => setHover("")} aria-label={`heatmap of ${nUnits} units by ${nPres} presentations`} />
+      </div>
+      <div className="heatmap-foot">
+        <span className="ramp" aria-hidden="true" />
+        <span className="muted">0 … {formatNumber(data.matrix.max, 0)} spikes</span>
+        <span className="hover mono">{hover || "\u00a0"}</span>
+      </div>
+    </Figure>
+  );
+}
+
+/** Column order of the units × images heatmap. */
+export function imageOrder(data: UnitResponses, order: HeatmapOrder, unitIndex: number): number[] {
+  const idx = data.stimuli.map((_, j) => j);
+  if (order === "shown") return idx;
+  const score = (j: number): number => {
+    const s = data.stimuli[j]!;
+    if (order === "unit") return s.meanByUnit[unitIndex] ?? Number.NEGATIVE_INFINITY;
+    // Population: each unit's mean scaled by that unit's largest mean, averaged.
+    let sum = 0;
+    let n = 0;
+    s.meanByUnit.forEach((m, u) => {
+      const top = unitMax(data, u);
+      if (m !== null && top > 0) {
+        sum += m / top;
+        n++;
+      }
+    });
+    return n === 0 ? Number.NEGATIVE_INFINITY : sum / n;
+  };
+  const scores = idx.map(score);
+  return idx.sort((a, b) => scores[b]! - scores[a]! || a - b);
+}
+
+function unitMax(data: UnitResponses, u: number): number {
+  return Math.max(0, ...data.stimuli.map((s) => s.meanByUnit[u] ?? 0));
+}
+
+/** Units × images: each unit's mean response (scaled to its own maximum), images ordered by response. */
+export function ImageHeatmap({ data, order, unitIndex, fileName }: { data: UnitResponses; order: HeatmapOrder; unitIndex: number; fileName: string }) {
+  const canvasRef = useRef<HTMLCanvasElement | null>(null);
+  const boxRef = useRef<HTMLDivElement | null>(null);
+  const width = useWidth(boxRef);
+  const [hover, setHover] = useState("");
+  const labelPx = useMemo(() => labelWidth(data.units.map((u) => u.label)), [data]);
+  const columns = useMemo(() => imageOrder(data, order, unitIndex), [data, order, unitIndex]);
+  const maxes = useMemo(() => data.units.map((_, u) => unitMax(data, u)), [data]);
+  const nUnits = data.units.length;
+  const height = Math.max(1, nUnits) * rowPx;
+
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    if (canvas === null) return;
+    const ctx = prepareCanvas(canvas, width, height);
+    if (ctx === null) return;
+    const cellW = Math.max(1, width - labelPx) / Math.max(1, columns.length);
+    data.units.forEach((u, i) => {
+      ctx.fillStyle = i === unitIndex && order === "unit" ? "#2457c5" : "#333";
+      ctx.fillText(u.label, 2, i * rowPx + rowPx / 2);
+      columns.forEach((j, c) => {
+        const m = data.stimuli[j]!.meanByUnit[i];
+        ctx.fillStyle = m === null || m === undefined ? "#d9dce1" : rampColor(maxes[i]! > 0 ? m / maxes[i]! : 0);
+        ctx.fillRect(labelPx + c * cellW, i * rowPx, Math.ceil(cellW), rowPx - 1);
+      });
+    });
+  }, [data, width, height, labelPx, columns, maxes, unitIndex, order]);
+
+  const onMove = (e: React.MouseEvent<HTMLCanvasElement>): void => {
+    const rect = e.currentTarget.getBoundingClientRect();
+    const x = e.clientX - rect.left - labelPx;
+    const i = Math.floor((e.clientY - rect.top) / rowPx);
+    const c = Math.floor((x / Math.max(1, width - labelPx)) * columns.length);
+    if (x < 0 || i < 0 || i >= nUnits || c < 0 || c >= columns.length) return setHover("");
+    const s = data.stimuli[columns[c]!]!;
+    setHover(`unit ${data.units[i]!.label} · image ${s.sha256.slice(0, 10)} (${s.block}) · mean ${formatNumber(s.meanByUnit[i], 2)} over ${s.nByUnit[i]} repeats${s.incomplete > 0 ? ` · ${s.incomplete} incomplete excluded` : ""}`);
+  };
+  const how = order === "shown" ? "in order of first presentation" : order === "unit" ? `by unit ${data.units[unitIndex]?.label ?? ""}'s response` : "by the population's mean response";
+  return (
+    <Figure
+      title="Units × images"
+      note={`mean spikes per image (each unit scaled to its own maximum), images ${how} · ${data.counting.text}`}
+      fileName={fileName}
+      testId="image-heatmap"
+      attrs={{ rows: nUnits, columns: columns.length, order, first: data.stimuli[columns[0] ?? 0]?.sha256 ?? "" }}
+    >
+      <div ref={boxRef} className="heatmap-box">
+        <canvas ref={canvasRef} onMouseMove={onMove} onMouseLeave={() => setHover("")} aria-label={`heatmap of ${nUnits} units by ${columns.length} images`} />
+      </div>
+      <div className="heatmap-foot">
+        <span className="ramp" aria-hidden="true" />
+        <span className="muted">0 … each unit's largest mean</span>
+        <span className="hover mono">{hover || "\u00a0"}</span>
+      </div>
+    </Figure>
+  );
+}
