@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { loadRigFile, parseProtocolText } from "../../src/main/protocol/index.js";
 import type { RigConfigInput } from "../../src/main/protocol/schema.js";
 import { createRig, sessionCountWindow } from "../../src/main/rig/factory.js";
+import type { Rig } from "../../src/main/rig/types.js";
 import { realClock, SessionRunner, type SessionResult } from "../../src/main/runner/index.js";
 import type { TruthRecord } from "../../src/main/sim/sim-rig.js";
 import { SessionStore } from "../../src/main/store/index.js";
@@ -41,15 +42,18 @@ export interface SessionOutcome {
 
 /**
  * Runs one session through the real factory (rig file -> sockets) and the real runner into a real
- * SQLite file. `signal` interrupts it (a session that would hang ends "interrupted", with its log).
+ * SQLite file. `signal` interrupts it (a session that would hang ends "interrupted", with its log);
+ * `onRig` sees the rig before the session starts (to listen to its acquisition). If the runner throws
+ * (a rig not ready), the store is closed and the error goes on.
  */
-export async function runSession(dir: string, rigFile: string, protocol: string, signal?: AbortSignal): Promise<SessionOutcome> {
+export async function runSession(dir: string, rigFile: string, protocol: string, signal?: AbortSignal, onRig?: (rig: Rig) => void): Promise<SessionOutcome> {
   const { rig: config, text: rigText } = loadRigFile(rigFile);
   const loaded = parseProtocolText(join(dir, "protocol.json"), protocol);
   const countWindow = sessionCountWindow(config, loaded.protocol.countWindow);
   const store = SessionStore.open(join(dir, "lab.db"));
   const log: string[] = [];
   const rig = await createRig(config, { countWindow, log: (l) => log.push(l) });
+  onRig?.(rig);
   try {
     const result = await new SessionRunner({ clock: realClock, store, rig, log: (l) => log.push(l) }).run({
       protocol: loaded,
@@ -61,6 +65,9 @@ export async function runSession(dir: string, rigFile: string, protocol: string,
       signal,
     });
     return { result, store, log };
+  } catch (err) {
+    store.close();
+    throw err;
   } finally {
     await rig.close();
   }

@@ -101,6 +101,33 @@ function pluginReply(cmd: string): string {
   return m ? `TTLHandled: Line=${m[1]} State=${m[2]}` : "NotHandled";
 }
 
+describe("heartbeat answers", () => {
+  it("takes each of the ZMQ Interface's three answers as a live link", async () => {
+    const dataPort = await freePorts(2);
+    const answers = ["message correctly parsed", "JSON message could not be read", "heartbeat received"];
+    let i = 0;
+    const rep = new Reply({ linger: 0 });
+    await rep.bind(`tcp://127.0.0.1:${dataPort + 1}`);
+    cleanups.push(() => rep.close());
+    void (async () => {
+      try {
+        for await (const _ of rep) await rep.send(answers[Math.min(i++, answers.length - 1)]!);
+      } catch {
+        // closed at the end of the test
+      }
+    })();
+    const log: string[] = [];
+    const acq = new OpenEphysZmqAcquisition({ host: "127.0.0.1", dataPort, sampleRate: 30000, countWindow, heartbeatEveryMs: 20, heartbeatTimeoutMs: 500, log: (l) => log.push(l) });
+    cleanups.push(() => acq.stop());
+    const sink = new Collect();
+    await acq.start(sink);
+    await waitFor(() => i > answers.length, 5000, "every answer");
+    expect(sink.links).toEqual(["connected"]);
+    expect(sink.faults).toEqual([]);
+    expect(log.filter((l) => /heartbeat/.test(l))).toEqual(["the rig could not read cortexloop's heartbeat JSON; the link counts as up, but tell the developers"]);
+  });
+});
+
 describe("Network Events event codes", () => {
   it("sends a code as lines 1..16 (only those that change) and the strobe on line 17, lowers them after, and recovers with a fresh REQ socket", async () => {
     const port = await freePorts(1);
