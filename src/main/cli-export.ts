@@ -20,9 +20,12 @@ function say(line: string): void {
 
 export async function runExport(ref: string, flags: ExportFlags): Promise<void> {
   if (flags.csv === undefined && flags.nwb === undefined && flags.bundle === undefined) {
-    throw new Error("cortexloop export: say what to write: --csv DIR, --bundle FILE.zip and/or --nwb FILE.nwb; nothing was written.");
+    throw new Error(
+      "cortexloop export: say what to write: --csv DIR, --bundle FILE.zip and/or --nwb FILE.nwb; nothing was written.",
+    );
   }
-  if (!existsSync(flags.db)) throw new Error(`There is no database ${flags.db}; nothing was written. Name it with --db (or CORTEXLOOP_DB).`);
+  if (!existsSync(flags.db))
+    throw new Error(`There is no database ${flags.db}; nothing was written. Name it with --db (or CORTEXLOOP_DB).`);
   // Read-only: an export never changes the database, even by accident.
   const store = SessionStore.open(flags.db, { readonly: true });
   try {
@@ -46,9 +49,18 @@ export function registerExportCommand(program: Command): void {
     .description("export a session: CSV files, one zip with everything, and/or an NWB 2.7 file")
     .argument("<session>", "session id or uuid (prefix)")
     .option("--csv <dir>", "folder to write presentations.csv, units.csv, spike_counts.csv, responses.csv, faults.csv")
-    .option("--bundle <file>", "zip: the CSV files, protocol and rig text, a replay protocol, the stimuli as PNG and a README")
-    .option("--nwb <file>", "NWB 2.7 (HDF5) file: units, presentations, spike counts, stimuli, faults, protocol and provenance")
-    .option("--allow-unfinished", "export a session whose controller stopped without ending it (it still reads as running)")
+    .option(
+      "--bundle <file>",
+      "zip: the CSV files, protocol and rig text, a replay protocol, the stimuli as PNG and a README",
+    )
+    .option(
+      "--nwb <file>",
+      "NWB 2.7 (HDF5) file: units, presentations, spike counts, stimuli, faults, protocol and provenance",
+    )
+    .option(
+      "--allow-unfinished",
+      "export a session whose controller stopped without ending it (it still reads as running)",
+    )
     .option("--db <file>", "lab database (SQLite)", defaultDb)
     .action(async (ref: string, flags: ExportFlags) => {
       await runExport(ref, flags);

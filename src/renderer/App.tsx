@@ -44,7 +44,11 @@ export function App({ mode }: { mode: "electron" | "browser" }) {
         <span className="muted small">{mode === "electron" ? "desktop" : "browser · local controller"}</span>
       </header>
       <main>
-        {state.sessionId === null ? <SessionList state={state} dispatch={dispatch} /> : <SessionView state={state} dispatch={dispatch} />}
+        {state.sessionId === null ? (
+          <SessionList state={state} dispatch={dispatch} />
+        ) : (
+          <SessionView state={state} dispatch={dispatch} />
+        )}
       </main>
     </div>
   );

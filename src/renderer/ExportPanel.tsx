@@ -20,7 +20,15 @@ interface PreparedFile {
 const running = new Set(["started", "paused", "resumed", "unknown"]);
 
 /** Builds the session's exports in the controller (CSV, one zip, NWB), then offers each as a download. */
-export function ExportPanel({ sessionId, sessionName, state }: { sessionId: number; sessionName: string; state: string }) {
+export function ExportPanel({
+  sessionId,
+  sessionName,
+  state,
+}: {
+  sessionId: number;
+  sessionName: string;
+  state: string;
+}) {
   const api = useCortexloop();
   const [files, setFiles] = useState<Prepared[] | null>(null);
   const [made, setMade] = useState<PreparedFile[]>([]);
@@ -51,7 +59,8 @@ export function ExportPanel({ sessionId, sessionName, state }: { sessionId: numb
   async function prepareFile(kind: "bundle" | "nwb"): Promise<void> {
     setBusy(kind);
     setError(null);
-    const reply = kind === "bundle" ? await api.exportBundle({ session: sessionId }) : await api.exportNwb({ session: sessionId });
+    const reply =
+      kind === "bundle" ? await api.exportBundle({ session: sessionId }) : await api.exportNwb({ session: sessionId });
     setBusy(null);
     if (!reply.ok) return setError(`${reply.message} (${reply.code})`);
     const prepared = toFile(kind, reply.value);
@@ -75,14 +84,29 @@ export function ExportPanel({ sessionId, sessionName, state }: { sessionId: numb
   return (
     <section className="panel">
       <p>
-        The database is only read; the files are made in the controller for download. Means count complete counts only; every file says so.
-        {running.has(state) && <span className="warn"> This session has not ended (state {state}); NWB export waits until it has.</span>}
+        The database is only read; the files are made in the controller for download. Means count complete counts only;
+        every file says so.
+        {running.has(state) && (
+          <span className="warn"> This session has not ended (state {state}); NWB export waits until it has.</span>
+        )}
       </p>
       <div className="row">
-        <button type="button" className="primary" onClick={() => void prepareFile("bundle")} disabled={busy !== null} data-testid="export-bundle">
+        <button
+          type="button"
+          className="primary"
+          onClick={() => void prepareFile("bundle")}
+          disabled={busy !== null}
+          data-testid="export-bundle"
+        >
           {busy === "bundle" ? "Preparing…" : "Download everything (zip)"}
         </button>
-        <button type="button" className="primary" onClick={() => void prepareFile("nwb")} disabled={busy !== null} data-testid="export-nwb">
+        <button
+          type="button"
+          className="primary"
+          onClick={() => void prepareFile("nwb")}
+          disabled={busy !== null}
+          data-testid="export-nwb"
+        >
           {busy === "nwb" ? "Writing NWB…" : "Download NWB 2.7"}
         </button>
         <button type="button" onClick={() => void prepareCsv()} disabled={busy !== null} data-testid="export-csv">
@@ -95,9 +119,9 @@ export function ExportPanel({ sessionId, sessionName, state }: { sessionId: numb
         )}
       </div>
       <p className="muted small">
-        The zip holds the CSV files, the protocol and rig text, a protocol that replays the session, every stimulus as PNG named by its SHA-256, and a
-        README of the columns. The NWB file holds the units, the presentations (with counts per unit and bin), the stimuli, the faults, the protocol
-        and rig text and the software version.
+        The zip holds the CSV files, the protocol and rig text, a protocol that replays the session, every stimulus as
+        PNG named by its SHA-256, and a README of the columns. The NWB file holds the units, the presentations (with
+        counts per unit and bin), the stimuli, the faults, the protocol and rig text and the software version.
       </p>
       {error !== null && (
         <div className="error" role="alert" data-testid="export-error">

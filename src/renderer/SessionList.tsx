@@ -37,11 +37,17 @@ export function SessionList({ state, dispatch }: { state: ReviewState; dispatch:
   const sessions = useApi("listSessions", {}, "all");
   const f = state.sessions;
   const rows = useMemo(() => (sessions.status === "ok" ? filterSessions(sessions.value, f) : []), [sessions, f]);
-  const options = (pick: (s: SessionListItem) => string): string[] => (sessions.status === "ok" ? [...new Set(sessions.value.map(pick))].sort() : []);
+  const options = (pick: (s: SessionListItem) => string): string[] =>
+    sessions.status === "ok" ? [...new Set(sessions.value.map(pick))].sort() : [];
   const set = (payload: Partial<SessionFilters>): void => dispatch({ action: "setSessionFilters", payload });
   const header = (key: SessionSortKey, label: string, className?: string) => (
     <th className={className} aria-sort={f.sort === key ? (f.dir === "asc" ? "ascending" : "descending") : "none"}>
-      <button type="button" className="link sort" onClick={() => dispatch({ action: "sortSessions", payload: key })} data-testid={`sort-${key}`}>
+      <button
+        type="button"
+        className="link sort"
+        onClick={() => dispatch({ action: "sortSessions", payload: key })}
+        data-testid={`sort-${key}`}
+      >
         {label}
         {f.sort === key ? (f.dir === "asc" ? " ▲" : " ▼") : ""}
       </button>
@@ -61,7 +67,11 @@ export function SessionList({ state, dispatch }: { state: ReviewState; dispatch:
           <div className="filters" role="group" aria-label="filter sessions">
             <label>
               Protocol
-              <select value={f.protocol} onChange={(e) => set({ protocol: e.target.value })} data-testid="filter-protocol">
+              <select
+                value={f.protocol}
+                onChange={(e) => set({ protocol: e.target.value })}
+                data-testid="filter-protocol"
+              >
                 <option value="">all</option>
                 {options((s) => s.protocolName).map((p) => (
                   <option key={p}>{p}</option>
@@ -79,7 +89,11 @@ export function SessionList({ state, dispatch }: { state: ReviewState; dispatch:
             </label>
             <label>
               Faults
-              <select value={f.faults} onChange={(e) => set({ faults: e.target.value as SessionFilters["faults"] })} data-testid="filter-faults">
+              <select
+                value={f.faults}
+                onChange={(e) => set({ faults: e.target.value as SessionFilters["faults"] })}
+                data-testid="filter-faults"
+              >
                 <option value="">any</option>
                 <option value="with">with faults</option>
                 <option value="without">without faults</option>
@@ -87,7 +101,12 @@ export function SessionList({ state, dispatch }: { state: ReviewState; dispatch:
             </label>
             <label>
               Since
-              <input type="date" value={f.since} onChange={(e) => set({ since: e.target.value })} data-testid="filter-since" />
+              <input
+                type="date"
+                value={f.since}
+                onChange={(e) => set({ since: e.target.value })}
+                data-testid="filter-since"
+              />
             </label>
             <span className="muted" data-testid="sessions-shown">
               {rows.length} of {sessions.value.length} sessions
@@ -110,11 +129,19 @@ export function SessionList({ state, dispatch }: { state: ReviewState; dispatch:
               {rows.map((s) => (
                 <tr key={s.id}>
                   <td>
-                    <a className="link" href={`#/session/${s.id}/overview`} onClick={(e) => {
-                      e.preventDefault();
-                      dispatch({ action: "openSession", payload: s.id });
-                    }} data-testid={`open-session-${s.id}`}>
-                      {s.name} <span className="muted mono">#{s.id} · {s.uuid.slice(0, 8)}</span>
+                    <a
+                      className="link"
+                      href={`#/session/${s.id}/overview`}
+                      onClick={(e) => {
+                        e.preventDefault();
+                        dispatch({ action: "openSession", payload: s.id });
+                      }}
+                      data-testid={`open-session-${s.id}`}
+                    >
+                      {s.name}{" "}
+                      <span className="muted mono">
+                        #{s.id} · {s.uuid.slice(0, 8)}
+                      </span>
                     </a>
                   </td>
                   <td>{formatDate(s.createdAt)}</td>

@@ -20,10 +20,15 @@ export function SessionView({ state, dispatch }: { state: ReviewState; dispatch:
   return (
     <section>
       <nav className="crumbs">
-        <a className="link" href="#/" onClick={(e) => {
-          e.preventDefault();
-          dispatch({ action: "backToSessions", payload: undefined });
-        }} data-testid="back">
+        <a
+          className="link"
+          href="#/"
+          onClick={(e) => {
+            e.preventDefault();
+            dispatch({ action: "backToSessions", payload: undefined });
+          }}
+          data-testid="back"
+        >
           ← All sessions
         </a>
       </nav>
@@ -43,7 +48,9 @@ export function SessionView({ state, dispatch }: { state: ReviewState; dispatch:
                 data-testid={`tab-${t.id}`}
               >
                 {t.label}
-                {t.id === "faults" && detail.value.faults > 0 ? <span className="count warn">{detail.value.faults}</span> : null}
+                {t.id === "faults" && detail.value.faults > 0 ? (
+                  <span className="count warn">{detail.value.faults}</span>
+                ) : null}
               </button>
             ))}
           </div>
@@ -90,11 +97,15 @@ function SessionHeader({ s }: { s: SessionDetail }) {
   return (
     <header className="session-head">
       <h2>
-        {s.name} <span className="muted mono">#{s.id} · {s.uuid}</span>
+        {s.name}{" "}
+        <span className="muted mono">
+          #{s.id} · {s.uuid}
+        </span>
       </h2>
       <p className="muted">
-        {formatDate(s.createdAt)} · protocol <strong>{s.protocolName}</strong> · rig <strong>{s.rigName}</strong> · seed {s.seed} · count
-        window {s.countWindow.startMs}–{s.countWindow.endMs} ms in {s.countWindow.bins} bin{s.countWindow.bins === 1 ? "" : "s"}
+        {formatDate(s.createdAt)} · protocol <strong>{s.protocolName}</strong> · rig <strong>{s.rigName}</strong>
+        {` · seed ${s.seed} · count window ${s.countWindow.startMs}–${s.countWindow.endMs} ms`}
+        {` in ${s.countWindow.bins} bin${s.countWindow.bins === 1 ? "" : "s"}`}
       </p>
       <div className="stats">
         <Stat label="state">

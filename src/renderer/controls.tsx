@@ -10,7 +10,15 @@ export interface TabProps {
 }
 
 /** The counting rule as a control: complete counts only (default) or incomplete ones too. */
-export function CountingControl({ state, dispatch, text }: { state: ReviewState; dispatch: (d: Dispatched) => void; text?: string }) {
+export function CountingControl({
+  state,
+  dispatch,
+  text,
+}: {
+  state: ReviewState;
+  dispatch: (d: Dispatched) => void;
+  text?: string;
+}) {
   return (
     <div className="counting" data-testid="counting">
       <label>
@@ -37,7 +45,15 @@ export function currentUnit(units: { id: number }[], unitId: number | null): num
   return i < 0 ? 0 : i;
 }
 
-export function UnitPicker({ units, index, onPick }: { units: { id: number; label: string }[]; index: number; onPick: (id: number) => void }) {
+export function UnitPicker({
+  units,
+  index,
+  onPick,
+}: {
+  units: { id: number; label: string }[];
+  index: number;
+  onPick: (id: number) => void;
+}) {
   return (
     <label className="picker">
       Unit{" "}

@@ -37,7 +37,9 @@ function svgText(svg: SVGSVGElement, title: string): { text: string; width: numb
 }
 
 function canvasToPng(canvas: HTMLCanvasElement): Promise<Blob> {
-  return new Promise((resolve, reject) => canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("the canvas gave no PNG"))), "image/png"));
+  return new Promise((resolve, reject) =>
+    canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("the canvas gave no PNG"))), "image/png"),
+  );
 }
 
 async function svgToPng(svg: { text: string; width: number; height: number }, scale = 2): Promise<Blob> {
@@ -69,7 +71,12 @@ function drawingOf(root: HTMLElement): { svg?: SVGSVGElement; canvas?: HTMLCanva
   return canvas === null ? {} : { canvas };
 }
 
-export async function exportFigure(root: HTMLElement, format: "png" | "svg", baseName: string, title: string): Promise<string> {
+export async function exportFigure(
+  root: HTMLElement,
+  format: "png" | "svg",
+  baseName: string,
+  title: string,
+): Promise<string> {
   const { svg, canvas } = drawingOf(root);
   const name = `${baseName}.${format}`;
   if (svg !== undefined) {
@@ -85,7 +92,8 @@ export async function exportFigure(root: HTMLElement, format: "png" | "svg", bas
     const w = canvas.clientWidth || canvas.width;
     const h = canvas.clientHeight || canvas.height;
     const text =
-      `<svg xmlns="${svgNs}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><title>${escapeXml(title)} (bitmap)</title>` +
+      `<svg xmlns="${svgNs}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">` +
+      `<title>${escapeXml(title)} (bitmap)</title>` +
       `<image width="${w}" height="${h}" href="${canvas.toDataURL("image/png")}"/></svg>`;
     download(new Blob([text], { type: "image/svg+xml" }), name);
     return name;

@@ -3,7 +3,16 @@
  * shared in the lab: `#/` lists sessions, `#/session/<id>/<tab>` opens one, and the query holds
  * the unit, model version, filters and sort. Unknown or malformed parts fall back to defaults.
  */
-export const tabIds = ["overview", "responses", "unit", "tuning", "presentations", "faults", "models", "export"] as const;
+export const tabIds = [
+  "overview",
+  "responses",
+  "unit",
+  "tuning",
+  "presentations",
+  "faults",
+  "models",
+  "export",
+] as const;
 export type SessionTab = (typeof tabIds)[number];
 
 export type SortDir = "asc" | "desc";

@@ -10,7 +10,7 @@ describe("review actions", () => {
     expect(before.unitId).toBeNull();
   });
 
-  it("opening a session starts from its overview and keeps the session list's filters; going back keeps nothing stale", () => {
+  it("opening a session starts from its overview and keeps the list's filters; going back keeps nothing stale", () => {
     let s = reduce(initialState, { action: "setSessionFilters", payload: { rig: "sim-network" } });
     s = reduce(s, { action: "openSession", payload: 7 });
     s = reduce(s, { action: "selectTab", payload: "presentations" });
@@ -21,7 +21,10 @@ describe("review actions", () => {
     s = reduce(s, { action: "backToSessions", payload: undefined });
     expect(s).toEqual({ ...initialState, sessions: { ...initialState.sessions, rig: "sim-network" } });
     // A filter change goes back to the first page.
-    const filtered = reduce({ ...initialState, sessionId: 1, page: 3 }, { action: "setPresentationFilters", payload: { status: "skipped" } });
+    const filtered = reduce(
+      { ...initialState, sessionId: 1, page: 3 },
+      { action: "setPresentationFilters", payload: { status: "skipped" } },
+    );
     expect(filtered.page).toBe(0);
     expect(filtered.presentations.status).toBe("skipped");
   });
@@ -38,9 +41,25 @@ describe("routes", () => {
   it("round-trip through the URL fragment", () => {
     const states = [
       initialState,
-      { ...initialState, sessions: { ...initialState.sessions, sort: "faults" as const, dir: "asc" as const, protocol: "demo", faults: "with" as const, since: "2025-01-02" } },
+      {
+        ...initialState,
+        sessions: {
+          ...initialState.sessions,
+          sort: "faults" as const,
+          dir: "asc" as const,
+          protocol: "demo",
+          faults: "with" as const,
+          since: "2025-01-02",
+        },
+      },
       { ...initialState, sessionId: 4, tab: "unit" as const, unitId: 17, includeIncomplete: true },
-      { ...initialState, sessionId: 4, tab: "presentations" as const, page: 2, presentations: { block: "dots", status: "shown", counts: "incomplete" as const, lateMs: 16.5 } },
+      {
+        ...initialState,
+        sessionId: 4,
+        tab: "presentations" as const,
+        page: 2,
+        presentations: { block: "dots", status: "shown", counts: "incomplete" as const, lateMs: 16.5 },
+      },
       { ...initialState, sessionId: 4, tab: "faults" as const, faultCode: "heartbeat-lost" },
       { ...initialState, sessionId: 4, tab: "models" as const, modelId: 9 },
       { ...initialState, sessionId: 4, tab: "responses" as const, heatmapOrder: "unit" as const, unitId: 3 },
@@ -51,7 +70,10 @@ describe("routes", () => {
 
   it("fall back to defaults on anything malformed", () => {
     expect(parseRoute("#/session/abc/unit")).toEqual(initialState);
-    expect(parseRoute("#/session/3/nope?unit=-1&page=x&sort=evil&late=1e9x")).toEqual({ ...initialState, sessionId: 3 });
+    expect(parseRoute("#/session/3/nope?unit=-1&page=x&sort=evil&late=1e9x")).toEqual({
+      ...initialState,
+      sessionId: 3,
+    });
     expect(parseRoute("")).toEqual(initialState);
     expect(parseRoute("#token=abc")).toEqual(initialState);
   });

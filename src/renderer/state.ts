@@ -3,7 +3,15 @@
  * object with a pure `perform(state, payload) -> state`; views render state and dispatch actions.
  * The state is the route (route.ts): the URL always says where the analyst is.
  */
-import { defaultRoute, type HeatmapOrder, type PresentationFilters, type Route, type SessionFilters, type SessionSortKey, type SessionTab } from "./route.js";
+import {
+  defaultRoute,
+  type HeatmapOrder,
+  type PresentationFilters,
+  type Route,
+  type SessionFilters,
+  type SessionSortKey,
+  type SessionTab,
+} from "./route.js";
 
 export type { SessionTab } from "./route.js";
 
@@ -40,15 +48,32 @@ export const actions = {
   selectUnit: action<number>("selectUnit", (s, unitId) => ({ ...s, unitId })),
   openUnit: action<number>("openUnit", (s, unitId) => ({ ...s, unitId, tab: "unit" })),
   selectModel: action<number | null>("selectModel", (s, modelId) => ({ ...s, modelId })),
-  setPresentationsPage: action<number>("setPresentationsPage", (s, page) => ({ ...s, page: Math.max(0, Math.floor(page)) })),
-  setIncludeIncomplete: action<boolean>("setIncludeIncomplete", (s, includeIncomplete) => ({ ...s, includeIncomplete })),
+  setPresentationsPage: action<number>("setPresentationsPage", (s, page) => ({
+    ...s,
+    page: Math.max(0, Math.floor(page)),
+  })),
+  setIncludeIncomplete: action<boolean>("setIncludeIncomplete", (s, includeIncomplete) => ({
+    ...s,
+    includeIncomplete,
+  })),
   setHeatmapOrder: action<HeatmapOrder>("setHeatmapOrder", (s, heatmapOrder) => ({ ...s, heatmapOrder })),
-  setSessionFilters: action<Partial<SessionFilters>>("setSessionFilters", (s, f) => ({ ...s, sessions: { ...s.sessions, ...f } })),
+  setSessionFilters: action<Partial<SessionFilters>>("setSessionFilters", (s, f) => ({
+    ...s,
+    sessions: { ...s.sessions, ...f },
+  })),
   sortSessions: action<SessionSortKey>("sortSessions", (s, sort) => ({
     ...s,
-    sessions: { ...s.sessions, sort, dir: s.sessions.sort === sort ? (s.sessions.dir === "asc" ? "desc" : "asc") : sort === "date" ? "desc" : "asc" },
+    sessions: {
+      ...s.sessions,
+      sort,
+      dir: s.sessions.sort === sort ? (s.sessions.dir === "asc" ? "desc" : "asc") : sort === "date" ? "desc" : "asc",
+    },
   })),
-  setPresentationFilters: action<Partial<PresentationFilters>>("setPresentationFilters", (s, f) => ({ ...s, page: 0, presentations: { ...s.presentations, ...f } })),
+  setPresentationFilters: action<Partial<PresentationFilters>>("setPresentationFilters", (s, f) => ({
+    ...s,
+    page: 0,
+    presentations: { ...s.presentations, ...f },
+  })),
   setFaultCode: action<string>("setFaultCode", (s, faultCode) => ({ ...s, faultCode })),
 } as const;
 

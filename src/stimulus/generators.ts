@@ -11,11 +11,23 @@ export function generateImages(generator: GeneratorName, count: number, size: nu
 /** What a generated picture shows, in the lab's terms (for tuning curves); sizes are fractions of the image side. */
 export type GeneratorParameters =
   | { generator: "gratings"; orientationDeg: number; cyclesPerImage: number; phaseRad: number; contrast: number }
-  | { generator: "dots"; dots: number; meanRadius: number; centroidX: number; centroidY: number; eccentricity: number }
+  | {
+      generator: "dots";
+      dots: number;
+      meanRadius: number;
+      centroidX: number;
+      centroidY: number;
+      eccentricity: number;
+    }
   | { generator: "noise"; blockPx: number };
 
 /** The images of {@link generateImages} with the parameters each was drawn with (same seed, same images). */
-export function generateWithParameters(generator: GeneratorName, count: number, size: number, seed: number): { image: RgbImage; params: GeneratorParameters }[] {
+export function generateWithParameters(
+  generator: GeneratorName,
+  count: number,
+  size: number,
+  seed: number,
+): { image: RgbImage; params: GeneratorParameters }[] {
   const rng = new Random(seed);
   const out: { image: RgbImage; params: GeneratorParameters }[] = [];
   for (let i = 0; i < count; i++) {
@@ -46,7 +58,8 @@ function grating(size: number, rng: Random): { image: RgbImage; params: Generato
       for (let ch = 0; ch < 3; ch++) img.pixels0to255[(y * size + x) * 3 + ch] = clamp255(128 + 127 * v * colour[ch]!);
     }
   }
-  return { image: img, params: { generator: "gratings", orientationDeg: (theta * 180) / Math.PI, cyclesPerImage, phaseRad: phase, contrast } };
+  const orientationDeg = (theta * 180) / Math.PI;
+  return { image: img, params: { generator: "gratings", orientationDeg, cyclesPerImage, phaseRad: phase, contrast } };
 }
 
 function noise(size: number, rng: Random): { image: RgbImage; params: GeneratorParameters } {
@@ -85,7 +98,8 @@ function dots(size: number, rng: Random): { image: RgbImage; params: GeneratorPa
   const centroidX = sumX / n / size;
   const centroidY = sumY / n / size;
   const eccentricity = Math.hypot(centroidX - 0.5, centroidY - 0.5);
-  return { image: img, params: { generator: "dots", dots: n, meanRadius: sumR / n / size, centroidX, centroidY, eccentricity } };
+  const meanRadius = sumR / n / size;
+  return { image: img, params: { generator: "dots", dots: n, meanRadius, centroidX, centroidY, eccentricity } };
 }
 
 /** Gaudy image (Cowley et al. 2023): each channel thresholded at its own mean to 0 or 255. */

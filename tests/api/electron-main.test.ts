@@ -127,7 +127,8 @@ describe("electron main", () => {
   });
 
   it("answers IPC only for our main frame, known channels and valid arguments", async () => {
-    const invoke = fake.ipc.get("cortexloop:invoke") as (event: unknown, channel: unknown, request: unknown) => Promise<{ ok: boolean; code?: string }>;
+    type Invoke = (event: unknown, channel: unknown, request: unknown) => Promise<{ ok: boolean; code?: string }>;
+    const invoke = fake.ipc.get("cortexloop:invoke") as Invoke;
     const ours = { url: "cortexloop://app/index.html" };
     const event = (frame: { url: string } | null, mainFrame: unknown = frame) => ({ senderFrame: frame, sender: { mainFrame } });
     expect(await invoke(event(ours), "listSessions", {})).toMatchObject({ ok: true });

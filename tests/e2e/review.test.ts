@@ -23,7 +23,11 @@ import { unzipFile } from "../helpers/unzip.js";
 
 const chromiumPath = process.env.CORTEXLOOP_CHROMIUM ?? "/usr/bin/chromium";
 const hasChromium = existsSync(chromiumPath);
-if (!hasChromium) console.warn(`tests/e2e/review.test.ts: skipping the browser part: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set CORTEXLOOP_CHROMIUM).`);
+if (!hasChromium)
+  console.warn(
+    `tests/e2e/review.test.ts: skipping the browser part: no Chromium at ${chromiumPath} ` +
+      "(apt-get install -y chromium, or set CORTEXLOOP_CHROMIUM).",
+  );
 
 const rendererDir = join(repoRoot, "dist-renderer");
 const screenshots = join(repoRoot, "artifacts", "screenshots");
@@ -73,29 +77,77 @@ let campaignIds: number[];
 /** A small campaign on the simulated rig: two sessions of generated images, a retrain after each. */
 function campaignFlags(dir: string): CampaignFlags {
   return {
-    sessions: "2", imagesPerSession: "30", testImages: "10", testRepeats: "3", trainRepeats: "1", db, out: join(dir, "campaign"),
-    neurons: "builtin", units: "6", selection: "random", seed: "3", members: "2", width: "6", cycles: "1", steps: "5", blocks: "1",
-    lr: "3e-3", patience: "3", stopOn: "loss", minCycles: "1", readoutL2: "1e-2", readouts: "per-session", warmStart: true,
-    candidates: "60", imagesDir: join(dir, "no-images"), activeFraction: "0.5", gaudyFraction: "0.25", rig: "sim",
-    frontEnd: "gabor-small", frontEndInput: "112", stimulusMs: "20", interStimulusMs: "20", propose: false, backend: "wasm",
+    sessions: "2",
+    imagesPerSession: "30",
+    testImages: "10",
+    testRepeats: "3",
+    trainRepeats: "1",
+    db,
+    out: join(dir, "campaign"),
+    neurons: "builtin",
+    units: "6",
+    selection: "random",
+    seed: "3",
+    members: "2",
+    width: "6",
+    cycles: "1",
+    steps: "5",
+    blocks: "1",
+    lr: "3e-3",
+    patience: "3",
+    stopOn: "loss",
+    minCycles: "1",
+    readoutL2: "1e-2",
+    readouts: "per-session",
+    warmStart: true,
+    candidates: "60",
+    imagesDir: join(dir, "no-images"),
+    activeFraction: "0.5",
+    gaudyFraction: "0.25",
+    rig: "sim",
+    frontEnd: "gabor-small",
+    frontEndInput: "112",
+    stimulusMs: "20",
+    interStimulusMs: "20",
+    propose: false,
+    backend: "wasm",
   };
 }
 
 beforeAll(async () => {
   const run = promisify(execFile);
-  const [, demo] = await Promise.all([ensureRenderer(), run(process.execPath, [join(repoRoot, "bin", "cortexloop.js"), "demo", "--db", db], { cwd: repoRoot, timeout: 110_000 })]);
+  const [, demo] = await Promise.all([
+    ensureRenderer(),
+    run(process.execPath, [join(repoRoot, "bin", "cortexloop.js"), "demo", "--db", db], {
+      cwd: repoRoot,
+      timeout: 110_000,
+    }),
+  ]);
   expect(demo.stderr).toMatch(/completed; 150\/150 presented/);
   // A model version trained on the session, as the training job would store it.
   const writer = SessionStore.open(db);
   sessionId = writer.listSessions()[0].id;
-  writer.putModelVersion({ name: "ensemble-1", kind: "deep-ensemble", metrics: { r2er: 0.4817, loss: 1.2 }, sessionIds: [sessionId] });
+  writer.putModelVersion({
+    name: "ensemble-1",
+    kind: "deep-ensemble",
+    metrics: { r2er: 0.4817, loss: 1.2 },
+    sessionIds: [sessionId],
+  });
   // A fault as the acquisition client records one, so the faults view has something to show.
-  writer.recordFault(sessionId, { code: "heartbeat-lost", message: "Rig stopped answering heartbeats at presentation 41; 41 presentations are saved; reconnected after 800 ms.", presentationIdxs: [41, 42] });
+  writer.recordFault(sessionId, {
+    code: "heartbeat-lost",
+    message:
+      "Rig stopped answering heartbeats at presentation 41; 41 presentations are saved; reconnected after 800 ms.",
+    presentationIdxs: [41, 42],
+  });
   fixtureId = (await writeIncompleteSession(writer)).sessionId;
   writer.close();
   await runCampaignCommand(campaignFlags(tmp.dir), () => {});
   store = SessionStore.open(db, { readonly: true });
-  campaignIds = store.listSessions().filter((s) => s.name.startsWith("campaign")).map((s) => s.id);
+  campaignIds = store
+    .listSessions()
+    .filter((s) => s.name.startsWith("campaign"))
+    .map((s) => s.id);
   server = await startServer({ store, rendererDir, port: 0 });
 }, 240_000);
 
@@ -116,12 +168,19 @@ describe("web API refuses", () => {
     expect((await post(url(), "{}", { ...json, Authorization: "Bearer not-the-token" })).status).toBe(401);
   });
   it("an oversized request", async () => {
-    const r = await post(`${server.url}/api/getSession`, JSON.stringify({ session: 1, pad: "x".repeat(65 * 1024) }), { ...json, Authorization: `Bearer ${server.token}` });
+    const r = await post(`${server.url}/api/getSession`, JSON.stringify({ session: 1, pad: "x".repeat(65 * 1024) }), {
+      ...json,
+      Authorization: `Bearer ${server.token}`,
+    });
     expect(r.status).toBe(413);
     expect(JSON.parse(r.body)).toMatchObject({ ok: false, code: "too-large" });
   });
   it("a request from another origin", async () => {
-    const r = await post(url(), "{}", { ...json, Authorization: `Bearer ${server.token}`, Origin: "http://attacker.example" });
+    const r = await post(url(), "{}", {
+      ...json,
+      Authorization: `Bearer ${server.token}`,
+      Origin: "http://attacker.example",
+    });
     expect(r.status).toBe(403);
   });
   it("and accepts the same request with the token from its own origin", async () => {
@@ -132,7 +191,8 @@ describe("web API refuses", () => {
 
 const python = "/usr/bin/python3";
 const validator = sharedDir() === undefined ? undefined : join(sharedDir()!, "nwb", "validate_nwb.py");
-const canValidate = validator !== undefined && existsSync(validator) && spawnSync(python, ["-c", "import hdmf, h5py"]).status === 0;
+const canValidate =
+  validator !== undefined && existsSync(validator) && spawnSync(python, ["-c", "import hdmf, h5py"]).status === 0;
 
 describe.skipIf(!hasChromium)("review UI in Chromium", () => {
   let context: BrowserContext;
@@ -140,17 +200,21 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
   const problems: string[] = [];
   const profile = tempDir("cortexloop-chromium-");
   let otherSite: Server | undefined;
-  const shot = (name: string, fullPage = true): Promise<Buffer> => page.screenshot({ path: join(screenshots, name), fullPage });
+  const shot = (name: string, fullPage = true): Promise<Buffer> =>
+    page.screenshot({ path: join(screenshots, name), fullPage });
   /** The canvas really has coloured pixels (not blank): the share of non-transparent ones. */
   const painted = (selector: string): Promise<number> =>
-    page.locator(selector).first().evaluate((c: HTMLCanvasElement) => {
-      const ctx = c.getContext("2d");
-      if (ctx === null) return 0;
-      const d = ctx.getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
-      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
-      return n / (c.width * c.height);
-    });
+    page
+      .locator(selector)
+      .first()
+      .evaluate((c: HTMLCanvasElement) => {
+        const ctx = c.getContext("2d");
+        if (ctx === null) return 0;
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+        return n / (c.width * c.height);
+      });
 
   beforeAll(async () => {
     mkdirSync(screenshots, { recursive: true });
@@ -159,7 +223,16 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
       headless: true,
       acceptDownloads: true,
       viewport: { width: 1360, height: 900 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     page = context.pages()[0] ?? (await context.newPage());
     page.on("console", (m) => {
@@ -232,7 +305,7 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
     await shot("04-responses.png");
   });
 
-  it("unit: raster and PSTH from the stored bins, responses ranked with s.e.m. and the image on hover; reload and Back keep the place", async () => {
+  it("unit: raster, PSTH, ranked responses with s.e.m. and the image on hover; reload and Back keep it", async () => {
     await page.goto(`${server.url}/#/session/${fixtureId}/unit?unit=${store.units(fixtureId)[1]!.id}`);
     const raster = page.getByTestId("raster");
     await raster.waitFor();
@@ -242,7 +315,9 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
     expect(await painted('[data-testid="raster"] canvas')).toBeGreaterThan(0.3);
     const psth = page.getByTestId("psth");
     await expect.poll(() => psth.locator("path.recharts-rectangle").count()).toBe(4);
-    expect(await page.getByTestId("counting-text").textContent()).toMatch(/19 of 24 presentations counted \(complete counts only\); 4 with incomplete counts excluded/);
+    expect(await page.getByTestId("counting-text").textContent()).toMatch(
+      /19 of 24 presentations counted \(complete counts only\); 4 with incomplete counts excluded/,
+    );
     const ranked = page.getByTestId("ranked");
     expect(await ranked.getAttribute("data-points")).toBe("6");
     await expect.poll(() => ranked.locator(".recharts-line-dots circle").count()).toBe(6);
@@ -251,12 +326,18 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     const tip = page.getByTestId("ranked-tip");
     await tip.waitFor();
-    await expect.poll(() => tip.locator("img").evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0)).toBe(true);
+    await expect
+      .poll(() => tip.locator("img").evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0))
+      .toBe(true);
     await shot("05-unit-raster-psth-ranked.png");
     // A figure saves as PNG and as SVG.
     const [png] = await Promise.all([page.waitForEvent("download"), page.getByTestId("raster-png").click()]);
     expect(png.suggestedFilename()).toMatch(/^session-\d+-unit-.*-raster\.png$/);
-    expect(readFileSync(await png.path()).subarray(1, 4).toString("latin1")).toBe("PNG");
+    expect(
+      readFileSync(await png.path())
+        .subarray(1, 4)
+        .toString("latin1"),
+    ).toBe("PNG");
     const [svg] = await Promise.all([page.waitForEvent("download"), page.getByTestId("psth-svg").click()]);
     expect(readFileSync(await svg.path(), "utf8")).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     // The route survives a reload, and Back returns to the previous place.
@@ -323,20 +404,35 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
     const faults = page.getByTestId("faults-table");
     await faults.waitFor();
     expect(await faults.locator("tbody tr").count()).toBe(2);
-    expect(await faults.locator("tbody tr td").first().textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} [+-]\d{2}:\d{2}$/);
-    expect(await faults.locator("tbody tr td:nth-child(2)").allTextContents()).toEqual(["counts-incomplete", "heartbeat-lost"]);
+    expect(await faults.locator("tbody tr td").first().textContent()).toMatch(
+      /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} [+-]\d{2}:\d{2}$/,
+    );
+    expect(await faults.locator("tbody tr td:nth-child(2)").allTextContents()).toEqual([
+      "counts-incomplete",
+      "heartbeat-lost",
+    ]);
     await page.getByTestId("filter-code").selectOption("heartbeat-lost");
     await expect.poll(() => faults.locator("tbody tr").count()).toBe(1);
     await shot("09-faults.png");
   });
 
-  it("export: the bundle downloads and unzips with the documented files; the NWB file validates; CSV as before", async () => {
+  it("export: the bundle unzips with the documented files; the NWB file validates; CSV as before", async () => {
     await page.goto(`${server.url}/#/session/${sessionId}/export`);
     const [bundle] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-bundle").click()]);
     expect(bundle.suggestedFilename()).toBe(`demo-${sessionId}.zip`);
     const entries = [...(await unzipFile(await bundle.path())).keys()];
     const folder = `demo-${sessionId}`;
-    for (const name of ["README.md", "presentations.csv", "units.csv", "spike_counts.csv", "responses.csv", "faults.csv", "protocol.json", "rig.json", "replay-protocol.json"]) {
+    for (const name of [
+      "README.md",
+      "presentations.csv",
+      "units.csv",
+      "spike_counts.csv",
+      "responses.csv",
+      "faults.csv",
+      "protocol.json",
+      "rig.json",
+      "replay-protocol.json",
+    ]) {
       expect(entries).toContain(`${folder}/${name}`);
     }
     expect(entries.filter((e) => e.startsWith(`${folder}/stimuli/`) && e.endsWith(".png"))).toHaveLength(50);
@@ -349,10 +445,15 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
     }
     await page.getByTestId("export-csv").click();
     await page.getByTestId("csv-files").waitFor();
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-presentations.csv").click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByTestId("download-presentations.csv").click(),
+    ]);
     expect(download.suggestedFilename()).toBe(`demo-${sessionId}-presentations.csv`);
     const text = readFileSync(await download.path(), "utf8");
-    expect(text.split("\n")[0]).toBe("idx,block,stimulus_sha256,event_code,scheduled_ms,shown_ms,duration_ms,status,onset_sample,counts_complete");
+    expect(text.split("\n")[0]).toBe(
+      "idx,block,stimulus_sha256,event_code,scheduled_ms,shown_ms,duration_ms,status,onset_sample,counts_complete",
+    );
     expect(text.trim().split("\n")).toHaveLength(151);
     await shot("10-export.png");
   });
@@ -373,7 +474,11 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
       const outcome = await other.evaluate(
         async ({ url, token }) => {
           try {
-            const r = await fetch(url, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: "{}" });
+            const r = await fetch(url, {
+              method: "POST",
+              headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+              body: "{}",
+            });
             return `answered ${r.status}`;
           } catch (err) {
             return `refused: ${String(err)}`;

@@ -1,4 +1,4 @@
-/** The export bundle: one zip that unzips (read with yauzl, not the library that wrote it) into the documented files. */
+/** The export bundle: one zip that unzips (read with yauzl, not the zip's writer) into the documented files. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -22,7 +22,7 @@ afterAll(() => {
 });
 
 describe("cortexloop export --bundle", () => {
-  it("writes one zip with the CSVs, protocol, rig, replay protocol, stimuli by hash and a README of every column", async () => {
+  it("writes one zip: CSVs, protocol, rig, replay protocol, stimuli by hash, a README of every column", async () => {
     const file = join(tmp.dir, "s.zip");
     await runExport(String(fx.sessionId), { db: join(tmp.dir, "lab.db"), bundle: file });
     const entries = await unzip(file);
@@ -43,8 +43,12 @@ describe("cortexloop export --bundle", () => {
     const session = store.findSession(fx.sessionId)!;
     expect(entries.get(`${folder}/protocol.json`)!.toString("utf8")).toBe(store.protocolText(session.protocolId));
     expect(entries.get(`${folder}/rig.json`)!.toString("utf8")).toBe(store.rigText(session.rigId));
-    for (const sha of fx.shas) expect(entries.get(`${folder}/stimuli/${sha}.png`)!.equals(store.getStimulusPng(sha)!)).toBe(true);
-    const replay = JSON.parse(entries.get(`${folder}/replay-protocol.json`)!.toString("utf8")) as { name: string; blocks: unknown[] };
+    for (const sha of fx.shas)
+      expect(entries.get(`${folder}/stimuli/${sha}.png`)!.equals(store.getStimulusPng(sha)!)).toBe(true);
+    const replay = JSON.parse(entries.get(`${folder}/replay-protocol.json`)!.toString("utf8")) as {
+      name: string;
+      blocks: unknown[];
+    };
     expect(replay.name).toBe("replay of incomplete-fixture");
     // The README documents every column of every CSV, and each CSV has exactly those columns.
     const readme = entries.get(`${folder}/README.md`)!.toString("utf8");

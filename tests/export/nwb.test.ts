@@ -17,7 +17,12 @@ import { sharedDir } from "../../src/main/paths.js";
 import { SessionStore } from "../../src/main/store/index.js";
 import { decodeImage } from "../../src/stimulus/index.js";
 import { runProtocolFile } from "../helpers/session.js";
-import { fixtureBins, incompleteCount, writeIncompleteSession, type IncompleteFixture } from "../helpers/incomplete-session.js";
+import {
+  fixtureBins,
+  incompleteCount,
+  writeIncompleteSession,
+  type IncompleteFixture,
+} from "../helpers/incomplete-session.js";
 import { repoRoot, tempDir, writeQuickProtocol } from "../helpers/tmp.js";
 
 const python = "/usr/bin/python3";
@@ -63,7 +68,12 @@ interface ReadBack {
 }
 
 function readBack(file: string): ReadBack {
-  return JSON.parse(execFileSync(python, [join(repoRoot, "tests", "export", "read_nwb.py"), file], { encoding: "utf8", maxBuffer: 64 << 20 })) as ReadBack;
+  return JSON.parse(
+    execFileSync(python, [join(repoRoot, "tests", "export", "read_nwb.py"), file], {
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+    }),
+  ) as ReadBack;
 }
 
 /** Everything the store holds that the file must hold too. */
@@ -75,7 +85,11 @@ async function expectMatchesStore(store: SessionStore, sessionId: number, nwb: R
   expect(nwb.rig).toBe(store.rigText(session.rigId));
   expect(nwb.software).toMatch(/^cortexloop \d+\.\d+\.\d+/);
   const units = store.units(sessionId);
-  expect(nwb.units).toEqual({ id: units.map((u) => u.id), electrode: units.map((u) => u.electrode), sorted_id: units.map((u) => u.sortedId) });
+  expect(nwb.units).toEqual({
+    id: units.map((u) => u.id),
+    electrode: units.map((u) => u.electrode),
+    sorted_id: units.map((u) => u.sortedId),
+  });
 
   const presentations = store.presentations(sessionId);
   const results = new Map(store.countResults(sessionId).map((r) => [r.presentationIdx, r]));
@@ -91,7 +105,11 @@ async function expectMatchesStore(store: SessionStore, sessionId: number, nwb: R
     expect(p.start_time[j]).toBeCloseTo((x.shownMs ?? x.scheduledMs) / 1000, 9);
     expect(p.stop_time[j]! - p.start_time[j]!).toBeCloseTo(x.durationMs / 1000, 9);
   });
-  expect(p.counts_state).toEqual(presentations.map((x) => (results.get(x.idx) === undefined ? "none" : results.get(x.idx)!.complete ? "complete" : "incomplete")));
+  expect(p.counts_state).toEqual(
+    presentations.map((x) =>
+      results.get(x.idx) === undefined ? "none" : results.get(x.idx)!.complete ? "complete" : "incomplete",
+    ),
+  );
 
   // Counts: every stored (presentation, unit, bin) count, and -1 exactly where none was stored.
   const bins = session.countWindow.bins;
@@ -101,7 +119,9 @@ async function expectMatchesStore(store: SessionStore, sessionId: number, nwb: R
   presentations.forEach((x, j) => {
     units.forEach((u, k) => {
       for (let b = 0; b < bins; b++) {
-        expect(p.spike_counts[j]![k]![b], `presentation ${x.idx} unit ${u.id} bin ${b}`).toBe(stored.get(`${x.idx}:${u.id}:${b}`) ?? -1);
+        expect(p.spike_counts[j]![k]![b], `presentation ${x.idx} unit ${u.id} bin ${b}`).toBe(
+          stored.get(`${x.idx}:${u.id}:${b}`) ?? -1,
+        );
         compared++;
       }
     });
@@ -186,7 +206,9 @@ describe("NWB export refuses bad input with a clear error, and leaves no file th
     const err = await writeSessionNwb(store, running.sessionId, join(dir, "r.nwb")).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExportError);
     expect((err as ExportError).code).toBe("session-running");
-    expect((err as Error).message).toMatch(/is still running \(state "started" since .*\); nothing was written\..*--allow-unfinished/);
+    expect((err as Error).message).toMatch(
+      /is still running \(state "started" since .*\); nothing was written\..*--allow-unfinished/,
+    );
     expect(filesIn(dir)).toEqual([]);
     const reply = await dispatch(store, "exportNwb", { session: running.sessionId });
     expect(reply).toMatchObject({ ok: false, code: "conflict" });
@@ -207,7 +229,7 @@ describe("NWB export refuses bad input with a clear error, and leaves no file th
     expect(await dispatch(store, "exportNwb", { session: 9999 })).toMatchObject({ ok: false, code: "not-found" });
   });
 
-  it("a disk that fills during the write: the partial file is removed, an older file of that name is kept", async () => {
+  it("a disk that fills during the write: the partial file is removed, an older one of that name kept", async () => {
     const dir = join(tmp.dir, "full");
     mkdirSync(dir);
     const target = join(dir, "s.nwb");
@@ -223,13 +245,16 @@ describe("NWB export refuses bad input with a clear error, and leaves no file th
     expect(calls).toBe(2);
     expect(err).toBeInstanceOf(ExportError);
     expect((err as ExportError).code).toBe("write-failed");
-    expect((err as Error).message).toMatch(/failed after 4096 of \d+ bytes \(ENOSPC: no space left on device, write\); the partial file was removed/);
+    expect((err as Error).message).toMatch(
+      /failed after 4096 of \d+ bytes \(ENOSPC: no space left on device, write\); the partial file was removed/,
+    );
     expect(filesIn(dir)).toEqual(["s.nwb"]);
     expect(readFileSync(target, "utf8")).toBe("an older export");
   });
 });
 
-const canMount = process.getuid?.() === 0 && process.platform === "linux" && spawnSync("mount", ["--version"]).status === 0;
+const canMount =
+  process.getuid?.() === 0 && process.platform === "linux" && spawnSync("mount", ["--version"]).status === 0;
 
 describe.skipIf(!canMount)("a real full disk (a 32 KiB tmpfs)", () => {
   const mnt = join(tmp.dir, "tiny");
@@ -237,7 +262,11 @@ describe.skipIf(!canMount)("a real full disk (a 32 KiB tmpfs)", () => {
   beforeAll(() => {
     mkdirSync(mnt);
     mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=32k", "tmpfs", mnt]).status === 0;
-    if (!mounted) console.warn("tests/export/nwb.test.ts: could not mount a tmpfs (not allowed in this container); the injected full disk above still runs.");
+    if (!mounted)
+      console.warn(
+        "tests/export/nwb.test.ts: could not mount a tmpfs (not allowed in this container); " +
+          "the injected full disk above still runs.",
+      );
   });
   afterAll(() => {
     if (mounted) spawnSync("umount", [mnt]);

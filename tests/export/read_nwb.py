@@ -31,14 +31,19 @@ with h5py.File(sys.argv[1], "r") as f:
     pres = f["intervals/presentations"]
     faults = f["intervals/faults"]
     images = f["stimulus/templates/stimuli"]
-    order = [text(f[ref].name).rsplit("/", 1)[-1] for ref in images["order_of_images"][()]] if "order_of_images" in images else []
+    refs = images["order_of_images"][()] if "order_of_images" in images else []
+    order = [text(f[ref].name).rsplit("/", 1)[-1] for ref in refs]
     out = {
         "identifier": text(f["identifier"][()]),
         "nwb_version": text(f.attrs["nwb_version"]),
         "protocol": text(f["general/protocol"][()]),
         "rig": text(f["general/data_collection"][()]),
         "software": text(f["general/source_script"][()]),
-        "units": {"id": units["id"][()].tolist(), "electrode": column(units, "electrode_label"), "sorted_id": units["sorted_id"][()].tolist()},
+        "units": {
+            "id": units["id"][()].tolist(),
+            "electrode": column(units, "electrode_label"),
+            "sorted_id": units["sorted_id"][()].tolist(),
+        },
         "presentations": {
             "id": pres["id"][()].tolist(),
             "start_time": pres["start_time"][()].tolist(),

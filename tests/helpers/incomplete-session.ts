@@ -20,7 +20,13 @@ export interface IncompleteFixture {
   sessionId: number;
   shas: string[];
   /** Presentation index → stimulus index, repeat, and what its counts are. */
-  presentations: { idx: number; image: number; repeat: number; counts: "complete" | "incomplete" | "none"; onsetSample: number | null }[];
+  presentations: {
+    idx: number;
+    image: number;
+    repeat: number;
+    counts: "complete" | "incomplete" | "none";
+    onsetSample: number | null;
+  }[];
   /** The complete count of (presentation, unit, bin): a fixed pattern. */
   complete(idx: number, unit: number, bin: number): number;
   /** Expected mean over complete repeats of an image's summed count, per unit. */
@@ -35,11 +41,21 @@ const repeats = 4;
 const incompletePairs = new Set(["0:1", "0:3", "2:0", "5:2"]);
 const skippedPair = "3:3";
 
-export async function writeIncompleteSession(store: SessionStore, options: { finish?: boolean } = {}): Promise<IncompleteFixture> {
+export async function writeIncompleteSession(
+  store: SessionStore,
+  options: { finish?: boolean } = {},
+): Promise<IncompleteFixture> {
   const pictures = generateImages("gratings", images, 16, 11);
   const shas: string[] = [];
   for (let i = 0; i < images; i++) {
-    shas.push(store.putStimulus(await encodePng(pictures[i]!), { width: 16, height: 16, channels: 3, origin: `gratings:11:${i}` }));
+    shas.push(
+      store.putStimulus(await encodePng(pictures[i]!), {
+        width: 16,
+        height: 16,
+        channels: 3,
+        origin: `gratings:11:${i}`,
+      }),
+    );
   }
   const rigText = JSON.stringify({ name: "fixture-rig", acquisition: { format: "openephys-zmq", sampleRate: 30000 } });
   const protocol = {
@@ -53,7 +69,13 @@ export async function writeIncompleteSession(store: SessionStore, options: { fin
   };
   const protocolId = store.putProtocol(protocol.name, JSON.stringify(protocol, null, 2));
   const rigId = store.putRig("fixture-rig", rigText);
-  const session = store.createSession({ name: "incomplete-fixture", protocolId, rigId, seed: 5, countWindow: { startMs: 40, endMs: 200, bins: fixtureBins } });
+  const session = store.createSession({
+    name: "incomplete-fixture",
+    protocolId,
+    rigId,
+    seed: 5,
+    countWindow: { startMs: 40, endMs: 200, bins: fixtureBins },
+  });
   store.appendSessionEvent(session.id, "started", "fixture");
   const complete = (idx: number, unit: number, bin: number): number => (idx * 7 + unit * 3 + bin * 5) % 9;
   const writer = store.writer(session.id);
@@ -84,7 +106,9 @@ export async function writeIncompleteSession(store: SessionStore, options: { fin
           complete: counts === "complete",
           units: fixtureUnits.map((unit, u) => ({
             unit,
-            bins: Array.from({ length: fixtureBins }, (_, b) => (counts === "incomplete" ? incompleteCount : complete(at, u, b))),
+            bins: Array.from({ length: fixtureBins }, (_, b) =>
+              counts === "incomplete" ? incompleteCount : complete(at, u, b),
+            ),
           })),
         });
       }
@@ -92,20 +116,36 @@ export async function writeIncompleteSession(store: SessionStore, options: { fin
       idx++;
     }
   }
-  writer.addFault({ code: "counts-incomplete", message: "The rig stopped sending spikes inside the count window of 4 presentations; their counts are kept, marked incomplete.", presentationIdxs: presentations.filter((p) => p.counts === "incomplete").map((p) => p.idx) });
-  writer.addFault({ code: "heartbeat-lost", message: "Rig stopped answering heartbeats; reconnected after 800 ms.", presentationIdxs: [] });
+  writer.addFault({
+    code: "counts-incomplete",
+    message:
+      "The rig stopped sending spikes inside the count window of 4 presentations; " +
+      "their counts are kept, marked incomplete.",
+    presentationIdxs: presentations.filter((p) => p.counts === "incomplete").map((p) => p.idx),
+  });
+  writer.addFault({
+    code: "heartbeat-lost",
+    message: "Rig stopped answering heartbeats; reconnected after 800 ms.",
+    presentationIdxs: [],
+  });
   writer.close();
   if (options.finish ?? true) store.appendSessionEvent(session.id, "completed", "fixture");
 
-  const summed = (p: number, u: number): number => Array.from({ length: fixtureBins }, (_, b) => complete(p, u, b)).reduce((a, b) => a + b, 0);
+  const summed = (p: number, u: number): number =>
+    Array.from({ length: fixtureBins }, (_, b) => complete(p, u, b)).reduce((a, b) => a + b, 0);
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   return {
     sessionId: session.id,
     shas,
     presentations,
     complete,
-    expectedMean: (image, u) => mean(presentations.filter((p) => p.image === image && p.counts === "complete").map((p) => summed(p.idx, u))),
+    expectedMean: (image, u) =>
+      mean(presentations.filter((p) => p.image === image && p.counts === "complete").map((p) => summed(p.idx, u))),
     meanWithIncomplete: (image, u) =>
-      mean(presentations.filter((p) => p.image === image && p.counts !== "none").map((p) => (p.counts === "incomplete" ? incompleteCount * fixtureBins : summed(p.idx, u)))),
+      mean(
+        presentations
+          .filter((p) => p.image === image && p.counts !== "none")
+          .map((p) => (p.counts === "incomplete" ? incompleteCount * fixtureBins : summed(p.idx, u))),
+      ),
   };
 }

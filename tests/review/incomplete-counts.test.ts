@@ -11,7 +11,13 @@ import { dispatch } from "../../src/main/api/handlers.js";
 import { sessionBundle, sessionCsvFiles } from "../../src/main/export/index.js";
 import { splitHalfReliability } from "../../src/models/metrics/index.js";
 import { SessionStore } from "../../src/main/store/index.js";
-import { fixtureBins, fixtureUnits, incompleteCount, writeIncompleteSession, type IncompleteFixture } from "../helpers/incomplete-session.js";
+import {
+  fixtureBins,
+  fixtureUnits,
+  incompleteCount,
+  writeIncompleteSession,
+  type IncompleteFixture,
+} from "../helpers/incomplete-session.js";
 import { tempDir } from "../helpers/tmp.js";
 
 async function valueOf<T>(pending: Promise<ApiReply<unknown>>): Promise<T> {
@@ -48,8 +54,17 @@ describe("incomplete counts are excluded from means by default, and shown distin
 
   it("unitResponses: means and s.e.m. over complete repeats; counting summary; incomplete columns marked", async () => {
     const r = await valueOf<Replies["unitResponses"]>(dispatch(store, "unitResponses", { session: fx.sessionId }));
-    expect(r.counting).toMatchObject({ includeIncomplete: false, presentations: 24, counted: 19, excludedIncomplete: 4, includedIncomplete: 0, withoutCounts: 1 });
-    expect(r.counting.text).toMatch(/19 of 24 presentations counted \(complete counts only\); 4 with incomplete counts excluded; 1 without counts/);
+    expect(r.counting).toMatchObject({
+      includeIncomplete: false,
+      presentations: 24,
+      counted: 19,
+      excludedIncomplete: 4,
+      includedIncomplete: 0,
+      withoutCounts: 1,
+    });
+    expect(r.counting.text).toMatch(
+      /19 of 24 presentations counted \(complete counts only\); 4 with incomplete counts excluded; 1 without counts/,
+    );
     expect(r.stimuli.map((s) => s.sha256)).toEqual(fx.shas);
     r.stimuli.forEach((s, i) => {
       const completeRepeats = fx.presentations.filter((p) => p.image === i && p.counts === "complete").length;
@@ -65,14 +80,23 @@ describe("incomplete counts are excluded from means by default, and shown distin
     const col = r.matrix.state.indexOf("incomplete");
     expect(r.matrix.counts[0]![col]).toBe(incompleteCount * fixtureBins);
 
-    const all = await valueOf<Replies["unitResponses"]>(dispatch(store, "unitResponses", { session: fx.sessionId, includeIncomplete: true }));
-    expect(all.counting).toMatchObject({ includeIncomplete: true, counted: 23, excludedIncomplete: 0, includedIncomplete: 4 });
+    const all = await valueOf<Replies["unitResponses"]>(
+      dispatch(store, "unitResponses", { session: fx.sessionId, includeIncomplete: true }),
+    );
+    expect(all.counting).toMatchObject({
+      includeIncomplete: true,
+      counted: 23,
+      excludedIncomplete: 0,
+      includedIncomplete: 4,
+    });
     expect(all.stimuli[0]!.meanByUnit[0]).toBeCloseTo(fx.meanWithIncomplete(0, 0), 9);
   });
 
   it("unitRaster: the PSTH averages complete rows only; incomplete rows are present and flagged", async () => {
     const unitId = store.units(fx.sessionId)[1]!.id;
-    const r = await valueOf<Replies["unitRaster"]>(dispatch(store, "unitRaster", { session: fx.sessionId, unit: unitId }));
+    const r = await valueOf<Replies["unitRaster"]>(
+      dispatch(store, "unitRaster", { session: fx.sessionId, unit: unitId }),
+    );
     expect(r.rows).toHaveLength(24);
     expect(r.rows.filter((row) => row.counts === "incomplete" && !row.counted)).toHaveLength(4);
     expect(r.binMs).toBe(40);
@@ -101,10 +125,15 @@ describe("incomplete counts are excluded from means by default, and shown distin
   it("reliability: split-half over complete repeats only", async () => {
     const r = await valueOf<Replies["reliability"]>(dispatch(store, "reliability", { session: fx.sessionId }));
     const u = 2;
-    const perImage = fx.shas.map((_, i) => fx.presentations.filter((p) => p.image === i && p.counts === "complete").map((p) => p.idx));
+    const perImage = fx.shas.map((_, i) =>
+      fx.presentations.filter((p) => p.image === i && p.counts === "complete").map((p) => p.idx),
+    );
     const maxRepeats = Math.max(...perImage.map((l) => l.length));
-    const summed = (idx: number): number => Array.from({ length: fixtureBins }, (_, b) => fx.complete(idx, u, b)).reduce((a, c) => a + c, 0);
-    const y = Array.from({ length: maxRepeats }, (_, rep) => perImage.map((l) => (rep < l.length ? summed(l[rep]!) : Number.NaN)));
+    const summed = (idx: number): number =>
+      Array.from({ length: fixtureBins }, (_, b) => fx.complete(idx, u, b)).reduce((a, c) => a + c, 0);
+    const y = Array.from({ length: maxRepeats }, (_, rep) =>
+      perImage.map((l) => (rep < l.length ? summed(l[rep]!) : Number.NaN)),
+    );
     const expected = splitHalfReliability(y);
     expect(r.units[u]!.stimuli).toBe(expected.stimuli);
     expect(r.units[u]!.reliability).toBeCloseTo(expected.reliability, 9);
@@ -119,7 +148,9 @@ describe("incomplete counts are excluded from means by default, and shown distin
       const i = fx.shas.indexOf(row.stimulus_sha256!);
       const u = unitIds.indexOf(Number(row.unit_id));
       expect(row.counted).toBe("complete");
-      expect(Number(row.n_incomplete)).toBe(fx.presentations.filter((p) => p.image === i && p.counts === "incomplete").length);
+      expect(Number(row.n_incomplete)).toBe(
+        fx.presentations.filter((p) => p.image === i && p.counts === "incomplete").length,
+      );
       expect(Number(row.mean_count)).toBeCloseTo(fx.expectedMean(i, u), 9);
     }
     const spikes = parseCsv(files.get("spike_counts.csv")!);
@@ -128,6 +159,8 @@ describe("incomplete counts are excluded from means by default, and shown distin
     const bundle = sessionBundle(store, fx.sessionId);
     const unzipped = unzipSync(bundle.zip);
     expect(strFromU8(unzipped[`${bundle.folder}/responses.csv`]!)).toBe(files.get("responses.csv"));
-    expect(strFromU8(unzipped[`${bundle.folder}/README.md`]!)).toMatch(/19 of 24 presentations counted \(complete counts only\); 4 with incomplete counts excluded/);
+    expect(strFromU8(unzipped[`${bundle.folder}/README.md`]!)).toMatch(
+      /19 of 24 presentations counted \(complete counts only\); 4 with incomplete counts excluded/,
+    );
   });
 });

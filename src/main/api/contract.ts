@@ -8,10 +8,27 @@ import { channelNames, type ChannelName } from "./channels.js";
 import type { PresentationRecord } from "../store/types.js";
 import type { CountingSummary, LearningSeries, TuningCurve, UnitRaster } from "../review/index.js";
 
-export type { CountingSummary, LearningSeries, LearningPoint, RasterRow, TuningAxis, TuningCurve, UnitRaster } from "../review/index.js";
+export type {
+  CountingSummary,
+  LearningSeries,
+  LearningPoint,
+  RasterRow,
+  TuningAxis,
+  TuningCurve,
+  UnitRaster,
+} from "../review/index.js";
 
 /** Closed set of error codes a reply can carry; the UI picks its wording by code. */
-export const apiErrorCodes = ["unknown-channel", "bad-request", "not-found", "conflict", "forbidden", "unauthorized", "too-large", "internal"] as const;
+export const apiErrorCodes = [
+  "unknown-channel",
+  "bad-request",
+  "not-found",
+  "conflict",
+  "forbidden",
+  "unauthorized",
+  "too-large",
+  "internal",
+] as const;
 export type ApiErrorCode = (typeof apiErrorCodes)[number];
 
 export type ApiReply<T> = { ok: true; value: T } | { ok: false; code: ApiErrorCode; message: string };

@@ -32,7 +32,9 @@ export class ApiError extends Error {
   }
 }
 
-type Handlers = { [C in Channel]: (store: SessionStore, request: ParsedRequestOf<C>) => Replies[C] | Promise<Replies[C]> };
+type Handlers = {
+  [C in Channel]: (store: SessionStore, request: ParsedRequestOf<C>) => Replies[C] | Promise<Replies[C]>;
+};
 
 function sessionOrThrow(store: SessionStore, ref: string | number): NonNullable<ReturnType<SessionStore["findSession"]>> {
   const session = store.findSession(ref);
@@ -52,12 +54,22 @@ function rule(request: { includeIncomplete?: boolean }): CountingRule {
 
 /** Export errors keep their meaning over the API: a missing session is not-found, a running one a conflict. */
 function exportError(err: unknown): never {
-  if (err instanceof ExportError) throw new ApiError(err.code === "not-found" ? "not-found" : err.code === "session-running" ? "conflict" : "internal", err.message);
+  if (err instanceof ExportError) {
+    const code = err.code === "not-found" ? "not-found" : err.code === "session-running" ? "conflict" : "internal";
+    throw new ApiError(code, err.message);
+  }
   throw err;
 }
 
-function download(session: number, fileName: string, mediaType: string, bytes: Uint8Array, contents: string[]): FileDownload {
-  return { session, fileName, mediaType, bytes: bytes.length, base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64"), contents };
+function download(
+  session: number,
+  fileName: string,
+  mediaType: string,
+  bytes: Uint8Array,
+  contents: string[],
+): FileDownload {
+  const base64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+  return { session, fileName, mediaType, bytes: bytes.length, base64, contents };
 }
 
 export const handlers: Handlers = {
@@ -137,7 +149,12 @@ export const handlers: Handlers = {
       units: data.units,
       counting: review.counting(rule(request)),
       stimuli: review.means(rule(request)),
-      matrix: { presentationIdxs: data.presentations.map((p) => p.idx), counts, state: data.presentations.map((p) => p.counts), max },
+      matrix: {
+        presentationIdxs: data.presentations.map((p) => p.idx),
+        counts,
+        state: data.presentations.map((p) => p.counts),
+        max,
+      },
     };
   },
 
@@ -145,14 +162,18 @@ export const handlers: Handlers = {
     const s = sessionOrThrow(store, request.session);
     const review = new SessionReview(store, s.id);
     const index = review.data.units.findIndex((u) => u.id === request.unit);
-    if (index < 0) throw new ApiError("not-found", `Session ${s.id} has no unit ${request.unit}; its units are ${review.data.units.map((u) => u.id).join(", ") || "none"}.`);
+    if (index < 0) {
+      const known = review.data.units.map((u) => u.id).join(", ") || "none";
+      throw new ApiError("not-found", `Session ${s.id} has no unit ${request.unit}; its units are ${known}.`);
+    }
     return review.raster(index, rule(request));
   },
 
   tuning(store, request) {
     const s = sessionOrThrow(store, request.session);
     const review = new SessionReview(store, s.id);
-    return { units: review.data.units, counting: review.counting(rule(request)), curves: review.tuning(rule(request)) };
+    const counting = review.counting(rule(request));
+    return { units: review.data.units, counting, curves: review.tuning(rule(request)) };
   },
 
   reliability(store, request) {
@@ -212,7 +233,12 @@ export type ErrorLog = (message: string) => void;
  * Validates a call (channel name, then arguments) and runs it. Never throws: every failure is an
  * `{ ok: false, code, message }` reply.
  */
-export async function dispatch(store: SessionStore, channel: unknown, raw: unknown, log: ErrorLog = () => {}): Promise<ApiReply<unknown>> {
+export async function dispatch(
+  store: SessionStore,
+  channel: unknown,
+  raw: unknown,
+  log: ErrorLog = () => {},
+): Promise<ApiReply<unknown>> {
   if (!isChannel(channel)) {
     const shown = typeof channel === "string" ? `"${channel.slice(0, 60)}"` : typeof channel;
     return { ok: false, code: "unknown-channel", message: `There is no channel ${shown}; nothing was done. The channels are listed in src/main/api/contract.ts.` };
@@ -220,7 +246,12 @@ export async function dispatch(store: SessionStore, channel: unknown, raw: unkno
   return runChannel(store, channel, raw, log);
 }
 
-async function runChannel<C extends Channel>(store: SessionStore, channel: C, raw: unknown, log: ErrorLog): Promise<ApiReply<Replies[C]>> {
+async function runChannel<C extends Channel>(
+  store: SessionStore,
+  channel: C,
+  raw: unknown,
+  log: ErrorLog,
+): Promise<ApiReply<Replies[C]>> {
   const parsed = parseRequest(channel, raw);
   if (!parsed.ok) return parsed;
   try {

@@ -54,7 +54,12 @@ export interface IpcCall {
 }
 
 /** Runs one IPC call through sender, channel and argument checks; never throws. */
-export async function guardIpcCall(store: SessionStore, call: IpcCall, trusted: TrustedRenderer = {}, log: ErrorLog = () => {}): Promise<ApiReply<unknown>> {
+export async function guardIpcCall(
+  store: SessionStore,
+  call: IpcCall,
+  trusted: TrustedRenderer = {},
+  log: ErrorLog = () => {},
+): Promise<ApiReply<unknown>> {
   if (call.isMainFrame === false || !isTrustedSenderUrl(call.senderUrl, trusted)) {
     const where = typeof call.senderUrl === "string" && call.senderUrl.length > 0 ? call.senderUrl.slice(0, 120) : "an unknown frame";
     const why = call.isMainFrame === false ? "a sub-frame, not the window's own page" : "not the cortexloop renderer";

@@ -288,7 +288,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         id = typeof msg.id === "number" || typeof msg.id === "string" ? msg.id : null;
         reply = dispatch(store, msg.channel, msg.request, log);
       } catch {
-        reply = Promise.resolve({ ok: false, code: "bad-request", message: "A WebSocket message must be JSON text: {id, channel, request}; nothing was done." });
+        const message = "A WebSocket message must be JSON text: {id, channel, request}; nothing was done.";
+        reply = Promise.resolve({ ok: false, code: "bad-request", message });
       }
       void reply.then((r) => ws.send(JSON.stringify({ id, reply: r })));
     });

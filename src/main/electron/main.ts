@@ -94,7 +94,10 @@ function createWindow(): BrowserWindow {
 function handleInvoke(event: IpcMainInvokeEvent, channel: unknown, request: unknown): ReturnType<typeof guardIpcCall> {
   const frame = event.senderFrame;
   const call = { senderUrl: frame?.url, isMainFrame: frame !== null && frame === event.sender.mainFrame, channel, request };
-  if (store === undefined) return Promise.resolve({ ok: false, code: "internal", message: "The database is not open yet; try again in a moment." });
+  if (store === undefined) {
+    const message = "The database is not open yet; try again in a moment.";
+    return Promise.resolve({ ok: false, code: "internal", message });
+  }
   return guardIpcCall(store, call, trusted, log);
 }
 

@@ -17,24 +17,39 @@ export function temporaryPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.partial-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
-export function writeFileAtomic(target: string, bytes: Uint8Array, what: string, writeChunk: WriteChunk = writeSync): void {
+export function writeFileAtomic(
+  target: string,
+  bytes: Uint8Array,
+  what: string,
+  writeChunk: WriteChunk = writeSync,
+): void {
   let isDir = false;
   try {
     isDir = statSync(target).isDirectory();
   } catch {
     // Not there yet: the usual case.
   }
-  if (isDir) throw new ExportError("bad-target", `${target} is a folder; nothing was written. Name the ${what} file to write, e.g. ${join(target, `session.${what === "NWB" ? "nwb" : "zip"}`)}.`);
+  if (isDir)
+    throw new ExportError(
+      "bad-target",
+      `${target} is a folder; nothing was written. Name the ${what} file to write, ` +
+        `e.g. ${join(target, `session.${what === "NWB" ? "nwb" : "zip"}`)}.`,
+    );
   const tmp = temporaryPathFor(target);
   let fd: number;
   try {
     fd = openSync(tmp, "wx");
   } catch (err) {
-    throw new ExportError("write-failed", `Could not create the ${what} file in ${dirname(target)} (${reason(err)}); nothing was written. Check the folder exists and is writable.`);
+    throw new ExportError(
+      "write-failed",
+      `Could not create the ${what} file in ${dirname(target)} (${reason(err)}); nothing was written. ` +
+        "Check the folder exists and is writable.",
+    );
   }
   let written = 0;
   try {
-    while (written < bytes.length) written += writeChunk(fd, bytes, written, Math.min(chunkBytes, bytes.length - written));
+    while (written < bytes.length)
+      written += writeChunk(fd, bytes, written, Math.min(chunkBytes, bytes.length - written));
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, target);
@@ -51,8 +66,9 @@ export function writeFileAtomic(target: string, bytes: Uint8Array, what: string,
     }
     throw new ExportError(
       "write-failed",
-      `Writing the ${what} file ${target} failed after ${written} of ${bytes.length} bytes (${reason(err)}); the partial file was removed and ` +
-        `nothing named ${basename(target)} was written. The database is unchanged. Free some space or choose another folder, and export again.`,
+      `Writing the ${what} file ${target} failed after ${written} of ${bytes.length} bytes (${reason(err)}); ` +
+        `the partial file was removed and nothing named ${basename(target)} was written. The database is unchanged. ` +
+        "Free some space or choose another folder, and export again.",
     );
   }
 }

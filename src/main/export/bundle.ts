@@ -32,7 +32,11 @@ function isJson(text: string): boolean {
   }
 }
 
-export function sessionBundle(store: SessionStore, sessionRef: string | number, options: { allowUnfinished?: boolean } = {}): SessionBundle {
+export function sessionBundle(
+  store: SessionStore,
+  sessionRef: string | number,
+  options: { allowUnfinished?: boolean } = {},
+): SessionBundle {
   const session = sessionOrThrow(store, sessionRef);
   assertFinished(store, session, options.allowUnfinished ?? true);
   const folder = `${safeName(session.name)}-${session.id}`;
@@ -46,8 +50,13 @@ export function sessionBundle(store: SessionStore, sessionRef: string | number, 
   files.set(rigName, encoder.encode(rigText));
   let replayNote: string;
   try {
-    files.set("replay-protocol.json", encoder.encode(`${JSON.stringify(replayProtocol(store, session.id), null, 2)}\n`));
-    replayNote = "`replay-protocol.json`: a protocol that shows the same stimuli in the same order (`cortexloop run` it with this database).";
+    files.set(
+      "replay-protocol.json",
+      encoder.encode(`${JSON.stringify(replayProtocol(store, session.id), null, 2)}\n`),
+    );
+    replayNote =
+      "`replay-protocol.json`: a protocol that shows the same stimuli in the same order " +
+      "(`cortexloop run` it with this database).";
   } catch (err) {
     replayNote = `No replay protocol: ${err instanceof Error ? err.message : String(err)}`;
   }
@@ -60,7 +69,13 @@ export function sessionBundle(store: SessionStore, sessionRef: string | number, 
   }
   const counting = new SessionReview(store, session.id).counting(defaultCounting);
   const readme = bundleReadme({
-    session: { id: session.id, uuid: session.uuid, name: session.name, createdAt: session.createdAt, state: store.sessionState(session.id) },
+    session: {
+      id: session.id,
+      uuid: session.uuid,
+      name: session.name,
+      createdAt: session.createdAt,
+      state: store.sessionState(session.id),
+    },
     countWindow: session.countWindow,
     counting: counting.text,
     protocolName,
@@ -78,7 +93,12 @@ export function sessionBundle(store: SessionStore, sessionRef: string | number, 
   return { fileName: `${folder}.zip`, folder, entries, zip };
 }
 
-export function writeSessionBundle(store: SessionStore, sessionRef: string | number, target: string, writeChunk?: WriteChunk): SessionBundle {
+export function writeSessionBundle(
+  store: SessionStore,
+  sessionRef: string | number,
+  target: string,
+  writeChunk?: WriteChunk,
+): SessionBundle {
   const bundle = sessionBundle(store, sessionRef);
   writeFileAtomic(target, bundle.zip, "zip", writeChunk);
   return bundle;

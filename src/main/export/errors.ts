@@ -16,7 +16,10 @@ export class ExportError extends Error {
 export function sessionOrThrow(store: SessionStore, ref: string | number): SessionRow {
   const session = store.findSession(ref);
   if (session === undefined) {
-    throw new ExportError("not-found", `No session "${ref}" in ${store.file}; nothing was written. Run \`cortexloop sessions\` to list them.`);
+    throw new ExportError(
+      "not-found",
+      `No session "${ref}" in ${store.file}; nothing was written. Run \`cortexloop sessions\` to list them.`,
+    );
   }
   return session;
 }

@@ -40,7 +40,8 @@ export function textScalar(parent: Group, name: string, value: string): Dataset 
   return parent.create_dataset({ name, data: value, shape: [] });
 }
 
-export type ColumnData = Float64Array | Float32Array | Int32Array | Uint32Array | Uint8Array | BigInt64Array | Int8Array | string[];
+export type ColumnData =
+  Float64Array | Float32Array | Int32Array | Uint32Array | Uint8Array | BigInt64Array | Int8Array | string[];
 
 export interface ColumnSpec {
   name: string;
@@ -78,13 +79,17 @@ export function dynamicTable(
   typed(id, "ElementIdentifiers", "hdmf-common");
   for (const c of columns) {
     const rows = c.shape?.[0] ?? c.data.length;
-    if (rows !== ids.length) throw new Error(`dynamicTable ${name}: column ${c.name} has ${rows} rows, the table has ${ids.length}`);
+    if (rows !== ids.length)
+      throw new Error(`dynamicTable ${name}: column ${c.name} has ${rows} rows, the table has ${ids.length}`);
     const d = g.create_dataset({ name: c.name, data: c.data, shape: c.shape ?? null });
     typed(d, "VectorData", "hdmf-common");
     d.create_attribute("description", c.description);
   }
   for (const c of ragged) {
-    if (c.rows.length !== ids.length) throw new Error(`dynamicTable ${name}: ragged column ${c.name} has ${c.rows.length} rows, the table has ${ids.length}`);
+    if (c.rows.length !== ids.length)
+      throw new Error(
+        `dynamicTable ${name}: ragged column ${c.name} has ${c.rows.length} rows, the table has ${ids.length}`,
+      );
     const flat = new Int32Array(c.rows.reduce((n, r) => n + r.length, 0));
     const ends = new Uint32Array(c.rows.length);
     let k = 0;

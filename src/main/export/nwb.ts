@@ -42,7 +42,11 @@ function sampleRateOf(rigText: string): number | null {
 }
 
 /** Builds the NWB file in memory; nothing is written to disk here. */
-export async function sessionNwb(store: SessionStore, sessionRef: string | number, options: NwbOptions = {}): Promise<NwbExport> {
+export async function sessionNwb(
+  store: SessionStore,
+  sessionRef: string | number,
+  options: NwbOptions = {},
+): Promise<NwbExport> {
   const session = sessionOrThrow(store, sessionRef);
   assertFinished(store, session, options.allowUnfinished ?? false);
   const { h5, fs } = await loadH5();
@@ -56,6 +60,7 @@ export async function sessionNwb(store: SessionStore, sessionRef: string | numbe
   const rigText = store.rigText(session.rigId);
   const rigName = store.listSessions().find((s) => s.id === session.id)?.rigName ?? "rig";
   const sw = softwareVersion();
+  const windowText = `${session.countWindow.startMs}–${session.countWindow.endMs}`;
 
   // Decode every stimulus before touching the HDF5 file, so a bad PNG fails early and cleanly.
   const shas = [...new Set(data.presentations.map((p) => p.sha256))];
@@ -76,7 +81,11 @@ export async function sessionNwb(store: SessionStore, sessionRef: string | numbe
     file.create_attribute("nwb_version", nwbVersion);
     file.create_dataset({ name: "file_create_date", data: [new Date().toISOString()] });
     textScalar(file, "identifier", session.uuid);
-    textScalar(file, "session_description", `cortexloop session ${session.id} "${session.name}" (state when exported: ${state})`);
+    textScalar(
+      file,
+      "session_description",
+      `cortexloop session ${session.id} "${session.name}" (state when exported: ${state})`,
+    );
     textScalar(file, "session_start_time", started);
     textScalar(file, "timestamps_reference_time", started);
     for (const g of ["acquisition", "analysis", "processing"]) file.create_group(g);
@@ -90,7 +99,9 @@ export async function sessionNwb(store: SessionStore, sessionRef: string | numbe
       rigText,
       rigName,
       software: `${sw.name} ${sw.version}`,
-      notes: `${review.counting(defaultCounting).text}. Session state when exported: ${state}. Count window ${session.countWindow.startMs}–${session.countWindow.endMs} ms after onset in ${data.bins} bin(s).`,
+      notes:
+        `${review.counting(defaultCounting).text}. Session state when exported: ${state}. ` +
+        `Count window ${windowText} ms after onset in ${data.bins} bin(s).`,
     });
     contents.push(`general: protocol, rig "${rigName}", ${sw.name} ${sw.version}`);
 
@@ -117,49 +128,82 @@ export async function sessionNwb(store: SessionStore, sessionRef: string | numbe
         "controller's clock (the display's reported flip; the planned time where it was not shown).",
       new Int32Array(data.presentations.map((p) => p.idx)),
       [
-        { name: "start_time", description: "Onset: the display's reported flip, seconds (planned time if not shown).", data: startTimes },
+        {
+          name: "start_time",
+          description: "Onset: the display's reported flip, seconds (planned time if not shown).",
+          data: startTimes,
+        },
         {
           name: "stop_time",
           description: "Offset: start_time plus the stimulus duration, seconds.",
           data: new Float64Array(data.presentations.map((p, j) => startTimes[j]! + p.durationMs / 1000)),
         },
-        { name: "event_code", description: "Event code sent to the rig for this presentation.", data: new Int32Array(data.presentations.map((p) => p.eventCode)) },
-        { name: "stimulus_sha256", description: "SHA-256 of the stimulus PNG; the image is /stimulus/templates/stimuli/<sha256>.", data: data.presentations.map((p) => p.sha256) },
+        {
+          name: "event_code",
+          description: "Event code sent to the rig for this presentation.",
+          data: new Int32Array(data.presentations.map((p) => p.eventCode)),
+        },
+        {
+          name: "stimulus_sha256",
+          description: "SHA-256 of the stimulus PNG; the image is /stimulus/templates/stimuli/<sha256>.",
+          data: data.presentations.map((p) => p.sha256),
+        },
         {
           name: "stimulus_index",
-          description: "Row of the image in /stimulus/templates/stimuli/order_of_images (-1: image not in the database).",
+          description:
+            "Row of the image in /stimulus/templates/stimuli/order_of_images (-1: image not in the database).",
           data: new Int32Array(data.presentations.map((p) => imageIndex.get(p.sha256) ?? -1)),
         },
-        { name: "block", description: "Protocol block the presentation belongs to.", data: data.presentations.map((p) => p.block) },
-        { name: "status", description: "shown, unconfirmed (event code not confirmed by the rig) or skipped.", data: data.presentations.map((p) => p.status) },
+        {
+          name: "block",
+          description: "Protocol block the presentation belongs to.",
+          data: data.presentations.map((p) => p.block),
+        },
+        {
+          name: "status",
+          description: "shown, unconfirmed (event code not confirmed by the rig) or skipped.",
+          data: data.presentations.map((p) => p.status),
+        },
         {
           name: "onset_sample",
-          description: `TTL onset on the rig's clock in samples${sampleRate === null ? "" : ` at ${sampleRate} Hz`}; counts are aligned on it; -1 when none.`,
+          description:
+            `TTL onset on the rig's clock in samples${sampleRate === null ? "" : ` at ${sampleRate} Hz`}; ` +
+            "counts are aligned on it; -1 when none.",
           data: new BigInt64Array(data.presentations.map((p) => BigInt(p.onsetSample ?? -1))),
         },
         {
           name: "counts_state",
-          description: "complete, incomplete (the rig's count window was cut short: excluded from means by default) or none (no counts stored).",
+          description:
+            "complete, incomplete (the rig's count window was cut short: excluded from means by default) " +
+            "or none (no counts stored).",
           data: data.presentations.map((p) => p.counts),
         },
         {
           name: "spike_counts",
           description:
-            `Spikes per unit (rows of /units, in order) and bin of the count window ${session.countWindow.startMs}–${session.countWindow.endMs} ms ` +
+            `Spikes per unit (rows of /units, in order) and bin of the count window ${windowText} ms ` +
             `after onset (${data.bins} bin(s) of ${data.binMs} ms); -1 where no count was stored.`,
           data: counts,
           shape: [nP, data.units.length, data.bins],
         },
       ],
     );
-    contents.push(`intervals/presentations: ${nP} rows (${data.presentations.filter((p) => p.counts === "incomplete").length} with incomplete counts)`);
+    contents.push(
+      `intervals/presentations: ${nP} rows ` +
+        `(${data.presentations.filter((p) => p.counts === "incomplete").length} with incomplete counts)`,
+    );
 
     writeFaults(intervals, store.faults(session.id), startedMs);
     contents.push(`intervals/faults: ${store.faults(session.id).length} rows`);
 
     writeTemplates(templates, images);
     contents.push(`stimulus/templates/stimuli: ${images.length} images`);
-    writeIndexSeries(presentationGroup, data.presentations.map((p) => imageIndex.get(p.sha256) ?? -1), startTimes, images.length);
+    writeIndexSeries(
+      presentationGroup,
+      data.presentations.map((p) => imageIndex.get(p.sha256) ?? -1),
+      startTimes,
+      images.length,
+    );
   } catch (err) {
     file.close();
     fs.unlink(memPath);
@@ -198,38 +242,77 @@ function writeUnits(file: Group, data: SessionCounts): void {
     file,
     "units",
     { neurodataType: "Units", namespace: "core" },
-    "Units of the rig's spike sorter: one row per (electrode, sorted unit). Their counts are in /intervals/presentations/spike_counts.",
+    "Units of the rig's spike sorter: one row per (electrode, sorted unit). " +
+      "Their counts are in /intervals/presentations/spike_counts.",
     new Int32Array(data.units.map((u) => u.id)),
     [
-      { name: "electrode_label", description: "Electrode (channel) label from the rig.", data: data.units.map((u) => u.electrode) },
-      { name: "sorted_id", description: "The spike sorter's unit number on that electrode.", data: new Int32Array(data.units.map((u) => u.sortedId)) },
+      {
+        name: "electrode_label",
+        description: "Electrode (channel) label from the rig.",
+        data: data.units.map((u) => u.electrode),
+      },
+      {
+        name: "sorted_id",
+        description: "The spike sorter's unit number on that electrode.",
+        data: new Int32Array(data.units.map((u) => u.sortedId)),
+      },
     ],
   );
 }
 
-function writeFaults(intervals: Group, faults: { id: number; at: string; code: string; message: string; presentationIdxs: number[] }[], startedMs: number): void {
+function writeFaults(
+  intervals: Group,
+  faults: { id: number; at: string; code: string; message: string; presentationIdxs: number[] }[],
+  startedMs: number,
+): void {
   const t = new Float64Array(faults.map((f) => (Date.parse(f.at) - startedMs) / 1000));
   dynamicTable(
     intervals,
     "faults",
     { neurodataType: "TimeIntervals", namespace: "core" },
-    "Faults recorded during the session (what happened, what was kept). Times are seconds from session_start_time on the controller's wall clock.",
+    "Faults recorded during the session (what happened, what was kept). " +
+      "Times are seconds from session_start_time on the controller's wall clock.",
     new Int32Array(faults.map((f) => f.id)),
     [
       { name: "start_time", description: "When the fault was recorded, seconds.", data: t },
-      { name: "stop_time", description: "Same as start_time: a fault is recorded at one moment.", data: new Float64Array(t) },
-      { name: "code", description: "Fault code from a closed set (heartbeat-lost, counts-incomplete, ...).", data: faults.map((f) => f.code) },
-      { name: "message", description: "What happened, what was kept, what to do next.", data: faults.map((f) => f.message) },
+      {
+        name: "stop_time",
+        description: "Same as start_time: a fault is recorded at one moment.",
+        data: new Float64Array(t),
+      },
+      {
+        name: "code",
+        description: "Fault code from a closed set (heartbeat-lost, counts-incomplete, ...).",
+        data: faults.map((f) => f.code),
+      },
+      {
+        name: "message",
+        description: "What happened, what was kept, what to do next.",
+        data: faults.map((f) => f.message),
+      },
       { name: "recorded_at", description: "When it was recorded, ISO 8601 (UTC).", data: faults.map((f) => f.at) },
     ],
-    [{ name: "presentation_idxs", description: "Presentations (ids of /intervals/presentations) the fault concerns.", rows: faults.map((f) => f.presentationIdxs) }],
+    [
+      {
+        name: "presentation_idxs",
+        description: "Presentations (ids of /intervals/presentations) the fault concerns.",
+        rows: faults.map((f) => f.presentationIdxs),
+      },
+    ],
   );
 }
 
-function writeTemplates(templates: Group, images: { sha: string; pixels: Uint8Array; width: number; height: number }[]): void {
+function writeTemplates(
+  templates: Group,
+  images: { sha: string; pixels: Uint8Array; width: number; height: number }[],
+): void {
   const g = templates.create_group("stimuli");
   typed(g, "Images", "core");
-  g.create_attribute("description", "Every stimulus of the session, named by the SHA-256 of its PNG bytes; pixels 0..255 RGB, shape (height, width, 3).");
+  g.create_attribute(
+    "description",
+    "Every stimulus of the session, named by the SHA-256 of its PNG bytes; " +
+      "pixels 0..255 RGB, shape (height, width, 3).",
+  );
   const refs = images.map((im) => {
     const d = g.create_dataset({ name: im.sha, data: im.pixels, shape: [im.height, im.width, 3] });
     typed(d, "RGBImage", "core");
@@ -247,7 +330,10 @@ function writeIndexSeries(presentation: Group, indexes: number[], startTimes: Fl
   if (shown.length === 0 || imageCount === 0) return;
   const g = presentation.create_group("stimuli_shown");
   typed(g, "IndexSeries", "core");
-  g.create_attribute("description", "Which image of /stimulus/templates/stimuli was on screen at each presentation's onset.");
+  g.create_attribute(
+    "description",
+    "Which image of /stimulus/templates/stimuli was on screen at each presentation's onset.",
+  );
   g.create_attribute("comments", "Presentations whose image is not in the database are left out.");
   const d = g.create_dataset({ name: "data", data: new Uint32Array(shown.map(([v]) => v)) });
   d.create_attribute("unit", "N/A");
@@ -262,7 +348,13 @@ function writeIndexSeries(presentation: Group, indexes: number[], startTimes: Fl
 
 export { countsStates };
 
-export async function writeSessionNwb(store: SessionStore, sessionRef: string | number, target: string, options: NwbOptions = {}, writeChunk?: WriteChunk): Promise<NwbExport> {
+export async function writeSessionNwb(
+  store: SessionStore,
+  sessionRef: string | number,
+  target: string,
+  options: NwbOptions = {},
+  writeChunk?: WriteChunk,
+): Promise<NwbExport> {
   const nwb = await sessionNwb(store, sessionRef, options);
   writeFileAtomic(target, nwb.bytes, "NWB", writeChunk);
   return nwb;

@@ -44,8 +44,10 @@ export function countingSummary(data: SessionCounts, rule: CountingRule): Counti
   const excludedIncomplete = rule.includeIncomplete ? 0 : incomplete;
   const includedIncomplete = rule.includeIncomplete ? incomplete : 0;
   const what = rule.includeIncomplete
-    ? `${counted} of ${data.presentations.length} presentations counted, ${includedIncomplete} of them with incomplete counts (included on request)`
-    : `${counted} of ${data.presentations.length} presentations counted (complete counts only); ${excludedIncomplete} with incomplete counts excluded`;
+    ? `${counted} of ${data.presentations.length} presentations counted, ` +
+      `${includedIncomplete} of them with incomplete counts (included on request)`
+    : `${counted} of ${data.presentations.length} presentations counted (complete counts only); ` +
+      `${excludedIncomplete} with incomplete counts excluded`;
   return {
     includeIncomplete: rule.includeIncomplete,
     presentations: data.presentations.length,

@@ -4,7 +4,14 @@
  * from it under one counting rule.
  */
 import type { SessionStore } from "../store/index.js";
-import { countingSummary, defaultCounting, stimulusMeans, type CountingRule, type CountingSummary, type StimulusMeans } from "./aggregate.js";
+import {
+  countingSummary,
+  defaultCounting,
+  stimulusMeans,
+  type CountingRule,
+  type CountingSummary,
+  type StimulusMeans,
+} from "./aggregate.js";
 import { unitRaster, type UnitRaster } from "./raster.js";
 import { unitReliabilities, type UnitReliability } from "./reliability.js";
 import { loadSessionCounts, type SessionCounts } from "./session-counts.js";

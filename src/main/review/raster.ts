@@ -30,14 +30,17 @@ export interface UnitRaster {
 
 export function unitRaster(data: SessionCounts, unitIndex: number, rule: CountingRule): UnitRaster {
   const unit = data.units[unitIndex];
-  if (unit === undefined) throw new Error(`unitRaster: no unit at index ${unitIndex} (session has ${data.units.length})`);
+  if (unit === undefined)
+    throw new Error(`unitRaster: no unit at index ${unitIndex} (session has ${data.units.length})`);
   const nP = data.presentations.length;
   const firstSeen = new Map<string, number>();
   data.presentations.forEach((p, j) => {
     if (!firstSeen.has(p.sha256)) firstSeen.set(p.sha256, j);
   });
   const order = data.presentations.map((_, j) => j);
-  order.sort((a, b) => firstSeen.get(data.presentations[a]!.sha256)! - firstSeen.get(data.presentations[b]!.sha256)! || a - b);
+  order.sort(
+    (a, b) => firstSeen.get(data.presentations[a]!.sha256)! - firstSeen.get(data.presentations[b]!.sha256)! || a - b,
+  );
   let max = 0;
   const rows: RasterRow[] = order.map((j) => {
     const p = data.presentations[j]!;

@@ -24,9 +24,16 @@ export function unitReliabilities(data: SessionCounts, rule: CountingRule): Unit
   const maxRepeats = Math.max(0, ...repeated.map((c) => c.length));
   return data.units.map((unit, u) => {
     if (repeated.length < 2) return { unit, reliability: null, halfCorrelation: null, stimuli: 0 };
-    const y = Array.from({ length: maxRepeats }, (_, r) => repeated.map((cols) => (r < cols.length ? summedResponse(data, u, cols[r]!) : Number.NaN)));
+    const y = Array.from({ length: maxRepeats }, (_, r) =>
+      repeated.map((cols) => (r < cols.length ? summedResponse(data, u, cols[r]!) : Number.NaN)),
+    );
     const result = splitHalfReliability(y);
     const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
-    return { unit, reliability: finite(result.reliability), halfCorrelation: finite(result.halfCorrelation), stimuli: result.stimuli };
+    return {
+      unit,
+      reliability: finite(result.reliability),
+      halfCorrelation: finite(result.halfCorrelation),
+      stimuli: result.stimuli,
+    };
   });
 }

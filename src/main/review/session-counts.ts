@@ -56,7 +56,13 @@ export function loadSessionCounts(store: SessionStore, sessionId: number): Sessi
   const isImported = imported.length > 0;
   const presentations: ReviewPresentation[] = store.presentations(sessionId).map((p) => {
     const r = results.get(p.idx);
-    const counts: CountsState = isImported ? "complete" : r === undefined ? "none" : r.complete ? "complete" : "incomplete";
+    const counts: CountsState = isImported
+      ? "complete"
+      : r === undefined
+        ? "none"
+        : r.complete
+          ? "complete"
+          : "incomplete";
     return {
       idx: p.idx,
       block: p.block,
@@ -90,7 +96,16 @@ export function loadSessionCounts(store: SessionStore, sessionId: number): Sessi
     }
   }
   const { startMs, endMs } = session.countWindow;
-  return { sessionId, units, presentations, bins, binMs: (endMs - startMs) / bins, windowStartMs: startMs, values, imported: isImported };
+  return {
+    sessionId,
+    units,
+    presentations,
+    bins,
+    binMs: (endMs - startMs) / bins,
+    windowStartMs: startMs,
+    values,
+    imported: isImported,
+  };
 }
 
 /** The unit's response to presentation `p`: its bins summed; NaN when nothing was stored. */

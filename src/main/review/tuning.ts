@@ -24,8 +24,18 @@ export const tuningAxes: TuningAxis[] = [
   { generator: "gratings", parameter: "cyclesPerImage", label: "spatial frequency", unit: "cycles/image" },
   { generator: "gratings", parameter: "contrast", label: "contrast", unit: "" },
   { generator: "dots", parameter: "meanRadius", label: "size (mean dot radius)", unit: "fraction of image" },
-  { generator: "dots", parameter: "centroidX", label: "position (horizontal centre of the dots)", unit: "fraction of image" },
-  { generator: "dots", parameter: "eccentricity", label: "position (distance of the dots from the centre)", unit: "fraction of image" },
+  {
+    generator: "dots",
+    parameter: "centroidX",
+    label: "position (horizontal centre of the dots)",
+    unit: "fraction of image",
+  },
+  {
+    generator: "dots",
+    parameter: "eccentricity",
+    label: "position (distance of the dots from the centre)",
+    unit: "fraction of image",
+  },
   { generator: "dots", parameter: "dots", label: "number of dots", unit: "" },
 ];
 
@@ -43,7 +53,11 @@ export interface TuningCurve {
 const originPattern = /(?:^|:)(gratings|dots|noise):(\d+):(\d+)$/;
 
 /** A generated picture's parameters from its origin string, or undefined (not generated, or a gaudy copy). */
-export function parametersOfOrigin(origin: string | null, widthPx: number, cache = new Map<string, GeneratorParameters[]>()): GeneratorParameters | undefined {
+export function parametersOfOrigin(
+  origin: string | null,
+  widthPx: number,
+  cache = new Map<string, GeneratorParameters[]>(),
+): GeneratorParameters | undefined {
   if (origin === null || origin.includes("gaudy")) return undefined;
   const m = originPattern.exec(origin);
   if (m === null) return undefined;
@@ -55,7 +69,9 @@ export function parametersOfOrigin(origin: string | null, widthPx: number, cache
   let list = cache.get(key);
   if (list === undefined || list.length <= index) {
     // Replaying the generator draws the same parameters; the pictures themselves are small.
-    list = generateWithParameters(generator, Math.max(index + 1, list?.length ?? 0), widthPx, seed).map((g) => g.params);
+    list = generateWithParameters(generator, Math.max(index + 1, list?.length ?? 0), widthPx, seed).map(
+      (g) => g.params,
+    );
     cache.set(key, list);
   }
   return list[index];

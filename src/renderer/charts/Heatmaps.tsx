@@ -54,19 +54,31 @@ export function PresentationHeatmap({ data, fileName }: { data: UnitResponses; f
     if (x < 0 || i < 0 || i >= nUnits || j < 0 || j >= nPres) return setHover("");
     const v = data.matrix.counts[i]![j];
     const st = data.matrix.state[j];
-    setHover(`unit ${data.units[i]!.label} · presentation ${data.matrix.presentationIdxs[j]} · ${v === null ? "no counts stored" : `${v} spikes`}${st === "incomplete" ? " · INCOMPLETE (not averaged)" : ""}`);
+    setHover(
+      `unit ${data.units[i]!.label} · presentation ${data.matrix.presentationIdxs[j]} · ` +
+        (v === null ? "no counts stored" : `${v} spikes`) +
+        (st === "incomplete" ? " · INCOMPLETE (not averaged)" : ""),
+    );
   };
   const incomplete = data.matrix.state.filter((s) => s === "incomplete").length;
   return (
     <Figure
       title="Unit × presentation"
-      note={`summed spikes per presentation, in presentation order · hatched (red strip): incomplete counts, ${incomplete} · grey: no counts`}
+      note={
+        "summed spikes per presentation, in presentation order · " +
+        `hatched (red strip): incomplete counts, ${incomplete} · grey: no counts`
+      }
       fileName={fileName}
       testId="heatmap"
       attrs={{ rows: nUnits, columns: nPres, incomplete }}
     >
       <div ref={boxRef} className="heatmap-box">
-        <canvas ref={canvasRef} onMouseMove={onMove} onMouseLeave={() => setHover("")} aria-label={`heatmap of ${nUnits} units by ${nPres} presentations`} />
+        <canvas
+          ref={canvasRef}
+          onMouseMove={onMove}
+          onMouseLeave={() => setHover("")}
+          aria-label={`heatmap of ${nUnits} units by ${nPres} presentations`}
+        />
       </div>
       <div className="heatmap-foot">
         <span className="ramp" aria-hidden="true" />
@@ -105,7 +117,17 @@ function unitMax(data: UnitResponses, u: number): number {
 }
 
 /** Units × images: each unit's mean response (scaled to its own maximum), images ordered by response. */
-export function ImageHeatmap({ data, order, unitIndex, fileName }: { data: UnitResponses; order: HeatmapOrder; unitIndex: number; fileName: string }) {
+export function ImageHeatmap({
+  data,
+  order,
+  unitIndex,
+  fileName,
+}: {
+  data: UnitResponses;
+  order: HeatmapOrder;
+  unitIndex: number;
+  fileName: string;
+}) {
   const canvasRef = useRef<HTMLCanvasElement | null>(null);
   const boxRef = useRef<HTMLDivElement | null>(null);
   const width = useWidth(boxRef);
@@ -140,9 +162,18 @@ export function ImageHeatmap({ data, order, unitIndex, fileName }: { data: UnitR
     const c = Math.floor((x / Math.max(1, width - labelPx)) * columns.length);
     if (x < 0 || i < 0 || i >= nUnits || c < 0 || c >= columns.length) return setHover("");
     const s = data.stimuli[columns[c]!]!;
-    setHover(`unit ${data.units[i]!.label} · image ${s.sha256.slice(0, 10)} (${s.block}) · mean ${formatNumber(s.meanByUnit[i], 2)} over ${s.nByUnit[i]} repeats${s.incomplete > 0 ? ` · ${s.incomplete} incomplete excluded` : ""}`);
+    setHover(
+      `unit ${data.units[i]!.label} · image ${s.sha256.slice(0, 10)} (${s.block}) · ` +
+        `mean ${formatNumber(s.meanByUnit[i], 2)} over ${s.nByUnit[i]} repeats` +
+        (s.incomplete > 0 ? ` · ${s.incomplete} incomplete excluded` : ""),
+    );
   };
-  const how = order === "shown" ? "in order of first presentation" : order === "unit" ? `by unit ${data.units[unitIndex]?.label ?? ""}'s response` : "by the population's mean response";
+  const how =
+    order === "shown"
+      ? "in order of first presentation"
+      : order === "unit"
+        ? `by unit ${data.units[unitIndex]?.label ?? ""}'s response`
+        : "by the population's mean response";
   return (
     <Figure
       title="Units × images"
@@ -152,7 +183,12 @@ export function ImageHeatmap({ data, order, unitIndex, fileName }: { data: UnitR
       attrs={{ rows: nUnits, columns: columns.length, order, first: data.stimuli[columns[0] ?? 0]?.sha256 ?? "" }}
     >
       <div ref={boxRef} className="heatmap-box">
-        <canvas ref={canvasRef} onMouseMove={onMove} onMouseLeave={() => setHover("")} aria-label={`heatmap of ${nUnits} units by ${columns.length} images`} />
+        <canvas
+          ref={canvasRef}
+          onMouseMove={onMove}
+          onMouseLeave={() => setHover("")}
+          aria-label={`heatmap of ${nUnits} units by ${columns.length} images`}
+        />
       </div>
       <div className="heatmap-foot">
         <span className="ramp" aria-hidden="true" />

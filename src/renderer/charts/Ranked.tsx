@@ -16,11 +16,29 @@ interface RankedRow {
 }
 
 /** The unit's images ranked by mean response, ± s.e.m. over counted repeats; the image on hover. */
-export function RankedResponses({ data, unitIndex, fileName }: { data: UnitResponses; unitIndex: number; fileName: string }) {
+export function RankedResponses({
+  data,
+  unitIndex,
+  fileName,
+}: {
+  data: UnitResponses;
+  unitIndex: number;
+  fileName: string;
+}) {
   const rows = useMemo(() => {
     const list = data.stimuli
-      .map((s) => ({ mean: s.meanByUnit[unitIndex], sem: s.semByUnit[unitIndex], n: s.nByUnit[unitIndex] ?? 0, sha: s.sha256, block: s.block, incomplete: s.incomplete }))
-      .filter((r): r is Omit<RankedRow, "rank" | "mean" | "sem"> & { mean: number; sem: number | null } => r.mean !== null && r.mean !== undefined);
+      .map((s) => ({
+        mean: s.meanByUnit[unitIndex],
+        sem: s.semByUnit[unitIndex],
+        n: s.nByUnit[unitIndex] ?? 0,
+        sha: s.sha256,
+        block: s.block,
+        incomplete: s.incomplete,
+      }))
+      .filter(
+        (r): r is Omit<RankedRow, "rank" | "mean" | "sem"> & { mean: number; sem: number | null } =>
+          r.mean !== null && r.mean !== undefined,
+      );
     list.sort((a, b) => b.mean - a.mean);
     return list.map((r, i): RankedRow => ({ ...r, rank: i + 1, mean: Number(r.mean.toFixed(4)), sem: r.sem ?? 0 }));
   }, [data, unitIndex]);
@@ -28,7 +46,10 @@ export function RankedResponses({ data, unitIndex, fileName }: { data: UnitRespo
   return (
     <Figure
       title={`Responses ranked · unit ${unit?.label ?? ""}`}
-      note={`mean spikes in the count window ± s.e.m. over repeats, ${rows.length} images, largest first · ${data.counting.text}`}
+      note={
+        `mean spikes in the count window ± s.e.m. over repeats, ${rows.length} images, largest first · ` +
+        data.counting.text
+      }
       fileName={fileName}
       testId="ranked"
       attrs={{ points: rows.length }}
@@ -37,9 +58,24 @@ export function RankedResponses({ data, unitIndex, fileName }: { data: UnitRespo
         <ResponsiveContainer width="100%" height={300}>
           <LineChart data={rows} margin={{ top: 8, right: 16, bottom: 20, left: 4 }}>
             <CartesianGrid stroke="#e3e6ea" strokeDasharray="3 3" />
-            <XAxis dataKey="rank" type="number" domain={[1, Math.max(1, rows.length)]} tick={{ fontSize: 11 }} label={{ value: "image rank", position: "insideBottom", offset: -12, fontSize: 12 }} />
-            <YAxis tick={{ fontSize: 11 }} width={44} label={{ value: "mean spikes", angle: -90, position: "insideLeft", fontSize: 12 }} />
-            <Tooltip isAnimationActive={false} content={({ active, payload }) => <RankTip active={active} row={payload?.[0]?.payload as RankedRow | undefined} />} />
+            <XAxis
+              dataKey="rank"
+              type="number"
+              domain={[1, Math.max(1, rows.length)]}
+              tick={{ fontSize: 11 }}
+              label={{ value: "image rank", position: "insideBottom", offset: -12, fontSize: 12 }}
+            />
+            <YAxis
+              tick={{ fontSize: 11 }}
+              width={44}
+              label={{ value: "mean spikes", angle: -90, position: "insideLeft", fontSize: 12 }}
+            />
+            <Tooltip
+              isAnimationActive={false}
+              content={({ active, payload }) => (
+                <RankTip active={active} row={payload?.[0]?.payload as RankedRow | undefined} />
+              )}
+            />
             <Line dataKey="mean" stroke="#2457c5" strokeWidth={1.5} dot={{ r: 2 }} isAnimationActive={false}>
               <ErrorBar dataKey="sem" width={3} stroke="#8a94a0" />
             </Line>

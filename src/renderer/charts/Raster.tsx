@@ -70,19 +70,31 @@ export function RasterPlot({ raster, fileName }: { raster: UnitRaster; fileName:
     const row = raster.rows[r];
     if (row === undefined || b < 0 || b >= raster.bins) return setHover("");
     const t0 = raster.windowStartMs + b * raster.binMs;
-    setHover(`presentation ${row.idx} · image ${row.sha256.slice(0, 10)} · ${Math.round(t0)}–${Math.round(t0 + raster.binMs)} ms · ${row.bins[b] ?? "no"} spikes · ${row.counts}${row.counted ? "" : " (not averaged)"}`);
+    setHover(
+      `presentation ${row.idx} · image ${row.sha256.slice(0, 10)} · ` +
+        `${Math.round(t0)}–${Math.round(t0 + raster.binMs)} ms · ` +
+        `${row.bins[b] ?? "no"} spikes · ${row.counts}${row.counted ? "" : " (not averaged)"}`,
+    );
   };
   const incomplete = raster.rows.filter((r) => r.counts === "incomplete").length;
   return (
     <Figure
       title={`Raster · unit ${raster.unit.label}`}
-      note={`spikes per ${formatNumber(raster.binMs, 1)} ms bin, aligned on onset; rows grouped by image · hatched: incomplete counts (${incomplete})`}
+      note={
+        `spikes per ${formatNumber(raster.binMs, 1)} ms bin, aligned on onset; rows grouped by image · ` +
+        `hatched: incomplete counts (${incomplete})`
+      }
       fileName={fileName}
       testId="raster"
       attrs={{ rows: n, bins: raster.bins, incomplete }}
     >
       <div ref={boxRef} className="heatmap-box">
-        <canvas ref={canvasRef} onMouseMove={onMove} onMouseLeave={() => setHover("")} aria-label={`raster of ${n} presentations`} />
+        <canvas
+          ref={canvasRef}
+          onMouseMove={onMove}
+          onMouseLeave={() => setHover("")}
+          aria-label={`raster of ${n} presentations`}
+        />
       </div>
       <div className="heatmap-foot">
         <span className="muted">ms after onset</span>
@@ -104,14 +116,32 @@ export function PsthChart({ raster, fileName }: { raster: UnitRaster; fileName: 
     [raster],
   );
   return (
-    <Figure title={`PSTH · unit ${raster.unit.label}`} note={`mean rate ± s.e.m. over ${raster.psth.n} presentations · ${raster.counting.text}`} fileName={fileName} testId="psth" attrs={{ bins: rows.length }}>
+    <Figure
+      title={`PSTH · unit ${raster.unit.label}`}
+      note={`mean rate ± s.e.m. over ${raster.psth.n} presentations · ${raster.counting.text}`}
+      fileName={fileName}
+      testId="psth"
+      attrs={{ bins: rows.length }}
+    >
       <div className="chart-area short">
         <ResponsiveContainer width="100%" height={220}>
           <BarChart data={rows} margin={{ top: 8, right: 16, bottom: 20, left: 4 }} barCategoryGap={1}>
             <CartesianGrid stroke="#e3e6ea" strokeDasharray="3 3" />
-            <XAxis dataKey="t" tick={{ fontSize: 11 }} label={{ value: "ms after onset (bin centre)", position: "insideBottom", offset: -12, fontSize: 12 }} />
-            <YAxis tick={{ fontSize: 11 }} width={48} label={{ value: "spikes/s", angle: -90, position: "insideLeft", fontSize: 12 }} />
-            <Tooltip isAnimationActive={false} contentStyle={{ fontSize: 12 }} formatter={(v) => [`${formatNumber(Number(v), 1)} spikes/s`, "rate"]} />
+            <XAxis
+              dataKey="t"
+              tick={{ fontSize: 11 }}
+              label={{ value: "ms after onset (bin centre)", position: "insideBottom", offset: -12, fontSize: 12 }}
+            />
+            <YAxis
+              tick={{ fontSize: 11 }}
+              width={48}
+              label={{ value: "spikes/s", angle: -90, position: "insideLeft", fontSize: 12 }}
+            />
+            <Tooltip
+              isAnimationActive={false}
+              contentStyle={{ fontSize: 12 }}
+              formatter={(v) => [`${formatNumber(Number(v), 1)} spikes/s`, "rate"]}
+            />
             <Bar dataKey="rate" fill="#2457c5" isAnimationActive={false}>
               <ErrorBar dataKey="sem" width={4} stroke="#1d232b" />
             </Bar>

@@ -10,13 +10,32 @@ export function TuningCharts({ tuning, unitIndex, fileName }: { tuning: Tuning; 
   return (
     <div className="chart-grid" data-testid="tuning" data-curves={tuning.curves.length}>
       {tuning.curves.map((c) => (
-        <TuningChart key={`${c.axis.generator}-${c.axis.parameter}`} curve={c} unitIndex={unitIndex} unitLabel={unit?.label ?? ""} fileName={`${fileName}-${c.axis.parameter}`} counting={tuning.counting.text} />
+        <TuningChart
+          key={`${c.axis.generator}-${c.axis.parameter}`}
+          curve={c}
+          unitIndex={unitIndex}
+          unitLabel={unit?.label ?? ""}
+          fileName={`${fileName}-${c.axis.parameter}`}
+          counting={tuning.counting.text}
+        />
       ))}
     </div>
   );
 }
 
-function TuningChart({ curve, unitIndex, unitLabel, fileName, counting }: { curve: TuningCurve; unitIndex: number; unitLabel: string; fileName: string; counting: string }) {
+function TuningChart({
+  curve,
+  unitIndex,
+  unitLabel,
+  fileName,
+  counting,
+}: {
+  curve: TuningCurve;
+  unitIndex: number;
+  unitLabel: string;
+  fileName: string;
+  counting: string;
+}) {
   const rows = useMemo(
     () =>
       curve.x.map((x, b) => ({
@@ -39,9 +58,22 @@ function TuningChart({ curve, unitIndex, unitLabel, fileName, counting }: { curv
       <ResponsiveContainer width="100%" height={200}>
         <LineChart data={rows} margin={{ top: 8, right: 12, bottom: 20, left: 0 }}>
           <CartesianGrid stroke="#e3e6ea" strokeDasharray="3 3" />
-          <XAxis dataKey="x" type="number" domain={["dataMin", "dataMax"]} tick={{ fontSize: 10 }} label={{ value: axisLabel, position: "insideBottom", offset: -12, fontSize: 11 }} />
+          <XAxis
+            dataKey="x"
+            type="number"
+            domain={["dataMin", "dataMax"]}
+            tick={{ fontSize: 10 }}
+            label={{ value: axisLabel, position: "insideBottom", offset: -12, fontSize: 11 }}
+          />
           <YAxis tick={{ fontSize: 10 }} width={40} />
-          <Tooltip isAnimationActive={false} contentStyle={{ fontSize: 12 }} formatter={(v, _n, item) => [`${formatNumber(Number(v), 2)} spikes (${(item.payload as { n: number }).n} presentations)`, "mean"]} />
+          <Tooltip
+            isAnimationActive={false}
+            contentStyle={{ fontSize: 12 }}
+            formatter={(v, _n, item) => [
+              `${formatNumber(Number(v), 2)} spikes (${(item.payload as { n: number }).n} presentations)`,
+              "mean",
+            ]}
+          />
           <Line dataKey="mean" stroke="#b5520b" strokeWidth={1.5} dot={{ r: 3 }} connectNulls isAnimationActive={false}>
             <ErrorBar dataKey="sem" width={3} stroke="#8a94a0" />
           </Line>

@@ -17,7 +17,11 @@ export function useWidth(ref: RefObject<HTMLElement | null>, initial = 800): num
 }
 
 /** Sizes a canvas for the screen's pixel ratio and returns its 2D context in CSS pixels. */
-export function prepareCanvas(canvas: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D | null {
+export function prepareCanvas(
+  canvas: HTMLCanvasElement,
+  width: number,
+  height: number,
+): CanvasRenderingContext2D | null {
   const ratio = window.devicePixelRatio || 1;
   canvas.width = Math.floor(width * ratio);
   canvas.height = Math.floor(height * ratio);

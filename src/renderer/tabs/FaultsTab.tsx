@@ -9,7 +9,12 @@ export function FaultsTab({ id, state, dispatch }: TabProps) {
   const all = faults.status === "ok" ? faults.value : [];
   const ordered = useMemo(() => [...all].sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || a.id - b.id), [all]);
   if (faults.status !== "ok") return <Status state={faults} what="the faults" />;
-  if (all.length === 0) return <p className="muted" data-testid="no-faults">No faults were recorded in this session.</p>;
+  if (all.length === 0)
+    return (
+      <p className="muted" data-testid="no-faults">
+        No faults were recorded in this session.
+      </p>
+    );
   const codes = [...new Set(all.map((f) => f.code))].sort();
   const rows = ordered.filter((f) => state.faultCode === "" || f.code === state.faultCode);
   return (
@@ -17,7 +22,11 @@ export function FaultsTab({ id, state, dispatch }: TabProps) {
       <div className="filters" role="group" aria-label="filter faults">
         <label>
           Code
-          <select value={state.faultCode} onChange={(e) => dispatch({ action: "setFaultCode", payload: e.target.value })} data-testid="filter-code">
+          <select
+            value={state.faultCode}
+            onChange={(e) => dispatch({ action: "setFaultCode", payload: e.target.value })}
+            data-testid="filter-code"
+          >
             <option value="">all</option>
             {codes.map((c) => (
               <option key={c} value={c}>
@@ -49,7 +58,11 @@ export function FaultsTab({ id, state, dispatch }: TabProps) {
                 <code>{f.code}</code>
               </td>
               <td>{f.message}</td>
-              <td className="mono">{f.presentationIdxs.length > 12 ? `${f.presentationIdxs.slice(0, 12).join(", ")} … (${f.presentationIdxs.length})` : f.presentationIdxs.join(", ")}</td>
+              <td className="mono">
+                {f.presentationIdxs.length > 12
+                  ? `${f.presentationIdxs.slice(0, 12).join(", ")} … (${f.presentationIdxs.length})`
+                  : f.presentationIdxs.join(", ")}
+              </td>
             </tr>
           ))}
         </tbody>

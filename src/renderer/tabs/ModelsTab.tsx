@@ -13,14 +13,27 @@ export function ModelsTab({ id, state, dispatch }: TabProps) {
   return (
     <>
       {curve.status !== "ok" && <Status state={curve} what="the learning curve" />}
-      {curve.status === "ok" && points.length === 0 && <p className="muted">No model version in this database has a held-out r²_ER yet, so there is no learning curve.</p>}
-      {curve.status === "ok" && points.length > 0 && (
-        <LearningCurveChart series={curve.value.series} selected={state.modelId} onSelect={(m) => select(m)} fileName="learning-curve" />
+      {curve.status === "ok" && points.length === 0 && (
+        <p className="muted">
+          No model version in this database has a held-out r²_ER yet, so there is no learning curve.
+        </p>
       )}
-      {selected !== undefined && selected.perUnit.length > 0 && <VersionUnitsChart point={selected} fileName={`model-version-${selected.versionId}-r2er`} />}
+      {curve.status === "ok" && points.length > 0 && (
+        <LearningCurveChart
+          series={curve.value.series}
+          selected={state.modelId}
+          onSelect={(m) => select(m)}
+          fileName="learning-curve"
+        />
+      )}
+      {selected !== undefined && selected.perUnit.length > 0 && (
+        <VersionUnitsChart point={selected} fileName={`model-version-${selected.versionId}-r2er`} />
+      )}
       <h3>Model versions trained on this session</h3>
       {models.status !== "ok" && <Status state={models} what="the model versions" />}
-      {models.status === "ok" && models.value.length === 0 && <p className="muted">No model version was trained on this session yet.</p>}
+      {models.status === "ok" && models.value.length === 0 && (
+        <p className="muted">No model version was trained on this session yet.</p>
+      )}
       {models.status === "ok" && models.value.length > 0 && (
         <table className="grid" data-testid="models-table">
           <thead>

@@ -19,19 +19,38 @@ export function Overview({ s }: { s: SessionDetail }) {
         <ol className="events">
           {s.events.map((e, i) => (
             <li key={i}>
-              <span className="mono muted">{formatDate(e.at)}</span> <span className={`badge state-${e.kind}`}>{e.kind}</span> {e.detail}
+              <span className="mono muted">{formatDate(e.at)}</span>{" "}
+              <span className={`badge state-${e.kind}`}>{e.kind}</span> {e.detail}
             </li>
           ))}
         </ol>
         <h3>Presentations</h3>
         <table className="grid compact">
           <tbody>
-            <tr><td>shown</td><td className="num">{s.counts.shown}</td></tr>
-            <tr><td>unconfirmed</td><td className="num">{s.counts.unconfirmed}</td></tr>
-            <tr><td>skipped</td><td className="num">{s.counts.skipped}</td></tr>
-            <tr><td>counts complete</td><td className="num">{s.counts.withCounts}</td></tr>
-            <tr><td>counts incomplete (not averaged)</td><td className="num">{s.counts.incomplete}</td></tr>
-            <tr><td>no counts stored</td><td className="num">{s.counts.missing}</td></tr>
+            <tr>
+              <td>shown</td>
+              <td className="num">{s.counts.shown}</td>
+            </tr>
+            <tr>
+              <td>unconfirmed</td>
+              <td className="num">{s.counts.unconfirmed}</td>
+            </tr>
+            <tr>
+              <td>skipped</td>
+              <td className="num">{s.counts.skipped}</td>
+            </tr>
+            <tr>
+              <td>counts complete</td>
+              <td className="num">{s.counts.withCounts}</td>
+            </tr>
+            <tr>
+              <td>counts incomplete (not averaged)</td>
+              <td className="num">{s.counts.incomplete}</td>
+            </tr>
+            <tr>
+              <td>no counts stored</td>
+              <td className="num">{s.counts.missing}</td>
+            </tr>
           </tbody>
         </table>
       </div>

@@ -41,14 +41,22 @@ export function PresentationsTab({ id, state, dispatch }: TabProps) {
   const blocks = [...new Set(all.map((p) => p.block))];
   const pager = (
     <div className="pager">
-      <button type="button" disabled={current === 0} onClick={() => dispatch({ action: "setPresentationsPage", payload: current - 1 })}>
+      <button
+        type="button"
+        disabled={current === 0}
+        onClick={() => dispatch({ action: "setPresentationsPage", payload: current - 1 })}
+      >
         ← Previous
       </button>
       <span className="muted" data-testid="presentations-shown">
         {kept.length === 0 ? 0 : current * pageSize + 1}–{current * pageSize + shown.length} of {kept.length}
         {kept.length !== all.length ? ` (filtered from ${all.length})` : ""}
       </span>
-      <button type="button" disabled={current >= pages - 1} onClick={() => dispatch({ action: "setPresentationsPage", payload: current + 1 })}>
+      <button
+        type="button"
+        disabled={current >= pages - 1}
+        onClick={() => dispatch({ action: "setPresentationsPage", payload: current + 1 })}
+      >
         Next →
       </button>
     </div>
@@ -76,7 +84,11 @@ export function PresentationsTab({ id, state, dispatch }: TabProps) {
         </label>
         <label>
           Counts
-          <select value={f.counts} onChange={(e) => set({ counts: e.target.value as PresentationFilters["counts"] })} data-testid="filter-counts">
+          <select
+            value={f.counts}
+            onChange={(e) => set({ counts: e.target.value as PresentationFilters["counts"] })}
+            data-testid="filter-counts"
+          >
             <option value="">all</option>
             <option value="complete">complete</option>
             <option value="incomplete">incomplete</option>
@@ -107,7 +119,9 @@ export function PresentationsTab({ id, state, dispatch }: TabProps) {
             <th className="num">Event code</th>
             <th className="num">Scheduled ms</th>
             <th className="num">Shown ms</th>
-            <th className="num" title="shown − scheduled">Late ms</th>
+            <th className="num" title="shown − scheduled">
+              Late ms
+            </th>
             <th className="num">Duration ms</th>
             <th>Status</th>
             <th className="num">Onset sample</th>
@@ -147,7 +161,15 @@ function PresentationTr({ p }: { p: PresentationRow }) {
         <span className={`badge pres-${p.status}`}>{p.status}</span>
       </td>
       <td className="num">{p.onsetSample ?? "—"}</td>
-      <td>{p.countsComplete === null ? <span className="warn">none</span> : p.countsComplete ? "complete" : <span className="badge incomplete">incomplete</span>}</td>
+      <td>
+        {p.countsComplete === null ? (
+          <span className="warn">none</span>
+        ) : p.countsComplete ? (
+          "complete"
+        ) : (
+          <span className="badge incomplete">incomplete</span>
+        )}
+      </td>
     </tr>
   );
 }

@@ -21,20 +21,35 @@ export function ResponsesTab({ id, detail, state, dispatch }: TabProps) {
       <div className="row controls">
         <label className="picker">
           Order images by{" "}
-          <select value={state.heatmapOrder} onChange={(e) => dispatch({ action: "setHeatmapOrder", payload: e.target.value as HeatmapOrder })} data-testid="heatmap-order">
+          <select
+            value={state.heatmapOrder}
+            onChange={(e) => dispatch({ action: "setHeatmapOrder", payload: e.target.value as HeatmapOrder })}
+            data-testid="heatmap-order"
+          >
             <option value="population">population response</option>
             <option value="unit">one unit's response</option>
             <option value="shown">first presentation</option>
           </select>
         </label>
-        {state.heatmapOrder === "unit" && <UnitPicker units={data.units} index={unitIndex} onPick={(u) => dispatch({ action: "selectUnit", payload: u })} />}
+        {state.heatmapOrder === "unit" && (
+          <UnitPicker
+            units={data.units}
+            index={unitIndex}
+            onPick={(u) => dispatch({ action: "selectUnit", payload: u })}
+          />
+        )}
         <span className="muted small">
-          Ordering by a model's predictions needs stored predictions per image; no model version of {detail.name} has them.
+          Ordering by a model's predictions needs stored predictions per image; no model version of {detail.name} has
+          them.
         </span>
       </div>
       <ImageHeatmap data={data} order={state.heatmapOrder} unitIndex={unitIndex} fileName={`${base}-units-by-images`} />
       <PresentationHeatmap data={data} fileName={`${base}-units-by-presentations`} />
-      {reliability.status === "ok" ? <ReliabilityChart data={reliability.value} fileName={`${base}-reliability`} /> : <Status state={reliability} what="the reliability" />}
+      {reliability.status === "ok" ? (
+        <ReliabilityChart data={reliability.value} fileName={`${base}-reliability`} />
+      ) : (
+        <Status state={reliability} what="the reliability" />
+      )}
     </>
   );
 }

@@ -4,14 +4,19 @@ import { CountingControl, currentUnit, UnitPicker, type TabProps } from "../cont
 import { Status } from "../Status.js";
 
 export function TuningTab({ id, state, dispatch }: TabProps) {
-  const tuning = useApi("tuning", { session: id, includeIncomplete: state.includeIncomplete }, `${id}:${state.includeIncomplete}`);
+  const tuning = useApi(
+    "tuning",
+    { session: id, includeIncomplete: state.includeIncomplete },
+    `${id}:${state.includeIncomplete}`,
+  );
   if (tuning.status !== "ok") return <Status state={tuning} what="the tuning curves" />;
   const t = tuning.value;
   if (t.units.length === 0) return <p className="muted">No units recorded spikes in this session.</p>;
   if (t.curves.length === 0)
     return (
       <p className="muted" data-testid="no-tuning">
-        No tuning curves: this session showed no generated gratings, dots or noise whose parameters are known (at least 3 images of a family).
+        No tuning curves: this session showed no generated gratings, dots or noise whose parameters are known (at least
+        3 images of a family).
       </p>
     );
   const unitIndex = currentUnit(t.units, state.unitId);

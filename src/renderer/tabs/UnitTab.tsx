@@ -5,7 +5,11 @@ import { CountingControl, currentUnit, UnitPicker, type TabProps } from "../cont
 import { Status } from "../Status.js";
 
 export function UnitTab({ id, state, dispatch }: TabProps) {
-  const responses = useApi("unitResponses", { session: id, includeIncomplete: state.includeIncomplete }, `${id}:${state.includeIncomplete}`);
+  const responses = useApi(
+    "unitResponses",
+    { session: id, includeIncomplete: state.includeIncomplete },
+    `${id}:${state.includeIncomplete}`,
+  );
   const units = responses.status === "ok" ? responses.value.units : [];
   const unitIndex = currentUnit(units, state.unitId);
   const unitId = units[unitIndex]?.id ?? null;
