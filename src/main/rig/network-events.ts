@@ -88,7 +88,7 @@ export class NetworkEventsOutput implements EventCodeOutput {
   }
 
   /** Sets one line; undefined when the plugin confirmed exactly this line and state, else what went wrong. */
-  private async line(n: number, state: 0 | 1): Promise<string | undefined> {
+  private async line(n: number, state: 0 | 1): Promise<{ problem: string; answered: boolean } | undefined> {
     const text = `TTL Line=${n} State=${state}`;
     const r = await this.command(text);
     if ("reply" in r && r.reply === `TTLHandled: Line=${n} State=${state}`) {
@@ -97,16 +97,22 @@ export class NetworkEventsOutput implements EventCodeOutput {
     }
     // Which lines the plugin changed is no longer known: the next code sets every line again.
     this.lines.fill(undefined);
-    return "error" in r ? `"${text}" got ${r.error}` : `"${text}" was answered ${JSON.stringify(r.reply.slice(0, 80))}${explain(r.reply)}`;
+    if ("error" in r) return { problem: `"${text}" got ${r.error}`, answered: false };
+    return { problem: `"${text}" was answered ${JSON.stringify(r.reply.slice(0, 80))}${explain(r.reply)}`, answered: true };
   }
 
-  /** Lowers the strobe, then every code line not known to be down; collects what went wrong. */
+  /**
+   * Lowers the strobe, then every code line not known to be down; collects what went wrong. A command with no reply
+   * ends it: a plugin that does not answer would only pile up more (the next code sets every line again anyway).
+   */
   private async lower(): Promise<string[]> {
     const problems: string[] = [];
     for (const n of [strobeCommandLine, ...Array.from({ length: codeCommandLines }, (_, k) => k + 1)]) {
       if (this.lines[n] === 0) continue;
       const p = await this.line(n, 0);
-      if (p !== undefined) problems.push(p);
+      if (p === undefined) continue;
+      problems.push(p.problem);
+      if (!p.answered) break;
     }
     return problems;
   }
@@ -145,19 +151,19 @@ export class NetworkEventsOutput implements EventCodeOutput {
     const problems: string[] = [];
     if (this.lines[strobeCommandLine] !== 0) {
       const p = await this.line(strobeCommandLine, 0);
-      if (p !== undefined) problems.push(p);
+      if (p !== undefined) problems.push(p.problem);
     }
     for (let k = 0; k < codeCommandLines && problems.length === 0; k++) {
       const want = ((code >> k) & 1) as 0 | 1;
       if (this.lines[k + 1] === want) continue;
       const p = await this.line(k + 1, want);
-      if (p !== undefined) problems.push(p);
+      if (p !== undefined) problems.push(p.problem);
     }
     if (problems.length > 0) {
       return { confirmed: false, attempts: 1, message: `${problems.join("; ")}; the strobe (line ${strobeCommandLine}) was not raised, so this code has no onset` };
     }
     const strobe = await this.line(strobeCommandLine, 1);
-    return strobe === undefined ? { confirmed: true, attempts: 1 } : { confirmed: false, attempts: 1, message: `raising the strobe: ${strobe}` };
+    return strobe === undefined ? { confirmed: true, attempts: 1 } : { confirmed: false, attempts: 1, message: `raising the strobe: ${strobe.problem}` };
   }
 
   async clear(): Promise<EventCodeResult> {
