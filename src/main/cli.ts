@@ -16,6 +16,7 @@ import { registerSimRigCommand, simRigOptionsFrom } from "./cli-sim.js";
 import { registerServeCommand } from "./cli-serve.js";
 import { registerCampaignCommand } from "./cli-campaign.js";
 import { registerModelCommands } from "./cli-models.js";
+import { registerCompactCommands } from "./cli-compact.js";
 
 const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
@@ -287,6 +288,8 @@ export function buildProgram(): Command {
   registerCampaignCommand(program);
 
   registerModelCommands(program);
+
+  registerCompactCommands(program);
 
   return program;
 }

@@ -1,15 +1,6 @@
-import { createRequire } from "node:module";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
 import type { SessionStore } from "../store/index.js";
 import type { JobMessage, RetrainParams } from "./retrain.js";
-
-/** tsx's ESM register API (the package's "import" export of tsx/esm/api). */
-function tsxEsmApi(): string {
-  const pkg = createRequire(import.meta.url).resolve("tsx/package.json");
-  return pathToFileURL(path.join(path.dirname(pkg), "dist", "esm", "api", "index.mjs")).href;
-}
+import { startJobWorker, watchJobWorker } from "./worker-thread.js";
 
 export interface RetrainHandle {
   jobId: number;
@@ -32,27 +23,7 @@ export function startRetrainJob(store: SessionStore, params: RetrainParams | { r
     jobId = store.createJob("retrain", params as unknown as Record<string, unknown>);
   }
   store.appendJobEvent(jobId, "queued");
-  const fromSource = import.meta.url.endsWith(".ts");
-  const entry = new URL(fromSource ? "./retrain-worker.ts" : "./retrain-worker.js", import.meta.url);
-  const workerData = { dbPath: store.file, jobId };
-  // Running from TypeScript sources (tsx, vitest): register tsx's loader inside the worker first.
-  const worker = fromSource
-    ? new Worker(
-        `import(${JSON.stringify(tsxEsmApi())}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`,
-        { eval: true, workerData },
-      )
-    : new Worker(entry, { workerData });
-  let final: JobMessage | undefined;
-  const done = new Promise<JobMessage>((resolve) => {
-    worker.on("message", (m: JobMessage) => {
-      onMessage(m);
-      if (m.type === "done" || m.type === "cancelled" || m.type === "failed") final = m;
-    });
-    worker.on("error", (err) => {
-      final = { type: "failed", message: `worker crashed: ${err.message}` };
-      onMessage(final);
-    });
-    worker.on("exit", (code) => resolve(final ?? { type: "failed", message: `worker exited with code ${code} before finishing; resume job ${jobId} from its last checkpoint` }));
-  });
+  const worker = startJobWorker("./retrain-worker", { dbPath: store.file, jobId });
+  const done = watchJobWorker<JobMessage>(worker, jobId, onMessage);
   return { jobId, cancel: () => worker.postMessage({ type: "cancel" }), done };
 }

@@ -4,6 +4,29 @@ export { BATCHNORM_EPSILON, CHANNEL_MEANS, checkCompactArrays, COMPACT_ARRAY_NAM
 export type { CompactModelOptions } from "./model.js";
 export { parseNpy, readNpy } from "./npy.js";
 export type { NdArray, NpyValue } from "./npy.js";
-export { npyBytes, npyObjectArrayBytes } from "./npy-write.js";
+export { npyObjectArrayBytes } from "./npy-write.js";
 export * from "./inference.js";
 export * from "./training.js";
+export { PopulationCompactModel, type PopulationConfig, type SmoothnessPrior } from "./population.js";
+export { pruneArrays, pruneCompactModel, takeAxis, varianceKept, type PruneOptions, type PruneResult } from "./prune.js";
+export {
+  BatchSampler,
+  defaultDistillSettings,
+  DistillCancelled,
+  distillUnit,
+  learningRateAt,
+  predictArrays,
+  predictPopulation,
+  recalibratePopulation,
+  retrainPruned,
+  scaleOutput,
+  streamBatch,
+  targetScaling,
+  trainPopulation,
+  zscore,
+  type DistillSettings,
+  type ImageStream,
+  type UnitDistillOptions,
+  type UnitResult,
+} from "./distill.js";
+export { TeacherCancelled, teacherTargets, type TeacherOptions, type TeacherTargets } from "./teacher.js";

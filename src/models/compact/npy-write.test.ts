@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseNpy, type NdArray } from "./npy.js";
-import { npyBytes, npyObjectArrayBytes } from "./npy-write.js";
+import { npyObjectArrayBytes } from "./npy-write.js";
 import { pythonWithNumpy } from "./test-python.js";
 
 const arrays: NdArray[] = [
@@ -16,23 +16,14 @@ const arrays: NdArray[] = [
 ];
 
 describe("npy writer", () => {
-  it("writes an object array that the project's reader reads back exactly", () => {
-    const back = parseNpy(npyObjectArrayBytes(arrays));
+  it("writes an object array that the project's reader reads back exactly, its header padded to 64 bytes", () => {
+    const bytes = npyObjectArrayBytes(arrays);
+    expect((10 + new DataView(bytes.buffer).getUint16(8, true)) % 64).toBe(0);
+    const back = parseNpy(bytes);
     expect(Array.isArray(back)).toBe(true);
     if (!Array.isArray(back)) return;
     expect(back.map((a) => a.shape)).toEqual(arrays.map((a) => a.shape));
     back.forEach((a, i) => expect(Array.from(a.data)).toEqual(Array.from(arrays[i]!.data)));
-  });
-
-  it("writes a numeric array with a header padded to 64 bytes", () => {
-    const bytes = npyBytes({ shape: [2, 3], dtype: "f4", data: Float32Array.of(1, 2, 3, 4, 5, 6) });
-    const headerLen = new DataView(bytes.buffer).getUint16(8, true);
-    expect((10 + headerLen) % 64).toBe(0);
-    const back = parseNpy(bytes);
-    expect(Array.isArray(back)).toBe(false);
-    if (Array.isArray(back)) return;
-    expect(back.shape).toEqual([2, 3]);
-    expect(Array.from(back.data)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it("refuses an array whose data does not fill its shape", () => {

@@ -1,5 +1,5 @@
-// Writes .npy files as NumPy does: a numeric array, or an object array of numeric arrays (a pickle,
-// byte for byte the opcodes numpy's np.save emits for the published compact models, without the memo).
+// Writes object-array .npy files as NumPy does (a pickle: the opcodes numpy's np.save emits for the
+// published compact models, without the memo). Numeric arrays: src/models/data/npy-numeric.ts.
 import type { NdArray } from "./npy.js";
 
 /** The .npy header for a descr and shape, padded (as NumPy pads) so the data starts at a multiple of 64. */
@@ -36,16 +36,6 @@ function checkSize(a: NdArray, what: string): void {
 
 function dataBytes(a: NdArray): Uint8Array {
   return new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
-}
-
-/** A numeric array as .npy bytes (little-endian, C order). */
-export function npyBytes(a: NdArray): Uint8Array {
-  checkSize(a, "array");
-  const header = npyHeader(descrOf(a), a.shape);
-  const out = new Uint8Array(header.length + a.data.byteLength);
-  out.set(header, 0);
-  out.set(dataBytes(a), header.length);
-  return out;
 }
 
 /** Pickle protocol 3, only the opcodes numpy uses for ndarrays (and that ./npy.ts reads back). */

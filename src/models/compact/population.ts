@@ -1,0 +1,144 @@
+// Compact models of a session's units trained together (Cowley et al. 2023, Extended Data Fig. 3d):
+// the early layers are shared by every unit, the later layers and the readout are each unit's own.
+// Each unit's compact model is then the shared layers followed by its own, in the published layout.
+import * as tf from "@tensorflow/tfjs";
+import type { NdArray } from "./npy.js";
+import { COMPACT_INPUT_SIZE } from "./model.js";
+import {
+  centerPixels,
+  depthwiseMaps,
+  disposeLayer,
+  freshLayerVars,
+  freshReadoutVars,
+  laplacianPenalty,
+  layerArrays,
+  layerInference,
+  layerVariables,
+  layerTraining,
+  readoutArrays,
+  readoutForward,
+  readoutMaps,
+  trainableOf,
+  type CompactLayerVars,
+  type ReadoutVars,
+} from "./layers.js";
+
+export interface PopulationConfig {
+  units: number;
+  /** Layers 0 .. sharedLayers-1 are shared by every unit (1 to 4). */
+  sharedLayers: number;
+  /** Filters [K0..K4]: the shared layers', then each unit's own layers'. */
+  filters: number[];
+  inputSize?: number;
+  seed: number;
+}
+
+export interface SmoothnessPrior {
+  /** Weight of the Laplacian penalty on the depthwise kernels (layers 1-4). */
+  depthwise: number;
+  /** Weight of the Laplacian penalty on the readout's spatial maps. */
+  readout: number;
+}
+
+interface Head {
+  layers: CompactLayerVars[];
+  readout: ReadoutVars;
+}
+
+export class PopulationCompactModel {
+  readonly trunk: CompactLayerVars[];
+  readonly heads: Head[];
+  readonly side: number;
+
+  constructor(readonly config: PopulationConfig) {
+    const { units, sharedLayers: s, filters, seed } = config;
+    if (!Number.isInteger(units) || units < 1) throw new Error(`PopulationCompactModel: units must be a positive integer, got ${units}`);
+    if (!Number.isInteger(s) || s < 1 || s > 4) throw new Error(`PopulationCompactModel: sharedLayers must be 1 to 4, got ${s}`);
+    if (filters.length !== 5 || filters.some((k) => !Number.isInteger(k) || k < 1)) throw new Error(`PopulationCompactModel: filters must be 5 positive integers, got [${filters.join(", ")}]`);
+    const size = config.inputSize ?? COMPACT_INPUT_SIZE;
+    if (size % 4 !== 0) throw new Error(`PopulationCompactModel: inputSize must be a multiple of 4, got ${size}`);
+    this.side = size / 4;
+    const cin = (l: number): number => (l === 0 ? 3 : filters[l - 1]!);
+    this.trunk = Array.from({ length: s }, (_, l) => freshLayerVars(l, cin(l), filters[l]!, seed * 1009 + l));
+    this.heads = Array.from({ length: units }, (_, u) => ({
+      layers: Array.from({ length: 5 - s }, (_, j) => freshLayerVars(s + j, cin(s + j), filters[s + j]!, seed * 1009 + 100 * (u + 1) + s + j)),
+      readout: freshReadoutVars(this.side, filters[4]!, seed * 1009 + 100 * (u + 1) + 9),
+    }));
+  }
+
+  /** Training form: [N, units], batch statistics, moving statistics updated. */
+  trainingForward(pixels: tf.Tensor4D): tf.Tensor2D {
+    let a = centerPixels(pixels);
+    for (const l of this.trunk) a = layerTraining(l, a);
+    const outs = this.heads.map((h) => {
+      let x = a;
+      for (const l of h.layers) x = layerTraining(l, x);
+      return readoutForward(h.readout, x);
+    });
+    return tf.concat(outs, 1) as tf.Tensor2D;
+  }
+
+  /** Inference form (moving statistics): [N, units]. */
+  predict(pixels: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => {
+      let a = centerPixels(pixels);
+      for (const l of this.trunk) a = layerInference(l, a);
+      const outs = this.heads.map((h) => {
+        let x = a;
+        for (const l of h.layers) x = layerInference(l, x);
+        return readoutForward(h.readout, x);
+      });
+      return tf.concat(outs, 1) as tf.Tensor2D;
+    });
+  }
+
+  /** The smoothness prior: the shared layers' penalty once, each unit's averaged over units. */
+  smoothness(prior: SmoothnessPrior): tf.Scalar {
+    const dw = (layers: CompactLayerVars[]): tf.Scalar[] => layers.flatMap((l) => (l.depthwise === undefined ? [] : [laplacianPenalty(depthwiseMaps(l.depthwise))]));
+    const parts: tf.Scalar[] = [];
+    if (prior.depthwise > 0) {
+      const trunk = dw(this.trunk);
+      if (trunk.length > 0) parts.push(tf.mul(prior.depthwise, tf.addN(trunk)) as tf.Scalar);
+      const heads = this.heads.flatMap((h) => dw(h.layers));
+      if (heads.length > 0) parts.push(tf.mul(prior.depthwise / this.heads.length, tf.addN(heads)) as tf.Scalar);
+    }
+    if (prior.readout > 0) parts.push(tf.mul(prior.readout / this.heads.length, tf.addN(this.heads.map((h) => laplacianPenalty(readoutMaps(h.readout.kernel, this.side))))) as tf.Scalar);
+    return parts.length === 0 ? tf.scalar(0) : (tf.addN(parts) as tf.Scalar);
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.trunk.flatMap(trainableOf), ...this.heads.flatMap((h) => [...h.layers.flatMap(trainableOf), h.readout.kernel, h.readout.bias])];
+  }
+
+  /** Unit `u`'s compact model as the 36 published arrays: the shared layers, then its own. */
+  unitArrays(u: number): NdArray[] {
+    const h = this.heads[u];
+    if (h === undefined) throw new Error(`PopulationCompactModel: no unit ${u} (units 0-${this.heads.length - 1})`);
+    return [...this.trunk.flatMap(layerArrays), ...h.layers.flatMap(layerArrays), ...readoutArrays(h.readout)];
+  }
+
+  /** Every variable's values (trainable and moving statistics), for a checkpoint. */
+  allArrays(): NdArray[] {
+    return [...this.trunk.flatMap(layerArrays), ...this.heads.flatMap((h) => [...h.layers.flatMap(layerArrays), ...readoutArrays(h.readout)])];
+  }
+
+  /** Restores what allArrays() gave (same config). */
+  assignAll(arrays: readonly NdArray[]): void {
+    const vars = [...this.trunk.flatMap(layerVariables), ...this.heads.flatMap((h) => [...h.layers.flatMap(layerVariables), h.readout.kernel, h.readout.bias])];
+    if (arrays.length !== vars.length) throw new Error(`PopulationCompactModel.assignAll: ${arrays.length} arrays for ${vars.length} variables`);
+    vars.forEach((v, i) => {
+      const a = arrays[i]!;
+      if (a.shape.length !== v.shape.length || a.shape.some((d, j) => d !== v.shape[j])) throw new Error(`PopulationCompactModel.assignAll: array ${i} has shape (${a.shape.join(",")}), the variable (${v.shape.join(",")})`);
+      tf.tidy(() => v.assign(tf.tensor(a.data instanceof Float32Array ? a.data : Float32Array.from(a.data), a.shape, "float32")));
+    });
+  }
+
+  dispose(): void {
+    this.trunk.forEach(disposeLayer);
+    for (const h of this.heads) {
+      h.layers.forEach(disposeLayer);
+      tf.dispose([h.readout.kernel, h.readout.bias]);
+    }
+  }
+}
+
