@@ -29,13 +29,16 @@ export async function runExport(ref: string, flags: ExportFlags): Promise<void> 
   // Read-only: an export never changes the database, even by accident.
   const store = SessionStore.open(flags.db, { readonly: true });
   try {
-    if (flags.csv !== undefined) for (const path of exportSessionCsv(store, ref, flags.csv)) say(`wrote ${path}`);
+    const allowUnfinished = flags.allowUnfinished ?? false;
+    if (flags.csv !== undefined) {
+      for (const path of exportSessionCsv(store, ref, flags.csv, { allowUnfinished })) say(`wrote ${path}`);
+    }
     if (flags.bundle !== undefined) {
-      const b = writeSessionBundle(store, ref, flags.bundle);
+      const b = writeSessionBundle(store, ref, flags.bundle, { allowUnfinished });
       say(`wrote ${flags.bundle}: ${b.entries.length} files in ${b.folder}/ (${b.zip.length} bytes)`);
     }
     if (flags.nwb !== undefined) {
-      const n = await writeSessionNwb(store, ref, flags.nwb, { allowUnfinished: flags.allowUnfinished ?? false });
+      const n = await writeSessionNwb(store, ref, flags.nwb, { allowUnfinished });
       say(`wrote ${flags.nwb} (NWB 2.7.0, ${n.bytes.length} bytes): ${n.contents.join("; ")}`);
     }
   } finally {

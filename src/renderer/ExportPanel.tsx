@@ -34,6 +34,7 @@ export function ExportPanel({
   const [made, setMade] = useState<PreparedFile[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
+  const [unfinished, setUnfinished] = useState<"bundle" | "nwb" | null>(null);
 
   // Object URLs hold memory until revoked: revoke them when replaced or when the panel goes.
   useEffect(() => {
@@ -56,13 +57,18 @@ export function ExportPanel({
     setFiles(toDownloads(reply.value));
   }
 
-  async function prepareFile(kind: "bundle" | "nwb"): Promise<void> {
+  async function prepareFile(kind: "bundle" | "nwb", allowUnfinished = false): Promise<void> {
     setBusy(kind);
     setError(null);
-    const reply =
-      kind === "bundle" ? await api.exportBundle({ session: sessionId }) : await api.exportNwb({ session: sessionId });
+    setUnfinished(null);
+    const request = { session: sessionId, allowUnfinished };
+    const reply = kind === "bundle" ? await api.exportBundle(request) : await api.exportNwb(request);
     setBusy(null);
-    if (!reply.ok) return setError(`${reply.message} (${reply.code})`);
+    if (!reply.ok) {
+      // A session that has not ended: say so, and offer what was stored (a crashed controller leaves the same state).
+      if (reply.code === "conflict") setUnfinished(kind);
+      return setError(`${reply.message} (${reply.code})`);
+    }
     const prepared = toFile(kind, reply.value);
     setMade((old) => [...old.filter((f) => f.kind !== kind), prepared]);
     // Start the download at once; the link stays for another copy.
@@ -87,7 +93,10 @@ export function ExportPanel({
         The database is only read; the files are made in the controller for download. Means count complete counts only;
         every file says so.
         {running.has(state) && (
-          <span className="warn"> This session has not ended (state {state}); NWB export waits until it has.</span>
+          <span className="warn">
+            {" "}
+            This session has not ended (state {state}); the zip and NWB file wait until it has.
+          </span>
         )}
       </p>
       <div className="row">
@@ -126,6 +135,13 @@ export function ExportPanel({
       {error !== null && (
         <div className="error" role="alert" data-testid="export-error">
           {error}
+          {unfinished !== null && (
+            <p>
+              <button type="button" onClick={() => void prepareFile(unfinished, true)} data-testid="export-unfinished">
+                Export what was stored so far
+              </button>
+            </p>
+          )}
         </div>
       )}
       {made.length > 0 && (

@@ -72,6 +72,7 @@ let store: SessionStore;
 let server: RunningServer;
 let sessionId: number;
 let fixtureId: number;
+let runningId: number;
 let campaignIds: number[];
 
 /** A small campaign on the simulated rig: two sessions of generated images, a retrain after each. */
@@ -143,6 +144,10 @@ beforeAll(async () => {
   fixtureId = (await writeIncompleteSession(writer)).sessionId;
   writer.close();
   await runCampaignCommand(campaignFlags(tmp.dir), () => {});
+  // A session whose controller has not ended it (still running, or crashed).
+  const again = SessionStore.open(db);
+  runningId = (await writeIncompleteSession(again, { finish: false })).sessionId;
+  again.close();
   store = SessionStore.open(db, { readonly: true });
   campaignIds = store
     .listSessions()
@@ -252,7 +257,7 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
     const table = page.getByTestId("sessions-table");
     await table.waitFor();
     const all = store.listSessions();
-    expect(all.length).toBe(4);
+    expect(all.length).toBe(5);
     expect(await table.locator("tbody tr").count()).toBe(all.length);
     await expect.poll(() => page.url()).not.toContain("token=");
     await shot("01-sessions.png");
@@ -268,11 +273,11 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
     await expect.poll(firstName).toContain(fewest.name);
     // The filters live in the URL: a reload keeps them.
     await page.getByTestId("filter-rig").selectOption("fixture-rig");
-    await expect.poll(() => table.locator("tbody tr").count()).toBe(1);
+    await expect.poll(() => table.locator("tbody tr").count()).toBe(2);
     expect(page.url()).toContain("rig=fixture-rig");
     await page.reload();
     await table.waitFor();
-    expect(await table.locator("tbody tr").count()).toBe(1);
+    expect(await table.locator("tbody tr").count()).toBe(2);
     await shot("02-sessions-filtered.png");
     await page.getByTestId("filter-rig").selectOption("");
   });
@@ -460,6 +465,19 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
 
   it("had no console errors or CSP violations", () => {
     expect(problems).toEqual([]);
+  });
+
+  // After the console check: the refusal is a 409, which the browser logs as a failed resource.
+  it("export of a session that has not ended: a clear refusal, then what was stored on request", async () => {
+    await page.goto(`${server.url}/#/session/${runningId}/export`);
+    await page.getByTestId("export-nwb").click();
+    const error = page.getByTestId("export-error");
+    await error.waitFor();
+    expect(await error.textContent()).toMatch(/is still running \(state "started".*nothing was written.*\(conflict\)/);
+    await shot("11-export-running-refused.png");
+    const [nwb] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-unfinished").click()]);
+    expect(nwb.suggestedFilename()).toBe(`incomplete-fixture-${runningId}.nwb`);
+    if (canValidate) expect(spawnSync(python, [validator!, await nwb.path()]).status).toBe(0);
   });
 
   it("a page from another origin cannot call the API, even knowing the token", async () => {

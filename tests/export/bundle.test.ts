@@ -1,9 +1,10 @@
 /** The export bundle: one zip that unzips (read with yauzl, not the zip's writer) into the documented files. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { runExport } from "../../src/main/cli-export.js";
-import { bundleColumns } from "../../src/main/export/index.js";
+import { dispatch } from "../../src/main/api/handlers.js";
+import { bundleColumns, csvFileNames, writeSessionBundle, type WriteChunk } from "../../src/main/export/index.js";
 import { SessionStore } from "../../src/main/store/index.js";
 import { writeIncompleteSession, type IncompleteFixture } from "../helpers/incomplete-session.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -58,5 +59,39 @@ describe("cortexloop export --bundle", () => {
       for (const [c] of cols) expect(readme).toContain(`| ${c} |`);
     }
     expect(readFileSync(file).subarray(0, 2).toString("latin1")).toBe("PK");
+  });
+});
+
+describe("cortexloop export refuses bad input for every format, and leaves no file that looks complete", () => {
+  it("a running session: zip and CSV refused (conflict over the API) unless --allow-unfinished", async () => {
+    const running = await writeIncompleteSession(store, { finish: false });
+    const dir = join(tmp.dir, "running");
+    const flags = { db: join(tmp.dir, "lab.db"), bundle: join(dir, "r.zip"), csv: join(dir, "csv") };
+    mkdirSync(dir);
+    await expect(runExport(String(running.sessionId), flags)).rejects.toThrow(/is still running .*nothing was written/);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(await dispatch(store, "exportBundle", { session: running.sessionId })).toMatchObject({
+      ok: false,
+      code: "conflict",
+    });
+    await runExport(String(running.sessionId), { ...flags, allowUnfinished: true });
+    expect(readdirSync(dir).sort()).toEqual(["csv", "r.zip"]);
+    expect(readdirSync(join(dir, "csv")).sort()).toEqual([...csvFileNames].sort());
+  });
+
+  it("a session that does not exist, and a disk that fills while the zip is written", async () => {
+    const dir = join(tmp.dir, "bad");
+    mkdirSync(dir);
+    await expect(runExport("4242", { db: join(tmp.dir, "lab.db"), bundle: join(dir, "x.zip") })).rejects.toThrow(
+      /No session "4242" in .*; nothing was written/,
+    );
+    const full: WriteChunk = (fd, bytes, offset, length) => {
+      if (offset > 0) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+      return writeSync(fd, bytes, offset, Math.min(length, 1000));
+    };
+    expect(() => writeSessionBundle(store, fx.sessionId, join(dir, "x.zip"), {}, full)).toThrow(
+      /failed after 1000 of \d+ bytes \(ENOSPC.*the partial file was removed/,
+    );
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

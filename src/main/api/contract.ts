@@ -52,7 +52,7 @@ export const requestSchemas = {
   faults: z.object({ session: sessionRef }).strict(),
   modelVersions: z.object({ session: sessionRef.optional() }).strict(),
   exportCsv: z.object({ session: sessionRef }).strict(),
-  exportBundle: z.object({ session: sessionRef }).strict(),
+  exportBundle: z.object({ session: sessionRef, allowUnfinished: z.boolean().optional() }).strict(),
   exportNwb: z.object({ session: sessionRef, allowUnfinished: z.boolean().optional() }).strict(),
 } as const satisfies Record<ChannelName, z.ZodType>;
 

@@ -205,10 +205,10 @@ export const handlers: Handlers = {
     return { session: s.id, files: [...files].map(([name, text]) => ({ name, text })) };
   },
 
-  exportBundle(store, { session: ref }) {
+  exportBundle(store, { session: ref, allowUnfinished }) {
     const s = sessionOrThrow(store, ref);
     try {
-      const b = sessionBundle(store, s.id);
+      const b = sessionBundle(store, s.id, { allowUnfinished });
       return download(s.id, b.fileName, "application/zip", b.zip, b.entries.map((e) => `${b.folder}/${e}`));
     } catch (err) {
       return exportError(err);

@@ -33,7 +33,7 @@ export function writeFileAtomic(
     throw new ExportError(
       "bad-target",
       `${target} is a folder; nothing was written. Name the ${what} file to write, ` +
-        `e.g. ${join(target, `session.${what === "NWB" ? "nwb" : "zip"}`)}.`,
+        `e.g. ${join(target, `session.${what.toLowerCase()}`)}.`,
     );
   const tmp = temporaryPathFor(target);
   let fd: number;

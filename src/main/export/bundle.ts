@@ -38,7 +38,7 @@ export function sessionBundle(
   options: { allowUnfinished?: boolean } = {},
 ): SessionBundle {
   const session = sessionOrThrow(store, sessionRef);
-  assertFinished(store, session, options.allowUnfinished ?? true);
+  assertFinished(store, session, options.allowUnfinished ?? false);
   const folder = `${safeName(session.name)}-${session.id}`;
   const files = new Map<string, Uint8Array>();
   for (const [name, text] of sessionCsvFiles(store, session.id)) files.set(name, encoder.encode(text));
@@ -97,9 +97,10 @@ export function writeSessionBundle(
   store: SessionStore,
   sessionRef: string | number,
   target: string,
+  options: { allowUnfinished?: boolean } = {},
   writeChunk?: WriteChunk,
 ): SessionBundle {
-  const bundle = sessionBundle(store, sessionRef);
+  const bundle = sessionBundle(store, sessionRef, options);
   writeFileAtomic(target, bundle.zip, "zip", writeChunk);
   return bundle;
 }

@@ -1,8 +1,9 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { SessionReview, defaultCounting, type CountingRule } from "../review/index.js";
 import type { SessionStore } from "../store/store.js";
-import { sessionOrThrow } from "./errors.js";
+import { writeFileAtomic } from "./atomic.js";
+import { assertFinished, sessionOrThrow } from "./errors.js";
 
 function csvField(v: string | number | null | boolean): string {
   if (v === null) return "";
@@ -127,13 +128,21 @@ export function sessionCsvFiles(
   return files;
 }
 
-export function exportSessionCsv(store: SessionStore, sessionRef: string | number, dir: string): string[] {
-  const files = sessionCsvFiles(store, sessionRef);
+/** Writes the CSV files into `dir`, each under a temporary name renamed once complete. */
+export function exportSessionCsv(
+  store: SessionStore,
+  sessionRef: string | number,
+  dir: string,
+  options: { allowUnfinished?: boolean } = {},
+): string[] {
+  const session = sessionOrThrow(store, sessionRef);
+  assertFinished(store, session, options.allowUnfinished ?? false);
+  const files = sessionCsvFiles(store, session.id);
   mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   for (const [name, text] of files) {
     const path = join(dir, name);
-    writeFileSync(path, text);
+    writeFileAtomic(path, Buffer.from(text, "utf8"), "CSV");
     written.push(path);
   }
   return written;
