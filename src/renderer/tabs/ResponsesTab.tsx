@@ -5,7 +5,7 @@ import { CountingControl, currentUnit, UnitPicker, type TabProps } from "../cont
 import type { HeatmapOrder } from "../route.js";
 import { Status } from "../Status.js";
 
-export function ResponsesTab({ id, detail, state, dispatch }: TabProps) {
+export function ResponsesTab({ id, state, dispatch }: TabProps) {
   const request = { session: id, includeIncomplete: state.includeIncomplete };
   const key = `${id}:${state.includeIncomplete}`;
   const responses = useApi("unitResponses", request, key);
@@ -39,8 +39,7 @@ export function ResponsesTab({ id, detail, state, dispatch }: TabProps) {
           />
         )}
         <span className="muted small">
-          Ordering by a model's predictions needs stored predictions per image; no model version of {detail.name} has
-          them.
+          Not yet: ordering by a model's predictions (model versions do not store predictions per image).
         </span>
       </div>
       <ImageHeatmap data={data} order={state.heatmapOrder} unitIndex={unitIndex} fileName={`${base}-units-by-images`} />
