@@ -27,7 +27,7 @@ async function startGui(options: Omit<GuiEmulatorOptions, "dataPort" | "eventsPo
   return { gui, dataPort, eventsPort };
 }
 
-function rigFile(dir: string, ports: { dataPort: number; eventsPort: number }, replyTimeoutMs = 250): string {
+function rigFile(dir: string, ports: { dataPort: number; eventsPort: number }, replyTimeoutMs = 1000): string {
   return writeJson(join(dir, "rig.json"), {
     name: "open-ephys-gui",
     acquisition: { format: "openephys-zmq", host: "127.0.0.1", dataPort: ports.dataPort, sampleRate, countWindowMs: [50, 150], countBins: 1, graceMs: 250 },
@@ -174,7 +174,7 @@ describe("a session against an emulated Open Ephys GUI (ZMQ Interface + Network 
         if (cmd === "TTL Line=17 State=1") {
           strobes++;
           const bad =
-            strobes === 5 ? { reply: "TTLHandled: Line=16 State=1" } : strobes === 10 ? { reply: "TTLHandled: Line=17 State=0" } : strobes === 20 ? { reply: "NotHandled" } : strobes === 25 ? { silentMs: 250 } : undefined;
+            strobes === 5 ? { reply: "TTLHandled: Line=16 State=1" } : strobes === 10 ? { reply: "TTLHandled: Line=17 State=0" } : strobes === 20 ? { reply: "NotHandled" } : strobes === 25 ? { silentMs: 700 } : undefined;
           if (bad !== undefined) injected.push(bad.reply ?? "no reply");
           return bad;
         }
@@ -191,7 +191,7 @@ describe("a session against an emulated Open Ephys GUI (ZMQ Interface + Network 
         return undefined;
       },
     });
-    const outcome = await session(dir, rigFile(dir, ports, 150), protocolText("gui-bad", 10, 4));
+    const outcome = await session(dir, rigFile(dir, ports, 500), protocolText("gui-bad", 10, 4));
     const { result, store } = outcome;
     const faults = store.faults(result.sessionId);
     const c = check(outcome, ports.gui);
@@ -199,7 +199,7 @@ describe("a session against an emulated Open Ephys GUI (ZMQ Interface + Network 
     expect(result.state).toBe("completed");
     expect(injected).toEqual(["TTLHandled: Line=16 State=1", "TTLHandled: Line=17 State=0", "InvalidChannel", "NotHandled", "no reply", "clear NotHandled"]);
     const unconfirmed = faults.filter((f) => f.code === "event-code-unconfirmed");
-    for (const pattern of [/answered "TTLHandled: Line=16 State=1"/, /answered "TTLHandled: Line=17 State=0"/, /answered "InvalidChannel"/, /raising the strobe: .*answered "NotHandled"/, /no reply within 150 ms/, /clearing event code .* answered "NotHandled"/]) {
+    for (const pattern of [/answered "TTLHandled: Line=16 State=1"/, /answered "TTLHandled: Line=17 State=0"/, /answered "InvalidChannel"/, /raising the strobe: .*answered "NotHandled"/, /no reply within 500 ms/, /clearing event code .* answered "NotHandled"/]) {
       const f = unconfirmed.filter((x) => pattern.test(x.message));
       expect(f, `one fault matching ${pattern}`).toHaveLength(1);
       expect(f[0]!.presentationIdxs).toHaveLength(1);

@@ -9,7 +9,7 @@ describe("rig file: how codes ride on the TTL lines", () => {
     const network = rigSchema.parse({ ...base, eventCodes: { transport: "openephys-network-events" }, display: { kind: "window", photodiode: { line: 23 } } });
     expect(codeLinesOf(network)).toEqual({ strobeLine: 16, maskedLines: [23] });
     expect(network.display).toEqual({ kind: "window", photodiode: { line: 23, corner: "top-left", sizePx: 40, polarity: "white-on" } });
-    expect(network.eventCodes).toMatchObject({ port: 5555, replyTimeoutMs: 250 });
+    expect(network.eventCodes).toMatchObject({ port: 5555, replyTimeoutMs: 1000 });
     const serial = rigSchema.parse({ ...base, eventCodes: { transport: "serial", path: "/dev/ttyACM0" }, display: { kind: "virtual" } });
     expect(codeLinesOf(serial)).toEqual({ strobeLine: undefined, maskedLines: [] });
   });

@@ -114,7 +114,7 @@ const networkEventCodes = z
     transport: z.literal("openephys-network-events"),
     host: z.string().default("127.0.0.1"),
     port: z.number().int().min(1).max(65535).default(5555).describe("The Network Events plugin's port (its own default, 5556, collides with the ZMQ Interface's data port)."),
-    replyTimeoutMs: z.number().int().min(1).max(10_000).default(250).describe("How long each command waits for the plugin's reply before the presentation counts as unconfirmed."),
+    replyTimeoutMs: z.number().int().min(1).max(10_000).default(1000).describe("How long each command waits for the plugin's reply before the presentation counts as unconfirmed (the plugin answers from the GUI's message thread, which a busy GUI holds up)."),
     recording: z
       .object({
         recDir: z.string().min(1).optional().describe("The GUI's recording folder (RecDir); default: the one set in the GUI."),

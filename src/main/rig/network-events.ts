@@ -60,7 +60,7 @@ export class NetworkEventsOutput implements EventCodeOutput {
   }
 
   private get timeoutMs(): number {
-    return this.options.replyTimeoutMs ?? 250;
+    return this.options.replyTimeoutMs ?? 1000;
   }
 
   async open(): Promise<void> {

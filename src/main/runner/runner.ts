@@ -1,7 +1,7 @@
 import type { LoadedProtocol } from "../protocol/load.js";
 import type { CountWindow } from "../protocol/schema.js";
 import type { CommittedBatch, SessionStore } from "../store/store.js";
-import type { FaultRecord, SessionState } from "../store/types.js";
+import type { FaultRecord, PresentationCounts, SessionState } from "../store/types.js";
 import { EventCodeAllocator } from "../rig/codes.js";
 import type { Rig } from "../rig/types.js";
 import type { Clock } from "./clock.js";
@@ -85,6 +85,8 @@ export class SessionRunner {
     const codeOf = new Map<number, number>();
     // Counts can only be stored for presentations that were stored (foreign key); others are a fault.
     const stored = new Set<number>();
+    // Counts that became final while their presentation's code was still being confirmed wait for its row.
+    const early = new Map<number, PresentationCounts>();
     const writer = store.writer(session.id, (batch) => {
       countsStored += batch.counts.length;
       faults += batch.faults;
@@ -100,6 +102,7 @@ export class SessionRunner {
     await rig.acquisition.start({
       counts: (c) => {
         if (stored.has(c.presentationIdx)) writer.addCounts(c);
+        else if (codeOf.has(c.presentationIdx)) early.set(c.presentationIdx, c);
         else fault({ code: "other", message: `counts arrived for presentation ${c.presentationIdx}, which was never shown; they were not stored`, presentationIdxs: [] });
         const code = codeOf.get(c.presentationIdx);
         if (code !== undefined) {
@@ -163,6 +166,11 @@ export class SessionRunner {
           durationMs: stimulusMs,
           status: confirmed ? "shown" : "unconfirmed",
         });
+        const waiting = early.get(item.idx);
+        if (waiting !== undefined) {
+          early.delete(item.idx);
+          writer.addCounts(waiting);
+        }
         presented++;
         this.deps.progress?.(presented, schedule.length);
         await clock.sleep(stimulusMs, signal);
@@ -182,6 +190,7 @@ export class SessionRunner {
       if (!(err instanceof RigRefusedError)) fault({ code: "other", message: `session failed at presentation ${presented}: ${message}`, presentationIdxs: [] });
       log(`session failed: ${message}; ${presented} presentations are saved`);
     } finally {
+      for (const idx of early.keys()) fault({ code: "other", message: `counts arrived for presentation ${idx}, which was never shown; they were not stored`, presentationIdxs: [] });
       const stopped = await rig.eventCodes.stopRecording?.().catch((err: unknown) => ({ confirmed: false, attempts: 1, message: err instanceof Error ? err.message : String(err) }));
       if (stopped !== undefined && !stopped.confirmed) fault({ code: "other", message: `the rig's recording was not stopped: ${stopped.message ?? "no reason given"}; stop it in the Open Ephys GUI`, presentationIdxs: [] });
       writer.close();
