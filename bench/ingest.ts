@@ -190,6 +190,7 @@ export async function run(args: string[]): Promise<void> {
     ["wall time", `${(wallMs / 1000).toFixed(1)} s`],
     ["spikes emitted by the rig (whole run)", String(emitted)],
     ["spikes decoded by the controller", `${received} (${(received / (wallMs / 1000)).toFixed(0)} /s over the session)`],
+    ["TTL events / DATA messages decoded", `${decoder?.ttlEvents ?? NaN} / ${decoder?.dataMessages ?? NaN}`],
     ["messages lost while connected (message_num gaps)", String(decoder?.lostMessages ?? NaN)],
     ["spikes in count windows: truth / stored", `${truthSpikes} / ${storedSpikes} (${matched} presentations)`],
     ["lost spikes in count windows", String(truthSpikes - storedSpikes)],
