@@ -318,7 +318,7 @@ export async function retrainPruned(arrays: NdArray[], stream: ImageStream, opti
     tf.dispose(recalibrateChain(own, batches));
     tf.dispose(batches);
     const out = [...layers.flatMap(layerArrays), ...readoutArrays(readout)];
-    checkCompactArrays(out, "retrained model");
+    checkCompactArrays(out, "retrained model", stream.size);
     return { arrays: out, losses, cancelled };
   } finally {
     optimizer.dispose();
@@ -385,7 +385,7 @@ export async function distillUnit(population: PopulationCompactModel, stream: Im
   const arrays = scaleOutput(retrained.arrays, o.scaling.sd[unit]!, o.scaling.mean[unit]!);
   const heldOutPredictions = predictArrays(arrays, stream, o.heldOutIdx);
   const r2Teacher = r2Raw(heldOutPredictions, teacherHeld);
-  const filters = checkCompactArrays(arrays, "distilled model");
+  const filters = checkCompactArrays(arrays, "distilled model", stream.size);
   const { arrays: _dropped, ...pruning } = pruned;
   return {
     arrays,

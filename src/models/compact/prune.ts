@@ -7,6 +7,14 @@ import type { NdArray } from "./npy.js";
 import { BATCHNORM_EPSILON, checkCompactArrays, COMPACT_STRIDES } from "./model.js";
 import { centerPixels, disposeLayer, firstArrayOf, layerInference, layerVarsFromArrays, type CompactLayerVars } from "./layers.js";
 
+/** Input side of a model in the published layout, from its readout (side/4 squared rows per layer-4 filter). */
+export function inputSizeOf(arrays: readonly NdArray[]): number {
+  const k4 = arrays[29]?.shape[0] ?? 0;
+  const rows = arrays[34]?.shape[0] ?? 0;
+  const side = Math.round(Math.sqrt(k4 > 0 ? rows / k4 : 0));
+  return side * 4;
+}
+
 /** Values of `a` at positions `idx` along `axis` (C order). */
 export function takeAxis(a: NdArray, axis: number, idx: readonly number[]): NdArray {
   const shape = [...a.shape];
@@ -28,7 +36,7 @@ export function takeAxis(a: NdArray, axis: number, idx: readonly number[]): NdAr
  * layer 4 the readout's weights on them.
  */
 export function pruneArrays(arrays: readonly NdArray[], kept: readonly (readonly number[])[]): NdArray[] {
-  const filters = checkCompactArrays([...arrays], "pruneArrays input");
+  const filters = checkCompactArrays([...arrays], "pruneArrays input", inputSizeOf(arrays));
   if (kept.length !== 5) throw new Error(`pruneArrays: kept must list 5 layers, got ${kept.length}`);
   kept.forEach((k, l) => {
     if (k.length < 1) throw new Error(`pruneArrays: layer ${l} would keep no filter`);
@@ -106,6 +114,14 @@ function forwardFrom(net: Net, from: number, a: tf.Tensor4D): tf.Tensor1D {
     for (let l = from; l < 5; l++) x = layerInference(net.layers[l]!, x);
     return readout(net, x);
   });
+}
+
+/** The values of a tensor computed by `fn`, the tensor disposed. */
+function valuesOf(fn: () => tf.Tensor): Float32Array {
+  const t = tf.tidy(fn);
+  const v = t.dataSync() as Float32Array;
+  t.dispose();
+  return v;
 }
 
 /** Activations after each layer, for pixels 0..255. */
@@ -191,6 +207,19 @@ function ablationEffects(net: Net, acts: tf.Tensor4D[], layer: number, current: 
   return effects;
 }
 
+/** Per filter of `layer`, the mean squared change of the output on `pixels` when that filter alone is removed. */
+export function filterAblationEffects(arrays: readonly NdArray[], pixels: tf.Tensor4D, layer: number): Float64Array {
+  const net = netOf(arrays);
+  const acts = activations(net, pixels);
+  try {
+    const now = valuesOf(() => readout(net, acts[4]!));
+    return ablationEffects(net, acts, layer, now, 4);
+  } finally {
+    tf.dispose(acts);
+    net.dispose();
+  }
+}
+
 /** Output with filters `removed` of layer `layer` zeroed (exactly the output once they are pruned). */
 function outputWithout(net: Net, acts: tf.Tensor4D[], layer: number, removed: readonly number[]): Float32Array {
   const out = tf.tidy(() => {
@@ -213,7 +242,7 @@ function outputWithout(net: Net, acts: tf.Tensor4D[], layer: number, removed: re
  * and the layer keeps at least minFilters.
  */
 export function pruneCompactModel(arrays: readonly NdArray[], pixels: tf.Tensor4D, options: PruneOptions): PruneResult {
-  const before = checkCompactArrays([...arrays], "pruneCompactModel input");
+  const before = checkCompactArrays([...arrays], "pruneCompactModel input", inputSizeOf(arrays));
   if (!(options.keepVariance > 0 && options.keepVariance <= 1)) throw new Error(`pruneCompactModel: keepVariance must be in (0, 1], got ${options.keepVariance}`);
   if (!Number.isInteger(options.minFilters) || options.minFilters < 1) throw new Error(`pruneCompactModel: minFilters must be a positive integer, got ${options.minFilters}`);
   const group = options.group ?? 4;
@@ -222,7 +251,7 @@ export function pruneCompactModel(arrays: readonly NdArray[], pixels: tf.Tensor4
   const reference = (() => {
     const net = netOf(current);
     try {
-      return tf.tidy(() => forwardFrom(net, 0, centerPixels(pixels))).dataSync() as Float32Array;
+      return valuesOf(() => forwardFrom(net, 0, centerPixels(pixels)));
     } finally {
       net.dispose();
     }
@@ -235,7 +264,7 @@ export function pruneCompactModel(arrays: readonly NdArray[], pixels: tf.Tensor4
     const acts = activations(net, pixels);
     try {
       const k = acts[layer]!.shape[3];
-      const now = tf.tidy(() => readout(net, acts[4]!)).dataSync() as Float32Array;
+      const now = valuesOf(() => readout(net, acts[4]!));
       const effects = ablationEffects(net, acts, layer, now, group);
       const order = Array.from(effects, (e, j) => ({ e, j })).sort((a, b) => a.e - b.e || a.j - b.j).map((x) => x.j);
       const most = Math.max(0, k - options.minFilters);
