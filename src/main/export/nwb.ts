@@ -314,7 +314,14 @@ function writeTemplates(
       "pixels 0..255 RGB, shape (height, width, 3).",
   );
   const refs = images.map((im) => {
-    const d = g.create_dataset({ name: im.sha, data: im.pixels, shape: [im.height, im.width, 3] });
+    // Deflate (built into HDF5, read by every reader): stimuli are most of the file.
+    const d = g.create_dataset({
+      name: im.sha,
+      data: im.pixels,
+      shape: [im.height, im.width, 3],
+      chunks: [im.height, im.width, 3],
+      compression: 6,
+    });
     typed(d, "RGBImage", "core");
     d.create_attribute("description", `stimulus ${im.sha}`);
     return d.create_reference();
