@@ -120,7 +120,8 @@ export function comparisonReport(summaries: readonly CampaignSummary[]): string[
 function runSeed(root: string, seed: number, campaignArgs: string[], outDir: string, env: NodeJS.ProcessEnv): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   const log = createWriteStream(join(outDir, "log.txt"));
-  const args = [join(root, "bin", "cortexloop.js"), "campaign", "--compare", "--seed", String(seed), "--db", join(outDir, "lab.db"), "--out", join(outDir, "campaign"), ...campaignArgs];
+  // Selection rules are compared on the ensemble alone: no compact-model step.
+  const args = [join(root, "bin", "cortexloop.js"), "campaign", "--compare", "--seed", String(seed), "--db", join(outDir, "lab.db"), "--out", join(outDir, "campaign"), "--no-compact", ...campaignArgs];
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout.pipe(log, { end: false });

@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { BackendName } from "../models/backend.js";
+import type { DistillSettings } from "../models/compact/index.js";
 import { SessionStore } from "./store/index.js";
 import { campaignTrainingDefaults as training, STOP_ON_HELP, stopCriterion } from "./campaign/defaults.js";
 // Types only: the campaign code (tfjs) is loaded when the command runs, not by every cortexloop command.
@@ -50,6 +51,13 @@ export interface CampaignFlags {
   interStimulusMs: string;
   propose: boolean;
   truthImages?: string;
+  /** Distil compact models after each retrain (`--no-compact` turns it off). */
+  compact?: boolean;
+  compactSteps?: string;
+  compactLaterSteps?: string;
+  compactBank?: string;
+  /** Programs and tests: distillation settings of the compact-model step (the command line sets only steps). */
+  compactSettings?: Partial<DistillSettings>;
   backend?: string;
 }
 
@@ -85,7 +93,7 @@ function nonNegative(flag: string, value: string): number {
 
 function curveText(label: string, curve: CurvePoint[]): string {
   // Session 1's readout is fitted on the same data in both arms of --compare: its score moves only with the cores.
-  return `${label}: ${curve.map((p) => `session ${p.session}: ${p.imagesShown} images → r²_ER ${p.r2er.toFixed(3)} (session 1's readout ${p.r2erPerSession[0]?.toFixed(3) ?? "-"})`).join("; ")}`;
+  return `${label}: ${curve.map((p) => `session ${p.session}: ${p.imagesShown} images → r²_ER ${p.r2er.toFixed(3)} (session 1's readout ${p.r2erPerSession[0]?.toFixed(3) ?? "-"})${p.compact === undefined ? "" : `; compact models: R² with the ensemble ${p.compact.r2Teacher.toFixed(3)}, filters [${p.compact.filters.join(",")}], ${p.compact.metric === "r2er" ? "r²_ER" : "raw R²"} ${p.compact.recordedStudent.toFixed(3)} (ensemble ${p.compact.recordedTeacher.toFixed(3)})`}`).join("; ")}`;
 }
 
 /** Simulation only: the simulated neurons' noise-free rates on pictures the campaign never shows. */
@@ -128,6 +136,7 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
   if (samplingPower !== undefined && coresetPoolFactor !== undefined) throw new Error("Choose --coreset or --power, not both; nothing was run.");
   const { selectBackend, isBackendName } = await import("../models/backend.js");
   const { Campaign, campaignFrontEnd, campaignNeurons, createCampaignRig, defaultCompactModelsDir, defaultImagesDir, formatCurves, loadImageBank } = await import("./campaign/index.js");
+  const { compactStep } = await import("./campaign/compact-step.js");
   if (flags.backend !== undefined && !isBackendName(flags.backend)) throw new Error(`--backend must be one of tfjs-node-gpu, tfjs-node, wasm, cpu, got "${flags.backend}"; nothing was run.`);
   await selectBackend({ log: say, prefer: flags.backend as BackendName | undefined });
   const outDir = resolve(flags.out);
@@ -144,10 +153,13 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
     const truthImages = int("truth-images", flags.truthImages ?? "0", 0);
     // The true-rate pictures come after the bank's: a V4 image bank is a prefix of one seeded order, so it
     // (and so the whole campaign) is the same with or without them.
-    const loaded = await loadImageBank({ imagesDir: resolve(flags.imagesDir ?? defaultImagesDir()), count: bankSize + truthImages, size: 112, seed, log: say });
+    const compactOn = flags.compact === true;
+    const compactBank = compactOn ? int("compact-bank", flags.compactBank ?? "2000", 0) : 0;
+    // The compact models' extra natural images come after those too, so nothing else changes with them.
+    const loaded = await loadImageBank({ imagesDir: resolve(flags.imagesDir ?? defaultImagesDir()), count: bankSize + truthImages + compactBank, size: 112, seed, log: say });
     const bank = { ...loaded, images: loaded.images.slice(0, bankSize) };
     say(`image bank: ${loaded.description}${truthImages > 0 ? `; ${bankSize} for the campaign, ${loaded.images.length - bank.images.length} never shown, scored against the neurons' true rates` : ""}`);
-    const truth = truthImages > 0 ? await trueRates(population.neurons, loaded.images.slice(bankSize).map((b) => b.image), say) : undefined;
+    const truth = truthImages > 0 ? await trueRates(population.neurons, loaded.images.slice(bankSize, bankSize + truthImages).map((b) => b.image), say) : undefined;
     const countWindow = { startMs: 50, endMs: 150, bins: 1 };
     const rig = await createCampaignRig({ kind: rigKind, neurons: population.neurons, neuronsKind: population.kind, seed: seed + 7, countWindow, outDir, log: say });
     say(`rig: ${rigKind === "sim" ? `simulated Open Ephys rig on loopback (${rig.file})` : "in-process fake rig"}`);
@@ -188,6 +200,16 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
       name: `campaign ${seed}`,
       proposeNext: flags.propose,
       truth,
+      afterRetrain: compactOn
+        ? compactStep({
+            store,
+            frontEnd,
+            bank: [...bank.images, ...loaded.images.slice(bankSize + truthImages)].map((b) => ({ key: b.id, pixels: b.image.pixels0to255 })),
+            settings: { ...flags.compactSettings, ...(flags.compactSteps === undefined ? {} : { steps: int("compact-steps", flags.compactSteps, 0) }) },
+            laterSteps: flags.compactLaterSteps === undefined ? undefined : int("compact-later-steps", flags.compactLaterSteps, 0),
+            log: say,
+          })
+        : undefined,
       log: say,
     });
     const results: CampaignResult[] = [];
@@ -270,6 +292,10 @@ export function registerCampaignCommand(program: Command): void {
     .option("--inter-stimulus-ms <ms>", "blank between stimuli", "50")
     .option("--no-propose", "do not design the session after the last one")
     .option("--truth-images <n>", "simulation only: also score every retrain against the simulated neurons' noise-free rates on n natural images never shown (squared correlation; what r²_ER estimates, without its noise)", "0")
+    .option("--no-compact", "do not distil compact models after each retrain")
+    .option("--compact-steps <n>", "steps of the first compact-model distillation's shared model (default 600)")
+    .option("--compact-later-steps <n>", "steps of later distillations, which continue from the previous shared model (default a third)")
+    .option("--compact-bank <n>", "natural images beyond the campaign's bank for the compact models to learn from (never shown)", "2000")
     .option("--backend <name>", "tfjs backend (default: the best that loads)")
     .action(async (flags: CampaignFlags) => {
       await runCampaignCommand(flags, (line) => void process.stderr.write(`${line}\n`));

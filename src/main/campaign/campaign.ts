@@ -29,6 +29,7 @@ import type { BankImage, ImageBank } from "./bank.js";
 import { sessionTrainingData, type SessionTrainingData } from "./dataset-from-session.js";
 import { pairedDifference } from "./paired.js";
 import type { CampaignRig } from "./rig.js";
+import type { CompactPoint, RetrainedEnsemble } from "./compact-step.js";
 
 export type Selection = "active" | "random";
 
@@ -101,6 +102,8 @@ export interface CampaignOptions {
    * unit): what r²_ER estimates, without the spike-count noise and the few test images.
    */
   truth?: TrueRates;
+  /** Called after each retrain is stored: the compact-model step (compact-step.ts); its result joins the curve. */
+  afterRetrain?: (e: RetrainedEnsemble) => Promise<CompactPoint | undefined>;
   log?: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -129,6 +132,8 @@ export interface CurvePoint {
   /** Per unit (the order of `r2erPerUnit`); NaN for a unit the truth does not name. */
   trueR2PerUnit?: number[];
   modelVersionId: number;
+  /** The compact models distilled from this model version, when the campaign distils them. */
+  compact?: CompactPoint;
 }
 
 /**
@@ -457,6 +462,8 @@ export class Campaign {
     this.log(
       `${arm.label}: after session ${after}: held-out r²_ER median ${fmt(newest.median)} (${how}, ${units} units${pooled ? "" : `; per session ${perSession.map((p) => fmt(p.median)).join(", ")}`})${truth === undefined ? "" : `; against the true rates of ${o.truth!.images.length} unseen pictures ${fmt(truth.median)}`}, ${imagesShown} training images shown; trained ${result.cycles} cycles in ${trainSeconds.toFixed(1)} s; model version ${modelVersionId}`,
     );
+    const compact = await o.afterRetrain?.({ label: arm.label, afterSession: after, modelVersionId, testHashes: this.testHashes, signal: o.signal });
+    if (compact !== undefined) point.compact = compact;
     return { ensemble, point, seconds: trainSeconds, checkpoint };
   }
 

@@ -84,6 +84,8 @@ export interface DistillRun {
   origin: Record<string, unknown>;
   checkpointEvery?: number;
   resume?: DistillResume;
+  /** A previous run's shared model (same units and filters) to continue from instead of random weights. */
+  warmStart?: NdArray[];
   signal?: AbortSignal;
   emit: (m: DistillMessage) => void;
 }
@@ -113,7 +115,7 @@ function checkpointBytes(targets: Float32Array, disagreement: Float64Array, popu
 }
 
 /** Runs (or continues) a distillation; stores a model version per unit; returns the summary. */
-export async function runDistillation(run: DistillRun): Promise<{ summary?: DistillSummary; cancelled: boolean; lastCheckpoint?: number }> {
+export async function runDistillation(run: DistillRun): Promise<{ summary?: DistillSummary; cancelled: boolean; lastCheckpoint?: number; population?: NdArray[] }> {
   const { store, teacher, stream, split, settings, units, emit } = run;
   const log = (line: string): void => emit({ type: "log", line });
   const t0 = performance.now();
@@ -121,6 +123,14 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
   const population = new PopulationCompactModel({ units: nUnits, sharedLayers: settings.sharedLayers, filters: settings.filters, inputSize: stream.size, seed: settings.seed });
   let lastCheckpoint = run.resume?.checkpointId;
   try {
+    if (run.warmStart !== undefined && run.resume?.checkpointId === undefined) {
+      try {
+        population.assignAll(run.warmStart);
+        log("shared model: continuing from the previous distillation's weights");
+      } catch (err) {
+        log(`shared model: starting from random weights (the previous one does not fit: ${err instanceof Error ? err.message : String(err)})`);
+      }
+    }
     // 1. Teacher targets: computed once, or read back with the population's weights.
     let targets: Float32Array;
     let score: Float64Array;
@@ -297,7 +307,7 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
       seconds: { teacher: teacherSeconds, population: populationSeconds, units: unitsSeconds, total: (performance.now() - t0) / 1000 },
       settings,
     };
-    return { summary, cancelled: false, lastCheckpoint };
+    return { summary, cancelled: false, lastCheckpoint, population: population.allArrays() };
   } catch (err) {
     if (err instanceof TeacherCancelled) return { cancelled: true, lastCheckpoint };
     throw err;

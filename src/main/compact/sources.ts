@@ -1,6 +1,7 @@
 // What a distillation reads: the teacher (a stored deep ensemble and the readout of one session), the
 // units to distill, the image stream (the session's stimuli, a bank's natural images, their gaudy
 // versions) split into training, pruning and held-out images, and the recorded responses to score on.
+import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { loadEnsemble, type DeepEnsemble } from "../../models/ensemble/index.js";
@@ -144,6 +145,8 @@ export interface StreamOptions {
   /** Extra natural images: a zip or a folder. */
   bank?: string;
   bankMax?: number;
+  /** More natural images already in memory (size×size×3); e.g. the campaign's image bank. */
+  extra?: readonly { key: string; pixels: Uint8Array }[];
   /** Add the gaudy version of every natural image (default true). */
   gaudy?: boolean;
   size: number;
@@ -156,32 +159,49 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Builds the stream: the sessions' stimuli (each once), the bank's images, then gaudy versions. */
+function pixelHash(pixels: Uint8Array): string {
+  return createHash("sha1").update(pixels).digest("hex");
+}
+
+/**
+ * Builds the stream: the sessions' stimuli (each once), the bank's and the extra images (each
+ * picture once: one already shown is not added again, so a held-out stimulus stays held out), then
+ * gaudy versions.
+ */
 export async function buildStream(store: SessionStore, o: StreamOptions): Promise<MemoryStream> {
   const images: Uint8Array[] = [];
   const keys: string[] = [];
   const kinds: MemoryStream["kinds"] = [];
   const seen = new Set<string>();
+  const pictures = new Set<string>();
+  const addNatural = (pixels: Uint8Array, key: string, kind: "session" | "bank"): boolean => {
+    if (pixels.length !== o.size * o.size * 3) throw new DistillInputError("no-images", `Image ${key} has ${pixels.length} bytes, expected ${o.size}x${o.size}x3; nothing was distilled.`);
+    const h = pixelHash(pixels);
+    if (pictures.has(h)) return false;
+    pictures.add(h);
+    images.push(pixels);
+    keys.push(key);
+    kinds.push(kind);
+    return true;
+  };
   for (const id of o.sessionIds) {
     for (const p of store.presentations(id)) {
       if (seen.has(p.stimulusSha256)) continue;
       seen.add(p.stimulusSha256);
       const png = store.getStimulusPng(p.stimulusSha256);
       if (png === undefined) continue;
-      images.push((await resizeImage(await decodeImage(png, p.stimulusSha256), o.size, o.size)).pixels0to255);
-      keys.push(p.stimulusSha256);
-      kinds.push("session");
+      addNatural((await resizeImage(await decodeImage(png, p.stimulusSha256), o.size, o.size)).pixels0to255, p.stimulusSha256, "session");
     }
   }
+  let extra = 0;
+  for (const e of o.extra ?? []) if (addNatural(e.pixels, `bank:${e.key}`, "bank")) extra++;
+  if (o.extra !== undefined) o.log?.(`image stream: ${extra} natural images from the bank (${o.extra.length - extra} already among the shown stimuli)`);
   if (o.bank !== undefined) {
     const files = await bankFiles(o.bank);
     const take = o.bankMax === undefined ? files : files.slice(0, o.bankMax);
-    for (const f of take) {
-      images.push((await resizeImage(await decodeImage(await f.read(), `${o.bank}:${f.name}`), o.size, o.size)).pixels0to255);
-      keys.push(`bank:${f.name}`);
-      kinds.push("bank");
-    }
-    o.log?.(`image stream: ${take.length} natural images from ${o.bank}`);
+    let added = 0;
+    for (const f of take) if (addNatural((await resizeImage(await decodeImage(await f.read(), `${o.bank}:${f.name}`), o.size, o.size)).pixels0to255, `bank:${f.name}`, "bank")) added++;
+    o.log?.(`image stream: ${added} natural images from ${o.bank}`);
   }
   const natural = images.length;
   if (natural === 0) throw new DistillInputError("no-images", `The teacher's sessions hold no stored images${o.bank === undefined ? " and no --bank was given" : ""}; nothing was distilled.`);
@@ -240,27 +260,26 @@ export interface RecordedResponses {
   byUnit: Map<string, Map<string, number[]>>;
 }
 
-/** Scores predictions of one unit on stimuli against their recorded repeats: r²_ER where every image has ≥ 2 repeats, else raw R² of the means. */
+/**
+ * Scores predictions of one unit against its recorded responses: r²_ER on the images recorded with
+ * at least 2 repeats where there are 3 or more of them (a campaign's test images), else raw R² of
+ * the repeat means on every image recorded (sessions imported repeat-averaged).
+ */
 export function scoreRecorded(predictions: ArrayLike<number>, keys: readonly string[], responses: Map<string, number[]> | undefined): { metric: "r2er" | "r2raw"; value: number; images: number } {
   if (responses === undefined) return { metric: "r2raw", value: Number.NaN, images: 0 };
-  const rows: number[] = [];
-  keys.forEach((k, j) => {
-    const r = responses.get(k);
-    if (r !== undefined && r.some((v) => Number.isFinite(v))) rows.push(j);
-  });
-  if (rows.length < 3) return { metric: "r2raw", value: Number.NaN, images: rows.length };
-  const x = Float64Array.from(rows, (j) => predictions[j]!);
-  const reps = rows.map((j) => responses.get(keys[j]!)!);
-  if (reps.every((r) => r.filter((v) => Number.isFinite(v)).length >= 2)) {
-    const n = Math.max(...reps.map((r) => r.length));
-    const y = Array.from({ length: n }, (_, r) => Float64Array.from(reps, (rr) => rr[r] ?? Number.NaN));
-    return { metric: "r2er", value: r2er(x, y).r2er, images: rows.length };
+  const finite = (k: string): number[] => (responses.get(k) ?? []).filter((v) => Number.isFinite(v));
+  const recorded = keys.map((k, j) => ({ j, reps: finite(k) })).filter((r) => r.reps.length > 0);
+  const repeated = recorded.filter((r) => r.reps.length >= 2);
+  if (repeated.length >= 3) {
+    const x = Float64Array.from(repeated, (r) => predictions[r.j]!);
+    const n = Math.max(...repeated.map((r) => r.reps.length));
+    const y = Array.from({ length: n }, (_, i) => Float64Array.from(repeated, (r) => r.reps[i] ?? Number.NaN));
+    return { metric: "r2er", value: r2er(x, y).r2er, images: repeated.length };
   }
-  const mean = Float64Array.from(reps, (r) => {
-    const f = r.filter((v) => Number.isFinite(v));
-    return f.reduce((a, b) => a + b, 0) / f.length;
-  });
-  return { metric: "r2raw", value: r2Raw(x, mean), images: rows.length };
+  if (recorded.length < 3) return { metric: "r2raw", value: Number.NaN, images: recorded.length };
+  const x = Float64Array.from(recorded, (r) => predictions[r.j]!);
+  const mean = Float64Array.from(recorded, (r) => r.reps.reduce((a, b) => a + b, 0) / r.reps.length);
+  return { metric: "r2raw", value: r2Raw(x, mean), images: recorded.length };
 }
 
 /**

@@ -126,9 +126,13 @@ export class PopulationCompactModel {
   assignAll(arrays: readonly NdArray[]): void {
     const vars = [...this.trunk.flatMap(layerVariables), ...this.heads.flatMap((h) => [...h.layers.flatMap(layerVariables), h.readout.kernel, h.readout.bias])];
     if (arrays.length !== vars.length) throw new Error(`PopulationCompactModel.assignAll: ${arrays.length} arrays for ${vars.length} variables`);
+    // Every shape first, so a mismatch changes nothing.
     vars.forEach((v, i) => {
       const a = arrays[i]!;
       if (a.shape.length !== v.shape.length || a.shape.some((d, j) => d !== v.shape[j])) throw new Error(`PopulationCompactModel.assignAll: array ${i} has shape (${a.shape.join(",")}), the variable (${v.shape.join(",")})`);
+    });
+    vars.forEach((v, i) => {
+      const a = arrays[i]!;
       tf.tidy(() => v.assign(tf.tensor(a.data instanceof Float32Array ? a.data : Float32Array.from(a.data), a.shape, "float32")));
     });
   }
