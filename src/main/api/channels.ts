@@ -14,6 +14,7 @@ export const channelNames = [
   "learningCurve",
   "faults",
   "modelVersions",
+  "compactModel",
   "exportCsv",
   "exportBundle",
   "exportNwb",

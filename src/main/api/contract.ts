@@ -7,6 +7,9 @@ import { z } from "zod";
 import { channelNames, type ChannelName } from "./channels.js";
 import type { PresentationRecord } from "../store/types.js";
 import type { CountingSummary, LearningSeries, TuningCurve, UnitRaster } from "../review/index.js";
+import type { CompactModelDetail } from "../compact/inspect-types.js";
+
+export type { CompactModelDetail } from "../compact/inspect-types.js";
 
 export type {
   CountingSummary,
@@ -51,6 +54,7 @@ export const requestSchemas = {
   learningCurve: z.object({}).strict(),
   faults: z.object({ session: sessionRef }).strict(),
   modelVersions: z.object({ session: sessionRef.optional() }).strict(),
+  compactModel: z.object({ id: z.number().int().positive() }).strict(),
   exportCsv: z.object({ session: sessionRef }).strict(),
   exportBundle: z.object({ session: sessionRef, allowUnfinished: z.boolean().optional() }).strict(),
   exportNwb: z.object({ session: sessionRef, allowUnfinished: z.boolean().optional() }).strict(),
@@ -210,6 +214,7 @@ export interface Replies {
   learningCurve: LearningCurveReply;
   faults: FaultRow[];
   modelVersions: ModelVersionItem[];
+  compactModel: CompactModelDetail;
   exportCsv: CsvExport;
   exportBundle: FileDownload;
   exportNwb: FileDownload;

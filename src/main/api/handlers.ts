@@ -2,6 +2,8 @@
 import type { SessionStore } from "../store/index.js";
 import { ExportError, sessionBundle, sessionCsvFiles, sessionNwb } from "../export/index.js";
 import { SessionReview, learningCurve, r2erOf, type CountingRule } from "../review/index.js";
+import { compactModelDetail } from "../compact/inspect.js";
+import { CompactVersionError } from "../compact/versions.js";
 import {
   isChannel,
   parseRequest,
@@ -197,6 +199,15 @@ export const handlers: Handlers = {
       .listModelVersions()
       .filter((m) => sessionId === undefined || m.sessionIds.includes(sessionId))
       .map((m) => ({ id: m.id, name: m.name, kind: m.kind, parentId: m.parentId, createdAt: m.createdAt, sessionIds: m.sessionIds, r2er: r2erOf(m.metrics), metrics: m.metrics }));
+  },
+
+  compactModel(store, { id }) {
+    try {
+      return compactModelDetail(store, id);
+    } catch (err) {
+      if (err instanceof CompactVersionError) throw new ApiError(err.code === "corrupt" ? "internal" : "not-found", err.message);
+      throw err;
+    }
   },
 
   exportCsv(store, { session: ref }) {

@@ -23,6 +23,7 @@ const api: CortexloopApi = {
   learningCurve: channel("learningCurve"),
   faults: channel("faults"),
   modelVersions: channel("modelVersions"),
+  compactModel: channel("compactModel"),
   exportCsv: channel("exportCsv"),
   exportBundle: channel("exportBundle"),
   exportNwb: channel("exportNwb"),

@@ -3,6 +3,7 @@ import { LearningCurveChart, VersionUnitsChart } from "../charts/Models.js";
 import type { TabProps } from "../controls.js";
 import { formatDate, formatNumber } from "../format.js";
 import { Status } from "../Status.js";
+import { CompactModels } from "./CompactModels.js";
 
 export function ModelsTab({ id, state, dispatch }: TabProps) {
   const models = useApi("modelVersions", { session: id }, String(id));
@@ -50,7 +51,7 @@ export function ModelsTab({ id, state, dispatch }: TabProps) {
             </tr>
           </thead>
           <tbody>
-            {models.value.map((m) => (
+            {models.value.filter((m) => !m.kind.startsWith("compact-")).map((m) => (
               <tr key={m.id} className={m.id === state.modelId ? "selected" : undefined}>
                 <td className="num">
                   <button type="button" className="link" onClick={() => select(m.id)} data-testid={`model-${m.id}`}>
@@ -70,6 +71,7 @@ export function ModelsTab({ id, state, dispatch }: TabProps) {
           </tbody>
         </table>
       )}
+      {models.status === "ok" && <CompactModels models={models.value} />}
     </>
   );
 }
