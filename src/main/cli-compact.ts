@@ -62,7 +62,7 @@ export function registerCompactCommands(program: Command): void {
     .option("--session <name|id>", "whose readout's units (default: the teacher's newest session)")
     .option("--units <names>", "units, electrode#sortedId or electrode (repeat or comma-separate; default: every unit not flagged)", collect, [])
     .option("--max-units <n>", "at most this many units (the first ones)", (v) => Number(v))
-    .option("--bank <zip|dir>", "more natural images for the stream (with their gaudy versions)")
+    .option("--bank <zip|dir>", "more natural images for the stream, with their gaudy versions (repeat or comma-separate)", collect, [])
     .option("--bank-max <n>", "at most this many bank images", (v) => Number(v))
     .option("--no-gaudy", "no gaudy versions of the natural images")
     .option("--held-out-fraction <f>", "share of the natural images held out for student-teacher R²", (v) => Number(v), 0.1)
@@ -86,7 +86,7 @@ export function registerCompactCommands(program: Command): void {
         session?: string;
         units: string[];
         maxUnits?: number;
-        bank?: string;
+        bank: string[];
         bankMax?: number;
         gaudy: boolean;
         heldOutFraction: number;
@@ -116,7 +116,7 @@ export function registerCompactCommands(program: Command): void {
                   session: flags.session,
                   units: flags.units.length > 0 ? flags.units : undefined,
                   maxUnits: flags.maxUnits,
-                  bank: flags.bank,
+                  bank: flags.bank.length > 0 ? flags.bank : undefined,
                   bankMax: flags.bankMax,
                   gaudy: flags.gaudy,
                   heldOutFraction: flags.heldOutFraction,

@@ -142,8 +142,9 @@ async function bankFiles(bank: string): Promise<{ name: string; read: () => Prom
 export interface StreamOptions {
   /** Sessions whose stored stimuli join the stream (what the experiment showed: natural, gaudy, picked). */
   sessionIds: readonly number[];
-  /** Extra natural images: a zip or a folder. */
-  bank?: string;
+  /** Extra natural images: zips or folders. */
+  bank?: readonly string[];
+  /** At most this many bank images in all. */
   bankMax?: number;
   /** More natural images already in memory (size×size×3); e.g. the campaign's image bank. */
   extra?: readonly { key: string; pixels: Uint8Array }[];
@@ -196,15 +197,21 @@ export async function buildStream(store: SessionStore, o: StreamOptions): Promis
   let extra = 0;
   for (const e of o.extra ?? []) if (addNatural(e.pixels, `bank:${e.key}`, "bank")) extra++;
   if (o.extra !== undefined) o.log?.(`image stream: ${extra} natural images from the bank (${o.extra.length - extra} already among the shown stimuli)`);
-  if (o.bank !== undefined) {
-    const files = await bankFiles(o.bank);
-    const take = o.bankMax === undefined ? files : files.slice(0, o.bankMax);
+  let fromBanks = 0;
+  for (const bank of o.bank ?? []) {
+    const files = await bankFiles(bank);
     let added = 0;
-    for (const f of take) if (addNatural((await resizeImage(await decodeImage(await f.read(), `${o.bank}:${f.name}`), o.size, o.size)).pixels0to255, `bank:${f.name}`, "bank")) added++;
-    o.log?.(`image stream: ${added} natural images from ${o.bank}`);
+    for (const f of files) {
+      if (o.bankMax !== undefined && fromBanks >= o.bankMax) break;
+      if (addNatural((await resizeImage(await decodeImage(await f.read(), `${bank}:${f.name}`), o.size, o.size)).pixels0to255, `bank:${path.basename(bank)}:${f.name}`, "bank")) {
+        added++;
+        fromBanks++;
+      }
+    }
+    o.log?.(`image stream: ${added} natural images from ${bank}`);
   }
   const natural = images.length;
-  if (natural === 0) throw new DistillInputError("no-images", `The teacher's sessions hold no stored images${o.bank === undefined ? " and no --bank was given" : ""}; nothing was distilled.`);
+  if (natural === 0) throw new DistillInputError("no-images", `The teacher's sessions hold no stored images${(o.bank ?? []).length === 0 ? " and no --bank was given" : ""}; nothing was distilled.`);
   const group = Array.from({ length: natural }, (_, i) => i);
   if (o.gaudy ?? true) {
     for (let i = 0; i < natural; i++) {

@@ -17,8 +17,8 @@ export interface DistillParams {
   /** Units (`electrode#sortedId` or electrode); default every unit not flagged at import. */
   units?: string[];
   maxUnits?: number;
-  /** More natural images for the stream (zip or folder). */
-  bank?: string;
+  /** More natural images for the stream (zips or folders). */
+  bank?: string | string[];
   bankMax?: number;
   /** Gaudy versions of the natural images (default true). */
   gaudy?: boolean;
@@ -73,7 +73,7 @@ export async function runDistillJob(store: SessionStore, jobId: number, io: { si
     frontEnd = await loadFrontEnd({ ...(teacher.frontEndSpec ?? { kind: "default", inputSize: teacher.imageSize }), log });
     if (frontEnd.name !== teacher.frontEndName) throw new Error(`Model version ${params.teacher} was trained on front end ${teacher.frontEndName} but ${frontEnd.name} loaded here; nothing was distilled. Install what it used (see src/models/frontend/README.md).`);
     log(`distilling ${units.length} unit(s) of session ${units[0]!.sessionName} from model version ${params.teacher} (readout ${readout.key}; front end ${frontEnd.name})`);
-    const stream = await buildStream(store, { sessionIds: teacher.sessionIds, bank: params.bank, bankMax: params.bankMax, gaudy: params.gaudy, size: 112, log });
+    const stream = await buildStream(store, { sessionIds: teacher.sessionIds, bank: params.bank === undefined ? undefined : [params.bank].flat(), bankMax: params.bankMax, gaudy: params.gaudy, size: 112, log });
     const split = splitStream(stream, {
       heldOutHashes: new Set([...teacher.testHashes, ...(params.heldOutHashes ?? [])]),
       fraction: params.heldOutFraction ?? 0.1,
