@@ -134,7 +134,8 @@ describe("a session against an emulated Open Ephys GUI (ZMQ Interface + Network 
     expect(c.wrong).toEqual([]);
     expect(new Set(faults.map((f) => f.code))).toEqual(new Set(["message-gap"]));
     expect(c.faulted.size).toBeGreaterThan(0);
-    expect(c.exact).toBeGreaterThan(100);
+    // Each lost DATA message touches the 3-4 count windows open around it; most presentations stay untouched.
+    expect(c.exact).toBeGreaterThan(50);
   }, 120_000);
 
   it("a 60-second run with no spikes, only DATA messages: every presentation's counts become final within the grace period", async () => {
