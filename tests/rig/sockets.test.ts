@@ -131,12 +131,12 @@ describe("heartbeat answers", () => {
 describe("Network Events event codes", () => {
   it("sends a code as lines 1..16 (only those that change) and the strobe on line 17, lowers them after, and recovers with a fresh REQ socket", async () => {
     const port = await freePorts(1);
-    const out = new NetworkEventsOutput({ host: "127.0.0.1", port, replyTimeoutMs: 100 });
+    const out = new NetworkEventsOutput({ host: "127.0.0.1", port, replyTimeoutMs: 400 });
     cleanups.push(() => out.close());
     await out.open();
     const lost = await out.send(3);
     expect(lost.confirmed).toBe(false);
-    expect(lost.message).toMatch(/"TTL Line=17 State=0" got no reply within 100 ms/);
+    expect(lost.message).toMatch(/"TTL Line=17 State=0" got no reply within 400 ms/);
     const received = await networkEventsRep(port, pluginReply);
     let ready = false;
     for (let i = 0; i < 20 && !ready; i++) ready = await out.checkReady().then(() => true, () => false);
@@ -157,7 +157,7 @@ describe("Network Events event codes", () => {
     const port = await freePorts(1);
     let bad: ((cmd: string) => string | undefined) | undefined;
     const received = await networkEventsRep(port, (cmd) => bad?.(cmd) ?? pluginReply(cmd));
-    const out = new NetworkEventsOutput({ host: "127.0.0.1", port, replyTimeoutMs: 500 });
+    const out = new NetworkEventsOutput({ host: "127.0.0.1", port, replyTimeoutMs: 2000 });
     cleanups.push(() => out.close());
     await out.checkReady();
     const cases: [(cmd: string) => string | undefined, RegExp][] = [
@@ -291,7 +291,7 @@ describe("controller rig parts against the in-process simulated rig", () => {
     const display = new VirtualDisplay({ endpoint: displayEndpoint, waitForSubscriberMs: 2000 });
     await display.open();
     cleanups.push(() => display.close());
-    const codes = new NetworkEventsOutput({ host: "127.0.0.1", port: eventsPort, replyTimeoutMs: 500 });
+    const codes = new NetworkEventsOutput({ host: "127.0.0.1", port: eventsPort, replyTimeoutMs: 2000 });
     await codes.open();
     cleanups.push(() => codes.close());
     await codes.checkReady();
