@@ -2,6 +2,7 @@
 const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   active: () => import("./active.js"),
   compute: () => import("./compute.js"),
+  heldout: () => import("./heldout.js"),
   distill: () => import("./distill.js"),
   ingest: () => import("./ingest.js"),
   selection: () => import("./selection.js"),

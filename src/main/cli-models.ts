@@ -8,6 +8,8 @@ import { startRetrainJob } from "./jobs/start-retrain.js";
 import type { Preprocess } from "../models/frontend/index.js";
 import { defaultEnsembleConfig, validationText } from "../models/ensemble/index.js";
 import { STOP_ON_HELP, stopCriterion } from "./campaign/defaults.js";
+import { runHeldOutEvaluation } from "./cli-heldout.js";
+import { predictImages } from "./jobs/predict.js";
 
 const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
@@ -47,12 +49,21 @@ export function registerModelCommands(program: Command): void {
 
   program
     .command("evaluate")
-    .description("train the deep ensemble across the given sessions; report held-out r²_ER (or raw R²) per session, next to a ridge baseline")
-    .requiredOption("--session <name|id>", "session(s) to train on and evaluate (repeat or comma-separate)", collect, [])
+    .description(
+      "train the deep ensemble across the given sessions and report held-out r²_ER (or raw R²) per session next to a ridge baseline; " +
+        "or, with --heldout S, pretrain on other sessions and cross-validate a readout for S (the paper's held-out-session test)",
+    )
+    .option("--session <name|id>", "session(s) to train on and evaluate (repeat or comma-separate)", collect, [])
+    .option("--heldout <name|id>", "evaluate this session as one the ensemble never trained on: pretrain, freeze, k-fold readouts")
+    .option("--pretrain <name|id>", "with --heldout: sessions to pretrain on (default: every other session in the store)", collect, [])
+    .option("--folds <k>", "with --heldout: cross-validation folds of the held-out session", (v) => Number(v), 5)
+    .option("--out <dir>", "with --heldout: write units.csv, folds.csv, predictions.csv and report.json here")
+    .option("--readout-l2 <x>", "with --heldout: L2 penalty of the readouts", (v) => Number(v))
+    .option("--no-feature-cache", "compute front-end features again instead of reusing those kept beside the database")
     .option("--db <file>", "lab database (SQLite)", defaultDb)
-    .option("--frontend <kind>", "default | mobilenet | gabor | path/to/model.json (tensorflowjs_converter output)", "default")
-    .option("--frontend-layer <name>", "layer to cut the front end at (mobilenet default block_9_add; ResNet50: conv4_block4_out)")
-    .option("--frontend-input <px>", "side of the image the front end sees (mobilenet default 112)", (v) => Number(v))
+    .option("--frontend <kind>", "default | mobilenet | inception | gabor | path/to/model.json (tensorflowjs_converter output)", "default")
+    .option("--frontend-layer <name>", "layer to cut the front end at (ResNet50: conv4_block4_out; default: the front end's own)")
+    .option("--frontend-input <px>", "side of the image the front end sees (default: the front end's own)", (v) => Number(v))
     .option("--frontend-preprocess <kind>", "for a converted model: caffe | scale-minus-one-to-one | none", "caffe")
     .option("--members <n>", "ensemble members", (v) => Number(v), evaluateDefaults.members)
     .option("--width <n>", "channels inside each member", (v) => Number(v), defaultEnsembleConfig.width)
@@ -73,6 +84,12 @@ export function registerModelCommands(program: Command): void {
     .action(
       async (flags: {
         session: string[];
+        heldout?: string;
+        pretrain: string[];
+        folds: number;
+        out?: string;
+        readoutL2?: number;
+        featureCache: boolean;
         db: string;
         frontend: string;
         frontendLayer?: string;
@@ -95,6 +112,13 @@ export function registerModelCommands(program: Command): void {
         save?: boolean;
         json?: string;
       }) => {
+        const frontEnd = { kind: flags.frontend, outputLayer: flags.frontendLayer, inputSize: flags.frontendInput, preprocess: flags.frontendPreprocess };
+        if (flags.heldout !== undefined) {
+          if (flags.session.length > 0) throw new Error("--heldout and --session do not go together: name the sessions to pretrain on with --pretrain.");
+          await runHeldOutEvaluation({ ...flags, heldout: flags.heldout, frontEnd, members: flags.members, cycles: flags.cycles }, say);
+          return;
+        }
+        if (flags.session.length === 0) throw new Error("Name the sessions to evaluate (--session), or a session to hold out (--heldout).");
         const store = SessionStore.open(flags.db);
         const abort = new AbortController();
         const onSignal = (): void => {
@@ -105,12 +129,7 @@ export function registerModelCommands(program: Command): void {
         try {
           const report = await evaluateSessions(store, {
             sessions: flags.session,
-            frontEnd: {
-              kind: flags.frontend,
-              outputLayer: flags.frontendLayer,
-              inputSize: flags.frontendInput ?? (flags.frontend === "default" || flags.frontend === "mobilenet" ? 112 : undefined),
-              preprocess: flags.frontendPreprocess,
-            },
+            frontEnd,
             members: flags.members,
             width: flags.width,
             blocks: flags.blocks,
@@ -159,7 +178,7 @@ export function registerModelCommands(program: Command): void {
     .option("--session <name|id>", "session(s) to train on (repeat or comma-separate)", collect, [])
     .option("--resume <jobId>", "continue a cancelled or crashed job from its last checkpoint", (v) => Number(v))
     .option("--db <file>", "lab database (SQLite)", defaultDb)
-    .option("--frontend <kind>", "default | mobilenet | gabor | path/to/model.json", "default")
+    .option("--frontend <kind>", "default | mobilenet | inception | gabor | path/to/model.json", "default")
     .option("--frontend-layer <name>", "layer to cut the front end at")
     .option("--frontend-input <px>", "side of the image the front end sees", (v) => Number(v))
     .option("--members <n>", "ensemble members", (v) => Number(v), 4)
@@ -177,7 +196,7 @@ export function registerModelCommands(program: Command): void {
             ? { resumeJobId: flags.resume }
             : {
                 sessions: flags.session,
-                frontEnd: { kind: flags.frontend, outputLayer: flags.frontendLayer, inputSize: flags.frontendInput ?? (flags.frontend === "default" || flags.frontend === "mobilenet" ? 112 : undefined) },
+                frontEnd: { kind: flags.frontend, outputLayer: flags.frontendLayer, inputSize: flags.frontendInput },
                 members: flags.members,
                 maxCycles: flags.cycles,
                 stepsPerVisit: flags.steps,
@@ -228,6 +247,24 @@ export function registerModelCommands(program: Command): void {
         const picked = await selectFromBank(store, { modelVersionId: flags.model, bank: flags.bank, k: flags.k, gaudySigmaPx: sigma, coresetPoolFactor: flags.coreset, power: flags.power, seed: flags.seed, outDir: flags.out, log: say });
         const scores = picked.map((p) => p.score);
         say(`wrote ${picked.length} images and selection.json to ${flags.out} (disagreement ${fmt(scores.length > 0 ? Math.max(...scores) : Number.NaN)} … ${fmt(scores.length > 0 ? Math.min(...scores) : Number.NaN)})`);
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command("predict")
+    .description("a stored ensemble's predicted responses of one session's units to images: CSV (a row per image) or .npy (units × images)")
+    .requiredOption("--model <id>", "model version (deep-ensemble)", (v) => Number(v))
+    .requiredOption("--images <zip|dir>", "PNG/JPEG images of the size the model was trained on (112×112 by default)")
+    .requiredOption("-o, --out <file>", "preds.csv or preds.npy")
+    .option("--session <name|id>", "whose readout (units) to predict with; needed when the model has several")
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
+    .action(async (flags: { model: number; images: string; out: string; session?: string; db: string }) => {
+      const store = SessionStore.open(flags.db);
+      try {
+        const r = await predictImages(store, { modelVersionId: flags.model, images: flags.images, session: flags.session, out: flags.out, log: say });
+        say(`wrote ${flags.out}: ${r.images.length} images × ${r.units.length} units of session ${r.sessionName} (${r.scale === "responses" ? "in response units" : "z-scored: this model version did not record its response statistics"})`);
       } finally {
         store.close();
       }

@@ -45,5 +45,5 @@ export async function campaignNeurons(kind: string, units: number, seed: number,
  */
 export async function campaignFrontEnd(kind: string, log: (line: string) => void, inputSize?: number): Promise<FrontEnd> {
   if (kind === "gabor-small") return gaborFrontEnd({ inputSize: 56, outputSize: 14, kernelSize: 11, wavelengthsPx: [3, 6, 10] });
-  return loadFrontEnd({ kind, log, inputSize: kind === "default" || kind === "mobilenet" ? inputSize : undefined });
+  return loadFrontEnd({ kind, log, inputSize });
 }

@@ -5,7 +5,7 @@ import { median } from "../../models/metrics/r2er.js";
 import { DeepEnsemble, defaultEnsembleConfig, featureStandardization, fitReadout, predictSession, ridgeFit, saveEnsemble, scoreUnits, trainEnsemble, validationText } from "../../models/ensemble/index.js";
 import type { FrontEndSpec } from "../../models/frontend/index.js";
 import type { SessionStore } from "../store/index.js";
-import { ensureTrainableBackend, prepareSessions } from "./prepare.js";
+import { ensureTrainableBackend, prepareSessions, targetStatsOf } from "./prepare.js";
 import { resolveSession } from "../import/dataset.js";
 
 /** Settings that beat the ridge baseline on all four WE sessions (README); the command line shows them. */
@@ -77,6 +77,7 @@ export async function evaluateSessions(store: SessionStore, options: EvaluateOpt
     const t0 = Date.now();
     const model = ridgeFit(s.features, s.ds.images.length, s.targets, s.units, s.fitIdx, { seed });
     ridgeScores.set(s.key, scoreUnits(model.predict(s.features, s.testIdx), s, s.testIdx));
+    model.dispose();
     log(`ridge ${s.ds.name}: fitted on ${s.fitIdx.length} images in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
 
@@ -137,7 +138,7 @@ export async function evaluateSessions(store: SessionStore, options: EvaluateOpt
         name: `deep-ensemble ${sessions.map((s) => s.ds.name).join("+")}`,
         kind: "deep-ensemble",
         metrics: Object.fromEntries(out.map((o) => [o.session, { metric: o.metric, ensembleMedian: o.ensembleMedian, ridgeMedian: o.ridgeMedian }])),
-        config: { ...ensemble.config, frontEnd: frontEndName, frontEndSpec: { ...options.frontEnd, log: undefined }, imageSize: options.imageSize ?? 112, taskDriven, seed },
+        config: { ...ensemble.config, frontEnd: frontEndName, frontEndSpec: { ...options.frontEnd, log: undefined }, imageSize: options.imageSize ?? 112, taskDriven, seed, targetStats: targetStatsOf(sessions) },
         checkpoint,
         sessionIds: ids,
       });

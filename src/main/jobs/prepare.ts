@@ -1,12 +1,13 @@
 // Shared by evaluation and retraining: load sessions, run the frozen front end, split and z-score.
 import * as tf from "@tensorflow/tfjs";
 import { meanResponses, repeatMatrix, type SessionDataset } from "../../models/data/dataset.js";
-import { splitIndices } from "../../models/data/random.js";
+import { splitIndices, stableSeed } from "../../models/data/random.js";
 import { zscoreTargets } from "../../models/data/targets.js";
 import { type TrainingSession } from "../../models/ensemble/index.js";
 import { extractFeatures, loadFrontEnd, type FrontEndSpec } from "../../models/frontend/index.js";
 import type { SessionStore } from "../store/index.js";
 import { loadSessionDataset, resolveSession } from "../import/dataset.js";
+import { FeatureCache, featureCacheDir } from "./feature-cache.js";
 
 export interface PreparedSession extends TrainingSession {
   /** Held-out images (never trained on). */
@@ -15,6 +16,8 @@ export interface PreparedSession extends TrainingSession {
   fitIdx: number[];
   ds: SessionDataset;
   raw: Float64Array;
+  /** Mean and standard deviation per unit of the training images' responses: predictions × std + mean are in response units. */
+  targetStats: { mean: number[]; std: number[] };
 }
 
 export interface PreparedData {
@@ -27,7 +30,17 @@ export interface PreparedData {
 
 export async function prepareSessions(
   store: SessionStore,
-  options: { sessions: string[]; frontEnd: FrontEndSpec; imageSize?: number; testFraction?: number; seed: number; log: (line: string) => void },
+  options: {
+    sessions: string[];
+    frontEnd: FrontEndSpec;
+    imageSize?: number;
+    /** Fraction of each session's images held out as `testIdx` (default 0.2; 0: none). */
+    testFraction?: number;
+    seed: number;
+    log: (line: string) => void;
+    /** Keep front-end features beside the database and reuse them (default true for a file database). */
+    featureCache?: boolean;
+  },
 ): Promise<PreparedData> {
   const { log, seed } = options;
   const ids = options.sessions.map((ref) => resolveSession(store, ref));
@@ -42,15 +55,26 @@ export async function prepareSessions(
   }
   const frontEnd = await loadFrontEnd({ ...options.frontEnd, log });
   log(`front end: ${frontEnd.name} → features ${frontEnd.outputShape.join("x")}; ${frontEnd.description}`);
+  const cacheDir = options.featureCache === false ? undefined : featureCacheDir(store.file);
+  const cache = cacheDir === undefined ? undefined : new FeatureCache(cacheDir);
   const sessions: PreparedSession[] = [];
-  for (const [n, ds] of datasets.entries()) {
+  for (const ds of datasets) {
     const t0 = Date.now();
-    const features = await extractFeatures(frontEnd, ds.images, ds.imageSize, { batchSize: 32 });
-    log(`features ${ds.name}: ${ds.images.length} images in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const { train, test } = splitIndices(ds.images.length, options.testFraction ?? 0.2, seed + n);
-    const { train: fit, test: val } = splitIndices(train.length, 0.15, seed + 100 + n);
+    const identity = sessionIdentity(ds);
+    let features = cache?.get(frontEnd.name, ds.imageSize, identity, ds.imageKeys)?.features;
+    if (features !== undefined) log(`features ${ds.name}: ${ds.images.length} images from the feature cache`);
+    else {
+      features = await extractFeatures(frontEnd, ds.images, ds.imageSize, { batchSize: 32 });
+      log(`features ${ds.name}: ${ds.images.length} images in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      cache?.put(frontEnd.name, ds.imageSize, identity, ds.imageKeys, { shape: [...frontEnd.outputShape] as [number, number, number], features }, log);
+    }
+    // The split depends on the session's own identity and the seed, never on its place in the list.
+    const testFraction = options.testFraction ?? 0.2;
+    const { train, test } = testFraction > 0 ? splitIndices(ds.images.length, testFraction, stableSeed(identity, seed)) : { train: ds.images.map((_, i) => i), test: [] };
+    const { train: fit, test: val } = splitIndices(train.length, 0.15, stableSeed(identity, seed + 100));
     const raw = meanResponses(ds);
-    const targets = zscoreTargets(raw, ds.unitNames.length, ds.images.length, ds.usable, train).values;
+    const z = zscoreTargets(raw, ds.unitNames.length, ds.images.length, ds.usable, train);
+    const targets = z.values;
     const hasRepeats = !ds.averaged && ds.repeats >= 2;
     sessions.push({
       key: String(ds.sessionId),
@@ -64,6 +88,7 @@ export async function prepareSessions(
       fitIdx: train,
       ds,
       raw,
+      targetStats: { mean: Array.from(z.mean, (v) => (Number.isFinite(v) ? v : 0)), std: Array.from(z.std, (v) => (v > 0 ? v : 1)) },
     });
   }
   const prepared: PreparedData = { ids, sessions, featureShape: [...frontEnd.outputShape] as [number, number, number], frontEndName: frontEnd.name, taskDriven: frontEnd.taskDriven };
@@ -91,4 +116,14 @@ export async function ensureTrainableBackend(log: (l: string) => void): Promise<
     log(`backend: ${was} cannot train the ensemble (${err instanceof Error ? err.message.split("\n")[0] : String(err)}); training on cpu (front-end features were computed on ${was}).`);
     return "cpu";
   }
+}
+
+/** What a session is, for its splits and its cached features: its name and its images, in order (not its place in a list, nor its id in one database). */
+export function sessionIdentity(ds: Pick<SessionDataset, "name" | "imageKeys">): string {
+  return `${ds.name}\n${ds.imageKeys.length}\n${ds.imageKeys[0] ?? ""}\n${ds.imageKeys[ds.imageKeys.length - 1] ?? ""}`;
+}
+
+/** `config.targetStats` of a model version: per readout session, how to turn its z-scored predictions back into responses. */
+export function targetStatsOf(sessions: readonly PreparedSession[]): Record<string, { mean: number[]; std: number[] }> {
+  return Object.fromEntries(sessions.map((s) => [s.key, s.targetStats]));
 }

@@ -4,7 +4,7 @@ import { DeepEnsemble, defaultEnsembleConfig, featureStandardization, loadEnsemb
 import { selectBackend, isBackendName } from "../../models/backend.js";
 import type { FrontEndSpec } from "../../models/frontend/index.js";
 import type { SessionStore } from "../store/index.js";
-import { ensureTrainableBackend, prepareSessions } from "./prepare.js";
+import { ensureTrainableBackend, prepareSessions, targetStatsOf } from "./prepare.js";
 
 /** Everything a retraining job needs; JSON, stored as the job's params. */
 export interface RetrainParams {
@@ -92,7 +92,7 @@ export async function runRetrainJob(store: SessionStore, jobId: number, io: { si
             kind: "deep-ensemble-checkpoint",
             parentId,
             metrics: { cycle, validation },
-            config: { ...ensemble.config, frontEnd: data.frontEndName, frontEndSpec: params.frontEnd, imageSize: params.imageSize ?? 112, trainingBackend },
+            config: { ...ensemble.config, frontEnd: data.frontEndName, frontEndSpec: params.frontEnd, imageSize: params.imageSize ?? 112, trainingBackend, targetStats: targetStatsOf(data.sessions) },
             checkpoint,
             sessionIds: data.ids,
           });
@@ -111,7 +111,7 @@ export async function runRetrainJob(store: SessionStore, jobId: number, io: { si
         kind: "deep-ensemble",
         parentId,
         metrics: { bestValidation: result.bestValidation, bestCycle: result.bestCycle },
-        config: { ...ensemble.config, frontEnd: data.frontEndName, frontEndSpec: params.frontEnd, imageSize: params.imageSize ?? 112, trainingBackend },
+        config: { ...ensemble.config, frontEnd: data.frontEndName, frontEndSpec: params.frontEnd, imageSize: params.imageSize ?? 112, trainingBackend, targetStats: targetStatsOf(data.sessions) },
         checkpoint: await saveEnsemble(ensemble, data.frontEndName, { jobId, bestCycle: result.bestCycle }),
         sessionIds: data.ids,
       });

@@ -27,7 +27,7 @@ export interface SelectJobOptions {
   signal?: AbortSignal;
 }
 
-async function bankEntries(bank: string): Promise<{ name: string; read: () => Promise<Uint8Array> }[]> {
+export async function bankEntries(bank: string): Promise<{ name: string; read: () => Promise<Uint8Array> }[]> {
   if ((await stat(bank)).isDirectory()) {
     const names = (await readdir(bank)).filter(isImageName).sort();
     return names.map((name) => ({ name, read: () => readFile(path.join(bank, name)) }));

@@ -28,3 +28,24 @@ export function splitIndices(n: number, testFraction: number, seed: number): { t
   const nTest = Math.max(1, Math.round(n * testFraction));
   return { test: idx.slice(0, nTest).sort((a, b) => a - b), train: idx.slice(nTest).sort((a, b) => a - b) };
 }
+
+/**
+ * A seed that depends only on what a thing is (its identity text) and the run's seed, never on
+ * where it stands in a list: FNV-1a over the UTF-8 text, mixed with the seed.
+ */
+export function stableSeed(identity: string, seed: number): number {
+  let h = 0x811c9dc5 ^ Math.imul(seed | 0, 0x9e3779b1);
+  for (const byte of Buffer.from(identity, "utf8")) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0 || 1;
+}
+
+/** Assigns 0..n-1 to `k` folds of near-equal size at random (seeded); every index is in exactly one fold. */
+export function kFolds(n: number, k: number, seed: number): number[][] {
+  if (!Number.isInteger(k) || k < 2) throw new Error(`kFolds: need at least 2 folds, got ${k}`);
+  if (n < k) throw new Error(`kFolds: ${n} items cannot fill ${k} folds`);
+  const order = new SeededRandom(seed).shuffle(Array.from({ length: n }, (_, i) => i));
+  return Array.from({ length: k }, (_, f) => order.filter((_, i) => i % k === f).sort((a, b) => a - b));
+}

@@ -5,7 +5,8 @@ import { r2Raw } from "../metrics/r2-raw.js";
 import { SeededRandom } from "../data/random.js";
 import { adamOptimizer } from "../kernels/adam.js";
 import type { DeepEnsemble } from "./ensemble.js";
-import { coreForward, coreVariables, readoutForward, readoutVariables, type Readout } from "./weights.js";
+import { fitReadoutsOnInputs, readoutLoss, type CachedReadoutFit, type CachedReadoutFitOptions } from "./readout-fit.js";
+import { coreForward, coreVariables, readoutVariables, type Readout } from "./weights.js";
 
 /** One session's data as the ensemble sees it. */
 export interface TrainingSession {
@@ -107,16 +108,6 @@ export function gatherBatch(s: TrainingSession, shape: readonly [number, number,
  * One optimizer step on a batch. The loss is the sum over members of each member's masked mean
  * squared error, so members learn independently (they differ only by their initialization).
  */
-/** Masked mean squared error of a readout on core outputs, plus its L2 penalty. */
-function readoutLoss(r: Readout, coreOut: tf.Tensor4D, y: tf.Tensor2D, mask: tf.Tensor2D, count: number, readoutL2: number): tf.Scalar {
-  const pred = readoutForward(r, coreOut);
-  const mse = tf.div(tf.sum(tf.mul(tf.square(tf.sub(pred, y)), mask)), count) as tf.Scalar;
-  if (readoutL2 <= 0) return mse;
-  // The spatial map is scaled by its size so that both factors are penalized alike.
-  const penalty = tf.add(tf.sum(tf.square(r.mix)), tf.mul(tf.sum(tf.square(r.spatial)), r.spatial.shape[0]));
-  return tf.add(mse, tf.mul(penalty, readoutL2 / r.units));
-}
-
 export function trainStep(ensemble: DeepEnsemble, optimizer: tf.Optimizer, session: string, batch: { x: tf.Tensor4D; y: tf.Tensor2D; mask: tf.Tensor2D }, varList: tf.Variable[], readoutL2 = 0): number {
   const readouts = ensemble.readoutsOf(session);
   const count = Math.max(1, tf.tidy(() => batch.mask.sum().dataSync()[0]!));
@@ -289,14 +280,11 @@ export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSe
   return { cycles: cycle - first, bestCycle, bestValidation: bestMedian, bestValidationLoss: bestLoss, cancelled, losses };
 }
 
-export interface ReadoutFitOptions {
-  steps?: number;
-  batchSize?: number;
-  learningRate?: number;
-  seed?: number;
-  readoutL2?: number;
+export interface ReadoutFitOptions extends Omit<CachedReadoutFitOptions, "validationRows"> {
   /** Start from fresh readouts (default true) rather than the session's current ones. */
   reset?: boolean;
+  /** Stop early on the session's validation images (`valIdx`) instead of running all `steps`. */
+  validate?: boolean;
 }
 
 /**
@@ -305,10 +293,16 @@ export interface ReadoutFitOptions {
  * steps then train only the readouts on those cached outputs, so this costs little.
  */
 export async function refitReadouts(ensemble: DeepEnsemble, s: TrainingSession, options: ReadoutFitOptions = {}): Promise<Readout[]> {
+  return (await refitReadoutsWithReport(ensemble, s, options)).readouts;
+}
+
+/** refitReadouts, also saying how many steps were kept and the validation error there. */
+export async function refitReadoutsWithReport(ensemble: DeepEnsemble, s: TrainingSession, options: ReadoutFitOptions = {}): Promise<{ readouts: Readout[] } & CachedReadoutFit> {
   const readouts = (options.reset ?? true) || !ensemble.readouts.has(s.key) ? ensemble.resetReadout(s.key, s.units) : ensemble.readoutsOf(s.key);
-  const idx = s.trainIdx;
-  if (idx.length === 0) return readouts;
-  // Core outputs of every member over the training images, and targets, computed once.
+  const validation = options.validate === true ? s.valIdx : [];
+  const idx = [...s.trainIdx, ...validation];
+  if (s.trainIdx.length === 0) return { readouts, steps: 0, validationLoss: Number.NaN };
+  // Core outputs of every member over the images, and targets, computed once.
   const chunks: tf.Tensor4D[][] = ensemble.cores.map(() => []);
   const data = gatherBatch(s, ensemble.config.inputShape, idx);
   for (let start = 0; start < idx.length; start += 128) {
@@ -322,26 +316,14 @@ export async function refitReadouts(ensemble: DeepEnsemble, s: TrainingSession, 
     return all;
   });
   data.x.dispose();
-  const rng = new SeededRandom(options.seed ?? 2);
-  const optimizer = adamOptimizer(options.learningRate ?? 5e-3);
-  const vars = readouts.flatMap(readoutVariables);
-  const batchSize = Math.min(options.batchSize ?? 64, idx.length);
-  const l2 = options.readoutL2 ?? 0;
   try {
-    for (let step = 0; step < (options.steps ?? 200); step++) {
-      const rows = tf.tensor1d(Array.from({ length: batchSize }, () => rng.int(idx.length)), "int32");
-      const y = tf.gather(data.y, rows) as tf.Tensor2D;
-      const mask = tf.gather(data.mask, rows) as tf.Tensor2D;
-      const count = Math.max(1, tf.tidy(() => mask.sum().dataSync()[0]!));
-      const loss = optimizer.minimize(() => tf.addN(cached.map((c, m) => readoutLoss(readouts[m]!, tf.gather(c, rows) as tf.Tensor4D, y, mask, count, l2))) as tf.Scalar, false, vars);
-      tf.dispose([rows, y, mask, loss ?? []]);
-      if (step % 50 === 49) await new Promise((r) => setImmediate(r));
-    }
+    const trainRows = Array.from({ length: s.trainIdx.length }, (_, i) => i);
+    const validationRows = validation.map((_, i) => s.trainIdx.length + i);
+    const fit = await fitReadoutsOnInputs(readouts, cached, data.y, data.mask, trainRows, { ...options, validationRows });
+    return { readouts, ...fit };
   } finally {
-    optimizer.dispose();
     tf.dispose([...cached, data.y, data.mask]);
   }
-  return readouts;
 }
 
 /** Fits a fresh readout for a session with every core frozen (e.g. a new session, or evaluation). */

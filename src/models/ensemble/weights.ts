@@ -70,7 +70,7 @@ export function createMemberCore(config: EnsembleConfig, member: number): Member
   return core;
 }
 
-export function createReadout(config: EnsembleConfig, units: number, seed: number): Readout {
+export function createReadout(config: Pick<EnsembleConfig, "inputShape" | "width">, units: number, seed: number): Readout {
   const [h, w] = config.inputShape;
   return {
     units,

@@ -1,11 +1,17 @@
 import type { FrontEnd } from "./types.js";
 import { gaborFrontEnd } from "./gabor-front-end.js";
 import { loadFrontEndFromDisk } from "./layers-front-end.js";
-import { loadNsfwjsMobileNetV2 } from "./nsfwjs.js";
+import { loadNsfwjsNetwork, type NsfwjsNetwork } from "./nsfwjs.js";
 import type { Preprocess } from "./types.js";
 
+/**
+ * The built-in default front end, chosen by the leave-one-session-out table of
+ * `npm run bench -- heldout` (README, "Models between sessions"), not by training sessions' scores.
+ */
+export const defaultFrontEnd: { network: NsfwjsNetwork; outputLayer: string; inputSize: number } = { network: "mobilenet_v2", outputLayer: "block_9_add", inputSize: 112 };
+
 export interface FrontEndSpec {
-  /** "default" (ImageNet MobileNetV2 from nsfwjs, else Gabor), "mobilenet", "gabor", or a model.json path. */
+  /** "default", "mobilenet", "inception" (ImageNet networks from nsfwjs), "gabor", or a model.json path. */
   kind?: string;
   outputLayer?: string;
   inputSize?: number;
@@ -13,6 +19,8 @@ export interface FrontEndSpec {
   nsfwjsDir?: string;
   log?: (line: string) => void;
 }
+
+const networkOfKind: Record<string, NsfwjsNetwork> = { mobilenet: "mobilenet_v2", inception: "inception_v3" };
 
 /** Loads the front end a spec names; "default" falls back to the Gabor bank, saying so. */
 export async function loadFrontEnd(spec: FrontEndSpec = {}): Promise<FrontEnd> {
@@ -22,10 +30,15 @@ export async function loadFrontEnd(spec: FrontEndSpec = {}): Promise<FrontEnd> {
     const inputSize = spec.inputSize ?? 112;
     return gaborFrontEnd({ inputSize, outputSize: inputSize % 8 === 0 ? inputSize / 8 : inputSize });
   }
-  if (kind === "mobilenet") return loadNsfwjsMobileNetV2({ packageDir: spec.nsfwjsDir, outputLayer: spec.outputLayer, inputSize: spec.inputSize });
+  const network = networkOfKind[kind];
+  if (network !== undefined) {
+    // The default's cut and input size apply to its own network; another network uses its own defaults.
+    const same = network === defaultFrontEnd.network;
+    return loadNsfwjsNetwork({ packageDir: spec.nsfwjsDir, network, outputLayer: spec.outputLayer ?? (same ? defaultFrontEnd.outputLayer : undefined), inputSize: spec.inputSize ?? (same ? defaultFrontEnd.inputSize : undefined) });
+  }
   if (kind === "default") {
     try {
-      return await loadNsfwjsMobileNetV2({ packageDir: spec.nsfwjsDir, outputLayer: spec.outputLayer, inputSize: spec.inputSize });
+      return await loadNsfwjsNetwork({ packageDir: spec.nsfwjsDir, network: defaultFrontEnd.network, outputLayer: spec.outputLayer ?? defaultFrontEnd.outputLayer, inputSize: spec.inputSize ?? defaultFrontEnd.inputSize });
     } catch (err) {
       log(`front end: ${err instanceof Error ? err.message : String(err)}; using the Gabor filter bank instead (NOT task-driven).`);
       return gaborFrontEnd();

@@ -1,0 +1,109 @@
+// k-fold cross-validation of a session the ensemble never trained on: in each fold the session's
+// readout is fitted against the frozen cores on the other folds, and the fold is predicted; ridge
+// and a factorized readout on the front end's features get the same folds, so every image is
+// predicted once by each model and the three are compared unit by unit.
+import { zscoreTargets } from "../data/targets.js";
+import { SeededRandom } from "../data/random.js";
+import type { DeepEnsemble } from "./ensemble.js";
+import { fitFactorizedReadout } from "./factorized.js";
+import { ridgeFit } from "./ridge.js";
+import { predictSession, refitReadoutsWithReport, type TrainingSession } from "./train.js";
+
+export type CrossValidatedModel = "ensemble" | "ridge" | "factorized";
+
+export interface HeldOutSession {
+  key: string;
+  /** Front-end features [N, h, w, c]. */
+  features: Float32Array;
+  shape: readonly [number, number, number];
+  /** Repeat-averaged responses [unit][image] (NaN where missing). */
+  responses: Float64Array;
+  units: number;
+  images: number;
+  usable: readonly boolean[];
+}
+
+export interface CrossValidationOptions {
+  /** Which models to fit (default all three). */
+  models?: readonly CrossValidatedModel[];
+  readoutL2?: number;
+  /** Most steps of a readout fit; early stopping on a slice of the training folds usually ends it sooner. */
+  readoutSteps?: number;
+  /** Fraction of each fold's training images kept aside for the readouts' early stopping (default 0.15). */
+  validationFraction?: number;
+  seed?: number;
+  onFold?: (fold: number, folds: number, detail: { readoutSteps?: number; factorizedSteps?: number; readoutSeconds?: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface CrossValidation {
+  /** Out-of-fold predictions [N, U] of each model fitted, in response units (NaN for unusable units). */
+  predictions: Partial<Record<CrossValidatedModel, Float32Array>>;
+  /** Seconds spent fitting each model's readouts over all folds. */
+  seconds: Partial<Record<CrossValidatedModel, number>>;
+}
+
+/**
+ * Runs the folds (each a list of image indices; together they cover every image once). The
+ * ensemble's cores are never changed; its readout for `session.key` is replaced by the last
+ * fold's.
+ */
+export async function crossValidateSession(ensemble: DeepEnsemble | undefined, session: HeldOutSession, folds: readonly (readonly number[])[], options: CrossValidationOptions = {}): Promise<CrossValidation> {
+  const models = options.models ?? (["ensemble", "ridge", "factorized"] as const);
+  if (models.includes("ensemble") && ensemble === undefined) throw new Error("crossValidateSession: the ensemble model needs an ensemble");
+  const { units, images } = session;
+  const predictions: Partial<Record<CrossValidatedModel, Float32Array>> = {};
+  const seconds: Partial<Record<CrossValidatedModel, number>> = {};
+  for (const m of models) {
+    predictions[m] = new Float32Array(images * units).fill(Number.NaN);
+    seconds[m] = 0;
+  }
+  const l2 = options.readoutL2 ?? 1e-2;
+  const seed = options.seed ?? 1;
+  for (const [f, test] of folds.entries()) {
+    if (options.signal?.aborted) throw new Error(`cross-validation cancelled after ${f} of ${folds.length} folds`);
+    const inTest = new Set(test);
+    const rest = Array.from({ length: images }, (_, i) => i).filter((i) => !inTest.has(i));
+    const order = new SeededRandom(seed * 7919 + f).shuffle([...rest]);
+    const nVal = Math.max(1, Math.round(rest.length * (options.validationFraction ?? 0.15)));
+    const valIdx = order.slice(0, nVal).sort((a, b) => a - b);
+    const trainIdx = order.slice(nVal).sort((a, b) => a - b);
+    // Targets z-scored with the training folds' statistics only.
+    const z = zscoreTargets(session.responses, units, images, session.usable, rest);
+    const targets = z.values;
+    const s: TrainingSession = { key: session.key, features: session.features, targets, units, trainIdx, valIdx };
+    // Back to response units, so that every fold's predictions share one scale.
+    const put = (m: CrossValidatedModel, pred: Float32Array): void => {
+      const out = predictions[m]!;
+      test.forEach((i, r) => {
+        for (let u = 0; u < units; u++) out[i * units + u] = session.usable[u] && z.std[u]! > 0 ? pred[r * units + u]! * z.std[u]! + z.mean[u]! : Number.NaN;
+      });
+    };
+    const detail: { readoutSteps?: number; factorizedSteps?: number; readoutSeconds?: number } = {};
+    if (models.includes("ensemble")) {
+      const t0 = performance.now();
+      const fit = await refitReadoutsWithReport(ensemble!, s, { steps: options.readoutSteps ?? 2000, validate: true, evaluateEvery: 25, patience: 6, readoutL2: l2, seed: seed + f });
+      seconds.ensemble! += (performance.now() - t0) / 1000;
+      detail.readoutSteps = fit.steps;
+      detail.readoutSeconds = (performance.now() - t0) / 1000;
+      put("ensemble", predictSession(ensemble!, s, test));
+    }
+    if (models.includes("ridge")) {
+      const t0 = performance.now();
+      const ridge = ridgeFit(session.features, images, targets, units, rest, { seed: seed + f });
+      put("ridge", ridge.predict(session.features, test));
+      ridge.dispose();
+      seconds.ridge! += (performance.now() - t0) / 1000;
+    }
+    if (models.includes("factorized")) {
+      const t0 = performance.now();
+      const fm = await fitFactorizedReadout(session.features, session.shape, targets, units, trainIdx, valIdx, { readoutL2: l2, seed: seed + f, steps: options.readoutSteps ?? 2000 });
+      put("factorized", fm.predict(session.features, test));
+      detail.factorizedSteps = fm.steps;
+      fm.dispose();
+      seconds.factorized! += (performance.now() - t0) / 1000;
+    }
+    options.onFold?.(f + 1, folds.length, detail);
+  }
+  return { predictions, seconds };
+}
