@@ -37,6 +37,8 @@ export interface HeldOutOptions {
   learningRate?: number;
   patience?: number;
   readoutL2?: number;
+  /** Most steps of each readout fit (early stopping usually ends it sooner; default 2000). */
+  readoutSteps?: number;
   seed?: number;
   imageSize?: number;
   backend?: string;
@@ -169,6 +171,7 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
       {
         models,
         readoutL2: options.readoutL2 ?? heldOutDefaults.readoutL2,
+        readoutSteps: options.readoutSteps,
         seed,
         signal: options.signal,
         onFold: (f, n, d) => log(`fold ${f}/${n}: ${d.readoutSteps !== undefined ? `readout ${d.readoutSteps} steps in ${d.readoutSeconds!.toFixed(1)} s` : ""}${d.factorizedSteps !== undefined ? `, factorized ${d.factorizedSteps} steps` : ""}`),
