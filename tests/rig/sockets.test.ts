@@ -129,7 +129,7 @@ describe("heartbeat answers", () => {
 });
 
 describe("Network Events event codes", () => {
-  it("sends a code as lines 1..16 (only those that change) and the strobe on line 17, lowers them after, and recovers with a fresh REQ socket", async () => {
+  it("sends a code as lines 1..16 (only those that change) and the strobe on line 17, lowers them after, and recovers with a fresh socket after a lost reply", async () => {
     const port = await freePorts(1);
     const out = new NetworkEventsOutput({ host: "127.0.0.1", port, replyTimeoutMs: 400 });
     cleanups.push(() => out.close());

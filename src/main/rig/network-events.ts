@@ -1,4 +1,4 @@
-import { Request } from "zeromq";
+import { Dealer } from "zeromq";
 import { RigNotReadyError, type EventCodeOutput, type EventCodeResult } from "./types.js";
 
 /** Command lines (from 1) of Network Events: code bit k on line k + 1, the strobe on line 17 (RIG_PROTOCOL.md section 2). */
@@ -43,13 +43,17 @@ function quoted(key: string, value: string): string {
 
 /**
  * Open Ephys "Network Events" (RIG_PROTOCOL.md section 2, transport B), as the plugin's source defines it: one command
- * per REQ/REP round trip. A code goes out as lines: bit k on line k + 1 (only the lines that change), then the strobe,
- * line 17, whose rising edge is the onset; after the stimulus the strobe and the code's lines go down. A command counts
- * only when its own `TTLHandled: Line=<n> State=<s>` comes back. REQ is lockstep, so a socket whose reply timed out is
- * replaced before the next command, and the lines' states count as unknown until set again.
+ * per request to its REP, one reply each. A code goes out as lines: bit k on line k + 1 (only the lines that change),
+ * then the strobe, line 17, whose rising edge is the onset; after the stimulus the strobe and the code's lines go down.
+ * A command counts only when its own `TTLHandled: Line=<n> State=<s>` comes back.
+ *
+ * The commands of one step go out together on a DEALER (each request framed as a REQ frames it: an empty delimiter,
+ * then the text) and their replies come back in order, since the REP answers one request after another: a code costs
+ * two round trips (its lines, then the strobe once every line is confirmed) instead of one per line. A socket whose
+ * reply timed out is replaced before the next command, and the lines' states count as unknown until set again.
  */
 export class NetworkEventsOutput implements EventCodeOutput {
-  private req: Request | undefined;
+  private socket: Dealer | undefined;
   /** Each command line's state as the plugin last confirmed it (index = line); undefined when not known. */
   private readonly lines: LineState[] = new Array<LineState>(strobeCommandLine + 1).fill(undefined);
 
@@ -64,57 +68,62 @@ export class NetworkEventsOutput implements EventCodeOutput {
   }
 
   async open(): Promise<void> {
-    this.req?.close();
-    const req = new Request({ receiveTimeout: this.timeoutMs, sendTimeout: this.timeoutMs, linger: 0 });
-    req.connect(this.endpoint);
-    this.req = req;
+    this.socket?.close();
+    const socket = new Dealer({ receiveTimeout: this.timeoutMs, sendTimeout: this.timeoutMs, linger: 0 });
+    socket.connect(this.endpoint);
+    this.socket = socket;
   }
 
-  /** One command and its reply, or why there was none. */
-  private async command(text: string): Promise<Reply> {
-    if (this.req === undefined) await this.open();
-    const req = this.req!;
+  /** Commands in one go, their replies in order; once one gets no reply, it and those after it say why. */
+  private async commands(texts: readonly string[]): Promise<Reply[]> {
+    if (this.socket === undefined) await this.open();
+    const socket = this.socket!;
+    const replies: Reply[] = [];
     try {
-      await req.send(text);
-      const [reply] = await req.receive();
-      return { reply: reply?.toString("utf8") ?? "" };
+      for (const text of texts) await socket.send(["", text]);
+      while (replies.length < texts.length) {
+        const frames = await socket.receive();
+        replies.push({ reply: frames[frames.length - 1]?.toString("utf8") ?? "" });
+      }
     } catch (err) {
-      // The lost reply would leave the REQ unable to send again: start a fresh one.
-      req.close();
-      this.req = undefined;
+      // A reply that comes later would be taken for the next command's: start a fresh socket.
+      socket.close();
+      this.socket = undefined;
       await this.open();
-      return { error: `no reply within ${this.timeoutMs} ms (${err instanceof Error ? err.message : String(err)})` };
+      const error = `no reply within ${this.timeoutMs} ms (${err instanceof Error ? err.message : String(err)})`;
+      while (replies.length < texts.length) replies.push({ error });
     }
+    return replies;
   }
 
-  /** Sets one line; undefined when the plugin confirmed exactly this line and state, else what went wrong. */
-  private async line(n: number, state: 0 | 1): Promise<{ problem: string; answered: boolean } | undefined> {
-    const text = `TTL Line=${n} State=${state}`;
-    const r = await this.command(text);
-    if ("reply" in r && r.reply === `TTLHandled: Line=${n} State=${state}`) {
-      this.lines[n] = state;
-      return undefined;
-    }
-    // Which lines the plugin changed is no longer known: the next code sets every line again.
-    this.lines.fill(undefined);
-    if ("error" in r) return { problem: `"${text}" got ${r.error}`, answered: false };
-    return { problem: `"${text}" was answered ${JSON.stringify(r.reply.slice(0, 80))}${explain(r.reply)}`, answered: true };
+  private async command(text: string): Promise<Reply> {
+    return (await this.commands([text]))[0]!;
   }
 
-  /**
-   * Lowers the strobe, then every code line not known to be down; collects what went wrong. A command with no reply
-   * ends it: a plugin that does not answer would only pile up more (the next code sets every line again anyway).
-   */
-  private async lower(): Promise<string[]> {
+  /** Sets lines in one go; what went wrong, one entry per line the plugin did not confirm exactly. */
+  private async setLines(changes: readonly (readonly [number, 0 | 1])[]): Promise<string[]> {
+    if (changes.length === 0) return [];
+    const texts = changes.map(([n, state]) => `TTL Line=${n} State=${state}`);
+    const replies = await this.commands(texts);
     const problems: string[] = [];
-    for (const n of [strobeCommandLine, ...Array.from({ length: codeCommandLines }, (_, k) => k + 1)]) {
-      if (this.lines[n] === 0) continue;
-      const p = await this.line(n, 0);
-      if (p === undefined) continue;
-      problems.push(p.problem);
-      if (!p.answered) break;
-    }
-    return problems;
+    changes.forEach(([n, state], i) => {
+      const r = replies[i]!;
+      if ("reply" in r && r.reply === `TTLHandled: Line=${n} State=${state}`) this.lines[n] = state;
+      else if ("error" in r) problems.push(`"${texts[i]}" got ${r.error}`);
+      else problems.push(`"${texts[i]}" was answered ${JSON.stringify(r.reply.slice(0, 80))}${explain(r.reply)}`);
+    });
+    // Which lines the plugin changed is no longer known: the next code sets every line again.
+    if (problems.length > 0) this.lines.fill(undefined);
+    // Only the first command without a reply is worth telling; the rest of the step shares its fate.
+    const firstSilent = problems.findIndex((p) => p.includes(" got no reply"));
+    return firstSilent < 0 ? problems : problems.slice(0, firstSilent + 1);
+  }
+
+  /** Lowers the strobe, then every code line not known to be down (in one go); collects what went wrong. */
+  private async lower(): Promise<string[]> {
+    const down: [number, 0][] = [];
+    for (const n of [strobeCommandLine, ...Array.from({ length: codeCommandLines }, (_, k) => k + 1)]) if (this.lines[n] !== 0) down.push([n, 0]);
+    return this.setLines(down);
   }
 
   async checkReady(): Promise<void> {
@@ -147,23 +156,19 @@ export class NetworkEventsOutput implements EventCodeOutput {
     if (!Number.isInteger(code) || code < 1 || code >= 2 ** codeCommandLines) {
       throw new Error(`Network Events: event code ${code} is outside 1..${2 ** codeCommandLines - 1}; codes are sent on ${codeCommandLines} lines`);
     }
-    // The strobe must be down before the code's lines change (after a failed clear it may not be).
-    const problems: string[] = [];
-    if (this.lines[strobeCommandLine] !== 0) {
-      const p = await this.line(strobeCommandLine, 0);
-      if (p !== undefined) problems.push(p.problem);
-    }
-    for (let k = 0; k < codeCommandLines && problems.length === 0; k++) {
+    // The strobe must be down before the code's lines change (after a failed clear it may not be); the plugin
+    // carries the commands out in the order sent.
+    const changes: [number, 0 | 1][] = this.lines[strobeCommandLine] === 0 ? [] : [[strobeCommandLine, 0]];
+    for (let k = 0; k < codeCommandLines; k++) {
       const want = ((code >> k) & 1) as 0 | 1;
-      if (this.lines[k + 1] === want) continue;
-      const p = await this.line(k + 1, want);
-      if (p !== undefined) problems.push(p.problem);
+      if (this.lines[k + 1] !== want) changes.push([k + 1, want]);
     }
+    const problems = await this.setLines(changes);
     if (problems.length > 0) {
       return { confirmed: false, attempts: 1, message: `${problems.join("; ")}; the strobe (line ${strobeCommandLine}) was not raised, so this code has no onset` };
     }
-    const strobe = await this.line(strobeCommandLine, 1);
-    return strobe === undefined ? { confirmed: true, attempts: 1 } : { confirmed: false, attempts: 1, message: `raising the strobe: ${strobe.problem}` };
+    const strobe = await this.setLines([[strobeCommandLine, 1]]);
+    return strobe.length === 0 ? { confirmed: true, attempts: 1 } : { confirmed: false, attempts: 1, message: `raising the strobe: ${strobe[0]}` };
   }
 
   async clear(): Promise<EventCodeResult> {
@@ -193,7 +198,7 @@ export class NetworkEventsOutput implements EventCodeOutput {
   }
 
   async close(): Promise<void> {
-    this.req?.close();
-    this.req = undefined;
+    this.socket?.close();
+    this.socket = undefined;
   }
 }
