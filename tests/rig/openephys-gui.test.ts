@@ -119,6 +119,7 @@ describe("a session against an emulated Open Ephys GUI (ZMQ Interface + Network 
     const store = SessionStore.open(join(dir, "lab.db"));
     cleanups.push(() => store.close());
     expect(store.listSessions()).toEqual([]);
+    expect(store.countStimuli()).toBe(0);
     expect(ports.gui.commands).toEqual(["IsAcquiring"]);
   }, 60_000);
 

@@ -61,8 +61,7 @@ export class SessionRunner {
     const { store, rig, clock } = this.deps;
     const log = this.deps.log ?? (() => {});
     const { protocol } = options.protocol;
-    const schedule = await buildSchedule(protocol, options.protocol.file, store);
-    // The rig must be able to take the session before anything of it is stored (Network Events: the GUI acquiring).
+    // The rig must be able to take the session before anything is stored, images included (Network Events: the GUI acquiring).
     await rig.eventCodes.open();
     try {
       await rig.eventCodes.checkReady?.();
@@ -70,6 +69,7 @@ export class SessionRunner {
       await rig.eventCodes.close().catch(() => {});
       throw err;
     }
+    const schedule = await buildSchedule(protocol, options.protocol.file, store);
     const protocolId = store.putProtocol(protocol.name, options.protocol.text);
     const rigId = store.putRig(options.rigName, options.rigText);
     const session = store.createSession({
