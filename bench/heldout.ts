@@ -34,6 +34,8 @@ interface Row {
   seconds: Record<string, number>;
   training?: { cycles: number; bestCycle: number };
   settings: Record<string, number>;
+  /** The pretrained ensemble stored in the bench database (npm run bench -- readout uses it). */
+  modelVersionId?: number;
 }
 
 function parseFrontEnd(text: string): FrontEndSpec {
@@ -44,6 +46,40 @@ function parseFrontEnd(text: string): FrontEndSpec {
 const f3 = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? "   -  " : v.toFixed(3).padStart(6));
 const p3 = (p: number): string => (p < 0.001 ? p.toExponential(0) : p.toFixed(3));
 const signed = (v: number): string => `${v >= 0 ? "+" : ""}${v.toFixed(3)}`;
+
+/** The bench's store of the shared recordings (imported once) and its results so far. */
+export async function benchStore(out: string, db: string | undefined, names: readonly string[], v4: string): Promise<SessionStore> {
+  mkdirSync(out, { recursive: true });
+  const store = SessionStore.open(db ?? join(out, "v4.db"));
+  for (const name of names) {
+    if (store.findSessionsByName(name).length > 0) continue;
+    const r = await importRecordedSession(store, { imagesPath: join(v4, "images", `images_${name}.zip`), responsesPath: join(v4, "responses", `responses_${name}.npy`), sessionName: name });
+    console.log(`imported ${name}: ${r.units} units, ${r.stimuli} images`);
+  }
+  return store;
+}
+
+export function readResults(out: string): Row[] {
+  const file = join(out, "results.jsonl");
+  return existsSync(file)
+    ? readFileSync(file, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Row)
+    : [];
+}
+
+/** The recordings in ../shared/data/v4 that have both images and responses. */
+export function sharedRecordings(): { v4: string; names: string[] } | undefined {
+  const shared = sharedDir();
+  if (shared === undefined) return undefined;
+  const v4 = join(shared, "data", "v4");
+  const names = readdirSync(join(v4, "responses"))
+    .map((f) => /^responses_(.+)\.npy$/.exec(f)?.[1])
+    .filter((s): s is string => s !== undefined && existsSync(join(v4, "images", `images_${s}.zip`)))
+    .sort();
+  return { v4, names };
+}
 
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -68,39 +104,24 @@ export async function run(args: string[]): Promise<void> {
     console.log(usage);
     return;
   }
-  const shared = sharedDir();
-  if (shared === undefined) {
+  const recordings = sharedRecordings();
+  if (recordings === undefined) {
     console.log(`heldout: no shared data folder (${process.env.CORTEXLOOP_SHARED ?? "../shared"} does not exist); nothing was measured. Set CORTEXLOOP_SHARED to the folder that holds data/v4.`);
     return;
   }
-  const v4 = join(shared, "data", "v4");
-  const available = readdirSync(join(v4, "responses"))
-    .map((f) => /^responses_(.+)\.npy$/.exec(f)?.[1])
-    .filter((s): s is string => s !== undefined && existsSync(join(v4, "images", `images_${s}.zip`)))
-    .sort();
+  const { v4, names: available } = recordings;
   const names = values.sessions === "all" ? available : values.sessions.split(",").map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((n) => !available.includes(n));
   if (unknown.length > 0) throw new Error(`heldout bench: no recording ${unknown.join(", ")} in ${v4} (have ${available.join(", ")})`);
   if (names.length < 2) throw new Error("heldout bench: leave-one-session-out needs at least 2 sessions");
   const models = values.models.split(",").map((m) => m.trim()) as CrossValidatedModel[];
   const settings = { folds: Number(values.folds), members: Number(values.members), width: Number(values.width), blocks: Number(values.blocks), cycles: Number(values.cycles), readoutL2: Number(values["readout-l2"]), seed: Number(values.seed) };
-  mkdirSync(values.out, { recursive: true });
   const resultsFile = join(values.out, "results.jsonl");
-  const done: Row[] = existsSync(resultsFile)
-    ? readFileSync(resultsFile, "utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Row)
-    : [];
+  const done = readResults(values.out);
   const sameSettings = (r: Row): boolean => Object.entries(settings).every(([k, v]) => r.settings[k] === v);
   // One database of the recordings, kept between runs; front-end features are cached beside it.
-  const store = SessionStore.open(values.db ?? join(values.out, "v4.db"));
+  const store = await benchStore(values.out, values.db, names, v4);
   try {
-    for (const name of names) {
-      if (store.findSessionsByName(name).length > 0) continue;
-      const r = await importRecordedSession(store, { imagesPath: join(v4, "images", `images_${name}.zip`), responsesPath: join(v4, "responses", `responses_${name}.npy`), sessionName: name });
-      console.log(`imported ${name}: ${r.units} units, ${r.stimuli} images`);
-    }
     const frontEnds = values["front-ends"].split(",").map((s) => s.trim()).filter(Boolean);
     console.log(`heldout: ${names.length} sessions × ${frontEnds.length} front end(s); ${settings.members} members × width ${settings.width} × ${settings.blocks} blocks, ≤${settings.cycles} cycles; ${settings.folds}-fold readouts, L2 ${settings.readoutL2}; results in ${resultsFile}`);
     for (const feText of frontEnds) {
@@ -119,6 +140,7 @@ export async function run(args: string[]): Promise<void> {
           maxCycles: settings.cycles,
           readoutL2: settings.readoutL2,
           seed: settings.seed,
+          save: models.includes("ensemble"),
           log: (line) => console.log(`  ${line}`),
         });
         const usable = report.units.filter((u) => u.usable);
@@ -133,6 +155,7 @@ export async function run(args: string[]): Promise<void> {
           seconds: report.seconds as unknown as Record<string, number>,
           training: report.training,
           settings,
+          modelVersionId: report.modelVersionId,
         };
         appendFileSync(resultsFile, `${JSON.stringify(row)}\n`);
         done.push(row);

@@ -3,6 +3,7 @@ const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<vo
   active: () => import("./active.js"),
   compute: () => import("./compute.js"),
   heldout: () => import("./heldout.js"),
+  readout: () => import("./readout.js"),
   distill: () => import("./distill.js"),
   ingest: () => import("./ingest.js"),
   selection: () => import("./selection.js"),

@@ -10,6 +10,8 @@ import { defaultEnsembleConfig, validationText } from "../models/ensemble/index.
 import { STOP_ON_HELP, stopCriterion } from "./campaign/defaults.js";
 import { runHeldOutEvaluation } from "./cli-heldout.js";
 import { predictImages } from "./jobs/predict.js";
+import { trainableSessions } from "./jobs/heldout.js";
+import { fitNewSessionReadout } from "./jobs/readout.js";
 
 const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
@@ -175,7 +177,8 @@ export function registerModelCommands(program: Command): void {
   program
     .command("train")
     .description("retrain the deep ensemble across sessions in a worker thread; checkpoints every cycle (Ctrl-C cancels, --resume continues)")
-    .option("--session <name|id>", "session(s) to train on (repeat or comma-separate)", collect, [])
+    .option("--session <name|id>", "session(s) to train on (repeat or comma-separate; default: every session in the database)", collect, [])
+    .option("--from <modelVersion>", "continue from this model version's weights (e.g. after `cortexloop readout`)", (v) => Number(v))
     .option("--resume <jobId>", "continue a cancelled or crashed job from its last checkpoint", (v) => Number(v))
     .option("--db <file>", "lab database (SQLite)", defaultDb)
     .option("--frontend <kind>", "default | mobilenet | inception | gabor | path/to/model.json", "default")
@@ -186,17 +189,21 @@ export function registerModelCommands(program: Command): void {
     .option("--steps <n>", "optimizer steps per session visit", (v) => Number(v), 60)
     .option("--seed <n>", "seed", (v) => Number(v), 1)
     .option("--backend <name>", "tfjs-node-gpu | tfjs-node | wasm | cpu")
-    .action(async (flags: { session: string[]; resume?: number; db: string; frontend: string; frontendLayer?: string; frontendInput?: number; members: number; cycles: number; steps: number; seed: number; backend?: string }) => {
+    .action(async (flags: { session: string[]; from?: number; resume?: number; db: string; frontend: string; frontendLayer?: string; frontendInput?: number; members: number; cycles: number; steps: number; seed: number; backend?: string }) => {
       const store = SessionStore.open(flags.db);
       try {
-        if (flags.resume === undefined && flags.session.length === 0) throw new Error("Name the sessions to train on (--session) or a job to resume (--resume <jobId>).");
+        // The lab model learns from every session the store holds unless told otherwise.
+        const sessions = flags.session.length > 0 ? flags.session : trainableSessions(store).map((s) => String(s.id));
+        if (flags.resume === undefined && sessions.length === 0) throw new Error(`${flags.db} holds no session with units and at least 10 images to train on; import or record one first.`);
+        if (flags.resume === undefined && flags.session.length === 0) say(`training on every session in ${flags.db}: ${trainableSessions(store).map((s) => s.name).join(", ")}`);
         const handle = startRetrainJob(
           store,
           flags.resume !== undefined
             ? { resumeJobId: flags.resume }
             : {
-                sessions: flags.session,
+                sessions,
                 frontEnd: { kind: flags.frontend, outputLayer: flags.frontendLayer, inputSize: flags.frontendInput },
+                warmStartFrom: flags.from,
                 members: flags.members,
                 maxCycles: flags.cycles,
                 stepsPerVisit: flags.steps,
@@ -247,6 +254,39 @@ export function registerModelCommands(program: Command): void {
         const picked = await selectFromBank(store, { modelVersionId: flags.model, bank: flags.bank, k: flags.k, gaudySigmaPx: sigma, coresetPoolFactor: flags.coreset, power: flags.power, seed: flags.seed, outDir: flags.out, log: say });
         const scores = picked.map((p) => p.score);
         say(`wrote ${picked.length} images and selection.json to ${flags.out} (disagreement ${fmt(scores.length > 0 ? Math.max(...scores) : Number.NaN)} … ${fmt(scores.length > 0 ? Math.min(...scores) : Number.NaN)})`);
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command("readout")
+    .description("fit a new session's readout against a frozen deep ensemble (seconds); stores the ensemble with it as a new model version")
+    .requiredOption("--model <id>", "model version (deep-ensemble) to keep frozen", (v) => Number(v))
+    .requiredOption("--session <name|id>", "the new session")
+    .option("--readout-l2 <x>", "L2 penalty of the readout", (v) => Number(v), 1e-2)
+    .option("--then-retrain", "then retrain the whole ensemble on every session, starting from the new model version (a worker-thread job)")
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
+    .action(async (flags: { model: number; session: string; readoutL2: number; thenRetrain?: boolean; db: string }) => {
+      const store = SessionStore.open(flags.db);
+      try {
+        const r = await fitNewSessionReadout(store, { modelVersionId: flags.model, session: flags.session, readoutL2: flags.readoutL2, log: say });
+        console.log(`model version ${r.modelVersionId}: model version ${flags.model} with a readout of ${r.sessionName} (${r.units} units, ${r.images} images) fitted in ${r.seconds.fit.toFixed(1)} s; validation median ${r.metric === "r2er" ? "r²_ER" : "raw R²"} ${fmt(r.validationMedian)}`);
+        if (flags.thenRetrain) {
+          const version = store.getModelVersion(r.modelVersionId)!;
+          const spec = version.config.frontEndSpec as { kind?: string; outputLayer?: string; inputSize?: number };
+          const handle = startRetrainJob(store, { sessions: trainableSessions(store).map((s) => String(s.id)), frontEnd: spec, warmStartFrom: r.modelVersionId, members: version.config.members as number, width: version.config.width as number, blocks: version.config.blocks as number }, (m) => {
+            if (m.type === "log") say(m.line);
+            else if (m.type === "progress" && m.validation !== undefined) say(`cycle ${m.cycle}/${m.maxCycles}: ${validationText(m.validationLoss, m.validation)}`);
+          });
+          say(`retrain job ${handle.jobId} started from model version ${r.modelVersionId} (Ctrl-C cancels; \`cortexloop train --resume ${handle.jobId}\` continues)`);
+          const onSignal = (): void => handle.cancel();
+          process.on("SIGINT", onSignal);
+          const final = await handle.done;
+          process.off("SIGINT", onSignal);
+          say(`retrain job ${handle.jobId}: ${final.type}${final.type === "done" ? `, model version ${final.modelVersionId}` : final.type === "failed" ? `: ${final.message}` : ""}`);
+          if (final.type === "failed") process.exitCode = 1;
+        }
       } finally {
         store.close();
       }

@@ -4,12 +4,12 @@
 // factorized readout on the front end's features get the same folds.
 import { selectBackend, isBackendName } from "../../models/backend.js";
 import { kFolds, stableSeed } from "../../models/data/random.js";
-import { crossValidateSession, DeepEnsemble, defaultEnsembleConfig, featureStandardization, trainEnsemble, validationText, type CrossValidatedModel } from "../../models/ensemble/index.js";
+import { crossValidateSession, DeepEnsemble, defaultEnsembleConfig, featureStandardization, saveEnsemble, trainEnsemble, validationText, type CrossValidatedModel } from "../../models/ensemble/index.js";
 import type { FrontEndSpec } from "../../models/frontend/index.js";
 import type { SessionStore } from "../store/index.js";
 import { resolveSession } from "../import/dataset.js";
 import { scoreHeldOut, type HeldOutScores } from "./heldout-scores.js";
-import { ensureTrainableBackend, prepareSessions, sessionIdentity, type PreparedSession } from "./prepare.js";
+import { ensureTrainableBackend, prepareSessions, sessionIdentity, targetStatsOf, type PreparedSession } from "./prepare.js";
 
 /** Ensemble settings of the held-out evaluation (README: chosen on the leave-one-session-out table). */
 export const heldOutDefaults = { folds: 5, members: 8, width: 32, blocks: 2, maxCycles: 30, stepsPerVisit: 60, learningRate: 6e-3, patience: 4, readoutL2: 1e-2 } as const;
@@ -45,6 +45,8 @@ export interface HeldOutOptions {
   /** Which models to cross-validate (default all three). */
   models?: readonly CrossValidatedModel[];
   featureCache?: boolean;
+  /** Store the pretrained ensemble (without the held-out session's readout) as a model version. */
+  save?: boolean;
   log?: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -59,6 +61,8 @@ export interface HeldOutReport extends HeldOutScores {
   folds: number[][];
   seconds: { features: number; pretrain: number; total: number } & Partial<Record<CrossValidatedModel, number>>;
   training?: { cycles: number; bestCycle: number; validationLoss: number };
+  /** The stored pretrained ensemble (with `save`). */
+  modelVersionId?: number;
   /** Image keys (SHA-256 of the stimulus) of the held-out session, in the order of `folds`' indices. */
   imageKeys: string[];
   unitNames: string[];
@@ -130,6 +134,7 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
   let ensemble: DeepEnsemble | undefined;
   let training: HeldOutReport["training"];
   let pretrainSeconds = 0;
+  let modelVersionId: number | undefined;
   try {
     if (models.includes("ensemble")) {
       const t1 = performance.now();
@@ -161,6 +166,17 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
       pretrainSeconds = (performance.now() - t1) / 1000;
       training = { cycles: result.cycles, bestCycle: result.bestCycle, validationLoss: result.bestValidationLoss };
       log(`pretrained: ${result.cycles} cycle(s), best ${result.bestCycle} (${validationText(result.bestValidationLoss, result.bestValidation)}) in ${pretrainSeconds.toFixed(1)} s on ${trainingBackend}`);
+      if (options.save) {
+        modelVersionId = store.putModelVersion({
+          name: `deep-ensemble pretrained on ${pretrain.map((s) => s.ds.name).join("+")} (held out: ${held.ds.name})`,
+          kind: "deep-ensemble",
+          metrics: { pretrainSeconds, cycles: result.cycles, bestCycle: result.bestCycle, validationLoss: result.bestValidationLoss },
+          config: { ...ensemble.config, frontEnd: data.frontEndName, frontEndSpec: { ...options.frontEnd, log: undefined }, imageSize: options.imageSize ?? 112, taskDriven: data.taskDriven, seed, targetStats: targetStatsOf(pretrain) },
+          checkpoint: await saveEnsemble(ensemble, data.frontEndName, { pretrainedFor: held.ds.name }),
+          sessionIds: pretrain.map((s) => s.ds.sessionId),
+        });
+        log(`stored the pretrained ensemble as model version ${modelVersionId}`);
+      }
     }
     // The folds depend on the held-out session's identity and the seed only.
     const folds = kFolds(held.ds.images.length, nFolds, stableSeed(sessionIdentity(held.ds), seed));
@@ -189,6 +205,7 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
       folds,
       seconds: { features: featureSeconds, pretrain: pretrainSeconds, total: (performance.now() - started) / 1000, ...cv.seconds },
       training,
+      modelVersionId,
       imageKeys: held.ds.imageKeys,
       unitNames: held.ds.unitNames,
       predictions: cv.predictions,

@@ -124,6 +124,8 @@ export function sessionIdentity(ds: Pick<SessionDataset, "name" | "imageKeys">):
 }
 
 /** `config.targetStats` of a model version: per readout session, how to turn its z-scored predictions back into responses. */
-export function targetStatsOf(sessions: readonly PreparedSession[]): Record<string, { mean: number[]; std: number[] }> {
+export type TargetStatsRecord = Record<string, { mean: number[]; std: number[] }>;
+
+export function targetStatsOf(sessions: readonly PreparedSession[]): TargetStatsRecord {
   return Object.fromEntries(sessions.map((s) => [s.key, s.targetStats]));
 }

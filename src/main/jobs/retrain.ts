@@ -19,6 +19,8 @@ export interface RetrainParams {
   seed?: number;
   imageSize?: number;
   backend?: string;
+  /** Continue from this model version's weights (e.g. the lab model with a new session's readout) instead of random ones. */
+  warmStartFrom?: number;
 }
 
 export type JobMessage =
@@ -67,6 +69,14 @@ export async function runRetrainJob(store: SessionStore, jobId: number, io: { si
       ensemble = loaded.ensemble;
       parentId = resume.modelVersionId;
       log(`resuming job ${jobId} from model version ${resume.modelVersionId} after cycle ${resume.cycle}`);
+    } else if (params.warmStartFrom !== undefined) {
+      const bytes = store.modelCheckpoint(params.warmStartFrom);
+      if (bytes === undefined) throw new Error(`job ${jobId}: model version ${params.warmStartFrom} to start from has no weights`);
+      const loaded = loadEnsemble(bytes, `model version ${params.warmStartFrom}`);
+      if (loaded.frontEnd !== data.frontEndName) throw new Error(`job ${jobId}: model version ${params.warmStartFrom} was trained on front end ${loaded.frontEnd}, this run has ${data.frontEndName}`);
+      ensemble = loaded.ensemble;
+      parentId = params.warmStartFrom;
+      log(`starting from model version ${params.warmStartFrom}'s weights`);
     } else {
       ensemble = new DeepEnsemble({ ...defaultEnsembleConfig, members: params.members ?? 4, width: params.width ?? 32, blocks: params.blocks ?? 2, inputShape: data.featureShape, seed, ...featureStandardization(data.sessions, data.featureShape) });
     }
