@@ -382,6 +382,19 @@ describe("OpenEphysStream and the real GUI's habits", () => {
     expect(sink.faults).toEqual([]);
   });
 
+  it("flags a window a lost spike may have fallen in even when the next message is a DATA block that lags the spikes", () => {
+    const { sink, stream, feed } = setup();
+    stream.expect(0, 2);
+    feed.ttl(2950, 2);
+    feed.spike(4480);
+    // A spike at about 4500 (in the window [4450, 7450)) is lost; the next message is DATA for a block ending at 4000.
+    feed.skip(1);
+    feed.data(3489, 512);
+    feed.spike(60_000);
+    expect(sink.countsOf(0)).toMatchObject({ complete: false, onsetSample: 2950 });
+    expect(sink.faults.map((f) => [f.code, f.presentationIdxs])).toEqual([["message-gap", [0]]]);
+  });
+
   it("follows message_num across the signed 32-bit wrap: no restart, no gap, and a loss across it counted exactly", () => {
     const { sink, stream, feed } = setup();
     feed.num = 2 ** 31 - 4;

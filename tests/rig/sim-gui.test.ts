@@ -151,10 +151,16 @@ describe("simulated rig on sockets", () => {
     ]);
     expect(sim.stats.codesReceived).toBe(1);
     await waitFor(() => messages.filter((m) => m.envelope === "DATA\0").length >= 8, 5000, "two blocks of DATA");
+    type Content = { content: { channel_num: number; num_samples: number; sample_num: number; sample_rate: number } };
     const data = messages.filter((m) => m.envelope === "DATA\0");
-    const first = data[0]!.json as { content: { channel_num: number; num_samples: number; sample_num: number; sample_rate: number } };
-    expect(first.content).toMatchObject({ channel_num: 0, num_samples: 512, sample_rate: 30000 });
-    expect(data[0]!.payload!.byteLength).toBe(512 * 4);
+    const channel0 = data.filter((m) => (m.json as Content).content.channel_num === 0);
+    const first = channel0[0]!.json as Content;
+    expect(first.content).toMatchObject({ channel_num: 0, sample_rate: 30000 });
+    expect(first.content.num_samples).toBeGreaterThanOrEqual(512);
+    expect(channel0[0]!.payload!.byteLength).toBe(first.content.num_samples * 4);
+    // Blocks follow each other without a gap, four channels each.
+    expect((channel0[1]!.json as Content).content.sample_num).toBe(first.content.sample_num + first.content.num_samples);
+    expect(data.slice(data.indexOf(channel0[0]!), data.indexOf(channel0[0]!) + 4).map((m) => (m.json as Content).content.channel_num)).toEqual([0, 1, 2, 3]);
     expect(data[0]!.header).toMatch(/^\{\r\n {2}"message_num": \d+,\r\n {2}"type": "data",\r\n {2}"content": \{\r\n {4}"stream"/);
     expect(data[0]!.header).toContain('"sample_rate": 30000.0');
     expect(messages.map((m) => m.json.message_num)).toEqual(messages.map((_, i) => (messages[0]!.json.message_num as number) + i));

@@ -13,7 +13,11 @@ export interface StreamOptions {
   maxFrameBytes?: number;
   /** A message_num that falls back below this is a rig restart; a larger step back is a misordered message. */
   restartBelow?: number;
-  /** Rig time either side of a message loss that counts as touched by it (messages are only roughly time-ordered). */
+  /**
+   * Rig time either side of a message loss that counts as touched by it, on top of the largest disorder the stream has
+   * shown (messages are only roughly time-ordered: the GUI sends a block's spikes, then its TTLs at the block's first
+   * sample, then its DATA).
+   */
   lossMarginMs?: number;
   /** How codes ride on the TTL lines: the strobe of Network Events, the photodiode's masked line (default: the serial box's whole word). */
   codeLines?: CodeLines;
@@ -126,6 +130,9 @@ export class OpenEphysStream {
   private readonly maxFrameBytes: number;
   private readonly restartBelow: number;
   private readonly lossMarginSamples: number;
+  /** The largest step back in sample numbers seen so far (how far a message may lag one sent before it), capped. */
+  private disorder = 0;
+  private readonly maxDisorderSamples: number;
   private readonly keepSamples: number;
   private readonly now: () => number;
   private readonly codes: CodeReader;
@@ -168,6 +175,7 @@ export class OpenEphysStream {
     this.maxFrameBytes = options.maxFrameBytes ?? 1 << 20;
     this.restartBelow = options.restartBelow ?? 1000;
     this.lossMarginSamples = msToSamples(options.lossMarginMs ?? 10, options.sampleRate);
+    this.maxDisorderSamples = msToSamples(100, options.sampleRate);
     // Spikes are kept long enough for a TTL that arrives a whole window plus grace after them.
     this.keepSamples = 2 * (this.window.endSamples + this.window.graceSamples) + this.lossMarginSamples;
     this.now = options.nowMs ?? (() => performance.now());
@@ -522,7 +530,14 @@ export class OpenEphysStream {
 
   private sampleSeen(sample: number): void {
     this.lastSample = sample;
+    const lag = this.maxSample - sample;
+    if (lag > this.disorder) this.disorder = Math.min(lag, this.maxDisorderSamples);
     if (this.pendingLoss !== undefined) this.closeLoss(sample);
+  }
+
+  /** How far either side of a loss a lost message may have been on the rig clock: the margin plus the disorder seen. */
+  private get lossMargin(): number {
+    return this.lossMarginSamples + this.disorder;
   }
 
   /** The stream has reached `sample`: finalise every presentation whose window plus grace it passed. */
@@ -588,14 +603,14 @@ export class OpenEphysStream {
   /** Starts (or extends) a loss span at the last sample seen; it closes at the next message that carries a sample. */
   private openLoss(code: FaultCode, n: number, detail?: string): void {
     if (detail !== undefined) this.lastDetail = detail;
-    if (this.pendingLoss === undefined) this.pendingLoss = { from: this.lastSample - this.lossMarginSamples, reasons: new Map() };
+    if (this.pendingLoss === undefined) this.pendingLoss = { from: this.lastSample - this.lossMargin, reasons: new Map() };
     this.pendingLoss.reasons.set(code, (this.pendingLoss.reasons.get(code) ?? 0) + n);
   }
 
   private closeLoss(sample: number): void {
     const loss = this.pendingLoss!;
     this.pendingLoss = undefined;
-    const span: LossSpan = { from: loss.from, to: sample + this.lossMarginSamples };
+    const span: LossSpan = { from: loss.from, to: sample + this.lossMargin };
     this.recentLosses.push(span);
     const touched: number[] = [];
     for (const t of this.counting) {
@@ -634,6 +649,7 @@ export class OpenEphysStream {
     }
     this.maxSample = -Infinity;
     this.lastSample = -Infinity;
+    this.disorder = 0;
     this.lastTtlSample = -Infinity;
     this.prunedBelow = -Infinity;
     this.epoch++;

@@ -126,8 +126,9 @@ const templateVariants = 8;
 const boardNode = 100;
 const spikeNode = 104;
 const networkEventsNode = 105;
-/** A processing block of continuous data, in samples (17 ms at 30 kHz; GUI sources use a few hundred to 1024). */
-const blockSamples = 512;
+/** Processing blocks of continuous data, in samples: at least 512 (17 ms at 30 kHz), at most 1024, as GUI sources vary. */
+const minBlockSamples = 512;
+const maxBlockSamples = 1024;
 
 /**
  * A simulated acquisition rig that speaks RIG_PROTOCOL.md byte for byte as the Open Ephys GUI does: a ZMQ Interface
@@ -215,7 +216,7 @@ export class SimRig {
     this.acquiring = options.acquiring ?? true;
     this.messageNum = ((options.firstMessageNum ?? 1) - 1) | 0;
     // Continuous samples are read from one block of noise (µV), so DATA messages cost no drawing.
-    this.noise = Float32Array.from({ length: 8 * blockSamples }, () => shapeRng.normal() * 20);
+    this.noise = Float32Array.from({ length: 4 * maxBlockSamples }, () => shapeRng.normal() * 20);
   }
 
   /** Samples on the rig clock since acquisition (re)started. */
@@ -519,7 +520,6 @@ export class SimRig {
       const epoch = this.epoch;
       const n = this.drawSpikes(from, to);
       await this.emit(n, to, epoch);
-      await this.emitData(to, epoch);
       this.zpub?.flush();
       if (epoch === this.epoch) this.closeTruth(to);
     } finally {
@@ -560,15 +560,25 @@ export class SimRig {
     const ttls = this.ttlQueue.filter((t) => t.sample <= to);
     this.ttlQueue = this.ttlQueue.filter((t) => t.sample > to);
     let ti = 0;
+    // DATA blocks (none until a block's worth has built up); each goes out after the events up to its last sample.
+    const blockEnds: number[] = [];
+    if (to - this.dataUpTo >= minBlockSamples) for (let e = this.dataUpTo; e < to; ) blockEnds.push((e = Math.min(e + maxBlockSamples, to)));
+    let bi = 0;
     const wallBase = performance.timeOrigin + this.t0;
     const sr = this.options.sampleRate;
     for (let i = 0; i <= n; i++) {
       const key = i < n ? this.keys[i]! : Infinity;
       const sample = Math.floor(key / 1024);
-      // TTLs go out in sample order with the spikes, so message order follows the rig clock.
-      while (ti < ttls.length && ttls[ti]!.sample <= sample) {
-        const t = ttls[ti++]!;
+      // Messages go out in rig-clock order: TTLs and spikes by sample, each DATA block after the events it covers.
+      for (;;) {
         if (this.epoch !== epoch) return;
+        const ttlAt = ti < ttls.length ? ttls[ti]!.sample : Infinity;
+        if (bi < blockEnds.length && blockEnds[bi]! < Math.min(ttlAt, sample)) {
+          await this.dataBlock(blockEnds[bi++]!);
+          continue;
+        }
+        if (ti >= ttls.length || ttlAt > sample) break;
+        const t = ttls[ti++]!;
         this.stats.ttlEvents++;
         await this.send(encodeTtl({ messageNum: this.nextMessageNum(), sampleNum: t.sample, line: t.line, state: t.state, word: t.word, sourceNode: t.sourceNode, timestampMs: wallBase + (t.sample * 1000) / sr }));
       }
@@ -600,23 +610,20 @@ export class SimRig {
     return this.messageNum;
   }
 
-  /** DATA messages for every whole processing block up to `to`: one per channel per block, after the block's events, as the plugin sends them. */
-  private async emitData(to: number, epoch: number): Promise<void> {
+  /** One processing block's DATA messages, samples after the last block up to `end`: one per channel, as the plugin sends them. */
+  private async dataBlock(end: number): Promise<void> {
     const channels = this.options.dataChannels ?? 4;
     const sr = this.options.sampleRate;
     const wallBase = performance.timeOrigin + this.t0;
-    const n = blockSamples;
-    while (this.dataUpTo + n <= to) {
-      const start = this.dataUpTo + 1;
-      this.dataUpTo += n;
-      for (let c = 0; c < channels; c++) {
-        if (this.epoch !== epoch) return;
-        if (this.noiseAt + n > this.noise.length) this.noiseAt = 0;
-        const samples = this.noise.subarray(this.noiseAt, this.noiseAt + n);
-        this.noiseAt += n;
-        this.stats.dataMessages++;
-        await this.send(encodeData({ messageNum: this.nextMessageNum(), channelNum: c, sampleNum: start, sampleRate: sr, timestampMs: wallBase + ((start + n) * 1000) / sr }, samples));
-      }
+    const start = this.dataUpTo + 1;
+    const n = end - this.dataUpTo;
+    this.dataUpTo = end;
+    for (let c = 0; c < channels; c++) {
+      if (this.noiseAt + n > this.noise.length) this.noiseAt = 0;
+      const samples = this.noise.subarray(this.noiseAt, this.noiseAt + n);
+      this.noiseAt += n;
+      this.stats.dataMessages++;
+      await this.send(encodeData({ messageNum: this.nextMessageNum(), channelNum: c, sampleNum: start, sampleRate: sr, timestampMs: wallBase + ((start + n) * 1000) / sr }, samples));
     }
   }
 
