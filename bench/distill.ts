@@ -23,8 +23,10 @@ import { defaultDistillSettings, readNpy, filtersFromArrays, type NdArray } from
 import { median } from "../src/models/metrics/index.js";
 
 const usage = `usage: npm run bench -- distill [--session 190925] [--units 16] [--bank 190927,190928,190929]
-  [--work <dir>] [--teacher <model version>] [--teacher-members 8] [--steps n] [--filters k0,k1,k2,k3,k4]
-  [--shared-layers n] [--keep-variance f] [--retrain-steps n] [--json <file>]
+  [--work <dir>] [--db <file>] [--teacher <model version>] [--split-sessions a,b,c] [--teacher-members 8]
+  [--steps n] [--filters k0,k1,k2,k3,k4] [--shared-layers n] [--keep-variance f] [--retrain-steps n] [--json <file>]
+--teacher with --db: an ensemble already stored (e.g. by cortexloop evaluate --save); --split-sessions: the
+sessions that evaluate was given, in order, so its test split is held out from the students.
 Reads $CORTEXLOOP_SHARED/data/v4 (default ../shared beside the project). Default settings: those of cortexloop distill.`;
 
 const rssMb = (): number => process.resourceUsage().maxRSS / 1024;
@@ -56,6 +58,8 @@ export async function run(args: string[]): Promise<void> {
       units: { type: "string", default: "16" },
       bank: { type: "string", default: "190927,190928,190929" },
       work: { type: "string" },
+      db: { type: "string" },
+      "split-sessions": { type: "string" },
       teacher: { type: "string" },
       "teacher-members": { type: "string", default: "8" },
       steps: { type: "string" },
@@ -76,7 +80,7 @@ export async function run(args: string[]): Promise<void> {
   const v4 = join(shared, "data", "v4");
   const work = values.work ?? join(tmpdir(), "cortexloop-distill-bench");
   mkdirSync(work, { recursive: true });
-  const db = join(work, "lab.db");
+  const db = values.db ?? join(work, "lab.db");
   const store = SessionStore.open(db);
   try {
     // Untimed set-up: the recording and the teacher.
@@ -98,7 +102,9 @@ export async function run(args: string[]): Promise<void> {
         console.log(`set-up: teacher model version ${teacher} (${report.frontEnd}; raw R² ensemble ${f3(report.sessions[0]!.ensembleMedian)}, ridge ${f3(report.sessions[0]!.ridgeMedian)}) in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
       } else console.log(`set-up: reusing teacher model version ${teacher} from ${db}`);
     }
-    const heldOutHashes = await evaluateTestHashes(store, [sessionId], seed);
+    // The teacher's evaluation split: sessions in the order evaluate was given them (default: this one alone).
+    const splitIds = values["split-sessions"] === undefined ? [sessionId] : values["split-sessions"].split(",").map((r) => resolveSession(store, r.trim()));
+    const heldOutHashes = await evaluateTestHashes(store, splitIds, seed);
     const bank = values.bank.split(",").map((s) => s.trim()).filter(Boolean).map((s) => join(v4, "images", `images_${s}.zip`));
     const settings = {
       ...(values.steps === undefined ? {} : { steps: Number(values.steps) }),
@@ -117,7 +123,7 @@ export async function run(args: string[]): Promise<void> {
       emit: (m: DistillMessage) => {
         if (m.type === "log") {
           if (m.line.startsWith("images:")) streamReady = performance.now();
-          if (!m.line.startsWith("teacher predictions:") && !/^population step \d*[1-9]\d\//.test(m.line)) console.log(`  ${((performance.now() - t0) / 1000).toFixed(0).padStart(5)} s  ${m.line}`);
+          if (!m.line.startsWith("teacher predictions:")) console.log(`  ${((performance.now() - t0) / 1000).toFixed(0).padStart(5)} s  ${m.line}`);
         }
       },
     });

@@ -7,6 +7,7 @@ import {
   DistillCancelled,
   defaultDistillSettings,
   distillUnit,
+  frontEndFeatures,
   npyObjectArrayBytes,
   parseNpy,
   PopulationCompactModel,
@@ -17,11 +18,12 @@ import {
   TeacherCancelled,
   trainPopulation,
   zscore,
+  zscoreFeatures,
   type DistillSettings,
   type NdArray,
 } from "../../models/compact/index.js";
 import type { FrontEnd } from "../../models/frontend/index.js";
-import { median } from "../../models/metrics/index.js";
+import { median, r2Raw } from "../../models/metrics/index.js";
 import type { SessionStore } from "../store/index.js";
 import { recordedResponses, scoreRecorded, type MemoryStream, type ReadoutChoice, type StreamSplit, type Teacher } from "./sources.js";
 import { putCompactVersion, type CompactUnit } from "./versions.js";
@@ -84,6 +86,8 @@ export interface DistillRun {
   origin: Record<string, unknown>;
   checkpointEvery?: number;
   resume?: DistillResume;
+  /** Log the shared model's held-out R² every this many steps (default 200). */
+  reportEvery?: number;
   /** A previous run's shared model (same units and filters) to continue from instead of random weights. */
   warmStart?: NdArray[];
   signal?: AbortSignal;
@@ -120,7 +124,12 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
   const log = (line: string): void => emit({ type: "log", line });
   const t0 = performance.now();
   const nUnits = units.length;
-  const population = new PopulationCompactModel({ units: nUnits, sharedLayers: settings.sharedLayers, filters: settings.filters, inputSize: stream.size, seed: settings.seed });
+  // The feature hint needs the front end's grid to divide the shared layers' output.
+  const [fh, fw, fc] = run.frontEnd.outputShape;
+  const trunkSide = settings.sharedLayers === 1 ? stream.size : settings.sharedLayers === 2 ? stream.size / 2 : stream.size / 4;
+  const hint = settings.hint > 0 && trunkSide % fh === 0 && trunkSide % fw === 0 ? { shape: [fh, fw, fc] as [number, number, number] } : undefined;
+  if (settings.hint > 0 && hint === undefined) log(`no feature hint: the front end's ${fh}x${fw} grid does not divide the shared layers' ${trunkSide}x${trunkSide} output`);
+  const population = new PopulationCompactModel({ units: nUnits, sharedLayers: settings.sharedLayers, filters: settings.filters, inputSize: stream.size, seed: settings.seed, hint });
   let lastCheckpoint = run.resume?.checkpointId;
   try {
     if (run.warmStart !== undefined && run.resume?.checkpointId === undefined) {
@@ -134,6 +143,7 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
     // 1. Teacher targets: computed once, or read back with the population's weights.
     let targets: Float32Array;
     let score: Float64Array;
+    let features: Float32Array | undefined;
     let step = 0;
     let recalibrated = false;
     if (run.resume?.checkpointId !== undefined) {
@@ -155,6 +165,7 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
         readout: run.readout.key,
         units: units.map((u) => u.column),
         frontEnd: run.frontEnd,
+        keepFeatures: hint !== undefined,
         signal: run.signal,
         onProgress: (done, total) => {
           emit({ type: "progress", phase: "teacher", done, total });
@@ -167,6 +178,7 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
       });
       targets = got.targets;
       score = got.disagreement;
+      features = got.features;
       log(`teacher predictions for ${nUnits} units on ${stream.count} images in ${((performance.now() - tt) / 1000).toFixed(1)} s`);
     }
     const teacherSeconds = (performance.now() - t0) / 1000;
@@ -188,6 +200,14 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
     const z = zscore(targets, nUnits, scaling);
     const tp = performance.now();
     if (!recalibrated) {
+      if (hint !== undefined && features === undefined) {
+        const tf0 = performance.now();
+        features = await frontEndFeatures(stream, run.frontEnd);
+        log(`front-end features for the hint recomputed in ${((performance.now() - tf0) / 1000).toFixed(1)} s (not checkpointed)`);
+      }
+      const hintTargets = features === undefined ? undefined : zscoreFeatures(features, fh * fw * fc, fc, split.train);
+      features = undefined;
+      const watch = split.heldOut.slice(0, 256);
       const informative = informativeWeights(split.train, score);
       const sampler = new BatchSampler(split.train, informative, settings.seed);
       let window = 0;
@@ -195,11 +215,13 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
       const result = await trainPopulation(population, stream, settings, {
         sampler,
         targets: z,
+        features: hintTargets,
         startStep: step,
         signal: run.signal,
         checkpointEvery: run.checkpointEvery ?? 50,
         onCheckpoint: (s) => save(s, false),
         onStep: (s, loss) => {
+          if (s % (run.reportEvery ?? 200) === 0 && s < settings.steps) log(`population step ${s}/${settings.steps}: held-out R² with the teacher, median over units ${fmt(heldOutMedian(population, stream, watch, targets, nUnits))} (${watch.length} images, moving batchnorm statistics)`);
           window++;
           windowLoss += loss;
           if (s % 10 === 0 || s === settings.steps) {
@@ -314,6 +336,12 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
   } finally {
     population.dispose();
   }
+}
+
+/** Median over units of the population model's squared correlation with the teacher on images `idx`. */
+function heldOutMedian(population: PopulationCompactModel, stream: MemoryStream, idx: readonly number[], targets: Float32Array, units: number): number {
+  const p = predictPopulation(population, stream, idx);
+  return median(Array.from({ length: units }, (_, u) => r2Raw(Float64Array.from(idx, (_, k) => p[k * units + u]!), Float64Array.from(idx, (i) => targets[i * units + u]!))));
 }
 
 /** Sampling weight 2 for the tenth of the training images the ensemble disagrees on most, else 1. */

@@ -36,6 +36,7 @@ const settings: DistillSettings = {
   batchSize: 16,
   learningRate: 3e-3,
   smoothness: { depthwise: 1e-3, readout: 1e-3 },
+  hint: 0,
   recalibrateBatches: 4,
   prune: { keepVariance: 0.95, minFilters: 2, images: 32 },
   retrain: { steps: 30, batchSize: 16, images: 128, learningRate: 1e-3 },

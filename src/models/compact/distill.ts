@@ -47,6 +47,12 @@ export interface DistillSettings {
   batchSize: number;
   learningRate: number;
   smoothness: SmoothnessPrior;
+  /**
+   * Weight of the feature hint: the shared layers also learn the teacher front end's features
+   * (z-scored per channel) through a 1×1 map, so each image teaches far more than a few outputs.
+   * 0 turns it off.
+   */
+  hint: number;
   /** Batches whose statistics replace the batchnorm moving averages after training. */
   recalibrateBatches: number;
   prune: { keepVariance: number; minFilters: number; images: number };
@@ -62,6 +68,7 @@ export const defaultDistillSettings: DistillSettings = {
   batchSize: 32,
   learningRate: 2e-3,
   smoothness: { depthwise: 1e-3, readout: 1e-3 },
+  hint: 1,
   recalibrateBatches: 8,
   prune: { keepVariance: 0.9, minFilters: 3, images: 64 },
   retrain: { steps: 300, batchSize: 64, images: 1024, learningRate: 1e-3 },
@@ -133,6 +140,8 @@ export interface PopulationTrainOptions {
   sampler: BatchSampler;
   /** z-scored teacher targets [stream.count, units]. */
   targets: Float32Array;
+  /** z-scored front-end features [stream.count, h·w·c] for the hint (with a model that has one). */
+  features?: Float32Array;
   /** Steps already done (a resumed run continues the count and the learning-rate schedule). */
   startStep?: number;
   signal?: AbortSignal;
@@ -169,10 +178,20 @@ export async function trainPopulation(model: PopulationCompactModel, stream: Ima
       const idx = options.sampler.batch(step, settings.batchSize);
       const x = streamBatch(stream, idx);
       const y = rows(options.targets, units, idx);
-      const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.add(tf.losses.meanSquaredError(y, model.trainingForward(x)), model.smoothness(settings.smoothness)) as tf.Scalar), vars);
+      const hintTarget = model.hint !== undefined && options.features !== undefined && settings.hint > 0 ? rows(options.features, model.hint.shape.reduce((a, b) => a * b, 1), idx) : undefined;
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.tidy(() => {
+            const { out, hint } = model.trainingForwardWithHint(x);
+            const loss = tf.add(tf.losses.meanSquaredError(y, out), model.smoothness(settings.smoothness));
+            if (hint === undefined || hintTarget === undefined) return loss as tf.Scalar;
+            return tf.add(loss, tf.mul(settings.hint, tf.losses.meanSquaredError(tf.reshape(hintTarget, hint.shape), hint))) as tf.Scalar;
+          }),
+        vars,
+      );
       const loss = (await value.data())[0]!;
       optimizer.applyGradients(grads);
-      tf.dispose([x, y, value, ...Object.values(grads)]);
+      tf.dispose([x, y, value, ...Object.values(grads), ...(hintTarget === undefined ? [] : [hintTarget])]);
       if (!Number.isFinite(loss)) throw new Error(`Distillation diverged at step ${step + 1} (loss ${loss}); nothing of this run was stored. Lower the learning rate and run it again.`);
       step++;
       losses.push(loss);

@@ -29,4 +29,4 @@ export {
   type UnitDistillOptions,
   type UnitResult,
 } from "./distill.js";
-export { TeacherCancelled, teacherTargets, type TeacherOptions, type TeacherTargets } from "./teacher.js";
+export { frontEndFeatures, TeacherCancelled, teacherTargets, zscoreFeatures, type TeacherOptions, type TeacherTargets } from "./teacher.js";

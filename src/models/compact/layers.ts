@@ -82,9 +82,10 @@ export function freshLayerVars(layer: number, cin: number, k: number, seed: numb
   return layerVarsFromArrays(layer, [glorot([s, s, cin, 1], s * s * cin, s * s, 1), glorot([1, 1, cin, k], cin, k, 2), zeros(k), ...bn]);
 }
 
+/** A fresh readout: Glorot-uniform scaled by a tenth, so the untrained model's output starts near 0 (z-scored targets' mean). */
 export function freshReadoutVars(side: number, k4: number, seed: number): ReadoutVars {
   const n = side * side * k4;
-  const limit = Math.sqrt(6 / (n + 1));
+  const limit = 0.1 * Math.sqrt(6 / (n + 1));
   return tf.tidy(() => ({
     kernel: variable(tf.randomUniform([n, 1], -limit, limit, "float32", seed * 131 + 7), true, "readout_kernel"),
     bias: variable(tf.zeros([1]), true, "readout_bias"),

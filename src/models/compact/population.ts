@@ -31,6 +31,12 @@ export interface PopulationConfig {
   filters: number[];
   inputSize?: number;
   seed: number;
+  /**
+   * Feature hint (FitNets-style): a 1×1 map from the shared layers' output, pooled to the teacher
+   * front end's grid [h, w, c], learns the front end's features. Only the shared layers gain from it;
+   * it is no part of any unit's compact model.
+   */
+  hint?: { shape: [number, number, number] };
 }
 
 export interface SmoothnessPrior {
@@ -39,6 +45,8 @@ export interface SmoothnessPrior {
   /** Weight of the Laplacian penalty on the readout's spatial maps. */
   readout: number;
 }
+
+let hintId = 0;
 
 interface Head {
   layers: CompactLayerVars[];
@@ -49,6 +57,7 @@ export class PopulationCompactModel {
   readonly trunk: CompactLayerVars[];
   readonly heads: Head[];
   readonly side: number;
+  readonly hint?: { kernel: tf.Variable; bias: tf.Variable; shape: [number, number, number] };
 
   constructor(readonly config: PopulationConfig) {
     const { units, sharedLayers: s, filters, seed } = config;
@@ -64,10 +73,27 @@ export class PopulationCompactModel {
       layers: Array.from({ length: 5 - s }, (_, j) => freshLayerVars(s + j, cin(s + j), filters[s + j]!, seed * 1009 + 100 * (u + 1) + s + j)),
       readout: freshReadoutVars(this.side, filters[4]!, seed * 1009 + 100 * (u + 1) + 9),
     }));
+    if (config.hint !== undefined) {
+      const [h, w, c] = config.hint.shape;
+      const k = filters[s - 1]!;
+      if (this.trunkSide() % h !== 0 || this.trunkSide() % w !== 0) throw new Error(`PopulationCompactModel: the hint grid ${h}x${w} does not divide the shared layers' ${this.trunkSide()}x${this.trunkSide()} output`);
+      const limit = Math.sqrt(6 / (k + c));
+      this.hint = tf.tidy(() => ({
+        kernel: tf.variable(tf.randomUniform([1, 1, k, c], -limit, limit, "float32", seed * 1009 + 77), true, `compact_hint_kernel_${hintId}`),
+        bias: tf.variable(tf.zeros([c]), true, `compact_hint_bias_${hintId++}`),
+        shape: [h, w, c] as [number, number, number],
+      }));
+    }
   }
 
-  /** Training form: [N, units], batch statistics, moving statistics updated. */
-  trainingForward(pixels: tf.Tensor4D): tf.Tensor2D {
+  /** Side of the shared layers' output (stride 2 at layers 1 and 2). */
+  private trunkSide(): number {
+    const size = this.config.inputSize ?? COMPACT_INPUT_SIZE;
+    return this.config.sharedLayers === 1 ? size : this.config.sharedLayers === 2 ? size / 2 : size / 4;
+  }
+
+  /** Training form with the hint's prediction of the front-end features [N, h, w, c] (when there is a hint). */
+  trainingForwardWithHint(pixels: tf.Tensor4D): { out: tf.Tensor2D; hint?: tf.Tensor4D } {
     let a = centerPixels(pixels);
     for (const l of this.trunk) a = layerTraining(l, a);
     const outs = this.heads.map((h) => {
@@ -75,7 +101,19 @@ export class PopulationCompactModel {
       for (const l of h.layers) x = layerTraining(l, x);
       return readoutForward(h.readout, x);
     });
-    return tf.concat(outs, 1) as tf.Tensor2D;
+    const out = tf.concat(outs, 1) as tf.Tensor2D;
+    if (this.hint === undefined) return { out };
+    const [h] = this.hint.shape;
+    const pool = this.trunkSide() / h;
+    const pooled = pool === 1 ? a : (tf.avgPool(a, pool, pool, "valid") as tf.Tensor4D);
+    return { out, hint: tf.add(tf.conv2d(pooled, this.hint.kernel as tf.Tensor4D, 1, "valid"), this.hint.bias) as tf.Tensor4D };
+  }
+
+  /** Training form: [N, units], batch statistics, moving statistics updated. */
+  trainingForward(pixels: tf.Tensor4D): tf.Tensor2D {
+    const { out, hint } = this.trainingForwardWithHint(pixels);
+    hint?.dispose();
+    return out;
   }
 
   /** Inference form (moving statistics): [N, units]. */
@@ -107,7 +145,7 @@ export class PopulationCompactModel {
   }
 
   trainableVariables(): tf.Variable[] {
-    return [...this.trunk.flatMap(trainableOf), ...this.heads.flatMap((h) => [...h.layers.flatMap(trainableOf), h.readout.kernel, h.readout.bias])];
+    return [...this.trunk.flatMap(trainableOf), ...this.heads.flatMap((h) => [...h.layers.flatMap(trainableOf), h.readout.kernel, h.readout.bias]), ...(this.hint === undefined ? [] : [this.hint.kernel, this.hint.bias])];
   }
 
   /** Unit `u`'s compact model as the 36 published arrays: the shared layers, then its own. */
@@ -119,12 +157,13 @@ export class PopulationCompactModel {
 
   /** Every variable's values (trainable and moving statistics), for a checkpoint. */
   allArrays(): NdArray[] {
-    return [...this.trunk.flatMap(layerArrays), ...this.heads.flatMap((h) => [...h.layers.flatMap(layerArrays), ...readoutArrays(h.readout)])];
+    const hint = this.hint === undefined ? [] : [this.hint.kernel, this.hint.bias].map((v) => ({ shape: [...v.shape], dtype: "f4", data: (v.dataSync() as Float32Array).slice() }));
+    return [...this.trunk.flatMap(layerArrays), ...this.heads.flatMap((h) => [...h.layers.flatMap(layerArrays), ...readoutArrays(h.readout)]), ...hint];
   }
 
   /** Restores what allArrays() gave (same config). */
   assignAll(arrays: readonly NdArray[]): void {
-    const vars = [...this.trunk.flatMap(layerVariables), ...this.heads.flatMap((h) => [...h.layers.flatMap(layerVariables), h.readout.kernel, h.readout.bias])];
+    const vars = [...this.trunk.flatMap(layerVariables), ...this.heads.flatMap((h) => [...h.layers.flatMap(layerVariables), h.readout.kernel, h.readout.bias]), ...(this.hint === undefined ? [] : [this.hint.kernel, this.hint.bias])];
     if (arrays.length !== vars.length) throw new Error(`PopulationCompactModel.assignAll: ${arrays.length} arrays for ${vars.length} variables`);
     // Every shape first, so a mismatch changes nothing.
     vars.forEach((v, i) => {
@@ -138,6 +177,7 @@ export class PopulationCompactModel {
   }
 
   dispose(): void {
+    if (this.hint !== undefined) tf.dispose([this.hint.kernel, this.hint.bias]);
     this.trunk.forEach(disposeLayer);
     for (const h of this.heads) {
       h.layers.forEach(disposeLayer);

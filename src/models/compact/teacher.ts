@@ -15,6 +15,8 @@ export interface TeacherOptions {
   units: readonly number[];
   frontEnd: FrontEnd;
   batchSize?: number;
+  /** Keep the front end's features of every image (for the distillation's feature hint). */
+  keepFeatures?: boolean;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -24,6 +26,8 @@ export interface TeacherTargets {
   targets: Float32Array;
   /** Per image, the median distance between members' predicted population responses (every unit of the readout). */
   disagreement: Float64Array;
+  /** With keepFeatures: the front end's features [stream.count, h·w·c]. */
+  features?: Float32Array;
 }
 
 export class TeacherCancelled extends Error {
@@ -43,10 +47,12 @@ export async function teacherTargets(stream: ImageStream, o: TeacherOptions): Pr
   const targets = new Float32Array(n * k);
   const score = new Float64Array(n);
   const [h, w, c] = o.frontEnd.outputShape;
+  const kept = o.keepFeatures === true ? new Float32Array(n * h * w * c) : undefined;
   for (let start = 0; start < n; start += batch) {
     if (o.signal?.aborted) throw new TeacherCancelled(start, n);
     const idx = Array.from({ length: Math.min(batch, n - start) }, (_, i) => start + i);
     const features = await extractFeatures(o.frontEnd, idx.map((i) => stream.pixels(i)), stream.size, { batchSize: batch });
+    kept?.set(features, start * h * w * c);
     const members = tf.tidy(() => o.ensemble.predictMembers(o.readout, tf.tensor4d(features, [idx.length, h, w, c])));
     const [m, nb, u] = members.shape;
     const values = (await members.data()) as Float32Array;
@@ -63,5 +69,34 @@ export async function teacherTargets(stream: ImageStream, o: TeacherOptions): Pr
     o.onProgress?.(start + idx.length, n);
     await new Promise((r) => setImmediate(r));
   }
-  return { targets, disagreement: score };
+  return { targets, disagreement: score, features: kept };
+}
+
+/** The front end's features of every image [stream.count, h·w·c] (the hint's targets, when resuming). */
+export async function frontEndFeatures(stream: ImageStream, frontEnd: FrontEnd, batchSize = 64): Promise<Float32Array> {
+  const per = frontEnd.outputShape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(stream.count * per);
+  for (let start = 0; start < stream.count; start += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, stream.count - start) }, (_, i) => start + i);
+    out.set(await extractFeatures(frontEnd, idx.map((i) => stream.pixels(i)), stream.size, { batchSize }), start * per);
+    await new Promise((r) => setImmediate(r));
+  }
+  return out;
+}
+
+/** z-scores features [n, perImage] per channel (the last axis, of `channels`) with the statistics of rows `idx`. */
+export function zscoreFeatures(features: Float32Array, perImage: number, channels: number, idx: readonly number[]): Float32Array {
+  const sum = new Float64Array(channels);
+  const sq = new Float64Array(channels);
+  for (const i of idx) {
+    for (let k = 0; k < perImage; k++) {
+      const v = features[i * perImage + k]!;
+      sum[k % channels]! += v;
+      sq[k % channels]! += v * v;
+    }
+  }
+  const count = Math.max(1, (idx.length * perImage) / channels);
+  const mean = Float64Array.from(sum, (s) => s / count);
+  const sd = Float64Array.from(sq, (q, c) => Math.sqrt(Math.max(0, q / count - mean[c]! ** 2)) || 1);
+  return Float32Array.from(features, (v, k) => (v - mean[k % channels]!) / sd[k % channels]!);
 }
