@@ -18,26 +18,28 @@ import { runDistillJob } from "../src/main/jobs/distill.js";
 import type { DistillMessage, DistillSummary } from "../src/main/compact/distill-run.js";
 import { formatDistillSummary } from "../src/main/cli-compact.js";
 import { SessionStore } from "../src/main/store/index.js";
-import { splitIndices } from "../src/models/data/random.js";
+import { splitIndices, stableSeed } from "../src/models/data/random.js";
+import { sessionIdentity } from "../src/main/jobs/prepare.js";
 import { defaultDistillSettings, readNpy, filtersFromArrays, type NdArray } from "../src/models/compact/index.js";
 import { median } from "../src/models/metrics/index.js";
 
 const usage = `usage: npm run bench -- distill [--session 190925] [--units 16] [--bank 190927,190928,190929]
   [--work <dir>] [--db <file>] [--teacher <model version>] [--split-sessions a,b,c] [--teacher-members 8]
-  [--steps n] [--filters k0,k1,k2,k3,k4] [--shared-layers n] [--keep-variance f] [--retrain-steps n] [--json <file>]
+  [--steps n] [--lr x] [--filters k0,k1,k2,k3,k4] [--shared-layers n] [--hint w] [--keep-variance f] [--retrain-steps n]
+  [--json <file>]
 --teacher with --db: an ensemble already stored (e.g. by cortexloop evaluate --save); --split-sessions: the
-sessions that evaluate was given, in order, so its test split is held out from the students.
+sessions that evaluate was given, so its test split of each is held out from the students.
 Reads $CORTEXLOOP_SHARED/data/v4 (default ../shared beside the project). Default settings: those of cortexloop distill.`;
 
 const rssMb = (): number => process.resourceUsage().maxRSS / 1024;
 const f3 = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : "NaN");
 
-/** The test images of `cortexloop evaluate` (seed, test fraction, position n of the session in its list): never trained on. */
+/** The test images of `cortexloop evaluate` (its seed and test fraction; the split follows each session's identity): never trained on. */
 export async function evaluateTestHashes(store: SessionStore, sessionIds: readonly number[], seed: number, testFraction = 0.2): Promise<string[]> {
   const out: string[] = [];
-  for (const [n, id] of sessionIds.entries()) {
+  for (const id of sessionIds) {
     const ds = await loadSessionDataset(store, id, 112);
-    out.push(...splitIndices(ds.images.length, testFraction, seed + n).test.map((i) => ds.imageKeys[i]!));
+    out.push(...splitIndices(ds.images.length, testFraction, stableSeed(sessionIdentity(ds), seed)).test.map((i) => ds.imageKeys[i]!));
   }
   return out;
 }
@@ -65,6 +67,8 @@ export async function run(args: string[]): Promise<void> {
       steps: { type: "string" },
       filters: { type: "string" },
       "shared-layers": { type: "string" },
+      hint: { type: "string" },
+      lr: { type: "string" },
       "keep-variance": { type: "string" },
       "retrain-steps": { type: "string" },
       json: { type: "string" },
@@ -102,7 +106,7 @@ export async function run(args: string[]): Promise<void> {
         console.log(`set-up: teacher model version ${teacher} (${report.frontEnd}; raw R² ensemble ${f3(report.sessions[0]!.ensembleMedian)}, ridge ${f3(report.sessions[0]!.ridgeMedian)}) in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
       } else console.log(`set-up: reusing teacher model version ${teacher} from ${db}`);
     }
-    // The teacher's evaluation split: sessions in the order evaluate was given them (default: this one alone).
+    // The teacher's evaluation split of this session (and of the other sessions it was trained on, if named).
     const splitIds = values["split-sessions"] === undefined ? [sessionId] : values["split-sessions"].split(",").map((r) => resolveSession(store, r.trim()));
     const heldOutHashes = await evaluateTestHashes(store, splitIds, seed);
     const bank = values.bank.split(",").map((s) => s.trim()).filter(Boolean).map((s) => join(v4, "images", `images_${s}.zip`));
@@ -110,6 +114,8 @@ export async function run(args: string[]): Promise<void> {
       ...(values.steps === undefined ? {} : { steps: Number(values.steps) }),
       ...(values.filters === undefined ? {} : { filters: values.filters.split(",").map(Number) }),
       ...(values["shared-layers"] === undefined ? {} : { sharedLayers: Number(values["shared-layers"]) }),
+      ...(values.hint === undefined ? {} : { hint: Number(values.hint) }),
+      ...(values.lr === undefined ? {} : { learningRate: Number(values.lr) }),
       ...(values["keep-variance"] === undefined ? {} : { prune: { ...defaultDistillSettings.prune, keepVariance: Number(values["keep-variance"]) } }),
       ...(values["retrain-steps"] === undefined ? {} : { retrain: { ...defaultDistillSettings.retrain, steps: Number(values["retrain-steps"]) } }),
     };

@@ -72,6 +72,7 @@ export function registerCompactCommands(program: Command): void {
     .option("--lr <rate>", "Adam learning rate", (v) => Number(v), defaultDistillSettings.learningRate)
     .option("--filters <k0,k1,k2,k3,k4>", "filters per layer before pruning", numberList, defaultDistillSettings.filters)
     .option("--shared-layers <n>", "layers shared by all units while training (Extended Data Fig. 3d)", (v) => Number(v), defaultDistillSettings.sharedLayers)
+    .option("--hint <weight>", "weight of the feature hint (the shared layers also learn the teacher front end's features); 0 turns it off", (v) => Number(v), defaultDistillSettings.hint)
     .option("--keep-variance <f>", "pruning keeps this fraction of the output variance on held-out images", (v) => Number(v), defaultDistillSettings.prune.keepVariance)
     .option("--min-filters <n>", "pruning keeps at least this many filters per layer", (v) => Number(v), defaultDistillSettings.prune.minFilters)
     .option("--retrain-steps <n>", "steps retraining each unit's own layers after pruning", (v) => Number(v), defaultDistillSettings.retrain.steps)
@@ -96,6 +97,7 @@ export function registerCompactCommands(program: Command): void {
         lr: number;
         filters: number[];
         sharedLayers: number;
+        hint: number;
         keepVariance: number;
         minFilters: number;
         retrainSteps: number;
@@ -128,6 +130,7 @@ export function registerCompactCommands(program: Command): void {
                     learningRate: flags.lr,
                     filters: flags.filters,
                     sharedLayers: flags.sharedLayers,
+                    hint: flags.hint,
                     prune: { ...defaultDistillSettings.prune, keepVariance: flags.keepVariance, minFilters: flags.minFilters },
                     retrain: { ...defaultDistillSettings.retrain, steps: flags.retrainSteps },
                     seed: flags.seed,

@@ -5,6 +5,7 @@ import { SeededRandom } from "../data/random.js";
 import { r2Raw } from "../metrics/r2-raw.js";
 import { BatchSampler, distillUnit, predictArrays, predictPopulation, recalibratePopulation, scaleOutput, targetScaling, trainPopulation, zscore, type DistillSettings, type ImageStream } from "./distill.js";
 import { PopulationCompactModel } from "./population.js";
+import { factorizedFromArrays, headReadoutArrays, headReadoutVars } from "./layers.js";
 
 const size = 32;
 
@@ -64,6 +65,27 @@ describe("distillation (shared model, then per unit)", () => {
     expect(Array.from(scaled[34]!.data)).toEqual([6]);
     expect(Array.from(scaled[35]!.data)).toEqual([7]);
     expect(Array.from(arrays[34]!.data)).toEqual([2]);
+  });
+
+  it("a factorized readout exports as the dense kernel it computes, and a rank-one kernel factorizes back exactly", () => {
+    const { stream } = quadrantStream(12, 5);
+    const model = new PopulationCompactModel({ units: 2, sharedLayers: 3, filters: [4, 4, 3, 3, 2], inputSize: size, seed: 4 });
+    // Give the spatial maps some structure first.
+    tf.tidy(() => {
+      for (const h of model.heads) if (h.readout.kind === "factorized") h.readout.spatial.assign(tf.randomNormal([64, 1], 0, 0.1, "float32", 3));
+    });
+    const idx = Array.from({ length: 12 }, (_, i) => i);
+    const population = predictPopulation(model, stream, idx);
+    for (const u of [0, 1]) {
+      const arrays = model.unitArrays(u);
+      const single = predictArrays(arrays, stream, idx);
+      single.forEach((v, i) => expect(Math.abs(v - population[i * 2 + u]!)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(v))));
+      const back = factorizedFromArrays(arrays[34]!, arrays[35]!, 2);
+      const dense = headReadoutArrays(back)[0]!;
+      dense.data.forEach((v, i) => expect(Math.abs(v - arrays[34]!.data[i]!)).toBeLessThanOrEqual(1e-5));
+      tf.dispose(headReadoutVars(back));
+    }
+    model.dispose();
   });
 
   it("students learn the teacher, keep it through pruning, and leak no tensors", async () => {

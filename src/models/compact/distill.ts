@@ -19,10 +19,11 @@ import {
   layerInference,
   layerTraining,
   layerVarsFromArrays,
-  readoutArrays,
-  readoutForward,
-  readoutMaps,
-  readoutVarsFromArrays,
+  factorizedFromArrays,
+  headReadoutArrays,
+  headReadoutForward,
+  headReadoutMaps,
+  headReadoutVars,
   setMovingStatistics,
   trainableOf,
   type CompactLayerVars,
@@ -286,7 +287,8 @@ export async function retrainPruned(arrays: NdArray[], stream: ImageStream, opti
   const r = settings.retrain;
   if (fromLayer < 1 || fromLayer > 4) throw new Error(`retrainPruned: fromLayer must be 1 to 4, got ${fromLayer}`);
   const layers = [0, 1, 2, 3, 4].map((l) => layerVarsFromArrays(l, arrays.slice(firstArrayOf(l), firstArrayOf(l) + (l === 0 ? 6 : 7))));
-  const readout = readoutVarsFromArrays(arrays[34]!, arrays[35]!);
+  // The readout retrains factorized (spatial map × channel weights), from the kernel's best rank-one form.
+  const readout = factorizedFromArrays(arrays[34]!, arrays[35]!, arrays[29]!.shape[0]!);
   const side = stream.size / 4;
   const losses: number[] = [];
   let cache: tf.Tensor4D | undefined;
@@ -305,7 +307,7 @@ export async function retrainPruned(arrays: NdArray[], stream: ImageStream, opti
     tf.dispose(parts);
     const y = tf.tensor2d(Float32Array.from(options.idx, (_, k) => options.targets[k]!), [options.idx.length, 1]);
     const own = layers.slice(fromLayer);
-    const vars = [...own.flatMap(trainableOf), readout.kernel, readout.bias];
+    const vars = [...own.flatMap(trainableOf), ...headReadoutVars(readout)];
     const sampler = new BatchSampler(options.idx.map((_, k) => k), undefined, settings.seed + 17);
     let cancelled = false;
     for (let step = 0; step < r.steps; step++) {
@@ -318,10 +320,10 @@ export async function retrainPruned(arrays: NdArray[], stream: ImageStream, opti
         const at = tf.tensor1d(pick, "int32");
         let x = tf.gather(cache!, at) as tf.Tensor4D;
         for (const l of own) x = layerTraining(l, x);
-        const out = readoutForward(readout, x);
+        const out = headReadoutForward(readout, x);
         const penalty = tf.addN([
           ...own.flatMap((l) => (l.depthwise === undefined ? [] : [tf.mul(settings.smoothness.depthwise, laplacianPenalty(depthwiseMaps(l.depthwise)))])),
-          tf.mul(settings.smoothness.readout, laplacianPenalty(readoutMaps(readout.kernel, side))),
+          tf.mul(settings.smoothness.readout, laplacianPenalty(headReadoutMaps(readout, side))),
         ]);
         return tf.add(tf.losses.meanSquaredError(tf.gather(y, at), out), penalty) as tf.Scalar;
       }), vars);
@@ -336,14 +338,14 @@ export async function retrainPruned(arrays: NdArray[], stream: ImageStream, opti
     for (let s = 0; s < options.idx.length; s += settings.batchSize) batches.push(tf.slice(cache, [s, 0, 0, 0], [Math.min(settings.batchSize, options.idx.length - s), -1, -1, -1]));
     tf.dispose(recalibrateChain(own, batches));
     tf.dispose(batches);
-    const out = [...layers.flatMap(layerArrays), ...readoutArrays(readout)];
+    const out = [...layers.flatMap(layerArrays), ...headReadoutArrays(readout)];
     checkCompactArrays(out, "retrained model", stream.size);
     return { arrays: out, losses, cancelled };
   } finally {
     optimizer.dispose();
     cache?.dispose();
     layers.forEach(disposeLayer);
-    tf.dispose([readout.kernel, readout.bias]);
+    tf.dispose(headReadoutVars(readout));
   }
 }
 

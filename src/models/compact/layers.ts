@@ -203,3 +203,82 @@ export function setMovingStatistics(l: CompactLayerVars, means: tf.Tensor1D[], v
     l.movingVariance.assign(tf.div(tf.addN(variances), variances.length));
   });
 }
+
+/**
+ * A unit's readout while the population trains: dense (the published layout), or factorized into a
+ * spatial map and channel weights (Klindt et al. 2017: 784 + K4 weights instead of 784·K4, learned
+ * from far fewer images), whose outer product is the dense kernel of the unit's compact model.
+ */
+export type HeadReadout = ({ kind: "dense" } & ReadoutVars) | { kind: "factorized"; spatial: tf.Variable; channels: tf.Variable; bias: tf.Variable };
+
+let factorId = 0;
+
+export function freshFactorized(side: number, k4: number, seed: number): HeadReadout {
+  const limit = Math.sqrt(6 / (k4 + 1));
+  const id = factorId++;
+  return tf.tidy(() => ({
+    kind: "factorized" as const,
+    // Starts as an average over positions; the channel weights pick what is averaged.
+    spatial: tf.variable(tf.fill([side * side, 1], 1 / (side * side)), true, `compact_readout_spatial_${id}`),
+    channels: tf.variable(tf.randomUniform([k4, 1], -limit, limit, "float32", seed), true, `compact_readout_channels_${id}`),
+    bias: tf.variable(tf.zeros([1]), true, `compact_readout_fbias_${id}`),
+  }));
+}
+
+export function headReadoutVars(r: HeadReadout): tf.Variable[] {
+  return r.kind === "dense" ? [r.kernel, r.bias] : [r.spatial, r.channels, r.bias];
+}
+
+export function headReadoutForward(r: HeadReadout, a: tf.Tensor4D): tf.Tensor2D {
+  if (r.kind === "dense") return readoutForward(r, a);
+  const [n, h, w, c] = a.shape;
+  const mixed = tf.reshape(tf.matMul(tf.reshape(a, [n * h * w, c]) as tf.Tensor2D, r.channels as tf.Tensor2D), [n, h * w]) as tf.Tensor2D;
+  return tf.add(tf.matMul(mixed, r.spatial as tf.Tensor2D), r.bias) as tf.Tensor2D;
+}
+
+/** A factorized readout from a dense kernel [P·K4, 1]: its best rank-one approximation (power iteration; exact for a kernel that was factorized). */
+export function factorizedFromArrays(kernel: NdArray, bias: NdArray, k4: number): HeadReadout {
+  const p = kernel.shape[0]! / k4;
+  const w = kernel.data;
+  let sp = Float64Array.from({ length: p }, (_, i) => {
+    let m = 0;
+    for (let c = 0; c < k4; c++) m += w[i * k4 + c]!;
+    return m / k4 || 1e-6;
+  });
+  let ch = new Float64Array(k4);
+  for (let it = 0; it < 50; it++) {
+    const ss = sp.reduce((a, v) => a + v * v, 0) || 1;
+    ch = Float64Array.from({ length: k4 }, (_, c) => {
+      let t = 0;
+      for (let i = 0; i < p; i++) t += w[i * k4 + c]! * sp[i]!;
+      return t / ss;
+    });
+    const cc = ch.reduce((a, v) => a + v * v, 0) || 1;
+    sp = Float64Array.from({ length: p }, (_, i) => {
+      let t = 0;
+      for (let c = 0; c < k4; c++) t += w[i * k4 + c]! * ch[c]!;
+      return t / cc;
+    });
+  }
+  const id = factorId++;
+  return tf.tidy(() => ({
+    kind: "factorized" as const,
+    spatial: tf.variable(tf.tensor2d(Float32Array.from(sp), [p, 1]), true, `compact_readout_spatial_${id}`),
+    channels: tf.variable(tf.tensor2d(Float32Array.from(ch), [k4, 1]), true, `compact_readout_channels_${id}`),
+    bias: tf.variable(tf.tensor1d(Float32Array.from(bias.data)), true, `compact_readout_fbias_${id}`),
+  }));
+}
+
+/** The readout in the published layout: [side·side·K4, 1] (row-major HWC) and [1]. */
+export function headReadoutArrays(r: HeadReadout): NdArray[] {
+  if (r.kind === "dense") return readoutArrays(r);
+  const s = r.spatial.dataSync() as Float32Array;
+  const c = r.channels.dataSync() as Float32Array;
+  const kernel = new Float32Array(s.length * c.length);
+  for (let p = 0; p < s.length; p++) for (let k = 0; k < c.length; k++) kernel[p * c.length + k] = s[p]! * c[k]!;
+  return [{ shape: [kernel.length, 1], dtype: "f4", data: kernel }, { shape: [1], dtype: "f4", data: (r.bias.dataSync() as Float32Array).slice() }];
+}
+
+export function headReadoutMaps(r: HeadReadout, side: number): tf.Tensor4D {
+  return r.kind === "dense" ? readoutMaps(r.kernel, side) : (tf.reshape(r.spatial, [1, side, side, 1]) as tf.Tensor4D);
+}

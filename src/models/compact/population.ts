@@ -15,12 +15,14 @@ import {
   layerInference,
   layerVariables,
   layerTraining,
-  readoutArrays,
-  readoutForward,
-  readoutMaps,
   trainableOf,
+  freshFactorized,
+  headReadoutArrays,
+  headReadoutForward,
+  headReadoutMaps,
+  headReadoutVars,
   type CompactLayerVars,
-  type ReadoutVars,
+  type HeadReadout,
 } from "./layers.js";
 
 export interface PopulationConfig {
@@ -37,6 +39,8 @@ export interface PopulationConfig {
    * it is no part of any unit's compact model.
    */
   hint?: { shape: [number, number, number] };
+  /** Each unit's readout while training: "factorized" (default) or "dense". */
+  readout?: "factorized" | "dense";
 }
 
 export interface SmoothnessPrior {
@@ -50,7 +54,7 @@ let hintId = 0;
 
 interface Head {
   layers: CompactLayerVars[];
-  readout: ReadoutVars;
+  readout: HeadReadout;
 }
 
 export class PopulationCompactModel {
@@ -71,7 +75,7 @@ export class PopulationCompactModel {
     this.trunk = Array.from({ length: s }, (_, l) => freshLayerVars(l, cin(l), filters[l]!, seed * 1009 + l));
     this.heads = Array.from({ length: units }, (_, u) => ({
       layers: Array.from({ length: 5 - s }, (_, j) => freshLayerVars(s + j, cin(s + j), filters[s + j]!, seed * 1009 + 100 * (u + 1) + s + j)),
-      readout: freshReadoutVars(this.side, filters[4]!, seed * 1009 + 100 * (u + 1) + 9),
+      readout: config.readout === "dense" ? { kind: "dense" as const, ...freshReadoutVars(this.side, filters[4]!, seed * 1009 + 100 * (u + 1) + 9) } : freshFactorized(this.side, filters[4]!, seed * 1009 + 100 * (u + 1) + 9),
     }));
     if (config.hint !== undefined) {
       const [h, w, c] = config.hint.shape;
@@ -99,7 +103,7 @@ export class PopulationCompactModel {
     const outs = this.heads.map((h) => {
       let x = a;
       for (const l of h.layers) x = layerTraining(l, x);
-      return readoutForward(h.readout, x);
+      return headReadoutForward(h.readout, x);
     });
     const out = tf.concat(outs, 1) as tf.Tensor2D;
     if (this.hint === undefined) return { out };
@@ -124,7 +128,7 @@ export class PopulationCompactModel {
       const outs = this.heads.map((h) => {
         let x = a;
         for (const l of h.layers) x = layerInference(l, x);
-        return readoutForward(h.readout, x);
+        return headReadoutForward(h.readout, x);
       });
       return tf.concat(outs, 1) as tf.Tensor2D;
     });
@@ -140,30 +144,31 @@ export class PopulationCompactModel {
       const heads = this.heads.flatMap((h) => dw(h.layers));
       if (heads.length > 0) parts.push(tf.mul(prior.depthwise / this.heads.length, tf.addN(heads)) as tf.Scalar);
     }
-    if (prior.readout > 0) parts.push(tf.mul(prior.readout / this.heads.length, tf.addN(this.heads.map((h) => laplacianPenalty(readoutMaps(h.readout.kernel, this.side))))) as tf.Scalar);
+    if (prior.readout > 0) parts.push(tf.mul(prior.readout / this.heads.length, tf.addN(this.heads.map((h) => laplacianPenalty(headReadoutMaps(h.readout, this.side))))) as tf.Scalar);
     return parts.length === 0 ? tf.scalar(0) : (tf.addN(parts) as tf.Scalar);
   }
 
   trainableVariables(): tf.Variable[] {
-    return [...this.trunk.flatMap(trainableOf), ...this.heads.flatMap((h) => [...h.layers.flatMap(trainableOf), h.readout.kernel, h.readout.bias]), ...(this.hint === undefined ? [] : [this.hint.kernel, this.hint.bias])];
+    return [...this.trunk.flatMap(trainableOf), ...this.heads.flatMap((h) => [...h.layers.flatMap(trainableOf), ...headReadoutVars(h.readout)]), ...(this.hint === undefined ? [] : [this.hint.kernel, this.hint.bias])];
   }
 
   /** Unit `u`'s compact model as the 36 published arrays: the shared layers, then its own. */
   unitArrays(u: number): NdArray[] {
     const h = this.heads[u];
     if (h === undefined) throw new Error(`PopulationCompactModel: no unit ${u} (units 0-${this.heads.length - 1})`);
-    return [...this.trunk.flatMap(layerArrays), ...h.layers.flatMap(layerArrays), ...readoutArrays(h.readout)];
+    return [...this.trunk.flatMap(layerArrays), ...h.layers.flatMap(layerArrays), ...headReadoutArrays(h.readout)];
   }
 
   /** Every variable's values (trainable and moving statistics), for a checkpoint. */
   allArrays(): NdArray[] {
     const hint = this.hint === undefined ? [] : [this.hint.kernel, this.hint.bias].map((v) => ({ shape: [...v.shape], dtype: "f4", data: (v.dataSync() as Float32Array).slice() }));
-    return [...this.trunk.flatMap(layerArrays), ...this.heads.flatMap((h) => [...h.layers.flatMap(layerArrays), ...readoutArrays(h.readout)]), ...hint];
+    const toArray = (v: tf.Variable): NdArray => ({ shape: [...v.shape], dtype: "f4", data: (v.dataSync() as Float32Array).slice() });
+    return [...this.trunk.flatMap(layerArrays), ...this.heads.flatMap((h) => [...h.layers.flatMap(layerArrays), ...headReadoutVars(h.readout).map(toArray)]), ...hint];
   }
 
   /** Restores what allArrays() gave (same config). */
   assignAll(arrays: readonly NdArray[]): void {
-    const vars = [...this.trunk.flatMap(layerVariables), ...this.heads.flatMap((h) => [...h.layers.flatMap(layerVariables), h.readout.kernel, h.readout.bias]), ...(this.hint === undefined ? [] : [this.hint.kernel, this.hint.bias])];
+    const vars = [...this.trunk.flatMap(layerVariables), ...this.heads.flatMap((h) => [...h.layers.flatMap(layerVariables), ...headReadoutVars(h.readout)]), ...(this.hint === undefined ? [] : [this.hint.kernel, this.hint.bias])];
     if (arrays.length !== vars.length) throw new Error(`PopulationCompactModel.assignAll: ${arrays.length} arrays for ${vars.length} variables`);
     // Every shape first, so a mismatch changes nothing.
     vars.forEach((v, i) => {
@@ -181,7 +186,7 @@ export class PopulationCompactModel {
     this.trunk.forEach(disposeLayer);
     for (const h of this.heads) {
       h.layers.forEach(disposeLayer);
-      tf.dispose([h.readout.kernel, h.readout.bias]);
+      tf.dispose(headReadoutVars(h.readout));
     }
   }
 }
