@@ -46,7 +46,7 @@ export interface CampaignFlags {
   gaudyFraction: string;
   rig: string;
   frontEnd: string;
-  frontEndInput: string;
+  frontEndInput?: string;
   stimulusMs: string;
   interStimulusMs: string;
   propose: boolean;
@@ -145,7 +145,8 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
   say(`neurons: ${population.description}`);
   const store = SessionStore.open(flags.db);
   try {
-    const frontEnd = await campaignFrontEnd(flags.frontEnd, say, int("front-end-input", flags.frontEndInput, 16));
+    const frontEndInput = flags.frontEndInput === undefined ? undefined : int("front-end-input", flags.frontEndInput, 16);
+    const frontEnd = await campaignFrontEnd(flags.frontEnd, say, frontEndInput);
     say(`front end: ${frontEnd.name}`);
     const nActive = Math.round(imagesPerSession * activeFraction);
     const nOther = imagesPerSession - nActive;
@@ -168,6 +169,7 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
       rig,
       bank,
       frontEnd,
+      frontEndSpec: flags.frontEnd === "gabor-small" ? undefined : { kind: flags.frontEnd, inputSize: frontEndInput },
       outDir,
       sessions,
       imagesPerSession,
@@ -287,7 +289,7 @@ export function registerCampaignCommand(program: Command): void {
     .option("--gaudy-fraction <x>", "share of gaudy versions of natural images", "0.25")
     .option("--rig <kind>", "sim (real-socket simulated rig, in this process) | fake (in-process fake rig, builtin neurons)", "sim")
     .option("--front-end <kind>", "default (MobileNetV2 when installed) | mobilenet | gabor | gabor-small | model.json path", "default")
-    .option("--front-end-input <px>", "side of the image the front end sees (default/mobilenet: 112 gives 7×7 features)", "112")
+    .option("--front-end-input <px>", "side of the image the front end sees (default: the front end's own)")
     .option("--stimulus-ms <ms>", "stimulus duration", "50")
     .option("--inter-stimulus-ms <ms>", "blank between stimuli", "50")
     .option("--no-propose", "do not design the session after the last one")

@@ -66,7 +66,17 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
       expect(result.sessions.every((s) => s.data.session.trainIdx.every((i) => s.data.repeatsPerImage[i] === 2))).toBe(true);
 
       // One model version per retraining, each with a held-out r²_ER and the sessions it saw.
-      const versions = store.listModelVersions();
+      // Before the second retrain, session 2's readout on the frozen first model (seconds, not minutes).
+      const all = store.listModelVersions();
+      const quick = all.filter((v) => v.config.readoutFirst === true);
+      expect(quick).toHaveLength(1);
+      expect(quick[0]!.parentId).toBe(all[0]!.id);
+      expect(quick[0]!.metrics.readoutFirst).toBe(true);
+      expect(Number.isFinite(quick[0]!.metrics.r2er as number)).toBe(true);
+      expect(result.curve[1]!.readoutFirst?.modelVersionId).toBe(quick[0]!.id);
+      expect(result.curve[0]!.readoutFirst).toBeUndefined();
+      expect(lines.some((l) => /after session 2: readout on the frozen model first: held-out r²_ER median -?\d/.test(l))).toBe(true);
+      const versions = all.filter((v) => v.config.readoutFirst !== true);
       expect(versions).toHaveLength(2);
       versions.forEach((v, i) => {
         expect(v.kind).toBe("deep-ensemble");
@@ -149,7 +159,9 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     const store = SessionStore.open(db);
     try {
       expect(store.listSessions()).toHaveLength(3);
-      expect(store.listModelVersions()).toHaveLength(3);
+      // Three retrains (session 1 shared) and each arm's readout of session 2 on its frozen model.
+      expect(store.listModelVersions().filter((v) => v.config.readoutFirst !== true)).toHaveLength(3);
+      expect(store.listModelVersions().filter((v) => v.config.readoutFirst === true)).toHaveLength(2);
     } finally {
       store.close();
     }

@@ -30,6 +30,7 @@ import { sessionTrainingData, type SessionTrainingData } from "./dataset-from-se
 import { pairedDifference } from "./paired.js";
 import type { CampaignRig } from "./rig.js";
 import type { CompactPoint, RetrainedEnsemble } from "./compact-step.js";
+import { readoutFirst, type ReadoutFirstPoint } from "./readout-first.js";
 
 export type Selection = "active" | "random";
 
@@ -60,6 +61,8 @@ export interface CampaignOptions {
   rig: CampaignRig;
   bank: ImageBank;
   frontEnd: FrontEnd;
+  /** How `frontEnd` was asked for; recorded with each model version so predict and select can load it again. */
+  frontEndSpec?: { kind?: string; outputLayer?: string; inputSize?: number };
   outDir: string;
   /** Sessions in all (K); session 1 shows normal images only. */
   sessions: number;
@@ -134,6 +137,8 @@ export interface CurvePoint {
   modelVersionId: number;
   /** The compact models distilled from this model version, when the campaign distils them. */
   compact?: CompactPoint;
+  /** Before this retrain: the newest session's readout fitted on the previous model with its cores frozen. */
+  readoutFirst?: ReadoutFirstPoint;
 }
 
 /**
@@ -393,6 +398,19 @@ export class Campaign {
         });
     const config: EnsembleConfig = ensemble.config;
     const after = arm.sessions[arm.sessions.length - 1]!.number;
+    let quick: ReadoutFirstPoint | undefined;
+    // Pooled readouts have no new session's readout to fit: the one readout covers every session.
+    if (previous !== undefined && o.readouts !== "pooled") {
+      quick = await readoutFirst(o.store, { checkpoint: previous, modelVersionId: arm.modelVersionIds[arm.modelVersionIds.length - 1] ?? null }, sets[sets.length - 1]!.data, {
+        label: arm.label,
+        afterSession: after,
+        readoutL2: t.readoutL2 ?? 0,
+        seed: o.seed,
+        sessionIds: arm.sessions.map((s) => s.sessionId),
+        config: { ...config, frontEnd: o.frontEnd.name, frontEndSpec: o.frontEndSpec, imageSize: this.size, campaign: o.name, testHashes: this.testHashes },
+      });
+      this.log(`${arm.label}: after session ${after}: readout on the frozen model first: held-out r²_ER median ${fmt(quick.r2er)} in ${quick.seconds.toFixed(1)} s (model version ${quick.modelVersionId}); now the full retrain`);
+    }
     const t0 = performance.now();
     const result = await trainEnsemble(ensemble, sessions, {
       maxCycles: t.maxCycles,
@@ -439,7 +457,7 @@ export class Campaign {
         bestCycle: result.bestCycle,
         bestValidation: result.bestValidation,
       },
-      config: { ...config, frontEnd: o.frontEnd.name, training: t, warmStart: warm, selection: arm.selection, campaign: o.name, testHashes: this.testHashes },
+      config: { ...config, frontEnd: o.frontEnd.name, frontEndSpec: o.frontEndSpec, imageSize: this.size, training: t, warmStart: warm, selection: arm.selection, campaign: o.name, testHashes: this.testHashes },
       checkpoint,
       sessionIds: arm.sessions.map((s) => s.sessionId),
     });
@@ -453,6 +471,7 @@ export class Campaign {
       r2erPerUnit: newest.perUnit,
       ...(truth === undefined ? {} : { trueR2: truth.median, trueR2PerUnit: truth.perUnit }),
       modelVersionId,
+      ...(quick === undefined ? {} : { readoutFirst: quick }),
     };
     arm.curve.push(point);
     const how = pooled

@@ -13,6 +13,11 @@ export interface EnsembleConfig {
   /** Fixed per-channel standardization of the front-end features (from training images). */
   inputMean?: number[];
   inputScale?: number[];
+  /**
+   * The core's nonlinearity (default "relu", as every model version before it was recorded). With
+   * "elu" the core's output is not rectified to mostly zeros, which leaves a readout more to work with.
+   */
+  activation?: "relu" | "elu";
 }
 
 export const defaultEnsembleConfig: Omit<EnsembleConfig, "inputShape"> = { members: 4, width: 32, blocks: 2, kernelSize: 3, seed: 1 };
@@ -136,13 +141,14 @@ export function featureStandardization(sessions: readonly { features: Float32Arr
 }
 
 /** Core forward pass: features [N,h,w,c] → [N,h,w,width]. */
-export function coreForward(core: MemberCore, x: tf.Tensor4D, config?: Pick<EnsembleConfig, "inputMean" | "inputScale">): tf.Tensor4D {
+export function coreForward(core: MemberCore, x: tf.Tensor4D, config?: Pick<EnsembleConfig, "inputMean" | "inputScale" | "activation">): tf.Tensor4D {
   return tf.tidy(() => {
+    const act = config?.activation === "elu" ? (t: tf.Tensor) => tf.elu(t) as tf.Tensor4D : (t: tf.Tensor) => tf.relu(t) as tf.Tensor4D;
     const input = config?.inputMean && config.inputScale ? (tf.mul(tf.sub(x, config.inputMean), config.inputScale) as tf.Tensor4D) : x;
-    let y = tf.relu(tf.add(tf.conv2d(input, core.project as tf.Tensor4D, 1, "same"), core.projectBias)) as tf.Tensor4D;
+    let y = act(tf.add(tf.conv2d(input, core.project as tf.Tensor4D, 1, "same"), core.projectBias));
     for (let b = 0; b < core.depthwise.length; b++) {
       const branch = tf.add(tf.separableConv2d(y, core.depthwise[b] as tf.Tensor4D, core.pointwise[b] as tf.Tensor4D, 1, "same"), core.bias[b]!);
-      y = tf.relu(tf.add(y, branch)) as tf.Tensor4D;
+      y = act(tf.add(y, branch));
     }
     return y;
   });
