@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { WebSocket } from "ws";
@@ -132,6 +133,57 @@ describe("web API", () => {
   });
 });
 
+/** Sends one request line as given (no client library normalizes it) and reads the status line back. */
+function rawStatus(server: RunningServer, requestLine: string, headers: string[] = []): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(server.port, "127.0.0.1");
+    let text = "";
+    socket.on("data", (d: Buffer) => (text += d.toString("latin1")));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+      if (m === null) reject(new Error(`no HTTP answer to ${JSON.stringify(requestLine)}: ${JSON.stringify(text.slice(0, 80))}`));
+      else resolve(Number(m[1]));
+    });
+    const host = new URL(server.url).host;
+    socket.write(`${requestLine}\r\nHost: ${host}\r\nConnection: close\r\n${headers.map((h) => `${h}\r\n`).join("")}\r\n`);
+  });
+}
+
+describe("malformed request targets", () => {
+  const targets = ["//", "//evil.example/x", "///", "//?token=x", "http://[bad/", "*", "nonsense", "http://127.0.0.1//x"];
+
+  it.each(targets)("answers %s with 400 and stays up", async (target) => {
+    expect(await rawStatus(server, `GET ${target} HTTP/1.1`)).toBe(400);
+    // The same server still answers, API and static alike.
+    expect((await api(server, "listSessions", {})).status).toBe(200);
+    expect(await rawStatus(server, "GET / HTTP/1.1")).toBe(200);
+  });
+
+  it("answers a malformed target with a JSON error that says what to do", async () => {
+    const body = await new Promise<string>((resolve, reject) => {
+      const socket = connect(server.port, "127.0.0.1");
+      let text = "";
+      socket.on("data", (d: Buffer) => (text += d.toString("utf8")));
+      socket.on("error", reject);
+      socket.on("close", () => resolve(text.slice(text.indexOf("\r\n\r\n") + 4)));
+      socket.write(`POST //api/listSessions HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    });
+    expect(JSON.parse(body)).toMatchObject({ ok: false, code: "bad-request", message: expect.stringMatching(/starts with "\/\/".*Nothing was read/) });
+  });
+
+  it("accepts the absolute form of a valid target", async () => {
+    expect(await rawStatus(server, `GET ${server.url}/ HTTP/1.1`)).toBe(200);
+  });
+
+  it("refuses a WebSocket upgrade to a malformed target with 400 and stays up", async () => {
+    const upgrade = ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="];
+    expect(await rawStatus(server, "GET // HTTP/1.1", upgrade)).toBe(400);
+    expect(await rawStatus(server, "GET //api/ws HTTP/1.1", [...upgrade, `Sec-WebSocket-Protocol: ${tokenSubprotocolPrefix}${server.token}`])).toBe(400);
+    expect((await api(server, "listSessions", {})).status).toBe(200);
+  });
+});
+
 describe("WebSocket", () => {
   function open(url: string, protocols?: string[], headers?: Record<string, string>): Promise<WebSocket> {
     return new Promise((resolve, reject) => {
@@ -165,6 +217,8 @@ describe("WebSocket", () => {
     await expect(open(wsUrl())).rejects.toThrow(/401/);
     await expect(open(wsUrl(), [`${tokenSubprotocolPrefix}nope`])).rejects.toThrow(/401/);
     await expect(open(`${wsUrl()}?token=nope`)).rejects.toThrow(/401/);
+    // The right token in the URL query is refused too: HTTP refuses it there, and so does the WebSocket.
+    await expect(open(`${wsUrl()}?token=${encodeURIComponent(server.token)}`)).rejects.toThrow(/401/);
     await expect(open(wsUrl(), [`${tokenSubprotocolPrefix}${server.token}`], { Origin: "https://evil.example" })).rejects.toThrow(/403/);
   });
 });

@@ -12,6 +12,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import type { SessionStore } from "../store/index.js";
 import { maxRequestBytes, type ApiErrorCode, type ApiReply } from "./contract.js";
 import { dispatch } from "./handlers.js";
+import { parseRequestTarget } from "./request-target.js";
 import { contentTypeOf, rendererCsp, resolveStaticPath } from "./static-files.js";
 
 export interface ServerOptions {
@@ -226,13 +227,28 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://placeholder");
+    try {
+      route(req, res);
+    } catch (err) {
+      log(`request: ${err instanceof Error ? err.message : String(err)}`);
+      if (!res.headersSent) refuse(res, "internal", "The request could not be handled; nothing was done. Try again.");
+      else res.destroy();
+    }
+  });
+
+  function route(req: IncomingMessage, res: ServerResponse): void {
+    const target = parseRequestTarget(req.url);
+    if (!target.ok) {
+      refuse(res, "bad-request", `Refused: ${target.reason}. Nothing was read; request a path such as /api/<channel>.`);
+      return;
+    }
+    const path = target.pathname;
     const problem = originProblem(req);
     if (problem !== undefined) {
       refuse(res, "forbidden", `Refused: ${problem}. Nothing was read. Open the URL that \`cortexloop serve\` printed.`);
       return;
     }
-    const api = /^\/api\/([A-Za-z0-9_-]{1,64})$/.exec(url.pathname);
+    const api = /^\/api\/([A-Za-z0-9_-]{1,64})$/.exec(path);
     if (api !== null && api[1] !== "ws") {
       handleApi(req, res, api[1]).catch((err: unknown) => {
         log(`api ${api[1]}: ${err instanceof Error ? err.message : String(err)}`);
@@ -241,12 +257,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
       return;
     }
-    if (url.pathname.startsWith("/api/")) {
-      refuse(res, "unknown-channel", `There is no API route ${url.pathname.slice(0, 80)}; nothing was done.`);
+    if (path.startsWith("/api/")) {
+      refuse(res, "unknown-channel", `There is no API route ${path.slice(0, 80)}; nothing was done.`);
       return;
     }
-    handleStatic(req, res, url.pathname);
-  });
+    handleStatic(req, res, path);
+  }
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -264,20 +280,31 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    const url = new URL(req.url ?? "/", "http://placeholder");
+    try {
+      upgrade(req, socket, head);
+    } catch (err) {
+      log(`websocket upgrade: ${err instanceof Error ? err.message : String(err)}`);
+      socket.destroy();
+    }
+  });
+
+  function upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const reject = (status: number, text: string): void => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
-    if (url.pathname !== "/api/ws") return reject(404, "Not Found");
+    const target = parseRequestTarget(req.url);
+    if (!target.ok) return reject(400, "Bad Request");
+    if (target.pathname !== "/api/ws") return reject(404, "Not Found");
     if (originProblem(req) !== undefined) return reject(403, "Forbidden");
     const offered = String(req.headers["sec-websocket-protocol"] ?? "")
       .split(",")
       .map((p) => p.trim())
       .find((p) => p.startsWith(tokenSubprotocolPrefix));
-    const given = offered?.slice(tokenSubprotocolPrefix.length) ?? url.searchParams.get("token") ?? undefined;
+    // Only the subprotocol carries the token: a URL query ends up in logs and history, and HTTP refuses it too.
+    const given = offered?.slice(tokenSubprotocolPrefix.length);
     if (!sameToken(given, token)) return reject(401, "Unauthorized");
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
-  });
+  }
 
   wss.on("connection", (ws: WebSocket) => {
     ws.on("message", (data, isBinary) => {
