@@ -8,3 +8,4 @@ export * from "./data/index.js";
 export * from "./frontend/index.js";
 export * from "./ensemble/index.js";
 export * from "./active/index.js";
+export * from "./response/index.js";

@@ -1,0 +1,134 @@
+// Maximizing synthesized images: gradient ascent on the pixels from noise, with blur priors, the
+// 0..255 range, the best iterate kept, several restarts per unit (batched over units × restarts).
+import * as tf from "@tensorflow/tfjs";
+import type { UnitResponseModel } from "../../models/response/index.js";
+import type { RgbImage } from "../image.js";
+import { Random } from "../random.js";
+import { blurTensor, checkUnits, imagesToTensor, rmsPerImage, SynthesisInputError, tensorToImages } from "./tensors.js";
+
+export interface MaximizeOptions {
+  /** Independent starts per unit; the best is kept. */
+  restarts: number;
+  /** Gradient-ascent steps per start. */
+  steps: number;
+  /** Root-mean-square pixel change of one step at the start (0..255 units); decays linearly to a tenth. */
+  stepSize: number;
+  /** Blur of the gradient before each step (sigma in px; 0 off): a prior towards smooth images. */
+  gradientBlurPx: number;
+  /** Every this many steps the image itself is blurred (0 off). */
+  imageBlurEvery: number;
+  imageBlurPx: number;
+  /** Standard deviation of the starting noise around mid-grey (0..255 units). */
+  noiseSd: number;
+  /** Predictions are checked for the best iterate every this many steps (and at the end). */
+  evalEvery: number;
+  /** Images optimized together (units × restarts are split in batches of this size). */
+  batchSize: number;
+  seed: number;
+}
+
+export const defaultMaximizeOptions: MaximizeOptions = {
+  restarts: 4,
+  steps: 150,
+  stepSize: 6,
+  gradientBlurPx: 1,
+  imageBlurEvery: 10,
+  imageBlurPx: 0.6,
+  noiseSd: 24,
+  evalEvery: 5,
+  batchSize: 16,
+  seed: 1,
+};
+
+export interface MaximizingImage {
+  unit: number;
+  image: RgbImage;
+  /** The model's prediction for `image` (as stored: 8-bit pixels). */
+  predicted: number;
+  /** Which restart it came from, and every restart's predicted response. */
+  restart: number;
+  restartPredictions: number[];
+}
+
+function checkOptions(o: MaximizeOptions): void {
+  for (const key of ["restarts", "steps", "evalEvery", "batchSize"] as const) {
+    if (!Number.isInteger(o[key]) || o[key] < 1) throw new SynthesisInputError("bad-option", `maximizing: ${key} must be a whole number ≥ 1, got ${o[key]}.`);
+  }
+  if (!(o.stepSize > 0)) throw new SynthesisInputError("bad-option", `maximizing: stepSize must be > 0, got ${o.stepSize}.`);
+}
+
+function noiseStarts(count: number, size: number, sd: number, random: Random): RgbImage[] {
+  return Array.from({ length: count }, () => {
+    const px = new Uint8Array(size * size * 3);
+    for (let i = 0; i < px.length; i++) px[i] = Math.min(255, Math.max(0, Math.round(128 + sd * random.normal())));
+    return { width: size, height: size, pixels0to255: px };
+  });
+}
+
+/** Runs one batch of starts to its best iterates (floats, 0..255). */
+async function ascend(model: UnitResponseModel, starts: RgbImage[], units: number[], o: MaximizeOptions): Promise<tf.Tensor4D> {
+  let x = imagesToTensor(starts);
+  let best = tf.clone(x);
+  let bestScore = tf.fill([units.length], -Infinity) as tf.Tensor1D;
+  const consider = (): void => {
+    const next = tf.tidy(() => {
+      const score = model.predict(x, units);
+      const better = tf.greater(score, bestScore);
+      return { best: tf.where(tf.reshape(better, [-1, 1, 1, 1]).tile([1, ...x.shape.slice(1)]), x, best) as tf.Tensor4D, score: tf.maximum(score, bestScore) as tf.Tensor1D };
+    });
+    tf.dispose([best, bestScore]);
+    best = next.best;
+    bestScore = next.score;
+  };
+  for (let step = 0; step < o.steps; step++) {
+    if (step % o.evalEvery === 0) consider();
+    const size = o.stepSize * (1 - (0.9 * step) / Math.max(1, o.steps - 1));
+    const next = tf.tidy(() => {
+      const g = blurTensor(model.gradient(x, units), o.gradientBlurPx);
+      let moved = tf.add(x, tf.mul(g, tf.div(size, tf.add(rmsPerImage(g), 1e-8)))) as tf.Tensor4D;
+      if (o.imageBlurEvery > 0 && (step + 1) % o.imageBlurEvery === 0) moved = blurTensor(moved, o.imageBlurPx);
+      return tf.clipByValue(moved, 0, 255) as tf.Tensor4D;
+    });
+    x.dispose();
+    x = next;
+    // Let the event loop breathe between steps (a job's progress and cancel messages).
+    if (step % 10 === 9) await new Promise((r) => setImmediate(r));
+  }
+  consider();
+  tf.dispose([x, bestScore]);
+  return best;
+}
+
+/**
+ * Maximizing synthesized images of `units`: `restarts` starts from seeded noise per unit, each
+ * ascended `steps` times; per unit the start whose best iterate (rounded to 8 bits) the model
+ * predicts highest.
+ */
+export async function synthesizeMaximizing(model: UnitResponseModel, units: readonly number[], options: Partial<MaximizeOptions> = {}): Promise<MaximizingImage[]> {
+  const o = { ...defaultMaximizeOptions, ...options };
+  checkUnits("maximizing", units, model.unitCount);
+  checkOptions(o);
+  const random = new Random(o.seed);
+  const jobs = units.flatMap((unit) => Array.from({ length: o.restarts }, (_, restart) => ({ unit, restart })));
+  const starts = noiseStarts(jobs.length, model.inputSize, o.noiseSd, random);
+  const images: RgbImage[] = [];
+  const predicted: number[] = [];
+  for (let start = 0; start < jobs.length; start += o.batchSize) {
+    const batch = jobs.slice(start, start + o.batchSize);
+    const batchUnits = batch.map((j) => j.unit);
+    const best = await ascend(model, starts.slice(start, start + batch.length), batchUnits, o);
+    const rounded = await tensorToImages(best);
+    best.dispose();
+    const x = imagesToTensor(rounded);
+    const p = model.predict(x, batchUnits);
+    predicted.push(...(await p.data()));
+    tf.dispose([x, p]);
+    images.push(...rounded);
+  }
+  return units.map((unit, k) => {
+    const mine = Array.from({ length: o.restarts }, (_, r) => k * o.restarts + r);
+    const restartPredictions = mine.map((i) => predicted[i]!);
+    const restart = restartPredictions.indexOf(Math.max(...restartPredictions));
+    return { unit, image: images[mine[restart]!]!, predicted: restartPredictions[restart]!, restart, restartPredictions };
+  });
+}
