@@ -5,7 +5,7 @@ import { dirname, resolve } from "node:path";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-// The review renderer: one build for Electron (cortexloop://app/) and the browser (cortexloop serve).
+// The renderer: one build for Electron (cortexloop://app/) and the browser (cortexloop serve, cortexloop run).
 export default defineConfig({
   root: resolve(here, "src/renderer"),
   base: "./",
@@ -18,6 +18,10 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     chunkSizeWarningLimit: 1500,
     sourcemap: false,
+    // Two pages: the review UI and the full-screen stimulus window.
+    rollupOptions: {
+      input: { index: resolve(here, "src/renderer/index.html"), stimulus: resolve(here, "src/renderer/stimulus.html") },
+    },
   },
   server: { host: "127.0.0.1", port: 5173, strictPort: true },
 });

@@ -23,6 +23,8 @@ export interface SimRigFlags {
   countWindow?: string;
   publisher?: string;
   dataChannels?: string;
+  displayLagMs?: string;
+  displayJitterMs?: string;
 }
 
 function num(flag: string, value: string | undefined): number | undefined {
@@ -37,6 +39,12 @@ function parseWindow(text: string | undefined, rig: RigConfig): CountWindow {
   const [startMs, endMs, bins] = text.split(",").map(Number);
   if (!Number.isFinite(startMs) || !Number.isFinite(endMs) || endMs! <= startMs!) throw new Error(`--count-window must be start,end[,bins] in ms with end > start, got "${text}"; the simulated rig did not start.`);
   return { startMs: startMs!, endMs: endMs!, bins: bins !== undefined && Number.isInteger(bins) && bins > 0 ? bins : 1 };
+}
+
+/** Where the simulated rig sees frames: the virtual display, or the stimulus window's simulation endpoint. */
+function displayEndpointOf(display: RigConfig["display"]): string | undefined {
+  if (display.kind === "virtual") return display.endpoint;
+  return display.kind === "window" ? display.simulationEndpoint : undefined;
 }
 
 /** Turns a rig file plus sim-rig flags into the simulated rig's options (flags override the rig file's simulation block). */
@@ -72,12 +80,17 @@ export async function simRigOptionsFrom(rigFile: string, flags: Omit<SimRigFlags
     ...(flags.stallAfter !== undefined ? { stallAfterPresentations: num("stall-after", flags.stallAfter) } : {}),
     ...(flags.stallMs !== undefined ? { stallMs: num("stall-ms", flags.stallMs) } : {}),
   };
+  const photodiode = rig.display.kind === "none" ? undefined : rig.display.photodiode;
+  const lag = num("display-lag-ms", flags.displayLagMs) ?? sim?.display?.lagMs ?? 20;
+  const jitter = num("display-jitter-ms", flags.displayJitterMs) ?? sim?.display?.jitterMs ?? 2;
+  const display = rig.display;
   return {
     host: rig.acquisition.host,
     dataPort: rig.acquisition.dataPort,
     sampleRate: rig.acquisition.sampleRate,
     eventCodes,
-    displayEndpoint: rig.display.kind === "virtual" ? rig.display.endpoint : undefined,
+    displayEndpoint: displayEndpointOf(display),
+    photodiode: photodiode === undefined ? undefined : { line: photodiode.line, lagMs: lag, jitterMs: jitter },
     neurons,
     seed,
     countWindow: parseWindow(flags.countWindow, rig),
@@ -113,6 +126,8 @@ export function registerSimRigCommand(program: Command): void {
     .option("--count-window <start,end[,bins]>", "count window of the ground truth in ms (default: the rig file's)")
     .option("--publisher <kind>", "data socket: zeromq (libzmq PUB, default) or zmtp (batched writes, for benchmark rates)")
     .option("--data-channels <n>", "continuous channels sent as DATA messages per processing block (default 4; 0: none)")
+    .option("--display-lag-ms <ms>", "photodiode: from a frame to its light (default: simulation.display.lagMs or 20)")
+    .option("--display-jitter-ms <ms>", "photodiode: SD of that lag (default: simulation.display.jitterMs or 2)")
     .action(async (flags: SimRigFlags) => {
       const say = (line: string): void => void process.stderr.write(`${line}\n`);
       const options = await simRigOptionsFrom(flags.rig, flags, say);

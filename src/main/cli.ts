@@ -17,6 +17,8 @@ import { registerServeCommand } from "./cli-serve.js";
 import { registerCampaignCommand } from "./cli-campaign.js";
 import { registerModelCommands } from "./cli-models.js";
 import { registerCompactCommands } from "./cli-compact.js";
+import { sessionDisplaySetup, type DisplayFlags } from "./cli-display.js";
+import { describeDisplayTiming, displayTimingSummary } from "./store/display-timing.js";
 
 const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
@@ -56,7 +58,7 @@ function progressReporter(label: string): { update(done: number, total: number):
   };
 }
 
-interface RunFlags {
+interface RunFlags extends DisplayFlags {
   rig?: string;
   db: string;
   name?: string;
@@ -69,7 +71,14 @@ async function runSession(protocolFile: string, flags: RunFlags): Promise<number
   const { rig: rigConfig, text: rigText } = loadRigFile(rigFile);
   const countWindow = sessionCountWindow(rigConfig, loaded.protocol.countWindow);
   const store = SessionStore.open(flags.db);
-  const rig = await createRig(rigConfig, { countWindow, log: say });
+  let display;
+  try {
+    display = await sessionDisplaySetup(rigConfig, store, flags, say);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const rig = await createRig(rigConfig, { countWindow, log: say, window: display.window });
   const abort = new AbortController();
   const onSignal = (sig: string): void => {
     if (abort.signal.aborted) return;
@@ -80,6 +89,11 @@ async function runSession(protocolFile: string, flags: RunFlags): Promise<number
   process.on("SIGTERM", onSignal);
   const progress = progressReporter("presentations");
   try {
+    const checked = await display.check(rig);
+    if (checked.refusal !== undefined) {
+      say(checked.refusal);
+      return 1;
+    }
     const runner = new SessionRunner({
       clock: realClock,
       store,
@@ -101,8 +115,11 @@ async function runSession(protocolFile: string, flags: RunFlags): Promise<number
       graceMs: rigConfig.acquisition.graceMs,
       sessionName: flags.name,
       signal: abort.signal,
+      display: checked.record,
     });
     progress.stop();
+    const timing = displayTimingSummary(store.db, result.sessionId);
+    if (timing !== undefined) for (const line of describeDisplayTiming(timing)) say(line);
     say(`session ${result.uuid}: ${result.state}; ${result.presented}/${result.scheduled} presented, ${result.countsStored} with counts, ${result.faults} faults; stored in ${flags.db}`);
     return result.state === "completed" || result.state === "interrupted" ? 0 : 1;
   } finally {
@@ -110,6 +127,7 @@ async function runSession(protocolFile: string, flags: RunFlags): Promise<number
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await rig.close();
+    await display.close("the session ended");
     store.close();
   }
 }
@@ -167,6 +185,14 @@ export function buildProgram(): Command {
     .option("--db <file>", "lab database (SQLite)", defaultDb)
     .option("--name <name>", "session name (default: the protocol's name)")
     .option("--print-stored", "print `stored <idx>` on stdout when a presentation's counts are committed")
+    .option(
+      "--accept-display <checks>",
+      "window displays: go on despite these pre-flight problems (uncalibrated, calibration-old, refresh-mismatch, " +
+        "screen-size, or all)",
+    )
+    .option("--window-timeout <s>", "window displays: seconds to wait for the stimulus window to open", "120")
+    .option("--window-port <port>", "window displays: port of the stimulus page (0 picks a free one)", "0")
+    .option("--renderer-dir <dir>", "window displays: the built renderer (default: dist-renderer/ of the project)")
     .action(async (protocol: string, flags: RunFlags) => {
       process.exitCode = await runSession(protocol, flags);
     });
@@ -223,6 +249,8 @@ export function buildProgram(): Command {
         console.log(`count window ${s.countWindow.startMs}..${s.countWindow.endMs} ms in ${s.countWindow.bins} bin(s), seed ${s.seed}`);
         console.log(`presentations ${presentations.length}, with counts ${results.filter((r) => r.complete).length}, incomplete ${results.filter((r) => !r.complete).length}, units ${store.units(s.id).length}, faults ${faults.length}`);
         for (const e of store.sessionEvents(s.id)) console.log(`  ${e.at} ${e.kind}${e.detail ? `: ${e.detail}` : ""}`);
+        const timing = displayTimingSummary(store.db, s.id);
+        if (timing !== undefined) for (const line of describeDisplayTiming(timing)) console.log(line);
         for (const f of faults.slice(0, 20)) console.log(`  fault ${f.code}: ${f.message}`);
         if (faults.length > 20) console.log(`  … ${faults.length - 20} more faults (cortexloop export ${ref} --csv DIR)`);
         console.log("protocol:");

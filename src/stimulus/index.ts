@@ -2,3 +2,4 @@ export * from "./image.js";
 export * from "./generators.js";
 export * from "./random.js";
 export * from "./calibration.js";
+export * from "./frame-timing.js";

@@ -18,6 +18,9 @@ export const channelNames = [
   "exportCsv",
   "exportBundle",
   "exportNwb",
+  "stimulusAttach",
+  "stimulusCommands",
+  "stimulusReport",
 ] as const;
 
 export type ChannelName = (typeof channelNames)[number];

@@ -8,6 +8,16 @@ import { channelNames, type ChannelName } from "./channels.js";
 import type { PresentationRecord } from "../store/types.js";
 import type { CountingSummary, LearningSeries, TuningCurve, UnitRaster } from "../review/index.js";
 import type { CompactModelDetail } from "../compact/inspect-types.js";
+import {
+  stimulusAttachSchema,
+  stimulusCommandsSchema,
+  stimulusReportsSchema,
+  type StimulusCommandsReply,
+  type StimulusReportReply,
+  type StimulusWindowConfig,
+} from "./stimulus-contract.js";
+
+export type * from "./stimulus-contract.js";
 
 export type { CompactModelDetail } from "../compact/inspect-types.js";
 
@@ -58,6 +68,9 @@ export const requestSchemas = {
   exportCsv: z.object({ session: sessionRef }).strict(),
   exportBundle: z.object({ session: sessionRef, allowUnfinished: z.boolean().optional() }).strict(),
   exportNwb: z.object({ session: sessionRef, allowUnfinished: z.boolean().optional() }).strict(),
+  stimulusAttach: stimulusAttachSchema,
+  stimulusCommands: stimulusCommandsSchema,
+  stimulusReport: stimulusReportsSchema,
 } as const satisfies Record<ChannelName, z.ZodType>;
 
 export type Channel = keyof typeof requestSchemas;
@@ -218,6 +231,9 @@ export interface Replies {
   exportCsv: CsvExport;
   exportBundle: FileDownload;
   exportNwb: FileDownload;
+  stimulusAttach: StimulusWindowConfig;
+  stimulusCommands: StimulusCommandsReply;
+  stimulusReport: StimulusReportReply;
 }
 
 export type ReplyOf<C extends Channel> = Replies[C];

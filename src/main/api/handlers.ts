@@ -4,6 +4,7 @@ import { ExportError, sessionBundle, sessionCsvFiles, sessionNwb } from "../expo
 import { SessionReview, learningCurve, r2erOf, type CountingRule } from "../review/index.js";
 import { compactModelDetail } from "../compact/inspect.js";
 import { CompactVersionError } from "../compact/versions.js";
+import { WindowHostError, type StimulusWindowHost } from "../display/window-host.js";
 import {
   isChannel,
   parseRequest,
@@ -34,9 +35,39 @@ export class ApiError extends Error {
   }
 }
 
+/** What a handler may reach besides the store: the stimulus window's host while a session or calibration uses one. */
+export interface HandlerContext {
+  stimulus?: StimulusWindowHost;
+}
+
 type Handlers = {
-  [C in Channel]: (store: SessionStore, request: ParsedRequestOf<C>) => Replies[C] | Promise<Replies[C]>;
+  [C in Channel]: (
+    store: SessionStore,
+    request: ParsedRequestOf<C>,
+    context: HandlerContext,
+  ) => Replies[C] | Promise<Replies[C]>;
 };
+
+function stimulusHost(context: HandlerContext): StimulusWindowHost {
+  if (context.stimulus === undefined) {
+    throw new ApiError(
+      "not-found",
+      "No session or calibration is waiting for a stimulus window here; start one (cortexloop run with a window " +
+        "display, or cortexloop calibrate), then open the URL it prints.",
+    );
+  }
+  return context.stimulus;
+}
+
+/** The host's refusals keep their meaning over the API. */
+async function hostCall<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof WindowHostError) throw new ApiError(err.code, err.message);
+    throw err;
+  }
+}
 
 function sessionOrThrow(store: SessionStore, ref: string | number): NonNullable<ReturnType<SessionStore["findSession"]>> {
   const session = store.findSession(ref);
@@ -75,6 +106,18 @@ function download(
 }
 
 export const handlers: Handlers = {
+  stimulusAttach(_store, request, context) {
+    return hostCall(() => stimulusHost(context).attach(request));
+  },
+
+  async stimulusCommands(_store, { windowId, after, waitMs }, context) {
+    return { commands: await hostCall(() => stimulusHost(context).commands(windowId, after, waitMs ?? 0)) };
+  },
+
+  async stimulusReport(_store, { windowId, reports }, context) {
+    return { accepted: await hostCall(() => stimulusHost(context).report(windowId, reports)) };
+  },
+
   listSessions(store) {
     return store.listSessions().map((r) => ({
       id: r.id,
@@ -249,12 +292,13 @@ export async function dispatch(
   channel: unknown,
   raw: unknown,
   log: ErrorLog = () => {},
+  context: HandlerContext = {},
 ): Promise<ApiReply<unknown>> {
   if (!isChannel(channel)) {
     const shown = typeof channel === "string" ? `"${channel.slice(0, 60)}"` : typeof channel;
     return { ok: false, code: "unknown-channel", message: `There is no channel ${shown}; nothing was done. The channels are listed in src/main/api/contract.ts.` };
   }
-  return runChannel(store, channel, raw, log);
+  return runChannel(store, channel, raw, log, context);
 }
 
 async function runChannel<C extends Channel>(
@@ -262,12 +306,14 @@ async function runChannel<C extends Channel>(
   channel: C,
   raw: unknown,
   log: ErrorLog,
+  context: HandlerContext,
 ): Promise<ApiReply<Replies[C]>> {
   const parsed = parseRequest(channel, raw);
   if (!parsed.ok) return parsed;
   try {
-    const handler = handlers[channel] as (store: SessionStore, request: unknown) => Replies[C] | Promise<Replies[C]>;
-    return { ok: true, value: await handler(store, parsed.value) };
+    type Handler = (store: SessionStore, request: unknown, context: HandlerContext) => Replies[C] | Promise<Replies[C]>;
+    const handler = handlers[channel] as Handler;
+    return { ok: true, value: await handler(store, parsed.value, context) };
   } catch (err) {
     if (err instanceof ApiError) return { ok: false, code: err.code, message: err.message };
     const reason = err instanceof Error ? err.message : String(err);

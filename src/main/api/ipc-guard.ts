@@ -5,7 +5,7 @@
  */
 import type { SessionStore } from "../store/index.js";
 import type { ApiReply } from "./contract.js";
-import { dispatch, type ErrorLog } from "./handlers.js";
+import { dispatch, type ErrorLog, type HandlerContext } from "./handlers.js";
 
 /** The privileged scheme and host the packaged renderer is served from inside Electron. */
 export const rendererScheme = "cortexloop";
@@ -59,6 +59,7 @@ export async function guardIpcCall(
   call: IpcCall,
   trusted: TrustedRenderer = {},
   log: ErrorLog = () => {},
+  context: HandlerContext = {},
 ): Promise<ApiReply<unknown>> {
   if (call.isMainFrame === false || !isTrustedSenderUrl(call.senderUrl, trusted)) {
     const where = typeof call.senderUrl === "string" && call.senderUrl.length > 0 ? call.senderUrl.slice(0, 120) : "an unknown frame";
@@ -66,5 +67,5 @@ export async function guardIpcCall(
     log(`refused an IPC call from ${where}: ${why}`);
     return { ok: false, code: "forbidden", message: `The call came from ${where} (${why}); it was refused and nothing was read.` };
   }
-  return dispatch(store, call.channel, call.request, log);
+  return dispatch(store, call.channel, call.request, log, context);
 }

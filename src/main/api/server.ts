@@ -11,7 +11,7 @@ import { hostname, networkInterfaces } from "node:os";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { SessionStore } from "../store/index.js";
 import { maxRequestBytes, type ApiErrorCode, type ApiReply } from "./contract.js";
-import { dispatch } from "./handlers.js";
+import { dispatch, type HandlerContext } from "./handlers.js";
 import { parseRequestTarget } from "./request-target.js";
 import { contentTypeOf, rendererCsp, resolveStaticPath } from "./static-files.js";
 
@@ -26,6 +26,8 @@ export interface ServerOptions {
   token?: string;
   maxBodyBytes?: number;
   log?: (line: string) => void;
+  /** The stimulus window's host while a session or calibration runs with one (the contract's stimulus channels). */
+  context?: HandlerContext;
 }
 
 export interface RunningServer {
@@ -198,7 +200,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       refuse(res, "bad-request", "The request body is not valid JSON; nothing was read.");
       return;
     }
-    sendReply(res, await dispatch(store, channel, parsed, log));
+    sendReply(res, await dispatch(store, channel, parsed, log, options.context));
   }
 
   function handleStatic(req: IncomingMessage, res: ServerResponse, path: string): void {
@@ -313,7 +315,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       try {
         const msg = JSON.parse(isBinary ? "" : String(data)) as { id?: unknown; channel?: unknown; request?: unknown };
         id = typeof msg.id === "number" || typeof msg.id === "string" ? msg.id : null;
-        reply = dispatch(store, msg.channel, msg.request, log);
+        reply = dispatch(store, msg.channel, msg.request, log, options.context);
       } catch {
         const message = "A WebSocket message must be JSON text: {id, channel, request}; nothing was done.";
         reply = Promise.resolve({ ok: false, code: "bad-request", message });

@@ -27,6 +27,9 @@ const api: CortexloopApi = {
   exportCsv: channel("exportCsv"),
   exportBundle: channel("exportBundle"),
   exportNwb: channel("exportNwb"),
+  stimulusAttach: channel("stimulusAttach"),
+  stimulusCommands: channel("stimulusCommands"),
+  stimulusReport: channel("stimulusReport"),
 };
 
 contextBridge.exposeInMainWorld("cortexloop", Object.freeze(api));

@@ -98,9 +98,50 @@ const gammaFitSchema = z
   })
   .strict();
 
-/** A display's calibration: one gamma fit per channel (`cortexloop calibrate` makes it from photometer readings). */
-export const displayCalibrationSchema = z.object({ red: gammaFitSchema, green: gammaFitSchema, blue: gammaFitSchema }).strict();
+const lookupTable = z
+  .array(z.number().int().min(0).max(255))
+  .length(256)
+  .describe("256 drive levels: entry v is what the display is driven with for the requested level v.");
+
+/**
+ * A display's calibration: PsychoPy's gamma model per gun (and for grey), the inverse lookup tables, when and with
+ * which photometer it was measured, and the validation sweep. `cortexloop calibrate` writes it.
+ */
+export const displayCalibrationSchema = z
+  .object({
+    red: gammaFitSchema,
+    green: gammaFitSchema,
+    blue: gammaFitSchema,
+    grey: gammaFitSchema.optional().describe("The fit of all three guns together."),
+    lut: z
+      .object({ red: lookupTable, green: lookupTable, blue: lookupTable })
+      .strict()
+      .optional()
+      .describe(
+        "Inverse lookup tables, applied as given (in the stimulus window's shader and the virtual display); " +
+          "default: made from the fits.",
+      ),
+    date: z.string().min(1).optional().describe("When it was measured (ISO 8601)."),
+    photometer: z
+      .object({ type: z.enum(["pr655", "colorcal"]), model: z.string(), serial: z.string() })
+      .strict()
+      .optional(),
+    validation: z
+      .object({
+        levels: z.array(z.number().int().min(0).max(255)),
+        luminance: z.array(z.number()),
+        maxDeviation: z
+          .number()
+          .min(0)
+          .describe("Largest distance from the straight line, as a fraction of the maximum luminance."),
+      })
+      .strict()
+      .optional()
+      .describe("The grey sweep measured through the lookup tables."),
+  })
+  .strict();
 export type DisplayCalibrationFits = z.infer<typeof displayCalibrationSchema>;
+
 
 const serialEventCodes = z
   .object({
@@ -133,10 +174,90 @@ export const photodiodeSchema = z
     line: z.number().int().min(0).max(63).describe("Event line (from 0) the photodiode's TTL arrives on; masked out of the word when codes are matched."),
     corner: z.enum(["top-left", "top-right", "bottom-left", "bottom-right"]).default("top-left").describe("Corner of the stimulus window that holds the patch."),
     sizePx: z.number().int().min(1).max(1000).default(40).describe("Side of the square patch, in screen pixels."),
-    polarity: z.enum(["white-on", "black-on"]).default("white-on").describe("white-on: the patch turns white at a stimulus's first frame and black when it ends; black-on: the reverse."),
+    polarity: z
+      .enum(["white-on", "black-on"])
+      .default("white-on")
+      .describe("white-on: the patch is white while lit and black otherwise; black-on: the reverse."),
+    lit: z
+      .enum(["first-frame", "stimulus"])
+      .optional()
+      .describe("How long the patch is lit: a stimulus's first frame (default), or every frame of the stimulus."),
   })
   .strict();
 export type Photodiode = z.infer<typeof photodiodeSchema>;
+
+const level0to255 = z.number().int().min(0).max(255);
+const rgb0to255 = z.tuple([level0to255, level0to255, level0to255]);
+
+/** The stimulus window (RIG_PROTOCOL.md section 4, `display.kind: "window"`); src/main/display has the defaults. */
+const windowDisplaySchema = z
+  .object({
+    kind: z.literal("window"),
+    screen: z
+      .object({
+        id: z
+          .number()
+          .int()
+          .optional()
+          .describe("The display's id as the operating system reports it (Electron's screen.getAllDisplays())."),
+        index: z.number().int().min(0).optional().describe("The display's position in that list, from 0."),
+        widthPx: z
+          .number()
+          .int()
+          .positive()
+          .optional()
+          .describe("Its width in pixels: checked before a session (the only check a browser window allows)."),
+        heightPx: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional()
+      .describe("The display the stimulus window opens on (default: the primary one)."),
+    refreshHz: z
+      .number()
+      .positive()
+      .max(1000)
+      .optional()
+      .describe("The expected refresh rate; checked against the measured one before a session (default 60)."),
+    refreshTolerance: z
+      .number()
+      .positive()
+      .max(0.5)
+      .optional()
+      .describe("Largest accepted difference between measured and expected refresh, as a fraction (default 0.02)."),
+    background: rgb0to255.optional().describe("Background, 0..255 per gun before the lookup tables (default 128)."),
+    fixation: z
+      .object({ sizePx: z.number().int().min(0).max(200), color: rgb0to255 })
+      .strict()
+      .optional()
+      .describe("Fixation spot at the screen's centre (default 8 px, red; sizePx 0 hides it)."),
+    imageSizePx: z
+      .number()
+      .int()
+      .positive()
+      .max(10_000)
+      .optional()
+      .describe("Side of the stimulus on screen in pixels (default: the image's own size)."),
+    imageCenterPx: z
+      .tuple([z.number(), z.number()])
+      .optional()
+      .describe("Stimulus centre relative to the screen's centre, pixels right and down (default [0, 0])."),
+    maxCalibrationAgeDays: z
+      .number()
+      .positive()
+      .optional()
+      .describe("Calibrations older than this are reported before a session (default 30)."),
+    simulationEndpoint: z
+      .string()
+      .optional()
+      .describe(
+        "Simulation only: also publish each stimulus the window showed as a virtual-display frame " +
+          "(RIG_PROTOCOL.md section 3), so a simulated rig or photometer sees it.",
+      ),
+    calibration: displayCalibrationSchema.optional(),
+    photodiode: photodiodeSchema.optional(),
+  })
+  .strict();
+export type WindowDisplayConfig = z.infer<typeof windowDisplaySchema>;
 
 export const rigSchema = z
   .object({
@@ -166,7 +287,7 @@ export const rigSchema = z
           photodiode: photodiodeSchema.optional(),
         })
         .strict(),
-      z.object({ kind: z.literal("window"), calibration: displayCalibrationSchema.optional(), photodiode: photodiodeSchema.optional() }).strict(),
+      windowDisplaySchema,
       z.object({ kind: z.literal("none") }).strict(),
     ]),
     simulation: z
@@ -178,6 +299,14 @@ export const rigSchema = z
         serialPath: z.string().optional().describe("The simulated rig's end of the serial pty pair (eventCodes.path is the controller's end)."),
         rateScale: z.number().positive().optional().describe("Multiplies every simulated rate."),
         latencyMs: z.tuple([z.number().min(0), z.number().min(0)]).optional().describe("Response latency range of the simulated units."),
+        display: z
+          .object({
+            lagMs: z.number().min(0).max(1000).default(20).describe("From a frame reaching the rig to its light edge."),
+            jitterMs: z.number().min(0).max(100).default(2).describe("Standard deviation of that lag (never below 0)."),
+          })
+          .strict()
+          .optional()
+          .describe("The simulated photodiode (display.photodiode): edges after this lag and jitter."),
         faults: z
           .object({
             dropFraction: z.number().min(0).max(1).optional(),

@@ -1,4 +1,7 @@
-import { applyCalibration, calibrationFromFits } from "../../stimulus/index.js";
+import { applyCalibration } from "../../stimulus/index.js";
+import { calibrationTables } from "../display/settings.js";
+import type { StimulusWindowHost } from "../display/window-host.js";
+import { WindowDisplay } from "../display/window-display.js";
 import type { CountWindow, RigConfig } from "../protocol/schema.js";
 import { FakeRig } from "../sim/fake-rig.js";
 import { builtinNeurons } from "../sim/neurons.js";
@@ -12,6 +15,8 @@ import { NullDisplay, VirtualDisplay } from "./virtual-display.js";
 export interface RigFactoryOptions {
   countWindow: CountWindow;
   log?: (line: string) => void;
+  /** The stimulus window's host, for `display.kind: "window"` (cortexloop run and the desktop app start one). */
+  window?: { host: StimulusWindowHost; openHint?: string; timeoutMs?: number };
 }
 
 /** The count window a session uses: the protocol's if it sets one, else the rig file's. */
@@ -63,6 +68,7 @@ export async function createRig(config: RigConfig, options: RigFactoryOptions): 
     countWindow: options.countWindow,
     graceMs: acq.graceMs,
     codeLines: codeLinesOf(config),
+    photodiodeLine: config.display.kind === "none" ? undefined : config.display.photodiode?.line,
     log: options.log,
   });
   const codes = config.eventCodes;
@@ -75,13 +81,24 @@ export async function createRig(config: RigConfig, options: RigFactoryOptions): 
   let display: Display;
   if (config.display.kind === "virtual") {
     const fits = config.display.calibration;
-    const calibration = fits === undefined ? undefined : calibrationFromFits(fits);
+    const calibration = fits === undefined ? undefined : calibrationTables(fits);
     const calibrate =
       calibration === undefined ? undefined : (pixels0to255: Uint8Array) => applyCalibration({ width: pixels0to255.length / 3, height: 1, pixels0to255 }, calibration).pixels0to255;
     display = new VirtualDisplay({ endpoint: config.display.endpoint, waitForSubscriberMs: 1000, calibrate });
   }
   else if (config.display.kind === "none") display = new NullDisplay();
-  else {
+  else if (options.window !== undefined) {
+    const d = config.display;
+    display = new WindowDisplay({
+      host: options.window.host,
+      tables: calibrationTables(d.calibration),
+      patchFirstFrameOnly: (d.photodiode?.lit ?? "first-frame") === "first-frame",
+      simulationEndpoint: d.simulationEndpoint,
+      windowTimeoutMs: options.window.timeoutMs,
+      openHint: options.window.openHint,
+      log: options.log,
+    });
+  } else {
     throw new Error(`Rig "${config.name}": the "window" display needs the desktop app's stimulus window; nothing was run. Run the session from the desktop app, or use "display": {"kind": "virtual"} headless.`);
   }
   return new OpenEphysRig(config.name, acquisition, eventCodes, display);

@@ -3,6 +3,7 @@ import type { FaultCode, UnitKey } from "../store/types.js";
 import type { AcquisitionSink } from "./types.js";
 import { binOf, dataEnvelope, eventEnvelope, isMessageNum, messageStep, msToSamples, readTtl, sampleWindow, type SampleWindow } from "./openephys-wire.js";
 import { CodeReader, type CodeLines } from "./ttl-codes.js";
+import { PhotodiodeMatcher } from "./photodiode.js";
 
 export interface StreamOptions {
   sampleRate: number;
@@ -21,6 +22,8 @@ export interface StreamOptions {
   lossMarginMs?: number;
   /** How codes ride on the TTL lines: the strobe of Network Events, the photodiode's masked line (default: the serial box's whole word). */
   codeLines?: CodeLines;
+  /** Event line (from 0) of the photodiode (RIG_PROTOCOL.md section 3): its edges are matched to presentations. */
+  photodiodeLine?: number;
   /** Wall clock for the latency bookkeeping (tests pass their own). */
   nowMs?: () => number;
 }
@@ -136,6 +139,7 @@ export class OpenEphysStream {
   private readonly keepSamples: number;
   private readonly now: () => number;
   private readonly codes: CodeReader;
+  private readonly photodiode: PhotodiodeMatcher | undefined;
 
   private readonly unitsByElectrode = new Map<string, Map<number, Unit>>();
   private readonly units: Unit[] = [];
@@ -180,6 +184,7 @@ export class OpenEphysStream {
     this.keepSamples = 2 * (this.window.endSamples + this.window.graceSamples) + this.lossMarginSamples;
     this.now = options.nowMs ?? (() => performance.now());
     this.codes = new CodeReader(options.codeLines);
+    this.photodiode = options.photodiodeLine === undefined ? undefined : new PhotodiodeMatcher(options.photodiodeLine);
   }
 
   /** Why this stream cannot be counted (a rig too old for the contract), once it is known; undefined while all is well. */
@@ -370,7 +375,9 @@ export class OpenEphysStream {
     }
     this.stats.ttlEvents++;
     this.sampleSeen(sample);
-    const reading = this.codes.read(readTtl(payload));
+    const event = readTtl(payload);
+    if (this.photodiode !== undefined && event.line === this.photodiode.line) this.photodiode.edge(sample, event.state);
+    const reading = this.codes.read(event);
     if (reading.kind === "code") this.ttl(sample, reading.code, reading.rising);
     else if (reading.kind === "clear") this.clearWord(sample);
     this.advance(sample);
@@ -413,6 +420,7 @@ export class OpenEphysStream {
       }
       t.onset = sample;
       t.deadline = sample + this.window.endSamples + this.window.graceSamples;
+      this.photodiode?.codeOnset(sample);
       this.sink.ttl({ presentationIdx: t.idx, eventCode: word, onsetSample: sample });
       if (outOfOrder) {
         t.tainted = true;
@@ -558,6 +566,8 @@ export class OpenEphysStream {
     if (this.onsetByCode.size > 4096) {
       for (const [code, t] of this.onsetByCode) if (this.maxSample - (t.onset ?? 0) > this.keepSamples) this.onsetByCode.delete(code);
     }
+    const pd = this.photodiode;
+    if (pd !== undefined && pd.remembered > 1024) pd.forgetBelow(this.maxSample - this.keepSamples);
     if (this.recentLosses.length > 0 && this.recentLosses[0]!.to < this.maxSample - this.keepSamples) {
       this.recentLosses = this.recentLosses.filter((l) => l.to >= this.maxSample - this.keepSamples);
     }
@@ -573,6 +583,8 @@ export class OpenEphysStream {
     }
     if (complete) this.stats.countsFinal++;
     else this.stats.countsIncomplete++;
+    // By now the stream has passed the count window and grace: a light that came at all has arrived.
+    if (t.onset !== null && this.photodiode !== undefined) this.sink.light?.(this.photodiode.resolve(t.idx, t.onset));
     this.sink.counts({ presentationIdx: t.idx, onsetSample: t.onset, complete, units });
     this.onFinalised?.({ presentationIdx: t.idx, onsetSample: t.onset, complete, wallMs: this.now(), streamSample: this.maxSample });
   }
@@ -641,6 +653,7 @@ export class OpenEphysStream {
     this.counting = [];
     this.nextDeadline = Infinity;
     this.onsetByCode.clear();
+    this.photodiode?.reset();
     this.recentLosses = [];
     this.pendingLoss = undefined;
     for (const u of this.units) {

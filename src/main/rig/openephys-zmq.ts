@@ -20,6 +20,8 @@ export interface OpenEphysZmqOptions {
   maxFrameBytes?: number;
   /** How event codes ride on the TTL lines (the Network Events strobe, the photodiode's masked line); default the serial box's word. */
   codeLines?: CodeLines;
+  /** Event line (from 0) of the photodiode, whose edges give each presentation's light onset. */
+  photodiodeLine?: number;
   /**
    * How the data socket is read: "zmtp" (default) parses ZMTP 3 from a plain TCP socket in bulk and
    * keeps up with 100k spikes/s; "zeromq" uses a zeromq.js SUB (about 90k messages/s on 2 cores).
@@ -98,6 +100,7 @@ export class OpenEphysZmqAcquisition implements Acquisition {
       graceMs: this.options.graceMs,
       maxFrameBytes: this.options.maxFrameBytes,
       codeLines: this.options.codeLines,
+      photodiodeLine: this.options.photodiodeLine,
     });
     const listener = this.pendingFinalised.pop();
     if (listener !== undefined) this.stream.onFinalised = listener;

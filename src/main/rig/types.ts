@@ -1,5 +1,6 @@
-import type { RgbImage } from "../../stimulus/index.js";
+import type { FrameRecord, RgbImage } from "../../stimulus/index.js";
 import type { FaultRecord, PresentationCounts, TtlOnsetRecord, UnitKey } from "../store/types.js";
+import type { LightOnsetRecord } from "./photodiode.js";
 
 /** One stimulus onset as the display emits it (RIG_PROTOCOL.md section 3). */
 export interface StimulusFrame {
@@ -7,12 +8,43 @@ export interface StimulusFrame {
   code: number;
   durationMs: number;
   image: RgbImage;
+  /** The stored image's SHA-256: the stimulus window loads the picture by it. */
+  sha256?: string;
+  /** Frame-locked displays: the refreshes it lasts (durationMs is then frames × the frame period). */
+  frames?: number;
+}
+
+/** When a frame-locked display put a stimulus's first frame up. */
+export interface FrameOnset {
+  /** The frame's requestAnimationFrame time, ms since the Unix epoch. */
+  epochMs: number;
+  frame: number;
+}
+
+/** What a frame-locked display's frames did for one stimulus. */
+export interface DisplayedStimulus {
+  onsetFrame: number;
+  onsetEpochMs: number;
+  /** The first frame after it (background again). */
+  offsetEpochMs: number;
+  framesDrawn: number;
+  framesShown: number;
+  framesMissed: number;
 }
 
 export interface Display {
   open(): Promise<void>;
-  show(frame: StimulusFrame): Promise<void>;
+  /** Shows a stimulus; a frame-locked display resolves once its first frame is up, with when that was. */
+  show(frame: StimulusFrame): Promise<void | FrameOnset>;
   close(): Promise<void>;
+  /** Frame-locked displays (the stimulus window): the measured refresh rate; durations are whole frames of it. */
+  readonly refreshHz?: number;
+  /** Frame-locked: loads the stimulus before its event code goes out, so its first frame follows the code at once. */
+  prepare?(frame: StimulusFrame): Promise<void>;
+  /** Frame-locked: resolves when stimulus `seq` has ended, with what its frames did. */
+  ended?(seq: number): Promise<DisplayedStimulus>;
+  /** Frame-locked: every frame logged since the last call. */
+  takeFrames?(): FrameRecord[];
 }
 
 export interface EventCodeResult {
@@ -48,6 +80,8 @@ export interface AcquisitionSink {
   ttl(onset: TtlOnsetRecord): void;
   fault(fault: FaultRecord): void;
   unit?(unit: UnitKey): void;
+  /** What the photodiode saw for a presentation with an onset (display.photodiode), once its counts are final. */
+  light?(onset: LightOnsetRecord): void;
   link?(state: RigLinkState, message: string): void;
 }
 

@@ -62,7 +62,8 @@ export class VirtualDisplay implements Display {
     if (await connected) await new Promise((r) => setTimeout(r, 50));
   }
 
-  async show(frame: StimulusFrame): Promise<void> {
+  /** `extra` adds header fields (the stimulus window's flip time and patch duration, for a simulated photodiode). */
+  async show(frame: StimulusFrame, extra: Record<string, number> = {}): Promise<void> {
     const pub = this.pub;
     if (pub === undefined) throw new Error(`Virtual display: frame ${frame.seq} shown before open(); call open first`);
     const { width, height, pixels0to255 } = frame.image;
@@ -77,6 +78,7 @@ export class VirtualDisplay implements Display {
       channels: 3,
       dtype: "uint8",
       screen: this.options.screen ?? { width, height, x: 0, y: 0 },
+      ...extra,
     };
     await pub.send([frameTopic, JSON.stringify(header), Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength)]);
   }

@@ -6,6 +6,8 @@ import { EventCodeAllocator } from "../rig/codes.js";
 import type { Rig } from "../rig/types.js";
 import type { Clock } from "./clock.js";
 import { buildSchedule } from "./schedule.js";
+import { DisplaySteps } from "./display-steps.js";
+import type { SessionDisplayRecord } from "../store/display-timing.js";
 
 export interface RunnerDeps {
   clock: Clock;
@@ -28,6 +30,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** How often to retry a lost event-code port while paused. */
   reconnectEveryMs?: number;
+  /** The display the session runs on (refresh, pre-flight), stored with it (window displays and photodiodes). */
+  display?: SessionDisplayRecord;
 }
 
 export interface SessionResult {
@@ -96,6 +100,7 @@ export class SessionRunner {
       writer.addFault(f);
       log(`fault ${f.code}: ${f.message}`);
     };
+    const display = new DisplaySteps(store, session.id, rig, fault, options.display);
     store.appendSessionEvent(session.id, "started", `${schedule.length} presentations scheduled on rig ${options.rigName}`);
     log(`session ${session.uuid} started: ${schedule.length} presentations of "${protocol.name}" on rig ${options.rigName}`);
 
@@ -111,6 +116,7 @@ export class SessionRunner {
         }
       },
       ttl: (t) => writer.addTtlOnset(t),
+      light: (l) => display.light(l),
       fault,
       link: (state, message) => log(`rig link ${state}: ${message}`),
     });
@@ -124,7 +130,7 @@ export class SessionRunner {
     const t0 = clock.nowMs();
     try {
       await clock.sleep(fixationMs, signal);
-      for (const item of schedule) {
+      for (const [i, item] of schedule.entries()) {
         if (signal?.aborted) break;
         this.checkRefusal();
         const code = codes.next();
@@ -133,10 +139,14 @@ export class SessionRunner {
         const scheduledMs = clock.nowMs() - t0;
         let confirmed = false;
         let shownMs: number | null = null;
+        const frames = display.timing(stimulusMs);
+        const durationMs = frames?.durationMs ?? stimulusMs;
+        const { image, sha256 } = item;
+        const frame = { seq: item.idx, code, durationMs, image, sha256, frames: frames?.frames };
         for (;;) {
           try {
-            const [, sent] = await Promise.all([rig.display.show({ seq: item.idx, code, durationMs: stimulusMs, image: item.image }), rig.eventCodes.send(code)]);
-            shownMs = clock.nowMs() - t0;
+            const { sent, onset } = await display.present(frame);
+            shownMs = onset === undefined ? clock.nowMs() - t0 : DisplaySteps.controllerMs(onset, clock, t0);
             confirmed = sent.confirmed;
             if (!sent.confirmed) {
               fault({ code: "event-code-unconfirmed", message: `event code ${code} of presentation ${item.idx} was not confirmed after ${sent.attempts} attempts${sent.message ? `: ${sent.message}` : ""}`, presentationIdxs: [item.idx] });
@@ -173,7 +183,9 @@ export class SessionRunner {
         }
         presented++;
         this.deps.progress?.(presented, schedule.length);
-        await clock.sleep(stimulusMs, signal);
+        const next = schedule[i + 1];
+        if (next !== undefined) display.preload({ ...frame, seq: next.idx, image: next.image, sha256: next.sha256 });
+        await display.finish(item.idx, stimulusMs, frames, clock, signal);
         const cleared = await rig.eventCodes.clear().catch((err: unknown) => log(`clearing the event word failed: ${err instanceof Error ? err.message : String(err)}`));
         if (cleared !== undefined && !cleared.confirmed) {
           fault({ code: "event-code-unconfirmed", message: `clearing event code ${code} after presentation ${item.idx} was not confirmed${cleared.message ? `: ${cleared.message}` : ""}`, presentationIdxs: [item.idx] });
@@ -193,6 +205,7 @@ export class SessionRunner {
       for (const idx of early.keys()) fault({ code: "other", message: `counts arrived for presentation ${idx}, which was never shown; they were not stored`, presentationIdxs: [] });
       const stopped = await rig.eventCodes.stopRecording?.().catch((err: unknown) => ({ confirmed: false, attempts: 1, message: err instanceof Error ? err.message : String(err) }));
       if (stopped !== undefined && !stopped.confirmed) fault({ code: "other", message: `the rig's recording was not stopped: ${stopped.message ?? "no reason given"}; stop it in the Open Ephys GUI`, presentationIdxs: [] });
+      display.storeFrames();
       writer.close();
       await rig.acquisition.stop().catch(() => {});
       await rig.display.close().catch(() => {});

@@ -9,6 +9,7 @@ import { binOf, encodeData, encodeSpike, encodeTtl, eventEnvelope, sampleWindow,
 import { eventBoxIdentity, serialDevice } from "../rig/serial-eventbox.js";
 import { networkEventsStrobeLine } from "../rig/ttl-codes.js";
 import { SimNetworkEvents } from "./network-events-sim.js";
+import { SimPhotodiode } from "./sim-photodiode.js";
 import type { NeuronPopulation } from "./neurons.js";
 import { TtlChannel } from "./ttl-channel.js";
 import { ZmtpPublisher } from "./zmtp-publisher.js";
@@ -68,6 +69,8 @@ export interface SimRigOptions {
   publisher?: "zeromq" | "zmtp";
   /** Continuous channels sent as DATA messages, one per channel per processing block (default 4; 0: none). */
   dataChannels?: number;
+  /** The photodiode on the acquisition board's line `line`, lit by the frames the display shows after a lag. */
+  photodiode?: { line: number; lagMs: number; jitterMs: number };
   /** Whether the simulated GUI starts acquiring (default true); Network Events' IsAcquiring answers accordingly. */
   acquiring?: boolean;
   /** message_num of the first message (default 1); the counter is signed 32-bit and wraps, as the plugin's does. */
@@ -183,6 +186,8 @@ export class SimRig {
   private networkEvents: SimNetworkEvents | undefined;
   private readonly noise: Float32Array;
   private noiseAt = 0;
+  /** The photodiode, when the rig file has one. */
+  readonly photodiode: SimPhotodiode | undefined;
 
   private t0 = 0;
   private epoch = 0;
@@ -217,6 +222,10 @@ export class SimRig {
     this.messageNum = ((options.firstMessageNum ?? 1) - 1) | 0;
     // Continuous samples are read from one block of noise (µV), so DATA messages cost no drawing.
     this.noise = Float32Array.from({ length: 4 * maxBlockSamples }, () => shapeRng.normal() * 20);
+    const pd = options.photodiode;
+    if (pd !== undefined) {
+      this.photodiode = new SimPhotodiode({ ...pd, sampleRate: options.sampleRate, seed: options.seed });
+    }
   }
 
   /** Samples on the rig clock since acquisition (re)started. */
@@ -394,8 +403,24 @@ export class SimRig {
       const durationMs = typeof (header as { duration_ms?: unknown }).duration_ms === "number" ? (header as { duration_ms: number }).duration_ms : 100;
       if (typeof code !== "number" || typeof width !== "number" || typeof height !== "number" || pixels.byteLength !== width * height * 3) continue;
       this.stats.framesReceived++;
+      this.light(header as Record<string, unknown>, durationMs);
       this.picture(code, { width, height, pixels0to255: new Uint8Array(pixels) }, durationMs);
     }
+  }
+
+  /**
+   * A frame reached the display: the photodiode lights after the display's lag, from the frame's flip time when the
+   * display says it (`flip_epoch_ms`, ms since the Unix epoch), else from now; it stays lit `patch_ms` (else the
+   * frame's duration).
+   */
+  private light(header: Record<string, unknown>, durationMs: number): void {
+    if (this.photodiode === undefined || !this.running || !this.acquiring) return;
+    const flip = header.flip_epoch_ms;
+    const litMs = typeof header.patch_ms === "number" && header.patch_ms > 0 ? header.patch_ms : durationMs;
+    const sr = this.options.sampleRate;
+    const known = typeof flip === "number" && Number.isFinite(flip);
+    const at = known ? ((flip - performance.timeOrigin - this.t0) * sr) / 1000 : this.nowSample();
+    this.photodiode.frame(Math.max(at, this.emittedUpTo + 1), litMs);
   }
 
   /** The first sample of the next processing block: where a change that arrives now lands on the rig clock. */
@@ -405,10 +430,11 @@ export class SimRig {
 
   /** The serial box sets its word: one TTL event per changed bit at one sample; a non-zero word is a presentation's code. */
   boxWord(code: number): void {
-    if (!this.running || !this.acquiring || code === this.board.word) return;
+    if (!this.running || !this.acquiring || code === this.board.word % 2 ** 16) return;
     if (code !== 0) this.presentationComing();
     const sample = this.nextBlockSample();
-    for (const c of this.board.setWord(code)) this.ttlQueue.push({ sample, ...c, sourceNode: boardNode });
+    // The box drives lines 0..15; the photodiode's line on the same inputs keeps its state.
+    for (const c of this.board.setWord(code, 16)) this.ttlQueue.push({ sample, ...c, sourceNode: boardNode });
     if (code !== 0) this.beginPresentation(code, sample);
   }
 
@@ -498,6 +524,7 @@ export class SimRig {
     this.active = [];
     this.ttlQueue = [];
     this.waitingForPicture.clear();
+    this.photodiode?.clear();
   }
 
   private scheduleTick(): void {
@@ -518,6 +545,13 @@ export class SimRig {
       if (to <= from) return;
       this.emittedUpTo = to;
       const epoch = this.epoch;
+      if (this.photodiode !== undefined) {
+        // Edges due by now go out at their own sample, or at the block's first when their time has passed.
+        for (const e of this.photodiode.due(to)) {
+          const change = this.board.setLine(this.photodiode.line, e.state);
+          this.ttlQueue.push({ sample: Math.max(e.sample, from + 1), ...change, sourceNode: boardNode });
+        }
+      }
       const n = this.drawSpikes(from, to);
       await this.emit(n, to, epoch);
       this.zpub?.flush();
@@ -557,7 +591,8 @@ export class SimRig {
   }
 
   private async emit(n: number, to: number, epoch: number): Promise<void> {
-    const ttls = this.ttlQueue.filter((t) => t.sample <= to);
+    // Stable: the per-bit events of one change keep their order.
+    const ttls = this.ttlQueue.filter((t) => t.sample <= to).sort((a, b) => a.sample - b.sample);
     this.ttlQueue = this.ttlQueue.filter((t) => t.sample > to);
     let ti = 0;
     // DATA blocks (none until a block's worth has built up); each goes out after the events up to its last sample.

@@ -30,18 +30,25 @@ export class TtlChannel {
     return { line, state, word: this.value };
   }
 
-  /** A hardware word changes (the serial event box): one event per changed bit, ascending, each with the whole new word. */
-  setWord(word: number): TtlChange[] {
-    if (!Number.isInteger(word) || word < 0 || word >= 2 ** 53) throw new Error(`TtlChannel: word ${word} is outside 0..2^53`);
+  /**
+   * A hardware word changes (the serial event box): one event per changed bit, ascending, each with the whole new word.
+   * Only lines 0..`lines`-1 are driven (the box's 16 outputs); the others (a photodiode's) keep their state.
+   */
+  setWord(word: number, lines = 53): TtlChange[] {
+    const span = 2 ** lines;
+    if (!Number.isInteger(word) || word < 0 || word >= span) {
+      throw new Error(`TtlChannel: word ${word} is outside 0..2^${lines}`);
+    }
+    const full = this.value - (this.value % span) + word;
     const changes: TtlChange[] = [];
-    for (let line = 0; line < 53; line++) {
+    for (let line = 0; line < lines; line++) {
       const state = (Math.floor(word / 2 ** line) % 2) as 0 | 1;
       if (this.bits[line] !== state) {
         this.bits[line] = state;
-        changes.push({ line, state, word });
+        changes.push({ line, state, word: full });
       }
     }
-    this.value = word;
+    this.value = full;
     return changes;
   }
 }

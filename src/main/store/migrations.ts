@@ -212,6 +212,57 @@ export const migrations: Migration[] = [
       for (const table of ["recorded_responses", "unit_flags"]) makeAppendOnly(db, table);
     },
   },
+  {
+    version: 5,
+    description: "the stimulus display: what a session ran on, frames per presentation, the frame log, light onsets",
+    up(db) {
+      db.exec(`
+        CREATE TABLE session_displays (
+          session_id INTEGER PRIMARY KEY REFERENCES sessions(id),
+          kind TEXT NOT NULL,
+          sample_rate REAL NOT NULL,
+          refresh_hz_expected REAL,
+          refresh_hz_measured REAL,
+          detail_json TEXT NOT NULL
+        );
+        CREATE TABLE presentation_frames (
+          session_id INTEGER NOT NULL REFERENCES sessions(id),
+          presentation_idx INTEGER NOT NULL,
+          requested_ms REAL NOT NULL,
+          frames_planned INTEGER NOT NULL,
+          frame_ms REAL NOT NULL,
+          onset_frame INTEGER,
+          onset_epoch_ms REAL,
+          offset_epoch_ms REAL,
+          frames_shown INTEGER,
+          frames_drawn INTEGER,
+          frames_missed INTEGER NOT NULL,
+          PRIMARY KEY (session_id, presentation_idx)
+        ) WITHOUT ROWID;
+        CREATE TABLE display_frames (
+          session_id INTEGER NOT NULL REFERENCES sessions(id),
+          frame_index INTEGER NOT NULL,
+          presentation_idx INTEGER,
+          raf_epoch_ms REAL NOT NULL,
+          presented_epoch_ms REAL,
+          expected_epoch_ms REAL NOT NULL,
+          missed_before INTEGER NOT NULL,
+          lit INTEGER NOT NULL CHECK (lit IN (0,1)),
+          PRIMARY KEY (session_id, frame_index)
+        ) WITHOUT ROWID;
+        CREATE TABLE light_onsets (
+          session_id INTEGER NOT NULL REFERENCES sessions(id),
+          presentation_idx INTEGER NOT NULL,
+          code_onset_sample INTEGER NOT NULL,
+          light_onset_sample INTEGER,
+          light_offset_sample INTEGER,
+          PRIMARY KEY (session_id, presentation_idx)
+        ) WITHOUT ROWID;
+      `);
+      const tables = ["session_displays", "presentation_frames", "display_frames", "light_onsets"];
+      for (const table of tables) makeAppendOnly(db, table);
+    },
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

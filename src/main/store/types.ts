@@ -48,6 +48,8 @@ export type FaultCode =
   | "rig-incompatible"
   | "counts-incomplete"
   | "display-error"
+  | "frames-dropped"
+  | "light-missing"
   | "interrupted"
   | "other";
 
