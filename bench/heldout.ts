@@ -14,10 +14,11 @@ import { paired } from "../src/main/campaign/paired.js";
 import { sharedDir, projectRoot } from "../src/main/paths.js";
 import { SessionStore } from "../src/main/store/index.js";
 import type { CrossValidatedModel } from "../src/models/ensemble/index.js";
+import { onEnsemble } from "../src/main/jobs/heldout-scores.js";
 import type { FrontEndSpec } from "../src/models/frontend/index.js";
 
 const usage = `usage: npm run bench -- heldout [--sessions all|190925,...] [--front-ends default,mobilenet:block_9_add:112]
-  [--models ensemble,ridge,factorized] [--folds 5] [--members 8] [--width 32] [--blocks 2] [--cycles 30]
+  [--models ensemble,skip,ridge,factorized] [--folds 5] [--members 8] [--width 32] [--blocks 2] [--cycles 30]
   [--readout-l2 0.01] [--seed 1] [--out .cache/heldout-bench] [--db <file>]
 A front end is kind[:layer[:input px]], kind one of default, mobilenet, inception, gabor or a model.json path.
 Reads $CORTEXLOOP_SHARED/data/v4 (default ../shared beside the project).`;
@@ -87,7 +88,7 @@ export async function run(args: string[]): Promise<void> {
     options: {
       sessions: { type: "string", default: "all" },
       "front-ends": { type: "string", default: "default,mobilenet:block_9_add:112" },
-      models: { type: "string", default: "ensemble,ridge,factorized" },
+      models: { type: "string", default: "ensemble,skip,ridge,factorized" },
       folds: { type: "string", default: String(heldOutDefaults.folds) },
       members: { type: "string", default: String(heldOutDefaults.members) },
       width: { type: "string", default: String(heldOutDefaults.width) },
@@ -140,7 +141,7 @@ export async function run(args: string[]): Promise<void> {
           maxCycles: settings.cycles,
           readoutL2: settings.readoutL2,
           seed: settings.seed,
-          save: models.includes("ensemble"),
+          save: models.some(onEnsemble),
           log: (line) => console.log(`  ${line}`),
         });
         const usable = report.units.filter((u) => u.usable);
@@ -173,39 +174,34 @@ function printTable(feText: string, names: string[], models: CrossValidatedModel
   const have = names.filter((n) => bySession.has(n));
   if (have.length === 0) return;
   console.log(`\nfront end ${feText} = ${rows[0]!.frontEnd}: median raw R² over units, held-out sessions (5-fold readouts)`);
-  const baselines = models.filter((m) => m !== "ensemble");
-  const hasEnsemble = models.includes("ensemble");
-  console.log(
-    `session  units images ${models.map((m) => m.padStart(10)).join(" ")}${hasEnsemble ? baselines.map((b) => `   ensemble − ${b} (units ahead, signed-rank p)`).join("") : ""}`,
-  );
-  const wins: Record<string, { ahead: number; significant: number; diffs: number[] }> = Object.fromEntries(baselines.map((b) => [b, { ahead: 0, significant: 0, diffs: [] }]));
+  const baselines = models.filter((m) => !onEnsemble(m));
+  const pairs = models.filter(onEnsemble).flatMap((model) => baselines.map((b) => ({ model, b, key: `${model} − ${b}` })));
+  console.log(`session  units images ${models.map((m) => m.padStart(10)).join(" ")}${pairs.map((q) => `   ${q.key} (units ahead, signed-rank p)`.padEnd(46)).join("")}`);
+  const wins: Record<string, { ahead: number; significant: number; diffs: number[] }> = Object.fromEntries(pairs.map((q) => [q.key, { ahead: 0, significant: 0, diffs: [] }]));
   for (const n of have) {
     const r = bySession.get(n)!;
     let line = `${n.padEnd(8)} ${String(r.units).padStart(5)} ${String(r.images).padStart(6)} ${models.map((m) => f3(r.medians[m]).padStart(10)).join(" ")}`;
-    if (hasEnsemble) {
-      for (const b of baselines) {
-        const e = r.unitScores.ensemble ?? [];
-        const x = r.unitScores[b] ?? [];
-        const p = paired(e.map((v, i) => v - x[i]!));
-        const d = (r.medians.ensemble ?? Number.NaN) - (r.medians[b] ?? Number.NaN);
-        wins[b]!.diffs.push(d);
-        if (d > 0) wins[b]!.ahead++;
-        if (d > 0 && p.signedRankP < 0.05) wins[b]!.significant++;
-        line += `   ${signed(d)} median, ${p.above}/${p.n} units, p ${p3(p.signedRankP)}`.padEnd(46);
-      }
+    for (const q of pairs) {
+      const e = r.unitScores[q.model] ?? [];
+      const x = r.unitScores[q.b] ?? [];
+      const p = paired(e.map((v, i) => v - x[i]!));
+      const d = (r.medians[q.model] ?? Number.NaN) - (r.medians[q.b] ?? Number.NaN);
+      const w = wins[q.key]!;
+      w.diffs.push(d);
+      if (d > 0) w.ahead++;
+      if (d > 0 && p.signedRankP < 0.05) w.significant++;
+      line += `   ${signed(d)} median, ${p.above}/${p.n} units, p ${p3(p.signedRankP)}`.padEnd(46);
     }
     console.log(line);
   }
   const mean = (m: CrossValidatedModel): number => have.reduce((s, n) => s + (bySession.get(n)!.medians[m] ?? Number.NaN), 0) / have.length;
   console.log(`${"mean".padEnd(8)} ${"".padStart(5)} ${"".padStart(6)} ${models.map((m) => f3(mean(m)).padStart(10)).join(" ")}`);
-  if (hasEnsemble) {
-    for (const b of baselines) {
-      const w = wins[b]!;
-      const avg = w.diffs.reduce((a, v) => a + v, 0) / w.diffs.length;
-      console.log(`ensemble ahead of ${b} on ${w.ahead} of ${have.length} held-out sessions (${w.significant} with per-unit signed-rank p < 0.05); mean difference of session medians ${signed(avg)}`);
-    }
+  for (const q of pairs) {
+    const w = wins[q.key]!;
+    const avg = w.diffs.reduce((a, v) => a + v, 0) / w.diffs.length;
+    console.log(`${q.model} ahead of ${q.b} on ${w.ahead} of ${have.length} held-out sessions (${w.significant} with per-unit signed-rank p < 0.05); mean difference of session medians ${signed(avg)}`);
   }
   const secs = rows.map((r) => r.seconds);
   const avg = (k: string): number => secs.reduce((a, s) => a + (s[k] ?? 0), 0) / secs.length;
-  console.log(`time per held-out session (mean): pretraining ${avg("pretrain").toFixed(0)} s, readouts ${avg("ensemble").toFixed(0)} s (all folds), ridge ${avg("ridge").toFixed(0)} s, factorized ${avg("factorized").toFixed(0)} s`);
+  console.log(`time per held-out session (mean): pretraining ${avg("pretrain").toFixed(0)} s, readouts ${avg("ensemble").toFixed(0)} s (all folds), skip ${avg("skip").toFixed(0)} s, ridge ${avg("ridge").toFixed(0)} s, factorized ${avg("factorized").toFixed(0)} s`);
 }

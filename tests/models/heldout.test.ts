@@ -65,13 +65,15 @@ describe("evaluate --heldout and predict (synthetic sessions)", () => {
       const report = await evaluateHeldOut(store, { ...tiny, heldout: "c", folds: 4, log: (l) => lines.push(l) });
       expect(report.pretrain.map((p) => p.name).sort()).toEqual(["a", "b"]);
       expect(report.folds.flat().sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i));
-      for (const m of ["ensemble", "ridge", "factorized"] as const) {
+      for (const m of ["ensemble", "skip", "ridge", "factorized"] as const) {
         expect(report.predictions[m]!.every(Number.isFinite)).toBe(true);
         expect(report.units.every((u) => Number.isFinite(u.r2raw[m]))).toBe(true);
       }
       // Colour is linear in the Gabor front end's colour channels: ridge reads it off.
       expect(report.medians.r2raw.ridge).toBeGreaterThan(0.5);
-      expect(report.tests.map((t) => t.versus)).toEqual(["ridge", "factorized"]);
+      // The skip readout may weigh the front end's features alone, so it reads colour off as ridge does.
+      expect(report.medians.r2raw.skip).toBeGreaterThan(0.5);
+      expect(report.tests.map((t) => `${t.model}-${t.versus}`)).toEqual(["ensemble-ridge", "ensemble-factorized", "skip-ridge", "skip-factorized"]);
       expect(lines.join("\n")).toMatch(/pretraining 2 members on 2 session\(s\)/);
       // The feature cache beside the database is used the second time.
       expect(existsSync(path.join(dir, "lab.db.features"))).toBe(true);
@@ -94,7 +96,7 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 units = list(csv.DictReader(open(sys.argv[2])))
 worst = 0.0
 for u in units:
-    for m in ("ensemble", "ridge", "factorized"):
+    for m in ("ensemble", "skip", "ridge", "factorized"):
         r = [x for x in rows if x["unit"] == u["unit"]]
         y = np.array([float(x["response"]) for x in r]); p = np.array([float(x[m]) for x in r])
         c = np.corrcoef(p, y)[0, 1]

@@ -89,7 +89,7 @@ export function heldOutSummaryLines(report: HeldOutReport): string[] {
   }
   for (const t of report.tests) {
     const p = t.paired;
-    out.push(`ensemble − ${t.versus} (${t.metric === "r2raw" ? "raw R²" : "r²_ER"}), unit by unit: ${p.mean >= 0 ? "+" : ""}${f3(p.mean)} ± ${f3(p.se)}, ensemble ahead on ${p.above} of ${p.n}, signed-rank p ${p3(p.signedRankP)}`);
+    out.push(`${t.model} − ${t.versus} (${t.metric === "r2raw" ? "raw R²" : "r²_ER"}), unit by unit: ${p.mean >= 0 ? "+" : ""}${f3(p.mean)} ± ${f3(p.se)}, ${t.model} ahead on ${p.above} of ${p.n}, signed-rank p ${p3(p.signedRankP)}`);
   }
   return out;
 }

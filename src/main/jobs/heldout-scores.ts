@@ -21,9 +21,12 @@ export interface HeldOutScores {
   units: UnitScore[];
   /** Median over usable units, per model. */
   medians: { r2raw: Partial<Record<CrossValidatedModel, number>>; r2er?: Partial<Record<CrossValidatedModel, number>>; reliability?: number };
-  /** The ensemble against each baseline, unit by unit (raw R²; r²_ER too where there are repeats). */
-  tests: { versus: CrossValidatedModel; metric: "r2raw" | "r2er"; paired: Paired }[];
+  /** Each readout on the pretrained ensemble against each baseline, unit by unit (raw R²; r²_ER too where there are repeats). */
+  tests: { model: CrossValidatedModel; versus: CrossValidatedModel; metric: "r2raw" | "r2er"; paired: Paired }[];
 }
+
+/** The readouts that stand on the pretrained ensemble (the others are baselines on the front end alone). */
+export const onEnsemble = (m: CrossValidatedModel): boolean => m === "ensemble" || m === "skip";
 
 export function scoreHeldOut(session: { ds: SessionDataset; raw: Float64Array; units: number }, predictions: Partial<Record<CrossValidatedModel, Float32Array>>): HeldOutScores {
   const { ds, units } = session;
@@ -55,12 +58,12 @@ export function scoreHeldOut(session: { ds: SessionDataset; raw: Float64Array; u
     medians.reliability = medianOf((s) => s.reliability);
   }
   const tests: HeldOutScores["tests"] = [];
-  if (models.includes("ensemble")) {
-    for (const versus of models.filter((m) => m !== "ensemble")) {
+  for (const model of models.filter(onEnsemble)) {
+    for (const versus of models.filter((m) => !onEnsemble(m))) {
       const diff = (pick: (s: UnitScore) => Partial<Record<CrossValidatedModel, number>> | undefined): number[] =>
-        usable.map((s) => (pick(s)?.ensemble ?? Number.NaN) - (pick(s)?.[versus] ?? Number.NaN)).filter(Number.isFinite);
-      tests.push({ versus, metric: "r2raw", paired: paired(diff((s) => s.r2raw)) });
-      if (withRepeats) tests.push({ versus, metric: "r2er", paired: paired(diff((s) => s.r2er)) });
+        usable.map((s) => (pick(s)?.[model] ?? Number.NaN) - (pick(s)?.[versus] ?? Number.NaN)).filter(Number.isFinite);
+      tests.push({ model, versus, metric: "r2raw", paired: paired(diff((s) => s.r2raw)) });
+      if (withRepeats) tests.push({ model, versus, metric: "r2er", paired: paired(diff((s) => s.r2er)) });
     }
   }
   return { units: scores, medians, tests };

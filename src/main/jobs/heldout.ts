@@ -129,14 +129,14 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
   if (held.ds.images.length < 2 * nFolds) {
     throw new HeldOutError(`Held-out session "${held.ds.name}" has ${held.ds.images.length} images, too few for ${nFolds} folds (each fold needs at least 2). Use fewer --folds.`);
   }
-  const models = options.models ?? (["ensemble", "ridge", "factorized"] as const);
+  const models = options.models ?? (["ensemble", "skip", "ridge", "factorized"] as const);
   const trainingBackend = await ensureTrainableBackend(log);
   let ensemble: DeepEnsemble | undefined;
   let training: HeldOutReport["training"];
   let pretrainSeconds = 0;
   let modelVersionId: number | undefined;
   try {
-    if (models.includes("ensemble")) {
+    if (models.includes("ensemble") || models.includes("skip")) {
       const t1 = performance.now();
       ensemble = new DeepEnsemble({
         ...defaultEnsembleConfig,

@@ -1,15 +1,21 @@
 // k-fold cross-validation of a session the ensemble never trained on: in each fold the session's
 // readout is fitted against the frozen cores on the other folds, and the fold is predicted; ridge
 // and a factorized readout on the front end's features get the same folds, so every image is
-// predicted once by each model and the three are compared unit by unit.
+// predicted once by each model and the three are compared unit by unit. "skip" reads the frozen
+// cores' outputs and the front end's features together: one ridge readout over both, the weight
+// of each block chosen by cross-validation inside the training folds.
+import * as tf from "@tensorflow/tfjs";
 import { zscoreTargets } from "../data/targets.js";
 import { SeededRandom } from "../data/random.js";
 import type { DeepEnsemble } from "./ensemble.js";
 import { fitFactorizedReadout } from "./factorized.js";
-import { ridgeFit } from "./ridge.js";
+import { ridgeFit, ridgeFitBlocks } from "./ridge.js";
 import { predictSession, refitReadoutsWithReport, type TrainingSession } from "./train.js";
 
-export type CrossValidatedModel = "ensemble" | "ridge" | "factorized";
+export type CrossValidatedModel = "ensemble" | "skip" | "ridge" | "factorized";
+
+/** Weights of [front-end features, core outputs] tried by the skip readout (each block's Gram is trace-normalized first). */
+export const skipBlockWeights: readonly number[][] = [[1, 0], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75], [0, 1]];
 
 export interface HeldOutSession {
   key: string;
@@ -24,7 +30,7 @@ export interface HeldOutSession {
 }
 
 export interface CrossValidationOptions {
-  /** Which models to fit (default all three). */
+  /** Which models to fit (default: all four with an ensemble, ridge and factorized without). */
   models?: readonly CrossValidatedModel[];
   readoutL2?: number;
   /** Most steps of a readout fit; early stopping on a slice of the training folds usually ends it sooner. */
@@ -49,8 +55,8 @@ export interface CrossValidation {
  * fold's.
  */
 export async function crossValidateSession(ensemble: DeepEnsemble | undefined, session: HeldOutSession, folds: readonly (readonly number[])[], options: CrossValidationOptions = {}): Promise<CrossValidation> {
-  const models = options.models ?? (["ensemble", "ridge", "factorized"] as const);
-  if (models.includes("ensemble") && ensemble === undefined) throw new Error("crossValidateSession: the ensemble model needs an ensemble");
+  const models = options.models ?? (ensemble === undefined ? (["ridge", "factorized"] as const) : (["ensemble", "skip", "ridge", "factorized"] as const));
+  if ((models.includes("ensemble") || models.includes("skip")) && ensemble === undefined) throw new Error("crossValidateSession: the ensemble and skip models need an ensemble");
   const { units, images } = session;
   const predictions: Partial<Record<CrossValidatedModel, Float32Array>> = {};
   const seconds: Partial<Record<CrossValidatedModel, number>> = {};
@@ -60,6 +66,7 @@ export async function crossValidateSession(ensemble: DeepEnsemble | undefined, s
   }
   const l2 = options.readoutL2 ?? 1e-2;
   const seed = options.seed ?? 1;
+  const core = models.includes("skip") ? coreFeatures(ensemble!, session) : undefined;
   for (const [f, test] of folds.entries()) {
     if (options.signal?.aborted) throw new Error(`cross-validation cancelled after ${f} of ${folds.length} folds`);
     const inTest = new Set(test);
@@ -88,6 +95,13 @@ export async function crossValidateSession(ensemble: DeepEnsemble | undefined, s
       detail.readoutSeconds = (performance.now() - t0) / 1000;
       put("ensemble", predictSession(ensemble!, s, test));
     }
+    if (core !== undefined) {
+      const t0 = performance.now();
+      const skip = ridgeFitBlocks([session.features, core], images, targets, units, rest, { seed: seed + f, scalePerFeature: [true, false], blockWeights: skipBlockWeights.map((w) => [...w]) });
+      put("skip", skip.predict([session.features, core], test));
+      skip.dispose();
+      seconds.skip! += (performance.now() - t0) / 1000;
+    }
     if (models.includes("ridge")) {
       const t0 = performance.now();
       const ridge = ridgeFit(session.features, images, targets, units, rest, { seed: seed + f });
@@ -106,4 +120,29 @@ export async function crossValidateSession(ensemble: DeepEnsemble | undefined, s
     options.onFold?.(f + 1, folds.length, detail);
   }
   return { predictions, seconds };
+}
+
+/**
+ * Every member's core output for every image, flattened per image [N, M·h·w·C]. Centred, not
+ * scaled, by the ridge: a ReLU core's outputs are mostly zero, and scaling such a column to unit
+ * variance blows its rare values up.
+ */
+function coreFeatures(ensemble: DeepEnsemble, session: HeldOutSession): Float32Array {
+  const per = session.shape[0] * session.shape[1] * session.shape[2];
+  let out: Float32Array | undefined;
+  let width = 0;
+  for (let start = 0; start < session.images; start += 128) {
+    const n = Math.min(128, session.images - start);
+    const x = tf.tensor4d(session.features.subarray(start * per, (start + n) * per), [n, ...session.shape]);
+    const outs = ensemble.coreOutputs(x);
+    const parts = outs.map((o) => o.dataSync() as Float32Array);
+    tf.dispose([x, ...outs]);
+    const each = parts[0]!.length / n;
+    if (out === undefined) {
+      width = each * parts.length;
+      out = new Float32Array(session.images * width);
+    }
+    for (let i = 0; i < n; i++) parts.forEach((p, m) => out!.set(p.subarray(i * each, (i + 1) * each), (start + i) * width + m * each));
+  }
+  return out ?? new Float32Array(0);
 }
