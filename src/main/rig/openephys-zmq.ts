@@ -74,6 +74,11 @@ export class OpenEphysZmqAcquisition implements Acquisition {
     return this.stream?.openPresentations ?? 0;
   }
 
+  /** Messages read from the data socket so far, whatever they held (a session's health watches it move). */
+  get messagesReceived(): number | undefined {
+    return this.stream?.stats.messages;
+  }
+
   get linkState(): RigLinkState {
     return this.link;
   }

@@ -96,6 +96,8 @@ export interface Acquisition {
   drain(timeoutMs: number): Promise<void>;
   /** Set once the rig's stream proves unreadable for good (a ZMQ Interface older than the contract): why, in a person's words. */
   readonly refusal?: string;
+  /** Messages read from the rig so far, when the acquisition can tell: a count that stops moving is a stream that stopped. */
+  readonly messagesReceived?: number;
   stop(): Promise<void>;
 }
 

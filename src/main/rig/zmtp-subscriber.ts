@@ -23,6 +23,10 @@ export class ZmtpSubscriber {
   private stopped = false;
   private stream: ZmtpStream | undefined;
   private frames: Buffer[] = [];
+  /** The connection's state as last reported (undefined before the first report). */
+  private up: boolean | undefined;
+  /** Connection attempts so far, the first included (for diagnostics). */
+  attempts = 0;
   /** Bytes of message frames received in all (for diagnostics). */
   bytes = 0;
 
@@ -35,6 +39,7 @@ export class ZmtpSubscriber {
 
   private open(): void {
     if (this.stopped) return;
+    this.attempts++;
     this.frames = [];
     const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true });
     this.socket = socket;
@@ -45,7 +50,7 @@ export class ZmtpSubscriber {
     }, this.options.maxFrameBytes ?? 64 << 20);
     socket.on("connect", () => {
       socket.write(zmtpGreeting());
-      this.options.onState?.(true, `connected to tcp://${this.options.host}:${this.options.port}`);
+      this.report(true, `connected to tcp://${this.options.host}:${this.options.port}`);
     });
     socket.on("data", (chunk: Buffer) => {
       try {
@@ -61,12 +66,19 @@ export class ZmtpSubscriber {
       if (this.socket !== socket) return;
       this.socket = undefined;
       if (this.stopped) return;
-      this.options.onState?.(false, `connection to tcp://${this.options.host}:${this.options.port} closed; reconnecting`);
+      this.report(false, `connection to tcp://${this.options.host}:${this.options.port} closed; reconnecting every ${this.options.reconnectMs ?? 100} ms`);
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.open();
       }, this.options.reconnectMs ?? 100);
     });
+  }
+
+  /** Tells onState once per change: a rig that stays away is retried every reconnectMs but reported once. */
+  private report(up: boolean, detail: string): void {
+    if (up === this.up) return;
+    this.up = up;
+    this.options.onState?.(up, detail);
   }
 
   private feed(chunk: Buffer): void {

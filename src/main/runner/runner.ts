@@ -6,6 +6,8 @@ import { EventCodeAllocator } from "../rig/codes.js";
 import type { Rig } from "../rig/types.js";
 import type { Clock } from "./clock.js";
 import { buildSchedule } from "./schedule.js";
+import { RigHealth, type HealthOptions } from "./health.js";
+import { OnsetTimeline } from "./onset-timeline.js";
 import { DisplaySteps } from "./display-steps.js";
 import type { SessionDisplayRecord } from "../store/display-timing.js";
 
@@ -30,6 +32,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** How often to retry a lost event-code port while paused. */
   reconnectEveryMs?: number;
+  /** When the rig counts as gone quiet (no data, no onset TTLs, codes not confirmed): the session pauses until it is back. */
+  health?: Partial<HealthOptions>;
   /** The display the session runs on (refresh, pre-flight), stored with it (window displays and photodiodes). */
   display?: SessionDisplayRecord;
 }
@@ -100,6 +104,7 @@ export class SessionRunner {
       writer.addFault(f);
       log(`fault ${f.code}: ${f.message}`);
     };
+    const health = new RigHealth({ clock, rig, store, sessionId: session.id, log, fault, flush: () => writer.flush() }, options.health);
     const display = new DisplaySteps(store, session.id, rig, fault, options.display);
     store.appendSessionEvent(session.id, "started", `${schedule.length} presentations scheduled on rig ${options.rigName}`);
     log(`session ${session.uuid} started: ${schedule.length} presentations of "${protocol.name}" on rig ${options.rigName}`);
@@ -115,28 +120,35 @@ export class SessionRunner {
           codeOf.delete(c.presentationIdx);
         }
       },
-      ttl: (t) => writer.addTtlOnset(t),
+      ttl: (t) => {
+        if (t.presentationIdx !== null) health.onset(t.presentationIdx);
+        writer.addTtlOnset(t);
+      },
       light: (l) => display.light(l),
       fault,
-      link: (state, message) => log(`rig link ${state}: ${message}`),
+      link: (state, message) => health.link(state, message),
     });
     await rig.display.open();
     await this.startRecording(session.id, session.uuid, fault);
 
-    const { fixationMs, stimulusMs, interStimulusMs } = protocol.timing;
+    const { stimulusMs } = protocol.timing;
     const signal = options.signal;
     let presented = 0;
     let state: SessionState = "completed";
     const t0 = clock.nowMs();
     try {
-      await clock.sleep(fixationMs, signal);
+      const timeline = new OnsetTimeline(clock, t0, protocol.timing);
       for (const [i, item] of schedule.entries()) {
         if (signal?.aborted) break;
         this.checkRefusal();
+        const gate = await health.gate(item.idx, signal);
+        if (!gate.go) break;
+        if (gate.paused) timeline.restart();
+        const scheduledMs = await timeline.next(signal);
+        if (signal?.aborted) break;
         const code = codes.next();
         codeOf.set(item.idx, code);
         rig.acquisition.expect({ presentationIdx: item.idx, code });
-        const scheduledMs = clock.nowMs() - t0;
         let confirmed = false;
         let shownMs: number | null = null;
         const frames = display.timing(stimulusMs);
@@ -165,6 +177,7 @@ export class SessionRunner {
           }
         }
         if (signal?.aborted && shownMs === null) break;
+        health.codeSent(item.idx, confirmed);
         stored.add(item.idx);
         writer.addPresentation({
           idx: item.idx,
@@ -190,7 +203,6 @@ export class SessionRunner {
         if (cleared !== undefined && !cleared.confirmed) {
           fault({ code: "event-code-unconfirmed", message: `clearing event code ${code} after presentation ${item.idx} was not confirmed${cleared.message ? `: ${cleared.message}` : ""}`, presentationIdxs: [item.idx] });
         }
-        await clock.sleep(interStimulusMs, signal);
       }
       if (signal?.aborted) state = "interrupted";
       await rig.acquisition.drain(options.countWindow.endMs + options.graceMs + 2000);
@@ -207,6 +219,8 @@ export class SessionRunner {
       if (stopped !== undefined && !stopped.confirmed) fault({ code: "other", message: `the rig's recording was not stopped: ${stopped.message ?? "no reason given"}; stop it in the Open Ephys GUI`, presentationIdxs: [] });
       display.storeFrames();
       writer.close();
+      // "With counts" means complete counts, as `show` says; incomplete ones are stored and flagged.
+      countsStored = store.countResults(session.id).filter((r) => r.complete).length;
       await rig.acquisition.stop().catch(() => {});
       await rig.display.close().catch(() => {});
       await rig.eventCodes.close().catch(() => {});
@@ -216,7 +230,7 @@ export class SessionRunner {
         state === "interrupted" ? `interrupted after ${presented} of ${schedule.length} presentations; everything so far is saved` : `${presented} presentations`,
       );
     }
-    log(`session ${session.uuid} ${state}: ${presented}/${schedule.length} presented, ${countsStored} with counts stored, ${faults} faults`);
+    log(`session ${session.uuid} ${state}: ${presented}/${schedule.length} presented, ${countsStored} with complete counts, ${faults} faults`);
     return { sessionId: session.id, uuid: session.uuid, state, scheduled: schedule.length, presented, countsStored, faults };
   }
 

@@ -42,6 +42,8 @@ export class SimNetworkEvents {
   /** The parameters of each StartRecord that started a recording (PrependText, RecDir, AppendText, …). */
   readonly recordings: Record<string, string>[] = [];
   commands = 0;
+  /** False: the plugin stops answering (a hung or killed GUI); what arrives meanwhile is neither carried out nor answered in time. */
+  answering = true;
 
   constructor(
     private readonly host: NetworkEventsHost,
@@ -106,6 +108,13 @@ export class SimNetworkEvents {
     while (running()) {
       try {
         const [msg] = await rep.receive();
+        if (!this.answering) {
+          // A REP must answer before it can receive again: the late answer goes to a requester that gave up.
+          while (!this.answering && running()) await new Promise((r) => setTimeout(r, 20));
+          if (!running()) return;
+          await rep.send("NotHandled");
+          continue;
+        }
         await rep.send(this.handle(msg?.toString("utf8") ?? ""));
       } catch {
         if (!running() || rep.closed) return;
