@@ -6,6 +6,7 @@ const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<vo
   readout: () => import("./readout.js"),
   distill: () => import("./distill.js"),
   ingest: () => import("./ingest.js"),
+  onsets: () => import("./onsets.js"),
   selection: () => import("./selection.js"),
   turnaround: () => import("./turnaround.js"),
 };
