@@ -4,8 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
-import { InvalidFileError, loadProtocolFile, loadRigFile, parseWithSchema, protocolSchema, rigSchema } from "./protocol/index.js";
-import { fitGamma } from "../stimulus/index.js";
+import { InvalidFileError, loadProtocolFile, loadRigFile, protocolSchema, rigSchema } from "./protocol/index.js";
 import { createRig, sessionCountWindow, simRigPorts } from "./rig/index.js";
 import { SimRig } from "./sim/sim-rig.js";
 import { realClock, replayProtocol, SessionRunner } from "./runner/index.js";
@@ -19,6 +18,7 @@ import { registerModelCommands } from "./cli-models.js";
 import { registerCompactCommands } from "./cli-compact.js";
 import { sessionDisplaySetup, type DisplayFlags } from "./cli-display.js";
 import { describeDisplayTiming, displayTimingSummary } from "./store/display-timing.js";
+import { registerCalibrateCommands } from "./cli-calibrate.js";
 
 const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
@@ -289,25 +289,7 @@ export function buildProgram(): Command {
       write("rig.schema.json", rigSchema);
     });
 
-  program
-    .command("calibrate")
-    .description("fit a display's gamma per channel from photometer readings; the output goes in the rig file's display.calibration")
-    .requiredOption("--readings <file>", 'JSON {"red":[{"level0to255":0,"luminance":0.4},…],"green":[…],"blue":[…]}')
-    .option("-o, --output <file>", "write the calibration JSON here (default: print it)")
-    .action((flags: { readings: string; output?: string }) => {
-      const reading = z.object({ level0to255: z.number().int().min(0).max(255), luminance: z.number().min(0) }).strict();
-      const channel = z.array(reading).min(3);
-      const schema = z.object({ red: channel, green: channel, blue: channel }).strict();
-      const readings = parseWithSchema(schema, flags.readings, readFileSync(flags.readings, "utf8"));
-      const fits = { red: fitGamma(readings.red), green: fitGamma(readings.green), blue: fitGamma(readings.blue) };
-      for (const [name, f] of Object.entries(fits)) say(`${name}: gamma ${f.gamma.toFixed(3)}, black ${f.black} cd/m², white ${f.white} cd/m², rmse ${f.rmse.toFixed(3)} cd/m²`);
-      const text = `${JSON.stringify(fits, null, 2)}\n`;
-      if (flags.output === undefined) process.stdout.write(text);
-      else {
-        writeFileSync(flags.output, text);
-        say(`wrote ${flags.output}; put it in the rig file as "display": {"kind": "virtual", "calibration": …}`);
-      }
-    });
+  registerCalibrateCommands(program);
 
   registerSimRigCommand(program);
 
