@@ -5,7 +5,7 @@
  * stored as a session event) until the rig is back. The link's state (connected, degraded, down) is
  * stored as a session event each time it changes, and logged once per change.
  */
-import type { Rig, RigLinkState } from "../rig/types.js";
+import type { EventCodeOutput, RigLinkState } from "../rig/types.js";
 import type { SessionStore } from "../store/store.js";
 import type { FaultRecord } from "../store/types.js";
 import type { Clock } from "./clock.js";
@@ -38,7 +38,8 @@ export interface HealthProblem {
 
 export interface HealthDeps {
   clock: Clock;
-  rig: Rig;
+  /** What health reads of the rig: the acquisition's message count, and the event-code input to probe. */
+  rig: { acquisition: { readonly messagesReceived?: number }; eventCodes: Pick<EventCodeOutput, "checkReady" | "clear"> };
   store: SessionStore;
   sessionId: number;
   log: (line: string) => void;
