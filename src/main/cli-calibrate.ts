@@ -13,7 +13,7 @@ import { Pr655, type Photometer } from "./calibration/pr655.js";
 import type { PatchDisplay } from "./calibration/procedure.js";
 import { calibrateRigFile } from "./calibration/rig-file.js";
 import { WindowDisplay } from "./display/window-display.js";
-import { startBrowserStimulus, type BrowserStimulus } from "./display/window-session.js";
+import { desktopWindowHint, startBrowserStimulus, type BrowserStimulus } from "./display/window-session.js";
 import { projectRoot } from "./paths.js";
 import { loadRigFile, parseWithSchema } from "./protocol/index.js";
 import { VirtualDisplay } from "./rig/virtual-display.js";
@@ -86,6 +86,7 @@ async function withPhotometer(flags: CalibrateFlags & { photometer: string }): P
       });
       cleanup.push(() => browser.close("the calibration ended"));
       say(`Open the stimulus window full screen on the display to calibrate (Chromium, F11), at:\n  ${browser.url}`);
+      say(desktopWindowHint(browser.url, display));
       process.stdout.write(`stimulus-window ${browser.url}\n`);
       const window = new WindowDisplay({
         host: browser.host,

@@ -7,7 +7,7 @@ import type { SessionStore } from "./store/store.js";
 import type { SessionDisplayRecord } from "./store/display-timing.js";
 import { parseAccepted, preflightRefusal, type DisplayProblem } from "./display/preflight.js";
 import { WindowDisplay } from "./display/window-display.js";
-import { checkWindowDisplay, startBrowserStimulus, virtualDisplayRecord } from "./display/window-session.js";
+import { checkWindowDisplay, desktopWindowHint, startBrowserStimulus, virtualDisplayRecord } from "./display/window-session.js";
 import type { StimulusWindowHost } from "./display/window-host.js";
 import { projectRoot } from "./paths.js";
 
@@ -66,6 +66,7 @@ export async function sessionDisplaySetup(
     log: say,
   });
   say(`Open the stimulus window full screen on the stimulus display (Chromium, F11), at:\n  ${browser.url}`);
+  say(desktopWindowHint(browser.url, rig.display));
   process.stdout.write(`stimulus-window ${browser.url}\n`);
   const host = browser.host;
   return {

@@ -12,6 +12,7 @@ import { guardIpcCall, rendererHost, rendererOrigin, rendererScheme, type Truste
 import { contentTypeOf, rendererCsp, resolveStaticPath } from "../api/static-files.js";
 import { SessionStore } from "../store/index.js";
 import { defaultDatabase, parseDesktopOptions } from "./options.js";
+import { openStimulusWindow } from "./stimulus-window.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const options = parseDesktopOptions(process.argv.slice(1), process.env);
@@ -101,7 +102,27 @@ function handleInvoke(event: IpcMainInvokeEvent, channel: unknown, request: unkn
   return guardIpcCall(store, call, trusted, log);
 }
 
+/** `--stimulus-url`: only the stimulus window, on the display named; a display that does not exist is an error. */
+function startStimulusWindow(): void {
+  const ses = session.defaultSession;
+  ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  ses.setPermissionCheckHandler(() => false);
+  try {
+    if (options.stimulusError !== undefined) throw new Error(options.stimulusError);
+    const { url, screen } = options.stimulus!;
+    mainWindow = openStimulusWindow(url, screen);
+    mainWindow.on("closed", () => {
+      mainWindow = undefined;
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    dialog.showErrorBox("cortexloop: the stimulus window did not open", `${message}\n\nNothing was shown.`);
+    app.exit(1);
+  }
+}
+
 async function start(): Promise<void> {
+  if (options.stimulus !== undefined || options.stimulusError !== undefined) return startStimulusWindow();
   if (options.devServerUrl === undefined && !existsSync(join(rendererDir(), "index.html"))) {
     dialog.showErrorBox("cortexloop: the review UI is not built", `${rendererDir()}/index.html is missing. Run \`npm run build:renderer\` (or \`npm start\`, which builds it), then start the app again.`);
     app.exit(1);

@@ -6,6 +6,48 @@ export interface DesktopOptions {
   db: string | undefined;
   /** Vite dev server to load instead of the built renderer (development only, loopback only). */
   devServerUrl: string | undefined;
+  /**
+   * `--stimulus-url <url>` (the address `cortexloop run` or `calibrate` prints, loopback http only) and
+   * `--stimulus-screen id:N|index:N`: open only the stimulus window, full screen without frame on that display.
+   */
+  stimulus?: { url: string; screen: { id?: number; index?: number } };
+  /** Why the stimulus options were refused (the app says so and exits). */
+  stimulusError?: string;
+}
+
+/** Reads --stimulus-url and --stimulus-screen; a bad value is a sentence in `error`. */
+function parseStimulus(argv: readonly string[]): Pick<DesktopOptions, "stimulus" | "stimulusError"> {
+  const value = (flag: string): string | undefined => {
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      if (a === flag && i + 1 < argv.length) return argv[i + 1];
+      if (a.startsWith(`${flag}=`)) return a.slice(flag.length + 1);
+    }
+    return undefined;
+  };
+  const url = value("--stimulus-url");
+  const screenText = value("--stimulus-screen");
+  if (url === undefined) {
+    return screenText === undefined ? {} : { stimulusError: "--stimulus-screen needs --stimulus-url (the address cortexloop run prints)" };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { stimulusError: `--stimulus-url "${url.slice(0, 200)}" is not an address; copy the one cortexloop run prints` };
+  }
+  if (parsed.protocol !== "http:" || !["127.0.0.1", "localhost"].includes(parsed.hostname) || !parsed.pathname.endsWith("/stimulus.html")) {
+    return { stimulusError: `--stimulus-url must be the stimulus page on this computer (http://127.0.0.1:<port>/stimulus.html#token=…), not ${parsed.origin}${parsed.pathname}` };
+  }
+  const screen: { id?: number; index?: number } = {};
+  if (screenText !== undefined) {
+    const m = /^(id|index):(-?[0-9]+)$/.exec(screenText);
+    if (m === null || (m[1] === "index" && Number(m[2]) < 0)) {
+      return { stimulusError: `--stimulus-screen must be id:<display id> or index:<position from 0>, not "${screenText.slice(0, 100)}"` };
+    }
+    screen[m[1] as "id" | "index"] = Number(m[2]);
+  }
+  return { stimulus: { url: parsed.href, screen } };
 }
 
 /** Reads `--db <file>` / `--db=<file>` (or CORTEXLOOP_DB) and CORTEXLOOP_DEV_URL (loopback http only). */
@@ -26,7 +68,7 @@ export function parseDesktopOptions(argv: readonly string[], env: Record<string,
       devServerUrl = undefined;
     }
   }
-  return { db: db !== undefined && db.length > 0 ? db : undefined, devServerUrl };
+  return { db: db !== undefined && db.length > 0 ? db : undefined, devServerUrl, ...parseStimulus(argv) };
 }
 
 export function defaultDatabase(userDataDir: string): string {
