@@ -9,6 +9,7 @@ import { z } from "zod";
 import { fitGamma, identityCalibration } from "../stimulus/index.js";
 import { openSerialLines } from "./calibration/line-transport.js";
 import { VirtualPatchDisplay, WindowPatchDisplay } from "./calibration/patch-displays.js";
+import { ColorCal } from "./calibration/colorcal.js";
 import { Pr655, type Photometer } from "./calibration/pr655.js";
 import type { PatchDisplay } from "./calibration/procedure.js";
 import { calibrateRigFile } from "./calibration/rig-file.js";
@@ -57,10 +58,7 @@ function fromReadings(flags: CalibrateFlags & { readings: string }): void {
 async function withPhotometer(flags: CalibrateFlags & { photometer: string }): Promise<number> {
   if (flags.rig === undefined) throw new Error("--photometer needs --rig <file>: the display to calibrate, and where the result goes");
   const type = flags.type ?? "pr655";
-  if (type === "colorcal") {
-    throw new Error("--type colorcal: the CRS ColorCAL MKII driver is not written yet; use a PR-655/PR-670 (--type pr655). Nothing was measured or written.");
-  }
-  if (type !== "pr655") throw new Error(`--type must be pr655 or colorcal, not "${type}"; nothing was measured or written`);
+  if (type !== "pr655" && type !== "colorcal") throw new Error(`--type must be pr655 or colorcal, not "${type}"; nothing was measured or written`);
   const { rig } = loadRigFile(flags.rig);
   const display = rig.display;
   if (display.kind === "none") throw new Error(`${flags.rig}: display.kind is "none": there is no display to calibrate`);
@@ -68,9 +66,11 @@ async function withPhotometer(flags: CalibrateFlags & { photometer: string }): P
   const timeoutS = Number(flags.windowTimeout);
   const cleanup: (() => Promise<void>)[] = [];
   try {
-    const link = await openSerialLines(flags.photometer);
+    // PsychoPy opens the PR-655 at 9600 baud and the ColorCAL (USB) at 115200.
+    const link = await openSerialLines(flags.photometer, type === "pr655" ? 9600 : 115200);
     const measureTimeoutMs = flags.measureTimeout === undefined ? undefined : Number(flags.measureTimeout) * 1000;
-    const photometer: Photometer = await Pr655.open(link, { port: flags.photometer, measureTimeoutMs });
+    const opened = { port: flags.photometer, measureTimeoutMs };
+    const photometer: Photometer = type === "pr655" ? await Pr655.open(link, opened) : await ColorCal.open(link, opened);
     cleanup.push(() => photometer.close());
     say(`photometer: ${photometer.model}, serial ${photometer.serial}, on ${flags.photometer}`);
     let patches: PatchDisplay;
@@ -146,7 +146,7 @@ export function registerCalibrateCommands(program: Command): void {
     .option("--readings <file>", 'JSON {"red":[{"level0to255":0,"luminance":0.4},…],"green":[…],"blue":[…]}')
     .option("-o, --output <file>", "with --readings: write the calibration JSON here (default: print it)")
     .option("--photometer <port>", "the photometer's serial port")
-    .option("--type <type>", "photometer: pr655 (PhotoResearch PR-655/PR-670) or colorcal", "pr655")
+    .option("--type <type>", "photometer: pr655 (PhotoResearch PR-655/PR-670) or colorcal (CRS ColorCAL MKII)", "pr655")
     .option("--rig <file>", "with --photometer: the rig file whose display is calibrated (the result is written into it)")
     .option("--levels <n>", "levels measured per gun and for grey (default 9)")
     .option("--measure-timeout <s>", "longest a photometer measurement may take (default 30)")
@@ -162,7 +162,8 @@ export function registerCalibrateCommands(program: Command): void {
 
   program
     .command("sim-photometer")
-    .description("a simulated PR-655 on a serial port (one end of a pty pair) that measures the display through a hidden gamma")
+    .description("a simulated PR-655 or ColorCAL MKII on a serial port (one end of a pty pair) that measures the display through a hidden gamma")
+    .option("--type <type>", "the instrument it plays: pr655 or colorcal", "pr655")
     .requiredOption("--port <path>", "the instrument's end of the pty pair (calibrate --photometer takes the other end)")
     .requiredOption("--rig <file>", "the rig file: it looks at display.simulationEndpoint (window) or display.endpoint (virtual)")
     .option("--gamma <g>", "hidden gamma: one for all guns, or red,green,blue", "2.2")
@@ -170,7 +171,7 @@ export function registerCalibrateCommands(program: Command): void {
     .option("--black <cd>", "luminance at 0,0,0, cd/m²", String(defaultHiddenDisplay.black))
     .option("--noise <fraction>", "measurement noise, SD as a fraction of the reading", "0.002")
     .option("--stop-after <n>", "stop answering after n measurements (a photometer that dies mid-sweep)")
-    .action(async (flags: { port: string; rig: string; gamma: string; white: string; black: string; noise: string; stopAfter?: string }) => {
+    .action(async (flags: { port: string; rig: string; type: string; gamma: string; white: string; black: string; noise: string; stopAfter?: string }) => {
       const { rig } = loadRigFile(flags.rig);
       const d = rig.display;
       const endpoint = d.kind === "window" ? d.simulationEndpoint : d.kind === "virtual" ? d.endpoint : undefined;
@@ -178,7 +179,9 @@ export function registerCalibrateCommands(program: Command): void {
         throw new Error(`${flags.rig}: the simulated photometer needs display.simulationEndpoint (window) or a virtual display's endpoint`);
       }
       const hidden: HiddenDisplay = { gammas: triple("gamma", flags.gamma), white: triple("white", flags.white), black: Number(flags.black) };
+      if (flags.type !== "pr655" && flags.type !== "colorcal") throw new Error(`--type must be pr655 or colorcal, not "${flags.type}"`);
       const sim = new SimPhotometer({
+        type: flags.type,
         port: flags.port,
         endpoint,
         display: hidden,

@@ -6,38 +6,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LineReader } from "../../src/main/calibration/line-transport.js";
-import { Pr655, PhotometerError, type LineTransport } from "../../src/main/calibration/pr655.js";
+import { Pr655, PhotometerError } from "../../src/main/calibration/pr655.js";
 import type { PatchDisplay } from "../../src/main/calibration/procedure.js";
 import { calibrateRigFile } from "../../src/main/calibration/rig-file.js";
 import { loadRigFile } from "../../src/main/protocol/index.js";
 import { tempDir, writeJson } from "../rig/helpers.js";
-
-/** Replies in the order the driver asks; each is the raw bytes, in the chunks the port delivered, or null (silence). */
-type Recorded = [command: string, reply: string[] | null];
-
-class RecordedTransport implements LineTransport {
-  readonly sent: string[] = [];
-  private readonly reader = new LineReader();
-  constructor(private readonly script: Recorded[]) {}
-
-  async write(text: string): Promise<void> {
-    this.sent.push(text);
-    if (text === "Q") return;
-    const next = this.script.shift();
-    if (next === undefined) throw new Error(`the recording has no reply for ${JSON.stringify(text)}`);
-    expect(`${next[0]}\n`).toBe(text);
-    const chunks = next[1];
-    if (chunks === null) return;
-    // Delivered as the port would: a chunk at a time, some after the driver started waiting.
-    for (const [i, c] of chunks.entries()) setTimeout(() => this.reader.push(Buffer.from(c, "latin1")), i);
-  }
-  readLine(timeoutMs: number): Promise<string | null> {
-    return this.reader.readLine(timeoutMs);
-  }
-  discardInput(): void {}
-  async close(): Promise<void> {}
-}
+import { RecordedTransport, type Recorded } from "./recorded.js";
 
 const hello: Recorded[] = [
   ["PHOTO", [" REMOTE", " MODE\r\n"]],

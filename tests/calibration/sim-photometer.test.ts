@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openSerialLines } from "../../src/main/calibration/line-transport.js";
 import { VirtualPatchDisplay } from "../../src/main/calibration/patch-displays.js";
+import { ColorCal } from "../../src/main/calibration/colorcal.js";
 import { Pr655 } from "../../src/main/calibration/pr655.js";
 import { calibrateRigFile } from "../../src/main/calibration/rig-file.js";
 import { loadRigFile } from "../../src/main/protocol/index.js";
@@ -23,7 +24,7 @@ describe.skipIf(!socatAvailable)("calibration against cortexloop sim-photometer"
     for (const f of cleanup.splice(0).reverse()) await f().catch(() => {});
   });
 
-  async function setup(gammas: [number, number, number], stopAfterMeasurements?: number) {
+  async function setup(gammas: [number, number, number], stopAfterMeasurements?: number, type: "pr655" | "colorcal" = "pr655") {
     const dir = tempDir("sim-photometer");
     const endpoint = `tcp://127.0.0.1:${await freePorts(1)}`;
     const rigFile = writeJson(join(dir, "rig.json"), {
@@ -36,6 +37,7 @@ describe.skipIf(!socatAvailable)("calibration against cortexloop sim-photometer"
     await pty.start();
     cleanup.push(() => pty.stop());
     const sim = new SimPhotometer({
+      type,
       port: pty.rigPath,
       endpoint,
       display: { gammas, white: [25, 60, 8], black: 0.3 },
@@ -46,7 +48,9 @@ describe.skipIf(!socatAvailable)("calibration against cortexloop sim-photometer"
     cleanup.push(() => display.close());
     await sim.start();
     cleanup.push(() => sim.stop());
-    const photometer = await Pr655.open(await openSerialLines(pty.controllerPath), { port: pty.controllerPath, replyTimeoutMs: 1000, measureTimeoutMs: 2000 });
+    const link = await openSerialLines(pty.controllerPath);
+    const opened = { port: pty.controllerPath, replyTimeoutMs: 1000, measureTimeoutMs: 2000 };
+    const photometer = type === "pr655" ? await Pr655.open(link, opened) : await ColorCal.open(link, opened);
     cleanup.push(() => photometer.close());
     return { rigFile, photometer, patches: new VirtualPatchDisplay(display, 60), sim };
   }
@@ -68,6 +72,18 @@ describe.skipIf(!socatAvailable)("calibration against cortexloop sim-photometer"
       expect(rig.display.kind === "virtual" && rig.display.calibration?.photometer?.model).toBe("PR-655");
     }, 60_000);
   }
+
+  it("recovers hidden gammas 1.8, 2.2, 2.6 with a simulated ColorCAL MKII", async () => {
+    const gammas = [1.8, 2.2, 2.6];
+    const { rigFile, photometer, patches } = await setup([1.8, 2.2, 2.6], undefined, "colorcal");
+    const outcome = await calibrateRigFile(rigFile, { photometer, display: patches, levels: 9 });
+    const cal = outcome.result.calibration;
+    const got = [cal.red.gamma, cal.green.gamma, cal.blue.gamma];
+    console.log(`sim-photometer --type colorcal (virtual display): recovered ${got.map((g) => g.toFixed(4)).join(", ")}; validation ${(cal.validation!.maxDeviation * 100).toFixed(3)}%`);
+    for (let g = 0; g < 3; g++) expect(Math.abs(got[g]! - gammas[g]!)).toBeLessThan(0.05);
+    expect(cal.validation!.maxDeviation).toBeLessThan(0.02);
+    expect(cal.photometer).toEqual({ type: "colorcal", model: "ColorCAL MKII", serial: "SIM0002" });
+  }, 60_000);
 
   it("a photometer that stops answering mid-sweep: a clear error, and the rig file unchanged", async () => {
     const { rigFile, photometer, patches } = await setup([2.2, 2.2, 2.2], 10);

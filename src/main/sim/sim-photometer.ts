@@ -90,7 +90,58 @@ export class Pr655Emulator {
   }
 }
 
+/**
+ * A ColorCAL MKII's answers (psychopy/hardware/crs/colorcal.py): replies end "\n\r" and a ">" prompt; the
+ * calibration matrix's rows in Minolta's encoding (a negative entry included); MES gives raw X, Y, Z whose second
+ * row of the matrix is the luminance.
+ */
+export class ColorCalEmulator {
+  private readonly rng: Random;
+  private dead = false;
+  measurements = 0;
+  /** The calibration matrix's rows, encoded: [1.063, -0.0347, 0], [0, 0.98, -0.01] (the luminance row), [0, 0, 1]. */
+  static readonly rows = ["OK00,10630,50347,0", "OK00,0,9800,50100", "OK00,0,0,10000"];
+
+  constructor(private readonly options: EmulatorOptions) {
+    this.rng = new Random(options.seed ?? 655);
+  }
+
+  answer(command: string): string | null {
+    if (this.dead) return null;
+    const end = "\n\r>";
+    switch (command.trim()) {
+      case "IDR":
+        return `OK00,8,1.05,0,${this.options.serial ?? "SIM0002"},0,877${end}`;
+      case "r01":
+        return `${ColorCalEmulator.rows[0]}${end}`;
+      case "r02":
+        return `${ColorCalEmulator.rows[1]}${end}`;
+      case "r03":
+        return `${ColorCalEmulator.rows[2]}${end}`;
+      case "MES": {
+        const stop = this.options.stopAfterMeasurements;
+        if (stop !== undefined && this.measurements >= stop) {
+          this.dead = true;
+          return null;
+        }
+        const rgb = this.options.seen();
+        if (rgb === undefined) return `ER10${end}`;
+        const noise = this.options.noise ?? 0.002;
+        const lum = Math.max(0, hiddenLuminance(this.options.display, rgb) * (1 + noise * this.rng.normal()));
+        this.measurements++;
+        // Raw values whose second matrix row (0, 0.98, -0.01) gives `lum`: Z raw = Y raw.
+        const y = lum / (0.98 - 0.01);
+        return `OK00,${(0.95 * y).toFixed(5)},${y.toFixed(5)},${y.toFixed(5)}${end}`;
+      }
+      default:
+        return `ER00${end}`;
+    }
+  }
+}
+
 export interface SimPhotometerOptions extends Omit<EmulatorOptions, "seen"> {
+  /** Which instrument it plays (default pr655). */
+  type?: "pr655" | "colorcal";
   /** The instrument's end of the pty pair. */
   port: string;
   /** The virtual display endpoint it looks at (display.simulationEndpoint, or a virtual display's endpoint). */
@@ -101,11 +152,12 @@ export class SimPhotometer {
   private sub: Subscriber | undefined;
   private port: SerialPort | undefined;
   private latest: [number, number, number] | undefined;
-  readonly emulator: Pr655Emulator;
+  readonly emulator: Pr655Emulator | ColorCalEmulator;
   frames = 0;
 
   constructor(private readonly options: SimPhotometerOptions) {
-    this.emulator = new Pr655Emulator({ ...options, seen: () => this.latest });
+    const emulator = { ...options, seen: () => this.latest };
+    this.emulator = options.type === "colorcal" ? new ColorCalEmulator(emulator) : new Pr655Emulator(emulator);
   }
 
   async start(): Promise<void> {
@@ -120,7 +172,7 @@ export class SimPhotometer {
     port.on("data", (d: Buffer) => {
       // "Q" leaves remote mode without a line ending, as PsychoPy sends it.
       const text = d.toString("latin1");
-      if (text === "Q") this.emulator.answer("Q");
+      if (text === "Q" && this.emulator instanceof Pr655Emulator) this.emulator.answer("Q");
       else reader.push(text);
     });
     this.port = port;
