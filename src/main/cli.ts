@@ -16,6 +16,7 @@ import { registerServeCommand } from "./cli-serve.js";
 import { registerCampaignCommand } from "./cli-campaign.js";
 import { registerModelCommands } from "./cli-models.js";
 import { registerCompactCommands } from "./cli-compact.js";
+import { registerCausalCommands } from "./cli-causal.js";
 import { sessionDisplaySetup, type DisplayFlags } from "./cli-display.js";
 import { describeDisplayTiming, displayTimingSummary } from "./store/display-timing.js";
 import { registerCalibrateCommands } from "./cli-calibrate.js";
@@ -300,6 +301,8 @@ export function buildProgram(): Command {
   registerModelCommands(program);
 
   registerCompactCommands(program);
+
+  registerCausalCommands(program);
 
   return program;
 }

@@ -263,6 +263,35 @@ export const migrations: Migration[] = [
       for (const table of tables) makeAppendOnly(db, table);
     },
   },
+  {
+    version: 6,
+    description: "causal-test designs: each designed image's provenance (unit, kind, base image, model and its prediction)",
+    up(db) {
+      db.exec(`
+        CREATE TABLE causal_designs (
+          id INTEGER PRIMARY KEY,
+          model_version_id INTEGER REFERENCES model_versions(id),
+          protocol_sha256 TEXT NOT NULL,
+          detail_json TEXT NOT NULL,
+          created_at TEXT NOT NULL
+        );
+        CREATE TABLE causal_images (
+          design_id INTEGER NOT NULL REFERENCES causal_designs(id),
+          stimulus_sha256 TEXT NOT NULL REFERENCES stimuli(sha256),
+          unit TEXT NOT NULL,
+          kind TEXT NOT NULL CHECK (kind IN ('random-normal','maximizing-synthesized','maximizing-normal','adversarial-base',
+            'adversarial-plus','adversarial-minus','smooth-base','smooth-minus','random-smoothed')),
+          base_sha256 TEXT,
+          predicted REAL NOT NULL,
+          model_source TEXT NOT NULL CHECK (model_source IN ('compact','ensemble')),
+          model_version_id INTEGER NOT NULL REFERENCES model_versions(id),
+          PRIMARY KEY (design_id, stimulus_sha256, unit, kind)
+        ) WITHOUT ROWID;
+        CREATE INDEX causal_images_by_stimulus ON causal_images(stimulus_sha256);
+      `);
+      for (const table of ["causal_designs", "causal_images"]) makeAppendOnly(db, table);
+    },
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

@@ -97,6 +97,7 @@ export async function adversarialPairs(
     const base = imagesToTensor([...bases, ...bases]);
     let x = tf.clone(base);
     const size = o.budget.value / o.stepsToBudget;
+    let previous: number[] = [];
     for (let step = 0; step < o.maxSteps; step++) {
       const next = tf.tidy(() => project(tf.add(x, direction(model.gradient(x, units, signs), o.budget.norm, size)) as tf.Tensor4D, base, o.budget));
       x.dispose();
@@ -105,7 +106,10 @@ export async function adversarialPairs(
         const d = tf.sub(x, base);
         return o.budget.norm === "l2" ? tf.sqrt(tf.sum(tf.square(d), [1, 2, 3])) : tf.max(tf.abs(d), [1, 2, 3]);
       }).data();
-      if (Array.from(changes).every((c) => c >= 0.999 * o.budget.value)) break;
+      // Done when every walk is at the budget or no longer moving away from its base (pinned at 0 or 255).
+      const stalled = Array.from(changes).every((c, i) => c >= 0.999 * o.budget.value || c - (previous[i] ?? 0) < 0.01 * o.budget.value);
+      previous = Array.from(changes);
+      if (stalled) break;
     }
     // 8 bits, rounded towards the base: |rounded − base| ≤ |x − base| value by value.
     const baseData = await base.data();

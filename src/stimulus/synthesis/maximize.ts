@@ -48,6 +48,8 @@ export interface MaximizingImage {
   /** Which restart it came from, and every restart's predicted response. */
   restart: number;
   restartPredictions: number[];
+  /** Every restart's best iterate (8 bits), in restart order. */
+  restartImages: RgbImage[];
 }
 
 function checkOptions(o: MaximizeOptions): void {
@@ -129,6 +131,6 @@ export async function synthesizeMaximizing(model: UnitResponseModel, units: read
     const mine = Array.from({ length: o.restarts }, (_, r) => k * o.restarts + r);
     const restartPredictions = mine.map((i) => predicted[i]!);
     const restart = restartPredictions.indexOf(Math.max(...restartPredictions));
-    return { unit, image: images[mine[restart]!]!, predicted: restartPredictions[restart]!, restart, restartPredictions };
+    return { unit, image: images[mine[restart]!]!, predicted: restartPredictions[restart]!, restart, restartPredictions, restartImages: mine.map((i) => images[i]!) };
   });
 }

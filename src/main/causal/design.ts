@@ -1,0 +1,214 @@
+// A causal-test design: per unit, images from its model (maximizing synthesized and normal,
+// adversarial ± pairs, smooth− with the random-smoothing control) and a pool of randomly chosen
+// normal images, each with its provenance. Computed in memory; storing it is store-design.ts.
+import { performance } from "node:perf_hooks";
+import * as tf from "@tensorflow/tfjs";
+import { Random, type NamedImage, type RgbImage } from "../../stimulus/index.js";
+import {
+  adversarialPairs,
+  imagesToTensor,
+  randomSmoothing,
+  saliencyMaps,
+  smoothMinus,
+  synthesizeMaximizing,
+  topBankImages,
+  type MaximizeOptions,
+  type PixelBudget,
+  type SaliencyMap,
+} from "../../stimulus/synthesis/index.js";
+import type { DesignModel } from "./model-units.js";
+import { CausalInputError } from "./errors.js";
+
+export const CAUSAL_KINDS = [
+  "random-normal",
+  "maximizing-synthesized",
+  "maximizing-normal",
+  "adversarial-base",
+  "adversarial-plus",
+  "adversarial-minus",
+  "smooth-base",
+  "smooth-minus",
+  "random-smoothed",
+] as const;
+export type CausalKind = (typeof CAUSAL_KINDS)[number];
+
+export interface CausalImage {
+  image: RgbImage;
+  /** Index into `units`. */
+  unit: number;
+  kind: CausalKind;
+  /** Index into `images` of the image it was made from (adversarial and smoothed images). */
+  base?: number;
+  predicted: number;
+  /** For bank images, their name in the bank. */
+  name?: string;
+}
+
+export interface CausalDesignOptions {
+  restarts: number;
+  steps: number;
+  normalPerUnit: number;
+  adversarialPerUnit: number;
+  budget: PixelBudget;
+  smoothPerUnit: number;
+  smoothPatches: number;
+  /** Side of a smoothed patch and the grid step of patch positions, px. */
+  patchPx: number;
+  stridePx: number;
+  randomNormal: number;
+  saliency: boolean;
+  seed: number;
+  /** Extra maximizing settings (tests shorten them). */
+  maximize?: Partial<MaximizeOptions>;
+}
+
+export const defaultCausalDesignOptions: CausalDesignOptions = {
+  restarts: 4,
+  steps: 150,
+  normalPerUnit: 10,
+  adversarialPerUnit: 10,
+  budget: { norm: "l2", value: 1500 },
+  smoothPerUnit: 10,
+  smoothPatches: 25,
+  patchPx: 12,
+  stridePx: 6,
+  randomNormal: 40,
+  saliency: true,
+  seed: 1,
+};
+
+export interface CausalDesign {
+  images: CausalImage[];
+  /** Per unit, the saliency map of its top bank image. */
+  saliency: { unit: number; baseName: string; map: SaliencyMap }[];
+  bankImages: number;
+  /** Seconds spent per kind of work. */
+  seconds: Record<string, number>;
+  /** Gradient steps taken (maximizing and adversarial), for steps/s. */
+  gradientImageSteps: number;
+}
+
+function checkOptions(o: CausalDesignOptions): void {
+  const counts = ["restarts", "steps", "normalPerUnit", "randomNormal", "smoothPatches", "patchPx", "stridePx"] as const;
+  for (const key of counts) {
+    if (!Number.isInteger(o[key]) || o[key] < 1) throw new CausalInputError("option", `${key} must be a whole number ≥ 1, got ${o[key]}.`);
+  }
+  for (const key of ["adversarialPerUnit", "smoothPerUnit"] as const) {
+    if (!Number.isInteger(o[key]) || o[key] < 0) throw new CausalInputError("option", `${key} must be a whole number ≥ 0, got ${o[key]}.`);
+  }
+  if (!(Number.isFinite(o.budget.value) && o.budget.value > 0)) {
+    throw new CausalInputError("option", `The adversarial budget must be a number > 0 on 0..255 pixels (e.g. --budget l2:1500), got ${o.budget.value}.`);
+  }
+}
+
+/** Reservoir sample of `k` bank images (seeded) while the bank streams past. */
+class Reservoir {
+  readonly items: NamedImage[] = [];
+  private seen = 0;
+  constructor(
+    private readonly k: number,
+    private readonly random: Random,
+  ) {}
+  offer(item: NamedImage): void {
+    this.seen++;
+    if (this.items.length < this.k) this.items.push(item);
+    else {
+      const j = this.random.int(this.seen);
+      if (j < this.k) this.items[j] = item;
+    }
+  }
+}
+
+async function predictAllOf(model: DesignModel["model"], images: readonly RgbImage[]): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (let start = 0; start < images.length; start += 32) {
+    const x = imagesToTensor(images.slice(start, start + 32));
+    const p = model.predictAll(x);
+    const v = await p.data();
+    tf.dispose([x, p]);
+    for (let i = 0; i < p.shape[0]; i++) out.push(Float32Array.from(v.subarray(i * model.unitCount, (i + 1) * model.unitCount)));
+  }
+  return out;
+}
+
+export async function designCausal(
+  dm: DesignModel,
+  bank: AsyncIterable<NamedImage>,
+  options: Partial<CausalDesignOptions> = {},
+  log: (line: string) => void = () => {},
+): Promise<CausalDesign> {
+  const o = { ...defaultCausalDesignOptions, ...options };
+  checkOptions(o);
+  const model = dm.model;
+  const units = dm.units.map((_, i) => i);
+  const random = new Random(o.seed);
+  const seconds: Record<string, number> = {};
+  const timed = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const r = await fn();
+    seconds[what] = (seconds[what] ?? 0) + (performance.now() - t0) / 1000;
+    log(`${what}: ${(seconds[what]!).toFixed(1)} s`);
+    return r;
+  };
+  const patch = { patchPx: o.patchPx, stridePx: o.stridePx };
+  const images: CausalImage[] = [];
+  const add = (img: Omit<CausalImage, "image"> & { image: RgbImage }): number => images.push(img) - 1;
+
+  // One pass over the bank: each unit's top images and a seeded random pool of normal images.
+  const reservoir = new Reservoir(o.randomNormal, random);
+  let bankImages = 0;
+  async function* tee(): AsyncGenerator<NamedImage> {
+    for await (const im of bank) {
+      bankImages++;
+      reservoir.offer(im);
+      yield im;
+    }
+  }
+  const k = Math.max(o.normalPerUnit, o.smoothPerUnit);
+  const ranked = await timed("maximizing normal", () => topBankImages(model, units, tee(), { k, batchSize: 32 }));
+  const pool = reservoir.items;
+  const poolPredicted = await timed("maximizing normal", () => predictAllOf(model, pool));
+  const poolIndex = new Map<string, number[]>();
+  pool.forEach((im, i) => {
+    poolIndex.set(im.name, units.map((u) => add({ image: im, unit: u, kind: "random-normal", predicted: poolPredicted[i]![u]!, name: im.name })));
+  });
+  for (const r of ranked) for (const t of r.top.slice(0, o.normalPerUnit)) add({ image: t.image, unit: r.unit, kind: "maximizing-normal", predicted: t.predicted, name: t.name });
+
+  const maximizing = await timed("maximizing synthesized", () => synthesizeMaximizing(model, units, { ...o.maximize, restarts: o.restarts, steps: o.steps, seed: o.seed }));
+  for (const m of maximizing) m.restartImages.forEach((image, r) => add({ image, unit: m.unit, kind: "maximizing-synthesized", predicted: m.restartPredictions[r]! }));
+
+  if (o.adversarialPerUnit > 0) {
+    const items = units.flatMap((u) => {
+      const picks = new Set<number>();
+      while (picks.size < Math.min(o.adversarialPerUnit, pool.length)) picks.add(random.int(pool.length));
+      return [...picks].map((p) => ({ unit: u, base: pool[p]!, baseIndex: poolIndex.get(pool[p]!.name)![u]! }));
+    });
+    const pairs = await timed("adversarial", () => adversarialPairs(model, items, { budget: o.budget }));
+    pairs.forEach((p, i) => {
+      const base = add({ image: p.base, unit: p.unit, kind: "adversarial-base", predicted: p.basePredicted, name: items[i]!.base.name });
+      add({ image: p.plus.image, unit: p.unit, kind: "adversarial-plus", base, predicted: p.plus.predicted });
+      add({ image: p.minus.image, unit: p.unit, kind: "adversarial-minus", base, predicted: p.minus.predicted });
+    });
+  }
+
+  if (o.smoothPerUnit > 0) {
+    const items = units.flatMap((u) => ranked[u]!.top.slice(0, o.smoothPerUnit).map((t) => ({ unit: u, image: t.image, name: t.name })));
+    const minus = await timed("smooth−", () => smoothMinus(model, items, { patches: o.smoothPatches, ...patch }));
+    const control = await timed("random smoothing", () =>
+      randomSmoothing(model, minus.map((m, i) => ({ unit: m.unit, image: items[i]!.image, patches: m.patches.length })), { seed: o.seed, ...patch }),
+    );
+    minus.forEach((m, i) => {
+      const base = add({ image: items[i]!.image, unit: m.unit, kind: "smooth-base", predicted: m.basePredicted, name: items[i]!.name });
+      add({ image: m.image, unit: m.unit, kind: "smooth-minus", base, predicted: m.predicted });
+      add({ image: control[i]!.image, unit: m.unit, kind: "random-smoothed", base, predicted: control[i]!.predicted });
+    });
+  }
+
+  const saliency: CausalDesign["saliency"] = [];
+  if (o.saliency) {
+    const maps = await timed("saliency", () => saliencyMaps(model, units.map((u) => ({ unit: u, image: ranked[u]!.top[0]!.image })), patch));
+    maps.forEach((map, u) => saliency.push({ unit: u, baseName: ranked[u]!.top[0]!.name, map }));
+  }
+  const gradientImageSteps = units.length * o.restarts * o.steps;
+  return { images, saliency, bankImages, seconds, gradientImageSteps };
+}

@@ -1,0 +1,145 @@
+// The model a causal design synthesizes through: per unit its compact model where one is stored
+// (distilled from the ensemble for that unit), else the ensemble's prediction for that unit.
+import * as tf from "@tensorflow/tfjs";
+import { selectBackend } from "../../models/backend.js";
+import { compactModelFromArrays, FastCompactModel } from "../../models/compact/index.js";
+import { loadEnsemble } from "../../models/ensemble/index.js";
+import { loadFrontEnd, type FrontEndSpec } from "../../models/frontend/index.js";
+import { compactResponseModel, populationResponseModel, routedResponseModel, type UnitResponseModel, type UnitRoute } from "../../models/response/index.js";
+import type { SessionStore } from "../store/index.js";
+import { COMPACT_KIND, compactVersion, ENSEMBLE_KINDS, listCompactVersions, unitOf } from "../compact/versions.js";
+import type { TargetStats } from "../jobs/predict.js";
+import { CausalInputError } from "./errors.js";
+
+export interface DesignUnit {
+  /** `electrode#sortedId`, as the campaign and the compact models name units. */
+  name: string;
+  electrode: string;
+  sortedId: number;
+  source: "compact" | "ensemble";
+  /** The model version its predictions come from. */
+  modelVersionId: number;
+}
+
+export interface DesignModel {
+  model: UnitResponseModel;
+  /** Unit i of `model`. */
+  units: DesignUnit[];
+  imageSize: number;
+  /** What the ensemble's predictions are in. */
+  scale: "responses" | "z-scored" | "compact";
+  dispose(): void;
+}
+
+function parseUnitRef(ref: string): { electrode: string; sortedId: number } | { column: number } {
+  if (/^\d+$/.test(ref)) return { column: Number(ref) };
+  const m = /^(.+?)[#/](\d+)$/.exec(ref);
+  return m === null ? { electrode: ref, sortedId: 0 } : { electrode: m[1]!, sortedId: Number(m[2]) };
+}
+
+function fastFromArrays(store: SessionStore, id: number): FastCompactModel {
+  const { arrays } = compactVersion(store, id);
+  const layers = compactModelFromArrays(arrays, `model version ${id}`);
+  const fast = FastCompactModel.fromModel(layers);
+  layers.dispose();
+  return fast;
+}
+
+/**
+ * `versionId` is a deep ensemble (its units are those of one session's readout; `session` picks it
+ * when there are several) or a compact model (one unit). `unitRefs` are names (e3#1, e3/1, e3) or
+ * readout columns; empty means every unit.
+ */
+export async function loadDesignModel(store: SessionStore, versionId: number, unitRefs: readonly string[], options: { session?: string; log?: (line: string) => void } = {}): Promise<DesignModel> {
+  const log = options.log ?? (() => {});
+  const version = store.getModelVersion(versionId);
+  if (version === undefined) throw new CausalInputError("model", `Model version ${versionId} does not exist in ${store.file}; run \`cortexloop models\` to list them.`);
+  await selectBackend({ log });
+  if (version.kind === COMPACT_KIND) {
+    const unit = unitOf(version);
+    if (unitRefs.length > 0) throw new CausalInputError("unit", `Model version ${versionId} is one unit's compact model${unit ? ` (${unit.name})` : ""}; leave out --units, or give the ensemble it was distilled from.`);
+    const fast = fastFromArrays(store, versionId);
+    const name = unit?.name ?? `compact${versionId}`;
+    return {
+      model: compactResponseModel(fast),
+      units: [{ name, electrode: unit?.electrode ?? name, sortedId: unit?.sortedId ?? 0, source: "compact", modelVersionId: versionId }],
+      imageSize: fast.inputSize,
+      scale: "compact",
+      dispose: () => fast.dispose(),
+    };
+  }
+  if (!ENSEMBLE_KINDS.includes(version.kind)) throw new CausalInputError("model", `Model version ${versionId} is a ${version.kind}; design causal takes a deep ensemble or a compact model (see \`cortexloop models\`).`);
+  if (version.checkpoint === null) throw new CausalInputError("model", `Model version ${versionId} has no weights stored.`);
+  const spec = version.config.frontEndSpec as FrontEndSpec | undefined;
+  if (spec === undefined) throw new CausalInputError("model", `Model version ${versionId} does not record its front end (frontEndSpec); retrain it with this cortexloop.`);
+  const imageSize = typeof version.config.imageSize === "number" ? version.config.imageSize : 112;
+  const { ensemble, frontEnd: trainedOn } = loadEnsemble(version.checkpoint, `model version ${versionId}`);
+  const owned: { dispose(): void }[] = [ensemble];
+  const disposeAll = (): void => owned.forEach((o) => o.dispose());
+  try {
+    const keys = [...ensemble.readouts.keys()];
+    const key = options.session === undefined ? (keys.length === 1 ? keys[0] : undefined) : keys.find((k) => k === options.session || store.findSession(Number(k))?.name === options.session);
+    if (key === undefined) {
+      throw new CausalInputError("model", `Model version ${versionId} has readouts for ${keys.length} sessions (${keys.join(", ")}); say whose units to design for with --session.`);
+    }
+    const sessionId = Number(key);
+    const stored = Number.isInteger(sessionId) ? store.units(sessionId) : [];
+    const count = ensemble.readoutsOf(key)[0]!.units;
+    const all = Array.from({ length: count }, (_, c) => {
+      const s = stored.length === count ? stored[c]! : { electrode: `unit${c}`, sortedId: 0 };
+      return { column: c, electrode: s.electrode, sortedId: s.sortedId, name: `${s.electrode}#${s.sortedId}` };
+    });
+    const chosen = unitRefs.length === 0
+      ? all
+      : unitRefs.map((ref) => {
+          const r = parseUnitRef(ref);
+          const hit = "column" in r ? all[r.column] : all.find((u) => u.electrode === r.electrode && u.sortedId === r.sortedId);
+          if (hit === undefined) {
+            throw new CausalInputError("unit", `Unit "${ref}" is not one of model version ${versionId}'s ${count} units (${all.slice(0, 8).map((u) => u.name).join(", ")}${count > 8 ? ", …" : ""}).`);
+          }
+          return hit;
+        });
+    // Newest compact model distilled from this ensemble for each unit.
+    const compactOf = new Map<number, number>();
+    for (const row of listCompactVersions(store)) {
+      const u = unitOf(row);
+      if (row.config.teacher === versionId && u !== undefined && String(u.sessionId) === key) compactOf.set(u.column, row.id);
+    }
+    const stats = (version.config.targetStats as Record<string, TargetStats> | undefined)?.[key];
+    const inResponses = stats !== undefined && stats.mean.length === count;
+    let population: UnitResponseModel | undefined;
+    const ensembleModel = async (): Promise<UnitResponseModel> => {
+      if (population !== undefined) return population;
+      const frontEnd = await loadFrontEnd({ ...spec, log });
+      owned.push(frontEnd);
+      if (frontEnd.name !== trainedOn) throw new CausalInputError("model", `Model version ${versionId} was trained on front end ${trainedOn} but ${frontEnd.name} loaded here; install what it used.`);
+      const mean = inResponses ? tf.keep(tf.tensor1d(stats.mean)) : undefined;
+      const std = inResponses ? tf.keep(tf.tensor1d(stats.std)) : undefined;
+      if (mean !== undefined && std !== undefined) owned.push(mean, std);
+      population = populationResponseModel((x) => {
+        const z = ensemble.predict(key, frontEnd.apply(x));
+        return mean !== undefined && std !== undefined ? (tf.add(tf.mul(z, std), mean) as tf.Tensor2D) : z;
+      }, count, imageSize, "ensemble");
+      return population;
+    };
+    const routes: UnitRoute[] = [];
+    const units: DesignUnit[] = [];
+    for (const u of chosen) {
+      const compactId = compactOf.get(u.column);
+      if (compactId !== undefined) {
+        const fast = fastFromArrays(store, compactId);
+        owned.push(fast);
+        if (fast.inputSize !== imageSize) throw new CausalInputError("model", `Compact model ${compactId} takes ${fast.inputSize} px images, its ensemble ${imageSize} px.`);
+        routes.push({ model: compactResponseModel(fast), unit: 0 });
+        units.push({ name: u.name, electrode: u.electrode, sortedId: u.sortedId, source: "compact", modelVersionId: compactId });
+      } else {
+        routes.push({ model: await ensembleModel(), unit: u.column });
+        units.push({ name: u.name, electrode: u.electrode, sortedId: u.sortedId, source: "ensemble", modelVersionId: versionId });
+      }
+    }
+    return { model: routedResponseModel(routes), units, imageSize, scale: population === undefined ? "compact" : inResponses ? "responses" : "z-scored", dispose: disposeAll };
+  } catch (err) {
+    disposeAll();
+    throw err;
+  }
+}

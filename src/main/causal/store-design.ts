@@ -1,0 +1,81 @@
+// Stores a causal design: its images (PNG, by SHA-256), each image's provenance and the design, in
+// one transaction, and writes the protocol that shows them. Nothing is stored if any step fails.
+import { renameSync, rmSync, writeFileSync } from "node:fs";
+import { encodePng } from "../../stimulus/index.js";
+import { protocolSchema, sha256Hex } from "../protocol/index.js";
+import type { SessionStore } from "../store/index.js";
+import type { CausalDesign, CausalDesignOptions } from "./design.js";
+import type { DesignModel } from "./model-units.js";
+import { CausalInputError } from "./errors.js";
+
+export interface StoreDesignOptions {
+  modelVersionId: number;
+  out: string;
+  /** Every image is shown this many times, in a new random order each repeat (so kinds interleave). */
+  repeats: number;
+  name?: string;
+  stimulusMs?: number;
+  design: CausalDesignOptions;
+}
+
+export interface StoredDesign {
+  designId: number;
+  images: number;
+  presentations: number;
+  protocolText: string;
+}
+
+export async function storeCausalDesign(store: SessionStore, dm: DesignModel, design: CausalDesign, o: StoreDesignOptions): Promise<StoredDesign> {
+  if (!Number.isInteger(o.repeats) || o.repeats < 1) throw new CausalInputError("option", `--repeats must be a whole number ≥ 1, got ${o.repeats}.`);
+  const pngs = await Promise.all(design.images.map((im) => encodePng(im.image)));
+  const shas = pngs.map((png) => sha256Hex(png));
+  const unique = [...new Set(shas)];
+  const protocol = {
+    version: 1,
+    name: o.name ?? `causal-model${o.modelVersionId}`,
+    description: `Causal test of model version ${o.modelVersionId}: ${dm.units.length} units; maximizing synthesized and normal, adversarial ±, smooth− and random-smoothed images with their bases, among randomly chosen normal images (cortexloop design causal).`,
+    seed: o.design.seed,
+    timing: { fixationMs: 300, stimulusMs: o.stimulusMs ?? 100, interStimulusMs: 200 },
+    sources: { causal: { kind: "stored", hashes: unique } },
+    blocks: [{ name: "causal", source: "causal", repeats: o.repeats, order: "shuffle-each-repeat" }],
+  };
+  protocolSchema.parse(protocol);
+  const protocolText = `${JSON.stringify(protocol, null, 2)}\n`;
+  const tmp = `${o.out}.tmp`;
+  try {
+    writeFileSync(tmp, protocolText);
+  } catch (err) {
+    throw new CausalInputError("output", `Could not write ${o.out} (${err instanceof Error ? err.message : String(err)}).`);
+  }
+  let designId = 0;
+  try {
+    store.db.transaction(() => {
+      pngs.forEach((png, i) => store.putStimulus(png, { width: dm.imageSize, height: dm.imageSize, channels: 3, origin: `causal:${design.images[i]!.kind}` }));
+      const detail = {
+        options: o.design,
+        units: dm.units,
+        scale: dm.scale,
+        bankImages: design.bankImages,
+        seconds: design.seconds,
+        saliency: design.saliency.map((s) => ({ unit: dm.units[s.unit]!.name, baseName: s.baseName, columns: s.map.columns, positions: s.map.positions, change: Array.from(s.map.change) })),
+      };
+      const info = store.db
+        .prepare("INSERT INTO causal_designs (model_version_id, protocol_sha256, detail_json, created_at) VALUES (?, ?, ?, ?)")
+        .run(o.modelVersionId, sha256Hex(protocolText), JSON.stringify(detail), new Date().toISOString());
+      designId = Number(info.lastInsertRowid);
+      const row = store.db.prepare(
+        "INSERT OR IGNORE INTO causal_images (design_id, stimulus_sha256, unit, kind, base_sha256, predicted, model_source, model_version_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      );
+      design.images.forEach((im, i) => {
+        const u = dm.units[im.unit]!;
+        row.run(designId, shas[i]!, u.name, im.kind, im.base === undefined ? null : shas[im.base]!, im.predicted, u.source, u.modelVersionId);
+      });
+      // Last inside the transaction: a protocol that cannot be put in place stores nothing.
+      renameSync(tmp, o.out);
+    })();
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  return { designId, images: unique.length, presentations: unique.length * o.repeats, protocolText };
+}
