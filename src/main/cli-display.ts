@@ -7,7 +7,12 @@ import type { SessionStore } from "./store/store.js";
 import type { SessionDisplayRecord } from "./store/display-timing.js";
 import { parseAccepted, preflightRefusal, type DisplayProblem } from "./display/preflight.js";
 import { WindowDisplay } from "./display/window-display.js";
-import { checkWindowDisplay, desktopWindowHint, startBrowserStimulus, virtualDisplayRecord } from "./display/window-session.js";
+import {
+  checkWindowDisplay,
+  desktopWindowHint,
+  startBrowserStimulus,
+  virtualDisplayRecord,
+} from "./display/window-session.js";
 import type { StimulusWindowHost } from "./display/window-host.js";
 import { projectRoot } from "./paths.js";
 
@@ -56,7 +61,9 @@ export async function sessionDisplaySetup(
   const accepted = parseAccepted(flags.acceptDisplay);
   const timeoutS = Number(flags.windowTimeout ?? "120");
   if (!(timeoutS > 0)) {
-    throw new Error(`--window-timeout must be a positive number of seconds, not "${flags.windowTimeout}"; nothing ran.`);
+    throw new Error(
+      `--window-timeout must be a positive number of seconds, not "${flags.windowTimeout}"; nothing ran.`,
+    );
   }
   const browser = await startBrowserStimulus({
     store,

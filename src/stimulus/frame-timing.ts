@@ -15,7 +15,8 @@ export interface FrameDuration {
 
 /** The nearest whole number of frames (at least one) to `requestedMs` at `refreshHz`. */
 export function framesFor(requestedMs: number, refreshHz: number): FrameDuration {
-  if (!(refreshHz > 0) || !Number.isFinite(refreshHz)) throw new Error(`framesFor: refresh rate must be positive, got ${refreshHz}`);
+  if (!(refreshHz > 0) || !Number.isFinite(refreshHz))
+    throw new Error(`framesFor: refresh rate must be positive, got ${refreshHz}`);
   if (!(requestedMs > 0)) throw new Error(`framesFor: duration must be positive, got ${requestedMs} ms`);
   const frameMs = 1000 / refreshHz;
   const frames = Math.max(1, Math.round(requestedMs / frameMs));
@@ -34,7 +35,8 @@ export interface RefreshMeasurement {
 
 /** The median frame interval of a run of timestamps, refined by the mean of the intervals near it. */
 export function measureRefresh(timestampsMs: readonly number[]): RefreshMeasurement {
-  if (timestampsMs.length < 3) throw new Error(`measureRefresh: need at least 3 frame timestamps, got ${timestampsMs.length}`);
+  if (timestampsMs.length < 3)
+    throw new Error(`measureRefresh: need at least 3 frame timestamps, got ${timestampsMs.length}`);
   const d: number[] = [];
   for (let i = 1; i < timestampsMs.length; i++) d.push(timestampsMs[i]! - timestampsMs[i - 1]!);
   const sorted = [...d].sort((a, b) => a - b);

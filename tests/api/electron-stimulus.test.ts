@@ -48,7 +48,11 @@ vi.mock("electron", () => {
     ipcMain: { handle: vi.fn(), removeHandler: vi.fn() },
     protocol: { registerSchemesAsPrivileged: vi.fn(), handle: vi.fn() },
     session: {
-      defaultSession: { setPermissionRequestHandler: vi.fn(), setPermissionCheckHandler: vi.fn(), webRequest: { onHeadersReceived: vi.fn() } },
+      defaultSession: {
+        setPermissionRequestHandler: vi.fn(),
+        setPermissionCheckHandler: vi.fn(),
+        webRequest: { onHeadersReceived: vi.fn() },
+      },
     },
   };
 });
@@ -70,21 +74,41 @@ describe("the desktop app as the stimulus window", () => {
     expect(fake.errors).toEqual([]);
     expect(fake.windows).toHaveLength(1);
     const w = fake.windows[0]!;
-    expect(w).toMatchObject({ x: 1280, y: 0, width: 1920, height: 1080, frame: false, fullscreen: true, backgroundColor: "#000000" });
+    expect(w).toMatchObject({
+      x: 1280,
+      y: 0,
+      width: 1920,
+      height: 1080,
+      frame: false,
+      fullscreen: true,
+      backgroundColor: "#000000",
+    });
     const prefs = w.webPreferences as Record<string, unknown>;
-    expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, backgroundThrottling: false });
+    expect(prefs).toMatchObject({
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      backgroundThrottling: false,
+    });
     expect(prefs.preload).toBeUndefined();
     expect(fake.loaded).toEqual([url]);
   });
 
   it("parses the options, refusing what is not the local stimulus page or a display", () => {
-    expect(parseDesktopOptions(["--stimulus-url", url, "--stimulus-screen=index:1"], {}).stimulus).toEqual({ url, screen: { index: 1 } });
+    expect(parseDesktopOptions(["--stimulus-url", url, "--stimulus-screen=index:1"], {}).stimulus).toEqual({
+      url,
+      screen: { index: 1 },
+    });
     expect(parseDesktopOptions(["--stimulus-url", url], {}).stimulus).toEqual({ url, screen: {} });
     const bad = (args: string[]): string | undefined => parseDesktopOptions(args, {}).stimulusError;
-    expect(bad(["--stimulus-url", "https://example.org/stimulus.html"])).toMatch(/must be the stimulus page on this computer/);
+    expect(bad(["--stimulus-url", "https://example.org/stimulus.html"])).toMatch(
+      /must be the stimulus page on this computer/,
+    );
     expect(bad(["--stimulus-url", "http://127.0.0.1:1/index.html"])).toMatch(/must be the stimulus page/);
     expect(bad(["--stimulus-url", "not a url"])).toMatch(/is not an address; copy the one cortexloop run prints/);
-    expect(bad(["--stimulus-url", url, "--stimulus-screen", "left"])).toMatch(/must be id:<display id> or index:<position from 0>, not "left"/);
+    expect(bad(["--stimulus-url", url, "--stimulus-screen", "left"])).toMatch(
+      /must be id:<display id> or index:<position from 0>, not "left"/,
+    );
     expect(bad(["--stimulus-screen", "index:0"])).toMatch(/needs --stimulus-url/);
   });
 });

@@ -33,10 +33,22 @@ describe("the ColorCAL MKII driver on recorded replies", () => {
   });
 
   const failures: { name: string; script: Recorded[]; error: RegExp }[] = [
-    { name: "a measurement that times out", script: [["MES", null]], error: /did not answer "MES" within 80 ms; check that it is plugged in/ },
-    { name: "an out-of-range error", script: [["MES", ["ER10\n\r>"]]], error: /answered "MES" with error ER10 \(measurement out of range/ },
+    {
+      name: "a measurement that times out",
+      script: [["MES", null]],
+      error: /did not answer "MES" within 80 ms; check that it is plugged in/,
+    },
+    {
+      name: "an out-of-range error",
+      script: [["MES", ["ER10\n\r>"]]],
+      error: /answered "MES" with error ER10 \(measurement out of range/,
+    },
     { name: "a garbled reply", script: [["MES", ["\u0000K0,,\n\r>"]]], error: /unreadable reply to "MES"/ },
-    { name: "a garbled number", script: [["MES", ["OK00,9.5,1o.0,20\n\r>"]]], error: /unreadable measurement in its reply to "MES": "OK00,9.5,1o.0,20"/ },
+    {
+      name: "a garbled number",
+      script: [["MES", ["OK00,9.5,1o.0,20\n\r>"]]],
+      error: /unreadable measurement in its reply to "MES": "OK00,9.5,1o.0,20"/,
+    },
     { name: "a short reply", script: [["MES", ["OK00,9.5\n\r>"]]], error: /unreadable measurement/ },
   ];
   for (const f of failures) {

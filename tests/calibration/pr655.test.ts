@@ -39,18 +39,43 @@ describe("the PR-655 driver on recorded replies", () => {
   });
 
   const failures: { name: string; script: Recorded[]; error: RegExp }[] = [
-    { name: "a measurement that times out", script: [["M0", null]], error: /did not answer "M0" within 80 ms; check that it is on/ },
-    { name: "a light-low error code", script: [["M0", ["0018\r\n"]]], error: /answered "M0" with error 0018 \(low light level/ },
+    {
+      name: "a measurement that times out",
+      script: [["M0", null]],
+      error: /did not answer "M0" within 80 ms; check that it is on/,
+    },
+    {
+      name: "a light-low error code",
+      script: [["M0", ["0018\r\n"]]],
+      error: /answered "M0" with error 0018 \(low light level/,
+    },
     { name: "an overload", script: [["M0", ["0019\r\n"]]], error: /error 0019 \(light level too high/ },
     { name: "an unknown command reply", script: [["M0", ["-0001\r\n"]]], error: /answered "M0" with error -0001/ },
     { name: "a garbled status", script: [["M0", ["\u00ff\u00fe0\u0000\r\n"]]], error: /unreadable reply to "M0"/ },
     {
       name: "a garbled luminance",
-      script: [["M0", ["0000\r\n"]], ["D3", ["0000,0,1.2#4e+01,0.19,0.46\r\n"]]],
+      script: [
+        ["M0", ["0000\r\n"]],
+        ["D3", ["0000,0,1.2#4e+01,0.19,0.46\r\n"]],
+      ],
       error: /unreadable luminance in its reply to "D3": "0000,0,1.2#4e\+01/,
     },
-    { name: "a truncated D3 line", script: [["M0", ["0000\r\n"]], ["D3", ["0000,0\r\n"]]], error: /unreadable luminance/ },
-    { name: "a D3 that never ends its line", script: [["M0", ["0000\r\n"]], ["D3", ["0000,0,1.0e+01"]]], error: /did not answer "D3"/ },
+    {
+      name: "a truncated D3 line",
+      script: [
+        ["M0", ["0000\r\n"]],
+        ["D3", ["0000,0\r\n"]],
+      ],
+      error: /unreadable luminance/,
+    },
+    {
+      name: "a D3 that never ends its line",
+      script: [
+        ["M0", ["0000\r\n"]],
+        ["D3", ["0000,0,1.0e+01"]],
+      ],
+      error: /did not answer "D3"/,
+    },
   ];
   for (const f of failures) {
     it(`says so for ${f.name}`, async () => {
@@ -63,10 +88,18 @@ describe("the PR-655 driver on recorded replies", () => {
   }
 
   it("refuses an instrument that is not a PR-655/670, and one that never answers PHOTO", async () => {
-    const other = new RecordedTransport([["PHOTO", [" REMOTE MODE\r\n"]], ["D111", ["0000,ColorCAL MKII\r\n"]], ["D110", ["0000,1\r\n"]]]);
-    await expect(Pr655.open(other, options)).rejects.toThrow(/says it is "ColorCAL MKII", not a PR-655 or PR-670; check --type/);
+    const other = new RecordedTransport([
+      ["PHOTO", [" REMOTE MODE\r\n"]],
+      ["D111", ["0000,ColorCAL MKII\r\n"]],
+      ["D110", ["0000,1\r\n"]],
+    ]);
+    await expect(Pr655.open(other, options)).rejects.toThrow(
+      /says it is "ColorCAL MKII", not a PR-655 or PR-670; check --type/,
+    );
     const silent = new RecordedTransport([["PHOTO", null]]);
-    await expect(Pr655.open(silent, { ...options, remoteModeTimeoutMs: 30 })).rejects.toThrow(/did not answer "PHOTO" within 30 ms/);
+    await expect(Pr655.open(silent, { ...options, remoteModeTimeoutMs: 30 })).rejects.toThrow(
+      /did not answer "PHOTO" within 30 ms/,
+    );
   });
 });
 
@@ -98,14 +131,18 @@ describe("a calibration that fails writes nothing", () => {
 
   it("stops on a photometer that stops answering mid-sweep, with the rig file unchanged", async () => {
     const pr = await Pr655.open(new RecordedTransport([...hello, ...sweep(7, 5), ["M0", null]]), options);
-    await expect(calibrateRigFile(rigFile, { photometer: pr, display, levels: 5 })).rejects.toThrow(/did not answer "M0"/);
+    await expect(calibrateRigFile(rigFile, { photometer: pr, display, levels: 5 })).rejects.toThrow(
+      /did not answer "M0"/,
+    );
     expect(shown).toHaveLength(8);
     expect(readFileSync(rigFile, "utf8")).toBe(before);
   });
 
   it("stops on an error code mid-sweep, with the rig file unchanged", async () => {
     const pr = await Pr655.open(new RecordedTransport([...hello, ...sweep(12, 5), ["M0", ["0010\r\n"]]]), options);
-    await expect(calibrateRigFile(rigFile, { photometer: pr, display, levels: 5 })).rejects.toThrow(/error 0010 \(weak light signal/);
+    await expect(calibrateRigFile(rigFile, { photometer: pr, display, levels: 5 })).rejects.toThrow(
+      /error 0010 \(weak light signal/,
+    );
     expect(readFileSync(rigFile, "utf8")).toBe(before);
   });
 

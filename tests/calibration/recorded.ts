@@ -28,4 +28,3 @@ export class RecordedTransport implements LineTransport {
   discardInput(): void {}
   async close(): Promise<void> {}
 }
-

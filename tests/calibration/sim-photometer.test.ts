@@ -24,7 +24,11 @@ describe.skipIf(!socatAvailable)("calibration against cortexloop sim-photometer"
     for (const f of cleanup.splice(0).reverse()) await f().catch(() => {});
   });
 
-  async function setup(gammas: [number, number, number], stopAfterMeasurements?: number, type: "pr655" | "colorcal" = "pr655") {
+  async function setup(
+    gammas: [number, number, number],
+    stopAfterMeasurements?: number,
+    type: "pr655" | "colorcal" = "pr655",
+  ) {
     const dir = tempDir("sim-photometer");
     const endpoint = `tcp://127.0.0.1:${await freePorts(1)}`;
     const rigFile = writeJson(join(dir, "rig.json"), {
@@ -43,19 +47,23 @@ describe.skipIf(!socatAvailable)("calibration against cortexloop sim-photometer"
       display: { gammas, white: [25, 60, 8], black: 0.3 },
       stopAfterMeasurements,
     });
-    const display = new VirtualDisplay({ endpoint, waitForSubscriberMs: 1000 });
-    await display.open();
-    cleanup.push(() => display.close());
+    // The photometer subscribes first, so the display's open() sees it and no patch goes out before it listens.
     await sim.start();
     cleanup.push(() => sim.stop());
+    const display = new VirtualDisplay({ endpoint, waitForSubscriberMs: 2000 });
+    await display.open();
+    cleanup.push(() => display.close());
     const link = await openSerialLines(pty.controllerPath);
     const opened = { port: pty.controllerPath, replyTimeoutMs: 1000, measureTimeoutMs: 2000 };
     const photometer = type === "pr655" ? await Pr655.open(link, opened) : await ColorCal.open(link, opened);
     cleanup.push(() => photometer.close());
-    return { rigFile, photometer, patches: new VirtualPatchDisplay(display, 60), sim };
+    return { rigFile, photometer, patches: new VirtualPatchDisplay(display, 100), sim };
   }
 
-  for (const gammas of [[2.2, 2.2, 2.2], [1.8, 2.2, 2.6]] as [number, number, number][]) {
+  for (const gammas of [
+    [2.2, 2.2, 2.2],
+    [1.8, 2.2, 2.6],
+  ] as [number, number, number][]) {
     it(`recovers hidden gammas ${gammas.join(", ")} and linearizes the display`, async () => {
       const { rigFile, photometer, patches } = await setup(gammas);
       const outcome = await calibrateRigFile(rigFile, { photometer, display: patches, levels: 9 });
@@ -79,7 +87,9 @@ describe.skipIf(!socatAvailable)("calibration against cortexloop sim-photometer"
     const outcome = await calibrateRigFile(rigFile, { photometer, display: patches, levels: 9 });
     const cal = outcome.result.calibration;
     const got = [cal.red.gamma, cal.green.gamma, cal.blue.gamma];
-    console.log(`sim-photometer --type colorcal (virtual display): recovered ${got.map((g) => g.toFixed(4)).join(", ")}; validation ${(cal.validation!.maxDeviation * 100).toFixed(3)}%`);
+    console.log(
+      `sim-photometer --type colorcal (virtual display): recovered ${got.map((g) => g.toFixed(4)).join(", ")}; validation ${(cal.validation!.maxDeviation * 100).toFixed(3)}%`,
+    );
     for (let g = 0; g < 3; g++) expect(Math.abs(got[g]! - gammas[g]!)).toBeLessThan(0.05);
     expect(cal.validation!.maxDeviation).toBeLessThan(0.02);
     expect(cal.photometer).toEqual({ type: "colorcal", model: "ColorCAL MKII", serial: "SIM0002" });

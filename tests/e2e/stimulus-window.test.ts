@@ -61,7 +61,15 @@ async function rigFile(dir: string): Promise<string> {
   const mirrorPort = await freePorts(1);
   return writeJson(join(dir, "rig.json"), {
     name: "test-stimulus-window",
-    acquisition: { format: "openephys-zmq", host: "127.0.0.1", dataPort, sampleRate, countWindowMs: [50, 150], countBins: 1, graceMs: 250 },
+    acquisition: {
+      format: "openephys-zmq",
+      host: "127.0.0.1",
+      dataPort,
+      sampleRate,
+      countWindowMs: [50, 150],
+      countBins: 1,
+      graceMs: 250,
+    },
     eventCodes: { transport: "openephys-network-events", host: "127.0.0.1", port: eventsPort },
     display: {
       kind: "window",
@@ -90,7 +98,12 @@ interface Run {
   stderr: string;
 }
 
-const chromiumArgs = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-background-timer-throttling"];
+const chromiumArgs = [
+  "--no-sandbox",
+  "--use-angle=swiftshader",
+  "--enable-unsafe-swiftshader",
+  "--disable-background-timer-throttling",
+];
 
 /**
  * Runs a cortexloop command that serves the stimulus window, opens the page it prints in Chromium, and waits for the
@@ -107,7 +120,8 @@ async function withWindow(browser: Browser, args: string[]): Promise<Run & { pag
   let url: string | undefined;
   while (url === undefined) {
     url = /stimulus-window (\S+)/.exec(run.stdout)?.[1];
-    if (run.code !== null || Date.now() > deadline) throw new Error(`no stimulus window URL (exit ${run.code}): ${run.stderr}`);
+    if (run.code !== null || Date.now() > deadline)
+      throw new Error(`no stimulus window URL (exit ${run.code}): ${run.stderr}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
@@ -142,53 +156,98 @@ describe.skipIf(!hasChromium)("the stimulus window in Chromium", () => {
   });
 
   it("refuses to start a session on the uncalibrated display unless the experimenter says so, storing nothing", async () => {
-    const run = await withWindow(browser, ["run", protocolFile(dir), "--rig", rig, "--db", db, "--accept-display", "refresh-mismatch"]);
+    const run = await withWindow(browser, [
+      "run",
+      protocolFile(dir),
+      "--rig",
+      rig,
+      "--db",
+      db,
+      "--accept-display",
+      "refresh-mismatch",
+    ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/The display is not ready:\n {2}- uncalibrated: the display has no calibration/);
-    expect(run.stderr).toMatch(/Nothing was run or stored\. Fix these, or start again with --accept-display uncalibrated/);
+    expect(run.stderr).toMatch(
+      /Nothing was run or stored\. Fix these, or start again with --accept-display uncalibrated/,
+    );
     const store = SessionStore.open(db);
     expect(store.listSessions()).toEqual([]);
     store.close();
   }, 120_000);
 
-  it.skipIf(!socatAvailable)("calibrates the window against sim-photometer's hidden gammas and writes the tables into the rig file", async () => {
-    await pty.start();
-    const gammas = [1.8, 2.2, 2.6];
-    const cli = ["--import", "tsx", join(repoRoot, "src/main/cli.ts"), "sim-photometer", "--port", pty.rigPath, "--rig", rig, "--gamma", gammas.join(",")];
-    const child = spawn(process.execPath, cli, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
-    photometer = child;
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    const deadline = Date.now() + 30_000;
-    while (!out.includes('"event":"ready"')) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`sim-photometer did not start: ${out}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const before = Date.now();
-    const run = await withWindow(browser, ["calibrate", "--photometer", pty.controllerPath, "--type", "pr655", "--rig", rig, "--db", db]);
-    expect(run.pageErrors).toEqual([]);
-    expect(run.code, run.stderr).toBe(0);
-    const { rig: config } = loadRigFile(rig);
-    if (config.display.kind !== "window") throw new Error("the rig file's display changed kind");
-    const cal = config.display.calibration!;
-    const got = [cal.red.gamma, cal.green.gamma, cal.blue.gamma];
-    console.log(
-      `calibrate on the stimulus window (headless Chromium) against sim-photometer: hidden gammas ${gammas.join(", ")}, ` +
-        `recovered ${got.map((g) => g.toFixed(4)).join(", ")}; validation sweep max deviation ` +
-        `${(cal.validation!.maxDeviation * 100).toFixed(3)}% of max luminance (${((Date.now() - before) / 1000).toFixed(1)} s)`,
-    );
-    for (let g = 0; g < 3; g++) expect(Math.abs(got[g]! - gammas[g]!)).toBeLessThan(0.05);
-    expect(cal.validation!.maxDeviation).toBeLessThan(0.02);
-    expect(cal.lut!.green).toHaveLength(256);
-    expect(cal.photometer).toEqual({ type: "pr655", model: "PR-655", serial: "SIM0001" });
-    expect(Date.now() - new Date(cal.date!).getTime()).toBeLessThan(5 * 60_000);
-  }, 180_000);
+  it.skipIf(!socatAvailable)(
+    "calibrates the window against sim-photometer's hidden gammas and writes the tables into the rig file",
+    async () => {
+      await pty.start();
+      const gammas = [1.8, 2.2, 2.6];
+      const cli = [
+        "--import",
+        "tsx",
+        join(repoRoot, "src/main/cli.ts"),
+        "sim-photometer",
+        "--port",
+        pty.rigPath,
+        "--rig",
+        rig,
+        "--gamma",
+        gammas.join(","),
+      ];
+      const child = spawn(process.execPath, cli, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+      photometer = child;
+      let out = "";
+      child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+      const deadline = Date.now() + 30_000;
+      while (!out.includes('"event":"ready"')) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`sim-photometer did not start: ${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const before = Date.now();
+      const run = await withWindow(browser, [
+        "calibrate",
+        "--photometer",
+        pty.controllerPath,
+        "--type",
+        "pr655",
+        "--rig",
+        rig,
+        "--db",
+        db,
+      ]);
+      expect(run.pageErrors).toEqual([]);
+      expect(run.code, run.stderr).toBe(0);
+      const { rig: config } = loadRigFile(rig);
+      if (config.display.kind !== "window") throw new Error("the rig file's display changed kind");
+      const cal = config.display.calibration!;
+      const got = [cal.red.gamma, cal.green.gamma, cal.blue.gamma];
+      console.log(
+        `calibrate on the stimulus window (headless Chromium) against sim-photometer: hidden gammas ${gammas.join(", ")}, ` +
+          `recovered ${got.map((g) => g.toFixed(4)).join(", ")}; validation sweep max deviation ` +
+          `${(cal.validation!.maxDeviation * 100).toFixed(3)}% of max luminance (${((Date.now() - before) / 1000).toFixed(1)} s)`,
+      );
+      for (let g = 0; g < 3; g++) expect(Math.abs(got[g]! - gammas[g]!)).toBeLessThan(0.05);
+      expect(cal.validation!.maxDeviation).toBeLessThan(0.02);
+      expect(cal.lut!.green).toHaveLength(256);
+      expect(cal.photometer).toEqual({ type: "pr655", model: "PR-655", serial: "SIM0001" });
+      expect(Date.now() - new Date(cal.date!).getTime()).toBeLessThan(5 * 60_000);
+    },
+    180_000,
+  );
 
   it("runs 200 presentations: logs every frame, stores frames per presentation and matches each photodiode onset", async () => {
     await sim.start(["--rig", rig]);
     // Calibrated by the test before when socat is here; headless Chromium's refresh is whatever it reports.
     const accept = socatAvailable ? "refresh-mismatch" : "uncalibrated,refresh-mismatch";
-    const run = await withWindow(browser, ["run", protocolFile(dir), "--rig", rig, "--db", db, "--accept-display", accept]);
+    const run = await withWindow(browser, [
+      "run",
+      protocolFile(dir),
+      "--rig",
+      rig,
+      "--db",
+      db,
+      "--accept-display",
+      accept,
+    ]);
     expect(run.pageErrors).toEqual([]);
     expect(run.code, run.stderr).toBe(0);
 
@@ -213,8 +272,14 @@ describe.skipIf(!hasChromium)("the stimulus window in Chromium", () => {
         // Frames shown are the planned ones unless the presentation missed some (then it is a fault on it).
         if (p.framesMissed === 0) expect(p.framesShown).toBe(planned);
       }
-      const faulted = new Set(store.faults(id).filter((f) => f.code === "frames-dropped").flatMap((f) => f.presentationIdxs));
-      for (const p of perPresentation) expect(faulted.has(p.presentationIdx)).toBe(p.framesMissed > 0 || p.framesShown !== planned);
+      const faulted = new Set(
+        store
+          .faults(id)
+          .filter((f) => f.code === "frames-dropped")
+          .flatMap((f) => f.presentationIdxs),
+      );
+      for (const p of perPresentation)
+        expect(faulted.has(p.presentationIdx)).toBe(p.framesMissed > 0 || p.framesShown !== planned);
 
       // The frame log: consecutive indices, each presentation's frames carry its seq, the patch lit on its first only.
       const frames = frameLog(store.db, id);
@@ -245,10 +310,18 @@ describe.skipIf(!hasChromium)("the stimulus window in Chromium", () => {
       // a loaded machine's frame drops that may happen to one or two; each is then a light-missing fault on it.
       const dark = lights.filter((l) => l.lightOnsetSample === null).map((l) => l.presentationIdx);
       expect(dark.length).toBeLessThanOrEqual(2);
-      const lightFaults = new Set(store.faults(id).filter((f) => f.code === "light-missing").flatMap((f) => f.presentationIdxs));
+      const lightFaults = new Set(
+        store
+          .faults(id)
+          .filter((f) => f.code === "light-missing")
+          .flatMap((f) => f.presentationIdxs),
+      );
       for (const idx of dark) expect(lightFaults.has(idx)).toBe(true);
-      const lit = lights.filter((l) => l.lightOnsetSample !== null).sort((a, b) => a.codeOnsetSample - b.codeOnsetSample);
-      for (let i = 1; i < lit.length; i++) expect(lit[i]!.lightOnsetSample!).toBeGreaterThan(lit[i - 1]!.lightOnsetSample!);
+      const lit = lights
+        .filter((l) => l.lightOnsetSample !== null)
+        .sort((a, b) => a.codeOnsetSample - b.codeOnsetSample);
+      for (let i = 1; i < lit.length; i++)
+        expect(lit[i]!.lightOnsetSample!).toBeGreaterThan(lit[i - 1]!.lightOnsetSample!);
       // Each light follows its code by at least the display's lag. Light time minus the time the window logged for
       // the presentation's first frame is the two clocks' offset plus the lag ± jitter; the simulated rig cannot put
       // an edge in its stream's past, so a frame that reached it late (a loaded machine) lights late. Most lights lie
@@ -260,7 +333,9 @@ describe.skipIf(!hasChromium)("the stimulus window in Chromium", () => {
         expect(((l.lightOnsetSample! - l.codeOnsetSample) * 1000) / sampleRate).toBeGreaterThan(lagMs - 5 * jitterMs);
       }
       const onTime = offsets.filter((o) => Math.abs(o - median) < 5 * jitterMs + 1).length;
-      console.log(`photodiode: ${onTime} of ${lit.length} lights within ${5 * jitterMs + 1} ms of their frame's time plus the median lag`);
+      console.log(
+        `photodiode: ${onTime} of ${lit.length} lights within ${5 * jitterMs + 1} ms of their frame's time plus the median lag`,
+      );
       expect(onTime).toBeGreaterThanOrEqual(0.5 * lit.length);
     } finally {
       store.close();

@@ -6,7 +6,12 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { decidePreflight, displayPreflight, parseAccepted, preflightRefusal } from "../../src/main/display/preflight.js";
+import {
+  decidePreflight,
+  displayPreflight,
+  parseAccepted,
+  preflightRefusal,
+} from "../../src/main/display/preflight.js";
 import { pickDisplay, type SystemDisplay } from "../../src/main/display/screens.js";
 import { loadRigFile } from "../../src/main/protocol/index.js";
 import type { DisplayCalibrationFits, WindowDisplayConfig } from "../../src/main/protocol/schema.js";
@@ -14,7 +19,13 @@ import { applyCalibration, identityCalibration } from "../../src/stimulus/index.
 import { tempDir, writeJson } from "./helpers.js";
 
 const displays: SystemDisplay[] = [
-  { id: 2, label: "stimulus", bounds: { x: 1920, y: 0, width: 1920, height: 1080 }, scaleFactor: 1, displayFrequency: 120 },
+  {
+    id: 2,
+    label: "stimulus",
+    bounds: { x: 1920, y: 0, width: 1920, height: 1080 },
+    scaleFactor: 1,
+    displayFrequency: 120,
+  },
   { id: 1, label: "console", bounds: { x: 0, y: 0, width: 1280, height: 800 }, scaleFactor: 2, displayFrequency: 60 },
 ];
 
@@ -34,7 +45,9 @@ describe("the display the rig file names", () => {
     expect(() => pickDisplay(displays, displays[1]!, { id: 7 })).toThrow(
       /names display id 7, which this computer does not have \(it has index 0: id 1 "console", 2560×1600 px at \(0, 0\) at 60 Hz; index 1: id 2 "stimulus", 1920×1080 px .* nothing was run\. Fix display\.screen/,
     );
-    expect(() => pickDisplay(displays, displays[1]!, { index: 2 })).toThrow(/names display index 2, but this computer has 2 \(/);
+    expect(() => pickDisplay(displays, displays[1]!, { index: 2 })).toThrow(
+      /names display index 2, but this computer has 2 \(/,
+    );
   });
 });
 
@@ -42,22 +55,46 @@ describe("pre-flight", () => {
   const window = (extra: Partial<WindowDisplayConfig> = {}): WindowDisplayConfig => ({ kind: "window", ...extra });
 
   it("passes a calibrated display at the expected refresh", () => {
-    expect(displayPreflight({ display: window({ calibration: calibration("2026-05-20") }), refresh: refresh60, now })).toEqual([]);
+    expect(
+      displayPreflight({ display: window({ calibration: calibration("2026-05-20") }), refresh: refresh60, now }),
+    ).toEqual([]);
   });
 
   it("reports a refresh rate far from the rig file's", () => {
-    const problems = displayPreflight({ display: window({ refreshHz: 120, calibration: calibration("2026-05-20") }), refresh: refresh60, now });
+    const problems = displayPreflight({
+      display: window({ refreshHz: 120, calibration: calibration("2026-05-20") }),
+      refresh: refresh60,
+      now,
+    });
     expect(problems.map((p) => p.code)).toEqual(["refresh-mismatch"]);
-    expect(problems[0]!.message).toMatch(/refreshes at 60\.01 Hz \(measured over 119 frames\), the rig file expects 120 Hz \(50\.0% off, more than 2\.0%\)/);
+    expect(problems[0]!.message).toMatch(
+      /refreshes at 60\.01 Hz \(measured over 119 frames\), the rig file expects 120 Hz \(50\.0% off, more than 2\.0%\)/,
+    );
     // Within the tolerance: no problem.
-    expect(displayPreflight({ display: window({ refreshHz: 60.5, calibration: calibration("2026-05-20") }), refresh: refresh60, now })).toEqual([]);
+    expect(
+      displayPreflight({
+        display: window({ refreshHz: 60.5, calibration: calibration("2026-05-20") }),
+        refresh: refresh60,
+        now,
+      }),
+    ).toEqual([]);
   });
 
   it("reports an uncalibrated display, an old calibration and one without a date", () => {
-    expect(displayPreflight({ display: window(), refresh: refresh60, now })[0]!.message).toMatch(/has no calibration.*Run cortexloop calibrate/);
-    const old = displayPreflight({ display: window({ calibration: calibration("2026-01-02") }), refresh: refresh60, now });
+    expect(displayPreflight({ display: window(), refresh: refresh60, now })[0]!.message).toMatch(
+      /has no calibration.*Run cortexloop calibrate/,
+    );
+    const old = displayPreflight({
+      display: window({ calibration: calibration("2026-01-02") }),
+      refresh: refresh60,
+      now,
+    });
     expect(old[0]!.message).toMatch(/calibrated 150 days ago \(2026-01-02\), more than 30 days/);
-    const undated = displayPreflight({ display: window({ calibration: { red: fit, green: fit, blue: fit } }), refresh: refresh60, now });
+    const undated = displayPreflight({
+      display: window({ calibration: { red: fit, green: fit, blue: fit } }),
+      refresh: refresh60,
+      now,
+    });
     expect(undated[0]!.code).toBe("calibration-old");
   });
 
@@ -75,11 +112,21 @@ describe("pre-flight", () => {
     const problems = displayPreflight({ display: window(), refresh: refresh60, now });
     expect(await decidePreflight(problems, new Set())).toMatchObject({ proceed: false, acceptedBy: "refused" });
     expect(await decidePreflight(problems, new Set(), async () => false)).toMatchObject({ proceed: false });
-    expect(await decidePreflight(problems, new Set(), async () => true)).toMatchObject({ proceed: true, acceptedBy: "experimenter" });
-    expect(await decidePreflight(problems, parseAccepted("uncalibrated"))).toMatchObject({ proceed: true, acceptedBy: "flag" });
+    expect(await decidePreflight(problems, new Set(), async () => true)).toMatchObject({
+      proceed: true,
+      acceptedBy: "experimenter",
+    });
+    expect(await decidePreflight(problems, parseAccepted("uncalibrated"))).toMatchObject({
+      proceed: true,
+      acceptedBy: "flag",
+    });
     expect(await decidePreflight(problems, parseAccepted("refresh-mismatch"))).toMatchObject({ proceed: false });
-    expect(preflightRefusal(problems)).toMatch(/Nothing was run or stored\. Fix these, or start again with --accept-display uncalibrated/);
-    expect(() => parseAccepted("uncalibrated,colour")).toThrow(/"colour" is not a display check; use uncalibrated, calibration-old/);
+    expect(preflightRefusal(problems)).toMatch(
+      /Nothing was run or stored\. Fix these, or start again with --accept-display uncalibrated/,
+    );
+    expect(() => parseAccepted("uncalibrated,colour")).toThrow(
+      /"colour" is not a display check; use uncalibrated, calibration-old/,
+    );
   });
 });
 
@@ -91,7 +138,10 @@ describe("lookup tables", () => {
       name: "bad-lut",
       acquisition: { format: "openephys-zmq", host: "127.0.0.1", dataPort: 5556, sampleRate: 30000 },
       eventCodes: { transport: "openephys-network-events", host: "127.0.0.1", port: 5557 },
-      display: { kind: "window", calibration: { red: fit, green: fit, blue: fit, lut: { red: lut, green: lut.slice(1), blue: lut } } },
+      display: {
+        kind: "window",
+        calibration: { red: fit, green: fit, blue: fit, lut: { red: lut, green: lut.slice(1), blue: lut } },
+      },
     });
     expect(() => loadRigFile(file)).toThrow(/display\.calibration\.lut\.green/);
   });

@@ -30,7 +30,12 @@ class Sink implements AcquisitionSink {
   }
 }
 
-function setup(strobe = false): { sink: Sink; stream: OpenEphysStream; send: (s: number, l: number, st: number, w: number) => void; data: (s: number) => void } {
+function setup(strobe = false): {
+  sink: Sink;
+  stream: OpenEphysStream;
+  send: (s: number, l: number, st: number, w: number) => void;
+  data: (s: number) => void;
+} {
   const sink = new Sink();
   const stream = new OpenEphysStream(sink, {
     sampleRate,
@@ -43,7 +48,9 @@ function setup(strobe = false): { sink: Sink; stream: OpenEphysStream; send: (s:
   const send = (sampleNum: number, l: number, state: number, word: number): void =>
     stream.push(encodeTtl({ messageNum: ++num, sampleNum, line: l, state, word, timestampMs: 0 }));
   const data = (sampleNum: number): void =>
-    stream.push(encodeData({ messageNum: ++num, channelNum: 0, sampleNum, sampleRate, timestampMs: 0 }, new Float32Array(1)));
+    stream.push(
+      encodeData({ messageNum: ++num, channelNum: 0, sampleNum, sampleRate, timestampMs: 0 }, new Float32Array(1)),
+    );
   return { sink, stream, send, data };
 }
 
@@ -98,7 +105,9 @@ describe("photodiode edges matched to presentations", () => {
     send(1010, networkEventsStrobeLine, 1, 3 + 2 ** 16);
     send(1500, line, 1, pd);
     data(40_000);
-    expect(sink.lights).toEqual([{ presentationIdx: 0, codeOnsetSample: 1010, lightOnsetSample: 1500, lightOffsetSample: null }]);
+    expect(sink.lights).toEqual([
+      { presentationIdx: 0, codeOnsetSample: 1010, lightOnsetSample: 1500, lightOffsetSample: null },
+    ]);
   });
 
   it("forgets old edges and starts again after a restart", () => {

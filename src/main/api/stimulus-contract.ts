@@ -46,9 +46,7 @@ export const frameRecordSchema = z
   .strict();
 
 export const stimulusReportSchema = z.discriminatedUnion("kind", [
-  z
-    .object({ kind: z.literal("prepared"), seq: z.number().int().min(0), ok: z.boolean(), message: reason })
-    .strict(),
+  z.object({ kind: z.literal("prepared"), seq: z.number().int().min(0), ok: z.boolean(), message: reason }).strict(),
   z
     .object({ kind: z.literal("onset"), seq: z.number().int().min(0), frame: z.number().int().min(0), rafMs: epochMs })
     .strict(),

@@ -45,7 +45,9 @@ export class ColorCal implements Photometer {
     try {
       const info = await cc.command("IDR");
       if (info.length < 5) {
-        throw new PhotometerError(`the ColorCAL on ${options.port} sent an unreadable reply to "IDR": ${JSON.stringify(info.join(",").slice(0, 80))}; check --type and the port`);
+        throw new PhotometerError(
+          `the ColorCAL on ${options.port} sent an unreadable reply to "IDR": ${JSON.stringify(info.join(",").slice(0, 80))}; check --type and the port`,
+        );
       }
       cc.firmware = info[2]!;
       cc.serial = info[4]!;
@@ -53,7 +55,9 @@ export class ColorCal implements Photometer {
         const fields = (await cc.command(row)).slice(1);
         const values = fields.map((f) => (/^[0-9]+$/.test(f) ? minoltaToFloat(Number(f)) : NaN));
         if (values.length !== 3 || values.some((v) => !Number.isFinite(v))) {
-          throw new PhotometerError(`the ColorCAL on ${options.port} sent an unreadable calibration row to "${row}": ${JSON.stringify(fields.join(",").slice(0, 80))}`);
+          throw new PhotometerError(
+            `the ColorCAL on ${options.port} sent an unreadable calibration row to "${row}": ${JSON.stringify(fields.join(",").slice(0, 80))}`,
+          );
         }
         cc.matrix.push(values);
       }
@@ -86,9 +90,12 @@ export class ColorCal implements Photometer {
     const fields = text.split(",").map((f) => f.trim());
     const status = fields[0]!;
     if (/^ER[0-9]{2}$/.test(status)) {
-      throw new PhotometerError(`${where} answered "${cmd}" with error ${status} (${errorCodes[status] ?? "an error code CRS lists"})`);
+      throw new PhotometerError(
+        `${where} answered "${cmd}" with error ${status} (${errorCodes[status] ?? "an error code CRS lists"})`,
+      );
     }
-    if (status !== "OK00") throw new PhotometerError(`${where} sent an unreadable reply to "${cmd}": ${JSON.stringify(text.slice(0, 80))}`);
+    if (status !== "OK00")
+      throw new PhotometerError(`${where} sent an unreadable reply to "${cmd}": ${JSON.stringify(text.slice(0, 80))}`);
     return fields;
   }
 
@@ -96,7 +103,9 @@ export class ColorCal implements Photometer {
     const fields = await this.command("MES", this.options.measureTimeoutMs ?? 5000);
     const raw = fields.slice(1, 4).map((f) => (/^[-+0-9.eE]+$/.test(f) ? Number(f) : NaN));
     if (fields.length < 4 || raw.some((v) => !Number.isFinite(v))) {
-      throw new PhotometerError(`the ColorCAL on ${this.options.port} sent an unreadable measurement in its reply to "MES": ${JSON.stringify(fields.join(",").slice(0, 80))}`);
+      throw new PhotometerError(
+        `the ColorCAL on ${this.options.port} sent an unreadable measurement in its reply to "MES": ${JSON.stringify(fields.join(",").slice(0, 80))}`,
+      );
     }
     const row = this.matrix[1]!;
     return Math.max(0, row[0]! * raw[0]! + row[1]! * raw[1]! + row[2]! * raw[2]!);

@@ -62,7 +62,9 @@ export async function openSerialLines(path: string, baudRate = 9600): Promise<Li
   await new Promise<void>((resolve, reject) =>
     port.open((err) =>
       err
-        ? reject(new Error(`Could not open the photometer's port ${path}: ${err.message}. Nothing was measured or written.`))
+        ? reject(
+            new Error(`Could not open the photometer's port ${path}: ${err.message}. Nothing was measured or written.`),
+          )
         : resolve(),
     ),
   );

@@ -101,7 +101,11 @@ export class Pr655 implements Photometer {
   }
 
   /** Sends one command and returns the reply's fields after a "0000" status (`checkStatus` false: the raw line). */
-  private async command(cmd: string, timeoutMs = this.options.replyTimeoutMs ?? 2000, checkStatus = true): Promise<string[]> {
+  private async command(
+    cmd: string,
+    timeoutMs = this.options.replyTimeoutMs ?? 2000,
+    checkStatus = true,
+  ): Promise<string[]> {
     const where = `the PR-655 on ${this.options.port}`;
     this.link.discardInput();
     await this.link.write(`${cmd}\n`);

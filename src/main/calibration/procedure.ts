@@ -5,7 +5,13 @@
  * shown through those tables, whose largest distance from the straight line is reported as a fraction of the maximum
  * luminance. Nothing is written here: the caller writes the result only when every step succeeded.
  */
-import { fitGamma, linearizingLut, type DisplayCalibration, type GammaFit, type LuminanceReading } from "../../stimulus/calibration.js";
+import {
+  fitGamma,
+  linearizingLut,
+  type DisplayCalibration,
+  type GammaFit,
+  type LuminanceReading,
+} from "../../stimulus/calibration.js";
 import type { DisplayCalibrationFits } from "../protocol/schema.js";
 import type { Photometer } from "./pr655.js";
 
@@ -40,7 +46,8 @@ export interface CalibrationResult {
 }
 
 export function evenLevels(n: number): number[] {
-  if (!Number.isInteger(n) || n < 3 || n > 256) throw new Error(`--levels must be a whole number from 3 to 256, not ${n}`);
+  if (!Number.isInteger(n) || n < 3 || n > 256)
+    throw new Error(`--levels must be a whole number from 3 to 256, not ${n}`);
   return Array.from({ length: n }, (_, i) => Math.round((255 * i) / (n - 1)));
 }
 
@@ -88,7 +95,11 @@ export async function runCalibration(run: CalibrationRun): Promise<CalibrationRe
     blue: fitGamma(readings.blue),
     grey: fitGamma(readings.grey),
   };
-  const tables: DisplayCalibration = { red: linearizingLut(fits.red), green: linearizingLut(fits.green), blue: linearizingLut(fits.blue) };
+  const tables: DisplayCalibration = {
+    red: linearizingLut(fits.red),
+    green: linearizingLut(fits.green),
+    blue: linearizingLut(fits.blue),
+  };
   await display.setTables(tables);
   const sweep: LuminanceReading[] = [];
   for (const level of evenLevels(run.validationLevels ?? 9)) {

@@ -9,7 +9,9 @@ export function writeRigCalibration(rigFile: string, calibration: DisplayCalibra
   const json = JSON.parse(text) as { display?: { kind?: string; calibration?: unknown } };
   const kind = json.display?.kind;
   if (json.display === undefined || (kind !== "window" && kind !== "virtual")) {
-    throw new Error(`${rigFile}: display.kind is ${JSON.stringify(kind)}; only a "window" or "virtual" display takes a calibration. Nothing was written.`);
+    throw new Error(
+      `${rigFile}: display.kind is ${JSON.stringify(kind)}; only a "window" or "virtual" display takes a calibration. Nothing was written.`,
+    );
   }
   json.display.calibration = calibration;
   const out = `${JSON.stringify(json, null, 2)}\n`;

@@ -4,11 +4,7 @@
  * whether they arrived over Electron IPC or the local web API.
  */
 import { randomBytes } from "node:crypto";
-import type {
-  StimulusCommand,
-  StimulusReport,
-  StimulusWindowConfig,
-} from "../api/stimulus-contract.js";
+import type { StimulusCommand, StimulusReport, StimulusWindowConfig } from "../api/stimulus-contract.js";
 
 /** A stimulus channel call the host refuses; the handlers turn `code` into the contract's error code. */
 export class WindowHostError extends Error {

@@ -131,6 +131,11 @@ export function virtualDisplayRecord(rig: RigConfig): SessionDisplayRecord | und
 /** How to open the stimulus page in the desktop app, full screen on the display the rig file names. */
 export function desktopWindowHint(url: string, display: WindowDisplayConfig): string {
   const s = display.screen;
-  const screen = s?.id !== undefined ? ` --stimulus-screen id:${s.id}` : s?.index !== undefined ? ` --stimulus-screen index:${s.index}` : "";
+  const screen =
+    s?.id !== undefined
+      ? ` --stimulus-screen id:${s.id}`
+      : s?.index !== undefined
+        ? ` --stimulus-screen index:${s.index}`
+        : "";
   return `or, full screen without frame on that display, the desktop app: npm start -- --stimulus-url '${url}'${screen}`;
 }

@@ -63,7 +63,14 @@ export class DisplayTimingWriter {
   }
 
   session(d: SessionDisplayRecord): void {
-    this.stmts.session.run(this.sessionId, d.kind, d.sampleRate, d.refreshHzExpected, d.refreshHzMeasured, JSON.stringify(d.detail));
+    this.stmts.session.run(
+      this.sessionId,
+      d.kind,
+      d.sampleRate,
+      d.refreshHzExpected,
+      d.refreshHzMeasured,
+      JSON.stringify(d.detail),
+    );
   }
 
   presentation(p: PresentationFramesRecord): void {
@@ -87,7 +94,16 @@ export class DisplayTimingWriter {
     if (frames.length === 0) return;
     this.db.transaction(() => {
       for (const f of frames) {
-        this.stmts.frame.run(this.sessionId, f.index, f.seq, f.rafMs, f.presentedMs, f.expectedMs, f.missedBefore, f.lit ? 1 : 0);
+        this.stmts.frame.run(
+          this.sessionId,
+          f.index,
+          f.seq,
+          f.rafMs,
+          f.presentedMs,
+          f.expectedMs,
+          f.missedBefore,
+          f.lit ? 1 : 0,
+        );
       }
     })();
   }
@@ -193,7 +209,8 @@ export function displayTimingSummary(db: Database.Database, sessionId: number): 
     framesMissed: missed,
     droppedPer1000: refreshes === 0 ? 0 : (1000 * missed) / refreshes,
     presentationsWithMissedFrames: perPresentation.filter((p) => p.framesMissed > 0).length,
-    presentationsOffByFrames: perPresentation.filter((p) => p.framesShown !== null && p.framesShown !== p.framesPlanned).length,
+    presentationsOffByFrames: perPresentation.filter((p) => p.framesShown !== null && p.framesShown !== p.framesPlanned)
+      .length,
     light: {
       presentations: lights.length,
       withLight: latencies.length,

@@ -35,7 +35,8 @@ function compile(gl: WebGL2RenderingContext, type: number, source: string): WebG
   if (shader === null) throw new Error("WebGL2: could not create a shader");
   gl.shaderSource(shader, source);
   gl.compileShader(shader);
-  if (!gl.getShaderParameter(shader, gl.COMPILE_STATUS)) throw new Error(`WebGL2 shader: ${gl.getShaderInfoLog(shader) ?? "did not compile"}`);
+  if (!gl.getShaderParameter(shader, gl.COMPILE_STATUS))
+    throw new Error(`WebGL2 shader: ${gl.getShaderInfoLog(shader) ?? "did not compile"}`);
   return shader;
 }
 
@@ -57,15 +58,23 @@ export class StimulusRenderer {
     private readonly canvas: HTMLCanvasElement,
     config: StimulusWindowConfig,
   ) {
-    const gl = canvas.getContext("webgl2", { alpha: false, antialias: false, depth: false, stencil: false, preserveDrawingBuffer: false });
-    if (gl === null) throw new Error("This browser has no WebGL2; the stimulus window needs it (Chromium or the desktop app).");
+    const gl = canvas.getContext("webgl2", {
+      alpha: false,
+      antialias: false,
+      depth: false,
+      stencil: false,
+      preserveDrawingBuffer: false,
+    });
+    if (gl === null)
+      throw new Error("This browser has no WebGL2; the stimulus window needs it (Chromium or the desktop app).");
     this.gl = gl;
     const program = gl.createProgram();
     gl.attachShader(program, compile(gl, gl.VERTEX_SHADER, vertexSource));
     gl.attachShader(program, compile(gl, gl.FRAGMENT_SHADER, fragmentSource));
     gl.bindAttribLocation(program, 0, "a_pos");
     gl.linkProgram(program);
-    if (!gl.getProgramParameter(program, gl.LINK_STATUS)) throw new Error(`WebGL2 program: ${gl.getProgramInfoLog(program) ?? "did not link"}`);
+    if (!gl.getProgramParameter(program, gl.LINK_STATUS))
+      throw new Error(`WebGL2 program: ${gl.getProgramInfoLog(program) ?? "did not link"}`);
     this.program = program;
     gl.useProgram(program);
     const quad = gl.createBuffer();
@@ -183,7 +192,14 @@ export class StimulusRenderer {
       gl.enable(gl.SCISSOR_TEST);
     }
     const fix = this.config.fixation;
-    if (fix.sizePx > 0) this.fill(width / 2 - fix.sizePx / 2, height / 2 - fix.sizePx / 2, fix.sizePx, fix.sizePx, this.mapped(fix.color));
+    if (fix.sizePx > 0)
+      this.fill(
+        width / 2 - fix.sizePx / 2,
+        height / 2 - fix.sizePx / 2,
+        fix.sizePx,
+        fix.sizePx,
+        this.mapped(fix.color),
+      );
     const pd = this.config.photodiode;
     if (pd !== null) {
       const s = pd.sizePx;

@@ -58,7 +58,10 @@ export class StimulusPage {
       await new Promise((r) => setTimeout(r, 1000));
     }
     this.renderer = new StimulusRenderer(this.canvas, this.config);
-    this.presenter = new FramePresenter(1000 / this.config.refreshHzExpected, this.config.photodiode?.litFirstFrameOnly ?? true);
+    this.presenter = new FramePresenter(
+      1000 / this.config.refreshHzExpected,
+      this.config.photodiode?.litFirstFrameOnly ?? true,
+    );
     this.status(null);
     requestAnimationFrame((t) => this.onFrame(t));
     void this.commandLoop();
@@ -84,7 +87,11 @@ export class StimulusPage {
   private flush(force: boolean): void {
     if (this.sending) return;
     const now = performance.now();
-    const due = force || this.presenter.urgent || this.presenter.loggedFrames >= maxFramesPerReport || now - this.lastFlush > frameFlushMs;
+    const due =
+      force ||
+      this.presenter.urgent ||
+      this.presenter.loggedFrames >= maxFramesPerReport ||
+      now - this.lastFlush > frameFlushMs;
     if (!due) return;
     const reports = this.presenter.take(maxFramesPerReport);
     if (reports.length === 0) return;
@@ -98,14 +105,21 @@ export class StimulusPage {
 
   private async send(reports: StimulusReport[]): Promise<void> {
     for (let i = 0; i < reports.length; i += 50) {
-      const reply = await this.api.stimulusReport({ windowId: this.config.windowId, reports: reports.slice(i, i + 50) });
+      const reply = await this.api.stimulusReport({
+        windowId: this.config.windowId,
+        reports: reports.slice(i, i + 50),
+      });
       if (!reply.ok) this.status(`the controller refused a report: ${reply.message}`);
     }
   }
 
   private async commandLoop(): Promise<void> {
     while (!this.stopped) {
-      const reply = await this.api.stimulusCommands({ windowId: this.config.windowId, after: this.after, waitMs: 15_000 });
+      const reply = await this.api.stimulusCommands({
+        windowId: this.config.windowId,
+        after: this.after,
+        waitMs: 15_000,
+      });
       if (!reply.ok) {
         if (reply.code === "not-found") return this.stop(reply.message);
         this.status(`the controller did not answer: ${reply.message}`);

@@ -49,7 +49,10 @@ export class FramePresenter {
   /** Show `seq` from the next frame. */
   show(seq: number): void {
     if (!this.prepared.has(seq)) {
-      this.out.push({ kind: "error", message: `presentation ${seq} was to be shown before its image was loaded; it was not shown` });
+      this.out.push({
+        kind: "error",
+        message: `presentation ${seq} was to be shown before its image was loaded; it was not shown`,
+      });
       return;
     }
     this.pendingShow = seq;
@@ -99,7 +102,14 @@ export class FramePresenter {
     if (this.showing === null && this.pendingShow !== null) {
       const seq = this.pendingShow;
       this.pendingShow = null;
-      this.showing = { seq, frames: this.prepared.get(seq)!, onsetMs: rafMs, onsetFrame: this.index, drawn: 0, missed: 0 };
+      this.showing = {
+        seq,
+        frames: this.prepared.get(seq)!,
+        onsetMs: rafMs,
+        onsetFrame: this.index,
+        drawn: 0,
+        missed: 0,
+      };
       this.prepared.delete(seq);
       this.out.push({ kind: "onset", seq, frame: this.index, rafMs });
     }
@@ -110,7 +120,13 @@ export class FramePresenter {
       scene = { kind: "stimulus", seq: now.seq, lit: this.litFirstFrameOnly ? now.drawn === 0 : true };
       now.drawn++;
     } else if (this.patch !== null) {
-      scene = { kind: "patch", patchId: this.patch.patchId, rgb: this.patch.rgb, useLut: this.patch.useLut, readBack: !this.patch.reported };
+      scene = {
+        kind: "patch",
+        patchId: this.patch.patchId,
+        rgb: this.patch.rgb,
+        useLut: this.patch.useLut,
+        readBack: !this.patch.reported,
+      };
     } else scene = { kind: "background" };
     this.log.push({
       index: this.index,
@@ -137,7 +153,10 @@ export class FramePresenter {
       this.periodMs = r.periodMs;
       this.out.push({ kind: "refresh", hz: r.hz, periodMs: r.periodMs, jitterMs: r.jitterMs, intervals: r.intervals });
     } catch (err) {
-      this.out.push({ kind: "error", message: `the refresh rate could not be measured: ${err instanceof Error ? err.message : String(err)}` });
+      this.out.push({
+        kind: "error",
+        message: `the refresh rate could not be measured: ${err instanceof Error ? err.message : String(err)}`,
+      });
     }
   }
 
