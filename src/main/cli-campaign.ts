@@ -7,7 +7,7 @@ import type { DistillSettings } from "../models/compact/index.js";
 import { SessionStore } from "./store/index.js";
 import { campaignTrainingDefaults as training, STOP_ON_HELP, stopCriterion } from "./campaign/defaults.js";
 // Types only: the campaign code (tfjs) is loaded when the command runs, not by every cortexloop command.
-import type { CampaignResult, CampaignRigKind, CurvePoint, Selection, TrueRates } from "./campaign/index.js";
+import type { CampaignResult, CampaignRigKind, CurvePoint, Proposal, Selection, TrueRates } from "./campaign/index.js";
 import type { SimNeurons } from "./sim/sim-rig.js";
 import type { RgbImage } from "../stimulus/index.js";
 
@@ -45,6 +45,10 @@ export interface CampaignFlags {
   activeFraction: string;
   gaudyFraction: string;
   rig: string;
+  /** Record on the rig this file names (a real rig, or `cortexloop sim-rig` running as its own process) instead of --rig. */
+  rigFile?: string;
+  /** Ask the experimenter before each designed session runs. */
+  approve?: boolean;
   frontEnd: string;
   frontEndInput?: string;
   stimulusMs: string;
@@ -109,7 +113,7 @@ async function trueRates(neurons: SimNeurons, images: RgbImage[], say: (line: st
 }
 
 /** `cortexloop campaign` without commander: what the command runs (tests call it directly). */
-export async function runCampaignCommand(flags: CampaignFlags, say: (line: string) => void): Promise<{ results: CampaignResult[] }> {
+export async function runCampaignCommand(flags: CampaignFlags, say: (line: string) => void, approve?: (proposal: Proposal) => Promise<boolean>): Promise<{ results: CampaignResult[] }> {
   const t0 = performance.now();
   const sessions = int("sessions", flags.sessions, 1);
   const imagesPerSession = int("images-per-session", flags.imagesPerSession, 4);
@@ -125,6 +129,9 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
   if (selection !== "active" && selection !== "random") throw new Error(`--selection must be active or random, got "${flags.selection}"; nothing was run.`);
   const rigKind = flags.rig as CampaignRigKind;
   if (rigKind !== "sim" && rigKind !== "fake") throw new Error(`--rig must be sim or fake, got "${flags.rig}"; nothing was run.`);
+  if (flags.rigFile !== undefined && (flags.truthImages ?? "0") !== "0") {
+    throw new Error("--truth-images needs the simulated neurons' true rates, which a rig file's rig does not have; nothing was run. Leave out --truth-images with --rig-file.");
+  }
   const activeFraction = fraction("active-fraction", flags.activeFraction);
   const gaudyFraction = fraction("gaudy-fraction", flags.gaudyFraction);
   const readouts = flags.readouts;
@@ -162,8 +169,13 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
     say(`image bank: ${loaded.description}${truthImages > 0 ? `; ${bankSize} for the campaign, ${loaded.images.length - bank.images.length} never shown, scored against the neurons' true rates` : ""}`);
     const truth = truthImages > 0 ? await trueRates(population.neurons, loaded.images.slice(bankSize, bankSize + truthImages).map((b) => b.image), say) : undefined;
     const countWindow = { startMs: 50, endMs: 150, bins: 1 };
-    const rig = await createCampaignRig({ kind: rigKind, neurons: population.neurons, neuronsKind: population.kind, seed: seed + 7, countWindow, outDir, log: say });
-    say(`rig: ${rigKind === "sim" ? `simulated Open Ephys rig on loopback (${rig.file})` : "in-process fake rig"}`);
+    const { rigFromFile } = await import("./campaign/rig-file-rig.js");
+    const rig =
+      flags.rigFile !== undefined
+        ? rigFromFile({ file: resolve(flags.rigFile), countWindow, outDir, log: say })
+        : await createCampaignRig({ kind: rigKind, neurons: population.neurons, neuronsKind: population.kind, seed: seed + 7, countWindow, outDir, log: say });
+    say(`rig: ${flags.rigFile !== undefined ? `${rig.config.name} from ${flags.rigFile}` : rigKind === "sim" ? `simulated Open Ephys rig on loopback (${rig.file})` : "in-process fake rig"}`);
+    const { terminalApproval } = await import("./campaign/approve-prompt.js");
     const campaign = new Campaign({
       store,
       rig,
@@ -201,6 +213,7 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
       seed,
       name: `campaign ${seed}`,
       proposeNext: flags.propose,
+      approve: approve ?? (flags.approve === true ? terminalApproval(say) : undefined),
       truth,
       afterRetrain: compactOn
         ? compactStep({
@@ -288,6 +301,8 @@ export function registerCampaignCommand(program: Command): void {
     .option("--active-fraction <x>", "share of a later session's images picked by the ensemble (or at random)", "0.5")
     .option("--gaudy-fraction <x>", "share of gaudy versions of natural images", "0.25")
     .option("--rig <kind>", "sim (real-socket simulated rig, in this process) | fake (in-process fake rig, builtin neurons)", "sim")
+    .option("--rig-file <file>", "record on the rig this file names instead: a real rig, or `cortexloop sim-rig --rig <file>` running as its own process")
+    .option("--approve", "show each designed session and ask before running it (y runs it; anything else stops with the proposal kept)")
     .option("--front-end <kind>", "default (MobileNetV2 when installed) | mobilenet | gabor | gabor-small | model.json path", "default")
     .option("--front-end-input <px>", "side of the image the front end sees (default: the front end's own)")
     .option("--stimulus-ms <ms>", "stimulus duration", "50")

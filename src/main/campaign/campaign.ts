@@ -105,10 +105,28 @@ export interface CampaignOptions {
    * unit): what r²_ER estimates, without the spike-count noise and the few test images.
    */
   truth?: TrueRates;
+  /**
+   * Asked before each designed session runs, with its proposal: false stops the campaign there (the
+   * proposal's protocol stays written and stored). Undefined: every proposal runs.
+   */
+  approve?: (proposal: Proposal) => Promise<boolean>;
   /** Called after each retrain is stored: the compact-model step (compact-step.ts); its result joins the curve. */
   afterRetrain?: (e: RetrainedEnsemble) => Promise<CompactPoint | undefined>;
   log?: (line: string) => void;
   signal?: AbortSignal;
+}
+
+/** A designed session waiting for the experimenter's approval. */
+export interface Proposal {
+  label: string;
+  session: number;
+  protocolFile: string;
+  description: string;
+  /** Images and repeats per block, and the presentations in all. */
+  blocks: { name: string; images: number; repeats: number }[];
+  presentations: number;
+  /** The model version that designed it. */
+  modelVersionId: number | undefined;
 }
 
 /** Noise-free rates of simulated neurons on held-out pictures. */
@@ -657,11 +675,30 @@ export class Campaign {
         this.log(`${arm.label}: proposed the next session, not run: ${designed.file} (run it with \`cortexloop run ${designed.file} --db ${o.store.file}\` against \`cortexloop sim-rig --rig ${join(arm.outDir, "rig.json")}\`)`);
         return this.result(arm, proposedProtocolFile);
       }
+      if (o.approve !== undefined && !(await o.approve(this.proposal(arm, number, designed.file, designed.loaded)))) {
+        o.store.putProtocol(`${designed.loaded.protocol.name} (proposed)`, designed.loaded.text);
+        this.log(`${arm.label}: session ${number} was not approved; the campaign stops here. Its protocol is kept: ${designed.file}`);
+        return this.result(arm, designed.file);
+      }
       arm.sessions.push(await this.runProtocol(arm, number, designed.file, designed.loaded));
       current = await this.retrain(arm, current.checkpoint);
     }
     current.ensemble?.dispose();
     return this.result(arm, proposedProtocolFile);
+  }
+
+  private proposal(arm: ArmState, number: number, file: string, loaded: LoadedProtocol): Proposal {
+    const p = loaded.protocol;
+    const blocks = p.blocks.map((b) => ({ name: b.name, images: (p.sources[b.source] as { hashes: string[] }).hashes.length, repeats: b.repeats }));
+    return {
+      label: arm.label,
+      session: number,
+      protocolFile: file,
+      description: p.description ?? "",
+      blocks,
+      presentations: blocks.reduce((sum, b) => sum + b.images * b.repeats, 0),
+      modelVersionId: arm.modelVersionIds[arm.modelVersionIds.length - 1],
+    };
   }
 
   private result(arm: ArmState, proposedProtocolFile?: string): CampaignResult {

@@ -1,0 +1,58 @@
+import { writeFileSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { loadRigFile } from "../protocol/load.js";
+import type { CountWindow } from "../protocol/schema.js";
+import { createRig } from "../rig/factory.js";
+import { realClock, SessionRunner } from "../runner/index.js";
+import type { HealthOptions } from "../runner/health.js";
+import type { CampaignRig } from "./rig.js";
+
+export interface RigFileRigOptions {
+  /** The rig file: a real rig, or `cortexloop sim-rig --rig <file>` running as its own process. */
+  file: string;
+  /** The campaign's count window (its protocols carry it too). */
+  countWindow: CountWindow;
+  /** Where the protocols the campaign writes are (they name `rig.json` beside them). */
+  outDir: string;
+  health?: Partial<HealthOptions>;
+  log?: (line: string) => void;
+}
+
+/**
+ * The rig a campaign records with when a rig file names it: nothing is simulated here, each session
+ * connects to the rig as `cortexloop run` does (Open Ephys data, heartbeat, event codes, display) and
+ * pauses while the rig is quiet (rig health). The campaign's loop is the same as on the simulated rig.
+ */
+export function rigFromFile(options: RigFileRigOptions): CampaignRig {
+  const { rig: config, text } = loadRigFile(options.file);
+  const log = options.log ?? (() => {});
+  // The protocols the campaign writes name rig.json beside them: a copy of this rig file, so each can be run again as it is.
+  mkdirSync(options.outDir, { recursive: true });
+  const file = join(options.outDir, "rig.json");
+  if (resolve(file) !== resolve(options.file)) writeFileSync(file, text);
+  return {
+    config,
+    text,
+    file,
+    async prepare() {
+      // A real rig's neurons need nothing ahead of the session.
+    },
+    async run(store, protocol, sessionName, progress, signal) {
+      const rig = await createRig(config, { countWindow: options.countWindow, log });
+      try {
+        return await new SessionRunner({ clock: realClock, store, rig, log, progress }).run({
+          protocol,
+          rigName: config.name,
+          rigText: text,
+          countWindow: options.countWindow,
+          graceMs: config.acquisition.graceMs,
+          sessionName,
+          signal,
+          health: options.health,
+        });
+      } finally {
+        await rig.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { runCampaignCommand, type CampaignFlags } from "../../src/main/cli-campaign.js";
+import type { Proposal } from "../../src/main/campaign/index.js";
+import { describeProposal, terminalApproval } from "../../src/main/campaign/approve-prompt.js";
+import { SessionStore } from "../../src/main/store/index.js";
+import { tempDir } from "../helpers/tmp.js";
+import { networkRigFile, SimRigProcess } from "../rig/session-harness.js";
+
+const tmp = tempDir("cortexloop-rigfile-campaign-");
+afterAll(() => tmp.cleanup());
+const cleanups: (() => Promise<unknown> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function flags(name: string, rigFile: string): CampaignFlags {
+  return {
+    sessions: "2",
+    imagesPerSession: "20",
+    testImages: "6",
+    testRepeats: "2",
+    trainRepeats: "1",
+    db: join(tmp.dir, `${name}.db`),
+    out: join(tmp.dir, name),
+    neurons: "builtin",
+    units: "4",
+    selection: "active",
+    seed: "5",
+    members: "2",
+    width: "4",
+    cycles: "1",
+    steps: "5",
+    blocks: "1",
+    lr: "3e-3",
+    patience: "2",
+    stopOn: "loss",
+    minCycles: "1",
+    readoutL2: "1e-2",
+    readouts: "per-session",
+    warmStart: true,
+    candidates: "40",
+    imagesDir: join(tmp.dir, "no-images-here"),
+    activeFraction: "0.5",
+    gaudyFraction: "0.25",
+    rig: "sim",
+    rigFile,
+    frontEnd: "gabor-small",
+    frontEndInput: "112",
+    stimulusMs: "30",
+    interStimulusMs: "30",
+    propose: false,
+    compact: false,
+    backend: "wasm",
+  };
+}
+
+async function simRig(name: string): Promise<string> {
+  const dir = join(tmp.dir, `${name}-rig`);
+  mkdirSync(dir, { recursive: true });
+  const rigFile = await networkRigFile(dir);
+  const sim = new SimRigProcess();
+  cleanups.push(() => sim.stop());
+  await sim.start(["--rig", rigFile, "--seed", "9"]);
+  return rigFile;
+}
+
+describe("cortexloop campaign --rig-file: the closed loop on the rig a rig file names (here cortexloop sim-rig as its own process)", () => {
+  it("records each session on that rig and runs a designed session only once it is approved", async () => {
+    const rigFile = await simRig("approved");
+    const asked: Proposal[] = [];
+    const lines: string[] = [];
+    const { results } = await runCampaignCommand(flags("approved", rigFile), (l) => lines.push(l), async (p) => {
+      asked.push(p);
+      return true;
+    });
+    const result = results[0]!;
+    expect(result.sessions.map((s) => s.state)).toEqual(["completed", "completed"]);
+    // One proposal, session 2, designed by the model trained on session 1: its blocks add up to what was run.
+    expect(asked.map((p) => p.session)).toEqual([2]);
+    expect(asked[0]!.modelVersionId).toBe(result.modelVersionIds[0]);
+    expect(asked[0]!.blocks.map((b) => b.name)).toEqual(["test", "active-learning", "gaudy", "normal"]);
+    expect(result.sessions[1]!.presented).toBe(asked[0]!.presentations);
+    expect(describeProposal(asked[0]!).join("\n")).toMatch(/proposed session 2 .*\n.*held-out test \(6 images × 2\)[\s\S]*presentations in all/);
+    const store = SessionStore.open(flags("approved", rigFile).db);
+    try {
+      // Recorded on the rig file's rig (its name and text are stored with each session), not a simulator of the campaign's.
+      for (const s of result.sessions) expect(JSON.parse(store.rigText(store.findSession(s.sessionId)!.rigId))).toMatchObject({ name: "test-sim-network" });
+      expect(store.listSessions().length).toBe(2);
+    } finally {
+      store.close();
+    }
+    expect(lines.some((l) => l.startsWith("rig: test-sim-network from "))).toBe(true);
+    expect(result.curve.length).toBe(2);
+  }, 300_000);
+
+  it("stops before a session that is not approved, keeping its protocol written and stored; an unattended prompt answers no", async () => {
+    const rigFile = await simRig("declined");
+    const lines: string[] = [];
+    // No terminal: the prompt cannot ask, so nothing unapproved is recorded.
+    const noTerminal = Object.assign(Readable.from([]), { isTTY: false });
+    const { results } = await runCampaignCommand(flags("declined", rigFile), (l) => lines.push(l), terminalApproval((l) => lines.push(l), noTerminal));
+    const result = results[0]!;
+    expect(result.sessions.length).toBe(1);
+    expect(result.proposedProtocolFile).toBeDefined();
+    expect(existsSync(result.proposedProtocolFile!)).toBe(true);
+    expect(lines.some((l) => /no terminal to ask on: session 2 is not run/.test(l))).toBe(true);
+    expect(lines.some((l) => /session 2 was not approved; the campaign stops here/.test(l))).toBe(true);
+    const store = SessionStore.open(flags("declined", rigFile).db);
+    try {
+      expect(store.listSessions().length).toBe(1);
+      const names = (store.db.prepare("SELECT name FROM protocols").all() as { name: string }[]).map((r) => r.name);
+      expect(names.some((n) => n.endsWith("session 2 (proposed)"))).toBe(true);
+    } finally {
+      store.close();
+    }
+  }, 300_000);
+});
