@@ -49,6 +49,10 @@ export interface CampaignFlags {
   rigFile?: string;
   /** Ask the experimenter before each designed session runs. */
   approve?: boolean;
+  /** Serve the web API while the campaign runs, so proposals can be approved from the app (approveProposal). */
+  serve?: boolean;
+  /** Programs and tests: told the server's address once it listens. */
+  onServing?: (server: { url: string; token: string }) => void;
   frontEnd: string;
   frontEndInput?: string;
   stimulusMs: string;
@@ -151,6 +155,7 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
   const population = await campaignNeurons(flags.neurons, units, seed + 7, compactDir, say);
   say(`neurons: ${population.description}`);
   const store = SessionStore.open(flags.db);
+  let server: { close(): Promise<void> } | undefined;
   try {
     const frontEndInput = flags.frontEndInput === undefined ? undefined : int("front-end-input", flags.frontEndInput, 16);
     const frontEnd = await campaignFrontEnd(flags.frontEnd, say, frontEndInput);
@@ -176,6 +181,17 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
         : await createCampaignRig({ kind: rigKind, neurons: population.neurons, neuronsKind: population.kind, seed: seed + 7, countWindow, outDir, log: say });
     say(`rig: ${flags.rigFile !== undefined ? `${rig.config.name} from ${flags.rigFile}` : rigKind === "sim" ? `simulated Open Ephys rig on loopback (${rig.file})` : "in-process fake rig"}`);
     const { terminalApproval } = await import("./campaign/approve-prompt.js");
+    const { StoredApproval } = await import("./campaign/stored-approval.js");
+    // --serve: proposals are stored and decided in the app or (with --approve) on the terminal, whichever answers first.
+    const stored = flags.serve === true ? new StoredApproval(store, { log: say, terminal: flags.approve === true && process.stdin.isTTY === true ? { input: process.stdin, output: process.stderr } : undefined }) : undefined;
+    if (stored !== undefined) {
+      const { startServer } = await import("./api/server.js");
+      const { projectRoot } = await import("./paths.js");
+      const running = await startServer({ store, rendererDir: join(projectRoot, "dist-renderer"), port: 0, log: say, context: { proposals: stored } });
+      server = running;
+      say(`approve proposals in the app: ${running.openUrl}`);
+      flags.onServing?.({ url: running.url, token: running.token });
+    }
     const campaign = new Campaign({
       store,
       rig,
@@ -213,7 +229,7 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
       seed,
       name: `campaign ${seed}`,
       proposeNext: flags.propose,
-      approve: approve ?? (flags.approve === true ? terminalApproval(say) : undefined),
+      approve: approve ?? stored?.approve ?? (flags.approve === true ? terminalApproval(say) : undefined),
       truth,
       afterRetrain: compactOn
         ? compactStep({
@@ -258,6 +274,7 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
     frontEnd.dispose();
     return { results };
   } finally {
+    await server?.close();
     population.neurons.dispose?.();
     store.close();
   }
@@ -303,6 +320,7 @@ export function registerCampaignCommand(program: Command): void {
     .option("--rig <kind>", "sim (real-socket simulated rig, in this process) | fake (in-process fake rig, builtin neurons)", "sim")
     .option("--rig-file <file>", "record on the rig this file names instead: a real rig, or `cortexloop sim-rig --rig <file>` running as its own process")
     .option("--approve", "show each designed session and ask before running it (y runs it; anything else stops with the proposal kept)")
+    .option("--serve", "serve the web API while the campaign runs and print its URL: each designed session is stored as a proposal and waits for approval in the app (approveProposal), or on the terminal too with --approve")
     .option("--front-end <kind>", "default (MobileNetV2 when installed) | mobilenet | gabor | gabor-small | model.json path", "default")
     .option("--front-end-input <px>", "side of the image the front end sees (default: the front end's own)")
     .option("--stimulus-ms <ms>", "stimulus duration", "50")

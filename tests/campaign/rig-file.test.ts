@@ -6,6 +6,7 @@ import { runCampaignCommand, type CampaignFlags } from "../../src/main/cli-campa
 import type { Proposal } from "../../src/main/campaign/index.js";
 import { describeProposal, terminalApproval } from "../../src/main/campaign/approve-prompt.js";
 import { SessionStore } from "../../src/main/store/index.js";
+import { listProposals } from "../../src/main/store/proposals.js";
 import { tempDir } from "../helpers/tmp.js";
 import { networkRigFile, SimRigProcess } from "../rig/session-harness.js";
 
@@ -94,6 +95,49 @@ describe("cortexloop campaign --rig-file: the closed loop on the rig a rig file 
     }
     expect(lines.some((l) => l.startsWith("rig: test-sim-network from "))).toBe(true);
     expect(result.curve.length).toBe(2);
+  }, 300_000);
+
+  it("with --serve, each proposal is stored and approved through the local web API as the app does", async () => {
+    const rigFile = await simRig("served");
+    let served: { url: string; token: string } | undefined;
+    const approvedIds: number[] = [];
+    let done = false;
+    const post = async (channel: string, request: unknown): Promise<{ status: number; value: unknown }> => {
+      const res = await fetch(`${served!.url}/api/${channel}`, { method: "POST", headers: { Authorization: `Bearer ${served!.token}`, "Content-Type": "application/json" }, body: JSON.stringify(request) });
+      return { status: res.status, value: ((await res.json()) as { value?: unknown }).value };
+    };
+    // The app: lists the proposals, approves the one waiting.
+    const app = (async () => {
+      while (!done) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (served === undefined) continue;
+        // Once the campaign ends it closes its server: the app's next call finds no one there.
+        const listed = await post("proposals", {}).catch(() => undefined);
+        if (listed === undefined) break;
+        const list = listed.value as { id: number; decision: unknown }[];
+        for (const p of list.filter((x) => x.decision === null)) {
+          const r = await post("approveProposal", { id: p.id, decision: "approve" });
+          expect(r.status).toBe(200);
+          approvedIds.push(p.id);
+        }
+      }
+    })();
+    const lines: string[] = [];
+    try {
+      const { results } = await runCampaignCommand({ ...flags("served", rigFile), serve: true, onServing: (s) => (served = s) }, (l) => lines.push(l));
+      expect(results[0]!.sessions.map((x) => x.state)).toEqual(["completed", "completed"]);
+    } finally {
+      done = true;
+      await app;
+    }
+    expect(approvedIds.length).toBe(1);
+    expect(lines.some((l) => /^approve proposals in the app: http:\/\/127\.0\.0\.1:\d+\/#token=/.test(l))).toBe(true);
+    const store = SessionStore.open(flags("served", rigFile).db);
+    try {
+      expect(listProposals(store.db)).toMatchObject([{ id: approvedIds[0], sessionNumber: 2, decision: { decision: "approved", via: "web" } }]);
+    } finally {
+      store.close();
+    }
   }, 300_000);
 
   it("stops before a session that is not approved, keeping its protocol written and stored; an unattended prompt answers no", async () => {

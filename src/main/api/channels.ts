@@ -15,6 +15,8 @@ export const channelNames = [
   "faults",
   "modelVersions",
   "compactModel",
+  "proposals",
+  "approveProposal",
   "exportCsv",
   "exportBundle",
   "exportNwb",

@@ -65,6 +65,8 @@ export const requestSchemas = {
   faults: z.object({ session: sessionRef }).strict(),
   modelVersions: z.object({ session: sessionRef.optional() }).strict(),
   compactModel: z.object({ id: z.number().int().positive() }).strict(),
+  proposals: z.object({}).strict(),
+  approveProposal: z.object({ id: z.number().int().positive(), decision: z.enum(["approve", "decline"]) }).strict(),
   exportCsv: z.object({ session: sessionRef }).strict(),
   exportBundle: z.object({ session: sessionRef, allowUnfinished: z.boolean().optional() }).strict(),
   exportNwb: z.object({ session: sessionRef, allowUnfinished: z.boolean().optional() }).strict(),
@@ -210,6 +212,22 @@ export interface ModelVersionItem {
   metrics: Record<string, unknown>;
 }
 
+/** A designed session waiting for the experimenter, or decided (once, never changed). */
+export interface ProposalItem {
+  id: number;
+  campaign: string;
+  sessionNumber: number;
+  protocolFile: string;
+  modelVersionId: number | null;
+  createdAt: string;
+  description: string;
+  blocks: { name: string; images: number; repeats: number }[];
+  presentations: number;
+  /** The images it shows (SHA-256; the stimulus channel returns each). */
+  stimuli: string[];
+  decision: { decision: "approved" | "declined"; via: "terminal" | "web" | "program"; decidedAt: string } | null;
+}
+
 export interface CsvExport {
   session: number;
   files: { name: string; text: string }[];
@@ -228,6 +246,8 @@ export interface Replies {
   faults: FaultRow[];
   modelVersions: ModelVersionItem[];
   compactModel: CompactModelDetail;
+  proposals: ProposalItem[];
+  approveProposal: ProposalItem;
   exportCsv: CsvExport;
   exportBundle: FileDownload;
   exportNwb: FileDownload;

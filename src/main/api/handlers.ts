@@ -5,6 +5,7 @@ import { SessionReview, learningCurve, r2erOf, type CountingRule } from "../revi
 import { compactModelDetail } from "../compact/inspect.js";
 import { CompactVersionError } from "../compact/versions.js";
 import { WindowHostError, type StimulusWindowHost } from "../display/window-host.js";
+import { listProposals, ProposalError, type ProposalRow } from "../store/proposals.js";
 import {
   isChannel,
   parseRequest,
@@ -15,6 +16,7 @@ import {
   type FileDownload,
   type ModelVersionItem,
   type ParsedRequestOf,
+  type ProposalItem,
   type PresentationRow,
   type Replies,
   type SessionDetail,
@@ -38,6 +40,13 @@ export class ApiError extends Error {
 /** What a handler may reach besides the store: the stimulus window's host while a session or calibration uses one. */
 export interface HandlerContext {
   stimulus?: StimulusWindowHost;
+  /** A campaign waiting for approval (cortexloop campaign --serve): decides its proposals. */
+  proposals?: { decide(id: number, decision: "approved" | "declined", via: "web"): ProposalRow };
+}
+
+function proposalItem(p: ProposalRow): ProposalItem {
+  const { protocolId: _protocolId, ...item } = p;
+  return item;
 }
 
 type Handlers = {
@@ -249,6 +258,22 @@ export const handlers: Handlers = {
       return compactModelDetail(store, id);
     } catch (err) {
       if (err instanceof CompactVersionError) throw new ApiError(err.code === "corrupt" ? "internal" : "not-found", err.message);
+      throw err;
+    }
+  },
+
+  proposals(store) {
+    return listProposals(store.db).map(proposalItem);
+  },
+
+  approveProposal(_store, { id, decision }, context) {
+    if (context.proposals === undefined) {
+      throw new ApiError("not-found", "No campaign is waiting for approval here; nothing was decided. Open the URL that `cortexloop campaign --serve` printed.");
+    }
+    try {
+      return proposalItem(context.proposals.decide(id, decision === "approve" ? "approved" : "declined", "web"));
+    } catch (err) {
+      if (err instanceof ProposalError) throw new ApiError(err.code, err.message);
       throw err;
     }
   },

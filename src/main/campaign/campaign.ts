@@ -127,6 +127,9 @@ export interface Proposal {
   presentations: number;
   /** The model version that designed it. */
   modelVersionId: number | undefined;
+  /** The protocol as written (what runs once approved) and every stimulus it shows (SHA-256). */
+  protocolText: string;
+  stimuli: string[];
 }
 
 /** Noise-free rates of simulated neurons on held-out pictures. */
@@ -698,6 +701,8 @@ export class Campaign {
       blocks,
       presentations: blocks.reduce((sum, b) => sum + b.images * b.repeats, 0),
       modelVersionId: arm.modelVersionIds[arm.modelVersionIds.length - 1],
+      protocolText: loaded.text,
+      stimuli: [...new Set(p.blocks.flatMap((b) => (p.sources[b.source] as { hashes: string[] }).hashes))],
     };
   }
 

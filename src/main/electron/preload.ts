@@ -24,6 +24,8 @@ const api: CortexloopApi = {
   faults: channel("faults"),
   modelVersions: channel("modelVersions"),
   compactModel: channel("compactModel"),
+  proposals: channel("proposals"),
+  approveProposal: channel("approveProposal"),
   exportCsv: channel("exportCsv"),
   exportBundle: channel("exportBundle"),
   exportNwb: channel("exportNwb"),

@@ -292,6 +292,31 @@ export const migrations: Migration[] = [
       for (const table of ["causal_designs", "causal_images"]) makeAppendOnly(db, table);
     },
   },
+  {
+    version: 7,
+    description: "proposals: each designed session waiting for the experimenter, and the one decision on it",
+    up(db) {
+      db.exec(`
+        CREATE TABLE proposals (
+          id INTEGER PRIMARY KEY,
+          campaign TEXT NOT NULL,
+          session_number INTEGER NOT NULL CHECK (session_number >= 1),
+          protocol_id INTEGER NOT NULL REFERENCES protocols(id),
+          protocol_file TEXT NOT NULL,
+          model_version_id INTEGER REFERENCES model_versions(id),
+          detail_json TEXT NOT NULL,
+          created_at TEXT NOT NULL
+        );
+        CREATE TABLE proposal_decisions (
+          proposal_id INTEGER PRIMARY KEY REFERENCES proposals(id),
+          decision TEXT NOT NULL CHECK (decision IN ('approved','declined')),
+          via TEXT NOT NULL CHECK (via IN ('terminal','web','program')),
+          decided_at TEXT NOT NULL
+        );
+      `);
+      for (const table of ["proposals", "proposal_decisions"]) makeAppendOnly(db, table);
+    },
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;
