@@ -8,6 +8,7 @@ const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<vo
   ingest: () => import("./ingest.js"),
   onsets: () => import("./onsets.js"),
   selection: () => import("./selection.js"),
+  synthesis: () => import("./synthesis.js"),
   turnaround: () => import("./turnaround.js"),
 };
 

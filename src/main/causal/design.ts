@@ -71,7 +71,7 @@ export const defaultCausalDesignOptions: CausalDesignOptions = {
   smoothPerUnit: 10,
   smoothPatches: 25,
   patchPx: 12,
-  stridePx: 6,
+  stridePx: 12,
   randomNormal: 40,
   saliency: true,
   seed: 1,
@@ -82,8 +82,10 @@ export interface CausalDesign {
   /** Per unit, the saliency map of its top bank image. */
   saliency: { unit: number; baseName: string; map: SaliencyMap }[];
   bankImages: number;
-  /** Seconds spent per kind of work. */
+  /** Wall-clock seconds spent per kind of work. */
   seconds: Record<string, number>;
+  /** CPU seconds (user + system, all threads) per kind of work: on a shared machine, closer to the work done. */
+  cpuSeconds: Record<string, number>;
   /** Gradient steps taken (maximizing and adversarial), for steps/s. */
   gradientImageSteps: number;
 }
@@ -143,10 +145,14 @@ export async function designCausal(
   const units = dm.units.map((_, i) => i);
   const random = new Random(o.seed);
   const seconds: Record<string, number> = {};
+  const cpuSeconds: Record<string, number> = {};
   const timed = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const r = await fn();
     seconds[what] = (seconds[what] ?? 0) + (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    cpuSeconds[what] = (cpuSeconds[what] ?? 0) + (c.user + c.system) / 1e6;
     log(`${what}: ${(seconds[what]!).toFixed(1)} s`);
     return r;
   };
@@ -165,7 +171,7 @@ export async function designCausal(
     }
   }
   const k = Math.max(o.normalPerUnit, o.smoothPerUnit);
-  const ranked = await timed("maximizing normal", () => topBankImages(model, units, tee(), { k, batchSize: 32 }));
+  const ranked = await timed("maximizing normal", () => topBankImages(model, units, tee(), { k, batchSize: 64 }));
   const pool = reservoir.items;
   const poolPredicted = await timed("maximizing normal", () => predictAllOf(model, pool));
   const poolIndex = new Map<string, number[]>();
@@ -210,5 +216,5 @@ export async function designCausal(
     maps.forEach((map, u) => saliency.push({ unit: u, baseName: ranked[u]!.top[0]!.name, map }));
   }
   const gradientImageSteps = units.length * o.restarts * o.steps;
-  return { images, saliency, bankImages, seconds, gradientImageSteps };
+  return { images, saliency, bankImages, seconds, cpuSeconds, gradientImageSteps };
 }
