@@ -7,7 +7,7 @@
  * the stored frame log, the per-presentation frame counts and the photodiode onsets, and prints the refresh rate, the
  * dropped frames per 1,000 and the code-to-light latency p50/p99. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -33,26 +33,19 @@ if (!hasChromium) {
   );
 }
 
-const rendererDir = join(repoRoot, "dist-renderer");
 const sampleRate = 30000;
 const lagMs = 20;
 const jitterMs = 2;
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds the renderer when its stimulus page is missing or older than its sources. */
-async function ensureRenderer(): Promise<void> {
-  const page = join(rendererDir, "stimulus.html");
-  if (existsSync(page) && statSync(page).mtimeMs >= newestMtime(join(repoRoot, "src", "renderer"))) return;
+/**
+ * Builds the renderer into this test's own folder: the review test may rebuild dist-renderer (emptying it first)
+ * while this one serves from it.
+ */
+async function buildRenderer(dir: string): Promise<string> {
+  const outDir = join(dir, "renderer");
   const { build } = await import("vite");
-  await build({ configFile: join(repoRoot, "vite.config.ts"), logLevel: "warn" });
+  await build({ configFile: join(repoRoot, "vite.config.ts"), logLevel: "warn", build: { outDir, emptyOutDir: true } });
+  return outDir;
 }
 
 async function rigFile(dir: string): Promise<string> {
@@ -109,8 +102,21 @@ const chromiumArgs = [
  * Runs a cortexloop command that serves the stimulus window, opens the page it prints in Chromium, and waits for the
  * command to end; the page's errors come back with its output.
  */
-async function withWindow(browser: Browser, args: string[]): Promise<Run & { pageErrors: string[] }> {
-  const cli = ["--import", "tsx", join(repoRoot, "src/main/cli.ts"), ...args, "--window-timeout", "60"];
+async function withWindow(
+  browser: Browser,
+  rendererDir: string,
+  args: string[],
+): Promise<Run & { pageErrors: string[] }> {
+  const cli = [
+    "--import",
+    "tsx",
+    join(repoRoot, "src/main/cli.ts"),
+    ...args,
+    "--window-timeout",
+    "60",
+    "--renderer-dir",
+    rendererDir,
+  ];
   const child = spawn(process.execPath, cli, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
   const run: Run = { code: null, stdout: "", stderr: "" };
   const exited = new Promise<void>((resolve) => child.once("exit", (c) => ((run.code = c), resolve())));
@@ -140,10 +146,11 @@ describe.skipIf(!hasChromium)("the stimulus window in Chromium", () => {
   let photometer: ChildProcess | undefined;
   let browser: Browser;
   let rig: string;
+  let rendererDir: string;
   const db = join(dir, "lab.db");
 
   beforeAll(async () => {
-    await ensureRenderer();
+    rendererDir = await buildRenderer(dir);
     rig = await rigFile(dir);
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumArgs });
   }, 120_000);
@@ -156,7 +163,7 @@ describe.skipIf(!hasChromium)("the stimulus window in Chromium", () => {
   });
 
   it("refuses to start a session on the uncalibrated display unless the experimenter says so, storing nothing", async () => {
-    const run = await withWindow(browser, [
+    const run = await withWindow(browser, rendererDir, [
       "run",
       protocolFile(dir),
       "--rig",
@@ -203,7 +210,7 @@ describe.skipIf(!hasChromium)("the stimulus window in Chromium", () => {
         await new Promise((r) => setTimeout(r, 20));
       }
       const before = Date.now();
-      const run = await withWindow(browser, [
+      const run = await withWindow(browser, rendererDir, [
         "calibrate",
         "--photometer",
         pty.controllerPath,
@@ -238,7 +245,7 @@ describe.skipIf(!hasChromium)("the stimulus window in Chromium", () => {
     await sim.start(["--rig", rig]);
     // Calibrated by the test before when socat is here; headless Chromium's refresh is whatever it reports.
     const accept = socatAvailable ? "refresh-mismatch" : "uncalibrated,refresh-mismatch";
-    const run = await withWindow(browser, [
+    const run = await withWindow(browser, rendererDir, [
       "run",
       protocolFile(dir),
       "--rig",
