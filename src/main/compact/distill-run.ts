@@ -200,7 +200,8 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
     const z = zscore(targets, nUnits, scaling);
     const tp = performance.now();
     if (!recalibrated) {
-      if (hint !== undefined && features === undefined) {
+      // A resumed run needs the hint's features only if training steps remain.
+      if (hint !== undefined && features === undefined && step < settings.steps) {
         const tf0 = performance.now();
         features = await frontEndFeatures(stream, run.frontEnd);
         log(`front-end features for the hint recomputed in ${((performance.now() - tf0) / 1000).toFixed(1)} s (not checkpointed)`);
