@@ -37,6 +37,8 @@ describe("learningCurve", () => {
       { ...version(3, 1, { r2er: 0.3, r2erPerUnit: [0.4, 0.1, "x"], trueR2: 0.5 }), sessionIds: [1, 2] },
       version(4, 3, { loss: 2 }),
       { ...version(5, 4, { r2er: { mean: 0.35 } }), sessionIds: [1, 2, 3] },
+      // A new session's readout on the frozen model: a stopgap before the retrain, not a point.
+      { ...version(6, 5, { r2er: 0.2, r2erPerUnit: [0.2] }, { readoutFirst: true }), sessionIds: [1, 2, 3] },
     ];
     const series = learningCurve(versions);
     expect(series.map((s) => [s.rootId, s.label, s.points.map((p) => p.versionId)])).toEqual([

@@ -57,6 +57,8 @@ export function learningCurve(versions: readonly ModelVersionRow[]): LearningSer
   };
   const series = new Map<number, LearningSeries>();
   for (const v of versions) {
+    // A new session's readout on the frozen previous model is a stopgap until the retrain that follows.
+    if (v.config.readoutFirst === true) continue;
     const median = r2erOf(v.metrics);
     const perUnitRaw = v.metrics.r2erPerUnit;
     const perUnit = Array.isArray(perUnitRaw) ? perUnitRaw.map(num) : [];
