@@ -32,7 +32,7 @@ export function parseBudget(text: string): PixelBudget {
 }
 
 interface DesignFlags {
-  model: number;
+  model: number[];
   units: string[];
   session?: string;
   bank: string[];
@@ -62,7 +62,11 @@ export function registerCausalCommands(program: Command): void {
       "a causal-test session: per unit, maximizing synthesized and normal images, adversarial ± pairs, smooth− and random-smoothed images " +
         "with their bases, among randomly chosen normal images; stores each image's provenance and writes the protocol",
     )
-    .requiredOption("--model <id>", "model version: a deep ensemble (each unit through its compact model where one was distilled, else the ensemble) or one compact model", whole("--model"))
+    .requiredOption(
+      "--model <id>",
+      "model version: a deep ensemble (each unit through its compact model where one was distilled, else the ensemble), or compact models (repeat or comma-separate; one unit each)",
+      (v: string, prior: number[] | undefined) => [...(prior ?? []), ...v.split(",").filter((x) => x.trim() !== "").map((x) => whole("--model")(x.trim()))],
+    )
     .option("--units <list>", "units (e3#1, e3/1 or readout columns; repeat or comma-separate; default all)", collect, [])
     .option("--session <name|id>", "whose readout's units, when the ensemble has several")
     .option("--bank <zip|dir>", "candidate natural images (repeatable); streamed", collect, [])
@@ -104,7 +108,7 @@ export function registerCausalCommands(program: Command): void {
           const viaEnsemble = dm.units.filter((u) => u.source === "ensemble").map((u) => u.name);
           say(`${dm.units.length} units: ${dm.units.length - viaEnsemble.length} through their compact models` + (viaEnsemble.length > 0 ? `, ${viaEnsemble.length} through the ensemble's prediction (no compact model: ${viaEnsemble.join(", ")})` : ""));
           const made = await designCausal(dm, streamBank(flags.bank, dm.imageSize), options, say);
-          const stored = await storeCausalDesign(store, dm, made, { modelVersionId: flags.model, out: flags.out, repeats: flags.repeats, design: { ...defaultCausalDesignOptions, ...options } });
+          const stored = await storeCausalDesign(store, dm, made, { modelVersionId: flags.model[0]!, out: flags.out, repeats: flags.repeats, design: { ...defaultCausalDesignOptions, ...options } });
           say(`causal design ${stored.designId}: ${stored.images} images (${made.images.length} with provenance) from a bank of ${made.bankImages}, ${stored.presentations} presentations; wrote ${flags.out}; run it with \`cortexloop run ${flags.out}\``);
         } finally {
           dm.dispose();

@@ -90,6 +90,26 @@ describe("cortexloop design causal / analyze causal", () => {
     expect(rows(fx.db)).toEqual(before);
   });
 
+  it("designs through compact models alone; an imported published model is named as the simulated rig names its neuron", async () => {
+    const store = SessionStore.open(fx.db);
+    const model = createCompactModel([4, 4, 3, 3, 3], { seed: 6 });
+    const importedId = putCompactVersion(store, { name: "imported", arrays: compactModelArrays(model), teacherId: null, config: { source: "import", file: "compact_model_190923_neuron4.npy" } });
+    model.dispose();
+    store.close();
+    const out = join(tmp.dir, "compact.json");
+    const base = ["design", "causal", "--db", fx.db, "-o", out, "--bank", bank, ...small];
+    await expect(run([...base, "--model", `${fx.teacherId},${compactId}`])).rejects.toThrow(new RegExp(`must all be compact models; ${fx.teacherId} is not`));
+    const r = await run([...base, "--model", `${compactId},${importedId}`]);
+    expect(r.err).toMatch(/2 units: 2 through their compact models/);
+    const check = SessionStore.open(fx.db);
+    try {
+      const units = check.db.prepare("SELECT DISTINCT unit, model_version_id AS mv FROM causal_images WHERE design_id = (SELECT MAX(id) FROM causal_designs) ORDER BY unit").all();
+      expect(units).toEqual([{ unit: "190923_neuron4#0", mv: importedId }, { unit: "e1#0", mv: compactId }]);
+    } finally {
+      check.close();
+    }
+  }, 300_000);
+
   it("designs a session (compact model where there is one, the ensemble elsewhere), stores provenance, and analyzes it", async () => {
     const out = join(tmp.dir, "causal.json");
     const r = await run(["design", "causal", "--model", String(fx.teacherId), "--db", fx.db, "-o", out, "--bank", bank, ...small]);
@@ -104,7 +124,7 @@ describe("cortexloop design causal / analyze causal", () => {
     let shift = 0;
     try {
       for (const h of hashes) expect(store.hasStimulus(h)).toBe(true);
-      prov = store.db.prepare("SELECT stimulus_sha256 AS sha, unit, kind, base_sha256 AS base, predicted, model_source AS src, model_version_id AS mv FROM causal_images").all() as {
+      prov = store.db.prepare("SELECT stimulus_sha256 AS sha, unit, kind, base_sha256 AS base, predicted, model_source AS src, model_version_id AS mv FROM causal_images WHERE design_id = (SELECT MAX(id) FROM causal_designs)").all() as {
         sha: string; unit: string; kind: string; base: string | null; predicted: number; src: string; mv: number;
       }[];
       const count = (unit: string, kind: string): number => prov.filter((p) => p.unit === unit && p.kind === kind).length;

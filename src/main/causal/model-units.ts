@@ -50,23 +50,57 @@ function fastFromArrays(store: SessionStore, id: number): FastCompactModel {
  * when there are several) or a compact model (one unit). `unitRefs` are names (e3#1, e3/1, e3) or
  * readout columns; empty means every unit.
  */
-export async function loadDesignModel(store: SessionStore, versionId: number, unitRefs: readonly string[], options: { session?: string; log?: (line: string) => void } = {}): Promise<DesignModel> {
+/**
+ * The unit a compact model stands for: the recorded unit it was distilled for, or for an imported
+ * published model its file's name (compact_model_190923_neuron4.npy → 190923_neuron4#0, as the
+ * simulated rig names the neurons it makes of those files).
+ */
+function compactUnitName(row: { id: number; config: Record<string, unknown> } & Parameters<typeof unitOf>[0]): { electrode: string; sortedId: number } {
+  const unit = unitOf(row);
+  if (unit !== undefined) return { electrode: unit.electrode, sortedId: unit.sortedId };
+  const file = typeof row.config.file === "string" ? row.config.file : undefined;
+  const published = file === undefined ? null : /^compact_model_(.+)\.npy$/.exec(file);
+  return { electrode: published?.[1] ?? `compact${row.id}`, sortedId: 0 };
+}
+
+/** Compact models as units, one a version. */
+function compactDesignModel(store: SessionStore, ids: readonly number[]): DesignModel {
+  const fast: FastCompactModel[] = [];
+  try {
+    const units: DesignUnit[] = ids.map((id) => {
+      const row = store.getModelVersion(id)!;
+      fast.push(fastFromArrays(store, id));
+      const { electrode, sortedId } = compactUnitName(row);
+      return { name: `${electrode}#${sortedId}`, electrode, sortedId, source: "compact", modelVersionId: id };
+    });
+    const size = fast[0]!.inputSize;
+    if (fast.some((f) => f.inputSize !== size)) throw new CausalInputError("model", `The compact models ${ids.join(", ")} take images of different sizes.`);
+    return { model: routedResponseModel(fast.map((f) => ({ model: compactResponseModel(f), unit: 0 }))), units, imageSize: size, scale: "compact", dispose: () => fast.forEach((f) => f.dispose()) };
+  } catch (err) {
+    fast.forEach((f) => f.dispose());
+    throw err;
+  }
+}
+
+/**
+ * `versionIds` is one deep ensemble, or one or more compact models (one unit each). For an
+ * ensemble, `unitRefs` are names (e3#1, e3/1, e3) or readout columns; empty means every unit.
+ */
+export async function loadDesignModel(store: SessionStore, versionIds: number | readonly number[], unitRefs: readonly string[], options: { session?: string; log?: (line: string) => void } = {}): Promise<DesignModel> {
   const log = options.log ?? (() => {});
-  const version = store.getModelVersion(versionId);
-  if (version === undefined) throw new CausalInputError("model", `Model version ${versionId} does not exist in ${store.file}; run \`cortexloop models\` to list them.`);
+  const ids = typeof versionIds === "number" ? [versionIds] : [...versionIds];
+  if (ids.length === 0) throw new CausalInputError("model", "No model version was given; name one with --model.");
+  for (const id of ids) {
+    if (store.getModelVersion(id) === undefined) throw new CausalInputError("model", `Model version ${id} does not exist in ${store.file}; run \`cortexloop models\` to list them.`);
+  }
+  const versionId = ids[0]!;
+  const version = store.getModelVersion(versionId)!;
   await selectBackend({ log });
-  if (version.kind === COMPACT_KIND) {
-    const unit = unitOf(version);
-    if (unitRefs.length > 0) throw new CausalInputError("unit", `Model version ${versionId} is one unit's compact model${unit ? ` (${unit.name})` : ""}; leave out --units, or give the ensemble it was distilled from.`);
-    const fast = fastFromArrays(store, versionId);
-    const name = unit?.name ?? `compact${versionId}`;
-    return {
-      model: compactResponseModel(fast),
-      units: [{ name, electrode: unit?.electrode ?? name, sortedId: unit?.sortedId ?? 0, source: "compact", modelVersionId: versionId }],
-      imageSize: fast.inputSize,
-      scale: "compact",
-      dispose: () => fast.dispose(),
-    };
+  if (version.kind === COMPACT_KIND || ids.length > 1) {
+    const notCompact = ids.filter((id) => store.getModelVersion(id)!.kind !== COMPACT_KIND);
+    if (notCompact.length > 0) throw new CausalInputError("model", `Several --model versions must all be compact models; ${notCompact.join(", ")} ${notCompact.length === 1 ? "is" : "are"} not (see \`cortexloop models\`).`);
+    if (unitRefs.length > 0) throw new CausalInputError("unit", `A compact model is one unit's model; leave out --units with compact models, or give the ensemble they were distilled from.`);
+    return compactDesignModel(store, ids);
   }
   if (!ENSEMBLE_KINDS.includes(version.kind)) throw new CausalInputError("model", `Model version ${versionId} is a ${version.kind}; design causal takes a deep ensemble or a compact model (see \`cortexloop models\`).`);
   if (version.checkpoint === null) throw new CausalInputError("model", `Model version ${versionId} has no weights stored.`);
