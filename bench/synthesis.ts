@@ -23,7 +23,9 @@ Reads $CORTEXLOOP_SHARED/data/v4 (default ../shared beside the project).`;
 
 /** The recordings' images, then their gaudy versions, until `count` have been given. */
 async function* bankOf(imagesDir: string, count: number): AsyncGenerator<NamedImage> {
-  const zips = readdirSync(imagesDir).filter((f) => f.endsWith(".zip")).sort();
+  const zips = readdirSync(imagesDir)
+    .filter((f) => f.endsWith(".zip"))
+    .sort();
   let given = 0;
   for (const pass of ["", "gaudy:"]) {
     for (const zip of zips) {
@@ -44,7 +46,8 @@ function mean(xs: number[]): number {
 
 /** Mean over units of the predicted %Δr of each kind against its comparison. */
 function predictedChanges(design: CausalDesign, units: number): [string, number][] {
-  const byUnit = (u: number, kind: string): number[] => design.images.filter((i) => i.unit === u && i.kind === kind).map((i) => i.predicted);
+  const byUnit = (u: number, kind: string): number[] =>
+    design.images.filter((i) => i.unit === u && i.kind === kind).map((i) => i.predicted);
   const rows: [string, string][] = [
     ["maximizing-synthesized", "random-normal"],
     ["maximizing-normal", "random-normal"],
@@ -85,23 +88,34 @@ export async function run(args: string[]): Promise<void> {
   const shared = sharedDir();
   const v4 = shared === undefined ? undefined : join(shared, "data", "v4");
   if (v4 === undefined || !existsSync(join(v4, "compact_models")) || !existsSync(join(v4, "images"))) {
-    console.log(`synthesis: no shared data folder with data/v4/compact_models and images (${process.env.CORTEXLOOP_SHARED ?? "../shared"}); nothing was measured.`);
+    console.log(
+      `synthesis: no shared data folder with data/v4/compact_models and images (${process.env.CORTEXLOOP_SHARED ?? "../shared"}); nothing was measured.`,
+    );
     return;
   }
   const backend = await selectBackend({ log: () => {} });
   console.log(`synthesis: backend ${backend.name} (${backend.threads} threads, simd ${backend.simd})`);
   const nUnits = Number(values.units);
-  const files = Array.from({ length: nUnits }, (_, i) => join(v4, "compact_models", `compact_model_${values.session}_neuron${i}.npy`));
+  const files = Array.from({ length: nUnits }, (_, i) =>
+    join(v4, "compact_models", `compact_model_${values.session}_neuron${i}.npy`),
+  );
   const fast: FastCompactModel[] = [];
   for (const f of files) {
-    if (!existsSync(f)) throw new Error(`synthesis bench: ${f} does not exist; ask for fewer --units or another --session.`);
+    if (!existsSync(f))
+      throw new Error(`synthesis bench: ${f} does not exist; ask for fewer --units or another --session.`);
     const m = await loadCompactModelFromNpy(f);
     fast.push(FastCompactModel.fromModel(m));
     m.dispose();
   }
   const dm: DesignModel = {
     model: routedResponseModel(fast.map((f) => ({ model: compactResponseModel(f), unit: 0 }))),
-    units: files.map((_, i) => ({ name: `${values.session}/neuron${i}`, electrode: `neuron${i}`, sortedId: 0, source: "compact", modelVersionId: 0 })),
+    units: files.map((_, i) => ({
+      name: `${values.session}/neuron${i}`,
+      electrode: `neuron${i}`,
+      sortedId: 0,
+      source: "compact",
+      modelVersionId: 0,
+    })),
     imageSize: 112,
     scale: "compact",
     dispose: () => fast.forEach((f) => f.dispose()),
@@ -121,14 +135,20 @@ export async function run(args: string[]): Promise<void> {
       (line) => console.log(`  ${line} (so far)`),
     );
     const total = (performance.now() - t0) / 1000;
-    console.log(`\nsynthesis: ${nUnits} units of session ${values.session}, bank of ${design.bankImages} images, ${design.images.length} designed images: ${total.toFixed(1)} s in all`);
+    console.log(
+      `\nsynthesis: ${nUnits} units of session ${values.session}, bank of ${design.bankImages} images, ${design.images.length} designed images: ${total.toFixed(1)} s in all`,
+    );
     const cpuTotal = Object.values(design.cpuSeconds).reduce((a, b) => a + b, 0);
     console.log(`  ${"kind".padEnd(24)} ${"wall s".padStart(7)}  share  ${"CPU s".padStart(7)}`);
     for (const [kind, s] of Object.entries(design.seconds)) {
       const cpu = design.cpuSeconds[kind] ?? Number.NaN;
-      console.log(`  ${kind.padEnd(24)} ${s.toFixed(1).padStart(7)}  ${`${((100 * s) / total).toFixed(0)}%`.padStart(5)}  ${cpu.toFixed(1).padStart(7)}`);
+      console.log(
+        `  ${kind.padEnd(24)} ${s.toFixed(1).padStart(7)}  ${`${((100 * s) / total).toFixed(0)}%`.padStart(5)}  ${cpu.toFixed(1).padStart(7)}`,
+      );
     }
-    console.log(`  CPU time ${cpuTotal.toFixed(1)} s over ${total.toFixed(1)} s wall: ${(cpuTotal / total).toFixed(2)} cores busy on average (2 would be the whole machine)`);
+    console.log(
+      `  CPU time ${cpuTotal.toFixed(1)} s over ${total.toFixed(1)} s wall: ${(cpuTotal / total).toFixed(2)} cores busy on average (2 would be the whole machine)`,
+    );
     const maxSeconds = design.seconds["maximizing synthesized"] ?? Number.NaN;
     const rate = design.gradientImageSteps / maxSeconds;
     // synth_step as bench/compute.ts measures it: one image, one normalized ascent step, on unit 0's model.
@@ -144,7 +164,9 @@ export async function run(args: string[]): Promise<void> {
     }
     const synthRate = steps / ((performance.now() - s0) / 1000);
     img.dispose();
-    console.log(`maximizing synthesized: ${design.gradientImageSteps} image-steps (batches of 16 over units × restarts, best iterate checked every 5 steps) at ${rate.toFixed(1)} image-steps/s; synth_step on unit 0's model, one image: ${synthRate.toFixed(1)} steps/s`);
+    console.log(
+      `maximizing synthesized: ${design.gradientImageSteps} image-steps (batches of 16 over units × restarts, best iterate checked every 5 steps) at ${rate.toFixed(1)} image-steps/s; synth_step on unit 0's model, one image: ${synthRate.toFixed(1)} steps/s`,
+    );
     console.log("predicted %Δr, mean over units (the model's expectation of the causal test):");
     for (const [what, v] of predictedChanges(design, nUnits)) console.log(`  ${what}: ${v.toFixed(1)}%`);
   } finally {

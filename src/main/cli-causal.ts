@@ -2,7 +2,17 @@
 // protocol that shows them; `analyze causal` measures whether the neurons did what the model said.
 import type { Command } from "commander";
 import { SessionStore } from "./store/index.js";
-import { analyzeCausal, causalTable, CausalInputError, defaultCausalDesignOptions, designCausal, loadDesignModel, storeCausalDesign, streamBank, writeCausalCsv } from "./causal/index.js";
+import {
+  analyzeCausal,
+  causalTable,
+  CausalInputError,
+  defaultCausalDesignOptions,
+  designCausal,
+  loadDesignModel,
+  storeCausalDesign,
+  streamBank,
+  writeCausalCsv,
+} from "./causal/index.js";
 import type { PixelBudget } from "../stimulus/synthesis/index.js";
 
 const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
@@ -12,7 +22,13 @@ function say(line: string): void {
 }
 
 function collect(value: string, prior: string[]): string[] {
-  return [...prior, ...value.split(",").map((s) => s.trim()).filter((s) => s.length > 0)];
+  return [
+    ...prior,
+    ...value
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  ];
 }
 
 function whole(name: string): (v: string) => number {
@@ -26,8 +42,16 @@ function whole(name: string): (v: string) => number {
 export function parseBudget(text: string): PixelBudget {
   const m = /^(l2|linf):(.+)$/.exec(text.trim());
   const value = m === null ? Number.NaN : Number(m[2]);
-  if (m === null || !Number.isFinite(value)) throw new CausalInputError("option", `--budget must look like l2:1500 or linf:8 (a norm on 0..255 pixels), got "${text}".`);
-  if (!(value > 0)) throw new CausalInputError("option", `--budget must be > 0, got ${text}; an adversarial image must be allowed to change.`);
+  if (m === null || !Number.isFinite(value))
+    throw new CausalInputError(
+      "option",
+      `--budget must look like l2:1500 or linf:8 (a norm on 0..255 pixels), got "${text}".`,
+    );
+  if (!(value > 0))
+    throw new CausalInputError(
+      "option",
+      `--budget must be > 0, got ${text}; an adversarial image must be allowed to change.`,
+    );
   return { norm: m[1] as PixelBudget["norm"], value };
 }
 
@@ -65,9 +89,20 @@ export function registerCausalCommands(program: Command): void {
     .requiredOption(
       "--model <id>",
       "model version: a deep ensemble (each unit through its compact model where one was distilled, else the ensemble), or compact models (repeat or comma-separate; one unit each)",
-      (v: string, prior: number[] | undefined) => [...(prior ?? []), ...v.split(",").filter((x) => x.trim() !== "").map((x) => whole("--model")(x.trim()))],
+      (v: string, prior: number[] | undefined) => [
+        ...(prior ?? []),
+        ...v
+          .split(",")
+          .filter((x) => x.trim() !== "")
+          .map((x) => whole("--model")(x.trim())),
+      ],
     )
-    .option("--units <list>", "units (e3#1, e3/1 or readout columns; repeat or comma-separate; default all)", collect, [])
+    .option(
+      "--units <list>",
+      "units (e3#1, e3/1 or readout columns; repeat or comma-separate; default all)",
+      collect,
+      [],
+    )
     .option("--session <name|id>", "whose readout's units, when the ensemble has several")
     .option("--bank <zip|dir>", "candidate natural images (repeatable); streamed", collect, [])
     .requiredOption("-o, --out <protocol.json>", "the protocol to write")
@@ -75,12 +110,26 @@ export function registerCausalCommands(program: Command): void {
     .option("--steps <n>", "gradient steps per start", whole("--steps"), d.steps)
     .option("--normal <n>", "maximizing normal images per unit", whole("--normal"), d.normalPerUnit)
     .option("--adversarial <n>", "adversarial pairs per unit (0: none)", whole("--adversarial"), d.adversarialPerUnit)
-    .option("--budget <norm:value>", "adversarial pixel budget on 0..255 values: l2:<norm> or linf:<largest change>", `${d.budget.norm}:${d.budget.value}`)
-    .option("--smooth <n>", "smooth− images per unit, each with its random-smoothing control (0: none)", whole("--smooth"), d.smoothPerUnit)
+    .option(
+      "--budget <norm:value>",
+      "adversarial pixel budget on 0..255 values: l2:<norm> or linf:<largest change>",
+      `${d.budget.norm}:${d.budget.value}`,
+    )
+    .option(
+      "--smooth <n>",
+      "smooth− images per unit, each with its random-smoothing control (0: none)",
+      whole("--smooth"),
+      d.smoothPerUnit,
+    )
     .option("--patches <n>", "patches smoothed per smooth− image", whole("--patches"), d.smoothPatches)
     .option("--patch-px <px>", "side of a smoothed patch", whole("--patch-px"), d.patchPx)
     .option("--stride-px <px>", "grid step of patch positions (default half the patch)", whole("--stride-px"))
-    .option("--random-normal <n>", "randomly chosen normal images shown to every unit", whole("--random-normal"), d.randomNormal)
+    .option(
+      "--random-normal <n>",
+      "randomly chosen normal images shown to every unit",
+      whole("--random-normal"),
+      d.randomNormal,
+    )
     .option("--repeats <n>", "times each image is shown", whole("--repeats"), 5)
     .option("--seed <n>", "seed of every random choice", whole("--seed"), d.seed)
     .option("--no-saliency", "skip the saliency maps")
@@ -106,10 +155,22 @@ export function registerCausalCommands(program: Command): void {
         const dm = await loadDesignModel(store, flags.model, flags.units, { session: flags.session, log: say });
         try {
           const viaEnsemble = dm.units.filter((u) => u.source === "ensemble").map((u) => u.name);
-          say(`${dm.units.length} units: ${dm.units.length - viaEnsemble.length} through their compact models` + (viaEnsemble.length > 0 ? `, ${viaEnsemble.length} through the ensemble's prediction (no compact model: ${viaEnsemble.join(", ")})` : ""));
+          say(
+            `${dm.units.length} units: ${dm.units.length - viaEnsemble.length} through their compact models` +
+              (viaEnsemble.length > 0
+                ? `, ${viaEnsemble.length} through the ensemble's prediction (no compact model: ${viaEnsemble.join(", ")})`
+                : ""),
+          );
           const made = await designCausal(dm, streamBank(flags.bank, dm.imageSize), options, say);
-          const stored = await storeCausalDesign(store, dm, made, { modelVersionId: flags.model[0]!, out: flags.out, repeats: flags.repeats, design: { ...defaultCausalDesignOptions, ...options } });
-          say(`causal design ${stored.designId}: ${stored.images} images (${made.images.length} with provenance) from a bank of ${made.bankImages}, ${stored.presentations} presentations; wrote ${flags.out}; run it with \`cortexloop run ${flags.out}\``);
+          const stored = await storeCausalDesign(store, dm, made, {
+            modelVersionId: flags.model[0]!,
+            out: flags.out,
+            repeats: flags.repeats,
+            design: { ...defaultCausalDesignOptions, ...options },
+          });
+          say(
+            `causal design ${stored.designId}: ${stored.images} images (${made.images.length} with provenance) from a bank of ${made.bankImages}, ${stored.presentations} presentations; wrote ${flags.out}; run it with \`cortexloop run ${flags.out}\``,
+          );
         } finally {
           dm.dispose();
         }
@@ -121,7 +182,9 @@ export function registerCausalCommands(program: Command): void {
   const analyze = program.command("analyze").description("analyses of recorded sessions");
   analyze
     .command("causal")
-    .description("measured against predicted %Δr per unit and kind of a causal-test session, with permutation tests; a table and a CSV")
+    .description(
+      "measured against predicted %Δr per unit and kind of a causal-test session, with permutation tests; a table and a CSV",
+    )
     .argument("<session>", "session name or id")
     .option("-o, --out <csv>", "CSV file (default causal-<session>.csv)")
     .option("--db <file>", "lab database (SQLite)", defaultDb)
@@ -132,8 +195,11 @@ export function registerCausalCommands(program: Command): void {
         const out = flags.out ?? `causal-${a.sessionName.replace(/[^A-Za-z0-9._-]/g, "_")}.csv`;
         writeCausalCsv(a, out);
         for (const line of causalTable(a)) console.log(line);
-        if (a.missingUnits.length > 0) say(`units of the design the session did not record (left out): ${a.missingUnits.join(", ")}`);
-        say(`session ${a.sessionName}, design ${a.designIds.join(", ")}: ${a.rows.length} unit × kind rows; wrote ${out}`);
+        if (a.missingUnits.length > 0)
+          say(`units of the design the session did not record (left out): ${a.missingUnits.join(", ")}`);
+        say(
+          `session ${a.sessionName}, design ${a.designIds.join(", ")}: ${a.rows.length} unit × kind rows; wrote ${out}`,
+        );
       } finally {
         store.close();
       }

@@ -20,7 +20,9 @@ async function run(args: string[]): Promise<{ err: string; out: string }> {
   registerCausalCommands(program);
   const err: string[] = [];
   const out: string[] = [];
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((c: string | Uint8Array) => (err.push(String(c)), true));
+  const e = vi
+    .spyOn(process.stderr, "write")
+    .mockImplementation((c: string | Uint8Array) => (err.push(String(c)), true));
   const o = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
   try {
     await program.parseAsync(args, { from: "user" });
@@ -36,13 +38,39 @@ let fx: CompactFixture;
 let bank: string;
 let compactId: number;
 // The Gabor front end costs about 0.1 s an image on wasm: as few images and steps as still test something.
-const small = ["--restarts", "2", "--steps", "2", "--normal", "2", "--adversarial", "1", "--smooth", "1", "--patches", "2", "--patch-px", "28", "--stride-px", "28", "--random-normal", "4", "--repeats", "2", "--no-saliency"];
+const small = [
+  "--restarts",
+  "2",
+  "--steps",
+  "2",
+  "--normal",
+  "2",
+  "--adversarial",
+  "1",
+  "--smooth",
+  "1",
+  "--patches",
+  "2",
+  "--patch-px",
+  "28",
+  "--stride-px",
+  "28",
+  "--random-normal",
+  "4",
+  "--repeats",
+  "2",
+  "--no-saliency",
+];
 
 function rows(db: string): { designs: number; images: number; stimuli: number } {
   const store = SessionStore.open(db);
   try {
     const count = (sql: string): number => (store.db.prepare(sql).get() as { n: number }).n;
-    return { designs: count("SELECT COUNT(*) AS n FROM causal_designs"), images: count("SELECT COUNT(*) AS n FROM causal_images"), stimuli: store.countStimuli() };
+    return {
+      designs: count("SELECT COUNT(*) AS n FROM causal_designs"),
+      images: count("SELECT COUNT(*) AS n FROM causal_images"),
+      stimuli: store.countStimuli(),
+    };
   } finally {
     store.close();
   }
@@ -54,14 +82,23 @@ beforeAll(async () => {
   bank = join(tmp.dir, "bank");
   mkdirSync(bank);
   const pictures = [...generateImages("gratings", 10, 112, 7), ...generateImages("dots", 10, 112, 8)];
-  for (const [i, p] of pictures.entries()) writeFileSync(join(bank, `b${String(i).padStart(2, "0")}.png`), await encodePng(p));
+  for (const [i, p] of pictures.entries())
+    writeFileSync(join(bank, `b${String(i).padStart(2, "0")}.png`), await encodePng(p));
   const store = SessionStore.open(fx.db);
   const model = createCompactModel([4, 4, 3, 3, 3], { seed: 5 });
   compactId = putCompactVersion(store, {
     name: "compact e1#0",
     arrays: compactModelArrays(model),
     teacherId: fx.teacherId,
-    unit: { sessionId: fx.sessionId, sessionName: "S1", unitId: 0, electrode: "e1", sortedId: 0, name: "e1#0", column: 1 },
+    unit: {
+      sessionId: fx.sessionId,
+      sessionName: "S1",
+      unitId: 0,
+      electrode: "e1",
+      sortedId: 0,
+      name: "e1#0",
+      column: 1,
+    },
   });
   model.dispose();
   store.close();
@@ -78,13 +115,23 @@ describe("cortexloop design causal / analyze causal", () => {
     mkdirSync(corrupt);
     writeFileSync(join(corrupt, "a.png"), "not a png");
     const base = ["design", "causal", "--model", String(fx.teacherId), "--db", fx.db, "-o", out, ...small];
-    await expect(run([...base, "--bank", bank, "--units", "e9#0"])).rejects.toThrow(/Unit "e9#0" is not one of model version \d+'s 3 units.*Nothing was written/);
-    await expect(run([...base, "--bank", emptyBank])).rejects.toThrow(/holds no PNG or JPEG images. Nothing was written/);
-    await expect(run([...base, "--bank", corrupt])).rejects.toThrow(/Could not decode image .*a\.png.*Nothing was written/);
+    await expect(run([...base, "--bank", bank, "--units", "e9#0"])).rejects.toThrow(
+      /Unit "e9#0" is not one of model version \d+'s 3 units.*Nothing was written/,
+    );
+    await expect(run([...base, "--bank", emptyBank])).rejects.toThrow(
+      /holds no PNG or JPEG images. Nothing was written/,
+    );
+    await expect(run([...base, "--bank", corrupt])).rejects.toThrow(
+      /Could not decode image .*a\.png.*Nothing was written/,
+    );
     await expect(run([...base, "--bank", bank, "--budget", "l2:0"])).rejects.toThrow(/--budget must be > 0/);
     await expect(run([...base, "--bank", bank, "--budget", "l2:-3"])).rejects.toThrow(/--budget must be > 0/);
-    await expect(run(["design", "causal", "--model", "999", "--db", fx.db, "-o", out, "--bank", bank])).rejects.toThrow(/Model version 999 does not exist/);
-    await expect(run(["analyze", "causal", "S1", "--db", fx.db, "-o", join(tmp.dir, "x.csv")])).rejects.toThrow(/showed no images of a causal design.*Nothing was written/);
+    await expect(run(["design", "causal", "--model", "999", "--db", fx.db, "-o", out, "--bank", bank])).rejects.toThrow(
+      /Model version 999 does not exist/,
+    );
+    await expect(run(["analyze", "causal", "S1", "--db", fx.db, "-o", join(tmp.dir, "x.csv")])).rejects.toThrow(
+      /showed no images of a causal design.*Nothing was written/,
+    );
     expect(existsSync(out)).toBe(false);
     expect(existsSync(join(tmp.dir, "x.csv"))).toBe(false);
     expect(rows(fx.db)).toEqual(before);
@@ -93,18 +140,32 @@ describe("cortexloop design causal / analyze causal", () => {
   it("designs through compact models alone; an imported published model is named as the simulated rig names its neuron", async () => {
     const store = SessionStore.open(fx.db);
     const model = createCompactModel([4, 4, 3, 3, 3], { seed: 6 });
-    const importedId = putCompactVersion(store, { name: "imported", arrays: compactModelArrays(model), teacherId: null, config: { source: "import", file: "compact_model_190923_neuron4.npy" } });
+    const importedId = putCompactVersion(store, {
+      name: "imported",
+      arrays: compactModelArrays(model),
+      teacherId: null,
+      config: { source: "import", file: "compact_model_190923_neuron4.npy" },
+    });
     model.dispose();
     store.close();
     const out = join(tmp.dir, "compact.json");
     const base = ["design", "causal", "--db", fx.db, "-o", out, "--bank", bank, ...small];
-    await expect(run([...base, "--model", `${fx.teacherId},${compactId}`])).rejects.toThrow(new RegExp(`must all be compact models; ${fx.teacherId} is not`));
+    await expect(run([...base, "--model", `${fx.teacherId},${compactId}`])).rejects.toThrow(
+      new RegExp(`must all be compact models; ${fx.teacherId} is not`),
+    );
     const r = await run([...base, "--model", `${compactId},${importedId}`]);
     expect(r.err).toMatch(/2 units: 2 through their compact models/);
     const check = SessionStore.open(fx.db);
     try {
-      const units = check.db.prepare("SELECT DISTINCT unit, model_version_id AS mv FROM causal_images WHERE design_id = (SELECT MAX(id) FROM causal_designs) ORDER BY unit").all();
-      expect(units).toEqual([{ unit: "190923_neuron4#0", mv: importedId }, { unit: "e1#0", mv: compactId }]);
+      const units = check.db
+        .prepare(
+          "SELECT DISTINCT unit, model_version_id AS mv FROM causal_images WHERE design_id = (SELECT MAX(id) FROM causal_designs) ORDER BY unit",
+        )
+        .all();
+      expect(units).toEqual([
+        { unit: "190923_neuron4#0", mv: importedId },
+        { unit: "e1#0", mv: compactId },
+      ]);
     } finally {
       check.close();
     }
@@ -112,22 +173,55 @@ describe("cortexloop design causal / analyze causal", () => {
 
   it("designs a session (compact model where there is one, the ensemble elsewhere), stores provenance, and analyzes it", async () => {
     const out = join(tmp.dir, "causal.json");
-    const r = await run(["design", "causal", "--model", String(fx.teacherId), "--db", fx.db, "-o", out, "--bank", bank, ...small]);
-    expect(r.err).toMatch(/3 units: 1 through their compact models, 2 through the ensemble's prediction \(no compact model: e0#0, e2#0\)/);
+    const r = await run([
+      "design",
+      "causal",
+      "--model",
+      String(fx.teacherId),
+      "--db",
+      fx.db,
+      "-o",
+      out,
+      "--bank",
+      bank,
+      ...small,
+    ]);
+    expect(r.err).toMatch(
+      /3 units: 1 through their compact models, 2 through the ensemble's prediction \(no compact model: e0#0, e2#0\)/,
+    );
     const protocol = loadProtocolFile(out).protocol;
     const source = protocol.sources.causal!;
     expect(source.kind).toBe("stored");
     const hashes = source.kind === "stored" ? source.hashes : [];
     expect(protocol.blocks[0]!.repeats).toBe(2);
     const store = SessionStore.open(fx.db);
-    let prov: { sha: string; unit: string; kind: string; base: string | null; predicted: number; src: string; mv: number }[] = [];
+    let prov: {
+      sha: string;
+      unit: string;
+      kind: string;
+      base: string | null;
+      predicted: number;
+      src: string;
+      mv: number;
+    }[] = [];
     let shift = 0;
     try {
       for (const h of hashes) expect(store.hasStimulus(h)).toBe(true);
-      prov = store.db.prepare("SELECT stimulus_sha256 AS sha, unit, kind, base_sha256 AS base, predicted, model_source AS src, model_version_id AS mv FROM causal_images WHERE design_id = (SELECT MAX(id) FROM causal_designs)").all() as {
-        sha: string; unit: string; kind: string; base: string | null; predicted: number; src: string; mv: number;
+      prov = store.db
+        .prepare(
+          "SELECT stimulus_sha256 AS sha, unit, kind, base_sha256 AS base, predicted, model_source AS src, model_version_id AS mv FROM causal_images WHERE design_id = (SELECT MAX(id) FROM causal_designs)",
+        )
+        .all() as {
+        sha: string;
+        unit: string;
+        kind: string;
+        base: string | null;
+        predicted: number;
+        src: string;
+        mv: number;
       }[];
-      const count = (unit: string, kind: string): number => prov.filter((p) => p.unit === unit && p.kind === kind).length;
+      const count = (unit: string, kind: string): number =>
+        prov.filter((p) => p.unit === unit && p.kind === kind).length;
       for (const unit of ["e0#0", "e1#0", "e2#0"]) {
         expect(count(unit, "random-normal")).toBe(4);
         expect(count(unit, "maximizing-synthesized")).toBe(2);
@@ -192,12 +286,21 @@ describe("cortexloop design causal / analyze causal", () => {
       const xs = prov.filter((p) => p.unit === unit && p.kind === kind).map((p) => p.predicted);
       return xs.reduce((a, b) => a + b, 0) / xs.length;
     };
-    const baseKind = (kind: string): string => (kind.startsWith("maximizing") ? "random-normal" : kind.startsWith("adversarial") ? "adversarial-base" : "smooth-base");
+    const baseKind = (kind: string): string =>
+      kind.startsWith("maximizing")
+        ? "random-normal"
+        : kind.startsWith("adversarial")
+          ? "adversarial-base"
+          : "smooth-base";
     for (const c of body.filter((c) => c[0] !== "mean")) {
       const [unit, , kind] = c as [string, string, string];
       expect(Number(c[4])).toBeCloseTo(meanPredicted(unit, kind) + shift, 3);
       expect(Number(c[5])).toBeCloseTo(meanPredicted(unit, baseKind(kind)) + shift, 3);
-      expect(Number(c[6])).toBeCloseTo((100 * (meanPredicted(unit, kind) - meanPredicted(unit, baseKind(kind)))) / (meanPredicted(unit, baseKind(kind)) + shift), 2);
+      expect(Number(c[6])).toBeCloseTo(
+        (100 * (meanPredicted(unit, kind) - meanPredicted(unit, baseKind(kind)))) /
+          (meanPredicted(unit, baseKind(kind)) + shift),
+        2,
+      );
     }
     for (const c of body.filter((c) => c[0] === "e1#0")) expect(c[1]).toBe("compact");
   }, 300_000);

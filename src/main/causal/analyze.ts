@@ -85,7 +85,10 @@ export function analyzeCausal(store: SessionStore, sessionRef: string): CausalAn
   );
   const all = [...means.keys()].flatMap((sha) => stmt.all(sha) as ProvenanceRow[]);
   if (all.length === 0) {
-    throw new CausalInputError("session", `Session ${session.name} (id ${sessionId}) showed no images of a causal design; run a protocol from \`cortexloop design causal\` first.`);
+    throw new CausalInputError(
+      "session",
+      `Session ${session.name} (id ${sessionId}) showed no images of a causal design; run a protocol from \`cortexloop design causal\` first.`,
+    );
   }
   // The design that most of the session's images came from.
   const perDesign = new Map<number, number>();
@@ -109,7 +112,9 @@ export function analyzeCausal(store: SessionStore, sessionRef: string): CausalAn
     const mine = rows.filter((r) => r.unit === unit);
     const measuredOf = (sha: string): number => means.get(sha)?.meanByUnit[i] ?? Number.NaN;
     const responses = (shas: readonly string[]): number[] =>
-      shas.flatMap((sha) => (presentationsOf.get(sha) ?? []).map((j) => summedResponse(data, i, j)).filter((v) => !Number.isNaN(v)));
+      shas.flatMap((sha) =>
+        (presentationsOf.get(sha) ?? []).map((j) => summedResponse(data, i, j)).filter((v) => !Number.isNaN(v)),
+      );
     const avg = (xs: number[]): number => {
       const ok = xs.filter((v) => Number.isFinite(v));
       return ok.length === 0 ? Number.NaN : ok.reduce((a, b) => a + b, 0) / ok.length;
@@ -117,10 +122,18 @@ export function analyzeCausal(store: SessionStore, sessionRef: string): CausalAn
     for (const c of COMPARISONS) {
       const tested = mine.filter((r) => r.kind === c.kind && means.has(r.sha));
       if (tested.length === 0) continue;
-      const baseKind: CausalKind = c.against === "random-normal" ? "random-normal" : c.kind.startsWith("adversarial") ? "adversarial-base" : "smooth-base";
-      const baseRows = c.against === "random-normal"
-        ? mine.filter((r) => r.kind === baseKind && means.has(r.sha))
-        : [...new Set(tested.map((t) => t.baseSha))].flatMap((sha) => mine.filter((r) => r.kind === baseKind && r.sha === sha && means.has(r.sha)).slice(0, 1));
+      const baseKind: CausalKind =
+        c.against === "random-normal"
+          ? "random-normal"
+          : c.kind.startsWith("adversarial")
+            ? "adversarial-base"
+            : "smooth-base";
+      const baseRows =
+        c.against === "random-normal"
+          ? mine.filter((r) => r.kind === baseKind && means.has(r.sha))
+          : [...new Set(tested.map((t) => t.baseSha))].flatMap((sha) =>
+              mine.filter((r) => r.kind === baseKind && r.sha === sha && means.has(r.sha)).slice(0, 1),
+            );
       if (baseRows.length === 0) continue;
       const measured = avg(tested.map((t) => measuredOf(t.sha)));
       const measuredBase = avg(baseRows.map((b) => measuredOf(b.sha)));
@@ -133,7 +146,12 @@ export function analyzeCausal(store: SessionStore, sessionRef: string): CausalAn
         measuredBase,
         measuredChange: pct(measured, measuredBase),
         predictedChange: pct(avg(tested.map((t) => t.predicted)), avg(baseRows.map((b) => b.predicted))),
-        p: permutationTest(responses(tested.map((t) => t.sha)), responses(baseRows.map((b) => b.sha)), 2000, results.length + 1),
+        p: permutationTest(
+          responses(tested.map((t) => t.sha)),
+          responses(baseRows.map((b) => b.sha)),
+          2000,
+          results.length + 1,
+        ),
       });
     }
   }
@@ -144,7 +162,18 @@ export function analyzeCausal(store: SessionStore, sessionRef: string): CausalAn
     const predicted = mine.map((r) => r.predictedChange).filter((v) => Number.isFinite(v));
     const m = meanSe(measured);
     const p = meanSe(predicted);
-    return [{ kind: c.kind, against: c.against === "random-normal" ? "random normal images" : "their bases", units: m.n, mean: m.mean, se: m.se, p: signFlipTest(measured), predictedMean: p.mean, predictedSe: p.se }];
+    return [
+      {
+        kind: c.kind,
+        against: c.against === "random-normal" ? "random normal images" : "their bases",
+        units: m.n,
+        mean: m.mean,
+        se: m.se,
+        p: signFlipTest(measured),
+        predictedMean: p.mean,
+        predictedSe: p.se,
+      },
+    ];
   });
   return { sessionId, sessionName: session.name, designIds: [designId], missingUnits, rows: results, summary };
 }
@@ -155,7 +184,14 @@ const fp = (v: number): string => (Number.isFinite(v) ? (v < 0.001 ? "<0.001" : 
 /** The per-kind table for a terminal. */
 export function causalTable(a: CausalAnalysis): string[] {
   const header = ["kind", "against", "units", "measured %Δr (mean ± s.e.)", "p", "predicted %Δr"];
-  const body = a.summary.map((s) => [s.kind, s.against, String(s.units), `${f1(s.mean)} ± ${f1(s.se)}`, fp(s.p), `${f1(s.predictedMean)} ± ${f1(s.predictedSe)}`]);
+  const body = a.summary.map((s) => [
+    s.kind,
+    s.against,
+    String(s.units),
+    `${f1(s.mean)} ± ${f1(s.se)}`,
+    fp(s.p),
+    `${f1(s.predictedMean)} ± ${f1(s.predictedSe)}`,
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)];
@@ -164,7 +200,12 @@ export function causalTable(a: CausalAnalysis): string[] {
 /** One row per unit and kind, then one per kind (unit "mean"). Written whole or not at all. */
 export function writeCausalCsv(a: CausalAnalysis, file: string): void {
   const lines = ["unit,model,kind,images,measured,measured_base,measured_change_pct,predicted_change_pct,p"];
-  for (const r of a.rows) lines.push([r.unit, r.source, r.kind, r.images, r.measured, r.measuredBase, r.measuredChange, r.predictedChange, r.p].join(","));
+  for (const r of a.rows)
+    lines.push(
+      [r.unit, r.source, r.kind, r.images, r.measured, r.measuredBase, r.measuredChange, r.predictedChange, r.p].join(
+        ",",
+      ),
+    );
   for (const s of a.summary) lines.push(["mean", "", s.kind, s.units, "", "", s.mean, s.predictedMean, s.p].join(","));
   const tmp = `${file}.tmp`;
   try {
@@ -172,6 +213,9 @@ export function writeCausalCsv(a: CausalAnalysis, file: string): void {
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw new CausalInputError("output", `Could not write ${file} (${err instanceof Error ? err.message : String(err)}).`);
+    throw new CausalInputError(
+      "output",
+      `Could not write ${file} (${err instanceof Error ? err.message : String(err)}).`,
+    );
   }
 }

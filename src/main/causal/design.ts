@@ -91,15 +91,28 @@ export interface CausalDesign {
 }
 
 function checkOptions(o: CausalDesignOptions): void {
-  const counts = ["restarts", "steps", "normalPerUnit", "randomNormal", "smoothPatches", "patchPx", "stridePx"] as const;
+  const counts = [
+    "restarts",
+    "steps",
+    "normalPerUnit",
+    "randomNormal",
+    "smoothPatches",
+    "patchPx",
+    "stridePx",
+  ] as const;
   for (const key of counts) {
-    if (!Number.isInteger(o[key]) || o[key] < 1) throw new CausalInputError("option", `${key} must be a whole number ≥ 1, got ${o[key]}.`);
+    if (!Number.isInteger(o[key]) || o[key] < 1)
+      throw new CausalInputError("option", `${key} must be a whole number ≥ 1, got ${o[key]}.`);
   }
   for (const key of ["adversarialPerUnit", "smoothPerUnit"] as const) {
-    if (!Number.isInteger(o[key]) || o[key] < 0) throw new CausalInputError("option", `${key} must be a whole number ≥ 0, got ${o[key]}.`);
+    if (!Number.isInteger(o[key]) || o[key] < 0)
+      throw new CausalInputError("option", `${key} must be a whole number ≥ 0, got ${o[key]}.`);
   }
   if (!(Number.isFinite(o.budget.value) && o.budget.value > 0)) {
-    throw new CausalInputError("option", `The adversarial budget must be a number > 0 on 0..255 pixels (e.g. --budget l2:1500), got ${o.budget.value}.`);
+    throw new CausalInputError(
+      "option",
+      `The adversarial budget must be a number > 0 on 0..255 pixels (e.g. --budget l2:1500), got ${o.budget.value}.`,
+    );
   }
 }
 
@@ -128,7 +141,8 @@ async function predictAllOf(model: DesignModel["model"], images: readonly RgbIma
     const p = model.predictAll(x);
     const v = await p.data();
     tf.dispose([x, p]);
-    for (let i = 0; i < p.shape[0]; i++) out.push(Float32Array.from(v.subarray(i * model.unitCount, (i + 1) * model.unitCount)));
+    for (let i = 0; i < p.shape[0]; i++)
+      out.push(Float32Array.from(v.subarray(i * model.unitCount, (i + 1) * model.unitCount)));
   }
   return out;
 }
@@ -153,7 +167,7 @@ export async function designCausal(
     seconds[what] = (seconds[what] ?? 0) + (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     cpuSeconds[what] = (cpuSeconds[what] ?? 0) + (c.user + c.system) / 1e6;
-    log(`${what}: ${(seconds[what]!).toFixed(1)} s`);
+    log(`${what}: ${seconds[what]!.toFixed(1)} s`);
     return r;
   };
   const patch = { patchPx: o.patchPx, stridePx: o.stridePx };
@@ -176,12 +190,24 @@ export async function designCausal(
   const poolPredicted = await timed("maximizing normal", () => predictAllOf(model, pool));
   const poolIndex = new Map<string, number[]>();
   pool.forEach((im, i) => {
-    poolIndex.set(im.name, units.map((u) => add({ image: im, unit: u, kind: "random-normal", predicted: poolPredicted[i]![u]!, name: im.name })));
+    poolIndex.set(
+      im.name,
+      units.map((u) =>
+        add({ image: im, unit: u, kind: "random-normal", predicted: poolPredicted[i]![u]!, name: im.name }),
+      ),
+    );
   });
-  for (const r of ranked) for (const t of r.top.slice(0, o.normalPerUnit)) add({ image: t.image, unit: r.unit, kind: "maximizing-normal", predicted: t.predicted, name: t.name });
+  for (const r of ranked)
+    for (const t of r.top.slice(0, o.normalPerUnit))
+      add({ image: t.image, unit: r.unit, kind: "maximizing-normal", predicted: t.predicted, name: t.name });
 
-  const maximizing = await timed("maximizing synthesized", () => synthesizeMaximizing(model, units, { ...o.maximize, restarts: o.restarts, steps: o.steps, seed: o.seed }));
-  for (const m of maximizing) m.restartImages.forEach((image, r) => add({ image, unit: m.unit, kind: "maximizing-synthesized", predicted: m.restartPredictions[r]! }));
+  const maximizing = await timed("maximizing synthesized", () =>
+    synthesizeMaximizing(model, units, { ...o.maximize, restarts: o.restarts, steps: o.steps, seed: o.seed }),
+  );
+  for (const m of maximizing)
+    m.restartImages.forEach((image, r) =>
+      add({ image, unit: m.unit, kind: "maximizing-synthesized", predicted: m.restartPredictions[r]! }),
+    );
 
   if (o.adversarialPerUnit > 0) {
     const items = units.flatMap((u) => {
@@ -191,20 +217,38 @@ export async function designCausal(
     });
     const pairs = await timed("adversarial", () => adversarialPairs(model, items, { budget: o.budget }));
     pairs.forEach((p, i) => {
-      const base = add({ image: p.base, unit: p.unit, kind: "adversarial-base", predicted: p.basePredicted, name: items[i]!.base.name });
+      const base = add({
+        image: p.base,
+        unit: p.unit,
+        kind: "adversarial-base",
+        predicted: p.basePredicted,
+        name: items[i]!.base.name,
+      });
       add({ image: p.plus.image, unit: p.unit, kind: "adversarial-plus", base, predicted: p.plus.predicted });
       add({ image: p.minus.image, unit: p.unit, kind: "adversarial-minus", base, predicted: p.minus.predicted });
     });
   }
 
   if (o.smoothPerUnit > 0) {
-    const items = units.flatMap((u) => ranked[u]!.top.slice(0, o.smoothPerUnit).map((t) => ({ unit: u, image: t.image, name: t.name })));
+    const items = units.flatMap((u) =>
+      ranked[u]!.top.slice(0, o.smoothPerUnit).map((t) => ({ unit: u, image: t.image, name: t.name })),
+    );
     const minus = await timed("smooth−", () => smoothMinus(model, items, { patches: o.smoothPatches, ...patch }));
     const control = await timed("random smoothing", () =>
-      randomSmoothing(model, minus.map((m, i) => ({ unit: m.unit, image: items[i]!.image, patches: m.patches.length })), { seed: o.seed, ...patch }),
+      randomSmoothing(
+        model,
+        minus.map((m, i) => ({ unit: m.unit, image: items[i]!.image, patches: m.patches.length })),
+        { seed: o.seed, ...patch },
+      ),
     );
     minus.forEach((m, i) => {
-      const base = add({ image: items[i]!.image, unit: m.unit, kind: "smooth-base", predicted: m.basePredicted, name: items[i]!.name });
+      const base = add({
+        image: items[i]!.image,
+        unit: m.unit,
+        kind: "smooth-base",
+        predicted: m.basePredicted,
+        name: items[i]!.name,
+      });
       add({ image: m.image, unit: m.unit, kind: "smooth-minus", base, predicted: m.predicted });
       add({ image: control[i]!.image, unit: m.unit, kind: "random-smoothed", base, predicted: control[i]!.predicted });
     });
@@ -212,7 +256,13 @@ export async function designCausal(
 
   const saliency: CausalDesign["saliency"] = [];
   if (o.saliency) {
-    const maps = await timed("saliency", () => saliencyMaps(model, units.map((u) => ({ unit: u, image: ranked[u]!.top[0]!.image })), patch));
+    const maps = await timed("saliency", () =>
+      saliencyMaps(
+        model,
+        units.map((u) => ({ unit: u, image: ranked[u]!.top[0]!.image })),
+        patch,
+      ),
+    );
     maps.forEach((map, u) => saliency.push({ unit: u, baseName: ranked[u]!.top[0]!.name, map }));
   }
   const gradientImageSteps = units.length * o.restarts * o.steps;

@@ -5,7 +5,13 @@ import { selectBackend } from "../../models/backend.js";
 import { compactModelFromArrays, FastCompactModel } from "../../models/compact/index.js";
 import { loadEnsemble } from "../../models/ensemble/index.js";
 import { loadFrontEnd, type FrontEndSpec } from "../../models/frontend/index.js";
-import { compactResponseModel, populationResponseModel, routedResponseModel, type UnitResponseModel, type UnitRoute } from "../../models/response/index.js";
+import {
+  compactResponseModel,
+  populationResponseModel,
+  routedResponseModel,
+  type UnitResponseModel,
+  type UnitRoute,
+} from "../../models/response/index.js";
 import type { SessionStore } from "../store/index.js";
 import { COMPACT_KIND, compactVersion, ENSEMBLE_KINDS, listCompactVersions, unitOf } from "../compact/versions.js";
 import type { TargetStats } from "../jobs/predict.js";
@@ -55,7 +61,10 @@ function fastFromArrays(store: SessionStore, id: number): FastCompactModel {
  * published model its file's name (compact_model_190923_neuron4.npy → 190923_neuron4#0, as the
  * simulated rig names the neurons it makes of those files).
  */
-function compactUnitName(row: { id: number; config: Record<string, unknown> } & Parameters<typeof unitOf>[0]): { electrode: string; sortedId: number } {
+function compactUnitName(row: { id: number; config: Record<string, unknown> } & Parameters<typeof unitOf>[0]): {
+  electrode: string;
+  sortedId: number;
+} {
   const unit = unitOf(row);
   if (unit !== undefined) return { electrode: unit.electrode, sortedId: unit.sortedId };
   const file = typeof row.config.file === "string" ? row.config.file : undefined;
@@ -74,8 +83,15 @@ function compactDesignModel(store: SessionStore, ids: readonly number[]): Design
       return { name: `${electrode}#${sortedId}`, electrode, sortedId, source: "compact", modelVersionId: id };
     });
     const size = fast[0]!.inputSize;
-    if (fast.some((f) => f.inputSize !== size)) throw new CausalInputError("model", `The compact models ${ids.join(", ")} take images of different sizes.`);
-    return { model: routedResponseModel(fast.map((f) => ({ model: compactResponseModel(f), unit: 0 }))), units, imageSize: size, scale: "compact", dispose: () => fast.forEach((f) => f.dispose()) };
+    if (fast.some((f) => f.inputSize !== size))
+      throw new CausalInputError("model", `The compact models ${ids.join(", ")} take images of different sizes.`);
+    return {
+      model: routedResponseModel(fast.map((f) => ({ model: compactResponseModel(f), unit: 0 }))),
+      units,
+      imageSize: size,
+      scale: "compact",
+      dispose: () => fast.forEach((f) => f.dispose()),
+    };
   } catch (err) {
     fast.forEach((f) => f.dispose());
     throw err;
@@ -86,35 +102,69 @@ function compactDesignModel(store: SessionStore, ids: readonly number[]): Design
  * `versionIds` is one deep ensemble, or one or more compact models (one unit each). For an
  * ensemble, `unitRefs` are names (e3#1, e3/1, e3) or readout columns; empty means every unit.
  */
-export async function loadDesignModel(store: SessionStore, versionIds: number | readonly number[], unitRefs: readonly string[], options: { session?: string; log?: (line: string) => void } = {}): Promise<DesignModel> {
+export async function loadDesignModel(
+  store: SessionStore,
+  versionIds: number | readonly number[],
+  unitRefs: readonly string[],
+  options: { session?: string; log?: (line: string) => void } = {},
+): Promise<DesignModel> {
   const log = options.log ?? (() => {});
   const ids = typeof versionIds === "number" ? [versionIds] : [...versionIds];
   if (ids.length === 0) throw new CausalInputError("model", "No model version was given; name one with --model.");
   for (const id of ids) {
-    if (store.getModelVersion(id) === undefined) throw new CausalInputError("model", `Model version ${id} does not exist in ${store.file}; run \`cortexloop models\` to list them.`);
+    if (store.getModelVersion(id) === undefined)
+      throw new CausalInputError(
+        "model",
+        `Model version ${id} does not exist in ${store.file}; run \`cortexloop models\` to list them.`,
+      );
   }
   const versionId = ids[0]!;
   const version = store.getModelVersion(versionId)!;
   await selectBackend({ log });
   if (version.kind === COMPACT_KIND || ids.length > 1) {
     const notCompact = ids.filter((id) => store.getModelVersion(id)!.kind !== COMPACT_KIND);
-    if (notCompact.length > 0) throw new CausalInputError("model", `Several --model versions must all be compact models; ${notCompact.join(", ")} ${notCompact.length === 1 ? "is" : "are"} not (see \`cortexloop models\`).`);
-    if (unitRefs.length > 0) throw new CausalInputError("unit", `A compact model is one unit's model; leave out --units with compact models, or give the ensemble they were distilled from.`);
+    if (notCompact.length > 0)
+      throw new CausalInputError(
+        "model",
+        `Several --model versions must all be compact models; ${notCompact.join(", ")} ${notCompact.length === 1 ? "is" : "are"} not (see \`cortexloop models\`).`,
+      );
+    if (unitRefs.length > 0)
+      throw new CausalInputError(
+        "unit",
+        `A compact model is one unit's model; leave out --units with compact models, or give the ensemble they were distilled from.`,
+      );
     return compactDesignModel(store, ids);
   }
-  if (!ENSEMBLE_KINDS.includes(version.kind)) throw new CausalInputError("model", `Model version ${versionId} is a ${version.kind}; design causal takes a deep ensemble or a compact model (see \`cortexloop models\`).`);
-  if (version.checkpoint === null) throw new CausalInputError("model", `Model version ${versionId} has no weights stored.`);
+  if (!ENSEMBLE_KINDS.includes(version.kind))
+    throw new CausalInputError(
+      "model",
+      `Model version ${versionId} is a ${version.kind}; design causal takes a deep ensemble or a compact model (see \`cortexloop models\`).`,
+    );
+  if (version.checkpoint === null)
+    throw new CausalInputError("model", `Model version ${versionId} has no weights stored.`);
   const spec = version.config.frontEndSpec as FrontEndSpec | undefined;
-  if (spec === undefined) throw new CausalInputError("model", `Model version ${versionId} does not record its front end (frontEndSpec); retrain it with this cortexloop.`);
+  if (spec === undefined)
+    throw new CausalInputError(
+      "model",
+      `Model version ${versionId} does not record its front end (frontEndSpec); retrain it with this cortexloop.`,
+    );
   const imageSize = typeof version.config.imageSize === "number" ? version.config.imageSize : 112;
   const { ensemble, frontEnd: trainedOn } = loadEnsemble(version.checkpoint, `model version ${versionId}`);
   const owned: { dispose(): void }[] = [ensemble];
   const disposeAll = (): void => owned.forEach((o) => o.dispose());
   try {
     const keys = [...ensemble.readouts.keys()];
-    const key = options.session === undefined ? (keys.length === 1 ? keys[0] : undefined) : keys.find((k) => k === options.session || store.findSession(Number(k))?.name === options.session);
+    const key =
+      options.session === undefined
+        ? keys.length === 1
+          ? keys[0]
+          : undefined
+        : keys.find((k) => k === options.session || store.findSession(Number(k))?.name === options.session);
     if (key === undefined) {
-      throw new CausalInputError("model", `Model version ${versionId} has readouts for ${keys.length} sessions (${keys.join(", ")}); say whose units to design for with --session.`);
+      throw new CausalInputError(
+        "model",
+        `Model version ${versionId} has readouts for ${keys.length} sessions (${keys.join(", ")}); say whose units to design for with --session.`,
+      );
     }
     const sessionId = Number(key);
     const stored = Number.isInteger(sessionId) ? store.units(sessionId) : [];
@@ -123,21 +173,30 @@ export async function loadDesignModel(store: SessionStore, versionIds: number | 
       const s = stored.length === count ? stored[c]! : { electrode: `unit${c}`, sortedId: 0 };
       return { column: c, electrode: s.electrode, sortedId: s.sortedId, name: `${s.electrode}#${s.sortedId}` };
     });
-    const chosen = unitRefs.length === 0
-      ? all
-      : unitRefs.map((ref) => {
-          const r = parseUnitRef(ref);
-          const hit = "column" in r ? all[r.column] : all.find((u) => u.electrode === r.electrode && u.sortedId === r.sortedId);
-          if (hit === undefined) {
-            throw new CausalInputError("unit", `Unit "${ref}" is not one of model version ${versionId}'s ${count} units (${all.slice(0, 8).map((u) => u.name).join(", ")}${count > 8 ? ", …" : ""}).`);
-          }
-          return hit;
-        });
+    const chosen =
+      unitRefs.length === 0
+        ? all
+        : unitRefs.map((ref) => {
+            const r = parseUnitRef(ref);
+            const hit =
+              "column" in r ? all[r.column] : all.find((u) => u.electrode === r.electrode && u.sortedId === r.sortedId);
+            if (hit === undefined) {
+              throw new CausalInputError(
+                "unit",
+                `Unit "${ref}" is not one of model version ${versionId}'s ${count} units (${all
+                  .slice(0, 8)
+                  .map((u) => u.name)
+                  .join(", ")}${count > 8 ? ", …" : ""}).`,
+              );
+            }
+            return hit;
+          });
     // Newest compact model distilled from this ensemble for each unit.
     const compactOf = new Map<number, number>();
     for (const row of listCompactVersions(store)) {
       const u = unitOf(row);
-      if (row.config.teacher === versionId && u !== undefined && String(u.sessionId) === key) compactOf.set(u.column, row.id);
+      if (row.config.teacher === versionId && u !== undefined && String(u.sessionId) === key)
+        compactOf.set(u.column, row.id);
     }
     const stats = (version.config.targetStats as Record<string, TargetStats> | undefined)?.[key];
     const inResponses = stats !== undefined && stats.mean.length === count;
@@ -146,14 +205,23 @@ export async function loadDesignModel(store: SessionStore, versionIds: number | 
       if (population !== undefined) return population;
       const frontEnd = await loadFrontEnd({ ...spec, log });
       owned.push(frontEnd);
-      if (frontEnd.name !== trainedOn) throw new CausalInputError("model", `Model version ${versionId} was trained on front end ${trainedOn} but ${frontEnd.name} loaded here; install what it used.`);
+      if (frontEnd.name !== trainedOn)
+        throw new CausalInputError(
+          "model",
+          `Model version ${versionId} was trained on front end ${trainedOn} but ${frontEnd.name} loaded here; install what it used.`,
+        );
       const mean = inResponses ? tf.keep(tf.tensor1d(stats.mean)) : undefined;
       const std = inResponses ? tf.keep(tf.tensor1d(stats.std)) : undefined;
       if (mean !== undefined && std !== undefined) owned.push(mean, std);
-      population = populationResponseModel((x) => {
-        const z = ensemble.predict(key, frontEnd.apply(x));
-        return mean !== undefined && std !== undefined ? (tf.add(tf.mul(z, std), mean) as tf.Tensor2D) : z;
-      }, count, imageSize, "ensemble");
+      population = populationResponseModel(
+        (x) => {
+          const z = ensemble.predict(key, frontEnd.apply(x));
+          return mean !== undefined && std !== undefined ? (tf.add(tf.mul(z, std), mean) as tf.Tensor2D) : z;
+        },
+        count,
+        imageSize,
+        "ensemble",
+      );
       return population;
     };
     const routes: UnitRoute[] = [];
@@ -163,15 +231,37 @@ export async function loadDesignModel(store: SessionStore, versionIds: number | 
       if (compactId !== undefined) {
         const fast = fastFromArrays(store, compactId);
         owned.push(fast);
-        if (fast.inputSize !== imageSize) throw new CausalInputError("model", `Compact model ${compactId} takes ${fast.inputSize} px images, its ensemble ${imageSize} px.`);
+        if (fast.inputSize !== imageSize)
+          throw new CausalInputError(
+            "model",
+            `Compact model ${compactId} takes ${fast.inputSize} px images, its ensemble ${imageSize} px.`,
+          );
         routes.push({ model: compactResponseModel(fast), unit: 0 });
-        units.push({ name: u.name, electrode: u.electrode, sortedId: u.sortedId, source: "compact", modelVersionId: compactId });
+        units.push({
+          name: u.name,
+          electrode: u.electrode,
+          sortedId: u.sortedId,
+          source: "compact",
+          modelVersionId: compactId,
+        });
       } else {
         routes.push({ model: await ensembleModel(), unit: u.column });
-        units.push({ name: u.name, electrode: u.electrode, sortedId: u.sortedId, source: "ensemble", modelVersionId: versionId });
+        units.push({
+          name: u.name,
+          electrode: u.electrode,
+          sortedId: u.sortedId,
+          source: "ensemble",
+          modelVersionId: versionId,
+        });
       }
     }
-    return { model: routedResponseModel(routes), units, imageSize, scale: population === undefined ? "compact" : inResponses ? "responses" : "z-scored", dispose: disposeAll };
+    return {
+      model: routedResponseModel(routes),
+      units,
+      imageSize,
+      scale: population === undefined ? "compact" : inResponses ? "responses" : "z-scored",
+      dispose: disposeAll,
+    };
   } catch (err) {
     disposeAll();
     throw err;

@@ -25,8 +25,14 @@ export interface StoredDesign {
   protocolText: string;
 }
 
-export async function storeCausalDesign(store: SessionStore, dm: DesignModel, design: CausalDesign, o: StoreDesignOptions): Promise<StoredDesign> {
-  if (!Number.isInteger(o.repeats) || o.repeats < 1) throw new CausalInputError("option", `--repeats must be a whole number ≥ 1, got ${o.repeats}.`);
+export async function storeCausalDesign(
+  store: SessionStore,
+  dm: DesignModel,
+  design: CausalDesign,
+  o: StoreDesignOptions,
+): Promise<StoredDesign> {
+  if (!Number.isInteger(o.repeats) || o.repeats < 1)
+    throw new CausalInputError("option", `--repeats must be a whole number ≥ 1, got ${o.repeats}.`);
   const pngs = await Promise.all(design.images.map((im) => encodePng(im.image)));
   const shas = pngs.map((png) => sha256Hex(png));
   const unique = [...new Set(shas)];
@@ -45,22 +51,40 @@ export async function storeCausalDesign(store: SessionStore, dm: DesignModel, de
   try {
     writeFileSync(tmp, protocolText);
   } catch (err) {
-    throw new CausalInputError("output", `Could not write ${o.out} (${err instanceof Error ? err.message : String(err)}).`);
+    throw new CausalInputError(
+      "output",
+      `Could not write ${o.out} (${err instanceof Error ? err.message : String(err)}).`,
+    );
   }
   let designId = 0;
   try {
     store.db.transaction(() => {
-      pngs.forEach((png, i) => store.putStimulus(png, { width: dm.imageSize, height: dm.imageSize, channels: 3, origin: `causal:${design.images[i]!.kind}` }));
+      pngs.forEach((png, i) =>
+        store.putStimulus(png, {
+          width: dm.imageSize,
+          height: dm.imageSize,
+          channels: 3,
+          origin: `causal:${design.images[i]!.kind}`,
+        }),
+      );
       const detail = {
         options: o.design,
         units: dm.units,
         scale: dm.scale,
         bankImages: design.bankImages,
         seconds: design.seconds,
-        saliency: design.saliency.map((s) => ({ unit: dm.units[s.unit]!.name, baseName: s.baseName, columns: s.map.columns, positions: s.map.positions, change: Array.from(s.map.change) })),
+        saliency: design.saliency.map((s) => ({
+          unit: dm.units[s.unit]!.name,
+          baseName: s.baseName,
+          columns: s.map.columns,
+          positions: s.map.positions,
+          change: Array.from(s.map.change),
+        })),
       };
       const info = store.db
-        .prepare("INSERT INTO causal_designs (model_version_id, protocol_sha256, detail_json, created_at) VALUES (?, ?, ?, ?)")
+        .prepare(
+          "INSERT INTO causal_designs (model_version_id, protocol_sha256, detail_json, created_at) VALUES (?, ?, ?, ?)",
+        )
         .run(o.modelVersionId, sha256Hex(protocolText), JSON.stringify(detail), new Date().toISOString());
       designId = Number(info.lastInsertRowid);
       const row = store.db.prepare(
@@ -68,7 +92,16 @@ export async function storeCausalDesign(store: SessionStore, dm: DesignModel, de
       );
       design.images.forEach((im, i) => {
         const u = dm.units[im.unit]!;
-        row.run(designId, shas[i]!, u.name, im.kind, im.base === undefined ? null : shas[im.base]!, im.predicted, u.source, u.modelVersionId);
+        row.run(
+          designId,
+          shas[i]!,
+          u.name,
+          im.kind,
+          im.base === undefined ? null : shas[im.base]!,
+          im.predicted,
+          u.source,
+          u.modelVersionId,
+        );
       });
       // Last inside the transaction: a protocol that cannot be put in place stores nothing.
       renameSync(tmp, o.out);

@@ -1,1 +1,8 @@
-export { compactResponseModel, populationResponseModel, routedResponseModel, type ResponseSource, type UnitResponseModel, type UnitRoute } from "./response-model.js";
+export {
+  compactResponseModel,
+  populationResponseModel,
+  routedResponseModel,
+  type ResponseSource,
+  type UnitResponseModel,
+  type UnitRoute,
+} from "./response-model.js";

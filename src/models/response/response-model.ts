@@ -21,18 +21,32 @@ export interface UnitResponseModel {
   gradient(pixels: tf.Tensor4D, units: readonly number[], signs?: readonly number[]): tf.Tensor4D;
 }
 
-function checkBatch(where: string, pixels: tf.Tensor4D, units: readonly number[], unitCount: number, inputSize: number): void {
+function checkBatch(
+  where: string,
+  pixels: tf.Tensor4D,
+  units: readonly number[],
+  unitCount: number,
+  inputSize: number,
+): void {
   const [n, h, w, c] = pixels.shape;
-  if (h !== inputSize || w !== inputSize || c !== 3) throw new Error(`${where}: expected pixels [N, ${inputSize}, ${inputSize}, 3], got [${pixels.shape.join(", ")}]`);
+  if (h !== inputSize || w !== inputSize || c !== 3)
+    throw new Error(`${where}: expected pixels [N, ${inputSize}, ${inputSize}, 3], got [${pixels.shape.join(", ")}]`);
   if (units.length !== n) throw new Error(`${where}: ${n} images but ${units.length} unit indices`);
-  for (const u of units) if (!Number.isInteger(u) || u < 0 || u >= unitCount) throw new Error(`${where}: unit ${u} is not one of the model's ${unitCount} units`);
+  for (const u of units)
+    if (!Number.isInteger(u) || u < 0 || u >= unitCount)
+      throw new Error(`${where}: unit ${u} is not one of the model's ${unitCount} units`);
 }
 
 /**
  * A model that predicts every unit at once, `forward(pixels) → [N, units]` (the deep ensemble
  * behind its front end, or a test model): gradients by tf.grad through the one-hot selection.
  */
-export function populationResponseModel(forward: (pixels: tf.Tensor4D) => tf.Tensor2D, unitCount: number, inputSize: number, source: ResponseSource = "ensemble"): UnitResponseModel {
+export function populationResponseModel(
+  forward: (pixels: tf.Tensor4D) => tf.Tensor2D,
+  unitCount: number,
+  inputSize: number,
+  source: ResponseSource = "ensemble",
+): UnitResponseModel {
   const selected = (pixels: tf.Tensor4D, units: readonly number[], signs: readonly number[] | undefined): tf.Tensor1D =>
     tf.tidy(() => {
       const mask = tf.oneHot(tf.tensor1d([...units], "int32"), unitCount).toFloat();
@@ -48,12 +62,20 @@ export function populationResponseModel(forward: (pixels: tf.Tensor4D) => tf.Ten
       return selected(pixels, units, undefined);
     },
     predictAll(pixels) {
-      checkBatch("populationResponseModel.predictAll", pixels, Array.from({ length: pixels.shape[0] }, () => 0), unitCount, inputSize);
+      checkBatch(
+        "populationResponseModel.predictAll",
+        pixels,
+        Array.from({ length: pixels.shape[0] }, () => 0),
+        unitCount,
+        inputSize,
+      );
       return tf.tidy(() => forward(pixels));
     },
     gradient(pixels, units, signs) {
       checkBatch("populationResponseModel.gradient", pixels, units, unitCount, inputSize);
-      return tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(selected(x as tf.Tensor4D, units, signs)))(pixels) as tf.Tensor4D);
+      return tf.tidy(
+        () => tf.grad((x: tf.Tensor) => tf.sum(selected(x as tf.Tensor4D, units, signs)))(pixels) as tf.Tensor4D,
+      );
     },
   };
 }
@@ -96,12 +118,20 @@ export function routedResponseModel(routes: readonly UnitRoute[]): UnitResponseM
   if (routes.length === 0) throw new Error("routedResponseModel: no units");
   const inputSize = routes[0]!.model.inputSize;
   for (const [u, r] of routes.entries()) {
-    if (r.model.inputSize !== inputSize) throw new Error(`routedResponseModel: unit ${u}'s model takes ${r.model.inputSize} px images, unit 0's ${inputSize}`);
-    if (!Number.isInteger(r.unit) || r.unit < 0 || r.unit >= r.model.unitCount) throw new Error(`routedResponseModel: unit ${u} routes to unit ${r.unit} of a ${r.model.unitCount}-unit model`);
+    if (r.model.inputSize !== inputSize)
+      throw new Error(
+        `routedResponseModel: unit ${u}'s model takes ${r.model.inputSize} px images, unit 0's ${inputSize}`,
+      );
+    if (!Number.isInteger(r.unit) || r.unit < 0 || r.unit >= r.model.unitCount)
+      throw new Error(`routedResponseModel: unit ${u} routes to unit ${r.unit} of a ${r.model.unitCount}-unit model`);
   }
   const models = [...new Set(routes.map((r) => r.model))];
   /** Runs `run` per model on its images; returns the parts and the batch order they came in. */
-  const split = <T extends tf.Tensor>(pixels: tf.Tensor4D, units: readonly number[], run: (m: UnitResponseModel, x: tf.Tensor4D, local: number[], idx: number[]) => T): T => {
+  const split = <T extends tf.Tensor>(
+    pixels: tf.Tensor4D,
+    units: readonly number[],
+    run: (m: UnitResponseModel, x: tf.Tensor4D, local: number[], idx: number[]) => T,
+  ): T => {
     const parts: T[] = [];
     const order: number[] = [];
     for (const m of models) {
@@ -111,7 +141,14 @@ export function routedResponseModel(routes: readonly UnitRoute[]): UnitResponseM
       });
       if (idx.length === 0) continue;
       const x = idx.length === units.length ? pixels : (tf.gather(pixels, tf.tensor1d(idx, "int32")) as tf.Tensor4D);
-      parts.push(run(m, x, idx.map((i) => routes[units[i]!]!.unit), idx));
+      parts.push(
+        run(
+          m,
+          x,
+          idx.map((i) => routes[units[i]!]!.unit),
+          idx,
+        ),
+      );
       order.push(...idx);
     }
     if (parts.length === 1 && order.every((o, i) => o === i)) return parts[0]!;
@@ -136,7 +173,11 @@ export function routedResponseModel(routes: readonly UnitRoute[]): UnitResponseM
     },
     gradient(pixels, units, signs) {
       checkBatch("routedResponseModel.gradient", pixels, units, routes.length, inputSize);
-      return tf.tidy(() => split(pixels, units, (m, x, local, idx) => m.gradient(x, local, signs === undefined ? undefined : idx.map((i) => signs[i]!))));
+      return tf.tidy(() =>
+        split(pixels, units, (m, x, local, idx) =>
+          m.gradient(x, local, signs === undefined ? undefined : idx.map((i) => signs[i]!)),
+        ),
+      );
     },
   };
 }

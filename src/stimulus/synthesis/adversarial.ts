@@ -22,7 +22,11 @@ export interface AdversarialOptions {
   batchSize: number;
 }
 
-export const defaultAdversarialOptions: Omit<AdversarialOptions, "budget"> = { stepsToBudget: 10, maxSteps: 40, batchSize: 16 };
+export const defaultAdversarialOptions: Omit<AdversarialOptions, "budget"> = {
+  stepsToBudget: 10,
+  maxSteps: 40,
+  batchSize: 16,
+};
 
 export interface AdversarialImage {
   image: RgbImage;
@@ -40,7 +44,11 @@ export interface AdversarialPair {
 }
 
 /** The change of `image` from `base` in a norm (0..255 units). */
-export function pixelChange(image: Uint8Array | Float32Array, base: Uint8Array | Float32Array, norm: PixelBudget["norm"]): number {
+export function pixelChange(
+  image: Uint8Array | Float32Array,
+  base: Uint8Array | Float32Array,
+  norm: PixelBudget["norm"],
+): number {
   let acc = 0;
   for (let i = 0; i < image.length; i++) {
     const d = Math.abs(image[i]! - base[i]!);
@@ -50,9 +58,16 @@ export function pixelChange(image: Uint8Array | Float32Array, base: Uint8Array |
 }
 
 function checkBudget(budget: PixelBudget): void {
-  if (budget.norm !== "l2" && budget.norm !== "linf") throw new SynthesisInputError("bad-budget", `adversarial: the budget's norm must be l2 or linf, got ${String(budget.norm)}.`);
+  if (budget.norm !== "l2" && budget.norm !== "linf")
+    throw new SynthesisInputError(
+      "bad-budget",
+      `adversarial: the budget's norm must be l2 or linf, got ${String(budget.norm)}.`,
+    );
   if (!(Number.isFinite(budget.value) && budget.value > 0)) {
-    throw new SynthesisInputError("bad-budget", `adversarial: the pixel budget must be a number > 0 (0..255 units), got ${budget.value}; nothing was made.`);
+    throw new SynthesisInputError(
+      "bad-budget",
+      `adversarial: the pixel budget must be a number > 0 (0..255 units), got ${budget.value}; nothing was made.`,
+    );
   }
 }
 
@@ -71,7 +86,12 @@ function project(x: tf.Tensor4D, base: tf.Tensor4D, budget: PixelBudget): tf.Ten
 
 /** One step of size `size` in the norm's steepest direction: g/‖g‖₂ (l2) or sign(g) (linf). */
 function direction(g: tf.Tensor4D, norm: PixelBudget["norm"], size: number): tf.Tensor4D {
-  return tf.tidy(() => (norm === "linf" ? tf.mul(tf.sign(g), size) : tf.mul(g, tf.div(size, tf.add(tf.sqrt(tf.sum(tf.square(g), [1, 2, 3], true)), 1e-12)))) as tf.Tensor4D);
+  return tf.tidy(
+    () =>
+      (norm === "linf"
+        ? tf.mul(tf.sign(g), size)
+        : tf.mul(g, tf.div(size, tf.add(tf.sqrt(tf.sum(tf.square(g), [1, 2, 3], true)), 1e-12)))) as tf.Tensor4D,
+  );
 }
 
 /**
@@ -85,8 +105,16 @@ export async function adversarialPairs(
 ): Promise<AdversarialPair[]> {
   const o = { ...defaultAdversarialOptions, ...options };
   checkBudget(o.budget);
-  checkUnits("adversarial", items.map((i) => i.unit), model.unitCount);
-  checkImages("adversarial (base images)", items.map((i) => i.base), model.inputSize);
+  checkUnits(
+    "adversarial",
+    items.map((i) => i.unit),
+    model.unitCount,
+  );
+  checkImages(
+    "adversarial (base images)",
+    items.map((i) => i.base),
+    model.inputSize,
+  );
   const out: AdversarialPair[] = [];
   const half = Math.max(1, Math.floor(o.batchSize / 2));
   for (let start = 0; start < items.length; start += half) {
@@ -99,15 +127,25 @@ export async function adversarialPairs(
     const size = o.budget.value / o.stepsToBudget;
     let previous: number[] = [];
     for (let step = 0; step < o.maxSteps; step++) {
-      const next = tf.tidy(() => project(tf.add(x, direction(model.gradient(x, units, signs), o.budget.norm, size)) as tf.Tensor4D, base, o.budget));
+      const next = tf.tidy(() =>
+        project(
+          tf.add(x, direction(model.gradient(x, units, signs), o.budget.norm, size)) as tf.Tensor4D,
+          base,
+          o.budget,
+        ),
+      );
       x.dispose();
       x = next;
-      const changes = await tf.tidy(() => {
-        const d = tf.sub(x, base);
-        return o.budget.norm === "l2" ? tf.sqrt(tf.sum(tf.square(d), [1, 2, 3])) : tf.max(tf.abs(d), [1, 2, 3]);
-      }).data();
+      const changes = await tf
+        .tidy(() => {
+          const d = tf.sub(x, base);
+          return o.budget.norm === "l2" ? tf.sqrt(tf.sum(tf.square(d), [1, 2, 3])) : tf.max(tf.abs(d), [1, 2, 3]);
+        })
+        .data();
       // Done when every walk is at the budget or no longer moving away from its base (pinned at 0 or 255).
-      const stalled = Array.from(changes).every((c, i) => c >= 0.999 * o.budget.value || c - (previous[i] ?? 0) < 0.01 * o.budget.value);
+      const stalled = Array.from(changes).every(
+        (c, i) => c >= 0.999 * o.budget.value || c - (previous[i] ?? 0) < 0.01 * o.budget.value,
+      );
       previous = Array.from(changes);
       if (stalled) break;
     }
@@ -130,7 +168,11 @@ export async function adversarialPairs(
     tf.dispose([all, p]);
     const n = chunk.length;
     chunk.forEach((c, i) => {
-      const made = (j: number): AdversarialImage => ({ image: images[j]!, predicted: predicted[j]!, change: pixelChange(images[j]!.pixels0to255, c.base.pixels0to255, o.budget.norm) });
+      const made = (j: number): AdversarialImage => ({
+        image: images[j]!,
+        predicted: predicted[j]!,
+        change: pixelChange(images[j]!.pixels0to255, c.base.pixels0to255, o.budget.norm),
+      });
       out.push({ unit: c.unit, base: c.base, basePredicted: predicted[2 * n + i]!, plus: made(i), minus: made(n + i) });
     });
   }

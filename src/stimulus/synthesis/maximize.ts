@@ -54,9 +54,11 @@ export interface MaximizingImage {
 
 function checkOptions(o: MaximizeOptions): void {
   for (const key of ["restarts", "steps", "evalEvery", "batchSize"] as const) {
-    if (!Number.isInteger(o[key]) || o[key] < 1) throw new SynthesisInputError("bad-option", `maximizing: ${key} must be a whole number ≥ 1, got ${o[key]}.`);
+    if (!Number.isInteger(o[key]) || o[key] < 1)
+      throw new SynthesisInputError("bad-option", `maximizing: ${key} must be a whole number ≥ 1, got ${o[key]}.`);
   }
-  if (!(o.stepSize > 0)) throw new SynthesisInputError("bad-option", `maximizing: stepSize must be > 0, got ${o.stepSize}.`);
+  if (!(o.stepSize > 0))
+    throw new SynthesisInputError("bad-option", `maximizing: stepSize must be > 0, got ${o.stepSize}.`);
 }
 
 function noiseStarts(count: number, size: number, sd: number, random: Random): RgbImage[] {
@@ -68,7 +70,12 @@ function noiseStarts(count: number, size: number, sd: number, random: Random): R
 }
 
 /** Runs one batch of starts to its best iterates (floats, 0..255). */
-async function ascend(model: UnitResponseModel, starts: RgbImage[], units: number[], o: MaximizeOptions): Promise<tf.Tensor4D> {
+async function ascend(
+  model: UnitResponseModel,
+  starts: RgbImage[],
+  units: number[],
+  o: MaximizeOptions,
+): Promise<tf.Tensor4D> {
   let x = imagesToTensor(starts);
   let best = tf.clone(x);
   let bestScore = tf.fill([units.length], -Infinity) as tf.Tensor1D;
@@ -76,7 +83,10 @@ async function ascend(model: UnitResponseModel, starts: RgbImage[], units: numbe
     const next = tf.tidy(() => {
       const score = model.predict(x, units);
       const better = tf.greater(score, bestScore);
-      return { best: tf.where(tf.reshape(better, [-1, 1, 1, 1]).tile([1, ...x.shape.slice(1)]), x, best) as tf.Tensor4D, score: tf.maximum(score, bestScore) as tf.Tensor1D };
+      return {
+        best: tf.where(tf.reshape(better, [-1, 1, 1, 1]).tile([1, ...x.shape.slice(1)]), x, best) as tf.Tensor4D,
+        score: tf.maximum(score, bestScore) as tf.Tensor1D,
+      };
     });
     tf.dispose([best, bestScore]);
     best = next.best;
@@ -106,7 +116,11 @@ async function ascend(model: UnitResponseModel, starts: RgbImage[], units: numbe
  * ascended `steps` times; per unit the start whose best iterate (rounded to 8 bits) the model
  * predicts highest.
  */
-export async function synthesizeMaximizing(model: UnitResponseModel, units: readonly number[], options: Partial<MaximizeOptions> = {}): Promise<MaximizingImage[]> {
+export async function synthesizeMaximizing(
+  model: UnitResponseModel,
+  units: readonly number[],
+  options: Partial<MaximizeOptions> = {},
+): Promise<MaximizingImage[]> {
   const o = { ...defaultMaximizeOptions, ...options };
   checkUnits("maximizing", units, model.unitCount);
   checkOptions(o);
@@ -131,6 +145,13 @@ export async function synthesizeMaximizing(model: UnitResponseModel, units: read
     const mine = Array.from({ length: o.restarts }, (_, r) => k * o.restarts + r);
     const restartPredictions = mine.map((i) => predicted[i]!);
     const restart = restartPredictions.indexOf(Math.max(...restartPredictions));
-    return { unit, image: images[mine[restart]!]!, predicted: restartPredictions[restart]!, restart, restartPredictions, restartImages: mine.map((i) => images[i]!) };
+    return {
+      unit,
+      image: images[mine[restart]!]!,
+      predicted: restartPredictions[restart]!,
+      restart,
+      restartPredictions,
+      restartImages: mine.map((i) => images[i]!),
+    };
   });
 }

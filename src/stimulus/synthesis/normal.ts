@@ -53,7 +53,8 @@ export async function topBankImages(
   const k = options.k ?? 10;
   const batchSize = options.batchSize ?? 32;
   checkUnits("maximizing normal", units, model.unitCount);
-  if (!Number.isInteger(k) || k < 1) throw new SynthesisInputError("bad-option", `maximizing normal: k must be a whole number ≥ 1, got ${k}.`);
+  if (!Number.isInteger(k) || k < 1)
+    throw new SynthesisInputError("bad-option", `maximizing normal: k must be a whole number ≥ 1, got ${k}.`);
   const tops = units.map(() => new TopK(k));
   const sums = units.map(() => ({ s: 0, s2: 0 }));
   let scored = 0;
@@ -83,7 +84,11 @@ export async function topBankImages(
     if (batch.length >= batchSize) await flush();
   }
   await flush();
-  if (scored === 0) throw new SynthesisInputError("empty-bank", "maximizing normal: the candidate bank holds no images; give a folder or zip of PNG/JPEG images.");
+  if (scored === 0)
+    throw new SynthesisInputError(
+      "empty-bank",
+      "maximizing normal: the candidate bank holds no images; give a folder or zip of PNG/JPEG images.",
+    );
   return units.map((unit, j) => {
     const mean = sums[j]!.s / scored;
     const variance = Math.max(0, sums[j]!.s2 / scored - mean * mean);

@@ -46,8 +46,13 @@ export interface SmoothedImage {
 
 /** Top-left corners of a grid covering 0..size-patch, the last row and column flush with the edge. */
 export function patchGrid(size: number, patchPx: number, stridePx: number): { positions: Patch[]; columns: number } {
-  if (!(Number.isInteger(patchPx) && patchPx >= 1 && patchPx <= size)) throw new SynthesisInputError("bad-option", `smoothing: patchPx must be a whole number 1..${size}, got ${patchPx}.`);
-  if (!(Number.isInteger(stridePx) && stridePx >= 1)) throw new SynthesisInputError("bad-option", `smoothing: stridePx must be a whole number ≥ 1, got ${stridePx}.`);
+  if (!(Number.isInteger(patchPx) && patchPx >= 1 && patchPx <= size))
+    throw new SynthesisInputError(
+      "bad-option",
+      `smoothing: patchPx must be a whole number 1..${size}, got ${patchPx}.`,
+    );
+  if (!(Number.isInteger(stridePx) && stridePx >= 1))
+    throw new SynthesisInputError("bad-option", `smoothing: stridePx must be a whole number ≥ 1, got ${stridePx}.`);
   const starts: number[] = [];
   for (let s = 0; s + patchPx <= size; s += stridePx) starts.push(s);
   if (starts[starts.length - 1] !== size - patchPx) starts.push(size - patchPx);
@@ -60,7 +65,12 @@ export function patchesOverlap(a: Patch, b: Patch, patchPx: number): boolean {
 }
 
 /** `image` with `patches` taken from `blurred`. */
-export function smoothPatches(image: RgbImage, blurred: RgbImage, patches: readonly Patch[], patchPx: number): RgbImage {
+export function smoothPatches(
+  image: RgbImage,
+  blurred: RgbImage,
+  patches: readonly Patch[],
+  patchPx: number,
+): RgbImage {
   const out = image.pixels0to255.slice();
   const w = image.width;
   for (const p of patches) {
@@ -73,37 +83,69 @@ export function smoothPatches(image: RgbImage, blurred: RgbImage, patches: reado
 }
 
 /** Predictions of many (unit, image) pairs in batches. */
-async function predictMany(model: UnitResponseModel, pairs: { unit: number; image: RgbImage }[], batchSize: number): Promise<Float32Array> {
+async function predictMany(
+  model: UnitResponseModel,
+  pairs: { unit: number; image: RgbImage }[],
+  batchSize: number,
+): Promise<Float32Array> {
   const out = new Float32Array(pairs.length);
   for (let start = 0; start < pairs.length; start += batchSize) {
     const chunk = pairs.slice(start, start + batchSize);
     const x = imagesToTensor(chunk.map((c) => c.image));
-    const p = model.predict(x, chunk.map((c) => c.unit));
+    const p = model.predict(
+      x,
+      chunk.map((c) => c.unit),
+    );
     out.set(await p.data(), start);
     tf.dispose([x, p]);
   }
   return out;
 }
 
-function checkItems(where: string, model: UnitResponseModel, items: readonly { unit: number; image: RgbImage }[]): void {
-  checkUnits(where, items.map((i) => i.unit), model.unitCount);
-  checkImages(where, items.map((i) => i.image), model.inputSize);
+function checkItems(
+  where: string,
+  model: UnitResponseModel,
+  items: readonly { unit: number; image: RgbImage }[],
+): void {
+  checkUnits(
+    where,
+    items.map((i) => i.unit),
+    model.unitCount,
+  );
+  checkImages(
+    where,
+    items.map((i) => i.image),
+    model.inputSize,
+  );
 }
 
 /** Per (unit, image): the predicted change when the patch at each grid position is smoothed. */
-export async function saliencyMaps(model: UnitResponseModel, items: readonly { unit: number; image: RgbImage }[], options: Partial<PatchOptions> = {}): Promise<SaliencyMap[]> {
+export async function saliencyMaps(
+  model: UnitResponseModel,
+  items: readonly { unit: number; image: RgbImage }[],
+  options: Partial<PatchOptions> = {},
+): Promise<SaliencyMap[]> {
   const o = { ...defaultPatchOptions, ...options };
   checkItems("saliency", model, items);
   const { positions, columns } = patchGrid(model.inputSize, o.patchPx, o.stridePx);
   const pairs = items.flatMap((item) => {
     const blurred = gaussianBlur(item.image, o.blurPx);
-    return [item, ...positions.map((p) => ({ unit: item.unit, image: smoothPatches(item.image, blurred, [p], o.patchPx) }))];
+    return [
+      item,
+      ...positions.map((p) => ({ unit: item.unit, image: smoothPatches(item.image, blurred, [p], o.patchPx) })),
+    ];
   });
   const p = await predictMany(model, pairs, o.batchSize);
   const stride = positions.length + 1;
   return items.map((item, i) => {
     const base = p[i * stride]!;
-    return { unit: item.unit, basePredicted: base, positions, columns, change: Float32Array.from(p.subarray(i * stride + 1, (i + 1) * stride), (v) => v - base) };
+    return {
+      unit: item.unit,
+      basePredicted: base,
+      positions,
+      columns,
+      change: Float32Array.from(p.subarray(i * stride + 1, (i + 1) * stride), (v) => v - base),
+    };
   });
 }
 
@@ -120,14 +162,19 @@ export interface SmoothMinusOptions extends PatchOptions {
 export const defaultSmoothMinusOptions: SmoothMinusOptions = { ...defaultPatchOptions, patches: 25, rescore: 12 };
 
 function checkPatchCount(n: number): void {
-  if (!(Number.isInteger(n) && n >= 1)) throw new SynthesisInputError("bad-option", `smoothing: patches must be a whole number ≥ 1, got ${n}.`);
+  if (!(Number.isInteger(n) && n >= 1))
+    throw new SynthesisInputError("bad-option", `smoothing: patches must be a whole number ≥ 1, got ${n}.`);
 }
 
 /**
  * smooth−: per (unit, image), greedily smooth the non-overlapping patch that lowers the unit's
  * prediction most, `patches` times. Every image's candidates are scored in the same batches.
  */
-export async function smoothMinus(model: UnitResponseModel, items: readonly { unit: number; image: RgbImage }[], options: Partial<SmoothMinusOptions> = {}): Promise<SmoothedImage[]> {
+export async function smoothMinus(
+  model: UnitResponseModel,
+  items: readonly { unit: number; image: RgbImage }[],
+  options: Partial<SmoothMinusOptions> = {},
+): Promise<SmoothedImage[]> {
   const o = { ...defaultSmoothMinusOptions, ...options };
   checkItems("smooth−", model, items);
   checkPatchCount(o.patches);
@@ -141,7 +188,11 @@ export async function smoothMinus(model: UnitResponseModel, items: readonly { un
     score: new Float64Array(positions.length),
     done: false,
   }));
-  const base = await predictMany(model, items.map((i) => ({ unit: i.unit, image: i.image })), o.batchSize);
+  const base = await predictMany(
+    model,
+    items.map((i) => ({ unit: i.unit, image: i.image })),
+    o.batchSize,
+  );
   for (let round = 0; round < o.patches; round++) {
     const asks: { s: number; pos: number }[] = [];
     state.forEach((st, s) => {
@@ -151,7 +202,10 @@ export async function smoothMinus(model: UnitResponseModel, items: readonly { un
         st.done = true;
         return;
       }
-      const pick = round === 0 || !Number.isFinite(o.rescore) ? free : free.sort((a, b) => st.score[a]! - st.score[b]!).slice(0, Math.max(1, o.rescore));
+      const pick =
+        round === 0 || !Number.isFinite(o.rescore)
+          ? free
+          : free.sort((a, b) => st.score[a]! - st.score[b]!).slice(0, Math.max(1, o.rescore));
       for (const j of pick) asks.push({ s, pos: j });
     });
     if (asks.length === 0) break;
@@ -177,7 +231,11 @@ export async function smoothMinus(model: UnitResponseModel, items: readonly { un
       });
     }
   }
-  const finals = await predictMany(model, state.map((st) => ({ unit: st.item.unit, image: st.current })), o.batchSize);
+  const finals = await predictMany(
+    model,
+    state.map((st) => ({ unit: st.item.unit, image: st.current })),
+    o.batchSize,
+  );
   return state.map((st, i) => ({
     unit: st.item.unit,
     image: st.current,
@@ -211,11 +269,26 @@ export async function randomSmoothing(
         chosen.push(patch);
         free = free.filter((q) => !patchesOverlap(q, patch, o.patchPx));
       }
-      if (chosen.length === item.patches) return { item, chosen, image: smoothPatches(item.image, gaussianBlur(item.image, o.blurPx), chosen, o.patchPx) };
+      if (chosen.length === item.patches)
+        return {
+          item,
+          chosen,
+          image: smoothPatches(item.image, gaussianBlur(item.image, o.blurPx), chosen, o.patchPx),
+        };
     }
-    throw new SynthesisInputError("bad-option", `random smoothing: ${item.patches} non-overlapping ${o.patchPx} px patches do not fit a ${model.inputSize} px image often enough; ask for fewer or smaller patches.`);
+    throw new SynthesisInputError(
+      "bad-option",
+      `random smoothing: ${item.patches} non-overlapping ${o.patchPx} px patches do not fit a ${model.inputSize} px image often enough; ask for fewer or smaller patches.`,
+    );
   });
-  const p = await predictMany(model, [...made.map((m) => ({ unit: m.item.unit, image: m.image })), ...items.map((i) => ({ unit: i.unit, image: i.image }))], o.batchSize);
+  const p = await predictMany(
+    model,
+    [
+      ...made.map((m) => ({ unit: m.item.unit, image: m.image })),
+      ...items.map((i) => ({ unit: i.unit, image: i.image })),
+    ],
+    o.batchSize,
+  );
   return made.map((m, i) => ({
     unit: m.item.unit,
     image: m.image,

@@ -36,9 +36,17 @@ const filters = [gabor(0, 0), gabor(Math.PI / 2, 0)];
 
 /** Units that are single linear filters on pixels − 128: the optimum in 0..255 is known. */
 function linearModel(): UnitResponseModel {
-  const w = tf.tensor2d(Float32Array.from({ length: S * S * 3 * 2 }, (_, i) => filters[i % 2]![Math.floor(i / 2)]!), [S * S * 3, 2]);
+  const w = tf.tensor2d(
+    Float32Array.from({ length: S * S * 3 * 2 }, (_, i) => filters[i % 2]![Math.floor(i / 2)]!),
+    [S * S * 3, 2],
+  );
   tf.keep(w);
-  return populationResponseModel((x) => tf.matMul(tf.reshape(tf.sub(x, 128), [x.shape[0], -1]), w) as tf.Tensor2D, 2, S, "function");
+  return populationResponseModel(
+    (x) => tf.matMul(tf.reshape(tf.sub(x, 128), [x.shape[0], -1]), w) as tf.Tensor2D,
+    2,
+    S,
+    "function",
+  );
 }
 
 function linear(unit: number, image: RgbImage | Float32Array): number {
@@ -52,7 +60,7 @@ function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = a.length;
   let ma = 0;
   let mb = 0;
-  for (let i = 0; i < n; i++) (ma += a[i]!), (mb += b[i]!);
+  for (let i = 0; i < n; i++) ((ma += a[i]!), (mb += b[i]!));
   ma /= n;
   mb /= n;
   let sab = 0;
@@ -117,7 +125,10 @@ describe("maximizing normal (streamed bank)", () => {
     }
     const ranked = await topBankImages(model, [0, 1], bank(), { k: 5, batchSize: 7 });
     for (const r of ranked) {
-      const expected = images.map((im) => ({ name: im.name, v: linear(r.unit, im) })).sort((a, b) => b.v - a.v).slice(0, 5);
+      const expected = images
+        .map((im) => ({ name: im.name, v: linear(r.unit, im) }))
+        .sort((a, b) => b.v - a.v)
+        .slice(0, 5);
       expect(r.top.map((t) => t.name)).toEqual(expected.map((e) => e.name));
       r.top.forEach((t, i) => expect(t.predicted).toBeCloseTo(expected[i]!.v, 2));
     }
@@ -129,9 +140,19 @@ describe("maximizing normal (streamed bank)", () => {
 });
 
 describe("adversarial ±", () => {
-  it.each([["l2", 300], ["linf", 4]] as const)("stays within a %s budget of %d and moves the prediction both ways", async (norm, value) => {
+  it.each([
+    ["l2", 300],
+    ["linf", 4],
+  ] as const)("stays within a %s budget of %d and moves the prediction both ways", async (norm, value) => {
     const bases = [noiseImage(3), noiseImage(4)];
-    const pairs = await adversarialPairs(model, [{ unit: 0, base: bases[0]! }, { unit: 1, base: bases[1]! }], { budget: { norm, value } });
+    const pairs = await adversarialPairs(
+      model,
+      [
+        { unit: 0, base: bases[0]! },
+        { unit: 1, base: bases[1]! },
+      ],
+      { budget: { norm, value } },
+    );
     for (const p of pairs) {
       for (const side of [p.plus, p.minus]) {
         expect(pixelChange(side.image.pixels0to255, p.base.pixels0to255, norm)).toBeLessThanOrEqual(value);
@@ -146,7 +167,9 @@ describe("adversarial ±", () => {
   });
 
   it("refuses a budget ≤ 0", async () => {
-    await expect(adversarialPairs(model, [{ unit: 0, base: noiseImage(1) }], { budget: { norm: "l2", value: 0 } })).rejects.toThrow(/budget must be a number > 0/);
+    await expect(
+      adversarialPairs(model, [{ unit: 0, base: noiseImage(1) }], { budget: { norm: "l2", value: 0 } }),
+    ).rejects.toThrow(/budget must be a number > 0/);
   });
 });
 
@@ -165,18 +188,27 @@ describe("saliency, smooth− and the random-smoothing control", () => {
   });
 
   it("smooth− lowers the prediction with non-overlapping patches; the control smooths exactly as many pixels", async () => {
-    const items = [{ unit: 0, image: noiseImage(11, 60) }, { unit: 1, image: noiseImage(12, 60) }];
+    const items = [
+      { unit: 0, image: noiseImage(11, 60) },
+      { unit: 1, image: noiseImage(12, 60) },
+    ];
     const minus = await smoothMinus(model, items, { ...opts, patches: 8, rescore: Infinity });
-    const control = await randomSmoothing(model, minus.map((m, i) => ({ unit: m.unit, image: items[i]!.image, patches: m.patches.length })), { ...opts, seed: 3 });
+    const control = await randomSmoothing(
+      model,
+      minus.map((m, i) => ({ unit: m.unit, image: items[i]!.image, patches: m.patches.length })),
+      { ...opts, seed: 3 },
+    );
     const covered = (patches: { x: number; y: number }[]): number => {
       const mask = new Uint8Array(S * S);
-      for (const p of patches) for (let y = p.y; y < p.y + patchPx; y++) for (let x = p.x; x < p.x + patchPx; x++) mask[y * S + x] = 1;
+      for (const p of patches)
+        for (let y = p.y; y < p.y + patchPx; y++) for (let x = p.x; x < p.x + patchPx; x++) mask[y * S + x] = 1;
       return mask.reduce((a, v) => a + v, 0);
     };
     minus.forEach((m, i) => {
       expect(m.patches).toHaveLength(8);
       for (const set of [m.patches, control[i]!.patches])
-        for (let a = 0; a < set.length; a++) for (let b = a + 1; b < set.length; b++) expect(patchesOverlap(set[a]!, set[b]!, patchPx)).toBe(false);
+        for (let a = 0; a < set.length; a++)
+          for (let b = a + 1; b < set.length; b++) expect(patchesOverlap(set[a]!, set[b]!, patchPx)).toBe(false);
       expect(covered(m.patches)).toBe(8 * patchPx * patchPx);
       expect(covered(control[i]!.patches)).toBe(covered(m.patches));
       expect(control[i]!.pixelsSmoothed).toBe(m.pixelsSmoothed);
@@ -186,7 +218,8 @@ describe("saliency, smooth− and the random-smoothing control", () => {
       expect(m.predicted).toBeLessThan(control[i]!.predicted);
       // Outside the patches nothing changed.
       const changed = new Uint8Array(S * S);
-      for (let j = 0; j < S * S * 3; j++) if (m.image.pixels0to255[j] !== items[i]!.image.pixels0to255[j]) changed[Math.floor(j / 3)] = 1;
+      for (let j = 0; j < S * S * 3; j++)
+        if (m.image.pixels0to255[j] !== items[i]!.image.pixels0to255[j]) changed[Math.floor(j / 3)] = 1;
       for (let p = 0; p < S * S; p++) {
         if (!changed[p]) continue;
         const x = p % S;
@@ -199,7 +232,10 @@ describe("saliency, smooth− and the random-smoothing control", () => {
 
 describe("routed units", () => {
   it("a unit routed to another model predicts and differentiates as that model's unit", async () => {
-    const routed = routedResponseModel([{ model, unit: 1 }, { model, unit: 0 }]);
+    const routed = routedResponseModel([
+      { model, unit: 1 },
+      { model, unit: 0 },
+    ]);
     const x = tf.tensor4d(Float32Array.from(noiseImage(5).pixels0to255), [1, S, S, 3]);
     const xx = tf.concat([x, x]) as tf.Tensor4D;
     const a = routed.predict(xx, [0, 1]);

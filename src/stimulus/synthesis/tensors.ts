@@ -16,7 +16,10 @@ export class SynthesisInputError extends Error {
 export function checkImages(where: string, images: readonly RgbImage[], size: number): void {
   images.forEach((im, i) => {
     if (im.width !== size || im.height !== size || im.pixels0to255.length !== size * size * 3) {
-      throw new SynthesisInputError("bad-image", `${where}: image ${i} is ${im.width}×${im.height} (${im.pixels0to255.length} bytes); the model takes ${size}×${size} RGB images. Resize it first.`);
+      throw new SynthesisInputError(
+        "bad-image",
+        `${where}: image ${i} is ${im.width}×${im.height} (${im.pixels0to255.length} bytes); the model takes ${size}×${size} RGB images. Resize it first.`,
+      );
     }
   });
 }
@@ -24,7 +27,11 @@ export function checkImages(where: string, images: readonly RgbImage[], size: nu
 export function checkUnits(where: string, units: readonly number[], unitCount: number): void {
   if (units.length === 0) throw new SynthesisInputError("no-units", `${where}: no units were asked for.`);
   for (const u of units) {
-    if (!Number.isInteger(u) || u < 0 || u >= unitCount) throw new SynthesisInputError("bad-unit", `${where}: unit ${u} is not one of the model's ${unitCount} units (0..${unitCount - 1}).`);
+    if (!Number.isInteger(u) || u < 0 || u >= unitCount)
+      throw new SynthesisInputError(
+        "bad-unit",
+        `${where}: unit ${u} is not one of the model's ${unitCount} units (0..${unitCount - 1}).`,
+      );
   }
 }
 
@@ -62,11 +69,21 @@ export function blurTensor(x: tf.Tensor4D, sigmaPx: number): tf.Tensor4D {
     const k = gaussianKernel(sigmaPx);
     const r = (k.length - 1) / 2;
     const size = Math.min(x.shape[1], x.shape[2]);
-    if (r >= size) throw new SynthesisInputError("bad-option", `blur: sigma ${sigmaPx} px is too wide for ${size} px images.`);
+    if (r >= size)
+      throw new SynthesisInputError("bad-option", `blur: sigma ${sigmaPx} px is too wide for ${size} px images.`);
     const c = x.shape[3];
     const row = tf.tile(tf.tensor4d(k, [1, k.length, 1, 1]), [1, 1, c, 1]) as tf.Tensor4D;
     const col = tf.tile(tf.tensor4d(k, [k.length, 1, 1, 1]), [1, 1, c, 1]) as tf.Tensor4D;
-    const padded = tf.mirrorPad(x, [[0, 0], [r, r], [r, r], [0, 0]], "reflect");
+    const padded = tf.mirrorPad(
+      x,
+      [
+        [0, 0],
+        [r, r],
+        [r, r],
+        [0, 0],
+      ],
+      "reflect",
+    );
     return tf.depthwiseConv2d(tf.depthwiseConv2d(padded, row, 1, "valid"), col, 1, "valid") as tf.Tensor4D;
   });
 }
