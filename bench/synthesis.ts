@@ -17,7 +17,9 @@ import { designCausal, type CausalDesign, type DesignModel } from "../src/main/c
 import { sharedDir } from "../src/main/paths.js";
 import { decodeImage, gaudy, isImageName, readZipEntries, type NamedImage } from "../src/stimulus/index.js";
 
-const usage = `usage: npm run bench -- synthesis [--units 16] [--session 190923] [--bank-size 10000] [--restarts 4] [--steps 150]
+const usage =
+  `usage: npm run bench -- synthesis [--units 16] [--session 190923] [--bank-size 10000] ` +
+  `[--restarts 4] [--steps 150]
   [--normal 10] [--adversarial 10] [--smooth 10] [--synth-seconds 10]
 Reads $CORTEXLOOP_SHARED/data/v4 (default ../shared beside the project).`;
 
@@ -89,7 +91,8 @@ export async function run(args: string[]): Promise<void> {
   const v4 = shared === undefined ? undefined : join(shared, "data", "v4");
   if (v4 === undefined || !existsSync(join(v4, "compact_models")) || !existsSync(join(v4, "images"))) {
     console.log(
-      `synthesis: no shared data folder with data/v4/compact_models and images (${process.env.CORTEXLOOP_SHARED ?? "../shared"}); nothing was measured.`,
+      `synthesis: no shared data folder with data/v4/compact_models and images ` +
+        `(${process.env.CORTEXLOOP_SHARED ?? "../shared"}); nothing was measured.`,
     );
     return;
   }
@@ -136,18 +139,21 @@ export async function run(args: string[]): Promise<void> {
     );
     const total = (performance.now() - t0) / 1000;
     console.log(
-      `\nsynthesis: ${nUnits} units of session ${values.session}, bank of ${design.bankImages} images, ${design.images.length} designed images: ${total.toFixed(1)} s in all`,
+      `\nsynthesis: ${nUnits} units of session ${values.session}, bank of ${design.bankImages} images, ` +
+        `${design.images.length} designed images: ${total.toFixed(1)} s in all`,
     );
     const cpuTotal = Object.values(design.cpuSeconds).reduce((a, b) => a + b, 0);
     console.log(`  ${"kind".padEnd(24)} ${"wall s".padStart(7)}  share  ${"CPU s".padStart(7)}`);
     for (const [kind, s] of Object.entries(design.seconds)) {
       const cpu = design.cpuSeconds[kind] ?? Number.NaN;
       console.log(
-        `  ${kind.padEnd(24)} ${s.toFixed(1).padStart(7)}  ${`${((100 * s) / total).toFixed(0)}%`.padStart(5)}  ${cpu.toFixed(1).padStart(7)}`,
+        `  ${kind.padEnd(24)} ${s.toFixed(1).padStart(7)}  ` +
+          `${`${((100 * s) / total).toFixed(0)}%`.padStart(5)}  ${cpu.toFixed(1).padStart(7)}`,
       );
     }
     console.log(
-      `  CPU time ${cpuTotal.toFixed(1)} s over ${total.toFixed(1)} s wall: ${(cpuTotal / total).toFixed(2)} cores busy on average (2 would be the whole machine)`,
+      `  CPU time ${cpuTotal.toFixed(1)} s over ${total.toFixed(1)} s wall: ${(cpuTotal / total).toFixed(2)} ` +
+        `cores busy on average (2 would be the whole machine)`,
     );
     const maxSeconds = design.seconds["maximizing synthesized"] ?? Number.NaN;
     const rate = design.gradientImageSteps / maxSeconds;
@@ -165,7 +171,9 @@ export async function run(args: string[]): Promise<void> {
     const synthRate = steps / ((performance.now() - s0) / 1000);
     img.dispose();
     console.log(
-      `maximizing synthesized: ${design.gradientImageSteps} image-steps (batches of 16 over units × restarts, best iterate checked every 5 steps) at ${rate.toFixed(1)} image-steps/s; synth_step on unit 0's model, one image: ${synthRate.toFixed(1)} steps/s`,
+      `maximizing synthesized: ${design.gradientImageSteps} image-steps (batches of 16 over units × restarts, ` +
+        `best iterate checked every 5 steps) at ${rate.toFixed(1)} image-steps/s; synth_step on unit 0's ` +
+        `model, one image: ${synthRate.toFixed(1)} steps/s`,
     );
     console.log("predicted %Δr, mean over units (the model's expectation of the causal test):");
     for (const [what, v] of predictedChanges(design, nUnits)) console.log(`  ${what}: ${v.toFixed(1)}%`);

@@ -83,12 +83,14 @@ export function registerCausalCommands(program: Command): void {
   design
     .command("causal")
     .description(
-      "a causal-test session: per unit, maximizing synthesized and normal images, adversarial ± pairs, smooth− and random-smoothed images " +
+      "a causal-test session: per unit, maximizing synthesized and normal images, adversarial ± pairs, " +
+        "smooth− and random-smoothed images " +
         "with their bases, among randomly chosen normal images; stores each image's provenance and writes the protocol",
     )
     .requiredOption(
       "--model <id>",
-      "model version: a deep ensemble (each unit through its compact model where one was distilled, else the ensemble), or compact models (repeat or comma-separate; one unit each)",
+      "model version: a deep ensemble (each unit through its compact model where one was distilled, else the " +
+        "ensemble), or compact models (repeat or comma-separate; one unit each)",
       (v: string, prior: number[] | undefined) => [
         ...(prior ?? []),
         ...v
@@ -158,7 +160,8 @@ export function registerCausalCommands(program: Command): void {
           say(
             `${dm.units.length} units: ${dm.units.length - viaEnsemble.length} through their compact models` +
               (viaEnsemble.length > 0
-                ? `, ${viaEnsemble.length} through the ensemble's prediction (no compact model: ${viaEnsemble.join(", ")})`
+                ? `, ${viaEnsemble.length} through the ensemble's prediction (no compact model: ` +
+                  `${viaEnsemble.join(", ")})`
                 : ""),
           );
           const made = await designCausal(dm, streamBank(flags.bank, dm.imageSize), options, say);
@@ -169,7 +172,9 @@ export function registerCausalCommands(program: Command): void {
             design: { ...defaultCausalDesignOptions, ...options },
           });
           say(
-            `causal design ${stored.designId}: ${stored.images} images (${made.images.length} with provenance) from a bank of ${made.bankImages}, ${stored.presentations} presentations; wrote ${flags.out}; run it with \`cortexloop run ${flags.out}\``,
+            `causal design ${stored.designId}: ${stored.images} images (${made.images.length} with ` +
+              `provenance) from a bank of ${made.bankImages}, ${stored.presentations} presentations; wrote ` +
+              `${flags.out}; run it with \`cortexloop run ${flags.out}\``,
           );
         } finally {
           dm.dispose();
@@ -183,7 +188,8 @@ export function registerCausalCommands(program: Command): void {
   analyze
     .command("causal")
     .description(
-      "measured against predicted %Δr per unit and kind of a causal-test session, with permutation tests; a table and a CSV",
+      "measured against predicted %Δr per unit and kind of a causal-test session, with permutation tests; a " +
+        "table and a CSV",
     )
     .argument("<session>", "session name or id")
     .option("-o, --out <csv>", "CSV file (default causal-<session>.csv)")

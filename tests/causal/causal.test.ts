@@ -137,81 +137,74 @@ describe("cortexloop design causal / analyze causal", () => {
     expect(rows(fx.db)).toEqual(before);
   });
 
-  it("designs through compact models alone; an imported published model is named as the simulated rig names its neuron", async () => {
-    const store = SessionStore.open(fx.db);
-    const model = createCompactModel([4, 4, 3, 3, 3], { seed: 6 });
-    const importedId = putCompactVersion(store, {
-      name: "imported",
-      arrays: compactModelArrays(model),
-      teacherId: null,
-      config: { source: "import", file: "compact_model_190923_neuron4.npy" },
-    });
-    model.dispose();
-    store.close();
-    const out = join(tmp.dir, "compact.json");
-    const base = ["design", "causal", "--db", fx.db, "-o", out, "--bank", bank, ...small];
-    await expect(run([...base, "--model", `${fx.teacherId},${compactId}`])).rejects.toThrow(
-      new RegExp(`must all be compact models; ${fx.teacherId} is not`),
-    );
-    const r = await run([...base, "--model", `${compactId},${importedId}`]);
-    expect(r.err).toMatch(/2 units: 2 through their compact models/);
-    const check = SessionStore.open(fx.db);
-    try {
-      const units = check.db
-        .prepare(
-          "SELECT DISTINCT unit, model_version_id AS mv FROM causal_images WHERE design_id = (SELECT MAX(id) FROM causal_designs) ORDER BY unit",
-        )
-        .all();
-      expect(units).toEqual([
-        { unit: "190923_neuron4#0", mv: importedId },
-        { unit: "e1#0", mv: compactId },
-      ]);
-    } finally {
-      check.close();
-    }
-  }, 300_000);
+  it(
+    "designs through compact models alone; an imported published model is named as the simulated rig names " +
+      "its neuron",
+    async () => {
+      const store = SessionStore.open(fx.db);
+      const model = createCompactModel([4, 4, 3, 3, 3], { seed: 6 });
+      const importedId = putCompactVersion(store, {
+        name: "imported",
+        arrays: compactModelArrays(model),
+        teacherId: null,
+        config: { source: "import", file: "compact_model_190923_neuron4.npy" },
+      });
+      model.dispose();
+      store.close();
+      const out = join(tmp.dir, "compact.json");
+      const base = ["design", "causal", "--db", fx.db, "-o", out, "--bank", bank, ...small];
+      await expect(run([...base, "--model", `${fx.teacherId},${compactId}`])).rejects.toThrow(
+        new RegExp(`must all be compact models; ${fx.teacherId} is not`),
+      );
+      const r = await run([...base, "--model", `${compactId},${importedId}`]);
+      expect(r.err).toMatch(/2 units: 2 through their compact models/);
+      const check = SessionStore.open(fx.db);
+      try {
+        const units = check.db
+          .prepare(
+            "SELECT DISTINCT unit, model_version_id AS mv FROM causal_images WHERE design_id = (SELECT MAX(id) " +
+              "FROM causal_designs) ORDER BY unit",
+          )
+          .all();
+        expect(units).toEqual([
+          { unit: "190923_neuron4#0", mv: importedId },
+          { unit: "e1#0", mv: compactId },
+        ]);
+      } finally {
+        check.close();
+      }
+    },
+    300_000,
+  );
 
-  it("designs a session (compact model where there is one, the ensemble elsewhere), stores provenance, and analyzes it", async () => {
-    const out = join(tmp.dir, "causal.json");
-    const r = await run([
-      "design",
-      "causal",
-      "--model",
-      String(fx.teacherId),
-      "--db",
-      fx.db,
-      "-o",
-      out,
-      "--bank",
-      bank,
-      ...small,
-    ]);
-    expect(r.err).toMatch(
-      /3 units: 1 through their compact models, 2 through the ensemble's prediction \(no compact model: e0#0, e2#0\)/,
-    );
-    const protocol = loadProtocolFile(out).protocol;
-    const source = protocol.sources.causal!;
-    expect(source.kind).toBe("stored");
-    const hashes = source.kind === "stored" ? source.hashes : [];
-    expect(protocol.blocks[0]!.repeats).toBe(2);
-    const store = SessionStore.open(fx.db);
-    let prov: {
-      sha: string;
-      unit: string;
-      kind: string;
-      base: string | null;
-      predicted: number;
-      src: string;
-      mv: number;
-    }[] = [];
-    let shift = 0;
-    try {
-      for (const h of hashes) expect(store.hasStimulus(h)).toBe(true);
-      prov = store.db
-        .prepare(
-          "SELECT stimulus_sha256 AS sha, unit, kind, base_sha256 AS base, predicted, model_source AS src, model_version_id AS mv FROM causal_images WHERE design_id = (SELECT MAX(id) FROM causal_designs)",
-        )
-        .all() as {
+  it(
+    "designs a session (compact model where there is one, the ensemble elsewhere), stores provenance, and " +
+      "analyzes it",
+    async () => {
+      const out = join(tmp.dir, "causal.json");
+      const r = await run([
+        "design",
+        "causal",
+        "--model",
+        String(fx.teacherId),
+        "--db",
+        fx.db,
+        "-o",
+        out,
+        "--bank",
+        bank,
+        ...small,
+      ]);
+      expect(r.err).toMatch(
+        /3 units: 1 through their compact models, 2 through the ensemble's prediction \(no compact model: e0#0, e2#0\)/,
+      );
+      const protocol = loadProtocolFile(out).protocol;
+      const source = protocol.sources.causal!;
+      expect(source.kind).toBe("stored");
+      const hashes = source.kind === "stored" ? source.hashes : [];
+      expect(protocol.blocks[0]!.repeats).toBe(2);
+      const store = SessionStore.open(fx.db);
+      let prov: {
         sha: string;
         unit: string;
         kind: string;
@@ -219,89 +212,108 @@ describe("cortexloop design causal / analyze causal", () => {
         predicted: number;
         src: string;
         mv: number;
-      }[];
-      const count = (unit: string, kind: string): number =>
-        prov.filter((p) => p.unit === unit && p.kind === kind).length;
-      for (const unit of ["e0#0", "e1#0", "e2#0"]) {
-        expect(count(unit, "random-normal")).toBe(4);
-        expect(count(unit, "maximizing-synthesized")).toBe(2);
-        expect(count(unit, "maximizing-normal")).toBe(2);
-        expect(count(unit, "adversarial-plus")).toBe(1);
-        expect(count(unit, "adversarial-minus")).toBe(1);
-        expect(count(unit, "smooth-minus")).toBe(1);
-        expect(count(unit, "random-smoothed")).toBe(1);
-      }
-      for (const p of prov) {
-        expect(p.src).toBe(p.unit === "e1#0" ? "compact" : "ensemble");
-        expect(p.mv).toBe(p.unit === "e1#0" ? compactId : fx.teacherId);
-        expect(hashes).toContain(p.sha);
-        expect(Number.isFinite(p.predicted)).toBe(true);
-        if (/plus|minus|smoothed/.test(p.kind)) expect(hashes).toContain(p.base);
-        else expect(p.base).toBeNull();
-      }
-      // By the model's own account, adversarial+ images respond more than adversarial− ones.
-      for (const unit of ["e0#0", "e1#0", "e2#0"]) {
-        const mean = (kind: string): number => {
-          const xs = prov.filter((p) => p.unit === unit && p.kind === kind).map((p) => p.predicted);
-          return xs.reduce((a, b) => a + b, 0) / xs.length;
-        };
-        expect(mean("adversarial-plus")).toBeGreaterThan(mean("adversarial-minus"));
-      }
+      }[] = [];
+      let shift = 0;
+      try {
+        for (const h of hashes) expect(store.hasStimulus(h)).toBe(true);
+        prov = store.db
+          .prepare(
+            "SELECT stimulus_sha256 AS sha, unit, kind, base_sha256 AS base, predicted, model_source AS src, " +
+              "model_version_id AS mv FROM causal_images WHERE design_id = (SELECT MAX(id) FROM causal_designs)",
+          )
+          .all() as {
+          sha: string;
+          unit: string;
+          kind: string;
+          base: string | null;
+          predicted: number;
+          src: string;
+          mv: number;
+        }[];
+        const count = (unit: string, kind: string): number =>
+          prov.filter((p) => p.unit === unit && p.kind === kind).length;
+        for (const unit of ["e0#0", "e1#0", "e2#0"]) {
+          expect(count(unit, "random-normal")).toBe(4);
+          expect(count(unit, "maximizing-synthesized")).toBe(2);
+          expect(count(unit, "maximizing-normal")).toBe(2);
+          expect(count(unit, "adversarial-plus")).toBe(1);
+          expect(count(unit, "adversarial-minus")).toBe(1);
+          expect(count(unit, "smooth-minus")).toBe(1);
+          expect(count(unit, "random-smoothed")).toBe(1);
+        }
+        for (const p of prov) {
+          expect(p.src).toBe(p.unit === "e1#0" ? "compact" : "ensemble");
+          expect(p.mv).toBe(p.unit === "e1#0" ? compactId : fx.teacherId);
+          expect(hashes).toContain(p.sha);
+          expect(Number.isFinite(p.predicted)).toBe(true);
+          if (/plus|minus|smoothed/.test(p.kind)) expect(hashes).toContain(p.base);
+          else expect(p.base).toBeNull();
+        }
+        // By the model's own account, adversarial+ images respond more than adversarial− ones.
+        for (const unit of ["e0#0", "e1#0", "e2#0"]) {
+          const mean = (kind: string): number => {
+            const xs = prov.filter((p) => p.unit === unit && p.kind === kind).map((p) => p.predicted);
+            return xs.reduce((a, b) => a + b, 0) / xs.length;
+          };
+          expect(mean("adversarial-plus")).toBeGreaterThan(mean("adversarial-minus"));
+        }
 
-      // A session whose recorded responses are the predictions of the design's own model, plus a
-      // constant so every base is positive: measured %Δr must equal predicted %Δr (shifted the same way).
-      shift = 10 - Math.min(...prov.map((p) => p.predicted));
-      const units = ["e0#0", "e1#0", "e2#0"];
-      const predictedOf = new Map(prov.map((p) => [`${p.sha}|${p.unit}`, p.predicted]));
-      // An image shown to a unit it was not designed for has no prediction of that unit; give it the mean.
-      const values = new Float64Array(units.length * hashes.length).map((_, k) => {
-        const u = Math.floor(k / hashes.length);
-        return (predictedOf.get(`${hashes[k % hashes.length]}|${units[u]}`) ?? 0) + shift;
-      });
-      store.importRecordedSession({
-        name: "causal-replay",
-        provenanceText: "test: responses are the model's predictions",
-        countWindow: { startMs: 50, endMs: 150, bins: 1 },
-        durationMs: 100,
-        stimuli: hashes.map((h) => ({ png: store.getStimulusPng(h)!, width: 112, height: 112 })),
-        units: units.map((u) => ({ electrode: u.split("#")[0]!, sortedId: 0, flags: [] })),
-        repeats: 1,
-        averaged: true,
-        values,
-      });
-    } finally {
-      store.close();
-    }
-    const csv = join(tmp.dir, "causal.csv");
-    const a = await run(["analyze", "causal", "causal-replay", "--db", fx.db, "-o", csv]);
-    expect(a.out).toMatch(/maximizing-synthesized\s+random normal images\s+3/);
-    expect(a.out).toMatch(/smooth-minus\s+their bases\s+3/);
-    const lines = readFileSync(csv, "utf8").trim().split("\n");
-    expect(lines[0]).toBe("unit,model,kind,images,measured,measured_base,measured_change_pct,predicted_change_pct,p");
-    const body = lines.slice(1).map((l) => l.split(","));
-    expect(body.filter((c) => c[0] !== "mean")).toHaveLength(3 * 6);
-    expect(body.filter((c) => c[0] === "mean")).toHaveLength(6);
-    // Each row's measured mean is its images' predictions plus the shift; so is its base's.
-    const meanPredicted = (unit: string, kind: string): number => {
-      const xs = prov.filter((p) => p.unit === unit && p.kind === kind).map((p) => p.predicted);
-      return xs.reduce((a, b) => a + b, 0) / xs.length;
-    };
-    const baseKind = (kind: string): string =>
-      kind.startsWith("maximizing")
-        ? "random-normal"
-        : kind.startsWith("adversarial")
-          ? "adversarial-base"
-          : "smooth-base";
-    for (const c of body.filter((c) => c[0] !== "mean")) {
-      const [unit, , kind] = c as [string, string, string];
-      expect(Number(c[4])).toBeCloseTo(meanPredicted(unit, kind) + shift, 3);
-      expect(Number(c[5])).toBeCloseTo(meanPredicted(unit, baseKind(kind)) + shift, 3);
-      expect(Number(c[6])).toBeCloseTo(
-        (100 * (meanPredicted(unit, kind) - meanPredicted(unit, baseKind(kind)))) /
-          (meanPredicted(unit, baseKind(kind)) + shift),
-        2,
-      );
-    }
-    for (const c of body.filter((c) => c[0] === "e1#0")) expect(c[1]).toBe("compact");
-  }, 300_000);
+        // A session whose recorded responses are the predictions of the design's own model, plus a
+        // constant so every base is positive: measured %Δr must equal predicted %Δr (shifted the same way).
+        shift = 10 - Math.min(...prov.map((p) => p.predicted));
+        const units = ["e0#0", "e1#0", "e2#0"];
+        const predictedOf = new Map(prov.map((p) => [`${p.sha}|${p.unit}`, p.predicted]));
+        // An image shown to a unit it was not designed for has no prediction of that unit; give it the mean.
+        const values = new Float64Array(units.length * hashes.length).map((_, k) => {
+          const u = Math.floor(k / hashes.length);
+          return (predictedOf.get(`${hashes[k % hashes.length]}|${units[u]}`) ?? 0) + shift;
+        });
+        store.importRecordedSession({
+          name: "causal-replay",
+          provenanceText: "test: responses are the model's predictions",
+          countWindow: { startMs: 50, endMs: 150, bins: 1 },
+          durationMs: 100,
+          stimuli: hashes.map((h) => ({ png: store.getStimulusPng(h)!, width: 112, height: 112 })),
+          units: units.map((u) => ({ electrode: u.split("#")[0]!, sortedId: 0, flags: [] })),
+          repeats: 1,
+          averaged: true,
+          values,
+        });
+      } finally {
+        store.close();
+      }
+      const csv = join(tmp.dir, "causal.csv");
+      const a = await run(["analyze", "causal", "causal-replay", "--db", fx.db, "-o", csv]);
+      expect(a.out).toMatch(/maximizing-synthesized\s+random normal images\s+3/);
+      expect(a.out).toMatch(/smooth-minus\s+their bases\s+3/);
+      const lines = readFileSync(csv, "utf8").trim().split("\n");
+      expect(lines[0]).toBe("unit,model,kind,images,measured,measured_base,measured_change_pct,predicted_change_pct,p");
+      const body = lines.slice(1).map((l) => l.split(","));
+      expect(body.filter((c) => c[0] !== "mean")).toHaveLength(3 * 6);
+      expect(body.filter((c) => c[0] === "mean")).toHaveLength(6);
+      // Each row's measured mean is its images' predictions plus the shift; so is its base's.
+      const meanPredicted = (unit: string, kind: string): number => {
+        const xs = prov.filter((p) => p.unit === unit && p.kind === kind).map((p) => p.predicted);
+        return xs.reduce((a, b) => a + b, 0) / xs.length;
+      };
+      const baseKind = (kind: string): string =>
+        kind.startsWith("maximizing")
+          ? "random-normal"
+          : kind.startsWith("adversarial")
+            ? "adversarial-base"
+            : "smooth-base";
+      for (const c of body.filter((c) => c[0] !== "mean")) {
+        const [unit, , kind] = c as [string, string, string];
+        expect(Number(c[4])).toBeCloseTo(meanPredicted(unit, kind) + shift, 3);
+        expect(Number(c[5])).toBeCloseTo(meanPredicted(unit, baseKind(kind)) + shift, 3);
+        expect(Number(c[6])).toBeCloseTo(
+          (100 * (meanPredicted(unit, kind) - meanPredicted(unit, baseKind(kind)))) /
+            (meanPredicted(unit, baseKind(kind)) + shift),
+          2,
+        );
+      }
+      for (const c of body.filter((c) => c[0] === "e1#0")) expect(c[1]).toBe("compact");
+    },
+    300_000,
+  );
 });

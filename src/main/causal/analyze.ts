@@ -81,13 +81,15 @@ export function analyzeCausal(store: SessionStore, sessionRef: string): CausalAn
   const data = loadSessionCounts(store, sessionId);
   const means = new Map(stimulusMeans(data, defaultCounting).map((m) => [m.sha256, m]));
   const stmt = store.db.prepare(
-    "SELECT design_id AS designId, stimulus_sha256 AS sha, unit, kind, base_sha256 AS baseSha, predicted, model_source AS source FROM causal_images WHERE stimulus_sha256 = ?",
+    "SELECT design_id AS designId, stimulus_sha256 AS sha, unit, kind, base_sha256 AS baseSha, predicted, " +
+      "model_source AS source FROM causal_images WHERE stimulus_sha256 = ?",
   );
   const all = [...means.keys()].flatMap((sha) => stmt.all(sha) as ProvenanceRow[]);
   if (all.length === 0) {
     throw new CausalInputError(
       "session",
-      `Session ${session.name} (id ${sessionId}) showed no images of a causal design; run a protocol from \`cortexloop design causal\` first.`,
+      `Session ${session.name} (id ${sessionId}) showed no images of a causal design; run a protocol from ` +
+        `\`cortexloop design causal\` first.`,
     );
   }
   // The design that most of the session's images came from.

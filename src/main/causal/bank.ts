@@ -17,7 +17,8 @@ export async function* streamBank(banks: readonly string[], size: number): Async
     } catch (err) {
       throw new CausalInputError(
         "bank",
-        `Could not read the bank ${bank} (${err instanceof Error ? err.message : String(err)}); give a folder or a zip of PNG/JPEG images.`,
+        `Could not read the bank ${bank} (${err instanceof Error ? err.message : String(err)}); give a folder ` +
+          `or a zip of PNG/JPEG images.`,
       );
     }
     if (entries.length === 0) throw new CausalInputError("bank", `The bank ${bank} holds no PNG or JPEG images.`);
@@ -31,7 +32,8 @@ export async function* streamBank(banks: readonly string[], size: number): Async
       if (image.width !== size || image.height !== size) {
         throw new CausalInputError(
           "bank",
-          `Image ${e.name} in ${bank} is ${image.width}×${image.height}; the model takes ${size}×${size} images. Resize the bank first.`,
+          `Image ${e.name} in ${bank} is ${image.width}×${image.height}; the model takes ${size}×${size} ` +
+            `images. Resize the bank first.`,
         );
       }
       yield { ...image, name: `${bank}:${e.name}` };

@@ -126,19 +126,22 @@ export async function loadDesignModel(
     if (notCompact.length > 0)
       throw new CausalInputError(
         "model",
-        `Several --model versions must all be compact models; ${notCompact.join(", ")} ${notCompact.length === 1 ? "is" : "are"} not (see \`cortexloop models\`).`,
+        `Several --model versions must all be compact models; ${notCompact.join(", ")} ` +
+          `${notCompact.length === 1 ? "is" : "are"} not (see \`cortexloop models\`).`,
       );
     if (unitRefs.length > 0)
       throw new CausalInputError(
         "unit",
-        `A compact model is one unit's model; leave out --units with compact models, or give the ensemble they were distilled from.`,
+        `A compact model is one unit's model; leave out --units with compact models, or give the ensemble ` +
+          `they were distilled from.`,
       );
     return compactDesignModel(store, ids);
   }
   if (!ENSEMBLE_KINDS.includes(version.kind))
     throw new CausalInputError(
       "model",
-      `Model version ${versionId} is a ${version.kind}; design causal takes a deep ensemble or a compact model (see \`cortexloop models\`).`,
+      `Model version ${versionId} is a ${version.kind}; design causal takes a deep ensemble or a compact ` +
+        `model (see \`cortexloop models\`).`,
     );
   if (version.checkpoint === null)
     throw new CausalInputError("model", `Model version ${versionId} has no weights stored.`);
@@ -163,7 +166,8 @@ export async function loadDesignModel(
     if (key === undefined) {
       throw new CausalInputError(
         "model",
-        `Model version ${versionId} has readouts for ${keys.length} sessions (${keys.join(", ")}); say whose units to design for with --session.`,
+        `Model version ${versionId} has readouts for ${keys.length} sessions (${keys.join(", ")}); say whose ` +
+          `units to design for with --session.`,
       );
     }
     const sessionId = Number(key);
@@ -208,7 +212,8 @@ export async function loadDesignModel(
       if (frontEnd.name !== trainedOn)
         throw new CausalInputError(
           "model",
-          `Model version ${versionId} was trained on front end ${trainedOn} but ${frontEnd.name} loaded here; install what it used.`,
+          `Model version ${versionId} was trained on front end ${trainedOn} but ${frontEnd.name} loaded here; ` +
+            `install what it used.`,
         );
       const mean = inResponses ? tf.keep(tf.tensor1d(stats.mean)) : undefined;
       const std = inResponses ? tf.keep(tf.tensor1d(stats.std)) : undefined;

@@ -39,7 +39,10 @@ export async function storeCausalDesign(
   const protocol = {
     version: 1,
     name: o.name ?? `causal-model${o.modelVersionId}`,
-    description: `Causal test of model version ${o.modelVersionId}: ${dm.units.length} units; maximizing synthesized and normal, adversarial ±, smooth− and random-smoothed images with their bases, among randomly chosen normal images (cortexloop design causal).`,
+    description:
+      `Causal test of model version ${o.modelVersionId}: ${dm.units.length} units; maximizing ` +
+      `synthesized and normal, adversarial ±, smooth− and random-smoothed images with their bases, among ` +
+      `randomly chosen normal images (cortexloop design causal).`,
     seed: o.design.seed,
     timing: { fixationMs: 300, stimulusMs: o.stimulusMs ?? 100, interStimulusMs: 200 },
     sources: { causal: { kind: "stored", hashes: unique } },
@@ -88,7 +91,8 @@ export async function storeCausalDesign(
         .run(o.modelVersionId, sha256Hex(protocolText), JSON.stringify(detail), new Date().toISOString());
       designId = Number(info.lastInsertRowid);
       const row = store.db.prepare(
-        "INSERT OR IGNORE INTO causal_images (design_id, stimulus_sha256, unit, kind, base_sha256, predicted, model_source, model_version_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO causal_images (design_id, stimulus_sha256, unit, kind, base_sha256, predicted, " +
+          "model_source, model_version_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       );
       design.images.forEach((im, i) => {
         const u = dm.units[im.unit]!;

@@ -278,7 +278,8 @@ export async function randomSmoothing(
     }
     throw new SynthesisInputError(
       "bad-option",
-      `random smoothing: ${item.patches} non-overlapping ${o.patchPx} px patches do not fit a ${model.inputSize} px image often enough; ask for fewer or smaller patches.`,
+      `random smoothing: ${item.patches} non-overlapping ${o.patchPx} px patches do not fit a ` +
+        `${model.inputSize} px image often enough; ask for fewer or smaller patches.`,
     );
   });
   const p = await predictMany(

@@ -187,47 +187,50 @@ describe("saliency, smooth− and the random-smoothing control", () => {
     }
   });
 
-  it("smooth− lowers the prediction with non-overlapping patches; the control smooths exactly as many pixels", async () => {
-    const items = [
-      { unit: 0, image: noiseImage(11, 60) },
-      { unit: 1, image: noiseImage(12, 60) },
-    ];
-    const minus = await smoothMinus(model, items, { ...opts, patches: 8, rescore: Infinity });
-    const control = await randomSmoothing(
-      model,
-      minus.map((m, i) => ({ unit: m.unit, image: items[i]!.image, patches: m.patches.length })),
-      { ...opts, seed: 3 },
-    );
-    const covered = (patches: { x: number; y: number }[]): number => {
-      const mask = new Uint8Array(S * S);
-      for (const p of patches)
-        for (let y = p.y; y < p.y + patchPx; y++) for (let x = p.x; x < p.x + patchPx; x++) mask[y * S + x] = 1;
-      return mask.reduce((a, v) => a + v, 0);
-    };
-    minus.forEach((m, i) => {
-      expect(m.patches).toHaveLength(8);
-      for (const set of [m.patches, control[i]!.patches])
-        for (let a = 0; a < set.length; a++)
-          for (let b = a + 1; b < set.length; b++) expect(patchesOverlap(set[a]!, set[b]!, patchPx)).toBe(false);
-      expect(covered(m.patches)).toBe(8 * patchPx * patchPx);
-      expect(covered(control[i]!.patches)).toBe(covered(m.patches));
-      expect(control[i]!.pixelsSmoothed).toBe(m.pixelsSmoothed);
-      expect(m.predicted).toBeLessThan(m.basePredicted);
-      expect(m.predicted).toBeCloseTo(linear(m.unit, m.image), 2);
-      // Greedy on a linear unit picks the most negative patches: better than the random control.
-      expect(m.predicted).toBeLessThan(control[i]!.predicted);
-      // Outside the patches nothing changed.
-      const changed = new Uint8Array(S * S);
-      for (let j = 0; j < S * S * 3; j++)
-        if (m.image.pixels0to255[j] !== items[i]!.image.pixels0to255[j]) changed[Math.floor(j / 3)] = 1;
-      for (let p = 0; p < S * S; p++) {
-        if (!changed[p]) continue;
-        const x = p % S;
-        const y = Math.floor(p / S);
-        expect(m.patches.some((q) => x >= q.x && x < q.x + patchPx && y >= q.y && y < q.y + patchPx)).toBe(true);
-      }
-    });
-  });
+  it(
+    "smooth− lowers the prediction with non-overlapping patches; the control smooths exactly as many " + "pixels",
+    async () => {
+      const items = [
+        { unit: 0, image: noiseImage(11, 60) },
+        { unit: 1, image: noiseImage(12, 60) },
+      ];
+      const minus = await smoothMinus(model, items, { ...opts, patches: 8, rescore: Infinity });
+      const control = await randomSmoothing(
+        model,
+        minus.map((m, i) => ({ unit: m.unit, image: items[i]!.image, patches: m.patches.length })),
+        { ...opts, seed: 3 },
+      );
+      const covered = (patches: { x: number; y: number }[]): number => {
+        const mask = new Uint8Array(S * S);
+        for (const p of patches)
+          for (let y = p.y; y < p.y + patchPx; y++) for (let x = p.x; x < p.x + patchPx; x++) mask[y * S + x] = 1;
+        return mask.reduce((a, v) => a + v, 0);
+      };
+      minus.forEach((m, i) => {
+        expect(m.patches).toHaveLength(8);
+        for (const set of [m.patches, control[i]!.patches])
+          for (let a = 0; a < set.length; a++)
+            for (let b = a + 1; b < set.length; b++) expect(patchesOverlap(set[a]!, set[b]!, patchPx)).toBe(false);
+        expect(covered(m.patches)).toBe(8 * patchPx * patchPx);
+        expect(covered(control[i]!.patches)).toBe(covered(m.patches));
+        expect(control[i]!.pixelsSmoothed).toBe(m.pixelsSmoothed);
+        expect(m.predicted).toBeLessThan(m.basePredicted);
+        expect(m.predicted).toBeCloseTo(linear(m.unit, m.image), 2);
+        // Greedy on a linear unit picks the most negative patches: better than the random control.
+        expect(m.predicted).toBeLessThan(control[i]!.predicted);
+        // Outside the patches nothing changed.
+        const changed = new Uint8Array(S * S);
+        for (let j = 0; j < S * S * 3; j++)
+          if (m.image.pixels0to255[j] !== items[i]!.image.pixels0to255[j]) changed[Math.floor(j / 3)] = 1;
+        for (let p = 0; p < S * S; p++) {
+          if (!changed[p]) continue;
+          const x = p % S;
+          const y = Math.floor(p / S);
+          expect(m.patches.some((q) => x >= q.x && x < q.x + patchPx && y >= q.y && y < q.y + patchPx)).toBe(true);
+        }
+      });
+    },
+  );
 });
 
 describe("routed units", () => {

@@ -18,7 +18,8 @@ export function checkImages(where: string, images: readonly RgbImage[], size: nu
     if (im.width !== size || im.height !== size || im.pixels0to255.length !== size * size * 3) {
       throw new SynthesisInputError(
         "bad-image",
-        `${where}: image ${i} is ${im.width}×${im.height} (${im.pixels0to255.length} bytes); the model takes ${size}×${size} RGB images. Resize it first.`,
+        `${where}: image ${i} is ${im.width}×${im.height} (${im.pixels0to255.length} bytes); the model takes ` +
+          `${size}×${size} RGB images. Resize it first.`,
       );
     }
   });
