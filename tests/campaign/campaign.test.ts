@@ -127,7 +127,7 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     } finally {
       store.close();
     }
-  }, 120_000);
+  }, 300_000);
 
   it("--compare runs active and random arms from one shared session 1 and prints both curves", async () => {
     const lines: string[] = [];
@@ -193,7 +193,7 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     expect(summary.results[0]!.curve).toEqual(asJson(active!.curve));
     expect(summary.results[1]!.curve).toEqual(asJson(random!.curve));
     expect(summary.results[1]!.turnarounds).toEqual(asJson(random!.turnarounds));
-  }, 120_000);
+  }, 300_000);
   it("--readouts pooled fits one readout on every session's images and pools the test images' repeats over sessions", async () => {
     const lines: string[] = [];
     const db = join(tmp.dir, "pooled.db");
@@ -217,7 +217,7 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     }
     expect(lines.some((l) => /after session 2: held-out r²_ER median -?\d\.\d{3} \(10 test images × 3 repeats × 2 sessions, one readout pooled over the sessions, 8 units\)/.test(l))).toBe(true);
     await expect(runCampaignCommand(flags({ readouts: "shared" }), () => {})).rejects.toThrow(/--readouts must be per-session or pooled, got "shared"; nothing was run/);
-  }, 120_000);
+  }, 300_000);
 
   it("--power draws the active picks with chance ∝ disagreement^p, different picks from top-k on the same model; refuses --power with --coreset", async () => {
     const run = async (name: string, extra: Partial<CampaignFlags>): Promise<{ lines: string[]; picked: unknown; first: unknown }> => {
@@ -237,5 +237,5 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     expect(power.picked).not.toEqual(topk.picked);
     await expect(runCampaignCommand(flags({ power: "4", coreset: "3" }), () => {})).rejects.toThrow(/Choose --coreset or --power, not both; nothing was run/);
     await expect(runCampaignCommand(flags({ power: "-1" }), () => {})).rejects.toThrow(/--power must be a number ≥ 0, got "-1"; nothing was run/);
-  }, 120_000);
+  }, 300_000);
 });

@@ -54,5 +54,5 @@ describe("retraining job in a worker thread", () => {
     expect(final.kind).toBe("deep-ensemble");
     expect(versions.filter((v) => v.kind === "deep-ensemble-checkpoint").length).toBe(6);
     store.close();
-  });
+  }, 240_000);
 });
