@@ -72,7 +72,7 @@ export const defaultDistillSettings: DistillSettings = {
   hint: 1,
   recalibrateBatches: 8,
   prune: { keepVariance: 0.9, minFilters: 3, images: 64 },
-  retrain: { steps: 300, batchSize: 64, images: 1024, learningRate: 1e-3 },
+  retrain: { steps: 300, batchSize: 64, images: 1024, learningRate: 3e-4 },
   seed: 1,
 };
 
@@ -398,7 +398,9 @@ export async function distillUnit(population: PopulationCompactModel, stream: Im
     pixels.dispose();
   }
   const t2 = performance.now();
-  const retrainIdx = o.trainIdx.slice(0, settings.retrain.images);
+  // A seeded sample of the training images: the first ones by index are the teacher's own sessions'
+  // stimuli, where it fits its training data, and retraining on those alone undid the distillation.
+  const retrainIdx = new SeededRandom(settings.seed * 7919 + unit).shuffle([...o.trainIdx]).slice(0, settings.retrain.images).sort((a, b) => a - b);
   const z = Float32Array.from(retrainIdx, (i) => (o.targets[i * o.units + unit]! - o.scaling.mean[unit]!) / o.scaling.sd[unit]!);
   const retrained = await retrainPruned(pruned.arrays, stream, { fromLayer: settings.sharedLayers, idx: retrainIdx, targets: z, settings, signal: o.signal });
   if (retrained.cancelled) throw new DistillCancelled();
