@@ -193,11 +193,28 @@ export function registerCausalCommands(program: Command): void {
     )
     .argument("<session>", "session name or id")
     .option("-o, --out <csv>", "CSV file (default causal-<session>.csv)")
+    .option(
+      "--unit-map <design=recorded>",
+      "a design unit and the recorded unit it is, when their names differ (repeat or comma-separate)",
+      collect,
+      [],
+    )
     .option("--db <file>", "lab database (SQLite)", defaultDb)
-    .action((sessionRef: string, flags: { out?: string; db: string }) => {
+    .action((sessionRef: string, flags: { out?: string; db: string; unitMap: string[] }) => {
       const store = SessionStore.open(flags.db);
       try {
-        const a = analyzeCausal(store, sessionRef);
+        const map = new Map(
+          flags.unitMap.map((pair) => {
+            const [d, r] = pair.split("=");
+            if (!d || !r)
+              throw new CausalInputError(
+                "option",
+                `--unit-map takes design=recorded pairs (e.g. 190923_neuron4#0=Electrode 1#0), got "${pair}".`,
+              );
+            return [d.trim(), r.trim()] as const;
+          }),
+        );
+        const a = analyzeCausal(store, sessionRef, map);
         const out = flags.out ?? `causal-${a.sessionName.replace(/[^A-Za-z0-9._-]/g, "_")}.csv`;
         writeCausalCsv(a, out);
         for (const line of causalTable(a)) console.log(line);

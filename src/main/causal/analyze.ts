@@ -70,7 +70,15 @@ function pct(r: number, base: number): number {
   return base > 0 && Number.isFinite(r) ? (100 * (r - base)) / base : Number.NaN;
 }
 
-export function analyzeCausal(store: SessionStore, sessionRef: string): CausalAnalysis {
+/**
+ * `unitMap` names, per design unit, the recorded unit it is when the names differ (a simulated rig's
+ * Electrode N for the model file it simulates); otherwise units match by `electrode#sortedId`.
+ */
+export function analyzeCausal(
+  store: SessionStore,
+  sessionRef: string,
+  unitMap: ReadonlyMap<string, string> = new Map(),
+): CausalAnalysis {
   let sessionId: number;
   try {
     sessionId = resolveSession(store, sessionRef);
@@ -97,7 +105,20 @@ export function analyzeCausal(store: SessionStore, sessionRef: string): CausalAn
   for (const r of all) perDesign.set(r.designId, (perDesign.get(r.designId) ?? 0) + 1);
   const designId = [...perDesign.entries()].sort((a, b) => b[1] - a[1])[0]![0];
   const rows = all.filter((r) => r.designId === designId);
-  const unitIndex = new Map(data.units.map((u, i) => [`${u.electrode}#${u.sortedId}`, i]));
+  const recorded = new Map(data.units.map((u, i) => [`${u.electrode}#${u.sortedId}`, i]));
+  for (const [designUnit, sessionUnit] of unitMap) {
+    if (!recorded.has(sessionUnit)) {
+      throw new CausalInputError(
+        "unit",
+        `--unit-map ${designUnit}=${sessionUnit}: session ${session.name} recorded no unit ${sessionUnit} (it ` +
+          `has ${[...recorded.keys()].join(", ")}).`,
+      );
+    }
+  }
+  const unitIndex = {
+    get: (u: string): number | undefined => recorded.get(unitMap.get(u) ?? u),
+    has: (u: string): boolean => recorded.has(unitMap.get(u) ?? u),
+  };
   const designUnits = [...new Set(rows.map((r) => r.unit))];
   const missingUnits = designUnits.filter((u) => !unitIndex.has(u));
   const presentationsOf = new Map<string, number[]>();
