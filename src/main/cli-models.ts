@@ -284,7 +284,8 @@ export function registerModelCommands(program: Command): void {
           process.on("SIGINT", onSignal);
           const final = await handle.done;
           process.off("SIGINT", onSignal);
-          say(`retrain job ${handle.jobId}: ${final.type}${final.type === "done" ? `, model version ${final.modelVersionId}` : final.type === "failed" ? `: ${final.message}` : ""}`);
+          const detail = final.type === "done" ? `, model version ${final.modelVersionId}` : final.type === "failed" ? `: ${final.message}` : "";
+          say(`retrain job ${handle.jobId}: ${final.type}${detail}`);
           if (final.type === "failed") process.exitCode = 1;
         }
       } finally {

@@ -133,7 +133,8 @@ export function registerSimRigCommand(program: Command): void {
       const options = await simRigOptionsFrom(flags.rig, flags, say);
       const sim = new SimRig(options);
       await sim.start();
-      process.stdout.write(`${JSON.stringify({ event: "ready", dataEndpoint: sim.dataEndpoint, units: options.neurons.units.length, pid: process.pid })}\n`);
+      const ready = { event: "ready", dataEndpoint: sim.dataEndpoint, units: options.neurons.units.length, pid: process.pid };
+      process.stdout.write(`${JSON.stringify(ready)}\n`);
       say(`sim-rig: publishing on ${sim.dataEndpoint} (heartbeat on port ${options.dataPort + 1}); ${options.neurons.units.length} units; Ctrl-C stops`);
       await new Promise<void>((done) => {
         const stop = (): void => {

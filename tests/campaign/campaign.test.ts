@@ -215,7 +215,7 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     } finally {
       store.close();
     }
-    expect(lines.some((l) => /after session 2: held-out r²_ER median -?\d\.\d{3} \(10 test images × 3 repeats × 2 sessions, one readout pooled over the sessions, 8 units\)/.test(l))).toBe(true);
+    expect(lines.some((l) => new RegExp("after session 2: held-out r²_ER median -?\\d\\.\\d{3} \\(10 test images × 3 repeats × 2 sessions, one readout pooled over the sessions, 8 units\\)").test(l))).toBe(true);
     await expect(runCampaignCommand(flags({ readouts: "shared" }), () => {})).rejects.toThrow(/--readouts must be per-session or pooled, got "shared"; nothing was run/);
   }, 300_000);
 

@@ -115,7 +115,7 @@ describe("a session against an emulated Open Ephys GUI (ZMQ Interface + Network 
       (err: unknown) => err,
     );
     expect(error).toBeInstanceOf(RigNotReadyError);
-    expect((error as Error).message).toMatch(/not acquiring .*IsAcquiring with 0.* No session was started and nothing was stored\. Start acquisition in the GUI/);
+    expect((error as Error).message).toMatch(new RegExp("not acquiring .*IsAcquiring with 0.* No session was started and nothing was stored\\. Start acquisition in the GUI"));
     const store = SessionStore.open(join(dir, "lab.db"));
     cleanups.push(() => store.close());
     expect(store.listSessions()).toEqual([]);

@@ -161,9 +161,9 @@ describe("Network Events event codes", () => {
     cleanups.push(() => out.close());
     await out.checkReady();
     const cases: [(cmd: string) => string | undefined, RegExp][] = [
-      [(c) => (c === "TTL Line=17 State=1" ? "TTLHandled: Line=16 State=1" : undefined), /raising the strobe: "TTL Line=17 State=1" was answered "TTLHandled: Line=16 State=1" \(a reply for another line or state\)/],
+      [(c) => (c === "TTL Line=17 State=1" ? "TTLHandled: Line=16 State=1" : undefined), new RegExp("raising the strobe: \"TTL Line=17 State=1\" was answered \"TTLHandled: Line=16 State=1\" \\(a reply for another line or state\\)")],
       [(c) => (c === "TTL Line=17 State=1" ? "TTLHandled: Line=17 State=0" : undefined), /answered "TTLHandled: Line=17 State=0"/],
-      [(c) => (c === "TTL Line=1 State=1" ? "InvalidChannel" : undefined), /"TTL Line=1 State=1" was answered "InvalidChannel" \(the plugin refused the line number\); the strobe \(line 17\) was not raised/],
+      [(c) => (c === "TTL Line=1 State=1" ? "InvalidChannel" : undefined), new RegExp("\"TTL Line=1 State=1\" was answered \"InvalidChannel\" \\(the plugin refused the line number\\); the strobe \\(line 17\\) was not raised")],
       [(c) => (c.startsWith("TTL") ? "NotHandled" : undefined), /"NotHandled" \(whatever answers on this port does not know the command/],
       [(c) => (c.startsWith("TTL") ? "TTLHandled: Channel=1 on=0" : undefined), /older than 0\.2\.1/],
     ];
@@ -193,7 +193,7 @@ describe("Network Events event codes", () => {
     await networkEventsRep(port, (cmd) => (cmd === "IsAcquiring" ? acquiring : pluginReply(cmd)));
     const out = new NetworkEventsOutput({ host: "127.0.0.1", port, replyTimeoutMs: 500 });
     cleanups.push(() => out.close());
-    await expect(out.checkReady()).rejects.toThrow(/The Open Ephys GUI is not acquiring .* No session was started and nothing was stored\. Start acquisition in the GUI/);
+    await expect(out.checkReady()).rejects.toThrow(new RegExp("The Open Ephys GUI is not acquiring .* No session was started and nothing was stored\\. Start acquisition in the GUI"));
     await expect(out.checkReady()).rejects.toBeInstanceOf(RigNotReadyError);
     acquiring = "NotHandled";
     await expect(out.checkReady()).rejects.toThrow(/answered IsAcquiring with "NotHandled"/);

@@ -25,7 +25,7 @@ beforeAll(async () => {
   writeFileSync(join(folder, "image0002.jpg"), await encodeJpeg(checker(16), 95));
   writeFileSync(join(folder, "notes.txt"), "not an image");
   // A zip with a folder prefix on its entry names, as the lab's archives have.
-  execFileSync("python3", ["-c", `import zipfile,sys\nz=zipfile.ZipFile(sys.argv[1],'w')\nz.write(sys.argv[2],'set/image0001.png')\nz.write(sys.argv[3],'set/image0002.jpg')\nz.close()`, zipFile, join(folder, "image0001.png"), join(folder, "image0002.jpg")]);
+  execFileSync("python3", ["-c", ["import zipfile,sys", "z=zipfile.ZipFile(sys.argv[1],'w')", "z.write(sys.argv[2],'set/image0001.png')", "z.write(sys.argv[3],'set/image0002.jpg')", "z.close()"].join("\n"), zipFile, join(folder, "image0001.png"), join(folder, "image0002.jpg")]);
 });
 
 describe("images", () => {

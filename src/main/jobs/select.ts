@@ -86,7 +86,15 @@ export async function selectFromBank(store: SessionStore, options: SelectJobOpti
       if (options.gaudySigmaPx !== undefined) img = gaudyBlurred(img, options.gaudySigmaPx);
       writeFileSync(path.join(options.outDir, `image${String(rank + 1).padStart(4, "0")}.png`), await encodePng(img));
     }
-    writeFileSync(path.join(options.outDir, "selection.json"), `${JSON.stringify({ modelVersionId: options.modelVersionId, bank: options.bank, gaudySigmaPx: options.gaudySigmaPx ?? null, rule: options.power !== undefined ? { power: options.power, seed: options.seed ?? 1 } : options.coresetPoolFactor !== undefined ? { coreset: options.coresetPoolFactor } : "top-k", selected: picked.map((p, i) => ({ file: `image${String(i + 1).padStart(4, "0")}.png`, source: p.id, disagreement: p.score })) }, null, 2)}\n`);
+    const rule =
+      options.power !== undefined
+        ? { power: options.power, seed: options.seed ?? 1 }
+        : options.coresetPoolFactor !== undefined
+          ? { coreset: options.coresetPoolFactor }
+          : "top-k";
+    const selected = picked.map((p, i) => ({ file: `image${String(i + 1).padStart(4, "0")}.png`, source: p.id, disagreement: p.score }));
+    const selection = { modelVersionId: options.modelVersionId, bank: options.bank, gaudySigmaPx: options.gaudySigmaPx ?? null, rule, selected };
+    writeFileSync(path.join(options.outDir, "selection.json"), `${JSON.stringify(selection, null, 2)}\n`);
     return picked;
   } finally {
     ensemble.dispose();

@@ -176,8 +176,9 @@ export function dwS2InputGradText(fma: boolean): string {
     }
     return L.join("\n        ");
   };
+  const clampedRow = add(mul(get("b"), get("OH")), clamp("t", sub(get("OH"), c(1))));
   const rowPtrs = three.map((a) => `(local.set $t ${add(sub(get("i"), c(1)), c(a))})
-      (local.set $dr${a} ${add(get("dy"), mul(mul(add(mul(get("b"), get("OH")), clamp("t", sub(get("OH"), c(1)))), get("OW")), get("cb")))})`).join("\n      ");
+      (local.set $dr${a} ${add(get("dy"), mul(mul(clampedRow, get("OW")), get("cb")))})`).join("\n      ");
   const colOffs = three.map((a) => `(local.set $t ${add(sub(get("j"), c(1)), c(a))})
         (local.set $c${a} ${mul(clamp("t", sub(get("OW"), c(1))), get("cb"))})`).join("\n        ");
   return `

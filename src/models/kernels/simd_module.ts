@@ -123,10 +123,12 @@ function dwFilterGradText(): string {
     `(${store} align=4 (i32.add (local.get $acc) (local.get $k))
         (${add} (${load} align=4 (i32.add (local.get $acc) (local.get $k)))
           (${mul} (${load} align=4 (i32.add (local.get $oth) (local.get $k))) (${load} align=4 (i32.add (local.get $dyp) (local.get $k))))))`;
+  const quads = update("v128.load", "v128.store", "f32x4.mul", "f32x4.add");
+  const singles = update("f32.load", "f32.store", "f32.mul", "f32.add");
   const tap = `(local.set $acc ${accPtr})
           (local.set $oth ${otherPtr})
-          ${forLoop("v", "$k", "(local.get $kb0)", "(local.get $kv)", "(i32.const 16)", update("v128.load", "v128.store", "f32x4.mul", "f32x4.add"))}
-          ${forLoop("s", "$k", "(local.get $kv)", "(local.get $kb1)", "(i32.const 4)", update("f32.load", "f32.store", "f32.mul", "f32.add"))}`;
+          ${forLoop("v", "$k", "(local.get $kb0)", "(local.get $kv)", "(i32.const 16)", quads)}
+          ${forLoop("s", "$k", "(local.get $kv)", "(local.get $kb1)", "(i32.const 4)", singles)}`;
   const row = `(local.set $iy (i32.sub (i32.add (i32.mul (local.get $oy) (local.get $sh)) (local.get $i)) (local.get $pt)))
         ;; unsigned compare: a negative row is outside too
         (if (i32.lt_u (local.get $iy) (local.get $H)) (then
@@ -145,7 +147,7 @@ function dwFilterGradText(): string {
     (local.set $kb1 (local.get $cb))
     (local.set $kv (i32.and (local.get $cb) (i32.const -16)))
     (local.set $dyp (i32.add (local.get $dy) (i32.mul (i32.mul (i32.mul (local.get $b0) (local.get $OH)) (local.get $OW)) (local.get $cb))))
-    ${forLoop("b", "$b", "(local.get $b0)", "(local.get $b1)", "(i32.const 1)", forLoop("oy", "$oy", "(i32.const 0)", "(local.get $OH)", "(i32.const 1)", forLoop("ox", "$ox", "(i32.const 0)", "(local.get $OW)", "(i32.const 1)", pixel)))})`;
+    ${pixelLoops(pixel)})`;
 }
 
 /**
@@ -285,7 +287,7 @@ function convFilterGradText(): string {
     (local.set $xstep (i32.shl (i32.mul (local.get $sw) (local.get $C)) (i32.const 2)))
     (local.set $cob0 (i32.const 0))
     (local.set $cob1 (local.get $ob))
-    ${forLoop("b", "$b", "(local.get $b0)", "(local.get $b1)", "(i32.const 1)", forLoop("oy", "$oy", "(i32.const 0)", "(local.get $OH)", "(i32.const 1)", outputRow))})`;
+    ${rowLoops(outputRow)})`;
 }
 
 /**
@@ -635,4 +637,15 @@ export function memoryOffsetOf(backend: KernelBackend, t: tf.TensorInfo): number
   const entry = (backend as unknown as WasmBackendMemory).dataIdMap.get(t.dataId);
   if (entry === undefined) throw new Error("simd kernels: the tensor is not on this backend");
   return entry.memoryOffset;
+}
+
+/** The batch × output-row loops of a kernel around `body`. */
+function rowLoops(body: string): string {
+  const rows = forLoop("oy", "$oy", "(i32.const 0)", "(local.get $OH)", "(i32.const 1)", body);
+  return forLoop("b", "$b", "(local.get $b0)", "(local.get $b1)", "(i32.const 1)", rows);
+}
+
+/** The batch × output-row × output-column loops of a kernel around `body`. */
+function pixelLoops(body: string): string {
+  return rowLoops(forLoop("ox", "$ox", "(i32.const 0)", "(local.get $OW)", "(i32.const 1)", body));
 }
