@@ -15,7 +15,7 @@ import type { PatchDisplay } from "./calibration/procedure.js";
 import { calibrateRigFile } from "./calibration/rig-file.js";
 import { WindowDisplay } from "./display/window-display.js";
 import { desktopWindowHint, startBrowserStimulus, type BrowserStimulus } from "./display/window-session.js";
-import { projectRoot } from "./paths.js";
+import { projectRoot, defaultDb } from "./paths.js";
 import { loadRigFile, parseWithSchema } from "./protocol/index.js";
 import { VirtualDisplay } from "./rig/virtual-display.js";
 import { defaultHiddenDisplay, SimPhotometer, type HiddenDisplay } from "./sim/sim-photometer.js";
@@ -164,7 +164,7 @@ export function registerCalibrateCommands(program: Command): void {
     .option(
       "--db <file>",
       "lab database (the stimulus page is served from it)",
-      process.env.CORTEXLOOP_DB ?? "cortexloop.db",
+      defaultDb,
     )
     .option("--window-timeout <s>", "seconds to wait for the stimulus window to open", "120")
     .option("--window-port <port>", "port of the stimulus page (0 picks a free one)", "0")

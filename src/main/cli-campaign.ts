@@ -10,6 +10,7 @@ import { campaignTrainingDefaults as training, STOP_ON_HELP, stopCriterion } fro
 import type { CampaignResult, CampaignRigKind, CurvePoint, Proposal, Selection, TrueRates } from "./campaign/index.js";
 import type { SimNeurons } from "./sim/sim-rig.js";
 import type { RgbImage } from "../stimulus/index.js";
+import { defaultDb } from "./paths.js";
 
 export interface CampaignFlags {
   sessions: string;
@@ -290,7 +291,7 @@ export function registerCampaignCommand(program: Command): void {
     .option("--test-images <n>", "held-out natural images shown in every session, never trained on", "30")
     .option("--test-repeats <n>", "repeats of each test image per session (for r²_ER)", "4")
     .option("--train-repeats <n>", "presentations of each training image per session (repeats average out spike-count noise)", "1")
-    .option("--db <file>", "lab database (SQLite)", process.env.CORTEXLOOP_DB ?? "cortexloop.db")
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
     .option("--out <dir>", "folder for the rig file and every session's protocol file", "campaign")
     .option("--neurons <kind>", "auto (compact when shared/data/v4/compact_models loads, else builtin) | compact | builtin", "auto")
     .option("--compact-models <dir>", "folder of compact_model_*.npy (default ../shared/data/v4/compact_models)")

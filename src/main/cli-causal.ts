@@ -14,8 +14,8 @@ import {
   writeCausalCsv,
 } from "./causal/index.js";
 import type { PixelBudget } from "../stimulus/synthesis/index.js";
+import { defaultDb } from "./paths.js";
 
-const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);

@@ -10,8 +10,8 @@ import { exportCompactModels, importCompactModels } from "./compact/interchange.
 import { listCompactVersions, unitOf } from "./compact/versions.js";
 import { resolveSession } from "./import/dataset.js";
 import { defaultDistillSettings } from "../models/compact/index.js";
+import { defaultDb } from "./paths.js";
 
-const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);

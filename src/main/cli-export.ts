@@ -3,8 +3,8 @@ import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { SessionStore } from "./store/index.js";
 import { exportSessionCsv, writeSessionBundle, writeSessionNwb } from "./export/index.js";
+import { defaultDb } from "./paths.js";
 
-const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
 interface ExportFlags {
   db: string;

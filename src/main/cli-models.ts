@@ -12,8 +12,8 @@ import { runHeldOutEvaluation } from "./cli-heldout.js";
 import { predictImages } from "./jobs/predict.js";
 import { trainableSessions } from "./jobs/heldout.js";
 import { fitNewSessionReadout } from "./jobs/readout.js";
+import { defaultDb } from "./paths.js";
 
-const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);

@@ -10,7 +10,7 @@ import { SimRig } from "./sim/sim-rig.js";
 import { realClock, replayProtocol, SessionRunner } from "./runner/index.js";
 import { SessionStore } from "./store/index.js";
 import { registerExportCommand } from "./cli-export.js";
-import { builtinProtocolsDir } from "./paths.js";
+import { builtinProtocolsDir, defaultDb } from "./paths.js";
 import { registerSimRigCommand, simRigOptionsFrom } from "./cli-sim.js";
 import { registerServeCommand } from "./cli-serve.js";
 import { registerCampaignCommand } from "./cli-campaign.js";
@@ -21,7 +21,6 @@ import { sessionDisplaySetup, type DisplayFlags } from "./cli-display.js";
 import { describeDisplayTiming, displayTimingSummary } from "./store/display-timing.js";
 import { registerCalibrateCommands } from "./cli-calibrate.js";
 
-const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);

@@ -12,3 +12,6 @@ export function sharedDir(): string | undefined {
   const dir = process.env.CORTEXLOOP_SHARED ?? resolve(projectRoot, "..", "shared");
   return existsSync(dir) ? dir : undefined;
 }
+
+/** The lab database the commands use unless `--db` names another: CORTEXLOOP_DB, else cortexloop.db here. */
+export const defaultDb = process.env.CORTEXLOOP_DB ?? "cortexloop.db";
