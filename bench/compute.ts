@@ -49,15 +49,16 @@ function parseArgs(args: string[]): Options {
     };
     if (a === "--backend") {
       const b = value();
-      if (!isBackendName(b)) throw new Error(`compute bench: --backend ${b} is not one of tfjs-node-gpu, tfjs-node, wasm, cpu`);
+      if (!isBackendName(b))
+        throw new Error(`compute bench: --backend ${b} is not one of tfjs-node-gpu, tfjs-node, wasm, cpu`);
       opts.backend = b;
     } else if (a === "--seconds") opts.seconds = Number(value());
     else if (a === "--threads") opts.threads = Number(value());
     else if (a === "--rounds") {
       opts.rounds = Number(value());
-      if (!Number.isInteger(opts.rounds) || opts.rounds < 1) throw new Error(`compute bench: --rounds needs a whole number of at least 1`);
-    }
-    else if (a === "--profile") opts.profile = true;
+      if (!Number.isInteger(opts.rounds) || opts.rounds < 1)
+        throw new Error(`compute bench: --rounds needs a whole number of at least 1`);
+    } else if (a === "--profile") opts.profile = true;
     else if (a === "--no-torch") opts.torch = false;
     else if (a === "--plain") opts.plain = true;
     else if (a === "--micro-batch") opts.microBatch = Number(value());
@@ -71,7 +72,14 @@ function rssMb(): number {
 }
 
 /** Runs `step` once to warm up, then for `seconds`; also one profiled run for peak bytes and kernel times. */
-async function measure(workload: string, unit: string, items: number, seconds: number, profile: boolean, step: () => Promise<void>): Promise<Result> {
+async function measure(
+  workload: string,
+  unit: string,
+  items: number,
+  seconds: number,
+  profile: boolean,
+  step: () => Promise<void>,
+): Promise<Result> {
   // The first (warm-up) step runs under tf.profile: peak bytes and per-kernel times.
   const info = await tf.profile(async () => {
     await step();
@@ -109,25 +117,37 @@ async function runTfjs(opts: Options, describe: boolean): Promise<Result[]> {
     const parts = Math.ceil(64 / micro);
     const xs = Array.from({ length: parts }, () => tf.randomUniform([micro, 112, 112, 3], 0, 255));
     const ys = Array.from({ length: parts }, () => tf.randomNormal([micro, 1]));
-    note(`compact_train: batch 64 as ${parts} micro-batch(es) of ${micro}, ${opts.plain ? "model.apply(training)" : "compactTrainingForward (no pixel gradient, fused BN+ReLU gradient)"}`);
-    const forward = (x: tf.Tensor4D): tf.Tensor => (opts.plain ? (model.apply(x, { training: true }) as tf.Tensor) : compactTrainingForward(model, x));
-    results.push(await measure("compact_train", "images/s", parts * micro, opts.seconds, opts.profile, async () => {
-      let total: tf.NamedTensorMap | undefined;
-      for (let p = 0; p < parts; p++) {
-        const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(ys[p]!, forward(xs[p]! as tf.Tensor4D)) as tf.Scalar);
-        await value.data();
-        value.dispose();
-        if (total === undefined) total = grads;
-        else {
-          const prev: tf.NamedTensorMap = total;
-          total = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.add(prev[k]!, g)]));
-          tf.dispose([...Object.values(prev), ...Object.values(grads)]);
+    note(
+      `compact_train: batch 64 as ${parts} micro-batch(es) of ${micro}, ` +
+        `${
+          opts.plain
+            ? "model.apply(training)"
+            : "compactTrainingForward (no pixel gradient, fused BN+ReLU " + "gradient)"
+        }`,
+    );
+    const forward = (x: tf.Tensor4D): tf.Tensor =>
+      opts.plain ? (model.apply(x, { training: true }) as tf.Tensor) : compactTrainingForward(model, x);
+    results.push(
+      await measure("compact_train", "images/s", parts * micro, opts.seconds, opts.profile, async () => {
+        let total: tf.NamedTensorMap | undefined;
+        for (let p = 0; p < parts; p++) {
+          const { value, grads } = tf.variableGrads(
+            () => tf.losses.meanSquaredError(ys[p]!, forward(xs[p]! as tf.Tensor4D)) as tf.Scalar,
+          );
+          await value.data();
+          value.dispose();
+          if (total === undefined) total = grads;
+          else {
+            const prev: tf.NamedTensorMap = total;
+            total = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.add(prev[k]!, g)]));
+            tf.dispose([...Object.values(prev), ...Object.values(grads)]);
+          }
         }
-      }
-      const mean = tf.tidy(() => Object.fromEntries(Object.entries(total!).map(([k, g]) => [k, tf.div(g, parts)])));
-      optimizer.applyGradients(Object.entries(mean).map(([name, tensor]) => ({ name, tensor })));
-      tf.dispose([...Object.values(total!), ...Object.values(mean)]);
-    }));
+        const mean = tf.tidy(() => Object.fromEntries(Object.entries(total!).map(([k, g]) => [k, tf.div(g, parts)])));
+        optimizer.applyGradients(Object.entries(mean).map(([name, tensor]) => ({ name, tensor })));
+        tf.dispose([...Object.values(total!), ...Object.values(mean)]);
+      }),
+    );
     tf.dispose([...xs, ...ys]);
     optimizer.dispose();
     model.dispose();
@@ -135,33 +155,41 @@ async function runTfjs(opts: Options, describe: boolean): Promise<Result[]> {
   const pruned = createCompactModel([47, 57, 3, 7, 3], { seed: 1 });
   // Eval mode, like torch_reference's p.eval(): BN uses the moving statistics, folded into the convs.
   const fast = opts.plain ? undefined : FastCompactModel.fromModel(pruned);
-  note(opts.plain
-    ? "compact_infer, synth_step: plain tf.layers model (inference-mode BN), input gradient by tf.grad"
-    : "compact_infer, synth_step: eval-mode BN folded into conv weights/bias (same function as torch eval), fused bias+ReLU; synth input gradient hand-written (no filter gradients)");
+  note(
+    opts.plain
+      ? "compact_infer, synth_step: plain tf.layers model (inference-mode BN), input gradient by tf.grad"
+      : "compact_infer, synth_step: eval-mode BN folded into conv weights/bias (same function as torch eval), " +
+          "fused bias+ReLU; synth input gradient hand-written (no filter gradients)",
+  );
   {
     const xb = tf.randomUniform([256, 112, 112, 3], 0, 255) as tf.Tensor4D;
-    results.push(await measure("compact_infer", "images/s", 256, opts.seconds, opts.profile, async () => {
-      const out = fast !== undefined ? fast.predict(xb) : (pruned.predict(xb) as tf.Tensor);
-      await out.data();
-      out.dispose();
-    }));
+    results.push(
+      await measure("compact_infer", "images/s", 256, opts.seconds, opts.profile, async () => {
+        const out = fast !== undefined ? fast.predict(xb) : (pruned.predict(xb) as tf.Tensor);
+        await out.data();
+        out.dispose();
+      }),
+    );
     xb.dispose();
   }
   {
     const img = tf.variable(tf.randomUniform([1, 112, 112, 3], 0, 255)) as tf.Variable<tf.Rank.R4>;
     const gradOf = tf.grad((x: tf.Tensor) => (pruned.apply(x) as tf.Tensor).sum());
-    results.push(await measure("synth_step", "steps/s", 1, opts.seconds, opts.profile, async () => {
-      // img + 10 * g / (sqrt(mean(g^2)) + 1e-5), g = d sum(model(img)) / d img, as torch_reference.
-      const next = fast !== undefined
-        ? fast.ascentStep(img)
-        : tf.tidy(() => {
-            const g = gradOf(img);
-            return img.add(g.mul(10).div(g.square().mean().sqrt().add(1e-5)));
-          });
-      img.assign(next as tf.Tensor4D);
-      next.dispose();
-      await img.data();
-    }));
+    results.push(
+      await measure("synth_step", "steps/s", 1, opts.seconds, opts.profile, async () => {
+        // img + 10 * g / (sqrt(mean(g^2)) + 1e-5), g = d sum(model(img)) / d img, as torch_reference.
+        const next =
+          fast !== undefined
+            ? fast.ascentStep(img)
+            : tf.tidy(() => {
+                const g = gradOf(img);
+                return img.add(g.mul(10).div(g.square().mean().sqrt().add(1e-5)));
+              });
+        img.assign(next as tf.Tensor4D);
+        next.dispose();
+        await img.data();
+      }),
+    );
     img.dispose();
   }
   fast?.dispose();
@@ -181,8 +209,11 @@ function runTorch(opts: Options): Map<string, number> | string {
   const script = path.join(sharedDir, "bench", "torch_reference.py");
   if (!existsSync(script)) return `torch reference skipped: ${script} not found (set CORTEXLOOP_SHARED)`;
   const py = findTorchPython();
-  if (py === undefined) return "torch reference skipped: no python3 can import torch (Debian: apt-get install -y python3-torch)";
-  const out = execFileSync(py, [script, "--threads", String(opts.threads), "--seconds", String(opts.seconds)], { encoding: "utf8" });
+  if (py === undefined)
+    return "torch reference skipped: no python3 can import torch (Debian: apt-get install -y python3-torch)";
+  const out = execFileSync(py, [script, "--threads", String(opts.threads), "--seconds", String(opts.seconds)], {
+    encoding: "utf8",
+  });
   const rates = new Map<string, number>();
   for (const line of out.split("\n")) {
     if (!line.trim().startsWith("{")) continue;
@@ -206,7 +237,10 @@ function median(values: number[]): number | undefined {
 export async function run(args: string[]): Promise<void> {
   const opts = parseArgs(args);
   const info = await selectBackend({ prefer: opts.backend, threads: opts.threads, log: (m) => console.log(m) });
-  console.log(`tfjs ${tf.version.tfjs}, backend ${info.name} (${info.threads} threads, simd ${info.simd}), ${opts.seconds} s per workload, ${opts.rounds} round(s) of tfjs then torch`);
+  console.log(
+    `tfjs ${tf.version.tfjs}, backend ${info.name} (${info.threads} threads, simd ${info.simd}), ${opts.seconds} s ` +
+      `per workload, ${opts.rounds} round(s) of tfjs then torch`,
+  );
   const rounds: { results: Result[]; torch: Map<string, number> | undefined }[] = [];
   for (let round = 1; round <= opts.rounds; round++) {
     const results = await runTfjs(opts, round === 1);
@@ -231,7 +265,15 @@ export async function run(args: string[]): Promise<void> {
       return t === undefined ? [] : [x.results[i]!.perS / t];
     });
     const t = median(theirs);
-    rows.push([r.workload, r.unit, fmt(median(mine.map((m) => m.perS))), fmt(t), fmt(median(ratios)), fmt(Math.max(...mine.map((m) => m.peakRssMb)), 0), fmt(Math.max(...mine.map((m) => m.peakTfMb)), 0)]);
+    rows.push([
+      r.workload,
+      r.unit,
+      fmt(median(mine.map((m) => m.perS))),
+      fmt(t),
+      fmt(median(ratios)),
+      fmt(Math.max(...mine.map((m) => m.peakRssMb)), 0),
+      fmt(Math.max(...mine.map((m) => m.peakTfMb)), 0),
+    ]);
   }
   if (opts.rounds > 1) console.log(`medians over ${opts.rounds} rounds (ratio: the median of the rounds' ratios):`);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
@@ -240,7 +282,8 @@ export async function run(args: string[]): Promise<void> {
     for (const r of rounds[rounds.length - 1]!.results) {
       const total = (r.kernels ?? []).reduce((a, [, ms]) => a + ms, 0);
       console.log(`\n${r.workload}: kernel time per step ${total.toFixed(0)} ms`);
-      for (const [name, ms] of (r.kernels ?? []).slice(0, 12)) console.log(`  ${name.padEnd(36)} ${ms.toFixed(1).padStart(9)} ms  ${((100 * ms) / total).toFixed(1)}%`);
+      for (const [name, ms] of (r.kernels ?? []).slice(0, 12))
+        console.log(`  ${name.padEnd(36)} ${ms.toFixed(1).padStart(9)} ms  ${((100 * ms) / total).toFixed(1)}%`);
     }
   }
 }

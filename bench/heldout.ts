@@ -17,7 +17,8 @@ import type { CrossValidatedModel } from "../src/models/ensemble/index.js";
 import { onEnsemble } from "../src/main/jobs/heldout-scores.js";
 import type { FrontEndSpec } from "../src/models/frontend/index.js";
 
-const usage = `usage: npm run bench -- heldout [--sessions all|190925,...] [--front-ends default,mobilenet:block_9_add:112]
+const usage = `usage: npm run bench -- heldout [--sessions all|190925,...] [--front-ends
+default,mobilenet:block_9_add:112]
   [--models ensemble,skip,ridge,factorized] [--folds 5] [--members 8] [--width 32] [--blocks 2] [--cycles 30]
   [--readout-l2 0.01] [--seed 1] [--out .cache/heldout-bench] [--db <file>]
 A front end is kind[:layer[:input px]], kind one of default, mobilenet, inception, gabor or a model.json path.
@@ -41,20 +42,34 @@ interface Row {
 
 function parseFrontEnd(text: string): FrontEndSpec {
   const [kind, layer, input] = text.split(":");
-  return { kind, outputLayer: layer === undefined || layer === "" ? undefined : layer, inputSize: input === undefined ? undefined : Number(input) };
+  return {
+    kind,
+    outputLayer: layer === undefined || layer === "" ? undefined : layer,
+    inputSize: input === undefined ? undefined : Number(input),
+  };
 }
 
-const f3 = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? "   -  " : v.toFixed(3).padStart(6));
+const f3 = (v: number | undefined): string =>
+  v === undefined || Number.isNaN(v) ? "   -  " : v.toFixed(3).padStart(6);
 const p3 = (p: number): string => (p < 0.001 ? p.toExponential(0) : p.toFixed(3));
 const signed = (v: number): string => `${v >= 0 ? "+" : ""}${v.toFixed(3)}`;
 
 /** The bench's store of the shared recordings (imported once) and its results so far. */
-export async function benchStore(out: string, db: string | undefined, names: readonly string[], v4: string): Promise<SessionStore> {
+export async function benchStore(
+  out: string,
+  db: string | undefined,
+  names: readonly string[],
+  v4: string,
+): Promise<SessionStore> {
   mkdirSync(out, { recursive: true });
   const store = SessionStore.open(db ?? join(out, "v4.db"));
   for (const name of names) {
     if (store.findSessionsByName(name).length > 0) continue;
-    const r = await importRecordedSession(store, { imagesPath: join(v4, "images", `images_${name}.zip`), responsesPath: join(v4, "responses", `responses_${name}.npy`), sessionName: name });
+    const r = await importRecordedSession(store, {
+      imagesPath: join(v4, "images", `images_${name}.zip`),
+      responsesPath: join(v4, "responses", `responses_${name}.npy`),
+      sessionName: name,
+    });
     console.log(`imported ${name}: ${r.units} units, ${r.stimuli} images`);
   }
   return store;
@@ -107,27 +122,61 @@ export async function run(args: string[]): Promise<void> {
   }
   const recordings = sharedRecordings();
   if (recordings === undefined) {
-    console.log(`heldout: no shared data folder (${process.env.CORTEXLOOP_SHARED ?? "../shared"} does not exist); nothing was measured. Set CORTEXLOOP_SHARED to the folder that holds data/v4.`);
+    console.log(
+      `heldout: no shared data folder (${process.env.CORTEXLOOP_SHARED ?? "../shared"} does not exist); nothing ` +
+        `was measured. Set CORTEXLOOP_SHARED to the folder that holds data/v4.`,
+    );
     return;
   }
   const { v4, names: available } = recordings;
-  const names = values.sessions === "all" ? available : values.sessions.split(",").map((s) => s.trim()).filter(Boolean);
+  const names =
+    values.sessions === "all"
+      ? available
+      : values.sessions
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean);
   const unknown = names.filter((n) => !available.includes(n));
-  if (unknown.length > 0) throw new Error(`heldout bench: no recording ${unknown.join(", ")} in ${v4} (have ${available.join(", ")})`);
+  if (unknown.length > 0)
+    throw new Error(`heldout bench: no recording ${unknown.join(", ")} in ${v4} (have ${available.join(", ")})`);
   if (names.length < 2) throw new Error("heldout bench: leave-one-session-out needs at least 2 sessions");
   const models = values.models.split(",").map((m) => m.trim()) as CrossValidatedModel[];
-  const settings = { folds: Number(values.folds), members: Number(values.members), width: Number(values.width), blocks: Number(values.blocks), cycles: Number(values.cycles), readoutL2: Number(values["readout-l2"]), seed: Number(values.seed) };
+  const settings = {
+    folds: Number(values.folds),
+    members: Number(values.members),
+    width: Number(values.width),
+    blocks: Number(values.blocks),
+    cycles: Number(values.cycles),
+    readoutL2: Number(values["readout-l2"]),
+    seed: Number(values.seed),
+  };
   const resultsFile = join(values.out, "results.jsonl");
   const done = readResults(values.out);
   const sameSettings = (r: Row): boolean => Object.entries(settings).every(([k, v]) => r.settings[k] === v);
   // One database of the recordings, kept between runs; front-end features are cached beside it.
   const store = await benchStore(values.out, values.db, names, v4);
   try {
-    const frontEnds = values["front-ends"].split(",").map((s) => s.trim()).filter(Boolean);
-    console.log(`heldout: ${names.length} sessions × ${frontEnds.length} front end(s); ${settings.members} members × width ${settings.width} × ${settings.blocks} blocks, ≤${settings.cycles} cycles; ${settings.folds}-fold readouts, L2 ${settings.readoutL2}; results in ${resultsFile}`);
+    const frontEnds = values["front-ends"]
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    console.log(
+      `heldout: ${names.length} sessions × ${frontEnds.length} front end(s); ${settings.members} members × width ` +
+        `${settings.width} × ${settings.blocks} blocks, ≤${settings.cycles} cycles; ${settings.folds}-fold ` +
+        `readouts, L2 ${settings.readoutL2}; results in ${resultsFile}`,
+    );
     for (const feText of frontEnds) {
       for (const name of names) {
-        if (done.some((r) => r.frontEndSpec === feText && r.session === name && sameSettings(r) && models.every((m) => r.medians[m] !== undefined))) continue;
+        if (
+          done.some(
+            (r) =>
+              r.frontEndSpec === feText &&
+              r.session === name &&
+              sameSettings(r) &&
+              models.every((m) => r.medians[m] !== undefined),
+          )
+        )
+          continue;
         const t0 = performance.now();
         const report = await evaluateHeldOut(store, {
           heldout: name,
@@ -160,10 +209,19 @@ export async function run(args: string[]): Promise<void> {
         };
         appendFileSync(resultsFile, `${JSON.stringify(row)}\n`);
         done.push(row);
-        console.log(`${feText} ${name}: ${models.map((m) => `${m} ${f3(row.medians[m])}`).join(", ")} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+        console.log(
+          `${feText} ${name}: ${models.map((m) => `${m} ${f3(row.medians[m])}`).join(", ")} (` +
+            `${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+        );
       }
     }
-    for (const feText of frontEnds) printTable(feText, names, models, done.filter((r) => r.frontEndSpec === feText && sameSettings(r)));
+    for (const feText of frontEnds)
+      printTable(
+        feText,
+        names,
+        models,
+        done.filter((r) => r.frontEndSpec === feText && sameSettings(r)),
+      );
   } finally {
     store.close();
   }
@@ -173,14 +231,25 @@ function printTable(feText: string, names: string[], models: CrossValidatedModel
   const bySession = new Map(rows.map((r) => [r.session, r]));
   const have = names.filter((n) => bySession.has(n));
   if (have.length === 0) return;
-  console.log(`\nfront end ${feText} = ${rows[0]!.frontEnd}: median raw R² over units, held-out sessions (5-fold readouts)`);
+  console.log(
+    `\nfront end ${feText} = ${rows[0]!.frontEnd}: median raw R² over units, held-out sessions (5-fold readouts)`,
+  );
   const baselines = models.filter((m) => !onEnsemble(m));
-  const pairs = models.filter(onEnsemble).flatMap((model) => baselines.map((b) => ({ model, b, key: `${model} − ${b}` })));
-  console.log(`session  units images ${models.map((m) => m.padStart(10)).join(" ")}${pairs.map((q) => `   ${q.key} (units ahead, signed-rank p)`.padEnd(46)).join("")}`);
-  const wins: Record<string, { ahead: number; significant: number; diffs: number[] }> = Object.fromEntries(pairs.map((q) => [q.key, { ahead: 0, significant: 0, diffs: [] }]));
+  const pairs = models
+    .filter(onEnsemble)
+    .flatMap((model) => baselines.map((b) => ({ model, b, key: `${model} − ${b}` })));
+  console.log(
+    `session  units images ${models.map((m) => m.padStart(10)).join(" ")}` +
+      `${pairs.map((q) => `   ${q.key} (units ahead, signed-rank p)`.padEnd(46)).join("")}`,
+  );
+  const wins: Record<string, { ahead: number; significant: number; diffs: number[] }> = Object.fromEntries(
+    pairs.map((q) => [q.key, { ahead: 0, significant: 0, diffs: [] }]),
+  );
   for (const n of have) {
     const r = bySession.get(n)!;
-    let line = `${n.padEnd(8)} ${String(r.units).padStart(5)} ${String(r.images).padStart(6)} ${models.map((m) => f3(r.medians[m]).padStart(10)).join(" ")}`;
+    let line =
+      `${n.padEnd(8)} ${String(r.units).padStart(5)} ${String(r.images).padStart(6)} ` +
+      `${models.map((m) => f3(r.medians[m]).padStart(10)).join(" ")}`;
     for (const q of pairs) {
       const e = r.unitScores[q.model] ?? [];
       const x = r.unitScores[q.b] ?? [];
@@ -194,14 +263,24 @@ function printTable(feText: string, names: string[], models: CrossValidatedModel
     }
     console.log(line);
   }
-  const mean = (m: CrossValidatedModel): number => have.reduce((s, n) => s + (bySession.get(n)!.medians[m] ?? Number.NaN), 0) / have.length;
-  console.log(`${"mean".padEnd(8)} ${"".padStart(5)} ${"".padStart(6)} ${models.map((m) => f3(mean(m)).padStart(10)).join(" ")}`);
+  const mean = (m: CrossValidatedModel): number =>
+    have.reduce((s, n) => s + (bySession.get(n)!.medians[m] ?? Number.NaN), 0) / have.length;
+  console.log(
+    `${"mean".padEnd(8)} ${"".padStart(5)} ${"".padStart(6)} ${models.map((m) => f3(mean(m)).padStart(10)).join(" ")}`,
+  );
   for (const q of pairs) {
     const w = wins[q.key]!;
     const avg = w.diffs.reduce((a, v) => a + v, 0) / w.diffs.length;
-    console.log(`${q.model} ahead of ${q.b} on ${w.ahead} of ${have.length} held-out sessions (${w.significant} with per-unit signed-rank p < 0.05); mean difference of session medians ${signed(avg)}`);
+    console.log(
+      `${q.model} ahead of ${q.b} on ${w.ahead} of ${have.length} held-out sessions (${w.significant} with ` +
+        `per-unit signed-rank p < 0.05); mean difference of session medians ${signed(avg)}`,
+    );
   }
   const secs = rows.map((r) => r.seconds);
   const avg = (k: string): number => secs.reduce((a, s) => a + (s[k] ?? 0), 0) / secs.length;
-  console.log(`time per held-out session (mean): pretraining ${avg("pretrain").toFixed(0)} s, readouts ${avg("ensemble").toFixed(0)} s (all folds), skip ${avg("skip").toFixed(0)} s, ridge ${avg("ridge").toFixed(0)} s, factorized ${avg("factorized").toFixed(0)} s`);
+  console.log(
+    `time per held-out session (mean): pretraining ${avg("pretrain").toFixed(0)} s, readouts ` +
+      `${avg("ensemble").toFixed(0)} s (all folds), skip ${avg("skip").toFixed(0)} s, ridge ` +
+      `${avg("ridge").toFixed(0)} s, factorized ${avg("factorized").toFixed(0)} s`,
+  );
 }

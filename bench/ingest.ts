@@ -63,17 +63,28 @@ export async function run(args: string[]): Promise<void> {
   const spont = neurons.rates(grey);
   const pictures = generateImages("gratings", 50, 56, 2);
   let driven = 0;
-  for (const im of pictures) driven += neurons.rates(im).reduce((a, r, u) => a + Math.max(r, spont[u]!), 0) / pictures.length;
+  for (const im of pictures)
+    driven += neurons.rates(im).reduce((a, r, u) => a + Math.max(r, spont[u]!), 0) / pictures.length;
   const spontaneous = spont.reduce((a, b) => a + b, 0);
-  // Presentations take a little longer than 200 ms (code and frame round trips), and the session starts and ends spontaneous.
-  const rateScale = values["rate-scale"] !== undefined ? Number(values["rate-scale"]) : targetRate / (0.4 * spontaneous + 0.6 * driven);
+  // Presentations take a little longer than 200 ms (code and frame round trips), and the session starts and ends
+  // spontaneous.
+  const rateScale =
+    values["rate-scale"] !== undefined ? Number(values["rate-scale"]) : targetRate / (0.4 * spontaneous + 0.6 * driven);
   const dataPort = await freePorts(2);
   const rigFile = join(dir, "rig.json");
   writeFileSync(
     rigFile,
     JSON.stringify({
       name: "bench-ingest",
-      acquisition: { format: "openephys-zmq", host: "127.0.0.1", dataPort, sampleRate: 30000, countWindowMs: [50, 150], countBins: 1, graceMs: 250 },
+      acquisition: {
+        format: "openephys-zmq",
+        host: "127.0.0.1",
+        dataPort,
+        sampleRate: 30000,
+        countWindowMs: [50, 150],
+        countBins: 1,
+        graceMs: 250,
+      },
       eventCodes: { transport: "openephys-network-events", host: "127.0.0.1", port: await freePorts(1) },
       display: { kind: "virtual", endpoint: `tcp://127.0.0.1:${await freePorts(1)}` },
       simulation: { neurons: "builtin", units: unitCount, seed },
@@ -87,32 +98,63 @@ export async function run(args: string[]): Promise<void> {
     seed: 1,
     timing: { fixationMs: 300, stimulusMs: 100, interStimulusMs: 100 },
     sources: { g: { kind: "generator", generator: "gratings", count: images, size: 56, seed: 2 } },
-    blocks: [{ name: "main", source: "g", repeats: Math.ceil(total / images), order: "shuffle-each-repeat", maxImages: images }],
+    blocks: [
+      {
+        name: "main",
+        source: "g",
+        repeats: Math.ceil(total / images),
+        order: "shuffle-each-repeat",
+        maxImages: images,
+      },
+    ],
   });
   const truthFile = join(dir, "truth.jsonl");
-  console.log(`ingest: ${unitCount} units, target ${targetRate} spikes/s (rate scale ${rateScale.toFixed(1)}), ${seconds} s, files in ${dir}`);
+  console.log(
+    `ingest: ${unitCount} units, target ${targetRate} spikes/s (rate scale ${rateScale.toFixed(1)}), ${seconds} s, ` +
+      `files in ${dir}`,
+  );
 
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", resolve("src/main/cli.ts"), "sim-rig", "--rig", rigFile, "--truth", truthFile, "--rate-scale", String(rateScale), "--units", String(unitCount), "--seed", String(seed), "--publisher", "zmtp"],
+    [
+      "--import",
+      "tsx",
+      resolve("src/main/cli.ts"),
+      "sim-rig",
+      "--rig",
+      rigFile,
+      "--truth",
+      truthFile,
+      "--rate-scale",
+      String(rateScale),
+      "--units",
+      String(unitCount),
+      "--seed",
+      String(seed),
+      "--publisher",
+      "zmtp",
+    ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   let childOut = "";
   child.stdout!.on("data", (d: Buffer) => (childOut += d.toString()));
   while (!childOut.includes('"event":"ready"')) {
-    if (child.exitCode !== null) throw new Error(`the simulated rig exited (${child.exitCode}) before it was ready; nothing was measured`);
+    if (child.exitCode !== null)
+      throw new Error(`the simulated rig exited (${child.exitCode}) before it was ready; nothing was measured`);
     await new Promise((r) => setTimeout(r, 20));
   }
 
   const { rig: config, text: rigText } = loadRigFile(rigFile);
   const loaded = parseProtocolText(join(dir, "protocol.json"), protocol);
   const countWindow = sessionCountWindow(config, loaded.protocol.countWindow);
-  // A short flush interval: the latency target is about commit time, and a 10 ms batching timer alone would eat half of it.
+  // A short flush interval: the latency target is about commit time, and a 10 ms batching timer alone would eat half of
+  // it.
   const store = SessionStore.open(join(dir, "ingest.db"), { flushIntervalMs: 2 });
   const rig = await createRig(config, { countWindow });
   const committedAt = new Map<number, number>();
   const finalisedAt = new Map<number, number>();
-  if (rig.acquisition instanceof OpenEphysZmqAcquisition) rig.acquisition.onFinalised((f) => finalisedAt.set(f.presentationIdx, performance.timeOrigin + f.wallMs));
+  if (rig.acquisition instanceof OpenEphysZmqAcquisition)
+    rig.acquisition.onFinalised((f) => finalisedAt.set(f.presentationIdx, performance.timeOrigin + f.wallMs));
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
   const result = await new SessionRunner({
@@ -186,25 +228,54 @@ export async function run(args: string[]): Promise<void> {
   const received = decoder?.spikes ?? NaN;
   const faults = store.faults(result.sessionId);
   const rows: [string, string][] = [
-    ["session", `${result.state}, ${result.presented}/${result.scheduled} presented, ${result.countsStored} with counts`],
+    [
+      "session",
+      `${result.state}, ${result.presented}/${result.scheduled} presented, ${result.countsStored} with counts`,
+    ],
     ["wall time", `${(wallMs / 1000).toFixed(1)} s`],
     ["spikes emitted by the rig (whole run)", String(emitted)],
-    ["spikes decoded by the controller", `${received} (${(received / (wallMs / 1000)).toFixed(0)} /s over the session)`],
+    [
+      "spikes decoded by the controller",
+      `${received} (${(received / (wallMs / 1000)).toFixed(0)} /s over the session)`,
+    ],
     ["TTL events / DATA messages decoded", `${decoder?.ttlEvents ?? NaN} / ${decoder?.dataMessages ?? NaN}`],
     ["messages lost while connected (message_num gaps)", String(decoder?.lostMessages ?? NaN)],
     ["spikes in count windows: truth / stored", `${truthSpikes} / ${storedSpikes} (${matched} presentations)`],
     ["lost spikes in count windows", String(truthSpikes - storedSpikes)],
-    ["faults stored", `${faults.length}${faults.length ? ` (${[...new Set(faults.map((f) => f.code))].join(", ")})` : ""}`],
-    ["window close -> counts final p50 / p99", `${percentile(decodeLatency, 50).toFixed(2)} / ${percentile(decodeLatency, 99).toFixed(2)} ms`],
-    ["counts final -> committed p50 / p99", `${percentile(commitLatency, 50).toFixed(2)} / ${percentile(commitLatency, 99).toFixed(2)} ms`],
-    ["window close -> counts committed p50 / p99", `${percentile(latency, 50).toFixed(2)} / ${percentile(latency, 99).toFixed(2)} ms (includes the rig's own sending lag)`],
-    ["closing message sent by rig -> counts committed p50 / p99", `${percentile(sentLatency, 50).toFixed(2)} / ${percentile(sentLatency, 99).toFixed(2)} ms (target p99 < 20 ms)`],
-    ["controller CPU (user+system / wall)", `${(((cpu.user + cpu.system) / 1000 / wallMs) * 100).toFixed(1)} % of one core`],
+    [
+      "faults stored",
+      `${faults.length}${faults.length ? ` (${[...new Set(faults.map((f) => f.code))].join(", ")})` : ""}`,
+    ],
+    [
+      "window close -> counts final p50 / p99",
+      `${percentile(decodeLatency, 50).toFixed(2)} / ${percentile(decodeLatency, 99).toFixed(2)} ms`,
+    ],
+    [
+      "counts final -> committed p50 / p99",
+      `${percentile(commitLatency, 50).toFixed(2)} / ${percentile(commitLatency, 99).toFixed(2)} ms`,
+    ],
+    [
+      "window close -> counts committed p50 / p99",
+      `${percentile(latency, 50).toFixed(2)} / ${percentile(latency, 99).toFixed(2)} ms (includes the rig's own ` +
+        `sending lag)`,
+    ],
+    [
+      "closing message sent by rig -> counts committed p50 / p99",
+      `${percentile(sentLatency, 50).toFixed(2)} / ${percentile(sentLatency, 99).toFixed(2)} ms (target p99 < 20 ms)`,
+    ],
+    [
+      "controller CPU (user+system / wall)",
+      `${(((cpu.user + cpu.system) / 1000 / wallMs) * 100).toFixed(1)} % of one core`,
+    ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\n${"measure".padEnd(width)} | value\n${"-".repeat(width)}-+-${"-".repeat(40)}`);
   for (const [k, v] of rows) console.log(`${k.padEnd(width)} | ${v}`);
-  console.log(`\n"Window close" is rig time onset + window end + grace (when counts can be final), mapped to wall time by the simulated rig's clock; it includes any lag of the simulated rig itself in sending. "Closing message sent" is when the rig actually sent the first message past it: the controller's own latency.`);
+  console.log(
+    `\n"Window close" is rig time onset + window end + grace (when counts can be final), mapped to wall time by ` +
+      `the simulated rig's clock; it includes any lag of the simulated rig itself in sending. "Closing message ` +
+      `sent" is when the rig actually sent the first message past it: the controller's own latency.`,
+  );
   store.close();
   if (!values.keep) rmSync(dir, { recursive: true, force: true });
 }

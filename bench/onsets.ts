@@ -1,5 +1,6 @@
 // `npm run bench -- onsets [--presentations 300] [--stimulus 100] [--isi 50]`:
-// one session on `cortexloop sim-rig` run as its own process (event codes over Network Events), through the real factory and runner into a
+// one session on `cortexloop sim-rig` run as its own process (event codes over Network Events), through the real
+// factory and runner into a
 // temporary SQLite file. Prints the mean onset cycle against the protocol's (stimulus + inter-stimulus) and
 // the onset lateness (shown time minus the absolute schedule's due time) p50/p99/max, read back from the store.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -42,7 +43,11 @@ function quantile(sorted: number[], q: number): number {
 }
 
 async function startSimRig(rigFile: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(process.cwd(), "src/main/cli.ts"), "sim-rig", "--rig", rigFile], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(process.cwd(), "src/main/cli.ts"), "sim-rig", "--rig", rigFile],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   let out = "";
   let err = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
@@ -76,7 +81,15 @@ export async function run(args: string[]): Promise<void> {
     rigFile,
     JSON.stringify({
       name: "bench-onsets",
-      acquisition: { format: "openephys-zmq", host: "127.0.0.1", dataPort, sampleRate: 30000, countWindowMs: [50, 150], countBins: 1, graceMs: 250 },
+      acquisition: {
+        format: "openephys-zmq",
+        host: "127.0.0.1",
+        dataPort,
+        sampleRate: 30000,
+        countWindowMs: [50, 150],
+        countBins: 1,
+        graceMs: 250,
+      },
       eventCodes: { transport: "openephys-network-events", host: "127.0.0.1", port: eventsPort },
       display: { kind: "virtual", endpoint: `tcp://127.0.0.1:${displayPort}` },
       simulation: { neurons: "builtin", units: 8, seed: 3 },
@@ -98,7 +111,13 @@ export async function run(args: string[]): Promise<void> {
     const rig = await createRig(config, { countWindow });
     let result;
     try {
-      result = await new SessionRunner({ clock: realClock, store, rig }).run({ protocol: loaded, rigName: config.name, rigText: text, countWindow, graceMs: config.acquisition.graceMs });
+      result = await new SessionRunner({ clock: realClock, store, rig }).run({
+        protocol: loaded,
+        rigName: config.name,
+        rigText: text,
+        countWindow,
+        graceMs: config.acquisition.graceMs,
+      });
     } finally {
       await rig.close();
     }
@@ -107,9 +126,18 @@ export async function run(args: string[]): Promise<void> {
     const late = rows.map((p) => p.shownMs! - p.scheduledMs).sort((a, b) => a - b);
     const cycle = stimulusMs + interStimulusMs;
     const mean = (shown.at(-1)! - shown[0]!) / (shown.length - 1);
-    console.log(`onsets: ${result.state}, ${rows.length}/${n} presentations on cortexloop sim-rig (Network Events), ${result.countsStored} with complete counts`);
-    console.log(`  mean onset cycle ${mean.toFixed(2)} ms against the protocol's ${cycle} ms (${(((mean - cycle) / cycle) * 100).toFixed(2)}%)`);
-    console.log(`  onset lateness (shown - due): p50 ${quantile(late, 0.5).toFixed(2)} ms, p99 ${quantile(late, 0.99).toFixed(2)} ms, max ${late.at(-1)!.toFixed(2)} ms`);
+    console.log(
+      `onsets: ${result.state}, ${rows.length}/${n} presentations on cortexloop sim-rig (Network Events), ` +
+        `${result.countsStored} with complete counts`,
+    );
+    console.log(
+      `  mean onset cycle ${mean.toFixed(2)} ms against the protocol's ${cycle} ms (` +
+        `${(((mean - cycle) / cycle) * 100).toFixed(2)}%)`,
+    );
+    console.log(
+      `  onset lateness (shown - due): p50 ${quantile(late, 0.5).toFixed(2)} ms, p99 ` +
+        `${quantile(late, 0.99).toFixed(2)} ms, max ${late.at(-1)!.toFixed(2)} ms`,
+    );
   } finally {
     store.close();
     sim.kill("SIGTERM");

@@ -23,7 +23,10 @@ export async function run(args: string[]): Promise<void> {
     },
   });
   if (values.help) {
-    console.log("usage: npm run bench -- readout [--session 210322] [--front-end default] [--repeats 3] [--out .cache/heldout-bench]");
+    console.log(
+      "usage: npm run bench -- readout [--session 210322] [--front-end default] [--repeats 3] [--out " +
+        ".cache/heldout-bench]",
+    );
     return;
   }
   const recordings = sharedRecordings();
@@ -35,25 +38,48 @@ export async function run(args: string[]): Promise<void> {
   if (!names.includes(values.session)) throw new Error(`readout bench: no recording ${values.session} in ${v4}`);
   const store = await benchStore(values.out, undefined, names, v4);
   try {
-    let modelVersionId = readResults(values.out).find((r) => r.session === values.session && r.frontEndSpec === values["front-end"] && r.modelVersionId !== undefined)?.modelVersionId;
+    let modelVersionId = readResults(values.out).find(
+      (r) => r.session === values.session && r.frontEndSpec === values["front-end"] && r.modelVersionId !== undefined,
+    )?.modelVersionId;
     if (modelVersionId === undefined || store.getModelVersion(modelVersionId) === undefined) {
       console.log(`readout: pretraining on every session but ${values.session} first (not timed)`);
       const [kind, outputLayer, input] = values["front-end"].split(":");
-      const report = await evaluateHeldOut(store, { heldout: values.session, frontEnd: { kind, outputLayer, inputSize: input === undefined ? undefined : Number(input) }, models: ["ensemble"], save: true, log: (l) => console.log(`  ${l}`) });
+      const report = await evaluateHeldOut(store, {
+        heldout: values.session,
+        frontEnd: { kind, outputLayer, inputSize: input === undefined ? undefined : Number(input) },
+        models: ["ensemble"],
+        save: true,
+        log: (l) => console.log(`  ${l}`),
+      });
       modelVersionId = report.modelVersionId!;
     }
     const version = store.getModelVersion(modelVersionId)!;
-    console.log(`readout: model version ${modelVersionId} (${version.name}; ${String(version.config.members ?? heldOutDefaults.members)} members), session ${values.session}`);
+    console.log(
+      `readout: model version ${modelVersionId} (${version.name}; ` +
+        `${String(version.config.members ?? heldOutDefaults.members)} members), session ${values.session}`,
+    );
     const rows: { features: number; fit: number; steps: number; median: number }[] = [];
     for (let r = 0; r < Number(values.repeats); r++) {
       const t0 = performance.now();
       const fit = await fitNewSessionReadout(store, { modelVersionId, session: values.session, seed: r + 1 });
       const total = (performance.now() - t0) / 1000;
-      rows.push({ features: fit.seconds.features, fit: fit.seconds.fit, steps: fit.steps, median: fit.validationMedian });
-      console.log(`run ${r + 1}: ${fit.images} images × ${fit.units} units: features ${fit.seconds.features.toFixed(1)} s, readout fit ${fit.seconds.fit.toFixed(1)} s (${fit.steps} steps), ${total.toFixed(1)} s in all; validation median raw R² ${fit.validationMedian.toFixed(3)}`);
+      rows.push({
+        features: fit.seconds.features,
+        fit: fit.seconds.fit,
+        steps: fit.steps,
+        median: fit.validationMedian,
+      });
+      console.log(
+        `run ${r + 1}: ${fit.images} images × ${fit.units} units: features ${fit.seconds.features.toFixed(1)} s, ` +
+          `readout fit ${fit.seconds.fit.toFixed(1)} s (${fit.steps} steps), ${total.toFixed(1)} s in all; ` +
+          `validation median raw R² ${fit.validationMedian.toFixed(3)}`,
+      );
     }
     const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    console.log(`median over ${rows.length} runs: features ${med(rows.map((r) => r.features)).toFixed(1)} s (the first run computes them, later runs read the feature cache), readout fit ${med(rows.map((r) => r.fit)).toFixed(1)} s`);
+    console.log(
+      `median over ${rows.length} runs: features ${med(rows.map((r) => r.features)).toFixed(1)} s (the first run ` +
+        `computes them, later runs read the feature cache), readout fit ${med(rows.map((r) => r.fit)).toFixed(1)} s`,
+    );
   } finally {
     store.close();
   }

@@ -76,24 +76,61 @@ async function buildCache(dir: string, bankSize: number, panel: number, say: (li
   const metaFile = join(dir, "meta.json");
   const want = { bank: bankSize, panel, bankSeed: 12345, panelSeed: 99 };
   if (existsSync(metaFile)) {
-    const meta = JSON.parse(readFileSync(metaFile, "utf8")) as typeof want & { units: string[]; shape: [number, number, number]; spont: number[] };
-    if (meta.bank === want.bank && meta.panel === want.panel && meta.bankSeed === want.bankSeed && meta.panelSeed === want.panelSeed) {
+    const meta = JSON.parse(readFileSync(metaFile, "utf8")) as typeof want & {
+      units: string[];
+      shape: [number, number, number];
+      spont: number[];
+    };
+    if (
+      meta.bank === want.bank &&
+      meta.panel === want.panel &&
+      meta.bankSeed === want.bankSeed &&
+      meta.panelSeed === want.panelSeed
+    ) {
       say(`cache: ${dir} (${meta.bank} images, ${meta.units.length} neurons)`);
       const read = (f: string): Float32Array => f32(join(dir, f));
-      return { n: meta.bank, units: meta.units, shape: meta.shape, spont: meta.spont, features: read("features.f32"), gaudyFeatures: read("gaudy-features.f32"), rates: read("rates.f32"), gaudyRates: read("gaudy-rates.f32") };
+      return {
+        n: meta.bank,
+        units: meta.units,
+        shape: meta.shape,
+        spont: meta.spont,
+        features: read("features.f32"),
+        gaudyFeatures: read("gaudy-features.f32"),
+        rates: read("rates.f32"),
+        gaudyRates: read("gaudy-rates.f32"),
+      };
     }
-    say(`cache: ${dir} was built for other options (${JSON.stringify({ bank: meta.bank, panel: meta.panel })}); rebuilding it`);
+    say(
+      `cache: ${dir} was built for other options (${JSON.stringify({ bank: meta.bank, panel: meta.panel })}); ` +
+        `rebuilding it`,
+    );
   }
   mkdirSync(dir, { recursive: true });
   const t0 = performance.now();
   const since = (): string => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
-  const bank = await loadImageBank({ imagesDir: resolve(defaultImagesDir()), count: bankSize, size: 112, seed: want.bankSeed, log: say });
+  const bank = await loadImageBank({
+    imagesDir: resolve(defaultImagesDir()),
+    count: bankSize,
+    size: 112,
+    seed: want.bankSeed,
+    log: say,
+  });
   say(`cache: ${bank.description}`);
   const images = bank.images.map((b) => b.image);
   const gaudyImages = images.map((im) => gaudy(im));
   const frontEnd = await campaignFrontEnd("default", say, 112);
-  const features = await extractFeatures(frontEnd, images.map((im) => im.pixels0to255), 112, { batchSize: 32 });
-  const gaudyFeatures = await extractFeatures(frontEnd, gaudyImages.map((im) => im.pixels0to255), 112, { batchSize: 32 });
+  const features = await extractFeatures(
+    frontEnd,
+    images.map((im) => im.pixels0to255),
+    112,
+    { batchSize: 32 },
+  );
+  const gaudyFeatures = await extractFeatures(
+    frontEnd,
+    gaudyImages.map((im) => im.pixels0to255),
+    112,
+    { batchSize: 32 },
+  );
   say(`cache: front-end features ${frontEnd.outputShape.join("×")} of ${2 * images.length} pictures (${since()})`);
   const { compactNeurons } = await import("../src/main/sim/compact-neurons.js");
   const neurons = await compactNeurons({ dir: resolve(defaultCompactModelsDir()), count: panel, seed: want.panelSeed });
@@ -140,19 +177,30 @@ interface Pic {
 }
 
 /** One rule's curve on one seed: per session, the median over units and the per-unit squared correlations. */
-async function runRule(cache: Cache, d: Design, seed: number, ruleName: string, firstModels: Map<number, Uint8Array>): Promise<{ median: number; perUnit: number[] }[]> {
+async function runRule(
+  cache: Cache,
+  d: Design,
+  seed: number,
+  ruleName: string,
+  firstModels: Map<number, Uint8Array>,
+): Promise<{ median: number; perUnit: number[] }[]> {
   const rule = parseRule(ruleName);
   const [h, w, c] = cache.shape;
   const per = h * w * c;
   const U = cache.units.length;
-  const feat = (p: Pic): Float32Array => (p.g ? cache.gaudyFeatures : cache.features).subarray(p.i * per, (p.i + 1) * per);
+  const feat = (p: Pic): Float32Array =>
+    (p.g ? cache.gaudyFeatures : cache.features).subarray(p.i * per, (p.i + 1) * per);
   const rate = (p: Pic, u: number): number => (p.g ? cache.gaudyRates : cache.rates)[p.i * U + u]!;
   // Everything but the rule's own picks is drawn from the seed alone: the same for every rule.
   const rng = new SeededRandom(seed * 1000 + 17);
   const units = rng.shuffle(Array.from({ length: U }, (_, u) => u)).slice(0, d.units);
   const order = rng.shuffle(Array.from({ length: cache.n }, (_, i) => i));
   const need = d.truth + d.first + (d.sessions - 1) * (d.gaudy + d.normal) + d.candidates;
-  if (need > cache.n) throw new Error(`this design needs ${need} bank images and the cache holds ${cache.n}; use a larger --bank (the cache is rebuilt) or fewer images`);
+  if (need > cache.n)
+    throw new Error(
+      `this design needs ${need} bank images and the cache holds ${cache.n}; use a larger --bank (the cache is ` +
+        `rebuilt) or fewer images`,
+    );
   let at = 0;
   const take = (k: number, g = false): Pic[] => order.slice(at, (at += k)).map((i) => ({ i, g }));
   const truth = take(d.truth);
@@ -160,7 +208,8 @@ async function runRule(cache: Cache, d: Design, seed: number, ruleName: string, 
   const fixed = Array.from({ length: d.sessions - 1 }, () => [...take(d.gaudy, true), ...take(d.normal)]);
   const candidates = take(d.candidates);
   // Spike counts: one stream per session for the shared pictures, one per rule for its picks.
-  const counts = (p: Pic, r: Random): number[] => units.map((u) => r.poisson(d.windowS * Math.max(cache.spont[u]!, rate(p, u))));
+  const counts = (p: Pic, r: Random): number[] =>
+    units.map((u) => r.poisson(d.windowS * Math.max(cache.spont[u]!, rate(p, u))));
   const shown: Pic[] = [...first];
   const responses: number[][] = first.map((p) => counts(p, new Random(seed * 101)));
   const source: number[] = first.map(() => 0);
@@ -180,10 +229,23 @@ async function runRule(cache: Cache, d: Design, seed: number, ruleName: string, 
     }
     const mean = new Float64Array(d.units * n);
     responses.forEach((r, i) => r.forEach((v, u) => (mean[u * n + i] = v)));
-    const z = zscoreTargets(mean, d.units, n, units.map(() => true), [...trainIdx, ...valIdx]);
+    const z = zscoreTargets(
+      mean,
+      d.units,
+      n,
+      units.map(() => true),
+      [...trainIdx, ...valIdx],
+    );
     const features = new Float32Array(n * per);
     shown.forEach((p, i) => features.set(feat(p), i * per));
-    return { key: "pooled", features, targets: z.values, units: d.units, trainIdx: trainIdx.sort((a, b) => a - b), valIdx: valIdx.sort((a, b) => a - b) };
+    return {
+      key: "pooled",
+      features,
+      targets: z.values,
+      units: d.units,
+      trainIdx: trainIdx.sort((a, b) => a - b),
+      valIdx: valIdx.sort((a, b) => a - b),
+    };
   };
   /** Calls `f` with the ensemble's input for each batch of 128 pictures and the batch's first index. */
   const batches = (pics: Pic[], f: (x: tf.Tensor4D, start: number, n: number) => void): void => {
@@ -202,12 +264,19 @@ async function runRule(cache: Cache, d: Design, seed: number, ruleName: string, 
   // Disagreement is per picture: scored batch by batch, as the campaign does.
   const disagreementOf = (ens: DeepEnsemble, pics: Pic[]): Float64Array => {
     const out = new Float64Array(pics.length);
-    batches(pics, (x, start, n) => out.set(disagreement(ens.predictMembers("pooled", x).dataSync() as Float32Array, d.members, n, d.units), start));
+    batches(pics, (x, start, n) =>
+      out.set(disagreement(ens.predictMembers("pooled", x).dataSync() as Float32Array, d.members, n, d.units), start),
+    );
     return out;
   };
   const score = (ens: DeepEnsemble): { median: number; perUnit: number[] } => {
     const p = predict(ens, truth);
-    const perUnit = units.map((u, j) => r2Raw(Float64Array.from(truth, (_, i) => p[i * d.units + j]!), Float64Array.from(truth, (t) => rate(t, u))));
+    const perUnit = units.map((u, j) =>
+      r2Raw(
+        Float64Array.from(truth, (_, i) => p[i * d.units + j]!),
+        Float64Array.from(truth, (t) => rate(t, u)),
+      ),
+    );
     return { median: median(perUnit), perUnit };
   };
   let checkpoint: Uint8Array | undefined;
@@ -218,8 +287,26 @@ async function runRule(cache: Cache, d: Design, seed: number, ruleName: string, 
     ensemble =
       checkpoint !== undefined
         ? loadEnsemble(checkpoint, "previous version").ensemble
-        : new DeepEnsemble({ inputShape: [h, w, c], members: d.members, width: T.width, blocks: T.blocks, kernelSize: 3, seed, ...featureStandardization([set], [h, w, c]) });
-    await trainEnsemble(ensemble, [set], { maxCycles: T.maxCycles, stepsPerVisit: T.stepsPerVisit, batchSize: 32, learningRate: T.learningRate, patience: T.patience, stopOn: T.stopOn, minCycles: T.minCycles, readoutL2: T.readoutL2, seed });
+        : new DeepEnsemble({
+            inputShape: [h, w, c],
+            members: d.members,
+            width: T.width,
+            blocks: T.blocks,
+            kernelSize: 3,
+            seed,
+            ...featureStandardization([set], [h, w, c]),
+          });
+    await trainEnsemble(ensemble, [set], {
+      maxCycles: T.maxCycles,
+      stepsPerVisit: T.stepsPerVisit,
+      batchSize: 32,
+      learningRate: T.learningRate,
+      patience: T.patience,
+      stopOn: T.stopOn,
+      minCycles: T.minCycles,
+      readoutL2: T.readoutL2,
+      seed,
+    });
     checkpoint = await saveEnsemble(ensemble, "selection bench");
   };
   // Session 1 is the same for every rule of a seed: trained once, then read back.
@@ -241,14 +328,16 @@ async function runRule(cache: Cache, d: Design, seed: number, ruleName: string, 
       const sc = disagreementOf(ensemble!, pool);
       const ranked = Array.from(sc, (v, i) => ({ v, i })).sort((a, b) => b.v - a.v);
       if (rule.kind === "active") picked = ranked.slice(0, d.picks).map((x) => pool[x.i]!);
-      else if (rule.kind === "power") picked = powerSample(sc, d.picks, rule.factor, new SeededRandom(seed * 13 + s)).map((i) => pool[i]!);
+      else if (rule.kind === "power")
+        picked = powerSample(sc, d.picks, rule.factor, new SeededRandom(seed * 13 + s)).map((i) => pool[i]!);
       else {
         const top = ranked.slice(0, Math.max(d.picks, Math.ceil(d.picks * rule.factor))).map((x) => x.i);
         // Embedding: front-end features averaged over space, as the campaign's --coreset does.
         const points = new Float32Array(top.length * c);
         top.forEach((i, r) => {
           const f = feat(pool[i]!);
-          for (let q = 0; q < h * w; q++) for (let ch = 0; ch < c; ch++) points[r * c + ch]! += f[q * c + ch]! / (h * w);
+          for (let q = 0; q < h * w; q++)
+            for (let ch = 0; ch < c; ch++) points[r * c + ch]! += f[q * c + ch]! / (h * w);
         });
         picked = kCenterGreedy(points, top.length, c, d.picks, 0).map((r) => pool[top[r]!]!);
       }
@@ -280,29 +369,55 @@ interface ResultLine {
   seconds: number;
 }
 
-/** Per rule other than random: per session, mean curves and the paired difference from random over the seeds both ran. */
+/**
+ * Per rule other than random: per session, mean curves and the paired difference from random over the seeds both ran.
+ */
 export function selectionReport(lines: readonly ResultLine[], rules: readonly string[]): string[] {
   const by = new Map(lines.map((l) => [`${l.seed}/${l.rule}`, l]));
   const out: string[] = [];
   for (const rule of rules.filter((r) => r !== "random")) {
-    const seeds = [...new Set(lines.map((l) => l.seed))].filter((s) => by.has(`${s}/${rule}`) && by.has(`${s}/random`)).sort((a, b) => a - b);
+    const seeds = [...new Set(lines.map((l) => l.seed))]
+      .filter((s) => by.has(`${s}/${rule}`) && by.has(`${s}/random`))
+      .sort((a, b) => a - b);
     if (seeds.length === 0) continue;
     const a = seeds.map((s) => by.get(`${s}/${rule}`)!.curve.map((p) => p.median));
     const r = seeds.map((s) => by.get(`${s}/random`)!.curve.map((p) => p.median));
     const sessions = Math.min(...a.map((x) => x.length), ...r.map((x) => x.length));
-    out.push("", `${rule} against random over ${seeds.length} seeds: median squared correlation with the true rates (mean ± SE; difference paired within seeds)`);
-    out.push(`session  ${rule.padEnd(14)}  random          ${rule} − random`.trimEnd() + "   seeds ahead  sign p  signed-rank p");
+    out.push(
+      "",
+      `${rule} against random over ${seeds.length} seeds: median squared correlation with the true rates (mean ± ` +
+        `SE; difference paired within seeds)`,
+    );
+    out.push(
+      `session  ${rule.padEnd(14)}  random          ${rule} − random`.trimEnd() +
+        "   seeds ahead  sign p  signed-rank p",
+    );
     const row = (label: string, x: number[], y: number[], shared = false): string => {
       const px = paired(x);
       const py = paired(y);
       const dd = paired(x.map((v, i) => v - y[i]!));
       const head = `${label.padStart(7)}  ${f3(px.mean)} ± ${f3(px.se)}   ${f3(py.mean)} ± ${f3(py.se)}   `;
-      return head + (shared ? "same session" : `${signed(dd.mean)} ± ${f3(dd.se)}   ${`${dd.above} of ${dd.n}`.padStart(8)}     ${dd.signP.toFixed(3)}   ${dd.signedRankP.toFixed(3)}`);
+      return (
+        head +
+        (shared
+          ? "same session"
+          : `${signed(dd.mean)} ± ${f3(dd.se)}   ${`${dd.above} of ${dd.n}`.padStart(8)}     ` +
+            `${dd.signP.toFixed(3)}   ${dd.signedRankP.toFixed(3)}`)
+      );
     };
     // Session 1 is the same for every rule: its difference is no comparison.
-    for (let s = 0; s < sessions; s++) out.push(row(String(s + 1), a.map((x) => x[s]!), r.map((x) => x[s]!), s === 0));
+    for (let s = 0; s < sessions; s++)
+      out.push(
+        row(
+          String(s + 1),
+          a.map((x) => x[s]!),
+          r.map((x) => x[s]!),
+          s === 0,
+        ),
+      );
     if (sessions > 2) {
-      const later = (x: number[][]): number[] => x.map((c) => c.slice(1, sessions).reduce((t, v) => t + v, 0) / (sessions - 1));
+      const later = (x: number[][]): number[] =>
+        x.map((c) => c.slice(1, sessions).reduce((t, v) => t + v, 0) / (sessions - 1));
       out.push(row(`2–${sessions}`, later(a), later(r)));
     }
   }
@@ -338,7 +453,8 @@ export async function run(args: string[]): Promise<void> {
   }
   const int = (name: string, text: string, min: number): number => {
     const v = Number(text);
-    if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be a whole number ≥ ${min}, got "${text}"\n${usage}`);
+    if (!Number.isInteger(v) || v < min)
+      throw new Error(`--${name} must be a whole number ≥ ${min}, got "${text}"\n${usage}`);
     return v;
   };
   const seeds = parseSeeds(values.seeds);
@@ -359,14 +475,21 @@ export async function run(args: string[]): Promise<void> {
     windowS: int("window-ms", values["window-ms"], 1) / 1000,
   };
   if (design.units > panel) throw new Error(`--units ${design.units} is more than the --panel of ${panel} neurons`);
-  if (design.candidates < (design.sessions - 1) * design.picks) throw new Error(`--candidates ${design.candidates} cannot supply ${design.sessions - 1} sessions of ${design.picks} picks`);
+  if (design.candidates < (design.sessions - 1) * design.picks)
+    throw new Error(
+      `--candidates ${design.candidates} cannot supply ${design.sessions - 1} sessions of ${design.picks} picks`,
+    );
   const say = (line: string): void => console.log(line);
   await selectBackend({ prefer: "wasm", log: say });
   const cache = await buildCache(resolve(values.cache), int("bank", values.bank, 1), panel, say);
   const outFile = resolve(values.out);
   const same = (x: Design): boolean => JSON.stringify(x) === JSON.stringify(design);
   const earlier = existsSync(outFile)
-    ? readFileSync(outFile, "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as ResultLine).filter((l) => same(l.design) && seeds.includes(l.seed))
+    ? readFileSync(outFile, "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as ResultLine)
+        .filter((l) => same(l.design) && seeds.includes(l.seed))
     : [];
   const results = [...earlier];
   const have = new Set(earlier.map((l) => `${l.seed}/${l.rule}`));

@@ -16,7 +16,13 @@ import { SessionStore } from "../src/main/store/index.js";
 import { selectByDisagreement, type Candidate } from "../src/models/active/index.js";
 import { selectBackend } from "../src/models/backend.js";
 import { encodeNumericNpy, parseNumericNpy } from "../src/models/data/npy-numeric.js";
-import { DeepEnsemble, defaultEnsembleConfig, featureStandardization, trainEnsemble, validationText } from "../src/models/ensemble/index.js";
+import {
+  DeepEnsemble,
+  defaultEnsembleConfig,
+  featureStandardization,
+  trainEnsemble,
+  validationText,
+} from "../src/models/ensemble/index.js";
 import { loadFrontEnd } from "../src/models/frontend/index.js";
 import { decodeImage, gaudy, isImageName, readZipEntries, resizeImage } from "../src/stimulus/index.js";
 
@@ -29,7 +35,12 @@ const rssMb = (): number => process.resourceUsage().maxRSS / 1024;
 const numbered = /^image(\d+)\.(jpe?g|png)$/i;
 
 /** Writes the first n images and response columns of a recording to `dir` (importRecordedSession takes a folder). */
-async function subsetRecording(images: string, responses: string, n: number, dir: string): Promise<{ images: string; responses: string }> {
+async function subsetRecording(
+  images: string,
+  responses: string,
+  n: number,
+  dir: string,
+): Promise<{ images: string; responses: string }> {
   const folder = join(dir, "images");
   mkdirSync(folder);
   for (const e of await readZipEntries(images, isImageName)) {
@@ -41,7 +52,8 @@ async function subsetRecording(images: string, responses: string, n: number, dir
   const repeats = rest.reduce((a, b) => a * b, 1);
   const keep = Math.min(n, all);
   const data = new Float64Array(units * keep * repeats);
-  for (let u = 0; u < units; u++) data.set(array.data.subarray(u * all * repeats, (u * all + keep) * repeats), u * keep * repeats);
+  for (let u = 0; u < units; u++)
+    data.set(array.data.subarray(u * all * repeats, (u * all + keep) * repeats), u * keep * repeats);
   const npy = join(dir, "responses.npy");
   writeFileSync(npy, encodeNumericNpy([units, keep, ...rest], data));
   return { images: folder, responses: npy };
@@ -68,23 +80,52 @@ export async function run(args: string[]): Promise<void> {
     console.log(usage);
     return;
   }
-  const names = values.sessions.split(",").map((s) => s.trim()).filter(Boolean);
-  const [bankSize, k, cycles, steps, members, width, blocks] = [values.bank, values.k, values.cycles, values.steps, values.members, values.width, values.blocks].map(Number) as number[];
+  const names = values.sessions
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const [bankSize, k, cycles, steps, members, width, blocks] = [
+    values.bank,
+    values.k,
+    values.cycles,
+    values.steps,
+    values.members,
+    values.width,
+    values.blocks,
+  ].map(Number) as number[];
   const perSession = values["images-per-session"] === undefined ? undefined : Number(values["images-per-session"]);
-  for (const [flag, v] of Object.entries({ bank: bankSize, k, cycles, steps, members, width, blocks, "images-per-session": perSession ?? 1 })) {
+  for (const [flag, v] of Object.entries({
+    bank: bankSize,
+    k,
+    cycles,
+    steps,
+    members,
+    width,
+    blocks,
+    "images-per-session": perSession ?? 1,
+  })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`turnaround bench: --${flag} must be a positive integer`);
   }
   const frontEndKind = values["front-end"];
   const imageSize = 112;
 
   const shared = sharedDir();
-  const hint = "Set CORTEXLOOP_SHARED to the shared folder that holds data/v4/images and data/v4/responses (default: ../shared beside the project).";
+  const hint =
+    "Set CORTEXLOOP_SHARED to the shared folder that holds data/v4/images and data/v4/responses (default: " +
+    "../shared beside the project).";
   if (shared === undefined) {
-    console.log(`turnaround: no shared data folder (${process.env.CORTEXLOOP_SHARED ?? "../shared"} does not exist); nothing was measured. ${hint}`);
+    console.log(
+      `turnaround: no shared data folder (${process.env.CORTEXLOOP_SHARED ?? "../shared"} does not exist); nothing ` +
+        `was measured. ${hint}`,
+    );
     return;
   }
   const v4 = join(shared, "data", "v4");
-  const files = names.map((s) => ({ name: s, images: join(v4, "images", `images_${s}.zip`), responses: join(v4, "responses", `responses_${s}.npy`) }));
+  const files = names.map((s) => ({
+    name: s,
+    images: join(v4, "images", `images_${s}.zip`),
+    responses: join(v4, "responses", `responses_${s}.npy`),
+  }));
   const missing = files.flatMap((f) => [f.images, f.responses]).filter((p) => !existsSync(p));
   if (missing.length > 0) {
     console.log(`turnaround: missing ${missing.join(", ")}; nothing was measured. ${hint}`);
@@ -92,7 +133,11 @@ export async function run(args: string[]): Promise<void> {
   }
 
   const info = await selectBackend({ log });
-  console.log(`turnaround: backend ${info.name} (${info.threads} threads, simd ${info.simd}); ${members} members × width ${width} × ${blocks} blocks, ≤${cycles} cycles × ${steps} steps; bank ${bankSize}, k ${k}, front end ${frontEndKind}`);
+  console.log(
+    `turnaround: backend ${info.name} (${info.threads} threads, simd ${info.simd}); ${members} members × width ` +
+      `${width} × ${blocks} blocks, ≤${cycles} cycles × ${steps} steps; bank ${bankSize}, k ${k}, front end ` +
+      `${frontEndKind}`,
+  );
   const dir = mkdtempSync(join(tmpdir(), "cortexloop-turnaround-"));
   const store = SessionStore.open(join(dir, "lab.db"));
   const phases: { phase: string; seconds: number; counted: boolean; rss: number }[] = [];
@@ -106,8 +151,16 @@ export async function run(args: string[]): Promise<void> {
     // 0. Import (not counted).
     let totalUnits = 0;
     for (const [i, f] of files.entries()) {
-      const src = perSession === undefined ? f : await subsetRecording(f.images, f.responses, perSession, mkdtempSync(join(dir, `subset${i}-`)));
-      const r = await importRecordedSession(store, { imagesPath: src.images, responsesPath: src.responses, sessionName: f.name, log });
+      const src =
+        perSession === undefined
+          ? f
+          : await subsetRecording(f.images, f.responses, perSession, mkdtempSync(join(dir, `subset${i}-`)));
+      const r = await importRecordedSession(store, {
+        imagesPath: src.images,
+        responsesPath: src.responses,
+        sessionName: f.name,
+        log,
+      });
       totalUnits += r.units;
       console.log(`session ${f.name}: ${r.units} units, ${r.stimuli} images`);
     }
@@ -115,10 +168,23 @@ export async function run(args: string[]): Promise<void> {
     phaseDone("import", false);
 
     // 1. Retrain: front-end features, then the ensemble across every session.
-    const { sessions, featureShape } = await prepareSessions(store, { sessions: names, frontEnd: { kind: frontEndKind, inputSize: imageSize }, seed: 1, log });
+    const { sessions, featureShape } = await prepareSessions(store, {
+      sessions: names,
+      frontEnd: { kind: frontEndKind, inputSize: imageSize },
+      seed: 1,
+      log,
+    });
     phaseDone("retrain: features");
     const trainingBackend = await ensureTrainableBackend(log);
-    const ensemble = new DeepEnsemble({ ...defaultEnsembleConfig, members, width, blocks, inputShape: featureShape, seed: 1, ...featureStandardization(sessions, featureShape) });
+    const ensemble = new DeepEnsemble({
+      ...defaultEnsembleConfig,
+      members,
+      width,
+      blocks,
+      inputShape: featureShape,
+      seed: 1,
+      ...featureStandardization(sessions, featureShape),
+    });
     try {
       const tTrain = performance.now();
       const result = await trainEnsemble(ensemble, sessions, {
@@ -133,23 +199,38 @@ export async function run(args: string[]): Promise<void> {
         readoutL2: training.readoutL2,
         seed: 1,
         onProgress: (p) => {
-          if (p.validation !== undefined) log(`cycle ${p.cycle}/${p.maxCycles}: ${validationText(p.validationLoss, p.validation)} (${((performance.now() - tTrain) / 1000).toFixed(0)} s training)`);
+          if (p.validation !== undefined)
+            log(
+              `cycle ${p.cycle}/${p.maxCycles}: ${validationText(p.validationLoss, p.validation)} (` +
+                `${((performance.now() - tTrain) / 1000).toFixed(0)} s training)`,
+            );
         },
       });
-      log(`ensemble: ${result.cycles} cycle(s), best ${result.bestCycle} (${validationText(result.bestValidationLoss, result.bestValidation)}) on ${trainingBackend}`);
+      log(
+        `ensemble: ${result.cycles} cycle(s), best ${result.bestCycle} (` +
+          `${validationText(result.bestValidationLoss, result.bestValidation)}) on ${trainingBackend}`,
+      );
       phaseDone("retrain: ensemble");
 
       // 2. Score: every recorded image of the shared folder, topped up with gaudy versions, decoded per batch.
-      const zips = readdirSync(join(v4, "images")).filter((n) => /^images_.*\.zip$/.test(n)).sort();
+      const zips = readdirSync(join(v4, "images"))
+        .filter((n) => /^images_.*\.zip$/.test(n))
+        .sort();
       const refs: { id: string; data: Buffer; gaudy: boolean }[] = [];
       for (const z of zips) {
-        const entries = (await readZipEntries(join(v4, "images", z), isImageName)).sort((a, b) => (a.name < b.name ? -1 : 1));
+        const entries = (await readZipEntries(join(v4, "images", z), isImageName)).sort((a, b) =>
+          a.name < b.name ? -1 : 1,
+        );
         for (const e of entries) refs.push({ id: `${z}:${e.name}`, data: e.data, gaudy: false });
       }
       const natural = refs.length;
-      for (let i = 0; refs.length < bankSize && i < natural; i++) refs.push({ ...refs[i]!, id: `gaudy:${refs[i]!.id}`, gaudy: true });
+      for (let i = 0; refs.length < bankSize && i < natural; i++)
+        refs.push({ ...refs[i]!, id: `gaudy:${refs[i]!.id}`, gaudy: true });
       refs.splice(bankSize);
-      log(`bank: ${refs.length} candidates (${Math.min(natural, refs.length)} recorded images from ${zips.length} zips, ${Math.max(0, refs.length - natural)} gaudy)`);
+      log(
+        `bank: ${refs.length} candidates (${Math.min(natural, refs.length)} recorded images from ${zips.length} ` +
+          `zips, ${Math.max(0, refs.length - natural)} gaudy)`,
+      );
       async function* batches(): AsyncGenerator<Candidate[]> {
         for (let i = 0; i < refs.length; i += 64) {
           const out: Candidate[] = [];
@@ -182,7 +263,15 @@ export async function run(args: string[]): Promise<void> {
         // The coreset runs after the last batch: the phase is split there.
         phaseDone("score", true, scoredAt);
         phaseDone("select");
-        log(`selected ${picked.length} images; disagreement ${picked.length ? `${Math.min(...picked.map((p) => p.score)).toFixed(4)}..${Math.max(...picked.map((p) => p.score)).toFixed(4)}` : "-"}`);
+        log(
+          `selected ${picked.length} images; disagreement ` +
+            `${
+              picked.length
+                ? `${Math.min(...picked.map((p) => p.score)).toFixed(4)}..` +
+                  `${Math.max(...picked.map((p) => p.score)).toFixed(4)}`
+                : "-"
+            }`,
+        );
       } finally {
         frontEnd.dispose();
       }
@@ -195,10 +284,16 @@ export async function run(args: string[]): Promise<void> {
   }
 
   const turnaround = phases.filter((p) => p.counted).reduce((a, p) => a + p.seconds, 0);
-  const rows = [["phase", "seconds", "peak RSS so far MB"], ...phases.map((p) => [p.counted ? p.phase : `(${p.phase})`, p.seconds.toFixed(1), p.rss.toFixed(0)])];
+  const rows = [
+    ["phase", "seconds", "peak RSS so far MB"],
+    ...phases.map((p) => [p.counted ? p.phase : `(${p.phase})`, p.seconds.toFixed(1), p.rss.toFixed(0)]),
+  ];
   rows.push(["turnaround", turnaround.toFixed(1), rssMb().toFixed(0)]);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   console.log("");
   for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
-  console.log(`\nturnaround ${turnaround.toFixed(1)} s (retrain + score + select; import not counted), peak RSS ${rssMb().toFixed(0)} MB: ${turnaround < 600 ? "under" : "OVER"} the 10-minute target`);
+  console.log(
+    `\nturnaround ${turnaround.toFixed(1)} s (retrain + score + select; import not counted), peak RSS ` +
+      `${rssMb().toFixed(0)} MB: ${turnaround < 600 ? "under" : "OVER"} the 10-minute target`,
+  );
 }

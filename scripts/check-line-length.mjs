@@ -25,5 +25,8 @@ for (const file of files) {
     }
   });
 }
-console.log(`line length: ${long} line(s) over ${MAX} characters in ${files.length} Markdown/JSON/YAML/CSS/HTML/Python/shell files`);
+console.log(
+  `line length: ${long} line(s) over ${MAX} characters in ${files.length} Markdown/JSON/YAML/CSS/HTML/Python/shell ` +
+    `files`,
+);
 process.exit(long > 0 ? 1 : 0);

@@ -31,9 +31,19 @@ function electronBinary() {
 function tryDownload() {
   if (!existsSync(join(electronDir, "install.js"))) return false;
   say("Electron's binary is not installed; trying to download it (node node_modules/electron/install.js)…");
-  const r = spawnSync(process.execPath, [join(electronDir, "install.js")], { cwd: root, stdio: ["ignore", "inherit", "pipe"], timeout: 120_000, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [join(electronDir, "install.js")], {
+    cwd: root,
+    stdio: ["ignore", "inherit", "pipe"],
+    timeout: 120_000,
+    encoding: "utf8",
+  });
   if (r.status === 0) return true;
-  const why = r.error ? r.error.message : (r.stderr ?? "").trim().split("\n").filter((l) => /error|ENOTFOUND|ECONN|ETIMEDOUT|EAI_AGAIN|fetch failed/i.test(l))[0];
+  const why = r.error
+    ? r.error.message
+    : (r.stderr ?? "")
+        .trim()
+        .split("\n")
+        .filter((l) => /error|ENOTFOUND|ECONN|ETIMEDOUT|EAI_AGAIN|fetch failed/i.test(l))[0];
   say(`  the download failed${why ? `: ${why.slice(0, 200)}` : ` (exit ${r.status ?? r.signal})`}`);
   return false;
 }
@@ -59,10 +69,28 @@ async function buildRenderer() {
 
 async function buildElectron() {
   const { build } = await import("esbuild");
-  const common = { bundle: true, platform: "node", target: "node20", packages: "external", logLevel: "warning", sourcemap: "linked", absWorkingDir: root };
+  const common = {
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    logLevel: "warning",
+    sourcemap: "linked",
+    absWorkingDir: root,
+  };
   // Electron 45 runs an ESM main (package.json "type": "module"); a sandboxed preload must be CommonJS.
-  await build({ ...common, entryPoints: [join(root, "src/main/electron/main.ts")], outfile: join(root, "dist/main/electron/main.js"), format: "esm" });
-  await build({ ...common, entryPoints: [join(root, "src/main/electron/preload.ts")], outfile: join(root, "dist/main/electron/preload.cjs"), format: "cjs" });
+  await build({
+    ...common,
+    entryPoints: [join(root, "src/main/electron/main.ts")],
+    outfile: join(root, "dist/main/electron/main.js"),
+    format: "esm",
+  });
+  await build({
+    ...common,
+    entryPoints: [join(root, "src/main/electron/preload.ts")],
+    outfile: join(root, "dist/main/electron/preload.cjs"),
+    format: "cjs",
+  });
 }
 
 async function main() {
@@ -70,7 +98,10 @@ async function main() {
     await buildRenderer();
     await buildElectron();
   } catch (err) {
-    say(`The desktop app could not be built: ${err instanceof Error ? err.message : String(err)}\nNothing was started; fix the error above and run \`npm start\` again.`);
+    say(
+      `The desktop app could not be built: ${err instanceof Error ? err.message : String(err)}\nNothing was ` +
+        `started; fix the error above and run \`npm start\` again.`,
+    );
     return 1;
   }
   if (buildOnly) {
@@ -86,7 +117,8 @@ async function main() {
         "cortexloop: Electron's binary is not installed here, so the desktop app cannot start.",
         "The app is built (dist-renderer/, dist/main/electron/); nothing else was changed. What you can do:",
         "  • on a machine with internet access: node node_modules/electron/install.js   (then npm start)",
-        "  • behind a mirror or proxy: ELECTRON_MIRROR=https://your.mirror/electron/ node node_modules/electron/install.js",
+        "  • behind a mirror or proxy: ELECTRON_MIRROR=https://your.mirror/electron/ node " +
+          "node_modules/electron/install.js",
         "  • or use the same review UI in a browser:",
         "        npx cortexloop serve --db <file>      (then open the printed http://127.0.0.1:…/#token=… URL)",
         "",
@@ -94,13 +126,19 @@ async function main() {
     );
     return 1;
   }
-  const child = spawn(binary, [root, ...appArgs], { cwd: root, stdio: "inherit", env: { ...process.env, ELECTRON_RUN_AS_NODE: undefined } });
+  const child = spawn(binary, [root, ...appArgs], {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, ELECTRON_RUN_AS_NODE: undefined },
+  });
   const forward = (sig) => child.kill(sig);
   process.on("SIGINT", forward);
   process.on("SIGTERM", forward);
   return await new Promise((resolveExit) => {
     child.on("error", (err) => {
-      say(`Electron did not start (${err.message}); nothing was changed. Try \`cortexloop serve --db <file>\` instead.`);
+      say(
+        `Electron did not start (${err.message}); nothing was changed. Try \`cortexloop serve --db <file>\` instead.`,
+      );
       resolveExit(1);
     });
     child.on("exit", (code, signal) => {

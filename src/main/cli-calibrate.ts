@@ -45,7 +45,8 @@ function fromReadings(flags: CalibrateFlags & { readings: string }): void {
   const fits = { red: fitGamma(readings.red), green: fitGamma(readings.green), blue: fitGamma(readings.blue) };
   for (const [name, f] of Object.entries(fits)) {
     say(
-      `${name}: gamma ${f.gamma.toFixed(3)}, black ${f.black} cd/m², white ${f.white} cd/m², rmse ${f.rmse.toFixed(3)} cd/m²`,
+      `${name}: gamma ${f.gamma.toFixed(3)}, black ${f.black} cd/m², white ${f.white} cd/m², rmse ` +
+        `${f.rmse.toFixed(3)} cd/m²`,
     );
   }
   const text = `${JSON.stringify(fits, null, 2)}\n`;
@@ -122,7 +123,8 @@ async function withPhotometer(flags: CalibrateFlags & { photometer: string }): P
     say(`validation sweep: largest deviation from linear ${(dev * 100).toFixed(2)}% of the maximum luminance`);
     if (!written) {
       say(
-        `The validation sweep is not linear within 2% (${(dev * 100).toFixed(2)}%); ${flags.rig} was not changed. Check the photometer's aim and the display's settings, then calibrate again.`,
+        `The validation sweep is not linear within 2% (${(dev * 100).toFixed(2)}%); ${flags.rig} was not changed. ` +
+          `Check the photometer's aim and the display's settings, then calibrate again.`,
       );
       return 1;
     }
@@ -149,7 +151,8 @@ export function registerCalibrateCommands(program: Command): void {
   program
     .command("calibrate")
     .description(
-      "calibrate a display: measure it with a photometer on the stimulus window (--photometer) and write the lookup tables into the rig file, or fit gamma from typed-in readings (--readings)",
+      "calibrate a display: measure it with a photometer on the stimulus window (--photometer) and write the " +
+        "lookup tables into the rig file, or fit gamma from typed-in readings (--readings)",
     )
     .option("--readings <file>", 'JSON {"red":[{"level0to255":0,"luminance":0.4},…],"green":[…],"blue":[…]}')
     .option("-o, --output <file>", "with --readings: write the calibration JSON here (default: print it)")
@@ -161,11 +164,7 @@ export function registerCalibrateCommands(program: Command): void {
     )
     .option("--levels <n>", "levels measured per gun and for grey (default 9)")
     .option("--measure-timeout <s>", "longest a photometer measurement may take (default 30)")
-    .option(
-      "--db <file>",
-      "lab database (the stimulus page is served from it)",
-      defaultDb,
-    )
+    .option("--db <file>", "lab database (the stimulus page is served from it)", defaultDb)
     .option("--window-timeout <s>", "seconds to wait for the stimulus window to open", "120")
     .option("--window-port <port>", "port of the stimulus page (0 picks a free one)", "0")
     .option("--renderer-dir <dir>", "the built renderer (default: dist-renderer/ of the project)")
@@ -179,7 +178,8 @@ export function registerCalibrateCommands(program: Command): void {
   program
     .command("sim-photometer")
     .description(
-      "a simulated PR-655 or ColorCAL MKII on a serial port (one end of a pty pair) that measures the display through a hidden gamma",
+      "a simulated PR-655 or ColorCAL MKII on a serial port (one end of a pty pair) that measures the display " +
+        "through a hidden gamma",
     )
     .option("--type <type>", "the instrument it plays: pr655 or colorcal", "pr655")
     .requiredOption(
@@ -215,7 +215,8 @@ export function registerCalibrateCommands(program: Command): void {
         const endpoint = d.kind === "window" ? d.simulationEndpoint : d.kind === "virtual" ? d.endpoint : undefined;
         if (endpoint === undefined) {
           throw new Error(
-            `${flags.rig}: the simulated photometer needs display.simulationEndpoint (window) or a virtual display's endpoint`,
+            `${flags.rig}: the simulated photometer needs display.simulationEndpoint (window) or a virtual ` +
+              `display's endpoint`,
           );
         }
         const hidden: HiddenDisplay = {

@@ -46,7 +46,10 @@ export interface CampaignFlags {
   activeFraction: string;
   gaudyFraction: string;
   rig: string;
-  /** Record on the rig this file names (a real rig, or `cortexloop sim-rig` running as its own process) instead of --rig. */
+  /**
+   * Record on the rig this file names (a real rig, or `cortexloop sim-rig` running as its own process) instead of
+   * --rig.
+   */
   rigFile?: string;
   /** Ask the experimenter before each designed session runs. */
   approve?: boolean;
@@ -84,13 +87,15 @@ export interface CampaignSummary {
 
 function int(flag: string, value: string, min: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${flag} must be a whole number ≥ ${min}, got "${value}"; nothing was run.`);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`--${flag} must be a whole number ≥ ${min}, got "${value}"; nothing was run.`);
   return n;
 }
 
 function fraction(flag: string, value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`--${flag} must be between 0 and 1, got "${value}"; nothing was run.`);
+  if (!Number.isFinite(n) || n < 0 || n > 1)
+    throw new Error(`--${flag} must be between 0 and 1, got "${value}"; nothing was run.`);
   return n;
 }
 
@@ -102,7 +107,24 @@ function nonNegative(flag: string, value: string): number {
 
 function curveText(label: string, curve: CurvePoint[]): string {
   // Session 1's readout is fitted on the same data in both arms of --compare: its score moves only with the cores.
-  return `${label}: ${curve.map((p) => `session ${p.session}: ${p.imagesShown} images → r²_ER ${p.r2er.toFixed(3)} (session 1's readout ${p.r2erPerSession[0]?.toFixed(3) ?? "-"})${p.compact === undefined ? "" : `; compact models: R² with the ensemble ${p.compact.r2Teacher.toFixed(3)}, filters [${p.compact.filters.join(",")}], ${p.compact.metric === "r2er" ? "r²_ER" : "raw R²"} ${p.compact.recordedStudent.toFixed(3)} (ensemble ${p.compact.recordedTeacher.toFixed(3)})`}`).join("; ")}`;
+  return (
+    `${label}: ` +
+    `${curve
+      .map(
+        (p) =>
+          `session ${p.session}: ${p.imagesShown} images → r²_ER ${p.r2er.toFixed(3)} (session 1's ` +
+          `readout ${p.r2erPerSession[0]?.toFixed(3) ?? "-"})` +
+          `${
+            p.compact === undefined
+              ? ""
+              : `; compact models: R² with the ensemble ${p.compact.r2Teacher.toFixed(3)}, ` +
+                `filters [${p.compact.filters.join(",")}], ${p.compact.metric === "r2er" ? "r²_ER" : "raw R²"} ` +
+                `${p.compact.recordedStudent.toFixed(3)} (ensemble ` +
+                `${p.compact.recordedTeacher.toFixed(3)})`
+          }`,
+      )
+      .join("; ")}`
+  );
 }
 
 /** Simulation only: the simulated neurons' noise-free rates on pictures the campaign never shows. */
@@ -112,13 +134,18 @@ async function trueRates(neurons: SimNeurons, images: RgbImage[], say: (line: st
   const t0 = performance.now();
   for (const [i, image] of images.entries()) {
     rates.set(await neurons.rates(image), i * units);
-    if ((i + 1) % 250 === 0 || i + 1 === images.length) say(`true rates: ${i + 1}/${images.length} pictures (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    if ((i + 1) % 250 === 0 || i + 1 === images.length)
+      say(`true rates: ${i + 1}/${images.length} pictures (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   }
   return { images, unitNames: neurons.units.map((u) => `${u.electrode}#${u.sortedId}`), rates };
 }
 
 /** `cortexloop campaign` without commander: what the command runs (tests call it directly). */
-export async function runCampaignCommand(flags: CampaignFlags, say: (line: string) => void, approve?: (proposal: Proposal) => Promise<boolean>): Promise<{ results: CampaignResult[] }> {
+export async function runCampaignCommand(
+  flags: CampaignFlags,
+  say: (line: string) => void,
+  approve?: (proposal: Proposal) => Promise<boolean>,
+): Promise<{ results: CampaignResult[] }> {
   const t0 = performance.now();
   const sessions = int("sessions", flags.sessions, 1);
   const imagesPerSession = int("images-per-session", flags.imagesPerSession, 4);
@@ -126,30 +153,52 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
   const testRepeats = int("test-repeats", flags.testRepeats, 2);
   const trainRepeats = int("train-repeats", flags.trainRepeats, 1);
   const learningRate = Number(flags.lr);
-  if (!(learningRate > 0 && learningRate < 1)) throw new Error(`--lr must be a learning rate between 0 and 1, got "${flags.lr}"; nothing was run.`);
+  if (!(learningRate > 0 && learningRate < 1))
+    throw new Error(`--lr must be a learning rate between 0 and 1, got "${flags.lr}"; nothing was run.`);
   const units = int("units", flags.units, 1);
   const seed = int("seed", flags.seed, 0);
   const candidates = int("candidates", flags.candidates, 1);
   const selection = flags.selection as Selection;
-  if (selection !== "active" && selection !== "random") throw new Error(`--selection must be active or random, got "${flags.selection}"; nothing was run.`);
+  if (selection !== "active" && selection !== "random")
+    throw new Error(`--selection must be active or random, got "${flags.selection}"; nothing was run.`);
   const rigKind = flags.rig as CampaignRigKind;
-  if (rigKind !== "sim" && rigKind !== "fake") throw new Error(`--rig must be sim or fake, got "${flags.rig}"; nothing was run.`);
+  if (rigKind !== "sim" && rigKind !== "fake")
+    throw new Error(`--rig must be sim or fake, got "${flags.rig}"; nothing was run.`);
   if (flags.rigFile !== undefined && (flags.truthImages ?? "0") !== "0") {
-    throw new Error("--truth-images needs the simulated neurons' true rates, which a rig file's rig does not have; nothing was run. Leave out --truth-images with --rig-file.");
+    throw new Error(
+      "--truth-images needs the simulated neurons' true rates, which a rig file's rig does not have; nothing was " +
+        "run. Leave out --truth-images with --rig-file.",
+    );
   }
   const activeFraction = fraction("active-fraction", flags.activeFraction);
   const gaudyFraction = fraction("gaudy-fraction", flags.gaudyFraction);
   const readouts = flags.readouts;
-  if (readouts !== "per-session" && readouts !== "pooled") throw new Error(`--readouts must be per-session or pooled, got "${flags.readouts}"; nothing was run.`);
+  if (readouts !== "per-session" && readouts !== "pooled")
+    throw new Error(`--readouts must be per-session or pooled, got "${flags.readouts}"; nothing was run.`);
   const coresetPoolFactor = flags.coreset === undefined ? undefined : Number(flags.coreset);
-  if (coresetPoolFactor !== undefined && !(coresetPoolFactor >= 1)) throw new Error(`--coreset must be a pool factor ≥ 1, got "${flags.coreset}"; nothing was run.`);
+  if (coresetPoolFactor !== undefined && !(coresetPoolFactor >= 1))
+    throw new Error(`--coreset must be a pool factor ≥ 1, got "${flags.coreset}"; nothing was run.`);
   const samplingPower = flags.power === undefined ? undefined : Number(flags.power);
-  if (samplingPower !== undefined && !(samplingPower >= 0)) throw new Error(`--power must be a number ≥ 0, got "${flags.power}"; nothing was run.`);
-  if (samplingPower !== undefined && coresetPoolFactor !== undefined) throw new Error("Choose --coreset or --power, not both; nothing was run.");
+  if (samplingPower !== undefined && !(samplingPower >= 0))
+    throw new Error(`--power must be a number ≥ 0, got "${flags.power}"; nothing was run.`);
+  if (samplingPower !== undefined && coresetPoolFactor !== undefined)
+    throw new Error("Choose --coreset or --power, not both; nothing was run.");
   const { selectBackend, isBackendName } = await import("../models/backend.js");
-  const { Campaign, campaignFrontEnd, campaignNeurons, createCampaignRig, defaultCompactModelsDir, defaultImagesDir, formatCurves, loadImageBank } = await import("./campaign/index.js");
+  const {
+    Campaign,
+    campaignFrontEnd,
+    campaignNeurons,
+    createCampaignRig,
+    defaultCompactModelsDir,
+    defaultImagesDir,
+    formatCurves,
+    loadImageBank,
+  } = await import("./campaign/index.js");
   const { compactStep } = await import("./campaign/compact-step.js");
-  if (flags.backend !== undefined && !isBackendName(flags.backend)) throw new Error(`--backend must be one of tfjs-node-gpu, tfjs-node, wasm, cpu, got "${flags.backend}"; nothing was run.`);
+  if (flags.backend !== undefined && !isBackendName(flags.backend))
+    throw new Error(
+      `--backend must be one of tfjs-node-gpu, tfjs-node, wasm, cpu, got "${flags.backend}"; nothing was run.`,
+    );
   await selectBackend({ log: say, prefer: flags.backend as BackendName | undefined });
   const outDir = resolve(flags.out);
   const compactDir = resolve(flags.compactModels ?? defaultCompactModelsDir());
@@ -158,37 +207,92 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
   const store = SessionStore.open(flags.db);
   let server: { close(): Promise<void> } | undefined;
   try {
-    const frontEndInput = flags.frontEndInput === undefined ? undefined : int("front-end-input", flags.frontEndInput, 16);
+    const frontEndInput =
+      flags.frontEndInput === undefined ? undefined : int("front-end-input", flags.frontEndInput, 16);
     const frontEnd = await campaignFrontEnd(flags.frontEnd, say, frontEndInput);
     say(`front end: ${frontEnd.name}`);
     const nActive = Math.round(imagesPerSession * activeFraction);
     const nOther = imagesPerSession - nActive;
-    const bankSize = flags.bankSize !== undefined ? int("bank-size", flags.bankSize, 1) : testImages + imagesPerSession + sessions * nOther + Math.max(candidates, sessions * nActive);
+    const bankSize =
+      flags.bankSize !== undefined
+        ? int("bank-size", flags.bankSize, 1)
+        : testImages + imagesPerSession + sessions * nOther + Math.max(candidates, sessions * nActive);
     const truthImages = int("truth-images", flags.truthImages ?? "0", 0);
     // The true-rate pictures come after the bank's: a V4 image bank is a prefix of one seeded order, so it
     // (and so the whole campaign) is the same with or without them.
     const compactOn = flags.compact === true;
     const compactBank = compactOn ? int("compact-bank", flags.compactBank ?? "2000", 0) : 0;
     // The compact models' extra natural images come after those too, so nothing else changes with them.
-    const loaded = await loadImageBank({ imagesDir: resolve(flags.imagesDir ?? defaultImagesDir()), count: bankSize + truthImages + compactBank, size: 112, seed, log: say });
+    const loaded = await loadImageBank({
+      imagesDir: resolve(flags.imagesDir ?? defaultImagesDir()),
+      count: bankSize + truthImages + compactBank,
+      size: 112,
+      seed,
+      log: say,
+    });
     const bank = { ...loaded, images: loaded.images.slice(0, bankSize) };
-    say(`image bank: ${loaded.description}${truthImages > 0 ? `; ${bankSize} for the campaign, ${loaded.images.length - bank.images.length} never shown, scored against the neurons' true rates` : ""}`);
-    const truth = truthImages > 0 ? await trueRates(population.neurons, loaded.images.slice(bankSize, bankSize + truthImages).map((b) => b.image), say) : undefined;
+    say(
+      `image bank: ${loaded.description}` +
+        `${
+          truthImages > 0
+            ? `; ${bankSize} for the campaign, ${loaded.images.length - bank.images.length} never ` +
+              `shown, scored against the neurons' true rates`
+            : ""
+        }`,
+    );
+    const truth =
+      truthImages > 0
+        ? await trueRates(
+            population.neurons,
+            loaded.images.slice(bankSize, bankSize + truthImages).map((b) => b.image),
+            say,
+          )
+        : undefined;
     const countWindow = { startMs: 50, endMs: 150, bins: 1 };
     const { rigFromFile } = await import("./campaign/rig-file-rig.js");
     const rig =
       flags.rigFile !== undefined
         ? rigFromFile({ file: resolve(flags.rigFile), countWindow, outDir, log: say })
-        : await createCampaignRig({ kind: rigKind, neurons: population.neurons, neuronsKind: population.kind, seed: seed + 7, countWindow, outDir, log: say });
-    say(`rig: ${flags.rigFile !== undefined ? `${rig.config.name} from ${flags.rigFile}` : rigKind === "sim" ? `simulated Open Ephys rig on loopback (${rig.file})` : "in-process fake rig"}`);
+        : await createCampaignRig({
+            kind: rigKind,
+            neurons: population.neurons,
+            neuronsKind: population.kind,
+            seed: seed + 7,
+            countWindow,
+            outDir,
+            log: say,
+          });
+    const rigText =
+      flags.rigFile !== undefined
+        ? `${rig.config.name} from ${flags.rigFile}`
+        : rigKind === "sim"
+          ? `simulated Open Ephys rig on loopback (${rig.file})`
+          : "in-process fake rig";
+    say(`rig: ${rigText}`);
     const { terminalApproval } = await import("./campaign/approve-prompt.js");
     const { StoredApproval } = await import("./campaign/stored-approval.js");
-    // --serve: proposals are stored and decided in the app or (with --approve) on the terminal, whichever answers first.
-    const stored = flags.serve === true ? new StoredApproval(store, { log: say, terminal: flags.approve === true && process.stdin.isTTY === true ? { input: process.stdin, output: process.stderr } : undefined }) : undefined;
+    // --serve: proposals are stored and decided in the app or (with --approve) on the terminal, whichever answers
+    // first.
+    const stored =
+      flags.serve === true
+        ? new StoredApproval(store, {
+            log: say,
+            terminal:
+              flags.approve === true && process.stdin.isTTY === true
+                ? { input: process.stdin, output: process.stderr }
+                : undefined,
+          })
+        : undefined;
     if (stored !== undefined) {
       const { startServer } = await import("./api/server.js");
       const { projectRoot } = await import("./paths.js");
-      const running = await startServer({ store, rendererDir: join(projectRoot, "dist-renderer"), port: 0, log: say, context: { proposals: stored } });
+      const running = await startServer({
+        store,
+        rendererDir: join(projectRoot, "dist-renderer"),
+        port: 0,
+        log: say,
+        context: { proposals: stored },
+      });
       server = running;
       say(`approve proposals in the app: ${running.openUrl}`);
       flags.onServing?.({ url: running.url, token: running.token });
@@ -236,9 +340,18 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
         ? compactStep({
             store,
             frontEnd,
-            bank: [...bank.images, ...loaded.images.slice(bankSize + truthImages)].map((b) => ({ key: b.id, pixels: b.image.pixels0to255 })),
-            settings: { ...flags.compactSettings, ...(flags.compactSteps === undefined ? {} : { steps: int("compact-steps", flags.compactSteps, 0) }) },
-            laterSteps: flags.compactLaterSteps === undefined ? undefined : int("compact-later-steps", flags.compactLaterSteps, 0),
+            bank: [...bank.images, ...loaded.images.slice(bankSize + truthImages)].map((b) => ({
+              key: b.id,
+              pixels: b.image.pixels0to255,
+            })),
+            settings: {
+              ...flags.compactSettings,
+              ...(flags.compactSteps === undefined ? {} : { steps: int("compact-steps", flags.compactSteps, 0) }),
+            },
+            laterSteps:
+              flags.compactLaterSteps === undefined
+                ? undefined
+                : int("compact-later-steps", flags.compactLaterSteps, 0),
             log: say,
           })
         : undefined,
@@ -258,7 +371,12 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
       say(curveText(`${selection} selection`, result.curve));
     }
     for (const r of results) {
-      for (const t of r.turnarounds) say(`${r.selection}: turnaround after session ${t.afterSession}: ${t.totalSeconds.toFixed(1)} s (retrain ${t.retrainSeconds.toFixed(1)} s, score ${t.candidatesScored} candidates + select ${t.scoreSelectSeconds.toFixed(1)} s)`);
+      for (const t of r.turnarounds)
+        say(
+          `${r.selection}: turnaround after session ${t.afterSession}: ${t.totalSeconds.toFixed(1)} s (retrain ` +
+            `${t.retrainSeconds.toFixed(1)} s, score ${t.candidatesScored} candidates + select ` +
+            `${t.scoreSelectSeconds.toFixed(1)} s)`,
+        );
     }
     // The figures again, for programs (`npm run bench -- active` reads them): JSON writes NaN as null.
     const summary: CampaignSummary = {
@@ -271,7 +389,10 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
       results: results.map((r) => ({ selection: r.selection, curve: r.curve, turnarounds: r.turnarounds })),
     };
     writeFileSync(join(outDir, "campaign.json"), `${JSON.stringify(summary, null, 1)}\n`);
-    say(`campaign finished in ${((performance.now() - t0) / 60_000).toFixed(1)} min; sessions, model versions and protocols are in ${flags.db}; protocol files in ${outDir}`);
+    say(
+      `campaign finished in ${((performance.now() - t0) / 60_000).toFixed(1)} min; sessions, model versions and ` +
+        `protocols are in ${flags.db}; protocol files in ${outDir}`,
+    );
     frontEnd.dispose();
     return { results };
   } finally {
@@ -285,15 +406,26 @@ export async function runCampaignCommand(flags: CampaignFlags, say: (line: strin
 export function registerCampaignCommand(program: Command): void {
   program
     .command("campaign")
-    .description("closed-loop campaign against the simulated rig: session 1 natural images, then retrain the ensemble and design each next session (active learning, gaudy, natural)")
+    .description(
+      "closed-loop campaign against the simulated rig: session 1 natural images, then retrain the ensemble and " +
+        "design each next session (active learning, gaudy, natural)",
+    )
     .option("--sessions <k>", "sessions in all", "4")
     .option("--images-per-session <n>", "distinct training images per session (the test set comes on top)", "200")
     .option("--test-images <n>", "held-out natural images shown in every session, never trained on", "30")
     .option("--test-repeats <n>", "repeats of each test image per session (for r²_ER)", "4")
-    .option("--train-repeats <n>", "presentations of each training image per session (repeats average out spike-count noise)", "1")
+    .option(
+      "--train-repeats <n>",
+      "presentations of each training image per session (repeats average out spike-count noise)",
+      "1",
+    )
     .option("--db <file>", "lab database (SQLite)", defaultDb)
     .option("--out <dir>", "folder for the rig file and every session's protocol file", "campaign")
-    .option("--neurons <kind>", "auto (compact when shared/data/v4/compact_models loads, else builtin) | compact | builtin", "auto")
+    .option(
+      "--neurons <kind>",
+      "auto (compact when shared/data/v4/compact_models loads, else builtin) | compact | builtin",
+      "auto",
+    )
     .option("--compact-models <dir>", "folder of compact_model_*.npy (default ../shared/data/v4/compact_models)")
     .option("--units <n>", "simulated units", "16")
     .option("--selection <rule>", "active (ensemble disagreement) | random", "active")
@@ -305,33 +437,82 @@ export function registerCampaignCommand(program: Command): void {
     .option("--steps <n>", "optimizer steps per session visit", String(training.stepsPerVisit))
     .option("--blocks <n>", "residual blocks per member", String(training.blocks))
     .option("--lr <rate>", "Adam learning rate", String(training.learningRate))
-    .option("--patience <n>", "cycles without a better validation score before training stops", String(training.patience))
+    .option(
+      "--patience <n>",
+      "cycles without a better validation score before training stops",
+      String(training.patience),
+    )
     .option("--stop-on <criterion>", STOP_ON_HELP, training.stopOn)
     .option("--min-cycles <n>", "train at least this many cycles before early stopping", String(training.minCycles))
     .option("--readout-l2 <x>", "L2 penalty on the readout weights", String(training.readoutL2))
-    .option("--readouts <kind>", "per-session (a readout per session, as in the paper) | pooled (the sessions record the same units, as the simulated rig does: one readout on every session's images, test repeats pooled over sessions)", "per-session")
-    .option("--no-warm-start", "retrain from random weights after every session instead of continuing from the previous model")
+    .option(
+      "--readouts <kind>",
+      "per-session (a readout per session, as in the paper) | pooled (the sessions record the same units, as the " +
+        "simulated rig does: one readout on every session's images, test repeats pooled over sessions)",
+      "per-session",
+    )
+    .option(
+      "--no-warm-start",
+      "retrain from random weights after every session instead of continuing from the previous model",
+    )
     .option("--candidates <n>", "candidates scored for active learning", "1500")
     .option("--coreset <poolFactor>", "k-centre thinning over the top k × poolFactor candidates")
-    .option("--power <p>", "power sampling: the active picks drawn with chance ∝ disagreement^p instead of the top k (4 is a usual choice)")
+    .option(
+      "--power <p>",
+      "power sampling: the active picks drawn with chance ∝ disagreement^p instead of the top k (4 is a usual choice)",
+    )
     .option("--bank-size <n>", "images taken into the bank (default: what the campaign needs)")
-    .option("--images-dir <dir>", "folder of V4 images_*.zip (default ../shared/data/v4/images; generated images when absent)")
+    .option(
+      "--images-dir <dir>",
+      "folder of V4 images_*.zip (default ../shared/data/v4/images; generated images when absent)",
+    )
     .option("--active-fraction <x>", "share of a later session's images picked by the ensemble (or at random)", "0.5")
     .option("--gaudy-fraction <x>", "share of gaudy versions of natural images", "0.25")
-    .option("--rig <kind>", "sim (real-socket simulated rig, in this process) | fake (in-process fake rig, builtin neurons)", "sim")
-    .option("--rig-file <file>", "record on the rig this file names instead: a real rig, or `cortexloop sim-rig --rig <file>` running as its own process")
-    .option("--approve", "show each designed session and ask before running it (y runs it; anything else stops with the proposal kept)")
-    .option("--serve", "serve the web API while the campaign runs and print its URL: each designed session is stored as a proposal and waits for approval in the app (approveProposal), or on the terminal too with --approve")
-    .option("--front-end <kind>", "default (MobileNetV2 when installed) | mobilenet | gabor | gabor-small | model.json path", "default")
+    .option(
+      "--rig <kind>",
+      "sim (real-socket simulated rig, in this process) | fake (in-process fake rig, builtin neurons)",
+      "sim",
+    )
+    .option(
+      "--rig-file <file>",
+      "record on the rig this file names instead: a real rig, or `cortexloop sim-rig --rig <file>` running as its " +
+        "own process",
+    )
+    .option(
+      "--approve",
+      "show each designed session and ask before running it (y runs it; anything else stops with the proposal kept)",
+    )
+    .option(
+      "--serve",
+      "serve the web API while the campaign runs and print its URL: each designed session is stored as a proposal " +
+        "and waits for approval in the app (approveProposal), or on the terminal too with --approve",
+    )
+    .option(
+      "--front-end <kind>",
+      "default (MobileNetV2 when installed) | mobilenet | gabor | gabor-small | model.json path",
+      "default",
+    )
     .option("--front-end-input <px>", "side of the image the front end sees (default: the front end's own)")
     .option("--stimulus-ms <ms>", "stimulus duration", "50")
     .option("--inter-stimulus-ms <ms>", "blank between stimuli", "50")
     .option("--no-propose", "do not design the session after the last one")
-    .option("--truth-images <n>", "simulation only: also score every retrain against the simulated neurons' noise-free rates on n natural images never shown (squared correlation; what r²_ER estimates, without its noise)", "0")
+    .option(
+      "--truth-images <n>",
+      "simulation only: also score every retrain against the simulated neurons' noise-free rates on n natural " +
+        "images never shown (squared correlation; what r²_ER estimates, without its noise)",
+      "0",
+    )
     .option("--no-compact", "do not distil compact models after each retrain")
     .option("--compact-steps <n>", "steps of the first compact-model distillation's shared model (default 600)")
-    .option("--compact-later-steps <n>", "steps of later distillations, which continue from the previous shared model (default a third)")
-    .option("--compact-bank <n>", "natural images beyond the campaign's bank for the compact models to learn from (never shown)", "2000")
+    .option(
+      "--compact-later-steps <n>",
+      "steps of later distillations, which continue from the previous shared model (default a third)",
+    )
+    .option(
+      "--compact-bank <n>",
+      "natural images beyond the campaign's bank for the compact models to learn from (never shown)",
+      "2000",
+    )
     .option("--backend <name>", "tfjs backend (default: the best that loads)")
     .action(async (flags: CampaignFlags) => {
       await runCampaignCommand(flags, (line) => void process.stderr.write(`${line}\n`));

@@ -16,7 +16,6 @@ import {
 import type { PixelBudget } from "../stimulus/synthesis/index.js";
 import { defaultDb } from "./paths.js";
 
-
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }

@@ -12,7 +12,6 @@ import { resolveSession } from "./import/dataset.js";
 import { defaultDistillSettings } from "../models/compact/index.js";
 import { defaultDb } from "./paths.js";
 
-
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
@@ -22,12 +21,19 @@ function fmt(v: number): string {
 }
 
 function collect(value: string, prior: string[]): string[] {
-  return [...prior, ...value.split(",").map((s) => s.trim()).filter((s) => s.length > 0)];
+  return [
+    ...prior,
+    ...value
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  ];
 }
 
 function numberList(value: string): number[] {
   const out = value.split(",").map((s) => Number(s.trim()));
-  if (out.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`expected positive whole numbers separated by commas, got "${value}"`);
+  if (out.some((v) => !Number.isInteger(v) || v < 1))
+    throw new Error(`expected positive whole numbers separated by commas, got "${value}"`);
   return out;
 }
 
@@ -35,47 +41,107 @@ function numberList(value: string): number[] {
 export function formatDistillSummary(s: DistillSummary): string {
   const metric = s.metric === "r2er" ? "r²_ER" : "raw R²";
   const lines = [
-    `unit           R² (student vs teacher)  before pruning  filters             ${metric} student  ${metric} ensemble  model version`,
+    `unit           R² (student vs teacher)  before pruning  filters             ${metric} student  ${metric} ` +
+      `ensemble  model version`,
     ...s.units.map(
       (u) =>
-        `${u.unit.padEnd(14)} ${fmt(u.r2Teacher).padStart(23)}  ${fmt(u.r2TeacherBeforePruning).padStart(14)}  ${`[${u.filters.join(",")}]`.padEnd(18)}  ${fmt(u.recorded.student).padStart(14)}  ${fmt(u.recorded.teacher).padStart(15)}  ${u.modelVersionId}`,
+        `${u.unit.padEnd(14)} ${fmt(u.r2Teacher).padStart(23)}  ${fmt(u.r2TeacherBeforePruning).padStart(14)}  ` +
+        `${`[${u.filters.join(",")}]`.padEnd(18)}  ${fmt(u.recorded.student).padStart(14)}  ` +
+        `${fmt(u.recorded.teacher).padStart(15)}  ${u.modelVersionId}`,
     ),
-    `median         ${fmt(s.medians.r2Teacher).padStart(23)}  ${fmt(s.medians.r2TeacherBeforePruning).padStart(14)}  ${`[${s.medians.filters.join(",")}]`.padEnd(18)}  ${fmt(s.medians.recordedStudent).padStart(14)}  ${fmt(s.medians.recordedTeacher).padStart(15)}`,
-    `images: ${s.images.train} trained on, ${s.images.heldOut} held out (R²), ${s.images.prune} for pruning; filters before pruning [${s.medians.filtersBeforePruning.join(",")}] (median); ${s.settings.sharedLayers} layers shared while training`,
-    `time: teacher ${s.seconds.teacher.toFixed(1)} s, shared model ${s.seconds.population.toFixed(1)} s, units ${s.seconds.units.toFixed(1)} s, total ${s.seconds.total.toFixed(1)} s`,
+    `median         ${fmt(s.medians.r2Teacher).padStart(23)}  ` +
+      `${fmt(s.medians.r2TeacherBeforePruning).padStart(14)}  ${`[${s.medians.filters.join(",")}]`.padEnd(18)}  ` +
+      `${fmt(s.medians.recordedStudent).padStart(14)}  ${fmt(s.medians.recordedTeacher).padStart(15)}`,
+    `images: ${s.images.train} trained on, ${s.images.heldOut} held out (R²), ${s.images.prune} for pruning; ` +
+      `filters before pruning [${s.medians.filtersBeforePruning.join(",")}] (median); ${s.settings.sharedLayers} ` +
+      `layers shared while training`,
+    `time: teacher ${s.seconds.teacher.toFixed(1)} s, shared model ${s.seconds.population.toFixed(1)} s, units ` +
+      `${s.seconds.units.toFixed(1)} s, total ${s.seconds.total.toFixed(1)} s`,
   ];
   return lines.join("\n");
 }
 
 export function distillProgressLine(m: DistillMessage): string | undefined {
   if (m.type === "log") return m.line;
-  if (m.type === "checkpoint" && m.phase === "population") return `checkpoint: model version ${m.modelVersionId} (step ${m.step})`;
+  if (m.type === "checkpoint" && m.phase === "population")
+    return `checkpoint: model version ${m.modelVersionId} (step ${m.step})`;
   return undefined;
 }
 
 export function registerCompactCommands(program: Command): void {
   program
     .command("distill")
-    .description("distill compact models of a session's units from a deep ensemble (worker-thread job; Ctrl-C cancels, --resume continues), prune them, store them as model versions")
+    .description(
+      "distill compact models of a session's units from a deep ensemble (worker-thread job; Ctrl-C cancels, " +
+        "--resume continues), prune them, store them as model versions",
+    )
     .option("--model <id>", "teacher: a deep-ensemble model version", (v) => Number(v))
     .option("--resume <jobId>", "continue a cancelled or crashed distill job", (v) => Number(v))
     .option("--session <name|id>", "whose readout's units (default: the teacher's newest session)")
-    .option("--units <names>", "units, electrode#sortedId or electrode (repeat or comma-separate; default: every unit not flagged)", collect, [])
+    .option(
+      "--units <names>",
+      "units, electrode#sortedId or electrode (repeat or comma-separate; default: every unit not flagged)",
+      collect,
+      [],
+    )
     .option("--max-units <n>", "at most this many units (the first ones)", (v) => Number(v))
-    .option("--bank <zip|dir>", "more natural images for the stream, with their gaudy versions (repeat or comma-separate)", collect, [])
+    .option(
+      "--bank <zip|dir>",
+      "more natural images for the stream, with their gaudy versions (repeat or comma-separate)",
+      collect,
+      [],
+    )
     .option("--bank-max <n>", "at most this many bank images", (v) => Number(v))
     .option("--no-gaudy", "no gaudy versions of the natural images")
-    .option("--held-out-fraction <f>", "share of the natural images held out for student-teacher R²", (v) => Number(v), 0.1)
-    .option("--hold-out <file>", "a text or JSON file of stimulus hashes to hold out too (e.g. an evaluation's test images)")
+    .option(
+      "--held-out-fraction <f>",
+      "share of the natural images held out for student-teacher R²",
+      (v) => Number(v),
+      0.1,
+    )
+    .option(
+      "--hold-out <file>",
+      "a text or JSON file of stimulus hashes to hold out too (e.g. an evaluation's test images)",
+    )
     .option("--steps <n>", "optimizer steps of the shared model", (v) => Number(v), defaultDistillSettings.steps)
     .option("--batch <n>", "images per step", (v) => Number(v), defaultDistillSettings.batchSize)
     .option("--lr <rate>", "Adam learning rate", (v) => Number(v), defaultDistillSettings.learningRate)
-    .option("--filters <k0,k1,k2,k3,k4>", "filters per layer before pruning", numberList, defaultDistillSettings.filters)
-    .option("--shared-layers <n>", "layers shared by all units while training (Extended Data Fig. 3d)", (v) => Number(v), defaultDistillSettings.sharedLayers)
-    .option("--hint <weight>", "weight of the feature hint (the shared layers also learn the teacher front end's features); 0 turns it off", (v) => Number(v), defaultDistillSettings.hint)
-    .option("--keep-variance <f>", "pruning keeps this fraction of the output variance on held-out images", (v) => Number(v), defaultDistillSettings.prune.keepVariance)
-    .option("--min-filters <n>", "pruning keeps at least this many filters per layer", (v) => Number(v), defaultDistillSettings.prune.minFilters)
-    .option("--retrain-steps <n>", "steps retraining each unit's own layers after pruning", (v) => Number(v), defaultDistillSettings.retrain.steps)
+    .option(
+      "--filters <k0,k1,k2,k3,k4>",
+      "filters per layer before pruning",
+      numberList,
+      defaultDistillSettings.filters,
+    )
+    .option(
+      "--shared-layers <n>",
+      "layers shared by all units while training (Extended Data Fig. 3d)",
+      (v) => Number(v),
+      defaultDistillSettings.sharedLayers,
+    )
+    .option(
+      "--hint <weight>",
+      "weight of the feature hint (the shared layers also learn the teacher front end's features); 0 turns it off",
+      (v) => Number(v),
+      defaultDistillSettings.hint,
+    )
+    .option(
+      "--keep-variance <f>",
+      "pruning keeps this fraction of the output variance on held-out images",
+      (v) => Number(v),
+      defaultDistillSettings.prune.keepVariance,
+    )
+    .option(
+      "--min-filters <n>",
+      "pruning keeps at least this many filters per layer",
+      (v) => Number(v),
+      defaultDistillSettings.prune.minFilters,
+    )
+    .option(
+      "--retrain-steps <n>",
+      "steps retraining each unit's own layers after pruning",
+      (v) => Number(v),
+      defaultDistillSettings.retrain.steps,
+    )
     .option("--seed <n>", "seed", (v) => Number(v), 1)
     .option("--backend <name>", "tfjs-node-gpu | tfjs-node | wasm | cpu")
     .option("--json <file>", "also write the summary as JSON")
@@ -108,7 +174,11 @@ export function registerCompactCommands(program: Command): void {
       }) => {
         const store = SessionStore.open(flags.db);
         try {
-          if (flags.resume === undefined && flags.model === undefined) throw new Error("Name the teacher (--model <ensemble version>) or a job to resume (--resume <jobId>); nothing was started.");
+          if (flags.resume === undefined && flags.model === undefined)
+            throw new Error(
+              "Name the teacher (--model <ensemble version>) or a job to resume (--resume <jobId>); nothing was " +
+                "started.",
+            );
           const heldOutHashes = flags.holdOut === undefined ? undefined : readHashes(flags.holdOut);
           const params: DistillParams | { resumeJobId: number } =
             flags.resume !== undefined
@@ -131,7 +201,11 @@ export function registerCompactCommands(program: Command): void {
                     filters: flags.filters,
                     sharedLayers: flags.sharedLayers,
                     hint: flags.hint,
-                    prune: { ...defaultDistillSettings.prune, keepVariance: flags.keepVariance, minFilters: flags.minFilters },
+                    prune: {
+                      ...defaultDistillSettings.prune,
+                      keepVariance: flags.keepVariance,
+                      minFilters: flags.minFilters,
+                    },
                     retrain: { ...defaultDistillSettings.retrain, steps: flags.retrainSteps },
                     seed: flags.seed,
                   },
@@ -142,7 +216,10 @@ export function registerCompactCommands(program: Command): void {
           });
           say(`job ${handle.jobId} started`);
           const onSignal = (): void => {
-            say(`\ncancelling job ${handle.jobId}; it keeps its last checkpoint and the units it stored (resume with --resume ${handle.jobId}).`);
+            say(
+              `\ncancelling job ${handle.jobId}; it keeps its last checkpoint and the units it stored (resume with ` +
+                `--resume ${handle.jobId}).`,
+            );
             handle.cancel();
           };
           process.on("SIGINT", onSignal);
@@ -165,11 +242,16 @@ export function registerCompactCommands(program: Command): void {
       },
     );
 
-  const compact = program.command("compact").description("compact models: import and export the published .npy layout, list them");
+  const compact = program
+    .command("compact")
+    .description("compact models: import and export the published .npy layout, list them");
 
   compact
     .command("import")
-    .description("store published compact models (a folder of .npy files, or one) as model versions (teacherless); one bad file stores none")
+    .description(
+      "store published compact models (a folder of .npy files, or one) as model versions (teacherless); one bad " +
+        "file stores none",
+    )
     .argument("<dir|file>", "e.g. ../shared/data/v4/compact_models")
     .option("--db <file>", "lab database (SQLite)", defaultDb)
     .action((source: string, flags: { db: string }) => {
@@ -177,7 +259,10 @@ export function registerCompactCommands(program: Command): void {
       try {
         const imported = importCompactModels(store, source, say);
         const ids = imported.map((m) => m.modelVersionId);
-        say(`stored as model versions ${ids.length > 4 ? `${ids[0]}–${ids[ids.length - 1]}` : ids.join(", ")} in ${flags.db}`);
+        say(
+          `stored as model versions ${ids.length > 4 ? `${ids[0]}–${ids[ids.length - 1]}` : ids.join(", ")} in ` +
+            `${flags.db}`,
+        );
       } finally {
         store.close();
       }
@@ -199,8 +284,12 @@ export function registerCompactCommands(program: Command): void {
             ? { teacherId: flags.teacher }
             : ref !== undefined && /^\d+$/.test(ref)
               ? { modelVersionId: Number(ref) }
-              : { unit: ref, sessionId: flags.session === undefined ? undefined : resolveSession(store, flags.session) };
-        if (sel.teacherId === undefined && ref === undefined) throw new Error("Name a compact model version, a unit, or --teacher <id>; nothing was exported.");
+              : {
+                  unit: ref,
+                  sessionId: flags.session === undefined ? undefined : resolveSession(store, flags.session),
+                };
+        if (sel.teacherId === undefined && ref === undefined)
+          throw new Error("Name a compact model version, a unit, or --teacher <id>; nothing was exported.");
         const written = exportCompactModels(store, sel, flags.out, say);
         for (const w of written) console.log(`${w.file}\tmodel version ${w.modelVersionId}`);
       } finally {

@@ -5,7 +5,6 @@ import { SessionStore } from "./store/index.js";
 import { exportSessionCsv, writeSessionBundle, writeSessionNwb } from "./export/index.js";
 import { defaultDb } from "./paths.js";
 
-
 interface ExportFlags {
   db: string;
   csv?: string;

@@ -56,8 +56,18 @@ export async function runHeldOutEvaluation(flags: HeldOutFlags, say: (line: stri
     });
     for (const line of heldOutSummaryLines(report)) console.log(line);
     const s = report.seconds;
-    console.log(`time: features ${s.features.toFixed(1)} s, pretraining ${s.pretrain.toFixed(1)} s, readouts ${(s.ensemble ?? 0).toFixed(1)} s, skip ${(s.skip ?? 0).toFixed(1)} s, ridge ${(s.ridge ?? 0).toFixed(1)} s, factorized ${(s.factorized ?? 0).toFixed(1)} s; ${s.total.toFixed(0)} s in all (backend ${report.backend}, training on ${report.trainingBackend})`);
-    if (report.modelVersionId !== undefined) say(`stored the pretrained ensemble as model version ${report.modelVersionId}; fit the held-out session's readout on all its images with \`cortexloop readout --model ${report.modelVersionId} --session ${report.heldout.name}\``);
+    console.log(
+      `time: features ${s.features.toFixed(1)} s, pretraining ${s.pretrain.toFixed(1)} s, readouts ` +
+        `${(s.ensemble ?? 0).toFixed(1)} s, skip ${(s.skip ?? 0).toFixed(1)} s, ridge ${(s.ridge ?? 0).toFixed(1)} ` +
+        `s, factorized ${(s.factorized ?? 0).toFixed(1)} s; ${s.total.toFixed(0)} s in all (backend ` +
+        `${report.backend}, training on ${report.trainingBackend})`,
+    );
+    if (report.modelVersionId !== undefined)
+      say(
+        `stored the pretrained ensemble as model version ${report.modelVersionId}; fit the held-out session's ` +
+          `readout on all its images with \`cortexloop readout --model ${report.modelVersionId} --session ` +
+          `${report.heldout.name}\``,
+      );
     if (flags.out !== undefined) {
       const files = writeHeldOutOutput(report, flags.out);
       say(`wrote ${files.join(", ")}`);

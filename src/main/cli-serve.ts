@@ -20,20 +20,31 @@ function say(line: string): void {
 async function serve(flags: ServeFlags): Promise<number> {
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    say(`--port must be a whole number from 0 to 65535 (0 picks a free one); got "${flags.port}". Nothing was started.`);
+    say(
+      `--port must be a whole number from 0 to 65535 (0 picks a free one); got "${flags.port}". Nothing was started.`,
+    );
     return 2;
   }
   const host = flags.host ?? "127.0.0.1";
   if (!isLoopbackHost(host)) {
-    say(`WARNING: serving on ${host}, not loopback: anyone who can reach this address and has the token can read every session in ${flags.db}. Use --host 127.0.0.1 unless you mean it.`);
+    say(
+      `WARNING: serving on ${host}, not loopback: anyone who can reach this address and has the token can read ` +
+        `every session in ${flags.db}. Use --host 127.0.0.1 unless you mean it.`,
+    );
   }
   const rendererDir = resolve(flags.rendererDir ?? join(projectRoot, "dist-renderer"));
   if (!existsSync(join(rendererDir, "index.html"))) {
-    say(`The review UI is not built (${rendererDir}/index.html is missing). Run \`npm run build:renderer\`, then this command again. Nothing was started.`);
+    say(
+      `The review UI is not built (${rendererDir}/index.html is missing). Run \`npm run build:renderer\`, then ` +
+        `this command again. Nothing was started.`,
+    );
     return 1;
   }
   if (!existsSync(flags.db)) {
-    say(`No database at ${flags.db}. Pass --db <file> (for a demo: \`cortexloop demo --db demo.db\`). Nothing was started.`);
+    say(
+      `No database at ${flags.db}. Pass --db <file> (for a demo: \`cortexloop demo --db demo.db\`). Nothing was ` +
+        `started.`,
+    );
     return 1;
   }
   const store = SessionStore.open(flags.db, { readonly: true });
@@ -42,7 +53,10 @@ async function serve(flags: ServeFlags): Promise<number> {
     server = await startServer({ store, rendererDir, port, host, log: say });
   } catch (err) {
     store.close();
-    say(`Could not listen on ${host}:${port} (${err instanceof Error ? err.message : String(err)}). Try another --port. Nothing was started.`);
+    say(
+      `Could not listen on ${host}:${port} (${err instanceof Error ? err.message : String(err)}). Try another ` +
+        `--port. Nothing was started.`,
+    );
     return 1;
   }
   say(`cortexloop review of ${flags.db} (read-only). Open this URL in a browser; it carries the access token:`);

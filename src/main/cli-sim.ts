@@ -4,7 +4,14 @@ import { sharedDir } from "./paths.js";
 import { loadRigFile } from "./protocol/index.js";
 import type { CountWindow, RigConfig } from "./protocol/schema.js";
 import { builtinNeurons } from "./sim/neurons.js";
-import { SimRig, simNeuronsFrom, type SimEventCodeInput, type SimFaults, type SimNeurons, type SimRigOptions } from "./sim/sim-rig.js";
+import {
+  SimRig,
+  simNeuronsFrom,
+  type SimEventCodeInput,
+  type SimFaults,
+  type SimNeurons,
+  type SimRigOptions,
+} from "./sim/sim-rig.js";
 
 export interface SimRigFlags {
   rig: string;
@@ -30,15 +37,28 @@ export interface SimRigFlags {
 function num(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new Error(`--${flag} must be a number, got "${value}"; the simulated rig did not start.`);
+  if (!Number.isFinite(n))
+    throw new Error(`--${flag} must be a number, got "${value}"; the simulated rig did not start.`);
   return n;
 }
 
 function parseWindow(text: string | undefined, rig: RigConfig): CountWindow {
-  if (text === undefined) return { startMs: rig.acquisition.countWindowMs[0], endMs: rig.acquisition.countWindowMs[1], bins: rig.acquisition.countBins };
+  if (text === undefined)
+    return {
+      startMs: rig.acquisition.countWindowMs[0],
+      endMs: rig.acquisition.countWindowMs[1],
+      bins: rig.acquisition.countBins,
+    };
   const [startMs, endMs, bins] = text.split(",").map(Number);
-  if (!Number.isFinite(startMs) || !Number.isFinite(endMs) || endMs! <= startMs!) throw new Error(`--count-window must be start,end[,bins] in ms with end > start, got "${text}"; the simulated rig did not start.`);
-  return { startMs: startMs!, endMs: endMs!, bins: bins !== undefined && Number.isInteger(bins) && bins > 0 ? bins : 1 };
+  if (!Number.isFinite(startMs) || !Number.isFinite(endMs) || endMs! <= startMs!)
+    throw new Error(
+      `--count-window must be start,end[,bins] in ms with end > start, got "${text}"; the simulated rig did not start.`,
+    );
+  return {
+    startMs: startMs!,
+    endMs: endMs!,
+    bins: bins !== undefined && Number.isInteger(bins) && bins > 0 ? bins : 1,
+  };
 }
 
 /** Where the simulated rig sees frames: the virtual display, or the stimulus window's simulation endpoint. */
@@ -47,10 +67,21 @@ function displayEndpointOf(display: RigConfig["display"]): string | undefined {
   return display.kind === "window" ? display.simulationEndpoint : undefined;
 }
 
-/** Turns a rig file plus sim-rig flags into the simulated rig's options (flags override the rig file's simulation block). */
-export async function simRigOptionsFrom(rigFile: string, flags: Omit<SimRigFlags, "rig">, log?: (line: string) => void): Promise<SimRigOptions> {
+/**
+ * Turns a rig file plus sim-rig flags into the simulated rig's options (flags override the rig file's simulation
+ * block).
+ */
+export async function simRigOptionsFrom(
+  rigFile: string,
+  flags: Omit<SimRigFlags, "rig">,
+  log?: (line: string) => void,
+): Promise<SimRigOptions> {
   const { rig } = loadRigFile(rigFile);
-  if (rig.acquisition.format !== "openephys-zmq") throw new Error(`${rigFile} describes an ${rig.acquisition.format} rig; the simulated rig speaks openephys-zmq. Use a rig file with "format": "openephys-zmq".`);
+  if (rig.acquisition.format !== "openephys-zmq")
+    throw new Error(
+      `${rigFile} describes an ${rig.acquisition.format} rig; the simulated rig speaks openephys-zmq. Use a rig ` +
+        `file with "format": "openephys-zmq".`,
+    );
   const sim = rig.simulation;
   const units = num("units", flags.units) ?? sim?.units ?? 16;
   const seed = num("seed", flags.seed) ?? sim?.seed ?? 7;
@@ -62,21 +93,36 @@ export async function simRigOptionsFrom(rigFile: string, flags: Omit<SimRigFlags
     const { compactNeurons } = await import("./sim/compact-neurons.js");
     const { selectBackend } = await import("../models/backend.js");
     await selectBackend();
-    neurons = await compactNeurons({ dir: resolve(flags.compactModels ?? sim?.compactModels ?? join(sharedDir() ?? resolve("..", "shared"), "data", "v4", "compact_models")), count: units, seed });
+    neurons = await compactNeurons({
+      dir: resolve(
+        flags.compactModels ??
+          sim?.compactModels ??
+          join(sharedDir() ?? resolve("..", "shared"), "data", "v4", "compact_models"),
+      ),
+      count: units,
+      seed,
+    });
   } else throw new Error(`--neurons must be builtin or compact, got "${kind}"; the simulated rig did not start.`);
   let eventCodes: SimEventCodeInput;
   const codes = rig.eventCodes;
   if (codes.transport === "serial") {
     const path = flags.serial ?? sim?.serialPath;
-    if (path === undefined) throw new Error(`${rigFile} sends event codes over serial; give the simulated rig its end of the pty pair with --serial <path> (or simulation.serialPath).`);
+    if (path === undefined)
+      throw new Error(
+        `${rigFile} sends event codes over serial; give the simulated rig its end of the pty pair with --serial ` +
+          `<path> (or simulation.serialPath).`,
+      );
     eventCodes = { kind: "serial", path };
-  } else if (codes.transport === "openephys-network-events") eventCodes = { kind: "network-events", host: codes.host, port: codes.port };
+  } else if (codes.transport === "openephys-network-events")
+    eventCodes = { kind: "network-events", host: codes.host, port: codes.port };
   else eventCodes = { kind: "none" };
   const faults: SimFaults = {
     ...sim?.faults,
     ...(flags.drop !== undefined ? { dropFraction: num("drop", flags.drop) } : {}),
     ...(flags.malformed !== undefined ? { malformedFraction: num("malformed", flags.malformed) } : {}),
-    ...(flags.restartAfter !== undefined ? { restartAfterPresentations: num("restart-after", flags.restartAfter) } : {}),
+    ...(flags.restartAfter !== undefined
+      ? { restartAfterPresentations: num("restart-after", flags.restartAfter) }
+      : {}),
     ...(flags.stallAfter !== undefined ? { stallAfterPresentations: num("stall-after", flags.stallAfter) } : {}),
     ...(flags.stallMs !== undefined ? { stallMs: num("stall-ms", flags.stallMs) } : {}),
   };
@@ -105,11 +151,17 @@ export async function simRigOptionsFrom(rigFile: string, flags: Omit<SimRigFlags
   };
 }
 
-/** `cortexloop sim-rig`: runs the simulated rig until SIGINT/SIGTERM; prints one JSON line when ready and one with its stats when stopped. */
+/**
+ * `cortexloop sim-rig`: runs the simulated rig until SIGINT/SIGTERM; prints one JSON line when ready and one with its
+ * stats when stopped.
+ */
 export function registerSimRigCommand(program: Command): void {
   program
     .command("sim-rig")
-    .description("run a simulated Open Ephys rig (ZMQ spikes and TTLs, event box or Network Events, virtual display) until interrupted")
+    .description(
+      "run a simulated Open Ephys rig (ZMQ spikes and TTLs, event box or Network Events, virtual display) until " +
+        "interrupted",
+    )
     .requiredOption("--rig <file>", "rig file (openephys-zmq) the controller uses too")
     .option("--neurons <kind>", "builtin | compact")
     .option("--compact-models <dir>", "folder of compact_model_*.npy (neurons compact)")
@@ -124,8 +176,14 @@ export function registerSimRigCommand(program: Command): void {
     .option("--rate-scale <x>", "multiply every firing rate")
     .option("--serial <path>", "the simulated event box's end of the pty pair (serial rigs)")
     .option("--count-window <start,end[,bins]>", "count window of the ground truth in ms (default: the rig file's)")
-    .option("--publisher <kind>", "data socket: zeromq (libzmq PUB, default) or zmtp (batched writes, for benchmark rates)")
-    .option("--data-channels <n>", "continuous channels sent as DATA messages per processing block (default 4; 0: none)")
+    .option(
+      "--publisher <kind>",
+      "data socket: zeromq (libzmq PUB, default) or zmtp (batched writes, for benchmark rates)",
+    )
+    .option(
+      "--data-channels <n>",
+      "continuous channels sent as DATA messages per processing block (default 4; 0: none)",
+    )
     .option("--display-lag-ms <ms>", "photodiode: from a frame to its light (default: simulation.display.lagMs or 20)")
     .option("--display-jitter-ms <ms>", "photodiode: SD of that lag (default: simulation.display.jitterMs or 2)")
     .action(async (flags: SimRigFlags) => {
@@ -133,9 +191,17 @@ export function registerSimRigCommand(program: Command): void {
       const options = await simRigOptionsFrom(flags.rig, flags, say);
       const sim = new SimRig(options);
       await sim.start();
-      const ready = { event: "ready", dataEndpoint: sim.dataEndpoint, units: options.neurons.units.length, pid: process.pid };
+      const ready = {
+        event: "ready",
+        dataEndpoint: sim.dataEndpoint,
+        units: options.neurons.units.length,
+        pid: process.pid,
+      };
       process.stdout.write(`${JSON.stringify(ready)}\n`);
-      say(`sim-rig: publishing on ${sim.dataEndpoint} (heartbeat on port ${options.dataPort + 1}); ${options.neurons.units.length} units; Ctrl-C stops`);
+      say(
+        `sim-rig: publishing on ${sim.dataEndpoint} (heartbeat on port ${options.dataPort + 1}); ` +
+          `${options.neurons.units.length} units; Ctrl-C stops`,
+      );
       await new Promise<void>((done) => {
         const stop = (): void => {
           process.off("SIGINT", stop);

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import cliProgress from "cli-progress";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
@@ -21,7 +21,6 @@ import { sessionDisplaySetup, type DisplayFlags } from "./cli-display.js";
 import { describeDisplayTiming, displayTimingSummary } from "./store/display-timing.js";
 import { registerCalibrateCommands } from "./cli-calibrate.js";
 
-
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
@@ -30,7 +29,11 @@ function say(line: string): void {
 function progressReporter(label: string): { update(done: number, total: number): void; stop(): void } {
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted}`, stream: process.stderr, hideCursor: true },
+      {
+        format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted}`,
+        stream: process.stderr,
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     let started = false;
@@ -67,7 +70,11 @@ interface RunFlags extends DisplayFlags {
 
 async function runSession(protocolFile: string, flags: RunFlags): Promise<number> {
   const loaded = loadProtocolFile(protocolFile);
-  const rigFile = flags.rig ?? (loaded.protocol.rig ? resolve(dirname(resolve(protocolFile)), loaded.protocol.rig) : resolve(builtinProtocolsDir, "rigs", "in-process.json"));
+  const rigFile =
+    flags.rig ??
+    (loaded.protocol.rig
+      ? resolve(dirname(resolve(protocolFile)), loaded.protocol.rig)
+      : resolve(builtinProtocolsDir, "rigs", "in-process.json"));
   const { rig: rigConfig, text: rigText } = loadRigFile(rigFile);
   const countWindow = sessionCountWindow(rigConfig, loaded.protocol.countWindow);
   const store = SessionStore.open(flags.db);
@@ -120,7 +127,10 @@ async function runSession(protocolFile: string, flags: RunFlags): Promise<number
     progress.stop();
     const timing = displayTimingSummary(store.db, result.sessionId);
     if (timing !== undefined) for (const line of describeDisplayTiming(timing)) say(line);
-    say(`session ${result.uuid}: ${result.state}; ${result.presented}/${result.scheduled} presented, ${result.countsStored} with counts, ${result.faults} faults; stored in ${flags.db}`);
+    say(
+      `session ${result.uuid}: ${result.state}; ${result.presented}/${result.scheduled} presented, ` +
+        `${result.countsStored} with counts, ${result.faults} faults; stored in ${flags.db}`,
+    );
     return result.state === "completed" || result.state === "interrupted" ? 0 : 1;
   } finally {
     progress.stop();
@@ -159,7 +169,10 @@ async function startDemoSimRig(): Promise<{ rigFile: string; stop(): Promise<voi
   writeFileSync(rigFile, `${JSON.stringify(config, null, 2)}\n`);
   const sim = new SimRig(await simRigOptionsFrom(rigFile, {}, say));
   await sim.start();
-  say(`simulated rig: spikes on tcp://127.0.0.1:${dataPort}, Network Events on port ${eventsPort}, display on port ${displayPort}`);
+  say(
+    `simulated rig: spikes on tcp://127.0.0.1:${dataPort}, Network Events on port ${eventsPort}, display on port ` +
+      `${displayPort}`,
+  );
   return {
     rigFile,
     async stop() {
@@ -228,7 +241,18 @@ export function buildProgram(): Command {
           return;
         }
         console.table(
-          rows.map((r) => ({ id: r.id, uuid: r.uuid.slice(0, 8), name: r.name, date: r.createdAt, protocol: r.protocolName, rig: r.rigName, state: r.state, presentations: r.presentations, units: r.units, faults: r.faults })),
+          rows.map((r) => ({
+            id: r.id,
+            uuid: r.uuid.slice(0, 8),
+            name: r.name,
+            date: r.createdAt,
+            protocol: r.protocolName,
+            rig: r.rigName,
+            state: r.state,
+            presentations: r.presentations,
+            units: r.units,
+            faults: r.faults,
+          })),
         );
       });
     });
@@ -241,18 +265,27 @@ export function buildProgram(): Command {
     .action((ref: string, flags: { db: string }) => {
       withStore(flags.db, (store) => {
         const s = store.findSession(ref);
-        if (s === undefined) throw new Error(`No session "${ref}" in ${flags.db}; run \`cortexloop sessions\` to list them.`);
+        if (s === undefined)
+          throw new Error(`No session "${ref}" in ${flags.db}; run \`cortexloop sessions\` to list them.`);
         const presentations = store.presentations(s.id);
         const results = store.countResults(s.id);
         const faults = store.faults(s.id);
         console.log(`session ${s.id} ${s.uuid} "${s.name}" created ${s.createdAt}, state ${store.sessionState(s.id)}`);
-        console.log(`count window ${s.countWindow.startMs}..${s.countWindow.endMs} ms in ${s.countWindow.bins} bin(s), seed ${s.seed}`);
-        console.log(`presentations ${presentations.length}, with counts ${results.filter((r) => r.complete).length}, incomplete ${results.filter((r) => !r.complete).length}, units ${store.units(s.id).length}, faults ${faults.length}`);
+        console.log(
+          `count window ${s.countWindow.startMs}..${s.countWindow.endMs} ms in ${s.countWindow.bins} bin(s), seed ` +
+            `${s.seed}`,
+        );
+        console.log(
+          `presentations ${presentations.length}, with counts ${results.filter((r) => r.complete).length}, ` +
+            `incomplete ${results.filter((r) => !r.complete).length}, units ${store.units(s.id).length}, faults ` +
+            `${faults.length}`,
+        );
         for (const e of store.sessionEvents(s.id)) console.log(`  ${e.at} ${e.kind}${e.detail ? `: ${e.detail}` : ""}`);
         const timing = displayTimingSummary(store.db, s.id);
         if (timing !== undefined) for (const line of describeDisplayTiming(timing)) console.log(line);
         for (const f of faults.slice(0, 20)) console.log(`  fault ${f.code}: ${f.message}`);
-        if (faults.length > 20) console.log(`  … ${faults.length - 20} more faults (cortexloop export ${ref} --csv DIR)`);
+        if (faults.length > 20)
+          console.log(`  … ${faults.length - 20} more faults (cortexloop export ${ref} --csv DIR)`);
         console.log("protocol:");
         console.log(store.protocolText(s.protocolId));
       });
@@ -268,8 +301,18 @@ export function buildProgram(): Command {
       withStore(flags.db, (store) => {
         const protocol = replayProtocol(store, ref);
         writeFileSync(flags.output, `${JSON.stringify(protocol, null, 2)}\n`);
-        const n = protocol.blocks.reduce((sum, b) => sum + (protocol.sources[b.source]?.kind === "stored" ? (protocol.sources[b.source] as { hashes: string[] }).hashes.length : 0), 0);
-        say(`wrote ${flags.output}: ${n} presentations in ${protocol.blocks.length} block(s); run it with \`cortexloop run ${flags.output} --db ${flags.db}\` (images come from that database)`);
+        const n = protocol.blocks.reduce(
+          (sum, b) =>
+            sum +
+            (protocol.sources[b.source]?.kind === "stored"
+              ? (protocol.sources[b.source] as { hashes: string[] }).hashes.length
+              : 0),
+          0,
+        );
+        say(
+          `wrote ${flags.output}: ${n} presentations in ${protocol.blocks.length} block(s); run it with ` +
+            `\`cortexloop run ${flags.output} --db ${flags.db}\` (images come from that database)`,
+        );
       });
     });
 

@@ -10,6 +10,7 @@ describe("threadsFromEnv (CORTEXLOOP_THREADS)", () => {
   });
 
   it("refuses what is not a thread count, saying what it got", () => {
-    for (const bad of ["0", "-2", "1.5", "two"]) expect(() => threadsFromEnv(bad)).toThrow(`CORTEXLOOP_THREADS must be a whole number ≥ 1, got "${bad}"`);
+    for (const bad of ["0", "-2", "1.5", "two"])
+      expect(() => threadsFromEnv(bad)).toThrow(`CORTEXLOOP_THREADS must be a whole number ≥ 1, got "${bad}"`);
   });
 });

@@ -66,7 +66,8 @@ function installNodeWorkerShim(): void {
   if (workerShimInstalled) return;
   workerShimInstalled = true;
   const require = createRequire(import.meta.url);
-  const workerFile = require.resolve("@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js");
+  const workerFile =
+    require.resolve("@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js");
   const factoryFile = require.resolve("@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js");
   const loaded: unknown = require(workerFile);
   const contents = (loaded as { wasmWorkerContents?: unknown }).wasmWorkerContents;
@@ -130,18 +131,23 @@ async function tryWasm(threads: number): Promise<Loaded> {
   registerWasmGradientKernels();
   const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
   // Without SIMD the wasm runtime cannot run them either; the composite kernels stay in charge.
-  if (!simd) return { threads: getThreadsCount(), simd, simdKernels: false, relaxedSimd: false, kernelNote: "composite gradient kernels: no wasm SIMD" };
+  if (!simd)
+    return {
+      threads: getThreadsCount(),
+      simd,
+      simdKernels: false,
+      relaxedSimd: false,
+      kernelNote: "composite gradient kernels: no wasm SIMD",
+    };
   const prep = await prepareSimdKernels(tf.backend(), getThreadsCount());
   const kernelNote = prep.ready
-    ? `SIMD gradient kernels${prep.fma ? " with relaxed-SIMD multiply-add" : ""}${prep.note === undefined ? "" : ` (${prep.note})`}`
+    ? `SIMD gradient kernels${prep.fma ? " with relaxed-SIMD multiply-add" : ""}` +
+      `${prep.note === undefined ? "" : ` (${prep.note})`}`
     : `composite gradient kernels: ${prep.note ?? "SIMD kernels did not load"}`;
   return { threads: getThreadsCount(), simd, simdKernels: prep.ready, relaxedSimd: prep.fma, kernelNote };
 }
 
-async function tryOne(
-  name: BackendName,
-  threads: number,
-): Promise<Loaded> {
+async function tryOne(name: BackendName, threads: number): Promise<Loaded> {
   switch (name) {
     case "tfjs-node-gpu":
     case "tfjs-node": {
@@ -184,7 +190,8 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   if (prefer === undefined && fromEnv !== undefined && fromEnv !== "") {
     if (!isBackendName(fromEnv)) {
       throw new Error(
-        `CORTEXLOOP_BACKEND=${fromEnv} is not a backend; use one of ${BACKEND_ORDER.join(", ")}, or unset it to pick automatically.`,
+        `CORTEXLOOP_BACKEND=${fromEnv} is not a backend; use one of ${BACKEND_ORDER.join(", ")}, or unset it to ` +
+          `pick automatically.`,
       );
     }
     prefer = fromEnv;
@@ -201,8 +208,19 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
           : skipped.length === 0
             ? "first in order"
             : `first that loaded (${skipped.join("; ")})`;
-      log(`backend: using ${name} (threads ${got.threads}, simd ${got.simd}${got.kernelNote === undefined ? "" : `, ${got.kernelNote}`}): ${reason}`);
-      return { name, tfName: tf.getBackend(), threads: got.threads, simd: got.simd, simdKernels: got.simdKernels, relaxedSimd: got.relaxedSimd, reason };
+      log(
+        `backend: using ${name} (threads ${got.threads}, simd ${got.simd}` +
+          `${got.kernelNote === undefined ? "" : `, ${got.kernelNote}`}): ${reason}`,
+      );
+      return {
+        name,
+        tfName: tf.getBackend(),
+        threads: got.threads,
+        simd: got.simd,
+        simdKernels: got.simdKernels,
+        relaxedSimd: got.relaxedSimd,
+        reason,
+      };
     } catch (err) {
       const why = errorText(err);
       skipped.push(`${name}: ${why}`);

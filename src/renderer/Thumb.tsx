@@ -30,6 +30,20 @@ export function Thumb({ sha256, size = 40 }: { sha256: string; size?: number }) 
     };
   }, [api, sha256]);
   if (src === undefined) return <span className="thumb placeholder" style={{ width: size, height: size }} />;
-  if (src === null) return <span className="thumb missing" style={{ width: size, height: size }} title="image not in this database">?</span>;
-  return <img className="thumb" src={src} width={size} height={size} alt={`stimulus ${sha256.slice(0, 8)}`} data-testid="stimulus-thumb" />;
+  if (src === null)
+    return (
+      <span className="thumb missing" style={{ width: size, height: size }} title="image not in this database">
+        ?
+      </span>
+    );
+  return (
+    <img
+      className="thumb"
+      src={src}
+      width={size}
+      height={size}
+      alt={`stimulus ${sha256.slice(0, 8)}`}
+      data-testid="stimulus-thumb"
+    />
+  );
 }

@@ -10,7 +10,8 @@ export function useCortexloop(): CortexloopApi {
   return api;
 }
 
-export type Loadable<T> = { status: "loading" } | { status: "ok"; value: T } | { status: "error"; code: ApiErrorCode; message: string };
+export type Loadable<T> =
+  { status: "loading" } | { status: "ok"; value: T } | { status: "error"; code: ApiErrorCode; message: string };
 
 /** Loads `channel(request)` whenever `key` changes; a stale answer (after a newer key) is dropped. */
 export function useApi<C extends Channel>(channel: C, request: RequestOf<C> | null, key: string): Loadable<ReplyOf<C>> {
@@ -25,17 +26,22 @@ export function useApi<C extends Channel>(channel: C, request: RequestOf<C> | nu
     call(request).then(
       (reply) => {
         if (!current) return;
-        setState(reply.ok ? { status: "ok", value: reply.value as ReplyOf<C> } : { status: "error", code: reply.code, message: reply.message });
+        setState(
+          reply.ok
+            ? { status: "ok", value: reply.value as ReplyOf<C> }
+            : { status: "error", code: reply.code, message: reply.message },
+        );
       },
       (err: unknown) => {
-        if (current) setState({ status: "error", code: "internal", message: err instanceof Error ? err.message : String(err) });
+        if (current)
+          setState({ status: "error", code: "internal", message: err instanceof Error ? err.message : String(err) });
       },
     );
     return () => {
       current = false;
     };
     // `key` stands for the request's content.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // (`key` replaces the request in the dependencies on purpose.)
   }, [api, channel, key]);
   return state;
 }

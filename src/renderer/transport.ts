@@ -37,7 +37,13 @@ export function takeTokenFromLocation(): string | undefined {
 export function createBrowserTransport(token: string | undefined, base = ""): CortexloopApi {
   async function call<C extends Channel>(channel: C, request: RequestOf<C>): Promise<ApiReply<ReplyOf<C>>> {
     if (token === undefined) {
-      return { ok: false, code: "unauthorized", message: "This page was opened without its access token. Open the full URL that `cortexloop serve` printed (it ends in #token=…)." };
+      return {
+        ok: false,
+        code: "unauthorized",
+        message:
+          "This page was opened without its access token. Open the full URL that `cortexloop serve` printed (it " +
+          "ends in #token=…).",
+      };
     }
     let res: Response;
     try {
@@ -49,12 +55,22 @@ export function createBrowserTransport(token: string | undefined, base = ""): Co
         cache: "no-store",
       });
     } catch (err) {
-      return { ok: false, code: "internal", message: `The controller did not answer (${err instanceof Error ? err.message : String(err)}). Is \`cortexloop serve\` still running?` };
+      return {
+        ok: false,
+        code: "internal",
+        message:
+          `The controller did not answer (${err instanceof Error ? err.message : String(err)}). Is ` +
+          `\`cortexloop serve\` still running?`,
+      };
     }
     try {
       return (await res.json()) as ApiReply<ReplyOf<C>>;
     } catch {
-      return { ok: false, code: "internal", message: `The controller answered ${res.status} without a readable reply; try again.` };
+      return {
+        ok: false,
+        code: "internal",
+        message: `The controller answered ${res.status} without a readable reply; try again.`,
+      };
     }
   }
   const api: Partial<Record<Channel, (request: never) => Promise<ApiReply<unknown>>>> = {};

@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { applyCalibration, fitGamma, identityCalibration, linearizingLut } from "./calibration.js";
 
-function readings(gamma: number, black: number, white: number, noise = 0): { level0to255: number; luminance: number }[] {
+function readings(
+  gamma: number,
+  black: number,
+  white: number,
+  noise = 0,
+): { level0to255: number; luminance: number }[] {
   return [0, 32, 64, 96, 128, 160, 192, 224, 255].map((v, i) => ({
     level0to255: v,
     luminance: black + (white - black) * Math.pow(v / 255, gamma) + (i % 2 === 0 ? noise : -noise),

@@ -24,12 +24,18 @@ function predict(fit: Omit<GammaFit, "rmse">, level: number): number {
  * gamma by a log-log least-squares start refined by golden-section search on the squared error.
  */
 export function fitGamma(readings: readonly LuminanceReading[]): GammaFit {
-  if (readings.length < 3) throw new Error(`fitGamma: need at least 3 readings (black, white and one between), got ${readings.length}`);
+  if (readings.length < 3)
+    throw new Error(`fitGamma: need at least 3 readings (black, white and one between), got ${readings.length}`);
   const sorted = [...readings].sort((a, b) => a.level0to255 - b.level0to255);
   const black = sorted[0]!.luminance;
   const white = sorted[sorted.length - 1]!.luminance;
-  if (!(white > black)) throw new Error(`fitGamma: the brightest level (${white} cd/m²) must be brighter than the darkest (${black} cd/m²); check the photometer readings`);
-  const sse = (gamma: number): number => sorted.reduce((s, r) => s + (predict({ gamma, black, white }, r.level0to255) - r.luminance) ** 2, 0);
+  if (!(white > black))
+    throw new Error(
+      `fitGamma: the brightest level (${white} cd/m²) must be brighter than the darkest (${black} cd/m²); check ` +
+        `the photometer readings`,
+    );
+  const sse = (gamma: number): number =>
+    sorted.reduce((s, r) => s + (predict({ gamma, black, white }, r.level0to255) - r.luminance) ** 2, 0);
   let lo = 0.2;
   let hi = 5;
   const phi = (Math.sqrt(5) - 1) / 2;
@@ -74,7 +80,8 @@ export function calibrationFromFits(fits: { red: GammaFit; green: GammaFit; blue
 /** What the display emits for an image: every pixel through its channel's lookup table. */
 export function applyCalibration(image: RgbImage, calibration: DisplayCalibration): RgbImage {
   for (const [name, lut] of Object.entries(calibration) as [string, Uint8Array][]) {
-    if (lut.length !== 256) throw new Error(`applyCalibration: the ${name} lookup table must have 256 entries, has ${lut.length}`);
+    if (lut.length !== 256)
+      throw new Error(`applyCalibration: the ${name} lookup table must have 256 entries, has ${lut.length}`);
   }
   const src = image.pixels0to255;
   const out = new Uint8Array(src.length);

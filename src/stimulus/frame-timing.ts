@@ -69,7 +69,9 @@ export interface FrameRecord {
   rafMs: number;
   /** When the platform reports the frame reached the screen, ms since the Unix epoch; null where it does not. */
   presentedMs: number | null;
-  /** When this frame was due: the previous frame's time plus one period (a stimulus's frames: its onset plus k periods). */
+  /**
+   * When this frame was due: the previous frame's time plus one period (a stimulus's frames: its onset plus k periods).
+   */
   expectedMs: number;
   /** Refreshes missed just before this frame. */
   missedBefore: number;

@@ -93,7 +93,8 @@ function dots(size: number, rng: Random): { image: RgbImage; params: GeneratorPa
     const rgb = [rng.int(256), rng.int(256), rng.int(256)];
     for (let y = Math.max(0, Math.floor(cy - r)); y < Math.min(size, Math.ceil(cy + r)); y++)
       for (let x = Math.max(0, Math.floor(cx - r)); x < Math.min(size, Math.ceil(cx + r)); x++)
-        if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) for (let ch = 0; ch < 3; ch++) img.pixels0to255[(y * size + x) * 3 + ch] = rgb[ch]!;
+        if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r)
+          for (let ch = 0; ch < 3; ch++) img.pixels0to255[(y * size + x) * 3 + ch] = rgb[ch]!;
   }
   const centroidX = sumX / n / size;
   const centroidY = sumY / n / size;
@@ -109,7 +110,8 @@ export function gaudy(image: RgbImage): RgbImage {
   for (let i = 0; i < n; i++) for (let ch = 0; ch < 3; ch++) means[ch]! += image.pixels0to255[i * 3 + ch]!;
   for (let ch = 0; ch < 3; ch++) means[ch]! /= n;
   const out = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) for (let ch = 0; ch < 3; ch++) out[i * 3 + ch] = image.pixels0to255[i * 3 + ch]! > means[ch]! ? 255 : 0;
+  for (let i = 0; i < n; i++)
+    for (let ch = 0; ch < 3; ch++) out[i * 3 + ch] = image.pixels0to255[i * 3 + ch]! > means[ch]! ? 255 : 0;
   return { width: image.width, height: image.height, pixels0to255: out };
 }
 

@@ -20,7 +20,10 @@ export class ImageDecodeError extends Error {
     readonly source: string,
     reason: string,
   ) {
-    super(`Could not decode image ${source}: ${reason}. Nothing was stored from it; replace or remove the file and try again.`);
+    super(
+      `Could not decode image ${source}: ${reason}. Nothing was stored from it; replace or remove the file and try ` +
+        `again.`,
+    );
     this.name = "ImageDecodeError";
   }
 }
@@ -34,9 +37,17 @@ export function isImageName(name: string): boolean {
 /** Decodes PNG or JPEG bytes to RGB (alpha dropped, greyscale expanded). */
 export async function decodeImage(bytes: Uint8Array, source: string): Promise<RgbImage> {
   try {
-    const { data, info } = await sharp(bytes).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(bytes)
+      .removeAlpha()
+      .toColourspace("srgb")
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
-    return { width: info.width, height: info.height, pixels0to255: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    return {
+      width: info.width,
+      height: info.height,
+      pixels0to255: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    };
   } catch (err) {
     throw new ImageDecodeError(source, err instanceof Error ? err.message : String(err));
   }
@@ -54,13 +65,17 @@ export async function encodePng(image: RgbImage): Promise<Buffer> {
 
 export async function encodeJpeg(image: RgbImage, quality = 90): Promise<Buffer> {
   assertImage(image, "encodeJpeg");
-  return sharp(Buffer.from(image.pixels0to255), { raw: { width: image.width, height: image.height, channels: 3 } }).jpeg({ quality }).toBuffer();
+  return sharp(Buffer.from(image.pixels0to255), { raw: { width: image.width, height: image.height, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
 }
 
 /** Resizes to exactly width x height (models and displays want fixed sizes). */
 export async function resizeImage(image: RgbImage, width: number, height: number): Promise<RgbImage> {
   if (image.width === width && image.height === height) return image;
-  const data = await sharp(Buffer.from(image.pixels0to255), { raw: { width: image.width, height: image.height, channels: 3 } })
+  const data = await sharp(Buffer.from(image.pixels0to255), {
+    raw: { width: image.width, height: image.height, channels: 3 },
+  })
     .resize(width, height, { fit: "fill" })
     .raw()
     .toBuffer();
@@ -70,7 +85,9 @@ export async function resizeImage(image: RgbImage, width: number, height: number
 function assertImage(image: RgbImage, where: string): void {
   const expected = image.width * image.height * 3;
   if (image.pixels0to255.length !== expected) {
-    throw new Error(`${where}: ${image.width}x${image.height} RGB needs ${expected} bytes, got ${image.pixels0to255.length}`);
+    throw new Error(
+      `${where}: ${image.width}x${image.height} RGB needs ${expected} bytes, got ${image.pixels0to255.length}`,
+    );
   }
 }
 
@@ -95,7 +112,10 @@ export async function readImageZip(file: string): Promise<NamedImage[]> {
   return out;
 }
 
-export function readZipEntries(file: string, keep: (name: string) => boolean): Promise<{ name: string; data: Buffer }[]> {
+export function readZipEntries(
+  file: string,
+  keep: (name: string) => boolean,
+): Promise<{ name: string; data: Buffer }[]> {
   return new Promise((resolve, reject) => {
     yauzl.open(file, { lazyEntries: true, autoClose: true }, (openErr, zip) => {
       if (openErr || zip === undefined) {

@@ -27,7 +27,10 @@ afterAll(() => {
 
 describe("cortexloop serve", () => {
   it("prints a loopback URL with a token, serves the API, and stops cleanly on SIGTERM", async () => {
-    const child = spawn(process.execPath, [cli, "serve", "--db", db, "--port", "0", "--renderer-dir", rendererDir], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [cli, "serve", "--db", db, "--port", "0", "--renderer-dir", rendererDir], {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
@@ -46,10 +49,18 @@ describe("cortexloop serve", () => {
       const m = /^(http:\/\/127\.0\.0\.1:\d+)\/#token=([A-Za-z0-9_-]{40,})$/.exec(line);
       expect(m, line).not.toBeNull();
       const [, base, token] = m as RegExpExecArray;
-      const ok = await fetch(`${base}/api/listSessions`, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: "{}" });
+      const ok = await fetch(`${base}/api/listSessions`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        body: "{}",
+      });
       expect(ok.status).toBe(200);
       expect(((await ok.json()) as { value: unknown[] }).value).toHaveLength(1);
-      const denied = await fetch(`${base}/api/listSessions`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+      const denied = await fetch(`${base}/api/listSessions`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: "{}",
+      });
       expect(denied.status).toBe(401);
     } finally {
       child.kill("SIGTERM");

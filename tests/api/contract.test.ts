@@ -73,22 +73,45 @@ describe("ipc guard", () => {
 
   it("refuses a wrong sender with forbidden, before looking at the channel", async () => {
     const logs: string[] = [];
-    const r = await guardIpcCall(store, { senderUrl: "https://example.org/x", channel: "listSessions", request: {} }, {}, (l) => logs.push(l));
+    const r = await guardIpcCall(
+      store,
+      { senderUrl: "https://example.org/x", channel: "listSessions", request: {} },
+      {},
+      (l) => logs.push(l),
+    );
     expect(r).toMatchObject({ ok: false, code: "forbidden" });
     expect(logs[0]).toMatch(/refused an IPC call from https:\/\/example.org/);
-    expect(await guardIpcCall(store, { senderUrl: undefined, channel: "listSessions", request: {} })).toMatchObject({ ok: false, code: "forbidden" });
-    expect(await guardIpcCall(store, { senderUrl: good, isMainFrame: false, channel: "listSessions", request: {} })).toMatchObject({ ok: false, code: "forbidden" });
+    expect(await guardIpcCall(store, { senderUrl: undefined, channel: "listSessions", request: {} })).toMatchObject({
+      ok: false,
+      code: "forbidden",
+    });
+    expect(
+      await guardIpcCall(store, { senderUrl: good, isMainFrame: false, channel: "listSessions", request: {} }),
+    ).toMatchObject({ ok: false, code: "forbidden" });
   });
 
   it("refuses unknown channels and bad arguments from our own renderer", async () => {
-    expect(await guardIpcCall(store, { senderUrl: good, channel: "deleteEverything", request: {} })).toMatchObject({ ok: false, code: "unknown-channel" });
-    expect(await guardIpcCall(store, { senderUrl: good, channel: "__proto__", request: {} })).toMatchObject({ ok: false, code: "unknown-channel" });
-    expect(await guardIpcCall(store, { senderUrl: good, channel: 42, request: {} })).toMatchObject({ ok: false, code: "unknown-channel" });
-    expect(await guardIpcCall(store, { senderUrl: good, channel: "getSession", request: { session: { $gt: 0 } } })).toMatchObject({ ok: false, code: "bad-request" });
+    expect(await guardIpcCall(store, { senderUrl: good, channel: "deleteEverything", request: {} })).toMatchObject({
+      ok: false,
+      code: "unknown-channel",
+    });
+    expect(await guardIpcCall(store, { senderUrl: good, channel: "__proto__", request: {} })).toMatchObject({
+      ok: false,
+      code: "unknown-channel",
+    });
+    expect(await guardIpcCall(store, { senderUrl: good, channel: 42, request: {} })).toMatchObject({
+      ok: false,
+      code: "unknown-channel",
+    });
+    expect(
+      await guardIpcCall(store, { senderUrl: good, channel: "getSession", request: { session: { $gt: 0 } } }),
+    ).toMatchObject({ ok: false, code: "bad-request" });
   });
 
   it("passes a valid call from our renderer through to the handler", async () => {
-    const sessions = await valueOf<Replies["listSessions"]>(guardIpcCall(store, { senderUrl: good, isMainFrame: true, channel: "listSessions", request: {} }));
+    const sessions = await valueOf<Replies["listSessions"]>(
+      guardIpcCall(store, { senderUrl: good, isMainFrame: true, channel: "listSessions", request: {} }),
+    );
     expect(sessions.map((s) => s.id)).toEqual([fx.sessionId]);
   });
 });
@@ -96,7 +119,11 @@ describe("ipc guard", () => {
 describe("handlers", () => {
   it("every error code used is in the closed set", async () => {
     const codes = new Set<string>(apiErrorCodes);
-    for (const r of await Promise.all([dispatch(store, "nope", {}), dispatch(store, "getSession", { session: 999 }), dispatch(store, "getSession", null)])) {
+    for (const r of await Promise.all([
+      dispatch(store, "nope", {}),
+      dispatch(store, "getSession", { session: 999 }),
+      dispatch(store, "getSession", null),
+    ])) {
       expect(r.ok).toBe(false);
       if (!r.ok) expect(codes.has(r.code)).toBe(true);
     }
@@ -120,7 +147,10 @@ describe("handlers", () => {
     expect(rows[0].stimulusSha256).toMatch(/^[0-9a-f]{64}$/);
     const img = await valueOf<Replies["stimulus"]>(dispatch(store, "stimulus", { sha256: rows[0].stimulusSha256 }));
     expect(img.dataUrl.startsWith("data:image/png;base64,iVBORw0KGgo")).toBe(true);
-    expect(await dispatch(store, "stimulus", { sha256: "0".repeat(64) })).toMatchObject({ ok: false, code: "not-found" });
+    expect(await dispatch(store, "stimulus", { sha256: "0".repeat(64) })).toMatchObject({
+      ok: false,
+      code: "not-found",
+    });
   });
 
   it("unitResponses: means per stimulus match the stored counts; matrix is unit × presentation", async () => {
@@ -137,14 +167,18 @@ describe("handlers", () => {
     const idxs = new Set(presentations.filter((p) => p.stimulusSha256 === sha).map((p) => p.idx));
     const u = units[0].id;
     const perPres = new Map<number, number>();
-    for (const c of store.spikeCounts(fx.sessionId)) if (c.unitId === u && idxs.has(c.presentationIdx)) perPres.set(c.presentationIdx, (perPres.get(c.presentationIdx) ?? 0) + c.count);
+    for (const c of store.spikeCounts(fx.sessionId))
+      if (c.unitId === u && idxs.has(c.presentationIdx))
+        perPres.set(c.presentationIdx, (perPres.get(c.presentationIdx) ?? 0) + c.count);
     const expected = [...perPres.values()].reduce((a, b) => a + b, 0) / perPres.size;
     expect(r.stimuli[3].meanByUnit[0]).toBeCloseTo(expected, 9);
     expect(r.matrix.max).toBe(Math.max(...r.matrix.counts.flat().map((v) => v ?? 0)));
   });
 
   it("modelVersions: filtered by session, with r²_ER read from metrics", async () => {
-    const forSession = await valueOf<Replies["modelVersions"]>(dispatch(store, "modelVersions", { session: fx.sessionId }));
+    const forSession = await valueOf<Replies["modelVersions"]>(
+      dispatch(store, "modelVersions", { session: fx.sessionId }),
+    );
     expect(forSession.map((m) => [m.name, m.r2er])).toEqual([["ensemble-v1", 0.4321]]);
     const all = await valueOf<Replies["modelVersions"]>(dispatch(store, "modelVersions", {}));
     expect(all.map((m) => m.r2er)).toEqual([0.4321, 0.31]);
@@ -153,9 +187,17 @@ describe("handlers", () => {
   });
 
   it("faults and exportCsv reuse the store and the CLI's CSV writer", async () => {
-    expect(await valueOf<Replies["faults"]>(dispatch(store, "faults", { session: fx.sessionId }))).toEqual(expect.any(Array));
+    expect(await valueOf<Replies["faults"]>(dispatch(store, "faults", { session: fx.sessionId }))).toEqual(
+      expect.any(Array),
+    );
     const csv = await valueOf<Replies["exportCsv"]>(dispatch(store, "exportCsv", { session: fx.sessionId }));
-    expect(csv.files.map((f) => f.name)).toEqual(["presentations.csv", "units.csv", "spike_counts.csv", "responses.csv", "faults.csv"]);
+    expect(csv.files.map((f) => f.name)).toEqual([
+      "presentations.csv",
+      "units.csv",
+      "spike_counts.csv",
+      "responses.csv",
+      "faults.csv",
+    ]);
     expect(new Map(csv.files.map((f) => [f.name, f.text]))).toEqual(sessionCsvFiles(store, fx.sessionId));
   });
 
@@ -163,9 +205,10 @@ describe("handlers", () => {
     const logs: string[] = [];
     const broken = new Proxy(store, {
       get(target, prop, receiver) {
-        if (prop === "listSessions") return () => {
-          throw new Error("disk I/O error");
-        };
+        if (prop === "listSessions")
+          return () => {
+            throw new Error("disk I/O error");
+          };
         return Reflect.get(target, prop, receiver) as unknown;
       },
     });
@@ -192,7 +235,15 @@ describe("static files", () => {
   });
 
   it("never leaves the renderer folder", () => {
-    for (const p of ["/../secret.txt", "/assets/../../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/%00.js", "/%E0%A4%A.js", "/nope.js"]) {
+    for (const p of [
+      "/../secret.txt",
+      "/assets/../../secret.txt",
+      "/%2e%2e/secret.txt",
+      "/..%2fsecret.txt",
+      "/%00.js",
+      "/%E0%A4%A.js",
+      "/nope.js",
+    ]) {
       expect(resolveStaticPath(root, p), p).toBeUndefined();
     }
   });

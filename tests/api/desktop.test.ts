@@ -17,7 +17,11 @@ describe("desktop shell boundaries", () => {
   it("only src/main/electron imports electron", () => {
     const offenders = sourceFiles(join(repoRoot, "src"))
       .filter((f) => !relative(repoRoot, f).startsWith(join("src", "main", "electron")))
-      .filter((f) => /from\s+["']electron["']|require\(\s*["']electron["']\s*\)|import\(\s*["']electron["']\s*\)/.test(readFileSync(f, "utf8")));
+      .filter((f) =>
+        /from\s+["']electron["']|require\(\s*["']electron["']\s*\)|import\(\s*["']electron["']\s*\)/.test(
+          readFileSync(f, "utf8"),
+        ),
+      );
     expect(offenders.map((f) => relative(repoRoot, f))).toEqual([]);
   });
 
@@ -34,7 +38,15 @@ describe("desktop shell boundaries", () => {
     expect(preload).toMatch(/contextBridge\.exposeInMainWorld\("cortexloop"/);
     expect(preload).not.toMatch(/exposeInMainWorld\([^)]*ipcRenderer\s*\)/);
     const main = readFileSync(join(repoRoot, "src", "main", "electron", "main.ts"), "utf8");
-    for (const setting of ["contextIsolation: true", "sandbox: true", "nodeIntegration: false", "will-navigate", "setWindowOpenHandler", 'action: "deny"', "guardIpcCall"]) {
+    for (const setting of [
+      "contextIsolation: true",
+      "sandbox: true",
+      "nodeIntegration: false",
+      "will-navigate",
+      "setWindowOpenHandler",
+      'action: "deny"',
+      "guardIpcCall",
+    ]) {
       expect(main, setting).toContain(setting);
     }
   });
@@ -49,7 +61,9 @@ describe("desktop options", () => {
   });
 
   it("accepts a dev server URL only on loopback http", () => {
-    expect(parseDesktopOptions([], { CORTEXLOOP_DEV_URL: "http://localhost:5173/" }).devServerUrl).toBe("http://localhost:5173");
+    expect(parseDesktopOptions([], { CORTEXLOOP_DEV_URL: "http://localhost:5173/" }).devServerUrl).toBe(
+      "http://localhost:5173",
+    );
     expect(parseDesktopOptions([], { CORTEXLOOP_DEV_URL: "https://evil.example" }).devServerUrl).toBeUndefined();
     expect(parseDesktopOptions([], { CORTEXLOOP_DEV_URL: "http://192.168.1.4:5173" }).devServerUrl).toBeUndefined();
     expect(parseDesktopOptions([], { CORTEXLOOP_DEV_URL: "::" }).devServerUrl).toBeUndefined();
@@ -61,7 +75,11 @@ const electronInstalled = existsSync(join(repoRoot, "node_modules", "electron", 
 describe.skipIf(electronInstalled)("npm start without Electron's binary", () => {
   it("builds, then exits 1 with what to do instead (no stack trace)", async () => {
     const run = promisify(execFile);
-    const err = await run(process.execPath, [join(repoRoot, "scripts", "start-desktop.mjs"), "--no-download"], { cwd: repoRoot, timeout: 60_000, env: { ...process.env, CORTEXLOOP_SKIP_RENDERER_BUILD: "1" } }).then(
+    const err = await run(process.execPath, [join(repoRoot, "scripts", "start-desktop.mjs"), "--no-download"], {
+      cwd: repoRoot,
+      timeout: 60_000,
+      env: { ...process.env, CORTEXLOOP_SKIP_RENDERER_BUILD: "1" },
+    }).then(
       () => undefined,
       (e: { code?: number; stderr?: string }) => e,
     );
@@ -71,6 +89,8 @@ describe.skipIf(electronInstalled)("npm start without Electron's binary", () => 
     expect(err?.stderr).toMatch(/ELECTRON_MIRROR/);
     expect(err?.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
     expect(existsSync(join(repoRoot, "dist", "main", "electron", "main.js"))).toBe(true);
-    expect(readFileSync(join(repoRoot, "dist", "main", "electron", "preload.cjs"), "utf8")).toMatch(/require\("electron"\)/);
+    expect(readFileSync(join(repoRoot, "dist", "main", "electron", "preload.cjs"), "utf8")).toMatch(
+      /require\("electron"\)/,
+    );
   });
 });

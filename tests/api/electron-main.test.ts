@@ -46,7 +46,10 @@ vi.mock("electron", () => {
     },
     BrowserWindow,
     dialog: { showErrorBox: (title: string, text: string) => fake.errors.push(`${title}: ${text}`) },
-    ipcMain: { handle: (channel: string, fn: Fn) => fake.ipc.set(channel, fn), removeHandler: (channel: string) => fake.ipc.delete(channel) },
+    ipcMain: {
+      handle: (channel: string, fn: Fn) => fake.ipc.set(channel, fn),
+      removeHandler: (channel: string) => fake.ipc.delete(channel),
+    },
     protocol: {
       registerSchemesAsPrivileged: (s: unknown[]) => fake.schemes.push(...s),
       handle: (_scheme: string, fn: (request: { url: string }) => Promise<Response>) => {
@@ -89,10 +92,20 @@ describe("electron main", () => {
   it("opens one locked-down window on our own scheme", () => {
     expect(fake.errors).toEqual([]);
     expect(fake.windows).toHaveLength(1);
-    expect(fake.windows[0].webPreferences).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
+    expect(fake.windows[0].webPreferences).toMatchObject({
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+    });
     expect(String(fake.windows[0].webPreferences.preload)).toMatch(/preload\.cjs$/);
     expect(fake.loaded).toEqual(["cortexloop://app/index.html"]);
-    expect(fake.schemes).toEqual([expect.objectContaining({ scheme: "cortexloop", privileges: expect.objectContaining({ standard: true, secure: true }) })]);
+    expect(fake.schemes).toEqual([
+      expect.objectContaining({
+        scheme: "cortexloop",
+        privileges: expect.objectContaining({ standard: true, secure: true }),
+      }),
+    ]);
   });
 
   it("serves the renderer with its CSP, and nothing outside it", async () => {
@@ -110,11 +123,17 @@ describe("electron main", () => {
   it("denies navigation, redirects, webviews and new windows in every web contents", () => {
     const on = new Map<string, Fn>();
     let openHandler: ((d: { url: string }) => { action: string }) | undefined;
-    const contents = { on: (e: string, fn: Fn) => on.set(e, fn), setWindowOpenHandler: (fn: (d: { url: string }) => { action: string }) => (openHandler = fn) };
+    const contents = {
+      on: (e: string, fn: Fn) => on.set(e, fn),
+      setWindowOpenHandler: (fn: (d: { url: string }) => { action: string }) => (openHandler = fn),
+    };
     (fake.appHandlers.get("web-contents-created") as (e: unknown, c: unknown) => void)({}, contents);
     for (const event of ["will-navigate", "will-redirect", "will-attach-webview"]) {
       const preventDefault = vi.fn();
-      (on.get(event) as (e: { preventDefault(): void }, url: string) => void)({ preventDefault }, "https://example.org/");
+      (on.get(event) as (e: { preventDefault(): void }, url: string) => void)(
+        { preventDefault },
+        "https://example.org/",
+      );
       expect(preventDefault, event).toHaveBeenCalled();
     }
     expect(openHandler?.({ url: "https://example.org/" })).toEqual({ action: "deny" });
@@ -130,10 +149,19 @@ describe("electron main", () => {
     type Invoke = (event: unknown, channel: unknown, request: unknown) => Promise<{ ok: boolean; code?: string }>;
     const invoke = fake.ipc.get("cortexloop:invoke") as Invoke;
     const ours = { url: "cortexloop://app/index.html" };
-    const event = (frame: { url: string } | null, mainFrame: unknown = frame) => ({ senderFrame: frame, sender: { mainFrame } });
+    const event = (frame: { url: string } | null, mainFrame: unknown = frame) => ({
+      senderFrame: frame,
+      sender: { mainFrame },
+    });
     expect(await invoke(event(ours), "listSessions", {})).toMatchObject({ ok: true });
-    expect(await invoke(event({ url: "https://evil.example/" }), "listSessions", {})).toMatchObject({ ok: false, code: "forbidden" });
-    expect(await invoke(event(ours, { url: "cortexloop://app/index.html" }), "listSessions", {})).toMatchObject({ ok: false, code: "forbidden" });
+    expect(await invoke(event({ url: "https://evil.example/" }), "listSessions", {})).toMatchObject({
+      ok: false,
+      code: "forbidden",
+    });
+    expect(await invoke(event(ours, { url: "cortexloop://app/index.html" }), "listSessions", {})).toMatchObject({
+      ok: false,
+      code: "forbidden",
+    });
     expect(await invoke(event(null), "listSessions", {})).toMatchObject({ ok: false, code: "forbidden" });
     expect(await invoke(event(ours), "runShell", {})).toMatchObject({ ok: false, code: "unknown-channel" });
     expect(await invoke(event(ours), "getSession", { session: [] })).toMatchObject({ ok: false, code: "bad-request" });

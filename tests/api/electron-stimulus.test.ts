@@ -122,7 +122,11 @@ describe("a display that does not exist", () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(fake.windows).toEqual([]);
     expect(fake.errors.at(-1)).toMatch(
-      /the stimulus window did not open: The rig file names display index 5, but this computer has 2 \(index 0: id 10, 1280×800 px at \(0, 0\); index 1: id 42, 1920×1080 px at \(1280, 0\) at 120 Hz\); nothing was run/,
+      new RegExp(
+        "the stimulus window did not open: The rig file names display index 5, but this computer has 2 " +
+          "\\(index 0: id 10, 1280×800 px at \\(0, 0\\); index 1: id 42, 1920×1080 px at \\(1280, 0\\) at 120 Hz\\); " +
+          "nothing was run",
+      ),
     );
     expect(fake.exits.at(-1)).toBe(1);
   });

@@ -19,7 +19,12 @@ async function setup(withCampaign: boolean) {
   mkdirSync(rendererDir);
   writeFileSync(join(rendererDir, "index.html"), "<!doctype html>");
   const approval = new StoredApproval(store, { pollMs: 20 });
-  const server = await startServer({ store, rendererDir, port: 0, context: withCampaign ? { proposals: approval } : {} });
+  const server = await startServer({
+    store,
+    rendererDir,
+    port: 0,
+    context: withCampaign ? { proposals: approval } : {},
+  });
   cleanups.push(() => {
     store.close();
     tmp.cleanup();
@@ -40,42 +45,69 @@ async function setup(withCampaign: boolean) {
   return { store, server, approval, proposal };
 }
 
-async function call(server: RunningServer, channel: string, request: unknown): Promise<{ status: number; body: { ok: boolean; code?: string; message?: string; value?: unknown } }> {
-  const res = await fetch(`${server.url}/api/${channel}`, { method: "POST", headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "application/json" }, body: JSON.stringify(request) });
-  return { status: res.status, body: (await res.json()) as { ok: boolean; code?: string; message?: string; value?: unknown } };
+async function call(
+  server: RunningServer,
+  channel: string,
+  request: unknown,
+): Promise<{ status: number; body: { ok: boolean; code?: string; message?: string; value?: unknown } }> {
+  const res = await fetch(`${server.url}/api/${channel}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "application/json" },
+    body: JSON.stringify(request),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { ok: boolean; code?: string; message?: string; value?: unknown },
+  };
 }
 
 describe("approving a proposal through the web API, as the app does", () => {
-  it("the campaign waits on its proposal until approveProposal decides it; a second approval is a 409 and changes nothing", async () => {
-    const { server, approval, proposal } = await setup(true);
-    const decided = approval.approve(proposal);
-    let waiting: { id: number }[] = [];
-    while (waiting.length === 0) {
+  it(
+    "the campaign waits on its proposal until approveProposal decides it; a second approval is a 409 and changes " +
+      "nothing",
+    async () => {
+      const { server, approval, proposal } = await setup(true);
+      const decided = approval.approve(proposal);
+      let waiting: { id: number }[] = [];
+      while (waiting.length === 0) {
+        const list = await call(server, "proposals", {});
+        waiting = (list.body.value as { id: number; decision: unknown }[]).filter((p) => p.decision === null);
+      }
+      expect(approval.pending()?.id).toBe(waiting[0]!.id);
+      const ok = await call(server, "approveProposal", { id: waiting[0]!.id, decision: "approve" });
+      expect(ok.status).toBe(200);
+      expect(ok.body.value).toMatchObject({
+        id: waiting[0]!.id,
+        sessionNumber: 2,
+        decision: { decision: "approved", via: "web" },
+      });
+      await expect(decided).resolves.toBe(true);
+      const twice = await call(server, "approveProposal", { id: waiting[0]!.id, decision: "approve" });
+      expect(twice.status).toBe(409);
+      expect(twice.body).toMatchObject({
+        ok: false,
+        code: "conflict",
+        message: expect.stringMatching(/already approved .*nothing was done/),
+      });
+      const unknown = await call(server, "approveProposal", { id: 999, decision: "approve" });
+      expect(unknown.status).toBe(404);
+      const bad = await call(server, "approveProposal", { id: "1; DROP TABLE", decision: "yes" });
+      expect(bad.status).toBe(400);
+      // The server is still up and the store unchanged.
       const list = await call(server, "proposals", {});
-      waiting = (list.body.value as { id: number; decision: unknown }[]).filter((p) => p.decision === null);
-    }
-    expect(approval.pending()?.id).toBe(waiting[0]!.id);
-    const ok = await call(server, "approveProposal", { id: waiting[0]!.id, decision: "approve" });
-    expect(ok.status).toBe(200);
-    expect(ok.body.value).toMatchObject({ id: waiting[0]!.id, sessionNumber: 2, decision: { decision: "approved", via: "web" } });
-    await expect(decided).resolves.toBe(true);
-    const twice = await call(server, "approveProposal", { id: waiting[0]!.id, decision: "approve" });
-    expect(twice.status).toBe(409);
-    expect(twice.body).toMatchObject({ ok: false, code: "conflict", message: expect.stringMatching(/already approved .*nothing was done/) });
-    const unknown = await call(server, "approveProposal", { id: 999, decision: "approve" });
-    expect(unknown.status).toBe(404);
-    const bad = await call(server, "approveProposal", { id: "1; DROP TABLE", decision: "yes" });
-    expect(bad.status).toBe(400);
-    // The server is still up and the store unchanged.
-    const list = await call(server, "proposals", {});
-    expect((list.body.value as { decision: { decision: string } }[]).map((p) => p.decision.decision)).toEqual(["approved"]);
-  });
+      expect((list.body.value as { decision: { decision: string } }[]).map((p) => p.decision.decision)).toEqual([
+        "approved",
+      ]);
+    },
+  );
 
   it("a declined proposal stops the campaign (approve resolves false)", async () => {
     const { server, approval, proposal } = await setup(true);
     const decided = approval.approve(proposal);
     while (approval.pending() === undefined) await new Promise((r) => setTimeout(r, 10));
-    expect((await call(server, "approveProposal", { id: approval.pending()!.id, decision: "decline" })).status).toBe(200);
+    expect((await call(server, "approveProposal", { id: approval.pending()!.id, decision: "decline" })).status).toBe(
+      200,
+    );
     await expect(decided).resolves.toBe(false);
     expect(approval.pending()).toBeUndefined();
   });

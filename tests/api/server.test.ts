@@ -15,19 +15,34 @@ interface Answer {
 }
 
 /** A raw HTTP request (fetch would not let us set Host or Origin freely). */
-function call(server: RunningServer, path: string, options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Answer> {
+function call(
+  server: RunningServer,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${server.url}${path}`, { method: options.method ?? "GET", headers: options.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
-    });
+    const req = httpRequest(
+      `${server.url}${path}`,
+      { method: options.method ?? "GET", headers: options.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }),
+        );
+      },
+    );
     req.on("error", reject);
     req.end(options.body);
   });
 }
 
-function api(server: RunningServer, channel: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+function api(
+  server: RunningServer,
+  channel: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   return call(server, `/api/${channel}`, {
     method: "POST",
     headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "application/json", ...headers },
@@ -67,7 +82,11 @@ describe("web API", () => {
   });
 
   it("refuses a missing or wrong token with 401", async () => {
-    const none = await call(server, "/api/listSessions", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    const none = await call(server, "/api/listSessions", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+    });
     expect(none.status).toBe(401);
     expect(JSON.parse(none.body)).toMatchObject({ ok: false, code: "unauthorized" });
     const wrong = await api(server, "listSessions", {}, { Authorization: `Bearer ${server.token.slice(0, -2)}xx` });
@@ -86,7 +105,12 @@ describe("web API", () => {
     expect(rebinding.status).toBe(403);
     const same = await api(server, "listSessions", {}, { Origin: server.url });
     expect(same.status).toBe(200);
-    const viaLocalhost = await api(server, "listSessions", {}, { Origin: `http://localhost:${server.port}`, Host: `localhost:${server.port}` });
+    const viaLocalhost = await api(
+      server,
+      "listSessions",
+      {},
+      { Origin: `http://localhost:${server.port}`, Host: `localhost:${server.port}` },
+    );
     expect(viaLocalhost.status).toBe(200);
   });
 
@@ -94,14 +118,22 @@ describe("web API", () => {
     const big = JSON.stringify({ session: 1, pad: "x".repeat(70 * 1024) });
     const declared = await call(server, "/api/getSession", {
       method: "POST",
-      headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(big)) },
+      headers: {
+        Authorization: `Bearer ${server.token}`,
+        "Content-Type": "application/json",
+        "Content-Length": String(Buffer.byteLength(big)),
+      },
       body: big,
     });
     expect(declared.status).toBe(413);
     expect(JSON.parse(declared.body)).toMatchObject({ ok: false, code: "too-large" });
     const chunked = await call(server, "/api/getSession", {
       method: "POST",
-      headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "application/json", "Transfer-Encoding": "chunked" },
+      headers: {
+        Authorization: `Bearer ${server.token}`,
+        "Content-Type": "application/json",
+        "Transfer-Encoding": "chunked",
+      },
       body: big,
     });
     expect(chunked.status).toBe(413);
@@ -112,10 +144,21 @@ describe("web API", () => {
     expect(JSON.parse((await api(server, "dropTables", {})).body)).toMatchObject({ code: "unknown-channel" });
     expect((await api(server, "getSession", { session: "zz" })).status).toBe(400);
     expect((await api(server, "getSession", { session: 999 })).status).toBe(404);
-    expect((await call(server, "/api/listSessions", { method: "GET", headers: { Authorization: `Bearer ${server.token}` } })).status).toBe(405);
-    const form = await call(server, "/api/listSessions", { method: "POST", headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "text/plain" }, body: "{}" });
+    expect(
+      (await call(server, "/api/listSessions", { method: "GET", headers: { Authorization: `Bearer ${server.token}` } }))
+        .status,
+    ).toBe(405);
+    const form = await call(server, "/api/listSessions", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "text/plain" },
+      body: "{}",
+    });
     expect(form.status).toBe(400);
-    const notJson = await call(server, "/api/listSessions", { method: "POST", headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "application/json" }, body: "{" });
+    const notJson = await call(server, "/api/listSessions", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "application/json" },
+      body: "{",
+    });
     expect(notJson.status).toBe(400);
   });
 
@@ -142,16 +185,28 @@ function rawStatus(server: RunningServer, requestLine: string, headers: string[]
     socket.on("error", reject);
     socket.on("close", () => {
       const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
-      if (m === null) reject(new Error(`no HTTP answer to ${JSON.stringify(requestLine)}: ${JSON.stringify(text.slice(0, 80))}`));
+      if (m === null)
+        reject(new Error(`no HTTP answer to ${JSON.stringify(requestLine)}: ${JSON.stringify(text.slice(0, 80))}`));
       else resolve(Number(m[1]));
     });
     const host = new URL(server.url).host;
-    socket.write(`${requestLine}\r\nHost: ${host}\r\nConnection: close\r\n${headers.map((h) => `${h}\r\n`).join("")}\r\n`);
+    socket.write(
+      `${requestLine}\r\nHost: ${host}\r\nConnection: close\r\n${headers.map((h) => `${h}\r\n`).join("")}\r\n`,
+    );
   });
 }
 
 describe("malformed request targets", () => {
-  const targets = ["//", "//evil.example/x", "///", "//?token=x", "http://[bad/", "*", "nonsense", "http://127.0.0.1//x"];
+  const targets = [
+    "//",
+    "//evil.example/x",
+    "///",
+    "//?token=x",
+    "http://[bad/",
+    "*",
+    "nonsense",
+    "http://127.0.0.1//x",
+  ];
 
   it.each(targets)("answers %s with 400 and stays up", async (target) => {
     expect(await rawStatus(server, `GET ${target} HTTP/1.1`)).toBe(400);
@@ -167,9 +222,16 @@ describe("malformed request targets", () => {
       socket.on("data", (d: Buffer) => (text += d.toString("utf8")));
       socket.on("error", reject);
       socket.on("close", () => resolve(text.slice(text.indexOf("\r\n\r\n") + 4)));
-      socket.write(`POST //api/listSessions HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      socket.write(
+        `POST //api/listSessions HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\nConnection: ` +
+          `close\r\nContent-Length: 0\r\n\r\n`,
+      );
     });
-    expect(JSON.parse(body)).toMatchObject({ ok: false, code: "bad-request", message: expect.stringMatching(/starts with "\/\/".*Nothing was read/) });
+    expect(JSON.parse(body)).toMatchObject({
+      ok: false,
+      code: "bad-request",
+      message: expect.stringMatching(/starts with "\/\/".*Nothing was read/),
+    });
   });
 
   it("accepts the absolute form of a valid target", async () => {
@@ -177,9 +239,19 @@ describe("malformed request targets", () => {
   });
 
   it("refuses a WebSocket upgrade to a malformed target with 400 and stays up", async () => {
-    const upgrade = ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="];
+    const upgrade = [
+      "Upgrade: websocket",
+      "Connection: Upgrade",
+      "Sec-WebSocket-Version: 13",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ];
     expect(await rawStatus(server, "GET // HTTP/1.1", upgrade)).toBe(400);
-    expect(await rawStatus(server, "GET //api/ws HTTP/1.1", [...upgrade, `Sec-WebSocket-Protocol: ${tokenSubprotocolPrefix}${server.token}`])).toBe(400);
+    expect(
+      await rawStatus(server, "GET //api/ws HTTP/1.1", [
+        ...upgrade,
+        `Sec-WebSocket-Protocol: ${tokenSubprotocolPrefix}${server.token}`,
+      ]),
+    ).toBe(400);
     expect((await api(server, "listSessions", {})).status).toBe(200);
   });
 });
@@ -219,6 +291,8 @@ describe("WebSocket", () => {
     await expect(open(`${wsUrl()}?token=nope`)).rejects.toThrow(/401/);
     // The right token in the URL query is refused too: HTTP refuses it there, and so does the WebSocket.
     await expect(open(`${wsUrl()}?token=${encodeURIComponent(server.token)}`)).rejects.toThrow(/401/);
-    await expect(open(wsUrl(), [`${tokenSubprotocolPrefix}${server.token}`], { Origin: "https://evil.example" })).rejects.toThrow(/403/);
+    await expect(
+      open(wsUrl(), [`${tokenSubprotocolPrefix}${server.token}`], { Origin: "https://evil.example" }),
+    ).rejects.toThrow(/403/);
   });
 });

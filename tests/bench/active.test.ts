@@ -5,10 +5,23 @@ import type { CampaignSummary } from "../../src/main/cli-campaign.js";
 import type { CurvePoint } from "../../src/main/campaign/index.js";
 
 function curve(r2er: number[], perUnit: number[][]): CurvePoint[] {
-  return r2er.map((v, i) => ({ session: i + 1, imagesShown: 100 * (i + 1), r2er: v, r2erPerSession: [], r2erPerUnit: perUnit[i]!, modelVersionId: i + 1 }));
+  return r2er.map((v, i) => ({
+    session: i + 1,
+    imagesShown: 100 * (i + 1),
+    r2er: v,
+    r2erPerSession: [],
+    r2erPerUnit: perUnit[i]!,
+    modelVersionId: i + 1,
+  }));
 }
 
-function summary(seed: number, active: number[], random: number[], activeUnits: number[][], randomUnits: number[][]): CampaignSummary {
+function summary(
+  seed: number,
+  active: number[],
+  random: number[],
+  activeUnits: number[][],
+  randomUnits: number[][],
+): CampaignSummary {
   return {
     seed,
     units: activeUnits[0]!.length,
@@ -57,8 +70,12 @@ describe("bench active: seeds and paired statistics", () => {
     // the largest: W+ = 10, W− = 5, and 10 subsets of 1..5 sum to 5 or less, two-sided 20/32.
     expect(paired([-0.01, 0.02, 0.03, 0.04, 0.05]).signedRankP).toBeCloseTo(4 / 32, 12);
     expect(paired([-0.05, 0.02, 0.03, 0.04, 0.01]).signedRankP).toBeCloseTo(20 / 32, 12);
-    expect(paired([-0.05, 0.02, 0.03, 0.04, 0.01]).signP).toBeCloseTo(paired([-0.01, 0.02, 0.03, 0.04, 0.05]).signP, 12);
-    // |d| 1, 1, 2 share ranks 1.5, 1.5, 3: W+ = 4.5; the 8 sums are 0, 1.5, 1.5, 3, 3, 4.5, 4.5, 6, so P(≥ 4.5) = 3/8, P(≤ 4.5) = 7/8.
+    expect(paired([-0.05, 0.02, 0.03, 0.04, 0.01]).signP).toBeCloseTo(
+      paired([-0.01, 0.02, 0.03, 0.04, 0.05]).signP,
+      12,
+    );
+    // |d| 1, 1, 2 share ranks 1.5, 1.5, 3: W+ = 4.5; the 8 sums are 0, 1.5, 1.5, 3, 3, 4.5, 4.5, 6, so P(≥ 4.5) = 3/8,
+    // P(≤ 4.5) = 7/8.
     expect(signedRankP([0.1, -0.1, 0.2])).toBeCloseTo(0.75, 12);
     // Zeros and NaNs are left out: the same as [0.1, 0.2, 0.3]; none left is no evidence.
     expect(signedRankP([0, 0.1, Number.NaN, 0.2, 0.3])).toBeCloseTo(0.25, 12);
@@ -67,9 +84,45 @@ describe("bench active: seeds and paired statistics", () => {
 
   it("reports both mean curves and the paired difference per session, from campaign.json figures", () => {
     const seeds = [
-      summary(1, [0.1, 0.3], [0.1, 0.2], [[0.1, 0.1], [0.3, 0.5]], [[0.1, 0.1], [0.2, 0.2]]),
-      summary(2, [0.2, 0.4], [0.2, 0.45], [[0.2, 0.2], [0.4, 0.4]], [[0.2, 0.2], [0.45, 0.35]]),
-      summary(3, [0.0, 0.5], [0.0, 0.3], [[0.0, 0.0], [0.5, Number.NaN]], [[0.0, 0.0], [0.3, 0.3]]),
+      summary(
+        1,
+        [0.1, 0.3],
+        [0.1, 0.2],
+        [
+          [0.1, 0.1],
+          [0.3, 0.5],
+        ],
+        [
+          [0.1, 0.1],
+          [0.2, 0.2],
+        ],
+      ),
+      summary(
+        2,
+        [0.2, 0.4],
+        [0.2, 0.45],
+        [
+          [0.2, 0.2],
+          [0.4, 0.4],
+        ],
+        [
+          [0.2, 0.2],
+          [0.45, 0.35],
+        ],
+      ),
+      summary(
+        3,
+        [0.0, 0.5],
+        [0.0, 0.3],
+        [
+          [0.0, 0.0],
+          [0.5, Number.NaN],
+        ],
+        [
+          [0.0, 0.0],
+          [0.3, 0.3],
+        ],
+      ),
     ];
     // campaign.json writes NaN as null: the report reads it back as a missing unit.
     const fromJson = JSON.parse(JSON.stringify(seeds)) as CampaignSummary[];
@@ -103,25 +156,38 @@ describe("bench active: seeds and paired statistics", () => {
     expect(avg).toContain("+0.050 ± 0.100");
     expect(avg).toMatch(/1 of 2\s+1\.000\s+1\.000\s+\+0\.050 ± 0\.100$/);
     // Two sessions: no average row (it would only repeat session 2).
-    expect(comparisonReport(seeds.map((x) => ({ ...x, results: x.results.map((r) => ({ ...r, curve: r.curve.slice(0, 2) })) }))).some((l) => l.includes("2–"))).toBe(false);
+    expect(
+      comparisonReport(
+        seeds.map((x) => ({ ...x, results: x.results.map((r) => ({ ...r, curve: r.curve.slice(0, 2) })) })),
+      ).some((l) => l.includes("2–")),
+    ).toBe(false);
   });
 
   it("adds the true-rate figures when every seed's campaign measured them, and only then", () => {
     const withTruth = (seed: number, a: number, r: number): CampaignSummary => {
       const one = summary(seed, [0.1, 0.2], [0.1, 0.2], [[0.1], [0.2]], [[0.1], [0.2]]);
       const [active, random] = one.results;
-      active!.curve.forEach((p, i) => Object.assign(p, { trueR2: i === 0 ? 0.05 : a, trueR2PerUnit: [i === 0 ? 0.05 : a] }));
-      random!.curve.forEach((p, i) => Object.assign(p, { trueR2: i === 0 ? 0.05 : r, trueR2PerUnit: [i === 0 ? 0.05 : r] }));
+      active!.curve.forEach((p, i) =>
+        Object.assign(p, { trueR2: i === 0 ? 0.05 : a, trueR2PerUnit: [i === 0 ? 0.05 : a] }),
+      );
+      random!.curve.forEach((p, i) =>
+        Object.assign(p, { trueR2: i === 0 ? 0.05 : r, trueR2PerUnit: [i === 0 ? 0.05 : r] }),
+      );
       return one;
     };
     const lines = comparisonReport([withTruth(1, 0.3, 0.2), withTruth(2, 0.4, 0.2)]);
-    const heading = lines.findIndex((l) => l.startsWith("median squared correlation with the simulated neurons' true rates"));
+    const heading = lines.findIndex((l) =>
+      l.startsWith("median squared correlation with the simulated neurons' true rates"),
+    );
     expect(heading).toBeGreaterThan(0);
     const s2 = lines.slice(heading).find((l) => l.startsWith("      2"))!;
     expect(s2).toContain("0.350 ± 0.050");
     expect(s2).toContain("+0.150 ± 0.050");
     // One seed without them: the block is left out rather than averaged over the seeds that have it.
-    const without = comparisonReport([withTruth(1, 0.3, 0.2), summary(2, [0.1, 0.2], [0.1, 0.2], [[0.1], [0.2]], [[0.1], [0.2]])]);
+    const without = comparisonReport([
+      withTruth(1, 0.3, 0.2),
+      summary(2, [0.1, 0.2], [0.1, 0.2], [[0.1], [0.2]], [[0.1], [0.2]]),
+    ]);
     expect(without.some((l) => l.includes("true rates"))).toBe(false);
   });
 

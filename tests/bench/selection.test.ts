@@ -14,8 +14,25 @@ describe("bench selection: rules and the report", () => {
   });
 
   it("reports each rule against random, paired within the seeds both ran", () => {
-    const design = { units: 1, sessions: 3, first: 8, picks: 1, gaudy: 0, normal: 0, candidates: 2, truth: 2, members: 2, windowS: 0.1 };
-    const line = (seed: number, rule: string, medians: number[]) => ({ design, seed, rule, curve: medians.map((m) => ({ median: m, perUnit: [m] })), seconds: 1 });
+    const design = {
+      units: 1,
+      sessions: 3,
+      first: 8,
+      picks: 1,
+      gaudy: 0,
+      normal: 0,
+      candidates: 2,
+      truth: 2,
+      members: 2,
+      windowS: 0.1,
+    };
+    const line = (seed: number, rule: string, medians: number[]) => ({
+      design,
+      seed,
+      rule,
+      curve: medians.map((m) => ({ median: m, perUnit: [m] })),
+      seconds: 1,
+    });
     const lines = [
       line(1, "random", [0.1, 0.2, 0.3]),
       line(1, "active", [0.1, 0.3, 0.5]),

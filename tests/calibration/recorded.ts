@@ -1,4 +1,6 @@
-/** A photometer's recorded replies played back to a driver, byte chunk by byte chunk, as a serial port delivers them. */
+/**
+ * A photometer's recorded replies played back to a driver, byte chunk by byte chunk, as a serial port delivers them.
+ */
 import { expect } from "vitest";
 import { LineReader } from "../../src/main/calibration/line-transport.js";
 import type { LineTransport } from "../../src/main/calibration/pr655.js";

@@ -70,7 +70,8 @@ describe.skipIf(!socatAvailable)("calibration against cortexloop sim-photometer"
       const cal = outcome.result.calibration;
       const got = [cal.red.gamma, cal.green.gamma, cal.blue.gamma];
       console.log(
-        `sim-photometer (virtual display): hidden gammas ${gammas.join(", ")}, recovered ${got.map((g) => g.toFixed(4)).join(", ")}; ` +
+        `sim-photometer (virtual display): hidden gammas ${gammas.join(", ")}, recovered ` +
+          `${got.map((g) => g.toFixed(4)).join(", ")}; ` +
           `validation sweep max deviation ${(cal.validation!.maxDeviation * 100).toFixed(3)}% of max luminance`,
       );
       for (let g = 0; g < 3; g++) expect(Math.abs(got[g]! - gammas[g]!)).toBeLessThan(0.05);
@@ -88,7 +89,8 @@ describe.skipIf(!socatAvailable)("calibration against cortexloop sim-photometer"
     const cal = outcome.result.calibration;
     const got = [cal.red.gamma, cal.green.gamma, cal.blue.gamma];
     console.log(
-      `sim-photometer --type colorcal (virtual display): recovered ${got.map((g) => g.toFixed(4)).join(", ")}; validation ${(cal.validation!.maxDeviation * 100).toFixed(3)}%`,
+      `sim-photometer --type colorcal (virtual display): recovered ${got.map((g) => g.toFixed(4)).join(", ")}; ` +
+        `validation ${(cal.validation!.maxDeviation * 100).toFixed(3)}%`,
     );
     for (let g = 0; g < 3; g++) expect(Math.abs(got[g]! - gammas[g]!)).toBeLessThan(0.05);
     expect(cal.validation!.maxDeviation).toBeLessThan(0.02);

@@ -51,89 +51,119 @@ function flags(overrides: Partial<CampaignFlags>): CampaignFlags {
 }
 
 describe("cortexloop campaign (simulated rig on loopback, builtin neurons, generated images)", () => {
-  it("runs 2 sessions, retrains after each, stores model versions with r²_ER, and writes runnable next-session protocols", async () => {
-    const lines: string[] = [];
-    const { results } = await runCampaignCommand(flags({ trainRepeats: "2" }), (l) => lines.push(l));
-    const result = results[0]!;
-    const store = SessionStore.open(join(tmp.dir, "lab.db"));
-    try {
-      // Sessions stored and completed, with counts for every presentation.
-      const sessions = store.listSessions();
-      expect(sessions.map((s) => s.state)).toEqual(["completed", "completed"]);
-      expect(sessions.every((s) => s.units === 8)).toBe(true);
-      // Test images 3 times, training images twice (--train-repeats 2).
-      expect(result.sessions.map((s) => s.presented)).toEqual([10 * 3 + 40 * 2, 10 * 3 + 40 * 2]);
-      expect(result.sessions.every((s) => s.data.session.trainIdx.every((i) => s.data.repeatsPerImage[i] === 2))).toBe(true);
+  it(
+    "runs 2 sessions, retrains after each, stores model versions with r²_ER, and writes runnable next-session " +
+      "protocols",
+    async () => {
+      const lines: string[] = [];
+      const { results } = await runCampaignCommand(flags({ trainRepeats: "2" }), (l) => lines.push(l));
+      const result = results[0]!;
+      const store = SessionStore.open(join(tmp.dir, "lab.db"));
+      try {
+        // Sessions stored and completed, with counts for every presentation.
+        const sessions = store.listSessions();
+        expect(sessions.map((s) => s.state)).toEqual(["completed", "completed"]);
+        expect(sessions.every((s) => s.units === 8)).toBe(true);
+        // Test images 3 times, training images twice (--train-repeats 2).
+        expect(result.sessions.map((s) => s.presented)).toEqual([10 * 3 + 40 * 2, 10 * 3 + 40 * 2]);
+        expect(
+          result.sessions.every((s) => s.data.session.trainIdx.every((i) => s.data.repeatsPerImage[i] === 2)),
+        ).toBe(true);
 
-      // One model version per retraining, each with a held-out r²_ER and the sessions it saw.
-      // Before the second retrain, session 2's readout on the frozen first model (seconds, not minutes).
-      const all = store.listModelVersions();
-      const quick = all.filter((v) => v.config.readoutFirst === true);
-      expect(quick).toHaveLength(1);
-      expect(quick[0]!.parentId).toBe(all[0]!.id);
-      expect(quick[0]!.metrics.readoutFirst).toBe(true);
-      expect(Number.isFinite(quick[0]!.metrics.r2er as number)).toBe(true);
-      expect(result.curve[1]!.readoutFirst?.modelVersionId).toBe(quick[0]!.id);
-      expect(result.curve[0]!.readoutFirst).toBeUndefined();
-      expect(lines.some((l) => /after session 2: readout on the frozen model first: held-out r²_ER median -?\d/.test(l))).toBe(true);
-      const versions = all.filter((v) => v.config.readoutFirst !== true);
-      expect(versions).toHaveLength(2);
-      versions.forEach((v, i) => {
-        expect(v.kind).toBe("deep-ensemble");
-        expect(v.metrics.r2erMetric).toBe("r2er");
-        expect(typeof v.metrics.r2er).toBe("number");
-        expect(Number.isFinite(v.metrics.r2er as number)).toBe(true);
-        expect(v.sessionIds).toEqual(result.sessions.slice(0, i + 1).map((s) => s.sessionId));
-        expect(store.modelCheckpoint(v.id)?.length ?? 0).toBeGreaterThan(100);
-      });
-      expect(result.curve.map((p) => p.imagesShown)).toEqual([40, 80]);
-      // The second retraining continued from the first model version (warm start), the first did not.
-      expect(versions.map((v) => v.config.warmStart)).toEqual([false, true]);
-      expect(lines.some((l) => /training after session 2 \(continuing from the previous model\)/.test(l))).toBe(true);
-      expect(lines.some((l) => /after session 2: held-out r²_ER median -?\d/.test(l))).toBe(true);
+        // One model version per retraining, each with a held-out r²_ER and the sessions it saw.
+        // Before the second retrain, session 2's readout on the frozen first model (seconds, not minutes).
+        const all = store.listModelVersions();
+        const quick = all.filter((v) => v.config.readoutFirst === true);
+        expect(quick).toHaveLength(1);
+        expect(quick[0]!.parentId).toBe(all[0]!.id);
+        expect(quick[0]!.metrics.readoutFirst).toBe(true);
+        expect(Number.isFinite(quick[0]!.metrics.r2er as number)).toBe(true);
+        expect(result.curve[1]!.readoutFirst?.modelVersionId).toBe(quick[0]!.id);
+        expect(result.curve[0]!.readoutFirst).toBeUndefined();
+        expect(
+          lines.some((l) => /after session 2: readout on the frozen model first: held-out r²_ER median -?\d/.test(l)),
+        ).toBe(true);
+        const versions = all.filter((v) => v.config.readoutFirst !== true);
+        expect(versions).toHaveLength(2);
+        versions.forEach((v, i) => {
+          expect(v.kind).toBe("deep-ensemble");
+          expect(v.metrics.r2erMetric).toBe("r2er");
+          expect(typeof v.metrics.r2er).toBe("number");
+          expect(Number.isFinite(v.metrics.r2er as number)).toBe(true);
+          expect(v.sessionIds).toEqual(result.sessions.slice(0, i + 1).map((s) => s.sessionId));
+          expect(store.modelCheckpoint(v.id)?.length ?? 0).toBeGreaterThan(100);
+        });
+        expect(result.curve.map((p) => p.imagesShown)).toEqual([40, 80]);
+        // The second retraining continued from the first model version (warm start), the first did not.
+        expect(versions.map((v) => v.config.warmStart)).toEqual([false, true]);
+        expect(lines.some((l) => /training after session 2 \(continuing from the previous model\)/.test(l))).toBe(true);
+        expect(lines.some((l) => /after session 2: held-out r²_ER median -?\d/.test(l))).toBe(true);
 
-      // Session 2's protocol is a real protocol file: it validates, names the rig file beside it,
-      // holds active-learning + gaudy + normal blocks and the test block, and is what the session ran.
-      const file2 = join(tmp.dir, "out", "session-2.json");
-      const p2 = loadProtocolFile(file2);
-      expect(p2.protocol.blocks.map((b) => b.name)).toEqual(["test", "active-learning", "gaudy", "normal"]);
-      expect(p2.protocol.blocks.map((b) => (p2.protocol.sources[b.source] as { hashes: string[] }).hashes.length)).toEqual([10, 20, 10, 10]);
-      expect(existsSync(join(tmp.dir, "out", p2.protocol.rig!))).toBe(true);
-      const s2 = store.findSession(result.sessions[1]!.sessionId)!;
-      expect(store.protocolText(s2.protocolId)).toBe(readFileSync(file2, "utf8"));
-      const blocks2 = new Set(store.presentations(s2.id).map((p) => p.block));
-      expect(blocks2).toEqual(new Set(["test", "active-learning", "gaudy", "normal"]));
+        // Session 2's protocol is a real protocol file: it validates, names the rig file beside it,
+        // holds active-learning + gaudy + normal blocks and the test block, and is what the session ran.
+        const file2 = join(tmp.dir, "out", "session-2.json");
+        const p2 = loadProtocolFile(file2);
+        expect(p2.protocol.blocks.map((b) => b.name)).toEqual(["test", "active-learning", "gaudy", "normal"]);
+        expect(
+          p2.protocol.blocks.map((b) => (p2.protocol.sources[b.source] as { hashes: string[] }).hashes.length),
+        ).toEqual([10, 20, 10, 10]);
+        expect(existsSync(join(tmp.dir, "out", p2.protocol.rig!))).toBe(true);
+        const s2 = store.findSession(result.sessions[1]!.sessionId)!;
+        expect(store.protocolText(s2.protocolId)).toBe(readFileSync(file2, "utf8"));
+        const blocks2 = new Set(store.presentations(s2.id).map((p) => p.block));
+        expect(blocks2).toEqual(new Set(["test", "active-learning", "gaudy", "normal"]));
 
-      // The designed (not run) session 3 is written and stored too.
-      expect(result.proposedProtocolFile).toBe(join(tmp.dir, "out", "session-3.json"));
-      const p3 = loadProtocolFile(result.proposedProtocolFile!);
-      const stored = store.db.prepare("SELECT name FROM protocols WHERE text = ?").get(p3.text) as { name: string } | undefined;
-      expect(stored?.name).toMatch(/session 3 \(proposed\)/);
+        // The designed (not run) session 3 is written and stored too.
+        expect(result.proposedProtocolFile).toBe(join(tmp.dir, "out", "session-3.json"));
+        const p3 = loadProtocolFile(result.proposedProtocolFile!);
+        const stored = store.db.prepare("SELECT name FROM protocols WHERE text = ?").get(p3.text) as
+          { name: string } | undefined;
+        expect(stored?.name).toMatch(/session 3 \(proposed\)/);
 
-      // The held-out set is in every session with its repeats, and never in training or validation.
-      const test = new Set(result.testHashes);
-      expect(test.size).toBe(10);
-      for (const s of result.sessions) {
-        const keys = s.data.imageKeys;
-        expect(new Set(s.data.testIdx.map((i) => keys[i]!))).toEqual(test);
-        for (const i of [...s.data.session.trainIdx, ...s.data.session.valIdx]) expect(test.has(keys[i]!)).toBe(false);
-        for (const i of s.data.testIdx) expect(s.data.repeatsPerImage[i]).toBe(3);
-        const shownTest = store.presentations(s.sessionId).filter((p) => test.has(p.stimulusSha256));
-        expect(shownTest.every((p) => p.block === "test")).toBe(true);
+        // The held-out set is in every session with its repeats, and never in training or validation.
+        const test = new Set(result.testHashes);
+        expect(test.size).toBe(10);
+        for (const s of result.sessions) {
+          const keys = s.data.imageKeys;
+          expect(new Set(s.data.testIdx.map((i) => keys[i]!))).toEqual(test);
+          for (const i of [...s.data.session.trainIdx, ...s.data.session.valIdx])
+            expect(test.has(keys[i]!)).toBe(false);
+          for (const i of s.data.testIdx) expect(s.data.repeatsPerImage[i]).toBe(3);
+          const shownTest = store.presentations(s.sessionId).filter((p) => test.has(p.stimulusSha256));
+          expect(shownTest.every((p) => p.block === "test")).toBe(true);
+        }
+        // Active-learning picks are new images: none was shown before.
+        const before = new Set(store.presentations(result.sessions[0]!.sessionId).map((p) => p.stimulusSha256));
+        expect(
+          store
+            .presentations(s2.id)
+            .filter((p) => p.block === "active-learning")
+            .some((p) => before.has(p.stimulusSha256)),
+        ).toBe(false);
+      } finally {
+        store.close();
       }
-      // Active-learning picks are new images: none was shown before.
-      const before = new Set(store.presentations(result.sessions[0]!.sessionId).map((p) => p.stimulusSha256));
-      expect(store.presentations(s2.id).filter((p) => p.block === "active-learning").some((p) => before.has(p.stimulusSha256))).toBe(false);
-    } finally {
-      store.close();
-    }
-  }, 300_000);
+    },
+    300_000,
+  );
 
   it("--compare runs active and random arms from one shared session 1 and prints both curves", async () => {
     const lines: string[] = [];
     const db = join(tmp.dir, "compare.db");
     const out = join(tmp.dir, "compare");
-    const { results } = await runCampaignCommand(flags({ db, out, compare: true, rig: "fake", propose: false, imagesPerSession: "24", candidates: "40", truthImages: "16" }), (l) => lines.push(l));
+    const { results } = await runCampaignCommand(
+      flags({
+        db,
+        out,
+        compare: true,
+        rig: "fake",
+        propose: false,
+        imagesPerSession: "24",
+        candidates: "40",
+        truthImages: "16",
+      }),
+      (l) => lines.push(l),
+    );
     const [active, random] = results;
     // --truth-images: every retrain is also scored against the simulated neurons' true rates, per unit.
     for (const p of [...active!.curve, ...random!.curve]) {
@@ -142,7 +172,9 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
       expect(p.trueR2).toBeGreaterThan(0);
       expect(p.trueR2).toBeLessThanOrEqual(1);
     }
-    expect(lines.some((l) => /after session 2: .*against the true rates of 16 unseen pictures \d\.\d{3}/.test(l))).toBe(true);
+    expect(lines.some((l) => /after session 2: .*against the true rates of 16 unseen pictures \d\.\d{3}/.test(l))).toBe(
+      true,
+    );
     expect(active!.selection).toBe("active");
     expect(random!.selection).toBe("random");
     // Session 1 and its model are shared; each arm then ran its own session 2.
@@ -155,7 +187,8 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     expect(pa.protocol.blocks.map((b) => b.name)).toEqual(["test", "active-learning", "gaudy", "normal"]);
     expect(pr.protocol.blocks.map((b) => b.name)).toEqual(["test", "random", "gaudy", "normal"]);
     // Same test, gaudy and normal images in both arms: only the selected block differs.
-    for (const name of ["test", "gaudy", "normal"]) expect(pr.protocol.sources[name]).toEqual(pa.protocol.sources[name]);
+    for (const name of ["test", "gaudy", "normal"])
+      expect(pr.protocol.sources[name]).toEqual(pa.protocol.sources[name]);
     const store = SessionStore.open(db);
     try {
       expect(store.listSessions()).toHaveLength(3);
@@ -183,59 +216,126 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
     const mean = d.reduce((s, x) => s + x, 0) / d.length;
     const se = Math.sqrt(d.reduce((s, x) => s + (x - mean) ** 2, 0) / (d.length - 1) / d.length);
     const line = lines.find((l) => l.startsWith("session 2: mean "));
-    expect(line).toBe(`session 2: mean ${mean >= 0 ? "+" : ""}${mean.toFixed(3)} ± ${se.toFixed(3)} (standard error over ${d.length} units), active better for ${d.filter((x) => x > 0).length} of ${d.length}`);
+    expect(line).toBe(
+      `session 2: mean ${mean >= 0 ? "+" : ""}${mean.toFixed(3)} ± ${se.toFixed(3)} (standard error over ` +
+        `${d.length} units), active better for ${d.filter((x) => x > 0).length} of ${d.length}`,
+    );
     expect(lines[lines.indexOf(line!) - 1]).toBe("active − random, unit by unit (the same units in both arms):");
     // The same figures for programs (npm run bench -- active): both arms' curves, NaN written as null.
     const summary = JSON.parse(readFileSync(join(out, "campaign.json"), "utf8")) as CampaignSummary;
-    expect(summary).toMatchObject({ seed: 3, units: 8, neurons: "builtin", imagesPerSession: 24, sessions: 2, activeRule: "top-k" });
+    expect(summary).toMatchObject({
+      seed: 3,
+      units: 8,
+      neurons: "builtin",
+      imagesPerSession: 24,
+      sessions: 2,
+      activeRule: "top-k",
+    });
     expect(summary.results.map((r) => r.selection)).toEqual(["active", "random"]);
     const asJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
     expect(summary.results[0]!.curve).toEqual(asJson(active!.curve));
     expect(summary.results[1]!.curve).toEqual(asJson(random!.curve));
     expect(summary.results[1]!.turnarounds).toEqual(asJson(random!.turnarounds));
   }, 300_000);
-  it("--readouts pooled fits one readout on every session's images and pools the test images' repeats over sessions", async () => {
-    const lines: string[] = [];
-    const db = join(tmp.dir, "pooled.db");
-    const { results } = await runCampaignCommand(flags({ db, out: join(tmp.dir, "pooled"), rig: "fake", propose: false, readouts: "pooled", imagesPerSession: "24", candidates: "40" }), (l) => lines.push(l));
-    const result = results[0]!;
-    expect(result.curve.map((p) => p.imagesShown)).toEqual([24, 48]);
-    // No per-session readout to report.
-    expect(result.curve.every((p) => p.r2erPerSession.length === 0)).toBe(true);
-    const store = SessionStore.open(db);
-    try {
-      const versions = store.listModelVersions();
-      expect(versions.map((v) => v.metrics.readouts)).toEqual(["pooled", "pooled"]);
-      // r²_ER after session 2 is scored on both sessions' test repeats.
-      expect(versions.map((v) => v.metrics.testRepeats)).toEqual([3, 6]);
-      expect(versions.map((v) => v.metrics.r2erMetric)).toEqual(["r2er", "r2er"]);
-      const { ensemble } = loadEnsemble(store.modelCheckpoint(versions[1]!.id)!);
-      expect([...ensemble.readouts.keys()]).toEqual(["pooled"]);
-      ensemble.dispose();
-    } finally {
-      store.close();
-    }
-    expect(lines.some((l) => new RegExp("after session 2: held-out r²_ER median -?\\d\\.\\d{3} \\(10 test images × 3 repeats × 2 sessions, one readout pooled over the sessions, 8 units\\)").test(l))).toBe(true);
-    await expect(runCampaignCommand(flags({ readouts: "shared" }), () => {})).rejects.toThrow(/--readouts must be per-session or pooled, got "shared"; nothing was run/);
-  }, 300_000);
-
-  it("--power draws the active picks with chance ∝ disagreement^p, different picks from top-k on the same model; refuses --power with --coreset", async () => {
-    const run = async (name: string, extra: Partial<CampaignFlags>): Promise<{ lines: string[]; picked: unknown; first: unknown }> => {
+  it(
+    "--readouts pooled fits one readout on every session's images and pools the test images' repeats over " +
+      "sessions",
+    async () => {
       const lines: string[] = [];
-      const out = join(tmp.dir, name);
-      const { results } = await runCampaignCommand(flags({ db: join(tmp.dir, `${name}.db`), out, rig: "fake", propose: false, imagesPerSession: "24", candidates: "40", ...extra }), (l) => lines.push(l));
-      const summary = JSON.parse(readFileSync(join(out, "campaign.json"), "utf8")) as CampaignSummary;
-      expect(summary.activeRule).toBe(extra.power === undefined ? "top-k" : `power ${extra.power}`);
-      return { lines, picked: loadProtocolFile(join(out, "session-2.json")).protocol.sources["active-learning"], first: results[0]!.curve[0] };
-    };
-    const power = await run("power", { power: "2" });
-    const topk = await run("topk", {});
-    expect(power.lines.some((l) => /12 images drawn from 40 candidates with chance ∝ ensemble disagreement\^2/.test(l))).toBe(true);
-    expect(topk.lines.some((l) => /12 images of highest ensemble disagreement among 40 candidates/.test(l))).toBe(true);
-    // Same seed, same session 1 and first model (its scores are equal): only the rule differs, and 12 draws from 40 are not the top 12.
-    expect(power.first).toEqual(topk.first);
-    expect(power.picked).not.toEqual(topk.picked);
-    await expect(runCampaignCommand(flags({ power: "4", coreset: "3" }), () => {})).rejects.toThrow(/Choose --coreset or --power, not both; nothing was run/);
-    await expect(runCampaignCommand(flags({ power: "-1" }), () => {})).rejects.toThrow(/--power must be a number ≥ 0, got "-1"; nothing was run/);
-  }, 300_000);
+      const db = join(tmp.dir, "pooled.db");
+      const { results } = await runCampaignCommand(
+        flags({
+          db,
+          out: join(tmp.dir, "pooled"),
+          rig: "fake",
+          propose: false,
+          readouts: "pooled",
+          imagesPerSession: "24",
+          candidates: "40",
+        }),
+        (l) => lines.push(l),
+      );
+      const result = results[0]!;
+      expect(result.curve.map((p) => p.imagesShown)).toEqual([24, 48]);
+      // No per-session readout to report.
+      expect(result.curve.every((p) => p.r2erPerSession.length === 0)).toBe(true);
+      const store = SessionStore.open(db);
+      try {
+        const versions = store.listModelVersions();
+        expect(versions.map((v) => v.metrics.readouts)).toEqual(["pooled", "pooled"]);
+        // r²_ER after session 2 is scored on both sessions' test repeats.
+        expect(versions.map((v) => v.metrics.testRepeats)).toEqual([3, 6]);
+        expect(versions.map((v) => v.metrics.r2erMetric)).toEqual(["r2er", "r2er"]);
+        const { ensemble } = loadEnsemble(store.modelCheckpoint(versions[1]!.id)!);
+        expect([...ensemble.readouts.keys()]).toEqual(["pooled"]);
+        ensemble.dispose();
+      } finally {
+        store.close();
+      }
+      expect(
+        lines.some((l) =>
+          new RegExp(
+            "after session 2: held-out r²_ER median -?\\d\\.\\d{3} \\(10 test images × 3 repeats × 2 sessions, one " +
+              "readout pooled over the sessions, 8 units\\)",
+          ).test(l),
+        ),
+      ).toBe(true);
+      await expect(runCampaignCommand(flags({ readouts: "shared" }), () => {})).rejects.toThrow(
+        /--readouts must be per-session or pooled, got "shared"; nothing was run/,
+      );
+    },
+    300_000,
+  );
+
+  it(
+    "--power draws the active picks with chance ∝ disagreement^p, different picks from top-k on the same model; " +
+      "refuses --power with --coreset",
+    async () => {
+      const run = async (
+        name: string,
+        extra: Partial<CampaignFlags>,
+      ): Promise<{ lines: string[]; picked: unknown; first: unknown }> => {
+        const lines: string[] = [];
+        const out = join(tmp.dir, name);
+        const { results } = await runCampaignCommand(
+          flags({
+            db: join(tmp.dir, `${name}.db`),
+            out,
+            rig: "fake",
+            propose: false,
+            imagesPerSession: "24",
+            candidates: "40",
+            ...extra,
+          }),
+          (l) => lines.push(l),
+        );
+        const summary = JSON.parse(readFileSync(join(out, "campaign.json"), "utf8")) as CampaignSummary;
+        expect(summary.activeRule).toBe(extra.power === undefined ? "top-k" : `power ${extra.power}`);
+        return {
+          lines,
+          picked: loadProtocolFile(join(out, "session-2.json")).protocol.sources["active-learning"],
+          first: results[0]!.curve[0],
+        };
+      };
+      const power = await run("power", { power: "2" });
+      const topk = await run("topk", {});
+      expect(
+        power.lines.some((l) => /12 images drawn from 40 candidates with chance ∝ ensemble disagreement\^2/.test(l)),
+      ).toBe(true);
+      expect(topk.lines.some((l) => /12 images of highest ensemble disagreement among 40 candidates/.test(l))).toBe(
+        true,
+      );
+      // Same seed, same session 1 and first model (its scores are equal): only the rule differs, and 12 draws from 40
+      // are not the top 12.
+      expect(power.first).toEqual(topk.first);
+      expect(power.picked).not.toEqual(topk.picked);
+      await expect(runCampaignCommand(flags({ power: "4", coreset: "3" }), () => {})).rejects.toThrow(
+        /Choose --coreset or --power, not both; nothing was run/,
+      );
+      await expect(runCampaignCommand(flags({ power: "-1" }), () => {})).rejects.toThrow(
+        /--power must be a number ≥ 0, got "-1"; nothing was run/,
+      );
+    },
+    300_000,
+  );
 });

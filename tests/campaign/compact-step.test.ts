@@ -52,31 +52,58 @@ const flags: CampaignFlags = {
 };
 
 describe("campaign with the compact-model step", () => {
-  it("distils the recorded units' compact models after each retrain, from that retrain's ensemble, and reports them beside the curve", async () => {
-    const lines: string[] = [];
-    const { results } = await runCampaignCommand(flags, (l) => lines.push(l));
-    const curve = results[0]!.curve;
-    expect(curve).toHaveLength(2);
-    const store = SessionStore.open(flags.db);
-    try {
-      const compact = listCompactVersions(store);
-      for (const p of curve) {
-        expect(p.compact, `session ${p.session}`).toBeDefined();
-        expect(p.compact!.modelVersionIds).toHaveLength(3);
-        expect(p.compact!.metric).toBe("r2er");
-        expect(p.compact!.filters).toHaveLength(5);
-        // Each compact model's teacher is the ensemble of that point of the curve.
-        for (const id of p.compact!.modelVersionIds) expect(compact.find((v) => v.id === id)?.parentId).toBe(p.modelVersionId);
+  it(
+    "distils the recorded units' compact models after each retrain, from that retrain's ensemble, and reports " +
+      "them beside the curve",
+    async () => {
+      const lines: string[] = [];
+      const { results } = await runCampaignCommand(flags, (l) => lines.push(l));
+      const curve = results[0]!.curve;
+      expect(curve).toHaveLength(2);
+      const store = SessionStore.open(flags.db);
+      try {
+        const compact = listCompactVersions(store);
+        for (const p of curve) {
+          expect(p.compact, `session ${p.session}`).toBeDefined();
+          expect(p.compact!.modelVersionIds).toHaveLength(3);
+          expect(p.compact!.metric).toBe("r2er");
+          expect(p.compact!.filters).toHaveLength(5);
+          // Each compact model's teacher is the ensemble of that point of the curve.
+          for (const id of p.compact!.modelVersionIds)
+            expect(compact.find((v) => v.id === id)?.parentId).toBe(p.modelVersionId);
+        }
+        expect(
+          compact
+            .map((v) => unitOf(v)!.name)
+            .slice(0, 3)
+            .sort(),
+        ).toEqual(
+          compact
+            .map((v) => unitOf(v)!.name)
+            .slice(3)
+            .sort(),
+        );
+      } finally {
+        store.close();
       }
-      expect(compact.map((v) => unitOf(v)!.name).slice(0, 3).sort()).toEqual(compact.map((v) => unitOf(v)!.name).slice(3).sort());
-    } finally {
-      store.close();
-    }
-    // The second distillation continues from the first one's shared model, with its own step count.
-    expect(lines.some((l) => /compact models of 3 units from model version \d+: .* 2 steps from the previous shared model/.test(l))).toBe(true);
-    expect(lines.some((l) => /after session 2: compact models: median R² with the ensemble -?\d\.\d{3} .*filters \[\d+,\d+,\d+,\d+,\d+\]/.test(l))).toBe(true);
-    expect(lines.some((l) => /active selection: .*compact models: R² with the ensemble/.test(l))).toBe(true);
-    const summary = JSON.parse(readFileSync(join(flags.out, "campaign.json"), "utf8")) as CampaignSummary;
-    expect(summary.results[0]!.curve.every((p) => p.compact !== undefined)).toBe(true);
-  }, 600_000);
+      // The second distillation continues from the first one's shared model, with its own step count.
+      expect(
+        lines.some((l) =>
+          /compact models of 3 units from model version \d+: .* 2 steps from the previous shared model/.test(l),
+        ),
+      ).toBe(true);
+      expect(
+        lines.some((l) =>
+          new RegExp(
+            "after session 2: compact models: median R² with the ensemble -?\\d\\.\\d{3} .*filters " +
+              "\\[\\d+,\\d+,\\d+,\\d+,\\d+\\]",
+          ).test(l),
+        ),
+      ).toBe(true);
+      expect(lines.some((l) => /active selection: .*compact models: R² with the ensemble/.test(l))).toBe(true);
+      const summary = JSON.parse(readFileSync(join(flags.out, "campaign.json"), "utf8")) as CampaignSummary;
+      expect(summary.results[0]!.curve.every((p) => p.compact !== undefined)).toBe(true);
+    },
+    600_000,
+  );
 });

@@ -6,12 +6,21 @@ describe("trueRateScores: predictions against the simulated neurons' noise-free 
   const truth = { unitNames: ["b#0", "a#0"], rates: Float64Array.from([10, 1, 20, 2, 30, 4, 40, 3]) };
 
   it("scores each unit by the squared correlation, matching units by name whatever the column order", () => {
-    // Predictions [4 pictures, units a, b, c]: a is its rate reversed in part, b an affine copy, c unknown to the truth.
+    // Predictions [4 pictures, units a, b, c]: a is its rate reversed in part, b an affine copy, c unknown to the
+    // truth.
     const predictions = Float32Array.from([
-      1, -5, 7, //
-      2, -3, 7, //
-      3, -1, 7, //
-      4, 1, 7,
+      1,
+      -5,
+      7, //
+      2,
+      -3,
+      7, //
+      3,
+      -1,
+      7, //
+      4,
+      1,
+      7,
     ]);
     const [a, b, c] = trueRateScores(predictions, ["a#0", "b#0", "c#0"], truth);
     // a: x = 1..4, y = 1, 2, 4, 3 → r = 0.8, r² = 0.64 (by hand: Σxy − n·x̄ȳ = 4, Σ(x−x̄)² = Σ(y−ȳ)² = 5).

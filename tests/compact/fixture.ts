@@ -13,12 +13,21 @@ export interface CompactFixture {
   units: string[];
 }
 
-/** `images` generated pictures (gratings, noise, dots), `units` units with repeat-averaged responses, and the teacher. */
-export async function compactFixture(dir: string, options: { images?: number; units?: number } = {}): Promise<CompactFixture> {
+/**
+ * `images` generated pictures (gratings, noise, dots), `units` units with repeat-averaged responses, and the teacher.
+ */
+export async function compactFixture(
+  dir: string,
+  options: { images?: number; units?: number } = {},
+): Promise<CompactFixture> {
   const n = options.images ?? 48;
   const nUnits = options.units ?? 3;
   const third = Math.ceil(n / 3);
-  const pictures = [...generateImages("gratings", third, 112, 1), ...generateImages("noise", third, 112, 2), ...generateImages("dots", third, 112, 3)].slice(0, n);
+  const pictures = [
+    ...generateImages("gratings", third, 112, 1),
+    ...generateImages("noise", third, 112, 2),
+    ...generateImages("dots", third, 112, 3),
+  ].slice(0, n);
   const db = join(dir, "lab.db");
   const store = SessionStore.open(db);
   try {
@@ -38,12 +47,24 @@ export async function compactFixture(dir: string, options: { images?: number; un
     });
     const sessionId = imported.session.id;
     const frontEnd = await loadFrontEnd({ kind: "gabor", inputSize: 112 });
-    const ensemble = new DeepEnsemble({ ...defaultEnsembleConfig, members: 2, width: 8, blocks: 1, inputShape: [...frontEnd.outputShape], seed: 3 });
+    const ensemble = new DeepEnsemble({
+      ...defaultEnsembleConfig,
+      members: 2,
+      width: 8,
+      blocks: 1,
+      inputShape: [...frontEnd.outputShape],
+      seed: 3,
+    });
     ensemble.resetReadout(String(sessionId), nUnits);
     const teacherId = store.putModelVersion({
       name: "teacher",
       kind: "deep-ensemble",
-      config: { ...ensemble.config, frontEnd: frontEnd.name, frontEndSpec: { kind: "gabor", inputSize: 112 }, imageSize: 112 },
+      config: {
+        ...ensemble.config,
+        frontEnd: frontEnd.name,
+        frontEndSpec: { kind: "gabor", inputSize: 112 },
+        imageSize: 112,
+      },
       checkpoint: await saveEnsemble(ensemble, frontEnd.name),
       sessionIds: [sessionId],
     });

@@ -25,8 +25,21 @@ beforeAll(async () => {
       name: "compact S1 e1#0",
       arrays,
       teacherId: fx.teacherId,
-      unit: { sessionId: fx.sessionId, sessionName: "S1", unitId: 2, electrode: "e1", sortedId: 0, name: "e1#0", column: 1 },
-      metrics: { r2Teacher: 0.9, r2TeacherBeforePruning: 0.92, filtersBeforePruning: [8, 8, 4, 4, 4], recorded: { metric: "r2raw", student: 0.3, teacher: 0.35, images: 5 } },
+      unit: {
+        sessionId: fx.sessionId,
+        sessionName: "S1",
+        unitId: 2,
+        electrode: "e1",
+        sortedId: 0,
+        name: "e1#0",
+        column: 1,
+      },
+      metrics: {
+        r2Teacher: 0.9,
+        r2TeacherBeforePruning: 0.92,
+        filtersBeforePruning: [8, 8, 4, 4, 4],
+        recorded: { metric: "r2raw", student: 0.3, teacher: 0.35, images: 5 },
+      },
     });
   } finally {
     store.close();

@@ -162,26 +162,30 @@ describe.skipIf(!hasChromium)("the stimulus window in Chromium", () => {
     await pty.stop().catch(() => {});
   });
 
-  it("refuses to start a session on the uncalibrated display unless the experimenter says so, storing nothing", async () => {
-    const run = await withWindow(browser, rendererDir, [
-      "run",
-      protocolFile(dir),
-      "--rig",
-      rig,
-      "--db",
-      db,
-      "--accept-display",
-      "refresh-mismatch",
-    ]);
-    expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/The display is not ready:\n {2}- uncalibrated: the display has no calibration/);
-    expect(run.stderr).toMatch(
-      /Nothing was run or stored\. Fix these, or start again with --accept-display uncalibrated/,
-    );
-    const store = SessionStore.open(db);
-    expect(store.listSessions()).toEqual([]);
-    store.close();
-  }, 120_000);
+  it(
+    "refuses to start a session on the uncalibrated display unless the experimenter says so, storing " + "nothing",
+    async () => {
+      const run = await withWindow(browser, rendererDir, [
+        "run",
+        protocolFile(dir),
+        "--rig",
+        rig,
+        "--db",
+        db,
+        "--accept-display",
+        "refresh-mismatch",
+      ]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/The display is not ready:\n {2}- uncalibrated: the display has no calibration/);
+      expect(run.stderr).toMatch(
+        /Nothing was run or stored\. Fix these, or start again with --accept-display uncalibrated/,
+      );
+      const store = SessionStore.open(db);
+      expect(store.listSessions()).toEqual([]);
+      store.close();
+    },
+    120_000,
+  );
 
   it.skipIf(!socatAvailable)(
     "calibrates the window against sim-photometer's hidden gammas and writes the tables into the rig file",
@@ -228,9 +232,11 @@ describe.skipIf(!hasChromium)("the stimulus window in Chromium", () => {
       const cal = config.display.calibration!;
       const got = [cal.red.gamma, cal.green.gamma, cal.blue.gamma];
       console.log(
-        `calibrate on the stimulus window (headless Chromium) against sim-photometer: hidden gammas ${gammas.join(", ")}, ` +
+        `calibrate on the stimulus window (headless Chromium) against sim-photometer: hidden gammas ` +
+          `${gammas.join(", ")}, ` +
           `recovered ${got.map((g) => g.toFixed(4)).join(", ")}; validation sweep max deviation ` +
-          `${(cal.validation!.maxDeviation * 100).toFixed(3)}% of max luminance (${((Date.now() - before) / 1000).toFixed(1)} s)`,
+          (`${(cal.validation!.maxDeviation * 100).toFixed(3)}% of max luminance (` +
+            `${((Date.now() - before) / 1000).toFixed(1)} s)`),
       );
       for (let g = 0; g < 3; g++) expect(Math.abs(got[g]! - gammas[g]!)).toBeLessThan(0.05);
       expect(cal.validation!.maxDeviation).toBeLessThan(0.02);
@@ -241,111 +247,119 @@ describe.skipIf(!hasChromium)("the stimulus window in Chromium", () => {
     180_000,
   );
 
-  it("runs 200 presentations: logs every frame, stores frames per presentation and matches each photodiode onset", async () => {
-    await sim.start(["--rig", rig]);
-    // Calibrated by the test before when socat is here; headless Chromium's refresh is whatever it reports.
-    const accept = socatAvailable ? "refresh-mismatch" : "uncalibrated,refresh-mismatch";
-    const run = await withWindow(browser, rendererDir, [
-      "run",
-      protocolFile(dir),
-      "--rig",
-      rig,
-      "--db",
-      db,
-      "--accept-display",
-      accept,
-    ]);
-    expect(run.pageErrors).toEqual([]);
-    expect(run.code, run.stderr).toBe(0);
+  it(
+    "runs 200 presentations: logs every frame, stores frames per presentation and matches each photodiode " + "onset",
+    async () => {
+      await sim.start(["--rig", rig]);
+      // Calibrated by the test before when socat is here; headless Chromium's refresh is whatever it reports.
+      const accept = socatAvailable ? "refresh-mismatch" : "uncalibrated,refresh-mismatch";
+      const run = await withWindow(browser, rendererDir, [
+        "run",
+        protocolFile(dir),
+        "--rig",
+        rig,
+        "--db",
+        db,
+        "--accept-display",
+        accept,
+      ]);
+      expect(run.pageErrors).toEqual([]);
+      expect(run.code, run.stderr).toBe(0);
 
-    const store = SessionStore.open(db);
-    try {
-      const session = store.listSessions()[0]!;
-      const id = session.id;
-      const display = sessionDisplay(store.db, id)!;
-      expect(display.kind).toBe("window");
-      const hz = display.refreshHzMeasured!;
-      expect(hz).toBeGreaterThan(10);
-      const periodMs = 1000 / hz;
-      const planned = Math.max(1, Math.round(50 / periodMs));
+      const store = SessionStore.open(db);
+      try {
+        const session = store.listSessions()[0]!;
+        const id = session.id;
+        const display = sessionDisplay(store.db, id)!;
+        expect(display.kind).toBe("window");
+        const hz = display.refreshHzMeasured!;
+        expect(hz).toBeGreaterThan(10);
+        const periodMs = 1000 / hz;
+        const planned = Math.max(1, Math.round(50 / periodMs));
 
-      // Per presentation: the requested 50 ms became whole frames of the measured refresh.
-      const perPresentation = presentationFrames(store.db, id);
-      expect(perPresentation).toHaveLength(200);
-      for (const p of perPresentation) {
-        expect(p.requestedMs).toBe(50);
-        expect(p.framesPlanned).toBe(planned);
-        expect(p.onsetFrame).not.toBeNull();
-        // Frames shown are the planned ones unless the presentation missed some (then it is a fault on it).
-        if (p.framesMissed === 0) expect(p.framesShown).toBe(planned);
+        // Per presentation: the requested 50 ms became whole frames of the measured refresh.
+        const perPresentation = presentationFrames(store.db, id);
+        expect(perPresentation).toHaveLength(200);
+        for (const p of perPresentation) {
+          expect(p.requestedMs).toBe(50);
+          expect(p.framesPlanned).toBe(planned);
+          expect(p.onsetFrame).not.toBeNull();
+          // Frames shown are the planned ones unless the presentation missed some (then it is a fault on it).
+          if (p.framesMissed === 0) expect(p.framesShown).toBe(planned);
+        }
+        const faulted = new Set(
+          store
+            .faults(id)
+            .filter((f) => f.code === "frames-dropped")
+            .flatMap((f) => f.presentationIdxs),
+        );
+        for (const p of perPresentation)
+          expect(faulted.has(p.presentationIdx)).toBe(p.framesMissed > 0 || p.framesShown !== planned);
+
+        // The frame log: consecutive indices, each presentation's frames carry its seq, the patch lit on its first
+        // only.
+        const frames = frameLog(store.db, id);
+        for (let i = 1; i < frames.length; i++) expect(frames[i]!.index).toBe(frames[i - 1]!.index + 1);
+        const bySeq = new Map<number, typeof frames>();
+        for (const f of frames) if (f.seq !== null) bySeq.set(f.seq, [...(bySeq.get(f.seq) ?? []), f]);
+        expect(bySeq.size).toBe(200);
+        for (const p of perPresentation) {
+          const own = bySeq.get(p.presentationIdx)!;
+          expect(own[0]!.index).toBe(p.onsetFrame);
+          expect(own[0]!.lit).toBe(true);
+          expect(own.slice(1).every((f) => !f.lit)).toBe(true);
+          expect(own).toHaveLength(p.framesDrawn!);
+        }
+
+        // The photodiode: each presentation's light came lag ± jitter after its code, plus the wait for the window's
+        // frame.
+        const s = displayTimingSummary(store.db, id)!;
+        console.log(
+          `stimulus window in headless Chromium: refresh ${hz.toFixed(2)} Hz, ${s.refreshes} refreshes, ` +
+            `${s.framesMissed} missed ` +
+            `(${s.droppedPer1000.toFixed(2)} per 1,000), ${s.presentationsWithMissedFrames} presentations touched; ` +
+            `light seen for ${s.light.withLight} of ${s.light.presentations}; code-to-light latency ` +
+            `p50 ${s.light.latencyP50Ms?.toFixed(2)} ms, p99 ${s.light.latencyP99Ms?.toFixed(2)} ms ` +
+            `(simulated display lag ${lagMs} ± ${jitterMs} ms)`,
+        );
+        const lights = lightOnsets(store.db, id);
+        expect(lights).toHaveLength(200);
+        // A light that comes after the next code's onset belongs to no presentation (RIG_PROTOCOL.md section 3): under
+        // a loaded machine's frame drops that may happen to one or two; each is then a light-missing fault on it.
+        const dark = lights.filter((l) => l.lightOnsetSample === null).map((l) => l.presentationIdx);
+        expect(dark.length).toBeLessThanOrEqual(2);
+        const lightFaults = new Set(
+          store
+            .faults(id)
+            .filter((f) => f.code === "light-missing")
+            .flatMap((f) => f.presentationIdxs),
+        );
+        for (const idx of dark) expect(lightFaults.has(idx)).toBe(true);
+        const lit = lights
+          .filter((l) => l.lightOnsetSample !== null)
+          .sort((a, b) => a.codeOnsetSample - b.codeOnsetSample);
+        for (let i = 1; i < lit.length; i++)
+          expect(lit[i]!.lightOnsetSample!).toBeGreaterThan(lit[i - 1]!.lightOnsetSample!);
+        // Each light follows its code by at least the display's lag. Light time minus the time the window logged for
+        // the presentation's first frame is the two clocks' offset plus the lag ± jitter; the simulated rig cannot put
+        // an edge in its stream's past, so a frame that reached it late (a loaded machine) lights late. Most lights lie
+        // within the jitter of the median (all of them on an idle machine).
+        const onsetMs = new Map(perPresentation.map((p) => [p.presentationIdx, p.onsetEpochMs!]));
+        const offsets = lit.map((l) => (l.lightOnsetSample! * 1000) / sampleRate - onsetMs.get(l.presentationIdx)!);
+        const median = [...offsets].sort((a, b) => a - b)[Math.floor(offsets.length / 2)]!;
+        for (const l of lit) {
+          expect(((l.lightOnsetSample! - l.codeOnsetSample) * 1000) / sampleRate).toBeGreaterThan(lagMs - 5 * jitterMs);
+        }
+        const onTime = offsets.filter((o) => Math.abs(o - median) < 5 * jitterMs + 1).length;
+        console.log(
+          `photodiode: ${onTime} of ${lit.length} lights within ${5 * jitterMs + 1} ms of their frame's time plus ` +
+            `the median lag`,
+        );
+        expect(onTime).toBeGreaterThanOrEqual(0.5 * lit.length);
+      } finally {
+        store.close();
       }
-      const faulted = new Set(
-        store
-          .faults(id)
-          .filter((f) => f.code === "frames-dropped")
-          .flatMap((f) => f.presentationIdxs),
-      );
-      for (const p of perPresentation)
-        expect(faulted.has(p.presentationIdx)).toBe(p.framesMissed > 0 || p.framesShown !== planned);
-
-      // The frame log: consecutive indices, each presentation's frames carry its seq, the patch lit on its first only.
-      const frames = frameLog(store.db, id);
-      for (let i = 1; i < frames.length; i++) expect(frames[i]!.index).toBe(frames[i - 1]!.index + 1);
-      const bySeq = new Map<number, typeof frames>();
-      for (const f of frames) if (f.seq !== null) bySeq.set(f.seq, [...(bySeq.get(f.seq) ?? []), f]);
-      expect(bySeq.size).toBe(200);
-      for (const p of perPresentation) {
-        const own = bySeq.get(p.presentationIdx)!;
-        expect(own[0]!.index).toBe(p.onsetFrame);
-        expect(own[0]!.lit).toBe(true);
-        expect(own.slice(1).every((f) => !f.lit)).toBe(true);
-        expect(own).toHaveLength(p.framesDrawn!);
-      }
-
-      // The photodiode: each presentation's light came lag ± jitter after its code, plus the wait for the window's frame.
-      const s = displayTimingSummary(store.db, id)!;
-      console.log(
-        `stimulus window in headless Chromium: refresh ${hz.toFixed(2)} Hz, ${s.refreshes} refreshes, ${s.framesMissed} missed ` +
-          `(${s.droppedPer1000.toFixed(2)} per 1,000), ${s.presentationsWithMissedFrames} presentations touched; ` +
-          `light seen for ${s.light.withLight} of ${s.light.presentations}; code-to-light latency ` +
-          `p50 ${s.light.latencyP50Ms?.toFixed(2)} ms, p99 ${s.light.latencyP99Ms?.toFixed(2)} ms ` +
-          `(simulated display lag ${lagMs} ± ${jitterMs} ms)`,
-      );
-      const lights = lightOnsets(store.db, id);
-      expect(lights).toHaveLength(200);
-      // A light that comes after the next code's onset belongs to no presentation (RIG_PROTOCOL.md section 3): under
-      // a loaded machine's frame drops that may happen to one or two; each is then a light-missing fault on it.
-      const dark = lights.filter((l) => l.lightOnsetSample === null).map((l) => l.presentationIdx);
-      expect(dark.length).toBeLessThanOrEqual(2);
-      const lightFaults = new Set(
-        store
-          .faults(id)
-          .filter((f) => f.code === "light-missing")
-          .flatMap((f) => f.presentationIdxs),
-      );
-      for (const idx of dark) expect(lightFaults.has(idx)).toBe(true);
-      const lit = lights
-        .filter((l) => l.lightOnsetSample !== null)
-        .sort((a, b) => a.codeOnsetSample - b.codeOnsetSample);
-      for (let i = 1; i < lit.length; i++)
-        expect(lit[i]!.lightOnsetSample!).toBeGreaterThan(lit[i - 1]!.lightOnsetSample!);
-      // Each light follows its code by at least the display's lag. Light time minus the time the window logged for
-      // the presentation's first frame is the two clocks' offset plus the lag ± jitter; the simulated rig cannot put
-      // an edge in its stream's past, so a frame that reached it late (a loaded machine) lights late. Most lights lie
-      // within the jitter of the median (all of them on an idle machine).
-      const onsetMs = new Map(perPresentation.map((p) => [p.presentationIdx, p.onsetEpochMs!]));
-      const offsets = lit.map((l) => (l.lightOnsetSample! * 1000) / sampleRate - onsetMs.get(l.presentationIdx)!);
-      const median = [...offsets].sort((a, b) => a - b)[Math.floor(offsets.length / 2)]!;
-      for (const l of lit) {
-        expect(((l.lightOnsetSample! - l.codeOnsetSample) * 1000) / sampleRate).toBeGreaterThan(lagMs - 5 * jitterMs);
-      }
-      const onTime = offsets.filter((o) => Math.abs(o - median) < 5 * jitterMs + 1).length;
-      console.log(
-        `photodiode: ${onTime} of ${lit.length} lights within ${5 * jitterMs + 1} ms of their frame's time plus the median lag`,
-      );
-      expect(onTime).toBeGreaterThanOrEqual(0.5 * lit.length);
-    } finally {
-      store.close();
-    }
-  }, 240_000);
+    },
+    240_000,
+  );
 });

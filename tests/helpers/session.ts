@@ -5,7 +5,11 @@ import type { SessionStore } from "../../src/main/store/index.js";
 import { inProcessRigFile } from "./tmp.js";
 
 /** Runs a protocol file on the in-process rig into `store`. */
-export async function runProtocolFile(store: SessionStore, protocolFile: string, signal?: AbortSignal): Promise<SessionResult> {
+export async function runProtocolFile(
+  store: SessionStore,
+  protocolFile: string,
+  signal?: AbortSignal,
+): Promise<SessionResult> {
   const loaded = loadProtocolFile(protocolFile);
   const { rig: rigConfig, text } = loadRigFile(inProcessRigFile);
   const countWindow = sessionCountWindow(rigConfig, loaded.protocol.countWindow);

@@ -16,7 +16,14 @@ export const inProcessRigFile = resolve(repoRoot, "protocols", "rigs", "in-proce
 /** A small fast protocol on generated images, written to `dir`; returns its path. */
 export function writeQuickProtocol(
   dir: string,
-  options: { name?: string; count?: number; repeats?: number; stimulusMs?: number; interStimulusMs?: number; file?: string } = {},
+  options: {
+    name?: string;
+    count?: number;
+    repeats?: number;
+    stimulusMs?: number;
+    interStimulusMs?: number;
+    file?: string;
+  } = {},
 ): string {
   const file = join(dir, options.file ?? "quick.json");
   const protocol = {

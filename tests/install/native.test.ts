@@ -23,13 +23,16 @@ describe("native modules load after install", () => {
   it("@serialport/bindings-cpp opens devices through its native code", async () => {
     const { autoDetect } = await import("@serialport/bindings-cpp");
     // The message comes from the addon's open(2) call: the native module is loaded and answers.
-    await expect(autoDetect().open({ path: "/nonexistent-cortexloop-tty", baudRate: 115200 })).rejects.toThrow(/cannot open \/nonexistent-cortexloop-tty/);
+    await expect(autoDetect().open({ path: "/nonexistent-cortexloop-tty", baudRate: 115200 })).rejects.toThrow(
+      /cannot open \/nonexistent-cortexloop-tty/,
+    );
   });
 
   // Listing ports on Linux runs `udevadm info -e` (Debian package udev), which minimal machines lack;
   // cortexloop itself never lists ports, it opens the path the rig file names.
   const udevadm = spawnSync("udevadm", ["--version"], { stdio: "ignore" }).status === 0;
-  if (!udevadm) console.log("udevadm is not installed (apt-get install -y udev): the serial port listing test is skipped");
+  if (!udevadm)
+    console.log("udevadm is not installed (apt-get install -y udev): the serial port listing test is skipped");
   it.skipIf(!udevadm)("@serialport/bindings-cpp lists ports (needs udevadm)", async () => {
     const { autoDetect } = await import("@serialport/bindings-cpp");
     const ports = await autoDetect().list();

@@ -1,6 +1,19 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { channelStats, CheckpointError, DeepEnsemble, gatherBatch, loadEnsemble, predictSession, refitReadouts, saveEnsemble, trainEnsemble, trainStep, type EnsembleConfig, type TrainingSession } from "../../src/models/ensemble/index.js";
+import {
+  channelStats,
+  CheckpointError,
+  DeepEnsemble,
+  gatherBatch,
+  loadEnsemble,
+  predictSession,
+  refitReadouts,
+  saveEnsemble,
+  trainEnsemble,
+  trainStep,
+  type EnsembleConfig,
+  type TrainingSession,
+} from "../../src/models/ensemble/index.js";
 import { coreVariables, readoutVariables } from "../../src/models/ensemble/weights.js";
 import { ridgeFit, cholesky, choleskySolve } from "../../src/models/ensemble/ridge.js";
 import { SeededRandom, splitIndices } from "../../src/models/data/random.js";
@@ -19,23 +32,28 @@ function synthetic(key: string, n: number, units: number, seed: number): Trainin
   const features = Float32Array.from({ length: n * per }, () => rng.next());
   const w = Float32Array.from({ length: per * units }, () => rng.next() - 0.5);
   const targets = new Float32Array(n * units);
-  for (let i = 0; i < n; i++) for (let u = 0; u < units; u++) {
-    let s = 0;
-    for (let j = 0; j < per; j++) s += features[i * per + j]! * w[j * units + u]!;
-    targets[i * units + u] = s;
-  }
+  for (let i = 0; i < n; i++)
+    for (let u = 0; u < units; u++) {
+      let s = 0;
+      for (let j = 0; j < per; j++) s += features[i * per + j]! * w[j * units + u]!;
+      targets[i * units + u] = s;
+    }
   // z-score per unit, and one excluded unit (NaN) to exercise the mask
   for (let u = 0; u < units; u++) {
     const col = Array.from({ length: n }, (_, i) => targets[i * units + u]!);
     const m = col.reduce((a, b) => a + b, 0) / n;
     const sd = Math.sqrt(col.reduce((a, b) => a + (b - m) ** 2, 0) / (n - 1));
-    for (let i = 0; i < n; i++) targets[i * units + u] = u === units - 1 ? Number.NaN : (targets[i * units + u]! - m) / sd;
+    for (let i = 0; i < n; i++)
+      targets[i * units + u] = u === units - 1 ? Number.NaN : (targets[i * units + u]! - m) / sd;
   }
   const { train, test } = splitIndices(n, 0.25, seed);
   return { key, features, targets, units, trainIdx: train, valIdx: test };
 }
 
-/** Mean squared error of the ensemble's predictions on images idx, over units with a target (by hand, not the code under test). */
+/**
+ * Mean squared error of the ensemble's predictions on images idx, over units with a target (by hand, not the code under
+ * test).
+ */
 function maskedMse(ens: DeepEnsemble, s: TrainingSession, idx: number[]): number {
   const pred = predictSession(ens, s, idx);
   let sum = 0;
@@ -76,8 +94,17 @@ describe("deep ensemble", () => {
     const ens = new DeepEnsemble(config);
     const sessions = [synthetic("a", 96, 3, 2), synthetic("b", 96, 2, 3)];
     const start = tf.memory().numTensors;
-    // refitSteps 20: the refit has its own test below; 100 refit steps a cycle made this test take 30-60 s on the cpu backend.
-    const result = await trainEnsemble(ens, sessions, { maxCycles: 3, stepsPerVisit: 30, batchSize: 16, learningRate: 1e-2, resetReadoutOnVisit: false, patience: 10, refitSteps: 20 });
+    // refitSteps 20: the refit has its own test below; 100 refit steps a cycle made this test take 30-60 s on the cpu
+    // backend.
+    const result = await trainEnsemble(ens, sessions, {
+      maxCycles: 3,
+      stepsPerVisit: 30,
+      batchSize: 16,
+      learningRate: 1e-2,
+      resetReadoutOnVisit: false,
+      patience: 10,
+      refitSteps: 20,
+    });
     expect(result.losses.length).toBe(6);
     expect(result.losses[result.losses.length - 1]!).toBeLessThan(result.losses[0]! * 0.7);
     expect(result.bestValidation).toBeGreaterThan(0.2);
@@ -93,9 +120,17 @@ describe("deep ensemble", () => {
     const reported: { cycle: number; loss: number; median: number }[] = [];
     // A learning rate high enough that the validation loss goes up and down between cycles.
     const result = await trainEnsemble(ens, sessions, {
-      maxCycles: 6, stepsPerVisit: 5, batchSize: 16, learningRate: 5e-2, patience: 1, minCycles: 5, refitSteps: 0, stopOn: "loss",
+      maxCycles: 6,
+      stepsPerVisit: 5,
+      batchSize: 16,
+      learningRate: 5e-2,
+      patience: 1,
+      minCycles: 5,
+      refitSteps: 0,
+      stopOn: "loss",
       onProgress: (p) => {
-        if (p.validationLoss !== undefined) reported.push({ cycle: p.cycle, loss: p.validationLoss, median: p.validation! });
+        if (p.validationLoss !== undefined)
+          reported.push({ cycle: p.cycle, loss: p.validationLoss, median: p.validation! });
       },
     });
     // patience 1 alone would stop at the first cycle that is not better; minCycles 5 keeps it going.
@@ -117,10 +152,14 @@ describe("deep ensemble", () => {
     const bytes = await saveEnsemble(ens, "test-front-end", { note: 1 });
     const loaded = loadEnsemble(bytes);
     expect(loaded.frontEnd).toBe("test-front-end");
-    expect(Array.from(predictSession(loaded.ensemble, s, [0, 1, 2]))).toEqual(Array.from(predictSession(ens, s, [0, 1, 2])));
+    expect(Array.from(predictSession(loaded.ensemble, s, [0, 1, 2]))).toEqual(
+      Array.from(predictSession(ens, s, [0, 1, 2])),
+    );
     const before = tf.memory().numTensors;
     expect(() => loadEnsemble(bytes.subarray(0, bytes.length - 4), "v7")).toThrow(CheckpointError);
-    expect(() => loadEnsemble(bytes.subarray(0, bytes.length - 4), "v7")).toThrow(/Checkpoint v7 cannot be loaded: its data holds/);
+    expect(() => loadEnsemble(bytes.subarray(0, bytes.length - 4), "v7")).toThrow(
+      /Checkpoint v7 cannot be loaded: its data holds/,
+    );
     const garbage = bytes.slice();
     garbage[3] = 0;
     expect(() => loadEnsemble(garbage)).toThrow(/does not start with/);

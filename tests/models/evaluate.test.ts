@@ -23,7 +23,10 @@ describe("evaluate (end to end on a synthetic imported session)", () => {
       const rgb = [rng.int(256), rng.int(256), rng.int(256)];
       const px = new Uint8Array(16 * 16 * 3);
       for (let p = 0; p < 256; p++) for (let c = 0; c < 3; c++) px[p * 3 + c] = p % 16 < 8 ? rgb[c]! : 255 - rgb[c]!;
-      writeFileSync(path.join(dir, `image${String(k).padStart(4, "0")}.png`), await encodePng({ width: 16, height: 16, pixels0to255: px }));
+      writeFileSync(
+        path.join(dir, `image${String(k).padStart(4, "0")}.png`),
+        await encodePng({ width: 16, height: 16, pixels0to255: px }),
+      );
       for (let u = 0; u < units; u++) values[u * n + (k - 1)] = rgb[u]! / 255 + 0.05 * rng.next();
     }
     const resp = path.join(dir, "r.npy");
@@ -60,19 +63,60 @@ describe("evaluate (end to end on a synthetic imported session)", () => {
     expect(tf.getBackend()).toBe("cpu");
     // active learning with the stored version: top 3 of the bank, written as PNGs + selection.json
     const out = path.join(dir, "picked");
-    const picked = await selectFromBank(store, { modelVersionId: report.modelVersionId!, bank: dir, k: 3, gaudySigmaPx: 1, outDir: out });
+    const picked = await selectFromBank(store, {
+      modelVersionId: report.modelVersionId!,
+      bank: dir,
+      k: 3,
+      gaudySigmaPx: 1,
+      outDir: out,
+    });
     expect(picked.length).toBe(3);
     expect(picked[0]!.score).toBeGreaterThanOrEqual(picked[2]!.score);
-    const selection = JSON.parse(readFileSync(path.join(out, "selection.json"), "utf8")) as { selected: { file: string }[] };
+    const selection = JSON.parse(readFileSync(path.join(out, "selection.json"), "utf8")) as {
+      selected: { file: string }[];
+    };
     expect(selection.selected.map((s) => s.file)).toEqual(["image0001.png", "image0002.png", "image0003.png"]);
     // Power sampling: seeded draws, the rule recorded beside the picks; the same seed draws the same images.
-    const drawn = await selectFromBank(store, { modelVersionId: report.modelVersionId!, bank: dir, k: 3, power: 2, seed: 5, outDir: path.join(dir, "drawn") });
-    const again = await selectFromBank(store, { modelVersionId: report.modelVersionId!, bank: dir, k: 3, power: 2, seed: 5, outDir: path.join(dir, "drawn-again") });
+    const drawn = await selectFromBank(store, {
+      modelVersionId: report.modelVersionId!,
+      bank: dir,
+      k: 3,
+      power: 2,
+      seed: 5,
+      outDir: path.join(dir, "drawn"),
+    });
+    const again = await selectFromBank(store, {
+      modelVersionId: report.modelVersionId!,
+      bank: dir,
+      k: 3,
+      power: 2,
+      seed: 5,
+      outDir: path.join(dir, "drawn-again"),
+    });
     expect(drawn.map((p) => p.id)).toEqual(again.map((p) => p.id));
     expect(new Set(drawn.map((p) => p.id)).size).toBe(3);
-    expect((JSON.parse(readFileSync(path.join(dir, "drawn", "selection.json"), "utf8")) as { rule: unknown }).rule).toEqual({ power: 2, seed: 5 });
-    await expect(selectFromBank(store, { modelVersionId: report.modelVersionId!, bank: dir, k: 3, power: 2, coresetPoolFactor: 3, outDir: path.join(dir, "both") })).rejects.toThrow(/Choose --coreset or --power, not both; nothing was scored/);
-    await expect(selectFromBank(store, { modelVersionId: report.modelVersionId!, bank: dir, k: 3, power: -2, outDir: path.join(dir, "negative") })).rejects.toThrow(/--power must be a number ≥ 0, got -2; nothing was scored/);
+    expect(
+      (JSON.parse(readFileSync(path.join(dir, "drawn", "selection.json"), "utf8")) as { rule: unknown }).rule,
+    ).toEqual({ power: 2, seed: 5 });
+    await expect(
+      selectFromBank(store, {
+        modelVersionId: report.modelVersionId!,
+        bank: dir,
+        k: 3,
+        power: 2,
+        coresetPoolFactor: 3,
+        outDir: path.join(dir, "both"),
+      }),
+    ).rejects.toThrow(/Choose --coreset or --power, not both; nothing was scored/);
+    await expect(
+      selectFromBank(store, {
+        modelVersionId: report.modelVersionId!,
+        bank: dir,
+        k: 3,
+        power: -2,
+        outDir: path.join(dir, "negative"),
+      }),
+    ).rejects.toThrow(/--power must be a number ≥ 0, got -2; nothing was scored/);
     expect(existsSync(path.join(dir, "both"))).toBe(false);
     store.close();
   });

@@ -38,7 +38,12 @@ describe("import a recorded session", () => {
     const images = await bank(4, [1, 4]); // image0004 has the same pixels as image0001
     const responses = npy([3, 4], [1, 2, 3, 4, 0.5, 0.25, 0, 1, N, N, N, N]);
     const logs: string[] = [];
-    const report = await importRecordedSession(store, { imagesPath: images, responsesPath: responses, sessionName: "S1", log: (l) => logs.push(l) });
+    const report = await importRecordedSession(store, {
+      imagesPath: images,
+      responsesPath: responses,
+      sessionName: "S1",
+      log: (l) => logs.push(l),
+    });
     expect(report.presentations).toBe(4);
     expect(report.stimuli).toBe(3);
     expect(report.flaggedUnits).toEqual(["Electrode 2"]);
@@ -58,7 +63,11 @@ describe("import a recorded session", () => {
     const images = await bank(3);
     // 2 units × 3 images × 3 repeats; image 3 was shown twice
     const v = [1, 2, 3, 4, 5, 6, 7, 8, N, 10, 20, 30, 40, 50, 60, 70, 80, N];
-    const report = await importRecordedSession(store, { imagesPath: images, responsesPath: npy([2, 3, 3], v), sessionName: "S2" });
+    const report = await importRecordedSession(store, {
+      imagesPath: images,
+      responsesPath: npy([2, 3, 3], v),
+      sessionName: "S2",
+    });
     expect(report.presentations).toBe(8);
     const ds = await loadSessionDataset(store, report.session.id, 8);
     expect(ds.repeats).toBe(3);
@@ -70,19 +79,33 @@ describe("import a recorded session", () => {
   it("refuses mismatched shapes, empty banks, corrupt images and reused names, storing nothing", async () => {
     const store = freshStore();
     const images = await bank(4);
-    await expect(importRecordedSession(store, { imagesPath: images, responsesPath: npy([1, 5], [1, 2, 3, 4, 5]), sessionName: "X" })).rejects.toThrow(
+    await expect(
+      importRecordedSession(store, {
+        imagesPath: images,
+        responsesPath: npy([1, 5], [1, 2, 3, 4, 5]),
+        sessionName: "X",
+      }),
+    ).rejects.toThrow(
       /5 image columns but the bank holds 4 images numbered 1\.\.4; missing image0005\. Nothing was imported/,
     );
-    await expect(importRecordedSession(store, { imagesPath: images, responsesPath: npy([4], [1, 2, 3, 4]), sessionName: "X" })).rejects.toBeInstanceOf(ImportError);
+    await expect(
+      importRecordedSession(store, { imagesPath: images, responsesPath: npy([4], [1, 2, 3, 4]), sessionName: "X" }),
+    ).rejects.toBeInstanceOf(ImportError);
     const empty = mkdtempSync(path.join(tmpdir(), "cl-empty-"));
-    await expect(importRecordedSession(store, { imagesPath: empty, responsesPath: npy([1, 4], [1, 2, 3, 4]), sessionName: "X" })).rejects.toThrow(/holds no PNG or JPEG/);
+    await expect(
+      importRecordedSession(store, { imagesPath: empty, responsesPath: npy([1, 4], [1, 2, 3, 4]), sessionName: "X" }),
+    ).rejects.toThrow(/holds no PNG or JPEG/);
     writeFileSync(path.join(images, "image0003.png"), "not a png");
-    await expect(importRecordedSession(store, { imagesPath: images, responsesPath: npy([1, 4], [1, 2, 3, 4]), sessionName: "X" })).rejects.toThrow(/Could not decode image .*image0003\.png/);
+    await expect(
+      importRecordedSession(store, { imagesPath: images, responsesPath: npy([1, 4], [1, 2, 3, 4]), sessionName: "X" }),
+    ).rejects.toThrow(/Could not decode image .*image0003\.png/);
     expect(store.listSessions()).toEqual([]);
     expect(store.countStimuli()).toBe(0);
     const ok = await bank(2);
     await importRecordedSession(store, { imagesPath: ok, responsesPath: npy([1, 2], [1, 2]), sessionName: "X" });
-    await expect(importRecordedSession(store, { imagesPath: ok, responsesPath: npy([1, 2], [1, 2]), sessionName: "X" })).rejects.toThrow(/already exists/);
+    await expect(
+      importRecordedSession(store, { imagesPath: ok, responsesPath: npy([1, 2], [1, 2]), sessionName: "X" }),
+    ).rejects.toThrow(/already exists/);
     expect(store.listSessions().length).toBe(1);
     store.close();
   });
@@ -94,7 +117,11 @@ describe("import a recorded session", () => {
       ctx.skip();
     }
     const store = freshStore();
-    const report = await importRecordedSession(store, { imagesPath: zip, responsesPath: path.join(shared, "data", "v4", "responses", "responses_190928.npy"), sessionName: "190928" });
+    const report = await importRecordedSession(store, {
+      imagesPath: zip,
+      responsesPath: path.join(shared, "data", "v4", "responses", "responses_190928.npy"),
+      sessionName: "190928",
+    });
     expect(report.shape).toEqual([24, 1200]);
     expect(report.presentations).toBe(1200);
     expect(report.units).toBe(24);

@@ -18,14 +18,28 @@ describe("retraining job in a worker thread", () => {
     const values: number[] = [];
     for (let k = 1; k <= n; k++) {
       const px = Uint8Array.from({ length: 32 * 32 * 3 }, () => rng.int(256));
-      writeFileSync(path.join(dir, `image${String(k).padStart(4, "0")}.png`), await encodePng({ width: 32, height: 32, pixels0to255: px }));
+      writeFileSync(
+        path.join(dir, `image${String(k).padStart(4, "0")}.png`),
+        await encodePng({ width: 32, height: 32, pixels0to255: px }),
+      );
     }
     for (let i = 0; i < 2 * n; i++) values.push(rng.next());
     writeFileSync(path.join(dir, "r.npy"), encodeNumericNpy([2, n], values));
     const dbPath = path.join(dir, "lab.db");
     const store = SessionStore.open(dbPath);
     await importRecordedSession(store, { imagesPath: dir, responsesPath: path.join(dir, "r.npy"), sessionName: "syn" });
-    const params = { sessions: ["syn"], frontEnd: { kind: "gabor", inputSize: 32 }, imageSize: 32, members: 2, width: 4, blocks: 1, maxCycles: 6, stepsPerVisit: 15, patience: 99, backend: "cpu" };
+    const params = {
+      sessions: ["syn"],
+      frontEnd: { kind: "gabor", inputSize: 32 },
+      imageSize: 32,
+      members: 2,
+      width: 4,
+      blocks: 1,
+      maxCycles: 6,
+      stepsPerVisit: 15,
+      patience: 99,
+      backend: "cpu",
+    };
     const seen: JobMessage[] = [];
     const handle = startRetrainJob(store, params, (m) => {
       seen.push(m);
@@ -48,7 +62,12 @@ describe("retraining job in a worker thread", () => {
     });
     const second = await resumed.done;
     expect(second.type).toBe("done");
-    expect(logs.join("\n")).toMatch(new RegExp(`resuming job ${handle.jobId} from model version ${checkpoints[checkpoints.length - 1]!.modelVersionId} after cycle ${checkpoints.length}`));
+    expect(logs.join("\n")).toMatch(
+      new RegExp(
+        `resuming job ${handle.jobId} from model version ${checkpoints[checkpoints.length - 1]!.modelVersionId} ` +
+          `after cycle ${checkpoints.length}`,
+      ),
+    );
     const versions = store.listModelVersions();
     const final = versions[versions.length - 1]!;
     expect(final.kind).toBe("deep-ensemble");

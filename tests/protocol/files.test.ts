@@ -8,10 +8,17 @@ import { repoRoot } from "../helpers/tmp.js";
 const dir = join(repoRoot, "protocols");
 
 describe("the project's protocol files", () => {
-  it("protocols/schema.json and rig.schema.json match the schemas (run `cortexloop schema` after changing them)", () => {
-    expect(JSON.parse(readFileSync(join(dir, "schema.json"), "utf8"))).toEqual(z.toJSONSchema(protocolSchema, { io: "input" }));
-    expect(JSON.parse(readFileSync(join(dir, "rig.schema.json"), "utf8"))).toEqual(z.toJSONSchema(rigSchema, { io: "input" }));
-  });
+  it(
+    "protocols/schema.json and rig.schema.json match the schemas (run `cortexloop schema` after changing " + "them)",
+    () => {
+      expect(JSON.parse(readFileSync(join(dir, "schema.json"), "utf8"))).toEqual(
+        z.toJSONSchema(protocolSchema, { io: "input" }),
+      );
+      expect(JSON.parse(readFileSync(join(dir, "rig.schema.json"), "utf8"))).toEqual(
+        z.toJSONSchema(rigSchema, { io: "input" }),
+      );
+    },
+  );
 
   it("every example protocol and rig file validates", () => {
     const protocols = readdirSync(dir).filter((f) => f.endsWith(".json") && !f.endsWith("schema.json"));

@@ -35,7 +35,7 @@ const cases: { name: string; text: string; expect: string[] }[] = [
   {
     name: "bad-source-kind",
     text: withChange((p) => (p.sources = { g: { kind: "camera" } })),
-    expect: ["$.sources.g.kind:", '"folder"', "found string \"camera\""],
+    expect: ["$.sources.g.kind:", '"folder"', 'found string "camera"'],
   },
   {
     name: "negative-repeats",
@@ -70,7 +70,7 @@ const cases: { name: string; text: string; expect: string[] }[] = [
   {
     name: "timing-string",
     text: withChange((p) => (p.timing = { stimulusMs: "100" })),
-    expect: ["$.timing.stimulusMs: expected number, found string \"100\""],
+    expect: ['$.timing.stimulusMs: expected number, found string "100"'],
   },
 ];
 
@@ -111,7 +111,15 @@ describe("malformed protocol files", () => {
 
   it("a rig file with an unknown transport names the path", () => {
     const file = join(tmp.dir, "rig.json");
-    writeFileSync(file, JSON.stringify({ name: "r", acquisition: { format: "openephys-zmq" }, eventCodes: { transport: "pigeon" }, display: { kind: "virtual" } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: "r",
+        acquisition: { format: "openephys-zmq" },
+        eventCodes: { transport: "pigeon" },
+        display: { kind: "virtual" },
+      }),
+    );
     expect(() => loadRigFile(file)).toThrow(/\$\.eventCodes\.transport/);
   });
 });

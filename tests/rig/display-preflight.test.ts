@@ -43,7 +43,11 @@ describe("the display the rig file names", () => {
 
   it("that does not exist is an error listing the displays there are", () => {
     expect(() => pickDisplay(displays, displays[1]!, { id: 7 })).toThrow(
-      /names display id 7, which this computer does not have \(it has index 0: id 1 "console", 2560×1600 px at \(0, 0\) at 60 Hz; index 1: id 2 "stimulus", 1920×1080 px .* nothing was run\. Fix display\.screen/,
+      new RegExp(
+        'names display id 7, which this computer does not have \\(it has index 0: id 1 "console", ' +
+          '2560×1600 px at \\(0, 0\\) at 60 Hz; index 1: id 2 "stimulus", 1920×1080 px .* nothing was run\\. Fix ' +
+          "display\\.screen",
+      ),
     );
     expect(() => pickDisplay(displays, displays[1]!, { index: 2 })).toThrow(
       /names display index 2, but this computer has 2 \(/,
@@ -68,7 +72,10 @@ describe("pre-flight", () => {
     });
     expect(problems.map((p) => p.code)).toEqual(["refresh-mismatch"]);
     expect(problems[0]!.message).toMatch(
-      /refreshes at 60\.01 Hz \(measured over 119 frames\), the rig file expects 120 Hz \(50\.0% off, more than 2\.0%\)/,
+      new RegExp(
+        "refreshes at 60\\.01 Hz \\(measured over 119 frames\\), the rig file expects 120 Hz \\(50\\.0% " +
+          "off, more than 2\\.0%\\)",
+      ),
     );
     // Within the tolerance: no problem.
     expect(

@@ -15,7 +15,10 @@ function double(v: number): JuceDouble {
   return new JuceDouble(v);
 }
 
-/** JUCE's JSON::toString(var) with its defaults: multi-line, CRLF (JUCE's newLine), two spaces per level, `"key": value`. */
+/**
+ * JUCE's JSON::toString(var) with its defaults: multi-line, CRLF (JUCE's newLine), two spaces per level, `"key":
+ * value`.
+ */
 export function juceJson(value: JuceValue, indent = 0): string {
   const nl = "\r\n";
   const pad = (n: number): string => " ".repeat(n);
@@ -29,11 +32,16 @@ export function juceJson(value: JuceValue, indent = 0): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (Array.isArray(value)) {
     if (value.length === 0) return "[]";
-    return `[${nl}${value.map((v) => `${pad(indent + 2)}${juceJson(v, indent + 2)}`).join(`,${nl}`)}${nl}${pad(indent)}]`;
+    return (
+      `[${nl}${value.map((v) => `${pad(indent + 2)}${juceJson(v, indent + 2)}`).join(`,${nl}`)}${nl}` +
+      `${pad(indent)}]`
+    );
   }
   const entries = Object.entries(value);
   if (entries.length === 0) return "{}";
-  return `{${nl}${entries.map(([k, v]) => `${pad(indent + 2)}${JSON.stringify(k)}: ${juceJson(v, indent + 2)}`).join(`,${nl}`)}${nl}${pad(indent)}}`;
+  return `{${nl}${entries
+    .map(([k, v]) => `${pad(indent + 2)}${JSON.stringify(k)}: ` + `${juceJson(v, indent + 2)}`)
+    .join(`,${nl}`)}${nl}${pad(indent)}}`;
 }
 
 /** mulberry32: a small seeded generator, so a run's spikes are the same every time. */
@@ -116,7 +124,15 @@ export class GuiEmulator {
   /** Per unit, the peak samples of every spike sent (whether or not it arrived). */
   readonly spikeSamples: number[][] = [];
   readonly commands: string[] = [];
-  readonly stats = { messages: 0, dataMessages: 0, dataDropped: 0, spikes: 0, ttlEvents: 0, blocks: 0, heartbeats: { received: 0, parsed: 0, unreadable: 0 } };
+  readonly stats = {
+    messages: 0,
+    dataMessages: 0,
+    dataDropped: 0,
+    spikes: 0,
+    ttlEvents: 0,
+    blocks: 0,
+    heartbeats: { received: 0, parsed: 0, unreadable: 0 },
+  };
   acquiring: boolean;
 
   private readonly sampleRate: number;
@@ -146,7 +162,8 @@ export class GuiEmulator {
     this.acquiring = options.acquiring ?? true;
     this.messageNum = ((options.firstMessageNum ?? 1) - 1) | 0;
     this.random = generator(options.seed ?? 1);
-    for (let t = 1; t <= 4; t++) for (let id = 1; id <= 3; id++) this.units.push({ electrode: `Tetrode ${t}`, sortedId: id });
+    for (let t = 1; t <= 4; t++)
+      for (let id = 1; id <= 3; id++) this.units.push({ electrode: `Tetrode ${t}`, sortedId: id });
     for (const _ of this.units) this.spikeSamples.push([]);
   }
 
@@ -215,7 +232,12 @@ export class GuiEmulator {
         const index = this.commands.length;
         this.commands.push(command);
         const override = this.options.overrideReply?.(command, index);
-        const own = this.handle(command, override === undefined || override.apply === true || (override.apply === undefined && override.reply === undefined));
+        const own = this.handle(
+          command,
+          override === undefined ||
+            override.apply === true ||
+            (override.apply === undefined && override.reply === undefined),
+        );
         if (override?.silentMs !== undefined) await new Promise((r) => setTimeout(r, override.silentMs));
         await this.events.send(override?.reply ?? own);
       } catch {
@@ -224,7 +246,9 @@ export class GuiEmulator {
     }
   }
 
-  /** NetworkEvents.cpp handleSpecialMessages, for the commands a controller sends; `apply` false answers without acting. */
+  /**
+   * NetworkEvents.cpp handleSpecialMessages, for the commands a controller sends; `apply` false answers without acting.
+   */
   private handle(message: string, apply: boolean): string {
     const cmd = message.split(" ")[0]!.toLowerCase();
     const params: [string, string][] = [];
@@ -263,7 +287,10 @@ export class GuiEmulator {
 
   private header(type: string, body: Record<string, JuceValue>): Buffer {
     const num = this.nextMessageNum();
-    return Buffer.from(juceJson(this.options.legacyHeaders ? { message_no: num, type, ...body } : { message_num: num, type, ...body }), "utf8");
+    return Buffer.from(
+      juceJson(this.options.legacyHeaders ? { message_no: num, type, ...body } : { message_num: num, type, ...body }),
+      "utf8",
+    );
   }
 
   private async process(): Promise<void> {
@@ -281,7 +308,10 @@ export class GuiEmulator {
     }
   }
 
-  /** One processing block: the Spike Detector's spikes, Network Events' TTLs (at the block's first sample), the board's, then DATA. */
+  /**
+   * One processing block: the Spike Detector's spikes, Network Events' TTLs (at the block's first sample), the board's,
+   * then DATA.
+   */
   private async block(first: number, n: number): Promise<void> {
     const now = Date.now();
     if (this.options.spikes ?? true) await this.blockSpikes(first, n, now);
@@ -299,7 +329,10 @@ export class GuiEmulator {
         const pd = this.options.photodiode;
         if (pd !== undefined) {
           const at = first + Math.round((pd.lagMs * this.sampleRate) / 1000);
-          this.photodiodeQueue.push({ sample: at, state: 1 }, { sample: at + Math.round(0.05 * this.sampleRate), state: 0 });
+          this.photodiodeQueue.push(
+            { sample: at, state: 1 },
+            { sample: at + Math.round(0.05 * this.sampleRate), state: 0 },
+          );
         }
       }
     }
@@ -311,9 +344,19 @@ export class GuiEmulator {
     for (let c = 0; c < (this.options.dataChannels ?? 3); c++) {
       const samples = new Float32Array(n).map(() => (this.random() - 0.5) * 40);
       const header = this.options.legacyHeaders
-        ? this.header("data", { content: { n_channels: 1, n_samples: n, n_real_samples: n, sample_rate: 30000, timestamp: first }, data_size: n * 4 })
+        ? this.header("data", {
+            content: { n_channels: 1, n_samples: n, n_real_samples: n, sample_rate: 30000, timestamp: first },
+            data_size: n * 4,
+          })
         : this.header("data", {
-            content: { stream, channel_num: c, channel_name: `CH${c + 1}`, num_samples: n, sample_num: first, sample_rate: double(this.sampleRate) },
+            content: {
+              stream,
+              channel_num: c,
+              channel_name: `CH${c + 1}`,
+              num_samples: n,
+              sample_num: first,
+              sample_rate: double(this.sampleRate),
+            },
             data_size: n * 4,
             timestamp: now,
           });
@@ -326,19 +369,36 @@ export class GuiEmulator {
     }
   }
 
-  private async ttl(sample: number, line: number, state: 0 | 1, word: number, node: number, now: number): Promise<void> {
+  private async ttl(
+    sample: number,
+    line: number,
+    state: 0 | 1,
+    word: number,
+    node: number,
+    now: number,
+  ): Promise<void> {
     const payload = Buffer.alloc(10);
     payload[0] = line;
     payload[1] = state;
     payload.writeBigUInt64LE(BigInt(word), 2);
     const header = this.options.legacyHeaders
-      ? this.header("event", { content: { type: 3, sample_num: sample, event_id: state, event_channel: line, timestamp: sample }, data_size: 10 })
-      : this.header("event", { content: { stream, source_node: node, type: 3, sample_num: sample }, data_size: 10, timestamp: now });
+      ? this.header("event", {
+          content: { type: 3, sample_num: sample, event_id: state, event_channel: line, timestamp: sample },
+          data_size: 10,
+        })
+      : this.header("event", {
+          content: { stream, source_node: node, type: 3, sample_num: sample },
+          data_size: 10,
+          timestamp: now,
+        });
     this.stats.ttlEvents++;
     await this.send([Buffer.from("EVENT\0", "latin1"), header, payload]);
   }
 
-  /** Spikes whose peaks fall in the block the detector has finished (it needs 20 samples after a peak), electrode by electrode. */
+  /**
+   * Spikes whose peaks fall in the block the detector has finished (it needs 20 samples after a peak), electrode by
+   * electrode.
+   */
   private async blockSpikes(first: number, n: number, now: number): Promise<void> {
     const lo = first - 20;
     const hi = first + n - 20;
@@ -352,7 +412,8 @@ export class GuiEmulator {
         const b = Math.min(hi, onset.sample + windowEnd);
         if (b <= a) continue;
         const rate = 20 + ((onset.code * 31 + u * 17) % 100);
-        for (let k = poisson((rate * (b - a)) / this.sampleRate, this.random); k > 0; k--) byUnit[u]!.push(a + Math.floor(this.random() * (b - a)));
+        for (let k = poisson((rate * (b - a)) / this.sampleRate, this.random); k > 0; k--)
+          byUnit[u]!.push(a + Math.floor(this.random() * (b - a)));
       }
     });
     for (let u = 0; u < this.units.length; u++) {

@@ -53,11 +53,19 @@ export class PtyPair {
   ) {}
 
   async start(): Promise<void> {
-    const child = spawn("socat", ["-d", "-d", `pty,raw,echo=0,link=${this.controllerPath}`, `pty,raw,echo=0,link=${this.rigPath}`], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(
+      "socat",
+      ["-d", "-d", `pty,raw,echo=0,link=${this.controllerPath}`, `pty,raw,echo=0,link=${this.rigPath}`],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     this.child = child;
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-    await waitFor(() => /starting data transfer loop/.test(stderr) || child.exitCode !== null, 5000, "socat to create the pty pair");
+    await waitFor(
+      () => /starting data transfer loop/.test(stderr) || child.exitCode !== null,
+      5000,
+      "socat to create the pty pair",
+    );
     if (child.exitCode !== null) throw new Error(`socat exited with ${child.exitCode}: ${stderr}`);
     await waitFor(() => existsSync(this.controllerPath) && existsSync(this.rigPath), 2000, "the pty links");
   }

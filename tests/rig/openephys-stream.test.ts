@@ -40,7 +40,9 @@ class Feeder {
   num = 0;
   constructor(readonly stream: OpenEphysStream) {}
   spike(sample: number, electrode = "Electrode 1", sortedId = 0): void {
-    this.stream.push(encodeSpike({ messageNum: this.next(), electrode, sortedId, sampleNum: sample, timestampMs: 0 }, waveform));
+    this.stream.push(
+      encodeSpike({ messageNum: this.next(), electrode, sortedId, sampleNum: sample, timestampMs: 0 }, waveform),
+    );
   }
   ttl(sample: number, word: number, line = 0, state?: number): void {
     this.stream.push(encodeTtl({ messageNum: this.next(), sampleNum: sample, word, line, state, timestampMs: 0 }));
@@ -54,7 +56,12 @@ class Feeder {
     }
   }
   data(sample: number, samples: number): void {
-    this.stream.push(encodeData({ messageNum: this.next(), channelNum: 0, sampleNum: sample, sampleRate, timestampMs: 0 }, new Float32Array(samples)));
+    this.stream.push(
+      encodeData(
+        { messageNum: this.next(), channelNum: 0, sampleNum: sample, sampleRate, timestampMs: 0 },
+        new Float32Array(samples),
+      ),
+    );
   }
   skip(n: number): void {
     this.num += n;
@@ -68,7 +75,12 @@ class Feeder {
 
 function setup(bins = 1, codeLines?: CodeLines): { sink: RecordingSink; stream: OpenEphysStream; feed: Feeder } {
   const sink = new RecordingSink();
-  const stream = new OpenEphysStream(sink, { sampleRate, countWindow: { startMs: 50, endMs: 150, bins }, graceMs: 250, codeLines });
+  const stream = new OpenEphysStream(sink, {
+    sampleRate,
+    countWindow: { startMs: 50, endMs: 150, bins },
+    graceMs: 250,
+    codeLines,
+  });
   return { sink, stream, feed: new Feeder(stream) };
 }
 
@@ -198,7 +210,11 @@ describe("OpenEphysStream faults", () => {
 
   it("counts malformed frames, invalid JSON, unknown envelopes and oversized payloads without a spurious gap", () => {
     const sink = new RecordingSink();
-    const stream = new OpenEphysStream(sink, { sampleRate, countWindow: { startMs: 50, endMs: 150, bins: 1 }, maxFrameBytes: 1024 });
+    const stream = new OpenEphysStream(sink, {
+      sampleRate,
+      countWindow: { startMs: 50, endMs: 150, bins: 1 },
+      maxFrameBytes: 1024,
+    });
     const feed = new Feeder(stream);
     stream.expect(0, 1);
     feed.ttl(0, 1);
@@ -211,12 +227,24 @@ describe("OpenEphysStream faults", () => {
     feed.num++;
     stream.push([eventEnvelope]);
     feed.num++;
-    const short = encodeSpike({ messageNum: ++feed.num, electrode: "Electrode 1", sortedId: 0, sampleNum: 1700, timestampMs: 0 }, waveform);
+    const short = encodeSpike(
+      { messageNum: ++feed.num, electrode: "Electrode 1", sortedId: 0, sampleNum: 1700, timestampMs: 0 },
+      waveform,
+    );
     stream.push([short[0]!, short[1]!, short[2]!.subarray(0, 10)]);
     feed.spike(2000);
     feed.spike(60_000);
-    expect(stream.stats).toMatchObject({ invalidJson: 1, unknownEnvelopes: 1, oversizedPayloads: 1, malformedFrames: 2, lostMessages: 0, gaps: 0 });
-    expect(new Set(sink.faultCodes())).toEqual(new Set(["invalid-json", "unknown-envelope", "oversized-payload", "malformed-frame"]));
+    expect(stream.stats).toMatchObject({
+      invalidJson: 1,
+      unknownEnvelopes: 1,
+      oversizedPayloads: 1,
+      malformedFrames: 2,
+      lostMessages: 0,
+      gaps: 0,
+    });
+    expect(new Set(sink.faultCodes())).toEqual(
+      new Set(["invalid-json", "unknown-envelope", "oversized-payload", "malformed-frame"]),
+    );
     for (const f of sink.faults) expect(f.presentationIdxs).toEqual([0]);
     const c = sink.countsOf(0)!;
     expect(c.complete).toBe(false);
@@ -280,32 +308,36 @@ describe("OpenEphysStream faults", () => {
 });
 
 describe("OpenEphysStream and the real GUI's habits", () => {
-  it("takes a hardware word change sent as one event per changed bit as one onset; the code again at a later sample is a fault", () => {
-    const { sink, stream, feed } = setup();
-    stream.expect(0, 5);
-    feed.word(1000, 0, 5);
-    feed.spike(3000);
-    feed.word(4000, 5, 0);
-    stream.expect(1, 6);
-    feed.word(6000, 0, 6);
-    feed.word(6500, 6, 7);
-    feed.word(9000, 7, 0);
-    feed.spike(60_000);
-    expect(sink.ttls.filter((t) => t.presentationIdx !== null)).toEqual([
-      { presentationIdx: 0, eventCode: 5, onsetSample: 1000 },
-      { presentationIdx: 1, eventCode: 6, onsetSample: 6000 },
-    ]);
-    expect(stream.stats.sameSampleEvents).toBe(2);
-    expect(bins(sink.countsOf(0))).toEqual([1]);
-    // 6 -> 7 (line 0 up) is code 7, which nobody sent.
-    expect(sink.faults.map((f) => f.code)).toEqual(["unexpected-code"]);
-    // Code 5 again (both of its bits' events at one later sample): one duplicate fault.
-    feed.word(20_000, 0, 5);
-    expect(sink.faults.map((f) => [f.code, f.presentationIdxs])).toEqual([
-      ["unexpected-code", []],
-      ["duplicate-code", [0]],
-    ]);
-  });
+  it(
+    "takes a hardware word change sent as one event per changed bit as one onset; the code again at a later " +
+      "sample is a fault",
+    () => {
+      const { sink, stream, feed } = setup();
+      stream.expect(0, 5);
+      feed.word(1000, 0, 5);
+      feed.spike(3000);
+      feed.word(4000, 5, 0);
+      stream.expect(1, 6);
+      feed.word(6000, 0, 6);
+      feed.word(6500, 6, 7);
+      feed.word(9000, 7, 0);
+      feed.spike(60_000);
+      expect(sink.ttls.filter((t) => t.presentationIdx !== null)).toEqual([
+        { presentationIdx: 0, eventCode: 5, onsetSample: 1000 },
+        { presentationIdx: 1, eventCode: 6, onsetSample: 6000 },
+      ]);
+      expect(stream.stats.sameSampleEvents).toBe(2);
+      expect(bins(sink.countsOf(0))).toEqual([1]);
+      // 6 -> 7 (line 0 up) is code 7, which nobody sent.
+      expect(sink.faults.map((f) => f.code)).toEqual(["unexpected-code"]);
+      // Code 5 again (both of its bits' events at one later sample): one duplicate fault.
+      feed.word(20_000, 0, 5);
+      expect(sink.faults.map((f) => [f.code, f.presentationIdxs])).toEqual([
+        ["unexpected-code", []],
+        ["duplicate-code", [0]],
+      ]);
+    },
+  );
 
   it("lets lines come down one at a time through earlier codes' words without a fault", () => {
     const { sink, stream, feed } = setup();
@@ -313,7 +345,8 @@ describe("OpenEphysStream and the real GUI's habits", () => {
     feed.ttl(100, 4, 2, 1);
     stream.expect(1, 7);
     feed.ttl(9000, 0, 2, 0);
-    // Progressive words on the way up (1, 3) are parts of the pending code; on the way down (6, then 4, a recent code) clears.
+    // Progressive words on the way up (1, 3) are parts of the pending code; on the way down (6, then 4, a recent code)
+    // clears.
     feed.ttl(12_000, 1, 0, 1);
     feed.ttl(12_000, 3, 1, 1);
     feed.ttl(12_000, 7, 2, 1);
@@ -382,65 +415,91 @@ describe("OpenEphysStream and the real GUI's habits", () => {
     expect(sink.faults).toEqual([]);
   });
 
-  it("flags a window a lost spike may have fallen in even when the next message is a DATA block that lags the spikes", () => {
-    const { sink, stream, feed } = setup();
-    stream.expect(0, 2);
-    feed.ttl(2950, 2);
-    feed.spike(4480);
-    // A spike at about 4500 (in the window [4450, 7450)) is lost; the next message is DATA for a block ending at 4000.
-    feed.skip(1);
-    feed.data(3489, 512);
-    feed.spike(60_000);
-    expect(sink.countsOf(0)).toMatchObject({ complete: false, onsetSample: 2950 });
-    expect(sink.faults.map((f) => [f.code, f.presentationIdxs])).toEqual([["message-gap", [0]]]);
-  });
+  it(
+    "flags a window a lost spike may have fallen in even when the next message is a DATA block that lags the " +
+      "spikes",
+    () => {
+      const { sink, stream, feed } = setup();
+      stream.expect(0, 2);
+      feed.ttl(2950, 2);
+      feed.spike(4480);
+      // A spike at about 4500 (in the window [4450, 7450)) is lost; the next message is DATA for a block ending at
+      // 4000.
+      feed.skip(1);
+      feed.data(3489, 512);
+      feed.spike(60_000);
+      expect(sink.countsOf(0)).toMatchObject({ complete: false, onsetSample: 2950 });
+      expect(sink.faults.map((f) => [f.code, f.presentationIdxs])).toEqual([["message-gap", [0]]]);
+    },
+  );
 
-  it("follows message_num across the signed 32-bit wrap: no restart, no gap, and a loss across it counted exactly", () => {
-    const { sink, stream, feed } = setup();
-    feed.num = 2 ** 31 - 4;
-    stream.expect(0, 1);
-    feed.ttl(0, 1);
-    feed.spike(1600);
-    feed.spike(1700);
-    expect(feed.num).toBe(2 ** 31 - 1);
-    feed.spike(1800);
-    expect(feed.num).toBe(-(2 ** 31));
-    feed.spike(1900);
-    expect(stream.stats).toMatchObject({ restarts: 0, gaps: 0, lostMessages: 0 });
-    feed.num += 2;
-    feed.spike(2000);
-    feed.spike(60_000);
-    expect(stream.stats).toMatchObject({ restarts: 0, gaps: 1, lostMessages: 2 });
-    expect(bins(sink.countsOf(0))).toEqual([5]);
-    expect(sink.faults.map((f) => f.code)).toEqual(["message-gap"]);
-    // A small number after a wrapped (negative) one is a restart, not two billion lost messages.
-    feed.num = 0;
-    feed.spike(100);
-    expect(stream.stats).toMatchObject({ restarts: 1, lostMessages: 2 });
-  });
+  it(
+    "follows message_num across the signed 32-bit wrap: no restart, no gap, and a loss across it counted " + "exactly",
+    () => {
+      const { sink, stream, feed } = setup();
+      feed.num = 2 ** 31 - 4;
+      stream.expect(0, 1);
+      feed.ttl(0, 1);
+      feed.spike(1600);
+      feed.spike(1700);
+      expect(feed.num).toBe(2 ** 31 - 1);
+      feed.spike(1800);
+      expect(feed.num).toBe(-(2 ** 31));
+      feed.spike(1900);
+      expect(stream.stats).toMatchObject({ restarts: 0, gaps: 0, lostMessages: 0 });
+      feed.num += 2;
+      feed.spike(2000);
+      feed.spike(60_000);
+      expect(stream.stats).toMatchObject({ restarts: 0, gaps: 1, lostMessages: 2 });
+      expect(bins(sink.countsOf(0))).toEqual([5]);
+      expect(sink.faults.map((f) => f.code)).toEqual(["message-gap"]);
+      // A small number after a wrapped (negative) one is a restart, not two billion lost messages.
+      feed.num = 0;
+      feed.spike(100);
+      expect(stream.stats).toMatchObject({ restarts: 1, lostMessages: 2 });
+    },
+  );
 
   it("refuses a pre-0.3 ZMQ Interface (message_no) once, naming the versions needed", () => {
     const { sink, stream } = setup();
     stream.expect(0, 1);
     for (let i = 1; i <= 50; i++) {
-      const header = JSON.stringify({ message_no: i, type: "event", content: { type: 3, sample_num: i * 100, event_id: 1, event_channel: 0 }, data_size: 0 });
+      const header = JSON.stringify({
+        message_no: i,
+        type: "event",
+        content: { type: 3, sample_num: i * 100, event_id: 1, event_channel: 0 },
+        data_size: 0,
+      });
       stream.push([eventEnvelope, Buffer.from(header)]);
     }
     expect(sink.faults).toHaveLength(1);
     expect(sink.faults[0]).toMatchObject({ code: "rig-incompatible", presentationIdxs: [0] });
-    expect(sink.faults[0]!.message).toMatch(/older than 0\.3\.0 .* ZMQ Interface 0\.3\.0 or newer on Open Ephys GUI 0\.6 or newer/);
+    expect(sink.faults[0]!.message).toMatch(
+      /older than 0\.3\.0 .* ZMQ Interface 0\.3\.0 or newer on Open Ephys GUI 0\.6 or newer/,
+    );
     expect(stream.refused).toBe(sink.faults[0]!.message);
     expect(stream.stats).toMatchObject({ refusedMessages: 50, lostMessages: 0, malformedFrames: 0 });
   });
 
-  it("reads headers as JUCE writes them (CRLF, two-space indent) and refuses message_num outside the signed 32-bit range", () => {
-    const [, header] = encodeSpike({ messageNum: 1, electrode: "Tetrode 1", sortedId: 2, sampleNum: 10, timestampMs: 0, channels: 4 }, new Float32Array(160));
-    expect(header!.toString()).toMatch(/^\{\r\n  "message_num": 1,\r\n  "type": "spike",\r\n  "spike": \{\r\n    "stream"/);
-    expect(header!.toString()).toContain('"threshold": [\r\n      -50.0,\r\n      -50.0,\r\n      -50.0,\r\n      -50.0\r\n    ]\r\n  },');
-    const { sink, stream } = setup();
-    stream.push([eventEnvelope, Buffer.from(JSON.stringify({ message_num: 2 ** 31, type: "spike" }))]);
-    stream.push([eventEnvelope, Buffer.from(JSON.stringify({ message_num: 1.5, type: "spike" }))]);
-    expect(stream.stats.malformedFrames).toBe(2);
-    expect(sink.faults).toEqual([]);
-  });
+  it(
+    "reads headers as JUCE writes them (CRLF, two-space indent) and refuses message_num outside the signed 32-bit " +
+      "range",
+    () => {
+      const [, header] = encodeSpike(
+        { messageNum: 1, electrode: "Tetrode 1", sortedId: 2, sampleNum: 10, timestampMs: 0, channels: 4 },
+        new Float32Array(160),
+      );
+      expect(header!.toString()).toMatch(
+        /^\{\r\n {2}"message_num": 1,\r\n {2}"type": "spike",\r\n {2}"spike": \{\r\n {4}"stream"/,
+      );
+      expect(header!.toString()).toContain(
+        '"threshold": [\r\n      -50.0,\r\n      -50.0,\r\n      -50.0,\r\n      -50.0\r\n    ]\r\n  },',
+      );
+      const { sink, stream } = setup();
+      stream.push([eventEnvelope, Buffer.from(JSON.stringify({ message_num: 2 ** 31, type: "spike" }))]);
+      stream.push([eventEnvelope, Buffer.from(JSON.stringify({ message_num: 1.5, type: "spike" }))]);
+      expect(stream.stats.malformedFrames).toBe(2);
+      expect(sink.faults).toEqual([]);
+    },
+  );
 });

@@ -6,7 +6,13 @@ describe("reconnect loop", () => {
   it("retries a rig that is not there every 20 ms but reports its state once per change", async () => {
     const port = await freePorts(1);
     const states: string[] = [];
-    const sub = new ZmtpSubscriber({ host: "127.0.0.1", port, reconnectMs: 20, onMessage: () => {}, onState: (up, detail) => states.push(`${up ? "up" : "down"}: ${detail}`) });
+    const sub = new ZmtpSubscriber({
+      host: "127.0.0.1",
+      port,
+      reconnectMs: 20,
+      onMessage: () => {},
+      onState: (up, detail) => states.push(`${up ? "up" : "down"}: ${detail}`),
+    });
     sub.start();
     await new Promise((r) => setTimeout(r, 500));
     sub.stop();

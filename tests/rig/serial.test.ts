@@ -40,7 +40,7 @@ async function simOnSerial(path: string): Promise<SimRig> {
 
 /** Tries `box.open()` every 100 ms for up to `ms`: whether it opened. */
 async function openWithin(box: SerialEventBox, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; ) {
+  for (const end = Date.now() + ms; Date.now() < end;) {
     try {
       await box.open();
       return true;
@@ -185,7 +185,14 @@ describe.skipIf(!socatAvailable)("a session whose serial port disappears and ret
     const displayEndpoint = `tcp://127.0.0.1:${await freePorts(1)}`;
     const rigFile = writeJson(join(dir, "rig.json"), {
       name: "test-sim-serial",
-      acquisition: { format: "openephys-zmq", host: "127.0.0.1", dataPort, sampleRate: 30000, countWindowMs: [50, 150], graceMs: 250 },
+      acquisition: {
+        format: "openephys-zmq",
+        host: "127.0.0.1",
+        dataPort,
+        sampleRate: 30000,
+        countWindowMs: [50, 150],
+        graceMs: 250,
+      },
       eventCodes: { transport: "serial", path: pair.controllerPath },
       display: { kind: "virtual", endpoint: displayEndpoint },
     });
@@ -204,11 +211,19 @@ describe.skipIf(!socatAvailable)("a session whose serial port disappears and ret
     cleanups.push(() => sim.stop());
     // Pull the cable a second into the session and plug it back in 800 ms later.
     const unplug = setTimeout(() => {
-      void pair.stop().then(() => new Promise((r) => setTimeout(r, 800))).then(() => pair.start());
+      void pair
+        .stop()
+        .then(() => new Promise((r) => setTimeout(r, 800)))
+        .then(() => pair.start());
     }, 1500);
     cleanups.push(() => clearTimeout(unplug));
     // A session that never resumes is interrupted well inside the test's time, so its log is shown.
-    const { result, store, log } = await runSession(dir, rigFile, protocolText("serial-unplug", 20, 6, { fixationMs: 300, stimulusMs: 20, interStimulusMs: 20 }), AbortSignal.timeout(40_000));
+    const { result, store, log } = await runSession(
+      dir,
+      rigFile,
+      protocolText("serial-unplug", 20, 6, { fixationMs: 300, stimulusMs: 20, interStimulusMs: 20 }),
+      AbortSignal.timeout(40_000),
+    );
     cleanups.push(() => store.close());
     expect(result.state, log.join("\n")).toBe("completed");
     expect(result.presented).toBe(120);

@@ -16,7 +16,15 @@ export async function networkRigFile(dir: string, extra: Partial<RigConfigInput>
   const displayPort = await freePorts(1);
   return writeJson(join(dir, "rig.json"), {
     name: "test-sim-network",
-    acquisition: { format: "openephys-zmq", host: "127.0.0.1", dataPort, sampleRate: 30000, countWindowMs: [50, 150], countBins: 1, graceMs: 250 },
+    acquisition: {
+      format: "openephys-zmq",
+      host: "127.0.0.1",
+      dataPort,
+      sampleRate: 30000,
+      countWindowMs: [50, 150],
+      countBins: 1,
+      graceMs: 250,
+    },
     eventCodes: { transport: "openephys-network-events", host: "127.0.0.1", port: eventsPort },
     display: { kind: "virtual", endpoint: `tcp://127.0.0.1:${displayPort}` },
     simulation: { neurons: "builtin", units: 8, seed: 11 },
@@ -24,7 +32,12 @@ export async function networkRigFile(dir: string, extra: Partial<RigConfigInput>
   });
 }
 
-export function protocolText(name: string, images: number, repeats: number, timing = { fixationMs: 300, stimulusMs: 10, interStimulusMs: 10 }): string {
+export function protocolText(
+  name: string,
+  images: number,
+  repeats: number,
+  timing = { fixationMs: 300, stimulusMs: 10, interStimulusMs: 10 },
+): string {
   return JSON.stringify({
     name,
     seed: 3,
@@ -46,7 +59,13 @@ export interface SessionOutcome {
  * `onRig` sees the rig before the session starts (to listen to its acquisition). If the runner throws
  * (a rig not ready), the store is closed and the error goes on.
  */
-export async function runSession(dir: string, rigFile: string, protocol: string, signal?: AbortSignal, onRig?: (rig: Rig) => void): Promise<SessionOutcome> {
+export async function runSession(
+  dir: string,
+  rigFile: string,
+  protocol: string,
+  signal?: AbortSignal,
+  onRig?: (rig: Rig) => void,
+): Promise<SessionOutcome> {
   const { rig: config, text: rigText } = loadRigFile(rigFile);
   const loaded = parseProtocolText(join(dir, "protocol.json"), protocol);
   const countWindow = sessionCountWindow(config, loaded.protocol.countWindow);
@@ -80,13 +99,18 @@ export class SimRigProcess {
   stderr = "";
 
   async start(args: string[]): Promise<void> {
-    const child = spawn(process.execPath, ["--import", "tsx", join(process.cwd(), "src/main/cli.ts"), "sim-rig", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(process.cwd(), "src/main/cli.ts"), "sim-rig", ...args],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     this.child = child;
     child.stdout!.on("data", (d: Buffer) => (this.stdout += d.toString()));
     child.stderr!.on("data", (d: Buffer) => (this.stderr += d.toString()));
     const deadline = Date.now() + 30_000;
     while (!this.stdout.includes('"event":"ready"')) {
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`sim-rig did not start (exit ${child.exitCode}): ${this.stderr}`);
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`sim-rig did not start (exit ${child.exitCode}): ${this.stderr}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -140,7 +164,14 @@ export function compareWithTruth(store: SessionStore, sessionId: number, truth: 
   }
   const truthBy = new Map<string, TruthRecord>();
   for (const t of truth) truthBy.set(`${t.code}:${t.onsetSample}`, t);
-  const out: Comparison = { presentations: presentations.length, faultless: 0, matched: 0, mismatches: [], uncovered: [], incompleteWithoutFault: [] };
+  const out: Comparison = {
+    presentations: presentations.length,
+    faultless: 0,
+    matched: 0,
+    mismatches: [],
+    uncovered: [],
+    incompleteWithoutFault: [],
+  };
   for (const p of presentations) {
     const r = results.get(p.idx);
     const hasFault = faulted.has(p.idx);
@@ -162,7 +193,10 @@ export function compareWithTruth(store: SessionStore, sessionId: number, truth: 
       const got = byUnit.get(`${u.electrode}\u0000${u.sortedId}`) ?? u.bins.map(() => 0);
       if (got.join(",") !== u.bins.join(",")) {
         same = false;
-        out.mismatches.push(`presentation ${p.idx} unit ${u.electrode}/${u.sortedId}: stored [${got.join(",")}], truth [${u.bins.join(",")}]`);
+        out.mismatches.push(
+          `presentation ${p.idx} unit ${u.electrode}/${u.sortedId}: stored [${got.join(",")}], truth [` +
+            `${u.bins.join(",")}]`,
+        );
       }
     }
     if (same) out.matched++;

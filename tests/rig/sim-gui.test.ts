@@ -37,7 +37,7 @@ describe("simulated Network Events plugin", () => {
     // No word command: the plugin reads `TTL Word=5` as line 1 off.
     expect(plugin.handle("TTL Word=5")).toBe("TTLHandled: Line=1 State=0");
     expect(plugin.handle("IsAcquiring")).toBe("1");
-    expect(plugin.handle("StartRecord PrependText=abc_ RecDir=\"/data/my rig\"")).toBe("StartedRecording");
+    expect(plugin.handle('StartRecord PrependText=abc_ RecDir="/data/my rig"')).toBe("StartedRecording");
     expect(plugin.handle("StartRecord")).toBe("NotHandled");
     expect(plugin.recordings).toEqual([{ PrependText: "abc_", RecDir: "/data/my rig" }]);
     expect(plugin.handle("StopRecord")).toBe("StoppedRecording");
@@ -85,7 +85,9 @@ interface Message {
   payload: Buffer | undefined;
 }
 
-async function simOnSockets(wordCommand = false): Promise<{ sim: SimRig; messages: Message[]; dataPort: number; eventsPort: number }> {
+async function simOnSockets(
+  wordCommand = false,
+): Promise<{ sim: SimRig; messages: Message[]; dataPort: number; eventsPort: number }> {
   const dataPort = await freePorts(2);
   const eventsPort = await freePorts(1);
   const sim = new SimRig({
@@ -107,7 +109,12 @@ async function simOnSockets(wordCommand = false): Promise<{ sim: SimRig; message
   void (async () => {
     try {
       for await (const [envelope, header, payload] of sub) {
-        messages.push({ envelope: envelope!.toString("latin1"), header: header!.toString("utf8"), json: JSON.parse(header!.toString("utf8")) as Record<string, unknown>, payload });
+        messages.push({
+          envelope: envelope!.toString("latin1"),
+          header: header!.toString("utf8"),
+          json: JSON.parse(header!.toString("utf8")) as Record<string, unknown>,
+          payload,
+        });
       }
     } catch {
       // closed at the end of the test
@@ -135,42 +142,61 @@ function ttlEvents(messages: Message[]): { sample: number; line: number; state: 
 }
 
 describe("simulated rig on sockets", () => {
-  it("sends JUCE headers, DATA blocks for 4 channels, one TTL event per Network Events line, and the heartbeat's three answers", async () => {
-    const { sim, messages, dataPort, eventsPort } = await simOnSockets();
-    const req = new Request({ linger: 0, receiveTimeout: 2000 });
-    req.connect(`tcp://127.0.0.1:${eventsPort}`);
-    cleanups.push(() => req.close());
-    expect(await request(req, "IsAcquiring")).toBe("1");
-    for (const cmd of ["TTL Line=1 State=1", "TTL Line=3 State=1", "TTL Line=17 State=1"]) expect(await request(req, cmd)).toBe(`TTLHandled: ${cmd.slice(4)}`);
-    await waitFor(() => ttlEvents(messages).length >= 3, 5000, "three TTL events");
-    const ttls = ttlEvents(messages);
-    expect(ttls.map(({ line, state, word }) => [line, state, word])).toEqual([
-      [0, 1, 1],
-      [2, 1, 5],
-      [16, 1, 5 + 2 ** 16],
-    ]);
-    expect(sim.stats.codesReceived).toBe(1);
-    await waitFor(() => messages.filter((m) => m.envelope === "DATA\0").length >= 8, 5000, "two blocks of DATA");
-    type Content = { content: { channel_num: number; num_samples: number; sample_num: number; sample_rate: number } };
-    const data = messages.filter((m) => m.envelope === "DATA\0");
-    const channel0 = data.filter((m) => (m.json as Content).content.channel_num === 0);
-    const first = channel0[0]!.json as Content;
-    expect(first.content).toMatchObject({ channel_num: 0, sample_rate: 30000 });
-    expect(first.content.num_samples).toBeGreaterThanOrEqual(512);
-    expect(channel0[0]!.payload!.byteLength).toBe(first.content.num_samples * 4);
-    // Blocks follow each other without a gap, four channels each.
-    expect((channel0[1]!.json as Content).content.sample_num).toBe(first.content.sample_num + first.content.num_samples);
-    expect(data.slice(data.indexOf(channel0[0]!), data.indexOf(channel0[0]!) + 4).map((m) => (m.json as Content).content.channel_num)).toEqual([0, 1, 2, 3]);
-    expect(data[0]!.header).toMatch(/^\{\r\n {2}"message_num": \d+,\r\n {2}"type": "data",\r\n {2}"content": \{\r\n {4}"stream"/);
-    expect(data[0]!.header).toContain('"sample_rate": 30000.0');
-    expect(messages.map((m) => m.json.message_num)).toEqual(messages.map((_, i) => (messages[0]!.json.message_num as number) + i));
-    const hb = new Request({ linger: 0, receiveTimeout: 2000 });
-    hb.connect(`tcp://127.0.0.1:${dataPort + 1}`);
-    cleanups.push(() => hb.close());
-    expect(await request(hb, JSON.stringify({ application: "t", uuid: "u", type: "heartbeat" }))).toBe("heartbeat received");
-    expect(await request(hb, JSON.stringify({ application: "t", uuid: "u", type: "event", event: { type: 3 } }))).toBe("message correctly parsed");
-    expect(await request(hb, "not json")).toBe("JSON message could not be read");
-  });
+  it(
+    "sends JUCE headers, DATA blocks for 4 channels, one TTL event per Network Events line, and the heartbeat's " +
+      "three answers",
+    async () => {
+      const { sim, messages, dataPort, eventsPort } = await simOnSockets();
+      const req = new Request({ linger: 0, receiveTimeout: 2000 });
+      req.connect(`tcp://127.0.0.1:${eventsPort}`);
+      cleanups.push(() => req.close());
+      expect(await request(req, "IsAcquiring")).toBe("1");
+      for (const cmd of ["TTL Line=1 State=1", "TTL Line=3 State=1", "TTL Line=17 State=1"])
+        expect(await request(req, cmd)).toBe(`TTLHandled: ${cmd.slice(4)}`);
+      await waitFor(() => ttlEvents(messages).length >= 3, 5000, "three TTL events");
+      const ttls = ttlEvents(messages);
+      expect(ttls.map(({ line, state, word }) => [line, state, word])).toEqual([
+        [0, 1, 1],
+        [2, 1, 5],
+        [16, 1, 5 + 2 ** 16],
+      ]);
+      expect(sim.stats.codesReceived).toBe(1);
+      await waitFor(() => messages.filter((m) => m.envelope === "DATA\0").length >= 8, 5000, "two blocks of DATA");
+      type Content = { content: { channel_num: number; num_samples: number; sample_num: number; sample_rate: number } };
+      const data = messages.filter((m) => m.envelope === "DATA\0");
+      const channel0 = data.filter((m) => (m.json as Content).content.channel_num === 0);
+      const first = channel0[0]!.json as Content;
+      expect(first.content).toMatchObject({ channel_num: 0, sample_rate: 30000 });
+      expect(first.content.num_samples).toBeGreaterThanOrEqual(512);
+      expect(channel0[0]!.payload!.byteLength).toBe(first.content.num_samples * 4);
+      // Blocks follow each other without a gap, four channels each.
+      expect((channel0[1]!.json as Content).content.sample_num).toBe(
+        first.content.sample_num + first.content.num_samples,
+      );
+      expect(
+        data
+          .slice(data.indexOf(channel0[0]!), data.indexOf(channel0[0]!) + 4)
+          .map((m) => (m.json as Content).content.channel_num),
+      ).toEqual([0, 1, 2, 3]);
+      expect(data[0]!.header).toMatch(
+        /^\{\r\n {2}"message_num": \d+,\r\n {2}"type": "data",\r\n {2}"content": \{\r\n {4}"stream"/,
+      );
+      expect(data[0]!.header).toContain('"sample_rate": 30000.0');
+      expect(messages.map((m) => m.json.message_num)).toEqual(
+        messages.map((_, i) => (messages[0]!.json.message_num as number) + i),
+      );
+      const hb = new Request({ linger: 0, receiveTimeout: 2000 });
+      hb.connect(`tcp://127.0.0.1:${dataPort + 1}`);
+      cleanups.push(() => hb.close());
+      expect(await request(hb, JSON.stringify({ application: "t", uuid: "u", type: "heartbeat" }))).toBe(
+        "heartbeat received",
+      );
+      expect(
+        await request(hb, JSON.stringify({ application: "t", uuid: "u", type: "event", event: { type: 3 } })),
+      ).toBe("message correctly parsed");
+      expect(await request(hb, "not json")).toBe("JSON message could not be read");
+    },
+  );
 
   it("in its test-only word mode sets the whole word at once, one event per changed bit at one sample", async () => {
     const { messages, eventsPort } = await simOnSockets(true);

@@ -10,12 +10,21 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const message = (i: number): Buffer[] => [Buffer.from("EVENT\0"), Buffer.from(JSON.stringify({ message_num: i })), Buffer.alloc(300, i % 256)];
+const message = (i: number): Buffer[] => [
+  Buffer.from("EVENT\0"),
+  Buffer.from(JSON.stringify({ message_num: i })),
+  Buffer.alloc(300, i % 256),
+];
 
 describe("ZMTP framing", () => {
   it("reads short and long frames, and waits for a frame split across chunks", () => {
     const long = Buffer.alloc(300, 7);
-    const buf = Buffer.concat([zmtpFrameHeader(3, true), Buffer.from("abc"), zmtpFrameHeader(long.length, false), long]);
+    const buf = Buffer.concat([
+      zmtpFrameHeader(3, true),
+      Buffer.from("abc"),
+      zmtpFrameHeader(long.length, false),
+      long,
+    ]);
     const first = readZmtpFrame(buf, 0)!;
     expect(first.body.toString()).toBe("abc");
     expect(first.more).toBe(true);
@@ -71,16 +80,27 @@ describe("ZMTP peers interoperate with libzmq", () => {
     const receiver = (async () => {
       while (receiving) fromZmq.push(await zmqSub.receive());
     })().catch(() => {});
-    const numberedOf = (list: Buffer[][]): number[] => list.filter((m) => m.length === 3).map((m) => (JSON.parse(m[1]!.toString()) as { message_num: number }).message_num);
+    const numberedOf = (list: Buffer[][]): number[] =>
+      list
+        .filter((m) => m.length === 3)
+        .map((m) => (JSON.parse(m[1]!.toString()) as { message_num: number }).message_num);
     // Publish probes until both subscribers have subscribed, then exactly 200 numbered messages.
-    await waitFor(() => {
-      pub.queue([Buffer.from("probe")]);
-      pub.flush();
-      return ours.length > 0 && fromZmq.length > 0;
-    }, 5000, "both subscribers to subscribe");
+    await waitFor(
+      () => {
+        pub.queue([Buffer.from("probe")]);
+        pub.flush();
+        return ours.length > 0 && fromZmq.length > 0;
+      },
+      5000,
+      "both subscribers to subscribe",
+    );
     for (let i = 1; i <= 200; i++) pub.queue(message(i));
     pub.flush();
-    await waitFor(() => numberedOf(ours).length === 200 && numberedOf(fromZmq).length === 200, 5000, "200 messages at both subscribers");
+    await waitFor(
+      () => numberedOf(ours).length === 200 && numberedOf(fromZmq).length === 200,
+      5000,
+      "200 messages at both subscribers",
+    );
     receiving = false;
     zmqSub.close();
     await receiver;

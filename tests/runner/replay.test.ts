@@ -64,7 +64,10 @@ describe("sessions and replays", () => {
   it("every presentation of a completed session has counts for every unit and bin, and a TTL onset", async () => {
     const store = SessionStore.open(join(tmp.dir, "counts.db"));
     try {
-      const r = await runProtocolFile(store, writeQuickProtocol(tmp.dir, { count: 3, repeats: 2, file: "counts.json" }));
+      const r = await runProtocolFile(
+        store,
+        writeQuickProtocol(tmp.dir, { count: 3, repeats: 2, file: "counts.json" }),
+      );
       const units = store.units(r.sessionId);
       expect(units.length).toBe(16);
       expect(store.countResults(r.sessionId).every((c) => c.complete)).toBe(true);

@@ -12,7 +12,11 @@ describe("command line", () => {
   it("Ctrl-C ends a session cleanly: state interrupted, exit 0, everything so far saved", async () => {
     const protocol = writeQuickProtocol(tmp.dir, { count: 20, repeats: 30 });
     const db = join(tmp.dir, "sigint.db");
-    const child = spawn(process.execPath, [join(repoRoot, "bin", "cortexloop.js"), "run", protocol, "--db", db, "--print-stored"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot, "bin", "cortexloop.js"), "run", protocol, "--db", db, "--print-stored"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     let sent = false;
@@ -38,7 +42,11 @@ describe("command line", () => {
 
   it("a bad protocol file exits 1 with the message and stores nothing", async () => {
     const db = join(tmp.dir, "bad.db");
-    const child = spawn(process.execPath, [join(repoRoot, "bin", "cortexloop.js"), "run", join(repoRoot, "package.json"), "--db", db], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [join(repoRoot, "bin", "cortexloop.js"), "run", join(repoRoot, "package.json"), "--db", db],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));

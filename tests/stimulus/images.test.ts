@@ -2,7 +2,17 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeImage, encodeJpeg, encodePng, gaudy, generateImages, ImageDecodeError, readImageFolder, readImageZip, type RgbImage } from "../../src/stimulus/index.js";
+import {
+  decodeImage,
+  encodeJpeg,
+  encodePng,
+  gaudy,
+  generateImages,
+  ImageDecodeError,
+  readImageFolder,
+  readImageZip,
+  type RgbImage,
+} from "../../src/stimulus/index.js";
 import { SessionStore } from "../../src/main/store/index.js";
 import { runProtocolFile } from "../helpers/session.js";
 import { inProcessRigFile, tempDir } from "../helpers/tmp.js";
@@ -12,7 +22,9 @@ afterAll(() => tmp.cleanup());
 
 function checker(size: number): RgbImage {
   const px = new Uint8Array(size * size * 3);
-  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) px.fill(((x >> 2) + (y >> 2)) % 2 === 0 ? 255 : 0, (y * size + x) * 3, (y * size + x) * 3 + 3);
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++)
+      px.fill(((x >> 2) + (y >> 2)) % 2 === 0 ? 255 : 0, (y * size + x) * 3, (y * size + x) * 3 + 3);
   return { width: size, height: size, pixels0to255: px };
 }
 
@@ -25,7 +37,19 @@ beforeAll(async () => {
   writeFileSync(join(folder, "image0002.jpg"), await encodeJpeg(checker(16), 95));
   writeFileSync(join(folder, "notes.txt"), "not an image");
   // A zip with a folder prefix on its entry names, as the lab's archives have.
-  execFileSync("python3", ["-c", ["import zipfile,sys", "z=zipfile.ZipFile(sys.argv[1],'w')", "z.write(sys.argv[2],'set/image0001.png')", "z.write(sys.argv[3],'set/image0002.jpg')", "z.close()"].join("\n"), zipFile, join(folder, "image0001.png"), join(folder, "image0002.jpg")]);
+  execFileSync("python3", [
+    "-c",
+    [
+      "import zipfile,sys",
+      "z=zipfile.ZipFile(sys.argv[1],'w')",
+      "z.write(sys.argv[2],'set/image0001.png')",
+      "z.write(sys.argv[3],'set/image0002.jpg')",
+      "z.close()",
+    ].join("\n"),
+    zipFile,
+    join(folder, "image0001.png"),
+    join(folder, "image0002.jpg"),
+  ]);
 });
 
 describe("images", () => {
@@ -66,7 +90,15 @@ describe("images", () => {
     mkdirSync(broken);
     writeFileSync(join(broken, "bad.png"), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0]));
     const protocolFile = join(tmp.dir, "broken.json");
-    writeFileSync(protocolFile, JSON.stringify({ name: "b", rig: inProcessRigFile, sources: { f: { kind: "folder", path: "broken2" } }, blocks: [{ name: "b", source: "f" }] }));
+    writeFileSync(
+      protocolFile,
+      JSON.stringify({
+        name: "b",
+        rig: inProcessRigFile,
+        sources: { f: { kind: "folder", path: "broken2" } },
+        blocks: [{ name: "b", source: "f" }],
+      }),
+    );
     const store = SessionStore.open(join(tmp.dir, "broken.db"));
     try {
       await expect(runProtocolFile(store, protocolFile)).rejects.toThrow(/bad\.png/);
@@ -86,7 +118,10 @@ describe("images", () => {
         timing: { fixationMs: 0, stimulusMs: 2, interStimulusMs: 1 },
         countWindow: { startMs: 5, endMs: 10 },
         sources: { f: { kind: "folder", path: "images" }, z: { kind: "zip", path: "images.zip" } },
-        blocks: [{ name: "f", source: "f", repeats: 2 }, { name: "z", source: "z", repeats: 2 }],
+        blocks: [
+          { name: "f", source: "f", repeats: 2 },
+          { name: "z", source: "z", repeats: 2 },
+        ],
       }),
     );
     const store = SessionStore.open(join(tmp.dir, "files.db"));

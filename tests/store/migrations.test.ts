@@ -1,7 +1,13 @@
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { currentSchemaVersion, latestSchemaVersion, migrate, migrations, SessionStore } from "../../src/main/store/index.js";
+import {
+  currentSchemaVersion,
+  latestSchemaVersion,
+  migrate,
+  migrations,
+  SessionStore,
+} from "../../src/main/store/index.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir();
@@ -15,11 +21,13 @@ function seedVersion1(db: Database.Database): void {
     INSERT INTO sessions (id, uuid, name, protocol_id, rig_id, seed, count_window_json, created_at)
       VALUES (1, 'u-1', 's', 1, 1, 1, '{"startMs":50,"endMs":150,"bins":1}', 't');
     INSERT INTO stimuli (sha256, png, width, height, channels, created_at) VALUES ('c', x'00', 1, 1, 3, 't');
-    INSERT INTO presentations (session_id, idx, block, stimulus_sha256, event_code, scheduled_ms, shown_ms, duration_ms, status)
+    INSERT INTO presentations (session_id, idx, block, stimulus_sha256, event_code, scheduled_ms, shown_ms,
+    duration_ms, status)
       VALUES (1, 0, 'b', 'c', 1, 0, 1, 100, 'shown');
     INSERT INTO units (id, session_id, electrode, sorted_id) VALUES (1, 1, 'Electrode 1', 0);
     INSERT INTO spike_counts (session_id, presentation_idx, unit_id, bin, count) VALUES (1, 0, 1, 0, 7);
-    INSERT INTO count_results (session_id, presentation_idx, onset_sample, complete, stored_at) VALUES (1, 0, 1000, 1, 't');
+    INSERT INTO count_results (session_id, presentation_idx, onset_sample, complete, stored_at) VALUES (1, 0, 1000, 1,
+    't');
   `);
 }
 
@@ -28,8 +36,22 @@ describe("migrations", () => {
     const file = join(tmp.dir, "empty.db");
     const store = SessionStore.open(file);
     expect(currentSchemaVersion(store.db)).toBe(latestSchemaVersion);
-    const tables = (store.db.prepare("SELECT name FROM sqlite_master WHERE type='table'").all() as { name: string }[]).map((t) => t.name);
-    for (const t of ["rigs", "protocols", "sessions", "stimuli", "presentations", "ttl_onsets", "units", "spike_counts", "faults", "model_versions", "jobs"]) {
+    const tables = (
+      store.db.prepare("SELECT name FROM sqlite_master WHERE type='table'").all() as { name: string }[]
+    ).map((t) => t.name);
+    for (const t of [
+      "rigs",
+      "protocols",
+      "sessions",
+      "stimuli",
+      "presentations",
+      "ttl_onsets",
+      "units",
+      "spike_counts",
+      "faults",
+      "model_versions",
+      "jobs",
+    ]) {
       expect(tables).toContain(t);
     }
     expect(store.db.pragma("journal_mode", { simple: true })).toBe("wal");
@@ -67,7 +89,9 @@ describe("migrations", () => {
     const file = join(tmp.dir, "future.db");
     SessionStore.open(file).close();
     const db = new Database(file);
-    db.prepare("INSERT INTO schema_version (version, description, applied_at) VALUES (?, 'future', 't')").run(latestSchemaVersion + 1);
+    db.prepare("INSERT INTO schema_version (version, description, applied_at) VALUES (?, 'future', 't')").run(
+      latestSchemaVersion + 1,
+    );
     db.close();
     expect(() => SessionStore.open(file)).toThrow(/newer than this cortexloop knows/);
   });

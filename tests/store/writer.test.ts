@@ -10,7 +10,13 @@ afterAll(() => tmp.cleanup());
 function freshSession(store: SessionStore): number {
   const protocolId = store.putProtocol("p", "{}");
   const rigId = store.putRig("r", "{}");
-  return store.createSession({ name: "s", protocolId, rigId, seed: 1, countWindow: { startMs: 50, endMs: 150, bins: 1 } }).id;
+  return store.createSession({
+    name: "s",
+    protocolId,
+    rigId,
+    seed: 1,
+    countWindow: { startMs: 50, endMs: 150, bins: 1 },
+  }).id;
 }
 
 describe("session writer", () => {
@@ -21,8 +27,22 @@ describe("session writer", () => {
     const batches: number[][] = [];
     const w = store.writer(id, (b) => batches.push(b.counts));
     for (let i = 0; i < 3; i++) {
-      w.addPresentation({ idx: i, block: "b", stimulusSha256: sha, eventCode: i + 1, scheduledMs: i, shownMs: i, durationMs: 100, status: "shown" });
-      w.addCounts({ presentationIdx: i, onsetSample: 1000 * i, complete: true, units: [{ unit: { electrode: "E1", sortedId: 0 }, bins: [i] }] });
+      w.addPresentation({
+        idx: i,
+        block: "b",
+        stimulusSha256: sha,
+        eventCode: i + 1,
+        scheduledMs: i,
+        shownMs: i,
+        durationMs: 100,
+        status: "shown",
+      });
+      w.addCounts({
+        presentationIdx: i,
+        onsetSample: 1000 * i,
+        complete: true,
+        units: [{ unit: { electrode: "E1", sortedId: 0 }, bins: [i] }],
+      });
     }
     expect(w.pending).toBe(6);
     w.flush();
@@ -39,10 +59,29 @@ describe("session writer", () => {
     const id = freshSession(store);
     const sha = store.putStimulus(new Uint8Array([1, 2, 3]), { width: 1, height: 1, channels: 3 });
     const w = store.writer(id);
-    w.addPresentation({ idx: 0, block: "b", stimulusSha256: sha, eventCode: 1, scheduledMs: 0, shownMs: 0, durationMs: 100, status: "shown" });
+    w.addPresentation({
+      idx: 0,
+      block: "b",
+      stimulusSha256: sha,
+      eventCode: 1,
+      scheduledMs: 0,
+      shownMs: 0,
+      durationMs: 100,
+      status: "shown",
+    });
     // Counts for a presentation that does not exist violate the foreign key.
-    w.addCounts({ presentationIdx: 99, onsetSample: 0, complete: true, units: [{ unit: { electrode: "E1", sortedId: 0 }, bins: [3] }] });
-    w.addCounts({ presentationIdx: 0, onsetSample: 0, complete: true, units: [{ unit: { electrode: "E1", sortedId: 0 }, bins: [4] }] });
+    w.addCounts({
+      presentationIdx: 99,
+      onsetSample: 0,
+      complete: true,
+      units: [{ unit: { electrode: "E1", sortedId: 0 }, bins: [3] }],
+    });
+    w.addCounts({
+      presentationIdx: 0,
+      onsetSample: 0,
+      complete: true,
+      units: [{ unit: { electrode: "E1", sortedId: 0 }, bins: [4] }],
+    });
     w.flush();
     expect(store.presentations(id)).toHaveLength(1);
     expect(store.spikeCounts(id)).toEqual([{ presentationIdx: 0, unitId: store.units(id)[0]!.id, bin: 0, count: 4 }]);

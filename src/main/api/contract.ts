@@ -47,7 +47,15 @@ export type ApiErrorCode = (typeof apiErrorCodes)[number];
 export type ApiReply<T> = { ok: true; value: T } | { ok: false; code: ApiErrorCode; message: string };
 
 /** A session by numeric id or uuid (prefix); numbers are accepted and kept as given. */
-const sessionRef = z.union([z.number().int().positive(), z.string().trim().min(1).max(64).regex(/^[0-9a-fA-F-]+$/, "a session id or uuid prefix (hex digits and dashes)")]);
+const sessionRef = z.union([
+  z.number().int().positive(),
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(/^[0-9a-fA-F-]+$/, "a session id or uuid prefix (hex digits and dashes)"),
+]);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a SHA-256 hash: 64 lowercase hex digits");
 /** Average incomplete counts too; by default means count complete counts only. */
 const includeIncomplete = z.boolean().optional();
@@ -268,6 +276,12 @@ export const maxRequestBytes = 64 * 1024;
 export function parseRequest<C extends Channel>(channel: C, raw: unknown): ApiReply<ParsedRequestOf<C>> {
   const parsed = requestSchemas[channel].safeParse(raw ?? {});
   if (parsed.success) return { ok: true, value: parsed.data as ParsedRequestOf<C> };
-  const detail = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "request"}: ${i.message}`).join("; ");
-  return { ok: false, code: "bad-request", message: `${channel}: the request was refused (${detail}); nothing was read. Check the arguments and try again.` };
+  const detail = parsed.error.issues
+    .map((i) => `${i.path.length > 0 ? i.path.join(".") : "request"}: ${i.message}`)
+    .join("; ");
+  return {
+    ok: false,
+    code: "bad-request",
+    message: `${channel}: the request was refused (${detail}); nothing was read. Check the arguments and try again.`,
+  };
 }

@@ -78,16 +78,32 @@ async function hostCall<T>(fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-function sessionOrThrow(store: SessionStore, ref: string | number): NonNullable<ReturnType<SessionStore["findSession"]>> {
+function sessionOrThrow(
+  store: SessionStore,
+  ref: string | number,
+): NonNullable<ReturnType<SessionStore["findSession"]>> {
   const session = store.findSession(ref);
-  if (session === undefined) throw new ApiError("not-found", `No session "${ref}" in this database; the session list shows the ones there are.`);
+  if (session === undefined)
+    throw new ApiError("not-found", `No session "${ref}" in this database; the session list shows the ones there are.`);
   return session;
 }
 
 function summaryOf(store: SessionStore, id: number): SessionListItem {
   const row = store.listSessions().find((s) => s.id === id);
-  if (row === undefined) throw new ApiError("not-found", `Session ${id} is missing from the session list; reload the list.`);
-  return { id: row.id, uuid: row.uuid, name: row.name, createdAt: row.createdAt, protocolName: row.protocolName, rigName: row.rigName, state: row.state, presentations: row.presentations, units: row.units, faults: row.faults };
+  if (row === undefined)
+    throw new ApiError("not-found", `Session ${id} is missing from the session list; reload the list.`);
+  return {
+    id: row.id,
+    uuid: row.uuid,
+    name: row.name,
+    createdAt: row.createdAt,
+    protocolName: row.protocolName,
+    rigName: row.rigName,
+    state: row.state,
+    presentations: row.presentations,
+    units: row.units,
+    faults: row.faults,
+  };
 }
 
 function rule(request: { includeIncomplete?: boolean }): CountingRule {
@@ -177,7 +193,12 @@ export const handlers: Handlers = {
 
   stimulus(store, { sha256 }) {
     const png = store.getStimulusPng(sha256);
-    if (png === undefined) throw new ApiError("not-found", `No stimulus image ${sha256.slice(0, 12)}… in this database; the presentation row is kept, only its picture is missing.`);
+    if (png === undefined)
+      throw new ApiError(
+        "not-found",
+        `No stimulus image ${sha256.slice(0, 12)}… in this database; the presentation row is kept, only its ` +
+          `picture is missing.`,
+      );
     return { sha256, dataUrl: `data:image/png;base64,${png.toString("base64")}` };
   },
 
@@ -242,7 +263,9 @@ export const handlers: Handlers = {
 
   faults(store, { session: ref }): FaultRow[] {
     const s = sessionOrThrow(store, ref);
-    return store.faults(s.id).map((f) => ({ id: f.id, at: f.at, code: f.code, message: f.message, presentationIdxs: f.presentationIdxs }));
+    return store
+      .faults(s.id)
+      .map((f) => ({ id: f.id, at: f.at, code: f.code, message: f.message, presentationIdxs: f.presentationIdxs }));
   },
 
   modelVersions(store, { session: ref }): ModelVersionItem[] {
@@ -250,14 +273,24 @@ export const handlers: Handlers = {
     return store
       .listModelVersions()
       .filter((m) => sessionId === undefined || m.sessionIds.includes(sessionId))
-      .map((m) => ({ id: m.id, name: m.name, kind: m.kind, parentId: m.parentId, createdAt: m.createdAt, sessionIds: m.sessionIds, r2er: r2erOf(m.metrics), metrics: m.metrics }));
+      .map((m) => ({
+        id: m.id,
+        name: m.name,
+        kind: m.kind,
+        parentId: m.parentId,
+        createdAt: m.createdAt,
+        sessionIds: m.sessionIds,
+        r2er: r2erOf(m.metrics),
+        metrics: m.metrics,
+      }));
   },
 
   compactModel(store, { id }) {
     try {
       return compactModelDetail(store, id);
     } catch (err) {
-      if (err instanceof CompactVersionError) throw new ApiError(err.code === "corrupt" ? "internal" : "not-found", err.message);
+      if (err instanceof CompactVersionError)
+        throw new ApiError(err.code === "corrupt" ? "internal" : "not-found", err.message);
       throw err;
     }
   },
@@ -268,7 +301,11 @@ export const handlers: Handlers = {
 
   approveProposal(_store, { id, decision }, context) {
     if (context.proposals === undefined) {
-      throw new ApiError("not-found", "No campaign is waiting for approval here; nothing was decided. Open the URL that `cortexloop campaign --serve` printed.");
+      throw new ApiError(
+        "not-found",
+        "No campaign is waiting for approval here; nothing was decided. Open the URL that `cortexloop campaign " +
+          "--serve` printed.",
+      );
     }
     try {
       return proposalItem(context.proposals.decide(id, decision === "approve" ? "approved" : "declined", "web"));
@@ -288,7 +325,13 @@ export const handlers: Handlers = {
     const s = sessionOrThrow(store, ref);
     try {
       const b = sessionBundle(store, s.id, { allowUnfinished });
-      return download(s.id, b.fileName, "application/zip", b.zip, b.entries.map((e) => `${b.folder}/${e}`));
+      return download(
+        s.id,
+        b.fileName,
+        "application/zip",
+        b.zip,
+        b.entries.map((e) => `${b.folder}/${e}`),
+      );
     } catch (err) {
       return exportError(err);
     }
@@ -321,7 +364,11 @@ export async function dispatch(
 ): Promise<ApiReply<unknown>> {
   if (!isChannel(channel)) {
     const shown = typeof channel === "string" ? `"${channel.slice(0, 60)}"` : typeof channel;
-    return { ok: false, code: "unknown-channel", message: `There is no channel ${shown}; nothing was done. The channels are listed in src/main/api/contract.ts.` };
+    return {
+      ok: false,
+      code: "unknown-channel",
+      message: `There is no channel ${shown}; nothing was done. The channels are listed in src/main/api/contract.ts.`,
+    };
   }
   return runChannel(store, channel, raw, log, context);
 }
@@ -343,6 +390,12 @@ async function runChannel<C extends Channel>(
     if (err instanceof ApiError) return { ok: false, code: err.code, message: err.message };
     const reason = err instanceof Error ? err.message : String(err);
     log(`${channel}: ${err instanceof Error && err.stack ? err.stack : reason}`);
-    return { ok: false, code: "internal", message: `${channel} failed inside the controller (${reason}); the database was only read, nothing changed. Try again; if it repeats, the controller's log has the details.` };
+    return {
+      ok: false,
+      code: "internal",
+      message:
+        `${channel} failed inside the controller (${reason}); the database was only read, nothing changed. ` +
+        `Try again; if it repeats, the controller's log has the details.`,
+    };
   }
 }

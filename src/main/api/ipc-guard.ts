@@ -62,10 +62,17 @@ export async function guardIpcCall(
   context: HandlerContext = {},
 ): Promise<ApiReply<unknown>> {
   if (call.isMainFrame === false || !isTrustedSenderUrl(call.senderUrl, trusted)) {
-    const where = typeof call.senderUrl === "string" && call.senderUrl.length > 0 ? call.senderUrl.slice(0, 120) : "an unknown frame";
+    const where =
+      typeof call.senderUrl === "string" && call.senderUrl.length > 0
+        ? call.senderUrl.slice(0, 120)
+        : "an unknown frame";
     const why = call.isMainFrame === false ? "a sub-frame, not the window's own page" : "not the cortexloop renderer";
     log(`refused an IPC call from ${where}: ${why}`);
-    return { ok: false, code: "forbidden", message: `The call came from ${where} (${why}); it was refused and nothing was read.` };
+    return {
+      ok: false,
+      code: "forbidden",
+      message: `The call came from ${where} (${why}); it was refused and nothing was read.`,
+    };
   }
   return dispatch(store, call.channel, call.request, log, context);
 }

@@ -17,7 +17,8 @@ const placeholderBase = "http://placeholder";
 export function parseRequestTarget(raw: string | undefined): RequestTarget {
   if (raw === undefined || raw.length === 0) return { ok: false, reason: "the request has no target" };
   const shown = JSON.stringify(raw.slice(0, 80));
-  if (raw.startsWith("//")) return { ok: false, reason: `the request target ${shown} starts with "//", which is not a path` };
+  if (raw.startsWith("//"))
+    return { ok: false, reason: `the request target ${shown} starts with "//", which is not a path` };
   let url: URL;
   try {
     if (raw.startsWith("/")) url = new URL(`${placeholderBase}${raw}`);
@@ -26,6 +27,7 @@ export function parseRequestTarget(raw: string | undefined): RequestTarget {
   } catch {
     return { ok: false, reason: `the request target ${shown} is not a valid URL` };
   }
-  if (url.pathname.startsWith("//")) return { ok: false, reason: `the path of ${shown} starts with "//", which is not a path` };
+  if (url.pathname.startsWith("//"))
+    return { ok: false, reason: `the path of ${shown} starts with "//", which is not a path` };
   return { ok: true, pathname: url.pathname };
 }

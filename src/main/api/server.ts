@@ -56,7 +56,13 @@ const statusByCode: Record<ApiErrorCode, number> = {
 };
 
 export function isLoopbackHost(host: string): boolean {
-  return host === "127.0.0.1" || host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return (
+    host === "127.0.0.1" ||
+    host === "localhost" ||
+    host === "::1" ||
+    host === "[::1]" ||
+    /^127\.\d+\.\d+\.\d+$/.test(host)
+  );
 }
 
 function sameToken(given: string | undefined, token: string): boolean {
@@ -79,7 +85,10 @@ function sendReply(res: ServerResponse, reply: ApiReply<unknown>): void {
   const status = reply.ok ? 200 : statusByCode[reply.code];
   const body = JSON.stringify(reply);
   securityHeaders(res);
-  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(body) });
+  res.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
@@ -87,7 +96,10 @@ function refuse(res: ServerResponse, code: ApiErrorCode, message: string): void 
   sendReply(res, { ok: false, code, message });
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<{ ok: true; text: string } | { ok: false; tooLarge: true }> {
+function readBody(
+  req: IncomingMessage,
+  limit: number,
+): Promise<{ ok: true; text: string } | { ok: false; tooLarge: true }> {
   return new Promise((resolveBody, rejectBody) => {
     const declared = Number(req.headers["content-length"] ?? "0");
     if (Number.isFinite(declared) && declared > limit) {
@@ -147,7 +159,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const allowedHosts = (): Set<string> => {
     const names = new Set(["127.0.0.1", "localhost", "[::1]", hostForUrl]);
     if (wildcard) {
-      for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) names.add(bracket(a.address.split("%")[0]));
+      for (const list of Object.values(networkInterfaces()))
+        for (const a of list ?? []) names.add(bracket(a.address.split("%")[0]));
       names.add(hostname());
     }
     return new Set([...names].map((n) => `${n}:${port}`.toLowerCase()));
@@ -159,7 +172,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const hostHeader = (req.headers.host ?? "").toLowerCase();
     if (!allowedHosts().has(hostHeader)) return `the Host header "${hostHeader.slice(0, 80)}" is not this server`;
     const origin = req.headers.origin;
-    if (origin !== undefined && !allowedOrigins().has(origin.toLowerCase())) return `requests from the origin "${origin.slice(0, 80)}" are not allowed`;
+    if (origin !== undefined && !allowedOrigins().has(origin.toLowerCase()))
+      return `requests from the origin "${origin.slice(0, 80)}" are not allowed`;
     return undefined;
   };
 
@@ -175,11 +189,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       res.setHeader("Allow", "POST");
       securityHeaders(res);
       res.writeHead(405, { "Content-Type": "application/json; charset=utf-8" });
-      res.end(JSON.stringify({ ok: false, code: "bad-request", message: `Use POST for /api/${channel}; nothing was done.` }));
+      res.end(
+        JSON.stringify({ ok: false, code: "bad-request", message: `Use POST for /api/${channel}; nothing was done.` }),
+      );
       return;
     }
     if (!sameToken(bearer(req), token)) {
-      refuse(res, "unauthorized", "The request has no valid token; nothing was read. Open the URL that `cortexloop serve` printed (it carries the token after #token=).");
+      refuse(
+        res,
+        "unauthorized",
+        "The request has no valid token; nothing was read. Open the URL that `cortexloop serve` printed (it " +
+          "carries the token after #token=).",
+      );
       return;
     }
     const type = String(req.headers["content-type"] ?? "");
@@ -190,7 +211,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const body = await readBody(req, limit);
     if (!body.ok) {
       res.setHeader("Connection", "close");
-      refuse(res, "too-large", `The request body is larger than ${limit} bytes and was not read; send a smaller request.`);
+      refuse(
+        res,
+        "too-large",
+        `The request body is larger than ${limit} bytes and was not read; send a smaller request.`,
+      );
       return;
     }
     let parsed: unknown;
@@ -247,7 +272,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const path = target.pathname;
     const problem = originProblem(req);
     if (problem !== undefined) {
-      refuse(res, "forbidden", `Refused: ${problem}. Nothing was read. Open the URL that \`cortexloop serve\` printed.`);
+      refuse(
+        res,
+        "forbidden",
+        `Refused: ${problem}. Nothing was read. Open the URL that \`cortexloop serve\` printed.`,
+      );
       return;
     }
     const api = /^\/api\/([A-Za-z0-9_-]{1,64})$/.exec(path);

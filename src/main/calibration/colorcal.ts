@@ -46,7 +46,8 @@ export class ColorCal implements Photometer {
       const info = await cc.command("IDR");
       if (info.length < 5) {
         throw new PhotometerError(
-          `the ColorCAL on ${options.port} sent an unreadable reply to "IDR": ${JSON.stringify(info.join(",").slice(0, 80))}; check --type and the port`,
+          `the ColorCAL on ${options.port} sent an unreadable reply to "IDR": ` +
+            `${JSON.stringify(info.join(",").slice(0, 80))}; check --type and the port`,
         );
       }
       cc.firmware = info[2]!;
@@ -56,7 +57,8 @@ export class ColorCal implements Photometer {
         const values = fields.map((f) => (/^[0-9]+$/.test(f) ? minoltaToFloat(Number(f)) : NaN));
         if (values.length !== 3 || values.some((v) => !Number.isFinite(v))) {
           throw new PhotometerError(
-            `the ColorCAL on ${options.port} sent an unreadable calibration row to "${row}": ${JSON.stringify(fields.join(",").slice(0, 80))}`,
+            `the ColorCAL on ${options.port} sent an unreadable calibration row to "${row}": ` +
+              `${JSON.stringify(fields.join(",").slice(0, 80))}`,
           );
         }
         cc.matrix.push(values);
@@ -79,7 +81,8 @@ export class ColorCal implements Photometer {
       const line = await this.link.readLine(Math.max(1, deadline - Date.now()));
       if (line === null) {
         throw new PhotometerError(
-          `${where} did not answer "${cmd}" within ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${(timeoutMs / 1000).toFixed(1)} s`}; ` +
+          `${where} did not answer "${cmd}" within ` +
+            `${timeoutMs < 1000 ? `${timeoutMs} ms` : `${(timeoutMs / 1000).toFixed(1)} s`}; ` +
             "check that it is plugged in and not in use by another program",
         );
       }
@@ -104,7 +107,8 @@ export class ColorCal implements Photometer {
     const raw = fields.slice(1, 4).map((f) => (/^[-+0-9.eE]+$/.test(f) ? Number(f) : NaN));
     if (fields.length < 4 || raw.some((v) => !Number.isFinite(v))) {
       throw new PhotometerError(
-        `the ColorCAL on ${this.options.port} sent an unreadable measurement in its reply to "MES": ${JSON.stringify(fields.join(",").slice(0, 80))}`,
+        `the ColorCAL on ${this.options.port} sent an unreadable measurement in its reply to "MES": ` +
+          `${JSON.stringify(fields.join(",").slice(0, 80))}`,
       );
     }
     const row = this.matrix[1]!;

@@ -112,7 +112,9 @@ export class Pr655 implements Photometer {
     const line = await this.link.readLine(timeoutMs);
     if (line === null) {
       throw new PhotometerError(
-        `${where} did not answer "${cmd}" within ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${(timeoutMs / 1000).toFixed(1)} s`}; check that it is on, in reach of ` +
+        `${where} did not answer "${cmd}" within ` +
+          `${timeoutMs < 1000 ? `${timeoutMs} ms` : `${(timeoutMs / 1000).toFixed(1)} s`}; check that it is on, in ` +
+          `reach of ` +
           "its cable, and not in use by another program",
       );
     }

@@ -10,7 +10,8 @@ export function writeRigCalibration(rigFile: string, calibration: DisplayCalibra
   const kind = json.display?.kind;
   if (json.display === undefined || (kind !== "window" && kind !== "virtual")) {
     throw new Error(
-      `${rigFile}: display.kind is ${JSON.stringify(kind)}; only a "window" or "virtual" display takes a calibration. Nothing was written.`,
+      `${rigFile}: display.kind is ${JSON.stringify(kind)}; only a "window" or "virtual" display takes a ` +
+        `calibration. Nothing was written.`,
     );
   }
   json.display.calibration = calibration;

@@ -4,7 +4,8 @@ import type { Proposal } from "./campaign.js";
 /** A proposal as the experimenter reads it before approving it. */
 export function describeProposal(p: Proposal): string[] {
   return [
-    `${p.label}: proposed session ${p.session} (${p.protocolFile})${p.modelVersionId === undefined ? "" : `, designed with model version ${p.modelVersionId}`}:`,
+    `${p.label}: proposed session ${p.session} (${p.protocolFile})` +
+      `${p.modelVersionId === undefined ? "" : `, designed with model version ${p.modelVersionId}`}:`,
     `  ${p.description}`,
     ...p.blocks.map((b) => `  block ${b.name}: ${b.images} images × ${b.repeats}`),
     `  ${p.presentations} presentations in all`,
@@ -16,7 +17,11 @@ export function describeProposal(p: Proposal): string[] {
  * campaign with the proposal kept. Without a terminal (stdin not a TTY) nothing can be asked, so the
  * answer is no: an unattended run never records a session nobody approved.
  */
-export function terminalApproval(say: (line: string) => void, input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin, output: NodeJS.WritableStream = process.stderr): (p: Proposal) => Promise<boolean> {
+export function terminalApproval(
+  say: (line: string) => void,
+  input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
+  output: NodeJS.WritableStream = process.stderr,
+): (p: Proposal) => Promise<boolean> {
   return async (p) => {
     for (const line of describeProposal(p)) say(line);
     if (input.isTTY !== true) {

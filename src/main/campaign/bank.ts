@@ -1,7 +1,15 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { decodeImage, generateImages, isImageName, Random, readZipEntries, resizeImage, type RgbImage } from "../../stimulus/index.js";
+import {
+  decodeImage,
+  generateImages,
+  isImageName,
+  Random,
+  readZipEntries,
+  resizeImage,
+  type RgbImage,
+} from "../../stimulus/index.js";
 
 /** One picture of the natural-image bank. `id` is unique in the bank; `origin` says where it came from. */
 export interface BankImage {
@@ -45,10 +53,17 @@ function pixelKey(image: RgbImage): string {
 export async function loadImageBank(options: BankOptions): Promise<ImageBank> {
   const log = options.log ?? (() => {});
   const dir = options.imagesDir;
-  const zips = dir !== undefined && existsSync(dir) ? readdirSync(dir).filter((f) => /^images_.*\.zip$/.test(f)).sort() : [];
+  const zips =
+    dir !== undefined && existsSync(dir)
+      ? readdirSync(dir)
+          .filter((f) => /^images_.*\.zip$/.test(f))
+          .sort()
+      : [];
   if (zips.length > 0) {
     const entries: { zip: string; name: string; data: Buffer }[] = [];
-    for (const zip of zips) for (const e of await readZipEntries(join(dir!, zip), isImageName)) entries.push({ zip, name: e.name, data: e.data });
+    for (const zip of zips)
+      for (const e of await readZipEntries(join(dir!, zip), isImageName))
+        entries.push({ zip, name: e.name, data: e.data });
     entries.sort((a, b) => (a.zip + a.name < b.zip + b.name ? -1 : 1));
     const order = new Random(options.seed).shuffle(entries);
     const images: BankImage[] = [];
@@ -68,7 +83,9 @@ export async function loadImageBank(options: BankOptions): Promise<ImageBank> {
     }
     return {
       kind: "v4-images",
-      description: `${images.length} images sampled from ${entries.length} in ${zips.length} V4 session zips (${dir}); ${duplicates} duplicates skipped`,
+      description:
+        `${images.length} images sampled from ${entries.length} in ${zips.length} V4 session zips (` +
+        `${dir}); ${duplicates} duplicates skipped`,
       images,
     };
   }
@@ -87,7 +104,9 @@ export async function loadImageBank(options: BankOptions): Promise<ImageBank> {
   const mixed = new Random(options.seed + 1).shuffle(images).slice(0, options.count);
   return {
     kind: "generated",
-    description: `${mixed.length} generated images (gratings, dots, noise; no V4 image zips${dir !== undefined ? ` in ${dir}` : ""})`,
+    description:
+      `${mixed.length} generated images (gratings, dots, noise; no V4 image zips` +
+      `${dir !== undefined ? ` in ${dir}` : ""})`,
     images: mixed,
   };
 }

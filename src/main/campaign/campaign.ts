@@ -167,7 +167,11 @@ export interface CurvePoint {
  * predictions ([images, units] in `unitNames` order) and the true rates; NaN where the truth has no
  * such unit.
  */
-export function trueRateScores(predictions: Float32Array, unitNames: readonly string[], truth: Pick<TrueRates, "unitNames" | "rates">): number[] {
+export function trueRateScores(
+  predictions: Float32Array,
+  unitNames: readonly string[],
+  truth: Pick<TrueRates, "unitNames" | "rates">,
+): number[] {
   const n = truth.rates.length / truth.unitNames.length;
   const column = new Map(truth.unitNames.map((name, k) => [name, k]));
   return unitNames.map((name, j) => {
@@ -271,18 +275,27 @@ export class Campaign {
   /** How the active arm picks: "top-k", "coreset F" or "power P" (campaign.json's activeRule). */
   get activeRule(): string {
     const o = this.options;
-    return o.samplingPower !== undefined ? `power ${o.samplingPower}` : o.coresetPoolFactor !== undefined ? `coreset ${o.coresetPoolFactor}` : "top-k";
+    return o.samplingPower !== undefined
+      ? `power ${o.samplingPower}`
+      : o.coresetPoolFactor !== undefined
+        ? `coreset ${o.coresetPoolFactor}`
+        : "top-k";
   }
 
   private makePlan(): Plan {
     const o = this.options;
     if (o.sessions < 1) throw new Error(`A campaign needs at least 1 session, got ${o.sessions}; nothing was run.`);
-    if (o.samplingPower !== undefined && o.coresetPoolFactor !== undefined) throw new Error("Choose k-centre thinning (--coreset) or power sampling (--power), not both; nothing was run.");
+    if (o.samplingPower !== undefined && o.coresetPoolFactor !== undefined)
+      throw new Error("Choose k-centre thinning (--coreset) or power sampling (--power), not both; nothing was run.");
     const n = o.imagesPerSession;
     const nActive = Math.round(n * o.activeFraction);
     const nGaudy = Math.round(n * o.gaudyFraction);
     const nNormal = n - nActive - nGaudy;
-    if (nNormal < 0) throw new Error(`--active-fraction ${o.activeFraction} and --gaudy-fraction ${o.gaudyFraction} add up to more than 1; nothing was run.`);
+    if (nNormal < 0)
+      throw new Error(
+        `--active-fraction ${o.activeFraction} and --gaudy-fraction ${o.gaudyFraction} add up to more than 1; ` +
+          `nothing was run.`,
+      );
     const later = o.sessions - 1;
     // One more later session's worth, for the proposed next protocol.
     const designed = later + ((o.proposeNext ?? true) ? 1 : 0);
@@ -291,7 +304,9 @@ export class Campaign {
     const needCandidates = designed * nActive;
     if (bank.length < fixed + needCandidates) {
       throw new Error(
-        `The image bank holds ${bank.length} images; this campaign needs ${fixed} for test, normal and gaudy images plus at least ${needCandidates} candidates. Nothing was run; use fewer sessions or images per session, or a larger bank (--bank-size).`,
+        `The image bank holds ${bank.length} images; this campaign needs ${fixed} for test, normal and gaudy ` +
+          `images plus at least ${needCandidates} candidates. Nothing was run; use fewer sessions or images per ` +
+          `session, or a larger bank (--bank-size).`,
       );
     }
     let at = 0;
@@ -310,13 +325,22 @@ export class Campaign {
 
   /** Stores a picture once (PNG by SHA-256) and remembers its pixels. */
   private async register(image: RgbImage, origin: string): Promise<string> {
-    const sha = this.options.store.putStimulus(await encodePng(image), { width: image.width, height: image.height, channels: 3, origin });
+    const sha = this.options.store.putStimulus(await encodePng(image), {
+      width: image.width,
+      height: image.height,
+      channels: 3,
+      origin,
+    });
     this.imageBySha.set(sha, image);
     return sha;
   }
 
   /** Front-end features by key; missing ones are computed in batches from the pixels given. */
-  private async featuresFor(keys: readonly string[], pixels: (key: string) => Uint8Array, label: string): Promise<Float32Array> {
+  private async featuresFor(
+    keys: readonly string[],
+    pixels: (key: string) => Uint8Array,
+    label: string,
+  ): Promise<Float32Array> {
     const missing = [...new Set(keys.filter((k) => !this.features.has(k)))];
     if (missing.length > 0) {
       const per = this.options.frontEnd.outputShape.reduce((a, b) => a * b, 1);
@@ -340,13 +364,22 @@ export class Campaign {
   }
 
   private storedFeatures = async (shas: readonly string[]): Promise<Float32Array> =>
-    this.featuresFor(shas, (sha) => {
-      const image = this.imageBySha.get(sha);
-      if (image === undefined) throw new Error(`Campaign: stimulus ${sha} was not registered by this campaign`);
-      return image.pixels0to255;
-    }, "session images");
+    this.featuresFor(
+      shas,
+      (sha) => {
+        const image = this.imageBySha.get(sha);
+        if (image === undefined) throw new Error(`Campaign: stimulus ${sha} was not registered by this campaign`);
+        return image.pixels0to255;
+      },
+      "session images",
+    );
 
-  private protocolFor(arm: ArmState, number: number, blocks: { name: string; hashes: string[]; repeats: number }[], description: string): { file: string; loaded: LoadedProtocol } {
+  private protocolFor(
+    arm: ArmState,
+    number: number,
+    blocks: { name: string; hashes: string[]; repeats: number }[],
+    description: string,
+  ): { file: string; loaded: LoadedProtocol } {
     const o = this.options;
     const name = `${arm.label} session ${number}`;
     const protocol: ProtocolInput = {
@@ -357,7 +390,12 @@ export class Campaign {
       timing: o.timing,
       countWindow: o.countWindow,
       sources: Object.fromEntries(blocks.map((b) => [b.name, { kind: "stored" as const, hashes: b.hashes }])),
-      blocks: blocks.map((b) => ({ name: b.name, source: b.name, repeats: b.repeats, order: b.repeats > 1 ? ("shuffle-each-repeat" as const) : ("shuffle" as const) })),
+      blocks: blocks.map((b) => ({
+        name: b.name,
+        source: b.name,
+        repeats: b.repeats,
+        order: b.repeats > 1 ? ("shuffle-each-repeat" as const) : ("shuffle" as const),
+      })),
     };
     mkdirSync(arm.outDir, { recursive: true });
     if (resolve(arm.outDir) !== resolve(o.outDir)) writeFileSync(join(arm.outDir, "rig.json"), o.rig.text);
@@ -369,30 +407,66 @@ export class Campaign {
     return { file, loaded };
   }
 
-  private async runProtocol(arm: ArmState, number: number, file: string, loaded: LoadedProtocol): Promise<CampaignSessionRecord> {
+  private async runProtocol(
+    arm: ArmState,
+    number: number,
+    file: string,
+    loaded: LoadedProtocol,
+  ): Promise<CampaignSessionRecord> {
     const o = this.options;
-    const total = loaded.protocol.blocks.reduce((s, b) => s + b.repeats * ((loaded.protocol.sources[b.source] as { hashes: string[] }).hashes.length), 0);
+    const total = loaded.protocol.blocks.reduce(
+      (s, b) => s + b.repeats * (loaded.protocol.sources[b.source] as { hashes: string[] }).hashes.length,
+      0,
+    );
     const minutes = (total * (o.timing.stimulusMs + o.timing.interStimulusMs)) / 60_000;
-    this.log(`${arm.label}: running session ${number} (${file}): ${total} presentations, about ${minutes.toFixed(1)} min`);
-    const shas = new Set(loaded.protocol.blocks.flatMap((b) => (loaded.protocol.sources[b.source] as { hashes: string[] }).hashes));
+    this.log(
+      `${arm.label}: running session ${number} (${file}): ${total} presentations, about ${minutes.toFixed(1)} min`,
+    );
+    const shas = new Set(
+      loaded.protocol.blocks.flatMap((b) => (loaded.protocol.sources[b.source] as { hashes: string[] }).hashes),
+    );
     await o.rig.prepare([...shas].flatMap((sha) => this.imageBySha.get(sha) ?? []));
     let lastQuarter = -1;
     const t0 = performance.now();
-    const result = await o.rig.run(o.store, loaded, loaded.protocol.name, (shown, all) => {
-      const q = Math.floor((shown / all) * 4);
-      if (q !== lastQuarter && q > 0) {
-        lastQuarter = q;
-        this.log(`${arm.label}: session ${number}: ${shown}/${all} presented`);
-      }
-    }, o.signal);
-    if (result.state !== "completed") {
-      throw new Error(`Session ${number} (${result.uuid}) ended ${result.state} after ${result.presented}/${result.scheduled} presentations; it is kept in ${o.store.file}. The campaign stopped; look at \`cortexloop show ${result.sessionId}\` and rerun.`);
-    }
-    const data = await sessionTrainingData(o.store, result.sessionId, { key: `session-${result.sessionId}`, heldOut: new Set(this.testHashes), features: this.storedFeatures, seed: o.seed + number });
-    this.log(
-      `${arm.label}: session ${number} done in ${seconds(t0).toFixed(0)} s: ${result.presented} presented, ${data.usedPresentations} with complete counts, ${result.faults} faults, ${data.unitNames.length} units`,
+    const result = await o.rig.run(
+      o.store,
+      loaded,
+      loaded.protocol.name,
+      (shown, all) => {
+        const q = Math.floor((shown / all) * 4);
+        if (q !== lastQuarter && q > 0) {
+          lastQuarter = q;
+          this.log(`${arm.label}: session ${number}: ${shown}/${all} presented`);
+        }
+      },
+      o.signal,
     );
-    return { number, sessionId: result.sessionId, uuid: result.uuid, protocolFile: file, state: result.state, presented: result.presented, data };
+    if (result.state !== "completed") {
+      throw new Error(
+        `Session ${number} (${result.uuid}) ended ${result.state} after ${result.presented}/${result.scheduled} ` +
+          `presentations; it is kept in ${o.store.file}. The campaign stopped; look at \`cortexloop show ` +
+          `${result.sessionId}\` and rerun.`,
+      );
+    }
+    const data = await sessionTrainingData(o.store, result.sessionId, {
+      key: `session-${result.sessionId}`,
+      heldOut: new Set(this.testHashes),
+      features: this.storedFeatures,
+      seed: o.seed + number,
+    });
+    this.log(
+      `${arm.label}: session ${number} done in ${seconds(t0).toFixed(0)} s: ${result.presented} presented, ` +
+        `${data.usedPresentations} with complete counts, ${result.faults} faults, ${data.unitNames.length} units`,
+    );
+    return {
+      number,
+      sessionId: result.sessionId,
+      uuid: result.uuid,
+      protocolFile: file,
+      state: result.state,
+      presented: result.presented,
+      data,
+    };
   }
 
   /**
@@ -422,15 +496,31 @@ export class Campaign {
     let quick: ReadoutFirstPoint | undefined;
     // Pooled readouts have no new session's readout to fit: the one readout covers every session.
     if (previous !== undefined && o.readouts !== "pooled") {
-      quick = await readoutFirst(o.store, { checkpoint: previous, modelVersionId: arm.modelVersionIds[arm.modelVersionIds.length - 1] ?? null }, sets[sets.length - 1]!.data, {
-        label: arm.label,
-        afterSession: after,
-        readoutL2: t.readoutL2 ?? 0,
-        seed: o.seed,
-        sessionIds: arm.sessions.map((s) => s.sessionId),
-        config: { ...config, frontEnd: o.frontEnd.name, frontEndSpec: o.frontEndSpec, imageSize: this.size, campaign: o.name, testHashes: this.testHashes },
-      });
-      this.log(`${arm.label}: after session ${after}: readout on the frozen model first: held-out r²_ER median ${fmt(quick.r2er)} in ${quick.seconds.toFixed(1)} s (model version ${quick.modelVersionId}); now the full retrain`);
+      quick = await readoutFirst(
+        o.store,
+        { checkpoint: previous, modelVersionId: arm.modelVersionIds[arm.modelVersionIds.length - 1] ?? null },
+        sets[sets.length - 1]!.data,
+        {
+          label: arm.label,
+          afterSession: after,
+          readoutL2: t.readoutL2 ?? 0,
+          seed: o.seed,
+          sessionIds: arm.sessions.map((s) => s.sessionId),
+          config: {
+            ...config,
+            frontEnd: o.frontEnd.name,
+            frontEndSpec: o.frontEndSpec,
+            imageSize: this.size,
+            campaign: o.name,
+            testHashes: this.testHashes,
+          },
+        },
+      );
+      this.log(
+        `${arm.label}: after session ${after}: readout on the frozen model first: held-out r²_ER median ` +
+          `${fmt(quick.r2er)} in ${quick.seconds.toFixed(1)} s (model version ${quick.modelVersionId}); now the ` +
+          `full retrain`,
+      );
     }
     const t0 = performance.now();
     const result = await trainEnsemble(ensemble, sessions, {
@@ -445,14 +535,25 @@ export class Campaign {
       seed: o.seed,
       signal: o.signal,
       onProgress: (p) => {
-        if (p.validation !== undefined) this.log(`${arm.label}: training after session ${after}${warm ? " (continuing from the previous model)" : ""}: cycle ${p.cycle}/${p.maxCycles}, loss ${fmt(p.loss)}, ${validationText(p.validationLoss, p.validation)}`);
+        if (p.validation !== undefined)
+          this.log(
+            `${arm.label}: training after session ${after}${warm ? " (continuing from the previous model)" : ""}: ` +
+              `cycle ${p.cycle}/${p.maxCycles}, loss ${fmt(p.loss)}, ` +
+              `${validationText(p.validationLoss, p.validation)}`,
+          );
       },
     });
     const trainSeconds = seconds(t0);
     const perSession = sets.map((s) => {
       const pred = predictSession(ensemble, s.data.session, s.data.testIdx);
       const scored = scoreUnits(pred, s.data.session, s.data.testIdx);
-      return { session: s.number, sessionId: s.sessionId, metric: scored.metric, median: median(scored.scores), perUnit: scored.scores };
+      return {
+        session: s.number,
+        sessionId: s.sessionId,
+        metric: scored.metric,
+        median: median(scored.scores),
+        perUnit: scored.scores,
+      };
     });
     const newest = perSession[perSession.length - 1]!;
     const truth = o.truth === undefined ? undefined : await this.trueRateScore(ensemble, sets[sets.length - 1]!.data);
@@ -467,8 +568,15 @@ export class Campaign {
         r2er: newest.median,
         r2erMetric: newest.metric,
         r2erPerUnit: newest.perUnit,
-        ...(truth === undefined ? {} : { trueR2: truth.median, trueR2PerUnit: truth.perUnit, trueImages: o.truth!.images.length }),
-        r2erPerSession: perSession.map(({ session, sessionId, median: m, metric }) => ({ session, sessionId, median: m, metric })),
+        ...(truth === undefined
+          ? {}
+          : { trueR2: truth.median, trueR2PerUnit: truth.perUnit, trueImages: o.truth!.images.length }),
+        r2erPerSession: perSession.map(({ session, sessionId, median: m, metric }) => ({
+          session,
+          sessionId,
+          median: m,
+          metric,
+        })),
         readouts: pooled ? "pooled" : "per-session",
         imagesShown,
         testImages: this.testHashes.length,
@@ -478,7 +586,17 @@ export class Campaign {
         bestCycle: result.bestCycle,
         bestValidation: result.bestValidation,
       },
-      config: { ...config, frontEnd: o.frontEnd.name, frontEndSpec: o.frontEndSpec, imageSize: this.size, training: t, warmStart: warm, selection: arm.selection, campaign: o.name, testHashes: this.testHashes },
+      config: {
+        ...config,
+        frontEnd: o.frontEnd.name,
+        frontEndSpec: o.frontEndSpec,
+        imageSize: this.size,
+        training: t,
+        warmStart: warm,
+        selection: arm.selection,
+        campaign: o.name,
+        testHashes: this.testHashes,
+      },
       checkpoint,
       sessionIds: arm.sessions.map((s) => s.sessionId),
     });
@@ -496,29 +614,55 @@ export class Campaign {
     };
     arm.curve.push(point);
     const how = pooled
-      ? `${this.testHashes.length} test images × ${o.testRepeats} repeats × ${arm.sessions.length} session${arm.sessions.length === 1 ? "" : "s"}, one readout pooled over the sessions`
+      ? `${this.testHashes.length} test images × ${o.testRepeats} repeats × ${arm.sessions.length} session` +
+        `${arm.sessions.length === 1 ? "" : "s"}, one readout pooled over the sessions`
       : `${this.testHashes.length} test images × ${o.testRepeats} repeats`;
     const units = newest.perUnit.filter((v) => !Number.isNaN(v)).length;
     this.log(
-      `${arm.label}: after session ${after}: held-out r²_ER median ${fmt(newest.median)} (${how}, ${units} units${pooled ? "" : `; per session ${perSession.map((p) => fmt(p.median)).join(", ")}`})${truth === undefined ? "" : `; against the true rates of ${o.truth!.images.length} unseen pictures ${fmt(truth.median)}`}, ${imagesShown} training images shown; trained ${result.cycles} cycles in ${trainSeconds.toFixed(1)} s; model version ${modelVersionId}`,
+      `${arm.label}: after session ${after}: held-out r²_ER median ${fmt(newest.median)} (${how}, ${units} units` +
+        `${pooled ? "" : `; per session ${perSession.map((p) => fmt(p.median)).join(", ")}`})` +
+        `${
+          truth === undefined
+            ? ""
+            : `; against the true rates of ${o.truth!.images.length} unseen pictures ` + `${fmt(truth.median)}`
+        }, ${imagesShown} training images shown; trained ${result.cycles} cycles in
+          ${trainSeconds.toFixed(1)} s; model version ${modelVersionId}`,
     );
-    const compact = await o.afterRetrain?.({ label: arm.label, afterSession: after, modelVersionId, testHashes: this.testHashes, signal: o.signal });
+    const compact = await o.afterRetrain?.({
+      label: arm.label,
+      afterSession: after,
+      modelVersionId,
+      testHashes: this.testHashes,
+      signal: o.signal,
+    });
     if (compact !== undefined) point.compact = compact;
     return { ensemble, point, seconds: trainSeconds, checkpoint };
   }
 
   /** The newest readout's predictions for the truth's pictures, scored against the true rates. */
-  private async trueRateScore(ensemble: DeepEnsemble, data: SessionTrainingData): Promise<{ median: number; perUnit: number[] }> {
+  private async trueRateScore(
+    ensemble: DeepEnsemble,
+    data: SessionTrainingData,
+  ): Promise<{ median: number; perUnit: number[] }> {
     const truth = this.options.truth!;
     const keys = truth.images.map((_, i) => `truth:${i}`);
-    const features = await this.featuresFor(keys, (key) => truth.images[Number(key.slice(6))]!.pixels0to255, "true-rate pictures");
+    const features = await this.featuresFor(
+      keys,
+      (key) => truth.images[Number(key.slice(6))]!.pixels0to255,
+      "true-rate pictures",
+    );
     const [h, w, c] = this.options.frontEnd.outputShape;
     const per = h * w * c;
     const units = data.unitNames.length;
     const predictions = new Float32Array(keys.length * units);
     for (let start = 0; start < keys.length; start += 128) {
       const n = Math.min(128, keys.length - start);
-      const p = tf.tidy(() => ensemble.predict(data.session.key, tf.tensor4d(features.subarray(start * per, (start + n) * per), [n, h, w, c])));
+      const p = tf.tidy(() =>
+        ensemble.predict(
+          data.session.key,
+          tf.tensor4d(features.subarray(start * per, (start + n) * per), [n, h, w, c]),
+        ),
+      );
       predictions.set(await p.data(), start * units);
       p.dispose();
     }
@@ -530,22 +674,40 @@ export class Campaign {
    * What the ensemble trains on: every session with its own readout, or (pooled readouts) one data
    * set of every session's images, labelled with the newest session.
    */
-  private async trainingSets(arm: ArmState): Promise<{ number: number; sessionId: number; data: SessionTrainingData }[]> {
+  private async trainingSets(
+    arm: ArmState,
+  ): Promise<{ number: number; sessionId: number; data: SessionTrainingData }[]> {
     const o = this.options;
-    if (o.readouts !== "pooled") return arm.sessions.map((s) => ({ number: s.number, sessionId: s.sessionId, data: s.data }));
+    if (o.readouts !== "pooled")
+      return arm.sessions.map((s) => ({ number: s.number, sessionId: s.sessionId, data: s.data }));
     const newest = arm.sessions[arm.sessions.length - 1]!;
     // Seed + 1 + position = each session's own seed in runProtocol: the same training/validation split.
-    const data = await sessionTrainingData(o.store, arm.sessions.map((s) => s.sessionId), { key: "pooled", heldOut: new Set(this.testHashes), features: this.storedFeatures, seed: o.seed + 1 });
+    const data = await sessionTrainingData(
+      o.store,
+      arm.sessions.map((s) => s.sessionId),
+      { key: "pooled", heldOut: new Set(this.testHashes), features: this.storedFeatures, seed: o.seed + 1 },
+    );
     return [{ number: newest.number, sessionId: newest.sessionId, data }];
   }
 
   /** Picks `k` unused candidates: highest ensemble disagreement (optionally k-centre thinned), or at random. */
-  private async select(arm: ArmState, ensemble: DeepEnsemble | undefined, k: number, number: number): Promise<{ picked: BankImage[]; scored: number }> {
+  private async select(
+    arm: ArmState,
+    ensemble: DeepEnsemble | undefined,
+    k: number,
+    number: number,
+  ): Promise<{ picked: BankImage[]; scored: number }> {
     const o = this.options;
     const pool = this.plan.candidates.filter((c) => !arm.used.has(c.id));
-    if (pool.length < k) throw new Error(`Only ${pool.length} unused candidates are left for ${k} picks; nothing more was run. Use a larger --candidates.`);
-    if (arm.selection === "random") return { picked: new SeededRandom(o.seed * 7 + number).shuffle([...pool]).slice(0, k), scored: 0 };
-    if (ensemble === undefined) throw new Error("Campaign: active-learning selection needs the trained ensemble, which was already disposed");
+    if (pool.length < k)
+      throw new Error(
+        `Only ${pool.length} unused candidates are left for ${k} picks; nothing more was run. Use a larger ` +
+          `--candidates.`,
+      );
+    if (arm.selection === "random")
+      return { picked: new SeededRandom(o.seed * 7 + number).shuffle([...pool]).slice(0, k), scored: 0 };
+    if (ensemble === undefined)
+      throw new Error("Campaign: active-learning selection needs the trained ensemble, which was already disposed");
     const keys = pool.map((c) => `bank:${c.id}`);
     const byKey = new Map(pool.map((c) => [`bank:${c.id}`, c]));
     const sessions = [...ensemble.readouts.keys()];
@@ -571,7 +733,11 @@ export class Campaign {
       }
       await new Promise((r) => setImmediate(r));
     }
-    if (o.samplingPower !== undefined) return { picked: powerSample(scores, k, o.samplingPower, new SeededRandom(o.seed * 13 + number)).map((i) => pool[i]!), scored: pool.length };
+    if (o.samplingPower !== undefined)
+      return {
+        picked: powerSample(scores, k, o.samplingPower, new SeededRandom(o.seed * 13 + number)).map((i) => pool[i]!),
+        scored: pool.length,
+      };
     const order = Array.from(scores, (s, i) => ({ s, i })).sort((a, b) => b.s - a.s);
     let chosen: number[];
     if (o.coresetPoolFactor === undefined) chosen = order.slice(0, k).map((x) => x.i);
@@ -589,7 +755,11 @@ export class Campaign {
   }
 
   /** Designs session `number` (≥ 2) for an arm: stores its images, writes and validates its protocol. */
-  private async design(arm: ArmState, ensemble: DeepEnsemble | undefined, number: number): Promise<{ file: string; loaded: LoadedProtocol; scored: number; selectSeconds: number }> {
+  private async design(
+    arm: ArmState,
+    ensemble: DeepEnsemble | undefined,
+    number: number,
+  ): Promise<{ file: string; loaded: LoadedProtocol; scored: number; selectSeconds: number }> {
     const o = this.options;
     const t0 = performance.now();
     const { picked, scored } = await this.select(arm, ensemble, this.plan.nActive, number);
@@ -600,7 +770,10 @@ export class Campaign {
     const gaudyBase = this.plan.gaudyBase[later]!;
     const pickedShas: string[] = [];
     for (const p of picked) {
-      const sha = await this.register(p.image, `campaign:${arm.selection === "active" ? "active-learning" : "random"}:${p.origin}`);
+      const sha = await this.register(
+        p.image,
+        `campaign:${arm.selection === "active" ? "active-learning" : "random"}:${p.origin}`,
+      );
       const f = this.features.get(`bank:${p.id}`);
       if (f !== undefined) this.features.set(sha, f);
       pickedShas.push(sha);
@@ -619,10 +792,20 @@ export class Campaign {
     const how =
       arm.selection === "active"
         ? o.samplingPower !== undefined
-          ? `${pickedShas.length} images drawn from ${scored} candidates with chance ∝ ensemble disagreement^${o.samplingPower}`
-          : `${pickedShas.length} images of highest ensemble disagreement among ${scored} candidates${o.coresetPoolFactor !== undefined ? ` (k-centre thinned from the top ${Math.ceil(pickedShas.length * o.coresetPoolFactor)})` : ""}`
+          ? `${pickedShas.length} images drawn from ${scored} candidates with chance ∝ ensemble disagreement^` +
+            `${o.samplingPower}`
+          : `${pickedShas.length} images of highest ensemble disagreement among ${scored} candidates` +
+            `${
+              o.coresetPoolFactor !== undefined
+                ? ` (k-centre thinned from the top ` + `${Math.ceil(pickedShas.length * o.coresetPoolFactor)})`
+                : ""
+            }`
         : `${pickedShas.length} candidates picked at random`;
-    const description = `Designed by the campaign after session ${number - 1} with model version ${arm.modelVersionIds[arm.modelVersionIds.length - 1]}: held-out test (${this.testHashes.length} images × ${o.testRepeats}), ${how}, ${gaudyShas.length} gaudy versions of natural images, ${normalShas.length} natural images.`;
+    const description =
+      `Designed by the campaign after session ${number - 1} with model version ` +
+      `${arm.modelVersionIds[arm.modelVersionIds.length - 1]}: held-out test (${this.testHashes.length} images × ` +
+      `${o.testRepeats}), ${how}, ${gaudyShas.length} gaudy versions of natural images, ${normalShas.length} ` +
+      `natural images.`;
     const { file, loaded } = this.protocolFor(arm, number, blocks, description);
     this.log(`${arm.label}: wrote ${file}: ${description}`);
     return { file, loaded, scored, selectSeconds };
@@ -633,7 +816,16 @@ export class Campaign {
   }
 
   private fork(base: ArmState, selection: Selection, outDir: string, label: string): ArmState {
-    return { selection, outDir, label, sessions: [...base.sessions], used: new Set(base.used), curve: [...base.curve], turnarounds: [...base.turnarounds], modelVersionIds: [...base.modelVersionIds] };
+    return {
+      selection,
+      outDir,
+      label,
+      sessions: [...base.sessions],
+      used: new Set(base.used),
+      curve: [...base.curve],
+      turnarounds: [...base.turnarounds],
+      modelVersionIds: [...base.modelVersionIds],
+    };
   }
 
   /** Registers the held-out test images and runs session 1 (test + normal images), then retrains once. */
@@ -643,11 +835,18 @@ export class Campaign {
     for (const b of this.plan.test) this.testHashes.push(await this.register(b.image, `campaign:test:${b.origin}`));
     const firstShas: string[] = [];
     for (const b of this.plan.first) firstShas.push(await this.register(b.image, `campaign:normal:${b.origin}`));
-    const description = `Session 1 of campaign ${o.name}: held-out test (${this.testHashes.length} images × ${o.testRepeats}) and ${firstShas.length} natural images from ${o.bank.description}.`;
-    const { file, loaded } = this.protocolFor(arm, 1, [
-      { name: "test", hashes: this.testHashes, repeats: o.testRepeats },
-      { name: "normal", hashes: firstShas, repeats: o.trainRepeats ?? 1 },
-    ], description);
+    const description =
+      `Session 1 of campaign ${o.name}: held-out test (${this.testHashes.length} images × ` +
+      `${o.testRepeats}) and ${firstShas.length} natural images from ${o.bank.description}.`;
+    const { file, loaded } = this.protocolFor(
+      arm,
+      1,
+      [
+        { name: "test", hashes: this.testHashes, repeats: o.testRepeats },
+        { name: "normal", hashes: firstShas, repeats: o.trainRepeats ?? 1 },
+      ],
+      description,
+    );
     arm.sessions.push(await this.runProtocol(arm, 1, file, loaded));
     return this.retrain(arm);
   }
@@ -670,17 +869,26 @@ export class Campaign {
       };
       arm.turnarounds.push(turnaround);
       this.log(
-        `${arm.label}: turnaround after session ${number - 1}: retrain ${turnaround.retrainSeconds.toFixed(1)} s + score ${designed.scored} candidates and select ${turnaround.scoreSelectSeconds.toFixed(1)} s = ${turnaround.totalSeconds.toFixed(1)} s`,
+        `${arm.label}: turnaround after session ${number - 1}: retrain ${turnaround.retrainSeconds.toFixed(1)} s + ` +
+          `score ${designed.scored} candidates and select ${turnaround.scoreSelectSeconds.toFixed(1)} s = ` +
+          `${turnaround.totalSeconds.toFixed(1)} s`,
       );
       if (number > o.sessions) {
         o.store.putProtocol(`${designed.loaded.protocol.name} (proposed)`, designed.loaded.text);
         proposedProtocolFile = designed.file;
-        this.log(`${arm.label}: proposed the next session, not run: ${designed.file} (run it with \`cortexloop run ${designed.file} --db ${o.store.file}\` against \`cortexloop sim-rig --rig ${join(arm.outDir, "rig.json")}\`)`);
+        this.log(
+          `${arm.label}: proposed the next session, not run: ${designed.file} (run it with \`cortexloop run ` +
+            `${designed.file} --db ${o.store.file}\` against \`cortexloop sim-rig --rig ` +
+            `${join(arm.outDir, "rig.json")}\`)`,
+        );
         return this.result(arm, proposedProtocolFile);
       }
       if (o.approve !== undefined && !(await o.approve(this.proposal(arm, number, designed.file, designed.loaded)))) {
         o.store.putProtocol(`${designed.loaded.protocol.name} (proposed)`, designed.loaded.text);
-        this.log(`${arm.label}: session ${number} was not approved; the campaign stops here. Its protocol is kept: ${designed.file}`);
+        this.log(
+          `${arm.label}: session ${number} was not approved; the campaign stops here. Its protocol is kept: ` +
+            `${designed.file}`,
+        );
         return this.result(arm, designed.file);
       }
       arm.sessions.push(await this.runProtocol(arm, number, designed.file, designed.loaded));
@@ -692,7 +900,11 @@ export class Campaign {
 
   private proposal(arm: ArmState, number: number, file: string, loaded: LoadedProtocol): Proposal {
     const p = loaded.protocol;
-    const blocks = p.blocks.map((b) => ({ name: b.name, images: (p.sources[b.source] as { hashes: string[] }).hashes.length, repeats: b.repeats }));
+    const blocks = p.blocks.map((b) => ({
+      name: b.name,
+      images: (p.sources[b.source] as { hashes: string[] }).hashes.length,
+      repeats: b.repeats,
+    }));
     return {
       label: arm.label,
       session: number,
@@ -707,7 +919,15 @@ export class Campaign {
   }
 
   private result(arm: ArmState, proposedProtocolFile?: string): CampaignResult {
-    return { selection: arm.selection, sessions: arm.sessions, curve: arm.curve, turnarounds: arm.turnarounds, testHashes: this.testHashes, proposedProtocolFile, modelVersionIds: arm.modelVersionIds };
+    return {
+      selection: arm.selection,
+      sessions: arm.sessions,
+      curve: arm.curve,
+      turnarounds: arm.turnarounds,
+      testHashes: this.testHashes,
+      proposedProtocolFile,
+      modelVersionIds: arm.modelVersionIds,
+    };
   }
 
   /** Runs the whole campaign with one selection rule. */
@@ -752,7 +972,10 @@ export function formatCurves(active: CurvePoint[], random: CurvePoint[]): string
     const a = active[i];
     const r = random[i];
     lines.push(
-      `${String(a?.session ?? r?.session ?? i + 1).padStart(7)}  ${String(a?.imagesShown ?? "").padStart(14)}  ${cell(a, (p) => p.r2er, 12)}  ${cell(a, (p) => p.r2erPerSession[0], 10)}  ${String(r?.imagesShown ?? "").padStart(14)}  ${cell(r, (p) => p.r2er, 12)}  ${cell(r, (p) => p.r2erPerSession[0], 10)}`,
+      `${String(a?.session ?? r?.session ?? i + 1).padStart(7)}  ${String(a?.imagesShown ?? "").padStart(14)}  ` +
+        `${cell(a, (p) => p.r2er, 12)}  ${cell(a, (p) => p.r2erPerSession[0], 10)}  ` +
+        `${String(r?.imagesShown ?? "").padStart(14)}  ${cell(r, (p) => p.r2er, 12)}  ` +
+        `${cell(r, (p) => p.r2erPerSession[0], 10)}`,
     );
   }
   // The arms record the same units, so unit-by-unit differences are paired: their mean and standard
@@ -763,7 +986,10 @@ export function formatCurves(active: CurvePoint[], random: CurvePoint[]): string
     const d = pairedDifference(a.r2erPerUnit, r.r2erPerUnit);
     if (d.n === 0) return [];
     const sign = (x: number): string => `${x >= 0 ? "+" : ""}${fmt(x)}`;
-    return [`session ${a.session}: mean ${sign(d.mean)} ± ${d.n > 1 ? fmt(d.se) : "-"} (standard error over ${d.n} units), active better for ${d.above} of ${d.n}`];
+    return [
+      `session ${a.session}: mean ${sign(d.mean)} ± ${d.n > 1 ? fmt(d.se) : "-"} (standard error over ${d.n} ` +
+        `units), active better for ${d.above} of ${d.n}`,
+    ];
   });
   if (paired.length > 0) lines.push("", "active − random, unit by unit (the same units in both arms):", ...paired);
   return lines.join("\n");

@@ -71,8 +71,18 @@ export function compactStep(o: CompactStepOptions): (e: RetrainedEnsemble) => Pr
       const units = chooseUnits(o.store, readout);
       const stream = await buildStream(o.store, { sessionIds: teacher.sessionIds, extra: o.bank, size: 112 });
       const settings = previous.has(e.label) ? { ...first, steps: o.laterSteps ?? Math.ceil(first.steps / 3) } : first;
-      const split = splitStream(stream, { heldOutHashes: new Set(e.testHashes), fraction: 0.1, maxHeldOut: 600, pruneImages: settings.prune.images, seed: settings.seed });
-      o.log(`${e.label}: compact models of ${units.length} units from model version ${e.modelVersionId}: ${split.train.length} training images, ${split.heldOut.length} held out, ${settings.steps} steps${previous.has(e.label) ? " from the previous shared model" : ""}`);
+      const split = splitStream(stream, {
+        heldOutHashes: new Set(e.testHashes),
+        fraction: 0.1,
+        maxHeldOut: 600,
+        pruneImages: settings.prune.images,
+        seed: settings.seed,
+      });
+      o.log(
+        `${e.label}: compact models of ${units.length} units from model version ${e.modelVersionId}: ` +
+          `${split.train.length} training images, ${split.heldOut.length} held out, ${settings.steps} steps` +
+          `${previous.has(e.label) ? " from the previous shared model" : ""}`,
+      );
       const result = await runDistillation({
         store: o.store,
         teacher,
@@ -87,14 +97,19 @@ export function compactStep(o: CompactStepOptions): (e: RetrainedEnsemble) => Pr
         warmStart: previous.get(e.label),
         signal: e.signal,
         emit: (m) => {
-          if (m.type === "log" && /^(population step \d+0{2}\/|teacher predictions for|shared model:)/.test(m.line)) o.log(`${e.label}: ${m.line}`);
+          if (m.type === "log" && /^(population step \d+0{2}\/|teacher predictions for|shared model:)/.test(m.line))
+            o.log(`${e.label}: ${m.line}`);
         },
       });
       if (result.summary === undefined) return undefined;
       if (result.population !== undefined) previous.set(e.label, result.population);
       const p = summaryPoint(result.summary);
       o.log(
-        `${e.label}: after session ${e.afterSession}: compact models: median R² with the ensemble ${fmt(p.r2Teacher)} on ${result.summary.images.heldOut} held-out images (${fmt(p.r2TeacherBeforePruning)} before pruning), filters [${p.filters.join(",")}] (median), ${p.metric === "r2er" ? "r²_ER" : "raw R²"} ${fmt(p.recordedStudent)} against the ensemble's ${fmt(p.recordedTeacher)}; ${p.seconds.toFixed(0)} s`,
+        `${e.label}: after session ${e.afterSession}: compact models: median R² with the ensemble ` +
+          `${fmt(p.r2Teacher)} on ${result.summary.images.heldOut} held-out images (` +
+          `${fmt(p.r2TeacherBeforePruning)} before pruning), filters [${p.filters.join(",")}] (median), ` +
+          `${p.metric === "r2er" ? "r²_ER" : "raw R²"} ${fmt(p.recordedStudent)} against the ensemble's ` +
+          `${fmt(p.recordedTeacher)}; ${p.seconds.toFixed(0)} s`,
       );
       return p;
     } finally {

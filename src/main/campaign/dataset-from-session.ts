@@ -50,12 +50,20 @@ export interface SessionDataOptions {
  * into training and validation rows with seed + its position in the list (so the split of a
  * session does not change as later sessions are added).
  */
-export async function sessionTrainingData(store: SessionStore, sessionIds: number | readonly number[], options: SessionDataOptions): Promise<SessionTrainingData> {
+export async function sessionTrainingData(
+  store: SessionStore,
+  sessionIds: number | readonly number[],
+  options: SessionDataOptions,
+): Promise<SessionTrainingData> {
   const ids = typeof sessionIds === "number" ? [sessionIds] : [...sessionIds];
   const sessionId = ids[0];
   if (sessionId === undefined) throw new Error("sessionTrainingData: no session given");
   const units = store.units(sessionId);
-  if (units.length === 0) throw new Error(`Session ${sessionId} in ${store.file} has no units with spike counts; nothing can be trained on it. Check the rig's faults with \`cortexloop show ${sessionId}\`.`);
+  if (units.length === 0)
+    throw new Error(
+      `Session ${sessionId} in ${store.file} has no units with spike counts; nothing can be trained on it. Check ` +
+        `the rig's faults with \`cortexloop show ${sessionId}\`.`,
+    );
   const unitNames = units.map(unitName);
   const column = new Map(unitNames.map((name, i) => [name, i]));
   const rowOf = new Map<string, number>();
@@ -77,10 +85,17 @@ export async function sessionTrainingData(store: SessionStore, sessionIds: numbe
       const missing = unitNames.filter((n) => !theirs.includes(n)).slice(0, 5);
       const extra = theirs.filter((n) => !column.has(n)).slice(0, 5);
       throw new Error(
-        `Sessions ${sessionId} and ${id} in ${store.file} record different units (${own.length} against ${units.length}; missing ${missing.join(", ") || "none"}, extra ${extra.join(", ") || "none"}), so their data cannot share one readout. Nothing was trained; train them with a readout per session.`,
+        `Sessions ${sessionId} and ${id} in ${store.file} record different units (${own.length} against ` +
+          `${units.length}; missing ${missing.join(", ") || "none"}, extra ${extra.join(", ") || "none"}), so their ` +
+          `data cannot share one readout. Nothing was trained; train them with a readout per session.`,
       );
     }
-    const complete = new Set(store.countResults(id).filter((r) => r.complete).map((r) => r.presentationIdx));
+    const complete = new Set(
+      store
+        .countResults(id)
+        .filter((r) => r.complete)
+        .map((r) => r.presentationIdx),
+    );
     const counts = new Map<number, Float64Array>();
     for (const c of store.spikeCounts(id)) {
       if (!complete.has(c.presentationIdx)) continue;
@@ -127,20 +142,33 @@ export async function sessionTrainingData(store: SessionStore, sessionIds: numbe
   });
   const fit = fitBySource.flat();
   const named = ids.length === 1 ? `Session ${sessionId}` : `Sessions ${ids.join(", ")}`;
-  if (fit.length < 4) throw new Error(`${named} ${ids.length === 1 ? "has" : "have"} ${fit.length} training images with complete counts; at least 4 are needed. Nothing was trained; run a longer session.`);
+  if (fit.length < 4)
+    throw new Error(
+      `${named} ${ids.length === 1 ? "has" : "have"} ${fit.length} training images with complete counts; at least ` +
+        `4 are needed. Nothing was trained; run a longer session.`,
+    );
   const valIdx: number[] = [];
   const trainIdx: number[] = [];
   fitBySource.forEach((own, source) => {
     if (own.length === 0) return;
     const shuffled = new SeededRandom((options.seed ?? 1) + source).shuffle([...own]);
     // At least 2 validation images, but at least 2 training images left where a session is tiny.
-    const nVal = Math.min(Math.max(2, Math.round(own.length * (options.validationFraction ?? 0.1))), Math.max(0, own.length - 2));
+    const nVal = Math.min(
+      Math.max(2, Math.round(own.length * (options.validationFraction ?? 0.1))),
+      Math.max(0, own.length - 2),
+    );
     valIdx.push(...shuffled.slice(0, nVal));
     trainIdx.push(...shuffled.slice(nVal));
   });
   valIdx.sort((a, b) => a - b);
   trainIdx.sort((a, b) => a - b);
-  const z = zscoreTargets(mean, nU, nI, units.map(() => true), fit);
+  const z = zscoreTargets(
+    mean,
+    nU,
+    nI,
+    units.map(() => true),
+    fit,
+  );
   const features = await options.features(imageKeys);
   const session: TrainingSession = {
     key: options.key,
@@ -152,7 +180,9 @@ export async function sessionTrainingData(store: SessionStore, sessionIds: numbe
     // r²_ER needs repeats of every image scored; single-repeat rows (validation) fall back to raw R².
     repeats: (unit, idx) => {
       if (idx.some((i) => repeatsPerImage[i]! < 2)) return [];
-      return Array.from({ length: maxRepeats }, (_, r) => Float64Array.from(idx, (i) => perImage[i]![r]?.[unit] ?? Number.NaN));
+      return Array.from({ length: maxRepeats }, (_, r) =>
+        Float64Array.from(idx, (i) => perImage[i]![r]?.[unit] ?? Number.NaN),
+      );
     },
   };
   return {

@@ -14,7 +14,8 @@ export const campaignTrainingDefaults = {
 } as const;
 
 /** The `--stop-on` option's help, for every command that trains an ensemble. */
-export const STOP_ON_HELP = "early stopping watches the validation loss (pooled over units and images) or the median over units";
+export const STOP_ON_HELP =
+  "early stopping watches the validation loss (pooled over units and images) or the median over units";
 
 /** Parses an early-stopping criterion from the command line (`--stop-on`). */
 export function stopCriterion(value: string): "loss" | "median" {

@@ -30,10 +30,12 @@ export class PreparedNeurons implements SimNeurons {
     for (const [key, image] of todo) {
       this.cache.set(key, [...(await this.inner.rates(image))]);
       done++;
-      if (log !== undefined && todo.size >= 50 && done % Math.ceil(todo.size / 4) === 0) log(`simulated neurons: rates of ${done}/${todo.size} new pictures computed`);
+      if (log !== undefined && todo.size >= 50 && done % Math.ceil(todo.size / 4) === 0)
+        log(`simulated neurons: rates of ${done}/${todo.size} new pictures computed`);
       if (done % 8 === 0) await new Promise((r) => setImmediate(r));
     }
-    if (log !== undefined && todo.size >= 50) log(`simulated neurons: ${todo.size} pictures in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (log !== undefined && todo.size >= 50)
+      log(`simulated neurons: ${todo.size} pictures in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
 
   rates(image: RgbImage): number[] | Promise<number[]> {

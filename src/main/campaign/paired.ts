@@ -39,7 +39,7 @@ export function signedRankP(differences: readonly number[]): number {
   if (n === 0) return 1;
   const order = d.map((x, i) => ({ a: Math.abs(x), i })).sort((x, y) => x.a - y.a);
   const twiceRank = new Array<number>(n);
-  for (let lo = 0; lo < n; ) {
+  for (let lo = 0; lo < n;) {
     let hi = lo;
     while (hi + 1 < n && order[hi + 1]!.a === order[lo]!.a) hi++;
     for (let k = lo; k <= hi; k++) twiceRank[order[k]!.i] = lo + hi + 2; // 2 × the mean of ranks lo+1..hi+1

@@ -1,7 +1,13 @@
 // The first thing after a session: the new session's readout against the frozen model of the
 // session before (cores unchanged, seconds), so a model of the day's neurons exists before the
 // full retrain; the same path as `cortexloop readout`.
-import { loadEnsemble, predictSession, refitReadoutsWithReport, saveEnsemble, scoreUnits } from "../../models/ensemble/index.js";
+import {
+  loadEnsemble,
+  predictSession,
+  refitReadoutsWithReport,
+  saveEnsemble,
+  scoreUnits,
+} from "../../models/ensemble/index.js";
 import { median } from "../../models/metrics/r2er.js";
 import type { SessionStore } from "../store/index.js";
 import type { SessionTrainingData } from "./dataset-from-session.js";
@@ -18,14 +24,32 @@ export async function readoutFirst(
   store: SessionStore,
   previous: { checkpoint: Uint8Array; modelVersionId: number | null },
   newest: SessionTrainingData,
-  info: { label: string; afterSession: number; readoutL2: number; seed: number; sessionIds: number[]; config: Record<string, unknown> },
+  info: {
+    label: string;
+    afterSession: number;
+    readoutL2: number;
+    seed: number;
+    sessionIds: number[];
+    config: Record<string, unknown>;
+  },
 ): Promise<ReadoutFirstPoint> {
   const t0 = performance.now();
-  const { ensemble, frontEnd, meta } = loadEnsemble(previous.checkpoint, `${info.label} model before session ${info.afterSession}`);
+  const { ensemble, frontEnd, meta } = loadEnsemble(
+    previous.checkpoint,
+    `${info.label} model before session ${info.afterSession}`,
+  );
   try {
     const s = newest.session;
     // A session already known (a pooled readout) starts from its readout; a new one from scratch.
-    const fit = await refitReadoutsWithReport(ensemble, s, { reset: !ensemble.readouts.has(s.key), validate: true, steps: 2000, evaluateEvery: 25, patience: 6, readoutL2: info.readoutL2, seed: info.seed });
+    const fit = await refitReadoutsWithReport(ensemble, s, {
+      reset: !ensemble.readouts.has(s.key),
+      validate: true,
+      steps: 2000,
+      evaluateEvery: 25,
+      patience: 6,
+      readoutL2: info.readoutL2,
+      seed: info.seed,
+    });
     const seconds = (performance.now() - t0) / 1000;
     const scored = scoreUnits(predictSession(ensemble, s, newest.testIdx), s, newest.testIdx);
     const r2er = median(scored.scores);
@@ -33,7 +57,14 @@ export async function readoutFirst(
       name: `${info.label} readout of session ${info.afterSession} on the frozen model`,
       kind: "deep-ensemble",
       parentId: previous.modelVersionId,
-      metrics: { r2er, r2erMetric: scored.metric, r2erPerUnit: scored.scores, readoutFirst: true, steps: fit.steps, fitSeconds: seconds },
+      metrics: {
+        r2er,
+        r2erMetric: scored.metric,
+        r2erPerUnit: scored.scores,
+        readoutFirst: true,
+        steps: fit.steps,
+        fitSeconds: seconds,
+      },
       config: { ...info.config, readoutFirst: true },
       checkpoint: await saveEnsemble(ensemble, frontEnd, { ...meta, readoutOfSession: info.afterSession }),
       sessionIds: info.sessionIds,

@@ -26,7 +26,8 @@ export interface RigFileRigOptions {
 export function rigFromFile(options: RigFileRigOptions): CampaignRig {
   const { rig: config, text } = loadRigFile(options.file);
   const log = options.log ?? (() => {});
-  // The protocols the campaign writes name rig.json beside them: a copy of this rig file, so each can be run again as it is.
+  // The protocols the campaign writes name rig.json beside them: a copy of this rig file, so each can be run again as
+  // it is.
   mkdirSync(options.outDir, { recursive: true });
   const file = join(options.outDir, "rig.json");
   if (resolve(file) !== resolve(options.file)) writeFileSync(file, text);

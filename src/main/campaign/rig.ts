@@ -33,7 +33,13 @@ export interface CampaignRig {
   readonly file: string;
   /** Computes the simulated neurons' rates for pictures about to be shown (before the session's clock starts). */
   prepare(images: readonly RgbImage[]): Promise<void>;
-  run(store: SessionStore, protocol: LoadedProtocol, sessionName: string, progress?: (shown: number, total: number) => void, signal?: AbortSignal): Promise<SessionResult>;
+  run(
+    store: SessionStore,
+    protocol: LoadedProtocol,
+    sessionName: string,
+    progress?: (shown: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<SessionResult>;
 }
 
 /**
@@ -51,7 +57,12 @@ export async function createCampaignRig(options: CampaignRigOptions): Promise<Ca
   if (options.kind === "fake") {
     raw = {
       name: "campaign-fake",
-      acquisition: { format: "in-process", sampleRate: 30000, countWindowMs: window, countBins: options.countWindow.bins },
+      acquisition: {
+        format: "in-process",
+        sampleRate: 30000,
+        countWindowMs: window,
+        countBins: options.countWindow.bins,
+      },
       eventCodes: { transport: "in-process" },
       display: { kind: "none" },
       simulation,
@@ -60,7 +71,15 @@ export async function createCampaignRig(options: CampaignRigOptions): Promise<Ca
     const { dataPort, eventsPort, displayPort } = await simRigPorts();
     raw = {
       name: "campaign-sim",
-      acquisition: { format: "openephys-zmq", host: "127.0.0.1", dataPort, sampleRate: 30000, countWindowMs: window, countBins: options.countWindow.bins, graceMs: 250 },
+      acquisition: {
+        format: "openephys-zmq",
+        host: "127.0.0.1",
+        dataPort,
+        sampleRate: 30000,
+        countWindowMs: window,
+        countBins: options.countWindow.bins,
+        graceMs: 250,
+      },
       eventCodes: { transport: "openephys-network-events", host: "127.0.0.1", port: eventsPort },
       display: { kind: "virtual", endpoint: `tcp://127.0.0.1:${displayPort}` },
       simulation,
@@ -86,13 +105,20 @@ export async function createCampaignRig(options: CampaignRigOptions): Promise<Ca
       sessionNo++;
       let sim: SimRig | undefined;
       if (config.acquisition.format === "in-process") {
-        if (options.neuronsKind !== "builtin") throw new Error(`The in-process fake rig only simulates builtin neurons, not ${options.neuronsKind}; nothing was run. Use the simulated rig (--rig sim) or --neurons builtin.`);
+        if (options.neuronsKind !== "builtin")
+          throw new Error(
+            `The in-process fake rig only simulates builtin neurons, not ${options.neuronsKind}; nothing was run. ` +
+              `Use the simulated rig (--rig sim) or --neurons builtin.`,
+          );
       } else {
         sim = new SimRig({
           host: config.acquisition.host,
           dataPort: config.acquisition.dataPort,
           sampleRate: config.acquisition.sampleRate,
-          eventCodes: config.eventCodes.transport === "openephys-network-events" ? { kind: "network-events", host: config.eventCodes.host, port: config.eventCodes.port } : { kind: "none" },
+          eventCodes:
+            config.eventCodes.transport === "openephys-network-events"
+              ? { kind: "network-events", host: config.eventCodes.host, port: config.eventCodes.port }
+              : { kind: "none" },
           displayEndpoint: config.display.kind === "virtual" ? config.display.endpoint : undefined,
           neurons: shared,
           seed: options.seed * 1000 + sessionNo,
@@ -104,7 +130,13 @@ export async function createCampaignRig(options: CampaignRigOptions): Promise<Ca
       }
       const rig =
         config.acquisition.format === "in-process"
-          ? new FakeRig({ neurons: builtinNeurons(units, options.seed), seed: options.seed * 1000 + sessionNo, sampleRate: 30000, countWindowMs: window, bins: options.countWindow.bins })
+          ? new FakeRig({
+              neurons: builtinNeurons(units, options.seed),
+              seed: options.seed * 1000 + sessionNo,
+              sampleRate: 30000,
+              countWindowMs: window,
+              bins: options.countWindow.bins,
+            })
           : await createRig(config, { countWindow: options.countWindow, log });
       try {
         return await new SessionRunner({ clock: realClock, store, rig, log, progress }).run({

@@ -23,19 +23,37 @@ export interface CampaignNeurons {
  * The simulated population: "compact" (the published compact models as neurons), "builtin", or
  * "auto" (compact when the models are there and load, else builtin, saying why).
  */
-export async function campaignNeurons(kind: string, units: number, seed: number, compactDir: string, log: (line: string) => void): Promise<CampaignNeurons> {
-  if (kind !== "auto" && kind !== "compact" && kind !== "builtin") throw new Error(`--neurons must be builtin, compact or auto, got "${kind}"; nothing was run.`);
+export async function campaignNeurons(
+  kind: string,
+  units: number,
+  seed: number,
+  compactDir: string,
+  log: (line: string) => void,
+): Promise<CampaignNeurons> {
+  if (kind !== "auto" && kind !== "compact" && kind !== "builtin")
+    throw new Error(`--neurons must be builtin, compact or auto, got "${kind}"; nothing was run.`);
   if (kind === "compact" || (kind === "auto" && hasCompactModels(compactDir))) {
     try {
       const { compactNeurons } = await import("../sim/compact-neurons.js");
       const neurons = await compactNeurons({ dir: compactDir, count: units, seed });
-      return { neurons, kind: "compact", description: `${neurons.units.length} compact-model neurons from ${compactDir}` };
+      return {
+        neurons,
+        kind: "compact",
+        description: `${neurons.units.length} compact-model neurons from ${compactDir}`,
+      };
     } catch (err) {
       if (kind === "compact") throw err;
-      log(`neurons: compact models could not be loaded (${err instanceof Error ? err.message : String(err)}); using ${units} builtin neurons instead.`);
+      log(
+        `neurons: compact models could not be loaded (${err instanceof Error ? err.message : String(err)}); using ` +
+          `${units} builtin neurons instead.`,
+      );
     }
   }
-  return { neurons: simNeuronsFrom(builtinNeurons(units, seed)), kind: "builtin", description: `${units} builtin V4-like neurons (seed ${seed})` };
+  return {
+    neurons: simNeuronsFrom(builtinNeurons(units, seed)),
+    kind: "builtin",
+    description: `${units} builtin V4-like neurons (seed ${seed})`,
+  };
 }
 
 /**
@@ -43,7 +61,12 @@ export async function campaignNeurons(kind: string, units: number, seed: number,
  * installed, else the full-size Gabor bank), seeing `inputSize` pixels (112: 7×7 features);
  * "gabor-small": the Gabor bank on 56-pixel images, the cheapest (tests).
  */
-export async function campaignFrontEnd(kind: string, log: (line: string) => void, inputSize?: number): Promise<FrontEnd> {
-  if (kind === "gabor-small") return gaborFrontEnd({ inputSize: 56, outputSize: 14, kernelSize: 11, wavelengthsPx: [3, 6, 10] });
+export async function campaignFrontEnd(
+  kind: string,
+  log: (line: string) => void,
+  inputSize?: number,
+): Promise<FrontEnd> {
+  if (kind === "gabor-small")
+    return gaborFrontEnd({ inputSize: 56, outputSize: 14, kernelSize: 11, wavelengthsPx: [3, 6, 10] });
   return loadFrontEnd({ kind, log, inputSize });
 }

@@ -1,6 +1,14 @@
 import { createInterface } from "node:readline/promises";
 import type { SessionStore } from "../store/index.js";
-import { decideProposal, getProposal, ProposalError, putProposal, type DecisionVia, type ProposalDecision, type ProposalRow } from "../store/proposals.js";
+import {
+  decideProposal,
+  getProposal,
+  ProposalError,
+  putProposal,
+  type DecisionVia,
+  type ProposalDecision,
+  type ProposalRow,
+} from "../store/proposals.js";
 import { describeProposal } from "./approve-prompt.js";
 import type { Proposal } from "./campaign.js";
 
@@ -49,7 +57,10 @@ export class StoredApproval {
     });
     this.current = id;
     for (const line of describeProposal(p)) log(line);
-    log(`proposal ${id} is waiting for approval${this.options.terminal === undefined ? "" : " (answer here or in the app)"}`);
+    log(
+      `proposal ${id} is waiting for approval` +
+        `${this.options.terminal === undefined ? "" : " (answer here or in the app)"}`,
+    );
     const abort = new AbortController();
     const asked = this.options.terminal === undefined ? undefined : this.ask(id, p.session, abort.signal);
     try {

@@ -25,7 +25,14 @@ import {
 import type { FrontEnd } from "../../models/frontend/index.js";
 import { median, r2Raw } from "../../models/metrics/index.js";
 import type { SessionStore } from "../store/index.js";
-import { recordedResponses, scoreRecorded, type MemoryStream, type ReadoutChoice, type StreamSplit, type Teacher } from "./sources.js";
+import {
+  recordedResponses,
+  scoreRecorded,
+  type MemoryStream,
+  type ReadoutChoice,
+  type StreamSplit,
+  type Teacher,
+} from "./sources.js";
 import { putCompactVersion, type CompactUnit } from "./versions.js";
 
 export const CHECKPOINT_KIND = "compact-distill-checkpoint";
@@ -59,7 +66,14 @@ export interface DistillSummary {
   readout: string;
   units: UnitSummary[];
   images: { stream: number; train: number; heldOut: number; prune: number };
-  medians: { r2Teacher: number; r2TeacherBeforePruning: number; recordedStudent: number; recordedTeacher: number; filters: number[]; filtersBeforePruning: number[] };
+  medians: {
+    r2Teacher: number;
+    r2TeacherBeforePruning: number;
+    recordedStudent: number;
+    recordedTeacher: number;
+    filters: number[];
+    filtersBeforePruning: number[];
+  };
   metric: "r2er" | "r2raw";
   seconds: { teacher: number; population: number; units: number; total: number };
   settings: DistillSettings;
@@ -103,13 +117,20 @@ export function distillSettings(partial: Partial<DistillSettings> = {}): Distill
     prune: { ...defaultDistillSettings.prune, ...partial.prune },
     retrain: { ...defaultDistillSettings.retrain, ...partial.retrain },
   };
-  if (!Number.isInteger(s.steps) || s.steps < 0) throw new Error(`distill: steps must be a whole number ≥ 0, got ${s.steps}`);
-  if (!(s.prune.keepVariance > 0 && s.prune.keepVariance <= 1)) throw new Error(`distill: --keep-variance must be in (0, 1], got ${s.prune.keepVariance}`);
-  if (s.sharedLayers < 1 || s.sharedLayers > 4) throw new Error(`distill: --shared-layers must be 1 to 4, got ${s.sharedLayers}`);
+  if (!Number.isInteger(s.steps) || s.steps < 0)
+    throw new Error(`distill: steps must be a whole number ≥ 0, got ${s.steps}`);
+  if (!(s.prune.keepVariance > 0 && s.prune.keepVariance <= 1))
+    throw new Error(`distill: --keep-variance must be in (0, 1], got ${s.prune.keepVariance}`);
+  if (s.sharedLayers < 1 || s.sharedLayers > 4)
+    throw new Error(`distill: --shared-layers must be 1 to 4, got ${s.sharedLayers}`);
   return s;
 }
 
-function checkpointBytes(targets: Float32Array, disagreement: Float64Array, population: PopulationCompactModel): Uint8Array {
+function checkpointBytes(
+  targets: Float32Array,
+  disagreement: Float64Array,
+  population: PopulationCompactModel,
+): Uint8Array {
   const arrays: NdArray[] = [
     { shape: [targets.length], dtype: "f4", data: targets },
     { shape: [disagreement.length], dtype: "f8", data: disagreement },
@@ -119,17 +140,34 @@ function checkpointBytes(targets: Float32Array, disagreement: Float64Array, popu
 }
 
 /** Runs (or continues) a distillation; stores a model version per unit; returns the summary. */
-export async function runDistillation(run: DistillRun): Promise<{ summary?: DistillSummary; cancelled: boolean; lastCheckpoint?: number; population?: NdArray[] }> {
+export async function runDistillation(
+  run: DistillRun,
+): Promise<{ summary?: DistillSummary; cancelled: boolean; lastCheckpoint?: number; population?: NdArray[] }> {
   const { store, teacher, stream, split, settings, units, emit } = run;
   const log = (line: string): void => emit({ type: "log", line });
   const t0 = performance.now();
   const nUnits = units.length;
   // The feature hint needs the front end's grid to divide the shared layers' output.
   const [fh, fw, fc] = run.frontEnd.outputShape;
-  const trunkSide = settings.sharedLayers === 1 ? stream.size : settings.sharedLayers === 2 ? stream.size / 2 : stream.size / 4;
-  const hint = settings.hint > 0 && trunkSide % fh === 0 && trunkSide % fw === 0 ? { shape: [fh, fw, fc] as [number, number, number] } : undefined;
-  if (settings.hint > 0 && hint === undefined) log(`no feature hint: the front end's ${fh}x${fw} grid does not divide the shared layers' ${trunkSide}x${trunkSide} output`);
-  const population = new PopulationCompactModel({ units: nUnits, sharedLayers: settings.sharedLayers, filters: settings.filters, inputSize: stream.size, seed: settings.seed, hint });
+  const trunkSide =
+    settings.sharedLayers === 1 ? stream.size : settings.sharedLayers === 2 ? stream.size / 2 : stream.size / 4;
+  const hint =
+    settings.hint > 0 && trunkSide % fh === 0 && trunkSide % fw === 0
+      ? { shape: [fh, fw, fc] as [number, number, number] }
+      : undefined;
+  if (settings.hint > 0 && hint === undefined)
+    log(
+      `no feature hint: the front end's ${fh}x${fw} grid does not divide the shared layers' ${trunkSide}x` +
+        `${trunkSide} output`,
+    );
+  const population = new PopulationCompactModel({
+    units: nUnits,
+    sharedLayers: settings.sharedLayers,
+    filters: settings.filters,
+    inputSize: stream.size,
+    seed: settings.seed,
+    hint,
+  });
   let lastCheckpoint = run.resume?.checkpointId;
   try {
     if (run.warmStart !== undefined && run.resume?.checkpointId === undefined) {
@@ -137,7 +175,10 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
         population.assignAll(run.warmStart);
         log("shared model: continuing from the previous distillation's weights");
       } catch (err) {
-        log(`shared model: starting from random weights (the previous one does not fit: ${err instanceof Error ? err.message : String(err)})`);
+        log(
+          `shared model: starting from random weights (the previous one does not fit: ` +
+            `${err instanceof Error ? err.message : String(err)})`,
+        );
       }
     }
     // 1. Teacher targets: computed once, or read back with the population's weights.
@@ -148,15 +189,25 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
     let recalibrated = false;
     if (run.resume?.checkpointId !== undefined) {
       const v = store.getModelVersion(run.resume.checkpointId);
-      if (v === undefined || v.checkpoint === null) throw new Error(`distill: checkpoint model version ${run.resume.checkpointId} is gone; start the distillation again.`);
+      if (v === undefined || v.checkpoint === null)
+        throw new Error(
+          `distill: checkpoint model version ${run.resume.checkpointId} is gone; start the distillation again.`,
+        );
       const arrays = parseNpy(new Uint8Array(v.checkpoint), `checkpoint ${v.id}`) as NdArray[];
       targets = arrays[0]!.data as Float32Array;
       score = arrays[1]!.data as Float64Array;
-      if (targets.length !== stream.count * nUnits) throw new Error(`distill: checkpoint ${v.id} holds targets for ${targets.length / nUnits} images, the stream has ${stream.count}; the images changed since. Start the distillation again.`);
+      if (targets.length !== stream.count * nUnits)
+        throw new Error(
+          `distill: checkpoint ${v.id} holds targets for ${targets.length / nUnits} images, the stream has ` +
+            `${stream.count}; the images changed since. Start the distillation again.`,
+        );
       population.assignAll(arrays.slice(2));
       step = Number(v.config.step);
       recalibrated = v.config.recalibrated === true;
-      log(`resuming from checkpoint ${v.id}: population step ${step}/${settings.steps}${recalibrated ? " (done)" : ""}, ${run.resume.unitsDone?.size ?? 0} unit(s) already stored`);
+      log(
+        `resuming from checkpoint ${v.id}: population step ${step}/${settings.steps}` +
+          `${recalibrated ? " (done)" : ""}, ${run.resume.unitsDone?.size ?? 0} unit(s) already stored`,
+      );
     } else {
       const tt = performance.now();
       let lastTenth = -1;
@@ -179,7 +230,10 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
       targets = got.targets;
       score = got.disagreement;
       features = got.features;
-      log(`teacher predictions for ${nUnits} units on ${stream.count} images in ${((performance.now() - tt) / 1000).toFixed(1)} s`);
+      log(
+        `teacher predictions for ${nUnits} units on ${stream.count} images in ` +
+          `${((performance.now() - tt) / 1000).toFixed(1)} s`,
+      );
     }
     const teacherSeconds = (performance.now() - t0) / 1000;
     const save = async (atStep: number, done: boolean): Promise<void> => {
@@ -187,7 +241,14 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
         name: `${run.label}: distillation checkpoint, step ${atStep}`,
         kind: CHECKPOINT_KIND,
         parentId: teacher.modelVersionId,
-        config: { ...run.origin, step: atStep, recalibrated: done, units: units.map((u) => u.name), streamCount: stream.count, settings },
+        config: {
+          ...run.origin,
+          step: atStep,
+          recalibrated: done,
+          units: units.map((u) => u.name),
+          streamCount: stream.count,
+          settings,
+        },
         checkpoint: checkpointBytes(targets, score, population),
         sessionIds: run.readout.sessionIds,
       });
@@ -204,7 +265,10 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
       if (hint !== undefined && features === undefined && step < settings.steps) {
         const tf0 = performance.now();
         features = await frontEndFeatures(stream, run.frontEnd);
-        log(`front-end features for the hint recomputed in ${((performance.now() - tf0) / 1000).toFixed(1)} s (not checkpointed)`);
+        log(
+          `front-end features for the hint recomputed in ${((performance.now() - tf0) / 1000).toFixed(1)} s (not ` +
+            `checkpointed)`,
+        );
       }
       const hintTargets = features === undefined ? undefined : zscoreFeatures(features, fh * fw * fc, fc, split.train);
       features = undefined;
@@ -222,19 +286,30 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
         checkpointEvery: run.checkpointEvery ?? 50,
         onCheckpoint: (s) => save(s, false),
         onStep: (s, loss) => {
-          if (s % (run.reportEvery ?? 200) === 0 && s < settings.steps) log(`population step ${s}/${settings.steps}: held-out R² with the teacher, median over units ${fmt(heldOutMedian(population, stream, watch, targets, nUnits))} (${watch.length} images, moving batchnorm statistics)`);
+          if (s % (run.reportEvery ?? 200) === 0 && s < settings.steps)
+            log(
+              `population step ${s}/${settings.steps}: held-out R² with the teacher, median over units ` +
+                `${fmt(heldOutMedian(population, stream, watch, targets, nUnits))} (${watch.length} images, moving ` +
+                `batchnorm statistics)`,
+            );
           window++;
           windowLoss += loss;
           if (s % 10 === 0 || s === settings.steps) {
             emit({ type: "progress", phase: "population", done: s, total: settings.steps, loss: windowLoss / window });
-            if (s % 50 === 0 || s === settings.steps) log(`population step ${s}/${settings.steps}: loss ${(windowLoss / window).toFixed(4)}`);
+            if (s % 50 === 0 || s === settings.steps)
+              log(`population step ${s}/${settings.steps}: loss ${(windowLoss / window).toFixed(4)}`);
             window = 0;
             windowLoss = 0;
           }
         },
       });
       if (result.cancelled) return { cancelled: true, lastCheckpoint };
-      recalibratePopulation(population, stream, split.train.slice(0, settings.recalibrateBatches * settings.batchSize), settings.batchSize);
+      recalibratePopulation(
+        population,
+        stream,
+        split.train.slice(0, settings.recalibrateBatches * settings.batchSize),
+        settings.batchSize,
+      );
       await save(settings.steps, true);
     }
     const populationSeconds = (performance.now() - tp) / 1000;
@@ -242,7 +317,11 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
     // 3. Per unit: prune, retrain its own layers, score, store.
     const tu = performance.now();
     const heldZ = predictPopulation(population, stream, split.heldOut);
-    const recorded = recordedResponses(store, run.readout.sessionIds, units.map((u) => u.name));
+    const recorded = recordedResponses(
+      store,
+      run.readout.sessionIds,
+      units.map((u) => u.name),
+    );
     const heldKeys = split.heldOut.map((i) => stream.keys[i]!);
     const done = run.resume?.unitsDone ?? new Map<string, UnitSummary>();
     const results: UnitSummary[] = [];
@@ -273,7 +352,11 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
       }
       const responses = recorded.byUnit.get(unit.name);
       const student = scoreRecorded(r.heldOutPredictions, heldKeys, responses);
-      const teacherScore = scoreRecorded(Float32Array.from(split.heldOut, (i) => targets[i * nUnits + k]!), heldKeys, responses);
+      const teacherScore = scoreRecorded(
+        Float32Array.from(split.heldOut, (i) => targets[i * nUnits + k]!),
+        heldKeys,
+        responses,
+      );
       const summaryWithoutId = {
         unit: unit.name,
         column: unit.column,
@@ -283,7 +366,12 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
         filtersBeforePruning: r.filtersBeforePruning,
         parameters: r.parameters,
         varianceKept: r.pruning.varianceKept,
-        recorded: { metric: student.metric, student: student.value, teacher: teacherScore.value, images: student.images },
+        recorded: {
+          metric: student.metric,
+          student: student.value,
+          teacher: teacherScore.value,
+          images: student.images,
+        },
         seconds: r.seconds,
       };
       const modelVersionId = putCompactVersion(store, {
@@ -292,7 +380,14 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
         teacherId: teacher.modelVersionId,
         unit,
         sessionIds: run.readout.sessionIds,
-        config: { ...run.origin, readout: run.readout.key, settings, keptFilters: r.pruning.kept, heldOutImages: split.heldOut.length, trainImages: split.train.length },
+        config: {
+          ...run.origin,
+          readout: run.readout.key,
+          settings,
+          keptFilters: r.pruning.kept,
+          heldOutImages: split.heldOut.length,
+          trainImages: split.train.length,
+        },
         metrics: {
           r2Teacher: r.r2Teacher,
           r2TeacherBeforePruning: r.r2TeacherBeforePruning,
@@ -308,7 +403,10 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
       emit({ type: "checkpoint", phase: "unit", modelVersionId, unit: summary });
       emit({ type: "progress", phase: "units", done: k + 1, total: nUnits });
       log(
-        `unit ${unit.name}: student-teacher R² ${fmt(r.r2TeacherBeforePruning)} → ${fmt(r.r2Teacher)} after pruning [${r.filtersBeforePruning.join(",")}] → [${r.filters.join(",")}] (${r.parameters} parameters); ${student.metric} ${fmt(student.value)} (teacher ${fmt(teacherScore.value)}, ${student.images} images); model version ${modelVersionId}`,
+        `unit ${unit.name}: student-teacher R² ${fmt(r.r2TeacherBeforePruning)} → ${fmt(r.r2Teacher)} after ` +
+          `pruning [${r.filtersBeforePruning.join(",")}] → [${r.filters.join(",")}] (${r.parameters} parameters); ` +
+          `${student.metric} ${fmt(student.value)} (teacher ${fmt(teacherScore.value)}, ${student.images} images); ` +
+          `model version ${modelVersionId}`,
       );
     }
     const unitsSeconds = (performance.now() - tu) / 1000;
@@ -317,7 +415,12 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
       teacher: teacher.modelVersionId,
       readout: run.readout.key,
       units: results,
-      images: { stream: stream.count, train: split.train.length, heldOut: split.heldOut.length, prune: split.prune.length },
+      images: {
+        stream: stream.count,
+        train: split.train.length,
+        heldOut: split.heldOut.length,
+        prune: split.prune.length,
+      },
       medians: {
         r2Teacher: col((u) => u.r2Teacher),
         r2TeacherBeforePruning: col((u) => u.r2TeacherBeforePruning),
@@ -327,7 +430,12 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
         filtersBeforePruning: [0, 1, 2, 3, 4].map((l) => col((u) => u.filtersBeforePruning[l]!)),
       },
       metric: results.some((u) => u.recorded.metric === "r2er") ? "r2er" : "r2raw",
-      seconds: { teacher: teacherSeconds, population: populationSeconds, units: unitsSeconds, total: (performance.now() - t0) / 1000 },
+      seconds: {
+        teacher: teacherSeconds,
+        population: populationSeconds,
+        units: unitsSeconds,
+        total: (performance.now() - t0) / 1000,
+      },
       settings,
     };
     return { summary, cancelled: false, lastCheckpoint, population: population.allArrays() };
@@ -340,9 +448,22 @@ export async function runDistillation(run: DistillRun): Promise<{ summary?: Dist
 }
 
 /** Median over units of the population model's squared correlation with the teacher on images `idx`. */
-function heldOutMedian(population: PopulationCompactModel, stream: MemoryStream, idx: readonly number[], targets: Float32Array, units: number): number {
+function heldOutMedian(
+  population: PopulationCompactModel,
+  stream: MemoryStream,
+  idx: readonly number[],
+  targets: Float32Array,
+  units: number,
+): number {
   const p = predictPopulation(population, stream, idx);
-  return median(Array.from({ length: units }, (_, u) => r2Raw(Float64Array.from(idx, (_, k) => p[k * units + u]!), Float64Array.from(idx, (i) => targets[i * units + u]!))));
+  return median(
+    Array.from({ length: units }, (_, u) =>
+      r2Raw(
+        Float64Array.from(idx, (_, k) => p[k * units + u]!),
+        Float64Array.from(idx, (i) => targets[i * units + u]!),
+      ),
+    ),
+  );
 }
 
 /** Sampling weight 2 for the tenth of the training images the ensemble disagrees on most, else 1. */

@@ -16,8 +16,14 @@ export interface CompactModelDetail {
   r2TeacherBeforePruning: number | null;
   /** Against the recorded responses on held-out images: the student's and the ensemble's. */
   recorded: { metric: "r2er" | "r2raw"; student: number | null; teacher: number | null; images: number } | null;
-  /** Layer 0's filters as small RGB pictures: K0 × 5 × 5 × 3 values 0..255, each filter scaled to its own largest weight (grey = 0). */
+  /**
+   * Layer 0's filters as small RGB pictures: K0 × 5 × 5 × 3 values 0..255, each filter scaled to its own largest weight
+   * (grey = 0).
+   */
   layer0: { count: number; size: number; pixels0to255: number[] };
-  /** Where the unit looks: the readout's weight magnitude per position (root of the sum of squares over layer-4 filters), side × side, row-major. */
+  /**
+   * Where the unit looks: the readout's weight magnitude per position (root of the sum of squares over layer-4
+   * filters), side × side, row-major.
+   */
   readoutMap: { side: number; values: number[] };
 }

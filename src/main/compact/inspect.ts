@@ -20,7 +20,8 @@ export function compactModelDetail(store: SessionStore, id: number): CompactMode
   for (let f = 0; f < k0; f++) {
     let max = 0;
     for (let p = 0; p < kh * kw * 3; p++) max = Math.max(max, Math.abs(kernel.data[p * k0 + f]!));
-    for (let p = 0; p < kh * kw * 3; p++) pixels.push(Math.round(127.5 + (127.5 * kernel.data[p * k0 + f]!) / (max || 1)));
+    for (let p = 0; p < kh * kw * 3; p++)
+      pixels.push(Math.round(127.5 + (127.5 * kernel.data[p * k0 + f]!) / (max || 1)));
   }
   // Readout: [side * side * K4, 1], rows in (y, x, channel) order.
   const readout = arrays[34]!;
@@ -39,14 +40,25 @@ export function compactModelDetail(store: SessionStore, id: number): CompactMode
     id: row.id,
     name: row.name,
     teacherId: row.parentId,
-    unit: unit === undefined ? null : { sessionId: unit.sessionId, sessionName: unit.sessionName, name: unit.name, column: unit.column },
+    unit:
+      unit === undefined
+        ? null
+        : { sessionId: unit.sessionId, sessionName: unit.sessionName, name: unit.name, column: unit.column },
     source: typeof row.config.file === "string" ? row.config.file : null,
     filters,
     filtersBeforePruning: Array.isArray(m.filtersBeforePruning) ? (m.filtersBeforePruning as number[]) : null,
     parameters: num(m.parameters) ?? 0,
     r2Teacher: num(m.r2Teacher),
     r2TeacherBeforePruning: num(m.r2TeacherBeforePruning),
-    recorded: rec === undefined ? null : { metric: rec.metric === "r2er" ? "r2er" : "r2raw", student: num(rec.student), teacher: num(rec.teacher), images: num(rec.images) ?? 0 },
+    recorded:
+      rec === undefined
+        ? null
+        : {
+            metric: rec.metric === "r2er" ? "r2er" : "r2raw",
+            student: num(rec.student),
+            teacher: num(rec.teacher),
+            images: num(rec.images) ?? 0,
+          },
     layer0: { count: k0, size: kh, pixels0to255: pixels },
     readoutMap: { side, values },
   };

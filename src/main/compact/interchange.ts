@@ -24,11 +24,17 @@ function npyFiles(source: string): string[] {
   try {
     isDir = statSync(source).isDirectory();
   } catch (err) {
-    throw new CompactVersionError("not-found", `Cannot read ${source} (${err instanceof Error ? err.message : String(err)}); nothing was imported.`);
+    throw new CompactVersionError(
+      "not-found",
+      `Cannot read ${source} (${err instanceof Error ? err.message : String(err)}); nothing was imported.`,
+    );
   }
   if (!isDir) return [source];
-  const files = readdirSync(source).filter((f) => f.endsWith(".npy")).sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
-  if (files.length === 0) throw new CompactVersionError("not-found", `${source} holds no .npy files; nothing was imported.`);
+  const files = readdirSync(source)
+    .filter((f) => f.endsWith(".npy"))
+    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+  if (files.length === 0)
+    throw new CompactVersionError("not-found", `${source} holds no .npy files; nothing was imported.`);
   return files.map((f) => path.join(source, f));
 }
 
@@ -36,7 +42,11 @@ function npyFiles(source: string): string[] {
  * Stores published compact models (a folder of .npy files, or one file) as teacherless model
  * versions. Every file is read and checked before anything is stored: one bad file stores none.
  */
-export function importCompactModels(store: SessionStore, source: string, log: (line: string) => void = () => {}): ImportedModel[] {
+export function importCompactModels(
+  store: SessionStore,
+  source: string,
+  log: (line: string) => void = () => {},
+): ImportedModel[] {
   const files = npyFiles(source);
   const checked: { file: string; arrays: NdArray[]; filters: number[] }[] = [];
   for (const file of files) {
@@ -45,7 +55,10 @@ export function importCompactModels(store: SessionStore, source: string, log: (l
     try {
       filters = checkCompactArrays(value, file);
     } catch (err) {
-      const more = files.length > 1 ? ` None of the ${files.length} files was imported; fix or remove it and run the import again.` : "";
+      const more =
+        files.length > 1
+          ? ` None of the ${files.length} files was imported; fix or remove it and run the import again.`
+          : "";
       throw new CompactVersionError("bad-format", `${err instanceof Error ? err.message : String(err)}${more}`);
     }
     checked.push({ file, arrays: value as NdArray[], filters });
@@ -71,12 +84,18 @@ function parseNpyFile(file: string): NdArray | NdArray[] {
   try {
     bytes = new Uint8Array(readFileSync(file));
   } catch (err) {
-    throw new CompactVersionError("not-found", `Cannot read ${file} (${err instanceof Error ? err.message : String(err)}); nothing was imported.`);
+    throw new CompactVersionError(
+      "not-found",
+      `Cannot read ${file} (${err instanceof Error ? err.message : String(err)}); nothing was imported.`,
+    );
   }
   try {
     return parseNpy(bytes, file);
   } catch (err) {
-    throw new CompactVersionError("bad-format", `${file} is not a readable .npy (${err instanceof Error ? err.message : String(err)}); nothing was imported.`);
+    throw new CompactVersionError(
+      "bad-format",
+      `${file} is not a readable .npy (${err instanceof Error ? err.message : String(err)}); nothing was imported.`,
+    );
   }
 }
 
@@ -100,15 +119,30 @@ export function selectCompactVersions(store: SessionStore, sel: ExportSelection)
   }
   if (sel.teacherId !== undefined) {
     const ids = all.filter((v) => v.parentId === sel.teacherId).map((v) => v.id);
-    if (ids.length === 0) throw new CompactVersionError("not-found", `No compact model in ${store.file} was distilled from model version ${sel.teacherId}; run \`cortexloop compact list\`.`);
+    if (ids.length === 0)
+      throw new CompactVersionError(
+        "not-found",
+        `No compact model in ${store.file} was distilled from model version ${sel.teacherId}; run \`cortexloop ` +
+          `compact list\`.`,
+      );
     return ids;
   }
   if (sel.unit !== undefined) {
     const byUnit = all.filter((v) => {
       const u = unitOf(v);
-      return u !== undefined && (u.name === sel.unit || u.electrode === sel.unit) && (sel.sessionId === undefined || u.sessionId === sel.sessionId);
+      return (
+        u !== undefined &&
+        (u.name === sel.unit || u.electrode === sel.unit) &&
+        (sel.sessionId === undefined || u.sessionId === sel.sessionId)
+      );
     });
-    if (byUnit.length === 0) throw new CompactVersionError("not-found", `No compact model of unit "${sel.unit}"${sel.sessionId === undefined ? "" : ` in session ${sel.sessionId}`} in ${store.file}; run \`cortexloop compact list\`.`);
+    if (byUnit.length === 0)
+      throw new CompactVersionError(
+        "not-found",
+        `No compact model of unit "${sel.unit}"` +
+          `${sel.sessionId === undefined ? "" : ` in session ${sel.sessionId}`} in ${store.file}; run \`cortexloop ` +
+          `compact list\`.`,
+      );
     const newest = new Map<string, number>();
     for (const v of byUnit) newest.set(`${unitOf(v)!.sessionId}/${unitOf(v)!.name}`, v.id);
     return [...newest.values()];
@@ -123,7 +157,8 @@ export function exportFileName(store: SessionStore, id: number): string {
   const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "-");
   if (unit !== undefined) return `compact_model_${safe(unit.sessionName)}_neuron${unit.column}.npy`;
   const published = row?.config.published as { session?: string; neuron?: number } | undefined;
-  if (published?.session !== undefined && published.neuron !== undefined) return `compact_model_${safe(published.session)}_neuron${published.neuron}.npy`;
+  if (published?.session !== undefined && published.neuron !== undefined)
+    return `compact_model_${safe(published.session)}_neuron${published.neuron}.npy`;
   return `compact_model_v${id}.npy`;
 }
 
@@ -131,13 +166,22 @@ export function exportFileName(store: SessionStore, id: number): string {
  * Writes the selected models to `outDir` as published .npy files (each written to a temporary name
  * and renamed, so no partial file looks complete); the store is only read.
  */
-export function exportCompactModels(store: SessionStore, sel: ExportSelection, outDir: string, log: (line: string) => void = () => {}): { file: string; modelVersionId: number }[] {
+export function exportCompactModels(
+  store: SessionStore,
+  sel: ExportSelection,
+  outDir: string,
+  log: (line: string) => void = () => {},
+): { file: string; modelVersionId: number }[] {
   const ids = selectCompactVersions(store, sel);
   const models = ids.map((id) => ({ id, ...compactVersion(store, id) }));
   try {
     mkdirSync(outDir, { recursive: true });
   } catch (err) {
-    throw new CompactVersionError("write-failed", `Cannot create ${outDir} (${err instanceof Error ? err.message : String(err)}); nothing was exported and the stored models are unchanged. Choose a folder you can write to.`);
+    throw new CompactVersionError(
+      "write-failed",
+      `Cannot create ${outDir} (${err instanceof Error ? err.message : String(err)}); nothing was exported and the ` +
+        `stored models are unchanged. Choose a folder you can write to.`,
+    );
   }
   const names = new Set<string>();
   const out: { file: string; modelVersionId: number }[] = [];
@@ -149,11 +193,15 @@ export function exportCompactModels(store: SessionStore, sel: ExportSelection, o
     try {
       writeFileAtomic(file, m.bytes, "compact model");
     } catch (err) {
-      throw new CompactVersionError("write-failed", `Cannot write ${file} (${err instanceof Error ? err.message : String(err)}); ${out.length} of ${models.length} model(s) were written before it, the stored models are unchanged. Choose a folder you can write to.`);
+      throw new CompactVersionError(
+        "write-failed",
+        `Cannot write ${file} (${err instanceof Error ? err.message : String(err)}); ${out.length} of ` +
+          `${models.length} model(s) were written before it, the stored models are unchanged. Choose a folder you ` +
+          `can write to.`,
+      );
     }
     out.push({ file, modelVersionId: m.id });
   }
   log(`exported ${out.length} compact model(s) to ${outDir}`);
   return out;
 }
-

@@ -39,11 +39,27 @@ export interface Teacher {
 /** Loads a stored deep ensemble; anything else (or nothing) is a clear error, and nothing is changed. */
 export function loadTeacher(store: SessionStore, modelVersionId: number): Teacher {
   const v = store.getModelVersion(modelVersionId);
-  if (v === undefined) throw new DistillInputError("not-found", `No model version ${modelVersionId} in ${store.file}; nothing was distilled. Run \`cortexloop models\` to list them.`);
-  if (!ENSEMBLE_KINDS.includes(v.kind)) throw new DistillInputError("not-ensemble", `Model version ${modelVersionId} is a ${v.kind}, not a deep ensemble; compact models are distilled from an ensemble. Nothing was distilled; pick a deep-ensemble version from \`cortexloop models\`.`);
-  if (v.checkpoint === null) throw new DistillInputError("not-found", `Model version ${modelVersionId} has no weights stored; nothing was distilled.`);
+  if (v === undefined)
+    throw new DistillInputError(
+      "not-found",
+      `No model version ${modelVersionId} in ${store.file}; nothing was distilled. Run \`cortexloop models\` to ` +
+        `list them.`,
+    );
+  if (!ENSEMBLE_KINDS.includes(v.kind))
+    throw new DistillInputError(
+      "not-ensemble",
+      `Model version ${modelVersionId} is a ${v.kind}, not a deep ensemble; compact models are distilled from an ` +
+        `ensemble. Nothing was distilled; pick a deep-ensemble version from \`cortexloop models\`.`,
+    );
+  if (v.checkpoint === null)
+    throw new DistillInputError(
+      "not-found",
+      `Model version ${modelVersionId} has no weights stored; nothing was distilled.`,
+    );
   const { ensemble, frontEnd } = loadEnsemble(v.checkpoint, `model version ${modelVersionId}`);
-  const testHashes = Array.isArray(v.config.testHashes) ? (v.config.testHashes as unknown[]).filter((h): h is string => typeof h === "string") : [];
+  const testHashes = Array.isArray(v.config.testHashes)
+    ? (v.config.testHashes as unknown[]).filter((h): h is string => typeof h === "string")
+    : [];
   return {
     modelVersionId,
     ensemble,
@@ -55,7 +71,10 @@ export function loadTeacher(store: SessionStore, modelVersionId: number): Teache
   };
 }
 
-/** The session(s) a readout key was trained on: evaluate/train key by session id, the campaign by `session-<id>` or `pooled`. */
+/**
+ * The session(s) a readout key was trained on: evaluate/train key by session id, the campaign by `session-<id>` or
+ * `pooled`.
+ */
 export function readoutSessions(key: string, teacherSessions: readonly number[]): number[] {
   if (/^\d+$/.test(key)) return [Number(key)];
   const m = /^session-(\d+)$/.exec(key);
@@ -74,15 +93,25 @@ export interface ReadoutChoice {
 /** The readout for `sessionRef` (name or id), or the newest session's by default. */
 export function chooseReadout(store: SessionStore, teacher: Teacher, sessionRef?: string): ReadoutChoice {
   const keys = [...teacher.ensemble.readouts.keys()];
-  if (keys.length === 0) throw new DistillInputError("not-found", `Model version ${teacher.modelVersionId} has no readout; nothing was distilled.`);
+  if (keys.length === 0)
+    throw new DistillInputError(
+      "not-found",
+      `Model version ${teacher.modelVersionId} has no readout; nothing was distilled.`,
+    );
   const choices = keys.map((key) => {
     const sessionIds = readoutSessions(key, teacher.sessionIds);
     return { key, sessionIds, sessionId: sessionIds[0]! };
   });
-  if (sessionRef === undefined) return choices.reduce((a, b) => (Math.max(...b.sessionIds) > Math.max(...a.sessionIds) ? b : a));
+  if (sessionRef === undefined)
+    return choices.reduce((a, b) => (Math.max(...b.sessionIds) > Math.max(...a.sessionIds) ? b : a));
   const id = resolveSession(store, sessionRef);
   const found = choices.find((c) => c.sessionIds.includes(id));
-  if (found === undefined) throw new DistillInputError("not-found", `Model version ${teacher.modelVersionId} has no readout for session ${sessionRef} (id ${id}); its readouts cover sessions ${choices.flatMap((c) => c.sessionIds).join(", ")}. Nothing was distilled.`);
+  if (found === undefined)
+    throw new DistillInputError(
+      "not-found",
+      `Model version ${teacher.modelVersionId} has no readout for session ${sessionRef} (id ${id}); its readouts ` +
+        `cover sessions ${choices.flatMap((c) => c.sessionIds).join(", ")}. Nothing was distilled.`,
+    );
   return found;
 }
 
@@ -91,10 +120,27 @@ export function chooseReadout(store: SessionStore, teacher: Teacher, sessionRef?
  * that names one unit), or every unit not flagged at import. A name that is not a unit of the
  * session is a clear error.
  */
-export function chooseUnits(store: SessionStore, readout: ReadoutChoice, names?: readonly string[], maxUnits?: number): CompactUnit[] {
+export function chooseUnits(
+  store: SessionStore,
+  readout: ReadoutChoice,
+  names?: readonly string[],
+  maxUnits?: number,
+): CompactUnit[] {
   const session = store.findSession(readout.sessionId);
-  if (session === undefined) throw new DistillInputError("not-found", `Session ${readout.sessionId} is not in ${store.file}; nothing was distilled.`);
-  const all = store.units(readout.sessionId).map((u, column) => ({ sessionId: readout.sessionId, sessionName: session.name, unitId: u.id, electrode: u.electrode, sortedId: u.sortedId, name: `${u.electrode}#${u.sortedId}`, column }));
+  if (session === undefined)
+    throw new DistillInputError(
+      "not-found",
+      `Session ${readout.sessionId} is not in ${store.file}; nothing was distilled.`,
+    );
+  const all = store.units(readout.sessionId).map((u, column) => ({
+    sessionId: readout.sessionId,
+    sessionName: session.name,
+    unitId: u.id,
+    electrode: u.electrode,
+    sortedId: u.sortedId,
+    name: `${u.electrode}#${u.sortedId}`,
+    column,
+  }));
   let chosen: CompactUnit[];
   if (names === undefined || names.length === 0) {
     const flagged = new Set(store.unitFlags(readout.sessionId).map((f) => f.unitId));
@@ -105,12 +151,22 @@ export function chooseUnits(store: SessionStore, readout: ReadoutChoice, names?:
       if (exact !== undefined) return exact;
       const byElectrode = all.filter((u) => u.electrode === n);
       if (byElectrode.length === 1) return byElectrode[0]!;
-      const list = all.slice(0, 12).map((u) => u.name).join(", ");
-      throw new DistillInputError("no-unit", `Unit "${n}" ${byElectrode.length > 1 ? "names several units (give electrode#sortedId)" : "is not recorded"} in session ${session.name} (id ${session.id}); its units are ${list}${all.length > 12 ? `, … (${all.length})` : ""}. Nothing was distilled.`);
+      const list = all
+        .slice(0, 12)
+        .map((u) => u.name)
+        .join(", ");
+      throw new DistillInputError(
+        "no-unit",
+        `Unit "${n}" ` +
+          `${byElectrode.length > 1 ? "names several units (give electrode#sortedId)" : "is not recorded"} in ` +
+          `session ${session.name} (id ${session.id}); its units are ${list}` +
+          `${all.length > 12 ? `, … (${all.length})` : ""}. Nothing was distilled.`,
+      );
     });
   }
   const out = maxUnits === undefined ? chosen : chosen.slice(0, maxUnits);
-  if (out.length === 0) throw new DistillInputError("no-unit", `Session ${session.name} has no unit to distill; nothing was distilled.`);
+  if (out.length === 0)
+    throw new DistillInputError("no-unit", `Session ${session.name} has no unit to distill; nothing was distilled.`);
   return out;
 }
 
@@ -129,7 +185,11 @@ async function bankFiles(bank: string): Promise<{ name: string; read: () => Prom
   try {
     isDir = (await stat(bank)).isDirectory();
   } catch (err) {
-    throw new DistillInputError("no-images", `Cannot read the image bank ${bank} (${err instanceof Error ? err.message : String(err)}); nothing was distilled.`);
+    throw new DistillInputError(
+      "no-images",
+      `Cannot read the image bank ${bank} (${err instanceof Error ? err.message : String(err)}); nothing was ` +
+        `distilled.`,
+    );
   }
   if (isDir) {
     const names = (await readdir(bank)).filter(isImageName).sort();
@@ -176,7 +236,11 @@ export async function buildStream(store: SessionStore, o: StreamOptions): Promis
   const seen = new Set<string>();
   const pictures = new Set<string>();
   const addNatural = (pixels: Uint8Array, key: string, kind: "session" | "bank"): boolean => {
-    if (pixels.length !== o.size * o.size * 3) throw new DistillInputError("no-images", `Image ${key} has ${pixels.length} bytes, expected ${o.size}x${o.size}x3; nothing was distilled.`);
+    if (pixels.length !== o.size * o.size * 3)
+      throw new DistillInputError(
+        "no-images",
+        `Image ${key} has ${pixels.length} bytes, expected ${o.size}x${o.size}x3; nothing was distilled.`,
+      );
     const h = pixelHash(pixels);
     if (pictures.has(h)) return false;
     pictures.add(h);
@@ -191,19 +255,32 @@ export async function buildStream(store: SessionStore, o: StreamOptions): Promis
       seen.add(p.stimulusSha256);
       const png = store.getStimulusPng(p.stimulusSha256);
       if (png === undefined) continue;
-      addNatural((await resizeImage(await decodeImage(png, p.stimulusSha256), o.size, o.size)).pixels0to255, p.stimulusSha256, "session");
+      addNatural(
+        (await resizeImage(await decodeImage(png, p.stimulusSha256), o.size, o.size)).pixels0to255,
+        p.stimulusSha256,
+        "session",
+      );
     }
   }
   let extra = 0;
   for (const e of o.extra ?? []) if (addNatural(e.pixels, `bank:${e.key}`, "bank")) extra++;
-  if (o.extra !== undefined) o.log?.(`image stream: ${extra} natural images from the bank (${o.extra.length - extra} already among the shown stimuli)`);
+  if (o.extra !== undefined)
+    o.log?.(
+      `image stream: ${extra} natural images from the bank (${o.extra.length - extra} already among the shown stimuli)`,
+    );
   let fromBanks = 0;
   for (const bank of o.bank ?? []) {
     const files = await bankFiles(bank);
     let added = 0;
     for (const f of files) {
       if (o.bankMax !== undefined && fromBanks >= o.bankMax) break;
-      if (addNatural((await resizeImage(await decodeImage(await f.read(), `${bank}:${f.name}`), o.size, o.size)).pixels0to255, `bank:${path.basename(bank)}:${f.name}`, "bank")) {
+      if (
+        addNatural(
+          (await resizeImage(await decodeImage(await f.read(), `${bank}:${f.name}`), o.size, o.size)).pixels0to255,
+          `bank:${path.basename(bank)}:${f.name}`,
+          "bank",
+        )
+      ) {
         added++;
         fromBanks++;
       }
@@ -211,7 +288,12 @@ export async function buildStream(store: SessionStore, o: StreamOptions): Promis
     o.log?.(`image stream: ${added} natural images from ${bank}`);
   }
   const natural = images.length;
-  if (natural === 0) throw new DistillInputError("no-images", `The teacher's sessions hold no stored images${(o.bank ?? []).length === 0 ? " and no --bank was given" : ""}; nothing was distilled.`);
+  if (natural === 0)
+    throw new DistillInputError(
+      "no-images",
+      `The teacher's sessions hold no stored images` +
+        `${(o.bank ?? []).length === 0 ? " and no --bank was given" : ""}; nothing was distilled.`,
+    );
   const group = Array.from({ length: natural }, (_, i) => i);
   if (o.gaudy ?? true) {
     for (let i = 0; i < natural; i++) {
@@ -241,14 +323,19 @@ export interface StreamSplit {
  * images and `heldOutHashes` are held out, then a seeded `fraction` of the rest (at most `maxHeldOut`
  * images), then `pruneImages` for pruning; everything else trains.
  */
-export function splitStream(stream: MemoryStream, o: { heldOutHashes: ReadonlySet<string>; fraction: number; maxHeldOut: number; pruneImages: number; seed: number }): StreamSplit {
+export function splitStream(
+  stream: MemoryStream,
+  o: { heldOutHashes: ReadonlySet<string>; fraction: number; maxHeldOut: number; pruneImages: number; seed: number },
+): StreamSplit {
   const groups = new Map<number, number[]>();
   stream.group.forEach((g, i) => groups.set(g, [...(groups.get(g) ?? []), i]));
   const forced = new Set<number>();
   stream.keys.forEach((k, i) => {
     if (o.heldOutHashes.has(k)) forced.add(stream.group[i]!);
   });
-  const rest = new SeededRandom(o.seed * 31 + 7).shuffle([...groups.keys()].filter((g) => !forced.has(g)).sort((a, b) => a - b));
+  const rest = new SeededRandom(o.seed * 31 + 7).shuffle(
+    [...groups.keys()].filter((g) => !forced.has(g)).sort((a, b) => a - b),
+  );
   const heldOut = [...forced].flatMap((g) => groups.get(g)!);
   let at = 0;
   const extra = Math.round(rest.length * o.fraction);
@@ -256,14 +343,21 @@ export function splitStream(stream: MemoryStream, o: { heldOutHashes: ReadonlySe
   const prune: number[] = [];
   for (; at < rest.length && prune.length < o.pruneImages; at++) prune.push(...groups.get(rest[at]!)!);
   const train = rest.slice(at).flatMap((g) => groups.get(g)!);
-  if (train.length < 8) throw new DistillInputError("no-images", `Only ${train.length} images are left to train on after holding out ${heldOut.length} and ${prune.length} for pruning; nothing was distilled. Give more images (--bank).`);
+  if (train.length < 8)
+    throw new DistillInputError(
+      "no-images",
+      `Only ${train.length} images are left to train on after holding out ${heldOut.length} and ${prune.length} ` +
+        `for pruning; nothing was distilled. Give more images (--bank).`,
+    );
   const sort = (a: number[]): number[] => a.sort((x, y) => x - y);
   return { train: sort(train), heldOut: sort(heldOut), prune: sort(prune) };
 }
 
 /** Recorded responses of a readout's units, by stimulus hash: what the students and the teacher are scored against. */
 export interface RecordedResponses {
-  /** Per unit name, per stimulus hash, the responses of each repeat (spike counts summed over bins, or imported values). */
+  /**
+   * Per unit name, per stimulus hash, the responses of each repeat (spike counts summed over bins, or imported values).
+   */
   byUnit: Map<string, Map<string, number[]>>;
 }
 
@@ -272,7 +366,11 @@ export interface RecordedResponses {
  * at least 2 repeats where there are 3 or more of them (a campaign's test images), else raw R² of
  * the repeat means on every image recorded (sessions imported repeat-averaged).
  */
-export function scoreRecorded(predictions: ArrayLike<number>, keys: readonly string[], responses: Map<string, number[]> | undefined): { metric: "r2er" | "r2raw"; value: number; images: number } {
+export function scoreRecorded(
+  predictions: ArrayLike<number>,
+  keys: readonly string[],
+  responses: Map<string, number[]> | undefined,
+): { metric: "r2er" | "r2raw"; value: number; images: number } {
   if (responses === undefined) return { metric: "r2raw", value: Number.NaN, images: 0 };
   const finite = (k: string): number[] => (responses.get(k) ?? []).filter((v) => Number.isFinite(v));
   const recorded = keys.map((k, j) => ({ j, reps: finite(k) })).filter((r) => r.reps.length > 0);
@@ -294,7 +392,11 @@ export function scoreRecorded(predictions: ArrayLike<number>, keys: readonly str
  * values, or runner sessions' spike counts summed over bins, from presentations whose counts are
  * complete (a unit with no stored row in a complete presentation fired no spike).
  */
-export function recordedResponses(store: SessionStore, sessionIds: readonly number[], unitNames: readonly string[]): RecordedResponses {
+export function recordedResponses(
+  store: SessionStore,
+  sessionIds: readonly number[],
+  unitNames: readonly string[],
+): RecordedResponses {
   const byUnit = new Map<string, Map<string, number[]>>(unitNames.map((n) => [n, new Map()]));
   const push = (unit: string, sha: string, v: number): void => {
     const m = byUnit.get(unit);
@@ -315,7 +417,12 @@ export function recordedResponses(store: SessionStore, sessionIds: readonly numb
       }
       continue;
     }
-    const complete = new Set(store.countResults(id).filter((r) => r.complete).map((r) => r.presentationIdx));
+    const complete = new Set(
+      store
+        .countResults(id)
+        .filter((r) => r.complete)
+        .map((r) => r.presentationIdx),
+    );
     const sums = new Map<number, Map<number, number>>();
     for (const c of store.spikeCounts(id)) {
       if (!complete.has(c.presentationIdx)) continue;

@@ -1,6 +1,12 @@
 // Compact models as model versions: the checkpoint is the published .npy (36 arrays), so what is
 // stored is exactly what `compact export` writes and what any reader of the published models reads.
-import { checkCompactArrays, compactParameterCount, npyObjectArrayBytes, parseNpy, type NdArray } from "../../models/compact/index.js";
+import {
+  checkCompactArrays,
+  compactParameterCount,
+  npyObjectArrayBytes,
+  parseNpy,
+  type NdArray,
+} from "../../models/compact/index.js";
 import type { ModelVersionRow, SessionStore } from "../store/index.js";
 
 export const COMPACT_KIND = "compact-model";
@@ -39,7 +45,13 @@ export function putCompactVersion(store: SessionStore, input: CompactVersionInpu
     kind: COMPACT_KIND,
     parentId: input.teacherId,
     metrics: { filters, parameters: compactParameterCount(filters), ...input.metrics },
-    config: { format: "published-npy-36", filters, teacher: input.teacherId, ...(input.unit === undefined ? {} : { unit: input.unit }), ...input.config },
+    config: {
+      format: "published-npy-36",
+      filters,
+      teacher: input.teacherId,
+      ...(input.unit === undefined ? {} : { unit: input.unit }),
+      ...input.config,
+    },
     checkpoint: npyObjectArrayBytes(input.arrays),
     sessionIds: input.sessionIds ?? (input.unit === undefined ? [] : [input.unit.sessionId]),
   });
@@ -56,11 +68,27 @@ export class CompactVersionError extends Error {
 }
 
 /** A stored compact model's arrays (checked), with its row. */
-export function compactVersion(store: SessionStore, id: number): { row: ModelVersionRow; arrays: NdArray[]; bytes: Uint8Array } {
+export function compactVersion(
+  store: SessionStore,
+  id: number,
+): { row: ModelVersionRow; arrays: NdArray[]; bytes: Uint8Array } {
   const v = store.getModelVersion(id);
-  if (v === undefined) throw new CompactVersionError("not-found", `No model version ${id} in ${store.file}; run \`cortexloop compact list\` to see the compact models.`);
-  if (v.kind !== COMPACT_KIND) throw new CompactVersionError("not-compact", `Model version ${id} is a ${v.kind}, not a compact model; run \`cortexloop compact list\` to see the compact models.`);
-  if (v.checkpoint === null) throw new CompactVersionError("corrupt", `Compact model version ${id} has no weights stored; distill or import it again.`);
+  if (v === undefined)
+    throw new CompactVersionError(
+      "not-found",
+      `No model version ${id} in ${store.file}; run \`cortexloop compact list\` to see the compact models.`,
+    );
+  if (v.kind !== COMPACT_KIND)
+    throw new CompactVersionError(
+      "not-compact",
+      `Model version ${id} is a ${v.kind}, not a compact model; run \`cortexloop compact list\` to see the compact ` +
+        `models.`,
+    );
+  if (v.checkpoint === null)
+    throw new CompactVersionError(
+      "corrupt",
+      `Compact model version ${id} has no weights stored; distill or import it again.`,
+    );
   const bytes = new Uint8Array(v.checkpoint);
   const { checkpoint: _bytes, ...row } = v;
   let arrays: NdArray[];
@@ -69,7 +97,11 @@ export function compactVersion(store: SessionStore, id: number): { row: ModelVer
     checkCompactArrays(value, `model version ${id}`);
     arrays = value as NdArray[];
   } catch (err) {
-    throw new CompactVersionError("corrupt", `Compact model version ${id} cannot be read (${err instanceof Error ? err.message : String(err)}); nothing was changed. Distill or import it again.`);
+    throw new CompactVersionError(
+      "corrupt",
+      `Compact model version ${id} cannot be read (${err instanceof Error ? err.message : String(err)}); nothing ` +
+        `was changed. Distill or import it again.`,
+    );
   }
   return { row, arrays, bytes };
 }

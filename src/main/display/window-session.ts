@@ -137,5 +137,7 @@ export function desktopWindowHint(url: string, display: WindowDisplayConfig): st
       : s?.index !== undefined
         ? ` --stimulus-screen index:${s.index}`
         : "";
-  return `or, full screen without frame on that display, the desktop app: npm start -- --stimulus-url '${url}'${screen}`;
+  return (
+    `or, full screen without frame on that display, the desktop app: npm start -- --stimulus-url '${url}'` + `${screen}`
+  );
 }

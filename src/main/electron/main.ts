@@ -2,7 +2,16 @@
  * The desktop shell: a thin adapter that puts the review renderer in a locked-down window and
  * answers its contract calls from the controller. The only file set that imports electron.
  */
-import { app, BrowserWindow, dialog, ipcMain, protocol, session, type IpcMainInvokeEvent, type WebContents } from "electron";
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  protocol,
+  session,
+  type IpcMainInvokeEvent,
+  type WebContents,
+} from "electron";
 import { existsSync, mkdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -23,7 +32,9 @@ function log(line: string): void {
 }
 
 // Must run before `ready`: a standard, secure scheme gives the renderer a real origin for CSP and module scripts.
-protocol.registerSchemesAsPrivileged([{ scheme: rendererScheme, privileges: { standard: true, secure: true, supportFetchAPI: true, corsEnabled: true } }]);
+protocol.registerSchemesAsPrivileged([
+  { scheme: rendererScheme, privileges: { standard: true, secure: true, supportFetchAPI: true, corsEnabled: true } },
+]);
 
 let store: SessionStore | undefined;
 let mainWindow: BrowserWindow | undefined;
@@ -44,9 +55,14 @@ function serveRenderer(): void {
   protocol.handle(rendererScheme, async (request) => {
     const url = new URL(request.url);
     const file = url.host === rendererHost ? resolveStaticPath(rendererDir(), url.pathname) : undefined;
-    if (file === undefined) return new Response("Not found", { status: 404, headers: { "Content-Type": "text/plain" } });
+    if (file === undefined)
+      return new Response("Not found", { status: 404, headers: { "Content-Type": "text/plain" } });
     return new Response(await readFile(file), {
-      headers: { "Content-Type": contentTypeOf(file), "Content-Security-Policy": rendererCsp(), "X-Content-Type-Options": "nosniff" },
+      headers: {
+        "Content-Type": contentTypeOf(file),
+        "Content-Security-Policy": rendererCsp(),
+        "X-Content-Type-Options": "nosniff",
+      },
     });
   });
 }
@@ -94,7 +110,12 @@ function createWindow(): BrowserWindow {
 
 function handleInvoke(event: IpcMainInvokeEvent, channel: unknown, request: unknown): ReturnType<typeof guardIpcCall> {
   const frame = event.senderFrame;
-  const call = { senderUrl: frame?.url, isMainFrame: frame !== null && frame === event.sender.mainFrame, channel, request };
+  const call = {
+    senderUrl: frame?.url,
+    isMainFrame: frame !== null && frame === event.sender.mainFrame,
+    channel,
+    request,
+  };
   if (store === undefined) {
     const message = "The database is not open yet; try again in a moment.";
     return Promise.resolve({ ok: false, code: "internal", message });
@@ -124,14 +145,21 @@ function startStimulusWindow(): void {
 async function start(): Promise<void> {
   if (options.stimulus !== undefined || options.stimulusError !== undefined) return startStimulusWindow();
   if (options.devServerUrl === undefined && !existsSync(join(rendererDir(), "index.html"))) {
-    dialog.showErrorBox("cortexloop: the review UI is not built", `${rendererDir()}/index.html is missing. Run \`npm run build:renderer\` (or \`npm start\`, which builds it), then start the app again.`);
+    dialog.showErrorBox(
+      "cortexloop: the review UI is not built",
+      `${rendererDir()}/index.html is missing. Run \`npm run build:renderer\` (or \`npm start\`, which builds it), ` +
+        `then start the app again.`,
+    );
     app.exit(1);
     return;
   }
   try {
     store = openStore();
   } catch (err) {
-    dialog.showErrorBox("cortexloop: cannot open the database", `${err instanceof Error ? err.message : String(err)}\n\nNothing was changed. Pass another file with --db <file>.`);
+    dialog.showErrorBox(
+      "cortexloop: cannot open the database",
+      `${err instanceof Error ? err.message : String(err)}\n\nNothing was changed. Pass another file with --db <file>.`,
+    );
     app.exit(1);
     return;
   }
@@ -140,7 +168,9 @@ async function start(): Promise<void> {
   ses.setPermissionCheckHandler(() => false);
   if (options.devServerUrl !== undefined) {
     // The dev server's HMR needs inline scripts; the packaged app never loads this policy.
-    const devCsp = `${rendererCsp([options.devServerUrl.replace(/^http/, "ws")])}`.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace("style-src 'self'", "style-src 'self' 'unsafe-inline'");
+    const devCsp = `${rendererCsp([options.devServerUrl.replace(/^http/, "ws")])}`
+      .replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
+      .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'");
     ses.webRequest.onHeadersReceived({ urls: [`${options.devServerUrl}/*`] }, (details, callback) => {
       callback({ responseHeaders: { ...details.responseHeaders, "Content-Security-Policy": [devCsp] } });
     });

@@ -28,22 +28,38 @@ function parseStimulus(argv: readonly string[]): Pick<DesktopOptions, "stimulus"
   const url = value("--stimulus-url");
   const screenText = value("--stimulus-screen");
   if (url === undefined) {
-    return screenText === undefined ? {} : { stimulusError: "--stimulus-screen needs --stimulus-url (the address cortexloop run prints)" };
+    return screenText === undefined
+      ? {}
+      : { stimulusError: "--stimulus-screen needs --stimulus-url (the address cortexloop run prints)" };
   }
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return { stimulusError: `--stimulus-url "${url.slice(0, 200)}" is not an address; copy the one cortexloop run prints` };
+    return {
+      stimulusError: `--stimulus-url "${url.slice(0, 200)}" is not an address; copy the one cortexloop run prints`,
+    };
   }
-  if (parsed.protocol !== "http:" || !["127.0.0.1", "localhost"].includes(parsed.hostname) || !parsed.pathname.endsWith("/stimulus.html")) {
-    return { stimulusError: `--stimulus-url must be the stimulus page on this computer (http://127.0.0.1:<port>/stimulus.html#token=…), not ${parsed.origin}${parsed.pathname}` };
+  if (
+    parsed.protocol !== "http:" ||
+    !["127.0.0.1", "localhost"].includes(parsed.hostname) ||
+    !parsed.pathname.endsWith("/stimulus.html")
+  ) {
+    return {
+      stimulusError:
+        `--stimulus-url must be the stimulus page on this computer ` +
+        `(http://127.0.0.1:<port>/stimulus.html#token=…), not ${parsed.origin}${parsed.pathname}`,
+    };
   }
   const screen: { id?: number; index?: number } = {};
   if (screenText !== undefined) {
     const m = /^(id|index):(-?[0-9]+)$/.exec(screenText);
     if (m === null || (m[1] === "index" && Number(m[2]) < 0)) {
-      return { stimulusError: `--stimulus-screen must be id:<display id> or index:<position from 0>, not "${screenText.slice(0, 100)}"` };
+      return {
+        stimulusError:
+          `--stimulus-screen must be id:<display id> or index:<position from 0>, not "` +
+          `${screenText.slice(0, 100)}"`,
+      };
     }
     screen[m[1] as "id" | "index"] = Number(m[2]);
   }

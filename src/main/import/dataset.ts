@@ -6,10 +6,14 @@ import { decodeImage, resizeImage } from "../../stimulus/index.js";
 /** Finds a session by exact name, id or uuid prefix. */
 export function resolveSession(store: SessionStore, ref: string): number {
   const byName = store.findSessionsByName(ref);
-  if (byName.length > 1) throw new Error(`${byName.length} sessions are named "${ref}" (ids ${byName.map((s) => s.id).join(", ")}); name one by id.`);
+  if (byName.length > 1)
+    throw new Error(
+      `${byName.length} sessions are named "${ref}" (ids ${byName.map((s) => s.id).join(", ")}); name one by id.`,
+    );
   if (byName.length === 1) return byName[0]!.id;
   const s = store.findSession(ref);
-  if (s === undefined) throw new Error(`No session "${ref}" in ${store.file}; run \`cortexloop sessions\` to list them.`);
+  if (s === undefined)
+    throw new Error(`No session "${ref}" in ${store.file}; run \`cortexloop sessions\` to list them.`);
   return s.id;
 }
 
@@ -17,7 +21,11 @@ export function resolveSession(store: SessionStore, ref: string): number {
  * Imported sessions carry float responses (recorded_responses); sessions run here carry spike
  * counts, summed over bins. Either way the result is `[unit][image][repeat]`.
  */
-export async function loadSessionDataset(store: SessionStore, sessionId: number, imageSize = 112): Promise<SessionDataset> {
+export async function loadSessionDataset(
+  store: SessionStore,
+  sessionId: number,
+  imageSize = 112,
+): Promise<SessionDataset> {
   const session = store.findSession(sessionId);
   if (session === undefined) throw new Error(`loadSessionDataset: no session ${sessionId} in ${store.file}`);
   const units = store.units(sessionId);
@@ -66,7 +74,8 @@ export async function loadSessionDataset(store: SessionStore, sessionId: number,
   const images: Uint8Array[] = [];
   for (const sha of keys) {
     const png = store.getStimulusPng(sha);
-    if (png === undefined) throw new Error(`loadSessionDataset: stimulus ${sha} of session ${sessionId} is missing from ${store.file}`);
+    if (png === undefined)
+      throw new Error(`loadSessionDataset: stimulus ${sha} of session ${sessionId} is missing from ${store.file}`);
     images.push((await resizeImage(await decodeImage(png, sha), imageSize, imageSize)).pixels0to255);
   }
   const usable = units.map((u, i) => {
@@ -74,5 +83,16 @@ export async function loadSessionDataset(store: SessionStore, sessionId: number,
     for (let k = 0; k < nI * repeats; k++) if (!Number.isNaN(responses[i * nI * repeats + k]!)) return true;
     return false;
   });
-  return { sessionId, name: session.name, imageSize, images, imageKeys: keys, unitNames: units.map((u) => u.electrode), usable, repeats, averaged, responses };
+  return {
+    sessionId,
+    name: session.name,
+    imageSize,
+    images,
+    imageKeys: keys,
+    unitNames: units.map((u) => u.electrode),
+    usable,
+    repeats,
+    averaged,
+    responses,
+  };
 }

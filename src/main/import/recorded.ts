@@ -5,7 +5,8 @@ import { parseNumericNpy } from "../../models/data/npy-numeric.js";
 import type { RecordedSessionImport, SessionStore } from "../store/index.js";
 import { decodeImage, encodePng, isImageName, readZipEntries } from "../../stimulus/index.js";
 
-export type ImportErrorCode = "responses-shape" | "image-names" | "empty-bank" | "session-exists" | "responses-file" | "image-file";
+export type ImportErrorCode =
+  "responses-shape" | "image-names" | "empty-bank" | "session-exists" | "responses-file" | "image-file";
 
 export class ImportError extends Error {
   constructor(
@@ -60,12 +61,17 @@ async function readNumberedImages(path: string): Promise<{ k: number; name: stri
     }
     const k = Number(m[1]);
     const prior = seen.get(k);
-    if (prior !== undefined) throw new ImportError("image-names", `Images ${prior} and ${e.name} in ${path} both carry number ${k}.`);
+    if (prior !== undefined)
+      throw new ImportError("image-names", `Images ${prior} and ${e.name} in ${path} both carry number ${k}.`);
     seen.set(k, e.name);
     out.push({ k, name: e.name, bytes: e.data });
   }
   if (bad.length > 0) {
-    throw new ImportError("image-names", `${bad.length} image(s) in ${path} are not named image<k>.jpg/png (e.g. ${bad.slice(0, 3).join(", ")}), so their response column is unknown.`);
+    throw new ImportError(
+      "image-names",
+      `${bad.length} image(s) in ${path} are not named image<k>.jpg/png (e.g. ${bad.slice(0, 3).join(", ")}), so ` +
+        `their response column is unknown.`,
+    );
   }
   return out.sort((a, b) => a.k - b.k);
 }
@@ -78,13 +84,19 @@ export async function importRecordedSession(store: SessionStore, options: Import
   const log = options.log ?? (() => {});
   const existing = store.findSessionsByName(options.sessionName);
   if (existing.length > 0) {
-    throw new ImportError("session-exists", `A session named "${options.sessionName}" already exists (id ${existing[0]!.id}); choose another --session name.`);
+    throw new ImportError(
+      "session-exists",
+      `A session named "${options.sessionName}" already exists (id ${existing[0]!.id}); choose another --session name.`,
+    );
   }
   let bytes: Buffer;
   try {
     bytes = await readFile(options.responsesPath);
   } catch (err) {
-    throw new ImportError("responses-file", `Could not read responses ${options.responsesPath}: ${err instanceof Error ? err.message : String(err)}.`);
+    throw new ImportError(
+      "responses-file",
+      `Could not read responses ${options.responsesPath}: ${err instanceof Error ? err.message : String(err)}.`,
+    );
   }
   let array;
   try {
@@ -94,11 +106,19 @@ export async function importRecordedSession(store: SessionStore, options: Import
   }
   const shape = array.shape;
   if (shape.length !== 2 && shape.length !== 3) {
-    throw new ImportError("responses-shape", `Responses ${options.responsesPath} have shape (${shape.join(", ")}); expected (units, images) or (units, images, repeats).`);
+    throw new ImportError(
+      "responses-shape",
+      `Responses ${options.responsesPath} have shape (${shape.join(", ")}); expected (units, images) or (units, ` +
+        `images, repeats).`,
+    );
   }
   const [nUnits, nImages] = [shape[0]!, shape[1]!];
   const nRepeats = shape.length === 3 ? shape[2]! : 1;
-  if (nUnits === 0 || nImages === 0 || nRepeats === 0) throw new ImportError("responses-shape", `Responses ${options.responsesPath} have shape (${shape.join(", ")}) with an empty axis.`);
+  if (nUnits === 0 || nImages === 0 || nRepeats === 0)
+    throw new ImportError(
+      "responses-shape",
+      `Responses ${options.responsesPath} have shape (${shape.join(", ")}) with an empty axis.`,
+    );
   const images = await readNumberedImages(options.imagesPath);
   const numbers = images.map((i) => i.k);
   if (images.length !== nImages || numbers[0] !== 1 || numbers[numbers.length - 1] !== nImages) {
@@ -108,14 +128,22 @@ export async function importRecordedSession(store: SessionStore, options: Import
     const extra = numbers.filter((k) => k > nImages).slice(0, 5);
     throw new ImportError(
       "responses-shape",
-      `Responses have ${nImages} image columns but the bank holds ${images.length} images numbered ${numbers[0]}..${numbers[numbers.length - 1]}` +
-        `${missing.length ? `; missing image${missing.map((k) => String(k).padStart(4, "0")).join(", image")}` : ""}${extra.length ? `; beyond the columns: ${extra.join(", ")}` : ""}.`,
+      `Responses have ${nImages} image columns but the bank holds ${images.length} images numbered ${numbers[0]}..` +
+        `${numbers[numbers.length - 1]}` +
+        `${
+          missing.length ? `; missing image` + `${missing.map((k) => String(k).padStart(4, "0")).join(", image")}` : ""
+        }${extra.length ? `; beyond the ` + `columns: ${extra.join(", ")}` : ""}.`,
     );
   }
   const stimuli: { png: Uint8Array; width: number; height: number; origin: string }[] = [];
   for (const img of images) {
     const rgb = await decodeImage(img.bytes, `${options.imagesPath}:${img.name}`);
-    stimuli.push({ png: await encodePng(rgb), width: rgb.width, height: rgb.height, origin: `${basename(options.imagesPath)}:${img.name}` });
+    stimuli.push({
+      png: await encodePng(rgb),
+      width: rgb.width,
+      height: rgb.height,
+      origin: `${basename(options.imagesPath)}:${img.name}`,
+    });
   }
   const units = [];
   const flaggedUnits: string[] = [];
@@ -124,9 +152,18 @@ export async function importRecordedSession(store: SessionStore, options: Import
     const slice = array.data.subarray(u * nImages * nRepeats, (u + 1) * nImages * nRepeats);
     const finite = Array.from(slice).filter((v) => !Number.isNaN(v));
     const flags: { code: "no-responses" | "constant-responses"; message: string }[] = [];
-    if (finite.some((v) => !Number.isFinite(v))) throw new ImportError("responses-file", `${electrode} has an infinite response in ${options.responsesPath}.`);
-    if (finite.length === 0) flags.push({ code: "no-responses", message: `${electrode} has only NaN responses; kept, excluded from model fitting.` });
-    else if (finite.every((v) => v === finite[0])) flags.push({ code: "constant-responses", message: `${electrode} responds identically to every image; kept, excluded from model fitting.` });
+    if (finite.some((v) => !Number.isFinite(v)))
+      throw new ImportError("responses-file", `${electrode} has an infinite response in ${options.responsesPath}.`);
+    if (finite.length === 0)
+      flags.push({
+        code: "no-responses",
+        message: `${electrode} has only NaN responses; kept, excluded from model fitting.`,
+      });
+    else if (finite.every((v) => v === finite[0]))
+      flags.push({
+        code: "constant-responses",
+        message: `${electrode} responds identically to every image; kept, excluded from model fitting.`,
+      });
     for (const f of flags) log(f.message);
     if (flags.length > 0) flaggedUnits.push(electrode);
     units.push({ electrode, sortedId: 0, flags });

@@ -40,7 +40,10 @@ interface CheckpointDetail {
 }
 
 /** The job's last population checkpoint and the units it already stored. */
-export function distillProgress(store: SessionStore, jobId: number): { checkpointId?: number; unitsDone: Map<string, UnitSummary> } {
+export function distillProgress(
+  store: SessionStore,
+  jobId: number,
+): { checkpointId?: number; unitsDone: Map<string, UnitSummary> } {
   let checkpointId: number | undefined;
   const unitsDone = new Map<string, UnitSummary>();
   for (const e of store.jobEvents(jobId)) {
@@ -56,7 +59,11 @@ export function distillProgress(store: SessionStore, jobId: number): { checkpoin
  * Runs (or resumes) job `jobId` in this thread. Bad input (no such version, not an ensemble, a unit
  * that is not recorded) fails before anything is stored.
  */
-export async function runDistillJob(store: SessionStore, jobId: number, io: { signal?: AbortSignal; emit: (m: DistillMessage) => void }): Promise<DistillMessage> {
+export async function runDistillJob(
+  store: SessionStore,
+  jobId: number,
+  io: { signal?: AbortSignal; emit: (m: DistillMessage) => void },
+): Promise<DistillMessage> {
   const job = store.getJob(jobId);
   if (job === undefined) throw new Error(`runDistillJob: no job ${jobId} in ${store.file}`);
   const params = job.params as unknown as DistillParams;
@@ -66,14 +73,34 @@ export async function runDistillJob(store: SessionStore, jobId: number, io: { si
   try {
     store.appendJobEvent(jobId, "running", 0);
     const settings = distillSettings(params.settings);
-    await selectBackend({ prefer: params.backend !== undefined && isBackendName(params.backend) ? params.backend : undefined, log });
+    await selectBackend({
+      prefer: params.backend !== undefined && isBackendName(params.backend) ? params.backend : undefined,
+      log,
+    });
     teacher = loadTeacher(store, params.teacher);
     const readout = chooseReadout(store, teacher, params.session);
     const units = chooseUnits(store, readout, params.units, params.maxUnits);
-    frontEnd = await loadFrontEnd({ ...(teacher.frontEndSpec ?? { kind: "default", inputSize: teacher.imageSize }), log });
-    if (frontEnd.name !== teacher.frontEndName) throw new Error(`Model version ${params.teacher} was trained on front end ${teacher.frontEndName} but ${frontEnd.name} loaded here; nothing was distilled. Install what it used (see src/models/frontend/README.md).`);
-    log(`distilling ${units.length} unit(s) of session ${units[0]!.sessionName} from model version ${params.teacher} (readout ${readout.key}; front end ${frontEnd.name})`);
-    const stream = await buildStream(store, { sessionIds: teacher.sessionIds, bank: params.bank === undefined ? undefined : [params.bank].flat(), bankMax: params.bankMax, gaudy: params.gaudy, size: 112, log });
+    frontEnd = await loadFrontEnd({
+      ...(teacher.frontEndSpec ?? { kind: "default", inputSize: teacher.imageSize }),
+      log,
+    });
+    if (frontEnd.name !== teacher.frontEndName)
+      throw new Error(
+        `Model version ${params.teacher} was trained on front end ${teacher.frontEndName} but ${frontEnd.name} ` +
+          `loaded here; nothing was distilled. Install what it used (see src/models/frontend/README.md).`,
+      );
+    log(
+      `distilling ${units.length} unit(s) of session ${units[0]!.sessionName} from model version ${params.teacher} ` +
+        `(readout ${readout.key}; front end ${frontEnd.name})`,
+    );
+    const stream = await buildStream(store, {
+      sessionIds: teacher.sessionIds,
+      bank: params.bank === undefined ? undefined : [params.bank].flat(),
+      bankMax: params.bankMax,
+      gaudy: params.gaudy,
+      size: 112,
+      log,
+    });
     const split = splitStream(stream, {
       heldOutHashes: new Set([...teacher.testHashes, ...(params.heldOutHashes ?? [])]),
       fraction: params.heldOutFraction ?? 0.1,
@@ -81,7 +108,9 @@ export async function runDistillJob(store: SessionStore, jobId: number, io: { si
       pruneImages: settings.prune.images,
       seed: settings.seed,
     });
-    log(`images: ${split.train.length} to train on, ${split.heldOut.length} held out, ${split.prune.length} for pruning`);
+    log(
+      `images: ${split.train.length} to train on, ${split.heldOut.length} held out, ${split.prune.length} for pruning`,
+    );
     const resume = distillProgress(store, jobId);
     let progressAt = 0;
     const result = await runDistillation({
@@ -100,7 +129,17 @@ export async function runDistillJob(store: SessionStore, jobId: number, io: { si
       signal: io.signal,
       emit: (m) => {
         if (m.type === "checkpoint") {
-          store.appendJobEvent(jobId, "checkpoint", undefined, JSON.stringify({ phase: m.phase, modelVersionId: m.modelVersionId, step: m.step, unit: m.unit } satisfies CheckpointDetail));
+          store.appendJobEvent(
+            jobId,
+            "checkpoint",
+            undefined,
+            JSON.stringify({
+              phase: m.phase,
+              modelVersionId: m.modelVersionId,
+              step: m.step,
+              unit: m.unit,
+            } satisfies CheckpointDetail),
+          );
         } else if (m.type === "progress") {
           // Teacher 10%, population 70%, units 20% of the job.
           const base = m.phase === "teacher" ? 0 : m.phase === "population" ? 0.1 : 0.8;
@@ -115,14 +154,25 @@ export async function runDistillJob(store: SessionStore, jobId: number, io: { si
       },
     });
     if (result.cancelled) {
-      const message = `cancelled; resume with \`cortexloop distill --resume ${jobId}\` (${result.lastCheckpoint === undefined ? "no checkpoint yet: it starts over" : `from checkpoint model version ${result.lastCheckpoint}`}; units already stored are kept)`;
+      const message =
+        `cancelled; resume with \`cortexloop distill --resume ${jobId}\` (` +
+        `${
+          result.lastCheckpoint === undefined
+            ? "no checkpoint yet: it starts over"
+            : `from checkpoint model ` + `version ${result.lastCheckpoint}`
+        }; units already stored are kept)`;
       store.appendJobEvent(jobId, "cancelled", undefined, message);
       const m: DistillMessage = { type: "cancelled", lastCheckpoint: result.lastCheckpoint, message };
       io.emit(m);
       return m;
     }
     const summary = result.summary!;
-    store.appendJobEvent(jobId, "done", 1, JSON.stringify({ modelVersionIds: summary.units.map((u) => u.modelVersionId), medians: summary.medians }));
+    store.appendJobEvent(
+      jobId,
+      "done",
+      1,
+      JSON.stringify({ modelVersionIds: summary.units.map((u) => u.modelVersionId), medians: summary.medians }),
+    );
     const m: DistillMessage = { type: "done", summary };
     io.emit(m);
     return m;

@@ -2,7 +2,18 @@
 // images, and report accuracy on the rest, next to a ridge-regression baseline on the same features.
 import { selectBackend } from "../../models/backend.js";
 import { median } from "../../models/metrics/r2er.js";
-import { DeepEnsemble, defaultEnsembleConfig, featureStandardization, fitReadout, predictSession, ridgeFit, saveEnsemble, scoreUnits, trainEnsemble, validationText } from "../../models/ensemble/index.js";
+import {
+  DeepEnsemble,
+  defaultEnsembleConfig,
+  featureStandardization,
+  fitReadout,
+  predictSession,
+  ridgeFit,
+  saveEnsemble,
+  scoreUnits,
+  trainEnsemble,
+  validationText,
+} from "../../models/ensemble/index.js";
 import type { FrontEndSpec } from "../../models/frontend/index.js";
 import type { SessionStore } from "../store/index.js";
 import { ensureTrainableBackend, prepareSessions, targetStatsOf } from "./prepare.js";
@@ -68,8 +79,19 @@ export async function evaluateSessions(store: SessionStore, options: EvaluateOpt
   const log = options.log ?? (() => {});
   const started = Date.now();
   const seed = options.seed ?? 1;
-  const info = await selectBackend({ prefer: options.backend === undefined ? undefined : (options.backend as "wasm" | "cpu" | "tfjs-node" | "tfjs-node-gpu"), log });
-  const { ids, sessions, featureShape, frontEndName, taskDriven } = await prepareSessions(store, { sessions: options.sessions, frontEnd: options.frontEnd, imageSize: options.imageSize, testFraction: options.testFraction, seed, log });
+  const info = await selectBackend({
+    prefer:
+      options.backend === undefined ? undefined : (options.backend as "wasm" | "cpu" | "tfjs-node" | "tfjs-node-gpu"),
+    log,
+  });
+  const { ids, sessions, featureShape, frontEndName, taskDriven } = await prepareSessions(store, {
+    sessions: options.sessions,
+    frontEnd: options.frontEnd,
+    imageSize: options.imageSize,
+    testFraction: options.testFraction,
+    seed,
+    log,
+  });
 
   // Baseline first (plain JS + matMul): ridge on flattened features, λ per unit by 3-fold CV.
   const ridgeScores = new Map<string, { scores: number[]; metric: "r2er" | "r2raw" }>();
@@ -102,14 +124,21 @@ export async function evaluateSessions(store: SessionStore, options: EvaluateOpt
       patience: options.patience ?? evaluateDefaults.patience,
       stopOn,
       minCycles: options.minCycles ?? evaluateDefaults.minCycles,
-      validationSession: options.validationSession === undefined ? undefined : String(resolveSession(store, options.validationSession)),
+      validationSession:
+        options.validationSession === undefined ? undefined : String(resolveSession(store, options.validationSession)),
       seed,
       signal: options.signal,
       onProgress: (p) => {
-        if (p.validation !== undefined) log(`cycle ${p.cycle}/${p.maxCycles}: ${validationText(p.validationLoss, p.validation)}`);
+        if (p.validation !== undefined)
+          log(`cycle ${p.cycle}/${p.maxCycles}: ${validationText(p.validationLoss, p.validation)}`);
       },
     });
-    log(`ensemble: ${result.cycles} cycle(s), best ${result.bestCycle} (${validationText(result.bestValidationLoss, result.bestValidation)}; stopping on ${stopOn})${result.cancelled ? ", cancelled" : ""} in ${((Date.now() - t0) / 1000).toFixed(1)} s on ${trainingBackend}`);
+    log(
+      `ensemble: ${result.cycles} cycle(s), best ${result.bestCycle} (` +
+        `${validationText(result.bestValidationLoss, result.bestValidation)}; stopping on ${stopOn})` +
+        `${result.cancelled ? ", cancelled" : ""} in ${((Date.now() - t0) / 1000).toFixed(1)} s on ` +
+        `${trainingBackend}`,
+    );
     const out: SessionEvaluation[] = [];
     for (const s of sessions) {
       // Evaluation readout: fresh, fitted with every core frozen on all of the session's training images.
@@ -137,13 +166,34 @@ export async function evaluateSessions(store: SessionStore, options: EvaluateOpt
       modelVersionId = store.putModelVersion({
         name: `deep-ensemble ${sessions.map((s) => s.ds.name).join("+")}`,
         kind: "deep-ensemble",
-        metrics: Object.fromEntries(out.map((o) => [o.session, { metric: o.metric, ensembleMedian: o.ensembleMedian, ridgeMedian: o.ridgeMedian }])),
-        config: { ...ensemble.config, frontEnd: frontEndName, frontEndSpec: { ...options.frontEnd, log: undefined }, imageSize: options.imageSize ?? 112, taskDriven, seed, targetStats: targetStatsOf(sessions) },
+        metrics: Object.fromEntries(
+          out.map((o) => [
+            o.session,
+            { metric: o.metric, ensembleMedian: o.ensembleMedian, ridgeMedian: o.ridgeMedian },
+          ]),
+        ),
+        config: {
+          ...ensemble.config,
+          frontEnd: frontEndName,
+          frontEndSpec: { ...options.frontEnd, log: undefined },
+          imageSize: options.imageSize ?? 112,
+          taskDriven,
+          seed,
+          targetStats: targetStatsOf(sessions),
+        },
         checkpoint,
         sessionIds: ids,
       });
     }
-    return { backend: info.name, trainingBackend, frontEnd: frontEndName, taskDriven, sessions: out, modelVersionId, seconds: (Date.now() - started) / 1000 };
+    return {
+      backend: info.name,
+      trainingBackend,
+      frontEnd: frontEndName,
+      taskDriven,
+      sessions: out,
+      modelVersionId,
+      seconds: (Date.now() - started) / 1000,
+    };
   } finally {
     ensemble.dispose();
   }

@@ -42,7 +42,12 @@ export class FeatureCache {
   }
 
   /** The cached features of these images, or undefined when absent, stale or unreadable. */
-  get(frontEnd: string, imageSize: number, sessionKey: string, imageKeys: readonly string[]): CachedFeatures | undefined {
+  get(
+    frontEnd: string,
+    imageSize: number,
+    sessionKey: string,
+    imageKeys: readonly string[],
+  ): CachedFeatures | undefined {
     const file = this.file(frontEnd, imageSize, sessionKey);
     if (!existsSync(file)) return undefined;
     try {
@@ -50,7 +55,13 @@ export class FeatureCache {
       if (!bytes.subarray(0, 8).equals(magic)) return undefined;
       const headerLength = bytes.readUInt32LE(8);
       const header = JSON.parse(bytes.subarray(12, 12 + headerLength).toString("utf8")) as Header;
-      if (header.frontEnd !== frontEnd || header.imageSize !== imageSize || header.images !== digest(imageKeys) || header.count !== imageKeys.length) return undefined;
+      if (
+        header.frontEnd !== frontEnd ||
+        header.imageSize !== imageSize ||
+        header.images !== digest(imageKeys) ||
+        header.count !== imageKeys.length
+      )
+        return undefined;
       const per = header.shape[0] * header.shape[1] * header.shape[2];
       const offset = 12 + headerLength;
       if (bytes.byteLength - offset !== per * header.count * 4) return undefined;
@@ -63,20 +74,45 @@ export class FeatureCache {
   }
 
   /** Stores features; a failure to write is reported to `log` and otherwise ignored (the cache is only a shortcut). */
-  put(frontEnd: string, imageSize: number, sessionKey: string, imageKeys: readonly string[], value: CachedFeatures, log?: (line: string) => void): void {
+  put(
+    frontEnd: string,
+    imageSize: number,
+    sessionKey: string,
+    imageKeys: readonly string[],
+    value: CachedFeatures,
+    log?: (line: string) => void,
+  ): void {
     const file = this.file(frontEnd, imageSize, sessionKey);
-    const header: Header = { v: 1, frontEnd, imageSize, shape: value.shape, images: digest(imageKeys), count: imageKeys.length };
+    const header: Header = {
+      v: 1,
+      frontEnd,
+      imageSize,
+      shape: value.shape,
+      images: digest(imageKeys),
+      count: imageKeys.length,
+    };
     const json = Buffer.from(JSON.stringify(header), "utf8");
     const length = Buffer.alloc(4);
     length.writeUInt32LE(json.byteLength);
     const tmp = `${file}.${process.pid}.tmp`;
     try {
       mkdirSync(path.dirname(file), { recursive: true });
-      writeFileSync(tmp, Buffer.concat([magic, length, json, Buffer.from(value.features.buffer, value.features.byteOffset, value.features.byteLength)]));
+      writeFileSync(
+        tmp,
+        Buffer.concat([
+          magic,
+          length,
+          json,
+          Buffer.from(value.features.buffer, value.features.byteOffset, value.features.byteLength),
+        ]),
+      );
       renameSync(tmp, file);
     } catch (err) {
       rmSync(tmp, { force: true });
-      log?.(`feature cache: could not write ${file} (${err instanceof Error ? err.message : String(err)}); features will be computed again next time`);
+      log?.(
+        `feature cache: could not write ${file} (${err instanceof Error ? err.message : String(err)}); features ` +
+          `will be computed again next time`,
+      );
     }
   }
 }

@@ -20,15 +20,25 @@ export interface UnitScore {
 export interface HeldOutScores {
   units: UnitScore[];
   /** Median over usable units, per model. */
-  medians: { r2raw: Partial<Record<CrossValidatedModel, number>>; r2er?: Partial<Record<CrossValidatedModel, number>>; reliability?: number };
-  /** Each readout on the pretrained ensemble against each baseline, unit by unit (raw R²; r²_ER too where there are repeats). */
+  medians: {
+    r2raw: Partial<Record<CrossValidatedModel, number>>;
+    r2er?: Partial<Record<CrossValidatedModel, number>>;
+    reliability?: number;
+  };
+  /**
+   * Each readout on the pretrained ensemble against each baseline, unit by unit (raw R²; r²_ER too where there are
+   * repeats).
+   */
   tests: { model: CrossValidatedModel; versus: CrossValidatedModel; metric: "r2raw" | "r2er"; paired: Paired }[];
 }
 
 /** The readouts that stand on the pretrained ensemble (the others are baselines on the front end alone). */
 export const onEnsemble = (m: CrossValidatedModel): boolean => m === "ensemble" || m === "skip";
 
-export function scoreHeldOut(session: { ds: SessionDataset; raw: Float64Array; units: number }, predictions: Partial<Record<CrossValidatedModel, Float32Array>>): HeldOutScores {
+export function scoreHeldOut(
+  session: { ds: SessionDataset; raw: Float64Array; units: number },
+  predictions: Partial<Record<CrossValidatedModel, Float32Array>>,
+): HeldOutScores {
   const { ds, units } = session;
   const n = ds.images.length;
   const models = Object.keys(predictions) as CrossValidatedModel[];
@@ -51,8 +61,11 @@ export function scoreHeldOut(session: { ds: SessionDataset; raw: Float64Array; u
     scores.push(unit);
   }
   const usable = scores.filter((s) => s.usable);
-  const medianOf = (pick: (s: UnitScore) => number | undefined): number => median(usable.map((s) => pick(s) ?? Number.NaN));
-  const medians: HeldOutScores["medians"] = { r2raw: Object.fromEntries(models.map((m) => [m, medianOf((s) => s.r2raw[m])])) };
+  const medianOf = (pick: (s: UnitScore) => number | undefined): number =>
+    median(usable.map((s) => pick(s) ?? Number.NaN));
+  const medians: HeldOutScores["medians"] = {
+    r2raw: Object.fromEntries(models.map((m) => [m, medianOf((s) => s.r2raw[m])])),
+  };
   if (withRepeats) {
     medians.r2er = Object.fromEntries(models.map((m) => [m, medianOf((s) => s.r2er?.[m])]));
     medians.reliability = medianOf((s) => s.reliability);

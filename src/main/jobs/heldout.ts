@@ -4,15 +4,40 @@
 // factorized readout on the front end's features get the same folds.
 import { selectBackend, isBackendName } from "../../models/backend.js";
 import { kFolds, stableSeed } from "../../models/data/random.js";
-import { crossValidateSession, DeepEnsemble, defaultEnsembleConfig, featureStandardization, saveEnsemble, trainEnsemble, validationText, type CrossValidatedModel } from "../../models/ensemble/index.js";
+import {
+  crossValidateSession,
+  DeepEnsemble,
+  defaultEnsembleConfig,
+  featureStandardization,
+  saveEnsemble,
+  trainEnsemble,
+  validationText,
+  type CrossValidatedModel,
+} from "../../models/ensemble/index.js";
 import type { FrontEndSpec } from "../../models/frontend/index.js";
 import type { SessionStore } from "../store/index.js";
 import { resolveSession } from "../import/dataset.js";
 import { scoreHeldOut, type HeldOutScores } from "./heldout-scores.js";
-import { ensureTrainableBackend, prepareSessions, sessionIdentity, targetStatsOf, type PreparedSession } from "./prepare.js";
+import {
+  ensureTrainableBackend,
+  prepareSessions,
+  sessionIdentity,
+  targetStatsOf,
+  type PreparedSession,
+} from "./prepare.js";
 
 /** Ensemble settings of the held-out evaluation (README: chosen on the leave-one-session-out table). */
-export const heldOutDefaults = { folds: 5, members: 8, width: 32, blocks: 2, maxCycles: 30, stepsPerVisit: 60, learningRate: 6e-3, patience: 4, readoutL2: 1e-2 } as const;
+export const heldOutDefaults = {
+  folds: 5,
+  members: 8,
+  width: 32,
+  blocks: 2,
+  maxCycles: 30,
+  stepsPerVisit: 60,
+  learningRate: 6e-3,
+  patience: 4,
+  readoutL2: 1e-2,
+} as const;
 
 export class HeldOutError extends Error {
   readonly code = "heldout-input";
@@ -81,7 +106,11 @@ export function trainableSessions(store: SessionStore): { id: number; name: stri
 }
 
 /** Checks the held-out and pretraining sessions before anything is loaded. */
-export function resolveHeldOutSessions(store: SessionStore, heldout: string, pretrain: readonly string[] | undefined): { heldoutId: number; pretrainIds: number[] } {
+export function resolveHeldOutSessions(
+  store: SessionStore,
+  heldout: string,
+  pretrain: readonly string[] | undefined,
+): { heldoutId: number; pretrainIds: number[] } {
   let heldoutId: number;
   try {
     heldoutId = resolveSession(store, heldout);
@@ -89,7 +118,10 @@ export function resolveHeldOutSessions(store: SessionStore, heldout: string, pre
     throw new HeldOutError(`--heldout ${heldout}: ${err instanceof Error ? err.message : String(err)}`);
   }
   let pretrainIds: number[];
-  if (pretrain === undefined || pretrain.length === 0) pretrainIds = trainableSessions(store).map((s) => s.id).filter((id) => id !== heldoutId);
+  if (pretrain === undefined || pretrain.length === 0)
+    pretrainIds = trainableSessions(store)
+      .map((s) => s.id)
+      .filter((id) => id !== heldoutId);
   else {
     pretrainIds = pretrain.map((ref) => {
       try {
@@ -98,10 +130,18 @@ export function resolveHeldOutSessions(store: SessionStore, heldout: string, pre
         throw new HeldOutError(`--pretrain ${ref}: ${err instanceof Error ? err.message : String(err)}`);
       }
     });
-    if (pretrainIds.includes(heldoutId)) throw new HeldOutError(`Session "${heldout}" is both held out and in --pretrain; a held-out session must be one the ensemble never trains on. Leave it out of --pretrain.`);
+    if (pretrainIds.includes(heldoutId))
+      throw new HeldOutError(
+        `Session "${heldout}" is both held out and in --pretrain; a held-out session must be one the ensemble ` +
+          `never trains on. Leave it out of --pretrain.`,
+      );
   }
   pretrainIds = [...new Set(pretrainIds)];
-  if (pretrainIds.length === 0) throw new HeldOutError(`No session to pretrain on: the store holds no session besides "${heldout}" with units and at least 10 images. Import or record another session first.`);
+  if (pretrainIds.length === 0)
+    throw new HeldOutError(
+      `No session to pretrain on: the store holds no session besides "${heldout}" with units and at least 10 ` +
+        `images. Import or record another session first.`,
+    );
   return { heldoutId, pretrainIds };
 }
 
@@ -110,9 +150,13 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
   const started = performance.now();
   const seed = options.seed ?? 1;
   const nFolds = options.folds ?? heldOutDefaults.folds;
-  if (!Number.isInteger(nFolds) || nFolds < 2) throw new HeldOutError(`--folds must be a whole number of at least 2, got ${nFolds}.`);
+  if (!Number.isInteger(nFolds) || nFolds < 2)
+    throw new HeldOutError(`--folds must be a whole number of at least 2, got ${nFolds}.`);
   const { heldoutId, pretrainIds } = resolveHeldOutSessions(store, options.heldout, options.pretrain);
-  const info = await selectBackend({ prefer: options.backend !== undefined && isBackendName(options.backend) ? options.backend : undefined, log });
+  const info = await selectBackend({
+    prefer: options.backend !== undefined && isBackendName(options.backend) ? options.backend : undefined,
+    log,
+  });
   const t0 = performance.now();
   const data = await prepareSessions(store, {
     sessions: [...pretrainIds, heldoutId].map(String),
@@ -127,7 +171,10 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
   const held = data.sessions.find((s) => s.ds.sessionId === heldoutId)!;
   const pretrain = data.sessions.filter((s) => s.ds.sessionId !== heldoutId);
   if (held.ds.images.length < 2 * nFolds) {
-    throw new HeldOutError(`Held-out session "${held.ds.name}" has ${held.ds.images.length} images, too few for ${nFolds} folds (each fold needs at least 2). Use fewer --folds.`);
+    throw new HeldOutError(
+      `Held-out session "${held.ds.name}" has ${held.ds.images.length} images, too few for ${nFolds} folds (each ` +
+        `fold needs at least 2). Use fewer --folds.`,
+    );
   }
   const models = options.models ?? (["ensemble", "skip", "ridge", "factorized"] as const);
   const trainingBackend = await ensureTrainableBackend(log);
@@ -147,7 +194,10 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
         seed,
         ...featureStandardization(pretrain, data.featureShape),
       });
-      log(`pretraining ${ensemble.config.members} members on ${pretrain.length} session(s): ${pretrain.map((s) => `${s.ds.name} (${s.ds.images.length} images, ${s.units} units)`).join(", ")}`);
+      log(
+        `pretraining ${ensemble.config.members} members on ${pretrain.length} session(s): ` +
+          `${pretrain.map((s) => `${s.ds.name} (${s.ds.images.length} images, ${s.units} units)`).join(", ")}`,
+      );
       const result = await trainEnsemble(ensemble, pretrain, {
         maxCycles: options.maxCycles ?? heldOutDefaults.maxCycles,
         stepsPerVisit: options.stepsPerVisit ?? heldOutDefaults.stepsPerVisit,
@@ -159,19 +209,37 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
         seed,
         signal: options.signal,
         onProgress: (p) => {
-          if (p.validation !== undefined) log(`cycle ${p.cycle}/${p.maxCycles}: ${validationText(p.validationLoss, p.validation)}`);
+          if (p.validation !== undefined)
+            log(`cycle ${p.cycle}/${p.maxCycles}: ${validationText(p.validationLoss, p.validation)}`);
         },
       });
       if (result.cancelled) throw new HeldOutError("Pretraining was cancelled.");
       pretrainSeconds = (performance.now() - t1) / 1000;
       training = { cycles: result.cycles, bestCycle: result.bestCycle, validationLoss: result.bestValidationLoss };
-      log(`pretrained: ${result.cycles} cycle(s), best ${result.bestCycle} (${validationText(result.bestValidationLoss, result.bestValidation)}) in ${pretrainSeconds.toFixed(1)} s on ${trainingBackend}`);
+      log(
+        `pretrained: ${result.cycles} cycle(s), best ${result.bestCycle} (` +
+          `${validationText(result.bestValidationLoss, result.bestValidation)}) in ${pretrainSeconds.toFixed(1)} s ` +
+          `on ${trainingBackend}`,
+      );
       if (options.save) {
         modelVersionId = store.putModelVersion({
           name: `deep-ensemble pretrained on ${pretrain.map((s) => s.ds.name).join("+")} (held out: ${held.ds.name})`,
           kind: "deep-ensemble",
-          metrics: { pretrainSeconds, cycles: result.cycles, bestCycle: result.bestCycle, validationLoss: result.bestValidationLoss },
-          config: { ...ensemble.config, frontEnd: data.frontEndName, frontEndSpec: { ...options.frontEnd, log: undefined }, imageSize: options.imageSize ?? 112, taskDriven: data.taskDriven, seed, targetStats: targetStatsOf(pretrain) },
+          metrics: {
+            pretrainSeconds,
+            cycles: result.cycles,
+            bestCycle: result.bestCycle,
+            validationLoss: result.bestValidationLoss,
+          },
+          config: {
+            ...ensemble.config,
+            frontEnd: data.frontEndName,
+            frontEndSpec: { ...options.frontEnd, log: undefined },
+            imageSize: options.imageSize ?? 112,
+            taskDriven: data.taskDriven,
+            seed,
+            targetStats: targetStatsOf(pretrain),
+          },
           checkpoint: await saveEnsemble(ensemble, data.frontEndName, { pretrainedFor: held.ds.name }),
           sessionIds: pretrain.map((s) => s.ds.sessionId),
         });
@@ -182,7 +250,15 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
     const folds = kFolds(held.ds.images.length, nFolds, stableSeed(sessionIdentity(held.ds), seed));
     const cv = await crossValidateSession(
       ensemble,
-      { key: held.key, features: held.features, shape: data.featureShape, responses: held.raw, units: held.units, images: held.ds.images.length, usable: held.ds.usable },
+      {
+        key: held.key,
+        features: held.features,
+        shape: data.featureShape,
+        responses: held.raw,
+        units: held.units,
+        images: held.ds.images.length,
+        usable: held.ds.usable,
+      },
       folds,
       {
         models,
@@ -190,7 +266,15 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
         readoutSteps: options.readoutSteps,
         seed,
         signal: options.signal,
-        onFold: (f, n, d) => log(`fold ${f}/${n}: ${d.readoutSteps !== undefined ? `readout ${d.readoutSteps} steps in ${d.readoutSeconds!.toFixed(1)} s` : ""}${d.factorizedSteps !== undefined ? `, factorized ${d.factorizedSteps} steps` : ""}`),
+        onFold: (f, n, d) =>
+          log(
+            `fold ${f}/${n}: ` +
+              `${
+                d.readoutSteps !== undefined
+                  ? `readout ${d.readoutSteps} steps in ` + `${d.readoutSeconds!.toFixed(1)} s`
+                  : ""
+              }${d.factorizedSteps !== undefined ? `, factorized ` + `${d.factorizedSteps} steps` : ""}`,
+          ),
       },
     );
     const scores = scoreHeldOut(held, cv.predictions);
@@ -203,7 +287,12 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
       backend: info.name,
       trainingBackend,
       folds,
-      seconds: { features: featureSeconds, pretrain: pretrainSeconds, total: (performance.now() - started) / 1000, ...cv.seconds },
+      seconds: {
+        features: featureSeconds,
+        pretrain: pretrainSeconds,
+        total: (performance.now() - started) / 1000,
+        ...cv.seconds,
+      },
       training,
       modelVersionId,
       imageKeys: held.ds.imageKeys,

@@ -45,15 +45,28 @@ export interface TargetStats {
   std: number[];
 }
 
-function readoutSession(store: SessionStore, ensemble: DeepEnsemble, versionId: number, ref: string | undefined): { key: string; name: string; id: number | undefined } {
+function readoutSession(
+  store: SessionStore,
+  ensemble: DeepEnsemble,
+  versionId: number,
+  ref: string | undefined,
+): { key: string; name: string; id: number | undefined } {
   const keys = [...ensemble.readouts.keys()];
   const nameOf = (key: string): string => {
     const id = Number(key);
     return Number.isInteger(id) ? (store.findSession(id)?.name ?? key) : key;
   };
   if (ref === undefined) {
-    if (keys.length === 1) return { key: keys[0]!, name: nameOf(keys[0]!), id: Number.isInteger(Number(keys[0])) ? Number(keys[0]) : undefined };
-    throw new PredictError(`Model version ${versionId} has readouts for ${keys.length} sessions (${keys.map(nameOf).join(", ")}); say whose units to predict with --session.`);
+    if (keys.length === 1)
+      return {
+        key: keys[0]!,
+        name: nameOf(keys[0]!),
+        id: Number.isInteger(Number(keys[0])) ? Number(keys[0]) : undefined,
+      };
+    throw new PredictError(
+      `Model version ${versionId} has readouts for ${keys.length} sessions (${keys.map(nameOf).join(", ")}); say ` +
+        `whose units to predict with --session.`,
+    );
   }
   let id: number | undefined;
   try {
@@ -62,35 +75,57 @@ function readoutSession(store: SessionStore, ensemble: DeepEnsemble, versionId: 
     id = undefined;
   }
   const key = id !== undefined && keys.includes(String(id)) ? String(id) : keys.includes(ref) ? ref : undefined;
-  if (key === undefined) throw new PredictError(`Model version ${versionId} has no readout for session "${ref}"; it has readouts for ${keys.map(nameOf).join(", ")}. Fit one first (cortexloop readout).`);
+  if (key === undefined)
+    throw new PredictError(
+      `Model version ${versionId} has no readout for session "${ref}"; it has readouts for ` +
+        `${keys.map(nameOf).join(", ")}. Fit one first (cortexloop readout).`,
+    );
   return { key, name: nameOf(key), id };
 }
 
 export async function predictImages(store: SessionStore, options: PredictOptions): Promise<PredictResult> {
   const log = options.log ?? (() => {});
   const ext = path.extname(options.out).toLowerCase();
-  if (ext !== ".csv" && ext !== ".npy") throw new PredictError(`-o ${options.out}: the output must end in .csv or .npy.`);
+  if (ext !== ".csv" && ext !== ".npy")
+    throw new PredictError(`-o ${options.out}: the output must end in .csv or .npy.`);
   const version = store.getModelVersion(options.modelVersionId);
-  if (version === undefined) throw new PredictError(`Model version ${options.modelVersionId} does not exist in ${store.file}; run \`cortexloop models\` to list them.`);
+  if (version === undefined)
+    throw new PredictError(
+      `Model version ${options.modelVersionId} does not exist in ${store.file}; run \`cortexloop models\` to list ` +
+        `them.`,
+    );
   if (version.kind !== "deep-ensemble" && version.kind !== "deep-ensemble-checkpoint") {
-    throw new PredictError(`Model version ${options.modelVersionId} is a ${version.kind}, not a deep ensemble; predict takes an ensemble (kind deep-ensemble, see \`cortexloop models\`).`);
+    throw new PredictError(
+      `Model version ${options.modelVersionId} is a ${version.kind}, not a deep ensemble; predict takes an ` +
+        `ensemble (kind deep-ensemble, see \`cortexloop models\`).`,
+    );
   }
-  if (version.checkpoint === null) throw new PredictError(`Model version ${options.modelVersionId} has no weights stored.`);
+  if (version.checkpoint === null)
+    throw new PredictError(`Model version ${options.modelVersionId} has no weights stored.`);
   const spec = version.config.frontEndSpec as FrontEndSpec | undefined;
-  if (spec === undefined) throw new PredictError(`Model version ${options.modelVersionId} does not record its front end (frontEndSpec); retrain it with this cortexloop.`);
+  if (spec === undefined)
+    throw new PredictError(
+      `Model version ${options.modelVersionId} does not record its front end (frontEndSpec); retrain it with this ` +
+        `cortexloop.`,
+    );
   const imageSize = typeof version.config.imageSize === "number" ? version.config.imageSize : 112;
   let entries;
   try {
     entries = await bankEntries(options.images);
   } catch (err) {
-    throw new PredictError(`Could not read images from ${options.images} (${err instanceof Error ? err.message : String(err)}).`);
+    throw new PredictError(
+      `Could not read images from ${options.images} (${err instanceof Error ? err.message : String(err)}).`,
+    );
   }
   if (entries.length === 0) throw new PredictError(`${options.images} holds no PNG or JPEG images.`);
   const pixels: Uint8Array[] = [];
   for (const e of entries) {
     const img = await decodeImage(await e.read(), `${options.images}:${e.name}`);
     if (img.width !== imageSize || img.height !== imageSize) {
-      throw new PredictError(`Image ${e.name} in ${options.images} is ${img.width}×${img.height}; model version ${options.modelVersionId} takes ${imageSize}×${imageSize} images, as it was trained. Resize them first.`);
+      throw new PredictError(
+        `Image ${e.name} in ${options.images} is ${img.width}×${img.height}; model version ` +
+          `${options.modelVersionId} takes ${imageSize}×${imageSize} images, as it was trained. Resize them first.`,
+      );
     }
     pixels.push(img.pixels0to255);
   }
@@ -101,8 +136,14 @@ export async function predictImages(store: SessionStore, options: PredictOptions
     const frontEnd = await loadFrontEnd({ ...spec, log });
     let features: Float32Array;
     try {
-      if (frontEnd.name !== trainedOn) throw new PredictError(`Model version ${options.modelVersionId} was trained on front end ${trainedOn} but ${frontEnd.name} loaded here; install what it used.`);
-      features = await extractFeatures(frontEnd, pixels, imageSize, { onProgress: (d, t) => (d === t || d % 320 === 0 ? log(`features ${d}/${t}`) : undefined) });
+      if (frontEnd.name !== trainedOn)
+        throw new PredictError(
+          `Model version ${options.modelVersionId} was trained on front end ${trainedOn} but ${frontEnd.name} ` +
+            `loaded here; install what it used.`,
+        );
+      features = await extractFeatures(frontEnd, pixels, imageSize, {
+        onProgress: (d, t) => (d === t || d % 320 === 0 ? log(`features ${d}/${t}`) : undefined),
+      });
     } finally {
       frontEnd.dispose();
     }
@@ -112,18 +153,30 @@ export async function predictImages(store: SessionStore, options: PredictOptions
     const out = new Float32Array(entries.length * units);
     for (let start = 0; start < entries.length; start += 64) {
       const n = Math.min(64, entries.length - start);
-      const p = tf.tidy(() => ensemble.predict(session.key, tf.tensor4d(features.subarray(start * per, (start + n) * per), [n, h, w, c])));
+      const p = tf.tidy(() =>
+        ensemble.predict(session.key, tf.tensor4d(features.subarray(start * per, (start + n) * per), [n, h, w, c])),
+      );
       out.set(p.dataSync(), start * units);
       p.dispose();
     }
     const stats = (version.config.targetStats as Record<string, TargetStats> | undefined)?.[session.key];
     const scale = stats !== undefined && stats.mean.length === units ? "responses" : "z-scored";
     if (scale === "responses") {
-      for (let i = 0; i < entries.length; i++) for (let u = 0; u < units; u++) out[i * units + u] = out[i * units + u]! * stats!.std[u]! + stats!.mean[u]!;
+      for (let i = 0; i < entries.length; i++)
+        for (let u = 0; u < units; u++) out[i * units + u] = out[i * units + u]! * stats!.std[u]! + stats!.mean[u]!;
     }
-    const storedUnits = session.id === undefined ? [] : store.units(session.id).map((u) => (u.sortedId === 0 ? u.electrode : `${u.electrode}#${u.sortedId}`));
+    const storedUnits =
+      session.id === undefined
+        ? []
+        : store.units(session.id).map((u) => (u.sortedId === 0 ? u.electrode : `${u.electrode}#${u.sortedId}`));
     const unitNames = storedUnits.length === units ? storedUnits : Array.from({ length: units }, (_, u) => `unit${u}`);
-    const result: PredictResult = { images: entries.map((e) => e.name), units: unitNames, predictions: out, scale, sessionName: session.name };
+    const result: PredictResult = {
+      images: entries.map((e) => e.name),
+      units: unitNames,
+      predictions: out,
+      scale,
+      sessionName: session.name,
+    };
     writePredictions(result, options.out);
     return result;
   } finally {
@@ -137,12 +190,15 @@ function writePredictions(r: PredictResult, file: string): void {
   if (path.extname(file).toLowerCase() === ".npy") {
     // Units × images, the layout of the shared responses_<session>.npy.
     const t = new Float64Array(units * r.images.length);
-    for (let i = 0; i < r.images.length; i++) for (let u = 0; u < units; u++) t[u * r.images.length + i] = r.predictions[i * units + u]!;
+    for (let i = 0; i < r.images.length; i++)
+      for (let u = 0; u < units; u++) t[u * r.images.length + i] = r.predictions[i * units + u]!;
     bytes = encodeNumericNpy([units, r.images.length], t);
   } else {
     const q = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
     const lines = [["image", ...r.units].map(q).join(",")];
-    r.images.forEach((name, i) => lines.push([q(name), ...Array.from({ length: units }, (_, u) => String(r.predictions[i * units + u]))].join(",")));
+    r.images.forEach((name, i) =>
+      lines.push([q(name), ...Array.from({ length: units }, (_, u) => String(r.predictions[i * units + u]))].join(",")),
+    );
     bytes = `${lines.join("\n")}\n`;
   }
   const tmp = `${file}.tmp`;

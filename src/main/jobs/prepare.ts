@@ -16,7 +16,10 @@ export interface PreparedSession extends TrainingSession {
   fitIdx: number[];
   ds: SessionDataset;
   raw: Float64Array;
-  /** Mean and standard deviation per unit of the training images' responses: predictions × std + mean are in response units. */
+  /**
+   * Mean and standard deviation per unit of the training images' responses: predictions × std + mean are in response
+   * units.
+   */
   targetStats: { mean: number[]; std: number[] };
 }
 
@@ -48,9 +51,16 @@ export async function prepareSessions(
   for (const id of ids) {
     const ds = await loadSessionDataset(store, id, options.imageSize ?? 112);
     const usable = ds.usable.filter(Boolean).length;
-    if (usable === 0) throw new Error(`Session "${ds.name}" (id ${id}) has no unit usable for fitting (all flagged or empty); nothing was trained.`);
-    if (ds.images.length < 10) throw new Error(`Session "${ds.name}" (id ${id}) has ${ds.images.length} images; evaluation needs at least 10.`);
-    log(`session ${ds.name}: ${ds.images.length} images, ${ds.unitNames.length} units (${usable} usable), ${ds.repeats} repeat(s)${ds.averaged ? " (repeat-averaged)" : ""}`);
+    if (usable === 0)
+      throw new Error(
+        `Session "${ds.name}" (id ${id}) has no unit usable for fitting (all flagged or empty); nothing was trained.`,
+      );
+    if (ds.images.length < 10)
+      throw new Error(`Session "${ds.name}" (id ${id}) has ${ds.images.length} images; evaluation needs at least 10.`);
+    log(
+      `session ${ds.name}: ${ds.images.length} images, ${ds.unitNames.length} units (${usable} usable), ` +
+        `${ds.repeats} repeat(s)${ds.averaged ? " (repeat-averaged)" : ""}`,
+    );
     datasets.push(ds);
   }
   const frontEnd = await loadFrontEnd({ ...options.frontEnd, log });
@@ -66,11 +76,21 @@ export async function prepareSessions(
     else {
       features = await extractFeatures(frontEnd, ds.images, ds.imageSize, { batchSize: 32 });
       log(`features ${ds.name}: ${ds.images.length} images in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      cache?.put(frontEnd.name, ds.imageSize, identity, ds.imageKeys, { shape: [...frontEnd.outputShape] as [number, number, number], features }, log);
+      cache?.put(
+        frontEnd.name,
+        ds.imageSize,
+        identity,
+        ds.imageKeys,
+        { shape: [...frontEnd.outputShape] as [number, number, number], features },
+        log,
+      );
     }
     // The split depends on the session's own identity and the seed, never on its place in the list.
     const testFraction = options.testFraction ?? 0.2;
-    const { train, test } = testFraction > 0 ? splitIndices(ds.images.length, testFraction, stableSeed(identity, seed)) : { train: ds.images.map((_, i) => i), test: [] };
+    const { train, test } =
+      testFraction > 0
+        ? splitIndices(ds.images.length, testFraction, stableSeed(identity, seed))
+        : { train: ds.images.map((_, i) => i), test: [] };
     const { train: fit, test: val } = splitIndices(train.length, 0.15, stableSeed(identity, seed + 100));
     const raw = meanResponses(ds);
     const z = zscoreTargets(raw, ds.unitNames.length, ds.images.length, ds.usable, train);
@@ -88,10 +108,19 @@ export async function prepareSessions(
       fitIdx: train,
       ds,
       raw,
-      targetStats: { mean: Array.from(z.mean, (v) => (Number.isFinite(v) ? v : 0)), std: Array.from(z.std, (v) => (v > 0 ? v : 1)) },
+      targetStats: {
+        mean: Array.from(z.mean, (v) => (Number.isFinite(v) ? v : 0)),
+        std: Array.from(z.std, (v) => (v > 0 ? v : 1)),
+      },
     });
   }
-  const prepared: PreparedData = { ids, sessions, featureShape: [...frontEnd.outputShape] as [number, number, number], frontEndName: frontEnd.name, taskDriven: frontEnd.taskDriven };
+  const prepared: PreparedData = {
+    ids,
+    sessions,
+    featureShape: [...frontEnd.outputShape] as [number, number, number],
+    frontEndName: frontEnd.name,
+    taskDriven: frontEnd.taskDriven,
+  };
   frontEnd.dispose();
   return prepared;
 }
@@ -103,7 +132,10 @@ export async function ensureTrainableBackend(log: (l: string) => void): Promise<
       const x = tf.ones([1, 3, 3, 2]) as tf.Tensor4D;
       const dw = tf.variable(tf.ones([3, 3, 2, 1]));
       const pw = tf.variable(tf.ones([1, 1, 2, 2]));
-      const g = tf.variableGrads(() => tf.sum(tf.separableConv2d(x, dw as tf.Tensor4D, pw as tf.Tensor4D, 1, "same")) as tf.Scalar, [dw, pw]);
+      const g = tf.variableGrads(
+        () => tf.sum(tf.separableConv2d(x, dw as tf.Tensor4D, pw as tf.Tensor4D, 1, "same")) as tf.Scalar,
+        [dw, pw],
+      );
       tf.dispose([dw, pw, ...Object.values(g.grads), g.value]);
     });
   try {
@@ -113,17 +145,27 @@ export async function ensureTrainableBackend(log: (l: string) => void): Promise<
     const was = tf.getBackend();
     await tf.setBackend("cpu");
     await tf.ready();
-    log(`backend: ${was} cannot train the ensemble (${err instanceof Error ? err.message.split("\n")[0] : String(err)}); training on cpu (front-end features were computed on ${was}).`);
+    log(
+      `backend: ${was} cannot train the ensemble (` +
+        `${err instanceof Error ? err.message.split("\n")[0] : String(err)}); training on cpu (front-end features ` +
+        `were computed on ${was}).`,
+    );
     return "cpu";
   }
 }
 
-/** What a session is, for its splits and its cached features: its name and its images, in order (not its place in a list, nor its id in one database). */
+/**
+ * What a session is, for its splits and its cached features: its name and its images, in order (not its place in a
+ * list, nor its id in one database).
+ */
 export function sessionIdentity(ds: Pick<SessionDataset, "name" | "imageKeys">): string {
   return `${ds.name}\n${ds.imageKeys.length}\n${ds.imageKeys[0] ?? ""}\n${ds.imageKeys[ds.imageKeys.length - 1] ?? ""}`;
 }
 
-/** `config.targetStats` of a model version: per readout session, how to turn its z-scored predictions back into responses. */
+/**
+ * `config.targetStats` of a model version: per readout session, how to turn its z-scored predictions back into
+ * responses.
+ */
 export type TargetStatsRecord = Record<string, { mean: number[]; std: number[] }>;
 
 export function targetStatsOf(sessions: readonly PreparedSession[]): TargetStatsRecord {

@@ -40,27 +40,50 @@ export async function bankEntries(bank: string): Promise<{ name: string; read: (
 export async function selectFromBank(store: SessionStore, options: SelectJobOptions): Promise<Selected[]> {
   const log = options.log ?? (() => {});
   const version = store.getModelVersion(options.modelVersionId);
-  if (version === undefined || version.checkpoint === null) throw new Error(`Model version ${options.modelVersionId} does not exist or has no weights in ${store.file}; run \`cortexloop models\` to list them.`);
+  if (version === undefined || version.checkpoint === null)
+    throw new Error(
+      `Model version ${options.modelVersionId} does not exist or has no weights in ${store.file}; run \`cortexloop ` +
+        `models\` to list them.`,
+    );
   const spec = version.config.frontEndSpec as FrontEndSpec | undefined;
-  if (spec === undefined) throw new Error(`Model version ${options.modelVersionId} does not record its front end (frontEndSpec); retrain it with this cortexloop.`);
-  if (options.coresetPoolFactor !== undefined && options.power !== undefined) throw new Error("Choose --coreset or --power, not both; nothing was scored.");
-  if (options.coresetPoolFactor !== undefined && !(options.coresetPoolFactor >= 1)) throw new Error(`--coreset must be a pool factor ≥ 1, got ${options.coresetPoolFactor}; nothing was scored.`);
-  if (options.power !== undefined && !(options.power >= 0)) throw new Error(`--power must be a number ≥ 0, got ${options.power}; nothing was scored.`);
+  if (spec === undefined)
+    throw new Error(
+      `Model version ${options.modelVersionId} does not record its front end (frontEndSpec); retrain it with this ` +
+        `cortexloop.`,
+    );
+  if (options.coresetPoolFactor !== undefined && options.power !== undefined)
+    throw new Error("Choose --coreset or --power, not both; nothing was scored.");
+  if (options.coresetPoolFactor !== undefined && !(options.coresetPoolFactor >= 1))
+    throw new Error(`--coreset must be a pool factor ≥ 1, got ${options.coresetPoolFactor}; nothing was scored.`);
+  if (options.power !== undefined && !(options.power >= 0))
+    throw new Error(`--power must be a number ≥ 0, got ${options.power}; nothing was scored.`);
   const imageSize = typeof version.config.imageSize === "number" ? version.config.imageSize : 112;
   await selectBackend({ log });
   const { ensemble, frontEnd: trainedOn } = loadEnsemble(version.checkpoint, `model version ${options.modelVersionId}`);
   const frontEnd = await loadFrontEnd({ ...spec, log });
   try {
-    if (frontEnd.name !== trainedOn) throw new Error(`Model version ${options.modelVersionId} was trained on front end ${trainedOn} but ${frontEnd.name} loaded here; install what it used (see src/models/frontend/README.md).`);
+    if (frontEnd.name !== trainedOn)
+      throw new Error(
+        `Model version ${options.modelVersionId} was trained on front end ${trainedOn} but ${frontEnd.name} loaded ` +
+          `here; install what it used (see src/models/frontend/README.md).`,
+      );
     const entries = await bankEntries(options.bank);
     if (entries.length === 0) throw new Error(`The bank ${options.bank} holds no images.`);
-    log(`scoring ${entries.length} candidates from ${options.bank}${options.gaudySigmaPx !== undefined ? ` (gaudy, blur σ=${options.gaudySigmaPx}px)` : ""} with model version ${options.modelVersionId}`);
+    log(
+      `scoring ${entries.length} candidates from ${options.bank}` +
+        `${options.gaudySigmaPx !== undefined ? ` (gaudy, blur σ=${options.gaudySigmaPx}px)` : ""} with model ` +
+        `version ${options.modelVersionId}`,
+    );
     const batchSize = options.batchSize ?? 32;
     async function* batches(): AsyncIterable<Candidate[]> {
       for (let i = 0; i < entries.length; i += batchSize) {
         const out: Candidate[] = [];
         for (const e of entries.slice(i, i + batchSize)) {
-          let img = await resizeImage(await decodeImage(await e.read(), `${options.bank}:${e.name}`), imageSize, imageSize);
+          let img = await resizeImage(
+            await decodeImage(await e.read(), `${options.bank}:${e.name}`),
+            imageSize,
+            imageSize,
+          );
           if (options.gaudySigmaPx !== undefined) img = gaudyBlurred(img, options.gaudySigmaPx);
           out.push({ id: e.name, pixels: img.pixels0to255 });
         }
@@ -92,8 +115,18 @@ export async function selectFromBank(store: SessionStore, options: SelectJobOpti
         : options.coresetPoolFactor !== undefined
           ? { coreset: options.coresetPoolFactor }
           : "top-k";
-    const selected = picked.map((p, i) => ({ file: `image${String(i + 1).padStart(4, "0")}.png`, source: p.id, disagreement: p.score }));
-    const selection = { modelVersionId: options.modelVersionId, bank: options.bank, gaudySigmaPx: options.gaudySigmaPx ?? null, rule, selected };
+    const selected = picked.map((p, i) => ({
+      file: `image${String(i + 1).padStart(4, "0")}.png`,
+      source: p.id,
+      disagreement: p.score,
+    }));
+    const selection = {
+      modelVersionId: options.modelVersionId,
+      bank: options.bank,
+      gaudySigmaPx: options.gaudySigmaPx ?? null,
+      rule,
+      selected,
+    };
     writeFileSync(path.join(options.outDir, "selection.json"), `${JSON.stringify(selection, null, 2)}\n`);
     return picked;
   } finally {

@@ -14,10 +14,15 @@ export interface RetrainHandle {
  * Starts a retraining job in a worker thread (never blocking acquisition in this thread). Pass
  * `resumeJobId` to continue a cancelled or crashed job from its last checkpoint.
  */
-export function startRetrainJob(store: SessionStore, params: RetrainParams | { resumeJobId: number }, onMessage: (m: JobMessage) => void = () => {}): RetrainHandle {
+export function startRetrainJob(
+  store: SessionStore,
+  params: RetrainParams | { resumeJobId: number },
+  onMessage: (m: JobMessage) => void = () => {},
+): RetrainHandle {
   let jobId: number;
   if ("resumeJobId" in params) {
-    if (store.getJob(params.resumeJobId) === undefined) throw new Error(`No job ${params.resumeJobId} in ${store.file} to resume.`);
+    if (store.getJob(params.resumeJobId) === undefined)
+      throw new Error(`No job ${params.resumeJobId} in ${store.file} to resume.`);
     jobId = params.resumeJobId;
   } else {
     jobId = store.createJob("retrain", params as unknown as Record<string, unknown>);

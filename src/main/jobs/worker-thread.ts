@@ -16,12 +16,20 @@ export function startJobWorker(entry: string, workerData: unknown): Worker {
   const url = new URL(`${entry}${fromSource ? ".ts" : ".js"}`, import.meta.url);
   // Running from TypeScript sources: register tsx's loader inside the worker first.
   return fromSource
-    ? new Worker(`import(${JSON.stringify(tsxEsmApi())}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true, workerData })
+    ? new Worker(
+        `import(${JSON.stringify(tsxEsmApi())}).then((m) => { m.register(); return import(` +
+          `${JSON.stringify(url.href)}); });`,
+        { eval: true, workerData },
+      )
     : new Worker(url, { workerData });
 }
 
 /** The final message of any job: done, cancelled or failed (a crash or an early exit is a failure). */
-export function watchJobWorker<M extends { type: string }>(worker: Worker, jobId: number, onMessage: (m: M | { type: "failed"; message: string }) => void): Promise<M | { type: "failed"; message: string }> {
+export function watchJobWorker<M extends { type: string }>(
+  worker: Worker,
+  jobId: number,
+  onMessage: (m: M | { type: "failed"; message: string }) => void,
+): Promise<M | { type: "failed"; message: string }> {
   let final: M | { type: "failed"; message: string } | undefined;
   return new Promise((resolve) => {
     worker.on("message", (m: M) => {
@@ -32,6 +40,13 @@ export function watchJobWorker<M extends { type: string }>(worker: Worker, jobId
       final = { type: "failed", message: `worker crashed: ${err.message}` };
       onMessage(final);
     });
-    worker.on("exit", (code) => resolve(final ?? { type: "failed", message: `worker exited with code ${code} before finishing; resume job ${jobId} from its last checkpoint` }));
+    worker.on("exit", (code) =>
+      resolve(
+        final ?? {
+          type: "failed",
+          message: `worker exited with code ${code} before finishing; resume job ${jobId} from its last checkpoint`,
+        },
+      ),
+    );
   });
 }

@@ -3,14 +3,19 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { protocolSchema, rigSchema, type Protocol, type RigConfig } from "./schema.js";
 
-/** A protocol or rig file that could not be used; `problems` name the JSON path, what was expected and what was found. */
+/**
+ * A protocol or rig file that could not be used; `problems` name the JSON path, what was expected and what was found.
+ */
 export class InvalidFileError extends Error {
   readonly code = "invalid-file";
   constructor(
     readonly file: string,
     readonly problems: string[],
   ) {
-    super(`${file} is not a valid file:\n${problems.map((p) => `  - ${p}`).join("\n")}\nNothing was run or stored; fix the file and try again.`);
+    super(
+      `${file} is not a valid file:\n${problems.map((p) => `  - ${p}`).join("\n")}\nNothing was run or stored; fix ` +
+        `the file and try again.`,
+    );
     this.name = "InvalidFileError";
   }
 }
@@ -46,12 +51,15 @@ function describeIssue(issue: z.core.$ZodIssue, root: unknown): string {
     case "invalid_type":
       return `${where}: expected ${issue.expected}, found ${found}`;
     case "unrecognized_keys":
-      return `${where}: unexpected key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+      return (
+        `${where}: unexpected key${issue.keys.length > 1 ? "s" : ""} ` + `${issue.keys.map((k) => `"${k}"`).join(", ")}`
+      );
     case "invalid_value":
       return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}, found ${found}`;
     case "invalid_union": {
       const options = (issue as { options?: unknown[] }).options;
-      if (Array.isArray(options) && options.length > 0) return `${where}: expected one of ${options.map((o) => JSON.stringify(o)).join(", ")}, found ${found}`;
+      if (Array.isArray(options) && options.length > 0)
+        return `${where}: expected one of ${options.map((o) => JSON.stringify(o)).join(", ")}, found ${found}`;
       return `${where}: ${issue.message}, found ${found}`;
     }
     case "too_small":
@@ -75,7 +83,11 @@ function parseJsonText(file: string, text: string): unknown {
 export function parseWithSchema<S extends z.ZodType>(schema: S, file: string, text: string): z.infer<S> {
   const raw = parseJsonText(file, text);
   const result = schema.safeParse(raw);
-  if (!result.success) throw new InvalidFileError(file, result.error.issues.map((i) => describeIssue(i, raw)));
+  if (!result.success)
+    throw new InvalidFileError(
+      file,
+      result.error.issues.map((i) => describeIssue(i, raw)),
+    );
   return result.data;
 }
 

@@ -13,10 +13,16 @@ export const countWindowSchema = z
 export type CountWindow = z.infer<typeof countWindowSchema>;
 
 const folderSource = z
-  .object({ kind: z.literal("folder"), path: z.string().min(1).describe("Folder of PNG/JPEG images, relative to the protocol file.") })
+  .object({
+    kind: z.literal("folder"),
+    path: z.string().min(1).describe("Folder of PNG/JPEG images, relative to the protocol file."),
+  })
   .strict();
 const zipSource = z
-  .object({ kind: z.literal("zip"), path: z.string().min(1).describe("Zip file of PNG/JPEG images, relative to the protocol file.") })
+  .object({
+    kind: z.literal("zip"),
+    path: z.string().min(1).describe("Zip file of PNG/JPEG images, relative to the protocol file."),
+  })
   .strict();
 const storedSource = z
   .object({
@@ -142,7 +148,6 @@ export const displayCalibrationSchema = z
   .strict();
 export type DisplayCalibrationFits = z.infer<typeof displayCalibrationSchema>;
 
-
 const serialEventCodes = z
   .object({
     transport: z.literal("serial"),
@@ -154,16 +159,44 @@ const networkEventCodes = z
   .object({
     transport: z.literal("openephys-network-events"),
     host: z.string().default("127.0.0.1"),
-    port: z.number().int().min(1).max(65535).default(5555).describe("The Network Events plugin's port (its own default, 5556, collides with the ZMQ Interface's data port)."),
-    replyTimeoutMs: z.number().int().min(1).max(10_000).default(1000).describe("How long each command waits for the plugin's reply before the presentation counts as unconfirmed (the plugin answers from the GUI's message thread, which a busy GUI holds up)."),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .default(5555)
+      .describe(
+        "The Network Events plugin's port (its own default, 5556, collides with the ZMQ Interface's data port).",
+      ),
+    replyTimeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(1000)
+      .describe(
+        "How long each command waits for the plugin's reply before the presentation counts as unconfirmed (the " +
+          "plugin answers from the GUI's message thread, which a busy GUI holds up).",
+      ),
     recording: z
       .object({
-        recDir: z.string().min(1).optional().describe("The GUI's recording folder (RecDir); default: the one set in the GUI."),
-        appendText: z.string().min(1).optional().describe("Text after the date in the recording folder's name (AppendText)."),
+        recDir: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("The GUI's recording folder (RecDir); default: the one set in the GUI."),
+        appendText: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("Text after the date in the recording folder's name (AppendText)."),
       })
       .strict()
       .optional()
-      .describe("Start the GUI's recording when a session starts (StartRecord, the session's uuid in PrependText) and stop it when the session ends (StopRecord)."),
+      .describe(
+        "Start the GUI's recording when a session starts (StartRecord, the session's uuid in PrependText) and stop " +
+          "it when the session ends (StopRecord).",
+      ),
   })
   .strict();
 const simulatedEventCodes = z.object({ transport: z.literal("in-process") }).strict();
@@ -171,8 +204,16 @@ const simulatedEventCodes = z.object({ transport: z.literal("in-process") }).str
 /** The photodiode patch of the stimulus window and the TTL line it reaches the rig on (RIG_PROTOCOL.md section 3). */
 export const photodiodeSchema = z
   .object({
-    line: z.number().int().min(0).max(63).describe("Event line (from 0) the photodiode's TTL arrives on; masked out of the word when codes are matched."),
-    corner: z.enum(["top-left", "top-right", "bottom-left", "bottom-right"]).default("top-left").describe("Corner of the stimulus window that holds the patch."),
+    line: z
+      .number()
+      .int()
+      .min(0)
+      .max(63)
+      .describe("Event line (from 0) the photodiode's TTL arrives on; masked out of the word when codes are matched."),
+    corner: z
+      .enum(["top-left", "top-right", "bottom-left", "bottom-right"])
+      .default("top-left")
+      .describe("Corner of the stimulus window that holds the patch."),
     sizePx: z.number().int().min(1).max(1000).default(40).describe("Side of the square patch, in screen pixels."),
     polarity: z
       .enum(["white-on", "black-on"])
@@ -283,7 +324,9 @@ export const rigSchema = z
         .object({
           kind: z.literal("virtual"),
           endpoint: z.string().default("tcp://127.0.0.1:5570"),
-          calibration: displayCalibrationSchema.optional().describe("Gamma fit per channel; frames are emitted through its linearizing lookup tables."),
+          calibration: displayCalibrationSchema
+            .optional()
+            .describe("Gamma fit per channel; frames are emitted through its linearizing lookup tables."),
           photodiode: photodiodeSchema.optional(),
         })
         .strict(),
@@ -292,13 +335,22 @@ export const rigSchema = z
     ]),
     simulation: z
       .object({
-        neurons: z.string().default("builtin").describe("builtin, or compact (the published compact models of shared/data/v4/compact_models)."),
+        neurons: z
+          .string()
+          .default("builtin")
+          .describe("builtin, or compact (the published compact models of shared/data/v4/compact_models)."),
         units: z.number().int().min(1).default(16),
         seed: z.number().int().default(7),
         compactModels: z.string().optional().describe("Folder of compact_model_*.npy files (neurons: compact)."),
-        serialPath: z.string().optional().describe("The simulated rig's end of the serial pty pair (eventCodes.path is the controller's end)."),
+        serialPath: z
+          .string()
+          .optional()
+          .describe("The simulated rig's end of the serial pty pair (eventCodes.path is the controller's end)."),
         rateScale: z.number().positive().optional().describe("Multiplies every simulated rate."),
-        latencyMs: z.tuple([z.number().min(0), z.number().min(0)]).optional().describe("Response latency range of the simulated units."),
+        latencyMs: z
+          .tuple([z.number().min(0), z.number().min(0)])
+          .optional()
+          .describe("Response latency range of the simulated units."),
         display: z
           .object({
             lagMs: z.number().min(0).max(1000).default(20).describe("From a frame reaching the rig to its light edge."),
@@ -321,7 +373,10 @@ export const rigSchema = z
       })
       .strict()
       .optional()
-      .describe("Neurons of the in-process fake rig (acquisition.format in-process) or of `cortexloop sim-rig` (openephys-zmq)."),
+      .describe(
+        "Neurons of the in-process fake rig (acquisition.format in-process) or of `cortexloop sim-rig` " +
+          "(openephys-zmq).",
+      ),
   })
   .strict()
   .superRefine((rig, ctx) => {
@@ -332,7 +387,9 @@ export const rigSchema = z
       ctx.addIssue({
         code: "custom",
         path: ["display", "photodiode", "line"],
-        message: `line ${photodiode.line} carries event codes (lines 0..${codeLines - 1} with ${rig.eventCodes.transport}); wire the photodiode to line ${codeLines} or above`,
+        message:
+          `line ${photodiode.line} carries event codes (lines 0..${codeLines - 1} with ` +
+          `${rig.eventCodes.transport}); wire the photodiode to line ${codeLines} or above`,
       });
     }
   });

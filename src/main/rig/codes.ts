@@ -6,7 +6,8 @@ export class EventCodeAllocator {
   constructor(private readonly maxCode = 65535) {}
 
   next(): number {
-    if (this.open.size >= this.maxCode) throw new Error(`EventCodeAllocator: all ${this.maxCode} codes are open; no code is free`);
+    if (this.open.size >= this.maxCode)
+      throw new Error(`EventCodeAllocator: all ${this.maxCode} codes are open; no code is free`);
     do {
       this.last = this.last >= this.maxCode ? 1 : this.last + 1;
     } while (this.open.has(this.last));

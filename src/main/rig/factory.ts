@@ -22,10 +22,17 @@ export interface RigFactoryOptions {
 /** The count window a session uses: the protocol's if it sets one, else the rig file's. */
 export function sessionCountWindow(rig: RigConfig, protocolWindow?: CountWindow): CountWindow {
   if (protocolWindow !== undefined) return protocolWindow;
-  return { startMs: rig.acquisition.countWindowMs[0], endMs: rig.acquisition.countWindowMs[1], bins: rig.acquisition.countBins };
+  return {
+    startMs: rig.acquisition.countWindowMs[0],
+    endMs: rig.acquisition.countWindowMs[1],
+    bins: rig.acquisition.countBins,
+  };
 }
 
-/** How the rig file's event codes ride on the TTL lines: the Network Events strobe, and the photodiode's line masked out. */
+/**
+ * How the rig file's event codes ride on the TTL lines: the Network Events strobe, and the photodiode's line masked
+ * out.
+ */
 export function codeLinesOf(rig: RigConfig): CodeLines {
   const photodiode = rig.display.kind === "none" ? undefined : rig.display.photodiode;
   return {
@@ -73,20 +80,32 @@ export async function createRig(config: RigConfig, options: RigFactoryOptions): 
   });
   const codes = config.eventCodes;
   let eventCodes: EventCodeOutput;
-  if (codes.transport === "serial") eventCodes = new SerialEventBox({ path: codes.path, baudRate: codes.baudRate, log: options.log });
-  else if (codes.transport === "openephys-network-events") eventCodes = new NetworkEventsOutput({ host: codes.host, port: codes.port, replyTimeoutMs: codes.replyTimeoutMs, recording: codes.recording });
+  if (codes.transport === "serial")
+    eventCodes = new SerialEventBox({ path: codes.path, baudRate: codes.baudRate, log: options.log });
+  else if (codes.transport === "openephys-network-events")
+    eventCodes = new NetworkEventsOutput({
+      host: codes.host,
+      port: codes.port,
+      replyTimeoutMs: codes.replyTimeoutMs,
+      recording: codes.recording,
+    });
   else {
-    throw new Error(`Rig "${config.name}": event codes "in-process" only work with the in-process rig; nothing was run. Set eventCodes.transport to "serial" or "openephys-network-events".`);
+    throw new Error(
+      `Rig "${config.name}": event codes "in-process" only work with the in-process rig; nothing was run. Set ` +
+        `eventCodes.transport to "serial" or "openephys-network-events".`,
+    );
   }
   let display: Display;
   if (config.display.kind === "virtual") {
     const fits = config.display.calibration;
     const calibration = fits === undefined ? undefined : calibrationTables(fits);
     const calibrate =
-      calibration === undefined ? undefined : (pixels0to255: Uint8Array) => applyCalibration({ width: pixels0to255.length / 3, height: 1, pixels0to255 }, calibration).pixels0to255;
+      calibration === undefined
+        ? undefined
+        : (pixels0to255: Uint8Array) =>
+            applyCalibration({ width: pixels0to255.length / 3, height: 1, pixels0to255 }, calibration).pixels0to255;
     display = new VirtualDisplay({ endpoint: config.display.endpoint, waitForSubscriberMs: 1000, calibrate });
-  }
-  else if (config.display.kind === "none") display = new NullDisplay();
+  } else if (config.display.kind === "none") display = new NullDisplay();
   else if (options.window !== undefined) {
     const d = config.display;
     display = new WindowDisplay({
@@ -99,7 +118,10 @@ export async function createRig(config: RigConfig, options: RigFactoryOptions): 
       log: options.log,
     });
   } else {
-    throw new Error(`Rig "${config.name}": the "window" display needs the desktop app's stimulus window; nothing was run. Run the session from the desktop app, or use "display": {"kind": "virtual"} headless.`);
+    throw new Error(
+      `Rig "${config.name}": the "window" display needs the desktop app's stimulus window; nothing was run. Run ` +
+        `the session from the desktop app, or use "display": {"kind": "virtual"} headless.`,
+    );
   }
   return new OpenEphysRig(config.name, acquisition, eventCodes, display);
 }

@@ -1,7 +1,10 @@
 import { Dealer } from "zeromq";
 import { RigNotReadyError, type EventCodeOutput, type EventCodeResult } from "./types.js";
 
-/** Command lines (from 1) of Network Events: code bit k on line k + 1, the strobe on line 17 (RIG_PROTOCOL.md section 2). */
+/**
+ * Command lines (from 1) of Network Events: code bit k on line k + 1, the strobe on line 17 (RIG_PROTOCOL.md section
+ * 2).
+ */
 export const codeCommandLines = 16;
 export const strobeCommandLine = 17;
 
@@ -27,8 +30,13 @@ type LineState = 0 | 1 | undefined;
 /** Why a reply is not the one the command asked for, in a person's words. */
 function explain(reply: string): string {
   if (reply === "InvalidChannel") return " (the plugin refused the line number)";
-  if (reply === "NotHandled") return " (whatever answers on this port does not know the command: is it Network Events?)";
-  if (reply.startsWith("TTLHandled: Channel=")) return " (a Network Events plugin older than 0.2.1, which takes Channel=/on=; install Network Events 0.2.1 or newer)";
+  if (reply === "NotHandled")
+    return " (whatever answers on this port does not know the command: is it Network Events?)";
+  if (reply.startsWith("TTLHandled: Channel="))
+    return (
+      " (a Network Events plugin older than 0.2.1, which takes Channel=/on=; install Network Events 0.2.1 or " +
+      "newer)"
+    );
   if (reply.startsWith("TTLHandled:")) return " (a reply for another line or state)";
   return "";
 }
@@ -38,7 +46,10 @@ function quoted(key: string, value: string): string {
   if (!/[\s'"]/.test(value)) return `${key}=${value}`;
   if (!value.includes('"')) return `${key}="${value}"`;
   if (!value.includes("'")) return `${key}='${value}'`;
-  throw new Error(`Network Events: ${key} ${JSON.stringify(value)} holds both kinds of quote, which the plugin cannot read; change it in the rig file`);
+  throw new Error(
+    `Network Events: ${key} ${JSON.stringify(value)} holds both kinds of quote, which the plugin cannot read; ` +
+      `change it in the rig file`,
+  );
 }
 
 /**
@@ -122,7 +133,8 @@ export class NetworkEventsOutput implements EventCodeOutput {
   /** Lowers the strobe, then every code line not known to be down (in one go); collects what went wrong. */
   private async lower(): Promise<string[]> {
     const down: [number, 0][] = [];
-    for (const n of [strobeCommandLine, ...Array.from({ length: codeCommandLines }, (_, k) => k + 1)]) if (this.lines[n] !== 0) down.push([n, 0]);
+    for (const n of [strobeCommandLine, ...Array.from({ length: codeCommandLines }, (_, k) => k + 1)])
+      if (this.lines[n] !== 0) down.push([n, 0]);
     return this.setLines(down);
   }
 
@@ -131,30 +143,42 @@ export class NetworkEventsOutput implements EventCodeOutput {
     const r = await this.command("IsAcquiring");
     if ("error" in r) {
       throw new RigNotReadyError(
-        `${where} did not answer IsAcquiring (${r.error}); no session was started and nothing was stored. Check that the Open Ephys GUI runs with the Network Events plugin on port ${this.options.port} (its editor shows the port), then start the session again.`,
+        `${where} did not answer IsAcquiring (${r.error}); no session was started and nothing was stored. Check ` +
+          `that the Open Ephys GUI runs with the Network Events plugin on port ${this.options.port} (its editor ` +
+          `shows the port), then start the session again.`,
       );
     }
     if (r.reply === "0") {
       throw new RigNotReadyError(
-        `The Open Ephys GUI is not acquiring (${where} answered IsAcquiring with 0): its TTL lines would not reach the recording. No session was started and nothing was stored. Start acquisition in the GUI (the play button), then start the session again.`,
+        `The Open Ephys GUI is not acquiring (${where} answered IsAcquiring with 0): its TTL lines would not reach ` +
+          `the recording. No session was started and nothing was stored. Start acquisition in the GUI (the play ` +
+          `button), then start the session again.`,
       );
     }
     if (r.reply !== "1") {
       throw new RigNotReadyError(
-        `${where} answered IsAcquiring with ${JSON.stringify(r.reply.slice(0, 80))}, not 1 or 0${explain(r.reply)}; no session was started and nothing was stored. Point eventCodes.port at the Network Events plugin's port.`,
+        `${where} answered IsAcquiring with ${JSON.stringify(r.reply.slice(0, 80))}, not 1 or 0` +
+          `${explain(r.reply)}; no session was started and nothing was stored. Point eventCodes.port at the Network ` +
+          `Events plugin's port.`,
       );
     }
     // Start from known lines: strobe and code lines down (a session that ended badly may have left some up).
     this.lines.fill(undefined);
     const problems = await this.lower();
     if (problems.length > 0) {
-      throw new RigNotReadyError(`${where} did not take the line commands that carry event codes: ${problems[0]}. No session was started and nothing was stored.`);
+      throw new RigNotReadyError(
+        `${where} did not take the line commands that carry event codes: ${problems[0]}. No session was started ` +
+          `and nothing was stored.`,
+      );
     }
   }
 
   async send(code: number): Promise<EventCodeResult> {
     if (!Number.isInteger(code) || code < 1 || code >= 2 ** codeCommandLines) {
-      throw new Error(`Network Events: event code ${code} is outside 1..${2 ** codeCommandLines - 1}; codes are sent on ${codeCommandLines} lines`);
+      throw new Error(
+        `Network Events: event code ${code} is outside 1..${2 ** codeCommandLines - 1}; codes are sent on ` +
+          `${codeCommandLines} lines`,
+      );
     }
     // The strobe must be down before the code's lines change (after a failed clear it may not be); the plugin
     // carries the commands out in the order sent.
@@ -165,15 +189,25 @@ export class NetworkEventsOutput implements EventCodeOutput {
     }
     const problems = await this.setLines(changes);
     if (problems.length > 0) {
-      return { confirmed: false, attempts: 1, message: `${problems.join("; ")}; the strobe (line ${strobeCommandLine}) was not raised, so this code has no onset` };
+      return {
+        confirmed: false,
+        attempts: 1,
+        message:
+          `${problems.join("; ")}; the strobe (line ${strobeCommandLine}) was not raised, so this code has ` +
+          `no onset`,
+      };
     }
     const strobe = await this.setLines([[strobeCommandLine, 1]]);
-    return strobe.length === 0 ? { confirmed: true, attempts: 1 } : { confirmed: false, attempts: 1, message: `raising the strobe: ${strobe[0]}` };
+    return strobe.length === 0
+      ? { confirmed: true, attempts: 1 }
+      : { confirmed: false, attempts: 1, message: `raising the strobe: ${strobe[0]}` };
   }
 
   async clear(): Promise<EventCodeResult> {
     const problems = await this.lower();
-    return problems.length === 0 ? { confirmed: true, attempts: 1 } : { confirmed: false, attempts: 1, message: `lowering the lines: ${problems.join("; ")}` };
+    return problems.length === 0
+      ? { confirmed: true, attempts: 1 }
+      : { confirmed: false, attempts: 1, message: `lowering the lines: ${problems.join("; ")}` };
   }
 
   async startRecording(sessionUuid: string): Promise<EventCodeResult> {
@@ -185,16 +219,36 @@ export class NetworkEventsOutput implements EventCodeOutput {
     const r = await this.command(`StartRecord ${params.join(" ")}`);
     if ("reply" in r && r.reply === "StartedRecording") return { confirmed: true, attempts: 1 };
     if ("reply" in r && r.reply === "NotHandled") {
-      return { confirmed: false, attempts: 1, message: "the GUI was already recording (it answers StartRecord with NotHandled while a recording runs); that recording goes on, but its folder does not carry this session's id" };
+      return {
+        confirmed: false,
+        attempts: 1,
+        message:
+          "the GUI was already recording (it answers StartRecord with NotHandled while a recording runs); that " +
+          "recording goes on, but its folder does not carry this session's id",
+      };
     }
-    return { confirmed: false, attempts: 1, message: "error" in r ? `StartRecord got ${r.error}` : `StartRecord was answered ${JSON.stringify(r.reply.slice(0, 80))}${explain(r.reply)}` };
+    return {
+      confirmed: false,
+      attempts: 1,
+      message:
+        "error" in r
+          ? `StartRecord got ${r.error}`
+          : `StartRecord was answered ${JSON.stringify(r.reply.slice(0, 80))}${explain(r.reply)}`,
+    };
   }
 
   async stopRecording(): Promise<EventCodeResult> {
     if (this.options.recording === undefined) return { confirmed: true, attempts: 0 };
     const r = await this.command("StopRecord");
     if ("reply" in r && r.reply === "StoppedRecording") return { confirmed: true, attempts: 1 };
-    return { confirmed: false, attempts: 1, message: "error" in r ? `StopRecord got ${r.error}` : `StopRecord was answered ${JSON.stringify(r.reply.slice(0, 80))}${explain(r.reply)}` };
+    return {
+      confirmed: false,
+      attempts: 1,
+      message:
+        "error" in r
+          ? `StopRecord got ${r.error}`
+          : `StopRecord was answered ${JSON.stringify(r.reply.slice(0, 80))}${explain(r.reply)}`,
+    };
   }
 
   async close(): Promise<void> {

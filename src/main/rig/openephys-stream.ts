@@ -1,7 +1,17 @@
 import type { CountWindow } from "../protocol/schema.js";
 import type { FaultCode, UnitKey } from "../store/types.js";
 import type { AcquisitionSink } from "./types.js";
-import { binOf, dataEnvelope, eventEnvelope, isMessageNum, messageStep, msToSamples, readTtl, sampleWindow, type SampleWindow } from "./openephys-wire.js";
+import {
+  binOf,
+  dataEnvelope,
+  eventEnvelope,
+  isMessageNum,
+  messageStep,
+  msToSamples,
+  readTtl,
+  sampleWindow,
+  type SampleWindow,
+} from "./openephys-wire.js";
 import { CodeReader, type CodeLines } from "./ttl-codes.js";
 import { PhotodiodeMatcher } from "./photodiode.js";
 
@@ -20,7 +30,10 @@ export interface StreamOptions {
    * sample, then its DATA).
    */
   lossMarginMs?: number;
-  /** How codes ride on the TTL lines: the strobe of Network Events, the photodiode's masked line (default: the serial box's whole word). */
+  /**
+   * How codes ride on the TTL lines: the strobe of Network Events, the photodiode's masked line (default: the serial
+   * box's whole word).
+   */
   codeLines?: CodeLines;
   /** Event line (from 0) of the photodiode (RIG_PROTOCOL.md section 3): its edges are matched to presentations. */
   photodiodeLine?: number;
@@ -79,7 +92,10 @@ function emptyStats(): StreamStats {
   };
 }
 
-/** One sorted unit and the recent spike times it fired (rig samples, arrival order) for TTLs that arrive after their spikes. */
+/**
+ * One sorted unit and the recent spike times it fired (rig samples, arrival order) for TTLs that arrive after their
+ * spikes.
+ */
 interface Unit {
   key: UnitKey;
   idx: number;
@@ -147,7 +163,9 @@ export class OpenEphysStream {
   private readonly pending = new Map<number, Tracked>();
   /** Presentations with an onset whose counts are not final yet. */
   private counting: Tracked[] = [];
-  /** Codes of presentations with an onset (counting or recently final), to tell a duplicate TTL from an unexpected one. */
+  /**
+   * Codes of presentations with an onset (counting or recently final), to tell a duplicate TTL from an unexpected one.
+   */
   private readonly onsetByCode = new Map<number, Tracked>();
   private recentLosses: LossSpan[] = [];
   private pendingLoss: PendingLoss | undefined;
@@ -168,7 +186,10 @@ export class OpenEphysStream {
   private lastCodeWord = NaN;
   private lastCodeEpoch = -1;
 
-  /** Called for each presentation when its counts are handed to the sink (the ingest benchmark measures latency from it). */
+  /**
+   * Called for each presentation when its counts are handed to the sink (the ingest benchmark measures latency from
+   * it).
+   */
   onFinalised?: (f: FinalisedCounts) => void;
 
   constructor(
@@ -187,7 +208,9 @@ export class OpenEphysStream {
     this.photodiode = options.photodiodeLine === undefined ? undefined : new PhotodiodeMatcher(options.photodiodeLine);
   }
 
-  /** Why this stream cannot be counted (a rig too old for the contract), once it is known; undefined while all is well. */
+  /**
+   * Why this stream cannot be counted (a rig too old for the contract), once it is known; undefined while all is well.
+   */
   get refused(): string | undefined {
     return this.refusal;
   }
@@ -210,11 +233,24 @@ export class OpenEphysStream {
   expect(presentationIdx: number, code: number): void {
     const existing = this.pending.get(code);
     if (existing !== undefined) {
-      this.fault("duplicate-code", `event code ${code} was announced for presentation ${presentationIdx} while presentation ${existing.idx} still waits for its onset; presentation ${existing.idx} is flagged incomplete`, [existing.idx, presentationIdx]);
+      this.fault(
+        "duplicate-code",
+        `event code ${code} was announced for presentation ${presentationIdx} while presentation ${existing.idx} ` +
+          `still waits for its onset; presentation ${existing.idx} is flagged incomplete`,
+        [existing.idx, presentationIdx],
+      );
       this.pending.delete(code);
       this.finalise(existing, false);
     }
-    this.pending.set(code, { idx: presentationIdx, code, seq: this.seq++, onset: null, deadline: Infinity, rows: [], tainted: false });
+    this.pending.set(code, {
+      idx: presentationIdx,
+      code,
+      seq: this.seq++,
+      onset: null,
+      deadline: Infinity,
+      rows: [],
+      tainted: false,
+    });
   }
 
   /** Feeds one multipart message (frames as received). Never throws on bad input: anomalies become faults. */
@@ -233,12 +269,17 @@ export class OpenEphysStream {
     const envelope = frames[0]!;
     const isEvent = sameBytes(envelope, eventEnvelope);
     if (!isEvent && !sameBytes(envelope, dataEnvelope)) {
-      this.lost("unknown-envelope", `unknown envelope ${JSON.stringify(Buffer.from(envelope.subarray(0, 32)).toString("latin1"))}`);
+      this.lost(
+        "unknown-envelope",
+        `unknown envelope ${JSON.stringify(Buffer.from(envelope.subarray(0, 32)).toString("latin1"))}`,
+      );
       return;
     }
     let header: unknown;
     try {
-      header = JSON.parse(Buffer.from(frames[1]!.buffer, frames[1]!.byteOffset, frames[1]!.byteLength).toString("utf8"));
+      header = JSON.parse(
+        Buffer.from(frames[1]!.buffer, frames[1]!.byteOffset, frames[1]!.byteLength).toString("utf8"),
+      );
     } catch {
       this.lost("invalid-json", "a message header is not valid JSON");
       return;
@@ -268,18 +309,28 @@ export class OpenEphysStream {
     else this.stats.ignoredMessages++;
   }
 
-  /** A pre-0.3 ZMQ Interface (GUI 0.5 and older): one fault that says what to install, then its messages are dropped quietly. */
+  /**
+   * A pre-0.3 ZMQ Interface (GUI 0.5 and older): one fault that says what to install, then its messages are dropped
+   * quietly.
+   */
   private refuse(): void {
     this.stats.refusedMessages++;
     if (this.refusal !== undefined) return;
     this.refusal =
-      "The rig's Open Ephys ZMQ Interface is older than 0.3.0 (its headers carry message_no, as on GUI 0.5 and older); cortexloop reads ZMQ Interface 0.3.0 or newer on Open Ephys GUI 0.6 or newer. " +
-      "None of its messages are counted. Update the GUI to 0.6 or newer and install the ZMQ Interface plugin from its Plugin Installer, then start a new session.";
-    const open = [...[...this.pending.values()].map((t) => t.idx), ...this.counting.map((t) => t.idx)].sort((a, b) => a - b);
+      "The rig's Open Ephys ZMQ Interface is older than 0.3.0 (its headers carry message_no, as on GUI 0.5 and " +
+      "older); cortexloop reads ZMQ Interface 0.3.0 or newer on Open Ephys GUI 0.6 or newer. " +
+      ("None of its messages are counted. Update the GUI to 0.6 or newer and install the ZMQ Interface plugin from " +
+        "its Plugin Installer, then start a new session.");
+    const open = [...[...this.pending.values()].map((t) => t.idx), ...this.counting.map((t) => t.idx)].sort(
+      (a, b) => a - b,
+    );
     this.fault("rig-incompatible", this.refusal, open);
   }
 
-  /** A continuous data message: its samples are not kept, but its block tells how far the rig's clock has run (sample_num + num_samples). */
+  /**
+   * A continuous data message: its samples are not kept, but its block tells how far the rig's clock has run
+   * (sample_num + num_samples).
+   */
   private dataMessage(h: Record<string, unknown>): void {
     this.stats.dataMessages++;
     const content = h.content as Record<string, unknown> | undefined;
@@ -309,7 +360,11 @@ export class OpenEphysStream {
       return true;
     }
     if (step.kind === "stale") {
-      this.lost("malformed-frame", `message_num ${messageNum} repeats or goes back from ${last} without a restart; the message was ignored`, false);
+      this.lost(
+        "malformed-frame",
+        `message_num ${messageNum} repeats or goes back from ${last} without a restart; the message was ignored`,
+        false,
+      );
       return false;
     }
     const missing = step.missing - this.unreadable;
@@ -325,17 +380,30 @@ export class OpenEphysStream {
 
   private spikeMessage(h: Record<string, unknown>, payload: Uint8Array | undefined): void {
     const s = h.spike as Record<string, unknown> | undefined;
-    if (s === null || typeof s !== "object") return this.lostKnown("malformed-frame", "a spike message has no spike object");
+    if (s === null || typeof s !== "object")
+      return this.lostKnown("malformed-frame", "a spike message has no spike object");
     const sample = s.sample_num;
     const electrode = s.electrode;
     const sortedId = s.sorted_id;
     const channels = s.num_channels;
     const samples = s.num_samples;
-    if (typeof sample !== "number" || typeof electrode !== "string" || typeof sortedId !== "number" || typeof channels !== "number" || typeof samples !== "number") {
-      return this.lostKnown("malformed-frame", "a spike header lacks sample_num, electrode, sorted_id, num_channels or num_samples");
+    if (
+      typeof sample !== "number" ||
+      typeof electrode !== "string" ||
+      typeof sortedId !== "number" ||
+      typeof channels !== "number" ||
+      typeof samples !== "number"
+    ) {
+      return this.lostKnown(
+        "malformed-frame",
+        "a spike header lacks sample_num, electrode, sorted_id, num_channels or num_samples",
+      );
     }
     if (payload === undefined || payload.byteLength !== channels * samples * 4) {
-      return this.lostKnown("malformed-frame", `a spike waveform has ${payload?.byteLength ?? 0} bytes, expected ${channels * samples * 4}`);
+      return this.lostKnown(
+        "malformed-frame",
+        `a spike waveform has ${payload?.byteLength ?? 0} bytes, expected ${channels * samples * 4}`,
+      );
     }
     this.stats.spikes++;
     this.sampleSeen(sample);
@@ -371,7 +439,11 @@ export class OpenEphysStream {
       return;
     }
     if (dataSize <= 0 || payload === undefined || payload.byteLength < 10) {
-      return this.lostKnown("malformed-frame", `a TTL event at sample ${sample} has a ${payload?.byteLength ?? 0}-byte payload, expected 10 (line, state, word)`);
+      return this.lostKnown(
+        "malformed-frame",
+        `a TTL event at sample ${sample} has a ${payload?.byteLength ?? 0}-byte payload, expected 10 (line, state, ` +
+          `word)`,
+      );
     }
     this.stats.ttlEvents++;
     this.sampleSeen(sample);
@@ -414,7 +486,12 @@ export class OpenEphysStream {
       for (const earlier of [...this.pending.values()]) {
         if (earlier.seq < t.seq) {
           this.pending.delete(earlier.code);
-          this.fault("counts-incomplete", `the onset TTL of presentation ${earlier.idx} (code ${earlier.code}) never arrived before that of presentation ${t.idx}; it has no counts`, [earlier.idx]);
+          this.fault(
+            "counts-incomplete",
+            `the onset TTL of presentation ${earlier.idx} (code ${earlier.code}) never arrived before that of ` +
+              `presentation ${t.idx}; it has no counts`,
+            [earlier.idx],
+          );
           this.finalise(earlier, false);
         }
       }
@@ -428,14 +505,24 @@ export class OpenEphysStream {
       }
       if (sample + this.window.startSamples < this.prunedBelow) {
         t.tainted = true;
-        this.fault("ttl-out-of-order", `the onset TTL of presentation ${t.idx} (code ${word}, sample ${sample}) arrived after its early spikes were discarded; its counts are flagged incomplete`, [t.idx]);
+        this.fault(
+          "ttl-out-of-order",
+          `the onset TTL of presentation ${t.idx} (code ${word}, sample ${sample}) arrived after its early spikes ` +
+            `were discarded; its counts are flagged incomplete`,
+          [t.idx],
+        );
       }
       const lo = sample + this.window.startSamples;
       const hi = sample + this.window.endSamples;
       for (const span of this.recentLosses) {
         if (span.from < hi && span.to >= lo) {
           t.tainted = true;
-          this.fault("message-gap", `messages were lost within the count window of presentation ${t.idx} (rig samples ${span.from}..${span.to}); its counts are flagged incomplete`, [t.idx]);
+          this.fault(
+            "message-gap",
+            `messages were lost within the count window of presentation ${t.idx} (rig samples ${span.from}..` +
+              `${span.to}); its counts are flagged incomplete`,
+            [t.idx],
+          );
           break;
         }
       }
@@ -463,7 +550,12 @@ export class OpenEphysStream {
         return;
       }
       this.stats.duplicateCodes++;
-      this.fault("duplicate-code", `event code ${word} arrived again at sample ${sample}; presentation ${seen.idx} keeps its onset ${seen.onset} and nothing stored changed`, [seen.idx]);
+      this.fault(
+        "duplicate-code",
+        `event code ${word} arrived again at sample ${sample}; presentation ${seen.idx} keeps its onset ` +
+          `${seen.onset} and nothing stored changed`,
+        [seen.idx],
+      );
       this.sink.ttl({ presentationIdx: null, eventCode: word, onsetSample: sample });
       return;
     }
@@ -473,13 +565,26 @@ export class OpenEphysStream {
       return;
     }
     this.stats.unexpectedCodes++;
-    this.fault("unexpected-code", `TTL word ${word} at sample ${sample} matches no presentation the controller sent; it was recorded and ignored`, []);
+    this.fault(
+      "unexpected-code",
+      `TTL word ${word} at sample ${sample} matches no presentation the controller sent; it was recorded and ignored`,
+      [],
+    );
     this.sink.ttl({ presentationIdx: null, eventCode: word, onsetSample: sample });
   }
 
   private outOfOrder(sample: number, previous: number, word: number, idxs: number[]): void {
     this.stats.ttlOutOfOrder++;
-    this.fault("ttl-out-of-order", `a TTL event (word ${word}) at sample ${sample} arrived after one at sample ${previous}${idxs.length ? `; presentation ${idxs.join(", ")} keeps it as onset but is flagged incomplete` : "; it was ignored"}`, idxs);
+    this.fault(
+      "ttl-out-of-order",
+      `a TTL event (word ${word}) at sample ${sample} arrived after one at sample ${previous}` +
+        `${
+          idxs.length
+            ? `; presentation ${idxs.join(", ")} keeps it as onset but is flagged ` + `incomplete`
+            : "; it was ignored"
+        }`,
+      idxs,
+    );
   }
 
   /** Counts the spikes that arrived before the TTL. */
@@ -564,7 +669,8 @@ export class OpenEphysStream {
     this.counting = still;
     this.nextDeadline = next;
     if (this.onsetByCode.size > 4096) {
-      for (const [code, t] of this.onsetByCode) if (this.maxSample - (t.onset ?? 0) > this.keepSamples) this.onsetByCode.delete(code);
+      for (const [code, t] of this.onsetByCode)
+        if (this.maxSample - (t.onset ?? 0) > this.keepSamples) this.onsetByCode.delete(code);
     }
     const pd = this.photodiode;
     if (pd !== undefined && pd.remembered > 1024) pd.forgetBelow(this.maxSample - this.keepSamples);
@@ -578,7 +684,10 @@ export class OpenEphysStream {
     if (t.onset !== null) {
       for (const unit of this.units) {
         const row = t.rows[unit.idx];
-        units.push({ unit: unit.key, bins: row === undefined ? new Array<number>(this.window.bins).fill(0) : Array.from(row) });
+        units.push({
+          unit: unit.key,
+          bins: row === undefined ? new Array<number>(this.window.bins).fill(0) : Array.from(row),
+        });
       }
     }
     if (complete) this.stats.countsFinal++;
@@ -586,7 +695,13 @@ export class OpenEphysStream {
     // By now the stream has passed the count window and grace: a light that came at all has arrived.
     if (t.onset !== null && this.photodiode !== undefined) this.sink.light?.(this.photodiode.resolve(t.idx, t.onset));
     this.sink.counts({ presentationIdx: t.idx, onsetSample: t.onset, complete, units });
-    this.onFinalised?.({ presentationIdx: t.idx, onsetSample: t.onset, complete, wallMs: this.now(), streamSample: this.maxSample });
+    this.onFinalised?.({
+      presentationIdx: t.idx,
+      onsetSample: t.onset,
+      complete,
+      wallMs: this.now(),
+      streamSample: this.maxSample,
+    });
   }
 
   /** A message that carried a readable message_num but could not be used. */
@@ -615,7 +730,8 @@ export class OpenEphysStream {
   /** Starts (or extends) a loss span at the last sample seen; it closes at the next message that carries a sample. */
   private openLoss(code: FaultCode, n: number, detail?: string): void {
     if (detail !== undefined) this.lastDetail = detail;
-    if (this.pendingLoss === undefined) this.pendingLoss = { from: this.lastSample - this.lossMargin, reasons: new Map() };
+    if (this.pendingLoss === undefined)
+      this.pendingLoss = { from: this.lastSample - this.lossMargin, reasons: new Map() };
     this.pendingLoss.reasons.set(code, (this.pendingLoss.reasons.get(code) ?? 0) + n);
   }
 
@@ -633,10 +749,17 @@ export class OpenEphysStream {
         touched.push(t.idx);
       }
     }
-    const where = Number.isFinite(span.from) ? `between rig samples ${span.from} and ${span.to}` : `before rig sample ${span.to}`;
-    const flagged = touched.length ? `; counts of presentation${touched.length > 1 ? "s" : ""} ${touched.join(", ")} are flagged incomplete` : "; no count window was open";
+    const where = Number.isFinite(span.from)
+      ? `between rig samples ${span.from} and ${span.to}`
+      : `before rig sample ${span.to}`;
+    const flagged = touched.length
+      ? `; counts of presentation${touched.length > 1 ? "s" : ""} ${touched.join(", ")} are flagged incomplete`
+      : "; no count window was open";
     for (const [code, n] of loss.reasons) {
-      const what = code === "message-gap" ? `${n} message${n > 1 ? "s" : ""} missing (message_num jumped)` : `${n} unusable message${n > 1 ? "s" : ""} (${this.lastDetail})`;
+      const what =
+        code === "message-gap"
+          ? `${n} message${n > 1 ? "s" : ""} missing (message_num jumped)`
+          : `${n} unusable message${n > 1 ? "s" : ""} (${this.lastDetail})`;
       this.fault(code, `${what} ${where}${flagged}`, touched);
     }
   }
@@ -646,7 +769,13 @@ export class OpenEphysStream {
     const touched = this.counting.map((t) => t.idx);
     this.fault(
       "rig-restart",
-      `the rig restarted (message_num fell from ${last} to ${now}); ${touched.length ? `presentation${touched.length > 1 ? "s" : ""} ${touched.join(", ")} lost their count windows and are flagged incomplete; ` : ""}counting goes on on the new sample clock`,
+      `the rig restarted (message_num fell from ${last} to ${now}); ` +
+        `${
+          touched.length
+            ? `presentation${touched.length > 1 ? "s" : ""} ${touched.join(", ")} lost their count ` +
+              `windows and are flagged incomplete; `
+            : ""
+        }counting goes on on the new sample clock`,
       touched,
     );
     for (const t of this.counting) this.finalise(t, false);
@@ -668,15 +797,26 @@ export class OpenEphysStream {
     this.epoch++;
   }
 
-  /** Flags everything still open as incomplete (the stream never passed its window), with one fault per presentation. */
+  /**
+   * Flags everything still open as incomplete (the stream never passed its window), with one fault per presentation.
+   */
   flushIncomplete(reason: string): void {
     for (const t of [...this.pending.values()].sort((a, b) => a.seq - b.seq)) {
-      this.fault("counts-incomplete", `presentation ${t.idx} (code ${t.code}) got no onset TTL ${reason}; it has no counts`, [t.idx]);
+      this.fault(
+        "counts-incomplete",
+        `presentation ${t.idx} (code ${t.code}) got no onset TTL ${reason}; it has no counts`,
+        [t.idx],
+      );
       this.finalise(t, false);
     }
     this.pending.clear();
     for (const t of this.counting) {
-      this.fault("counts-incomplete", `the rig stream never passed the count window of presentation ${t.idx} ${reason} (reached sample ${this.maxSample}, needed ${t.deadline}); partial counts are stored, flagged incomplete`, [t.idx]);
+      this.fault(
+        "counts-incomplete",
+        `the rig stream never passed the count window of presentation ${t.idx} ${reason} (reached sample ` +
+          `${this.maxSample}, needed ${t.deadline}); partial counts are stored, flagged incomplete`,
+        [t.idx],
+      );
       this.finalise(t, false);
     }
     this.counting = [];

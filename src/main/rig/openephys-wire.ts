@@ -28,7 +28,10 @@ export function sampleWindow(window: CountWindow, sampleRate: number, graceMs: n
   };
 }
 
-/** The bin a spike at `sample` falls in for a presentation with `onset`, or -1 outside the window; the simulator's ground truth uses the same rule. */
+/**
+ * The bin a spike at `sample` falls in for a presentation with `onset`, or -1 outside the window; the simulator's
+ * ground truth uses the same rule.
+ */
 export function binOf(sample: number, onset: number, w: SampleWindow): number {
   const rel = sample - onset - w.startSamples;
   const span = w.endSamples - w.startSamples;
@@ -51,7 +54,10 @@ export interface SpikeFields {
   sortedId: number;
   sampleNum: number;
   timestampMs: number;
-  /** Channels of the electrode (1 single, 2 stereotrode, 4 tetrode); the waveform holds channels x samples values, channel-major. */
+  /**
+   * Channels of the electrode (1 single, 2 stereotrode, 4 tetrode); the waveform holds channels x samples values,
+   * channel-major.
+   */
   channels?: number;
   stream?: string;
   sourceNode?: number;
@@ -66,11 +72,18 @@ export function encodeSpike(s: SpikeFields, waveform: Float32Array): Buffer[] {
   for (let c = 0; c < channels; c++) thresholds += `${c > 0 ? `,${crlf}` : ""}      ${threshold}`;
   const header =
     `{${crlf}  "message_num": ${s.messageNum},${crlf}  "type": "spike",${crlf}  "spike": {${crlf}` +
-    `    "stream": ${JSON.stringify(s.stream ?? "example_data")},${crlf}    "source_node": ${s.sourceNode ?? 104},${crlf}` +
-    `    "electrode": ${JSON.stringify(s.electrode)},${crlf}    "sample_num": ${s.sampleNum},${crlf}    "num_channels": ${channels},${crlf}` +
-    `    "num_samples": ${waveform.length / channels},${crlf}    "sorted_id": ${s.sortedId},${crlf}    "threshold": [${crlf}${thresholds}${crlf}    ]${crlf}  },${crlf}` +
+    (`    "stream": ${JSON.stringify(s.stream ?? "example_data")},${crlf}    "source_node": ${s.sourceNode ?? 104},` +
+      `${crlf}`) +
+    (`    "electrode": ${JSON.stringify(s.electrode)},${crlf}    "sample_num": ${s.sampleNum},${crlf}    ` +
+      `"num_channels": ${channels},${crlf}`) +
+    (`    "num_samples": ${waveform.length / channels},${crlf}    "sorted_id": ${s.sortedId},${crlf}    ` +
+      `"threshold": [${crlf}${thresholds}${crlf}    ]${crlf}  },${crlf}`) +
     `  "timestamp": ${Math.round(s.timestampMs)}${crlf}}`;
-  return [eventEnvelope, Buffer.from(header, "utf8"), Buffer.from(waveform.buffer, waveform.byteOffset, waveform.byteLength)];
+  return [
+    eventEnvelope,
+    Buffer.from(header, "utf8"),
+    Buffer.from(waveform.buffer, waveform.byteOffset, waveform.byteLength),
+  ];
 }
 
 export interface TtlFields {
@@ -89,8 +102,10 @@ export interface TtlFields {
 export function encodeTtl(t: TtlFields): Buffer[] {
   const header =
     `{${crlf}  "message_num": ${t.messageNum},${crlf}  "type": "event",${crlf}  "content": {${crlf}` +
-    `    "stream": ${JSON.stringify(t.stream ?? "example_data")},${crlf}    "source_node": ${t.sourceNode ?? 104},${crlf}    "type": 3,${crlf}` +
-    `    "sample_num": ${t.sampleNum}${crlf}  },${crlf}  "data_size": 10,${crlf}  "timestamp": ${Math.round(t.timestampMs)}${crlf}}`;
+    (`    "stream": ${JSON.stringify(t.stream ?? "example_data")},${crlf}    "source_node": ${t.sourceNode ?? 104},` +
+      `${crlf}    "type": 3,${crlf}`) +
+    (`    "sample_num": ${t.sampleNum}${crlf}  },${crlf}  "data_size": 10,${crlf}  "timestamp": ` +
+      `${Math.round(t.timestampMs)}${crlf}}`);
   const payload = Buffer.alloc(10);
   payload.writeUInt8(t.line ?? 0, 0);
   payload.writeUInt8(t.state ?? (t.word === 0 ? 0 : 1), 1);
@@ -109,18 +124,28 @@ export interface DataFields {
   stream?: string;
 }
 
-/** A continuous data message (one channel, one processing block): `DATA\0`, JUCE-formatted header, float32 LE samples. */
+/**
+ * A continuous data message (one channel, one processing block): `DATA\0`, JUCE-formatted header, float32 LE samples.
+ */
 export function encodeData(d: DataFields, samples: Float32Array): Buffer[] {
   const header =
     `{${crlf}  "message_num": ${d.messageNum},${crlf}  "type": "data",${crlf}  "content": {${crlf}` +
     `    "stream": ${JSON.stringify(d.stream ?? "example_data")},${crlf}    "channel_num": ${d.channelNum},${crlf}` +
-    `    "channel_name": ${JSON.stringify(d.channelName ?? `CH${d.channelNum + 1}`)},${crlf}    "num_samples": ${samples.length},${crlf}` +
+    (`    "channel_name": ${JSON.stringify(d.channelName ?? `CH${d.channelNum + 1}`)},${crlf}    "num_samples": ` +
+      `${samples.length},${crlf}`) +
     `    "sample_num": ${d.sampleNum},${crlf}    "sample_rate": ${juceDouble(d.sampleRate)}${crlf}  },${crlf}` +
     `  "data_size": ${samples.byteLength},${crlf}  "timestamp": ${Math.round(d.timestampMs)}${crlf}}`;
-  return [dataEnvelope, Buffer.from(header, "utf8"), Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength)];
+  return [
+    dataEnvelope,
+    Buffer.from(header, "utf8"),
+    Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength),
+  ];
 }
 
-/** A TTL event's payload: the line that changed (from 0), its new state, and the whole word after the change in two 32-bit halves. */
+/**
+ * A TTL event's payload: the line that changed (from 0), its new state, and the whole word after the change in two
+ * 32-bit halves.
+ */
 export interface TtlPayload {
   line: number;
   state: number;
@@ -130,10 +155,18 @@ export interface TtlPayload {
 
 export function readTtl(payload: Uint8Array): TtlPayload {
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  return { line: view.getUint8(0), state: view.getUint8(1), wordLo: view.getUint32(2, true), wordHi: view.getUint32(6, true) };
+  return {
+    line: view.getUint8(0),
+    state: view.getUint8(1),
+    wordLo: view.getUint32(2, true),
+    wordHi: view.getUint32(6, true),
+  };
 }
 
-/** What one message_num says about the stream, `message_num` being the plugin's signed 32-bit counter (it wraps on long runs). */
+/**
+ * What one message_num says about the stream, `message_num` being the plugin's signed 32-bit counter (it wraps on long
+ * runs).
+ */
 export type MessageStep = { kind: "next"; missing: number } | { kind: "restart" } | { kind: "stale" };
 
 /**

@@ -18,7 +18,10 @@ export interface OpenEphysZmqOptions {
   heartbeatEveryMs?: number;
   heartbeatTimeoutMs?: number;
   maxFrameBytes?: number;
-  /** How event codes ride on the TTL lines (the Network Events strobe, the photodiode's masked line); default the serial box's word. */
+  /**
+   * How event codes ride on the TTL lines (the Network Events strobe, the photodiode's masked line); default the serial
+   * box's word.
+   */
   codeLines?: CodeLines;
   /** Event line (from 0) of the photodiode, whose edges give each presentation's light onset. */
   photodiodeLine?: number;
@@ -31,7 +34,11 @@ export interface OpenEphysZmqOptions {
 }
 
 /** The ZMQ Interface's answers on its heartbeat socket: to a heartbeat, to a JSON `event`, to what is not JSON. */
-export const heartbeatReplies: ReadonlySet<string> = new Set(["heartbeat received", "message correctly parsed", "JSON message could not be read"]);
+export const heartbeatReplies: ReadonlySet<string> = new Set([
+  "heartbeat received",
+  "message correctly parsed",
+  "JSON message could not be read",
+]);
 
 /**
  * Client of the Open Ephys GUI's ZMQ Interface (RIG_PROTOCOL.md section 1): a SUB on the data
@@ -132,7 +139,11 @@ export class OpenEphysZmqAcquisition implements Acquisition {
   }
 
   expect(presentation: { presentationIdx: number; code: number }): void {
-    if (this.stream === undefined) throw new Error(`OpenEphysZmqAcquisition: presentation ${presentation.presentationIdx} announced before start(); call start first`);
+    if (this.stream === undefined)
+      throw new Error(
+        `OpenEphysZmqAcquisition: presentation ${presentation.presentationIdx} announced before start(); call ` +
+          `start first`,
+      );
     this.stream.expect(presentation.presentationIdx, presentation.code);
   }
 
@@ -143,7 +154,9 @@ export class OpenEphysZmqAcquisition implements Acquisition {
         frames = await sub.receive();
       } catch (err) {
         if (this.stopped || sub.closed) return;
-        this.options.log?.(`rig data socket error: ${err instanceof Error ? err.message : String(err)}; still listening`);
+        this.options.log?.(
+          `rig data socket error: ${err instanceof Error ? err.message : String(err)}; still listening`,
+        );
         continue;
       }
       stream.push(frames);
@@ -165,7 +178,11 @@ export class OpenEphysZmqAcquisition implements Acquisition {
 
   private async heartbeatLoop(): Promise<void> {
     const every = this.options.heartbeatEveryMs ?? 2000;
-    const body = JSON.stringify({ application: this.options.application ?? "cortexloop", uuid: this.uuid, type: "heartbeat" });
+    const body = JSON.stringify({
+      application: this.options.application ?? "cortexloop",
+      uuid: this.uuid,
+      type: "heartbeat",
+    });
     while (!this.stopped) {
       const req = this.req!;
       const sentAt = performance.now();
@@ -178,10 +195,15 @@ export class OpenEphysZmqAcquisition implements Acquisition {
         this.setLink("connected", `rig at ${this.endpoint} answers heartbeats`);
         if (!heartbeatReplies.has(text) && !this.oddReplyLogged) {
           this.oddReplyLogged = true;
-          this.options.log?.(`rig heartbeat reply was ${JSON.stringify(text.slice(0, 60))}, expected one of ${[...heartbeatReplies].map((r) => `"${r}"`).join(", ")}; the link counts as up`);
+          this.options.log?.(
+            `rig heartbeat reply was ${JSON.stringify(text.slice(0, 60))}, expected one of ` +
+              `${[...heartbeatReplies].map((r) => `"${r}"`).join(", ")}; the link counts as up`,
+          );
         } else if (text === "JSON message could not be read" && !this.oddReplyLogged) {
           this.oddReplyLogged = true;
-          this.options.log?.("the rig could not read cortexloop's heartbeat JSON; the link counts as up, but tell the developers");
+          this.options.log?.(
+            "the rig could not read cortexloop's heartbeat JSON; the link counts as up, but tell the developers",
+          );
         }
       } catch (err) {
         if (this.stopped) return;
@@ -189,7 +211,9 @@ export class OpenEphysZmqAcquisition implements Acquisition {
         req.close();
         this.openHeartbeat();
         const why = err instanceof Error ? err.message : String(err);
-        const msg = `Rig at ${this.heartbeatEndpoint} stopped answering heartbeats (${why}); counts received so far are kept and the data socket stays open; reconnecting the heartbeat.`;
+        const msg =
+          `Rig at ${this.heartbeatEndpoint} stopped answering heartbeats (${why}); counts received so ` +
+          `far are kept and the data socket stays open; reconnecting the heartbeat.`;
         if (this.link !== "degraded") this.sink?.fault({ code: "heartbeat-lost", message: msg, presentationIdxs: [] });
         this.setLink("degraded", msg);
       }

@@ -9,17 +9,26 @@ function portFree(port: number, host: string): Promise<boolean> {
 }
 
 /** The first port of a run of `span` consecutive free loopback ports (a data port and its heartbeat port, say). */
-export async function freeLoopbackPorts(span = 1, host = "127.0.0.1", avoid: ReadonlySet<number> = new Set()): Promise<number> {
+export async function freeLoopbackPorts(
+  span = 1,
+  host = "127.0.0.1",
+  avoid: ReadonlySet<number> = new Set(),
+): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 40_000);
     let ok = true;
     for (let i = 0; i < span && ok; i++) ok = !avoid.has(base + i) && (await portFree(base + i, host));
     if (ok) return base;
   }
-  throw new Error(`No run of ${span} free ports on ${host} after 200 tries; close other programs listening on loopback and try again.`);
+  throw new Error(
+    `No run of ${span} free ports on ${host} after 200 tries; close other programs listening on loopback and try ` +
+      `again.`,
+  );
 }
 
-/** Distinct free loopback ports for a simulated rig: data (and heartbeat at data + 1), Network Events, virtual display. */
+/**
+ * Distinct free loopback ports for a simulated rig: data (and heartbeat at data + 1), Network Events, virtual display.
+ */
 export async function simRigPorts(): Promise<{ dataPort: number; eventsPort: number; displayPort: number }> {
   const dataPort = await freeLoopbackPorts(2);
   const eventsPort = await freeLoopbackPorts(1, "127.0.0.1", new Set([dataPort, dataPort + 1]));

@@ -55,7 +55,14 @@ export class SerialEventBox implements EventCodeOutput {
   async open(): Promise<void> {
     await this.dispose();
     this.lost = undefined;
-    const port = new SerialPort({ path: this.options.path, baudRate: this.options.baudRate ?? 115200, dataBits: 8, stopBits: 1, parity: "none", autoOpen: false });
+    const port = new SerialPort({
+      path: this.options.path,
+      baudRate: this.options.baudRate ?? 115200,
+      dataBits: 8,
+      stopBits: 1,
+      parity: "none",
+      autoOpen: false,
+    });
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
     this.device = serialDevice(this.options.path);
     const parser = port.pipe(new ReadlineParser({ delimiter: "\n" }));
@@ -67,7 +74,10 @@ export class SerialEventBox implements EventCodeOutput {
     const identified = await this.request("?", (l) => l === eventBoxIdentity, this.options.identifyTimeoutMs ?? 1000);
     if (!identified) {
       await this.dispose();
-      throw new Error(`No event box answered on ${this.options.path} (sent "?", expected "${eventBoxIdentity}"); nothing was sent. Check the cable and that the box runs the cortexloop firmware.`);
+      throw new Error(
+        `No event box answered on ${this.options.path} (sent "?", expected "${eventBoxIdentity}"); nothing was ` +
+          `sent. Check the cable and that the box runs the cortexloop firmware.`,
+      );
     }
   }
 
@@ -117,10 +127,13 @@ export class SerialEventBox implements EventCodeOutput {
     if (this.port !== undefined && this.lost === undefined) {
       const now = serialDevice(this.options.path);
       if (now === undefined) this.markLost(`${this.options.path} no longer exists`);
-      else if (now !== this.device) this.markLost(`${this.options.path} now names another device (${now}, opened as ${this.device ?? "unknown"})`);
+      else if (now !== this.device)
+        this.markLost(`${this.options.path} now names another device (${now}, opened as ${this.device ?? "unknown"})`);
     }
     if (this.port === undefined || this.lost !== undefined) {
-      throw new PortLostError(`Event box on ${this.options.path} is gone (${this.lost ?? "not open"}) while sending code ${code}`);
+      throw new PortLostError(
+        `Event box on ${this.options.path} is gone (${this.lost ?? "not open"}) while sending code ${code}`,
+      );
     }
   }
 
@@ -128,10 +141,17 @@ export class SerialEventBox implements EventCodeOutput {
     this.throwIfLost(code);
     const ack = `A${code}`;
     for (let attempt = 1; attempt <= 2; attempt++) {
-      if (await this.request(`W${code}`, (l) => l === ack, this.options.ackTimeoutMs ?? 20)) return { confirmed: true, attempts: attempt };
+      if (await this.request(`W${code}`, (l) => l === ack, this.options.ackTimeoutMs ?? 20))
+        return { confirmed: true, attempts: attempt };
       this.throwIfLost(code);
     }
-    return { confirmed: false, attempts: 2, message: `no "${ack}" from the event box on ${this.options.path} within ${this.options.ackTimeoutMs ?? 20} ms, twice` };
+    return {
+      confirmed: false,
+      attempts: 2,
+      message:
+        `no "${ack}" from the event box on ${this.options.path} within ${this.options.ackTimeoutMs ?? 20} ` +
+        `ms, twice`,
+    };
   }
 
   async clear(): Promise<void> {

@@ -28,7 +28,8 @@ function maskOf(lines: readonly number[]): { lo: number; hi: number } {
   let lo = 0;
   let hi = 0;
   for (const l of lines) {
-    if (!Number.isInteger(l) || l < 0 || l > 63) throw new Error(`CodeLines: line ${l} is outside 0..63; TTL words have 64 lines`);
+    if (!Number.isInteger(l) || l < 0 || l > 63)
+      throw new Error(`CodeLines: line ${l} is outside 0..63; TTL words have 64 lines`);
     if (l < 32) lo |= 1 << l;
     else hi |= 1 << (l - 32);
   }
@@ -45,7 +46,10 @@ export class CodeReader {
   constructor(lines: CodeLines = {}) {
     this.strobe = lines.strobeLine;
     this.masked = new Set(lines.maskedLines ?? []);
-    if (this.strobe !== undefined && this.masked.has(this.strobe)) throw new Error(`CodeLines: the strobe line ${this.strobe} is also masked; a photodiode cannot share the strobe's line`);
+    if (this.strobe !== undefined && this.masked.has(this.strobe))
+      throw new Error(
+        `CodeLines: the strobe line ${this.strobe} is also masked; a photodiode cannot share the strobe's line`,
+      );
     const mask = maskOf([...this.masked, ...(this.strobe === undefined ? [] : [this.strobe])]);
     this.keepLo = ~mask.lo >>> 0;
     this.keepHi = ~mask.hi >>> 0;

@@ -56,18 +56,27 @@ export interface EventCodeResult {
 /** Event codes out (RIG_PROTOCOL.md section 2): serial event box or Open Ephys Network Events. */
 export interface EventCodeOutput {
   open(): Promise<void>;
-  /** Before a session: throws a RigNotReadyError that says why when the rig cannot take one (Network Events: the GUI is not acquiring). */
+  /**
+   * Before a session: throws a RigNotReadyError that says why when the rig cannot take one (Network Events: the GUI is
+   * not acquiring).
+   */
   checkReady?(): Promise<void>;
   send(code: number): Promise<EventCodeResult>;
   /** Clears the code after the stimulus; a result that is not confirmed is reported against the presentation. */
   clear(): Promise<EventCodeResult | void>;
-  /** Starts the rig's own recording for the session `sessionUuid` where the rig file asks for it (Network Events StartRecord). */
+  /**
+   * Starts the rig's own recording for the session `sessionUuid` where the rig file asks for it (Network Events
+   * StartRecord).
+   */
   startRecording?(sessionUuid: string): Promise<EventCodeResult>;
   stopRecording?(): Promise<EventCodeResult>;
   close(): Promise<void>;
 }
 
-/** The rig cannot take a session now (Network Events answers that the GUI is not acquiring, or does not answer); nothing was stored. */
+/**
+ * The rig cannot take a session now (Network Events answers that the GUI is not acquiring, or does not answer); nothing
+ * was stored.
+ */
 export class RigNotReadyError extends Error {
   readonly code = "rig-not-ready";
 }
@@ -94,9 +103,15 @@ export interface Acquisition {
   readonly openPresentations: number;
   /** Resolves once every expected presentation has final counts, or after `timeoutMs`, flagging the rest incomplete. */
   drain(timeoutMs: number): Promise<void>;
-  /** Set once the rig's stream proves unreadable for good (a ZMQ Interface older than the contract): why, in a person's words. */
+  /**
+   * Set once the rig's stream proves unreadable for good (a ZMQ Interface older than the contract): why, in a person's
+   * words.
+   */
   readonly refusal?: string;
-  /** Messages read from the rig so far, when the acquisition can tell: a count that stops moving is a stream that stopped. */
+  /**
+   * Messages read from the rig so far, when the acquisition can tell: a count that stops moving is a stream that
+   * stopped.
+   */
   readonly messagesReceived?: number;
   stop(): Promise<void>;
 }

@@ -16,7 +16,9 @@ export interface VirtualDisplayOptions {
    * calibration lands (src/stimulus); the frame on the wire is what a calibrated screen would emit.
    */
   calibrate?: (pixels0to255: Uint8Array) => Uint8Array;
-  /** On open, how long to wait for a simulated rig to connect before the first frame (PUB drops frames nobody hears). */
+  /**
+   * On open, how long to wait for a simulated rig to connect before the first frame (PUB drops frames nobody hears).
+   */
   waitForSubscriberMs?: number;
 }
 
@@ -55,7 +57,10 @@ export class VirtualDisplay implements Display {
       await pub.bind(this.endpoint);
     } catch (err) {
       pub.close();
-      throw new Error(`Virtual display could not bind ${this.endpoint} (${err instanceof Error ? err.message : String(err)}); nothing was shown. Free the port or set display.endpoint in the rig file.`);
+      throw new Error(
+        `Virtual display could not bind ${this.endpoint} (${err instanceof Error ? err.message : String(err)}); ` +
+          `nothing was shown. Free the port or set display.endpoint in the rig file.`,
+      );
     }
     this.pub = pub;
     // Give a subscriber that just connected time to send its subscription.
@@ -80,7 +85,11 @@ export class VirtualDisplay implements Display {
       screen: this.options.screen ?? { width, height, x: 0, y: 0 },
       ...extra,
     };
-    await pub.send([frameTopic, JSON.stringify(header), Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength)]);
+    await pub.send([
+      frameTopic,
+      JSON.stringify(header),
+      Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength),
+    ]);
   }
 
   async close(): Promise<void> {

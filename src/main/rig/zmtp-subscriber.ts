@@ -43,11 +43,14 @@ export class ZmtpSubscriber {
     this.frames = [];
     const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true });
     this.socket = socket;
-    this.stream = new ZmtpStream(() => {
-      socket.write(zmtpReady("SUB"));
-      // Subscribe to everything: a message whose body is 0x01 followed by the (empty) topic.
-      socket.write(Buffer.from([0x00, 0x01, 0x01]));
-    }, this.options.maxFrameBytes ?? 64 << 20);
+    this.stream = new ZmtpStream(
+      () => {
+        socket.write(zmtpReady("SUB"));
+        // Subscribe to everything: a message whose body is 0x01 followed by the (empty) topic.
+        socket.write(Buffer.from([0x00, 0x01, 0x01]));
+      },
+      this.options.maxFrameBytes ?? 64 << 20,
+    );
     socket.on("connect", () => {
       socket.write(zmtpGreeting());
       this.report(true, `connected to tcp://${this.options.host}:${this.options.port}`);
@@ -66,7 +69,11 @@ export class ZmtpSubscriber {
       if (this.socket !== socket) return;
       this.socket = undefined;
       if (this.stopped) return;
-      this.report(false, `connection to tcp://${this.options.host}:${this.options.port} closed; reconnecting every ${this.options.reconnectMs ?? 100} ms`);
+      this.report(
+        false,
+        `connection to tcp://${this.options.host}:${this.options.port} closed; reconnecting every ` +
+          `${this.options.reconnectMs ?? 100} ms`,
+      );
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.open();

@@ -33,7 +33,11 @@ export function zmtpFrameHeader(size: number, more: boolean, command = false): B
 
 /** The READY command announcing our socket type. */
 export function zmtpReady(socketType: "PUB" | "SUB"): Buffer {
-  const body = Buffer.concat([Buffer.from("\x05READY\x0bSocket-Type", "latin1"), Buffer.from([0, 0, 0, socketType.length]), Buffer.from(socketType, "ascii")]);
+  const body = Buffer.concat([
+    Buffer.from("\x05READY\x0bSocket-Type", "latin1"),
+    Buffer.from([0, 0, 0, socketType.length]),
+    Buffer.from(socketType, "ascii"),
+  ]);
   return Buffer.concat([zmtpFrameHeader(body.length, false, true), body]);
 }
 
@@ -55,7 +59,12 @@ export function readZmtpFrame(buf: Buffer, o: number, maxFrameBytes = Number.MAX
   const size = long ? buf.readUInt32BE(o + 1) * 2 ** 32 + buf.readUInt32BE(o + 5) : buf[o + 1]!;
   if (size > maxFrameBytes) throw new Error(`a ZMTP frame of ${size} bytes exceeds the ${maxFrameBytes}-byte limit`);
   if (buf.length - o - head < size) return undefined;
-  return { body: buf.subarray(o + head, o + head + size), more: (flags & 0x01) !== 0, command: (flags & 0x04) !== 0, next: o + head + size };
+  return {
+    body: buf.subarray(o + head, o + head + size),
+    more: (flags & 0x01) !== 0,
+    command: (flags & 0x04) !== 0,
+    next: o + head + size,
+  };
 }
 
 /**

@@ -24,9 +24,17 @@ export interface HealthOptions {
   probeEveryMs: number;
 }
 
-export const defaultHealthOptions: HealthOptions = { noDataMs: 3000, noOnsetMs: 3000, unconfirmedInARow: 3, probeEveryMs: 250 };
+export const defaultHealthOptions: HealthOptions = {
+  noDataMs: 3000,
+  noOnsetMs: 3000,
+  unconfirmedInARow: 3,
+  probeEveryMs: 250,
+};
 
-/** The link as the session sees it: data flowing and everything answering, something lost but data flowing, or no way to run. */
+/**
+ * The link as the session sees it: data flowing and everything answering, something lost but data flowing, or no way to
+ * run.
+ */
 export type SessionLinkState = "connected" | "degraded" | "down";
 
 export type HealthProblemKind = "no-data" | "no-onset" | "heartbeat-lost" | "event-codes";
@@ -39,7 +47,10 @@ export interface HealthProblem {
 export interface HealthDeps {
   clock: Clock;
   /** What health reads of the rig: the acquisition's message count, and the event-code input to probe. */
-  rig: { acquisition: { readonly messagesReceived?: number }; eventCodes: Pick<EventCodeOutput, "checkReady" | "clear"> };
+  rig: {
+    acquisition: { readonly messagesReceived?: number };
+    eventCodes: Pick<EventCodeOutput, "checkReady" | "clear">;
+  };
   store: SessionStore;
   sessionId: number;
   log: (line: string) => void;
@@ -78,7 +89,9 @@ export class RigHealth {
     this.lastDataAtMs = deps.clock.nowMs();
   }
 
-  /** The acquisition's own link report (the heartbeat): degraded counts as a lost heartbeat until it is connected again. */
+  /**
+   * The acquisition's own link report (the heartbeat): degraded counts as a lost heartbeat until it is connected again.
+   */
   link(state: RigLinkState, message: string): void {
     if (state === "degraded") this.heartbeatDown = true;
     else if (state === "connected") this.heartbeatDown = false;
@@ -96,7 +109,8 @@ export class RigHealth {
     if (this.earlyOnsets.delete(presentationIdx)) return;
     this.awaitingOnset.set(presentationIdx, this.deps.clock.nowMs());
     // Codes sent before the latest onset lost only their own TTL (a fault the stream reports): forget them.
-    if (this.awaitingOnset.size > 64) for (const [idx, at] of this.awaitingOnset) if (at < this.lastOnsetAtMs) this.awaitingOnset.delete(idx);
+    if (this.awaitingOnset.size > 64)
+      for (const [idx, at] of this.awaitingOnset) if (at < this.lastOnsetAtMs) this.awaitingOnset.delete(idx);
   }
 
   /** Its onset TTL arrived. */
@@ -105,7 +119,10 @@ export class RigHealth {
     this.lastOnsetAtMs = this.deps.clock.nowMs();
   }
 
-  /** Messages the acquisition has read so far, when it says (undefined: this rig cannot tell, and no-data is not checked). */
+  /**
+   * Messages the acquisition has read so far, when it says (undefined: this rig cannot tell, and no-data is not
+   * checked).
+   */
   private messages(): number | undefined {
     return this.deps.rig.acquisition.messagesReceived;
   }
@@ -127,15 +144,28 @@ export class RigHealth {
     const o = this.options;
     const age = this.dataAgeMs();
     if (age >= o.noDataMs) {
-      return { kind: "no-data", message: `no data from the rig for ${Math.round(age)} ms (the limit is ${o.noDataMs} ms): its stream stopped` };
+      return {
+        kind: "no-data",
+        message: `no data from the rig for ${Math.round(age)} ms (the limit is ${o.noDataMs} ms): its stream stopped`,
+      };
     }
     if (this.unconfirmed >= o.unconfirmedInARow) {
-      return { kind: "event-codes", message: `the rig's event-code input did not confirm the last ${this.unconfirmed} codes (the limit is ${o.unconfirmedInARow} in a row): it is not answering` };
+      return {
+        kind: "event-codes",
+        message:
+          `the rig's event-code input did not confirm the last ${this.unconfirmed} codes (the limit is ` +
+          `${o.unconfirmedInARow} in a row): it is not answering`,
+      };
     }
     const now = this.deps.clock.nowMs();
     for (const [idx, sentAt] of this.awaitingOnset) {
       if (sentAt >= this.lastOnsetAtMs && now - sentAt >= o.noOnsetMs) {
-        return { kind: "no-onset", message: `presentation ${idx}'s code was confirmed ${Math.round(now - sentAt)} ms ago and no onset TTL has come since (the limit is ${o.noOnsetMs} ms): the TTLs are not reaching the rig's stream` };
+        return {
+          kind: "no-onset",
+          message:
+            `presentation ${idx}'s code was confirmed ${Math.round(now - sentAt)} ms ago and no onset TTL ` +
+            `has come since (the limit is ${o.noOnsetMs} ms): the TTLs are not reaching the rig's stream`,
+        };
       }
     }
     if (this.heartbeatDown) return { kind: "heartbeat-lost", message: "the rig stopped answering heartbeats" };
@@ -167,10 +197,16 @@ export class RigHealth {
     if (p === undefined) return { go: true, paused: false };
     const { clock, store, sessionId } = this.deps;
     this.deps.flush();
-    this.deps.fault({ code: p.kind === "heartbeat-lost" ? "heartbeat-lost" : "other", message: `session paused before presentation ${idx}: ${p.message}; ${idx} presentations are saved`, presentationIdxs: [] });
+    this.deps.fault({
+      code: p.kind === "heartbeat-lost" ? "heartbeat-lost" : "other",
+      message: `session paused before presentation ${idx}: ${p.message}; ${idx} presentations are saved`,
+      presentationIdxs: [],
+    });
     this.deps.flush();
     store.appendSessionEvent(sessionId, "paused", `${p.message}; ${idx} presentations are saved`);
-    this.deps.log(`session paused before presentation ${idx}: ${p.message}; everything so far is saved; waiting for the rig`);
+    this.deps.log(
+      `session paused before presentation ${idx}: ${p.message}; everything so far is saved; waiting for the rig`,
+    );
     const since = clock.nowMs();
     const back = await this.waitUntilBack(p.kind, signal);
     const waitedMs = clock.nowMs() - since;
@@ -193,7 +229,8 @@ export class RigHealth {
       await clock.sleep(this.options.probeEveryMs, signal);
       if (signal?.aborted) return false;
       const age = this.dataAgeMs();
-      const flowing = startMessages === undefined || (this.lastMessages !== startMessages && age < this.options.noDataMs);
+      const flowing =
+        startMessages === undefined || (this.lastMessages !== startMessages && age < this.options.noDataMs);
       if (kind === "no-data" && !flowing) continue;
       if (kind === "heartbeat-lost") {
         if (!this.heartbeatDown) return true;
@@ -206,7 +243,9 @@ export class RigHealth {
     }
   }
 
-  /** Network Events: IsAcquiring answers 1 (and the lines are lowered); a serial box: clearing the word is confirmed. */
+  /**
+   * Network Events: IsAcquiring answers 1 (and the lines are lowered); a serial box: clearing the word is confirmed.
+   */
   private async eventCodesAnswer(): Promise<boolean> {
     const codes = this.deps.rig.eventCodes;
     try {

@@ -8,7 +8,8 @@ import type { SessionStore } from "../store/store.js";
  */
 export function replayProtocol(store: SessionStore, sessionRef: string | number): Protocol {
   const session = store.findSession(sessionRef);
-  if (session === undefined) throw new Error(`No session "${sessionRef}" in ${store.file}; run \`cortexloop sessions\` to list them.`);
+  if (session === undefined)
+    throw new Error(`No session "${sessionRef}" in ${store.file}; run \`cortexloop sessions\` to list them.`);
   const original = protocolSchema.parse(JSON.parse(store.protocolText(session.protocolId)));
   const presented = store.presentations(session.id).filter((p) => p.status !== "skipped");
   if (presented.length === 0) throw new Error(`Session ${session.uuid} has no presentations to replay.`);

@@ -32,7 +32,10 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** How often to retry a lost event-code port while paused. */
   reconnectEveryMs?: number;
-  /** When the rig counts as gone quiet (no data, no onset TTLs, codes not confirmed): the session pauses until it is back. */
+  /**
+   * When the rig counts as gone quiet (no data, no onset TTLs, codes not confirmed): the session pauses until it is
+   * back.
+   */
   health?: Partial<HealthOptions>;
   /** The display the session runs on (refresh, pre-flight), stored with it (window displays and photodiodes). */
   display?: SessionDisplayRecord;
@@ -48,7 +51,10 @@ export interface SessionResult {
   faults: number;
 }
 
-/** The rig's stream cannot be counted (RIG_PROTOCOL.md section 1 refused, e.g. a pre-0.3 ZMQ Interface): the session ends, failed. */
+/**
+ * The rig's stream cannot be counted (RIG_PROTOCOL.md section 1 refused, e.g. a pre-0.3 ZMQ Interface): the session
+ * ends, failed.
+ */
 export class RigRefusedError extends Error {
   readonly code = "rig-refused";
 }
@@ -69,7 +75,8 @@ export class SessionRunner {
     const { store, rig, clock } = this.deps;
     const log = this.deps.log ?? (() => {});
     const { protocol } = options.protocol;
-    // The rig must be able to take the session before anything is stored, images included (Network Events: the GUI acquiring).
+    // The rig must be able to take the session before anything is stored, images included (Network Events: the GUI
+    // acquiring).
     await rig.eventCodes.open();
     try {
       await rig.eventCodes.checkReady?.();
@@ -104,16 +111,32 @@ export class SessionRunner {
       writer.addFault(f);
       log(`fault ${f.code}: ${f.message}`);
     };
-    const health = new RigHealth({ clock, rig, store, sessionId: session.id, log, fault, flush: () => writer.flush() }, options.health);
+    const health = new RigHealth(
+      { clock, rig, store, sessionId: session.id, log, fault, flush: () => writer.flush() },
+      options.health,
+    );
     const display = new DisplaySteps(store, session.id, rig, fault, options.display);
-    store.appendSessionEvent(session.id, "started", `${schedule.length} presentations scheduled on rig ${options.rigName}`);
-    log(`session ${session.uuid} started: ${schedule.length} presentations of "${protocol.name}" on rig ${options.rigName}`);
+    store.appendSessionEvent(
+      session.id,
+      "started",
+      `${schedule.length} presentations scheduled on rig ${options.rigName}`,
+    );
+    log(
+      `session ${session.uuid} started: ${schedule.length} presentations of "${protocol.name}" on rig ` +
+        `${options.rigName}`,
+    );
 
     await rig.acquisition.start({
       counts: (c) => {
         if (stored.has(c.presentationIdx)) writer.addCounts(c);
         else if (codeOf.has(c.presentationIdx)) early.set(c.presentationIdx, c);
-        else fault({ code: "other", message: `counts arrived for presentation ${c.presentationIdx}, which was never shown; they were not stored`, presentationIdxs: [] });
+        else
+          fault({
+            code: "other",
+            message:
+              `counts arrived for presentation ${c.presentationIdx}, which was never shown; they were not ` + `stored`,
+            presentationIdxs: [],
+          });
         const code = codeOf.get(c.presentationIdx);
         if (code !== undefined) {
           codes.release(code);
@@ -161,13 +184,25 @@ export class SessionRunner {
             shownMs = onset === undefined ? clock.nowMs() - t0 : DisplaySteps.controllerMs(onset, clock, t0);
             confirmed = sent.confirmed;
             if (!sent.confirmed) {
-              fault({ code: "event-code-unconfirmed", message: `event code ${code} of presentation ${item.idx} was not confirmed after ${sent.attempts} attempts${sent.message ? `: ${sent.message}` : ""}`, presentationIdxs: [item.idx] });
+              fault({
+                code: "event-code-unconfirmed",
+                message:
+                  `event code ${code} of presentation ${item.idx} was not confirmed after ${sent.attempts} ` +
+                  `attempts${sent.message ? `: ${sent.message}` : ""}`,
+                presentationIdxs: [item.idx],
+              });
             }
             break;
           } catch (err) {
             if (!(err instanceof PortLostError)) throw err;
             writer.flush();
-            fault({ code: "serial-port-lost", message: `${err.message} at presentation ${item.idx}; ${item.idx} presentations are saved; paused until the port returns`, presentationIdxs: [item.idx] });
+            fault({
+              code: "serial-port-lost",
+              message:
+                `${err.message} at presentation ${item.idx}; ${item.idx} presentations are saved; paused ` +
+                `until the port returns`,
+              presentationIdxs: [item.idx],
+            });
             writer.flush();
             store.appendSessionEvent(session.id, "paused", err.message);
             const back = await this.waitForPort(options.reconnectEveryMs ?? 1000, signal);
@@ -199,9 +234,19 @@ export class SessionRunner {
         const next = schedule[i + 1];
         if (next !== undefined) display.preload({ ...frame, seq: next.idx, image: next.image, sha256: next.sha256 });
         await display.finish(item.idx, stimulusMs, frames, clock, signal);
-        const cleared = await rig.eventCodes.clear().catch((err: unknown) => log(`clearing the event word failed: ${err instanceof Error ? err.message : String(err)}`));
+        const cleared = await rig.eventCodes
+          .clear()
+          .catch((err: unknown) =>
+            log(`clearing the event word failed: ${err instanceof Error ? err.message : String(err)}`),
+          );
         if (cleared !== undefined && !cleared.confirmed) {
-          fault({ code: "event-code-unconfirmed", message: `clearing event code ${code} after presentation ${item.idx} was not confirmed${cleared.message ? `: ${cleared.message}` : ""}`, presentationIdxs: [item.idx] });
+          fault({
+            code: "event-code-unconfirmed",
+            message:
+              `clearing event code ${code} after presentation ${item.idx} was not confirmed` +
+              `${cleared.message ? `: ${cleared.message}` : ""}`,
+            presentationIdxs: [item.idx],
+          });
         }
       }
       if (signal?.aborted) state = "interrupted";
@@ -211,12 +256,33 @@ export class SessionRunner {
       state = "failed";
       const message = err instanceof Error ? err.message : String(err);
       // A refused rig stream already has its fault, with the same words.
-      if (!(err instanceof RigRefusedError)) fault({ code: "other", message: `session failed at presentation ${presented}: ${message}`, presentationIdxs: [] });
+      if (!(err instanceof RigRefusedError))
+        fault({
+          code: "other",
+          message: `session failed at presentation ${presented}: ${message}`,
+          presentationIdxs: [],
+        });
       log(`session failed: ${message}; ${presented} presentations are saved`);
     } finally {
-      for (const idx of early.keys()) fault({ code: "other", message: `counts arrived for presentation ${idx}, which was never shown; they were not stored`, presentationIdxs: [] });
-      const stopped = await rig.eventCodes.stopRecording?.().catch((err: unknown) => ({ confirmed: false, attempts: 1, message: err instanceof Error ? err.message : String(err) }));
-      if (stopped !== undefined && !stopped.confirmed) fault({ code: "other", message: `the rig's recording was not stopped: ${stopped.message ?? "no reason given"}; stop it in the Open Ephys GUI`, presentationIdxs: [] });
+      for (const idx of early.keys())
+        fault({
+          code: "other",
+          message: `counts arrived for presentation ${idx}, which was never shown; they were not stored`,
+          presentationIdxs: [],
+        });
+      const stopped = await rig.eventCodes.stopRecording?.().catch((err: unknown) => ({
+        confirmed: false,
+        attempts: 1,
+        message: err instanceof Error ? err.message : String(err),
+      }));
+      if (stopped !== undefined && !stopped.confirmed)
+        fault({
+          code: "other",
+          message:
+            `the rig's recording was not stopped: ${stopped.message ?? "no reason given"}; stop it in the ` +
+            `Open Ephys GUI`,
+          presentationIdxs: [],
+        });
       display.storeFrames();
       writer.close();
       // "With counts" means complete counts, as `show` says; incomplete ones are stored and flagged.
@@ -227,11 +293,24 @@ export class SessionRunner {
       store.appendSessionEvent(
         session.id,
         state,
-        state === "interrupted" ? `interrupted after ${presented} of ${schedule.length} presentations; everything so far is saved` : `${presented} presentations`,
+        state === "interrupted"
+          ? `interrupted after ${presented} of ${schedule.length} presentations; everything so far is saved`
+          : `${presented} presentations`,
       );
     }
-    log(`session ${session.uuid} ${state}: ${presented}/${schedule.length} presented, ${countsStored} with complete counts, ${faults} faults`);
-    return { sessionId: session.id, uuid: session.uuid, state, scheduled: schedule.length, presented, countsStored, faults };
+    log(
+      `session ${session.uuid} ${state}: ${presented}/${schedule.length} presented, ${countsStored} with complete ` +
+        `counts, ${faults} faults`,
+    );
+    return {
+      sessionId: session.id,
+      uuid: session.uuid,
+      state,
+      scheduled: schedule.length,
+      presented,
+      countsStored,
+      faults,
+    };
   }
 
   /** Ends the session when the rig's stream cannot be counted at all (a ZMQ Interface older than the contract). */
@@ -240,14 +319,33 @@ export class SessionRunner {
     if (refusal !== undefined) throw new RigRefusedError(refusal);
   }
 
-  /** Starts the rig's own recording for this session where the rig file asks (Network Events StartRecord); a failure is a fault, not a stop. */
+  /**
+   * Starts the rig's own recording for this session where the rig file asks (Network Events StartRecord); a failure is
+   * a fault, not a stop.
+   */
   private async startRecording(sessionId: number, uuid: string, fault: (f: FaultRecord) => void): Promise<void> {
     const start = this.deps.rig.eventCodes.startRecording;
     if (start === undefined) return;
-    const started = await start.call(this.deps.rig.eventCodes, uuid).catch((err: unknown) => ({ confirmed: false, attempts: 1, message: err instanceof Error ? err.message : String(err) }));
+    const started = await start.call(this.deps.rig.eventCodes, uuid).catch((err: unknown) => ({
+      confirmed: false,
+      attempts: 1,
+      message: err instanceof Error ? err.message : String(err),
+    }));
     if (started.attempts === 0) return;
-    if (started.confirmed) this.deps.store.appendSessionEvent(sessionId, "note", `the rig's recording started; its folder name begins with ${uuid}_`);
-    else fault({ code: "other", message: `the rig's recording was not started for session ${uuid}: ${started.message ?? "no reason given"}; counts are stored as usual`, presentationIdxs: [] });
+    if (started.confirmed)
+      this.deps.store.appendSessionEvent(
+        sessionId,
+        "note",
+        `the rig's recording started; its folder name begins with ${uuid}_`,
+      );
+    else
+      fault({
+        code: "other",
+        message:
+          `the rig's recording was not started for session ${uuid}: ` +
+          `${started.message ?? "no reason given"}; counts are stored as usual`,
+        presentationIdxs: [],
+      });
   }
 
   private async waitForPort(everyMs: number, signal?: AbortSignal): Promise<boolean> {

@@ -1,7 +1,15 @@
 import { dirname, resolve } from "node:path";
 import type { Block, ImageSource, Protocol } from "../protocol/schema.js";
 import type { SessionStore } from "../store/store.js";
-import { decodeImage, encodePng, generateImages, readImageFolder, readImageZip, Random, type RgbImage } from "../../stimulus/index.js";
+import {
+  decodeImage,
+  encodePng,
+  generateImages,
+  readImageFolder,
+  readImageZip,
+  Random,
+  type RgbImage,
+} from "../../stimulus/index.js";
 
 export interface StoredImage {
   sha256: string;
@@ -16,7 +24,11 @@ export interface ScheduledPresentation {
 }
 
 /** Loads a source's images, stores each PNG once by content hash, and returns them in source order. */
-export async function resolveSource(source: ImageSource, protocolFile: string, store: SessionStore): Promise<StoredImage[]> {
+export async function resolveSource(
+  source: ImageSource,
+  protocolFile: string,
+  store: SessionStore,
+): Promise<StoredImage[]> {
   const base = dirname(resolve(protocolFile));
   if (source.kind === "stored") {
     const out: StoredImage[] = [];
@@ -26,7 +38,10 @@ export async function resolveSource(source: ImageSource, protocolFile: string, s
       if (image === undefined) {
         const png = store.getStimulusPng(sha);
         if (png === undefined) {
-          throw new Error(`Stimulus ${sha} named by ${protocolFile} is not in the database ${store.file}; nothing was run. Use the database the session was recorded in.`);
+          throw new Error(
+            `Stimulus ${sha} named by ${protocolFile} is not in the database ${store.file}; nothing was run. Use ` +
+              `the database the session was recorded in.`,
+          );
         }
         image = await decodeImage(png, `stimulus ${sha}`);
         cache.set(sha, image);
@@ -37,11 +52,18 @@ export async function resolveSource(source: ImageSource, protocolFile: string, s
   }
   let images: { image: RgbImage; origin: string }[];
   if (source.kind === "generator") {
-    images = generateImages(source.generator, source.count, source.size, source.seed).map((image, i) => ({ image, origin: `${source.generator}:${source.seed}:${i}` }));
+    images = generateImages(source.generator, source.count, source.size, source.seed).map((image, i) => ({
+      image,
+      origin: `${source.generator}:${source.seed}:${i}`,
+    }));
   } else {
     const path = resolve(base, source.path);
     const named = source.kind === "folder" ? await readImageFolder(path) : await readImageZip(path);
-    if (named.length === 0) throw new Error(`${path} holds no PNG or JPEG images; nothing was run. Point the protocol's source at a folder or zip of images.`);
+    if (named.length === 0)
+      throw new Error(
+        `${path} holds no PNG or JPEG images; nothing was run. Point the protocol's source at a folder or zip of ` +
+          `images.`,
+      );
     images = named.map((n) => ({ image: n, origin: `${source.kind}:${source.path}:${n.name}` }));
   }
   const out: StoredImage[] = [];
@@ -58,19 +80,25 @@ export function expandBlocks(protocol: Protocol, sources: Map<string, StoredImag
   const out: ScheduledPresentation[] = [];
   protocol.blocks.forEach((block: Block, b) => {
     const all = sources.get(block.source);
-    if (all === undefined) throw new Error(`expandBlocks: block "${block.name}" names unknown source "${block.source}"`);
+    if (all === undefined)
+      throw new Error(`expandBlocks: block "${block.name}" names unknown source "${block.source}"`);
     const items = block.maxImages === undefined ? all : all.slice(0, block.maxImages);
     const rng = new Random((protocol.seed * 1000003 + b * 7919) >>> 0);
     const once = block.order === "shuffle" ? rng.shuffle(items) : items;
     for (let r = 0; r < block.repeats; r++) {
       const order = block.order === "shuffle-each-repeat" ? rng.shuffle(items) : once;
-      for (const item of order) out.push({ idx: out.length, block: block.name, sha256: item.sha256, image: item.image });
+      for (const item of order)
+        out.push({ idx: out.length, block: block.name, sha256: item.sha256, image: item.image });
     }
   });
   return out;
 }
 
-export async function buildSchedule(protocol: Protocol, protocolFile: string, store: SessionStore): Promise<ScheduledPresentation[]> {
+export async function buildSchedule(
+  protocol: Protocol,
+  protocolFile: string,
+  store: SessionStore,
+): Promise<ScheduledPresentation[]> {
   const sources = new Map<string, StoredImage[]>();
   for (const name of new Set(protocol.blocks.map((b) => b.source))) {
     sources.set(name, await resolveSource(protocol.sources[name]!, protocolFile, store));

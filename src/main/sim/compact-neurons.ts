@@ -1,7 +1,14 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { decodeImage, generateImages, isImageName, Random, readZipEntries, type RgbImage } from "../../stimulus/index.js";
+import {
+  decodeImage,
+  generateImages,
+  isImageName,
+  Random,
+  readZipEntries,
+  type RgbImage,
+} from "../../stimulus/index.js";
 import type { SimNeurons } from "./sim-rig.js";
 import { FastCompactModel, loadCompactModelFromNpy } from "../../models/index.js";
 
@@ -44,12 +51,15 @@ export async function defaultCompactLoader(): Promise<CompactModelLoader> {
 async function naturalCalibrationImages(modelsDir: string, count: number): Promise<RgbImage[]> {
   const imagesDir = join(modelsDir, "..", "images");
   if (!existsSync(imagesDir)) return [];
-  const zips = readdirSync(imagesDir).filter((f) => f.endsWith(".zip")).sort();
+  const zips = readdirSync(imagesDir)
+    .filter((f) => f.endsWith(".zip"))
+    .sort();
   const out: RgbImage[] = [];
   for (const zip of zips) {
     if (out.length >= count) break;
     const entries = await readZipEntries(join(imagesDir, zip), (name) => isImageName(name));
-    for (const e of entries.slice(0, Math.ceil(count / zips.length))) out.push(await decodeImage(e.data, `${zip}:${e.name}`));
+    for (const e of entries.slice(0, Math.ceil(count / zips.length)))
+      out.push(await decodeImage(e.data, `${zip}:${e.name}`));
   }
   return out.slice(0, count);
 }
@@ -82,7 +92,11 @@ export async function compactNeurons(options: CompactNeuronOptions): Promise<Sim
   const files = readdirSync(options.dir)
     .filter((f) => /^compact_model_.*\.npy$/.test(f))
     .sort();
-  if (files.length === 0) throw new Error(`No compact_model_*.npy files in ${options.dir}; nothing was simulated. Point --compact-models at shared/data/v4/compact_models.`);
+  if (files.length === 0)
+    throw new Error(
+      `No compact_model_*.npy files in ${options.dir}; nothing was simulated. Point --compact-models at ` +
+        `shared/data/v4/compact_models.`,
+    );
   const chosen = new Random(options.seed).shuffle(files).slice(0, Math.min(options.count, files.length));
   const loader = options.loader ?? (await defaultCompactLoader());
   const models: CompactModelLike[] = [];
@@ -91,7 +105,11 @@ export async function compactNeurons(options: CompactNeuronOptions): Promise<Sim
   const calibration =
     natural.length >= 24
       ? natural
-      : [...generateImages("gratings", 8, modelSide, options.seed), ...generateImages("noise", 8, modelSide, options.seed), ...generateImages("dots", 8, modelSide, options.seed)];
+      : [
+          ...generateImages("gratings", 8, modelSide, options.seed),
+          ...generateImages("noise", 8, modelSide, options.seed),
+          ...generateImages("dots", 8, modelSide, options.seed),
+        ];
   const input = toInput(calibration);
   const outputs = predictAll(models, input);
   input.dispose();

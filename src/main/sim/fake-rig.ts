@@ -1,7 +1,15 @@
 import { performance } from "node:perf_hooks";
 import { Random } from "../../stimulus/index.js";
 import type { PresentationCounts } from "../store/types.js";
-import type { Acquisition, AcquisitionSink, Display, EventCodeOutput, EventCodeResult, Rig, StimulusFrame } from "../rig/types.js";
+import type {
+  Acquisition,
+  AcquisitionSink,
+  Display,
+  EventCodeOutput,
+  EventCodeResult,
+  Rig,
+  StimulusFrame,
+} from "../rig/types.js";
 import type { NeuronPopulation } from "./neurons.js";
 
 export interface FakeRigOptions {
@@ -37,6 +45,8 @@ export class FakeRig implements Rig {
 
   constructor(private readonly options: FakeRigOptions) {
     this.rng = new Random(options.seed);
+    // The display's methods are called with `this` as the display: they reach the rig through `self`.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     this.display = {
       async open() {},
@@ -111,7 +121,11 @@ export class FakeRig implements Rig {
       if (timer !== undefined) clearTimeout(timer);
       this.pending.delete(idx);
       this.sink?.counts({ presentationIdx: idx, onsetSample: null, complete: false, units: [] });
-      this.sink?.fault({ code: "counts-incomplete", message: `no counts arrived for presentation ${idx} (code ${code})`, presentationIdxs: [idx] });
+      this.sink?.fault({
+        code: "counts-incomplete",
+        message: `no counts arrived for presentation ${idx} (code ${code})`,
+        presentationIdxs: [idx],
+      });
     }
     this.expected.clear();
   }

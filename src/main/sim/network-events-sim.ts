@@ -16,7 +16,9 @@ function juceInt(text: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** The plugin's parseNetworkMessage: space-separated key=value tokens, '…' and "…" quotes kept together and stripped. */
+/**
+ * The plugin's parseNetworkMessage: space-separated key=value tokens, '…' and "…" quotes kept together and stripped.
+ */
 function parseParams(text: string): Map<string, { key: string; value: string }> {
   const out = new Map<string, { key: string; value: string }>();
   for (const m of text.matchAll(/(?:[^\s'"]+|"[^"]*"|'[^']*')+/g)) {
@@ -25,7 +27,8 @@ function parseParams(text: string): Map<string, { key: string; value: string }> 
     if (eq < 0) continue;
     const key = token.slice(0, eq);
     let value = token.slice(eq + 1);
-    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0]) value = value.slice(1, -1);
+    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0])
+      value = value.slice(1, -1);
     out.set(key.toLowerCase(), { key, value });
   }
   return out;
@@ -42,7 +45,10 @@ export class SimNetworkEvents {
   /** The parameters of each StartRecord that started a recording (PrependText, RecDir, AppendText, …). */
   readonly recordings: Record<string, string>[] = [];
   commands = 0;
-  /** False: the plugin stops answering (a hung or killed GUI); what arrives meanwhile is neither carried out nor answered in time. */
+  /**
+   * False: the plugin stops answering (a hung or killed GUI); what arrives meanwhile is neither carried out nor
+   * answered in time.
+   */
   answering = true;
 
   constructor(
@@ -54,7 +60,9 @@ export class SimNetworkEvents {
     this.commands++;
     const space = message.indexOf(" ");
     const cmd = (space < 0 ? message : message.slice(0, space)).toLowerCase();
-    const params = message.includes("=") ? parseParams(message.slice(cmd.length).trim()) : new Map<string, { key: string; value: string }>();
+    const params = message.includes("=")
+      ? parseParams(message.slice(cmd.length).trim())
+      : new Map<string, { key: string; value: string }>();
     switch (cmd) {
       case "startacquisition":
         if (!this.host.acquiring()) this.host.setAcquiring(true);

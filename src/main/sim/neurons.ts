@@ -79,7 +79,11 @@ export function builtinNeurons(count: number, seed: number): NeuronPopulation {
             const w = Math.exp(-((x - u.cx) ** 2 + (y - u.cy) ** 2) / (2 * u.sigma * u.sigma));
             const i = y * grid + x;
             wsum += w;
-            colour += w * ((g[i * 3]! - 0.5) * u.colour[0] + (g[i * 3 + 1]! - 0.5) * u.colour[1] + (g[i * 3 + 2]! - 0.5) * u.colour[2]);
+            colour +=
+              w *
+              ((g[i * 3]! - 0.5) * u.colour[0] +
+                (g[i * 3 + 1]! - 0.5) * u.colour[1] +
+                (g[i * 3 + 2]! - 0.5) * u.colour[2]);
             const gx = lum[i + 1]! - lum[i - 1]!;
             const gy = lum[i + grid]! - lum[i - grid]!;
             const along = gx * Math.cos(u.orientation) + gy * Math.sin(u.orientation);
@@ -88,7 +92,10 @@ export function builtinNeurons(count: number, seed: number): NeuronPopulation {
             dots += w * Math.abs(lap);
           }
         }
-        const drive = u.weights.colour * (colour / wsum) * 2 + u.weights.orientation * Math.sqrt(orient / wsum) * 3 + u.weights.dots * (dots / wsum) * 3;
+        const drive =
+          u.weights.colour * (colour / wsum) * 2 +
+          u.weights.orientation * Math.sqrt(orient / wsum) * 3 +
+          u.weights.dots * (dots / wsum) * 3;
         const s = 1 / (1 + Math.exp(-u.gain * (drive - u.threshold)));
         return u.baseRate + (u.maxRate - u.baseRate) * s;
       });

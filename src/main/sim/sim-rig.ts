@@ -5,7 +5,16 @@ import { ReadlineParser, SerialPort } from "serialport";
 import { Random, type RgbImage } from "../../stimulus/index.js";
 import type { CountWindow } from "../protocol/schema.js";
 import type { UnitKey } from "../store/types.js";
-import { binOf, encodeData, encodeSpike, encodeTtl, eventEnvelope, sampleWindow, waveformSamples, type SampleWindow } from "../rig/openephys-wire.js";
+import {
+  binOf,
+  encodeData,
+  encodeSpike,
+  encodeTtl,
+  eventEnvelope,
+  sampleWindow,
+  waveformSamples,
+  type SampleWindow,
+} from "../rig/openephys-wire.js";
 import { eventBoxIdentity, serialDevice } from "../rig/serial-eventbox.js";
 import { networkEventsStrobeLine } from "../rig/ttl-codes.js";
 import { SimNetworkEvents } from "./network-events-sim.js";
@@ -32,14 +41,20 @@ export interface SimFaults {
   malformedFraction?: number;
   /** Restart acquisition (message_num and sample clock back to 0) on receiving the N-th event code. */
   restartAfterPresentations?: number;
-  /** Stop emitting for stallMs after the N-th event code; the sample clock keeps running and the backlog follows in a burst. */
+  /**
+   * Stop emitting for stallMs after the N-th event code; the sample clock keeps running and the backlog follows in a
+   * burst.
+   */
   stallAfterPresentations?: number;
   stallMs?: number;
 }
 
 export type SimEventCodeInput =
   | { kind: "serial"; path: string }
-  /** `wordCommand`: also answer the `TTL Word=<code>` command the real plugin does not have (tests of the old controller only). */
+  /**
+   * `wordCommand`: also answer the `TTL Word=<code>` command the real plugin does not have (tests of the old controller
+   * only).
+   */
   | { kind: "network-events"; host: string; port: number; wordCommand?: boolean }
   | { kind: "none" };
 
@@ -49,7 +64,10 @@ export interface SimRigOptions {
   dataPort: number;
   sampleRate: number;
   eventCodes: SimEventCodeInput;
-  /** The controller's virtual display PUB to subscribe to; undefined: no pictures (neurons fire at their spontaneous rates). */
+  /**
+   * The controller's virtual display PUB to subscribe to; undefined: no pictures (neurons fire at their spontaneous
+   * rates).
+   */
   displayEndpoint?: string;
   neurons: SimNeurons;
   seed: number;
@@ -129,7 +147,9 @@ const templateVariants = 8;
 const boardNode = 100;
 const spikeNode = 104;
 const networkEventsNode = 105;
-/** Processing blocks of continuous data, in samples: at least 512 (17 ms at 30 kHz), at most 1024, as GUI sources vary. */
+/**
+ * Processing blocks of continuous data, in samples: at least 512 (17 ms at 30 kHz), at most 1024, as GUI sources vary.
+ */
 const minBlockSamples = 512;
 const maxBlockSamples = 1024;
 
@@ -209,15 +229,19 @@ export class SimRig {
     this.faultRng = new Random(options.seed ^ 0x5eed);
     this.window = sampleWindow(options.countWindow, options.sampleRate, options.graceMs ?? 250);
     this.units = options.neurons.units;
-    if (this.units.length > 1024) throw new Error(`SimRig: ${this.units.length} units requested; at most 1024 are supported`);
+    if (this.units.length > 1024)
+      throw new Error(`SimRig: ${this.units.length} units requested; at most 1024 are supported`);
     this.rateScale = options.rateScale ?? 1;
     const [latLo, latHi] = options.latencyMs ?? [50, 70];
     const shapeRng = new Random(options.seed + 101);
-    this.latencySamples = Int32Array.from(this.units, () => Math.round(((latLo + shapeRng.next() * (latHi - latLo)) * options.sampleRate) / 1000));
+    this.latencySamples = Int32Array.from(this.units, () =>
+      Math.round(((latLo + shapeRng.next() * (latHi - latLo)) * options.sampleRate) / 1000),
+    );
     this.spontaneous = new Float64Array(this.units.length);
     this.waveforms = this.units.map(() => spikeWaveforms(shapeRng));
     const channels = options.dataChannels ?? 4;
-    if (!Number.isInteger(channels) || channels < 0 || channels > 1024) throw new Error(`SimRig: dataChannels must be a whole number in 0..1024, got ${channels}`);
+    if (!Number.isInteger(channels) || channels < 0 || channels > 1024)
+      throw new Error(`SimRig: dataChannels must be a whole number in 0..1024, got ${channels}`);
     this.acquiring = options.acquiring ?? true;
     this.messageNum = ((options.firstMessageNum ?? 1) - 1) | 0;
     // Continuous samples are read from one block of noise (µV), so DATA messages cost no drawing.
@@ -247,7 +271,10 @@ export class SimRig {
     this.answerHeartbeats = answer;
   }
 
-  /** Stops or starts acquisition as the GUI's play button does: nothing is sent while stopped; starting again restarts the clock and message_num. */
+  /**
+   * Stops or starts acquisition as the GUI's play button does: nothing is sent while stopped; starting again restarts
+   * the clock and message_num.
+   */
   setAcquiring(on: boolean): void {
     if (on === this.acquiring) return;
     this.acquiring = on;
@@ -334,7 +361,9 @@ export class SimRig {
     try {
       await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
     } catch (err) {
-      this.options.log?.(`sim-rig: serial ${path} not available (${err instanceof Error ? err.message : String(err)}); retrying`);
+      this.options.log?.(
+        `sim-rig: serial ${path} not available (${err instanceof Error ? err.message : String(err)}); retrying`,
+      );
       this.retrySerial(path);
       return;
     }
@@ -400,8 +429,17 @@ export class SimRig {
         continue;
       }
       const { code, width, height } = header;
-      const durationMs = typeof (header as { duration_ms?: unknown }).duration_ms === "number" ? (header as { duration_ms: number }).duration_ms : 100;
-      if (typeof code !== "number" || typeof width !== "number" || typeof height !== "number" || pixels.byteLength !== width * height * 3) continue;
+      const durationMs =
+        typeof (header as { duration_ms?: unknown }).duration_ms === "number"
+          ? (header as { duration_ms: number }).duration_ms
+          : 100;
+      if (
+        typeof code !== "number" ||
+        typeof width !== "number" ||
+        typeof height !== "number" ||
+        pixels.byteLength !== width * height * 3
+      )
+        continue;
       this.stats.framesReceived++;
       this.light(header as Record<string, unknown>, durationMs);
       this.picture(code, { width, height, pixels0to255: new Uint8Array(pixels) }, durationMs);
@@ -428,7 +466,10 @@ export class SimRig {
     return Math.max(this.nowSample(), this.emittedUpTo + 1);
   }
 
-  /** The serial box sets its word: one TTL event per changed bit at one sample; a non-zero word is a presentation's code. */
+  /**
+   * The serial box sets its word: one TTL event per changed bit at one sample; a non-zero word is a presentation's
+   * code.
+   */
   boxWord(code: number): void {
     if (!this.running || !this.acquiring || code === this.board.word % 2 ** 16) return;
     if (code !== 0) this.presentationComing();
@@ -438,12 +479,19 @@ export class SimRig {
     if (code !== 0) this.beginPresentation(code, sample);
   }
 
-  /** Network Events sets one line (from 0) at the next block; the strobe's rising edge is the onset of the code on lines 0..15. */
+  /**
+   * Network Events sets one line (from 0) at the next block; the strobe's rising edge is the onset of the code on lines
+   * 0..15.
+   */
   private networkLine(line: number, state: 0 | 1): void {
     if (!this.running) return;
     const strobe = 2 ** networkEventsStrobeLine;
     const code = this.networkChannel.word % strobe;
-    const onset = line === networkEventsStrobeLine && state === 1 && Math.floor(this.networkChannel.word / strobe) % 2 === 0 && code !== 0;
+    const onset =
+      line === networkEventsStrobeLine &&
+      state === 1 &&
+      Math.floor(this.networkChannel.word / strobe) % 2 === 0 &&
+      code !== 0;
     if (onset) this.presentationComing();
     const sample = this.nextBlockSample();
     this.ttlQueue.push({ sample, ...this.networkChannel.setLine(line, state), sourceNode: networkEventsNode });
@@ -455,23 +503,34 @@ export class SimRig {
     if (!this.running || code === this.networkChannel.word) return;
     if (code !== 0) this.presentationComing();
     const sample = this.nextBlockSample();
-    for (const c of this.networkChannel.setWord(code)) this.ttlQueue.push({ sample, ...c, sourceNode: networkEventsNode });
+    for (const c of this.networkChannel.setWord(code))
+      this.ttlQueue.push({ sample, ...c, sourceNode: networkEventsNode });
     if (code !== 0) this.beginPresentation(code, sample);
   }
 
-  /** A presentation's code is about to reach the rig: the injected restart or stall happens first, so its onset lands after. */
+  /**
+   * A presentation's code is about to reach the rig: the injected restart or stall happens first, so its onset lands
+   * after.
+   */
   private presentationComing(): void {
     this.stats.codesReceived++;
     this.presentationsSeen++;
     const f = this.options.faults ?? {};
-    if (f.restartAfterPresentations !== undefined && this.presentationsSeen === f.restartAfterPresentations) this.restart();
-    if (f.stallAfterPresentations !== undefined && f.stallMs !== undefined && this.presentationsSeen === f.stallAfterPresentations) {
+    if (f.restartAfterPresentations !== undefined && this.presentationsSeen === f.restartAfterPresentations)
+      this.restart();
+    if (
+      f.stallAfterPresentations !== undefined &&
+      f.stallMs !== undefined &&
+      this.presentationsSeen === f.stallAfterPresentations
+    ) {
       this.stats.stalls++;
       this.stallUntil = performance.now() + f.stallMs;
     }
   }
 
-  /** A presentation's code reached the rig at `onset`: its picture (whenever it comes) drives the neurons from there. */
+  /**
+   * A presentation's code reached the rig at `onset`: its picture (whenever it comes) drives the neurons from there.
+   */
   private beginPresentation(code: number, onset: number): void {
     const p: SimPresentation = {
       code,
@@ -597,7 +656,8 @@ export class SimRig {
     let ti = 0;
     // DATA blocks (none until a block's worth has built up); each goes out after the events up to its last sample.
     const blockEnds: number[] = [];
-    if (to - this.dataUpTo >= minBlockSamples) for (let e = this.dataUpTo; e < to; ) blockEnds.push((e = Math.min(e + maxBlockSamples, to)));
+    if (to - this.dataUpTo >= minBlockSamples)
+      for (let e = this.dataUpTo; e < to;) blockEnds.push((e = Math.min(e + maxBlockSamples, to)));
     let bi = 0;
     const wallBase = performance.timeOrigin + this.t0;
     const sr = this.options.sampleRate;
@@ -615,11 +675,22 @@ export class SimRig {
         if (ti >= ttls.length || ttlAt > sample) break;
         const t = ttls[ti++]!;
         this.stats.ttlEvents++;
-        await this.send(encodeTtl({ messageNum: this.nextMessageNum(), sampleNum: t.sample, line: t.line, state: t.state, word: t.word, sourceNode: t.sourceNode, timestampMs: wallBase + (t.sample * 1000) / sr }));
+        await this.send(
+          encodeTtl({
+            messageNum: this.nextMessageNum(),
+            sampleNum: t.sample,
+            line: t.line,
+            state: t.state,
+            word: t.word,
+            sourceNode: t.sourceNode,
+            timestampMs: wallBase + (t.sample * 1000) / sr,
+          }),
+        );
       }
       if (i === n) break;
       if ((i & 511) === 511) {
-        // The GUI answers Network Events and heartbeats on threads of their own: let their sockets in during a long tick
+        // The GUI answers Network Events and heartbeats on threads of their own: let their sockets in during a long
+        // tick
         // (what is queued goes out at the tick's end, when the ground truth notes the send time).
         await new Promise((resolve) => setImmediate(resolve));
       }
@@ -633,7 +704,17 @@ export class SimRig {
       const unit = this.units[u]!;
       const variants = this.waveforms[u]!;
       const delivered = await this.send(
-        encodeSpike({ messageNum: this.nextMessageNum(), electrode: unit.electrode, sortedId: unit.sortedId, sampleNum: sample, sourceNode: spikeNode, timestampMs: wallBase + (sample * 1000) / sr }, variants[i % templateVariants]!),
+        encodeSpike(
+          {
+            messageNum: this.nextMessageNum(),
+            electrode: unit.electrode,
+            sortedId: unit.sortedId,
+            sampleNum: sample,
+            sourceNode: spikeNode,
+            timestampMs: wallBase + (sample * 1000) / sr,
+          },
+          variants[i % templateVariants]!,
+        ),
       );
       if (delivered) this.stats.spikesDelivered++;
     }
@@ -645,7 +726,10 @@ export class SimRig {
     return this.messageNum;
   }
 
-  /** One processing block's DATA messages, samples after the last block up to `end`: one per channel, as the plugin sends them. */
+  /**
+   * One processing block's DATA messages, samples after the last block up to `end`: one per channel, as the plugin
+   * sends them.
+   */
   private async dataBlock(end: number): Promise<void> {
     const channels = this.options.dataChannels ?? 4;
     const sr = this.options.sampleRate;
@@ -658,7 +742,18 @@ export class SimRig {
       const samples = this.noise.subarray(this.noiseAt, this.noiseAt + n);
       this.noiseAt += n;
       this.stats.dataMessages++;
-      await this.send(encodeData({ messageNum: this.nextMessageNum(), channelNum: c, sampleNum: start, sampleRate: sr, timestampMs: wallBase + ((start + n) * 1000) / sr }, samples));
+      await this.send(
+        encodeData(
+          {
+            messageNum: this.nextMessageNum(),
+            channelNum: c,
+            sampleNum: start,
+            sampleRate: sr,
+            timestampMs: wallBase + ((start + n) * 1000) / sr,
+          },
+          samples,
+        ),
+      );
     }
   }
 
@@ -683,7 +778,9 @@ export class SimRig {
     return true;
   }
 
-  /** Writes the ground truth of presentations whose window the clock has passed; keeps them while they still respond. */
+  /**
+   * Writes the ground truth of presentations whose window the clock has passed; keeps them while they still respond.
+   */
   private closeTruth(upTo: number): void {
     const w = this.window;
     for (const p of this.active) {
@@ -694,9 +791,16 @@ export class SimRig {
         code: p.code,
         onsetSample: p.onset,
         epoch: p.epoch,
-        closeEpochMs: performance.timeOrigin + this.t0 + ((p.onset + w.endSamples + w.graceSamples) * 1000) / this.options.sampleRate,
+        closeEpochMs:
+          performance.timeOrigin +
+          this.t0 +
+          ((p.onset + w.endSamples + w.graceSamples) * 1000) / this.options.sampleRate,
         sentEpochMs: performance.timeOrigin + performance.now(),
-        units: this.units.map((unit, u) => ({ electrode: unit.electrode, sortedId: unit.sortedId, bins: Array.from(p.truth.subarray(u * w.bins, (u + 1) * w.bins)) })),
+        units: this.units.map((unit, u) => ({
+          electrode: unit.electrode,
+          sortedId: unit.sortedId,
+          bins: Array.from(p.truth.subarray(u * w.bins, (u + 1) * w.bins)),
+        })),
       };
       if (this.options.keepTruth) this.truth.push(record);
       this.truthOut?.write(`${JSON.stringify(record)}\n`);
@@ -733,7 +837,10 @@ export class SimRig {
   }
 }
 
-/** The ZMQ Interface's heartbeat answers (ZmqInterface.cpp): a JSON `event` is "parsed", other JSON a heartbeat, the rest unreadable. */
+/**
+ * The ZMQ Interface's heartbeat answers (ZmqInterface.cpp): a JSON `event` is "parsed", other JSON a heartbeat, the
+ * rest unreadable.
+ */
 function heartbeatAnswer(text: string): string {
   let value: unknown;
   try {
@@ -766,7 +873,7 @@ function spikeWaveforms(rng: Random): Float32Array[] {
 function malform(frames: Buffer[], kind: number): Buffer[] {
   switch (kind) {
     case 0:
-      return [frames[0]!, Buffer.from("{\"message_num\": ", "utf8"), frames[2] ?? Buffer.alloc(0)];
+      return [frames[0]!, Buffer.from('{"message_num": ', "utf8"), frames[2] ?? Buffer.alloc(0)];
     case 1:
       return [frames[0]!, frames[1]!, (frames[2] ?? Buffer.alloc(8)).subarray(0, 7)];
     case 2:

@@ -1,4 +1,6 @@
-/** One TTL event as the GUI emits it: the line that changed (from 0), its new state, the channel's whole word after it. */
+/**
+ * One TTL event as the GUI emits it: the line that changed (from 0), its new state, the channel's whole word after it.
+ */
 export interface TtlChange {
   line: number;
   state: 0 | 1;
@@ -22,7 +24,8 @@ export class TtlChannel {
    * Lines 0..255 exist; the word here holds lines 0..52 (a JavaScript number), which is all any code uses.
    */
   setLine(line: number, state: 0 | 1): TtlChange {
-    if (!Number.isInteger(line) || line < 0 || line > 255) throw new Error(`TtlChannel: line ${line} is outside 0..255`);
+    if (!Number.isInteger(line) || line < 0 || line > 255)
+      throw new Error(`TtlChannel: line ${line} is outside 0..255`);
     if (this.bits[line] !== state) {
       this.bits[line] = state;
       if (line < 53) this.value += state ? 2 ** line : -(2 ** line);

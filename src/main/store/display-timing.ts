@@ -44,15 +44,19 @@ export class DisplayTimingWriter {
   ) {
     this.stmts = {
       session: db.prepare(
-        `INSERT INTO session_displays (session_id, kind, sample_rate, refresh_hz_expected, refresh_hz_measured, detail_json)
+        `INSERT INTO session_displays (session_id, kind, sample_rate, refresh_hz_expected, refresh_hz_measured,
+        detail_json)
          VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       presentation: db.prepare(
-        `INSERT INTO presentation_frames (session_id, presentation_idx, requested_ms, frames_planned, frame_ms, onset_frame,
-           onset_epoch_ms, offset_epoch_ms, frames_shown, frames_drawn, frames_missed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO presentation_frames (session_id, presentation_idx, requested_ms, frames_planned, frame_ms,
+        onset_frame,
+           onset_epoch_ms, offset_epoch_ms, frames_shown, frames_drawn, frames_missed) VALUES (?, ?, ?, ?, ?, ?, ?, ?,
+           ?, ?, ?)`,
       ),
       frame: db.prepare(
-        `INSERT OR IGNORE INTO display_frames (session_id, frame_index, presentation_idx, raf_epoch_ms, presented_epoch_ms,
+        `INSERT OR IGNORE INTO display_frames (session_id, frame_index, presentation_idx, raf_epoch_ms,
+        presented_epoch_ms,
            expected_epoch_ms, missed_before, lit) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       light: db.prepare(
@@ -89,7 +93,9 @@ export class DisplayTimingWriter {
     );
   }
 
-  /** Frames of the window's log; `presentationIdxOf` maps a frame's seq to the presentation (they are the same here). */
+  /**
+   * Frames of the window's log; `presentationIdxOf` maps a frame's seq to the presentation (they are the same here).
+   */
   frames(frames: readonly FrameRecord[]): void {
     if (frames.length === 0) return;
     this.db.transaction(() => {
@@ -116,7 +122,8 @@ export class DisplayTimingWriter {
 export function sessionDisplay(db: Database.Database, sessionId: number): SessionDisplayRecord | undefined {
   const row = db
     .prepare(
-      `SELECT kind, sample_rate AS sampleRate, refresh_hz_expected AS refreshHzExpected, refresh_hz_measured AS refreshHzMeasured,
+      `SELECT kind, sample_rate AS sampleRate, refresh_hz_expected AS refreshHzExpected, refresh_hz_measured AS
+      refreshHzMeasured,
          detail_json FROM session_displays WHERE session_id = ?`,
     )
     .get(sessionId) as (Omit<SessionDisplayRecord, "detail"> & { detail_json: string }) | undefined;
@@ -128,8 +135,10 @@ export function sessionDisplay(db: Database.Database, sessionId: number): Sessio
 export function presentationFrames(db: Database.Database, sessionId: number): PresentationFramesRecord[] {
   return db
     .prepare(
-      `SELECT presentation_idx AS presentationIdx, requested_ms AS requestedMs, frames_planned AS framesPlanned, frame_ms AS frameMs,
-         onset_frame AS onsetFrame, onset_epoch_ms AS onsetEpochMs, offset_epoch_ms AS offsetEpochMs, frames_shown AS framesShown,
+      `SELECT presentation_idx AS presentationIdx, requested_ms AS requestedMs, frames_planned AS framesPlanned,
+      frame_ms AS frameMs,
+         onset_frame AS onsetFrame, onset_epoch_ms AS onsetEpochMs, offset_epoch_ms AS offsetEpochMs, frames_shown AS
+         framesShown,
          frames_drawn AS framesDrawn, frames_missed AS framesMissed
        FROM presentation_frames WHERE session_id = ? ORDER BY presentation_idx`,
     )
@@ -139,8 +148,10 @@ export function presentationFrames(db: Database.Database, sessionId: number): Pr
 export function frameLog(db: Database.Database, sessionId: number): FrameRecord[] {
   const rows = db
     .prepare(
-      `SELECT frame_index AS "index", raf_epoch_ms AS rafMs, presented_epoch_ms AS presentedMs, expected_epoch_ms AS expectedMs,
-         missed_before AS missedBefore, presentation_idx AS seq, lit FROM display_frames WHERE session_id = ? ORDER BY frame_index`,
+      `SELECT frame_index AS "index", raf_epoch_ms AS rafMs, presented_epoch_ms AS presentedMs, expected_epoch_ms AS
+      expectedMs,
+         missed_before AS missedBefore, presentation_idx AS seq, lit FROM display_frames WHERE session_id = ? ORDER BY
+         frame_index`,
     )
     .all(sessionId) as (Omit<FrameRecord, "lit"> & { lit: number })[];
   return rows.map((r) => ({ ...r, lit: r.lit === 1 }));
@@ -149,7 +160,8 @@ export function frameLog(db: Database.Database, sessionId: number): FrameRecord[
 export function lightOnsets(db: Database.Database, sessionId: number): LightOnsetRecord[] {
   return db
     .prepare(
-      `SELECT presentation_idx AS presentationIdx, code_onset_sample AS codeOnsetSample, light_onset_sample AS lightOnsetSample,
+      `SELECT presentation_idx AS presentationIdx, code_onset_sample AS codeOnsetSample, light_onset_sample AS
+      lightOnsetSample,
          light_offset_sample AS lightOffsetSample FROM light_onsets WHERE session_id = ? ORDER BY presentation_idx`,
     )
     .all(sessionId) as LightOnsetRecord[];
@@ -232,12 +244,14 @@ export function describeDisplayTiming(s: DisplayTimingSummary): string[] {
   if (s.refreshes > 0) {
     lines.push(
       `frames: ${s.refreshes} refreshes logged, ${s.framesMissed} missed (${s.droppedPer1000.toFixed(2)} per 1,000); ` +
-        `${s.presentationsWithMissedFrames} presentations touched, ${s.presentationsOffByFrames} shown for other than the planned frames`,
+        (`${s.presentationsWithMissedFrames} presentations touched, ${s.presentationsOffByFrames} shown for other ` +
+          `than the planned frames`),
     );
   }
   if (s.light.presentations > 0) {
     lines.push(
-      `photodiode: light seen for ${s.light.withLight} of ${s.light.presentations} presentations (${s.light.withoutLight} without); ` +
+      `photodiode: light seen for ${s.light.withLight} of ${s.light.presentations} presentations (` +
+        `${s.light.withoutLight} without); ` +
         `code-to-light latency p50 ${f(s.light.latencyP50Ms, 2)} ms, p99 ${f(s.light.latencyP99Ms, 2)} ms, ` +
         `mean ${f(s.light.latencyMeanMs, 2)} ms, SD (jitter) ${f(s.light.latencySdMs, 2)} ms`,
     );

@@ -190,7 +190,8 @@ export const migrations: Migration[] = [
   },
   {
     version: 4,
-    description: "recorded responses imported from other rigs (float values, repeat-averaged or per repeat) and unit flags",
+    description:
+      "recorded responses imported from other rigs (float values, repeat-averaged or per repeat) and unit flags",
     up(db) {
       db.exec(`
         CREATE TABLE recorded_responses (
@@ -265,7 +266,8 @@ export const migrations: Migration[] = [
   },
   {
     version: 6,
-    description: "causal-test designs: each designed image's provenance (unit, kind, base image, model and its prediction)",
+    description:
+      "causal-test designs: each designed image's provenance (unit, kind, base image, model and its prediction)",
     up(db) {
       db.exec(`
         CREATE TABLE causal_designs (
@@ -279,7 +281,8 @@ export const migrations: Migration[] = [
           design_id INTEGER NOT NULL REFERENCES causal_designs(id),
           stimulus_sha256 TEXT NOT NULL REFERENCES stimuli(sha256),
           unit TEXT NOT NULL,
-          kind TEXT NOT NULL CHECK (kind IN ('random-normal','maximizing-synthesized','maximizing-normal','adversarial-base',
+          kind TEXT NOT NULL CHECK (kind IN
+          ('random-normal','maximizing-synthesized','maximizing-normal','adversarial-base',
             'adversarial-plus','adversarial-minus','smooth-base','smooth-minus','random-smoothed')),
           base_sha256 TEXT,
           predicted REAL NOT NULL,
@@ -330,11 +333,15 @@ export function currentSchemaVersion(db: Database.Database): number {
 
 /** Brings a database up to `target` (default latest), one transaction per migration. */
 export function migrate(db: Database.Database, target = latestSchemaVersion): number {
-  db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)");
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at " +
+      "TEXT NOT NULL)",
+  );
   const from = currentSchemaVersion(db);
   if (from > latestSchemaVersion) {
     throw new Error(
-      `This database has schema version ${from}, newer than this cortexloop knows (${latestSchemaVersion}); it was not changed. Use a newer cortexloop.`,
+      `This database has schema version ${from}, newer than this cortexloop knows (${latestSchemaVersion}); it was ` +
+        `not changed. Use a newer cortexloop.`,
     );
   }
   for (const m of migrations) {

@@ -44,11 +44,29 @@ function now(): string {
 
 export function putProposal(
   db: Database.Database,
-  input: { campaign: string; sessionNumber: number; protocolId: number; protocolFile: string; modelVersionId: number | null; detail: ProposalDetail },
+  input: {
+    campaign: string;
+    sessionNumber: number;
+    protocolId: number;
+    protocolFile: string;
+    modelVersionId: number | null;
+    detail: ProposalDetail;
+  },
 ): number {
   const info = db
-    .prepare("INSERT INTO proposals (campaign, session_number, protocol_id, protocol_file, model_version_id, detail_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-    .run(input.campaign, input.sessionNumber, input.protocolId, input.protocolFile, input.modelVersionId, JSON.stringify(input.detail), now());
+    .prepare(
+      "INSERT INTO proposals (campaign, session_number, protocol_id, protocol_file, model_version_id, detail_json, " +
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .run(
+      input.campaign,
+      input.sessionNumber,
+      input.protocolId,
+      input.protocolFile,
+      input.modelVersionId,
+      JSON.stringify(input.detail),
+      now(),
+    );
   return Number(info.lastInsertRowid);
 }
 
@@ -66,7 +84,9 @@ type Raw = {
   decided_at: string | null;
 };
 
-const select = `SELECT p.*, d.decision, d.via, d.decided_at FROM proposals p LEFT JOIN proposal_decisions d ON d.proposal_id = p.id`;
+const select =
+  `SELECT p.*, d.decision, d.via, d.decided_at FROM proposals p LEFT JOIN proposal_decisions d ON ` +
+  `d.proposal_id = p.id`;
 
 function row(r: Raw): ProposalRow {
   const detail = JSON.parse(r.detail_json) as ProposalDetail;
@@ -90,7 +110,8 @@ export function getProposal(db: Database.Database, id: number): ProposalRow | un
 
 export function listProposals(db: Database.Database): ProposalRow[] {
   // A database from before schema 7 (opened read-only, so not migrated) has none.
-  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'proposals'").get() === undefined) return [];
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'proposals'").get() === undefined)
+    return [];
   return (db.prepare(`${select} ORDER BY p.id`).all() as Raw[]).map(row);
 }
 
@@ -99,14 +120,24 @@ export function listProposals(db: Database.Database): ProposalRow[] {
  * already decided (approving twice is an error, not a second session), and approving one whose
  * images are no longer all in the store.
  */
-export function decideProposal(db: Database.Database, id: number, decision: ProposalDecision, via: DecisionVia): ProposalRow {
+export function decideProposal(
+  db: Database.Database,
+  id: number,
+  decision: ProposalDecision,
+  via: DecisionVia,
+): ProposalRow {
   return db.transaction(() => {
     const p = getProposal(db, id);
-    if (p === undefined) throw new ProposalError("not-found", `There is no proposal ${id}; nothing was decided. List the proposals to see which are waiting.`);
+    if (p === undefined)
+      throw new ProposalError(
+        "not-found",
+        `There is no proposal ${id}; nothing was decided. List the proposals to see which are waiting.`,
+      );
     if (p.decision !== null) {
       throw new ProposalError(
         "conflict",
-        `Proposal ${id} (session ${p.sessionNumber} of ${p.campaign}) was already ${p.decision.decision} (${p.decision.via}, ${p.decision.decidedAt}); a decision is never changed and nothing was done.`,
+        `Proposal ${id} (session ${p.sessionNumber} of ${p.campaign}) was already ${p.decision.decision} (` +
+          `${p.decision.via}, ${p.decision.decidedAt}); a decision is never changed and nothing was done.`,
       );
     }
     if (decision === "approved") {
@@ -115,11 +146,17 @@ export function decideProposal(db: Database.Database, id: number, decision: Prop
       if (missing.length > 0) {
         throw new ProposalError(
           "conflict",
-          `Proposal ${id} shows ${missing.length} image(s) that are no longer in the store (first ${missing[0]}); it was not approved and nothing was run. Decline it and let the campaign design the session again.`,
+          `Proposal ${id} shows ${missing.length} image(s) that are no longer in the store (first ${missing[0]}); ` +
+            `it was not approved and nothing was run. Decline it and let the campaign design the session again.`,
         );
       }
     }
-    db.prepare("INSERT INTO proposal_decisions (proposal_id, decision, via, decided_at) VALUES (?, ?, ?, ?)").run(id, decision, via, now());
+    db.prepare("INSERT INTO proposal_decisions (proposal_id, decision, via, decided_at) VALUES (?, ?, ?, ?)").run(
+      id,
+      decision,
+      via,
+      now(),
+    );
     return getProposal(db, id)!;
   })();
 }

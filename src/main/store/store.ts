@@ -57,7 +57,11 @@ export interface RecordedSessionInput {
   countWindow: { startMs: number; endMs: number; bins: number };
   durationMs: number;
   stimuli: { png: Uint8Array; width: number; height: number; origin?: string }[];
-  units: { electrode: string; sortedId: number; flags: { code: "no-responses" | "constant-responses"; message: string }[] }[];
+  units: {
+    electrode: string;
+    sortedId: number;
+    flags: { code: "no-responses" | "constant-responses"; message: string }[];
+  }[];
   repeats: number;
   /** True when each value is already a mean over repeats (repeats must then be 1). */
   averaged: boolean;
@@ -117,13 +121,17 @@ export class SessionStore {
 
   putRig(name: string, configText: string): number {
     const sha = sha256Hex(configText);
-    this.db.prepare("INSERT OR IGNORE INTO rigs (name, sha256, config_text, created_at) VALUES (?, ?, ?, ?)").run(name, sha, configText, now());
+    this.db
+      .prepare("INSERT OR IGNORE INTO rigs (name, sha256, config_text, created_at) VALUES (?, ?, ?, ?)")
+      .run(name, sha, configText, now());
     return (this.db.prepare("SELECT id FROM rigs WHERE sha256 = ?").get(sha) as { id: number }).id;
   }
 
   putProtocol(name: string, text: string): number {
     const sha = sha256Hex(text);
-    this.db.prepare("INSERT OR IGNORE INTO protocols (name, sha256, text, created_at) VALUES (?, ?, ?, ?)").run(name, sha, text, now());
+    this.db
+      .prepare("INSERT OR IGNORE INTO protocols (name, sha256, text, created_at) VALUES (?, ?, ?, ?)")
+      .run(name, sha, text, now());
     return (this.db.prepare("SELECT id FROM protocols WHERE sha256 = ?").get(sha) as { id: number }).id;
   }
 
@@ -131,8 +139,19 @@ export class SessionStore {
   putStimulus(png: Uint8Array, meta: StimulusMeta): string {
     const sha = sha256Hex(png);
     this.db
-      .prepare("INSERT OR IGNORE INTO stimuli (sha256, png, width, height, channels, origin, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-      .run(sha, Buffer.from(png.buffer, png.byteOffset, png.byteLength), meta.width, meta.height, meta.channels, meta.origin ?? null, now());
+      .prepare(
+        "INSERT OR IGNORE INTO stimuli (sha256, png, width, height, channels, origin, created_at) VALUES (?, ?, ?, " +
+          "?, ?, ?, ?)",
+      )
+      .run(
+        sha,
+        Buffer.from(png.buffer, png.byteOffset, png.byteLength),
+        meta.width,
+        meta.height,
+        meta.channels,
+        meta.origin ?? null,
+        now(),
+      );
     return sha;
   }
 
@@ -170,21 +189,36 @@ export class SessionStore {
     const uuid = randomUUID();
     const createdAt = now();
     const info = this.db
-      .prepare("INSERT INTO sessions (uuid, name, protocol_id, rig_id, seed, count_window_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .prepare(
+        "INSERT INTO sessions (uuid, name, protocol_id, rig_id, seed, count_window_json, created_at) VALUES (?, ?, " +
+          "?, ?, ?, ?, ?)",
+      )
       .run(uuid, input.name, input.protocolId, input.rigId, input.seed, JSON.stringify(input.countWindow), createdAt);
     return { id: Number(info.lastInsertRowid), uuid, createdAt, ...input };
   }
 
   appendSessionEvent(sessionId: number, kind: SessionState | "note", detail?: string): void {
-    this.db.prepare("INSERT INTO session_events (session_id, at, kind, detail) VALUES (?, ?, ?, ?)").run(sessionId, now(), kind, detail ?? null);
+    this.db
+      .prepare("INSERT INTO session_events (session_id, at, kind, detail) VALUES (?, ?, ?, ?)")
+      .run(sessionId, now(), kind, detail ?? null);
   }
 
   /** Finds a session by id, uuid or unique uuid prefix. */
   findSession(ref: string | number): SessionRow | undefined {
-    type Raw = { id: number; uuid: string; name: string; protocol_id: number; rig_id: number; seed: number; count_window_json: string; created_at: string };
+    type Raw = {
+      id: number;
+      uuid: string;
+      name: string;
+      protocol_id: number;
+      rig_id: number;
+      seed: number;
+      count_window_json: string;
+      created_at: string;
+    };
     const text = String(ref);
     let row: Raw | undefined;
-    if (/^\d+$/.test(text)) row = this.db.prepare("SELECT * FROM sessions WHERE id = ?").get(Number(text)) as Raw | undefined;
+    if (/^\d+$/.test(text))
+      row = this.db.prepare("SELECT * FROM sessions WHERE id = ?").get(Number(text)) as Raw | undefined;
     if (row === undefined) {
       const rows = this.db.prepare("SELECT * FROM sessions WHERE uuid LIKE ? || '%' LIMIT 2").all(text) as Raw[];
       if (rows.length === 1) row = rows[0];
@@ -210,7 +244,9 @@ export class SessionStore {
   }
 
   sessionEvents(sessionId: number): { at: string; kind: string; detail: string | null }[] {
-    return this.db.prepare("SELECT at, kind, detail FROM session_events WHERE session_id = ? ORDER BY id").all(sessionId) as {
+    return this.db
+      .prepare("SELECT at, kind, detail FROM session_events WHERE session_id = ? ORDER BY id")
+      .all(sessionId) as {
       at: string;
       kind: string;
       detail: string | null;
@@ -220,11 +256,13 @@ export class SessionStore {
   listSessions(): SessionSummary[] {
     const rows = this.db
       .prepare(
-        `SELECT s.id, s.uuid, s.name, s.created_at AS createdAt, p.name AS protocolName, p.sha256 AS protocolSha256, r.name AS rigName,
+        `SELECT s.id, s.uuid, s.name, s.created_at AS createdAt, p.name AS protocolName, p.sha256 AS protocolSha256,
+        r.name AS rigName,
            (SELECT COUNT(*) FROM presentations x WHERE x.session_id = s.id) AS presentations,
            (SELECT COUNT(*) FROM units u WHERE u.session_id = s.id) AS units,
            (SELECT COUNT(*) FROM faults f WHERE f.session_id = s.id) AS faults,
-           (SELECT kind FROM session_events e WHERE e.session_id = s.id AND kind != 'note' ORDER BY id DESC LIMIT 1) AS state
+           (SELECT kind FROM session_events e WHERE e.session_id = s.id AND kind != 'note' ORDER BY id DESC LIMIT 1) AS
+           state
          FROM sessions s JOIN protocols p ON p.id = s.protocol_id JOIN rigs r ON r.id = s.rig_id ORDER BY s.id`,
       )
       .all() as (Omit<SessionSummary, "state"> & { state: SessionState | null })[];
@@ -236,7 +274,8 @@ export class SessionStore {
   }
 
   rigText(rigId: number): string {
-    return (this.db.prepare("SELECT config_text FROM rigs WHERE id = ?").get(rigId) as { config_text: string }).config_text;
+    return (this.db.prepare("SELECT config_text FROM rigs WHERE id = ?").get(rigId) as { config_text: string })
+      .config_text;
   }
 
   presentations(sessionId: number): PresentationRecord[] {
@@ -259,26 +298,34 @@ export class SessionStore {
   spikeCounts(sessionId: number): { presentationIdx: number; unitId: number; bin: number; count: number }[] {
     return this.db
       .prepare(
-        "SELECT presentation_idx AS presentationIdx, unit_id AS unitId, bin, count FROM spike_counts WHERE session_id = ? ORDER BY presentation_idx, unit_id, bin",
+        "SELECT presentation_idx AS presentationIdx, unit_id AS unitId, bin, count FROM spike_counts WHERE " +
+          "session_id = ? ORDER BY presentation_idx, unit_id, bin",
       )
       .all(sessionId) as { presentationIdx: number; unitId: number; bin: number; count: number }[];
   }
 
   countResults(sessionId: number): { presentationIdx: number; onsetSample: number | null; complete: boolean }[] {
     const rows = this.db
-      .prepare("SELECT presentation_idx AS presentationIdx, onset_sample AS onsetSample, complete FROM count_results WHERE session_id = ? ORDER BY presentation_idx")
+      .prepare(
+        "SELECT presentation_idx AS presentationIdx, onset_sample AS onsetSample, complete FROM count_results " +
+          "WHERE session_id = ? ORDER BY presentation_idx",
+      )
       .all(sessionId) as { presentationIdx: number; onsetSample: number | null; complete: number }[];
     return rows.map((r) => ({ ...r, complete: r.complete === 1 }));
   }
 
   faults(sessionId: number): (FaultRecord & { id: number; at: string })[] {
-    const rows = this.db.prepare("SELECT id, at, code, message FROM faults WHERE session_id = ? ORDER BY id").all(sessionId) as {
+    const rows = this.db
+      .prepare("SELECT id, at, code, message FROM faults WHERE session_id = ? ORDER BY id")
+      .all(sessionId) as {
       id: number;
       at: string;
       code: FaultRecord["code"];
       message: string;
     }[];
-    const links = this.db.prepare("SELECT fault_id AS faultId, presentation_idx AS idx FROM fault_presentations WHERE session_id = ?").all(sessionId) as {
+    const links = this.db
+      .prepare("SELECT fault_id AS faultId, presentation_idx AS idx FROM fault_presentations WHERE session_id = ?")
+      .all(sessionId) as {
       faultId: number;
       idx: number;
     }[];
@@ -289,14 +336,20 @@ export class SessionStore {
 
   ttlOnsets(sessionId: number): TtlOnsetRecord[] {
     return this.db
-      .prepare("SELECT presentation_idx AS presentationIdx, event_code AS eventCode, onset_sample AS onsetSample FROM ttl_onsets WHERE session_id = ? ORDER BY id")
+      .prepare(
+        "SELECT presentation_idx AS presentationIdx, event_code AS eventCode, onset_sample AS onsetSample FROM " +
+          "ttl_onsets WHERE session_id = ? ORDER BY id",
+      )
       .all(sessionId) as TtlOnsetRecord[];
   }
 
   putModelVersion(input: ModelVersionInput): number {
     return this.db.transaction(() => {
       const info = this.db
-        .prepare("INSERT INTO model_versions (name, kind, parent_id, created_at, metrics_json, config_json, checkpoint) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .prepare(
+          "INSERT INTO model_versions (name, kind, parent_id, created_at, metrics_json, config_json, checkpoint) " +
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
         .run(
           input.name,
           input.kind,
@@ -315,9 +368,22 @@ export class SessionStore {
 
   listModelVersions(): ModelVersionRow[] {
     const rows = this.db
-      .prepare("SELECT id, name, kind, parent_id AS parentId, created_at AS createdAt, metrics_json, config_json FROM model_versions ORDER BY id")
-      .all() as { id: number; name: string; kind: string; parentId: number | null; createdAt: string; metrics_json: string; config_json: string }[];
-    const links = this.db.prepare("SELECT model_version_id AS m, session_id AS s FROM model_version_sessions").all() as { m: number; s: number }[];
+      .prepare(
+        "SELECT id, name, kind, parent_id AS parentId, created_at AS createdAt, metrics_json, config_json FROM " +
+          "model_versions ORDER BY id",
+      )
+      .all() as {
+      id: number;
+      name: string;
+      kind: string;
+      parentId: number | null;
+      createdAt: string;
+      metrics_json: string;
+      config_json: string;
+    }[];
+    const links = this.db
+      .prepare("SELECT model_version_id AS m, session_id AS s FROM model_version_sessions")
+      .all() as { m: number; s: number }[];
     return rows.map(({ metrics_json, config_json, ...r }) => ({
       ...r,
       metrics: JSON.parse(metrics_json) as Record<string, unknown>,
@@ -327,28 +393,47 @@ export class SessionStore {
   }
 
   modelCheckpoint(id: number): Buffer | undefined {
-    const row = this.db.prepare("SELECT checkpoint FROM model_versions WHERE id = ?").get(id) as { checkpoint: Buffer | null } | undefined;
+    const row = this.db.prepare("SELECT checkpoint FROM model_versions WHERE id = ?").get(id) as
+      { checkpoint: Buffer | null } | undefined;
     return row?.checkpoint ?? undefined;
   }
 
   createJob(kind: string, params: Record<string, unknown>): number {
-    const info = this.db.prepare("INSERT INTO jobs (kind, params_json, created_at) VALUES (?, ?, ?)").run(kind, JSON.stringify(params), now());
+    const info = this.db
+      .prepare("INSERT INTO jobs (kind, params_json, created_at) VALUES (?, ?, ?)")
+      .run(kind, JSON.stringify(params), now());
     return Number(info.lastInsertRowid);
   }
 
-  appendJobEvent(jobId: number, state: "queued" | "running" | "progress" | "checkpoint" | "cancelled" | "failed" | "done", progress?: number, detail?: string): void {
-    this.db.prepare("INSERT INTO job_events (job_id, at, state, progress, detail) VALUES (?, ?, ?, ?, ?)").run(jobId, now(), state, progress ?? null, detail ?? null);
+  appendJobEvent(
+    jobId: number,
+    state: "queued" | "running" | "progress" | "checkpoint" | "cancelled" | "failed" | "done",
+    progress?: number,
+    detail?: string,
+  ): void {
+    this.db
+      .prepare("INSERT INTO job_events (job_id, at, state, progress, detail) VALUES (?, ?, ?, ?, ?)")
+      .run(jobId, now(), state, progress ?? null, detail ?? null);
   }
 
   getJob(jobId: number): { id: number; kind: string; params: Record<string, unknown>; createdAt: string } | undefined {
-    const row = this.db.prepare("SELECT id, kind, params_json, created_at AS createdAt FROM jobs WHERE id = ?").get(jobId) as
-      | { id: number; kind: string; params_json: string; createdAt: string }
-      | undefined;
-    return row === undefined ? undefined : { id: row.id, kind: row.kind, params: JSON.parse(row.params_json) as Record<string, unknown>, createdAt: row.createdAt };
+    const row = this.db
+      .prepare("SELECT id, kind, params_json, created_at AS createdAt FROM jobs WHERE id = ?")
+      .get(jobId) as { id: number; kind: string; params_json: string; createdAt: string } | undefined;
+    return row === undefined
+      ? undefined
+      : {
+          id: row.id,
+          kind: row.kind,
+          params: JSON.parse(row.params_json) as Record<string, unknown>,
+          createdAt: row.createdAt,
+        };
   }
 
   jobEvents(jobId: number): { at: string; state: string; progress: number | null; detail: string | null }[] {
-    return this.db.prepare("SELECT at, state, progress, detail FROM job_events WHERE job_id = ? ORDER BY id").all(jobId) as {
+    return this.db
+      .prepare("SELECT at, state, progress, detail FROM job_events WHERE job_id = ? ORDER BY id")
+      .all(jobId) as {
       at: string;
       state: string;
       progress: number | null;
@@ -371,32 +456,62 @@ export class SessionStore {
     const nImages = input.stimuli.length;
     const nRepeats = input.repeats;
     if (input.values.length !== nUnits * nImages * nRepeats) {
-      throw new Error(`importRecordedSession: values hold ${input.values.length} numbers, expected ${nUnits} units × ${nImages} images × ${nRepeats} repeats`);
+      throw new Error(
+        `importRecordedSession: values hold ${input.values.length} numbers, expected ${nUnits} units × ${nImages} ` +
+          `images × ${nRepeats} repeats`,
+      );
     }
     return this.db.transaction((): RecordedSessionImport => {
       const protocolId = this.putProtocol(`import: ${input.name}`, input.provenanceText);
       const rigId = this.putRig("imported", JSON.stringify({ name: "imported", kind: "recorded-elsewhere" }));
-      const session = this.createSession({ name: input.name, protocolId, rigId, seed: 0, countWindow: input.countWindow });
+      const session = this.createSession({
+        name: input.name,
+        protocolId,
+        rigId,
+        seed: 0,
+        countWindow: input.countWindow,
+      });
       this.appendSessionEvent(session.id, "started", "imported recording");
-      const shas = input.stimuli.map((st) => this.putStimulus(st.png, { width: st.width, height: st.height, channels: 3, origin: st.origin }));
+      const shas = input.stimuli.map((st) =>
+        this.putStimulus(st.png, { width: st.width, height: st.height, channels: 3, origin: st.origin }),
+      );
       const unitIds = input.units.map((u) => {
-        this.db.prepare("INSERT INTO units (session_id, electrode, sorted_id) VALUES (?, ?, ?)").run(session.id, u.electrode, u.sortedId);
-        const id = (this.db.prepare("SELECT id FROM units WHERE session_id = ? AND electrode = ? AND sorted_id = ?").get(session.id, u.electrode, u.sortedId) as { id: number }).id;
-        for (const f of u.flags) this.db.prepare("INSERT INTO unit_flags (unit_id, code, message) VALUES (?, ?, ?)").run(id, f.code, f.message);
+        this.db
+          .prepare("INSERT INTO units (session_id, electrode, sorted_id) VALUES (?, ?, ?)")
+          .run(session.id, u.electrode, u.sortedId);
+        const id = (
+          this.db
+            .prepare("SELECT id FROM units WHERE session_id = ? AND electrode = ? AND sorted_id = ?")
+            .get(session.id, u.electrode, u.sortedId) as { id: number }
+        ).id;
+        for (const f of u.flags)
+          this.db
+            .prepare("INSERT INTO unit_flags (unit_id, code, message) VALUES (?, ?, ?)")
+            .run(id, f.code, f.message);
         return id;
       });
       const pres = this.db.prepare(
-        `INSERT INTO presentations (session_id, idx, block, stimulus_sha256, event_code, scheduled_ms, shown_ms, duration_ms, status)
+        `INSERT INTO presentations (session_id, idx, block, stimulus_sha256, event_code, scheduled_ms, shown_ms,
+        duration_ms, status)
          VALUES (?, ?, ?, ?, 0, 0, NULL, ?, 'shown')`,
       );
-      const resp = this.db.prepare("INSERT INTO recorded_responses (session_id, presentation_idx, unit_id, value, averaged) VALUES (?, ?, ?, ?, ?)");
+      const resp = this.db.prepare(
+        "INSERT INTO recorded_responses (session_id, presentation_idx, unit_id, value, averaged) VALUES (?, ?, ?, " +
+          "?, ?)",
+      );
       let idx = 0;
       for (let r = 0; r < nRepeats; r++) {
         for (let i = 0; i < nImages; i++) {
           let any = false;
           for (let u = 0; u < nUnits && !any; u++) any = !Number.isNaN(input.values[(u * nImages + i) * nRepeats + r]!);
           if (!any) continue;
-          pres.run(session.id, idx, input.averaged ? "imported-average" : `imported-repeat-${r}`, shas[i]!, input.durationMs);
+          pres.run(
+            session.id,
+            idx,
+            input.averaged ? "imported-average" : `imported-repeat-${r}`,
+            shas[i]!,
+            input.durationMs,
+          );
           for (let u = 0; u < nUnits; u++) {
             const v = input.values[(u * nImages + i) * nRepeats + r]!;
             resp.run(session.id, idx, unitIds[u]!, Number.isNaN(v) ? null : v, input.averaged ? 1 : 0);
@@ -404,22 +519,34 @@ export class SessionStore {
           idx++;
         }
       }
-      this.appendSessionEvent(session.id, "completed", `imported ${idx} presentations of ${nImages} images, ${nUnits} units`);
+      this.appendSessionEvent(
+        session.id,
+        "completed",
+        `imported ${idx} presentations of ${nImages} images, ${nUnits} units`,
+      );
       return { session, presentations: idx, stimuli: new Set(shas).size, units: nUnits };
     })();
   }
 
   /** Float responses of an imported session, one row per (presentation, unit); null is missing. */
-  recordedResponseRows(sessionId: number): { presentationIdx: number; unitId: number; value: number | null; averaged: boolean }[] {
+  recordedResponseRows(
+    sessionId: number,
+  ): { presentationIdx: number; unitId: number; value: number | null; averaged: boolean }[] {
     const rows = this.db
-      .prepare("SELECT presentation_idx AS presentationIdx, unit_id AS unitId, value, averaged FROM recorded_responses WHERE session_id = ? ORDER BY presentation_idx, unit_id")
+      .prepare(
+        "SELECT presentation_idx AS presentationIdx, unit_id AS unitId, value, averaged FROM recorded_responses " +
+          "WHERE session_id = ? ORDER BY presentation_idx, unit_id",
+      )
       .all(sessionId) as { presentationIdx: number; unitId: number; value: number | null; averaged: number }[];
     return rows.map((r) => ({ ...r, averaged: r.averaged === 1 }));
   }
 
   unitFlags(sessionId: number): { unitId: number; code: string; message: string }[] {
     return this.db
-      .prepare("SELECT f.unit_id AS unitId, f.code, f.message FROM unit_flags f JOIN units u ON u.id = f.unit_id WHERE u.session_id = ? ORDER BY f.unit_id")
+      .prepare(
+        "SELECT f.unit_id AS unitId, f.code, f.message FROM unit_flags f JOIN units u ON u.id = f.unit_id WHERE " +
+          "u.session_id = ? ORDER BY f.unit_id",
+      )
       .all(sessionId) as { unitId: number; code: string; message: string }[];
   }
 
@@ -442,9 +569,13 @@ export class SessionStore {
 }
 
 function insertFault(db: Database.Database, sessionId: number | null, fault: FaultRecord): void {
-  const info = db.prepare("INSERT INTO faults (session_id, at, code, message) VALUES (?, ?, ?, ?)").run(sessionId, now(), fault.code, fault.message);
+  const info = db
+    .prepare("INSERT INTO faults (session_id, at, code, message) VALUES (?, ?, ?, ?)")
+    .run(sessionId, now(), fault.code, fault.message);
   if (sessionId === null) return;
-  const link = db.prepare("INSERT OR IGNORE INTO fault_presentations (fault_id, session_id, presentation_idx) VALUES (?, ?, ?)");
+  const link = db.prepare(
+    "INSERT OR IGNORE INTO fault_presentations (fault_id, session_id, presentation_idx) VALUES (?, ?, ?)",
+  );
   for (const idx of new Set(fault.presentationIdxs)) link.run(info.lastInsertRowid, sessionId, idx);
 }
 
@@ -479,14 +610,23 @@ export class SessionWriter {
   ) {
     this.stmts = {
       presentation: db.prepare(
-        `INSERT INTO presentations (session_id, idx, block, stimulus_sha256, event_code, scheduled_ms, shown_ms, duration_ms, status)
+        `INSERT INTO presentations (session_id, idx, block, stimulus_sha256, event_code, scheduled_ms, shown_ms,
+        duration_ms, status)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       unitInsert: db.prepare("INSERT OR IGNORE INTO units (session_id, electrode, sorted_id) VALUES (?, ?, ?)"),
       unitSelect: db.prepare("SELECT id FROM units WHERE session_id = ? AND electrode = ? AND sorted_id = ?"),
-      count: db.prepare("INSERT INTO spike_counts (session_id, presentation_idx, unit_id, bin, count) VALUES (?, ?, ?, ?, ?)"),
-      result: db.prepare("INSERT INTO count_results (session_id, presentation_idx, onset_sample, complete, stored_at) VALUES (?, ?, ?, ?, ?)"),
-      ttl: db.prepare("INSERT INTO ttl_onsets (session_id, presentation_idx, event_code, onset_sample, received_at) VALUES (?, ?, ?, ?, ?)"),
+      count: db.prepare(
+        "INSERT INTO spike_counts (session_id, presentation_idx, unit_id, bin, count) VALUES (?, ?, ?, ?, ?)",
+      ),
+      result: db.prepare(
+        "INSERT INTO count_results (session_id, presentation_idx, onset_sample, complete, stored_at) VALUES (?, ?, " +
+          "?, ?, ?)",
+      ),
+      ttl: db.prepare(
+        "INSERT INTO ttl_onsets (session_id, presentation_idx, event_code, onset_sample, received_at) VALUES (?, " +
+          "?, ?, ?, ?)",
+      ),
     };
     this.reloadUnits();
   }
@@ -494,7 +634,9 @@ export class SessionWriter {
   // Unit ids cached from a rolled-back transaction would be wrong: reread them.
   private reloadUnits(): void {
     this.unitIds.clear();
-    for (const u of this.db.prepare("SELECT id, electrode, sorted_id AS sortedId FROM units WHERE session_id = ?").all(this.sessionId) as (UnitKey & { id: number })[]) {
+    for (const u of this.db
+      .prepare("SELECT id, electrode, sorted_id AS sortedId FROM units WHERE session_id = ?")
+      .all(this.sessionId) as (UnitKey & { id: number })[]) {
       this.unitIds.set(unitKey(u), u.id);
     }
   }
@@ -520,7 +662,8 @@ export class SessionWriter {
   }
 
   private enqueue(op: Op): void {
-    if (this.closed) throw new Error(`SessionWriter: session ${this.sessionId} is closed; the ${op.kind} row was not stored`);
+    if (this.closed)
+      throw new Error(`SessionWriter: session ${this.sessionId} is closed; the ${op.kind} row was not stored`);
     this.queue.push(op);
     if (this.timer === undefined) this.timer = setTimeout(() => this.flush(), this.flushIntervalMs);
   }
@@ -553,7 +696,11 @@ export class SessionWriter {
           this.reloadUnits();
           const reason = rowErr instanceof Error ? rowErr.message : String(rowErr);
           this.db.transaction(() =>
-            insertFault(this.db, this.sessionId, { code: "other", message: `a ${op.kind} row was refused by the database (${reason}); the rest of the batch is stored`, presentationIdxs: [] }),
+            insertFault(this.db, this.sessionId, {
+              code: "other",
+              message: `a ${op.kind} row was refused by the database (${reason}); the rest of the batch is stored`,
+              presentationIdxs: [],
+            }),
           )();
           batch.faults++;
         }
@@ -567,7 +714,17 @@ export class SessionWriter {
     switch (op.kind) {
       case "presentation": {
         const p = op.value;
-        this.stmts.presentation.run(this.sessionId, p.idx, p.block, p.stimulusSha256, p.eventCode, p.scheduledMs, p.shownMs, p.durationMs, p.status);
+        this.stmts.presentation.run(
+          this.sessionId,
+          p.idx,
+          p.block,
+          p.stimulusSha256,
+          p.eventCode,
+          p.scheduledMs,
+          p.shownMs,
+          p.durationMs,
+          p.status,
+        );
         batch.presentations.push(p.idx);
         break;
       }

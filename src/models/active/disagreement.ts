@@ -7,7 +7,10 @@ import { check } from "../metrics/assert.js";
  */
 export function disagreement(members: Float32Array, m: number, n: number, u: number): Float64Array {
   check(m >= 2, () => `disagreement: needs at least 2 members, got ${m}`);
-  check(members.length === m * n * u, () => `disagreement: [${m}, ${n}, ${u}] needs ${m * n * u} values, got ${members.length}`);
+  check(
+    members.length === m * n * u,
+    () => `disagreement: [${m}, ${n}, ${u}] needs ${m * n * u} values, got ${members.length}`,
+  );
   const out = new Float64Array(n);
   const d: number[] = [];
   for (let i = 0; i < n; i++) {

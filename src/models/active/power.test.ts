@@ -26,14 +26,18 @@ describe("powerSample: k drawn without replacement with chance ∝ weight^power"
     expect(firstIsLarge(4)).toBeGreaterThan(0.92);
   });
 
-  it("treats NaN and negative weights as zero, draws uniformly among positive weights at power 0, and refuses a bad power", () => {
-    const w = [Number.NaN, 5, -3, 1];
-    for (let s = 1; s <= 50; s++) expect(powerSample(w, 2, 2, new SeededRandom(s)).sort()).toEqual([1, 3]);
-    let large = 0;
-    for (let s = 1; s <= 2000; s++) if (powerSample([1, 9], 1, 0, new SeededRandom(s))[0] === 1) large++;
-    expect(large / 2000).toBeGreaterThan(0.45);
-    expect(large / 2000).toBeLessThan(0.55);
-    expect(() => powerSample(w, 1, -1, new SeededRandom(1))).toThrow(/power must be a number ≥ 0, got -1/);
-    expect(() => powerSample(w, 1, Number.NaN, new SeededRandom(1))).toThrow(/power must be a number ≥ 0/);
-  });
+  it(
+    "treats NaN and negative weights as zero, draws uniformly among positive weights at power 0, and refuses a " +
+      "bad power",
+    () => {
+      const w = [Number.NaN, 5, -3, 1];
+      for (let s = 1; s <= 50; s++) expect(powerSample(w, 2, 2, new SeededRandom(s)).sort()).toEqual([1, 3]);
+      let large = 0;
+      for (let s = 1; s <= 2000; s++) if (powerSample([1, 9], 1, 0, new SeededRandom(s))[0] === 1) large++;
+      expect(large / 2000).toBeGreaterThan(0.45);
+      expect(large / 2000).toBeLessThan(0.55);
+      expect(() => powerSample(w, 1, -1, new SeededRandom(1))).toThrow(/power must be a number ≥ 0, got -1/);
+      expect(() => powerSample(w, 1, Number.NaN, new SeededRandom(1))).toThrow(/power must be a number ≥ 0/);
+    },
+  );
 });

@@ -44,10 +44,15 @@ interface Pooled extends Selected {
  * scores each image by ensemble disagreement and keeps the top k (or a k-centre coreset of the
  * top k × poolFactor, or k drawn by power sampling).
  */
-export async function selectByDisagreement(batches: AsyncIterable<Candidate[]> | Iterable<Candidate[]>, options: SelectOptions): Promise<Selected[]> {
+export async function selectByDisagreement(
+  batches: AsyncIterable<Candidate[]> | Iterable<Candidate[]>,
+  options: SelectOptions,
+): Promise<Selected[]> {
   const sessions = options.sessions ?? [...options.ensemble.readouts.keys()];
-  if (sessions.length === 0) throw new Error("selectByDisagreement: the ensemble has no session readouts to predict a population with");
-  if (options.coreset !== undefined && options.power !== undefined) throw new Error("selectByDisagreement: choose k-centre thinning or power sampling, not both");
+  if (sessions.length === 0)
+    throw new Error("selectByDisagreement: the ensemble has no session readouts to predict a population with");
+  if (options.coreset !== undefined && options.power !== undefined)
+    throw new Error("selectByDisagreement: choose k-centre thinning or power sampling, not both");
   const keep = options.coreset ? Math.max(options.k, Math.ceil(options.k * options.coreset.poolFactor)) : options.k;
   const pool: Pooled[] = []; // sorted by score, descending (in bank order, every candidate, for power sampling)
   let scored = 0;
@@ -56,11 +61,17 @@ export async function selectByDisagreement(batches: AsyncIterable<Candidate[]> |
     if (batch.length === 0) continue;
     const flat = new Uint8Array(batch.length * options.imageSize * options.imageSize * 3);
     batch.forEach((c, i) => {
-      if (c.pixels.length !== options.imageSize * options.imageSize * 3) throw new Error(`selectByDisagreement: candidate ${c.id} has ${c.pixels.length} bytes, expected ${options.imageSize}x${options.imageSize}x3`);
+      if (c.pixels.length !== options.imageSize * options.imageSize * 3)
+        throw new Error(
+          `selectByDisagreement: candidate ${c.id} has ${c.pixels.length} bytes, expected ${options.imageSize}x` +
+            `${options.imageSize}x3`,
+        );
       flat.set(c.pixels, i * c.pixels.length);
     });
     const { members, embedding } = tf.tidy(() => {
-      const features = options.frontEnd.apply(tf.tensor4d(flat, [batch.length, options.imageSize, options.imageSize, 3], "int32"));
+      const features = options.frontEnd.apply(
+        tf.tensor4d(flat, [batch.length, options.imageSize, options.imageSize, 3], "int32"),
+      );
       const perSession = sessions.map((s) => options.ensemble.predictMembers(s, features));
       const all = perSession.length === 1 ? perSession[0]! : tf.concat(perSession, 2);
       return { members: all, embedding: options.coreset ? tf.mean(features, [1, 2]) : undefined };
@@ -91,10 +102,16 @@ export async function selectByDisagreement(batches: AsyncIterable<Candidate[]> |
     await new Promise((r) => setImmediate(r));
   }
   if (options.power) {
-    const order = powerSample(Float64Array.from(pool, (p) => p.score), options.k, options.power.exponent, new SeededRandom(options.power.seed));
+    const order = powerSample(
+      Float64Array.from(pool, (p) => p.score),
+      options.k,
+      options.power.exponent,
+      new SeededRandom(options.power.seed),
+    );
     return order.map((i) => ({ id: pool[i]!.id, score: pool[i]!.score }));
   }
-  if (!options.coreset || pool.length <= options.k) return pool.slice(0, options.k).map(({ id, score }) => ({ id, score }));
+  if (!options.coreset || pool.length <= options.k)
+    return pool.slice(0, options.k).map(({ id, score }) => ({ id, score }));
   const d = pool[0]!.embedding!.length;
   const points = new Float32Array(pool.length * d);
   pool.forEach((p, i) => points.set(p.embedding!, i * d));

@@ -3,13 +3,27 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { useWasm } from "../kernels/test_util.js";
 import { SeededRandom } from "../data/random.js";
 import { r2Raw } from "../metrics/r2-raw.js";
-import { BatchSampler, distillUnit, predictArrays, predictPopulation, recalibratePopulation, scaleOutput, targetScaling, trainPopulation, zscore, type DistillSettings, type ImageStream } from "./distill.js";
+import {
+  BatchSampler,
+  distillUnit,
+  predictArrays,
+  predictPopulation,
+  recalibratePopulation,
+  scaleOutput,
+  targetScaling,
+  trainPopulation,
+  zscore,
+  type DistillSettings,
+  type ImageStream,
+} from "./distill.js";
 import { PopulationCompactModel } from "./population.js";
 import { factorizedFromArrays, headReadoutArrays, headReadoutVars } from "./layers.js";
 
 const size = 32;
 
-/** Pictures of four flat quadrants of random colour; unit 0 reads red top-left, unit 1 green minus blue bottom-right. */
+/**
+ * Pictures of four flat quadrants of random colour; unit 0 reads red top-left, unit 1 green minus blue bottom-right.
+ */
 function quadrantStream(n: number, seed: number): { stream: ImageStream; targets: Float32Array } {
   const rnd = new SeededRandom(seed);
   const images: Uint8Array[] = [];
@@ -49,15 +63,18 @@ beforeAll(async () => {
 });
 
 describe("distillation (shared model, then per unit)", () => {
-  it("batches depend only on the step: a resumed run draws the same images; weights repeat images within an epoch", () => {
-    const a = new BatchSampler([0, 1, 2, 3, 4, 5, 6], undefined, 3);
-    const b = new BatchSampler([0, 1, 2, 3, 4, 5, 6], undefined, 3);
-    const first = [0, 1, 2, 3].map((t) => a.batch(t, 3));
-    expect(b.batch(2, 3)).toEqual(first[2]);
-    expect(first.slice(0, 3).flat().slice(0, 7).sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
-    const weighted = new BatchSampler([10, 11], [2, 1], 1).batch(0, 3).sort();
-    expect(weighted).toEqual([10, 10, 11]);
-  });
+  it(
+    "batches depend only on the step: a resumed run draws the same images; weights repeat images within an " + "epoch",
+    () => {
+      const a = new BatchSampler([0, 1, 2, 3, 4, 5, 6], undefined, 3);
+      const b = new BatchSampler([0, 1, 2, 3, 4, 5, 6], undefined, 3);
+      const first = [0, 1, 2, 3].map((t) => a.batch(t, 3));
+      expect(b.batch(2, 3)).toEqual(first[2]);
+      expect(first.slice(0, 3).flat().slice(0, 7).sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+      const weighted = new BatchSampler([10, 11], [2, 1], 1).batch(0, 3).sort();
+      expect(weighted).toEqual([10, 10, 11]);
+    },
+  );
 
   it("scaleOutput folds a scale and offset into the readout", () => {
     const arrays = Array.from({ length: 36 }, () => ({ shape: [1], dtype: "f4", data: Float32Array.of(2) }));
@@ -67,26 +84,38 @@ describe("distillation (shared model, then per unit)", () => {
     expect(Array.from(arrays[34]!.data)).toEqual([2]);
   });
 
-  it("a factorized readout exports as the dense kernel it computes, and a rank-one kernel factorizes back exactly", () => {
-    const { stream } = quadrantStream(12, 5);
-    const model = new PopulationCompactModel({ units: 2, sharedLayers: 3, filters: [4, 4, 3, 3, 2], inputSize: size, seed: 4 });
-    // Give the spatial maps some structure first.
-    tf.tidy(() => {
-      for (const h of model.heads) if (h.readout.kind === "factorized") h.readout.spatial.assign(tf.randomNormal([64, 1], 0, 0.1, "float32", 3));
-    });
-    const idx = Array.from({ length: 12 }, (_, i) => i);
-    const population = predictPopulation(model, stream, idx);
-    for (const u of [0, 1]) {
-      const arrays = model.unitArrays(u);
-      const single = predictArrays(arrays, stream, idx);
-      single.forEach((v, i) => expect(Math.abs(v - population[i * 2 + u]!)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(v))));
-      const back = factorizedFromArrays(arrays[34]!, arrays[35]!, 2);
-      const dense = headReadoutArrays(back)[0]!;
-      dense.data.forEach((v, i) => expect(Math.abs(v - arrays[34]!.data[i]!)).toBeLessThanOrEqual(1e-5));
-      tf.dispose(headReadoutVars(back));
-    }
-    model.dispose();
-  });
+  it(
+    "a factorized readout exports as the dense kernel it computes, and a rank-one kernel factorizes back " + "exactly",
+    () => {
+      const { stream } = quadrantStream(12, 5);
+      const model = new PopulationCompactModel({
+        units: 2,
+        sharedLayers: 3,
+        filters: [4, 4, 3, 3, 2],
+        inputSize: size,
+        seed: 4,
+      });
+      // Give the spatial maps some structure first.
+      tf.tidy(() => {
+        for (const h of model.heads)
+          if (h.readout.kind === "factorized") h.readout.spatial.assign(tf.randomNormal([64, 1], 0, 0.1, "float32", 3));
+      });
+      const idx = Array.from({ length: 12 }, (_, i) => i);
+      const population = predictPopulation(model, stream, idx);
+      for (const u of [0, 1]) {
+        const arrays = model.unitArrays(u);
+        const single = predictArrays(arrays, stream, idx);
+        single.forEach((v, i) =>
+          expect(Math.abs(v - population[i * 2 + u]!)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(v))),
+        );
+        const back = factorizedFromArrays(arrays[34]!, arrays[35]!, 2);
+        const dense = headReadoutArrays(back)[0]!;
+        dense.data.forEach((v, i) => expect(Math.abs(v - arrays[34]!.data[i]!)).toBeLessThanOrEqual(1e-5));
+        tf.dispose(headReadoutVars(back));
+      }
+      model.dispose();
+    },
+  );
 
   it("students learn the teacher, keep it through pruning, and leak no tensors", async () => {
     const { stream, targets } = quadrantStream(400, 11);
@@ -96,11 +125,25 @@ describe("distillation (shared model, then per unit)", () => {
     const scaling = targetScaling(targets, 2, train);
     const z = zscore(targets, 2, scaling);
     const before = tf.memory().numTensors;
-    const model = new PopulationCompactModel({ units: 2, sharedLayers: settings.sharedLayers, filters: settings.filters, inputSize: size, seed: 1 });
-    const r2Of = (p: Float32Array, u: number): number => r2Raw(Float64Array.from(heldOut, (_, k) => p[k * 2 + u]!), Float64Array.from(heldOut, (i) => targets[i * 2 + u]!));
+    const model = new PopulationCompactModel({
+      units: 2,
+      sharedLayers: settings.sharedLayers,
+      filters: settings.filters,
+      inputSize: size,
+      seed: 1,
+    });
+    const r2Of = (p: Float32Array, u: number): number =>
+      r2Raw(
+        Float64Array.from(heldOut, (_, k) => p[k * 2 + u]!),
+        Float64Array.from(heldOut, (i) => targets[i * 2 + u]!),
+      );
     const untrained = predictPopulation(model, stream, heldOut);
     const losses: number[] = [];
-    await trainPopulation(model, stream, settings, { sampler: new BatchSampler(train, undefined, 1), targets: z, onStep: (_, l) => losses.push(l) });
+    await trainPopulation(model, stream, settings, {
+      sampler: new BatchSampler(train, undefined, 1),
+      targets: z,
+      onStep: (_, l) => losses.push(l),
+    });
     recalibratePopulation(model, stream, train.slice(0, 64), 16);
     const trained = predictPopulation(model, stream, heldOut);
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -108,7 +151,16 @@ describe("distillation (shared model, then per unit)", () => {
     for (const u of [0, 1]) {
       expect(r2Of(trained, u)).toBeGreaterThan(0.7);
       expect(r2Of(trained, u)).toBeGreaterThan(r2Of(untrained, u) + 0.2);
-      const r = await distillUnit(model, stream, { unit: u, targets, units: 2, scaling, trainIdx: train, heldOutIdx: heldOut, pruneIdx: prune, settings });
+      const r = await distillUnit(model, stream, {
+        unit: u,
+        targets,
+        units: 2,
+        scaling,
+        trainIdx: train,
+        heldOutIdx: heldOut,
+        pruneIdx: prune,
+        settings,
+      });
       expect(r.r2TeacherBeforePruning).toBeCloseTo(r2Of(trained, u), 2);
       expect(r.r2Teacher).toBeGreaterThan(0.6);
       expect(r.filtersBeforePruning).toEqual(settings.filters);

@@ -82,7 +82,8 @@ export function streamBatch(stream: ImageStream, idx: readonly number[]): tf.Ten
   const data = new Float32Array(idx.length * per);
   idx.forEach((i, k) => {
     const px = stream.pixels(i);
-    if (px.length !== per) throw new Error(`streamBatch: image ${i} has ${px.length} bytes, expected ${stream.size}x${stream.size}x3`);
+    if (px.length !== per)
+      throw new Error(`streamBatch: image ${i} has ${px.length} bytes, expected ${stream.size}x${stream.size}x3`);
     data.set(px, k * per);
   });
   return tf.tensor4d(data, [idx.length, stream.size, stream.size, 3]);
@@ -97,7 +98,11 @@ export class BatchSampler {
   private epoch = -1;
   private order: number[] = [];
 
-  constructor(train: readonly number[], weights: readonly number[] | undefined, private readonly seed: number) {
+  constructor(
+    train: readonly number[],
+    weights: readonly number[] | undefined,
+    private readonly seed: number,
+  ) {
     this.pool = train.flatMap((i, k) => Array.from({ length: Math.max(1, Math.round(weights?.[k] ?? 1)) }, () => i));
     if (this.pool.length === 0) throw new Error("BatchSampler: no training images");
   }
@@ -117,7 +122,11 @@ export class BatchSampler {
 }
 
 /** Per-unit mean and SD of the teacher's predictions over `idx` (students learn z-scored targets). */
-export function targetScaling(targets: Float32Array, units: number, idx: readonly number[]): { mean: Float64Array; sd: Float64Array } {
+export function targetScaling(
+  targets: Float32Array,
+  units: number,
+  idx: readonly number[],
+): { mean: Float64Array; sd: Float64Array } {
   const mean = new Float64Array(units);
   const sd = new Float64Array(units);
   for (const i of idx) for (let u = 0; u < units; u++) mean[u]! += targets[i * units + u]!;
@@ -127,7 +136,11 @@ export function targetScaling(targets: Float32Array, units: number, idx: readonl
   return { mean, sd };
 }
 
-export function zscore(targets: Float32Array, units: number, scaling: { mean: Float64Array; sd: Float64Array }): Float32Array {
+export function zscore(
+  targets: Float32Array,
+  units: number,
+  scaling: { mean: Float64Array; sd: Float64Array },
+): Float32Array {
   return Float32Array.from(targets, (v, k) => (v - scaling.mean[k % units]!) / scaling.sd[k % units]!);
 }
 
@@ -158,7 +171,12 @@ export function learningRateAt(settings: Pick<DistillSettings, "learningRate" | 
 }
 
 /** Trains the shared population model: mean squared error on z-scored targets plus the smoothness prior, Adam. */
-export async function trainPopulation(model: PopulationCompactModel, stream: ImageStream, settings: DistillSettings, options: PopulationTrainOptions): Promise<{ step: number; cancelled: boolean; losses: number[] }> {
+export async function trainPopulation(
+  model: PopulationCompactModel,
+  stream: ImageStream,
+  settings: DistillSettings,
+  options: PopulationTrainOptions,
+): Promise<{ step: number; cancelled: boolean; losses: number[] }> {
   const units = model.heads.length;
   const vars = model.trainableVariables();
   let step = options.startStep ?? 0;
@@ -179,25 +197,40 @@ export async function trainPopulation(model: PopulationCompactModel, stream: Ima
       const idx = options.sampler.batch(step, settings.batchSize);
       const x = streamBatch(stream, idx);
       const y = rows(options.targets, units, idx);
-      const hintTarget = model.hint !== undefined && options.features !== undefined && settings.hint > 0 ? rows(options.features, model.hint.shape.reduce((a, b) => a * b, 1), idx) : undefined;
+      const hintTarget =
+        model.hint !== undefined && options.features !== undefined && settings.hint > 0
+          ? rows(
+              options.features,
+              model.hint.shape.reduce((a, b) => a * b, 1),
+              idx,
+            )
+          : undefined;
       const { value, grads } = tf.variableGrads(
         () =>
           tf.tidy(() => {
             const { out, hint } = model.trainingForwardWithHint(x);
             const loss = tf.add(tf.losses.meanSquaredError(y, out), model.smoothness(settings.smoothness));
             if (hint === undefined || hintTarget === undefined) return loss as tf.Scalar;
-            return tf.add(loss, tf.mul(settings.hint, tf.losses.meanSquaredError(tf.reshape(hintTarget, hint.shape), hint))) as tf.Scalar;
+            return tf.add(
+              loss,
+              tf.mul(settings.hint, tf.losses.meanSquaredError(tf.reshape(hintTarget, hint.shape), hint)),
+            ) as tf.Scalar;
           }),
         vars,
       );
       const loss = (await value.data())[0]!;
       optimizer.applyGradients(grads);
       tf.dispose([x, y, value, ...Object.values(grads), ...(hintTarget === undefined ? [] : [hintTarget])]);
-      if (!Number.isFinite(loss)) throw new Error(`Distillation diverged at step ${step + 1} (loss ${loss}); nothing of this run was stored. Lower the learning rate and run it again.`);
+      if (!Number.isFinite(loss))
+        throw new Error(
+          `Distillation diverged at step ${step + 1} (loss ${loss}); nothing of this run was stored. Lower the ` +
+            `learning rate and run it again.`,
+        );
       step++;
       losses.push(loss);
       options.onStep?.(step, loss);
-      if (options.checkpointEvery !== undefined && step % options.checkpointEvery === 0 && step < settings.steps) await options.onCheckpoint?.(step);
+      if (options.checkpointEvery !== undefined && step % options.checkpointEvery === 0 && step < settings.steps)
+        await options.onCheckpoint?.(step);
       // Lets a worker's message loop see a cancel between steps.
       await new Promise((r) => setImmediate(r));
     }
@@ -207,12 +240,19 @@ export async function trainPopulation(model: PopulationCompactModel, stream: Ima
   }
 }
 
-/** Forward in training form with exact batch statistics: the moving statistics of `layers` become their averages over the batches. */
+/**
+ * Forward in training form with exact batch statistics: the moving statistics of `layers` become their averages over
+ * the batches.
+ */
 function recalibrateChain(layers: CompactLayerVars[], inputs: tf.Tensor4D[]): tf.Tensor4D[] {
   let xs = inputs;
   for (const l of layers) {
     const outs = xs.map((x) => layerBatchForward(l, x));
-    setMovingStatistics(l, outs.map((o) => o.mean), outs.map((o) => o.variance));
+    setMovingStatistics(
+      l,
+      outs.map((o) => o.mean),
+      outs.map((o) => o.variance),
+    );
     for (const o of outs) tf.dispose([o.mean, o.variance]);
     if (xs !== inputs) tf.dispose(xs);
     xs = outs.map((o) => o.out);
@@ -221,9 +261,15 @@ function recalibrateChain(layers: CompactLayerVars[], inputs: tf.Tensor4D[]): tf
 }
 
 /** Replaces the population's batchnorm moving statistics by exact averages over `idx`'s batches. */
-export function recalibratePopulation(model: PopulationCompactModel, stream: ImageStream, idx: readonly number[], batchSize: number): void {
+export function recalibratePopulation(
+  model: PopulationCompactModel,
+  stream: ImageStream,
+  idx: readonly number[],
+  batchSize: number,
+): void {
   const batches: tf.Tensor4D[] = [];
-  for (let s = 0; s < idx.length; s += batchSize) batches.push(tf.tidy(() => centerPixels(streamBatch(stream, idx.slice(s, s + batchSize)))));
+  for (let s = 0; s < idx.length; s += batchSize)
+    batches.push(tf.tidy(() => centerPixels(streamBatch(stream, idx.slice(s, s + batchSize)))));
   const trunkOut = recalibrateChain(model.trunk, batches);
   tf.dispose(batches);
   for (const h of model.heads) tf.dispose(recalibrateChain(h.layers, trunkOut));
@@ -231,7 +277,12 @@ export function recalibratePopulation(model: PopulationCompactModel, stream: Ima
 }
 
 /** Predictions [idx.length, units] of the population model (inference form), in batches. */
-export function predictPopulation(model: PopulationCompactModel, stream: ImageStream, idx: readonly number[], batchSize = 64): Float32Array {
+export function predictPopulation(
+  model: PopulationCompactModel,
+  stream: ImageStream,
+  idx: readonly number[],
+  batchSize = 64,
+): Float32Array {
   const units = model.heads.length;
   const out = new Float32Array(idx.length * units);
   for (let s = 0; s < idx.length; s += batchSize) {
@@ -243,7 +294,12 @@ export function predictPopulation(model: PopulationCompactModel, stream: ImageSt
 }
 
 /** Predictions of one compact model (its published arrays, run in inference form: folded batchnorm). */
-export function predictArrays(arrays: NdArray[], stream: ImageStream, idx: readonly number[], batchSize = 64): Float32Array {
+export function predictArrays(
+  arrays: NdArray[],
+  stream: ImageStream,
+  idx: readonly number[],
+  batchSize = 64,
+): Float32Array {
   const model = compactModelFromArrays(arrays, "prediction", { inputSize: stream.size });
   const fast = FastCompactModel.fromModel(model);
   model.dispose();
@@ -282,11 +338,17 @@ export interface RetrainOptions {
  * Retrains a pruned model's layers fromLayer..4 and readout on the outputs of its (fixed) earlier
  * layers, computed once for the retraining images; then recomputes their batchnorm statistics.
  */
-export async function retrainPruned(arrays: NdArray[], stream: ImageStream, options: RetrainOptions): Promise<{ arrays: NdArray[]; losses: number[]; cancelled: boolean }> {
+export async function retrainPruned(
+  arrays: NdArray[],
+  stream: ImageStream,
+  options: RetrainOptions,
+): Promise<{ arrays: NdArray[]; losses: number[]; cancelled: boolean }> {
   const { fromLayer, settings } = options;
   const r = settings.retrain;
   if (fromLayer < 1 || fromLayer > 4) throw new Error(`retrainPruned: fromLayer must be 1 to 4, got ${fromLayer}`);
-  const layers = [0, 1, 2, 3, 4].map((l) => layerVarsFromArrays(l, arrays.slice(firstArrayOf(l), firstArrayOf(l) + (l === 0 ? 6 : 7))));
+  const layers = [0, 1, 2, 3, 4].map((l) =>
+    layerVarsFromArrays(l, arrays.slice(firstArrayOf(l), firstArrayOf(l) + (l === 0 ? 6 : 7))),
+  );
   // The readout retrains factorized (spatial map × channel weights), from the kernel's best rank-one form.
   const readout = factorizedFromArrays(arrays[34]!, arrays[35]!, arrays[29]!.shape[0]!);
   const side = stream.size / 4;
@@ -297,18 +359,27 @@ export async function retrainPruned(arrays: NdArray[], stream: ImageStream, opti
     // Inputs of layer fromLayer for every retraining image, once (inference form of the fixed layers).
     const parts: tf.Tensor4D[] = [];
     for (let s = 0; s < options.idx.length; s += 64) {
-      parts.push(tf.tidy(() => {
-        let x = centerPixels(streamBatch(stream, options.idx.slice(s, s + 64)));
-        for (let l = 0; l < fromLayer; l++) x = layerInference(layers[l]!, x);
-        return x;
-      }));
+      parts.push(
+        tf.tidy(() => {
+          let x = centerPixels(streamBatch(stream, options.idx.slice(s, s + 64)));
+          for (let l = 0; l < fromLayer; l++) x = layerInference(layers[l]!, x);
+          return x;
+        }),
+      );
     }
     cache = tf.concat(parts, 0) as tf.Tensor4D;
     tf.dispose(parts);
-    const y = tf.tensor2d(Float32Array.from(options.idx, (_, k) => options.targets[k]!), [options.idx.length, 1]);
+    const y = tf.tensor2d(
+      Float32Array.from(options.idx, (_, k) => options.targets[k]!),
+      [options.idx.length, 1],
+    );
     const own = layers.slice(fromLayer);
     const vars = [...own.flatMap(trainableOf), ...headReadoutVars(readout)];
-    const sampler = new BatchSampler(options.idx.map((_, k) => k), undefined, settings.seed + 17);
+    const sampler = new BatchSampler(
+      options.idx.map((_, k) => k),
+      undefined,
+      settings.seed + 17,
+    );
     let cancelled = false;
     for (let step = 0; step < r.steps; step++) {
       if (options.signal?.aborted) {
@@ -316,17 +387,25 @@ export async function retrainPruned(arrays: NdArray[], stream: ImageStream, opti
         break;
       }
       const pick = sampler.batch(step, Math.min(r.batchSize, options.idx.length));
-      const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
-        const at = tf.tensor1d(pick, "int32");
-        let x = tf.gather(cache!, at) as tf.Tensor4D;
-        for (const l of own) x = layerTraining(l, x);
-        const out = headReadoutForward(readout, x);
-        const penalty = tf.addN([
-          ...own.flatMap((l) => (l.depthwise === undefined ? [] : [tf.mul(settings.smoothness.depthwise, laplacianPenalty(depthwiseMaps(l.depthwise)))])),
-          tf.mul(settings.smoothness.readout, laplacianPenalty(headReadoutMaps(readout, side))),
-        ]);
-        return tf.add(tf.losses.meanSquaredError(tf.gather(y, at), out), penalty) as tf.Scalar;
-      }), vars);
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.tidy(() => {
+            const at = tf.tensor1d(pick, "int32");
+            let x = tf.gather(cache!, at) as tf.Tensor4D;
+            for (const l of own) x = layerTraining(l, x);
+            const out = headReadoutForward(readout, x);
+            const penalty = tf.addN([
+              ...own.flatMap((l) =>
+                l.depthwise === undefined
+                  ? []
+                  : [tf.mul(settings.smoothness.depthwise, laplacianPenalty(depthwiseMaps(l.depthwise)))],
+              ),
+              tf.mul(settings.smoothness.readout, laplacianPenalty(headReadoutMaps(readout, side))),
+            ]);
+            return tf.add(tf.losses.meanSquaredError(tf.gather(y, at), out), penalty) as tf.Scalar;
+          }),
+        vars,
+      );
       losses.push((await value.data())[0]!);
       optimizer.applyGradients(grads);
       tf.dispose([value, ...Object.values(grads)]);
@@ -335,7 +414,8 @@ export async function retrainPruned(arrays: NdArray[], stream: ImageStream, opti
     y.dispose();
     // Exact batchnorm statistics of the retrained layers on the retraining images.
     const batches: tf.Tensor4D[] = [];
-    for (let s = 0; s < options.idx.length; s += settings.batchSize) batches.push(tf.slice(cache, [s, 0, 0, 0], [Math.min(settings.batchSize, options.idx.length - s), -1, -1, -1]));
+    for (let s = 0; s < options.idx.length; s += settings.batchSize)
+      batches.push(tf.slice(cache, [s, 0, 0, 0], [Math.min(settings.batchSize, options.idx.length - s), -1, -1, -1]));
     tf.dispose(recalibrateChain(own, batches));
     tf.dispose(batches);
     const out = [...layers.flatMap(layerArrays), ...headReadoutArrays(readout)];
@@ -382,7 +462,11 @@ export interface UnitDistillOptions {
 }
 
 /** One unit: its model from the population, pruned, its own layers retrained, scaled to the teacher's units. */
-export async function distillUnit(population: PopulationCompactModel, stream: ImageStream, o: UnitDistillOptions): Promise<UnitResult> {
+export async function distillUnit(
+  population: PopulationCompactModel,
+  stream: ImageStream,
+  o: UnitDistillOptions,
+): Promise<UnitResult> {
   const { unit, settings } = o;
   const teacherHeld = Float64Array.from(o.heldOutIdx, (i) => o.targets[i * o.units + unit]!);
   const zArrays = population.unitArrays(unit);
@@ -393,16 +477,31 @@ export async function distillUnit(population: PopulationCompactModel, stream: Im
   const t1 = performance.now();
   let pruned: PruneResult;
   try {
-    pruned = pruneCompactModel(zArrays, pixels, { keepVariance: settings.prune.keepVariance, minFilters: settings.prune.minFilters });
+    pruned = pruneCompactModel(zArrays, pixels, {
+      keepVariance: settings.prune.keepVariance,
+      minFilters: settings.prune.minFilters,
+    });
   } finally {
     pixels.dispose();
   }
   const t2 = performance.now();
   // A seeded sample of the training images: the first ones by index are the teacher's own sessions'
   // stimuli, where it fits its training data, and retraining on those alone undid the distillation.
-  const retrainIdx = new SeededRandom(settings.seed * 7919 + unit).shuffle([...o.trainIdx]).slice(0, settings.retrain.images).sort((a, b) => a - b);
-  const z = Float32Array.from(retrainIdx, (i) => (o.targets[i * o.units + unit]! - o.scaling.mean[unit]!) / o.scaling.sd[unit]!);
-  const retrained = await retrainPruned(pruned.arrays, stream, { fromLayer: settings.sharedLayers, idx: retrainIdx, targets: z, settings, signal: o.signal });
+  const retrainIdx = new SeededRandom(settings.seed * 7919 + unit)
+    .shuffle([...o.trainIdx])
+    .slice(0, settings.retrain.images)
+    .sort((a, b) => a - b);
+  const z = Float32Array.from(
+    retrainIdx,
+    (i) => (o.targets[i * o.units + unit]! - o.scaling.mean[unit]!) / o.scaling.sd[unit]!,
+  );
+  const retrained = await retrainPruned(pruned.arrays, stream, {
+    fromLayer: settings.sharedLayers,
+    idx: retrainIdx,
+    targets: z,
+    settings,
+    signal: o.signal,
+  });
   if (retrained.cancelled) throw new DistillCancelled();
   const t3 = performance.now();
   const arrays = scaleOutput(retrained.arrays, o.scaling.sd[unit]!, o.scaling.mean[unit]!);
@@ -419,7 +518,11 @@ export async function distillUnit(population: PopulationCompactModel, stream: Im
     r2Teacher,
     heldOutPredictions,
     pruning,
-    seconds: { prune: (t2 - t1) / 1000, retrain: (t3 - t2) / 1000, evaluate: (t1 - t0 + performance.now() - t3) / 1000 },
+    seconds: {
+      prune: (t2 - t1) / 1000,
+      retrain: (t3 - t2) / 1000,
+      evaluate: (t1 - t0 + performance.now() - t3) / 1000,
+    },
   };
 }
 

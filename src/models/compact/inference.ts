@@ -3,7 +3,16 @@
 import * as tf from "@tensorflow/tfjs";
 import { BATCHNORM_EPSILON, CHANNEL_MEANS, COMPACT_STRIDES } from "./model.js";
 import { maskedDepthwiseInputGradient } from "../kernels/depthwise_conv2d_backprop_input.js";
-import { ascentUpdate, packRgbFilter, packRgbForward, type PackedRgbFilter, type PackedRgbForward, RGB_MIN_CHANNELS, rgbConv2dBiasRelu, rgbConv2dInputGradient } from "../kernels/rgb_conv.js";
+import {
+  ascentUpdate,
+  packRgbFilter,
+  packRgbForward,
+  type PackedRgbFilter,
+  type PackedRgbForward,
+  RGB_MIN_CHANNELS,
+  rgbConv2dBiasRelu,
+  rgbConv2dInputGradient,
+} from "../kernels/rgb_conv.js";
 import { simdKernelsOf } from "../kernels/simd_module.js";
 
 interface SepLayer {
@@ -42,9 +51,15 @@ const COMPOSE_MAX_CIN_COUT = 64;
  * Same construction as the wasm DepthwiseConv2dNativeBackpropInput kernel's stride-2 path.
  */
 function stride2PhaseFilter(dw: tf.Tensor4D): tf.Tensor4D {
-  if (dw.shape[0] !== 5 || dw.shape[1] !== 5) throw new Error(`stride2PhaseFilter: expected a 5x5 depthwise filter, got ${dw.shape}`);
+  if (dw.shape[0] !== 5 || dw.shape[1] !== 5)
+    throw new Error(`stride2PhaseFilter: expected a 5x5 depthwise filter, got ${dw.shape}`);
   const c = dw.shape[2];
-  const wp = tf.pad(dw, [[1, 0], [1, 0], [0, 0], [0, 0]]);
+  const wp = tf.pad(dw, [
+    [1, 0],
+    [1, 0],
+    [0, 0],
+    [0, 0],
+  ]);
   const rev = tf.reverse(tf.reshape(wp, [3, 2, 3, 2, c]), [0, 2]);
   return tf.reshape(tf.transpose(rev, [0, 2, 4, 1, 3]), [3, 3, c, 4]) as tf.Tensor4D;
 }
@@ -52,7 +67,12 @@ function stride2PhaseFilter(dw: tf.Tensor4D): tf.Tensor4D {
 function stride2InputGradient(dy: tf.Tensor4D, phaseFilter: tf.Tensor4D): tf.Tensor4D {
   const [n, h, w, c] = dy.shape;
   const out = tf.depthwiseConv2d(dy, phaseFilter, 1, "same");
-  return tf.reshape(tf.transpose(tf.reshape(out, [n * h, w, c, 2, 2]), [0, 3, 1, 4, 2]), [n, 2 * h, 2 * w, c]) as tf.Tensor4D;
+  return tf.reshape(tf.transpose(tf.reshape(out, [n * h, w, c, 2, 2]), [0, 3, 1, 4, 2]), [
+    n,
+    2 * h,
+    2 * w,
+    c,
+  ]) as tf.Tensor4D;
 }
 
 /**
@@ -79,7 +99,8 @@ function conv0ColumnPairFilter(conv0T: tf.Tensor4D): tf.Tensor4D {
           if (v < 0 || v > 4) continue;
           for (let ci = 0; ci < cin; ci++) {
             for (let co = 0; co < cout; co++) {
-              out[((u * 3 + (b + 1)) * ci2 + q * cin + ci) * co2 + px * cout + co] = src[((u * 5 + v) * cin + ci) * cout + co]!;
+              out[((u * 3 + (b + 1)) * ci2 + q * cin + ci) * co2 + px * cout + co] =
+                src[((u * 5 + v) * cin + ci) * cout + co]!;
             }
           }
         }
@@ -191,10 +212,22 @@ export class FastCompactModel {
   private activations(pixels: tf.Tensor4D): tf.Tensor4D[] {
     const acts: tf.Tensor4D[] = [];
     const [, h, w] = pixels.shape;
-    const centered = tf.sub(pixels, h === this.inputSize && w === this.inputSize ? this.meansImage : this.means) as tf.Tensor4D;
+    const centered = tf.sub(
+      pixels,
+      h === this.inputSize && w === this.inputSize ? this.meansImage : this.means,
+    ) as tf.Tensor4D;
     // wasm SIMD: the first layer as a direct kernel (about 1.7 times XNNPACK's speed on this shape).
     const direct = this.rgb0Forward === undefined ? undefined : rgbConv2dBiasRelu(centered, this.rgb0Forward);
-    let a = direct ?? tf.fused.conv2d({ x: centered, filter: this.conv0, strides: 1, pad: "same", bias: this.bias0, activation: "relu" });
+    let a =
+      direct ??
+      tf.fused.conv2d({
+        x: centered,
+        filter: this.conv0,
+        strides: 1,
+        pad: "same",
+        bias: this.bias0,
+        activation: "relu",
+      });
     acts.push(a);
     for (const s of this.sep) {
       if (s.full !== undefined) {
@@ -213,7 +246,11 @@ export class FastCompactModel {
   predict(pixels: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => {
       const a = this.activations(pixels)[4]!;
-      return tf.fused.matMul({ a: tf.reshape(a, [a.shape[0], -1]) as tf.Tensor2D, b: this.readout, bias: this.readoutBias });
+      return tf.fused.matMul({
+        a: tf.reshape(a, [a.shape[0], -1]) as tf.Tensor2D,
+        b: this.readout,
+        bias: this.readoutBias,
+      });
     }) as tf.Tensor2D;
   }
 
@@ -245,8 +282,12 @@ export class FastCompactModel {
             : s.phases !== undefined && below.shape[1] === 2 * gd.shape[1] && below.shape[2] === 2 * gd.shape[2]
               ? stride2InputGradient(gd, s.phases)
               : (tf.engine().runKernel("DepthwiseConv2dNativeBackpropInput", { dy: gd, filter: s.depthwise }, {
-                strides: [s.stride, s.stride], dilations: [1, 1], pad: "same", dimRoundingMode: undefined, inputShape: below.shape,
-              } as unknown as tf.NamedAttrMap) as tf.Tensor4D);
+                  strides: [s.stride, s.stride],
+                  dilations: [1, 1],
+                  pad: "same",
+                  dimRoundingMode: undefined,
+                  inputShape: below.shape,
+                } as unknown as tf.NamedAttrMap) as tf.Tensor4D);
         g = tf.mul(ga, tf.step(below)) as tf.Tensor4D;
       }
       const direct = this.rgb0 === undefined ? undefined : rgbConv2dInputGradient(g, this.rgb0);
@@ -267,16 +308,35 @@ export class FastCompactModel {
     return tf.tidy(() => {
       const g = this.inputGradient(pixels);
       // wasm SIMD: the norm and the update in one pass (six small kernels otherwise).
-      return ascentUpdate(pixels, g, step, eps) ?? (tf.add(pixels, tf.mul(g, tf.div(step, tf.add(tf.sqrt(tf.mean(tf.square(g))), eps)))) as tf.Tensor4D);
+      return (
+        ascentUpdate(pixels, g, step, eps) ??
+        (tf.add(pixels, tf.mul(g, tf.div(step, tf.add(tf.sqrt(tf.mean(tf.square(g))), eps)))) as tf.Tensor4D)
+      );
     });
   }
 
   dispose(): void {
-    tf.dispose([this.means, this.meansImage, this.conv0, this.conv0Pairs, this.bias0, this.readout, this.readoutBias, this.readoutImage]);
+    tf.dispose([
+      this.means,
+      this.meansImage,
+      this.conv0,
+      this.conv0Pairs,
+      this.bias0,
+      this.readout,
+      this.readoutBias,
+      this.readoutImage,
+    ]);
     this.rgb0?.dispose();
     this.rgb0Forward?.dispose();
     for (const s of this.sep) {
-      tf.dispose([s.depthwise, s.depthwiseFlipped, s.pointwise, s.pointwiseT, s.bias, ...(s.phases === undefined ? [] : [s.phases])]);
+      tf.dispose([
+        s.depthwise,
+        s.depthwiseFlipped,
+        s.pointwise,
+        s.pointwiseT,
+        s.bias,
+        ...(s.phases === undefined ? [] : [s.phases]),
+      ]);
       if (s.full !== undefined) tf.dispose([s.full.filter, s.full.filterT]);
     }
   }

@@ -46,10 +46,33 @@ export function layerVarsFromArrays(layer: number, arrays: readonly NdArray[]): 
   return tf.tidy(() => {
     const t = arrays.map(fromArray);
     if (layer === 0) {
-      const [kernel, bias, gamma, beta, mean, variance] = t as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-      return { index: 0, kernel: variable(kernel, true, "l0_kernel"), bias: variable(bias, true, "l0_bias"), gamma: variable(gamma, true, "l0_gamma"), beta: variable(beta, true, "l0_beta"), movingMean: variable(mean, false, "l0_mean"), movingVariance: variable(variance, false, "l0_var") };
+      const [kernel, bias, gamma, beta, mean, variance] = t as [
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+      ];
+      return {
+        index: 0,
+        kernel: variable(kernel, true, "l0_kernel"),
+        bias: variable(bias, true, "l0_bias"),
+        gamma: variable(gamma, true, "l0_gamma"),
+        beta: variable(beta, true, "l0_beta"),
+        movingMean: variable(mean, false, "l0_mean"),
+        movingVariance: variable(variance, false, "l0_var"),
+      };
     }
-    const [dw, pw, bias, gamma, beta, mean, variance] = t as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const [dw, pw, bias, gamma, beta, mean, variance] = t as [
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+    ];
     const p = `l${layer}`;
     return {
       index: layer,
@@ -79,10 +102,18 @@ export function freshLayerVars(layer: number, cin: number, k: number, seed: numb
   const bn = [ones(k), zeros(k), zeros(k), ones(k)];
   if (layer === 0) return layerVarsFromArrays(0, [glorot([s, s, cin, k], s * s * cin, s * s * k, 0), zeros(k), ...bn]);
   // Keras's fans for a kernel [s, s, a, b]: s*s*a in, s*s*b out (so s*s*cin and s*s for the depthwise).
-  return layerVarsFromArrays(layer, [glorot([s, s, cin, 1], s * s * cin, s * s, 1), glorot([1, 1, cin, k], cin, k, 2), zeros(k), ...bn]);
+  return layerVarsFromArrays(layer, [
+    glorot([s, s, cin, 1], s * s * cin, s * s, 1),
+    glorot([1, 1, cin, k], cin, k, 2),
+    zeros(k),
+    ...bn,
+  ]);
 }
 
-/** A fresh readout: Glorot-uniform scaled by a tenth, so the untrained model's output starts near 0 (z-scored targets' mean). */
+/**
+ * A fresh readout: Glorot-uniform scaled by a tenth, so the untrained model's output starts near 0 (z-scored targets'
+ * mean).
+ */
 export function freshReadoutVars(side: number, k4: number, seed: number): ReadoutVars {
   const n = side * side * k4;
   const limit = 0.1 * Math.sqrt(6 / (n + 1));
@@ -93,7 +124,10 @@ export function freshReadoutVars(side: number, k4: number, seed: number): Readou
 }
 
 export function readoutVarsFromArrays(kernel: NdArray, bias: NdArray): ReadoutVars {
-  return tf.tidy(() => ({ kernel: variable(fromArray(kernel), true, "readout_kernel"), bias: variable(fromArray(bias), true, "readout_bias") }));
+  return tf.tidy(() => ({
+    kernel: variable(fromArray(kernel), true, "readout_kernel"),
+    bias: variable(fromArray(bias), true, "readout_bias"),
+  }));
 }
 
 function toArray(v: tf.Variable): NdArray {
@@ -102,7 +136,10 @@ function toArray(v: tf.Variable): NdArray {
 
 /** The layer's arrays in the published order. */
 export function layerArrays(l: CompactLayerVars): NdArray[] {
-  const vars = l.depthwise === undefined ? [l.kernel, l.bias, l.gamma, l.beta, l.movingMean, l.movingVariance] : [l.depthwise, l.kernel, l.bias, l.gamma, l.beta, l.movingMean, l.movingVariance];
+  const vars =
+    l.depthwise === undefined
+      ? [l.kernel, l.bias, l.gamma, l.beta, l.movingMean, l.movingVariance]
+      : [l.depthwise, l.kernel, l.bias, l.gamma, l.beta, l.movingMean, l.movingVariance];
   return vars.map(toArray);
 }
 
@@ -111,7 +148,15 @@ export function readoutArrays(r: ReadoutVars): NdArray[] {
 }
 
 export function layerVariables(l: CompactLayerVars): tf.Variable[] {
-  return [...(l.depthwise === undefined ? [] : [l.depthwise]), l.kernel, l.bias, l.gamma, l.beta, l.movingMean, l.movingVariance];
+  return [
+    ...(l.depthwise === undefined ? [] : [l.depthwise]),
+    l.kernel,
+    l.bias,
+    l.gamma,
+    l.beta,
+    l.movingMean,
+    l.movingVariance,
+  ];
 }
 
 /** Learned by gradient: everything but the moving statistics. */
@@ -119,7 +164,10 @@ export function trainableOf(l: CompactLayerVars): tf.Variable[] {
   return [...(l.depthwise === undefined ? [] : [l.depthwise]), l.kernel, l.bias, l.gamma, l.beta];
 }
 
-const handle = (v: tf.Variable): { read(): tf.Tensor; write(t: tf.Tensor): void } => ({ read: () => v, write: (t) => v.assign(t) });
+const handle = (v: tf.Variable): { read(): tf.Tensor; write(t: tf.Tensor): void } => ({
+  read: () => v,
+  write: (t) => v.assign(t),
+});
 
 /** Raw pixels 0..255 minus the channel means (layer 0's input). */
 export function centerPixels(pixels: tf.Tensor4D): tf.Tensor4D {
@@ -132,7 +180,14 @@ export function centerPixels(pixels: tf.Tensor4D): tf.Tensor4D {
  */
 export function layerTraining(l: CompactLayerVars, input: tf.Tensor4D, updateMoving = true): tf.Tensor4D {
   const moving = updateMoving ? { mean: handle(l.movingMean), variance: handle(l.movingVariance) } : undefined;
-  if (l.depthwise === undefined) return batchNormReluTraining(convOfConstant(input, l.kernel as tf.Tensor4D), l.bias as tf.Tensor1D, l.gamma as tf.Tensor1D, l.beta as tf.Tensor1D, moving);
+  if (l.depthwise === undefined)
+    return batchNormReluTraining(
+      convOfConstant(input, l.kernel as tf.Tensor4D),
+      l.bias as tf.Tensor1D,
+      l.gamma as tf.Tensor1D,
+      l.beta as tf.Tensor1D,
+      moving,
+    );
   const d = tf.depthwiseConv2d(input, l.depthwise as tf.Tensor4D, COMPACT_STRIDES[l.index]!, "same");
   const z = tf.conv2d(d, l.kernel as tf.Tensor4D, 1, "valid");
   return batchNormReluTraining(z, l.bias as tf.Tensor1D, l.gamma as tf.Tensor1D, l.beta as tf.Tensor1D, moving);
@@ -143,14 +198,32 @@ export function layerInference(l: CompactLayerVars, input: tf.Tensor4D): tf.Tens
   return tf.tidy(() => {
     const scale = tf.mul(l.gamma, tf.rsqrt(tf.add(l.movingVariance, BATCHNORM_EPSILON))) as tf.Tensor1D;
     const shift = tf.add(tf.mul(tf.sub(l.bias, l.movingMean), scale), l.beta) as tf.Tensor1D;
-    if (l.depthwise === undefined) return tf.fused.conv2d({ x: input, filter: tf.mul(l.kernel, scale) as tf.Tensor4D, strides: 1, pad: "same", bias: shift, activation: "relu" });
+    if (l.depthwise === undefined)
+      return tf.fused.conv2d({
+        x: input,
+        filter: tf.mul(l.kernel, scale) as tf.Tensor4D,
+        strides: 1,
+        pad: "same",
+        bias: shift,
+        activation: "relu",
+      });
     const d = tf.depthwiseConv2d(input, l.depthwise as tf.Tensor4D, COMPACT_STRIDES[l.index]!, "same");
-    return tf.fused.conv2d({ x: d, filter: tf.mul(l.kernel, scale) as tf.Tensor4D, strides: 1, pad: "valid", bias: shift, activation: "relu" });
+    return tf.fused.conv2d({
+      x: d,
+      filter: tf.mul(l.kernel, scale) as tf.Tensor4D,
+      strides: 1,
+      pad: "valid",
+      bias: shift,
+      activation: "relu",
+    });
   });
 }
 
 export function readoutForward(r: ReadoutVars, a: tf.Tensor4D): tf.Tensor2D {
-  return tf.add(tf.matMul(tf.reshape(a, [a.shape[0], -1]) as tf.Tensor2D, r.kernel as tf.Tensor2D), r.bias) as tf.Tensor2D;
+  return tf.add(
+    tf.matMul(tf.reshape(a, [a.shape[0], -1]) as tf.Tensor2D, r.kernel as tf.Tensor2D),
+    r.bias,
+  ) as tf.Tensor2D;
 }
 
 /** 3x3 Laplacian. */
@@ -185,13 +258,24 @@ export function disposeLayer(l: CompactLayerVars): void {
  * Training-form forward without gradients or moving-average updates, returning the batch statistics
  * the layer normalized with (mean of conv output + bias, as the moving mean holds it; variance).
  */
-export function layerBatchForward(l: CompactLayerVars, input: tf.Tensor4D): { out: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+export function layerBatchForward(
+  l: CompactLayerVars,
+  input: tf.Tensor4D,
+): { out: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   return tf.tidy(() => {
-    const z = l.depthwise === undefined
-      ? tf.conv2d(input, l.kernel as tf.Tensor4D, 1, "same")
-      : tf.conv2d(tf.depthwiseConv2d(input, l.depthwise as tf.Tensor4D, COMPACT_STRIDES[l.index]!, "same"), l.kernel as tf.Tensor4D, 1, "valid");
+    const z =
+      l.depthwise === undefined
+        ? tf.conv2d(input, l.kernel as tf.Tensor4D, 1, "same")
+        : tf.conv2d(
+            tf.depthwiseConv2d(input, l.depthwise as tf.Tensor4D, COMPACT_STRIDES[l.index]!, "same"),
+            l.kernel as tf.Tensor4D,
+            1,
+            "valid",
+          );
     const { mean, variance } = tf.moments(z, [0, 1, 2]);
-    const out = tf.relu(tf.batchNorm(z, mean, variance, l.beta as tf.Tensor1D, l.gamma as tf.Tensor1D, BATCHNORM_EPSILON)) as tf.Tensor4D;
+    const out = tf.relu(
+      tf.batchNorm(z, mean, variance, l.beta as tf.Tensor1D, l.gamma as tf.Tensor1D, BATCHNORM_EPSILON),
+    ) as tf.Tensor4D;
     return { out, mean: tf.add(mean, l.bias) as tf.Tensor1D, variance: variance as tf.Tensor1D };
   });
 }
@@ -209,7 +293,9 @@ export function setMovingStatistics(l: CompactLayerVars, means: tf.Tensor1D[], v
  * spatial map and channel weights (Klindt et al. 2017: 784 + K4 weights instead of 784·K4, learned
  * from far fewer images), whose outer product is the dense kernel of the unit's compact model.
  */
-export type HeadReadout = ({ kind: "dense" } & ReadoutVars) | { kind: "factorized"; spatial: tf.Variable; channels: tf.Variable; bias: tf.Variable };
+export type HeadReadout =
+  | ({ kind: "dense" } & ReadoutVars)
+  | { kind: "factorized"; spatial: tf.Variable; channels: tf.Variable; bias: tf.Variable };
 
 let factorId = 0;
 
@@ -220,7 +306,11 @@ export function freshFactorized(side: number, k4: number, seed: number): HeadRea
     kind: "factorized" as const,
     // Starts as an average over positions; the channel weights pick what is averaged.
     spatial: tf.variable(tf.fill([side * side, 1], 1 / (side * side)), true, `compact_readout_spatial_${id}`),
-    channels: tf.variable(tf.randomUniform([k4, 1], -limit, limit, "float32", seed), true, `compact_readout_channels_${id}`),
+    channels: tf.variable(
+      tf.randomUniform([k4, 1], -limit, limit, "float32", seed),
+      true,
+      `compact_readout_channels_${id}`,
+    ),
     bias: tf.variable(tf.zeros([1]), true, `compact_readout_fbias_${id}`),
   }));
 }
@@ -232,11 +322,17 @@ export function headReadoutVars(r: HeadReadout): tf.Variable[] {
 export function headReadoutForward(r: HeadReadout, a: tf.Tensor4D): tf.Tensor2D {
   if (r.kind === "dense") return readoutForward(r, a);
   const [n, h, w, c] = a.shape;
-  const mixed = tf.reshape(tf.matMul(tf.reshape(a, [n * h * w, c]) as tf.Tensor2D, r.channels as tf.Tensor2D), [n, h * w]) as tf.Tensor2D;
+  const mixed = tf.reshape(tf.matMul(tf.reshape(a, [n * h * w, c]) as tf.Tensor2D, r.channels as tf.Tensor2D), [
+    n,
+    h * w,
+  ]) as tf.Tensor2D;
   return tf.add(tf.matMul(mixed, r.spatial as tf.Tensor2D), r.bias) as tf.Tensor2D;
 }
 
-/** A factorized readout from a dense kernel [P·K4, 1]: its best rank-one approximation (power iteration; exact for a kernel that was factorized). */
+/**
+ * A factorized readout from a dense kernel [P·K4, 1]: its best rank-one approximation (power iteration; exact for a
+ * kernel that was factorized).
+ */
 export function factorizedFromArrays(kernel: NdArray, bias: NdArray, k4: number): HeadReadout {
   const p = kernel.shape[0]! / k4;
   const w = kernel.data;
@@ -276,7 +372,10 @@ export function headReadoutArrays(r: HeadReadout): NdArray[] {
   const c = r.channels.dataSync() as Float32Array;
   const kernel = new Float32Array(s.length * c.length);
   for (let p = 0; p < s.length; p++) for (let k = 0; k < c.length; k++) kernel[p * c.length + k] = s[p]! * c[k]!;
-  return [{ shape: [kernel.length, 1], dtype: "f4", data: kernel }, { shape: [1], dtype: "f4", data: (r.bias.dataSync() as Float32Array).slice() }];
+  return [
+    { shape: [kernel.length, 1], dtype: "f4", data: kernel },
+    { shape: [1], dtype: "f4", data: (r.bias.dataSync() as Float32Array).slice() },
+  ];
 }
 
 export function headReadoutMaps(r: HeadReadout, side: number): tf.Tensor4D {

@@ -5,7 +5,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CompactFormatError, compactModelArrays, compactModelFromArrays, compactModelWeightShapes, compactWeightShapes, createCompactModel, loadCompactModelFromNpy } from "./model.js";
+import {
+  CompactFormatError,
+  compactModelArrays,
+  compactModelFromArrays,
+  compactModelWeightShapes,
+  compactWeightShapes,
+  createCompactModel,
+  loadCompactModelFromNpy,
+} from "./model.js";
 import { readNpy, type NdArray } from "./npy.js";
 import { npyObjectArrayBytes } from "./npy-write.js";
 import { pythonWithNumpy } from "./test-python.js";
@@ -15,7 +23,8 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."
 const shared = process.env.CORTEXLOOP_SHARED ?? path.resolve(repoRoot, "..", "shared");
 const modelsDir = path.join(shared, "data", "v4", "compact_models");
 const haveModels = existsSync(modelsDir);
-if (!haveModels) console.log(`compact.test: skipping published-model tests: ${modelsDir} not found (set CORTEXLOOP_SHARED)`);
+if (!haveModels)
+  console.log(`compact.test: skipping published-model tests: ${modelsDir} not found (set CORTEXLOOP_SHARED)`);
 
 beforeAll(async () => {
   await useWasm();
@@ -49,7 +58,10 @@ describe("the published 36-array layout", () => {
       writeFileSync(file, npyObjectArrayBytes(arrays));
       const back = await loadCompactModelFromNpy(file);
       compactModelArrays(back).forEach((a, i) => expect(Array.from(a.data)).toEqual(Array.from(arrays[i]!.data)));
-      const x = tf.tensor4d(Float32Array.from(randomValues(2 * 112 * 112 * 3, 4), (v) => (v + 1) * 127.5), [2, 112, 112, 3]);
+      const x = tf.tensor4d(
+        Float32Array.from(randomValues(2 * 112 * 112 * 3, 4), (v) => (v + 1) * 127.5),
+        [2, 112, 112, 3],
+      );
       const [p, q] = [model, back].map((m) => (m.predict(x) as tf.Tensor).dataSync());
       expect(Array.from(q!)).toEqual(Array.from(p!));
       x.dispose();
@@ -63,13 +75,17 @@ describe("the published 36-array layout", () => {
   it("refuses a missing array, naming the first one missing", () => {
     const arrays = arraysOf().slice(0, 35);
     expect(() => compactModelFromArrays(arrays, "m.npy")).toThrow(CompactFormatError);
-    expect(() => compactModelFromArrays(arrays, "m.npy")).toThrow(/m\.npy .*35 arrays, not 36 \(the first missing is array 35, the readout bias\)\. Nothing was loaded/);
+    expect(() => compactModelFromArrays(arrays, "m.npy")).toThrow(
+      /m\.npy .*35 arrays, not 36 \(the first missing is array 35, the readout bias\)\. Nothing was loaded/,
+    );
   });
 
   it("refuses a misshaped array, naming it and the shape it should have", () => {
     const arrays = arraysOf();
     arrays[7] = { shape: [1, 1, 4, 6], dtype: "f4", data: new Float32Array(24) };
-    expect(() => compactModelFromArrays(arrays, "m.npy")).toThrow(/array 7 \(layer 1 pointwise kernel\) has shape \(1,1,4,6\), expected \(1,1,4,5\)/);
+    expect(() => compactModelFromArrays(arrays, "m.npy")).toThrow(
+      /array 7 \(layer 1 pointwise kernel\) has shape \(1,1,4,6\), expected \(1,1,4,5\)/,
+    );
   });
 
   it("refuses a weight that is not finite, and a file that is not an object array", async () => {
@@ -80,7 +96,9 @@ describe("the published 36-array layout", () => {
     try {
       const file = path.join(dir, "not-a-model.npy");
       writeFileSync(file, "this is not numpy");
-      await expect(loadCompactModelFromNpy(file)).rejects.toThrow(/not-a-model\.npy is not in the published 36-array layout: .*bad magic.*Nothing was loaded/);
+      await expect(loadCompactModelFromNpy(file)).rejects.toThrow(
+        /not-a-model\.npy is not in the published 36-array layout: .*bad magic.*Nothing was loaded/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -88,7 +106,11 @@ describe("the published 36-array layout", () => {
 });
 
 describe.skipIf(!haveModels)("loadCompactModelFromNpy (published models)", () => {
-  const files = haveModels ? readdirSync(modelsDir).filter((f) => f.endsWith(".npy")).sort() : [];
+  const files = haveModels
+    ? readdirSync(modelsDir)
+        .filter((f) => f.endsWith(".npy"))
+        .sort()
+    : [];
 
   it("loads every published model with the README's shapes", async () => {
     expect(files.length).toBeGreaterThan(100);
@@ -107,8 +129,17 @@ describe.skipIf(!haveModels)("loadCompactModelFromNpy (published models)", () =>
       return;
     }
     const file = path.join(modelsDir, files[0]!);
-    const script = "import sys,json,numpy as np\na=np.load(sys.argv[1],allow_pickle=True)\nprint(json.dumps([[list(x.shape),float(np.asarray(x,dtype=np.float64).sum()),float(np.asarray(x,dtype=np.float64).ravel()[0])] for x in a]))";
-    const ref = JSON.parse(execFileSync(py, ["-c", script, file], { encoding: "utf8" })) as [number[], number, number][];
+    const script = [
+      "import sys,json,numpy as np",
+      "a=np.load(sys.argv[1],allow_pickle=True)",
+      "f=lambda x: np.asarray(x,dtype=np.float64)",
+      "print(json.dumps([[list(x.shape),float(f(x).sum()),float(f(x).ravel()[0])] for x in a]))",
+    ].join("\n");
+    const ref = JSON.parse(execFileSync(py, ["-c", script, file], { encoding: "utf8" })) as [
+      number[],
+      number,
+      number,
+    ][];
     const arrays = await readNpy(file);
     expect(Array.isArray(arrays)).toBe(true);
     if (!Array.isArray(arrays)) return;
@@ -125,12 +156,14 @@ describe.skipIf(!haveModels)("loadCompactModelFromNpy (published models)", () =>
   it("predicts the same on wasm and cpu", async () => {
     const model = await loadCompactModelFromNpy(path.join(modelsDir, files[0]!));
     const pixels = Float32Array.from(randomValues(2 * 112 * 112 * 3, 99), (v) => (v + 1) * 127.5);
-    const predict = (): Float32Array => tf.tidy(() => (model.predict(tf.tensor4d(pixels, [2, 112, 112, 3])) as tf.Tensor).dataSync() as Float32Array);
+    const predict = (): Float32Array =>
+      tf.tidy(() => (model.predict(tf.tensor4d(pixels, [2, 112, 112, 3])) as tf.Tensor).dataSync() as Float32Array);
     await tf.setBackend("cpu");
     const onCpu = predict();
     await useWasm();
     const onWasm = predict();
-    for (let i = 0; i < 2; i++) expect(Math.abs(onWasm[i]! - onCpu[i]!)).toBeLessThanOrEqual(TOL * Math.max(1, Math.abs(onCpu[i]!)));
+    for (let i = 0; i < 2; i++)
+      expect(Math.abs(onWasm[i]! - onCpu[i]!)).toBeLessThanOrEqual(TOL * Math.max(1, Math.abs(onCpu[i]!)));
     model.dispose();
   });
 });

@@ -40,18 +40,37 @@ export function createCompactModel(filters: number[], opts: CompactModelOptions 
   }
   const size = opts.inputSize ?? COMPACT_INPUT_SIZE;
   const seed = opts.seed ?? 0;
-  const init = (i: number): ReturnType<typeof tf.initializers.glorotUniform> => tf.initializers.glorotUniform({ seed: seed + i });
+  const init = (i: number): ReturnType<typeof tf.initializers.glorotUniform> =>
+    tf.initializers.glorotUniform({ seed: seed + i });
   const input = tf.input({ shape: [size, size, 3], name: "pixels0to255" });
   let x = new SubtractChannelMeans({ name: "subtract_means" }).apply(input) as tf.SymbolicTensor;
-  x = tf.layers.conv2d({ filters: filters[0]!, kernelSize: COMPACT_KERNEL_SIZE, padding: "same", kernelInitializer: init(0), name: "layer0_conv" }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers
+    .conv2d({
+      filters: filters[0]!,
+      kernelSize: COMPACT_KERNEL_SIZE,
+      padding: "same",
+      kernelInitializer: init(0),
+      name: "layer0_conv",
+    })
+    .apply(x) as tf.SymbolicTensor;
   x = tf.layers.batchNormalization({ epsilon: BATCHNORM_EPSILON, name: "layer0_bn" }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.reLU({ name: "layer0_relu" }).apply(x) as tf.SymbolicTensor;
   for (let layer = 1; layer < 5; layer++) {
-    x = tf.layers.separableConv2d({
-      filters: filters[layer]!, kernelSize: COMPACT_KERNEL_SIZE, strides: COMPACT_STRIDES[layer]!, padding: "same", depthMultiplier: 1,
-      depthwiseInitializer: init(2 * layer), pointwiseInitializer: init(2 * layer + 1), name: `layer${layer}_sepconv`,
-    }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.batchNormalization({ epsilon: BATCHNORM_EPSILON, name: `layer${layer}_bn` }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers
+      .separableConv2d({
+        filters: filters[layer]!,
+        kernelSize: COMPACT_KERNEL_SIZE,
+        strides: COMPACT_STRIDES[layer]!,
+        padding: "same",
+        depthMultiplier: 1,
+        depthwiseInitializer: init(2 * layer),
+        pointwiseInitializer: init(2 * layer + 1),
+        name: `layer${layer}_sepconv`,
+      })
+      .apply(x) as tf.SymbolicTensor;
+    x = tf.layers
+      .batchNormalization({ epsilon: BATCHNORM_EPSILON, name: `layer${layer}_bn` })
+      .apply(x) as tf.SymbolicTensor;
     x = tf.layers.reLU({ name: `layer${layer}_relu` }).apply(x) as tf.SymbolicTensor;
   }
   x = tf.layers.flatten({ name: "flatten" }).apply(x) as tf.SymbolicTensor;
@@ -66,7 +85,17 @@ export function compactWeightShapes(filters: number[], inputSize = COMPACT_INPUT
   const bn = (c: number): number[][] => [[c], [c], [c], [c]];
   const sep = (cin: number, cout: number): number[][] => [[k, k, cin, 1], [1, 1, cin, cout], [cout], ...bn(cout)];
   const side = inputSize / 4;
-  return [[k, k, 3, k0], [k0], ...bn(k0), ...sep(k0, k1), ...sep(k1, k2), ...sep(k2, k3), ...sep(k3, k4), [side * side * k4, 1], [1]];
+  return [
+    [k, k, 3, k0],
+    [k0],
+    ...bn(k0),
+    ...sep(k0, k1),
+    ...sep(k1, k2),
+    ...sep(k2, k3),
+    ...sep(k3, k4),
+    [side * side * k4, 1],
+    [1],
+  ];
 }
 
 /** Filter counts [K0..K4] read off the published arrays (each layer's bias). */
@@ -76,9 +105,23 @@ export function filtersFromArrays(arrays: NdArray[]): number[] {
 
 /** What each of the 36 published arrays is, for messages. */
 export const COMPACT_ARRAY_NAMES: readonly string[] = [
-  "layer 0 conv kernel", "layer 0 conv bias", "layer 0 batchnorm gamma", "layer 0 batchnorm beta", "layer 0 batchnorm moving mean", "layer 0 batchnorm moving variance",
-  ...[1, 2, 3, 4].flatMap((l) => [`layer ${l} depthwise kernel`, `layer ${l} pointwise kernel`, `layer ${l} pointwise bias`, `layer ${l} batchnorm gamma`, `layer ${l} batchnorm beta`, `layer ${l} batchnorm moving mean`, `layer ${l} batchnorm moving variance`]),
-  "readout kernel", "readout bias",
+  "layer 0 conv kernel",
+  "layer 0 conv bias",
+  "layer 0 batchnorm gamma",
+  "layer 0 batchnorm beta",
+  "layer 0 batchnorm moving mean",
+  "layer 0 batchnorm moving variance",
+  ...[1, 2, 3, 4].flatMap((l) => [
+    `layer ${l} depthwise kernel`,
+    `layer ${l} pointwise kernel`,
+    `layer ${l} pointwise bias`,
+    `layer ${l} batchnorm gamma`,
+    `layer ${l} batchnorm beta`,
+    `layer ${l} batchnorm moving mean`,
+    `layer ${l} batchnorm moving variance`,
+  ]),
+  "readout kernel",
+  "readout bias",
 ];
 
 /** A published .npy model (or arrays meant to be one) that does not have the published layout. */
@@ -94,32 +137,72 @@ export class CompactFormatError extends Error {
  * Checks the 36 arrays of the published layout (count, every shape, numeric and finite) and
  * returns the filters [K0..K4]. Throws CompactFormatError naming the first array that is wrong.
  */
-export function checkCompactArrays(value: NdArray | NdArray[], source: string, inputSize = COMPACT_INPUT_SIZE): number[] {
-  if (!Array.isArray(value)) throw new CompactFormatError(source, `it holds one array of shape (${value.shape.join(",")}), not an object array of ${NPY_ARRAY_COUNT}`);
-  if (value.length !== NPY_ARRAY_COUNT) throw new CompactFormatError(source, `it holds ${value.length} arrays, not ${NPY_ARRAY_COUNT}${value.length < NPY_ARRAY_COUNT ? ` (the first missing is array ${value.length}, the ${COMPACT_ARRAY_NAMES[value.length]})` : ""}`);
+export function checkCompactArrays(
+  value: NdArray | NdArray[],
+  source: string,
+  inputSize = COMPACT_INPUT_SIZE,
+): number[] {
+  if (!Array.isArray(value))
+    throw new CompactFormatError(
+      source,
+      `it holds one array of shape (${value.shape.join(",")}), not an object array of ${NPY_ARRAY_COUNT}`,
+    );
+  if (value.length !== NPY_ARRAY_COUNT)
+    throw new CompactFormatError(
+      source,
+      `it holds ${value.length} arrays, not ${NPY_ARRAY_COUNT}` +
+        `${
+          value.length < NPY_ARRAY_COUNT
+            ? ` (the first missing is array ${value.length}, the ` + `${COMPACT_ARRAY_NAMES[value.length]})`
+            : ""
+        }`,
+    );
   const filters = filtersFromArrays(value);
   const bad = filters.findIndex((k) => !Number.isInteger(k) || k < 1);
-  if (bad >= 0) throw new CompactFormatError(source, `array ${[1, 8, 15, 22, 29][bad]} (${COMPACT_ARRAY_NAMES[[1, 8, 15, 22, 29][bad]!]}) gives layer ${bad} no filters`);
+  if (bad >= 0)
+    throw new CompactFormatError(
+      source,
+      `array ${[1, 8, 15, 22, 29][bad]} (${COMPACT_ARRAY_NAMES[[1, 8, 15, 22, 29][bad]!]}) gives layer ${bad} no ` +
+        `filters`,
+    );
   const expected = compactWeightShapes(filters, inputSize);
   value.forEach((a, i) => {
     const want = expected[i]!;
     if (a.shape.length !== want.length || a.shape.some((d, j) => d !== want[j])) {
-      throw new CompactFormatError(source, `array ${i} (${COMPACT_ARRAY_NAMES[i]}) has shape (${a.shape.join(",")}), expected (${want.join(",")}) for filters [${filters.join(",")}]`);
+      throw new CompactFormatError(
+        source,
+        `array ${i} (${COMPACT_ARRAY_NAMES[i]}) has shape (${a.shape.join(",")}), expected (${want.join(",")}) for ` +
+          `filters [${filters.join(",")}]`,
+      );
     }
-    if (a.dtype !== "f4" && a.dtype !== "f8") throw new CompactFormatError(source, `array ${i} (${COMPACT_ARRAY_NAMES[i]}) has dtype ${a.dtype}, expected float32 or float64`);
+    if (a.dtype !== "f4" && a.dtype !== "f8")
+      throw new CompactFormatError(
+        source,
+        `array ${i} (${COMPACT_ARRAY_NAMES[i]}) has dtype ${a.dtype}, expected float32 or float64`,
+      );
     for (let j = 0; j < a.data.length; j++) {
-      if (!Number.isFinite(a.data[j]!)) throw new CompactFormatError(source, `array ${i} (${COMPACT_ARRAY_NAMES[i]}) holds ${a.data[j]} at flat index ${j}`);
+      if (!Number.isFinite(a.data[j]!))
+        throw new CompactFormatError(
+          source,
+          `array ${i} (${COMPACT_ARRAY_NAMES[i]}) holds ${a.data[j]} at flat index ${j}`,
+        );
     }
   });
   return filters;
 }
 
 /** A compact model from the 36 published arrays (checked first: a bad set builds nothing). */
-export function compactModelFromArrays(arrays: NdArray | NdArray[], source: string, opts: CompactModelOptions = {}): tf.LayersModel {
+export function compactModelFromArrays(
+  arrays: NdArray | NdArray[],
+  source: string,
+  opts: CompactModelOptions = {},
+): tf.LayersModel {
   const filters = checkCompactArrays(arrays, source, opts.inputSize);
   const list = arrays as NdArray[];
   const model = createCompactModel(filters, opts);
-  const tensors = list.map((a) => tf.tensor(a.data instanceof Float32Array ? a.data : Float32Array.from(a.data), a.shape, "float32"));
+  const tensors = list.map((a) =>
+    tf.tensor(a.data instanceof Float32Array ? a.data : Float32Array.from(a.data), a.shape, "float32"),
+  );
   try {
     // Per layer: model.setWeights orders trainable before non-trainable (BN moving stats), the file does not.
     let next = 0;
@@ -149,7 +232,13 @@ export async function loadCompactModelFromNpy(path: string, opts: CompactModelOp
 
 /** The model's weights as the 36 published arrays (float32, Keras order per layer). */
 export function compactModelArrays(model: tf.LayersModel): NdArray[] {
-  return model.layers.flatMap((layer) => layer.weights.map((w) => ({ shape: [...w.shape] as number[], dtype: "f4", data: (w.read().dataSync() as Float32Array).slice() })));
+  return model.layers.flatMap((layer) =>
+    layer.weights.map((w) => ({
+      shape: [...w.shape] as number[],
+      dtype: "f4",
+      data: (w.read().dataSync() as Float32Array).slice(),
+    })),
+  );
 }
 
 /** Filters per layer [K0..K4] of a model built by createCompactModel. */
@@ -160,7 +249,10 @@ export function compactModelFilters(model: tf.LayersModel): number[] {
 /** Weights of a compact model: every array but the batchnorm moving statistics (which are not learned by gradient). */
 export function compactParameterCount(filters: number[], inputSize = COMPACT_INPUT_SIZE): number {
   const movingStats = new Set([4, 5, 11, 12, 18, 19, 25, 26, 32, 33]);
-  return compactWeightShapes(filters, inputSize).reduce((sum, shape, i) => (movingStats.has(i) ? sum : sum + shape.reduce((a, b) => a * b, 1)), 0);
+  return compactWeightShapes(filters, inputSize).reduce(
+    (sum, shape, i) => (movingStats.has(i) ? sum : sum + shape.reduce((a, b) => a * b, 1)),
+    0,
+  );
 }
 
 /** Weight shapes in the published (Keras, per-layer) order. */

@@ -27,7 +27,9 @@ describe("npy writer", () => {
   });
 
   it("refuses an array whose data does not fill its shape", () => {
-    expect(() => npyObjectArrayBytes([{ shape: [2, 2], dtype: "f4", data: new Float32Array(3) }])).toThrow(/item 0 has shape \(2,2\) = 4 values but 3/);
+    expect(() => npyObjectArrayBytes([{ shape: [2, 2], dtype: "f4", data: new Float32Array(3) }])).toThrow(
+      /item 0 has shape \(2,2\) = 4 values but 3/,
+    );
   });
 
   it("is read by NumPy's own np.load(allow_pickle=True) with the same shapes and values", (ctx) => {
@@ -41,8 +43,18 @@ describe("npy writer", () => {
     try {
       const file = path.join(dir, "model.npy");
       writeFileSync(file, npyObjectArrayBytes(arrays));
-      const script = "import sys,json,numpy as np\na=np.load(sys.argv[1],allow_pickle=True)\nprint(json.dumps({'dtype':str(a.dtype),'shape':list(a.shape),'items':[[list(x.shape),str(x.dtype),float(np.asarray(x,dtype=np.float64).sum()),float(x.ravel()[-1])] for x in a]}))";
-      const ref = JSON.parse(execFileSync(py, ["-c", script, file], { encoding: "utf8" })) as { dtype: string; shape: number[]; items: [number[], string, number, number][] };
+      const script = [
+        "import sys,json,numpy as np",
+        "a=np.load(sys.argv[1],allow_pickle=True)",
+        "f=lambda x: float(np.asarray(x,dtype=np.float64).sum())",
+        "items=[[list(x.shape),str(x.dtype),f(x),float(x.ravel()[-1])] for x in a]",
+        "print(json.dumps({'dtype':str(a.dtype),'shape':list(a.shape),'items':items}))",
+      ].join("\n");
+      const ref = JSON.parse(execFileSync(py, ["-c", script, file], { encoding: "utf8" })) as {
+        dtype: string;
+        shape: number[];
+        items: [number[], string, number, number][];
+      };
       expect(ref.dtype).toBe("object");
       expect(ref.shape).toEqual([arrays.length]);
       ref.items.forEach(([shape, dtype, sum, last], i) => {

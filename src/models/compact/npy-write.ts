@@ -31,7 +31,8 @@ function descrOf(a: NdArray): string {
 
 function checkSize(a: NdArray, what: string): void {
   const count = a.shape.reduce((x, y) => x * y, 1);
-  if (count !== a.data.length) throw new Error(`npy: ${what} has shape (${a.shape.join(",")}) = ${count} values but ${a.data.length} were given`);
+  if (count !== a.data.length)
+    throw new Error(`npy: ${what} has shape (${a.shape.join(",")}) = ${count} values but ${a.data.length} were given`);
 }
 
 function dataBytes(a: NdArray): Uint8Array {
@@ -88,15 +89,34 @@ class PickleWriter {
     this.global("numpy", "dtype");
     this.tuple([() => this.unicode(code), () => this.op(0x89), () => this.op(0x88)]);
     this.op(0x52);
-    this.tuple([() => this.int(3), () => this.unicode(order), () => this.op(0x4e), () => this.op(0x4e), () => this.op(0x4e), () => this.int(-1), () => this.int(-1), () => this.int(flags)]);
+    this.tuple([
+      () => this.int(3),
+      () => this.unicode(order),
+      () => this.op(0x4e),
+      () => this.op(0x4e),
+      () => this.op(0x4e),
+      () => this.int(-1),
+      () => this.int(-1),
+      () => this.int(flags),
+    ]);
     this.op(0x62);
   }
   /** numpy.core.multiarray._reconstruct(ndarray, (0,), b'b') then BUILD with (1, shape, dtype, False, data). */
   ndarray(shape: readonly number[], dtype: () => void, data: () => void): void {
     this.global("numpy.core.multiarray", "_reconstruct");
-    this.tuple([() => this.global("numpy", "ndarray"), () => this.tuple([() => this.int(0)]), () => this.bytes(Uint8Array.of(0x62))]);
+    this.tuple([
+      () => this.global("numpy", "ndarray"),
+      () => this.tuple([() => this.int(0)]),
+      () => this.bytes(Uint8Array.of(0x62)),
+    ]);
     this.op(0x52);
-    this.tuple([() => this.int(1), () => this.tuple(shape.map((d) => () => this.int(d))), dtype, () => this.op(0x89), data]);
+    this.tuple([
+      () => this.int(1),
+      () => this.tuple(shape.map((d) => () => this.int(d))),
+      dtype,
+      () => this.op(0x89),
+      data,
+    ]);
     this.op(0x62);
   }
   finish(): Uint8Array {
@@ -120,14 +140,22 @@ export function npyObjectArrayBytes(arrays: readonly NdArray[]): Uint8Array {
   arrays.forEach((a, i) => checkSize(a, `item ${i}`));
   const w = new PickleWriter();
   w.op(0x80, 3);
-  w.ndarray([arrays.length], () => w.dtype("O8", "|", 63), () => {
-    w.op(0x5d, 0x28);
-    for (const a of arrays) {
-      const descr = descrOf(a);
-      w.ndarray(a.shape, () => w.dtype(a.dtype, descr[0]!, 0), () => w.bytes(dataBytes(a)));
-    }
-    w.op(0x65);
-  });
+  w.ndarray(
+    [arrays.length],
+    () => w.dtype("O8", "|", 63),
+    () => {
+      w.op(0x5d, 0x28);
+      for (const a of arrays) {
+        const descr = descrOf(a);
+        w.ndarray(
+          a.shape,
+          () => w.dtype(a.dtype, descr[0]!, 0),
+          () => w.bytes(dataBytes(a)),
+        );
+      }
+      w.op(0x65);
+    },
+  );
   const pickle = w.finish();
   const header = npyHeader("|O", [arrays.length]);
   const out = new Uint8Array(header.length + pickle.length);

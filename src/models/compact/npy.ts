@@ -32,9 +32,14 @@ export function parseNpy(bytes: Uint8Array, path = "<buffer>"): NpyValue {
   const descr = /'descr':\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) fail(path, `unreadable header ${header.trim()}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    fail(path, `unreadable header ${header.trim()}`);
   if (fortran === "True") fail(path, "Fortran-order arrays are not supported");
-  const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
+  const shape = shapeText
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map(Number);
   const body = bytes.subarray(headerStart + headerLen);
   if (descr === "|O") {
     const value = unpickle(body, path);
@@ -119,38 +124,142 @@ function unpickle(b: Uint8Array, path: string): PyValue {
   while (i < b.length) {
     const op = b[i++]!;
     switch (op) {
-      case 0x80: i += 1; break; // PROTO
-      case 0x95: i += 8; break; // FRAME
-      case 0x2e: return pop(); // STOP
-      case 0x28: stack.push(MARK); break;
-      case 0x63: { const mod = readLine(); const name = readLine(); stack.push(new PyGlobal(`${mod}.${name}`)); break; } // GLOBAL
-      case 0x93: { const name = pop() as string; const mod = pop() as string; stack.push(new PyGlobal(`${mod}.${name}`)); break; } // STACK_GLOBAL
-      case 0x71: memo.set(b[i++]!, stack[stack.length - 1]); break; // BINPUT
-      case 0x72: memo.set(view.getUint32(i, true), stack[stack.length - 1]); i += 4; break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, stack[stack.length - 1]); break; // MEMOIZE
-      case 0x68: stack.push(memo.get(b[i++]!)); break; // BINGET
-      case 0x6a: stack.push(memo.get(view.getUint32(i, true))); i += 4; break; // LONG_BINGET
-      case 0x4b: stack.push(b[i++]!); break; // BININT1
-      case 0x4d: stack.push(view.getUint16(i, true)); i += 2; break; // BININT2
-      case 0x4a: stack.push(view.getInt32(i, true)); i += 4; break; // BININT
-      case 0x47: stack.push(view.getFloat64(i, false)); i += 8; break; // BINFLOAT
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break;
-      case 0x89: stack.push(false); break;
-      case 0x58: { const n = view.getUint32(i, true); i += 4; stack.push(text.decode(b.subarray(i, i + n))); i += n; break; } // BINUNICODE
-      case 0x8c: { const n = b[i++]!; stack.push(text.decode(b.subarray(i, i + n))); i += n; break; } // SHORT_BINUNICODE
-      case 0x43: { const n = b[i++]!; stack.push(b.subarray(i, i + n)); i += n; break; } // SHORT_BINBYTES
-      case 0x42: { const n = view.getUint32(i, true); i += 4; stack.push(b.subarray(i, i + n)); i += n; break; } // BINBYTES
-      case 0x29: stack.push([]); break; // EMPTY_TUPLE
-      case 0x85: stack.push([pop()]); break; // TUPLE1
-      case 0x86: { const y = pop(); const x = pop(); stack.push([x, y]); break; } // TUPLE2
-      case 0x87: { const z = pop(); const y = pop(); const x = pop(); stack.push([x, y, z]); break; } // TUPLE3
-      case 0x74: stack.push(popMark()); break; // TUPLE
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x61: { const v = pop(); (stack[stack.length - 1] as PyValue[]).push(v); break; } // APPEND
-      case 0x65: { const items = popMark(); (stack[stack.length - 1] as PyValue[]).push(...items); break; } // APPENDS
-      case 0x52: { const args = pop() as PyValue[]; const fn = pop(); stack.push(reduce(fn, args, path)); break; } // REDUCE
-      case 0x62: { const state = pop(); build(stack[stack.length - 1], state, path); break; } // BUILD
+      case 0x80:
+        i += 1;
+        break; // PROTO
+      case 0x95:
+        i += 8;
+        break; // FRAME
+      case 0x2e:
+        return pop(); // STOP
+      case 0x28:
+        stack.push(MARK);
+        break;
+      case 0x63: {
+        const mod = readLine();
+        const name = readLine();
+        stack.push(new PyGlobal(`${mod}.${name}`));
+        break;
+      } // GLOBAL
+      case 0x93: {
+        const name = pop() as string;
+        const mod = pop() as string;
+        stack.push(new PyGlobal(`${mod}.${name}`));
+        break;
+      } // STACK_GLOBAL
+      case 0x71:
+        memo.set(b[i++]!, stack[stack.length - 1]);
+        break; // BINPUT
+      case 0x72:
+        memo.set(view.getUint32(i, true), stack[stack.length - 1]);
+        i += 4;
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, stack[stack.length - 1]);
+        break; // MEMOIZE
+      case 0x68:
+        stack.push(memo.get(b[i++]!));
+        break; // BINGET
+      case 0x6a:
+        stack.push(memo.get(view.getUint32(i, true)));
+        i += 4;
+        break; // LONG_BINGET
+      case 0x4b:
+        stack.push(b[i++]!);
+        break; // BININT1
+      case 0x4d:
+        stack.push(view.getUint16(i, true));
+        i += 2;
+        break; // BININT2
+      case 0x4a:
+        stack.push(view.getInt32(i, true));
+        i += 4;
+        break; // BININT
+      case 0x47:
+        stack.push(view.getFloat64(i, false));
+        i += 8;
+        break; // BINFLOAT
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break;
+      case 0x89:
+        stack.push(false);
+        break;
+      case 0x58: {
+        const n = view.getUint32(i, true);
+        i += 4;
+        stack.push(text.decode(b.subarray(i, i + n)));
+        i += n;
+        break;
+      } // BINUNICODE
+      case 0x8c: {
+        const n = b[i++]!;
+        stack.push(text.decode(b.subarray(i, i + n)));
+        i += n;
+        break;
+      } // SHORT_BINUNICODE
+      case 0x43: {
+        const n = b[i++]!;
+        stack.push(b.subarray(i, i + n));
+        i += n;
+        break;
+      } // SHORT_BINBYTES
+      case 0x42: {
+        const n = view.getUint32(i, true);
+        i += 4;
+        stack.push(b.subarray(i, i + n));
+        i += n;
+        break;
+      } // BINBYTES
+      case 0x29:
+        stack.push([]);
+        break; // EMPTY_TUPLE
+      case 0x85:
+        stack.push([pop()]);
+        break; // TUPLE1
+      case 0x86: {
+        const y = pop();
+        const x = pop();
+        stack.push([x, y]);
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const z = pop();
+        const y = pop();
+        const x = pop();
+        stack.push([x, y, z]);
+        break;
+      } // TUPLE3
+      case 0x74:
+        stack.push(popMark());
+        break; // TUPLE
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x61: {
+        const v = pop();
+        (stack[stack.length - 1] as PyValue[]).push(v);
+        break;
+      } // APPEND
+      case 0x65: {
+        const items = popMark();
+        (stack[stack.length - 1] as PyValue[]).push(...items);
+        break;
+      } // APPENDS
+      case 0x52: {
+        const args = pop() as PyValue[];
+        const fn = pop();
+        stack.push(reduce(fn, args, path));
+        break;
+      } // REDUCE
+      case 0x62: {
+        const state = pop();
+        build(stack[stack.length - 1], state, path);
+        break;
+      } // BUILD
       default:
         fail(path, `pickle opcode 0x${op.toString(16)} at byte ${i - 1} is not supported by this reader`);
     }
@@ -160,7 +269,8 @@ function unpickle(b: Uint8Array, path: string): PyValue {
 
 function reduce(fn: PyValue, args: PyValue[], path: string): PyValue {
   if (!(fn instanceof PyGlobal)) fail(path, "pickle: REDUCE of a non-callable");
-  if (fn.name === "numpy.core.multiarray._reconstruct" || fn.name === "numpy._core.multiarray._reconstruct") return new PyNdArray();
+  if (fn.name === "numpy.core.multiarray._reconstruct" || fn.name === "numpy._core.multiarray._reconstruct")
+    return new PyNdArray();
   if (fn.name === "numpy.dtype") return new PyDtype(String(args[0]));
   fail(path, `pickle: ${fn.name} is not an allowed constructor`);
 }

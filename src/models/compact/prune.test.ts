@@ -24,7 +24,10 @@ function modelArrays(filters: number[], seed: number): NdArray[] {
 }
 
 function pixels(n: number, seed: number): tf.Tensor4D {
-  return tf.tensor4d(Float32Array.from(randomValues(n * size * size * 3, seed), (v) => (v + 1) * 127.5), [n, size, size, 3]);
+  return tf.tensor4d(
+    Float32Array.from(randomValues(n * size * size * 3, seed), (v) => (v + 1) * 127.5),
+    [n, size, size, 3],
+  );
 }
 
 function predict(arrays: NdArray[], x: tf.Tensor4D): Float32Array {
@@ -70,7 +73,13 @@ describe("pruning", () => {
 
   it("removing filters gives exactly the output with those filters zeroed", () => {
     const arrays = modelArrays([6, 5, 4, 4, 3], 1);
-    const kept = [[0, 2, 5], [1, 2, 3, 4], [0, 3], [1, 2, 3], [0, 2]];
+    const kept = [
+      [0, 2, 5],
+      [1, 2, 3, 4],
+      [0, 3],
+      [1, 2, 3],
+      [0, 2],
+    ];
     const x = pixels(3, 2);
     const pruned = pruneArrays(arrays, kept);
     expect([0, 7, 14, 21, 28].map((i) => pruned[i]!.shape[3])).toEqual([3, 4, 2, 3, 2]);
@@ -91,7 +100,9 @@ describe("pruning", () => {
       const effects = filterAblationEffects(arrays, x, layer);
       const k = [6, 5, 4, 4, 3][layer]!;
       for (let j = 0; j < k; j++) {
-        const kept = [6, 5, 4, 4, 3].map((n, l) => Array.from({ length: n }, (_, i) => i).filter((i) => l !== layer || i !== j));
+        const kept = [6, 5, 4, 4, 3].map((n, l) =>
+          Array.from({ length: n }, (_, i) => i).filter((i) => l !== layer || i !== j),
+        );
         const out = predict(pruneArrays(arrays, kept), x);
         const brute = out.reduce((s, v, i) => s + (v - full[i]!) ** 2, 0) / out.length;
         expect(Math.abs(effects[j]! - brute)).toBeLessThanOrEqual(1e-3 * Math.max(1e-3, brute));
@@ -100,33 +111,37 @@ describe("pruning", () => {
     x.dispose();
   });
 
-  it("prunes deepest first to the stated variance, never below the minimum, removing more when less variance must be kept", () => {
-    const arrays = modelArrays([8, 8, 6, 6, 6], 5);
-    // Layer 2 filters 4 and 5 feed nothing: their rows of layer 3's pointwise kernel are zero.
-    const pw3 = arrays[21]!;
-    const data = Float32Array.from(pw3.data);
-    for (const c of [4, 5]) for (let o = 0; o < 6; o++) data[c * 6 + o] = 0;
-    arrays[21] = { ...pw3, data };
-    const x = pixels(16, 6);
-    const tensorsBefore = tf.memory().numTensors;
-    const strict = pruneCompactModel(arrays, x, { keepVariance: 0.999, minFilters: 2 });
-    const loose = pruneCompactModel(arrays, x, { keepVariance: 0.6, minFilters: 2 });
-    expect(tf.memory().numTensors, "pruning leaked tensors").toBe(tensorsBefore);
-    for (const r of [strict, loose]) {
-      r.after.forEach((k) => expect(k).toBeGreaterThanOrEqual(2));
-      expect(r.kept.map((k) => k.length)).toEqual(r.after);
-      r.kept.forEach((k) => expect([...k].sort((a, b) => a - b)).toEqual(k));
-    }
-    // The dead filters go even when almost all the variance must be kept.
-    expect(strict.kept[2]).not.toContain(4);
-    expect(strict.kept[2]).not.toContain(5);
-    expect(strict.varianceKept).toBeGreaterThanOrEqual(0.999);
-    expect(loose.varianceKept).toBeGreaterThanOrEqual(0.6);
-    const total = (r: typeof strict): number => r.after.reduce((a, b) => a + b, 0);
-    expect(total(loose)).toBeLessThan(total(strict));
-    // The pruned arrays compute what the stated variance says.
-    const full = predict(arrays, x);
-    expect(varianceKept(predict(loose.arrays, x), full)).toBeCloseTo(loose.varianceKept, 4);
-    x.dispose();
-  });
+  it(
+    "prunes deepest first to the stated variance, never below the minimum, removing more when less variance must " +
+      "be kept",
+    () => {
+      const arrays = modelArrays([8, 8, 6, 6, 6], 5);
+      // Layer 2 filters 4 and 5 feed nothing: their rows of layer 3's pointwise kernel are zero.
+      const pw3 = arrays[21]!;
+      const data = Float32Array.from(pw3.data);
+      for (const c of [4, 5]) for (let o = 0; o < 6; o++) data[c * 6 + o] = 0;
+      arrays[21] = { ...pw3, data };
+      const x = pixels(16, 6);
+      const tensorsBefore = tf.memory().numTensors;
+      const strict = pruneCompactModel(arrays, x, { keepVariance: 0.999, minFilters: 2 });
+      const loose = pruneCompactModel(arrays, x, { keepVariance: 0.6, minFilters: 2 });
+      expect(tf.memory().numTensors, "pruning leaked tensors").toBe(tensorsBefore);
+      for (const r of [strict, loose]) {
+        r.after.forEach((k) => expect(k).toBeGreaterThanOrEqual(2));
+        expect(r.kept.map((k) => k.length)).toEqual(r.after);
+        r.kept.forEach((k) => expect([...k].sort((a, b) => a - b)).toEqual(k));
+      }
+      // The dead filters go even when almost all the variance must be kept.
+      expect(strict.kept[2]).not.toContain(4);
+      expect(strict.kept[2]).not.toContain(5);
+      expect(strict.varianceKept).toBeGreaterThanOrEqual(0.999);
+      expect(loose.varianceKept).toBeGreaterThanOrEqual(0.6);
+      const total = (r: typeof strict): number => r.after.reduce((a, b) => a + b, 0);
+      expect(total(loose)).toBeLessThan(total(strict));
+      // The pruned arrays compute what the stated variance says.
+      const full = predict(arrays, x);
+      expect(varianceKept(predict(loose.arrays, x), full)).toBeCloseTo(loose.varianceKept, 4);
+      x.dispose();
+    },
+  );
 });

@@ -5,7 +5,14 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NdArray } from "./npy.js";
 import { BATCHNORM_EPSILON, checkCompactArrays, COMPACT_STRIDES } from "./model.js";
-import { centerPixels, disposeLayer, firstArrayOf, layerInference, layerVarsFromArrays, type CompactLayerVars } from "./layers.js";
+import {
+  centerPixels,
+  disposeLayer,
+  firstArrayOf,
+  layerInference,
+  layerVarsFromArrays,
+  type CompactLayerVars,
+} from "./layers.js";
 
 /** Input side of a model in the published layout, from its readout (side/4 squared rows per layer-4 filter). */
 export function inputSizeOf(arrays: readonly NdArray[]): number {
@@ -21,10 +28,14 @@ export function takeAxis(a: NdArray, axis: number, idx: readonly number[]): NdAr
   const outer = shape.slice(0, axis).reduce((x, y) => x * y, 1);
   const inner = shape.slice(axis + 1).reduce((x, y) => x * y, 1);
   const n = shape[axis]!;
-  for (const i of idx) if (!Number.isInteger(i) || i < 0 || i >= n) throw new Error(`takeAxis: index ${i} out of range 0..${n - 1} on axis ${axis}`);
+  for (const i of idx)
+    if (!Number.isInteger(i) || i < 0 || i >= n)
+      throw new Error(`takeAxis: index ${i} out of range 0..${n - 1} on axis ${axis}`);
   const data = new Float32Array(outer * idx.length * inner);
   for (let o = 0; o < outer; o++) {
-    idx.forEach((i, k) => data.set(a.data.subarray((o * n + i) * inner, (o * n + i + 1) * inner), (o * idx.length + k) * inner));
+    idx.forEach((i, k) =>
+      data.set(a.data.subarray((o * n + i) * inner, (o * n + i + 1) * inner), (o * idx.length + k) * inner),
+    );
   }
   shape[axis] = idx.length;
   return { shape, dtype: "f4", data };
@@ -96,15 +107,28 @@ interface Net {
 }
 
 function netOf(arrays: readonly NdArray[]): Net {
-  const layers = [0, 1, 2, 3, 4].map((l) => layerVarsFromArrays(l, arrays.slice(firstArrayOf(l), firstArrayOf(l) + (l === 0 ? 6 : 7))));
+  const layers = [0, 1, 2, 3, 4].map((l) =>
+    layerVarsFromArrays(l, arrays.slice(firstArrayOf(l), firstArrayOf(l) + (l === 0 ? 6 : 7))),
+  );
   const [rk, rb] = [arrays[34]!, arrays[35]!];
   const readoutKernel = tf.tensor2d(Float32Array.from(rk.data), rk.shape as [number, number]);
   const readoutBias = tf.tensor1d(Float32Array.from(rb.data));
-  return { layers, readoutKernel, readoutBias, dispose: () => { layers.forEach(disposeLayer); tf.dispose([readoutKernel, readoutBias]); } };
+  return {
+    layers,
+    readoutKernel,
+    readoutBias,
+    dispose: () => {
+      layers.forEach(disposeLayer);
+      tf.dispose([readoutKernel, readoutBias]);
+    },
+  };
 }
 
 function readout(net: Net, a: tf.Tensor4D): tf.Tensor1D {
-  return tf.reshape(tf.add(tf.matMul(tf.reshape(a, [a.shape[0], -1]) as tf.Tensor2D, net.readoutKernel), net.readoutBias), [-1]) as tf.Tensor1D;
+  return tf.reshape(
+    tf.add(tf.matMul(tf.reshape(a, [a.shape[0], -1]) as tf.Tensor2D, net.readoutKernel), net.readoutBias),
+    [-1],
+  ) as tf.Tensor1D;
 }
 
 /** Output [N] from layer `from`'s input activation (layers from..4, then the readout). */
@@ -154,7 +178,13 @@ export function varianceKept(out: ArrayLike<number>, ref: ArrayLike<number>): nu
  * l+1's pre-activation, which it changes by a rank-one term (its depthwise output times its row of
  * the pointwise kernel); a filter of layer 4 through its share of the readout.
  */
-function ablationEffects(net: Net, acts: tf.Tensor4D[], layer: number, current: Float32Array, group: number): Float64Array {
+function ablationEffects(
+  net: Net,
+  acts: tf.Tensor4D[],
+  layer: number,
+  current: Float32Array,
+  group: number,
+): Float64Array {
   const k = acts[layer]!.shape[3];
   const n = acts[layer]!.shape[0];
   const effects = new Float64Array(k);
@@ -243,8 +273,10 @@ function outputWithout(net: Net, acts: tf.Tensor4D[], layer: number, removed: re
  */
 export function pruneCompactModel(arrays: readonly NdArray[], pixels: tf.Tensor4D, options: PruneOptions): PruneResult {
   const before = checkCompactArrays([...arrays], "pruneCompactModel input", inputSizeOf(arrays));
-  if (!(options.keepVariance > 0 && options.keepVariance <= 1)) throw new Error(`pruneCompactModel: keepVariance must be in (0, 1], got ${options.keepVariance}`);
-  if (!Number.isInteger(options.minFilters) || options.minFilters < 1) throw new Error(`pruneCompactModel: minFilters must be a positive integer, got ${options.minFilters}`);
+  if (!(options.keepVariance > 0 && options.keepVariance <= 1))
+    throw new Error(`pruneCompactModel: keepVariance must be in (0, 1], got ${options.keepVariance}`);
+  if (!Number.isInteger(options.minFilters) || options.minFilters < 1)
+    throw new Error(`pruneCompactModel: minFilters must be a positive integer, got ${options.minFilters}`);
   const group = options.group ?? 4;
   let current = [...arrays];
   const original = before.map((k) => Array.from({ length: k }, (_, i) => i));
@@ -266,7 +298,9 @@ export function pruneCompactModel(arrays: readonly NdArray[], pixels: tf.Tensor4
       const k = acts[layer]!.shape[3];
       const now = valuesOf(() => readout(net, acts[4]!));
       const effects = ablationEffects(net, acts, layer, now, group);
-      const order = Array.from(effects, (e, j) => ({ e, j })).sort((a, b) => a.e - b.e || a.j - b.j).map((x) => x.j);
+      const order = Array.from(effects, (e, j) => ({ e, j }))
+        .sort((a, b) => a.e - b.e || a.j - b.j)
+        .map((x) => x.j);
       const most = Math.max(0, k - options.minFilters);
       // Largest m whose removal keeps the threshold (binary search, then a check that it holds).
       const ok = (m: number): { pass: boolean; out: Float32Array } => {
@@ -284,7 +318,9 @@ export function pruneCompactModel(arrays: readonly NdArray[], pixels: tf.Tensor4
       kept = chosen.out;
       const removed = new Set(order.slice(0, lo));
       const keepIdx = Array.from({ length: k }, (_, j) => j).filter((j) => !removed.has(j));
-      const keepAll = before.map((_, l) => (l === layer ? keepIdx : Array.from({ length: acts[l]!.shape[3] }, (_, j) => j)));
+      const keepAll = before.map((_, l) =>
+        l === layer ? keepIdx : Array.from({ length: acts[l]!.shape[3] }, (_, j) => j),
+      );
       current = pruneArrays(current, keepAll);
       original[layer] = keepIdx.map((j) => original[layer]![j]!);
     } finally {
@@ -292,5 +328,11 @@ export function pruneCompactModel(arrays: readonly NdArray[], pixels: tf.Tensor4
       net.dispose();
     }
   }
-  return { arrays: current, kept: original, before, after: original.map((k) => k.length), varianceKept: varianceKept(kept, reference) };
+  return {
+    arrays: current,
+    kept: original,
+    before,
+    after: original.map((k) => k.length),
+    varianceKept: varianceKept(kept, reference),
+  };
 }

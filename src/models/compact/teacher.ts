@@ -40,7 +40,9 @@ export class TeacherCancelled extends Error {
 export async function teacherTargets(stream: ImageStream, o: TeacherOptions): Promise<TeacherTargets> {
   const readouts = o.ensemble.readoutsOf(o.readout);
   const all = readouts[0]!.units;
-  for (const u of o.units) if (!Number.isInteger(u) || u < 0 || u >= all) throw new Error(`teacherTargets: unit column ${u} is outside readout "${o.readout}" (${all} units)`);
+  for (const u of o.units)
+    if (!Number.isInteger(u) || u < 0 || u >= all)
+      throw new Error(`teacherTargets: unit column ${u} is outside readout "${o.readout}" (${all} units)`);
   const batch = o.batchSize ?? 64;
   const n = stream.count;
   const k = o.units.length;
@@ -51,7 +53,12 @@ export async function teacherTargets(stream: ImageStream, o: TeacherOptions): Pr
   for (let start = 0; start < n; start += batch) {
     if (o.signal?.aborted) throw new TeacherCancelled(start, n);
     const idx = Array.from({ length: Math.min(batch, n - start) }, (_, i) => start + i);
-    const features = await extractFeatures(o.frontEnd, idx.map((i) => stream.pixels(i)), stream.size, { batchSize: batch });
+    const features = await extractFeatures(
+      o.frontEnd,
+      idx.map((i) => stream.pixels(i)),
+      stream.size,
+      { batchSize: batch },
+    );
     kept?.set(features, start * h * w * c);
     const members = tf.tidy(() => o.ensemble.predictMembers(o.readout, tf.tensor4d(features, [idx.length, h, w, c])));
     const [m, nb, u] = members.shape;
@@ -78,14 +85,27 @@ export async function frontEndFeatures(stream: ImageStream, frontEnd: FrontEnd, 
   const out = new Float32Array(stream.count * per);
   for (let start = 0; start < stream.count; start += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, stream.count - start) }, (_, i) => start + i);
-    out.set(await extractFeatures(frontEnd, idx.map((i) => stream.pixels(i)), stream.size, { batchSize }), start * per);
+    out.set(
+      await extractFeatures(
+        frontEnd,
+        idx.map((i) => stream.pixels(i)),
+        stream.size,
+        { batchSize },
+      ),
+      start * per,
+    );
     await new Promise((r) => setImmediate(r));
   }
   return out;
 }
 
 /** z-scores features [n, perImage] per channel (the last axis, of `channels`) with the statistics of rows `idx`. */
-export function zscoreFeatures(features: Float32Array, perImage: number, channels: number, idx: readonly number[]): Float32Array {
+export function zscoreFeatures(
+  features: Float32Array,
+  perImage: number,
+  channels: number,
+  idx: readonly number[],
+): Float32Array {
   const sum = new Float64Array(channels);
   const sq = new Float64Array(channels);
   for (const i of idx) {

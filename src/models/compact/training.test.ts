@@ -5,15 +5,21 @@ import { expectClose, randomValues, useWasm } from "../kernels/test_util.js";
 import { compactTrainingForward } from "./training.js";
 
 /** Loss, gradients (sorted by variable name) and BN moving statistics after one step of `forward`. */
-async function step(forward: (m: tf.LayersModel, x: tf.Tensor4D) => tf.Tensor): Promise<{ loss: number; grads: [string, Float32Array][]; moving: Float32Array[]; numTensors: number }> {
+async function step(
+  forward: (m: tf.LayersModel, x: tf.Tensor4D) => tf.Tensor,
+): Promise<{ loss: number; grads: [string, Float32Array][]; moving: Float32Array[]; numTensors: number }> {
   const model = createCompactModel([6, 5, 4, 4, 3], { inputSize: 32, seed: 7 });
-  const x = tf.tensor4d(Float32Array.from(randomValues(4 * 32 * 32 * 3, 1), (v) => (v + 1) * 127.5), [4, 32, 32, 3]);
+  const x = tf.tensor4d(
+    Float32Array.from(randomValues(4 * 32 * 32 * 3, 1), (v) => (v + 1) * 127.5),
+    [4, 32, 32, 3],
+  );
   const y = tf.tensor2d(randomValues(4, 2), [4, 1]);
   const before = tf.memory().numTensors;
   const { value, grads } = tf.variableGrads(() => tf.losses.meanSquaredError(y, forward(model, x)) as tf.Scalar);
   const loss = (await value.data())[0]!;
   const out: [string, Float32Array][] = [];
-  for (const name of Object.keys(grads).sort()) out.push([name.replace(/_\d+$/, ""), (await grads[name]!.data()) as Float32Array]);
+  for (const name of Object.keys(grads).sort())
+    out.push([name.replace(/_\d+$/, ""), (await grads[name]!.data()) as Float32Array]);
   tf.dispose([value, ...Object.values(grads)]);
   const numTensors = tf.memory().numTensors - before;
   const moving: Float32Array[] = [];

@@ -19,9 +19,21 @@ function weightsOf(model: tf.LayersModel, name: string): LayerWeights[] {
 }
 
 /** x * scale + shift per channel (then the activation), as a fused 1x1 depthwise conv. */
-function scaleShift(x: tf.Tensor4D, scale: tf.Tensor1D, shift?: tf.Tensor1D, activation: "linear" | "relu" = "linear"): tf.Tensor4D {
+function scaleShift(
+  x: tf.Tensor4D,
+  scale: tf.Tensor1D,
+  shift?: tf.Tensor1D,
+  activation: "linear" | "relu" = "linear",
+): tf.Tensor4D {
   const c = x.shape[3];
-  return tf.fused.depthwiseConv2d({ x, filter: tf.reshape(scale, [1, 1, c, 1]) as tf.Tensor4D, strides: 1, pad: "valid", bias: shift, activation });
+  return tf.fused.depthwiseConv2d({
+    x,
+    filter: tf.reshape(scale, [1, 1, c, 1]) as tf.Tensor4D,
+    strides: 1,
+    pad: "valid",
+    bias: shift,
+    activation,
+  });
 }
 
 /** Per-channel sum over the leading axes of an NHWC tensor, as [C]. */
@@ -52,7 +64,10 @@ export function batchNormReluTraining(
     const r = tf.rsqrt(tf.add(variance, epsilon)) as tf.Tensor1D;
     const a = tf.mul(gammaIn, r) as tf.Tensor1D;
     // relu(z * a + (beta - mu * a)) as one fused 1x1 depthwise conv (one multithreaded pass).
-    const y = tf.reshape(scaleShift(z4, a, tf.sub(betaIn, tf.mul(mu, a)) as tf.Tensor1D, "relu"), [m, c]) as tf.Tensor2D;
+    const y = tf.reshape(scaleShift(z4, a, tf.sub(betaIn, tf.mul(mu, a)) as tf.Tensor1D, "relu"), [
+      m,
+      c,
+    ]) as tf.Tensor2D;
     if (moving !== undefined) {
       const decay = 1 - BN_MOMENTUM;
       const update = (v: LayerWeights, value: tf.Tensor): void => {
@@ -96,7 +111,11 @@ export function convOfConstant(x: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor4D
       value: tf.conv2d(x, f as tf.Tensor4D, 1, "same"),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.engine().runKernel("Conv2DBackpropFilter", { x: saved[0]!, dy }, {
-          strides: [1, 1], pad: "same", dataFormat: "NHWC", dimRoundingMode: undefined, filterShape: f.shape,
+          strides: [1, 1],
+          pad: "same",
+          dataFormat: "NHWC",
+          dimRoundingMode: undefined,
+          filterShape: f.shape,
         } as unknown as tf.NamedAttrMap) as tf.Tensor,
     };
   });
@@ -109,13 +128,26 @@ export function convOfConstant(x: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor4D
  */
 export function compactTrainingForward(model: tf.LayersModel, pixels: tf.Tensor4D): tf.Tensor2D {
   const centered = tf.sub(pixels, tf.tensor1d([...CHANNEL_MEANS])) as tf.Tensor4D;
-  const bn = (name: string): { gamma: tf.Tensor1D; beta: tf.Tensor1D; moving: { mean: LayerWeights; variance: LayerWeights } } => {
-    const [gamma, beta, mean, variance] = weightsOf(model, name) as [LayerWeights, LayerWeights, LayerWeights, LayerWeights];
+  const bn = (
+    name: string,
+  ): { gamma: tf.Tensor1D; beta: tf.Tensor1D; moving: { mean: LayerWeights; variance: LayerWeights } } => {
+    const [gamma, beta, mean, variance] = weightsOf(model, name) as [
+      LayerWeights,
+      LayerWeights,
+      LayerWeights,
+      LayerWeights,
+    ];
     return { gamma: gamma.read() as tf.Tensor1D, beta: beta.read() as tf.Tensor1D, moving: { mean, variance } };
   };
   const [k0, b0] = weightsOf(model, "layer0_conv") as [LayerWeights, LayerWeights];
   const bn0 = bn("layer0_bn");
-  let a = batchNormReluTraining(convOfConstant(centered, k0.read() as tf.Tensor4D), b0.read() as tf.Tensor1D, bn0.gamma, bn0.beta, bn0.moving);
+  let a = batchNormReluTraining(
+    convOfConstant(centered, k0.read() as tf.Tensor4D),
+    b0.read() as tf.Tensor1D,
+    bn0.gamma,
+    bn0.beta,
+    bn0.moving,
+  );
   for (let layer = 1; layer < 5; layer++) {
     const [dw, pw, b] = weightsOf(model, `layer${layer}_sepconv`) as [LayerWeights, LayerWeights, LayerWeights];
     const d = tf.depthwiseConv2d(a, dw.read() as tf.Tensor4D, COMPACT_STRIDES[layer]!, "same");
@@ -124,5 +156,8 @@ export function compactTrainingForward(model: tf.LayersModel, pixels: tf.Tensor4
     a = batchNormReluTraining(z, b.read() as tf.Tensor1D, bnl.gamma, bnl.beta, bnl.moving);
   }
   const [rk, rb] = weightsOf(model, "readout") as [LayerWeights, LayerWeights];
-  return tf.add(tf.matMul(tf.reshape(a, [a.shape[0], -1]) as tf.Tensor2D, rk.read() as tf.Tensor2D), rb.read()) as tf.Tensor2D;
+  return tf.add(
+    tf.matMul(tf.reshape(a, [a.shape[0], -1]) as tf.Tensor2D, rk.read() as tf.Tensor2D),
+    rb.read(),
+  ) as tf.Tensor2D;
 }

@@ -9,7 +9,13 @@ export interface ZScored {
  * Z-scores responses `[unit][image]` per unit using the statistics of `fitIdx` images only, and
  * transposes to [image][unit]. Units with `usable[u] === false` or zero variance become NaN.
  */
-export function zscoreTargets(meanResponses: Float64Array, units: number, images: number, usable: readonly boolean[], fitIdx: readonly number[]): ZScored {
+export function zscoreTargets(
+  meanResponses: Float64Array,
+  units: number,
+  images: number,
+  usable: readonly boolean[],
+  fitIdx: readonly number[],
+): ZScored {
   const values = new Float32Array(images * units).fill(Number.NaN);
   const mean = new Float64Array(units);
   const std = new Float64Array(units);

@@ -7,7 +7,10 @@ const MAGIC = "CLENS001";
 export class CheckpointError extends Error {
   readonly code = "checkpoint-corrupt";
   constructor(source: string, reason: string) {
-    super(`Checkpoint ${source} cannot be loaded: ${reason}. Nothing was loaded from it; use an earlier model version or retrain.`);
+    super(
+      `Checkpoint ${source} cannot be loaded: ${reason}. Nothing was loaded from it; use an earlier model version ` +
+        `or retrain.`,
+    );
     this.name = "CheckpointError";
   }
 }
@@ -23,7 +26,11 @@ interface Manifest {
 }
 
 /** Ensemble weights → bytes: magic, manifest length, JSON manifest, float32 little-endian data. */
-export async function saveEnsemble(ensemble: DeepEnsemble, frontEnd: string, meta: Record<string, unknown> = {}): Promise<Uint8Array> {
+export async function saveEnsemble(
+  ensemble: DeepEnsemble,
+  frontEnd: string,
+  meta: Record<string, unknown> = {},
+): Promise<Uint8Array> {
   const vars: tf.Variable[] = [];
   for (const core of ensemble.cores) vars.push(...coreVariables(core));
   const readouts: Manifest["readouts"] = [];
@@ -31,7 +38,15 @@ export async function saveEnsemble(ensemble: DeepEnsemble, frontEnd: string, met
     readouts.push({ session, units: rs[0]!.units });
     for (const r of rs) vars.push(...readoutVariables(r));
   }
-  const manifest: Manifest = { format: "cortexloop-ensemble", version: 1, config: ensemble.config, frontEnd, readouts, tensors: vars.map((v) => ({ shape: v.shape })), meta };
+  const manifest: Manifest = {
+    format: "cortexloop-ensemble",
+    version: 1,
+    config: ensemble.config,
+    frontEnd,
+    readouts,
+    tensors: vars.map((v) => ({ shape: v.shape })),
+    meta,
+  };
   const json = new TextEncoder().encode(JSON.stringify(manifest));
   const pad = (4 - ((12 + json.length) % 4)) % 4;
   const total = vars.reduce((s, v) => s + v.size, 0);
@@ -57,28 +72,44 @@ export interface LoadedEnsemble {
 
 /** Bytes → ensemble. Every size is checked before any tensor is made, so a bad file leaks nothing. */
 export function loadEnsemble(bytes: Uint8Array, source = "checkpoint"): LoadedEnsemble {
-  if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) throw new CheckpointError(source, `it does not start with ${MAGIC}`);
+  if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC)
+    throw new CheckpointError(source, `it does not start with ${MAGIC}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const jsonLen = view.getUint32(8, true);
-  if (12 + jsonLen > bytes.length) throw new CheckpointError(source, `its manifest claims ${jsonLen} bytes but only ${bytes.length - 12} follow`);
+  if (12 + jsonLen > bytes.length)
+    throw new CheckpointError(source, `its manifest claims ${jsonLen} bytes but only ${bytes.length - 12} follow`);
   let manifest: Manifest;
   try {
     manifest = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + jsonLen))) as Manifest;
   } catch (err) {
     throw new CheckpointError(source, `its manifest is not JSON (${err instanceof Error ? err.message : String(err)})`);
   }
-  if (manifest.format !== "cortexloop-ensemble" || manifest.version !== 1) throw new CheckpointError(source, `format ${String(manifest.format)} v${String(manifest.version)} is not cortexloop-ensemble v1`);
+  if (manifest.format !== "cortexloop-ensemble" || manifest.version !== 1)
+    throw new CheckpointError(
+      source,
+      `format ${String(manifest.format)} v${String(manifest.version)} is not cortexloop-ensemble v1`,
+    );
   const c = manifest.config;
   const perCore = 2 + 3 * c.blocks;
   const expected = c.members * perCore + manifest.readouts.length * c.members * 3;
-  if (manifest.tensors.length !== expected) throw new CheckpointError(source, `it lists ${manifest.tensors.length} tensors; ${c.members} members × ${c.blocks} blocks and ${manifest.readouts.length} readouts need ${expected}`);
+  if (manifest.tensors.length !== expected)
+    throw new CheckpointError(
+      source,
+      `it lists ${manifest.tensors.length} tensors; ${c.members} members × ${c.blocks} blocks and ` +
+        `${manifest.readouts.length} readouts need ${expected}`,
+    );
   const sizes = manifest.tensors.map((t) => t.shape.reduce((a, b) => a * b, 1));
   const total = sizes.reduce((a, b) => a + b, 0);
   const dataStart = 12 + jsonLen;
-  if ((bytes.length - dataStart) !== total * 4) throw new CheckpointError(source, `its data holds ${bytes.length - dataStart} bytes, the manifest needs ${total * 4}`);
+  if (bytes.length - dataStart !== total * 4)
+    throw new CheckpointError(
+      source,
+      `its data holds ${bytes.length - dataStart} bytes, the manifest needs ${total * 4}`,
+    );
   const aligned = new Float32Array(total);
   new Uint8Array(aligned.buffer).set(bytes.subarray(dataStart));
-  for (let i = 0; i < total; i++) if (!Number.isFinite(aligned[i]!)) throw new CheckpointError(source, `weight ${i} is ${aligned[i]}`);
+  for (let i = 0; i < total; i++)
+    if (!Number.isFinite(aligned[i]!)) throw new CheckpointError(source, `weight ${i} is ${aligned[i]}`);
   let t = 0;
   let o = 0;
   const next = (): tf.Variable => {

@@ -14,8 +14,17 @@ import { predictSession, refitReadoutsWithReport, type TrainingSession } from ".
 
 export type CrossValidatedModel = "ensemble" | "skip" | "ridge" | "factorized";
 
-/** Weights of [front-end features, core outputs] tried by the skip readout (each block's Gram is trace-normalized first). */
-export const skipBlockWeights: readonly number[][] = [[1, 0], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75], [0, 1]];
+/**
+ * Weights of [front-end features, core outputs] tried by the skip readout (each block's Gram is trace-normalized
+ * first).
+ */
+export const skipBlockWeights: readonly number[][] = [
+  [1, 0],
+  [0.75, 0.25],
+  [0.5, 0.5],
+  [0.25, 0.75],
+  [0, 1],
+];
 
 export interface HeldOutSession {
   key: string;
@@ -38,7 +47,11 @@ export interface CrossValidationOptions {
   /** Fraction of each fold's training images kept aside for the readouts' early stopping (default 0.15). */
   validationFraction?: number;
   seed?: number;
-  onFold?: (fold: number, folds: number, detail: { readoutSteps?: number; factorizedSteps?: number; readoutSeconds?: number }) => void;
+  onFold?: (
+    fold: number,
+    folds: number,
+    detail: { readoutSteps?: number; factorizedSteps?: number; readoutSeconds?: number },
+  ) => void;
   signal?: AbortSignal;
 }
 
@@ -54,9 +67,19 @@ export interface CrossValidation {
  * ensemble's cores are never changed; its readout for `session.key` is replaced by the last
  * fold's.
  */
-export async function crossValidateSession(ensemble: DeepEnsemble | undefined, session: HeldOutSession, folds: readonly (readonly number[])[], options: CrossValidationOptions = {}): Promise<CrossValidation> {
-  const models = options.models ?? (ensemble === undefined ? (["ridge", "factorized"] as const) : (["ensemble", "skip", "ridge", "factorized"] as const));
-  if ((models.includes("ensemble") || models.includes("skip")) && ensemble === undefined) throw new Error("crossValidateSession: the ensemble and skip models need an ensemble");
+export async function crossValidateSession(
+  ensemble: DeepEnsemble | undefined,
+  session: HeldOutSession,
+  folds: readonly (readonly number[])[],
+  options: CrossValidationOptions = {},
+): Promise<CrossValidation> {
+  const models =
+    options.models ??
+    (ensemble === undefined
+      ? (["ridge", "factorized"] as const)
+      : (["ensemble", "skip", "ridge", "factorized"] as const));
+  if ((models.includes("ensemble") || models.includes("skip")) && ensemble === undefined)
+    throw new Error("crossValidateSession: the ensemble and skip models need an ensemble");
   const { units, images } = session;
   const predictions: Partial<Record<CrossValidatedModel, Float32Array>> = {};
   const seconds: Partial<Record<CrossValidatedModel, number>> = {};
@@ -83,13 +106,22 @@ export async function crossValidateSession(ensemble: DeepEnsemble | undefined, s
     const put = (m: CrossValidatedModel, pred: Float32Array): void => {
       const out = predictions[m]!;
       test.forEach((i, r) => {
-        for (let u = 0; u < units; u++) out[i * units + u] = session.usable[u] && z.std[u]! > 0 ? pred[r * units + u]! * z.std[u]! + z.mean[u]! : Number.NaN;
+        for (let u = 0; u < units; u++)
+          out[i * units + u] =
+            session.usable[u] && z.std[u]! > 0 ? pred[r * units + u]! * z.std[u]! + z.mean[u]! : Number.NaN;
       });
     };
     const detail: { readoutSteps?: number; factorizedSteps?: number; readoutSeconds?: number } = {};
     if (models.includes("ensemble")) {
       const t0 = performance.now();
-      const fit = await refitReadoutsWithReport(ensemble!, s, { steps: options.readoutSteps ?? 2000, validate: true, evaluateEvery: 25, patience: 6, readoutL2: l2, seed: seed + f });
+      const fit = await refitReadoutsWithReport(ensemble!, s, {
+        steps: options.readoutSteps ?? 2000,
+        validate: true,
+        evaluateEvery: 25,
+        patience: 6,
+        readoutL2: l2,
+        seed: seed + f,
+      });
       seconds.ensemble! += (performance.now() - t0) / 1000;
       detail.readoutSteps = fit.steps;
       detail.readoutSeconds = (performance.now() - t0) / 1000;
@@ -97,7 +129,11 @@ export async function crossValidateSession(ensemble: DeepEnsemble | undefined, s
     }
     if (core !== undefined) {
       const t0 = performance.now();
-      const skip = ridgeFitBlocks([session.features, core], images, targets, units, rest, { seed: seed + f, scalePerFeature: [true, false], blockWeights: skipBlockWeights.map((w) => [...w]) });
+      const skip = ridgeFitBlocks([session.features, core], images, targets, units, rest, {
+        seed: seed + f,
+        scalePerFeature: [true, false],
+        blockWeights: skipBlockWeights.map((w) => [...w]),
+      });
       put("skip", skip.predict([session.features, core], test));
       skip.dispose();
       seconds.skip! += (performance.now() - t0) / 1000;
@@ -111,7 +147,11 @@ export async function crossValidateSession(ensemble: DeepEnsemble | undefined, s
     }
     if (models.includes("factorized")) {
       const t0 = performance.now();
-      const fm = await fitFactorizedReadout(session.features, session.shape, targets, units, trainIdx, valIdx, { readoutL2: l2, seed: seed + f, steps: options.readoutSteps ?? 2000 });
+      const fm = await fitFactorizedReadout(session.features, session.shape, targets, units, trainIdx, valIdx, {
+        readoutL2: l2,
+        seed: seed + f,
+        steps: options.readoutSteps ?? 2000,
+      });
       put("factorized", fm.predict(session.features, test));
       detail.factorizedSteps = fm.steps;
       fm.dispose();
@@ -142,7 +182,8 @@ function coreFeatures(ensemble: DeepEnsemble, session: HeldOutSession): Float32A
       width = each * parts.length;
       out = new Float32Array(session.images * width);
     }
-    for (let i = 0; i < n; i++) parts.forEach((p, m) => out!.set(p.subarray(i * each, (i + 1) * each), (start + i) * width + m * each));
+    for (let i = 0; i < n; i++)
+      parts.forEach((p, m) => out!.set(p.subarray(i * each, (i + 1) * each), (start + i) * width + m * each));
   }
   return out ?? new Float32Array(0);
 }

@@ -1,5 +1,15 @@
 import * as tf from "@tensorflow/tfjs";
-import { coreForward, createMemberCore, createReadout, disposeCore, disposeReadout, readoutForward, type EnsembleConfig, type MemberCore, type Readout } from "./weights.js";
+import {
+  coreForward,
+  createMemberCore,
+  createReadout,
+  disposeCore,
+  disposeReadout,
+  readoutForward,
+  type EnsembleConfig,
+  type MemberCore,
+  type Readout,
+} from "./weights.js";
 
 /**
  * N identical small CNNs on frozen front-end features, each with its own readout per session.
@@ -16,28 +26,40 @@ export class DeepEnsemble {
     cores?: MemberCore[],
   ) {
     this.cores = cores ?? Array.from({ length: config.members }, (_, m) => createMemberCore(config, m));
-    if (this.cores.length !== config.members) throw new Error(`DeepEnsemble: config says ${config.members} members, got ${this.cores.length} cores`);
+    if (this.cores.length !== config.members)
+      throw new Error(`DeepEnsemble: config says ${config.members} members, got ${this.cores.length} cores`);
   }
 
   /** Fresh readouts for a session (replacing any it had), as when training visits that session. */
   resetReadout(session: string, units: number): Readout[] {
     const old = this.readouts.get(session);
     if (old !== undefined) old.forEach(disposeReadout);
-    const fresh = this.cores.map((_, m) => createReadout(this.config, units, this.config.seed * 7919 + ++this.readoutSeed * 31 + m));
+    const fresh = this.cores.map((_, m) =>
+      createReadout(this.config, units, this.config.seed * 7919 + ++this.readoutSeed * 31 + m),
+    );
     this.readouts.set(session, fresh);
     return fresh;
   }
 
   readoutsOf(session: string): Readout[] {
     const r = this.readouts.get(session);
-    if (r === undefined) throw new Error(`DeepEnsemble: no readout for session "${session}"; train or fit one first (known: ${[...this.readouts.keys()].join(", ") || "none"})`);
+    if (r === undefined)
+      throw new Error(
+        `DeepEnsemble: no readout for session "${session}"; train or fit one first (known: ` +
+          `${[...this.readouts.keys()].join(", ") || "none"})`,
+      );
     return r;
   }
 
   /** Member predictions [M, N, U] for features [N,h,w,c]. */
   predictMembers(session: string, features: tf.Tensor4D): tf.Tensor3D {
     const readouts = this.readoutsOf(session);
-    return tf.tidy(() => tf.stack(this.cores.map((core, m) => readoutForward(readouts[m]!, coreForward(core, features, this.config)))) as tf.Tensor3D);
+    return tf.tidy(
+      () =>
+        tf.stack(
+          this.cores.map((core, m) => readoutForward(readouts[m]!, coreForward(core, features, this.config))),
+        ) as tf.Tensor3D,
+    );
   }
 
   /** Ensemble prediction [N, U]: the mean over members. */

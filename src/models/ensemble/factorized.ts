@@ -12,7 +12,13 @@ export interface FactorizedModel {
   dispose(): void;
 }
 
-function rowsTensor(features: Float32Array, shape: readonly [number, number, number], idx: readonly number[], mean: number[], scale: number[]): tf.Tensor4D {
+function rowsTensor(
+  features: Float32Array,
+  shape: readonly [number, number, number],
+  idx: readonly number[],
+  mean: number[],
+  scale: number[],
+): tf.Tensor4D {
   const per = shape[0] * shape[1] * shape[2];
   const c = shape[2];
   const out = new Float32Array(idx.length * per);
@@ -37,7 +43,10 @@ export async function fitFactorizedReadout(
   options: Omit<CachedReadoutFitOptions, "validationRows"> = {},
 ): Promise<FactorizedModel> {
   const per = shape[0] * shape[1] * shape[2];
-  if (features.length % per !== 0) throw new Error(`fitFactorizedReadout: features hold ${features.length} values, not a multiple of ${shape.join("x")}`);
+  if (features.length % per !== 0)
+    throw new Error(
+      `fitFactorizedReadout: features hold ${features.length} values, not a multiple of ${shape.join("x")}`,
+    );
   const { mean, scale } = channelStats(features, shape[2], trainIdx, per);
   const rows = [...trainIdx, ...valIdx];
   const x = rowsTensor(features, shape, rows, mean, scale);
@@ -53,12 +62,24 @@ export async function fitFactorizedReadout(
   });
   const y = tf.tensor2d(ys, [rows.length, units]);
   const mask = tf.tensor2d(ms, [rows.length, units]);
-  const readout = createReadout({ inputShape: [...shape] as [number, number, number], width: shape[2] }, units, options.seed ?? 5);
+  const readout = createReadout(
+    { inputShape: [...shape] as [number, number, number], width: shape[2] },
+    units,
+    options.seed ?? 5,
+  );
   let steps = 0;
   try {
     const trainRows = trainIdx.map((_, r) => r);
     const validationRows = valIdx.map((_, r) => trainIdx.length + r);
-    steps = (await fitReadoutsOnInputs([readout], [x], y, mask, trainRows, { steps: 2000, evaluateEvery: 25, patience: 6, ...options, validationRows })).steps;
+    steps = (
+      await fitReadoutsOnInputs([readout], [x], y, mask, trainRows, {
+        steps: 2000,
+        evaluateEvery: 25,
+        patience: 6,
+        ...options,
+        validationRows,
+      })
+    ).steps;
   } finally {
     tf.dispose([x, y, mask]);
   }

@@ -6,7 +6,14 @@ import { adamOptimizer } from "../kernels/adam.js";
 import { readoutForward, readoutVariables, type Readout } from "./weights.js";
 
 /** Masked mean squared error of a readout on core outputs, plus its L2 penalty. */
-export function readoutLoss(r: Readout, coreOut: tf.Tensor4D, y: tf.Tensor2D, mask: tf.Tensor2D, count: number, readoutL2: number): tf.Scalar {
+export function readoutLoss(
+  r: Readout,
+  coreOut: tf.Tensor4D,
+  y: tf.Tensor2D,
+  mask: tf.Tensor2D,
+  count: number,
+  readoutL2: number,
+): tf.Scalar {
   const pred = readoutForward(r, coreOut);
   const mse = tf.div(tf.sum(tf.mul(tf.square(tf.sub(pred, y)), mask)), count) as tf.Scalar;
   if (readoutL2 <= 0) return mse;
@@ -38,12 +45,21 @@ export interface CachedReadoutFit {
   validationLoss: number;
 }
 
-function maskedError(readouts: readonly Readout[], inputs: readonly tf.Tensor4D[], y: tf.Tensor2D, mask: tf.Tensor2D, rows: tf.Tensor1D): number {
+function maskedError(
+  readouts: readonly Readout[],
+  inputs: readonly tf.Tensor4D[],
+  y: tf.Tensor2D,
+  mask: tf.Tensor2D,
+  rows: tf.Tensor1D,
+): number {
   return tf.tidy(() => {
     const yy = tf.gather(y, rows);
     const mm = tf.gather(mask, rows);
     const count = Math.max(1, mm.sum().dataSync()[0]!);
-    const pred = tf.mean(tf.stack(readouts.map((r, m) => readoutForward(r, tf.gather(inputs[m]!, rows) as tf.Tensor4D))), 0);
+    const pred = tf.mean(
+      tf.stack(readouts.map((r, m) => readoutForward(r, tf.gather(inputs[m]!, rows) as tf.Tensor4D))),
+      0,
+    );
     return tf.sum(tf.mul(tf.square(tf.sub(pred, yy)), mm)).dataSync()[0]! / count;
   });
 }
@@ -61,7 +77,8 @@ export async function fitReadoutsOnInputs(
   trainRows: readonly number[],
   options: CachedReadoutFitOptions = {},
 ): Promise<CachedReadoutFit> {
-  if (readouts.length !== inputs.length) throw new Error(`fitReadoutsOnInputs: ${readouts.length} readouts for ${inputs.length} inputs`);
+  if (readouts.length !== inputs.length)
+    throw new Error(`fitReadoutsOnInputs: ${readouts.length} readouts for ${inputs.length} inputs`);
   if (trainRows.length === 0) return { steps: 0, validationLoss: Number.NaN };
   const rng = new SeededRandom(options.seed ?? 2);
   const optimizer = adamOptimizer(options.learningRate ?? 5e-3);
@@ -69,7 +86,10 @@ export async function fitReadoutsOnInputs(
   const batchSize = Math.min(options.batchSize ?? 64, trainRows.length);
   const l2 = options.readoutL2 ?? 0;
   const maxSteps = options.steps ?? 200;
-  const val = options.validationRows !== undefined && options.validationRows.length > 0 ? tf.tensor1d(Int32Array.from(options.validationRows), "int32") : undefined;
+  const val =
+    options.validationRows !== undefined && options.validationRows.length > 0
+      ? tf.tensor1d(Int32Array.from(options.validationRows), "int32")
+      : undefined;
   const every = options.evaluateEvery ?? 25;
   const patience = options.patience ?? 4;
   let best = Number.POSITIVE_INFINITY;
@@ -79,11 +99,24 @@ export async function fitReadoutsOnInputs(
   let step = 0;
   try {
     for (step = 0; step < maxSteps; step++) {
-      const rows = tf.tensor1d(Array.from({ length: batchSize }, () => trainRows[rng.int(trainRows.length)]!), "int32");
+      const rows = tf.tensor1d(
+        Array.from({ length: batchSize }, () => trainRows[rng.int(trainRows.length)]!),
+        "int32",
+      );
       const yb = tf.gather(y, rows) as tf.Tensor2D;
       const mb = tf.gather(mask, rows) as tf.Tensor2D;
-      const count = Math.max(1, tf.tidy(() => mb.sum().dataSync()[0]!));
-      const loss = optimizer.minimize(() => tf.addN(inputs.map((c, m) => readoutLoss(readouts[m]!, tf.gather(c, rows) as tf.Tensor4D, yb, mb, count, l2))) as tf.Scalar, false, vars);
+      const count = Math.max(
+        1,
+        tf.tidy(() => mb.sum().dataSync()[0]!),
+      );
+      const loss = optimizer.minimize(
+        () =>
+          tf.addN(
+            inputs.map((c, m) => readoutLoss(readouts[m]!, tf.gather(c, rows) as tf.Tensor4D, yb, mb, count, l2)),
+          ) as tf.Scalar,
+        false,
+        vars,
+      );
       tf.dispose([rows, yb, mb, loss ?? []]);
       if (step % 50 === 49) await new Promise((r) => setImmediate(r));
       if (val === undefined || (step + 1) % every !== 0) continue;

@@ -51,10 +51,18 @@ export function choleskySolve(l: Float64Array, n: number, b: Float64Array, m: nu
   }
 }
 
-function solveFor(gram: Float64Array, n: number, rows: readonly number[], lambda: number, y: Float64Array, m: number): Float64Array {
+function solveFor(
+  gram: Float64Array,
+  n: number,
+  rows: readonly number[],
+  lambda: number,
+  y: Float64Array,
+  m: number,
+): Float64Array {
   const k = rows.length;
   const a = new Float64Array(k * k);
-  for (let i = 0; i < k; i++) for (let j = 0; j <= i; j++) a[i * k + j] = gram[rows[i]! * n + rows[j]!]! + (i === j ? lambda : 0);
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j <= i; j++) a[i * k + j] = gram[rows[i]! * n + rows[j]!]! + (i === j ? lambda : 0);
   cholesky(a, k);
   const b = new Float64Array(k * m);
   for (let i = 0; i < k; i++) for (let c = 0; c < m; c++) b[i * m + c] = y[rows[i]! * m + c]!;
@@ -73,8 +81,15 @@ interface Block {
   norm: number;
 }
 
-function standardizeRows(src: Float32Array, d: number, mean: Float64Array, sd: Float64Array, idx: readonly number[]): Float32Array {
-  if (src.length % d !== 0) throw new Error(`ridge: features hold ${src.length} values, not a multiple of ${d} per image`);
+function standardizeRows(
+  src: Float32Array,
+  d: number,
+  mean: Float64Array,
+  sd: Float64Array,
+  idx: readonly number[],
+): Float32Array {
+  if (src.length % d !== 0)
+    throw new Error(`ridge: features hold ${src.length} values, not a multiple of ${d} per image`);
   const out = new Float32Array(idx.length * d);
   idx.forEach((i, r) => {
     for (let j = 0; j < d; j++) out[r * d + j] = (src[i * d + j]! - mean[j]!) / sd[j]!;
@@ -82,7 +97,12 @@ function standardizeRows(src: Float32Array, d: number, mean: Float64Array, sd: F
   return out;
 }
 
-function prepareBlock(features: Float32Array, nRows: number, trainIdx: readonly number[], scalePerFeature: boolean): { block: Block; gram: Float64Array } {
+function prepareBlock(
+  features: Float32Array,
+  nRows: number,
+  trainIdx: readonly number[],
+  scalePerFeature: boolean,
+): { block: Block; gram: Float64Array } {
   const d = features.length / nRows;
   if (!Number.isInteger(d)) throw new Error(`ridge: ${features.length} feature values do not split into ${nRows} rows`);
   const n = trainIdx.length;
@@ -96,7 +116,8 @@ function prepareBlock(features: Float32Array, nRows: number, trainIdx: readonly 
   // almost always zero by its tiny standard deviation would blow up the rare images where it is not.
   if (!scalePerFeature) sd.fill(1);
   const xTrain = standardizeRows(features, d, mean, sd, trainIdx);
-  // Transposed explicitly: the wasm backend's matMul with transposeB took 14× as long (35 s against 2.6 s for 960 × 3136).
+  // Transposed explicitly: the wasm backend's matMul with transposeB took 14× as long (35 s against 2.6 s for 960 ×
+  // 3136).
   const xTrainT = tf.tidy(() => tf.transpose(tf.tensor2d(xTrain, [n, d]))) as tf.Tensor2D;
   const gramT = tf.tidy(() => tf.matMul(tf.tensor2d(xTrain, [n, d]), xTrainT));
   const gram = Float64Array.from(gramT.dataSync());
@@ -127,7 +148,14 @@ export interface RidgeOptions {
  * and targets [N, U] (NaN targets count as 0: use z-scored targets; excluded units are ignored by
  * the caller). Features are standardized with the training rows' statistics; intercept = mean.
  */
-export function ridgeFit(features: Float32Array, nRows: number, targets: Float32Array, units: number, trainIdx: readonly number[], options: RidgeOptions = {}): RidgeModel {
+export function ridgeFit(
+  features: Float32Array,
+  nRows: number,
+  targets: Float32Array,
+  units: number,
+  trainIdx: readonly number[],
+  options: RidgeOptions = {},
+): RidgeModel {
   return ridgeFitBlocks([features], nRows, targets, units, trainIdx, options);
 }
 
@@ -136,12 +164,21 @@ export function ridgeFit(features: Float32Array, nRows: number, targets: Float32
  * matrices, each scaled to unit mean diagonal, summed with weights), with the weighting and λ
  * chosen per unit by k-fold cross-validation on the training rows.
  */
-export function ridgeFitBlocks(blockFeatures: readonly Float32Array[], nRows: number, targets: Float32Array, units: number, trainIdx: readonly number[], options: RidgeOptions = {}): RidgeModel {
+export function ridgeFitBlocks(
+  blockFeatures: readonly Float32Array[],
+  nRows: number,
+  targets: Float32Array,
+  units: number,
+  trainIdx: readonly number[],
+  options: RidgeOptions = {},
+): RidgeModel {
   const n = trainIdx.length;
   const prepared = blockFeatures.map((f, b) => prepareBlock(f, nRows, trainIdx, options.scalePerFeature?.[b] ?? true));
   const blocks = prepared.map((p) => p.block);
   const weightings = options.blockWeights ?? [blocks.map(() => 1)];
-  for (const w of weightings) if (w.length !== blocks.length) throw new Error(`ridge: a block weighting has ${w.length} weights for ${blocks.length} blocks`);
+  for (const w of weightings)
+    if (w.length !== blocks.length)
+      throw new Error(`ridge: a block weighting has ${w.length} weights for ${blocks.length} blocks`);
   const grams = weightings.map((w) => {
     const g = new Float64Array(n * n);
     prepared.forEach((p, b) => {
@@ -152,17 +189,20 @@ export function ridgeFitBlocks(blockFeatures: readonly Float32Array[], nRows: nu
   });
   const y = new Float64Array(n * units);
   const yMean = new Float64Array(units);
-  for (let r = 0; r < n; r++) for (let u = 0; u < units; u++) {
-    const v = targets[trainIdx[r]! * units + u]!;
-    y[r * units + u] = Number.isNaN(v) ? 0 : v;
-    yMean[u]! += y[r * units + u]! / n;
-  }
+  for (let r = 0; r < n; r++)
+    for (let u = 0; u < units; u++) {
+      const v = targets[trainIdx[r]! * units + u]!;
+      y[r * units + u] = Number.isNaN(v) ? 0 : v;
+      yMean[u]! += y[r * units + u]! / n;
+    }
   for (let r = 0; r < n; r++) for (let u = 0; u < units; u++) y[r * units + u]! -= yMean[u]!;
   const scales = options.lambdaScales ?? [1e-2, 1e-1, 1, 10, 100, 1000];
   const folds = options.folds ?? 3;
   const order = new SeededRandom(options.seed ?? 3).shuffle(Array.from({ length: n }, (_, i) => i));
   // Candidates: (weighting, λ); λ relative to the weighted Gram matrix's mean diagonal (Σ weights).
-  const candidates = weightings.flatMap((w, wi) => scales.map((sc) => ({ wi, lambda: sc * w.reduce((a, b) => a + b, 0) })));
+  const candidates = weightings.flatMap((w, wi) =>
+    scales.map((sc) => ({ wi, lambda: sc * w.reduce((a, b) => a + b, 0) })),
+  );
   const sse = candidates.map(() => new Float64Array(units));
   for (let f = 0; f < folds; f++) {
     const val = order.filter((_, i) => i % folds === f);
@@ -170,11 +210,12 @@ export function ridgeFitBlocks(blockFeatures: readonly Float32Array[], nRows: nu
     candidates.forEach((c, ci) => {
       const g = grams[c.wi]!;
       const alpha = solveFor(g, n, fit, c.lambda, y, units);
-      for (const v of val) for (let u = 0; u < units; u++) {
-        let p = 0;
-        for (let k = 0; k < fit.length; k++) p += g[v * n + fit[k]!]! * alpha[k * units + u]!;
-        sse[ci]![u]! += (p - y[v * units + u]!) ** 2;
-      }
+      for (const v of val)
+        for (let u = 0; u < units; u++) {
+          let p = 0;
+          for (let k = 0; k < fit.length; k++) p += g[v * n + fit[k]!]! * alpha[k * units + u]!;
+          sse[ci]![u]! += (p - y[v * units + u]!) ** 2;
+        }
     });
   }
   const chosen = Array.from({ length: units }, (_, u) => {
@@ -184,7 +225,8 @@ export function ridgeFitBlocks(blockFeatures: readonly Float32Array[], nRows: nu
   });
   const all = Array.from({ length: n }, (_, i) => i);
   const alphas = new Map<number, Float64Array>();
-  for (const ci of new Set(chosen)) alphas.set(ci, solveFor(grams[candidates[ci]!.wi]!, n, all, candidates[ci]!.lambda, y, units));
+  for (const ci of new Set(chosen))
+    alphas.set(ci, solveFor(grams[candidates[ci]!.wi]!, n, all, candidates[ci]!.lambda, y, units));
   return {
     lambdas: chosen.map((ci) => candidates[ci]!.lambda),
     weights: chosen.map((ci) => weightings[candidates[ci]!.wi]!),
@@ -193,7 +235,8 @@ export function ridgeFitBlocks(blockFeatures: readonly Float32Array[], nRows: nu
     },
     predict(feats, idx) {
       const all = Array.isArray(feats) ? (feats as Float32Array[]) : [feats as Float32Array];
-      if (all.length !== blocks.length) throw new Error(`ridge predict: ${all.length} feature blocks for a model of ${blocks.length}`);
+      if (all.length !== blocks.length)
+        throw new Error(`ridge predict: ${all.length} feature blocks for a model of ${blocks.length}`);
       // Test-by-train kernel per block (scaled like its Gram matrix).
       const kBlocks = blocks.map((b, bi) => {
         const xTest = standardizeRows(all[bi]!, b.d, b.mean, b.sd, idx);

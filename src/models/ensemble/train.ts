@@ -5,7 +5,12 @@ import { r2Raw } from "../metrics/r2-raw.js";
 import { SeededRandom } from "../data/random.js";
 import { adamOptimizer } from "../kernels/adam.js";
 import type { DeepEnsemble } from "./ensemble.js";
-import { fitReadoutsOnInputs, readoutLoss, type CachedReadoutFit, type CachedReadoutFitOptions } from "./readout-fit.js";
+import {
+  fitReadoutsOnInputs,
+  readoutLoss,
+  type CachedReadoutFit,
+  type CachedReadoutFitOptions,
+} from "./readout-fit.js";
 import { coreForward, coreVariables, readoutVariables, type Readout } from "./weights.js";
 
 /** One session's data as the ensemble sees it. */
@@ -86,7 +91,11 @@ function featureSize(s: TrainingSession): number {
 }
 
 /** Copies the rows `idx` of a session into tensors: x [B,h,w,c], y [B,U] (NaN → 0) and a 0/1 mask. */
-export function gatherBatch(s: TrainingSession, shape: readonly [number, number, number], idx: readonly number[]): { x: tf.Tensor4D; y: tf.Tensor2D; mask: tf.Tensor2D } {
+export function gatherBatch(
+  s: TrainingSession,
+  shape: readonly [number, number, number],
+  idx: readonly number[],
+): { x: tf.Tensor4D; y: tf.Tensor2D; mask: tf.Tensor2D } {
   const per = featureSize(s);
   const xs = new Float32Array(idx.length * per);
   const ys = new Float32Array(idx.length * s.units);
@@ -101,21 +110,42 @@ export function gatherBatch(s: TrainingSession, shape: readonly [number, number,
       }
     }
   });
-  return { x: tf.tensor4d(xs, [idx.length, ...shape]), y: tf.tensor2d(ys, [idx.length, s.units]), mask: tf.tensor2d(ms, [idx.length, s.units]) };
+  return {
+    x: tf.tensor4d(xs, [idx.length, ...shape]),
+    y: tf.tensor2d(ys, [idx.length, s.units]),
+    mask: tf.tensor2d(ms, [idx.length, s.units]),
+  };
 }
 
 /**
  * One optimizer step on a batch. The loss is the sum over members of each member's masked mean
  * squared error, so members learn independently (they differ only by their initialization).
  */
-export function trainStep(ensemble: DeepEnsemble, optimizer: tf.Optimizer, session: string, batch: { x: tf.Tensor4D; y: tf.Tensor2D; mask: tf.Tensor2D }, varList: tf.Variable[], readoutL2 = 0): number {
+export function trainStep(
+  ensemble: DeepEnsemble,
+  optimizer: tf.Optimizer,
+  session: string,
+  batch: { x: tf.Tensor4D; y: tf.Tensor2D; mask: tf.Tensor2D },
+  varList: tf.Variable[],
+  readoutL2 = 0,
+): number {
   const readouts = ensemble.readoutsOf(session);
-  const count = Math.max(1, tf.tidy(() => batch.mask.sum().dataSync()[0]!));
+  const count = Math.max(
+    1,
+    tf.tidy(() => batch.mask.sum().dataSync()[0]!),
+  );
   const loss = optimizer.minimize(
     () => {
       const losses = ensemble.cores.map((core, m) => {
         // Only varList gets gradients: with readout variables alone the cores stay frozen.
-        return readoutLoss(readouts[m]!, coreForward(core, batch.x, ensemble.config), batch.y, batch.mask, count, readoutL2);
+        return readoutLoss(
+          readouts[m]!,
+          coreForward(core, batch.x, ensemble.config),
+          batch.y,
+          batch.mask,
+          count,
+          readoutL2,
+        );
       });
       return tf.addN(losses) as tf.Scalar;
     },
@@ -130,12 +160,17 @@ export function trainStep(ensemble: DeepEnsemble, optimizer: tf.Optimizer, sessi
 
 /** "validation loss 0.6665, median 0.378": how every progress line and summary reports a validation. */
 export function validationText(loss: number | undefined, median: number | undefined): string {
-  const f = (v: number | undefined, digits: number): string => (v === undefined || !Number.isFinite(v) ? "-" : v.toFixed(digits));
+  const f = (v: number | undefined, digits: number): string =>
+    v === undefined || !Number.isFinite(v) ? "-" : v.toFixed(digits);
   return `validation loss ${f(loss, 4)}, median ${f(median, 3)}`;
 }
 
 /** Masked mean squared error of predictions [idx.length, U] against a session's targets on `idx`: sum and count. */
-export function maskedSquaredError(predictions: Float32Array, s: TrainingSession, idx: readonly number[]): { sum: number; count: number } {
+export function maskedSquaredError(
+  predictions: Float32Array,
+  s: TrainingSession,
+  idx: readonly number[],
+): { sum: number; count: number } {
   let sum = 0;
   let count = 0;
   idx.forEach((i, j) => {
@@ -151,7 +186,12 @@ export function maskedSquaredError(predictions: Float32Array, s: TrainingSession
 }
 
 /** Ensemble-mean predictions [idx.length, U] for a session's images, in batches. */
-export function predictSession(ensemble: DeepEnsemble, s: TrainingSession, idx: readonly number[], batchSize = 128): Float32Array {
+export function predictSession(
+  ensemble: DeepEnsemble,
+  s: TrainingSession,
+  idx: readonly number[],
+  batchSize = 128,
+): Float32Array {
   const out = new Float32Array(idx.length * s.units);
   for (let start = 0; start < idx.length; start += batchSize) {
     const b = gatherBatch(s, ensemble.config.inputShape, idx.slice(start, start + batchSize));
@@ -166,7 +206,11 @@ export function predictSession(ensemble: DeepEnsemble, s: TrainingSession, idx: 
  * Per-unit accuracy on images `idx`: r²_ER when repeats are available (≥ 2), otherwise raw R²
  * (squared correlation) against the z-scored repeat-averaged targets. NaN for excluded units.
  */
-export function scoreUnits(predictions: Float32Array, s: TrainingSession, idx: readonly number[]): { scores: number[]; metric: "r2er" | "r2raw" } {
+export function scoreUnits(
+  predictions: Float32Array,
+  s: TrainingSession,
+  idx: readonly number[],
+): { scores: number[]; metric: "r2er" | "r2raw" } {
   const scores: number[] = [];
   let metric: "r2er" | "r2raw" = "r2raw";
   for (let u = 0; u < s.units; u++) {
@@ -200,7 +244,11 @@ function allVariables(ensemble: DeepEnsemble): tf.Variable[] {
  * default) and trains core + readouts on its training images. After each cycle the held-out
  * validation images are scored (loss and median, see `stopOn`); the best cycle's weights are kept.
  */
-export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSession[], options: TrainOptions = {}): Promise<TrainResult> {
+export async function trainEnsemble(
+  ensemble: DeepEnsemble,
+  sessions: TrainingSession[],
+  options: TrainOptions = {},
+): Promise<TrainResult> {
   const maxCycles = options.maxCycles ?? 10;
   const steps = options.stepsPerVisit ?? 50;
   const batchSize = options.batchSize ?? 32;
@@ -230,7 +278,10 @@ export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSe
           cancelled = true;
           break;
         }
-        const idx = Array.from({ length: Math.min(batchSize, s.trainIdx.length) }, () => s.trainIdx[rng.int(s.trainIdx.length)]!);
+        const idx = Array.from(
+          { length: Math.min(batchSize, s.trainIdx.length) },
+          () => s.trainIdx[rng.int(s.trainIdx.length)]!,
+        );
         const batch = gatherBatch(s, ensemble.config.inputShape, idx);
         sum += trainStep(ensemble, optimizer, s.key, batch, vars, options.readoutL2 ?? 0);
         tf.dispose([batch.x, batch.y, batch.mask]);
@@ -244,9 +295,16 @@ export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSe
     }
     if (cancelled) break;
     const refit = options.refitSteps ?? 100;
-    if (refit > 0) for (const s of sessions) await refitReadouts(ensemble, s, { steps: refit, readoutL2: options.readoutL2, seed: cycle, reset: false });
-    const watched = options.validationSession === undefined ? sessions : sessions.filter((s) => s.key === options.validationSession);
-    if (watched.length === 0) throw new Error(`trainEnsemble: validation session "${options.validationSession}" is not among ${sessions.map((s) => s.key).join(", ")}`);
+    if (refit > 0)
+      for (const s of sessions)
+        await refitReadouts(ensemble, s, { steps: refit, readoutL2: options.readoutL2, seed: cycle, reset: false });
+    const watched =
+      options.validationSession === undefined ? sessions : sessions.filter((s) => s.key === options.validationSession);
+    if (watched.length === 0)
+      throw new Error(
+        `trainEnsemble: validation session "${options.validationSession}" is not among ` +
+          `${sessions.map((s) => s.key).join(", ")}`,
+      );
     const scored = watched.map((s) => {
       const pred = predictSession(ensemble, s, s.valIdx);
       return { median: median(scoreUnits(pred, s, s.valIdx).scores), error: maskedSquaredError(pred, s, s.valIdx) };
@@ -254,7 +312,14 @@ export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSe
     const score = scored.reduce((a, b) => a + b.median, 0) / scored.length;
     const errCount = scored.reduce((a, b) => a + b.error.count, 0);
     const valLoss = errCount > 0 ? scored.reduce((a, b) => a + b.error.sum, 0) / errCount : Number.NaN;
-    options.onProgress?.({ cycle, maxCycles, session: "validation", loss: losses[losses.length - 1]!, validation: score, validationLoss: valLoss });
+    options.onProgress?.({
+      cycle,
+      maxCycles,
+      session: "validation",
+      loss: losses[losses.length - 1]!,
+      validation: score,
+      validationLoss: valLoss,
+    });
     // Higher is better for both criteria; a NaN criterion (no scorable unit) never counts as better.
     const criterion = stopOn === "loss" ? -valLoss : score;
     const isBest = criterion > best;
@@ -277,7 +342,14 @@ export async function trainEnsemble(ensemble: DeepEnsemble, sessions: TrainingSe
     if (vars.length === bestWeights.length) vars.forEach((v, i) => v.assign(bestWeights![i]!));
     tf.dispose(bestWeights);
   }
-  return { cycles: cycle - first, bestCycle, bestValidation: bestMedian, bestValidationLoss: bestLoss, cancelled, losses };
+  return {
+    cycles: cycle - first,
+    bestCycle,
+    bestValidation: bestMedian,
+    bestValidationLoss: bestLoss,
+    cancelled,
+    losses,
+  };
 }
 
 export interface ReadoutFitOptions extends Omit<CachedReadoutFitOptions, "validationRows"> {
@@ -292,13 +364,24 @@ export interface ReadoutFitOptions extends Omit<CachedReadoutFitOptions, "valida
  * evaluation, or bringing stale readouts up to date). The cores run once over the images; the
  * steps then train only the readouts on those cached outputs, so this costs little.
  */
-export async function refitReadouts(ensemble: DeepEnsemble, s: TrainingSession, options: ReadoutFitOptions = {}): Promise<Readout[]> {
+export async function refitReadouts(
+  ensemble: DeepEnsemble,
+  s: TrainingSession,
+  options: ReadoutFitOptions = {},
+): Promise<Readout[]> {
   return (await refitReadoutsWithReport(ensemble, s, options)).readouts;
 }
 
 /** refitReadouts, also saying how many steps were kept and the validation error there. */
-export async function refitReadoutsWithReport(ensemble: DeepEnsemble, s: TrainingSession, options: ReadoutFitOptions = {}): Promise<{ readouts: Readout[] } & CachedReadoutFit> {
-  const readouts = (options.reset ?? true) || !ensemble.readouts.has(s.key) ? ensemble.resetReadout(s.key, s.units) : ensemble.readoutsOf(s.key);
+export async function refitReadoutsWithReport(
+  ensemble: DeepEnsemble,
+  s: TrainingSession,
+  options: ReadoutFitOptions = {},
+): Promise<{ readouts: Readout[] } & CachedReadoutFit> {
+  const readouts =
+    (options.reset ?? true) || !ensemble.readouts.has(s.key)
+      ? ensemble.resetReadout(s.key, s.units)
+      : ensemble.readoutsOf(s.key);
   const validation = options.validate === true ? s.valIdx : [];
   const idx = [...s.trainIdx, ...validation];
   if (s.trainIdx.length === 0) return { readouts, steps: 0, validationLoss: Number.NaN };
@@ -319,7 +402,10 @@ export async function refitReadoutsWithReport(ensemble: DeepEnsemble, s: Trainin
   try {
     const trainRows = Array.from({ length: s.trainIdx.length }, (_, i) => i);
     const validationRows = validation.map((_, i) => s.trainIdx.length + i);
-    const fit = await fitReadoutsOnInputs(readouts, cached, data.y, data.mask, trainRows, { ...options, validationRows });
+    const fit = await fitReadoutsOnInputs(readouts, cached, data.y, data.mask, trainRows, {
+      ...options,
+      validationRows,
+    });
     return { readouts, ...fit };
   } finally {
     tf.dispose([...cached, data.y, data.mask]);
@@ -327,6 +413,10 @@ export async function refitReadoutsWithReport(ensemble: DeepEnsemble, s: Trainin
 }
 
 /** Fits a fresh readout for a session with every core frozen (e.g. a new session, or evaluation). */
-export async function fitReadout(ensemble: DeepEnsemble, s: TrainingSession, options: Omit<ReadoutFitOptions, "reset"> = {}): Promise<Readout[]> {
+export async function fitReadout(
+  ensemble: DeepEnsemble,
+  s: TrainingSession,
+  options: Omit<ReadoutFitOptions, "reset"> = {},
+): Promise<Readout[]> {
   return refitReadouts(ensemble, s, { ...options, reset: true });
 }

@@ -20,7 +20,13 @@ export interface EnsembleConfig {
   activation?: "relu" | "elu";
 }
 
-export const defaultEnsembleConfig: Omit<EnsembleConfig, "inputShape"> = { members: 4, width: 32, blocks: 2, kernelSize: 3, seed: 1 };
+export const defaultEnsembleConfig: Omit<EnsembleConfig, "inputShape"> = {
+  members: 4,
+  width: 32,
+  blocks: 2,
+  kernelSize: 3,
+  seed: 1,
+};
 
 /** One member's core: 1×1 projection, then residual separable-conv blocks. */
 export interface MemberCore {
@@ -40,7 +46,9 @@ export interface Readout {
 }
 
 function he(shape: number[], fanIn: number, seed: number, name: string, gain = 1): tf.Variable {
-  return tf.tidy(() => tf.variable(tf.mul(tf.randomNormal(shape, 0, 1, "float32", seed), gain * Math.sqrt(2 / fanIn)), true, name));
+  return tf.tidy(() =>
+    tf.variable(tf.mul(tf.randomNormal(shape, 0, 1, "float32", seed), gain * Math.sqrt(2 / fanIn)), true, name),
+  );
 }
 
 // tf.variable keeps its own copy: build the initial value inside tidy so it is released.
@@ -75,7 +83,11 @@ export function createMemberCore(config: EnsembleConfig, member: number): Member
   return core;
 }
 
-export function createReadout(config: Pick<EnsembleConfig, "inputShape" | "width">, units: number, seed: number): Readout {
+export function createReadout(
+  config: Pick<EnsembleConfig, "inputShape" | "width">,
+  units: number,
+  seed: number,
+): Readout {
   const [h, w] = config.inputShape;
   return {
     units,
@@ -94,7 +106,12 @@ export function readoutVariables(r: Readout): tf.Variable[] {
 }
 
 /** Per-channel mean and 1/std of features [N, h, w, c] (C order) over the given images. */
-export function channelStats(features: Float32Array, c: number, images: readonly number[], perImage: number): { mean: number[]; scale: number[] } {
+export function channelStats(
+  features: Float32Array,
+  c: number,
+  images: readonly number[],
+  perImage: number,
+): { mean: number[]; scale: number[] } {
   const sum = new Float64Array(c);
   const sq = new Float64Array(c);
   let n = 0;
@@ -117,7 +134,10 @@ export function channelStats(features: Float32Array, c: number, images: readonly
 }
 
 /** Per-channel feature standardization over every session's training images (stored with the model). */
-export function featureStandardization(sessions: readonly { features: Float32Array; trainIdx: readonly number[] }[], shape: readonly [number, number, number]): { inputMean: number[]; inputScale: number[] } {
+export function featureStandardization(
+  sessions: readonly { features: Float32Array; trainIdx: readonly number[] }[],
+  shape: readonly [number, number, number],
+): { inputMean: number[]; inputScale: number[] } {
   const c = shape[2];
   const per = shape[0] * shape[1] * c;
   const total = sessions.reduce((n, s) => n + s.trainIdx.length * shape[0] * shape[1], 0);
@@ -141,13 +161,26 @@ export function featureStandardization(sessions: readonly { features: Float32Arr
 }
 
 /** Core forward pass: features [N,h,w,c] → [N,h,w,width]. */
-export function coreForward(core: MemberCore, x: tf.Tensor4D, config?: Pick<EnsembleConfig, "inputMean" | "inputScale" | "activation">): tf.Tensor4D {
+export function coreForward(
+  core: MemberCore,
+  x: tf.Tensor4D,
+  config?: Pick<EnsembleConfig, "inputMean" | "inputScale" | "activation">,
+): tf.Tensor4D {
   return tf.tidy(() => {
-    const act = config?.activation === "elu" ? (t: tf.Tensor) => tf.elu(t) as tf.Tensor4D : (t: tf.Tensor) => tf.relu(t) as tf.Tensor4D;
-    const input = config?.inputMean && config.inputScale ? (tf.mul(tf.sub(x, config.inputMean), config.inputScale) as tf.Tensor4D) : x;
+    const act =
+      config?.activation === "elu"
+        ? (t: tf.Tensor) => tf.elu(t) as tf.Tensor4D
+        : (t: tf.Tensor) => tf.relu(t) as tf.Tensor4D;
+    const input =
+      config?.inputMean && config.inputScale
+        ? (tf.mul(tf.sub(x, config.inputMean), config.inputScale) as tf.Tensor4D)
+        : x;
     let y = act(tf.add(tf.conv2d(input, core.project as tf.Tensor4D, 1, "same"), core.projectBias));
     for (let b = 0; b < core.depthwise.length; b++) {
-      const branch = tf.add(tf.separableConv2d(y, core.depthwise[b] as tf.Tensor4D, core.pointwise[b] as tf.Tensor4D, 1, "same"), core.bias[b]!);
+      const branch = tf.add(
+        tf.separableConv2d(y, core.depthwise[b] as tf.Tensor4D, core.pointwise[b] as tf.Tensor4D, 1, "same"),
+        core.bias[b]!,
+      );
       y = act(tf.add(y, branch));
     }
     return y;

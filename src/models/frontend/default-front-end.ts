@@ -8,7 +8,11 @@ import type { Preprocess } from "./types.js";
  * The built-in default front end, chosen by the leave-one-session-out table of
  * `npm run bench -- heldout` (README, "Models between sessions"), not by training sessions' scores.
  */
-export const defaultFrontEnd: { network: NsfwjsNetwork; outputLayer: string; inputSize: number } = { network: "mobilenet_v2", outputLayer: "block_9_add", inputSize: 112 };
+export const defaultFrontEnd: { network: NsfwjsNetwork; outputLayer: string; inputSize: number } = {
+  network: "mobilenet_v2",
+  outputLayer: "block_9_add",
+  inputSize: 112,
+};
 
 export interface FrontEndSpec {
   /** "default", "mobilenet", "inception" (ImageNet networks from nsfwjs), "gabor", or a model.json path. */
@@ -34,16 +38,34 @@ export async function loadFrontEnd(spec: FrontEndSpec = {}): Promise<FrontEnd> {
   if (network !== undefined) {
     // The default's cut and input size apply to its own network; another network uses its own defaults.
     const same = network === defaultFrontEnd.network;
-    return loadNsfwjsNetwork({ packageDir: spec.nsfwjsDir, network, outputLayer: spec.outputLayer ?? (same ? defaultFrontEnd.outputLayer : undefined), inputSize: spec.inputSize ?? (same ? defaultFrontEnd.inputSize : undefined) });
+    return loadNsfwjsNetwork({
+      packageDir: spec.nsfwjsDir,
+      network,
+      outputLayer: spec.outputLayer ?? (same ? defaultFrontEnd.outputLayer : undefined),
+      inputSize: spec.inputSize ?? (same ? defaultFrontEnd.inputSize : undefined),
+    });
   }
   if (kind === "default") {
     try {
-      return await loadNsfwjsNetwork({ packageDir: spec.nsfwjsDir, network: defaultFrontEnd.network, outputLayer: spec.outputLayer ?? defaultFrontEnd.outputLayer, inputSize: spec.inputSize ?? defaultFrontEnd.inputSize });
+      return await loadNsfwjsNetwork({
+        packageDir: spec.nsfwjsDir,
+        network: defaultFrontEnd.network,
+        outputLayer: spec.outputLayer ?? defaultFrontEnd.outputLayer,
+        inputSize: spec.inputSize ?? defaultFrontEnd.inputSize,
+      });
     } catch (err) {
-      log(`front end: ${err instanceof Error ? err.message : String(err)}; using the Gabor filter bank instead (NOT task-driven).`);
+      log(
+        `front end: ${err instanceof Error ? err.message : String(err)}; using the Gabor filter bank instead (NOT ` +
+          `task-driven).`,
+      );
       return gaborFrontEnd();
     }
   }
-  if (spec.outputLayer === undefined) throw new Error(`loadFrontEnd: a converted model (${kind}) needs outputLayer (e.g. conv4_block4_out for ResNet50)`);
-  return loadFrontEndFromDisk(kind, { outputLayer: spec.outputLayer, inputSize: spec.inputSize ?? 224, preprocess: spec.preprocess ?? "caffe" });
+  if (spec.outputLayer === undefined)
+    throw new Error(`loadFrontEnd: a converted model (${kind}) needs outputLayer (e.g. conv4_block4_out for ResNet50)`);
+  return loadFrontEndFromDisk(kind, {
+    outputLayer: spec.outputLayer,
+    inputSize: spec.inputSize ?? 224,
+    preprocess: spec.preprocess ?? "caffe",
+  });
 }

@@ -19,7 +19,10 @@ export async function extractFeatures(
     const chunk = images.slice(start, start + batch);
     const flat = new Uint8Array(chunk.length * imageSize * imageSize * 3);
     chunk.forEach((im, i) => {
-      if (im.length !== imageSize * imageSize * 3) throw new Error(`extractFeatures: image ${start + i} has ${im.length} bytes, expected ${imageSize}x${imageSize}x3`);
+      if (im.length !== imageSize * imageSize * 3)
+        throw new Error(
+          `extractFeatures: image ${start + i} has ${im.length} bytes, expected ${imageSize}x${imageSize}x3`,
+        );
       flat.set(im, i * im.length);
     });
     const x = tf.tensor4d(flat, [chunk.length, imageSize, imageSize, 3], "int32");

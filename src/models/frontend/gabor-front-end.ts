@@ -13,7 +13,10 @@ export interface GaborOptions {
 }
 
 /** Kernel [k, k, 3, C]: even and odd Gabors on luminance, plus R−G and B−Y Gaussian blobs. */
-export function gaborKernel(options: Required<Pick<GaborOptions, "orientations" | "wavelengthsPx" | "kernelSize">>): { values: Float32Array; channels: number } {
+export function gaborKernel(options: Required<Pick<GaborOptions, "orientations" | "wavelengthsPx" | "kernelSize">>): {
+  values: Float32Array;
+  channels: number;
+} {
   const k = options.kernelSize;
   const lum = [0.299, 0.587, 0.114];
   const filters: ((x: number, y: number) => number[])[] = [];
@@ -57,19 +60,29 @@ export function gaborFrontEnd(options: GaborOptions = {}): FrontEnd {
   const inputSize = options.inputSize ?? 112;
   const outputSize = options.outputSize ?? 14;
   const kernelSize = options.kernelSize ?? 15;
-  if (inputSize % outputSize !== 0) throw new Error(`gaborFrontEnd: inputSize ${inputSize} is not a multiple of outputSize ${outputSize}`);
-  const { values, channels } = gaborKernel({ orientations: options.orientations ?? 4, wavelengthsPx: options.wavelengthsPx ?? [4, 8, 16], kernelSize });
+  if (inputSize % outputSize !== 0)
+    throw new Error(`gaborFrontEnd: inputSize ${inputSize} is not a multiple of outputSize ${outputSize}`);
+  const { values, channels } = gaborKernel({
+    orientations: options.orientations ?? 4,
+    wavelengthsPx: options.wavelengthsPx ?? [4, 8, 16],
+    kernelSize,
+  });
   const kernel = tf.tensor4d(values, [kernelSize, kernelSize, 3, channels]);
   const pool = inputSize / outputSize;
   return {
     name: `gabor-bank(${channels * 2}ch, not task-driven)`,
     taskDriven: false,
-    description: `FALLBACK, not task-driven: ${channels} fixed Gabor/colour filters (${kernelSize}px), ± half-wave rectified, average-pooled ${pool}x${pool} to ${outputSize}x${outputSize}`,
+    description:
+      `FALLBACK, not task-driven: ${channels} fixed Gabor/colour filters (${kernelSize}px), ± half-wave ` +
+      `rectified, average-pooled ${pool}x${pool} to ${outputSize}x${outputSize}`,
     inputSize,
     outputShape: [outputSize, outputSize, channels * 2],
     apply(images) {
       return tf.tidy(() => {
-        const sized = images.shape[1] === inputSize && images.shape[2] === inputSize ? images : tf.image.resizeBilinear(images, [inputSize, inputSize]);
+        const sized =
+          images.shape[1] === inputSize && images.shape[2] === inputSize
+            ? images
+            : tf.image.resizeBilinear(images, [inputSize, inputSize]);
         const x = tf.sub(tf.div(tf.cast(sized, "float32"), 255), 0.5) as tf.Tensor4D;
         const y = tf.conv2d(x, kernel, 1, "same");
         const rect = tf.concat([tf.relu(y), tf.relu(tf.neg(y))], -1) as tf.Tensor4D;

@@ -27,7 +27,8 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
   } catch (err) {
     throw new FrontEndLoadError(modelJsonPath, err instanceof Error ? err.message : String(err));
   }
-  if (json.modelTopology === undefined || json.weightsManifest === undefined) throw new FrontEndLoadError(modelJsonPath, "model.json lacks modelTopology or weightsManifest");
+  if (json.modelTopology === undefined || json.weightsManifest === undefined)
+    throw new FrontEndLoadError(modelJsonPath, "model.json lacks modelTopology or weightsManifest");
   const dir = path.dirname(modelJsonPath);
   const buffers: Uint8Array[] = [];
   const specs: tf.io.WeightsManifestEntry[] = [];
@@ -35,7 +36,14 @@ export async function readModelArtifacts(modelJsonPath: string): Promise<tf.io.M
     for (const p of group.paths) buffers.push(await readFile(path.join(dir, p)));
     specs.push(...group.weights);
   }
-  return { modelTopology: json.modelTopology as tf.io.ModelArtifacts["modelTopology"], format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy, weightSpecs: specs, weightData: concat(buffers) };
+  return {
+    modelTopology: json.modelTopology as tf.io.ModelArtifacts["modelTopology"],
+    format: json.format,
+    generatedBy: json.generatedBy,
+    convertedBy: json.convertedBy,
+    weightSpecs: specs,
+    weightData: concat(buffers),
+  };
 }
 
 export function concat(parts: Uint8Array[]): ArrayBuffer {
@@ -77,11 +85,15 @@ function inboundNames(nodes: unknown): string[] {
   return out;
 }
 
-function topologyLayers(artifacts: tf.io.ModelArtifacts, outputLayer: string): { config: NonNullable<KerasTopology["config"]>; layers: KerasLayer[]; topology: KerasTopology } {
+function topologyLayers(
+  artifacts: tf.io.ModelArtifacts,
+  outputLayer: string,
+): { config: NonNullable<KerasTopology["config"]>; layers: KerasLayer[]; topology: KerasTopology } {
   const topology = JSON.parse(JSON.stringify(artifacts.modelTopology)) as KerasTopology;
   const config = topology.model_config?.config ?? topology.config;
   const layers = config?.layers;
-  if (config === undefined || layers === undefined) throw new FrontEndLoadError(outputLayer, "the model.json topology has no functional layer list");
+  if (config === undefined || layers === undefined)
+    throw new FrontEndLoadError(outputLayer, "the model.json topology has no functional layer list");
   return { config, layers, topology };
 }
 
@@ -91,7 +103,11 @@ export function layerAncestors(artifacts: tf.io.ModelArtifacts, outputLayer: str
   const byName = new Map(layers.map((l) => [l.name, l]));
   if (!byName.has(outputLayer)) {
     const names = layers.map((l) => l.name).filter((n) => /add|out|relu|mixed/.test(n));
-    throw new FrontEndLoadError(outputLayer, `it has no layer ${outputLayer}; layers include ${names.slice(0, 16).join(", ")}${names.length > 16 ? ", ..." : ""}`);
+    throw new FrontEndLoadError(
+      outputLayer,
+      `it has no layer ${outputLayer}; layers include ${names.slice(0, 16).join(", ")}` +
+        `${names.length > 16 ? ", ..." : ""}`,
+    );
   }
   const keep = new Set<string>();
   const stack = [outputLayer];
@@ -140,13 +156,20 @@ export async function frontEndFromArtifacts(options: LayersFrontEndOptions): Pro
       try {
         return graph.execute(x, options.outputLayer) as tf.Tensor4D;
       } catch (err) {
-        throw new FrontEndLoadError(options.name, `node ${options.outputLayer} could not be computed (${err instanceof Error ? err.message : String(err)}); outputs are ${known.join(", ")}`);
+        throw new FrontEndLoadError(
+          options.name,
+          `node ${options.outputLayer} could not be computed (` +
+            `${err instanceof Error ? err.message : String(err)}); outputs are ${known.join(", ")}`,
+        );
       }
     };
     disposeModel = () => graph.dispose();
   } else {
     // strict false: the weights of the cut-off head are in the shards but not in the model.
-    const cut = await tf.loadLayersModel(tf.io.fromMemory(cutTopology(options.artifacts, options.outputLayer, options.inputSize)), { strict: false });
+    const cut = await tf.loadLayersModel(
+      tf.io.fromMemory(cutTopology(options.artifacts, options.outputLayer, options.inputSize)),
+      { strict: false },
+    );
     cut.trainable = false;
     run = (x) => cut.predict(x) as tf.Tensor4D;
     disposeModel = () => cut.dispose();
@@ -154,7 +177,11 @@ export async function frontEndFromArtifacts(options: LayersFrontEndOptions): Pro
   const probe = tf.tidy(() => run(tf.zeros([1, options.inputSize, options.inputSize, 3])));
   const shape = probe.shape.slice(1) as [number, number, number];
   probe.dispose();
-  if (shape.length !== 3) throw new FrontEndLoadError(options.name, `${options.outputLayer} gives rank ${shape.length + 1} output; a feature map needs rank 4`);
+  if (shape.length !== 3)
+    throw new FrontEndLoadError(
+      options.name,
+      `${options.outputLayer} gives rank ${shape.length + 1} output; a feature map needs rank 4`,
+    );
   return {
     name: options.name,
     taskDriven: options.taskDriven,
@@ -163,7 +190,10 @@ export async function frontEndFromArtifacts(options: LayersFrontEndOptions): Pro
     outputShape: shape,
     apply(images) {
       return tf.tidy(() => {
-        const sized = images.shape[1] === options.inputSize && images.shape[2] === options.inputSize ? images : tf.image.resizeBilinear(images, [options.inputSize, options.inputSize]);
+        const sized =
+          images.shape[1] === options.inputSize && images.shape[2] === options.inputSize
+            ? images
+            : tf.image.resizeBilinear(images, [options.inputSize, options.inputSize]);
         return run(preprocess(tf, tf.cast(sized, "float32") as tf.Tensor4D, options.preprocess));
       });
     },
@@ -172,7 +202,10 @@ export async function frontEndFromArtifacts(options: LayersFrontEndOptions): Pro
 }
 
 /** A converted model on disk (`tensorflowjs_converter` output); see README.md for ResNet50. */
-export async function loadFrontEndFromDisk(modelJsonPath: string, options: Omit<LayersFrontEndOptions, "artifacts" | "name" | "description" | "taskDriven"> & { name?: string }): Promise<FrontEnd> {
+export async function loadFrontEndFromDisk(
+  modelJsonPath: string,
+  options: Omit<LayersFrontEndOptions, "artifacts" | "name" | "description" | "taskDriven"> & { name?: string },
+): Promise<FrontEnd> {
   const artifacts = await readModelArtifacts(modelJsonPath);
   return frontEndFromArtifacts({
     ...options,

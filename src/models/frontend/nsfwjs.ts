@@ -67,8 +67,12 @@ export interface NsfwjsOptions {
 /** Reads a network's model.json and weight shards from the package (UMD modules: an object and base64 strings). */
 export function readNsfwjsArtifacts(modelDir: string): tf.io.ModelArtifacts {
   const require = createRequire(import.meta.url);
-  const json = require(path.join(modelDir, "model.min.js")) as { modelTopology?: unknown; weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
-  if (json.modelTopology === undefined || json.weightsManifest === undefined) throw new FrontEndLoadError(modelDir, "model.min.js does not hold a tfjs model.json");
+  const json = require(path.join(modelDir, "model.min.js")) as {
+    modelTopology?: unknown;
+    weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  };
+  if (json.modelTopology === undefined || json.weightsManifest === undefined)
+    throw new FrontEndLoadError(modelDir, "model.min.js does not hold a tfjs model.json");
   const parts: Uint8Array[] = [];
   const specs: tf.io.WeightsManifestEntry[] = [];
   for (const group of json.weightsManifest) {
@@ -79,7 +83,11 @@ export function readNsfwjsArtifacts(modelDir: string): tf.io.ModelArtifacts {
     }
     specs.push(...group.weights);
   }
-  return { modelTopology: json.modelTopology as tf.io.ModelArtifacts["modelTopology"], weightSpecs: specs, weightData: concat(parts) };
+  return {
+    modelTopology: json.modelTopology as tf.io.ModelArtifacts["modelTopology"],
+    weightSpecs: specs,
+    weightData: concat(parts),
+  };
 }
 
 /** Layers above the cut that nsfwjs fine-tuned (trainable in its topology); empty: the cut is pure ImageNet. */
@@ -93,15 +101,26 @@ export function fineTunedAncestors(artifacts: tf.io.ModelArtifacts, outputLayer:
 export async function loadNsfwjsNetwork(options: NsfwjsOptions = {}): Promise<FrontEnd> {
   const network = options.network ?? "mobilenet_v2";
   const spec = nsfwjsNetworks[network];
-  if (spec === undefined) throw new FrontEndLoadError(NSFWJS_PACKAGE, `it ships no network "${String(network)}" (known: ${Object.keys(nsfwjsNetworks).join(", ")})`);
+  if (spec === undefined)
+    throw new FrontEndLoadError(
+      NSFWJS_PACKAGE,
+      `it ships no network "${String(network)}" (known: ${Object.keys(nsfwjsNetworks).join(", ")})`,
+    );
   const dir = findNsfwjsDir(options.packageDir);
-  if (dir === undefined) throw new FrontEndLoadError("nsfwjs", `the npm package ${NSFWJS_PACKAGE} is not installed (npm install ${NSFWJS_PACKAGE}) and CORTEXLOOP_NSFWJS_DIR is unset`);
-  if (!hasModel(dir, network)) throw new FrontEndLoadError(dir, `the installed ${NSFWJS_PACKAGE} has no dist/models/${network}`);
+  if (dir === undefined)
+    throw new FrontEndLoadError(
+      "nsfwjs",
+      `the npm package ${NSFWJS_PACKAGE} is not installed (npm install ${NSFWJS_PACKAGE}) and ` +
+        `CORTEXLOOP_NSFWJS_DIR is unset`,
+    );
+  if (!hasModel(dir, network))
+    throw new FrontEndLoadError(dir, `the installed ${NSFWJS_PACKAGE} has no dist/models/${network}`);
   const artifacts = readNsfwjsArtifacts(path.join(dir, "dist", "models", network));
   const outputLayer = options.outputLayer ?? spec.defaultLayer;
   const tuned = fineTunedAncestors(artifacts, outputLayer);
   const imagenet = tuned.length === 0;
-  const version = (JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { version?: string }).version ?? "?";
+  const version =
+    (JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { version?: string }).version ?? "?";
   const inputSize = options.inputSize ?? spec.nativeSize;
   return frontEndFromArtifacts({
     artifacts,
@@ -110,8 +129,12 @@ export async function loadNsfwjsNetwork(options: NsfwjsOptions = {}): Promise<Fr
     preprocess: "scale-minus-one-to-one",
     name: `${network}(${imagenet ? "imagenet" : "nsfw-finetuned"}, nsfwjs ${version})@${outputLayer}/${inputSize}`,
     description:
-      `${spec.title} trained on ImageNet (weights uint8-quantized, shipped in npm ${NSFWJS_PACKAGE}@${version}), cut at ${outputLayer}, input ${inputSize}×${inputSize}` +
-      (imagenet ? "; every layer up to the cut keeps its ImageNet weights" : `; NOTE ${tuned.length} layers up to the cut were fine-tuned by nsfwjs for NSFW classification (e.g. ${tuned[0]})`),
+      `${spec.title} trained on ImageNet (weights uint8-quantized, shipped in npm ${NSFWJS_PACKAGE}@${version}), ` +
+      `cut at ${outputLayer}, input ${inputSize}×${inputSize}` +
+      (imagenet
+        ? "; every layer up to the cut keeps its ImageNet weights"
+        : `; NOTE ${tuned.length} layers up to the cut were fine-tuned by nsfwjs for NSFW classification (e.g. ` +
+          `${tuned[0]})`),
     taskDriven: true,
   });
 }

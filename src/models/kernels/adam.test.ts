@@ -6,12 +6,27 @@ import { expectClose, randomValues, useWasm } from "./test_util.js";
 /** Three variables of awkward sizes and a loss that couples them. */
 function problem(prefix: string): { vars: tf.Variable[]; loss: () => tf.Scalar } {
   const shapes = [[5], [7, 3], [16]];
-  const vars = shapes.map((s, i) => tf.variable(tf.tensor(randomValues(s.reduce((a, b) => a * b, 1), 40 + i), s), true, `${prefix}_${i}`));
+  const vars = shapes.map((s, i) =>
+    tf.variable(
+      tf.tensor(
+        randomValues(
+          s.reduce((a, b) => a * b, 1),
+          40 + i,
+        ),
+        s,
+      ),
+      true,
+      `${prefix}_${i}`,
+    ),
+  );
   const x = tf.tensor2d(randomValues(4 * 7, 50), [4, 7]);
   const loss = (): tf.Scalar =>
     tf.tidy(() => {
       const h = tf.matMul(x, vars[1]!);
-      return tf.add(tf.add(tf.sum(tf.square(tf.sub(h, 0.3))), tf.sum(tf.mul(vars[0]!, vars[0]!))), tf.sum(tf.sin(vars[2]!))) as tf.Scalar;
+      return tf.add(
+        tf.add(tf.sum(tf.square(tf.sub(h, 0.3))), tf.sum(tf.mul(vars[0]!, vars[0]!))),
+        tf.sum(tf.sin(vars[2]!)),
+      ) as tf.Scalar;
     });
   return { vars, loss };
 }
@@ -31,7 +46,9 @@ describe("fused Adam on wasm", () => {
       expect(tf.memory().numTensors, `step ${step}: tensors leaked`).toBe(afterFirst);
     }
     for (let step = 0; step < 7; step++) reference.minimize(theirs.loss, false, theirs.vars);
-    ours.vars.forEach((v, i) => expectClose(v.dataSync() as Float32Array, theirs.vars[i]!.dataSync() as Float32Array, `variable ${i}`));
+    ours.vars.forEach((v, i) =>
+      expectClose(v.dataSync() as Float32Array, theirs.vars[i]!.dataSync() as Float32Array, `variable ${i}`),
+    );
     // The variables moved: seven steps of 0.05 are not lost in the tolerance.
     expect(Math.abs(ours.vars[0]!.dataSync()[0]! - randomValues(5, 40)[0]!)).toBeGreaterThan(0.1);
     fused.dispose();

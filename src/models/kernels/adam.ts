@@ -28,19 +28,33 @@ class FusedAdamOptimizer extends tf.Optimizer {
 
   applyGradients(variableGradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
     const backend = tf.backend();
-    const pairs = Array.isArray(variableGradients) ? variableGradients.map((g) => [g.name, g.tensor] as const) : Object.entries(variableGradients);
-    const hyper = { beta1: this.beta1, beta2: this.beta2, c1: 1 / (1 - this.beta1Power), c2: 1 / (1 - this.beta2Power), learningRate: this.learningRate, epsilon: this.epsilon };
+    const pairs = Array.isArray(variableGradients)
+      ? variableGradients.map((g) => [g.name, g.tensor] as const)
+      : Object.entries(variableGradients);
+    const hyper = {
+      beta1: this.beta1,
+      beta2: this.beta2,
+      c1: 1 / (1 - this.beta1Power),
+      c2: 1 / (1 - this.beta2Power),
+      learningRate: this.learningRate,
+      epsilon: this.epsilon,
+    };
     for (const [name, gradient] of pairs) {
       if (gradient == null) continue;
       const variable = tf.engine().registeredVariables[name];
       if (variable === undefined) throw new Error(`FusedAdam: no variable named ${name}`);
       let state = this.moments.get(name);
-      if (state === undefined) this.moments.set(name, (state = { m: tf.keep(tf.zerosLike(variable)), v: tf.keep(tf.zerosLike(variable)) }));
+      if (state === undefined)
+        this.moments.set(name, (state = { m: tf.keep(tf.zerosLike(variable)), v: tf.keep(tf.zerosLike(variable)) }));
       const g = gradient.dtype === "float32" ? gradient : tf.cast(gradient, "float32");
       const wasm = backend as unknown as WasmBackendMemory;
       const [np, nm, nv] = [0, 1, 2].map(() => wasm.makeOutput([...variable.shape], "float32"));
       const at = (t: tf.TensorInfo): number => memoryOffsetOf(backend, t);
-      this.simd.adam({ p: at(variable), g: at(g), m: at(state.m), v: at(state.v), np: at(np!), nm: at(nm!), nv: at(nv!) }, variable.size, hyper);
+      this.simd.adam(
+        { p: at(variable), g: at(g), m: at(state.m), v: at(state.v), np: at(np!), nm: at(nm!), nv: at(nv!) },
+        variable.size,
+        hyper,
+      );
       if (g !== gradient) g.dispose();
       const [value, m, v] = [np!, nm!, nv!].map((t) => tf.engine().makeTensorFromTensorInfo(t, backend));
       tf.dispose([state.m, state.v]);

@@ -16,8 +16,19 @@ export function batchNormConfigs(): KernelConfig[] {
     const simd = simdKernelsOf(args.backend);
     const memory = wasmMemoryOf(args.backend);
     const channels = x?.shape[x.shape.length - 1] ?? 0;
-    const perChannel = (t: TensorInfo | undefined): boolean => t === undefined || (t.dtype === "float32" && (util.sizeFromShape(t.shape) === 1 || (t.shape.length === 1 && t.shape[0] === channels)));
-    if (simd === undefined || memory === undefined || x === undefined || x.dtype !== "float32" || mean === undefined || variance === undefined || ![mean, variance, scale, offset].every(perChannel)) {
+    const perChannel = (t: TensorInfo | undefined): boolean =>
+      t === undefined ||
+      (t.dtype === "float32" &&
+        (util.sizeFromShape(t.shape) === 1 || (t.shape.length === 1 && t.shape[0] === channels)));
+    if (
+      simd === undefined ||
+      memory === undefined ||
+      x === undefined ||
+      x.dtype !== "float32" ||
+      mean === undefined ||
+      variance === undefined ||
+      ![mean, variance, scale, offset].every(perChannel)
+    ) {
       return undefined;
     }
     const eps = (args.attrs as unknown as FusedBatchNormAttrs).varianceEpsilon;
@@ -38,7 +49,14 @@ export function batchNormConfigs(): KernelConfig[] {
       f[channels + c] = b(c) - m(c) * s;
     }
     const at = memoryOffsetOf(args.backend, folded);
-    simd.scaleShift(memoryOffsetOf(args.backend, x), memoryOffsetOf(args.backend, out), at, at + 4 * channels, util.sizeFromShape(x.shape) / channels, channels);
+    simd.scaleShift(
+      memoryOffsetOf(args.backend, x),
+      memoryOffsetOf(args.backend, out),
+      at,
+      at + 4 * channels,
+      util.sizeFromShape(x.shape) / channels,
+      channels,
+    );
     args.backend.disposeData(folded.dataId);
     return out;
   });

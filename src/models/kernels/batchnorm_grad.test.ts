@@ -24,7 +24,10 @@ describe("FusedBatchNorm gradient (broadcasting)", () => {
       tf.dispose([x, dy, mean, variance, scale]);
       return out;
     });
-    for (const [name, values] of [["cpu", cpu], ["wasm", wasm]] as const) {
+    for (const [name, values] of [
+      ["cpu", cpu],
+      ["wasm", wasm],
+    ] as const) {
       KEYS.forEach((k, i) => expectClose(values[2 * i]!, values[2 * i + 1]!, `${name} d${k} ours vs tfjs`));
     }
     wasm.forEach((v, i) => expectClose(v, cpu[i]!, `output ${i} wasm vs cpu`));

@@ -13,8 +13,14 @@ export const batchNormGradConfig: GradConfig = {
     const g = dy as tf.Tensor;
     const [x, mean, variance, scale] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
     const eps = (attrs as unknown as { varianceEpsilon: number }).varianceEpsilon;
-    if (mean.rank !== 1 || variance.rank !== 1 || (scale !== undefined && scale.rank !== 1) || ORIGINAL_BATCHNORM_GRAD === undefined) {
-      if (ORIGINAL_BATCHNORM_GRAD === undefined) throw new Error("batchNormGrad: tfjs has no FusedBatchNorm gradient to fall back on");
+    if (
+      mean.rank !== 1 ||
+      variance.rank !== 1 ||
+      (scale !== undefined && scale.rank !== 1) ||
+      ORIGINAL_BATCHNORM_GRAD === undefined
+    ) {
+      if (ORIGINAL_BATCHNORM_GRAD === undefined)
+        throw new Error("batchNormGrad: tfjs has no FusedBatchNorm gradient to fall back on");
       return ORIGINAL_BATCHNORM_GRAD.gradFunc(dy, saved, attrs);
     }
     const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);

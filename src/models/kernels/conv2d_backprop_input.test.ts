@@ -10,9 +10,16 @@ describe("Conv2DBackpropInput on wasm (XNNPACK replacement) matches cpu", () => 
         const w = randomTensor([c.k, c.k, c.inC, c.outC], 5) as tf.Tensor4D;
         const y = tf.conv2d(x, w, c.stride, c.pad);
         const dy = randomTensor(y.shape, 6) as tf.Tensor4D;
-        const dx = tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: w }, {
-          strides: [c.stride, c.stride], pad: c.pad, dataFormat: "NHWC", inputShape: x.shape,
-        }) as tf.Tensor;
+        const dx = tf.engine().runKernel(
+          "Conv2DBackpropInput",
+          { dy, filter: w },
+          {
+            strides: [c.stride, c.stride],
+            pad: c.pad,
+            dataFormat: "NHWC",
+            inputShape: x.shape,
+          },
+        ) as tf.Tensor;
         const out = [y, dx];
         tf.dispose([x, w, dy]);
         return out;

@@ -13,15 +13,42 @@ export function depthwiseConv2dConfigs(): KernelConfig[] {
     const { x, filter } = args.inputs;
     const attrs = args.attrs as unknown as DepthwiseConv2dNativeAttrs;
     const simd = simdKernelsOf(args.backend);
-    if (simd === undefined || x === undefined || filter === undefined || x.dtype !== "float32" || filter.dtype !== "float32") return undefined;
-    if (x.shape.length !== 4 || filter.shape.length !== 4 || filter.shape[3] !== 1 || (attrs.dataFormat ?? "NHWC") !== "NHWC") return undefined;
-    const dilations = typeof attrs.dilations === "number" ? [attrs.dilations, attrs.dilations] : (attrs.dilations ?? [1, 1]);
+    if (
+      simd === undefined ||
+      x === undefined ||
+      filter === undefined ||
+      x.dtype !== "float32" ||
+      filter.dtype !== "float32"
+    )
+      return undefined;
+    if (
+      x.shape.length !== 4 ||
+      filter.shape.length !== 4 ||
+      filter.shape[3] !== 1 ||
+      (attrs.dataFormat ?? "NHWC") !== "NHWC"
+    )
+      return undefined;
+    const dilations =
+      typeof attrs.dilations === "number" ? [attrs.dilations, attrs.dilations] : (attrs.dilations ?? [1, 1]);
     if (dilations[0] !== 1 || dilations[1] !== 1) return undefined;
-    const info = backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, true);
+    const info = backend_util.computeConv2DInfo(
+      x.shape as Shape4,
+      filter.shape as Shape4,
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+      true,
+    );
     const shape = convShape(info, info.batchSize);
     if (!isStride2Same5x5(shape)) return undefined;
     const out = (args.backend as unknown as WasmBackendMemory).makeOutput(info.outShape, "float32");
-    simd.dwConv(memoryOffsetOf(args.backend, out), memoryOffsetOf(args.backend, x), memoryOffsetOf(args.backend, filter), shape);
+    simd.dwConv(
+      memoryOffsetOf(args.backend, out),
+      memoryOffsetOf(args.backend, x),
+      memoryOffsetOf(args.backend, filter),
+      shape,
+    );
     return out;
   });
 }

@@ -9,7 +9,20 @@ import { compareOnBoth, randomTensor, randomValues, useWasm } from "./test_util.
 // The stride-2 5x5 depthwise kernels (simd_dw_s2_text.ts) against plain loops: every border class,
 // channel counts with and without a remainder quad, batch > 1, split over two threads.
 function s2Shape(batch: number, inH: number, inW: number, channels: number): ConvShape {
-  return { batch, inH, inW, channels, outH: inH / 2, outW: inW / 2, kh: 5, kw: 5, strideH: 2, strideW: 2, padTop: 1, padLeft: 1 };
+  return {
+    batch,
+    inH,
+    inW,
+    channels,
+    outH: inH / 2,
+    outW: inW / 2,
+    kh: 5,
+    kw: 5,
+    strideH: 2,
+    strideW: 2,
+    padTop: 1,
+    padLeft: 1,
+  };
 }
 
 const SHAPES: ConvShape[] = [
@@ -21,7 +34,12 @@ const SHAPES: ConvShape[] = [
 ];
 
 /** y = depthwise conv of x; dx = its input gradient for dy (zero padding: taps outside are skipped). */
-function reference(x: Float32Array, dy: Float32Array, w: Float32Array, s: ConvShape): { y: Float64Array; dx: Float64Array } {
+function reference(
+  x: Float32Array,
+  dy: Float32Array,
+  w: Float32Array,
+  s: ConvShape,
+): { y: Float64Array; dx: Float64Array } {
   const C = s.channels;
   const y = new Float64Array(s.batch * s.outH * s.outW * C);
   const dx = new Float64Array(s.batch * s.inH * s.inW * C);
@@ -63,12 +81,18 @@ describe("stride-2 5x5 depthwise kernels", () => {
       packStride2Filter(filter, C, kind, out);
       expect(out.includes(-1), "every float written").toBe(false);
       // Quad 1 is the last one: channels C - 4 .. C - 1 (here 2 .. 5).
-      expect(Array.from(out.subarray(4 * 200 + 100, 4 * 200 + 104)), "the inner variant, quad 1, tap 0").toEqual([3, 4, 5, 6]);
-      return Array.from({ length: 9 }, (_, v) => Array.from({ length: 25 }, (_, t) => out[v * 200 + t * 4]!).filter((x) => x !== 0).length);
+      expect(Array.from(out.subarray(4 * 200 + 100, 4 * 200 + 104)), "the inner variant, quad 1, tap 0").toEqual([
+        3, 4, 5, 6,
+      ]);
+      return Array.from(
+        { length: 9 },
+        (_, v) => Array.from({ length: 25 }, (_, t) => out[v * 200 + t * 4]!).filter((x) => x !== 0).length,
+      );
     };
     // forward: the first output row/column loses tap 0, the last loses taps 3 and 4.
     expect(nonzeroTaps("forward")).toEqual([16, 20, 12, 20, 25, 15, 12, 15, 9]);
-    // input gradient: the first dy row/column loses the taps read at i - 1 (3 and 4), the last the tap read at i + 1 (0).
+    // input gradient: the first dy row/column loses the taps read at i - 1 (3 and 4), the last the tap read at i + 1
+    // (0).
     expect(nonzeroTaps("inputGradient")).toEqual([9, 15, 12, 15, 25, 20, 12, 20, 16]);
   });
 
@@ -81,11 +105,18 @@ describe("stride-2 5x5 depthwise kernels", () => {
           const C = s.channels;
           const nx = s.batch * s.inH * s.inW * C;
           const ny = s.batch * s.outH * s.outW * C;
-          const [x, dy, w] = [randomValues(nx, 11), randomValues(ny, 12), randomValues(25 * C, 13)].map((v) => mem.put(v)) as [number, number, number];
+          const [x, dy, w] = [randomValues(nx, 11), randomValues(ny, 12), randomValues(25 * C, 13)].map((v) =>
+            mem.put(v),
+          ) as [number, number, number];
           const [y, dx, dxm] = [ny, nx, nx].map((n) => mem.alloc(n)) as [number, number, number];
           const view = (at: number, n: number): Float32Array => mem.view(at, n);
           // Stale values must not survive: each call overwrites its whole output.
-          for (const [at, n] of [[y, ny], [dx, nx], [dxm, nx]] as const) view(at, n).fill(7);
+          for (const [at, n] of [
+            [y, ny],
+            [dx, nx],
+            [dxm, nx],
+          ] as const)
+            view(at, n).fill(7);
           mem.freed.length = 0;
           const kernels = simdKernelsOn(mem.memory, pool, mem.scratch, 0, fma);
           expect(kernels.dwConv(y, x, w, s)).toBe(true);
@@ -96,7 +127,11 @@ describe("stride-2 5x5 depthwise kernels", () => {
           const xs = view(x, nx);
           expectNear(view(y, ny), ref.y, `forward (fma ${fma})`);
           expectNear(view(dx, nx), ref.dx, `input gradient (fma ${fma})`);
-          expectNear(view(dxm, nx), ref.dx.map((v, i) => (xs[i]! > 0 ? v : 0)), `masked input gradient (fma ${fma})`);
+          expectNear(
+            view(dxm, nx),
+            ref.dx.map((v, i) => (xs[i]! > 0 ? v : 0)),
+            `masked input gradient (fma ${fma})`,
+          );
         }
       });
     }
@@ -105,7 +140,9 @@ describe("stride-2 5x5 depthwise kernels", () => {
       const s: ConvShape = { ...s2Shape(1, 8, 8, 8), strideH: 1, strideW: 1, outH: 8, outW: 8, padTop: 2, padLeft: 2 };
       const y = mem.alloc(64 * 8);
       mem.view(y, 64 * 8).fill(7);
-      expect(simdKernelsOn(mem.memory, pools[0]!.pool, mem.scratch, 0).dwConv(y, mem.alloc(64 * 8), mem.alloc(25 * 8), s)).toBe(false);
+      expect(
+        simdKernelsOn(mem.memory, pools[0]!.pool, mem.scratch, 0).dwConv(y, mem.alloc(64 * 8), mem.alloc(25 * 8), s),
+      ).toBe(false);
       expect(mem.view(y, 64 * 8).every((v) => v === 7)).toBe(true);
     });
   });
@@ -113,7 +150,10 @@ describe("stride-2 5x5 depthwise kernels", () => {
   it("run as the wasm backend's DepthwiseConv2dNative and match cpu (forward, input gradient, masked)", async () => {
     await useWasm();
     const kernels = simdKernelsOf(tf.backend());
-    if (kernels === undefined) return expect(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"), "SIMD kernels missing where wasm has SIMD").toBe(false);
+    if (kernels === undefined)
+      return expect(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"), "SIMD kernels missing where wasm has SIMD").toBe(
+        false,
+      );
     const spy = vi.spyOn(kernels, "dwConv");
     try {
       await compareOnBoth("stride-2 depthwise 2x12x10x47", () => {
@@ -121,7 +161,12 @@ describe("stride-2 5x5 depthwise kernels", () => {
         const w = randomTensor([5, 5, 47, 1], 22) as tf.Tensor4D;
         const y = tf.depthwiseConv2d(x, w, 2, "same");
         const dy = randomTensor(y.shape, 23) as tf.Tensor4D;
-        const [gx] = tf.grads((xx: tf.Tensor) => tf.depthwiseConv2d(xx as tf.Tensor4D, w, 2, "same").mul(dy).sum())([x]);
+        const [gx] = tf.grads((xx: tf.Tensor) =>
+          tf
+            .depthwiseConv2d(xx as tf.Tensor4D, w, 2, "same")
+            .mul(dy)
+            .sum(),
+        )([x]);
         const masked = tf.tidy(() => maskedDepthwiseInputGradient(dy, w, x, 2) ?? tf.mul(gx!, tf.step(x)));
         tf.dispose([x, w, dy]);
         return [y, gx!, masked];

@@ -13,7 +13,10 @@ describe("GatherV2 on wasm (slice copies) matches cpu", () => {
       await compareOnBoth(c.name, () => {
         const x = randomTensor(c.shape, 3);
         const idx = tf.tensor1d(c.indices, "int32");
-        const out = tf.tidy(() => [tf.gather(x, idx, c.axis), tf.gather(tf.cast(tf.mul(x, 100), "int32"), idx, c.axis).toFloat()]);
+        const out = tf.tidy(() => [
+          tf.gather(x, idx, c.axis),
+          tf.gather(tf.cast(tf.mul(x, 100), "int32"), idx, c.axis).toFloat(),
+        ]);
         tf.dispose([x, idx]);
         return out;
       });

@@ -12,14 +12,28 @@ export function gatherConfigs(): KernelConfig[] {
     const { x, indices } = args.inputs;
     const attrs = args.attrs as unknown as GatherV2Attrs;
     const memory = wasmMemoryOf(args.backend);
-    if (x === undefined || indices === undefined || memory === undefined || (attrs.batchDims ?? 0) !== 0 || !(x.dtype === "float32" || x.dtype === "int32") || indices.dtype !== "int32") {
+    if (
+      x === undefined ||
+      indices === undefined ||
+      memory === undefined ||
+      (attrs.batchDims ?? 0) !== 0 ||
+      !(x.dtype === "float32" || x.dtype === "int32") ||
+      indices.dtype !== "int32"
+    ) {
       return undefined;
     }
     const axis = util.parseAxisParam(attrs.axis, x.shape)[0]!;
     const info = backend_util.segment_util.collectGatherOpShapeInfo(x as never, indices as never, axis, 0);
     const heap = new Int32Array(memory.buffer);
-    const idx = heap.subarray(memoryOffsetOf(args.backend, indices) / 4, memoryOffsetOf(args.backend, indices) / 4 + util.sizeFromShape(indices.shape));
-    for (const i of idx) util.assert(i >= 0 && i < info.dimSize, () => `GatherV2: the index value ${i} is not in [0, ${info.dimSize - 1}]`);
+    const idx = heap.subarray(
+      memoryOffsetOf(args.backend, indices) / 4,
+      memoryOffsetOf(args.backend, indices) / 4 + util.sizeFromShape(indices.shape),
+    );
+    for (const i of idx)
+      util.assert(
+        i >= 0 && i < info.dimSize,
+        () => `GatherV2: the index value ${i} is not in [0, ${info.dimSize - 1}]`,
+      );
     const out = (args.backend as unknown as WasmBackendMemory).makeOutput(info.outputShape, x.dtype as "float32");
     // makeOutput may have grown the memory: take the views again.
     const words = new Int32Array(memory.buffer);

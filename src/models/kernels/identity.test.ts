@@ -7,7 +7,11 @@ describe("Identity on wasm shares the buffer", () => {
   it("is registered, clones keep their values after the source is disposed, variables stay independent", async () => {
     await useWasm();
     for (const config of sharedBufferConfigs()) expect(tf.getKernel(config.kernelName, "wasm")).toBe(config);
-    expect(sharedBufferConfigs().map((c) => c.kernelName).sort()).toEqual(["Cast", "Identity"]);
+    expect(
+      sharedBufferConfigs()
+        .map((c) => c.kernelName)
+        .sort(),
+    ).toEqual(["Cast", "Identity"]);
     const before = tf.memory().numTensors;
     const x = randomTensor([3, 4, 5], 41);
     const want = await x.data();

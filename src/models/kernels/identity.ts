@@ -4,7 +4,14 @@
 // buffers on assign), so sharing the buffer with a reference count is safe; it is what the cpu
 // backend does and what wasm's own Reshape does.
 import { Cast, getKernel, Identity } from "@tensorflow/tfjs";
-import type { KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs";
+import type {
+  KernelBackend,
+  KernelConfig,
+  KernelFunc,
+  NamedAttrMap,
+  NamedTensorInfoMap,
+  TensorInfo,
+} from "@tensorflow/tfjs";
 
 let configs: KernelConfig[] | undefined;
 
@@ -14,14 +21,24 @@ export function sharedBufferConfigs(): KernelConfig[] {
   for (const name of [Identity, Cast]) {
     const original = getKernel(name, "wasm");
     if (original === undefined) continue;
-    const kernelFunc = (args: { inputs: NamedTensorInfoMap; backend: KernelBackend; attrs?: NamedAttrMap }): TensorInfo => {
+    const kernelFunc = (args: {
+      inputs: NamedTensorInfoMap;
+      backend: KernelBackend;
+      attrs?: NamedAttrMap;
+    }): TensorInfo => {
       const { x } = args.inputs;
       const dtype = name === Cast ? (args.attrs as { dtype?: string } | undefined)?.dtype : x?.dtype;
-      if (x === undefined || x.dtype === "string" || dtype !== x.dtype) return original.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo;
+      if (x === undefined || x.dtype === "string" || dtype !== x.dtype)
+        return original.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo;
       args.backend.incRef(x.dataId);
       return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     };
-    made.push({ kernelName: name, backendName: "wasm", setupFunc: original.setupFunc, kernelFunc: kernelFunc as unknown as KernelFunc });
+    made.push({
+      kernelName: name,
+      backendName: "wasm",
+      setupFunc: original.setupFunc,
+      kernelFunc: kernelFunc as unknown as KernelFunc,
+    });
   }
   configs = made;
   return configs;

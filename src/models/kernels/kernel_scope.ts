@@ -68,11 +68,7 @@ export class KernelScope {
 }
 
 /** Runs `body` in a scope; on error every intermediate is freed before rethrowing. */
-export function withScope(
-  backend: KernelBackend,
-  where: string,
-  body: (scope: KernelScope) => TensorInfo,
-): TensorInfo {
+export function withScope(backend: KernelBackend, where: string, body: (scope: KernelScope) => TensorInfo): TensorInfo {
   const scope = new KernelScope(backend, backendNameOf(backend), where);
   try {
     return scope.finish(body(scope));
@@ -113,7 +109,12 @@ export function assertNoDilation(where: string, dilations: number | [number, num
  * given `before` zeros wanted in front (negative: crop). Returns the crop start, kept length and
  * explicit pads to pass to the convolution.
  */
-export function padOrCrop(len: number, before: number, windowLen: number, outLen: number): {
+export function padOrCrop(
+  len: number,
+  before: number,
+  windowLen: number,
+  outLen: number,
+): {
   start: number;
   keep: number;
   padBefore: number;

@@ -1,7 +1,14 @@
 // Replacing one of the wasm runtime's own kernels while keeping it for the cases the replacement
 // does not cover.
 import { getKernel } from "@tensorflow/tfjs";
-import type { KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs";
+import type {
+  KernelBackend,
+  KernelConfig,
+  KernelFunc,
+  NamedAttrMap,
+  NamedTensorInfoMap,
+  TensorInfo,
+} from "@tensorflow/tfjs";
 
 export type KernelArgs = { inputs: NamedTensorInfoMap; backend: KernelBackend; attrs?: NamedAttrMap };
 
@@ -16,14 +23,24 @@ const made = new Map<string, KernelConfig[]>();
  * where the runtime has no such kernel. The original setupFunc is kept: if the backend is ever
  * re-initialized, wasm's kernel must be wired up again.
  */
-export function wasmOverride(name: string, fast: (args: KernelArgs, original: OriginalKernel) => TensorInfo | undefined): KernelConfig[] {
+export function wasmOverride(
+  name: string,
+  fast: (args: KernelArgs, original: OriginalKernel) => TensorInfo | undefined,
+): KernelConfig[] {
   const known = made.get(name);
   if (known !== undefined) return known;
   const kernel = getKernel(name, "wasm");
   if (kernel === undefined) return [];
   const original: OriginalKernel = (args) => kernel.kernelFunc(args as Parameters<KernelFunc>[0]) as TensorInfo;
   const kernelFunc = (args: KernelArgs): TensorInfo => fast(args, original) ?? original(args);
-  const configs: KernelConfig[] = [{ kernelName: name, backendName: "wasm", setupFunc: kernel.setupFunc, kernelFunc: kernelFunc as unknown as KernelFunc }];
+  const configs: KernelConfig[] = [
+    {
+      kernelName: name,
+      backendName: "wasm",
+      setupFunc: kernel.setupFunc,
+      kernelFunc: kernelFunc as unknown as KernelFunc,
+    },
+  ];
   made.set(name, configs);
   return configs;
 }

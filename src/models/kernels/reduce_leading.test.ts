@@ -7,9 +7,18 @@ describe("Sum/Mean over [N, H, W] on wasm (pooling, no transpose) match cpu", ()
   it("is registered for wasm", async () => {
     await useWasm();
     for (const config of reduceLeadingConfigs()) expect(tf.getKernel(config.kernelName, "wasm")).toBe(config);
-    expect(reduceLeadingConfigs().map((c) => c.kernelName).sort()).toEqual(["Mean", "Sum"]);
+    expect(
+      reduceLeadingConfigs()
+        .map((c) => c.kernelName)
+        .sort(),
+    ).toEqual(["Mean", "Sum"]);
   });
-  for (const shape of [[3, 9, 8, 5], [1, 10, 10, 4], [2, 4, 4, 3], [4, 16, 12, 7]]) {
+  for (const shape of [
+    [3, 9, 8, 5],
+    [1, 10, 10, 4],
+    [2, 4, 4, 3],
+    [4, 16, 12, 7],
+  ]) {
     it(`shape ${shape.join("x")}`, async () => {
       await compareOnBoth(`reduce ${shape}`, () => {
         const x = tf.tidy(() => randomTensor(shape, 31).add(0.3));

@@ -2,13 +2,12 @@
 // statistics and gradients, bias gradients). wasm's own kernels transpose the whole tensor to make
 // the reduced axes innermost first; XNNPACK's global average pooling reduces NHWC in place.
 import { backend_util, Mean, Sum, util } from "@tensorflow/tfjs";
-import type { KernelConfig, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
+import type { KernelConfig, TensorInfo } from "@tensorflow/tfjs";
 import { withScope } from "./kernel_scope.js";
 import { type KernelArgs, type OriginalKernel, wasmOverride } from "./override.js";
 
 /** Below this many elements per image the transpose is cheap and the original kernel is kept. */
 const MIN_SPATIAL = 64;
-
 
 /** [N, H, W, C] when `axis` reduces exactly axes 0, 1, 2 of a float32 rank-4 tensor worth pooling. */
 function pooledShape(x: TensorInfo, axis: number | number[]): [number, number, number, number] | undefined {
@@ -20,7 +19,9 @@ function pooledShape(x: TensorInfo, axis: number | number[]): [number, number, n
   return [n, h, w, c];
 }
 
-function makeReduce(kernelName: typeof Sum | typeof Mean): (args: KernelArgs, original: OriginalKernel) => TensorInfo | undefined {
+function makeReduce(
+  kernelName: typeof Sum | typeof Mean,
+): (args: KernelArgs, original: OriginalKernel) => TensorInfo | undefined {
   return (args, original) => {
     const { x } = args.inputs;
     const attrs = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };

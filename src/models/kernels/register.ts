@@ -28,7 +28,14 @@ export const WASM_GRADIENT_KERNELS: readonly KernelConfig[] = [
  * SIMD kernels run).
  */
 export function registerWasmGradientKernels(): void {
-  for (const config of [...WASM_GRADIENT_KERNELS, ...reduceLeadingConfigs(), ...sharedBufferConfigs(), ...gatherConfigs(), ...batchNormConfigs(), ...depthwiseConv2dConfigs()]) {
+  for (const config of [
+    ...WASM_GRADIENT_KERNELS,
+    ...reduceLeadingConfigs(),
+    ...sharedBufferConfigs(),
+    ...gatherConfigs(),
+    ...batchNormConfigs(),
+    ...depthwiseConv2dConfigs(),
+  ]) {
     const existing = getKernel(config.kernelName, config.backendName);
     if (existing === config) continue;
     if (existing !== undefined) unregisterKernel(config.kernelName, config.backendName);

@@ -8,11 +8,41 @@ import { compareOnBoth, randomValues, useWasm } from "./test_util.js";
 // Feature channels with a partial last quad (47, 5), without (8, 4); widths that leave pixels after
 // the blocks; a width below the kernel's (every pixel on the checked path); non-square and even kernels.
 const SHAPES: (RgbShape & { name: string })[] = [
-  { name: "5x5, 47 channels (the compact models' first layer)", batch: 2, height: 9, width: 13, channels: 47, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
+  {
+    name: "5x5, 47 channels (the compact models' first layer)",
+    batch: 2,
+    height: 9,
+    width: 13,
+    channels: 47,
+    kh: 5,
+    kw: 5,
+    padTop: 2,
+    padLeft: 2,
+  },
   { name: "5x5, 8 channels", batch: 1, height: 7, width: 10, channels: 8, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
   { name: "3x3, 5 channels", batch: 3, height: 6, width: 11, channels: 5, kh: 3, kw: 3, padTop: 1, padLeft: 1 },
-  { name: "5x5 on a 3-pixel-wide image, 4 channels", batch: 2, height: 5, width: 3, channels: 4, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
-  { name: "4x3 (even height), 6 channels", batch: 1, height: 8, width: 9, channels: 6, kh: 4, kw: 3, padTop: 1, padLeft: 1 },
+  {
+    name: "5x5 on a 3-pixel-wide image, 4 channels",
+    batch: 2,
+    height: 5,
+    width: 3,
+    channels: 4,
+    kh: 5,
+    kw: 5,
+    padTop: 2,
+    padLeft: 2,
+  },
+  {
+    name: "4x3 (even height), 6 channels",
+    batch: 1,
+    height: 8,
+    width: 9,
+    channels: 6,
+    kh: 4,
+    kw: 3,
+    padTop: 1,
+    padLeft: 1,
+  },
 ];
 
 /** Plain loops: the input gradient of sum(g * conv(x, w)), zero padding. */
@@ -29,7 +59,8 @@ function reference(w: Float32Array, g: Float32Array, s: RgbShape): Float64Array 
             const ix = xx + v - s.padLeft;
             if (iy < 0 || iy >= s.height || ix < 0 || ix >= s.width) continue;
             const i = (b * s.height + iy) * s.width + ix;
-            for (let c = 0; c < 3; c++) for (let k = 0; k < K; k++) dx[i * 3 + c]! += g[o * K + k]! * w[((u * s.kw + v) * 3 + c) * K + k]!;
+            for (let c = 0; c < 3; c++)
+              for (let k = 0; k < K; k++) dx[i * 3 + c]! += g[o * K + k]! * w[((u * s.kw + v) * 3 + c) * K + k]!;
           }
       }
   return dx;
@@ -37,7 +68,8 @@ function reference(w: Float32Array, g: Float32Array, s: RgbShape): Float64Array 
 
 describe("first-layer (3-channel) input gradient kernel against plain loops", async () => {
   // Both builds of the module: with relaxed SIMD's fused multiply-add where this runtime has it, and without.
-  if (!(await relaxedSimdAvailable())) console.log("rgb kernels: this runtime has no relaxed SIMD; testing the multiply-and-add build only");
+  if (!(await relaxedSimdAvailable()))
+    console.log("rgb kernels: this runtime has no relaxed SIMD; testing the multiply-and-add build only");
   const { mem, pools } = kernelPools();
 
   for (const s of SHAPES) {
@@ -74,9 +106,29 @@ describe("first-layer (3-channel) input gradient kernel against plain loops", as
 // last one at K - 4 and repeated), the compact models' 47; widths with pixels left after the 3-pixel
 // blocks, under the kernel's width, and of one block exactly between the edges (7).
 const FORWARD_SHAPES: (RgbShape & { name: string })[] = [
-  { name: "47 channels, 2 images of 9x13", batch: 2, height: 9, width: 13, channels: 47, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
+  {
+    name: "47 channels, 2 images of 9x13",
+    batch: 2,
+    height: 9,
+    width: 13,
+    channels: 47,
+    kh: 5,
+    kw: 5,
+    padTop: 2,
+    padLeft: 2,
+  },
   { name: "13 channels, 7x7", batch: 1, height: 7, width: 7, channels: 13, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
-  { name: "4 channels on a 3-pixel-wide image", batch: 3, height: 4, width: 3, channels: 4, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
+  {
+    name: "4 channels on a 3-pixel-wide image",
+    batch: 3,
+    height: 4,
+    width: 3,
+    channels: 4,
+    kh: 5,
+    kw: 5,
+    padTop: 2,
+    padLeft: 2,
+  },
   { name: "12 channels, 6x17", batch: 1, height: 6, width: 17, channels: 12, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
 ];
 
@@ -95,7 +147,8 @@ function forwardReference(x: Float32Array, w: Float32Array, bias: Float32Array, 
             const ix = xx + v - 2;
             if (iy < 0 || iy >= s.height || ix < 0 || ix >= s.width) continue;
             const i = ((b * s.height + iy) * s.width + ix) * 3;
-            for (let c = 0; c < 3; c++) for (let k = 0; k < K; k++) y[o + k]! += x[i + c]! * w[((u * 5 + v) * 3 + c) * K + k]!;
+            for (let c = 0; c < 3; c++)
+              for (let k = 0; k < K; k++) y[o + k]! += x[i + c]! * w[((u * 5 + v) * 3 + c) * K + k]!;
           }
         for (let k = 0; k < K; k++) y[o + k] = Math.max(0, y[o + k]!);
       }
@@ -130,9 +183,15 @@ describe("first-layer (3-channel) forward kernel with bias and ReLU against plai
   }
 
   it("refuses other filters than 5x5 over 3 channels, and fewer than 4 feature channels", () => {
-    expect(() => packRgbForward(tf.zeros([3, 3, 3, 8]) as tf.Tensor4D, tf.zeros([8]) as tf.Tensor1D)).toThrow(/\[5, 5, 3, K\] filter/);
-    expect(() => packRgbForward(tf.zeros([5, 5, 3, 3]) as tf.Tensor4D, tf.zeros([3]) as tf.Tensor1D)).toThrow(/at least 4 output channels, got 3/);
-    expect(() => packRgbForward(tf.zeros([5, 5, 3, 8]) as tf.Tensor4D, tf.zeros([7]) as tf.Tensor1D)).toThrow(/7 biases for 8 channels/);
+    expect(() => packRgbForward(tf.zeros([3, 3, 3, 8]) as tf.Tensor4D, tf.zeros([8]) as tf.Tensor1D)).toThrow(
+      /\[5, 5, 3, K\] filter/,
+    );
+    expect(() => packRgbForward(tf.zeros([5, 5, 3, 3]) as tf.Tensor4D, tf.zeros([3]) as tf.Tensor1D)).toThrow(
+      /at least 4 output channels, got 3/,
+    );
+    expect(() => packRgbForward(tf.zeros([5, 5, 3, 8]) as tf.Tensor4D, tf.zeros([7]) as tf.Tensor1D)).toThrow(
+      /7 biases for 8 channels/,
+    );
   });
 });
 
@@ -163,7 +222,9 @@ describe("rgbConv2dInputGradient on the wasm backend", () => {
       const packed = packRgbFilter(filter);
       const gradient = rgbConv2dInputGradient(g, packed);
       // Where the SIMD kernels run, the result must have come from them.
-      expect(gradient === undefined, "rgbConv2dInputGradient fell back").toBe(simdKernelsOf(tf.backend()) === undefined);
+      expect(gradient === undefined, "rgbConv2dInputGradient fell back").toBe(
+        simdKernelsOf(tf.backend()) === undefined,
+      );
       const out = gradient ?? tf.conv2dTranspose(g, filter, [n, h, w, 3], 1, "same");
       packed.dispose();
       tf.dispose([filter, g]);
@@ -176,11 +237,18 @@ describe("ascentUpdate on the wasm backend", () => {
   // 3 * 7 * 5 = 105 floats: 26 quads and one left over.
   it("matches x + step * g / (sqrt(mean(g^2)) + eps) on the cpu backend", async () => {
     await compareOnBoth("ascent update", () => {
-      const x = tf.tensor4d(randomValues(105, 31).map((v) => 100 * v), [1, 7, 5, 3]);
-      const g = tf.tensor4d(randomValues(105, 32).map((v) => 0.003 * v), [1, 7, 5, 3]);
+      const x = tf.tensor4d(
+        randomValues(105, 31).map((v) => 100 * v),
+        [1, 7, 5, 3],
+      );
+      const g = tf.tensor4d(
+        randomValues(105, 32).map((v) => 0.003 * v),
+        [1, 7, 5, 3],
+      );
       const fused = ascentUpdate(x, g, 10, 1e-5);
       expect(fused === undefined, "ascentUpdate fell back").toBe(simdKernelsOf(tf.backend()) === undefined);
-      const out = fused ?? tf.tidy(() => tf.add(x, tf.mul(g, tf.div(10, tf.add(tf.sqrt(tf.mean(tf.square(g))), 1e-5)))));
+      const out =
+        fused ?? tf.tidy(() => tf.add(x, tf.mul(g, tf.div(10, tf.add(tf.sqrt(tf.mean(tf.square(g))), 1e-5)))));
       tf.dispose([x, g]);
       return [out];
     });

@@ -25,7 +25,8 @@ export const RGB_MIN_CHANNELS = 4;
 export function packRgbFilter(filter: tf.Tensor4D, wrap: (t: tf.Tensor1D) => tf.Tensor1D = (t) => t): PackedRgbFilter {
   const [kh, kw, cin, k] = filter.shape;
   if (cin !== 3) throw new Error(`packRgbFilter: expected a filter over 3 image channels, got ${cin}`);
-  if (k < RGB_MIN_CHANNELS) throw new Error(`packRgbFilter: needs at least ${RGB_MIN_CHANNELS} output channels, got ${k}`);
+  if (k < RGB_MIN_CHANNELS)
+    throw new Error(`packRgbFilter: needs at least ${RGB_MIN_CHANNELS} output channels, got ${k}`);
   const full = Math.floor(k / 4);
   const quads = Math.ceil(k / 4);
   const w = filter.dataSync();
@@ -64,7 +65,14 @@ export type PackedRgbForward = PackedQuadGroups;
  * in an output pixel [G][Q] (int32 bits). Quads are 0, 4, ..., the last at K - 4 when K is not a
  * multiple of 4, repeated to fill the last group. `wrap` sees the new tensor (tf.keep inside a tf.tidy).
  */
-function packQuadGroups(w: Float32Array, rows: number, k: number, b: Float32Array | undefined, what: string, wrap: (t: tf.Tensor1D) => tf.Tensor1D): PackedQuadGroups {
+function packQuadGroups(
+  w: Float32Array,
+  rows: number,
+  k: number,
+  b: Float32Array | undefined,
+  what: string,
+  wrap: (t: tf.Tensor1D) => tf.Tensor1D,
+): PackedQuadGroups {
   if (k < RGB_MIN_CHANNELS) throw new Error(`${what}: needs at least ${RGB_MIN_CHANNELS} output channels, got ${k}`);
   if (b !== undefined && b.length !== k) throw new Error(`${what}: ${b.length} biases for ${k} channels`);
   const Q = RGB_FORWARD_QUADS;
@@ -82,7 +90,8 @@ function packQuadGroups(w: Float32Array, rows: number, k: number, b: Float32Arra
   for (let g = 0; g < groups; g++) {
     for (let q = 0; q < Q; q++) {
       const first = firstOf(g * Q + q);
-      for (let r = 0; r < rows; r++) for (let l = 0; l < 4; l++) data[((g * rows + r) * Q + q) * 4 + l] = w[r * k + first + l]!;
+      for (let r = 0; r < rows; r++)
+        for (let l = 0; l < 4; l++) data[((g * rows + r) * Q + q) * 4 + l] = w[r * k + first + l]!;
       if (b !== undefined) for (let l = 0; l < 4; l++) data[weightFloats + (g * Q + q) * 4 + l] = b[first + l]!;
       offsets[g * Q + q] = first * 4;
     }
@@ -92,10 +101,22 @@ function packQuadGroups(w: Float32Array, rows: number, k: number, b: Float32Arra
 }
 
 /** Packs `filter` [5, 5, 3, K] (K >= 4) and `bias` [K] for rgbConv2dBiasRelu. */
-export function packRgbForward(filter: tf.Tensor4D, bias: tf.Tensor1D, wrap: (t: tf.Tensor1D) => tf.Tensor1D = (t) => t): PackedRgbForward {
+export function packRgbForward(
+  filter: tf.Tensor4D,
+  bias: tf.Tensor1D,
+  wrap: (t: tf.Tensor1D) => tf.Tensor1D = (t) => t,
+): PackedRgbForward {
   const [kh, kw, cin, k] = filter.shape;
-  if (kh !== 5 || kw !== 5 || cin !== 3) throw new Error(`packRgbForward: expected a [5, 5, 3, K] filter, got [${filter.shape}]`);
-  return packQuadGroups(filter.dataSync() as Float32Array, 75, k, bias.dataSync() as Float32Array, "packRgbForward", wrap);
+  if (kh !== 5 || kw !== 5 || cin !== 3)
+    throw new Error(`packRgbForward: expected a [5, 5, 3, K] filter, got [${filter.shape}]`);
+  return packQuadGroups(
+    filter.dataSync() as Float32Array,
+    75,
+    k,
+    bias.dataSync() as Float32Array,
+    "packRgbForward",
+    wrap,
+  );
 }
 
 /**
@@ -108,13 +129,28 @@ export function rgbConv2dBiasRelu(x: tf.Tensor4D, packed: PackedRgbForward): tf.
   const [n, h, w, c] = x.shape;
   if (c !== 3) throw new Error(`rgbConv2dBiasRelu: expected 3-channel images, got ${c} channels`);
   const out = output([n, h, w, packed.channels]);
-  simd.rgbForward(out.at(out.info), out.at(x), out.at(packed.packed), { batch: n, height: h, width: w, channels: packed.channels, kh: 5, kw: 5, padTop: 2, padLeft: 2 }, packed.groups);
+  simd.rgbForward(
+    out.at(out.info),
+    out.at(x),
+    out.at(packed.packed),
+    { batch: n, height: h, width: w, channels: packed.channels, kh: 5, kw: 5, padTop: 2, padLeft: 2 },
+    packed.groups,
+  );
   return tf.engine().makeTensorFromTensorInfo(out.info, out.backend) as tf.Tensor4D;
 }
 
 function shapeOf(packed: PackedRgbFilter, batch: number, height: number, width: number): RgbShape {
   // 'same' at stride 1: kh - 1 rows of padding, the smaller half on top (as tfjs and TensorFlow).
-  return { batch, height, width, channels: packed.channels, kh: packed.kh, kw: packed.kw, padTop: Math.floor((packed.kh - 1) / 2), padLeft: Math.floor((packed.kw - 1) / 2) };
+  return {
+    batch,
+    height,
+    width,
+    channels: packed.channels,
+    kh: packed.kh,
+    kw: packed.kw,
+    padTop: Math.floor((packed.kh - 1) / 2),
+    padLeft: Math.floor((packed.kw - 1) / 2),
+  };
 }
 
 function output(shape: number[]): { backend: tf.KernelBackend; info: tf.TensorInfo; at: (t: tf.TensorInfo) => number } {
@@ -131,7 +167,8 @@ export function rgbConv2dInputGradient(g: tf.Tensor4D, packed: PackedRgbFilter):
   const simd = simdKernelsOf(tf.backend());
   if (simd === undefined || g.dtype !== "float32") return undefined;
   const [n, h, w, k] = g.shape;
-  if (k !== packed.channels) throw new Error(`rgbConv2dInputGradient: g has ${k} channels, the filter ${packed.channels}`);
+  if (k !== packed.channels)
+    throw new Error(`rgbConv2dInputGradient: g has ${k} channels, the filter ${packed.channels}`);
   const out = output([n, h, w, 3]);
   simd.rgbInputGrad(out.at(out.info), out.at(g), out.at(packed.gradient), shapeOf(packed, n, h, w));
   return tf.engine().makeTensorFromTensorInfo(out.info, out.backend) as tf.Tensor4D;

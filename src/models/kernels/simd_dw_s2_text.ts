@@ -35,7 +35,9 @@ export type Stride2Kind = "forward" | "inputGradient";
  * `v` clamped to [0, hi] (i32; `v` may be negative), as a WAT expression over the local `v`.
  */
 function clamp(v: string, hi: string): string {
-  return `(select (i32.const 0) (select ${get(v)} ${hi} (i32.lt_s ${get(v)} ${hi})) (i32.lt_s ${get(v)} (i32.const 0)))`;
+  return (
+    `(select (i32.const 0) (select ${get(v)} ${hi} (i32.lt_s ${get(v)} ${hi})) (i32.lt_s ${get(v)} (i32.const ` + `0)))`
+  );
 }
 
 /** Border class of position `p` in [0, n): 0 first, 2 last, 1 between. */
@@ -46,12 +48,21 @@ function borderClass(p: string, n: string): string {
 /** The channel-quad loop: full quads at k = 0, 16, ..., then the last quad at ktail if C is not a multiple of 4. */
 function quads(label: string, body: (k: string) => string): string {
   return `(local.set $fq ${get("fv")})
-      ${forLoop(label, "$k", c(0), get("kfull"), c(16), `${body(get("k"))}
-        (local.set $fq ${add(get("fq"), c(S2_QUAD_BYTES))})`)}
+      ${forLoop(
+        label,
+        "$k",
+        c(0),
+        get("kfull"),
+        c(16),
+        `${body(get("k"))}
+        (local.set $fq ${add(get("fq"), c(S2_QUAD_BYTES))})`,
+      )}
       (if (i32.lt_u ${get("kfull")} ${get("cb")}) (then ${body(get("ktail"))}))`;
 }
 
-const COMMON_LOCALS = "(local $row i32) (local $b i32) (local $k i32) (local $cb i32) (local $kfull i32) (local $ktail i32) (local $vb i32) (local $fv i32) (local $fq i32) (local $t i32) (local $cls i32)";
+const COMMON_LOCALS =
+  "(local $row i32) (local $b i32) (local $k i32) (local $cb i32) (local $kfull i32) (local $ktail i32) (local $vb " +
+  "i32) (local $fv i32) (local $fq i32) (local $t i32) (local $cls i32)";
 
 const COMMON_SETUP = `(local.set $cb (i32.shl ${get("C")} (i32.const 2)))
     (local.set $kfull (i32.shl (i32.shr_u ${get("C")} (i32.const 2)) (i32.const 4)))
@@ -69,18 +80,35 @@ export function dwS2ForwardText(fma: boolean): string {
   // A loop over the 5 filter rows (row pointers in the thread's table at $tab), not unrolled: V8
   // would hoist every load of the unrolled rows ahead of the multiply-adds and spill them.
   const overRows = (label: string, k: string, body: string): string => `(local.set $fr ${get("fq")})
-        ${forLoop(label, "$ri", c(0), c(20), c(4), `(local.set $p ${add(`(i32.load ${add(get("tab"), get("ri"))})`, k)})
+        ${forLoop(
+          label,
+          "$ri",
+          c(0),
+          c(20),
+          c(4),
+          `(local.set $p ${add(`(i32.load ${add(get("tab"), get("ri"))})`, k)})
           ${body}
-          (local.set $fr ${add(get("fr"), c(80))})`)}`;
+          (local.set $fr ${add(get("fr"), c(80))})`,
+        )}`;
   const single = (k: string): string => {
     const L = [`(local.set $acc (v128.const i32x4 0 0 0 0))`];
     const R: string[] = [];
-    for (const j of rows) R.push(`(local.set $acc ${madd(fma, `(v128.load align=4 ${add(get("p"), get(`c${j}`))})`, `(v128.load offset=${j * 16} align=4 ${get("fr")})`, get("acc"))})`);
+    for (const j of rows)
+      R.push(
+        `(local.set $acc ` +
+          `${madd(
+            fma,
+            `(v128.load align=4 ${add(get("p"), get(`c${j}`))})`,
+            `(v128.load offset=${j * 16} align=4 ` + `${get("fr")})`,
+            get("acc"),
+          )})`,
+      );
     L.push(overRows(`fr1${k.length}`, k, R.join("\n          ")));
     L.push(`(v128.store align=4 ${add(get("out"), k)} ${get("acc")})`);
     return L.join("\n        ");
   };
-  // Two neighbouring pixels: pixel B reads pixel A's columns shifted by 2, so a row is 7 loads and each weight serves both.
+  // Two neighbouring pixels: pixel B reads pixel A's columns shifted by 2, so a row is 7 loads and each weight serves
+  // both.
   const pair = (k: string): string => {
     const L = [`(local.set $acc (v128.const i32x4 0 0 0 0))`, `(local.set $acc2 (v128.const i32x4 0 0 0 0))`];
     const R: string[] = [];
@@ -95,24 +123,43 @@ export function dwS2ForwardText(fma: boolean): string {
     L.push(`(v128.store align=4 ${add(add(get("out"), get("cb")), k)} ${get("acc2")})`);
     return L.join("\n        ");
   };
-  const rowPtrs = rows.map((i) => `(local.set $t ${add(sub(mul(get("oy"), c(2)), c(1)), c(i))})
-      (i32.store offset=${4 * i} ${get("tab")} ${add(get("x"), mul(mul(add(mul(get("b"), get("H")), clamp("t", sub(get("H"), c(1)))), get("W")), get("cb")))})`).join("\n      ");
-  const clampedCols = rows.map((j) => `(local.set $t ${add(sub(mul(get("ox"), c(2)), c(1)), c(j))})
-        (local.set $c${j} ${mul(clamp("t", sub(get("W"), c(1))), get("cb"))})`).join("\n        ");
-  const pairCols = [0, 1, 2, 3, 4, 5, 6].map((j) => `(local.set $c${j} ${mul(add(sub(mul(get("ox"), c(2)), c(1)), c(j)), get("cb"))})`).join("\n        ");
+  const rowPtrs = rows
+    .map(
+      (i) => `(local.set $t ${add(sub(mul(get("oy"), c(2)), c(1)), c(i))})
+      (i32.store offset=${4 * i} ${get("tab")}
+      ${add(get("x"), mul(mul(add(mul(get("b"), get("H")), clamp("t", sub(get("H"), c(1)))), get("W")), get("cb")))})`,
+    )
+    .join("\n      ");
+  const clampedCols = rows
+    .map(
+      (j) => `(local.set $t ${add(sub(mul(get("ox"), c(2)), c(1)), c(j))})
+        (local.set $c${j} ${mul(clamp("t", sub(get("W"), c(1))), get("cb"))})`,
+    )
+    .join("\n        ");
+  const pairCols = [0, 1, 2, 3, 4, 5, 6]
+    .map((j) => `(local.set $c${j} ${mul(add(sub(mul(get("ox"), c(2)), c(1)), c(j)), get("cb"))})`)
+    .join("\n        ");
   const singleStep = `${clampedCols}
         (local.set $fv ${add(get("w"), mul(add(get("cls"), borderClass(get("ox"), get("OW"))), get("vb")))})
         ${quads("fq1", single)}
         (local.set $out ${add(get("out"), get("cb"))})
         (local.set $ox ${add(get("ox"), c(1))})`;
   return `
-  (func (export "dwS2Forward") (param $y i32) (param $x i32) (param $w i32) (param $tab i32) (param $B i32) (param $H i32) (param $W i32) (param $C i32) (param $r0 i32) (param $r1 i32)
-    ${COMMON_LOCALS} (local $OH i32) (local $OW i32) (local $oy i32) (local $ox i32) (local $out i32) (local $p i32) (local $acc v128) (local $acc2 v128) (local $wt v128) (local $ri i32) (local $fr i32)
+  (func (export "dwS2Forward") (param $y i32) (param $x i32) (param $w i32) (param $tab i32) (param $B i32) (param $H
+  i32) (param $W i32) (param $C i32) (param $r0 i32) (param $r1 i32)
+    ${COMMON_LOCALS} (local $OH i32) (local $OW i32) (local $oy i32) (local $ox i32) (local $out i32) (local $p i32)
+    (local $acc v128) (local $acc2 v128) (local $wt v128) (local $ri i32) (local $fr i32)
     ${[0, 1, 2, 3, 4, 5, 6].map((j) => `(local $c${j} i32) (local $x${j} v128)`).join(" ")}
     ${COMMON_SETUP}
     (local.set $OH (i32.shr_u ${get("H")} (i32.const 1)))
     (local.set $OW (i32.shr_u ${get("W")} (i32.const 1)))
-    ${forLoop("frow", "$row", get("r0"), get("r1"), c(1), `(local.set $b (i32.div_u ${get("row")} ${get("OH")}))
+    ${forLoop(
+      "frow",
+      "$row",
+      get("r0"),
+      get("r1"),
+      c(1),
+      `(local.set $b (i32.div_u ${get("row")} ${get("OH")}))
       (local.set $oy (i32.rem_u ${get("row")} ${get("OH")}))
       (local.set $cls (i32.mul ${borderClass(get("oy"), get("OH"))} (i32.const 3)))
       ${rowPtrs}
@@ -131,7 +178,8 @@ export function dwS2ForwardText(fma: boolean): string {
       (block $rest_done (loop $rest
         (br_if $rest_done (i32.ge_u ${get("ox")} ${get("OW")}))
         ${singleStep.replace(/fq1/g, "fq3")}
-        (br $rest)))`)})`;
+        (br $rest)))`,
+    )})`;
 }
 
 /** Filter row (or column) tap used by output parity p at dy offset a (o = i - 1 + a), or undefined. */
@@ -163,7 +211,15 @@ export function dwS2InputGradText(fma: boolean): string {
             const v = S2_GRADIENT_TAP[px]![db];
             if (v === undefined) continue;
             const a = `$a${2 * py + px}`;
-            L.push(`(local.set ${a} ${madd(fma, get("d"), `(v128.load offset=${(u * 5 + v) * 16} align=4 ${get("fq")})`, `(local.get ${a})`)})`);
+            L.push(
+              `(local.set ${a} ` +
+                `${madd(
+                  fma,
+                  get("d"),
+                  `(v128.load offset=${(u * 5 + v) * 16} align=4 ` + `${get("fq")})`,
+                  `(local.get ${a})`,
+                )})`,
+            );
           }
         }
       }
@@ -177,30 +233,54 @@ export function dwS2InputGradText(fma: boolean): string {
     return L.join("\n        ");
   };
   const clampedRow = add(mul(get("b"), get("OH")), clamp("t", sub(get("OH"), c(1))));
-  const rowPtrs = three.map((a) => `(local.set $t ${add(sub(get("i"), c(1)), c(a))})
-      (local.set $dr${a} ${add(get("dy"), mul(mul(clampedRow, get("OW")), get("cb")))})`).join("\n      ");
-  const colOffs = three.map((a) => `(local.set $t ${add(sub(get("j"), c(1)), c(a))})
-        (local.set $c${a} ${mul(clamp("t", sub(get("OW"), c(1))), get("cb"))})`).join("\n        ");
+  const rowPtrs = three
+    .map(
+      (a) => `(local.set $t ${add(sub(get("i"), c(1)), c(a))})
+      (local.set $dr${a} ${add(get("dy"), mul(mul(clampedRow, get("OW")), get("cb")))})`,
+    )
+    .join("\n      ");
+  const colOffs = three
+    .map(
+      (a) => `(local.set $t ${add(sub(get("j"), c(1)), c(a))})
+        (local.set $c${a} ${mul(clamp("t", sub(get("OW"), c(1))), get("cb"))})`,
+    )
+    .join("\n        ");
   return `
-  (func (export "dwS2InputGrad") (param $dx i32) (param $dy i32) (param $w i32) (param $mask i32) (param $B i32) (param $OH i32) (param $OW i32) (param $C i32) (param $r0 i32) (param $r1 i32)
+  (func (export "dwS2InputGrad") (param $dx i32) (param $dy i32) (param $w i32) (param $mask i32) (param $B i32) (param
+  $OH i32) (param $OW i32) (param $C i32) (param $r0 i32) (param $r1 i32)
     ${COMMON_LOCALS} (local $i i32) (local $j i32) (local $p i32) (local $xrow i32) (local $d v128)
-    ${three.map((a) => `(local $dr${a} i32) (local $c${a} i32)`).join(" ")} (local $o0 i32) (local $o1 i32) (local $o2 i32) (local $o3 i32)
+    ${three.map((a) => `(local $dr${a} i32) (local $c${a} i32)`).join(" ")} (local $o0 i32) (local $o1 i32) (local $o2
+    i32) (local $o3 i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     ${COMMON_SETUP}
     (local.set $xrow ${mul(mul(get("OW"), c(2)), get("cb"))})
-    ${forLoop("grow", "$row", get("r0"), get("r1"), c(1), `(local.set $b (i32.div_u ${get("row")} ${get("OH")}))
+    ${forLoop(
+      "grow",
+      "$row",
+      get("r0"),
+      get("r1"),
+      c(1),
+      `(local.set $b (i32.div_u ${get("row")} ${get("OH")}))
       (local.set $i (i32.rem_u ${get("row")} ${get("OH")}))
       (local.set $cls (i32.mul ${borderClass(get("i"), get("OH"))} (i32.const 3)))
       ${rowPtrs}
       ;; dx rows 2 row and 2 row + 1 (row = b OH + i, so 2 row = b H + 2 i)
       (local.set $o0 ${add(get("dx"), mul(mul(get("row"), c(2)), get("xrow")))})
-      ${forLoop("gcol", "$j", c(0), get("OW"), c(1), `${colOffs}
+      ${forLoop(
+        "gcol",
+        "$j",
+        c(0),
+        get("OW"),
+        c(1),
+        `${colOffs}
         (local.set $o1 ${add(get("o0"), get("cb"))})
         (local.set $o2 ${add(get("o0"), get("xrow"))})
         (local.set $o3 ${add(get("o2"), get("cb"))})
         (local.set $fv ${add(get("w"), mul(add(get("cls"), borderClass(get("j"), get("OW"))), get("vb")))})
         ${quads("gq", body)}
-        (local.set $o0 ${add(get("o0"), mul(get("cb"), c(2)))})`)}`)})`;
+        (local.set $o0 ${add(get("o0"), mul(get("cb"), c(2)))})`,
+      )}`,
+    )})`;
 }
 
 /**
@@ -231,7 +311,8 @@ export function packStride2Filter(filter: Float32Array, channels: number, kind: 
   const variant = q * 100;
   for (let j = 0; j < q; j++) {
     const first = j < full ? 4 * j : channels - 4;
-    for (let t = 0; t < 25; t++) for (let l = 0; l < 4; l++) out[j * 100 + t * 4 + l] = filter[t * channels + first + l]!;
+    for (let t = 0; t < 25; t++)
+      for (let l = 0; l < 4; l++) out[j * 100 + t * 4 + l] = filter[t * channels + first + l]!;
   }
   for (let cls = 1; cls < S2_VARIANTS; cls++) out.copyWithin(cls * variant, 0, variant);
   for (let cls = 0; cls < S2_VARIANTS; cls++) {
@@ -240,7 +321,8 @@ export function packStride2Filter(filter: Float32Array, channels: number, kind: 
     for (let u = 0; u < 5; u++) {
       for (let v = 0; v < 5; v++) {
         if (tapInside(kind, ry, u) && tapInside(kind, rx, v)) continue;
-        for (let j = 0; j < q; j++) out.fill(0, cls * variant + j * 100 + (u * 5 + v) * 4, cls * variant + j * 100 + (u * 5 + v) * 4 + 4);
+        for (let j = 0; j < q; j++)
+          out.fill(0, cls * variant + j * 100 + (u * 5 + v) * 4, cls * variant + j * 100 + (u * 5 + v) * 4 + 4);
       }
     }
   }

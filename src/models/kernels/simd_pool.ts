@@ -35,7 +35,8 @@ for (;;) {
   const state = Atomics.load(ctl, base);
   if (state === ${STOP}) break;
   // The caller may have taken the call back before this worker woke.
-  if (state !== ${RUN} || Atomics.compareExchange(ctl, base, ${RUN}, ${BUSY}) !== ${RUN}) { last = Atomics.load(ctl, base); continue; }
+  if (state !== ${RUN} || Atomics.compareExchange(ctl, base, ${RUN}, ${BUSY}) !== ${RUN}) { last = Atomics.load(ctl,
+  base); continue; }
   const fn = fns[jobs[2]];
   const argc = jobs[3];
   last = ${IDLE};
@@ -72,22 +73,29 @@ export class SimdPool {
    */
   static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number): Promise<SimdPool> {
     const instance = new WebAssembly.Instance(module, { env: { memory } });
-    const names = WebAssembly.Module.exports(module).filter((e) => e.kind === "function").map((e) => e.name);
+    const names = WebAssembly.Module.exports(module)
+      .filter((e) => e.kind === "function")
+      .map((e) => e.name);
     const fns = new Map(names.map((name, index) => [name, { index, fn: instance.exports[name] as WasmFunction }]));
     const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
     const count = shared ? Math.max(0, threads - 1) : 0;
     const control = new Int32Array(new SharedArrayBuffer(Math.max(1, count) * SLOT * 4));
     const jobs = new Int32Array(new SharedArrayBuffer(JOB_INTS * 4));
     const workers = await Promise.all(
-      Array.from({ length: count }, (_, slot) =>
-        new Promise<Worker>((resolve, reject) => {
-          const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control: control.buffer, job: jobs.buffer, slot, names } });
-          w.once("message", () => {
-            w.unref();
-            resolve(w);
-          });
-          w.once("error", reject);
-        }),
+      Array.from(
+        { length: count },
+        (_, slot) =>
+          new Promise<Worker>((resolve, reject) => {
+            const w = new Worker(WORKER_SOURCE, {
+              eval: true,
+              workerData: { module, memory, control: control.buffer, job: jobs.buffer, slot, names },
+            });
+            w.once("message", () => {
+              w.unref();
+              resolve(w);
+            });
+            w.once("error", reject);
+          }),
       ),
     );
     return new SimdPool(fns, workers, control, jobs);
@@ -110,8 +118,10 @@ export class SimdPool {
       return;
     }
     const argc = argLists[0]!.length;
-    if (argLists.some((a) => a.length !== argc)) throw new Error(`SimdPool: the parts of a ${name} call have different argument counts`);
-    if (JOB_HEAD + parts * argc > JOB_INTS) throw new Error(`SimdPool: ${parts} parts of ${argc} arguments do not fit the job table`);
+    if (argLists.some((a) => a.length !== argc))
+      throw new Error(`SimdPool: the parts of a ${name} call have different argument counts`);
+    if (JOB_HEAD + parts * argc > JOB_INTS)
+      throw new Error(`SimdPool: ${parts} parts of ${argc} arguments do not fit the job table`);
     const jobs = this.jobs;
     jobs[1] = parts;
     jobs[2] = entry.index;
@@ -141,7 +151,9 @@ export class SimdPool {
       if (Atomics.compareExchange(this.control, base, RUN, IDLE) === RUN) continue;
       while (Atomics.load(this.control, base) === BUSY) Atomics.wait(this.control, base, BUSY);
       if (Atomics.load(this.control, base) === FAILED) {
-        failure ??= new Error(`SimdPool: ${name} failed on part ${this.control[base + 1]! + 1} of ${parts} (worker ${w + 1})`);
+        failure ??= new Error(
+          `SimdPool: ${name} failed on part ${this.control[base + 1]! + 1} of ${parts} (worker ${w + 1})`,
+        );
         Atomics.store(this.control, base, IDLE);
       }
     }
@@ -152,7 +164,11 @@ export class SimdPool {
     try {
       fn(...args);
     } catch (err) {
-      throw new Error(`SimdPool: ${name} failed on part ${k + 1} of ${parts} (this thread): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new Error(
+        `SimdPool: ${name} failed on part ${k + 1} of ${parts} (this thread): ` +
+          `${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
   }
 

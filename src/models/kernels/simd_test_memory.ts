@@ -49,10 +49,18 @@ export class KernelMemory {
   };
 }
 
-/** Two-thread pools on `memory`: the plain build, and the relaxed-SIMD (fused multiply-add) one where this runtime has it. */
-export async function startPools(memory: WebAssembly.Memory, withFma = true): Promise<{ fma: boolean; pool: SimdPool }[]> {
+/**
+ * Two-thread pools on `memory`: the plain build, and the relaxed-SIMD (fused multiply-add) one where this runtime has
+ * it.
+ */
+export async function startPools(
+  memory: WebAssembly.Memory,
+  withFma = true,
+): Promise<{ fma: boolean; pool: SimdPool }[]> {
   const builds = withFma && (await relaxedSimdAvailable()) ? [false, true] : [false];
-  return Promise.all(builds.map(async (fma) => ({ fma, pool: await SimdPool.start(await assembleSimdModule(true, fma), memory, 2) })));
+  return Promise.all(
+    builds.map(async (fma) => ({ fma, pool: await SimdPool.start(await assembleSimdModule(true, fma), memory, 2) })),
+  );
 }
 
 /**

@@ -25,7 +25,13 @@ export function randomValues(size: number, seed: number): Float32Array {
 }
 
 export function randomTensor(shape: number[], seed: number): tf.Tensor {
-  return tf.tensor(randomValues(shape.reduce((a, b) => a * b, 1), seed), shape);
+  return tf.tensor(
+    randomValues(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
 }
 
 /** Which wasm kernels a comparison runs: the SIMD module's (default, where it loads) or the composite ones. */
@@ -35,7 +41,10 @@ export type WasmPath = "simd" | "composite";
 export const WASM_PATHS: readonly WasmPath[] = ["simd", "composite"];
 
 /** Runs `fn` on cpu and on wasm and returns each result's values. */
-export async function onBoth(fn: () => tf.Tensor[], path: WasmPath = "simd"): Promise<{ cpu: Float32Array[]; wasm: Float32Array[]; shapes: number[][] }> {
+export async function onBoth(
+  fn: () => tf.Tensor[],
+  path: WasmPath = "simd",
+): Promise<{ cpu: Float32Array[]; wasm: Float32Array[]; shapes: number[][] }> {
   const results: Record<string, Float32Array[]> = {};
   let shapes: number[][] = [];
   for (const backend of ["cpu", "wasm"]) {
@@ -47,7 +56,8 @@ export async function onBoth(fn: () => tf.Tensor[], path: WasmPath = "simd"): Pr
     else if (path === "composite") outs = await withoutSimdKernels(tf.backend(), async () => fn());
     else {
       // The SIMD path must really run: where the wasm runtime has SIMD, the module must have loaded.
-      if (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) expect(simdKernelsOf(tf.backend()), "wasm SIMD kernels were not prepared").toBeDefined();
+      if (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"))
+        expect(simdKernelsOf(tf.backend()), "wasm SIMD kernels were not prepared").toBeDefined();
       outs = fn();
     }
     shapes = outs.map((t) => t.shape);
@@ -66,7 +76,9 @@ export function expectClose(actual: Float32Array, expected: Float32Array, what: 
     maxRef = Math.max(maxRef, Math.abs(expected[i]!));
     maxErr = Math.max(maxErr, Math.abs(actual[i]! - expected[i]!));
   }
-  expect(maxErr, `${what}: max abs error ${maxErr} vs max |cpu| ${maxRef}`).toBeLessThanOrEqual(TOL * Math.max(1, maxRef));
+  expect(maxErr, `${what}: max abs error ${maxErr} vs max |cpu| ${maxRef}`).toBeLessThanOrEqual(
+    TOL * Math.max(1, maxRef),
+  );
 }
 
 export async function compareOnBoth(what: string, fn: () => tf.Tensor[], path: WasmPath = "simd"): Promise<void> {
@@ -93,11 +105,66 @@ export const CONV_CASES: ConvCase[] = [
   { name: "5x5 same stride 2 even", batch: 2, height: 12, width: 12, inC: 3, outC: 5, k: 5, stride: 2, pad: "same" },
   { name: "5x5 same stride 2 odd", batch: 1, height: 11, width: 9, inC: 2, outC: 3, k: 5, stride: 2, pad: "same" },
   { name: "3x3 valid stride 1", batch: 3, height: 7, width: 9, inC: 4, outC: 2, k: 3, stride: 1, pad: "valid" },
-  { name: "3x3 valid stride 2 leftover", batch: 2, height: 8, width: 10, inC: 2, outC: 3, k: 3, stride: 2, pad: "valid" },
+  {
+    name: "3x3 valid stride 2 leftover",
+    batch: 2,
+    height: 8,
+    width: 10,
+    inC: 2,
+    outC: 3,
+    k: 3,
+    stride: 2,
+    pad: "valid",
+  },
   { name: "1x1 stride 1", batch: 2, height: 6, width: 5, inC: 7, outC: 6, k: 1, stride: 1, pad: "same" },
-  { name: "5x5 same stride 2 many channels", batch: 2, height: 8, width: 7, inC: 12, outC: 3, k: 5, stride: 2, pad: "same" },
-  { name: "5x5 explicit pad stride 2", batch: 2, height: 10, width: 9, inC: 3, outC: 2, k: 5, stride: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  {
+    name: "5x5 same stride 2 many channels",
+    batch: 2,
+    height: 8,
+    width: 7,
+    inC: 12,
+    outC: 3,
+    k: 5,
+    stride: 2,
+    pad: "same",
+  },
+  {
+    name: "5x5 explicit pad stride 2",
+    batch: 2,
+    height: 10,
+    width: 9,
+    inC: 3,
+    outC: 2,
+    k: 5,
+    stride: 2,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [2, 0],
+      [0, 0],
+    ],
+  },
   // Output channels in multiples of 4 (the SIMD filter gradient): blocks of 12 and of 4, input channels in 3s and 1s.
-  { name: "3x3 same stride 1, 5 to 20 channels", batch: 2, height: 7, width: 6, inC: 5, outC: 20, k: 3, stride: 1, pad: "same" },
-  { name: "5x5 same stride 2, 4 to 16 channels", batch: 3, height: 10, width: 9, inC: 4, outC: 16, k: 5, stride: 2, pad: "same" },
+  {
+    name: "3x3 same stride 1, 5 to 20 channels",
+    batch: 2,
+    height: 7,
+    width: 6,
+    inC: 5,
+    outC: 20,
+    k: 3,
+    stride: 1,
+    pad: "same",
+  },
+  {
+    name: "5x5 same stride 2, 4 to 16 channels",
+    batch: 3,
+    height: 10,
+    width: 9,
+    inC: 4,
+    outC: 16,
+    k: 5,
+    stride: 2,
+    pad: "same",
+  },
 ];

@@ -21,5 +21,6 @@ export function madd(fma: boolean, a: string, b: string, c: string): string {
 /** The sum of a float quad's four lanes, through `tmp` (a v128 local). */
 export function laneSum(v: string, tmp: string): string {
   return `(local.set ${tmp} (f32x4.add ${v} (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${v} ${v})))
-    (f32x4.extract_lane 0 (f32x4.add (local.get ${tmp}) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get ${tmp}) (local.get ${tmp}))))`;
+    (f32x4.extract_lane 0 (f32x4.add (local.get ${tmp}) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get
+    ${tmp}) (local.get ${tmp}))))`;
 }

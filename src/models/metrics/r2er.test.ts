@@ -4,10 +4,13 @@ import { median, r2er } from "./r2er.js";
 describe("r2er (Pospisil & Bair 2021, n2m)", () => {
   it("matches the formula worked by hand on 2 repeats × 3 stimuli", () => {
     // means [2,2,5], σ̂² = (2+0+2)/3, x̃=[-1,0,1], ȳ̃=[-1,-1,2]: num 9 − 4/3, den 12 − 8/3
-    const out = r2er([1, 2, 3], [
-      [1, 2, 4],
-      [3, 2, 6],
-    ]);
+    const out = r2er(
+      [1, 2, 3],
+      [
+        [1, 2, 4],
+        [3, 2, 6],
+      ],
+    );
     expect(out.trialVariance).toBeCloseTo(4 / 3, 12);
     expect(out.numerator).toBeCloseTo(23 / 3, 12);
     expect(out.denominator).toBeCloseTo(28 / 3, 12);
@@ -16,11 +19,14 @@ describe("r2er (Pospisil & Bair 2021, n2m)", () => {
 
   it("ignores NaN padding, drops stimuli without repeats and uses the median repeat count", () => {
     const N = Number.NaN;
-    const out = r2er([1, 2, 3, 100], [
-      [1, 2, 4, N],
-      [3, 2, 6, N],
-      [N, N, 5, N],
-    ]);
+    const out = r2er(
+      [1, 2, 3, 100],
+      [
+        [1, 2, 4, N],
+        [3, 2, 6, N],
+        [N, N, 5, N],
+      ],
+    );
     // counts [2,2,3] → n = 2; σ̂² = (2 + 0 + 1)/3 = 1; num 9 − 1, den 12 − 2
     expect(out.stimuli).toBe(3);
     expect(out.repeats).toBe(2);
@@ -37,10 +43,15 @@ describe("r2er (Pospisil & Bair 2021, n2m)", () => {
   });
 
   it("returns 0 for constant predictions and NaN with one repeat", () => {
-    expect(r2er([5, 5, 5], [
-      [1, 2, 4],
-      [3, 2, 6],
-    ]).r2er).toBe(0);
+    expect(
+      r2er(
+        [5, 5, 5],
+        [
+          [1, 2, 4],
+          [3, 2, 6],
+        ],
+      ).r2er,
+    ).toBe(0);
     expect(r2er([1, 2, 3], [[1, 2, 4]]).r2er).toBeNaN();
   });
 

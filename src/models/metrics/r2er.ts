@@ -66,7 +66,14 @@ export function r2er(x: ArrayLike<number>, y: ReadonlyArray<ArrayLike<number>>):
   const m = means.length;
   const n = median(counts);
   const sig2 = varStimuli > 0 ? varSum / varStimuli : Number.NaN;
-  const nan: R2erResult = { r2er: Number.NaN, numerator: Number.NaN, denominator: Number.NaN, trialVariance: sig2, repeats: n, stimuli: m };
+  const nan: R2erResult = {
+    r2er: Number.NaN,
+    numerator: Number.NaN,
+    denominator: Number.NaN,
+    trialVariance: sig2,
+    repeats: n,
+    stimuli: m,
+  };
   if (m < 2 || varStimuli === 0) return nan;
   const xMean = preds.reduce((a, b) => a + b, 0) / m;
   const yMean = means.reduce((a, b) => a + b, 0) / m;
@@ -82,12 +89,14 @@ export function r2er(x: ArrayLike<number>, y: ReadonlyArray<ArrayLike<number>>):
   }
   if (x2 === 0) return { ...nan, r2er: 0, numerator: 0, denominator: 0 };
   const numerator = xy * xy - (sig2 / n) * x2;
-  const denominator = x2 * y2 - ((m - 1) * sig2 / n) * x2;
+  const denominator = x2 * y2 - (((m - 1) * sig2) / n) * x2;
   return { r2er: numerator / denominator, numerator, denominator, trialVariance: sig2, repeats: n, stimuli: m };
 }
 
 export function median(values: ArrayLike<number>): number {
-  const v = Array.from(values).filter((a) => !Number.isNaN(a)).sort((a, b) => a - b);
+  const v = Array.from(values)
+    .filter((a) => !Number.isNaN(a))
+    .sort((a, b) => a - b);
   if (v.length === 0) return Number.NaN;
   const h = v.length >> 1;
   return v.length % 2 === 1 ? v[h]! : (v[h - 1]! + v[h]!) / 2;

@@ -19,7 +19,8 @@ export interface SplitHalfResult {
 export function splitHalfReliability(y: ReadonlyArray<ArrayLike<number>>): SplitHalfResult {
   check(y.length > 0, () => `splitHalfReliability: y needs at least one repeat row, got ${y.length}`);
   const m = y[0]!.length;
-  for (let r = 0; r < y.length; r++) check(y[r]!.length === m, () => `splitHalfReliability: row ${r} has ${y[r]!.length} stimuli, row 0 has ${m}`);
+  for (let r = 0; r < y.length; r++)
+    check(y[r]!.length === m, () => `splitHalfReliability: row ${r} has ${y[r]!.length} stimuli, row 0 has ${m}`);
   const a: number[] = [];
   const b: number[] = [];
   for (let j = 0; j < m; j++) {

@@ -9,7 +9,9 @@ import { prepareCanvas } from "../charts/canvas.js";
 const COMPACT_KIND = "compact-model";
 
 /** Compact models grouped under the ensemble each was distilled from (imported ones on their own). */
-export function groupCompactModels(models: readonly ModelVersionItem[]): { teacher: ModelVersionItem | null; teacherId: number | null; models: ModelVersionItem[] }[] {
+export function groupCompactModels(
+  models: readonly ModelVersionItem[],
+): { teacher: ModelVersionItem | null; teacherId: number | null; models: ModelVersionItem[] }[] {
   const byId = new Map(models.map((m) => [m.id, m]));
   const groups = new Map<number | null, ModelVersionItem[]>();
   for (const m of models) {
@@ -20,7 +22,11 @@ export function groupCompactModels(models: readonly ModelVersionItem[]): { teach
   }
   return [...groups.entries()]
     .sort((a, b) => (a[0] ?? Number.MAX_SAFE_INTEGER) - (b[0] ?? Number.MAX_SAFE_INTEGER))
-    .map(([teacherId, list]) => ({ teacherId, teacher: teacherId === null ? null : (byId.get(teacherId) ?? null), models: list }));
+    .map(([teacherId, list]) => ({
+      teacherId,
+      teacher: teacherId === null ? null : (byId.get(teacherId) ?? null),
+      models: list,
+    }));
 }
 
 function metric(m: ModelVersionItem, key: string): number | null {
@@ -37,10 +43,16 @@ export function CompactModels({ models }: { models: readonly ModelVersionItem[] 
     <section data-testid="compact-models">
       <h3>Compact models, by the ensemble they were distilled from</h3>
       {groups.map((g) => (
-        <details key={String(g.teacherId)} open={groups.length <= 2} data-testid={`compact-group-${g.teacherId ?? "imported"}`}>
+        <details
+          key={String(g.teacherId)}
+          open={groups.length <= 2}
+          data-testid={`compact-group-${g.teacherId ?? "imported"}`}
+        >
           <summary>
-            {g.teacherId === null ? "Imported (no teacher)" : `Ensemble ${g.teacherId}${g.teacher === null ? "" : `: ${g.teacher.name}`}`} —{" "}
-            {g.models.length} model{g.models.length === 1 ? "" : "s"}
+            {g.teacherId === null
+              ? "Imported (no teacher)"
+              : `Ensemble ${g.teacherId}${g.teacher === null ? "" : `: ${g.teacher.name}`}`}{" "}
+            — {g.models.length} model{g.models.length === 1 ? "" : "s"}
           </summary>
           <table className="grid">
             <thead>
@@ -60,7 +72,12 @@ export function CompactModels({ models }: { models: readonly ModelVersionItem[] 
                 return (
                   <tr key={m.id} className={m.id === selected ? "selected" : undefined}>
                     <td className="num">
-                      <button type="button" className="link" onClick={() => setSelected(m.id)} data-testid={`compact-${m.id}`}>
+                      <button
+                        type="button"
+                        className="link"
+                        onClick={() => setSelected(m.id)}
+                        data-testid={`compact-${m.id}`}
+                      >
                         {m.id}
                       </button>
                     </td>
@@ -85,7 +102,10 @@ export function CompactModelView({ id }: { id: number }) {
   const detail = useApi("compactModel", { id }, String(id));
   if (detail.status !== "ok") return <Status state={detail} what={`compact model ${id}`} />;
   const d = detail.value;
-  const title = d.unit === null ? `Compact model ${d.id}${d.source === null ? "" : ` (${d.source})`}` : `Compact model of ${d.unit.name}, session ${d.unit.sessionName}`;
+  const title =
+    d.unit === null
+      ? `Compact model ${d.id}${d.source === null ? "" : ` (${d.source})`}`
+      : `Compact model of ${d.unit.name}, session ${d.unit.sessionName}`;
   return (
     <div className="compact-model" data-testid="compact-model-view">
       <h4>{title}</h4>
@@ -124,19 +144,37 @@ export function CompactModelView({ id }: { id: number }) {
       <p data-testid="compact-metrics">
         {d.parameters} parameters
         {d.teacherId !== null && <> · distilled from ensemble {d.teacherId}</>}
-        {d.r2Teacher !== null && <> · R² with the ensemble on held-out images {formatNumber(d.r2Teacher, 3)} ({formatNumber(d.r2TeacherBeforePruning, 3)} before pruning)</>}
+        {d.r2Teacher !== null && (
+          <>
+            {" "}
+            · R² with the ensemble on held-out images {formatNumber(d.r2Teacher, 3)} (
+            {formatNumber(d.r2TeacherBeforePruning, 3)} before pruning)
+          </>
+        )}
         {d.recorded !== null && (
           <>
             {" "}
-            · {d.recorded.metric === "r2er" ? "r²_ER" : "raw R²"} against the recorded responses {formatNumber(d.recorded.student, 3)} (ensemble {formatNumber(d.recorded.teacher, 3)}, {d.recorded.images} images)
+            · {d.recorded.metric === "r2er" ? "r²_ER" : "raw R²"} against the recorded responses{" "}
+            {formatNumber(d.recorded.student, 3)} (ensemble {formatNumber(d.recorded.teacher, 3)},
+            {` ${d.recorded.images} images`})
           </>
         )}
       </p>
       <div style={{ display: "flex", flexWrap: "wrap", gap: "1rem" }}>
-        <Figure title="Layer 0 filters" note="each scaled to its largest weight; grey is 0" fileName={`compact-${d.id}-layer0`} testId="compact-layer0">
+        <Figure
+          title="Layer 0 filters"
+          note="each scaled to its largest weight; grey is 0"
+          fileName={`compact-${d.id}-layer0`}
+          testId="compact-layer0"
+        >
           <Layer0Filters layer0={d.layer0} />
         </Figure>
-        <Figure title="Where the unit looks" note="readout weight magnitude over the 28 × 28 map" fileName={`compact-${d.id}-readout`} testId="compact-readout">
+        <Figure
+          title="Where the unit looks"
+          note="readout weight magnitude over the 28 × 28 map"
+          fileName={`compact-${d.id}-readout`}
+          testId="compact-readout"
+        >
           <ReadoutMap map={d.readoutMap} />
         </Figure>
       </div>

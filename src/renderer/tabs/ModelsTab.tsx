@@ -51,23 +51,25 @@ export function ModelsTab({ id, state, dispatch }: TabProps) {
             </tr>
           </thead>
           <tbody>
-            {models.value.filter((m) => !m.kind.startsWith("compact-")).map((m) => (
-              <tr key={m.id} className={m.id === state.modelId ? "selected" : undefined}>
-                <td className="num">
-                  <button type="button" className="link" onClick={() => select(m.id)} data-testid={`model-${m.id}`}>
-                    {m.id}
-                  </button>
-                </td>
-                <td>{m.name}</td>
-                <td>{m.kind}</td>
-                <td>{formatDate(m.createdAt)}</td>
-                <td className="num">{m.parentId ?? "—"}</td>
-                <td className="mono">{m.sessionIds.join(", ")}</td>
-                <td className="num" data-testid="r2er">
-                  {formatNumber(m.r2er, 3)}
-                </td>
-              </tr>
-            ))}
+            {models.value
+              .filter((m) => !m.kind.startsWith("compact-"))
+              .map((m) => (
+                <tr key={m.id} className={m.id === state.modelId ? "selected" : undefined}>
+                  <td className="num">
+                    <button type="button" className="link" onClick={() => select(m.id)} data-testid={`model-${m.id}`}>
+                      {m.id}
+                    </button>
+                  </td>
+                  <td>{m.name}</td>
+                  <td>{m.kind}</td>
+                  <td>{formatDate(m.createdAt)}</td>
+                  <td className="num">{m.parentId ?? "—"}</td>
+                  <td className="mono">{m.sessionIds.join(", ")}</td>
+                  <td className="num" data-testid="r2er">
+                    {formatNumber(m.r2er, 3)}
+                  </td>
+                </tr>
+              ))}
           </tbody>
         </table>
       )}
