@@ -1,17 +1,5 @@
-// Worker-thread entry of a retraining job: opens its own connection to the lab database.
-import { parentPort, workerData } from "node:worker_threads";
-import { SessionStore } from "../store/index.js";
+// Worker-thread entry of a retraining job.
 import { runRetrainJob, type JobMessage } from "./retrain.js";
+import { runJobInWorker } from "./worker-entry.js";
 
-const { dbPath, jobId } = workerData as { dbPath: string; jobId: number };
-const abort = new AbortController();
-parentPort?.on("message", (m: { type?: string }) => {
-  if (m.type === "cancel") abort.abort();
-});
-const store = SessionStore.open(dbPath);
-try {
-  await runRetrainJob(store, jobId, { signal: abort.signal, emit: (m: JobMessage) => parentPort?.postMessage(m) });
-} finally {
-  store.close();
-  parentPort?.close();
-}
+await runJobInWorker<JobMessage>(runRetrainJob);
