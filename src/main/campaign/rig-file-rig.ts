@@ -3,9 +3,8 @@ import { join, resolve } from "node:path";
 import { loadRigFile } from "../protocol/load.js";
 import type { CountWindow } from "../protocol/schema.js";
 import { createRig } from "../rig/factory.js";
-import { realClock, SessionRunner } from "../runner/index.js";
 import type { HealthOptions } from "../runner/health.js";
-import type { CampaignRig } from "./rig.js";
+import { recordSession, type CampaignRig } from "./rig.js";
 
 export interface RigFileRigOptions {
   /** The rig file: a real rig, or `cortexloop sim-rig --rig <file>` running as its own process. */
@@ -41,13 +40,9 @@ export function rigFromFile(options: RigFileRigOptions): CampaignRig {
     async run(store, protocol, sessionName, progress, signal) {
       const rig = await createRig(config, { countWindow: options.countWindow, log });
       try {
-        return await new SessionRunner({ clock: realClock, store, rig, log, progress }).run({
-          protocol,
-          rigName: config.name,
-          rigText: text,
-          countWindow: options.countWindow,
-          graceMs: config.acquisition.graceMs,
+        return await recordSession(rig, { config, text, countWindow: options.countWindow, log }, store, protocol, {
           sessionName,
+          progress,
           signal,
           health: options.health,
         });

@@ -5,6 +5,8 @@ import { rigSchema, type CountWindow, type RigConfig } from "../protocol/schema.
 import { createRig } from "../rig/factory.js";
 import { simRigPorts } from "../rig/ports.js";
 import { realClock, SessionRunner, type SessionResult } from "../runner/index.js";
+import type { HealthOptions } from "../runner/health.js";
+import type { Rig } from "../rig/types.js";
 import { FakeRig } from "../sim/fake-rig.js";
 import { builtinNeurons } from "../sim/neurons.js";
 import { SimRig, type SimNeurons } from "../sim/sim-rig.js";
@@ -139,13 +141,9 @@ export async function createCampaignRig(options: CampaignRigOptions): Promise<Ca
             })
           : await createRig(config, { countWindow: options.countWindow, log });
       try {
-        return await new SessionRunner({ clock: realClock, store, rig, log, progress }).run({
-          protocol,
-          rigName: config.name,
-          rigText: text,
-          countWindow: options.countWindow,
-          graceMs: config.acquisition.graceMs,
+        return await recordSession(rig, { config, text, countWindow: options.countWindow, log }, store, protocol, {
           sessionName,
+          progress,
           signal,
         });
       } finally {
@@ -154,4 +152,29 @@ export async function createCampaignRig(options: CampaignRigOptions): Promise<Ca
       }
     },
   };
+}
+
+/** One campaign session on a connected rig, as `cortexloop run` records it (both campaign rigs call this). */
+export function recordSession(
+  rig: Rig,
+  on: { config: RigConfig; text: string; countWindow: CountWindow; log: (line: string) => void },
+  store: SessionStore,
+  protocol: LoadedProtocol,
+  session: {
+    sessionName: string;
+    progress?: (shown: number, total: number) => void;
+    signal?: AbortSignal;
+    health?: Partial<HealthOptions>;
+  },
+): Promise<SessionResult> {
+  return new SessionRunner({ clock: realClock, store, rig, log: on.log, progress: session.progress }).run({
+    protocol,
+    rigName: on.config.name,
+    rigText: on.text,
+    countWindow: on.countWindow,
+    graceMs: on.config.acquisition.graceMs,
+    sessionName: session.sessionName,
+    signal: session.signal,
+    ...(session.health === undefined ? {} : { health: session.health }),
+  });
 }
