@@ -320,6 +320,37 @@ export const migrations: Migration[] = [
       for (const table of ["proposals", "proposal_decisions"]) makeAppendOnly(db, table);
     },
   },
+  {
+    version: 8,
+    description:
+      "studies: the closed loop on one rig (its settings and rig) and each step it took, so it resumes after a crash",
+    up(db) {
+      db.exec(`
+        CREATE TABLE studies (
+          id INTEGER PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE,
+          rig_file TEXT,
+          rig_text TEXT NOT NULL,
+          settings_json TEXT NOT NULL,
+          created_at TEXT NOT NULL
+        );
+        CREATE TABLE study_steps (
+          id INTEGER PRIMARY KEY,
+          study_id INTEGER NOT NULL REFERENCES studies(id),
+          at TEXT NOT NULL,
+          kind TEXT NOT NULL CHECK (kind IN
+            ('started','resumed','recording','recorded','interrupted','retrained','compact','designed','stopped',
+              'finished')),
+          session_number INTEGER,
+          session_id INTEGER REFERENCES sessions(id),
+          model_version_id INTEGER REFERENCES model_versions(id),
+          detail_json TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX study_steps_by_study ON study_steps(study_id);
+      `);
+      for (const table of ["studies", "study_steps"]) makeAppendOnly(db, table);
+    },
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;
