@@ -20,6 +20,7 @@ import { registerCausalCommands } from "./cli-causal.js";
 import { sessionDisplaySetup, type DisplayFlags } from "./cli-display.js";
 import { describeDisplayTiming, displayTimingSummary } from "./store/display-timing.js";
 import { registerCalibrateCommands } from "./cli-calibrate.js";
+import { registerPreflightCommand } from "./cli-preflight.js";
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -335,6 +336,8 @@ export function buildProgram(): Command {
   registerCalibrateCommands(program);
 
   registerSimRigCommand(program);
+
+  registerPreflightCommand(program);
 
   registerServeCommand(program);
 
