@@ -9,6 +9,7 @@ import type { EventCodeOutput, RigLinkState } from "../rig/types.js";
 import type { SessionStore } from "../store/store.js";
 import type { FaultRecord } from "../store/types.js";
 import type { Clock } from "./clock.js";
+import type { RunnerEventSink } from "./events.js";
 
 export interface HealthOptions {
   /** No message at all from the rig's data socket for this long: the stream is down. */
@@ -57,6 +58,8 @@ export interface HealthDeps {
   fault: (f: FaultRecord) => void;
   /** Commits everything queued, so a pause leaves nothing unsaved. */
   flush: () => void;
+  /** A watcher told of link changes and pauses (never awaited). */
+  events?: RunnerEventSink;
 }
 
 /** A pause that ended: why, and how long the session waited. */
@@ -180,6 +183,7 @@ export class RigHealth {
     const why = p?.message ?? detail;
     this.deps.store.appendSessionEvent(this.deps.sessionId, "note", `rig link ${state}: ${why}`);
     this.deps.log(`rig link ${state}: ${why}`);
+    this.deps.events?.({ kind: "link", state, message: why });
   }
 
   get state(): SessionLinkState | undefined {
@@ -204,6 +208,7 @@ export class RigHealth {
     });
     this.deps.flush();
     store.appendSessionEvent(sessionId, "paused", `${p.message}; ${idx} presentations are saved`);
+    this.deps.events?.({ kind: "paused", by: "rig", reason: p.message, atPresentation: idx });
     this.deps.log(
       `session paused before presentation ${idx}: ${p.message}; everything so far is saved; waiting for the rig`,
     );
@@ -217,6 +222,7 @@ export class RigHealth {
     this.unconfirmed = 0;
     this.refreshLink("the rig is back");
     store.appendSessionEvent(sessionId, "resumed", `the rig is back after ${Math.round(waitedMs)} ms (${p.kind})`);
+    this.deps.events?.({ kind: "resumed", by: "rig" });
     this.deps.log(`the rig is back after ${Math.round(waitedMs)} ms; resuming at presentation ${idx}`);
     return { go: true, paused: true };
   }

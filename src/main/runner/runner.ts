@@ -10,6 +10,8 @@ import { RigHealth, type HealthOptions } from "./health.js";
 import { OnsetTimeline } from "./onset-timeline.js";
 import { DisplaySteps } from "./display-steps.js";
 import type { SessionDisplayRecord } from "../store/display-timing.js";
+import { safeSink, type RunnerEventSink } from "./events.js";
+import type { OperatorControl } from "./control.js";
 
 export interface RunnerDeps {
   clock: Clock;
@@ -20,6 +22,8 @@ export interface RunnerDeps {
   progress?: (shown: number, total: number) => void;
   /** Told what became durable after each committed batch. */
   onCommitted?: (batch: CommittedBatch) => void;
+  /** A watcher (the live view): told what happens as it happens; called synchronously, never awaited. */
+  events?: RunnerEventSink;
 }
 
 export interface RunOptions {
@@ -39,6 +43,8 @@ export interface RunOptions {
   health?: Partial<HealthOptions>;
   /** The display the session runs on (refresh, pre-flight), stored with it (window displays and photodiodes). */
   display?: SessionDisplayRecord;
+  /** The operator's pause / resume / stop (the live view). */
+  control?: OperatorControl;
 }
 
 export interface SessionResult {
@@ -74,6 +80,7 @@ export class SessionRunner {
   async run(options: RunOptions): Promise<SessionResult> {
     const { store, rig, clock } = this.deps;
     const log = this.deps.log ?? (() => {});
+    const emit = safeSink(this.deps.events);
     const { protocol } = options.protocol;
     // The rig must be able to take the session before anything is stored, images included (Network Events: the GUI
     // acquiring).
@@ -102,17 +109,35 @@ export class SessionRunner {
     const stored = new Set<number>();
     // Counts that became final while their presentation's code was still being confirmed wait for its row.
     const early = new Map<number, PresentationCounts>();
+    // Counts queued for the store, told to a watcher once they are durable.
+    const watched = this.deps.events === undefined ? undefined : new Map<number, PresentationCounts>();
+    const shaOf = new Map(watched === undefined ? [] : schedule.map((p) => [p.idx, p.sha256]));
     const writer = store.writer(session.id, (batch) => {
       countsStored += batch.counts.length;
       faults += batch.faults;
       this.deps.onCommitted?.(batch);
+      if (watched !== undefined && batch.counts.length > 0) {
+        const counts: (PresentationCounts & { sha256: string })[] = [];
+        for (const idx of batch.counts) {
+          const c = watched.get(idx);
+          const sha256 = shaOf.get(idx);
+          if (c !== undefined && sha256 !== undefined) counts.push({ ...c, sha256 });
+          watched.delete(idx);
+        }
+        emit({ kind: "counts", counts });
+      }
     });
+    const addCounts = (c: PresentationCounts): void => {
+      watched?.set(c.presentationIdx, c);
+      writer.addCounts(c);
+    };
     const fault = (f: FaultRecord): void => {
       writer.addFault(f);
       log(`fault ${f.code}: ${f.message}`);
+      emit({ kind: "fault", code: f.code, message: f.message, presentationIdxs: f.presentationIdxs });
     };
     const health = new RigHealth(
-      { clock, rig, store, sessionId: session.id, log, fault, flush: () => writer.flush() },
+      { clock, rig, store, sessionId: session.id, log, fault, flush: () => writer.flush(), events: emit },
       options.health,
     );
     const display = new DisplaySteps(store, session.id, rig, fault, options.display);
@@ -125,10 +150,18 @@ export class SessionRunner {
       `session ${session.uuid} started: ${schedule.length} presentations of "${protocol.name}" on rig ` +
         `${options.rigName}`,
     );
+    emit({
+      kind: "started",
+      sessionId: session.id,
+      uuid: session.uuid,
+      name: session.name,
+      total: schedule.length,
+      cycleMs: protocol.timing.stimulusMs + protocol.timing.interStimulusMs,
+    });
 
     await rig.acquisition.start({
       counts: (c) => {
-        if (stored.has(c.presentationIdx)) writer.addCounts(c);
+        if (stored.has(c.presentationIdx)) addCounts(c);
         else if (codeOf.has(c.presentationIdx)) early.set(c.presentationIdx, c);
         else
           fault({
@@ -155,7 +188,14 @@ export class SessionRunner {
     await this.startRecording(session.id, session.uuid, fault);
 
     const { stimulusMs } = protocol.timing;
-    const signal = options.signal;
+    const control = options.control;
+    // The operator's stop ends the session as an interrupt does.
+    const signal =
+      control === undefined
+        ? options.signal
+        : options.signal === undefined
+          ? control.signal
+          : AbortSignal.any([options.signal, control.signal]);
     let presented = 0;
     let state: SessionState = "completed";
     const t0 = clock.nowMs();
@@ -167,6 +207,10 @@ export class SessionRunner {
         const gate = await health.gate(item.idx, signal);
         if (!gate.go) break;
         if (gate.paused) timeline.restart();
+        if (control?.paused) {
+          if (!(await this.operatorPause(control, item.idx, session.id, writer, emit, signal))) break;
+          timeline.restart();
+        }
         const scheduledMs = await timeline.next(signal);
         if (signal?.aborted) break;
         const code = codes.next();
@@ -205,9 +249,11 @@ export class SessionRunner {
             });
             writer.flush();
             store.appendSessionEvent(session.id, "paused", err.message);
+            emit({ kind: "paused", by: "port", reason: err.message, atPresentation: item.idx });
             const back = await this.waitForPort(options.reconnectEveryMs ?? 1000, signal);
             if (!back) break;
             store.appendSessionEvent(session.id, "resumed", "event-code port is back");
+            emit({ kind: "resumed", by: "port" });
             log("event-code port is back; resuming");
           }
         }
@@ -227,10 +273,11 @@ export class SessionRunner {
         const waiting = early.get(item.idx);
         if (waiting !== undefined) {
           early.delete(item.idx);
-          writer.addCounts(waiting);
+          addCounts(waiting);
         }
         presented++;
         this.deps.progress?.(presented, schedule.length);
+        emit({ kind: "presented", n: presented, total: schedule.length, idx: item.idx, sha256 });
         const next = schedule[i + 1];
         if (next !== undefined) display.preload({ ...frame, seq: next.idx, image: next.image, sha256: next.sha256 });
         await display.finish(item.idx, stimulusMs, frames, clock, signal);
@@ -297,6 +344,7 @@ export class SessionRunner {
           ? `interrupted after ${presented} of ${schedule.length} presentations; everything so far is saved`
           : `${presented} presentations`,
       );
+      emit({ kind: "ended", state, presented, scheduled: schedule.length, countsStored, faults });
     }
     log(
       `session ${session.uuid} ${state}: ${presented}/${schedule.length} presented, ${countsStored} with complete ` +
@@ -311,6 +359,36 @@ export class SessionRunner {
       countsStored,
       faults,
     };
+  }
+
+  /**
+   * The operator paused: everything queued is committed, the pause stored as a session event, and the session waits
+   * for resume (true) or stop (false).
+   */
+  private async operatorPause(
+    control: OperatorControl,
+    idx: number,
+    sessionId: number,
+    writer: { flush(): unknown },
+    emit: RunnerEventSink,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const { store } = this.deps;
+    const reason = control.reason ?? "paused by the operator";
+    writer.flush();
+    store.appendSessionEvent(
+      sessionId,
+      "paused",
+      `${reason} before presentation ${idx}; ${idx} presentations are saved`,
+    );
+    this.deps.log?.(`session paused before presentation ${idx} (${reason}); everything so far is saved`);
+    emit({ kind: "paused", by: "operator", reason, atPresentation: idx });
+    const go = await control.waitWhilePaused(signal);
+    if (!go) return false;
+    store.appendSessionEvent(sessionId, "resumed", `resumed by the operator at presentation ${idx}`);
+    this.deps.log?.(`resumed by the operator at presentation ${idx}`);
+    emit({ kind: "resumed", by: "operator" });
+    return true;
   }
 
   /** Ends the session when the rig's stream cannot be counted at all (a ZMQ Interface older than the contract). */
