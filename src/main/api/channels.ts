@@ -17,6 +17,8 @@ export const channelNames = [
   "compactModel",
   "proposals",
   "approveProposal",
+  "liveState",
+  "liveControl",
   "exportCsv",
   "exportBundle",
   "exportNwb",

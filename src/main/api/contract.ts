@@ -5,6 +5,8 @@
  */
 import { z } from "zod";
 import { channelNames, type ChannelName } from "./channels.js";
+import { liveControlSchema } from "./live-contract.js";
+import type { LiveState } from "./live-state.js";
 import type { PresentationRecord } from "../store/types.js";
 import type { CountingSummary, LearningSeries, TuningCurve, UnitRaster } from "../review/index.js";
 import type { CompactModelDetail } from "../compact/inspect-types.js";
@@ -18,6 +20,8 @@ import {
 } from "./stimulus-contract.js";
 
 export type * from "./stimulus-contract.js";
+export type * from "./live-contract.js";
+export type * from "./live-state.js";
 
 export type { CompactModelDetail } from "../compact/inspect-types.js";
 
@@ -75,6 +79,9 @@ export const requestSchemas = {
   compactModel: z.object({ id: z.number().int().positive() }).strict(),
   proposals: z.object({}).strict(),
   approveProposal: z.object({ id: z.number().int().positive(), decision: z.enum(["approve", "decline"]) }).strict(),
+  // The live view: the running session's state so far, and the operator's pause / resume / stop.
+  liveState: z.object({}).strict(),
+  liveControl: liveControlSchema,
   exportCsv: z.object({ session: sessionRef }).strict(),
   exportBundle: z.object({ session: sessionRef, allowUnfinished: z.boolean().optional() }).strict(),
   exportNwb: z.object({ session: sessionRef, allowUnfinished: z.boolean().optional() }).strict(),
@@ -256,6 +263,8 @@ export interface Replies {
   compactModel: CompactModelDetail;
   proposals: ProposalItem[];
   approveProposal: ProposalItem;
+  liveState: LiveState;
+  liveControl: LiveState;
   exportCsv: CsvExport;
   exportBundle: FileDownload;
   exportNwb: FileDownload;

@@ -6,6 +6,7 @@ import { compactModelDetail } from "../compact/inspect.js";
 import { CompactVersionError } from "../compact/versions.js";
 import { WindowHostError, type StimulusWindowHost } from "../display/window-host.js";
 import { listProposals, ProposalError, type ProposalRow } from "../store/proposals.js";
+import { LiveControlError, type LiveHub } from "../live/hub.js";
 import {
   isChannel,
   parseRequest,
@@ -42,6 +43,8 @@ export interface HandlerContext {
   stimulus?: StimulusWindowHost;
   /** A campaign waiting for approval (cortexloop campaign --serve): decides its proposals. */
   proposals?: { decide(id: number, decision: "approved" | "declined", via: "web"): ProposalRow };
+  /** The live view's feed and controls while a session or campaign runs in this process (`--serve`). */
+  live?: LiveHub;
 }
 
 function proposalItem(p: ProposalRow): ProposalItem {
@@ -66,6 +69,17 @@ function stimulusHost(context: HandlerContext): StimulusWindowHost {
     );
   }
   return context.stimulus;
+}
+
+function liveHub(context: HandlerContext): LiveHub {
+  if (context.live === undefined) {
+    throw new ApiError(
+      "not-found",
+      "No session runs in this controller, so there is nothing live to show or control. Start one with " +
+        "`cortexloop run <protocol> --serve` (or `cortexloop campaign --serve`) and open the URL it prints.",
+    );
+  }
+  return context.live;
 }
 
 /** The host's refusals keep their meaning over the API. */
@@ -311,6 +325,19 @@ export const handlers: Handlers = {
       return proposalItem(context.proposals.decide(id, decision === "approve" ? "approved" : "declined", "web"));
     } catch (err) {
       if (err instanceof ProposalError) throw new ApiError(err.code, err.message);
+      throw err;
+    }
+  },
+
+  liveState(_store, _request, context) {
+    return liveHub(context).snapshot();
+  },
+
+  liveControl(_store, { action }, context) {
+    try {
+      return liveHub(context).act(action);
+    } catch (err) {
+      if (err instanceof LiveControlError) throw new ApiError(err.code, err.message);
       throw err;
     }
   },

@@ -13,6 +13,7 @@ import type { SessionStore } from "../store/index.js";
 import { maxRequestBytes, type ApiErrorCode, type ApiReply } from "./contract.js";
 import { dispatch, type HandlerContext } from "./handlers.js";
 import { parseRequestTarget } from "./request-target.js";
+import type { LiveMessage } from "./live-contract.js";
 import { contentTypeOf, rendererCsp, resolveStaticPath } from "./static-files.js";
 
 export interface ServerOptions {
@@ -40,6 +41,9 @@ export interface RunningServer {
   host: string;
   close(): Promise<void>;
 }
+
+/** A page this far behind on live pushes is dropped rather than buffered without end. */
+const liveBacklogBytes = 4 * 1024 * 1024;
 
 /** WebSocket subprotocol prefix carrying the token (browsers cannot set headers on a WebSocket). */
 export const tokenSubprotocolPrefix = "cortexloop.token.";
@@ -304,6 +308,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
 
+  /** Live batches to one page; a page that cannot keep up is closed (it reconnects and gets a fresh snapshot). */
+  const pushLive = (ws: WebSocket, message: LiveMessage): void => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > liveBacklogBytes) {
+      ws.close(1013, "the live view fell behind; reconnect for a fresh snapshot");
+      return;
+    }
+    ws.send(JSON.stringify({ live: message }));
+  };
+
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
@@ -338,13 +352,34 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   wss.on("connection", (ws: WebSocket) => {
+    let unsubscribe: (() => void) | undefined;
+    ws.on("close", () => unsubscribe?.());
     ws.on("message", (data, isBinary) => {
       let id: unknown = null;
       let reply: Promise<ApiReply<unknown>>;
       try {
-        const msg = JSON.parse(isBinary ? "" : String(data)) as { id?: unknown; channel?: unknown; request?: unknown };
+        const msg = JSON.parse(isBinary ? "" : String(data)) as {
+          id?: unknown;
+          channel?: unknown;
+          request?: unknown;
+          subscribe?: unknown;
+        };
         id = typeof msg.id === "number" || typeof msg.id === "string" ? msg.id : null;
-        reply = dispatch(store, msg.channel, msg.request, log, options.context);
+        if (msg.subscribe === "live") {
+          const live = options.context?.live;
+          if (live !== undefined) unsubscribe ??= live.subscribe((m) => pushLive(ws, m));
+          reply = Promise.resolve(
+            live === undefined
+              ? {
+                  ok: false,
+                  code: "not-found",
+                  message:
+                    "No session runs in this controller; nothing live to watch. Start one with `cortexloop run " +
+                    "<protocol> --serve` and open the URL it prints.",
+                }
+              : { ok: true, value: { subscribed: "live" } },
+          );
+        } else reply = dispatch(store, msg.channel, msg.request, log, options.context);
       } catch {
         const message = "A WebSocket message must be JSON text: {id, channel, request}; nothing was done.";
         reply = Promise.resolve({ ok: false, code: "bad-request", message });

@@ -26,6 +26,8 @@ const api: CortexloopApi = {
   compactModel: channel("compactModel"),
   proposals: channel("proposals"),
   approveProposal: channel("approveProposal"),
+  liveState: channel("liveState"),
+  liveControl: channel("liveControl"),
   exportCsv: channel("exportCsv"),
   exportBundle: channel("exportBundle"),
   exportNwb: channel("exportNwb"),
