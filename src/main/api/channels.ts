@@ -25,6 +25,13 @@ export const channelNames = [
   "stimulusAttach",
   "stimulusCommands",
   "stimulusReport",
+  "techConfig",
+  "protocolLibrary",
+  "replayProtocolFile",
+  "preflight",
+  "startTechJob",
+  "techJobs",
+  "cancelTechJob",
 ] as const;
 
 export type ChannelName = (typeof channelNames)[number];

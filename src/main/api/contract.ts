@@ -10,6 +10,7 @@ import type { LiveState } from "./live-state.js";
 import type { PresentationRecord } from "../store/types.js";
 import type { CountingSummary, LearningSeries, TuningCurve, UnitRaster } from "../review/index.js";
 import type { CompactModelDetail } from "../compact/inspect-types.js";
+import type { LibraryEntry, PreflightReport, TechConfig, TechJobInfo } from "../tech/types.js";
 import {
   stimulusAttachSchema,
   stimulusCommandsSchema,
@@ -20,6 +21,7 @@ import {
 } from "./stimulus-contract.js";
 
 export type * from "./stimulus-contract.js";
+export type * from "../tech/types.js";
 export type * from "./live-contract.js";
 export type * from "./live-state.js";
 
@@ -88,6 +90,19 @@ export const requestSchemas = {
   stimulusAttach: stimulusAttachSchema,
   stimulusCommands: stimulusCommandsSchema,
   stimulusReport: stimulusReportsSchema,
+  // The tech view: protocol library, pre-flight, replays and dry runs (src/main/tech).
+  techConfig: z.object({}).strict(),
+  protocolLibrary: z.object({}).strict(),
+  replayProtocolFile: z.object({ session: sessionRef }).strict(),
+  preflight: z.object({}).strict(),
+  startTechJob: z.discriminatedUnion("kind", [
+    z.object({ kind: z.literal("replay"), session: sessionRef, rig: z.enum(["sim", "configured"]) }).strict(),
+    z
+      .object({ kind: z.literal("dry-run"), protocol: z.string().min(1).max(4096), rig: z.enum(["sim", "configured"]) })
+      .strict(),
+  ]),
+  techJobs: z.object({}).strict(),
+  cancelTechJob: z.object({ id: z.number().int().positive() }).strict(),
 } as const satisfies Record<ChannelName, z.ZodType>;
 
 export type Channel = keyof typeof requestSchemas;
@@ -271,6 +286,13 @@ export interface Replies {
   stimulusAttach: StimulusWindowConfig;
   stimulusCommands: StimulusCommandsReply;
   stimulusReport: StimulusReportReply;
+  techConfig: TechConfig;
+  protocolLibrary: LibraryEntry[];
+  replayProtocolFile: FileDownload;
+  preflight: PreflightReport;
+  startTechJob: TechJobInfo;
+  techJobs: TechJobInfo[];
+  cancelTechJob: TechJobInfo;
 }
 
 export type ReplyOf<C extends Channel> = Replies[C];

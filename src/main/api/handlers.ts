@@ -6,6 +6,8 @@ import { compactModelDetail } from "../compact/inspect.js";
 import { CompactVersionError } from "../compact/versions.js";
 import { WindowHostError, type StimulusWindowHost } from "../display/window-host.js";
 import { listProposals, ProposalError, type ProposalRow } from "../store/proposals.js";
+import { TechJobError } from "../tech/jobs.js";
+import type { TechService } from "../tech/service.js";
 import { LiveControlError, type LiveHub } from "../live/hub.js";
 import {
   isChannel,
@@ -43,6 +45,8 @@ export interface HandlerContext {
   stimulus?: StimulusWindowHost;
   /** A campaign waiting for approval (cortexloop campaign --serve): decides its proposals. */
   proposals?: { decide(id: number, decision: "approved" | "declined", via: "web"): ProposalRow };
+  /** The tech view (protocol library, pre-flight, replays and dry runs); absent where it was not set up. */
+  tech?: TechService;
   /** The live view's feed and controls while a session or campaign runs in this process (`--serve`). */
   live?: LiveHub;
 }
@@ -142,6 +146,31 @@ function download(
 ): FileDownload {
   const base64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
   return { session, fileName, mediaType, bytes: bytes.length, base64, contents };
+}
+
+function techOf(context: HandlerContext): TechService {
+  if (context.tech === undefined)
+    throw new ApiError(
+      "not-found",
+      "The tech view is not set up in this controller; open the URL that `cortexloop serve` printed.",
+    );
+  return context.tech;
+}
+
+/** The tech view's refusals keep their meaning over the API (a running job is a conflict, and so on). */
+function techCall<T>(fn: () => T): T {
+  try {
+    const out = fn();
+    if (out instanceof Promise)
+      return out.catch((err: unknown) => {
+        if (err instanceof TechJobError) throw new ApiError(err.code, err.message);
+        throw err;
+      }) as T;
+    return out;
+  } catch (err) {
+    if (err instanceof TechJobError) throw new ApiError(err.code, err.message);
+    throw err;
+  }
 }
 
 export const handlers: Handlers = {
@@ -372,6 +401,39 @@ export const handlers: Handlers = {
     } catch (err) {
       return exportError(err);
     }
+  },
+
+  techConfig(_store, _request, context) {
+    return techOf(context).config();
+  },
+
+  protocolLibrary(store, _request, context) {
+    return techOf(context).library(store);
+  },
+
+  replayProtocolFile(store, { session: ref }, context) {
+    const s = sessionOrThrow(store, ref);
+    const file = techCall(() => techOf(context).replayFile(store, s.id));
+    const bytes = new TextEncoder().encode(file.text);
+    return download(s.id, file.fileName, "application/json", bytes, [
+      `a protocol of ${file.presentations} presentations: session ${s.id}'s stimuli in the order shown`,
+    ]);
+  },
+
+  preflight(_store, _request, context) {
+    return techCall(() => techOf(context).preflight());
+  },
+
+  startTechJob(store, request, context) {
+    return techCall(() => techOf(context).start(store, request));
+  },
+
+  techJobs(_store, _request, context) {
+    return techOf(context).list();
+  },
+
+  cancelTechJob(_store, { id }, context) {
+    return techCall(() => techOf(context).cancel(id));
   },
 };
 

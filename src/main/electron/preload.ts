@@ -34,6 +34,13 @@ const api: CortexloopApi = {
   stimulusAttach: channel("stimulusAttach"),
   stimulusCommands: channel("stimulusCommands"),
   stimulusReport: channel("stimulusReport"),
+  techConfig: channel("techConfig"),
+  protocolLibrary: channel("protocolLibrary"),
+  replayProtocolFile: channel("replayProtocolFile"),
+  preflight: channel("preflight"),
+  startTechJob: channel("startTechJob"),
+  techJobs: channel("techJobs"),
+  cancelTechJob: channel("cancelTechJob"),
 };
 
 contextBridge.exposeInMainWorld("cortexloop", Object.freeze(api));

@@ -20,39 +20,9 @@ import { ZmtpSubscriber } from "../rig/zmtp-subscriber.js";
 import { checkZmtpGreeting, zmtpGreeting, zmtpGreetingBytes } from "../rig/zmtp.js";
 import { displayPreflight } from "../display/preflight.js";
 import { windowDefaults } from "../display/settings.js";
+import type { PreflightCheck, PreflightCheckId, PreflightReport, PreflightStatus } from "./types.js";
 
-export const preflightCheckIds = [
-  "data-port",
-  "data-stream",
-  "heartbeat",
-  "event-codes",
-  "display",
-  "disk-space",
-  "database",
-] as const;
-export type PreflightCheckId = (typeof preflightCheckIds)[number];
-
-export type PreflightStatus = "pass" | "warn" | "fail" | "skip";
-
-export interface PreflightCheck {
-  id: PreflightCheckId;
-  /** What was checked, in a few words (the checklist's left column). */
-  label: string;
-  status: PreflightStatus;
-  /** What was found, and on a warning or failure what to do next. */
-  detail: string;
-  ms: number;
-}
-
-export interface PreflightReport {
-  rigName: string;
-  rigFile: string | null;
-  db: string;
-  at: string;
-  /** Every check passed or was skipped (warnings do not stop a session; failures would). */
-  ok: boolean;
-  checks: PreflightCheck[];
-}
+export type { PreflightCheck, PreflightCheckId, PreflightReport, PreflightStatus } from "./types.js";
 
 export interface PreflightOptions {
   /** The lab database a session would write to. */
