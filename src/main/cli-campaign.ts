@@ -187,6 +187,7 @@ export async function runCampaignCommand(
   const {
     Campaign,
     campaignFrontEnd,
+    campaignFrontEndSpec,
     campaignNeurons,
     createCampaignRig,
     defaultCompactModelsDir,
@@ -302,7 +303,7 @@ export async function runCampaignCommand(
       rig,
       bank,
       frontEnd,
-      frontEndSpec: flags.frontEnd === "gabor-small" ? undefined : { kind: flags.frontEnd, inputSize: frontEndInput },
+      frontEndSpec: campaignFrontEndSpec(flags.frontEnd, frontEndInput),
       outDir,
       sessions,
       imagesPerSession,

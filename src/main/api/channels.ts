@@ -12,6 +12,7 @@ export const channelNames = [
   "tuning",
   "reliability",
   "learningCurve",
+  "predictedResponses",
   "faults",
   "modelVersions",
   "compactModel",

@@ -10,6 +10,7 @@ import type { LiveState } from "./live-state.js";
 import type { PresentationRecord } from "../store/types.js";
 import type { CountingSummary, LearningSeries, TuningCurve, UnitRaster } from "../review/index.js";
 import type { CompactModelDetail } from "../compact/inspect-types.js";
+import type { PredictRefusal } from "../jobs/predict-refusal.js";
 import type { LibraryEntry, PreflightReport, TechConfig, TechJobInfo } from "../tech/types.js";
 import {
   stimulusAttachSchema,
@@ -26,6 +27,7 @@ export type * from "./live-contract.js";
 export type * from "./live-state.js";
 
 export type { CompactModelDetail } from "../compact/inspect-types.js";
+export type { PredictRefusal } from "../jobs/predict-refusal.js";
 
 export type {
   CountingSummary,
@@ -76,6 +78,8 @@ export const requestSchemas = {
   tuning: z.object({ session: sessionRef, includeIncomplete }).strict(),
   reliability: z.object({ session: sessionRef, includeIncomplete }).strict(),
   learningCurve: z.object({}).strict(),
+  /** A model version's predictions for the session's stimuli; model: which (default: the newest covering it). */
+  predictedResponses: z.object({ session: sessionRef, model: z.number().int().positive().optional() }).strict(),
   faults: z.object({ session: sessionRef }).strict(),
   modelVersions: z.object({ session: sessionRef.optional() }).strict(),
   compactModel: z.object({ id: z.number().int().positive() }).strict(),
@@ -211,6 +215,47 @@ export interface LearningCurveReply {
   series: LearningSeries[];
 }
 
+export interface PredictionVersion {
+  id: number;
+  name: string;
+}
+
+interface PredictedResponsesBase {
+  session: number;
+  /** Deep ensembles that list this session, newest first (each can be asked for with `model`). */
+  candidates: PredictionVersion[];
+}
+
+/**
+ * A model version's predicted response of each of the session's units to each of its stimuli (stimuli in order of
+ * first presentation; skipped ones left out), or why there is none.
+ */
+export type PredictedResponses =
+  | (PredictedResponsesBase & {
+      available: true;
+      modelVersion: PredictionVersion;
+      /** The readout used (`<session id>`, `session-<id>` or `pooled`). */
+      readout: string;
+      /** "responses": spikes in the count window; "z-scored": the version did not record its target statistics. */
+      scale: "responses" | "z-scored";
+      frontEnd: string;
+      units: UnitInfo[];
+      stimuli: string[];
+      /** [unit][stimulus]; a row is null when the readout lacks that unit. */
+      predictions: (number[] | null)[];
+      /** Seconds the prediction took, and whether this reply came from the controller's memory. */
+      seconds: number;
+      cached: boolean;
+    })
+  | (PredictedResponsesBase & {
+      available: false;
+      /** The version that was tried, null when none covers the session. */
+      modelVersion: PredictionVersion | null;
+      /** Why no prediction is available (closed set); the message says what to do. */
+      reason: PredictRefusal;
+      message: string;
+    });
+
 /** A file made in the controller for download (binary as base64, so it travels in the same JSON contract). */
 export interface FileDownload {
   session: number;
@@ -273,6 +318,7 @@ export interface Replies {
   tuning: Tuning;
   reliability: ReliabilityReply;
   learningCurve: LearningCurveReply;
+  predictedResponses: PredictedResponses;
   faults: FaultRow[];
   modelVersions: ModelVersionItem[];
   compactModel: CompactModelDetail;

@@ -6,6 +6,7 @@ import { compactModelDetail } from "../compact/inspect.js";
 import { CompactVersionError } from "../compact/versions.js";
 import { WindowHostError, type StimulusWindowHost } from "../display/window-host.js";
 import { listProposals, ProposalError, type ProposalRow } from "../store/proposals.js";
+import { predictedResponses } from "./predicted-responses.js";
 import { TechJobError } from "../tech/jobs.js";
 import type { TechService } from "../tech/service.js";
 import { LiveControlError, type LiveHub } from "../live/hub.js";
@@ -302,6 +303,17 @@ export const handlers: Handlers = {
 
   learningCurve(store) {
     return { series: learningCurve(store.listModelVersions()) };
+  },
+
+  async predictedResponses(store, { session: ref, model }) {
+    const s = sessionOrThrow(store, ref);
+    const reply = await predictedResponses(store, s.id, model);
+    if (reply === undefined)
+      throw new ApiError(
+        "not-found",
+        `No model version ${model} in this database; the Models tab lists the ones there are.`,
+      );
+    return reply;
   },
 
   faults(store, { session: ref }): FaultRow[] {

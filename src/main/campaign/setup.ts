@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { gaborFrontEnd, loadFrontEnd, type FrontEnd } from "../../models/index.js";
+import { loadFrontEnd, type FrontEnd, type FrontEndSpec } from "../../models/index.js";
 import { builtinNeurons } from "../sim/neurons.js";
 import { simNeuronsFrom, type SimNeurons } from "../sim/sim-rig.js";
 
@@ -66,7 +66,13 @@ export async function campaignFrontEnd(
   log: (line: string) => void,
   inputSize?: number,
 ): Promise<FrontEnd> {
-  if (kind === "gabor-small")
-    return gaborFrontEnd({ inputSize: 56, outputSize: 14, kernelSize: 11, wavelengthsPx: [3, 6, 10] });
-  return loadFrontEnd({ kind, log, inputSize });
+  return loadFrontEnd({ ...campaignFrontEndSpec(kind, inputSize), log });
+}
+
+/**
+ * How the campaign's front end is asked for, recorded with each model version so predict, select and the review's
+ * predictions can load the same front end again ("gabor-small" has a fixed input size).
+ */
+export function campaignFrontEndSpec(kind: string, inputSize?: number): FrontEndSpec {
+  return kind === "gabor-small" || inputSize === undefined ? { kind } : { kind, inputSize };
 }

@@ -21,6 +21,7 @@ const api: CortexloopApi = {
   tuning: channel("tuning"),
   reliability: channel("reliability"),
   learningCurve: channel("learningCurve"),
+  predictedResponses: channel("predictedResponses"),
   faults: channel("faults"),
   modelVersions: channel("modelVersions"),
   compactModel: channel("compactModel"),

@@ -2,23 +2,16 @@
 // or zip of images, as CSV (one row per image) or .npy (units × images, like the shared responses).
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../models/backend.js";
 import { encodeNumericNpy } from "../../models/data/npy-numeric.js";
-import { loadEnsemble, type DeepEnsemble } from "../../models/ensemble/index.js";
-import { extractFeatures, loadFrontEnd, type FrontEndSpec } from "../../models/frontend/index.js";
+import type { DeepEnsemble } from "../../models/ensemble/index.js";
 import { decodeImage } from "../../stimulus/index.js";
 import type { SessionStore } from "../store/index.js";
 import { resolveSession } from "../import/dataset.js";
 import { bankEntries } from "./select.js";
+import { PredictError, predictableVersion, predictWithVersion } from "./predict-core.js";
 
-export class PredictError extends Error {
-  readonly code = "predict-input";
-  constructor(message: string) {
-    super(`${message} Nothing was written.`);
-    this.name = "PredictError";
-  }
-}
+export { PredictError, type TargetStats } from "./predict-core.js";
 
 export interface PredictOptions {
   modelVersionId: number;
@@ -37,12 +30,6 @@ export interface PredictResult {
   predictions: Float32Array;
   scale: "responses" | "z-scored";
   sessionName: string;
-}
-
-/** Per-session target statistics a model version records (`config.targetStats[sessionKey]`). */
-export interface TargetStats {
-  mean: number[];
-  std: number[];
 }
 
 function readoutSession(
@@ -88,27 +75,8 @@ export async function predictImages(store: SessionStore, options: PredictOptions
   const ext = path.extname(options.out).toLowerCase();
   if (ext !== ".csv" && ext !== ".npy")
     throw new PredictError(`-o ${options.out}: the output must end in .csv or .npy.`);
-  const version = store.getModelVersion(options.modelVersionId);
-  if (version === undefined)
-    throw new PredictError(
-      `Model version ${options.modelVersionId} does not exist in ${store.file}; run \`cortexloop models\` to list ` +
-        `them.`,
-    );
-  if (version.kind !== "deep-ensemble" && version.kind !== "deep-ensemble-checkpoint") {
-    throw new PredictError(
-      `Model version ${options.modelVersionId} is a ${version.kind}, not a deep ensemble; predict takes an ` +
-        `ensemble (kind deep-ensemble, see \`cortexloop models\`).`,
-    );
-  }
-  if (version.checkpoint === null)
-    throw new PredictError(`Model version ${options.modelVersionId} has no weights stored.`);
-  const spec = version.config.frontEndSpec as FrontEndSpec | undefined;
-  if (spec === undefined)
-    throw new PredictError(
-      `Model version ${options.modelVersionId} does not record its front end (frontEndSpec); retrain it with this ` +
-        `cortexloop.`,
-    );
-  const imageSize = typeof version.config.imageSize === "number" ? version.config.imageSize : 112;
+  const version = predictableVersion(store, options.modelVersionId);
+  const imageSize = version.imageSize;
   let entries;
   try {
     entries = await bankEntries(options.images);
@@ -130,58 +98,28 @@ export async function predictImages(store: SessionStore, options: PredictOptions
     pixels.push(img.pixels0to255);
   }
   await selectBackend({ log });
-  const { ensemble, frontEnd: trainedOn } = loadEnsemble(version.checkpoint, `model version ${options.modelVersionId}`);
-  try {
-    const session = readoutSession(store, ensemble, options.modelVersionId, options.session);
-    const frontEnd = await loadFrontEnd({ ...spec, log });
-    let features: Float32Array;
-    try {
-      if (frontEnd.name !== trainedOn)
-        throw new PredictError(
-          `Model version ${options.modelVersionId} was trained on front end ${trainedOn} but ${frontEnd.name} ` +
-            `loaded here; install what it used.`,
-        );
-      features = await extractFeatures(frontEnd, pixels, imageSize, {
-        onProgress: (d, t) => (d === t || d % 320 === 0 ? log(`features ${d}/${t}`) : undefined),
-      });
-    } finally {
-      frontEnd.dispose();
-    }
-    const [h, w, c] = ensemble.config.inputShape;
-    const per = h * w * c;
-    const units = ensemble.readoutsOf(session.key)[0]!.units;
-    const out = new Float32Array(entries.length * units);
-    for (let start = 0; start < entries.length; start += 64) {
-      const n = Math.min(64, entries.length - start);
-      const p = tf.tidy(() =>
-        ensemble.predict(session.key, tf.tensor4d(features.subarray(start * per, (start + n) * per), [n, h, w, c])),
-      );
-      out.set(p.dataSync(), start * units);
-      p.dispose();
-    }
-    const stats = (version.config.targetStats as Record<string, TargetStats> | undefined)?.[session.key];
-    const scale = stats !== undefined && stats.mean.length === units ? "responses" : "z-scored";
-    if (scale === "responses") {
-      for (let i = 0; i < entries.length; i++)
-        for (let u = 0; u < units; u++) out[i * units + u] = out[i * units + u]! * stats!.std[u]! + stats!.mean[u]!;
-    }
-    const storedUnits =
-      session.id === undefined
-        ? []
-        : store.units(session.id).map((u) => (u.sortedId === 0 ? u.electrode : `${u.electrode}#${u.sortedId}`));
-    const unitNames = storedUnits.length === units ? storedUnits : Array.from({ length: units }, (_, u) => `unit${u}`);
-    const result: PredictResult = {
-      images: entries.map((e) => e.name),
-      units: unitNames,
-      predictions: out,
-      scale,
-      sessionName: session.name,
-    };
-    writePredictions(result, options.out);
-    return result;
-  } finally {
-    ensemble.dispose();
-  }
+  let session: ReturnType<typeof readoutSession> | undefined;
+  const predicted = await predictWithVersion(
+    version,
+    pixels,
+    (ensemble) => (session = readoutSession(store, ensemble, options.modelVersionId, options.session)).key,
+    log,
+  );
+  const units = predicted.units;
+  const storedUnits =
+    session!.id === undefined
+      ? []
+      : store.units(session!.id).map((u) => (u.sortedId === 0 ? u.electrode : `${u.electrode}#${u.sortedId}`));
+  const unitNames = storedUnits.length === units ? storedUnits : Array.from({ length: units }, (_, u) => `unit${u}`);
+  const result: PredictResult = {
+    images: entries.map((e) => e.name),
+    units: unitNames,
+    predictions: predicted.predictions,
+    scale: predicted.scale,
+    sessionName: session!.name,
+  };
+  writePredictions(result, options.out);
+  return result;
 }
 
 function writePredictions(r: PredictResult, file: string): void {

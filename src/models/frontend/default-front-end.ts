@@ -1,5 +1,5 @@
 import type { FrontEnd } from "./types.js";
-import { gaborFrontEnd } from "./gabor-front-end.js";
+import { gaborFrontEnd, gaborSmallOptions } from "./gabor-front-end.js";
 import { loadFrontEndFromDisk } from "./layers-front-end.js";
 import { loadNsfwjsNetwork, type NsfwjsNetwork } from "./nsfwjs.js";
 import type { Preprocess } from "./types.js";
@@ -15,7 +15,10 @@ export const defaultFrontEnd: { network: NsfwjsNetwork; outputLayer: string; inp
 };
 
 export interface FrontEndSpec {
-  /** "default", "mobilenet", "inception" (ImageNet networks from nsfwjs), "gabor", or a model.json path. */
+  /**
+   * "default", "mobilenet", "inception" (ImageNet networks from nsfwjs), "gabor", "gabor-small" (56 pixels, fixed
+   * size: inputSize is ignored), or a model.json path.
+   */
   kind?: string;
   outputLayer?: string;
   inputSize?: number;
@@ -30,6 +33,7 @@ const networkOfKind: Record<string, NsfwjsNetwork> = { mobilenet: "mobilenet_v2"
 export async function loadFrontEnd(spec: FrontEndSpec = {}): Promise<FrontEnd> {
   const log = spec.log ?? (() => {});
   const kind = spec.kind ?? "default";
+  if (kind === "gabor-small") return gaborFrontEnd(gaborSmallOptions);
   if (kind === "gabor") {
     const inputSize = spec.inputSize ?? 112;
     return gaborFrontEnd({ inputSize, outputSize: inputSize % 8 === 0 ? inputSize / 8 : inputSize });

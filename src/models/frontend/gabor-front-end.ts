@@ -56,6 +56,14 @@ export function gaborKernel(options: Required<Pick<GaborOptions, "orientations" 
   return { values, channels: c };
 }
 
+/** "gabor-small": the bank on 56-pixel images, the cheapest front end (tests and quick campaigns). */
+export const gaborSmallOptions: GaborOptions = {
+  inputSize: 56,
+  outputSize: 14,
+  kernelSize: 11,
+  wavelengthsPx: [3, 6, 10],
+};
+
 export function gaborFrontEnd(options: GaborOptions = {}): FrontEnd {
   const inputSize = options.inputSize ?? 112;
   const outputSize = options.outputSize ?? 14;

@@ -17,6 +17,6 @@ export {
   packageRootOf,
   type NsfwjsNetwork,
 } from "./nsfwjs.js";
-export { gaborFrontEnd, gaborKernel } from "./gabor-front-end.js";
+export { gaborFrontEnd, gaborKernel, gaborSmallOptions } from "./gabor-front-end.js";
 export { defaultFrontEnd, loadFrontEnd, type FrontEndSpec } from "./default-front-end.js";
 export { extractFeatures } from "./extract.js";
