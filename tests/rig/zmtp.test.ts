@@ -2,6 +2,8 @@ import { Publisher, Subscriber } from "zeromq";
 import { afterEach, describe, expect, it } from "vitest";
 import { ZmtpSubscriber } from "../../src/main/rig/zmtp-subscriber.js";
 import { readZmtpFrame, zmtpFrameHeader } from "../../src/main/rig/zmtp.js";
+import { encodeSpike } from "../../src/main/rig/openephys-wire.js";
+import { SpikeFramer } from "../../src/main/sim/spike-framer.js";
 import { ZmtpPublisher } from "../../src/main/sim/zmtp-publisher.js";
 import { freePorts, waitFor } from "./helpers.js";
 
@@ -108,5 +110,51 @@ describe("ZMTP peers interoperate with libzmq", () => {
     expect(numberedOf(fromZmq)).toEqual(expected);
     expect(numberedOf(ours)).toEqual(expected);
     expect(ours.find((m) => m.length === 3)![2]!.equals(Buffer.alloc(300, 1))).toBe(true);
+  });
+
+  it("spikes framed in place reach a libzmq SUB in order with queued messages, as encodeSpike frames", async () => {
+    const port = await freePorts(1);
+    const pub = new ZmtpPublisher();
+    await pub.bind("127.0.0.1", port);
+    cleanups.push(() => pub.close());
+    const zmqSub = new Subscriber({ linger: 0 });
+    zmqSub.connect(`tcp://127.0.0.1:${port}`);
+    zmqSub.subscribe();
+    cleanups.push(() => zmqSub.close());
+    const got: Buffer[][] = [];
+    let receiving = true;
+    const receiver = (async () => {
+      while (receiving) got.push(await zmqSub.receive());
+    })().catch(() => {});
+    await waitFor(
+      () => {
+        pub.queue([Buffer.from("probe")]);
+        pub.flush();
+        return got.length > 0;
+      },
+      5000,
+      "the subscriber to subscribe",
+    );
+    const wave = Float32Array.from({ length: 40 }, (_, i) => i / 7);
+    const fields = { electrode: "Electrode 3", sortedId: 2, sourceNode: 104 };
+    const framer = new SpikeFramer([fields], [[wave]]);
+    // Enough spikes to outgrow the publisher's first chunk, a general message between every 1,000.
+    const expected: Buffer[][] = [];
+    for (let i = 1; i <= 5000; i++) {
+      if (i % 1000 === 0) {
+        pub.queue(message(i));
+        expected.push(message(i));
+      }
+      framer.write(pub, 0, 0, i, 30 * i, 1000 + i);
+      expected.push(encodeSpike({ ...fields, messageNum: i, sampleNum: 30 * i, timestampMs: 1000 + i }, wave));
+    }
+    pub.flush();
+    await waitFor(() => got.filter((m) => m.length === 3).length === 5005, 5000, "5005");
+    receiving = false;
+    zmqSub.close();
+    await receiver;
+    const received = got.filter((m) => m.length === 3);
+    expect(received).toHaveLength(expected.length);
+    received.forEach((m, i) => expect(Buffer.concat(m).equals(Buffer.concat(expected[i]!))).toBe(true));
   });
 });

@@ -21,6 +21,7 @@ import { SimNetworkEvents } from "./network-events-sim.js";
 import { SimPhotodiode } from "./sim-photodiode.js";
 import type { NeuronPopulation } from "./neurons.js";
 import { TtlChannel } from "./ttl-channel.js";
+import { SpikeFramer } from "./spike-framer.js";
 import { ZmtpPublisher } from "./zmtp-publisher.js";
 
 /** Neurons as the simulated rig uses them: rates may be computed asynchronously (tfjs compact models). */
@@ -188,6 +189,7 @@ export class SimRig {
 
   private pub: Publisher | undefined;
   private zpub: ZmtpPublisher | undefined;
+  private framer: SpikeFramer | undefined;
   private heartbeatRep: Reply | undefined;
   private codeRep: Reply | undefined;
   private displaySub: Subscriber | undefined;
@@ -661,6 +663,8 @@ export class SimRig {
     let bi = 0;
     const wallBase = performance.timeOrigin + this.t0;
     const sr = this.options.sampleRate;
+    // Spikes are framed in place on the batched publisher unless faults are to be injected (those need the frames).
+    const fast = this.zpub !== undefined && !this.injectsFaults() ? this.spikeFramer() : undefined;
     for (let i = 0; i <= n; i++) {
       const key = i < n ? this.keys[i]! : Infinity;
       const sample = Math.floor(key / 1024);
@@ -701,6 +705,13 @@ export class SimRig {
         const bin = binOf(sample, p.onset, this.window);
         if (bin >= 0) p.truth[u * this.window.bins + bin]!++;
       }
+      const timestampMs = wallBase + (sample * 1000) / sr;
+      if (fast !== undefined && fast.handles(u)) {
+        fast.write(this.zpub!, u, i, this.nextMessageNum(), sample, timestampMs);
+        this.stats.messagesSent++;
+        this.stats.spikesDelivered++;
+        continue;
+      }
       const unit = this.units[u]!;
       const variants = this.waveforms[u]!;
       const delivered = await this.send(
@@ -711,13 +722,26 @@ export class SimRig {
             sortedId: unit.sortedId,
             sampleNum: sample,
             sourceNode: spikeNode,
-            timestampMs: wallBase + (sample * 1000) / sr,
+            timestampMs,
           },
           variants[i % templateVariants]!,
         ),
       );
       if (delivered) this.stats.spikesDelivered++;
     }
+  }
+
+  private injectsFaults(): boolean {
+    const f = this.options.faults ?? {};
+    return (f.dropFraction ?? 0) > 0 || (f.malformedFraction ?? 0) > 0;
+  }
+
+  private spikeFramer(): SpikeFramer {
+    this.framer ??= new SpikeFramer(
+      this.units.map((unit) => ({ electrode: unit.electrode, sortedId: unit.sortedId, sourceNode: spikeNode })),
+      this.waveforms,
+    );
+    return this.framer;
   }
 
   /** The plugin's message counter: a signed 32-bit int, so it wraps from 2147483647 to -2147483648. */

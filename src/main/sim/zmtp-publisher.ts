@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { zmtpFrameHeader, zmtpGreeting, zmtpReady, ZmtpStream } from "../rig/zmtp.js";
+import type { ByteSink } from "./spike-framer.js";
 
 /**
  * A minimal ZeroMQ PUB server (ZMTP 3.0, NULL mechanism) on a plain TCP listener, for the simulated
@@ -12,10 +13,17 @@ interface Peer {
   topics: Buffer[];
 }
 
-export class ZmtpPublisher {
+/** Bytes of the buffer that framed messages are written into between flushes (more is allocated when a tick needs). */
+const chunkBytes = 1 << 20;
+
+export class ZmtpPublisher implements ByteSink {
   private server: Server | undefined;
   private readonly peers = new Set<Peer>();
   private batch: Buffer[] = [];
+  /** Framed bytes written in place (`room`/`advance`); [start, used) is not yet in `batch`. */
+  private chunk = Buffer.allocUnsafe(chunkBytes);
+  private start = 0;
+  private used = 0;
 
   async bind(host: string, port: number): Promise<void> {
     const server = createServer((socket) => this.accept(socket));
@@ -60,15 +68,38 @@ export class ZmtpPublisher {
 
   /** Queues one multipart message; `flush` writes everything queued. Topic filtering is by the first frame's prefix. */
   queue(frames: Buffer[]): void {
+    this.seal();
     for (let i = 0; i < frames.length; i++) {
       this.batch.push(zmtpFrameHeader(frames[i]!.length, i < frames.length - 1), frames[i]!);
     }
   }
 
+  /** Room for `bytes` more framed bytes, written in place and kept in order with `queue`d messages. */
+  room(bytes: number): { buf: Buffer; at: number } {
+    if (this.chunk.length - this.used < bytes) {
+      this.seal();
+      this.chunk = Buffer.allocUnsafe(Math.max(chunkBytes, bytes));
+      this.start = this.used = 0;
+    }
+    return { buf: this.chunk, at: this.used };
+  }
+
+  advance(bytes: number): void {
+    this.used += bytes;
+  }
+
+  private seal(): void {
+    if (this.used > this.start) this.batch.push(this.chunk.subarray(this.start, this.used));
+    this.start = this.used;
+  }
+
   flush(): void {
+    this.seal();
     if (this.batch.length === 0) return;
+    // The copy frees the chunk for the next tick.
     const out = Buffer.concat(this.batch);
     this.batch = [];
+    this.start = this.used = 0;
     for (const peer of this.peers) {
       // Only subscribers of everything (the controller's empty subscription), which they send after the handshake.
       if (peer.topics.some((t) => t.length === 0)) peer.socket.write(out);
