@@ -3,6 +3,7 @@ import { formatRoute, parseRoute } from "./route.js";
 import { SessionList } from "./SessionList.js";
 import { SessionView } from "./SessionView.js";
 import { reduce } from "./state.js";
+import { TechView } from "./tech/TechView.js";
 
 export function App({ mode }: { mode: "electron" | "browser" }) {
   const [state, dispatch] = useReducer(reduce, undefined, () => parseRoute(window.location.hash));
@@ -41,10 +42,36 @@ export function App({ mode }: { mode: "electron" | "browser" }) {
         <h1>
           cortexloop <span className="muted">session review</span>
         </h1>
+        <nav className="views" aria-label="views">
+          <a
+            href="#/"
+            className={state.view === "review" ? "active" : ""}
+            onClick={(e) => {
+              e.preventDefault();
+              dispatch({ action: "openView", payload: "review" });
+            }}
+            data-testid="view-review"
+          >
+            Sessions
+          </a>
+          <a
+            href="#/tech"
+            className={state.view === "tech" ? "active" : ""}
+            onClick={(e) => {
+              e.preventDefault();
+              dispatch({ action: "openView", payload: "tech" });
+            }}
+            data-testid="view-tech"
+          >
+            Tech
+          </a>
+        </nav>
         <span className="muted small">{mode === "electron" ? "desktop" : "browser · local controller"}</span>
       </header>
       <main>
-        {state.sessionId === null ? (
+        {state.view === "tech" ? (
+          <TechView onOpenSession={(id) => dispatch({ action: "openSession", payload: id })} />
+        ) : state.sessionId === null ? (
           <SessionList state={state} dispatch={dispatch} />
         ) : (
           <SessionView state={state} dispatch={dispatch} />

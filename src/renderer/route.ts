@@ -11,13 +11,19 @@ export const tabIds = [
   "presentations",
   "faults",
   "models",
+  "causal",
   "export",
 ] as const;
 export type SessionTab = (typeof tabIds)[number];
 
+/** The app's top-level views: session review (the default), and the lab tech's view at `#/tech`. */
+export const viewIds = ["review", "tech"] as const;
+export type View = (typeof viewIds)[number];
+
 export type SortDir = "asc" | "desc";
 export type SessionSortKey = "date" | "name" | "protocol" | "rig" | "faults" | "presentations";
-export type HeatmapOrder = "shown" | "population" | "unit";
+/** Images by first presentation, by the measured response (all units, or one), or by a model's prediction. */
+export type HeatmapOrder = "shown" | "population" | "unit" | "prediction" | "unit-prediction";
 
 export interface SessionFilters {
   sort: SessionSortKey;
@@ -39,6 +45,7 @@ export interface PresentationFilters {
 }
 
 export interface Route {
+  view: View;
   sessionId: number | null;
   tab: SessionTab;
   unitId: number | null;
@@ -52,6 +59,7 @@ export interface Route {
 }
 
 export const defaultRoute: Route = {
+  view: "review",
   sessionId: null,
   tab: "overview",
   unitId: null,
@@ -65,7 +73,7 @@ export const defaultRoute: Route = {
 };
 
 const sessionSortKeys: readonly SessionSortKey[] = ["date", "name", "protocol", "rig", "faults", "presentations"];
-const heatmapOrders: readonly HeatmapOrder[] = ["shown", "population", "unit"];
+const heatmapOrders: readonly HeatmapOrder[] = ["shown", "population", "unit", "prediction", "unit-prediction"];
 
 function positiveInt(v: string | null): number | null {
   if (v === null || !/^\d{1,9}$/.test(v)) return null;
@@ -84,6 +92,7 @@ export function parseRoute(hash: string): Route {
   const q = new URLSearchParams(query);
   const parts = path.split("/").filter((p) => p.length > 0);
   const r: Route = structuredClone(defaultRoute);
+  if (parts[0] === "tech") r.view = "tech";
   if (parts[0] === "session") {
     r.sessionId = positiveInt(parts[1] ?? null);
     if (r.sessionId !== null) r.tab = oneOf(parts[2] ?? null, tabIds, "overview");
@@ -119,6 +128,7 @@ export function formatRoute(r: Route): string {
     if (value !== null && value !== fallback && value !== "") q.set(key, String(value));
   };
   let path = "#/";
+  if (r.view === "tech") return "#/tech";
   if (r.sessionId === null) {
     put("sort", r.sessions.sort, defaultRoute.sessions.sort);
     put("dir", r.sessions.dir, defaultRoute.sessions.dir);

@@ -11,6 +11,7 @@ import {
   type SessionFilters,
   type SessionSortKey,
   type SessionTab,
+  type View,
 } from "./route.js";
 
 export type { SessionTab } from "./route.js";
@@ -23,6 +24,7 @@ export const sessionTabs: { id: SessionTab; label: string }[] = [
   { id: "presentations", label: "Presentations" },
   { id: "faults", label: "Faults" },
   { id: "models", label: "Models" },
+  { id: "causal", label: "Causal" },
   { id: "export", label: "Export" },
 ];
 
@@ -44,6 +46,7 @@ export const actions = {
   navigate: action<Route>("navigate", (_s, route) => route),
   openSession: action<number>("openSession", (s, sessionId) => ({ ...initialState, sessions: s.sessions, sessionId })),
   backToSessions: action<void>("backToSessions", (s) => ({ ...initialState, sessions: s.sessions })),
+  openView: action<View>("openView", (s, view) => ({ ...initialState, sessions: s.sessions, view })),
   selectTab: action<SessionTab>("selectTab", (s, tab) => ({ ...s, tab, page: 0 })),
   selectUnit: action<number>("selectUnit", (s, unitId) => ({ ...s, unitId })),
   openUnit: action<number>("openUnit", (s, unitId) => ({ ...s, unitId, tab: "unit" })),

@@ -1,0 +1,46 @@
+/** Chromium for the UI tests: where it is, how it starts, and a renderer build no older than its sources. */
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type BrowserContext } from "playwright-core";
+import { repoRoot } from "./tmp.js";
+
+export const chromiumPath = process.env.CORTEXLOOP_CHROMIUM ?? "/usr/bin/chromium";
+export const hasChromium = existsSync(chromiumPath);
+export const rendererDir = join(repoRoot, "dist-renderer");
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds the renderer when dist-renderer is missing or older than its sources. */
+export async function ensureRenderer(): Promise<void> {
+  const index = join(rendererDir, "index.html");
+  if (existsSync(index) && statSync(index).mtimeMs >= newestMtime(join(repoRoot, "src", "renderer"))) return;
+  const { build } = await import("vite");
+  await build({ configFile: join(repoRoot, "vite.config.ts"), logLevel: "warn" });
+}
+
+/** Headless Chromium with downloads allowed, in a throwaway profile folder. */
+export function launchChromium(profileDir: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(profileDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1360, height: 900 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
