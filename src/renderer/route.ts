@@ -11,7 +11,6 @@ export const tabIds = [
   "presentations",
   "faults",
   "models",
-  "causal",
   "export",
 ] as const;
 export type SessionTab = (typeof tabIds)[number];
@@ -22,8 +21,7 @@ export type View = (typeof viewIds)[number];
 
 export type SortDir = "asc" | "desc";
 export type SessionSortKey = "date" | "name" | "protocol" | "rig" | "faults" | "presentations";
-/** Images by first presentation, by the measured response (all units, or one), or by a model's prediction. */
-export type HeatmapOrder = "shown" | "population" | "unit" | "prediction" | "unit-prediction";
+export type HeatmapOrder = "shown" | "population" | "unit";
 
 export interface SessionFilters {
   sort: SessionSortKey;
@@ -73,7 +71,7 @@ export const defaultRoute: Route = {
 };
 
 const sessionSortKeys: readonly SessionSortKey[] = ["date", "name", "protocol", "rig", "faults", "presentations"];
-const heatmapOrders: readonly HeatmapOrder[] = ["shown", "population", "unit", "prediction", "unit-prediction"];
+const heatmapOrders: readonly HeatmapOrder[] = ["shown", "population", "unit"];
 
 function positiveInt(v: string | null): number | null {
   if (v === null || !/^\d{1,9}$/.test(v)) return null;
