@@ -351,6 +351,32 @@ export const migrations: Migration[] = [
       for (const table of ["studies", "study_steps"]) makeAppendOnly(db, table);
     },
   },
+  {
+    version: 9,
+    description: "tuning sweeps: each designed sweep image's parameters and the units' predicted responses",
+    up(db) {
+      db.exec(`
+        CREATE TABLE tuning_designs (
+          id INTEGER PRIMARY KEY,
+          model_version_id INTEGER REFERENCES model_versions(id),
+          family TEXT NOT NULL CHECK (family IN ('gratings','dots')),
+          protocol_sha256 TEXT NOT NULL,
+          detail_json TEXT NOT NULL,
+          created_at TEXT NOT NULL
+        );
+        CREATE TABLE tuning_images (
+          design_id INTEGER NOT NULL REFERENCES tuning_designs(id),
+          stimulus_sha256 TEXT NOT NULL REFERENCES stimuli(sha256),
+          sweep TEXT NOT NULL CHECK (sweep IN ('orientation-frequency','dot-size','dot-location','dot-number')),
+          params_json TEXT NOT NULL,
+          predicted_json TEXT NOT NULL,
+          PRIMARY KEY (design_id, stimulus_sha256, sweep)
+        ) WITHOUT ROWID;
+        CREATE INDEX tuning_images_by_stimulus ON tuning_images(stimulus_sha256);
+      `);
+      for (const table of ["tuning_designs", "tuning_images"]) makeAppendOnly(db, table);
+    },
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;
