@@ -14,6 +14,7 @@ export const channelNames = [
   "learningCurve",
   "predictedResponses",
   "faults",
+  "causal",
   "modelVersions",
   "compactModel",
   "proposals",

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { channelNames, type ChannelName } from "./channels.js";
 import { liveControlSchema } from "./live-contract.js";
 import type { LiveState } from "./live-state.js";
+import type { CausalReview } from "./causal-contract.js";
 import type { PresentationRecord } from "../store/types.js";
 import type { CountingSummary, LearningSeries, TuningCurve, UnitRaster } from "../review/index.js";
 import type { CompactModelDetail } from "../compact/inspect-types.js";
@@ -25,6 +26,7 @@ export type * from "./stimulus-contract.js";
 export type * from "../tech/types.js";
 export type * from "./live-contract.js";
 export type * from "./live-state.js";
+export type * from "./causal-contract.js";
 
 export type { CompactModelDetail } from "../compact/inspect-types.js";
 export type { PredictRefusal } from "../jobs/predict-refusal.js";
@@ -81,6 +83,13 @@ export const requestSchemas = {
   /** A model version's predictions for the session's stimuli; model: which (default: the newest covering it). */
   predictedResponses: z.object({ session: sessionRef, model: z.number().int().positive().optional() }).strict(),
   faults: z.object({ session: sessionRef }).strict(),
+  /** The session's causal images with provenance and the causal analysis; unitMap: design unit → recorded unit. */
+  causal: z
+    .object({
+      session: sessionRef,
+      unitMap: z.record(z.string().min(1).max(200), z.string().min(1).max(200)).optional(),
+    })
+    .strict(),
   modelVersions: z.object({ session: sessionRef.optional() }).strict(),
   compactModel: z.object({ id: z.number().int().positive() }).strict(),
   proposals: z.object({}).strict(),
@@ -154,6 +163,8 @@ export interface SessionDetail extends SessionListItem {
     incomplete: number;
     missing: number;
   };
+  /** Distinct images of a causal design the session showed (0: the Causal tab has nothing to show). */
+  causalImages: number;
 }
 
 export interface PresentationRow extends PresentationRecord {
@@ -320,6 +331,7 @@ export interface Replies {
   learningCurve: LearningCurveReply;
   predictedResponses: PredictedResponses;
   faults: FaultRow[];
+  causal: CausalReview;
   modelVersions: ModelVersionItem[];
   compactModel: CompactModelDetail;
   proposals: ProposalItem[];

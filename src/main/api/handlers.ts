@@ -7,6 +7,7 @@ import { CompactVersionError } from "../compact/versions.js";
 import { WindowHostError, type StimulusWindowHost } from "../display/window-host.js";
 import { listProposals, ProposalError, type ProposalRow } from "../store/proposals.js";
 import { predictedResponses } from "./predicted-responses.js";
+import { causalImageCount, causalReview, CausalReviewError } from "./causal-review.js";
 import { TechJobError } from "../tech/jobs.js";
 import type { TechService } from "../tech/service.js";
 import { LiveControlError, type LiveHub } from "../live/hub.js";
@@ -223,6 +224,7 @@ export const handlers: Handlers = {
         incomplete: results.filter((r) => !r.complete).length,
         missing: presentations.filter((p) => p.status !== "skipped" && !withResult.has(p.idx)).length,
       },
+      causalImages: causalImageCount(store, s.id),
     };
   },
 
@@ -321,6 +323,16 @@ export const handlers: Handlers = {
     return store
       .faults(s.id)
       .map((f) => ({ id: f.id, at: f.at, code: f.code, message: f.message, presentationIdxs: f.presentationIdxs }));
+  },
+
+  causal(store, { session: ref, unitMap }) {
+    const s = sessionOrThrow(store, ref);
+    try {
+      return causalReview(store, s.id, new Map(Object.entries(unitMap ?? {})));
+    } catch (err) {
+      if (err instanceof CausalReviewError) throw new ApiError("bad-request", err.message);
+      throw err;
+    }
   },
 
   modelVersions(store, { session: ref }): ModelVersionItem[] {

@@ -23,6 +23,7 @@ const api: CortexloopApi = {
   learningCurve: channel("learningCurve"),
   predictedResponses: channel("predictedResponses"),
   faults: channel("faults"),
+  causal: channel("causal"),
   modelVersions: channel("modelVersions"),
   compactModel: channel("compactModel"),
   proposals: channel("proposals"),

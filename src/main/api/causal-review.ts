@@ -1,0 +1,146 @@
+/**
+ * The review's causal panel: a session's causal images with their provenance (stored by `cortexloop design causal`),
+ * each with the recorded unit's mean response to it, and the causal analysis of `cortexloop analyze causal` (the
+ * statistics are analyze.ts's, only NaN becomes null for JSON).
+ */
+import type { SessionStore } from "../store/index.js";
+// analyze.ts and errors.ts directly: the causal index also loads the design code (TensorFlow.js).
+import { analyzeCausal } from "../causal/analyze.js";
+import type { CausalKind } from "../causal/design.js";
+import { CausalInputError } from "../causal/errors.js";
+import { countingSummary, defaultCounting, loadSessionCounts, stimulusMeans } from "../review/index.js";
+import type { CausalImageItem, CausalReview } from "./causal-contract.js";
+
+/** A refusal that keeps its meaning over the API (a unit map naming a unit the session lacks). */
+export class CausalReviewError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CausalReviewError";
+  }
+}
+
+const finite = (v: number | null | undefined): number | null =>
+  v === null || v === undefined || !Number.isFinite(v) ? null : v;
+
+/** How many distinct images of any causal design the session showed (cheap: the session header asks it). */
+export function causalImageCount(store: SessionStore, sessionId: number): number {
+  const row = store.db
+    .prepare(
+      "SELECT COUNT(DISTINCT c.stimulus_sha256) AS n FROM causal_images c WHERE c.stimulus_sha256 IN " +
+        "(SELECT stimulus_sha256 FROM presentations WHERE session_id = ?)",
+    )
+    .get(sessionId) as { n: number };
+  return row.n;
+}
+
+interface ProvenanceRow {
+  sha: string;
+  unit: string;
+  kind: CausalKind;
+  baseSha: string | null;
+  predicted: number;
+  source: "compact" | "ensemble";
+  modelVersionId: number;
+}
+
+/**
+ * `unitMap` names, per design unit, the session's unit it is when the names differ (as `analyze causal --unit-map`).
+ */
+export function causalReview(
+  store: SessionStore,
+  sessionId: number,
+  unitMap: ReadonlyMap<string, string> = new Map(),
+): CausalReview {
+  const session = store.findSession(sessionId);
+  if (session === undefined) throw new CausalReviewError(`No session ${sessionId} in this database.`);
+  if (causalImageCount(store, sessionId) === 0)
+    return {
+      available: false,
+      session: sessionId,
+      message:
+        `Session ${session.name} showed no images of a causal design, so there is no causal test to show. A ` +
+        "causal-test session runs a protocol written by `cortexloop design causal`; its images keep their unit, " +
+        "kind, base image and predicted response.",
+    };
+  let a: ReturnType<typeof analyzeCausal>;
+  try {
+    a = analyzeCausal(store, String(sessionId), unitMap);
+  } catch (err) {
+    // Nothing is written by the review; the analysis' "Nothing was written." is dropped from its message.
+    if (err instanceof CausalInputError)
+      throw new CausalReviewError(err.message.replace(/ Nothing was written\.$/, ""));
+    throw err;
+  }
+  const designId = a.designIds[0]!;
+  const design = store.db
+    .prepare("SELECT model_version_id AS mv, detail_json AS detail, created_at AS at FROM causal_designs WHERE id = ?")
+    .get(designId) as { mv: number | null; detail: string; at: string };
+  let scale: string | null = null;
+  try {
+    const detail = JSON.parse(design.detail) as { scale?: unknown };
+    if (typeof detail.scale === "string") scale = detail.scale;
+  } catch {
+    // A design's detail that does not parse leaves only its scale unknown.
+  }
+  const data = loadSessionCounts(store, sessionId);
+  const means = new Map(stimulusMeans(data, defaultCounting).map((m) => [m.sha256, m]));
+  const recorded = new Map(data.units.map((u, i) => [`${u.electrode}#${u.sortedId}`, i]));
+  const shown = store.db
+    .prepare(
+      "SELECT stimulus_sha256 AS sha, unit, kind, base_sha256 AS baseSha, predicted, model_source AS source, " +
+        "model_version_id AS modelVersionId FROM causal_images WHERE design_id = ? AND stimulus_sha256 IN " +
+        "(SELECT stimulus_sha256 FROM presentations WHERE session_id = ?) ORDER BY unit, kind, stimulus_sha256",
+    )
+    .all(designId, sessionId) as ProvenanceRow[];
+  const images = shown.map((r): CausalImageItem => {
+    const recordedUnit = unitMap.get(r.unit) ?? r.unit;
+    const i = recorded.get(recordedUnit);
+    const m = means.get(r.sha);
+    return {
+      sha256: r.sha,
+      unit: r.unit,
+      recordedUnit: i === undefined ? null : recordedUnit,
+      kind: r.kind,
+      baseSha256: r.baseSha,
+      predicted: r.predicted,
+      source: r.source,
+      modelVersionId: r.modelVersionId,
+      measured: i === undefined ? null : finite(m?.meanByUnit[i]),
+      measuredSem: i === undefined ? null : finite(m?.semByUnit[i]),
+      presentations: i === undefined ? 0 : (m?.nByUnit[i] ?? 0),
+    };
+  });
+  return {
+    available: true,
+    session: sessionId,
+    sessionName: a.sessionName,
+    designId,
+    modelVersionId: design.mv,
+    designedAt: design.at,
+    scale,
+    counting: countingSummary(data, defaultCounting),
+    missingUnits: a.missingUnits,
+    summary: a.summary.map((s) => ({
+      kind: s.kind,
+      against: s.against,
+      units: s.units,
+      mean: finite(s.mean),
+      se: finite(s.se),
+      p: finite(s.p),
+      predictedMean: finite(s.predictedMean),
+      predictedSe: finite(s.predictedSe),
+    })),
+    rows: a.rows.map((r) => ({
+      unit: r.unit,
+      source: r.source,
+      kind: r.kind,
+      images: r.images,
+      measured: finite(r.measured),
+      measuredBase: finite(r.measuredBase),
+      measuredChange: finite(r.measuredChange),
+      predictedChange: finite(r.predictedChange),
+      p: finite(r.p),
+    })),
+    images,
+  };
+}
