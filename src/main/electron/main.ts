@@ -14,12 +14,14 @@ import {
 } from "electron";
 import { existsSync, mkdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ipcInvokeChannel } from "../api/channels.js";
 import { guardIpcCall, rendererHost, rendererOrigin, rendererScheme, type TrustedRenderer } from "../api/ipc-guard.js";
 import { contentTypeOf, rendererCsp, resolveStaticPath } from "../api/static-files.js";
 import { SessionStore } from "../store/index.js";
+import { builtinProtocolsDir } from "../paths.js";
+import { TechService } from "../tech/service.js";
 import { defaultDatabase, parseDesktopOptions } from "./options.js";
 import { openStimulusWindow } from "./stimulus-window.js";
 
@@ -37,6 +39,7 @@ protocol.registerSchemesAsPrivileged([
 ]);
 
 let store: SessionStore | undefined;
+let tech: TechService | undefined;
 let mainWindow: BrowserWindow | undefined;
 
 function rendererDir(): string {
@@ -120,7 +123,7 @@ function handleInvoke(event: IpcMainInvokeEvent, channel: unknown, request: unkn
     const message = "The database is not open yet; try again in a moment.";
     return Promise.resolve({ ok: false, code: "internal", message });
   }
-  return guardIpcCall(store, call, trusted, log);
+  return guardIpcCall(store, call, trusted, log, { tech });
 }
 
 /** `--stimulus-url`: only the stimulus window, on the display named; a display that does not exist is an error. */
@@ -155,6 +158,16 @@ async function start(): Promise<void> {
   }
   try {
     store = openStore();
+    tech = new TechService(
+      {
+        db: resolve(store.file),
+        protocolDirs: [builtinProtocolsDir, ...options.tech.protocols.map((d) => resolve(d))],
+        rigFile: options.tech.rig === undefined ? undefined : resolve(options.tech.rig),
+        allowRuns: options.tech.allowRuns,
+        log,
+      },
+      store,
+    );
   } catch (err) {
     dialog.showErrorBox(
       "cortexloop: cannot open the database",
@@ -200,6 +213,8 @@ if (!app.requestSingleInstanceLock()) {
   });
   app.on("will-quit", () => {
     ipcMain.removeHandler(ipcInvokeChannel);
+    void tech?.close();
+    tech = undefined;
     store?.close();
     store = undefined;
   });

@@ -13,6 +13,8 @@ export interface DesktopOptions {
   stimulus?: { url: string; screen: { id?: number; index?: number } };
   /** Why the stimulus options were refused (the app says so and exits). */
   stimulusError?: string;
+  /** The tech view: `--rig <file>` (pre-flight, replays on the rig), `--protocols <dir>` (repeatable), --allow-runs. */
+  tech: { rig?: string; protocols: string[]; allowRuns: boolean };
 }
 
 /** Reads --stimulus-url and --stimulus-screen; a bad value is a sentence in `error`. */
@@ -84,7 +86,28 @@ export function parseDesktopOptions(argv: readonly string[], env: Record<string,
       devServerUrl = undefined;
     }
   }
-  return { db: db !== undefined && db.length > 0 ? db : undefined, devServerUrl, ...parseStimulus(argv) };
+  return {
+    db: db !== undefined && db.length > 0 ? db : undefined,
+    devServerUrl,
+    ...parseStimulus(argv),
+    tech: parseTech(argv),
+  };
+}
+
+/** The tech view's options, as `cortexloop serve` takes them. */
+function parseTech(argv: readonly string[]): DesktopOptions["tech"] {
+  const tech: DesktopOptions["tech"] = { protocols: [], allowRuns: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--allow-runs") tech.allowRuns = true;
+    else if ((a === "--rig" || a === "--protocols") && i + 1 < argv.length) {
+      const value = argv[++i]!;
+      if (a === "--rig") tech.rig = value;
+      else tech.protocols.push(value);
+    } else if (a.startsWith("--rig=")) tech.rig = a.slice("--rig=".length);
+    else if (a.startsWith("--protocols=")) tech.protocols.push(a.slice("--protocols=".length));
+  }
+  return tech;
 }
 
 export function defaultDatabase(userDataDir: string): string {
