@@ -138,7 +138,7 @@ describe("causal channel", () => {
     expect(mean("adversarial-minus")).toBeLessThan(0);
   });
 
-  it("measures a design unit on the session's unit the map names, and refuses a map to a unit not recorded", async () => {
+  it("measures a design unit on the unit the map names; refuses a map to a unit not recorded", async () => {
     const r = await available({ session: fx.causalSessionId, unitMap: { "e0#0": "e1#0" } });
     const mapped = r.images.filter((i) => i.unit === "e0#0");
     expect(mapped.length).toBeGreaterThan(0);
