@@ -252,8 +252,3 @@ export async function protocolLibrary(options: LibraryOptions): Promise<LibraryE
   if (options.store !== undefined) out.push(...(await storedProtocolEntries(options.store)));
   return out;
 }
-
-/** A protocol's text for an entry id from the library, re-read now; undefined when the id is not in the library. */
-export function findLibraryEntry(entries: readonly LibraryEntry[], id: string): LibraryEntry | undefined {
-  return entries.find((e) => e.id === id);
-}
