@@ -15,6 +15,7 @@ import {
 } from "./causal/index.js";
 import type { PixelBudget } from "../stimulus/synthesis/index.js";
 import { defaultDb } from "./paths.js";
+import { registerTuningCommand } from "./cli-tuning.js";
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -79,6 +80,7 @@ interface DesignFlags {
 export function registerCausalCommands(program: Command): void {
   const d = defaultCausalDesignOptions;
   const design = program.command("design").description("design sessions from models");
+  registerTuningCommand(design);
   design
     .command("causal")
     .description(

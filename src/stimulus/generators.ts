@@ -1,4 +1,5 @@
 import type { RgbImage } from "./image.js";
+import { blankImage as blank, drawGrating, paintDisc, type Disc } from "./parametric.js";
 import { Random } from "./random.js";
 
 export type GeneratorName = "gratings" | "noise" | "dots";
@@ -38,26 +39,13 @@ export function generateWithParameters(
   return out;
 }
 
-function blank(size: number, grey = 128): RgbImage {
-  return { width: size, height: size, pixels0to255: new Uint8Array(size * size * 3).fill(grey) };
-}
-
 function grating(size: number, rng: Random): { image: RgbImage; params: GeneratorParameters } {
-  const img = blank(size);
   const theta = rng.next() * Math.PI;
   const cyclesPerImage = 1 + rng.next() * 7;
   const phase = rng.next() * 2 * Math.PI;
   const contrast = 0.3 + 0.7 * rng.next();
   const colour = [0.5 + rng.next() / 2, 0.5 + rng.next() / 2, 0.5 + rng.next() / 2];
-  const c = Math.cos(theta);
-  const s = Math.sin(theta);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const u = (x * c + y * s) / size;
-      const v = Math.sin(2 * Math.PI * cyclesPerImage * u + phase) * contrast;
-      for (let ch = 0; ch < 3; ch++) img.pixels0to255[(y * size + x) * 3 + ch] = clamp255(128 + 127 * v * colour[ch]!);
-    }
-  }
+  const img = drawGrating(size, theta, cyclesPerImage, phase, contrast, colour);
   const orientationDeg = (theta * 180) / Math.PI;
   return { image: img, params: { generator: "gratings", orientationDeg, cyclesPerImage, phaseRad: phase, contrast } };
 }
@@ -90,11 +78,8 @@ function dots(size: number, rng: Random): { image: RgbImage; params: GeneratorPa
     sumX += cx;
     sumY += cy;
     sumR += r;
-    const rgb = [rng.int(256), rng.int(256), rng.int(256)];
-    for (let y = Math.max(0, Math.floor(cy - r)); y < Math.min(size, Math.ceil(cy + r)); y++)
-      for (let x = Math.max(0, Math.floor(cx - r)); x < Math.min(size, Math.ceil(cx + r)); x++)
-        if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r)
-          for (let ch = 0; ch < 3; ch++) img.pixels0to255[(y * size + x) * 3 + ch] = rgb[ch]!;
+    const disc: Disc = { cx, cy, r, rgb: [rng.int(256), rng.int(256), rng.int(256)] };
+    paintDisc(img, disc, true);
   }
   const centroidX = sumX / n / size;
   const centroidY = sumY / n / size;
@@ -113,8 +98,4 @@ export function gaudy(image: RgbImage): RgbImage {
   for (let i = 0; i < n; i++)
     for (let ch = 0; ch < 3; ch++) out[i * 3 + ch] = image.pixels0to255[i * 3 + ch]! > means[ch]! ? 255 : 0;
   return { width: image.width, height: image.height, pixels0to255: out };
-}
-
-function clamp255(v: number): number {
-  return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
 }

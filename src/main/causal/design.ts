@@ -134,7 +134,8 @@ class Reservoir {
   }
 }
 
-async function predictAllOf(model: DesignModel["model"], images: readonly RgbImage[]): Promise<Float32Array[]> {
+/** Every unit's prediction for each image, in batches of 32. */
+export async function predictAllOf(model: DesignModel["model"], images: readonly RgbImage[]): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (let start = 0; start < images.length; start += 32) {
     const x = imagesToTensor(images.slice(start, start + 32));

@@ -15,7 +15,7 @@ import {
 import { unitRaster, type UnitRaster } from "./raster.js";
 import { unitReliabilities, type UnitReliability } from "./reliability.js";
 import { loadSessionCounts, type SessionCounts } from "./session-counts.js";
-import { tuningCurves, type TuningCurve } from "./tuning.js";
+import { sweepParameters, tuningCurves, type TuningCurve } from "./tuning.js";
 
 export * from "./aggregate.js";
 export * from "./learning-curve.js";
@@ -107,7 +107,7 @@ export class SessionReview {
   tuning(rule: CountingRule = defaultCounting): TuningCurve[] {
     return derived(this.e, `tuning:${ruleKey(rule)}`, () => {
       const shas = [...new Set(this.e.data.presentations.map((p) => p.sha256))];
-      return tuningCurves(this.e.data, this.store.stimulusInfo(shas), rule);
+      return tuningCurves(this.e.data, this.store.stimulusInfo(shas), rule, 8, sweepParameters(this.store.db, shas));
     });
   }
 }

@@ -5,6 +5,7 @@
  * position, ...), counting presentations by the same rule as every other mean. Noise has no axis: its
  * draws depend on the picture's size, which a campaign may have changed after generating it.
  */
+import type Database from "better-sqlite3";
 import { generateWithParameters, type GeneratorName, type GeneratorParameters } from "../../stimulus/index.js";
 import { isCounted, meanSem, type CountingRule } from "./aggregate.js";
 import { summedResponse, type SessionCounts } from "./session-counts.js";
@@ -34,6 +35,12 @@ export const tuningAxes: TuningAxis[] = [
     generator: "dots",
     parameter: "eccentricity",
     label: "position (distance of the dots from the centre)",
+    unit: "fraction of image",
+  },
+  {
+    generator: "dots",
+    parameter: "centroidY",
+    label: "position (vertical centre of the dots)",
     unit: "fraction of image",
   },
   { generator: "dots", parameter: "dots", label: "number of dots", unit: "" },
@@ -77,18 +84,57 @@ export function parametersOfOrigin(
   return list[index];
 }
 
+/** The parameters a tuning sweep varies (`design tuning`): its axes; the others are held fixed. */
+export const sweepAxes: Record<string, readonly string[]> = {
+  "orientation-frequency": ["orientationDeg", "cyclesPerImage"],
+  "dot-size": ["meanRadius"],
+  "dot-location": ["centroidX", "centroidY", "eccentricity"],
+  "dot-number": ["dots"],
+};
+
+export interface SweptImage {
+  params: GeneratorParameters;
+  /** The sweeps that showed this picture (a centred dot can be in the size and the location sweep). */
+  sweeps: string[];
+}
+
+/**
+ * The parameters `design tuning` stored with its sweep images (tuning_images), by stimulus hash: a
+ * sweep's pictures are not replayed from a seed but drawn from these parameters.
+ */
+export function sweepParameters(db: Database.Database, shas: readonly string[]): Map<string, SweptImage> {
+  const stmt = db.prepare("SELECT params_json AS p, sweep FROM tuning_images WHERE stimulus_sha256 = ?");
+  const out = new Map<string, SweptImage>();
+  for (const sha of shas) {
+    const rows = stmt.all(sha) as { p: string; sweep: string }[];
+    if (rows.length > 0)
+      out.set(sha, {
+        params: JSON.parse(rows[0]!.p) as GeneratorParameters,
+        sweeps: [...new Set(rows.map((r) => r.sweep))],
+      });
+  }
+  return out;
+}
+
+/**
+ * `swept`: parameters stored with sweep images (sweepParameters); a sweep image counts on the axes its
+ * sweep varies only. An axis whose values all come from sweeps has one point per swept value, not bins.
+ */
 export function tuningCurves(
   data: SessionCounts,
   stimuli: Map<string, { origin: string | null; width: number }>,
   rule: CountingRule,
   binsPerAxis = 8,
+  swept: Map<string, SweptImage> = new Map(),
 ): TuningCurve[] {
   const cache = new Map<string, GeneratorParameters[]>();
   const params = new Map<string, GeneratorParameters>();
   for (const p of data.presentations) {
     if (params.has(p.sha256)) continue;
     const meta = stimuli.get(p.sha256);
-    const found = meta === undefined ? undefined : parametersOfOrigin(meta.origin, meta.width, cache);
+    const found =
+      swept.get(p.sha256)?.params ??
+      (meta === undefined ? undefined : parametersOfOrigin(meta.origin, meta.width, cache));
     if (found !== undefined) params.set(p.sha256, found);
   }
   const curves: TuningCurve[] = [];
@@ -96,18 +142,30 @@ export function tuningCurves(
     const values = new Map<string, number>();
     for (const [sha, prm] of params) {
       if (prm.generator !== axis.generator) continue;
+      const sweeps = swept.get(sha)?.sweeps;
+      if (sweeps !== undefined && !sweeps.some((s) => (sweepAxes[s] ?? []).includes(axis.parameter))) continue;
       const v = (prm as unknown as Record<string, number>)[axis.parameter];
       if (typeof v === "number" && Number.isFinite(v)) values.set(sha, v);
     }
     if (values.size < 3) continue;
     const all = [...values.values()];
-    const lo = axis.period !== undefined ? 0 : Math.min(...all);
-    const hi = axis.period !== undefined ? axis.period : Math.max(...all);
-    const distinct = new Set(all).size;
-    const nBins = Math.max(1, Math.min(binsPerAxis, distinct));
-    const width = hi > lo ? (hi - lo) / nBins : 1;
-    const binOf = (v: number): number => Math.min(nBins - 1, Math.max(0, Math.floor((v - lo) / width)));
-    const x = Array.from({ length: nBins }, (_, b) => lo + (b + 0.5) * width);
+    const distinctValues = [...new Set(all)].sort((a, b) => a - b);
+    // One value is no axis (a sweep's contrast, say).
+    if (distinctValues.length < 2) continue;
+    let x: number[];
+    let binOf: (v: number) => number;
+    if ([...values.keys()].every((sha) => swept.has(sha)) && distinctValues.length <= 64) {
+      x = distinctValues;
+      const index = new Map(distinctValues.map((v, i) => [v, i]));
+      binOf = (v) => index.get(v)!;
+    } else {
+      const lo = axis.period !== undefined ? 0 : Math.min(...all);
+      const hi = axis.period !== undefined ? axis.period : Math.max(...all);
+      const nBins = Math.max(1, Math.min(binsPerAxis, distinctValues.length));
+      const width = hi > lo ? (hi - lo) / nBins : 1;
+      binOf = (v) => Math.min(nBins - 1, Math.max(0, Math.floor((v - lo) / width)));
+      x = Array.from({ length: nBins }, (_, b) => lo + (b + 0.5) * width);
+    }
     const samples: number[][][] = data.units.map(() => x.map(() => []));
     data.presentations.forEach((p, j) => {
       const v = values.get(p.sha256);
