@@ -1,27 +1,33 @@
 /** `cortexloop serve`'s tech view flags, through the real command: what it refuses, and what it then serves. */
 import { afterAll, describe, expect, it } from "vitest";
 import { execFile, spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { repoRoot, tempDir } from "../helpers/tmp.js";
 
 const cli = join(repoRoot, "bin", "cortexloop.js");
-const hasRenderer = existsSync(join(repoRoot, "dist-renderer", "index.html"));
 const tmp = tempDir("cortexloop-serve-flags-");
 afterAll(() => tmp.cleanup());
+// serve needs a built renderer to start; these tests only speak to its API, so a stub page does.
+const rendererDir = join(tmp.dir, "renderer");
+mkdirSync(rendererDir);
+writeFileSync(join(rendererDir, "index.html"), "<!doctype html><title>stub</title>");
 
 async function refused(args: string[]): Promise<string> {
   try {
-    await promisify(execFile)(process.execPath, [cli, "serve", ...args], { cwd: repoRoot, timeout: 60_000 });
+    await promisify(execFile)(process.execPath, [cli, "serve", "--renderer-dir", rendererDir, ...args], {
+      cwd: repoRoot,
+      timeout: 60_000,
+    });
   } catch (err) {
     return (err as { stderr: string }).stderr;
   }
   throw new Error("serve started");
 }
 
-describe.skipIf(!hasRenderer)("cortexloop serve --rig / --protocols / --allow-runs", () => {
+describe("cortexloop serve --rig / --protocols / --allow-runs", () => {
   it("refuses a rig file that does not parse and a protocols folder that is not there, starting nothing", async () => {
     const db = join(tmp.dir, "a.db");
     const rig = join(tmp.dir, "bad-rig.json");
@@ -33,10 +39,14 @@ describe.skipIf(!hasRenderer)("cortexloop serve --rig / --protocols / --allow-ru
 
   it("with --allow-runs makes a new database and says runs are allowed over the API", async () => {
     const db = join(tmp.dir, "new.db");
-    const child = spawn(process.execPath, [cli, "serve", "--db", db, "--allow-runs", "--protocols", tmp.dir], {
-      cwd: repoRoot,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [cli, "serve", "--renderer-dir", rendererDir, "--db", db, "--allow-runs", "--protocols", tmp.dir],
+      {
+        cwd: repoRoot,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     try {
       const url = await new Promise<string>((resolve, reject) => {
         createInterface({ input: child.stdout! }).once("line", resolve);
