@@ -21,7 +21,8 @@ export type View = (typeof viewIds)[number];
 
 export type SortDir = "asc" | "desc";
 export type SessionSortKey = "date" | "name" | "protocol" | "rig" | "faults" | "presentations";
-export type HeatmapOrder = "shown" | "population" | "unit";
+/** Images by first presentation, by the measured response (all units, or one), or by a model's prediction. */
+export type HeatmapOrder = "shown" | "population" | "unit" | "prediction" | "unit-prediction";
 
 export interface SessionFilters {
   sort: SessionSortKey;
@@ -71,7 +72,7 @@ export const defaultRoute: Route = {
 };
 
 const sessionSortKeys: readonly SessionSortKey[] = ["date", "name", "protocol", "rig", "faults", "presentations"];
-const heatmapOrders: readonly HeatmapOrder[] = ["shown", "population", "unit"];
+const heatmapOrders: readonly HeatmapOrder[] = ["shown", "population", "unit", "prediction", "unit-prediction"];
 
 function positiveInt(v: string | null): number | null {
   if (v === null || !/^\d{1,9}$/.test(v)) return null;

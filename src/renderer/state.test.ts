@@ -63,9 +63,14 @@ describe("routes", () => {
       { ...initialState, sessionId: 4, tab: "faults" as const, faultCode: "heartbeat-lost" },
       { ...initialState, sessionId: 4, tab: "models" as const, modelId: 9 },
       { ...initialState, sessionId: 4, tab: "responses" as const, heatmapOrder: "unit" as const, unitId: 3 },
+      { ...initialState, sessionId: 4, tab: "responses" as const, heatmapOrder: "prediction" as const, modelId: 12 },
+      { ...initialState, sessionId: 4, tab: "responses" as const, heatmapOrder: "unit-prediction" as const, unitId: 3 },
     ];
     for (const s of states) expect(parseRoute(formatRoute(s))).toEqual(s);
     expect(formatRoute({ ...initialState, sessionId: 4, tab: "unit", unitId: 17 })).toBe("#/session/4/unit?unit=17");
+    expect(formatRoute({ ...initialState, sessionId: 4, tab: "responses", heatmapOrder: "prediction" })).toBe(
+      "#/session/4/responses?order=prediction",
+    );
   });
 
   it("fall back to defaults on anything malformed", () => {

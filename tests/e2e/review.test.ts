@@ -16,6 +16,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { startServer, type RunningServer } from "../../src/main/api/server.js";
 import { SessionStore } from "../../src/main/store/index.js";
 import { runCampaignCommand, type CampaignFlags } from "../../src/main/cli-campaign.js";
+import { predictStoredStimuli } from "../../src/main/jobs/predict-stored.js";
 import { sharedDir } from "../../src/main/paths.js";
 import { writeIncompleteSession } from "../helpers/incomplete-session.js";
 import { repoRoot, tempDir } from "../helpers/tmp.js";
@@ -308,6 +309,71 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
     await expect.poll(() => images.getAttribute("data-first")).not.toBe(firstByPopulation);
     await page.getByTestId("heatmap-order").selectOption("population");
     await shot("04-responses.png");
+  });
+
+  it("responses ordered by a model's prediction: the page's image order is the stored model's", async () => {
+    // The demo session's only model version has no weights: the option is disabled and says why.
+    await page.goto(`${server.url}/#/session/${sessionId}/responses`);
+    const unavailable = page.getByTestId("prediction-unavailable");
+    await unavailable.waitFor();
+    expect(await unavailable.textContent()).toMatch(/Model version \d+ has no weights stored/);
+    const option = page.locator('[data-testid="heatmap-order"] option[value="prediction"]');
+    expect(await option.isDisabled()).toBe(true);
+    expect(await option.textContent()).toMatch(/unavailable, Model version \d+ has no weights stored/);
+
+    // A campaign session (gabor-small front end): its newest retrain predicts it.
+    const session = campaignIds[0]!;
+    const newest = store
+      .listModelVersions()
+      .filter((v) => v.kind === "deep-ensemble" && v.sessionIds.includes(session))
+      .at(-1)!;
+    await page.goto(`${server.url}/#/session/${session}/responses`);
+    await expect.poll(() => option.isEnabled(), { timeout: 60_000 }).toBe(true);
+    expect(await option.textContent()).toBe(`model prediction (version ${newest.id})`);
+    await page.getByTestId("heatmap-order").selectOption("prediction");
+    await expect.poll(() => page.url()).toContain("order=prediction");
+    const images = page.getByTestId("image-heatmap");
+    await expect.poll(() => images.getAttribute("data-order")).toBe("prediction");
+    // The store's predictions, computed here: images by the mean over units of each unit's standardized prediction.
+    const stored = await predictStoredStimuli(store, { modelVersionId: newest.id, sessionId: session });
+    const rows = stored.byUnit.filter((r): r is number[] => r !== null);
+    expect(rows.length).toBe(6);
+    const z = rows.map((r) => {
+      const mean = r.reduce((a, b) => a + b, 0) / r.length;
+      const sd = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / r.length);
+      return r.map((v) => (v - mean) / sd);
+    });
+    const score = stored.stimuli.map((_, i) => z.reduce((a, r) => a + r[i]!, 0) / z.length);
+    const expected = stored.stimuli
+      .map((sha, i) => ({ sha, i }))
+      .sort((a, b) => score[b.i]! - score[a.i]! || a.i - b.i)
+      .map((x) => x.sha.slice(0, 12));
+    expect((await images.getAttribute("data-images"))!.split(" ")).toEqual(expected);
+    expect(await images.getAttribute("data-first")).not.toBe(stored.stimuli[0]);
+    const predicted = page.getByTestId("predicted-heatmap");
+    await predicted.waitFor();
+    expect(await predicted.getAttribute("data-columns")).toBe(String(stored.stimuli.length));
+    expect(await painted('[data-testid="predicted-heatmap"] canvas')).toBeGreaterThan(0.5);
+    expect(await images.textContent()).toMatch(
+      new RegExp(`model version ${newest.id} \\(.*\\), readout session-${session}, .*no presentations counted`),
+    );
+    expect(await images.textContent()).toMatch(/\d+ of \d+ presentations counted/);
+    // One unit's prediction orders by that unit alone; the route keeps the order over a reload.
+    await page.getByTestId("heatmap-order").selectOption("unit-prediction");
+    const unit = store.units(session)[2]!;
+    await page.getByTestId("unit-picker").selectOption(String(unit.id));
+    await expect.poll(() => page.url()).toContain(`unit=${unit.id}`);
+    const row = stored.byUnit[2]!;
+    const byUnit = stored.stimuli
+      .map((sha, i) => ({ sha, i }))
+      .sort((a, b) => row[b.i]! - row[a.i]! || a.i - b.i)
+      .map((x) => x.sha.slice(0, 12));
+    await expect.poll(async () => (await images.getAttribute("data-images"))!.split(" ")).toEqual(byUnit);
+    await page.reload();
+    await expect.poll(() => images.getAttribute("data-order"), { timeout: 60_000 }).toBe("unit-prediction");
+    expect((await images.getAttribute("data-images"))!.split(" ")).toEqual(byUnit);
+    await page.getByTestId("heatmap-order").selectOption("prediction");
+    await shot("04b-responses-by-prediction.png");
   });
 
   it("unit: raster, PSTH, ranked responses with s.e.m. and the image on hover; reload and Back keep it", async () => {

@@ -4,6 +4,7 @@ import type { HeatmapOrder } from "../route.js";
 import { Figure } from "../Figure.js";
 import { formatNumber, rampColor } from "../format.js";
 import { hatch, labelWidth, prepareCanvas, useWidth } from "./canvas.js";
+import { predictionScores, predictionText, type AvailablePrediction } from "./prediction-order.js";
 
 const rowPx = 14;
 
@@ -89,10 +90,19 @@ export function PresentationHeatmap({ data, fileName }: { data: UnitResponses; f
   );
 }
 
-/** Column order of the units × images heatmap. */
-export function imageOrder(data: UnitResponses, order: HeatmapOrder, unitIndex: number): number[] {
+/** Column order of the units × images heatmap; prediction orders fall back to the population's without a prediction. */
+export function imageOrder(
+  data: UnitResponses,
+  order: HeatmapOrder,
+  unitIndex: number,
+  prediction?: AvailablePrediction,
+): number[] {
   const idx = data.stimuli.map((_, j) => j);
   if (order === "shown") return idx;
+  if ((order === "prediction" || order === "unit-prediction") && prediction !== undefined) {
+    const predicted = predictionScores(data, prediction, order, unitIndex);
+    return idx.sort((a, b) => predicted[b]! - predicted[a]! || a - b);
+  }
   const score = (j: number): number => {
     const s = data.stimuli[j]!;
     if (order === "unit") return s.meanByUnit[unitIndex] ?? Number.NEGATIVE_INFINITY;
@@ -122,18 +132,22 @@ export function ImageHeatmap({
   order,
   unitIndex,
   fileName,
+  prediction,
 }: {
   data: UnitResponses;
   order: HeatmapOrder;
   unitIndex: number;
   fileName: string;
+  /** The model's predictions, when the order is by prediction (without one, the population's response orders). */
+  prediction?: AvailablePrediction;
 }) {
   const canvasRef = useRef<HTMLCanvasElement | null>(null);
   const boxRef = useRef<HTMLDivElement | null>(null);
   const width = useWidth(boxRef);
   const [hover, setHover] = useState("");
   const labelPx = useMemo(() => labelWidth(data.units.map((u) => u.label)), [data]);
-  const columns = useMemo(() => imageOrder(data, order, unitIndex), [data, order, unitIndex]);
+  const columns = useMemo(() => imageOrder(data, order, unitIndex, prediction), [data, order, unitIndex, prediction]);
+  const byUnit = order === "unit" || order === "unit-prediction";
   const maxes = useMemo(() => data.units.map((_, u) => unitMax(data, u)), [data]);
   const nUnits = data.units.length;
   const height = Math.max(1, nUnits) * rowPx;
@@ -145,7 +159,7 @@ export function ImageHeatmap({
     if (ctx === null) return;
     const cellW = Math.max(1, width - labelPx) / Math.max(1, columns.length);
     data.units.forEach((u, i) => {
-      ctx.fillStyle = i === unitIndex && order === "unit" ? "#2457c5" : "#333";
+      ctx.fillStyle = i === unitIndex && byUnit ? "#2457c5" : "#333";
       ctx.fillText(u.label, 2, i * rowPx + rowPx / 2);
       columns.forEach((j, c) => {
         const m = data.stimuli[j]!.meanByUnit[i];
@@ -153,7 +167,7 @@ export function ImageHeatmap({
         ctx.fillRect(labelPx + c * cellW, i * rowPx, Math.ceil(cellW), rowPx - 1);
       });
     });
-  }, [data, width, height, labelPx, columns, maxes, unitIndex, order]);
+  }, [data, width, height, labelPx, columns, maxes, unitIndex, byUnit]);
 
   const onMove = (e: React.MouseEvent<HTMLCanvasElement>): void => {
     const rect = e.currentTarget.getBoundingClientRect();
@@ -168,19 +182,32 @@ export function ImageHeatmap({
         (s.incomplete > 0 ? ` · ${s.incomplete} incomplete excluded` : ""),
     );
   };
+  const unitLabel = data.units[unitIndex]?.label ?? "";
+  const predicted = (order === "prediction" || order === "unit-prediction") && prediction !== undefined;
   const how =
     order === "shown"
       ? "in order of first presentation"
       : order === "unit"
-        ? `by unit ${data.units[unitIndex]?.label ?? ""}'s response`
-        : "by the population's mean response";
+        ? `by unit ${unitLabel}'s response`
+        : predicted && order === "unit-prediction"
+          ? `by unit ${unitLabel}'s predicted response, ${predictionText(prediction)}`
+          : predicted
+            ? `by the mean over units of the predicted response (each unit standardized over the images), ` +
+              predictionText(prediction)
+            : "by the population's mean response";
   return (
     <Figure
       title="Units × images"
       note={`mean spikes per image (each unit scaled to its own maximum), images ${how} · ${data.counting.text}`}
       fileName={fileName}
       testId="image-heatmap"
-      attrs={{ rows: nUnits, columns: columns.length, order, first: data.stimuli[columns[0] ?? 0]?.sha256 ?? "" }}
+      attrs={{
+        rows: nUnits,
+        columns: columns.length,
+        order: predicted || !(order === "prediction" || order === "unit-prediction") ? order : "population",
+        first: data.stimuli[columns[0] ?? 0]?.sha256 ?? "",
+        images: columns.map((j) => data.stimuli[j]!.sha256.slice(0, 12)).join(" "),
+      }}
     >
       <div ref={boxRef} className="heatmap-box">
         <canvas
