@@ -7,6 +7,7 @@ import { sessionTabs, type Dispatched, type ReviewState } from "./state.js";
 import { Status } from "./Status.js";
 import { FaultsTab } from "./tabs/FaultsTab.js";
 import { ModelsTab } from "./tabs/ModelsTab.js";
+import { CausalTab, causalTabReason } from "./tabs/CausalTab.js";
 import { Overview } from "./tabs/Overview.js";
 import { PresentationsTab } from "./tabs/PresentationsTab.js";
 import { ResponsesTab } from "./tabs/ResponsesTab.js";
@@ -46,6 +47,7 @@ export function SessionView({ state, dispatch }: { state: ReviewState; dispatch:
                 className={state.tab === t.id ? "tab active" : "tab"}
                 onClick={() => dispatch({ action: "selectTab", payload: t.id })}
                 data-testid={`tab-${t.id}`}
+                {...(t.id === "causal" ? causalTabReason(detail.value) : {})}
               >
                 {t.label}
                 {t.id === "faults" && detail.value.faults > 0 ? (
@@ -79,6 +81,8 @@ function TabBody(props: TabProps) {
       return <FaultsTab {...props} />;
     case "models":
       return <ModelsTab {...props} />;
+    case "causal":
+      return <CausalTab {...props} />;
     case "export":
       return <ExportPanel sessionId={props.id} sessionName={props.detail.name} state={props.detail.state} />;
   }

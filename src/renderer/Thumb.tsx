@@ -5,7 +5,7 @@ import { useCortexloop } from "./api.js";
 // Stimuli are immutable (stored by hash), so one fetch per hash serves every row that shows it.
 const cache = new Map<string, Promise<string | null>>();
 
-function loadThumb(api: CortexloopApi, sha256: string): Promise<string | null> {
+export function loadThumb(api: CortexloopApi, sha256: string): Promise<string | null> {
   let p = cache.get(sha256);
   if (p === undefined) {
     p = api.stimulus({ sha256 }).then(

@@ -63,9 +63,9 @@ async function svgToPng(svg: { text: string; width: number; height: number }, sc
   return canvasToPng(canvas);
 }
 
-/** The figure's main drawing: its first chart SVG (recharts), else its first canvas. */
+/** The figure's main drawing: its first chart SVG (recharts' or its own svg.figure-surface), else a canvas. */
 function drawingOf(root: HTMLElement): { svg?: SVGSVGElement; canvas?: HTMLCanvasElement } {
-  const svg = root.querySelector<SVGSVGElement>("svg.recharts-surface");
+  const svg = root.querySelector<SVGSVGElement>("svg.recharts-surface, svg.figure-surface");
   if (svg !== null) return { svg };
   const canvas = root.querySelector<HTMLCanvasElement>("canvas");
   return canvas === null ? {} : { canvas };

@@ -11,6 +11,7 @@ export const tabIds = [
   "presentations",
   "faults",
   "models",
+  "causal",
   "export",
 ] as const;
 export type SessionTab = (typeof tabIds)[number];

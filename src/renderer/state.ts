@@ -24,6 +24,7 @@ export const sessionTabs: { id: SessionTab; label: string }[] = [
   { id: "presentations", label: "Presentations" },
   { id: "faults", label: "Faults" },
   { id: "models", label: "Models" },
+  { id: "causal", label: "Causal" },
   { id: "export", label: "Export" },
 ];
 

@@ -1,0 +1,58 @@
+/** Names, colours and number formats the causal panel's table, charts and gallery share. */
+import type { CausalKind } from "../../main/api/contract.js";
+
+/** The kinds in the paper's order: tested kinds first, then the images they are compared with. */
+export const causalKindOrder: readonly CausalKind[] = [
+  "maximizing-synthesized",
+  "maximizing-normal",
+  "adversarial-plus",
+  "adversarial-minus",
+  "smooth-minus",
+  "random-smoothed",
+  "adversarial-base",
+  "smooth-base",
+  "random-normal",
+];
+
+const labels: Record<CausalKind, string> = {
+  "maximizing-synthesized": "maximizing synthesized",
+  "maximizing-normal": "maximizing normal",
+  "adversarial-plus": "adversarial +",
+  "adversarial-minus": "adversarial −",
+  "smooth-minus": "smooth −",
+  "random-smoothed": "random smoothing",
+  "adversarial-base": "adversarial base",
+  "smooth-base": "smoothing base",
+  "random-normal": "random normal",
+};
+
+const colors: Record<CausalKind, string> = {
+  "maximizing-synthesized": "#b5520b",
+  "maximizing-normal": "#d99a2b",
+  "adversarial-plus": "#1f7a4d",
+  "adversarial-minus": "#7a3fb0",
+  "smooth-minus": "#2563a8",
+  "random-smoothed": "#8a94a0",
+  "adversarial-base": "#4d5560",
+  "smooth-base": "#4d5560",
+  "random-normal": "#4d5560",
+};
+
+export function kindLabel(kind: CausalKind): string {
+  return labels[kind] ?? kind;
+}
+
+export function kindColor(kind: CausalKind): string {
+  return colors[kind] ?? "#4d5560";
+}
+
+/** `mean ± s.e.` with one decimal, as `cortexloop analyze causal` prints it; — where undefined. */
+export function formatChange(mean: number | null, se: number | null): string {
+  if (mean === null) return "—";
+  return se === null ? mean.toFixed(1) : `${mean.toFixed(1)} ± ${se.toFixed(1)}`;
+}
+
+export function formatP(p: number | null): string {
+  if (p === null) return "—";
+  return p < 0.001 ? "<0.001" : p.toFixed(3);
+}

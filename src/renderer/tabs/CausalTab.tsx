@@ -1,0 +1,159 @@
+/**
+ * The causal test of a session (issue 20, Cowley et al. 2023 Fig. 2): per kind of designed image the measured %Δr
+ * (mean ± s.e. over units, sign-flip permutation p) next to the model's predicted %Δr, measured against predicted
+ * per unit and kind, and every image the session showed with its unit, kind, base image and responses.
+ */
+import type { CausalKindRow, CausalUnitRow, SessionDetail } from "../../main/api/contract.js";
+import { useApi } from "../api.js";
+import { CausalKindChart, CausalScatter } from "../charts/CausalCharts.js";
+import { CausalGallery } from "../charts/CausalGallery.js";
+import { formatChange, formatP, kindLabel } from "../charts/causal-format.js";
+import type { TabProps } from "../controls.js";
+import { formatDate, formatNumber } from "../format.js";
+import { Status } from "../Status.js";
+
+/** The tab button's state: disabled, with the reason as its tooltip, for a session without causal images. */
+export function causalTabReason(s: SessionDetail): { disabled?: boolean; title: string } {
+  if (s.causalImages > 0) return { title: `${s.causalImages} images of a causal design` };
+  return {
+    disabled: true,
+    title: "This session showed no images of a causal design (cortexloop design causal writes such a protocol).",
+  };
+}
+
+export function CausalTab({ id }: TabProps) {
+  const review = useApi("causal", { session: id }, String(id));
+  if (review.status !== "ok") return <Status state={review} what="the causal test" />;
+  const r = review.value;
+  if (!r.available)
+    return (
+      <p className="muted" data-testid="causal-none">
+        {r.message}
+      </p>
+    );
+  const base = `session-${id}-causal`;
+  const predictedIn =
+    r.scale === "compact"
+      ? "compact models' units"
+      : r.scale === "z-scored"
+        ? "the ensemble's z-scored units"
+        : "spikes in the count window";
+  return (
+    <>
+      <p className="muted" data-testid="causal-design">
+        Design {r.designId}
+        {r.modelVersionId !== null ? ` from model version ${r.modelVersionId}` : ""}, {formatDate(r.designedAt)}
+        {` · ${r.images.length} images shown · predictions in ${predictedIn} · ${r.counting.text}`}
+      </p>
+      {r.missingUnits.length > 0 && (
+        <p className="warn" data-testid="causal-missing">
+          Units of the design that this session did not record (left out): {r.missingUnits.join(", ")}.
+        </p>
+      )}
+      <h3>Measured against predicted, by kind</h3>
+      {r.summary.length === 0 ? (
+        <p className="muted">
+          No kind has both tested images and their comparison images among this session's recorded units.
+        </p>
+      ) : (
+        <KindTable rows={r.summary} />
+      )}
+      <div className="two-even">
+        {r.summary.length > 0 && <CausalKindChart rows={r.summary} fileName={`${base}-by-kind`} />}
+        {r.rows.length > 0 && <CausalScatter rows={r.rows} fileName={`${base}-measured-vs-predicted`} />}
+      </div>
+      {r.rows.length > 0 && (
+        <details>
+          <summary>Per unit and kind ({r.rows.length} rows)</summary>
+          <UnitTable rows={r.rows} />
+        </details>
+      )}
+      <h3>Images</h3>
+      <CausalGallery images={r.images} fileName={`${base}-images`} />
+    </>
+  );
+}
+
+function KindTable({ rows }: { rows: CausalKindRow[] }) {
+  return (
+    <table className="grid" data-testid="causal-table">
+      <thead>
+        <tr>
+          <th>Kind</th>
+          <th>Against</th>
+          <th className="num">Units</th>
+          <th className="num" title="100 (r − r_base) / r_base, mean ± s.e. over units">
+            Measured %Δr
+          </th>
+          <th className="num" title="sign-flip permutation test of the units' measured %Δr">
+            p
+          </th>
+          <th className="num" title="the model's predicted %Δr, mean ± s.e. over units">
+            Predicted %Δr
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((s) => (
+          <tr key={s.kind} data-testid={`causal-kind-${s.kind}`}>
+            <td>{kindLabel(s.kind)}</td>
+            <td>{s.against}</td>
+            <td className="num" data-testid="units">
+              {s.units}
+            </td>
+            <td className="num" data-testid="measured">
+              {formatChange(s.mean, s.se)}
+            </td>
+            <td className="num" data-testid="p">
+              {formatP(s.p)}
+            </td>
+            <td className="num" data-testid="predicted">
+              {formatChange(s.predictedMean, s.predictedSe)}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function UnitTable({ rows }: { rows: CausalUnitRow[] }) {
+  return (
+    <table className="grid" data-testid="causal-unit-table">
+      <thead>
+        <tr>
+          <th>Unit</th>
+          <th>Model</th>
+          <th>Kind</th>
+          <th className="num">Images</th>
+          <th className="num" title="mean response to the kind's images">
+            Measured
+          </th>
+          <th className="num" title="mean response to the images it is compared with">
+            Comparison
+          </th>
+          <th className="num">Measured %Δr</th>
+          <th className="num">Predicted %Δr</th>
+          <th className="num" title="label permutation test of the presentations' responses">
+            p
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={`${r.unit}|${r.kind}`}>
+            <td className="mono">{r.unit}</td>
+            <td>{r.source}</td>
+            <td>{kindLabel(r.kind)}</td>
+            <td className="num">{r.images}</td>
+            <td className="num">{formatNumber(r.measured)}</td>
+            <td className="num">{formatNumber(r.measuredBase)}</td>
+            <td className="num">{formatChange(r.measuredChange, null)}</td>
+            <td className="num">{formatChange(r.predictedChange, null)}</td>
+            <td className="num">{formatP(r.p)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
