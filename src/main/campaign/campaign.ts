@@ -29,8 +29,11 @@ import type { BankImage, ImageBank } from "./bank.js";
 import { sessionTrainingData, type SessionTrainingData } from "./dataset-from-session.js";
 import { pairedDifference } from "./paired.js";
 import type { CampaignRig } from "./rig.js";
+import type { TrainingProgressEvent } from "../api/live-contract.js";
 import type { CompactPoint, RetrainedEnsemble } from "./compact-step.js";
 import { readoutFirst, type ReadoutFirstPoint } from "./readout-first.js";
+import { decideProposal, getProposal, type DecisionVia } from "../store/proposals.js";
+import type { DesignedStep, StudyJournal } from "./study-journal.js";
 
 export type Selection = "active" | "random";
 
@@ -112,6 +115,15 @@ export interface CampaignOptions {
   approve?: (proposal: Proposal) => Promise<boolean>;
   /** Called after each retrain is stored: the compact-model step (compact-step.ts); its result joins the curve. */
   afterRetrain?: (e: RetrainedEnsemble) => Promise<CompactPoint | undefined>;
+  /**
+   * The study this campaign is (study-journal.ts): each step is written to the store as it is done, every
+   * proposal is stored with its decision, and a study that was stopped goes on from its last step.
+   */
+  journal?: StudyJournal;
+  /** Who answers `approve` (stored with each decision the hook does not store itself). Default "program". */
+  approvalVia?: DecisionVia;
+  /** The live view (campaign --serve): each retrain's validation checks, as they come; never awaited. */
+  live?: (event: TrainingProgressEvent) => void;
   log?: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -130,6 +142,8 @@ export interface Proposal {
   /** The protocol as written (what runs once approved) and every stimulus it shows (SHA-256). */
   protocolText: string;
   stimuli: string[];
+  /** The stored proposal (a study stores each one before asking); an approval hook decides this one. */
+  proposalId?: number;
 }
 
 /** Noise-free rates of simulated neurons on held-out pictures. */
@@ -379,6 +393,7 @@ export class Campaign {
     number: number,
     blocks: { name: string; hashes: string[]; repeats: number }[],
     description: string,
+    expected?: string,
   ): { file: string; loaded: LoadedProtocol } {
     const o = this.options;
     const name = `${arm.label} session ${number}`;
@@ -403,6 +418,12 @@ export class Campaign {
     const text = `${JSON.stringify(protocol, null, 2)}\n`;
     // The file must be one the experimenter could run as it is: validate before writing it.
     const loaded = parseProtocolText(file, text);
+    if (expected !== undefined && text !== expected)
+      throw new Error(
+        `Study ${o.journal?.name}: session ${number}'s protocol, built again from the image bank and the study's ` +
+          `settings, differs from the one designed before the stop (stored in ${o.store.file}); nothing more was ` +
+          `run and ${file} was not changed. Resume with the image bank and front end the study started with.`,
+      );
     writeFileSync(file, text);
     return { file, loaded };
   }
@@ -428,6 +449,7 @@ export class Campaign {
     await o.rig.prepare([...shas].flatMap((sha) => this.imageBySha.get(sha) ?? []));
     let lastQuarter = -1;
     const t0 = performance.now();
+    o.journal?.noteRecording(number, o.store.putProtocol(loaded.protocol.name, loaded.text), file);
     const result = await o.rig.run(
       o.store,
       loaded,
@@ -442,18 +464,20 @@ export class Campaign {
       o.signal,
     );
     if (result.state !== "completed") {
+      o.journal?.noteInterrupted(number, result.sessionId, { state: result.state, presented: result.presented });
       throw new Error(
         `Session ${number} (${result.uuid}) ended ${result.state} after ${result.presented}/${result.scheduled} ` +
           `presentations; it is kept in ${o.store.file}. The campaign stopped; look at \`cortexloop show ` +
-          `${result.sessionId}\` and rerun.`,
+          `${result.sessionId}\` and ` +
+          `${
+            o.journal === undefined
+              ? "rerun."
+              : `resume the study (\`cortexloop campaign --resume ${o.journal.study.id} --db ${o.store.file}\`).`
+          }`,
       );
     }
-    const data = await sessionTrainingData(o.store, result.sessionId, {
-      key: `session-${result.sessionId}`,
-      heldOut: new Set(this.testHashes),
-      features: this.storedFeatures,
-      seed: o.seed + number,
-    });
+    o.journal?.noteRecorded(number, result.sessionId, file);
+    const data = await this.trainingData(result.sessionId, number);
     this.log(
       `${arm.label}: session ${number} done in ${seconds(t0).toFixed(0)} s: ${result.presented} presented, ` +
         `${data.usedPresentations} with complete counts, ${result.faults} faults, ${data.unitNames.length} units`,
@@ -467,6 +491,100 @@ export class Campaign {
       presented: result.presented,
       data,
     };
+  }
+
+  private trainingData(sessionId: number, number: number): Promise<SessionTrainingData> {
+    return sessionTrainingData(this.options.store, sessionId, {
+      key: `session-${sessionId}`,
+      heldOut: new Set(this.testHashes),
+      features: this.storedFeatures,
+      seed: this.options.seed + number,
+    });
+  }
+
+  /** A session the study recorded before it was stopped: read back from the store, not recorded again. */
+  private async recordedBefore(
+    arm: ArmState,
+    number: number,
+    file: string,
+    sessionId: number,
+  ): Promise<CampaignSessionRecord> {
+    const o = this.options;
+    const row = o.store.findSession(sessionId)!;
+    const data = await this.trainingData(sessionId, number);
+    const presented = o.store.presentations(sessionId).length;
+    this.log(
+      `${arm.label}: session ${number} was recorded before the stop (session ${sessionId}, ${presented} presented, ` +
+        `${data.usedPresentations} with complete counts); not recorded again`,
+    );
+    return {
+      number,
+      sessionId,
+      uuid: row.uuid,
+      protocolFile: file,
+      state: o.store.sessionState(sessionId),
+      presented,
+      data,
+    };
+  }
+
+  /** Records session `number`, or reads it back if the study recorded it before it was stopped. */
+  private async record(
+    arm: ArmState,
+    number: number,
+    file: string,
+    loaded: LoadedProtocol,
+  ): Promise<CampaignSessionRecord> {
+    const done = this.options.journal?.recorded(number);
+    return done !== undefined
+      ? this.recordedBefore(arm, number, file, done.sessionId)
+      : this.runProtocol(arm, number, file, loaded);
+  }
+
+  /** The model version the study trained after this session before it was stopped, loaded again. */
+  private async retrainedBefore(arm: ArmState): Promise<TrainedModel | undefined> {
+    const o = this.options;
+    const after = arm.sessions[arm.sessions.length - 1]!.number;
+    const done = o.journal?.retrained(after);
+    if (done === undefined) return undefined;
+    const checkpoint = o.store.modelCheckpoint(done.modelVersionId);
+    if (checkpoint === undefined)
+      throw new Error(
+        `Study ${o.journal!.name}: model version ${done.modelVersionId} (after session ${after}) has no stored ` +
+          `weights; nothing more was run.`,
+      );
+    const bytes = new Uint8Array(checkpoint);
+    arm.modelVersionIds.push(done.modelVersionId);
+    const point = done.point;
+    arm.curve.push(point);
+    this.log(
+      `${arm.label}: the model after session ${after} was trained before the stop (model version ` +
+        `${done.modelVersionId}, held-out r²_ER median ${fmt(point.r2er)}); not trained again`,
+    );
+    await this.compactStep(arm, point, after);
+    const ensemble = loadEnsemble(bytes, `${arm.label} model version ${done.modelVersionId}`).ensemble;
+    return { ensemble, point, seconds: done.seconds, checkpoint: bytes };
+  }
+
+  /** The compact models of this retrain (once: a study that did them before a stop reads them back). */
+  private async compactStep(arm: ArmState, point: CurvePoint, after: number): Promise<void> {
+    const o = this.options;
+    const before = o.journal?.compact(after);
+    if (before !== undefined) {
+      point.compact = before;
+      return;
+    }
+    const compact = await o.afterRetrain?.({
+      label: arm.label,
+      afterSession: after,
+      modelVersionId: point.modelVersionId,
+      testHashes: this.testHashes,
+      signal: o.signal,
+    });
+    if (compact !== undefined) {
+      point.compact = compact;
+      o.journal?.noteCompact(after, compact);
+    }
   }
 
   /**
@@ -535,6 +653,17 @@ export class Campaign {
       seed: o.seed,
       signal: o.signal,
       onProgress: (p) => {
+        if (p.validation !== undefined)
+          o.live?.({
+            kind: "training",
+            label: arm.label,
+            afterSession: after,
+            cycle: p.cycle,
+            maxCycles: p.maxCycles,
+            loss: p.loss,
+            validationLoss: p.validationLoss ?? null,
+            validation: p.validation,
+          });
         if (p.validation !== undefined)
           this.log(
             `${arm.label}: training after session ${after}${warm ? " (continuing from the previous model)" : ""}: ` +
@@ -613,6 +742,7 @@ export class Campaign {
       ...(quick === undefined ? {} : { readoutFirst: quick }),
     };
     arm.curve.push(point);
+    o.journal?.noteRetrained({ afterSession: after, modelVersionId, point, seconds: trainSeconds });
     const how = pooled
       ? `${this.testHashes.length} test images × ${o.testRepeats} repeats × ${arm.sessions.length} session` +
         `${arm.sessions.length === 1 ? "" : "s"}, one readout pooled over the sessions`
@@ -628,14 +758,7 @@ export class Campaign {
         }, ${imagesShown} training images shown; trained ${result.cycles} cycles in
           ${trainSeconds.toFixed(1)} s; model version ${modelVersionId}`,
     );
-    const compact = await o.afterRetrain?.({
-      label: arm.label,
-      afterSession: after,
-      modelVersionId,
-      testHashes: this.testHashes,
-      signal: o.signal,
-    });
-    if (compact !== undefined) point.compact = compact;
+    await this.compactStep(arm, point, after);
     return { ensemble, point, seconds: trainSeconds, checkpoint };
   }
 
@@ -754,16 +877,38 @@ export class Campaign {
     return { picked: chosen.map((i) => pool[i]!), scored: pool.length };
   }
 
-  /** Designs session `number` (≥ 2) for an arm: stores its images, writes and validates its protocol. */
+  /** The candidates a study picked for a session before it was stopped, from the bank again. */
+  private pickedBefore(before: DesignedStep): BankImage[] {
+    const byId = new Map(this.plan.candidates.map((c) => [c.id, c]));
+    return before.picked.map((id) => {
+      const c = byId.get(id);
+      if (c === undefined)
+        throw new Error(
+          `Study ${this.options.journal?.name}: session ${before.number} showed candidate ${id}, which this image ` +
+            `bank does not hold; nothing more was run. Resume with the image bank the study started with ` +
+            `(--images-dir).`,
+        );
+      return c;
+    });
+  }
+
+  /**
+   * Designs session `number` (≥ 2) for an arm: stores its images, writes and validates its protocol. With
+   * `before` (a study designed it before it was stopped) the same images are taken again, not selected anew.
+   */
   private async design(
     arm: ArmState,
     ensemble: DeepEnsemble | undefined,
     number: number,
-  ): Promise<{ file: string; loaded: LoadedProtocol; scored: number; selectSeconds: number }> {
+    before?: DesignedStep,
+  ): Promise<{ file: string; loaded: LoadedProtocol; scored: number; selectSeconds: number; picked: string[] }> {
     const o = this.options;
     const t0 = performance.now();
-    const { picked, scored } = await this.select(arm, ensemble, this.plan.nActive, number);
-    const selectSeconds = seconds(t0);
+    const { picked, scored } =
+      before === undefined
+        ? await this.select(arm, ensemble, this.plan.nActive, number)
+        : { picked: this.pickedBefore(before), scored: before.scored };
+    const selectSeconds = before?.selectSeconds ?? seconds(t0);
     for (const p of picked) arm.used.add(p.id);
     const later = number - 2;
     const normal = this.plan.normal[later]!;
@@ -806,9 +951,12 @@ export class Campaign {
       `${arm.modelVersionIds[arm.modelVersionIds.length - 1]}: held-out test (${this.testHashes.length} images × ` +
       `${o.testRepeats}), ${how}, ${gaudyShas.length} gaudy versions of natural images, ${normalShas.length} ` +
       `natural images.`;
-    const { file, loaded } = this.protocolFor(arm, number, blocks, description);
-    this.log(`${arm.label}: wrote ${file}: ${description}`);
-    return { file, loaded, scored, selectSeconds };
+    const { file, loaded } = this.protocolFor(arm, number, blocks, description, before?.protocolText);
+    this.log(
+      `${arm.label}: ${before === undefined ? "wrote" : "designed before the stop, written again:"} ${file}: ` +
+        description,
+    );
+    return { file, loaded, scored, selectSeconds, picked: picked.map((p) => p.id) };
   }
 
   private newArm(selection: Selection, outDir: string, label: string): ArmState {
@@ -847,8 +995,8 @@ export class Campaign {
       ],
       description,
     );
-    arm.sessions.push(await this.runProtocol(arm, 1, file, loaded));
-    return this.retrain(arm);
+    arm.sessions.push(await this.record(arm, 1, file, loaded));
+    return (await this.retrainedBefore(arm)) ?? this.retrain(arm);
   }
 
   /** Sessions 2..K of an arm, starting from the model trained on what the arm has run so far. */
@@ -858,9 +1006,10 @@ export class Campaign {
     let proposedProtocolFile: string | undefined;
     for (let number = arm.sessions.length + 1; number <= o.sessions + ((o.proposeNext ?? true) ? 1 : 0); number++) {
       if (o.signal?.aborted) break;
-      const designed = await this.design(arm, current.ensemble, number);
+      const before = o.journal?.designed(number);
+      const designed = await this.design(arm, current.ensemble, number, before);
       current.ensemble?.dispose();
-      const turnaround: Turnaround = {
+      const turnaround: Turnaround = before?.turnaround ?? {
         afterSession: number - 1,
         retrainSeconds: current.seconds,
         scoreSelectSeconds: designed.selectSeconds,
@@ -868,14 +1017,26 @@ export class Campaign {
         candidatesScored: designed.scored,
       };
       arm.turnarounds.push(turnaround);
-      this.log(
-        `${arm.label}: turnaround after session ${number - 1}: retrain ${turnaround.retrainSeconds.toFixed(1)} s + ` +
-          `score ${designed.scored} candidates and select ${turnaround.scoreSelectSeconds.toFixed(1)} s = ` +
-          `${turnaround.totalSeconds.toFixed(1)} s`,
-      );
+      if (before === undefined) {
+        this.log(
+          `${arm.label}: turnaround after session ${number - 1}: retrain ${turnaround.retrainSeconds.toFixed(1)} s + ` +
+            `score ${designed.scored} candidates and select ${turnaround.scoreSelectSeconds.toFixed(1)} s = ` +
+            `${turnaround.totalSeconds.toFixed(1)} s`,
+        );
+        o.journal?.noteDesigned({
+          number,
+          file: designed.file,
+          protocolText: designed.loaded.text,
+          picked: designed.picked,
+          scored: designed.scored,
+          selectSeconds: designed.selectSeconds,
+          turnaround,
+        });
+      }
       if (number > o.sessions) {
         o.store.putProtocol(`${designed.loaded.protocol.name} (proposed)`, designed.loaded.text);
         proposedProtocolFile = designed.file;
+        o.journal?.noteFinished({ sessions: arm.sessions.length, proposedProtocolFile });
         this.log(
           `${arm.label}: proposed the next session, not run: ${designed.file} (run it with \`cortexloop run ` +
             `${designed.file} --db ${o.store.file}\` against \`cortexloop sim-rig --rig ` +
@@ -883,19 +1044,51 @@ export class Campaign {
         );
         return this.result(arm, proposedProtocolFile);
       }
-      if (o.approve !== undefined && !(await o.approve(this.proposal(arm, number, designed.file, designed.loaded)))) {
+      const approval = await this.approved(arm, number, designed.file, designed.loaded);
+      if (!approval.approved) {
         o.store.putProtocol(`${designed.loaded.protocol.name} (proposed)`, designed.loaded.text);
+        o.journal?.noteStopped(number, approval.proposalId);
         this.log(
           `${arm.label}: session ${number} was not approved; the campaign stops here. Its protocol is kept: ` +
             `${designed.file}`,
         );
         return this.result(arm, designed.file);
       }
-      arm.sessions.push(await this.runProtocol(arm, number, designed.file, designed.loaded));
-      current = await this.retrain(arm, current.checkpoint);
+      arm.sessions.push(await this.record(arm, number, designed.file, designed.loaded));
+      current = (await this.retrainedBefore(arm)) ?? (await this.retrain(arm, current.checkpoint));
     }
     current.ensemble?.dispose();
+    if (!o.signal?.aborted) o.journal?.noteFinished({ sessions: arm.sessions.length });
     return this.result(arm, proposedProtocolFile);
+  }
+
+  /**
+   * Asks `approve` about session `number` (every session runs when there is none). A study stores the
+   * proposal first and its decision after; one decided before a stop is not asked again.
+   */
+  private async approved(
+    arm: ArmState,
+    number: number,
+    file: string,
+    loaded: LoadedProtocol,
+  ): Promise<{ approved: boolean; proposalId?: number }> {
+    const o = this.options;
+    if (o.approve === undefined) return { approved: true };
+    const proposal = this.proposal(arm, number, file, loaded);
+    if (o.journal === undefined) return { approved: await o.approve(proposal) };
+    const stored = o.journal.proposal(proposal);
+    if (stored.decision !== null) {
+      this.log(
+        `${arm.label}: proposal ${stored.id} (session ${number}) was ${stored.decision.decision} before the stop ` +
+          `(${stored.decision.via}, ${stored.decision.decidedAt})`,
+      );
+      return { approved: stored.decision.decision === "approved", proposalId: stored.id };
+    }
+    const approved = await o.approve({ ...proposal, proposalId: stored.id });
+    // A hook that does not store its answer (the terminal, a program): the study stores it.
+    if (getProposal(o.store.db, stored.id)?.decision === null)
+      decideProposal(o.store.db, stored.id, approved ? "approved" : "declined", o.approvalVia ?? "program");
+    return { approved, proposalId: stored.id };
   }
 
   private proposal(arm: ArmState, number: number, file: string, loaded: LoadedProtocol): Proposal {

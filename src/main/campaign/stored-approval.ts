@@ -18,6 +18,8 @@ export interface StoredApprovalOptions {
   /** How often the store is read for a decision made elsewhere (the app, another process). */
   pollMs?: number;
   log?: (line: string) => void;
+  /** Told of each proposal when it starts waiting and when it is decided (the live view shows it). */
+  onProposal?: (row: ProposalRow) => void;
 }
 
 /**
@@ -46,16 +48,20 @@ export class StoredApproval {
   /** The campaign's approve hook. */
   readonly approve = async (p: Proposal): Promise<boolean> => {
     const log = this.options.log ?? (() => {});
-    const protocolId = this.store.putProtocol(`${p.label} session ${p.session} (proposed)`, p.protocolText);
-    const id = putProposal(this.store.db, {
-      campaign: p.label,
-      sessionNumber: p.session,
-      protocolId,
-      protocolFile: p.protocolFile,
-      modelVersionId: p.modelVersionId ?? null,
-      detail: { description: p.description, blocks: p.blocks, presentations: p.presentations, stimuli: p.stimuli },
-    });
+    // A study stores its proposals itself (and finds the one it was waiting on before a crash).
+    const id =
+      p.proposalId ??
+      putProposal(this.store.db, {
+        campaign: p.label,
+        sessionNumber: p.session,
+        protocolId: this.store.putProtocol(`${p.label} session ${p.session} (proposed)`, p.protocolText),
+        protocolFile: p.protocolFile,
+        modelVersionId: p.modelVersionId ?? null,
+        detail: { description: p.description, blocks: p.blocks, presentations: p.presentations, stimuli: p.stimuli },
+      });
     this.current = id;
+    const told = getProposal(this.store.db, id);
+    if (told !== undefined) this.options.onProposal?.(told);
     for (const line of describeProposal(p)) log(line);
     log(
       `proposal ${id} is waiting for approval` +
@@ -68,6 +74,7 @@ export class StoredApproval {
         const row = getProposal(this.store.db, id)!;
         if (row.decision !== null) {
           log(`proposal ${id} ${row.decision.decision} (${row.decision.via})`);
+          this.options.onProposal?.(row);
           return row.decision.decision === "approved";
         }
         await new Promise((r) => setTimeout(r, this.options.pollMs ?? 200));
