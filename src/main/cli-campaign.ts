@@ -11,6 +11,8 @@ import type { CampaignResult, CampaignRigKind, CurvePoint, Proposal, Selection, 
 import type { SimNeurons } from "./sim/sim-rig.js";
 import type { RgbImage } from "../stimulus/index.js";
 import { defaultDb } from "./paths.js";
+import { LiveHub } from "./live/hub.js";
+import { liveProposal, liveRetrained } from "./live/campaign-events.js";
 
 export interface CampaignFlags {
   sessions: string;
@@ -207,6 +209,8 @@ export async function runCampaignCommand(
   say(`neurons: ${population.description}`);
   const store = SessionStore.open(flags.db);
   let server: { close(): Promise<void> } | undefined;
+  // --serve: the live view's feed and controls (each session, each retrain, each proposal), pushed to the app.
+  const live = flags.serve === true ? new LiveHub({ log: say }) : undefined;
   try {
     const frontEndInput =
       flags.frontEndInput === undefined ? undefined : int("front-end-input", flags.frontEndInput, 16);
@@ -253,7 +257,7 @@ export async function runCampaignCommand(
     const { rigFromFile } = await import("./campaign/rig-file-rig.js");
     const rig =
       flags.rigFile !== undefined
-        ? rigFromFile({ file: resolve(flags.rigFile), countWindow, outDir, log: say })
+        ? rigFromFile({ file: resolve(flags.rigFile), countWindow, outDir, log: say, live: live?.runnerHooks })
         : await createCampaignRig({
             kind: rigKind,
             neurons: population.neurons,
@@ -262,6 +266,7 @@ export async function runCampaignCommand(
             countWindow,
             outDir,
             log: say,
+            live: live?.runnerHooks,
           });
     const rigText =
       flags.rigFile !== undefined
@@ -278,6 +283,7 @@ export async function runCampaignCommand(
       flags.serve === true
         ? new StoredApproval(store, {
             log: say,
+            onProposal: (row) => live?.publish(liveProposal(row)),
             terminal:
               flags.approve === true && process.stdin.isTTY === true
                 ? { input: process.stdin, output: process.stderr }
@@ -292,7 +298,7 @@ export async function runCampaignCommand(
         rendererDir: join(projectRoot, "dist-renderer"),
         port: 0,
         log: say,
-        context: { proposals: stored },
+        context: { proposals: stored, live },
       });
       server = running;
       say(`approve proposals in the app: ${running.openUrl}`);
@@ -337,25 +343,30 @@ export async function runCampaignCommand(
       proposeNext: flags.propose,
       approve: approve ?? stored?.approve ?? (flags.approve === true ? terminalApproval(say) : undefined),
       truth,
-      afterRetrain: compactOn
-        ? compactStep({
-            store,
-            frontEnd,
-            bank: [...bank.images, ...loaded.images.slice(bankSize + truthImages)].map((b) => ({
-              key: b.id,
-              pixels: b.image.pixels0to255,
-            })),
-            settings: {
-              ...flags.compactSettings,
-              ...(flags.compactSteps === undefined ? {} : { steps: int("compact-steps", flags.compactSteps, 0) }),
-            },
-            laterSteps:
-              flags.compactLaterSteps === undefined
-                ? undefined
-                : int("compact-later-steps", flags.compactLaterSteps, 0),
-            log: say,
-          })
-        : undefined,
+      afterRetrain: liveRetrained(
+        live?.publish,
+        store,
+        compactOn
+          ? compactStep({
+              store,
+              frontEnd,
+              bank: [...bank.images, ...loaded.images.slice(bankSize + truthImages)].map((b) => ({
+                key: b.id,
+                pixels: b.image.pixels0to255,
+              })),
+              settings: {
+                ...flags.compactSettings,
+                ...(flags.compactSteps === undefined ? {} : { steps: int("compact-steps", flags.compactSteps, 0) }),
+              },
+              laterSteps:
+                flags.compactLaterSteps === undefined
+                  ? undefined
+                  : int("compact-later-steps", flags.compactLaterSteps, 0),
+              log: say,
+            })
+          : undefined,
+      ),
+      live: live?.publish,
       log: say,
     });
     const results: CampaignResult[] = [];
@@ -397,6 +408,7 @@ export async function runCampaignCommand(
     frontEnd.dispose();
     return { results };
   } finally {
+    live?.flush();
     await server?.close();
     population.neurons.dispose?.();
     store.close();

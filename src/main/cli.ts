@@ -10,7 +10,9 @@ import { SimRig } from "./sim/sim-rig.js";
 import { realClock, replayProtocol, SessionRunner } from "./runner/index.js";
 import { SessionStore } from "./store/index.js";
 import { registerExportCommand } from "./cli-export.js";
-import { builtinProtocolsDir, defaultDb } from "./paths.js";
+import { builtinProtocolsDir, defaultDb, projectRoot } from "./paths.js";
+import { startServer } from "./api/server.js";
+import { LiveHub } from "./live/hub.js";
 import { registerSimRigCommand, simRigOptionsFrom } from "./cli-sim.js";
 import { registerServeCommand } from "./cli-serve.js";
 import { registerCampaignCommand } from "./cli-campaign.js";
@@ -67,6 +69,8 @@ interface RunFlags extends DisplayFlags {
   db: string;
   name?: string;
   printStored?: boolean;
+  /** Serve the app's live view of this session (and its pause / resume / stop) on loopback. */
+  serve?: boolean;
 }
 
 async function runSession(protocolFile: string, flags: RunFlags): Promise<number> {
@@ -96,7 +100,9 @@ async function runSession(protocolFile: string, flags: RunFlags): Promise<number
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const progress = progressReporter("presentations");
+  let live: Awaited<ReturnType<typeof serveLive>> | undefined;
   try {
+    if (flags.serve === true) live = await serveLive(store, flags.rendererDir);
     const checked = await display.check(rig);
     if (checked.refusal !== undefined) {
       say(checked.refusal);
@@ -114,6 +120,7 @@ async function runSession(protocolFile: string, flags: RunFlags): Promise<number
             for (const idx of batch.counts) process.stdout.write(`stored ${idx}\n`);
           }
         : undefined,
+      events: live?.hub.sink,
     });
     const result = await runner.run({
       protocol: loaded,
@@ -124,6 +131,7 @@ async function runSession(protocolFile: string, flags: RunFlags): Promise<number
       sessionName: flags.name,
       signal: abort.signal,
       display: checked.record,
+      control: live?.hub.control,
     });
     progress.stop();
     const timing = displayTimingSummary(store.db, result.sessionId);
@@ -137,10 +145,40 @@ async function runSession(protocolFile: string, flags: RunFlags): Promise<number
     progress.stop();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    await live?.close();
     await rig.close();
     await display.close("the session ended");
     store.close();
   }
+}
+
+/**
+ * `run --serve`: the app's web API in this process with the live view's feed and controls; prints the URL to open
+ * (it carries the access token). Closing pushes the last events and gives open pages a moment to show the end.
+ */
+async function serveLive(
+  store: SessionStore,
+  rendererDir: string | undefined,
+): Promise<{ hub: LiveHub; close(): Promise<void> }> {
+  const hub = new LiveHub({ log: say });
+  const server = await startServer({
+    store,
+    rendererDir: resolve(rendererDir ?? join(projectRoot, "dist-renderer")),
+    port: 0,
+    log: say,
+    context: { live: hub },
+  });
+  const url = `${server.url}/#/live&token=${server.token}`;
+  say(`watch the session live (pause, resume, stop) in the app: ${url}`);
+  process.stdout.write(`live-view ${url}\n`);
+  return {
+    hub,
+    async close() {
+      hub.flush();
+      await new Promise((r) => setTimeout(r, 500));
+      await server.close();
+    },
+  };
 }
 
 function withStore<T>(db: string, fn: (store: SessionStore) => T): T {
@@ -199,6 +237,7 @@ export function buildProgram(): Command {
     .option("--db <file>", "lab database (SQLite)", defaultDb)
     .option("--name <name>", "session name (default: the protocol's name)")
     .option("--print-stored", "print `stored <idx>` on stdout when a presentation's counts are committed")
+    .option("--serve", "serve the app's live view of the session (pause, resume, stop) and print its URL")
     .option(
       "--accept-display <checks>",
       "window displays: go on despite these pre-flight problems (uncalibrated, calibration-old, refresh-mismatch, " +

@@ -4,6 +4,7 @@ import { SessionList } from "./SessionList.js";
 import { SessionView } from "./SessionView.js";
 import { reduce } from "./state.js";
 import { TechView } from "./tech/TechView.js";
+import { LiveView } from "./live/LiveView.js";
 
 export function App({ mode }: { mode: "electron" | "browser" }) {
   const [state, dispatch] = useReducer(reduce, undefined, () => parseRoute(window.location.hash));
@@ -65,11 +66,24 @@ export function App({ mode }: { mode: "electron" | "browser" }) {
           >
             Tech
           </a>
+          <a
+            href="#/live"
+            className={state.view === "live" ? "active" : ""}
+            onClick={(e) => {
+              e.preventDefault();
+              dispatch({ action: "openView", payload: "live" });
+            }}
+            data-testid="view-live"
+          >
+            Live
+          </a>
         </nav>
         <span className="muted small">{mode === "electron" ? "desktop" : "browser · local controller"}</span>
       </header>
       <main>
-        {state.view === "tech" ? (
+        {state.view === "live" ? (
+          <LiveView />
+        ) : state.view === "tech" ? (
           <TechView onOpenSession={(id) => dispatch({ action: "openSession", payload: id })} />
         ) : state.sessionId === null ? (
           <SessionList state={state} dispatch={dispatch} />

@@ -16,8 +16,11 @@ export const tabIds = [
 ] as const;
 export type SessionTab = (typeof tabIds)[number];
 
-/** The app's top-level views: session review (the default), and the lab tech's view at `#/tech`. */
-export const viewIds = ["review", "tech"] as const;
+/**
+ * The app's top-level views: session review (the default), the lab tech's view at `#/tech`, and the experimenter's
+ * live view of a running session at `#/live`.
+ */
+export const viewIds = ["review", "tech", "live"] as const;
 export type View = (typeof viewIds)[number];
 
 export type SortDir = "asc" | "desc";
@@ -93,6 +96,7 @@ export function parseRoute(hash: string): Route {
   const parts = path.split("/").filter((p) => p.length > 0);
   const r: Route = structuredClone(defaultRoute);
   if (parts[0] === "tech") r.view = "tech";
+  if (parts[0] === "live") r.view = "live";
   if (parts[0] === "session") {
     r.sessionId = positiveInt(parts[1] ?? null);
     if (r.sessionId !== null) r.tab = oneOf(parts[2] ?? null, tabIds, "overview");
@@ -129,6 +133,7 @@ export function formatRoute(r: Route): string {
   };
   let path = "#/";
   if (r.view === "tech") return "#/tech";
+  if (r.view === "live") return "#/live";
   if (r.sessionId === null) {
     put("sort", r.sessions.sort, defaultRoute.sessions.sort);
     put("dir", r.sessions.dir, defaultRoute.sessions.dir);

@@ -13,8 +13,17 @@ declare global {
 }
 
 const tokenKey = "cortexloop.token";
+let takenToken: string | undefined;
 
-/** Takes the token out of `#token=...` (keeping it for reloads of this tab) so it is not left in the address bar. */
+/** The token this page was opened with (the live view's WebSocket carries it too). */
+export function pageToken(): string | undefined {
+  return takenToken;
+}
+
+/**
+ * Takes the token out of `#token=...` or `#/live&token=...` (keeping it for reloads of this tab) so it is not left in
+ * the address bar; the rest of the fragment (the view to open) stays.
+ */
 export function takeTokenFromLocation(): string | undefined {
   const match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
   if (match !== null) {
@@ -24,11 +33,18 @@ export function takeTokenFromLocation(): string | undefined {
     } catch {
       // Storage can be disabled; the token still works until the tab is reloaded.
     }
-    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    const rest = window.location.hash.replace(/[#&]token=[^&]*/, "").replace(/^#?/, "#");
+    window.history.replaceState(
+      null,
+      "",
+      window.location.pathname + window.location.search + (rest === "#" ? "" : rest),
+    );
+    takenToken = token;
     return token;
   }
   try {
-    return window.sessionStorage.getItem(tokenKey) ?? undefined;
+    takenToken = window.sessionStorage.getItem(tokenKey) ?? undefined;
+    return takenToken;
   } catch {
     return undefined;
   }

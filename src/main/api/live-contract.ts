@@ -33,12 +33,13 @@ export interface RetrainedEvent {
 }
 
 /**
- * Predicted responses the proposal carries (when its designer stored them): per stimulus, the model's mean predicted
- * count per unit.
+ * Predicted responses a proposal carries when its designer stored them, shaped as the predictedResponses channel's:
+ * per unit (a label), per stimulus (SHA-256), the model's predicted count; a row is null where the readout lacks it.
  */
 export interface ProposalPredictions {
   units: string[];
-  byStimulus: { sha256: string; mean: number[] }[];
+  stimuli: string[];
+  predictions: (number[] | null)[];
 }
 
 /** A designed session waiting for the experimenter (decision null), or just decided. */

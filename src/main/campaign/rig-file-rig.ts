@@ -4,6 +4,7 @@ import { loadRigFile } from "../protocol/load.js";
 import type { CountWindow } from "../protocol/schema.js";
 import { createRig } from "../rig/factory.js";
 import type { HealthOptions } from "../runner/health.js";
+import type { OperatorControl, RunnerEventSink } from "../runner/index.js";
 import { recordSession, type CampaignRig } from "./rig.js";
 
 export interface RigFileRigOptions {
@@ -15,6 +16,8 @@ export interface RigFileRigOptions {
   outDir: string;
   health?: Partial<HealthOptions>;
   log?: (line: string) => void;
+  /** The live view (campaign --serve): told each session's events, and its pause / resume / stop. */
+  live?: { events: RunnerEventSink; control: OperatorControl };
 }
 
 /**
@@ -45,6 +48,7 @@ export function rigFromFile(options: RigFileRigOptions): CampaignRig {
           progress,
           signal,
           health: options.health,
+          live: options.live,
         });
       } finally {
         await rig.close();

@@ -6,6 +6,7 @@ import { createRig } from "../rig/factory.js";
 import { simRigPorts } from "../rig/ports.js";
 import { realClock, SessionRunner, type SessionResult } from "../runner/index.js";
 import type { HealthOptions } from "../runner/health.js";
+import type { OperatorControl, RunnerEventSink } from "../runner/index.js";
 import type { Rig } from "../rig/types.js";
 import { FakeRig } from "../sim/fake-rig.js";
 import { builtinNeurons } from "../sim/neurons.js";
@@ -27,6 +28,8 @@ export interface CampaignRigOptions {
   /** Where rig.json is written (protocols in this folder name it). */
   outDir: string;
   log?: (line: string) => void;
+  /** The live view (campaign --serve): told each session's events, and its pause / resume / stop. */
+  live?: { events: RunnerEventSink; control: OperatorControl };
 }
 
 export interface CampaignRig {
@@ -145,6 +148,7 @@ export async function createCampaignRig(options: CampaignRigOptions): Promise<Ca
           sessionName,
           progress,
           signal,
+          live: options.live,
         });
       } finally {
         await rig.close();
@@ -165,9 +169,12 @@ export function recordSession(
     progress?: (shown: number, total: number) => void;
     signal?: AbortSignal;
     health?: Partial<HealthOptions>;
+    live?: { events: RunnerEventSink; control: OperatorControl };
   },
 ): Promise<SessionResult> {
-  return new SessionRunner({ clock: realClock, store, rig, log: on.log, progress: session.progress }).run({
+  const { live } = session;
+  const deps = { clock: realClock, store, rig, log: on.log, progress: session.progress, events: live?.events };
+  return new SessionRunner(deps).run({
     protocol,
     rigName: on.config.name,
     rigText: on.text,
@@ -176,5 +183,6 @@ export function recordSession(
     sessionName: session.sessionName,
     signal: session.signal,
     ...(session.health === undefined ? {} : { health: session.health }),
+    control: live?.control,
   });
 }

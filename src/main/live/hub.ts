@@ -60,6 +60,11 @@ export class LiveHub {
     return this.publish;
   }
 
+  /** What a session runner takes from the hub: its sink and the operator's control. */
+  get runnerHooks(): { events: RunnerEventSink; control: OperatorControl } {
+    return { events: this.publish, control: this.control };
+  }
+
   /** Folds what is queued into the state and sends it; called by the timer (and by tests, and before closing). */
   flush(): void {
     this.timer = undefined;
