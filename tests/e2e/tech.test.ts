@@ -101,6 +101,15 @@ afterAll(async () => {
   tmp.cleanup();
 }, 60_000);
 
+/** Clicks a run button and returns the new job's row (the newest is listed first). */
+async function startJob(click: () => Promise<void>): Promise<ReturnType<Page["locator"]>> {
+  const jobs = page.getByTestId("job");
+  const before = await jobs.count();
+  await click();
+  await expect.poll(() => jobs.count(), { timeout: 10_000 }).toBe(before + 1);
+  return jobs.first();
+}
+
 const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(screenshots, name), fullPage: true });
 
 describe.skipIf(!hasChromium)("tech view in Chromium", () => {
@@ -147,9 +156,19 @@ describe.skipIf(!hasChromium)("tech view in Chromium", () => {
       expect(await page.getByTestId(`check-${id}`).getAttribute("data-status"), id).toBe("pass");
     expect(await page.getByTestId("check-event-codes").textContent()).toContain("IsAcquiring with 1");
     await shot("tech-preflight-running.png");
-    simRig.kill("SIGTERM");
-    simRig = undefined;
   }, 90_000);
+
+  it("replays a session on the configured rig (sim-rig still running): pre-flight, then the session", async () => {
+    const job = await startJob(() =>
+      page.locator('[data-testid="replay-row"][data-session="1"]').getByTestId("replay-rig").click(),
+    );
+    await expect.poll(() => job.getAttribute("data-state"), { timeout: 120_000, interval: 500 }).toBe("completed");
+    expect(await job.textContent()).toContain("on lab-rig");
+    const last = store.listSessions().at(-1)!;
+    expect(last).toMatchObject({ name: "replay of quick", rigName: "lab-rig", state: "completed", presentations: 8 });
+    simRig!.kill("SIGTERM");
+    simRig = undefined;
+  }, 150_000);
 
   it("downloads a session's replay protocol: the same stimuli in the same order", async () => {
     const row = page.locator('[data-testid="replay-row"][data-session="1"]');
@@ -168,9 +187,9 @@ describe.skipIf(!hasChromium)("tech view in Chromium", () => {
 
   it("replays a session in one click on the simulated rig; the new session appears with the same stimuli", async () => {
     const before = store.listSessions().length;
-    await page.locator('[data-testid="replay-row"][data-session="1"]').getByTestId("replay-sim").click();
-    const job = page.getByTestId("job").first();
-    await job.waitFor();
+    const job = await startJob(() =>
+      page.locator('[data-testid="replay-row"][data-session="1"]').getByTestId("replay-sim").click(),
+    );
     expect(await job.getAttribute("data-kind")).toBe("replay");
     await expect.poll(() => job.getAttribute("data-state"), { timeout: 120_000, interval: 500 }).toBe("completed");
     expect(await job.getByTestId("job-message").textContent()).toMatch(/^8\/8 presentations with counts stored/);
@@ -190,9 +209,8 @@ describe.skipIf(!hasChromium)("tech view in Chromium", () => {
 
   it("dry-runs a library protocol on the simulated rig", async () => {
     const row = page.locator(`[data-id="file:${join(protocolsDir, "quick.json")}"]`);
-    await row.getByTestId("dry-run").click();
-    const job = page.locator('[data-testid="job"][data-kind="dry-run"]').first();
-    await job.waitFor();
+    const job = await startJob(() => row.getByTestId("dry-run").click());
+    expect(await job.getAttribute("data-kind")).toBe("dry-run");
     await expect.poll(() => job.getAttribute("data-state"), { timeout: 120_000, interval: 500 }).toBe("completed");
     const last = store.listSessions().at(-1)!;
     expect(last.name).toBe("dry run of quick (simulated rig)");

@@ -1,7 +1,7 @@
 /**
  * Replay and dry-run jobs as child processes, without a browser: a cancelled run ends its session cleanly with what
- * it recorded, a second run while one runs is refused, and a run on a rig that is not there fails with the run's own
- * reason and records nothing.
+ * it recorded, a second run while one runs is refused, and a run on a rig that is not there fails at its pre-flight
+ * and records nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -61,11 +61,13 @@ describe("tech jobs", () => {
     expect(() => tech.cancel(job.id)).toThrow(/already ended/);
   }, 120_000);
 
-  it("fails a run on a rig that is not running with the run's reason, recording nothing", async () => {
+  it("fails a run on a stopped rig at its pre-flight, naming the failed checks; nothing recorded", async () => {
     const before = store.listSessions().length;
     const job = await tech.start(store, { kind: "dry-run", protocol: demo, rig: "configured" });
     const end = await tech.settled(job.id);
     expect(end.state).toBe("failed");
+    expect(end.message).toMatch(/^Pre-flight failed, so the session was not started/);
+    expect(end.message).toContain("nothing listens on");
     expect(end.message).toContain("did not answer IsAcquiring");
     expect(end.sessionId).toBeNull();
     expect(store.listSessions().length).toBe(before);

@@ -55,6 +55,8 @@ export interface JobPlan {
   /** Presentations the protocol asks for (the progress bar's end). */
   total: number;
   sessionName: string;
+  /** Runs before the session (after the simulated rig is up): a refusal ends the job as failed, nothing recorded. */
+  check?: () => Promise<string | undefined>;
 }
 
 interface Job {
@@ -234,6 +236,18 @@ export class TechJobs {
     if (job.cancelled) {
       this.finish(job, "cancelled", "cancelled before the session started; nothing was recorded");
       return;
+    }
+    if (plan.check !== undefined) {
+      job.info.message = `pre-flight of ${job.info.rigName}`;
+      const refusal = await plan.check();
+      if (refusal !== undefined) {
+        this.finish(job, "failed", refusal);
+        return;
+      }
+      if (job.cancelled) {
+        this.finish(job, "cancelled", "cancelled before the session started; nothing was recorded");
+        return;
+      }
     }
     job.info.state = "running";
     job.info.message = `running on ${job.info.rigName}`;

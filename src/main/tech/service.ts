@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { loadRigFile } from "../protocol/load.js";
 import type { SessionStore } from "../store/index.js";
 import { protocolLibrary } from "./library.js";
-import { TechJobError, TechJobs, type CliCommand } from "./jobs.js";
+import { TechJobError, TechJobs, type CliCommand, type JobPlan } from "./jobs.js";
 import { dryRunPlan, replayOf, replayPlan } from "./plans.js";
 import { runPreflight } from "./preflight.js";
 import type { LibraryEntry, PreflightReport, TechConfig, TechJobInfo, TechJobRig } from "./types.js";
@@ -117,12 +117,27 @@ export class TechService {
       throw new TechJobError("not-found", `The database ${this.options.db} is gone; nothing was started.`);
   }
 
+  /** On the lab's rig a run starts only after its pre-flight passes; the failed checks are the refusal. */
+  private withPreflight(plan: JobPlan): JobPlan {
+    if (plan.rig !== "configured") return plan;
+    const check = async (): Promise<string | undefined> => {
+      const report = await this.preflight();
+      if (report.ok) return undefined;
+      const failed = report.checks.filter((c) => c.status === "fail");
+      return (
+        `Pre-flight failed, so the session was not started and nothing was recorded: ` +
+        `${failed.map((c) => `${c.label}: ${c.detail}`).join(" ")}`
+      );
+    };
+    return { ...plan, check };
+  }
+
   async start(store: SessionStore, request: TechRequest): Promise<TechJobInfo> {
     this.refuseRuns();
     if (request.kind === "replay") {
       if (store.findSession(request.session) === undefined)
         throw new TechJobError("not-found", `No session "${request.session}" in this database; nothing was started.`);
-      return this.jobs.start(replayPlan(store, request.session, request.rig));
+      return this.jobs.start(this.withPreflight(replayPlan(store, request.session, request.rig)));
     }
     // Only what the library lists can run: a request cannot name an arbitrary file.
     const entry = (await this.library(store)).find((e) => e.id === request.protocol);
@@ -141,7 +156,7 @@ export class TechService {
       entry.origin === "file"
         ? readFileSync(entry.location, "utf8")
         : store.protocolText(Number(entry.id.slice("stored:".length)));
-    return this.jobs.start(dryRunPlan(entry, text, request.rig));
+    return this.jobs.start(this.withPreflight(dryRunPlan(entry, text, request.rig)));
   }
 
   list(): TechJobInfo[] {
