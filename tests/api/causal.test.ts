@@ -96,6 +96,9 @@ describe("causal channel", () => {
       } else expect(im.baseSha256).toBeNull();
     }
     expect(r.counting.counted).toBe(2 * new Set(prov.map((p) => p.sha)).size);
+    // Kept: asked again, the same reply without recomputing; another unit map is another reply.
+    expect(await available({ session: fx.causalSessionId })).toBe(r);
+    expect(await available({ session: fx.causalSessionId, unitMap: { "e0#0": "e1#0" } })).not.toBe(r);
   });
 
   it("gives the causal analysis of `analyze causal`, with its %Δr from the recorded responses", async () => {

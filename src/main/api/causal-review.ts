@@ -1,7 +1,8 @@
 /**
  * The review's causal panel: a session's causal images with their provenance (stored by `cortexloop design causal`),
  * each with the recorded unit's mean response to it, and the causal analysis of `cortexloop analyze causal` (the
- * statistics are analyze.ts's, only NaN becomes null for JSON).
+ * statistics are analyze.ts's, only NaN becomes null for JSON). The permutation tests take seconds for a full design
+ * (16 units), so replies are kept in memory per session, unit map and what the session and designs hold so far.
  */
 import type { SessionStore } from "../store/index.js";
 // analyze.ts and errors.ts directly: the causal index also loads the design code (TensorFlow.js).
@@ -43,6 +44,22 @@ interface ProvenanceRow {
   modelVersionId: number;
 }
 
+/** Most replies kept per store; the oldest asked for goes first. */
+const cacheSize = 8;
+const caches = new WeakMap<SessionStore, Map<string, CausalReview>>();
+
+/** What the reply depends on that can grow (sessions and designs are append-only): counted, cheaply. */
+function contentKey(store: SessionStore, sessionId: number): string {
+  const row = store.db
+    .prepare(
+      "SELECT (SELECT COUNT(*) FROM presentations WHERE session_id = @s) AS p, (SELECT COUNT(*) FROM count_results " +
+        "WHERE session_id = @s) AS c, (SELECT COUNT(*) FROM recorded_responses WHERE session_id = @s) AS r, " +
+        "(SELECT COUNT(*) FROM units WHERE session_id = @s) AS u, (SELECT COUNT(*) FROM causal_images) AS i",
+    )
+    .get({ s: sessionId });
+  return JSON.stringify(row);
+}
+
 /**
  * `unitMap` names, per design unit, the session's unit it is when the names differ (as `analyze causal --unit-map`).
  */
@@ -50,6 +67,26 @@ export function causalReview(
   store: SessionStore,
   sessionId: number,
   unitMap: ReadonlyMap<string, string> = new Map(),
+): CausalReview {
+  let cache = caches.get(store);
+  if (cache === undefined) caches.set(store, (cache = new Map()));
+  const key = JSON.stringify([sessionId, [...unitMap].sort(), contentKey(store, sessionId)]);
+  const kept = cache.get(key);
+  if (kept !== undefined) {
+    cache.delete(key);
+    cache.set(key, kept);
+    return kept;
+  }
+  const reply = computeCausalReview(store, sessionId, unitMap);
+  cache.set(key, reply);
+  while (cache.size > cacheSize) cache.delete(cache.keys().next().value!);
+  return reply;
+}
+
+function computeCausalReview(
+  store: SessionStore,
+  sessionId: number,
+  unitMap: ReadonlyMap<string, string>,
 ): CausalReview {
   const session = store.findSession(sessionId);
   if (session === undefined) throw new CausalReviewError(`No session ${sessionId} in this database.`);
