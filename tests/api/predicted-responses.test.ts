@@ -170,6 +170,25 @@ describe("predictedResponses", () => {
       sessionIds: [a],
     });
     expect((await refused({ session: a, model: broken })).reason).toBe("load-failed");
+    // A session that has shown nothing yet.
+    const empty = store.createSession({
+      name: "empty",
+      protocolId: store.putProtocol("p", "{}"),
+      rigId: store.putRig("r", "{}"),
+      seed: 1,
+      countWindow: { startMs: 50, endMs: 150, bins: 1 },
+    }).id;
+    const listsEmpty = store.putModelVersion({
+      name: "lists the empty session",
+      kind: "deep-ensemble",
+      config: version.config,
+      checkpoint: version.checkpoint!,
+      sessionIds: [empty],
+    });
+    const nothing = await refused({ session: empty });
+    expect(nothing.modelVersion?.id).toBe(listsEmpty);
+    expect(nothing.reason).toBe("images");
+    expect(nothing.message).toMatch(/has shown no stimuli yet/);
     const compact = store.putModelVersion({ name: "compact", kind: "compact-model", sessionIds: [a] });
     expect((await refused({ session: a, model: compact })).reason).toBe("not-ensemble");
   });

@@ -77,6 +77,11 @@ export async function predictStoredStimuli(
   const log = options.log ?? (() => {});
   const version = predictableVersion(store, options.modelVersionId);
   const stimuli = [...(options.stimuli ?? sessionStimuli(store, options.sessionId))];
+  if (stimuli.length === 0)
+    throw new PredictError(
+      `Session ${options.sessionId} has shown no stimuli yet; there is nothing to predict.`,
+      "images",
+    );
   const pixels: Uint8Array[] = [];
   for (const sha of stimuli) {
     const png = store.getStimulusPng(sha);
