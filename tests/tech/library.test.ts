@@ -93,6 +93,48 @@ describe("protocol library", () => {
 });
 
 describe("tech channels refuse what the server was not given", () => {
+  it("a session with nothing to replay, or not recorded from a protocol, is a bad request that says so", async () => {
+    const db = join(tmp.dir, "sessions.db");
+    const writer = SessionStore.open(db);
+    const rigId = writer.putRig("r", "{}");
+    const window = { startMs: 50, endMs: 150, bins: 1 };
+    const protocol = JSON.stringify({
+      name: "p",
+      sources: { g: { kind: "generator", generator: "dots", count: 2 } },
+      blocks: [{ name: "b", source: "g" }],
+    });
+    const empty = writer.createSession({
+      name: "empty",
+      protocolId: writer.putProtocol("p", protocol),
+      rigId,
+      seed: 1,
+      countWindow: window,
+    });
+    const imported = writer.createSession({
+      name: "imported",
+      protocolId: writer.putProtocol("import: x", "from a file"),
+      rigId,
+      seed: 1,
+      countWindow: window,
+    });
+    writer.close();
+    const store = SessionStore.open(db, { readonly: true });
+    const tech = new TechService({ db, protocolDirs: [], allowRuns: true }, store);
+    try {
+      const none = await dispatch(store, "startTechJob", { kind: "replay", session: empty.id, rig: "sim" }, undefined, {
+        tech,
+      });
+      expect(none).toMatchObject({ ok: false, code: "bad-request" });
+      expect(!none.ok && none.message).toContain("no presentations to replay");
+      const notRun = await dispatch(store, "replayProtocolFile", { session: imported.id }, undefined, { tech });
+      expect(notRun).toMatchObject({ ok: false, code: "bad-request" });
+      expect(!notRun.ok && notRun.message).toContain("not recorded from a protocol");
+      expect(tech.list()).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+
   it("read-only: no runs; no rig: no pre-flight; a protocol outside the library or a missing session", async () => {
     const db = join(tmp.dir, "refusals.db");
     SessionStore.open(db).close();

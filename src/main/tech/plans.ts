@@ -1,7 +1,7 @@
 /** What a replay or a dry run runs: the protocol written for it, its length, and the names it is stored under. */
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parseProtocolText } from "../protocol/load.js";
-import type { Protocol } from "../protocol/schema.js";
+import { protocolSchema, type Protocol } from "../protocol/schema.js";
 import { replayProtocol } from "../runner/replay.js";
 import type { SessionStore } from "../store/index.js";
 import type { JobPlan } from "./jobs.js";
@@ -20,6 +20,18 @@ function presentationsOf(protocol: Protocol): number {
 
 /** The replay protocol of a session (the `rig` entry dropped: a replay runs on the rig it is given). */
 export function replayOf(store: SessionStore, ref: string | number): { protocol: Protocol; presentations: number } {
+  const session = store.findSession(ref);
+  let stored: unknown;
+  try {
+    stored = session === undefined ? undefined : JSON.parse(store.protocolText(session.protocolId));
+  } catch {
+    stored = undefined;
+  }
+  if (session !== undefined && !protocolSchema.safeParse(stored).success)
+    throw new Error(
+      `Session ${session.id} was not recorded from a protocol (an imported recording?), so it cannot be replayed; ` +
+        "nothing was started.",
+    );
   const { rig: _rig, ...protocol } = replayProtocol(store, ref);
   return { protocol, presentations: presentationsOf(protocol) };
 }

@@ -83,7 +83,7 @@ export class TechService {
         "No rig file is configured, so there is nothing to check; restart with `cortexloop serve --rig <file>` " +
           "(or run `cortexloop preflight --rig <file>`).",
       );
-    const { rig } = loadRigFile(rigFile);
+    const { rig } = this.plainly(() => loadRigFile(rigFile));
     return runPreflight(rig, {
       db: this.options.db,
       rigFile: resolve(rigFile),
@@ -98,7 +98,7 @@ export class TechService {
         "not-found",
         `No session "${ref}" in this database; the session list shows the ones there are.`,
       );
-    const { protocol, presentations } = replayOf(store, session.id);
+    const { protocol, presentations } = this.plainly(() => replayOf(store, session.id));
     return {
       fileName: `replay-${session.id}-${session.uuid.slice(0, 8)}.json`,
       text: `${JSON.stringify(protocol, null, 2)}\n`,
@@ -132,12 +132,23 @@ export class TechService {
     return { ...plan, check };
   }
 
+  /** Plans' own errors (a session with nothing to replay, a rig file that no longer parses) are bad requests. */
+  private plainly<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof TechJobError) throw err;
+      throw new TechJobError("bad-request", err instanceof Error ? err.message : String(err));
+    }
+  }
+
   async start(store: SessionStore, request: TechRequest): Promise<TechJobInfo> {
     this.refuseRuns();
     if (request.kind === "replay") {
       if (store.findSession(request.session) === undefined)
         throw new TechJobError("not-found", `No session "${request.session}" in this database; nothing was started.`);
-      return this.jobs.start(this.withPreflight(replayPlan(store, request.session, request.rig)));
+      const plan = this.plainly(() => replayPlan(store, request.session, request.rig));
+      return this.plainly(() => this.jobs.start(this.withPreflight(plan)));
     }
     // Only what the library lists can run: a request cannot name an arbitrary file.
     const entry = (await this.library(store)).find((e) => e.id === request.protocol);
@@ -156,7 +167,8 @@ export class TechService {
       entry.origin === "file"
         ? readFileSync(entry.location, "utf8")
         : store.protocolText(Number(entry.id.slice("stored:".length)));
-    return this.jobs.start(this.withPreflight(dryRunPlan(entry, text, request.rig)));
+    const plan = this.plainly(() => dryRunPlan(entry, text, request.rig));
+    return this.plainly(() => this.jobs.start(this.withPreflight(plan)));
   }
 
   list(): TechJobInfo[] {
