@@ -11,9 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../src/main/api/server.js";
 import { analyzeCausal, causalTable, type CausalAnalysis } from "../../src/main/causal/index.js";
 import { SessionStore } from "../../src/main/store/index.js";
-import { ensureRenderer, hasChromium, launchChromium, rendererDir } from "../helpers/browser.js";
+import { chromiumPath, ensureRenderer, hasChromium, launchChromium, rendererDir } from "../helpers/browser.js";
 import { writeCausalSession, type CausalSessionFixture } from "../helpers/causal-session.js";
 import { repoRoot, tempDir } from "../helpers/tmp.js";
+
+if (!hasChromium)
+  console.warn(
+    `tests/e2e/causal.test.ts: skipping the browser part: no Chromium at ${chromiumPath} ` +
+      "(apt-get install -y chromium, or set CORTEXLOOP_CHROMIUM).",
+  );
 
 const screenshots = join(repoRoot, "artifacts", "screenshots");
 const tmp = tempDir("cortexloop-causal-e2e-");
@@ -148,6 +154,10 @@ describe.skipIf(!hasChromium)("the Causal tab in Chromium", () => {
     // Recorded as prediction + shift ∓ 0.5 over two presentations.
     expect(await cell.getByTestId("causal-measured").textContent()).toBe(
       `measured ${(want.predicted + fx.shift).toFixed(2)} ± 0.50 (2)`,
+    );
+    const base = prov.find((p) => p.unit === "e1#0" && p.kind === "adversarial-base" && p.sha === want.base)!;
+    expect(await cell.getByTestId("causal-base-responses").textContent()).toBe(
+      `base: predicted ${base.predicted.toFixed(2)}, measured ${(base.predicted + fx.shift).toFixed(2)}`,
     );
     await cell.getByTestId("causal-base-thumb").waitFor();
     expect(await cell.getByTestId("causal-thumb").getAttribute("href")).toMatch(/^data:image\/png;base64,/);

@@ -13,7 +13,7 @@ import { causalKindOrder, kindColor, kindLabel } from "./causal-format.js";
 const columns = 5;
 const pageSize = 20;
 const cellW = 204;
-const cellH = 200;
+const cellH = 216;
 const imagePx = 112;
 const basePx = 60;
 
@@ -56,6 +56,20 @@ export function CausalGallery({ images, fileName }: { images: CausalImageItem[];
         ),
     [images, unit, kind],
   );
+  // An adversarial or smoothed image's base, as its unit's base row (its predicted and measured responses).
+  const bases = useMemo(
+    () =>
+      new Map(
+        images
+          .filter((i) => i.kind === "adversarial-base" || i.kind === "smooth-base")
+          .map((i) => [`${i.unit}|${i.kind}|${i.sha256}`, i]),
+      ),
+    [images],
+  );
+  const baseOf = (c: CausalImageItem): CausalImageItem | undefined =>
+    c.baseSha256 === null
+      ? undefined
+      : bases.get(`${c.unit}|${c.kind.startsWith("adversarial") ? "adversarial-base" : "smooth-base"}|${c.baseSha256}`);
   const pages = Math.max(1, Math.ceil(shown.length / pageSize));
   const at = Math.min(page, pages - 1);
   const cells = shown.slice(at * pageSize, (at + 1) * pageSize);
@@ -132,6 +146,7 @@ export function CausalGallery({ images, fileName }: { images: CausalImageItem[];
             <Cell
               key={`${c.unit}|${c.kind}|${c.sha256}`}
               item={c}
+              base={baseOf(c)}
               x={(k % columns) * cellW}
               y={Math.floor(k / columns) * cellH}
               url={urls.get(c.sha256)}
@@ -177,12 +192,14 @@ function Cell({
   y,
   url,
   baseUrl,
+  base,
 }: {
   item: CausalImageItem;
   x: number;
   y: number;
   url: string | null | undefined;
   baseUrl: string | null | undefined;
+  base: CausalImageItem | undefined;
 }) {
   const left = x + 8;
   const sem = item.measuredSem === null ? "" : ` ± ${number(item.measuredSem)}`;
@@ -228,6 +245,11 @@ function Cell({
       <text x={left} y={y + imagePx + 69} fontSize={11} fill="#1d232b" data-testid="causal-measured">
         measured {measured}
       </text>
+      {base !== undefined && (
+        <text x={left} y={y + imagePx + 84} fontSize={11} fill="#6b7480" data-testid="causal-base-responses">
+          base: predicted {number(base.predicted)}, measured {number(base.measured)}
+        </text>
+      )}
     </g>
   );
 }
