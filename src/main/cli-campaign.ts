@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { BackendName } from "../models/backend.js";
@@ -13,6 +13,8 @@ import type { RgbImage } from "../stimulus/index.js";
 import { defaultDb } from "./paths.js";
 import { LiveHub } from "./live/hub.js";
 import { liveProposal, liveRetrained } from "./live/campaign-events.js";
+import { studyToResume } from "./campaign/study-resume.js";
+import { findStudy, type StudyRow } from "./store/studies.js";
 
 export interface CampaignFlags {
   sessions: string;
@@ -59,6 +61,10 @@ export interface CampaignFlags {
   serve?: boolean;
   /** Programs and tests: told the server's address once it listens. */
   onServing?: (server: { url: string; token: string }) => void;
+  /** The study's name (default "campaign <seed>", numbered if the database has one already). */
+  study?: string;
+  /** Resume this stored study (id or name) with its own settings, after the controller was stopped. */
+  resume?: string;
   frontEnd: string;
   frontEndInput?: string;
   stimulusMs: string;
@@ -142,13 +148,61 @@ async function trueRates(neurons: SimNeurons, images: RgbImage[], say: (line: st
   return { images, unitNames: neurons.units.map((u) => `${u.electrode}#${u.sortedId}`), rates };
 }
 
+// What the command line gives a resumed study; everything else is the study's own.
+const RUNTIME_FLAGS = ["db", "serve", "approve", "onServing", "backend", "resume"] as const;
+
+/** The settings a study is stored with (what `--resume` runs it with again): paths made absolute. */
+function studySettings(flags: CampaignFlags): Record<string, unknown> {
+  const settings: Record<string, unknown> = { ...flags };
+  for (const key of RUNTIME_FLAGS) delete settings[key];
+  delete settings.compactSettings;
+  const paths = ["out", "rigFile", "imagesDir", "compactModels"] as const;
+  for (const key of paths) if (flags[key] !== undefined) settings[key] = resolve(flags[key]);
+  return settings;
+}
+
+/** `--resume`: the stored study and the flags it runs with again (refused before anything loads). */
+function resumeFlags(flags: CampaignFlags, say: (line: string) => void): { flags: CampaignFlags; study: StudyRow } {
+  if (flags.compare)
+    throw new Error("--compare runs are not stored as studies and cannot be resumed; nothing was done.");
+  if (!existsSync(flags.db))
+    throw new Error(`There is no database at ${flags.db}; nothing was done. Name the study's database with --db.`);
+  const store = SessionStore.open(flags.db);
+  try {
+    const study = studyToResume(store, flags.resume!, flags.rigFile);
+    const runtime = Object.fromEntries(RUNTIME_FLAGS.map((k) => [k, flags[k]]));
+    const merged = {
+      ...(study.settings as unknown as CampaignFlags),
+      ...runtime,
+      compactSettings: flags.compactSettings,
+      rigFile: study.rigFile === null ? undefined : resolve(flags.rigFile ?? study.rigFile),
+      study: study.name,
+    } as CampaignFlags;
+    say(`resuming study ${study.id} "${study.name}" (started ${study.createdAt}) with the settings it started with`);
+    return { flags: merged, study };
+  } finally {
+    store.close();
+  }
+}
+
+/** A new study's name: --study, else "campaign <seed>" (numbered when the database has one of that name). */
+function newStudyName(store: SessionStore, flags: CampaignFlags, seed: number): string {
+  if (flags.study !== undefined) return flags.study;
+  const base = `campaign ${seed}`;
+  let name = base;
+  for (let k = 2; findStudy(store.db, name) !== undefined; k++) name = `${base} (${k})`;
+  return name;
+}
+
 /** `cortexloop campaign` without commander: what the command runs (tests call it directly). */
 export async function runCampaignCommand(
-  flags: CampaignFlags,
+  given: CampaignFlags,
   say: (line: string) => void,
   approve?: (proposal: Proposal) => Promise<boolean>,
 ): Promise<{ results: CampaignResult[] }> {
   const t0 = performance.now();
+  const resumed = given.resume === undefined ? undefined : resumeFlags(given, say);
+  const flags = resumed?.flags ?? given;
   const sessions = int("sessions", flags.sessions, 1);
   const imagesPerSession = int("images-per-session", flags.imagesPerSession, 4);
   const testImages = int("test-images", flags.testImages, 2);
@@ -304,6 +358,27 @@ export async function runCampaignCommand(
       say(`approve proposals in the app: ${running.openUrl}`);
       flags.onServing?.({ url: running.url, token: running.token });
     }
+    const { StudyJournal } = await import("./campaign/study-journal.js");
+    // A --compare run (two arms of one simulated study) is a comparison, not a study to resume.
+    const journal = flags.compare
+      ? undefined
+      : resumed !== undefined
+        ? StudyJournal.resume(store, resumed.study, say)
+        : StudyJournal.start(
+            store,
+            {
+              name: newStudyName(store, flags, seed),
+              rigFile: flags.rigFile === undefined ? null : resolve(flags.rigFile),
+              rigText: rig.text,
+              settings: studySettings(flags),
+            },
+            say,
+          );
+    if (journal !== undefined)
+      say(
+        `study ${journal.study.id} "${journal.name}": if the controller stops, resume it with ` +
+          `\`cortexloop campaign --resume ${journal.study.id} --db ${flags.db}\``,
+      );
     const campaign = new Campaign({
       store,
       rig,
@@ -339,9 +414,11 @@ export async function runCampaignCommand(
         warmStart: flags.warmStart,
       },
       seed,
-      name: `campaign ${seed}`,
+      name: journal?.name ?? `campaign ${seed}`,
       proposeNext: flags.propose,
       approve: approve ?? stored?.approve ?? (flags.approve === true ? terminalApproval(say) : undefined),
+      approvalVia: approve === undefined && stored === undefined ? "terminal" : "program",
+      journal,
       truth,
       afterRetrain: liveRetrained(
         live?.publish,
@@ -527,6 +604,12 @@ export function registerCampaignCommand(program: Command): void {
       "2000",
     )
     .option("--backend <name>", "tfjs backend (default: the best that loads)")
+    .option("--study <name>", 'name of the study (default "campaign <seed>")')
+    .option(
+      "--resume <study>",
+      "go on with a stored study (id or name) after the controller was stopped, with the settings it started with " +
+        "(only --db, --rig-file, --serve, --approve and --backend are read from this command line)",
+    )
     .action(async (flags: CampaignFlags) => {
       await runCampaignCommand(flags, (line) => void process.stderr.write(`${line}\n`));
     });
