@@ -29,6 +29,14 @@ export function subscribeLive(
     onStatus("open");
     return window.cortexloopLive.subscribe(onMessage);
   }
+  if (window.cortexloop !== undefined) {
+    onStatus(
+      "unavailable",
+      "the desktop app does not host a running session; open the URL that `cortexloop run --serve` (or `campaign " +
+        "--serve`) printed in a browser",
+    );
+    return () => {};
+  }
   const token = pageToken();
   if (token === undefined) {
     onStatus("unavailable", "this page was opened without its access token; open the URL the controller printed");
