@@ -4,6 +4,8 @@ import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { BackendName } from "../models/backend.js";
 import type { DistillSettings } from "../models/compact/index.js";
+import type { CausalDesignOptions } from "./causal/index.js";
+import type { CausalStepResult } from "./campaign/causal-step.js";
 import { SessionStore } from "./store/index.js";
 import { campaignTrainingDefaults as training, STOP_ON_HELP, stopCriterion } from "./campaign/defaults.js";
 // Types only: the campaign code (tfjs) is loaded when the command runs, not by every cortexloop command.
@@ -79,6 +81,11 @@ export interface CampaignFlags {
   /** Programs and tests: distillation settings of the compact-model step (the command line sets only steps). */
   compactSettings?: Partial<DistillSettings>;
   backend?: string;
+  /** After the sessions, design, record and analyze a causal-test session (campaign/causal-step.ts). */
+  causal?: boolean;
+  causalRepeats?: string;
+  /** Programs and tests: the causal design's settings (the command line sets only --causal-repeats). */
+  causalSettings?: Partial<CausalDesignOptions>;
 }
 
 /** What `campaign.json` (in the campaign's --out folder) holds: each arm's curve and turnarounds. */
@@ -199,7 +206,7 @@ export async function runCampaignCommand(
   given: CampaignFlags,
   say: (line: string) => void,
   approve?: (proposal: Proposal) => Promise<boolean>,
-): Promise<{ results: CampaignResult[] }> {
+): Promise<{ results: CampaignResult[]; causal?: CausalStepResult }> {
   const t0 = performance.now();
   const resumed = given.resume === undefined ? undefined : resumeFlags(given, say);
   const flags = resumed?.flags ?? given;
@@ -214,6 +221,7 @@ export async function runCampaignCommand(
   const units = int("units", flags.units, 1);
   const seed = int("seed", flags.seed, 0);
   const candidates = int("candidates", flags.candidates, 1);
+  const causalRepeats = int("causal-repeats", flags.causalRepeats ?? "5", 1);
   const selection = flags.selection as Selection;
   if (selection !== "active" && selection !== "random")
     throw new Error(`--selection must be active or random, got "${flags.selection}"; nothing was run.`);
@@ -467,6 +475,21 @@ export async function runCampaignCommand(
             `${t.scoreSelectSeconds.toFixed(1)} s)`,
         );
     }
+    let causal: CausalStepResult | undefined;
+    if (flags.causal === true) {
+      const { campaignCausalTest } = await import("./campaign/causal-step.js");
+      causal = await campaignCausalTest(results[0]!, sessions, {
+        store,
+        rig,
+        bank: bank.images,
+        outDir,
+        name: journal?.name ?? `campaign ${seed}`,
+        stimulusMs: Number(flags.stimulusMs),
+        repeats: causalRepeats,
+        design: flags.causalSettings,
+        log: say,
+      });
+    }
     // The figures again, for programs (`npm run bench -- active` reads them): JSON writes NaN as null.
     const summary: CampaignSummary = {
       seed,
@@ -483,7 +506,7 @@ export async function runCampaignCommand(
         `protocols are in ${flags.db}; protocol files in ${outDir}`,
     );
     frontEnd.dispose();
-    return { results };
+    return { results, causal };
   } finally {
     live?.flush();
     await server?.close();
@@ -604,6 +627,12 @@ export function registerCampaignCommand(program: Command): void {
       "2000",
     )
     .option("--backend <name>", "tfjs backend (default: the best that loads)")
+    .option(
+      "--causal",
+      "after the sessions, a causal-test session: designed from the newest models (cortexloop design causal), " +
+        "recorded on the same rig and analyzed (the table of analyze causal)",
+    )
+    .option("--causal-repeats <n>", "times each image of the causal-test session is shown", "5")
     .option("--study <name>", 'name of the study (default "campaign <seed>")')
     .option(
       "--resume <study>",

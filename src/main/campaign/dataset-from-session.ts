@@ -26,6 +26,8 @@ export interface SessionTrainingData {
   /** Presentations shown, and those whose counts were complete (only these are used). */
   presentations: number;
   usedPresentations: number;
+  /** Per unit, the mean and SD over the training images that the targets were z-scored with. */
+  targetStats: { mean: number[]; std: number[] };
 }
 
 export interface SessionDataOptions {
@@ -196,5 +198,6 @@ export async function sessionTrainingData(
     unitNames,
     presentations: presentationCount,
     usedPresentations: repeatsPerImage.reduce((a, b) => a + b, 0),
+    targetStats: { mean: Array.from(z.mean), std: Array.from(z.std) },
   };
 }

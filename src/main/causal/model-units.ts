@@ -15,6 +15,7 @@ import {
 import type { SessionStore } from "../store/index.js";
 import { COMPACT_KIND, compactVersion, ENSEMBLE_KINDS, listCompactVersions, unitOf } from "../compact/versions.js";
 import type { TargetStats } from "../jobs/predict.js";
+import { readoutSessions } from "../compact/sources.js";
 import { CausalInputError } from "./errors.js";
 
 export interface DesignUnit {
@@ -157,12 +158,18 @@ export async function loadDesignModel(
   const disposeAll = (): void => owned.forEach((o) => o.dispose());
   try {
     const keys = [...ensemble.readouts.keys()];
+    // A readout key names its session (train, evaluate: its id; a campaign: session-<id>), or is
+    // "pooled" over every session of the version; units are named as its first session names them.
+    const sessionsOf = (k: string): number[] => readoutSessions(k, version.sessionIds);
+    const ref = options.session;
     const key =
-      options.session === undefined
+      ref === undefined
         ? keys.length === 1
           ? keys[0]
           : undefined
-        : keys.find((k) => k === options.session || store.findSession(Number(k))?.name === options.session);
+        : keys.find(
+            (k) => k === ref || sessionsOf(k).some((id) => String(id) === ref || store.findSession(id)?.name === ref),
+          );
     if (key === undefined) {
       throw new CausalInputError(
         "model",
@@ -170,8 +177,8 @@ export async function loadDesignModel(
           `units to design for with --session.`,
       );
     }
-    const sessionId = Number(key);
-    const stored = Number.isInteger(sessionId) ? store.units(sessionId) : [];
+    const sessionId = sessionsOf(key)[0];
+    const stored = sessionId === undefined ? [] : store.units(sessionId);
     const count = ensemble.readoutsOf(key)[0]!.units;
     const all = Array.from({ length: count }, (_, c) => {
       const s = stored.length === count ? stored[c]! : { electrode: `unit${c}`, sortedId: 0 };
@@ -199,7 +206,7 @@ export async function loadDesignModel(
     const compactOf = new Map<number, number>();
     for (const row of listCompactVersions(store)) {
       const u = unitOf(row);
-      if (row.config.teacher === versionId && u !== undefined && String(u.sessionId) === key)
+      if (row.config.teacher === versionId && u !== undefined && u.sessionId === sessionId)
         compactOf.set(u.column, row.id);
     }
     const stats = (version.config.targetStats as Record<string, TargetStats> | undefined)?.[key];

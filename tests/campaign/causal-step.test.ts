@@ -1,0 +1,116 @@
+// cortexloop campaign --causal: after the active-learning sessions, a causal-test session designed from
+// the newest model, recorded on the same simulated rig (real sockets) and analyzed; the table is printed.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCampaignCommand, type CampaignFlags } from "../../src/main/cli-campaign.js";
+import { SessionStore } from "../../src/main/store/index.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const tmp = tempDir("cortexloop-campaign-causal-");
+afterAll(() => tmp.cleanup());
+
+const flags: CampaignFlags = {
+  sessions: "2",
+  imagesPerSession: "16",
+  testImages: "4",
+  testRepeats: "2",
+  trainRepeats: "1",
+  db: join(tmp.dir, "lab.db"),
+  out: join(tmp.dir, "out"),
+  neurons: "builtin",
+  units: "4",
+  selection: "active",
+  seed: "5",
+  members: "2",
+  width: "4",
+  cycles: "1",
+  steps: "5",
+  blocks: "1",
+  lr: "3e-3",
+  patience: "2",
+  stopOn: "loss",
+  minCycles: "1",
+  readoutL2: "1e-2",
+  readouts: "per-session",
+  warmStart: true,
+  candidates: "24",
+  imagesDir: join(tmp.dir, "no-images-here"),
+  activeFraction: "0.5",
+  gaudyFraction: "0.25",
+  rig: "sim",
+  frontEnd: "gabor-small",
+  frontEndInput: "112",
+  stimulusMs: "20",
+  interStimulusMs: "20",
+  propose: false,
+  backend: "wasm",
+  causal: true,
+  causalRepeats: "2",
+  causalSettings: {
+    restarts: 1,
+    steps: 2,
+    normalPerUnit: 2,
+    adversarialPerUnit: 1,
+    smoothPerUnit: 1,
+    smoothPatches: 2,
+    patchPx: 28,
+    stridePx: 28,
+    randomNormal: 4,
+    saliency: false,
+  },
+};
+
+describe("cortexloop campaign --causal", () => {
+  it("ends with a causal-test session recorded on the same rig, stored and analyzed; prints the table", async () => {
+    const lines: string[] = [];
+    const { results, causal } = await runCampaignCommand(flags, (l) => lines.push(l));
+    expect(causal).toBeDefined();
+    const store = SessionStore.open(flags.db);
+    try {
+      const sessions = store.listSessions();
+      // The two campaign sessions, then the causal test: all completed on the simulated rig.
+      expect(sessions.map((s) => s.state)).toEqual(["completed", "completed", "completed"]);
+      const last = sessions[sessions.length - 1]!;
+      expect(last.id).toBe(causal!.sessionId);
+      expect(results[0]!.sessions.map((s) => s.sessionId)).not.toContain(last.id);
+      // Designed from the newest model version, for the units the campaign recorded.
+      expect(causal!.modelVersionId).toBe(results[0]!.modelVersionIds[results[0]!.modelVersionIds.length - 1]);
+      const designed = store.db
+        .prepare("SELECT DISTINCT unit FROM causal_images WHERE design_id = ? ORDER BY unit")
+        .all(causal!.designId) as { unit: string }[];
+      const recorded = store.units(last.id).map((u) => `${u.electrode}#${u.sortedId}`);
+      expect(designed.map((d) => d.unit)).toEqual([...recorded].sort());
+      // Every causal image was shown (twice), and the design's predictions are in spikes, not z-scores.
+      const shown = store.presentations(last.id);
+      const hashes = new Set(
+        (
+          store.db
+            .prepare("SELECT stimulus_sha256 AS sha FROM causal_images WHERE design_id = ?")
+            .all(causal!.designId) as {
+            sha: string;
+          }[]
+        ).map((r) => r.sha),
+      );
+      expect(new Set(shown.map((p) => p.stimulusSha256))).toEqual(hashes);
+      expect(shown).toHaveLength(hashes.size * 2);
+      const normal = store.db
+        .prepare("SELECT AVG(predicted) AS m FROM causal_images WHERE design_id = ? AND kind = 'random-normal'")
+        .get(causal!.designId) as { m: number };
+      expect(normal.m).toBeGreaterThan(0);
+      // The analysis covers every unit and kind, and the table was printed.
+      expect(causal!.analysis.missingUnits).toEqual([]);
+      expect(causal!.analysis.summary.map((s) => s.kind)).toContain("maximizing-synthesized");
+      expect(causal!.analysis.rows).toHaveLength(4 * causal!.analysis.summary.length);
+      const at = lines.findIndex((l) => /^causal test \(session \d+, design \d+, model version \d+\)/.test(l));
+      expect(at).toBeGreaterThan(0);
+      expect(lines[at + 1]).toMatch(/^kind\s+against\s+units\s+measured %Δr/);
+      expect(lines.slice(at).some((l) => /^maximizing-synthesized\s+random normal images\s+4\s/.test(l))).toBe(true);
+      expect(lines.slice(at).some((l) => /^adversarial-minus\s+their bases\s+4\s/.test(l))).toBe(true);
+      expect(existsSync(join(flags.out, "causal.json"))).toBe(true);
+      expect(readFileSync(causal!.csvFile, "utf8")).toMatch(/^unit,model,kind,images,measured/);
+    } finally {
+      store.close();
+    }
+  }, 600_000);
+});
