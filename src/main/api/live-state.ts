@@ -97,7 +97,13 @@ export function liveEtaMs(state: LiveState): number | null {
   return Math.max(0, state.session.total - done) * state.session.cycleMs;
 }
 
-function addCounts(s: LiveState, event: Extract<RunnerEvent, { kind: "counts" }>): void {
+/** What this batch already copied (copy on first write, then change in place: a batch costs its size, not more). */
+interface Fresh {
+  units: Set<number>;
+  images: Set<string>;
+}
+
+function addCounts(s: LiveState, event: Extract<RunnerEvent, { kind: "counts" }>, fresh: Fresh): void {
   const index = new Map(s.units.map((u, i) => [u.key, i]));
   for (const c of event.counts) {
     s.committed++;
@@ -119,22 +125,28 @@ function addCounts(s: LiveState, event: Extract<RunnerEvent, { kind: "counts" }>
     s.recent.push({ idx: c.presentationIdx, complete: c.complete, counts: row });
     if (!c.complete) continue;
     const sha = c.sha256;
-    row.forEach((v, i) => {
-      if (v === null) return;
-      const u = { ...s.units[i]! };
-      u.n++;
-      u.sum += v;
-      u.sumSq += v * v;
-      s.units[i] = u;
+    if (!fresh.images.has(sha)) {
       const prev = s.images[sha];
-      const img: LiveImageStats =
+      s.images[sha] =
         prev === undefined
           ? { n: [], sum: [], sumSq: [] }
           : { n: [...prev.n], sum: [...prev.sum], sumSq: [...prev.sumSq] };
+      fresh.images.add(sha);
+    }
+    const img: LiveImageStats = s.images[sha]!;
+    row.forEach((v, i) => {
+      if (v === null) return;
+      if (!fresh.units.has(i)) {
+        s.units[i] = { ...s.units[i]! };
+        fresh.units.add(i);
+      }
+      const u = s.units[i]!;
+      u.n++;
+      u.sum += v;
+      u.sumSq += v * v;
       img.n[i] = (img.n[i] ?? 0) + 1;
       img.sum[i] = (img.sum[i] ?? 0) + v;
       img.sumSq[i] = (img.sumSq[i] ?? 0) + v * v;
-      s.images[sha] = img;
     });
   }
   if (s.recent.length > liveRecentRows) s.recent = s.recent.slice(-liveRecentRows);
@@ -151,6 +163,7 @@ export function reduceLive(state: LiveState, events: readonly LiveEvent[]): Live
     faults: [...state.faults],
     retrained: [...state.retrained],
   };
+  const fresh: Fresh = { units: new Set(), images: new Set() };
   for (const e of events) {
     switch (e.kind) {
       case "started":
@@ -162,13 +175,15 @@ export function reduceLive(state: LiveState, events: readonly LiveEvent[]): Live
           link: s.link,
         });
         s.session = { id: e.sessionId, uuid: e.uuid, name: e.name, total: e.total, cycleMs: e.cycleMs };
+        fresh.units.clear();
+        fresh.images.clear();
         s.phase = "running";
         break;
       case "presented":
         s.progress = { n: e.n, total: e.total, idx: e.idx, sha256: e.sha256 };
         break;
       case "counts":
-        addCounts(s, e);
+        addCounts(s, e, fresh);
         break;
       case "fault":
         s.faultCount++;

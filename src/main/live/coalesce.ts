@@ -15,7 +15,7 @@ export class EventCoalescer {
   private droppedSinceDrain = 0;
 
   /** `maxQueued`: beyond this many events between drains, new ones are counted and dropped (the store has them). */
-  constructor(private readonly maxQueued = 20_000) {}
+  constructor(private readonly maxQueued = 5_000) {}
 
   get size(): number {
     return this.kept;
