@@ -157,7 +157,7 @@ describe.skipIf(!hasChromium)("the Causal tab in Chromium", () => {
     );
     const base = prov.find((p) => p.unit === "e1#0" && p.kind === "adversarial-base" && p.sha === want.base)!;
     expect(await cell.getByTestId("causal-base-responses").textContent()).toBe(
-      `base: predicted ${base.predicted.toFixed(2)}, measured ${(base.predicted + fx.shift).toFixed(2)}`,
+      `base: pred. ${base.predicted.toFixed(2)} · meas. ${(base.predicted + fx.shift).toFixed(2)}`,
     );
     await cell.getByTestId("causal-base-thumb").waitFor();
     expect(await cell.getByTestId("causal-thumb").getAttribute("href")).toMatch(/^data:image\/png;base64,/);
@@ -189,6 +189,7 @@ describe.skipIf(!hasChromium)("the Causal tab in Chromium", () => {
         .subarray(1, 4)
         .toString("latin1"),
     ).toBe("PNG");
+    await gpng.saveAs(join(screenshots, "causal-04-gallery-export.png"));
     const [png] = await Promise.all([page.waitForEvent("download"), page.getByTestId("causal-scatter-png").click()]);
     expect(png.suggestedFilename()).toBe(`session-${fx.causalSessionId}-causal-measured-vs-predicted.png`);
     expect(

@@ -12,7 +12,7 @@ import { causalKindOrder, kindColor, kindLabel } from "./causal-format.js";
 
 const columns = 5;
 const pageSize = 20;
-const cellW = 204;
+const cellW = 216;
 const cellH = 216;
 const imagePx = 112;
 const basePx = 60;
@@ -247,7 +247,7 @@ function Cell({
       </text>
       {base !== undefined && (
         <text x={left} y={y + imagePx + 84} fontSize={11} fill="#6b7480" data-testid="causal-base-responses">
-          base: predicted {number(base.predicted)}, measured {number(base.measured)}
+          base: pred. {number(base.predicted)} · meas. {number(base.measured)}
         </text>
       )}
     </g>
