@@ -152,7 +152,7 @@ describe.skipIf(!hasChromium)("tech view in Chromium", () => {
     simRig = await startSimRig();
     await page.getByTestId("run-preflight").click();
     await expect.poll(() => page.getByTestId("preflight-verdict").textContent(), { timeout: 30_000 }).toMatch(/^Ready/);
-    for (const id of ["data-port", "data-stream", "heartbeat", "event-codes", "disk-space", "database"])
+    for (const id of ["data-port", "data-stream", "heartbeat", "event-codes", "display", "disk-space", "database"])
       expect(await page.getByTestId(`check-${id}`).getAttribute("data-status"), id).toBe("pass");
     expect(await page.getByTestId("check-event-codes").textContent()).toContain("IsAcquiring with 1");
     await shot("tech-preflight-running.png");

@@ -14,6 +14,8 @@ import {
   checkDatabase,
   checkDataPort,
   checkDataStream,
+  checkDisplayEndpoint,
+  checkWindowCalibration,
   checkDiskSpace,
   checkHeartbeat,
   checkNetworkEvents,
@@ -186,6 +188,28 @@ describe.skipIf(!socatAvailable)("serial event box", () => {
     const absent = await checkSerialEventBox(join(tempDir("no-port"), "ttyUSB9"), 115200, 300);
     expect(absent.status).toBe("fail");
     expect(absent.detail).toContain("no serial port at");
+  });
+});
+
+describe("display", () => {
+  it("a virtual display's endpoint: free passes, taken fails", async () => {
+    const port = await freePorts(1);
+    expect(await checkDisplayEndpoint(`tcp://127.0.0.1:${port}`)).toMatchObject({ status: "pass" });
+    const taken = await tcpServer(() => {});
+    const r = await checkDisplayEndpoint(`tcp://127.0.0.1:${taken}`);
+    expect(r.status).toBe("fail");
+    expect(r.detail).toContain("is taken");
+  });
+
+  it("a window display's calibration through the display pre-flight: missing or old warns, recent passes", () => {
+    const fit = { gamma: 2.2, black: 0.5, white: 100, rmse: 0 };
+    const display = { kind: "window" as const };
+    const now = new Date("2026-06-01T00:00:00Z");
+    expect(checkWindowCalibration(display, now)).toMatchObject({ status: "warn", detail: /^uncalibrated: / });
+    const old = { ...display, calibration: { red: fit, green: fit, blue: fit, date: "2026-01-01" } };
+    expect(checkWindowCalibration(old, now)).toMatchObject({ status: "warn", detail: /^calibration-old: / });
+    const recent = { ...display, calibration: { red: fit, green: fit, blue: fit, date: "2026-05-20" } };
+    expect(checkWindowCalibration(recent, now)).toMatchObject({ status: "pass", detail: /^calibrated on 2026-05-20/ });
   });
 });
 

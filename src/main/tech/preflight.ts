@@ -7,7 +7,7 @@
  * open, Network Events' IsAcquiring is NetworkEventsOutput's checkReady (as a session starts), the data stream is read
  * by the ZMTP subscriber a session uses, and a window display's calibration goes through the display pre-flight.
  */
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { accessSync, constants, existsSync, statfsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
@@ -262,6 +262,34 @@ export function checkWindowCalibration(
   };
 }
 
+/** The virtual display's endpoint, which a session binds to publish frames: free now, or held by another program. */
+export function checkDisplayEndpoint(endpoint: string): Promise<Omit<PreflightCheck, "id" | "label" | "ms">> {
+  const m = /^tcp:\/\/(\*|\[[^\]]+\]|[^:]+):(\d+)$/.exec(endpoint);
+  if (m === null)
+    return Promise.resolve({
+      status: "warn",
+      detail: `${endpoint} is not tcp://host:port; it is checked when it opens`,
+    });
+  const host = m[1] === "*" ? "0.0.0.0" : m[1]!.replace(/^\[|\]$/g, "");
+  const port = Number(m[2]);
+  return new Promise((done) => {
+    const server = createServer();
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      done({
+        status: "fail",
+        detail:
+          err.code === "EADDRINUSE"
+            ? `${endpoint} is taken: another session (or program) publishes frames there. End it, or change ` +
+              "display.endpoint."
+            : `${endpoint} cannot be bound (${err.code ?? err.message}). Check display.endpoint.`,
+      }),
+    );
+    server.listen(port, host, () =>
+      server.close(() => done({ status: "pass", detail: `${endpoint} is free for the session's frames` })),
+    );
+  });
+}
+
 /** Free space where the database lives. */
 export function checkDiskSpace(
   db: string,
@@ -386,16 +414,13 @@ export async function runPreflight(rig: RigConfig, options: PreflightOptions): P
     checks.push(
       await timed("display", "Display calibration", async () => checkWindowCalibration(display, options.now)),
     );
-  else
+  else if (display.kind === "virtual")
     checks.push(
-      skip(
-        "display",
-        "Display",
-        display.kind === "virtual"
-          ? `virtual display: frames are published on ${display.endpoint} when the session starts`
-          : "no display in this rig file",
+      await timed("display", `Virtual display endpoint free (${display.endpoint})`, () =>
+        checkDisplayEndpoint(display.endpoint),
       ),
     );
+  else checks.push(skip("display", "Display", "no display in this rig file"));
   checks.push(
     await timed("disk-space", "Disk space", async () =>
       checkDiskSpace(options.db, options.minFreeBytes ?? 200 * MiB, options.warnFreeBytes ?? 2048 * MiB),
