@@ -101,11 +101,11 @@ export class SpikeFramer {
       o += 2;
     }
     o += this.head.copy(buf, o, e);
-    o += buf.latin1Write(m, o);
+    o += buf.write(m, o, "latin1");
     o += t.afterMessageNum.copy(buf, o);
-    o += buf.latin1Write(s, o);
+    o += buf.write(s, o, "latin1");
     o += t.afterSampleNum.copy(buf, o);
-    o += buf.latin1Write(ts, o);
+    o += buf.write(ts, o, "latin1");
     o += this.tail.copy(buf, o);
     o += wf.copy(buf, o);
     sink.advance(o - at);
