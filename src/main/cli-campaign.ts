@@ -364,6 +364,7 @@ export async function runCampaignCommand(
       });
       server = running;
       say(`approve proposals in the app: ${running.openUrl}`);
+      say(`watch it live (sessions, retraining, proposals): ${running.url}/#/live&token=${running.token}`);
       flags.onServing?.({ url: running.url, token: running.token });
     }
     const { StudyJournal } = await import("./campaign/study-journal.js");
