@@ -154,6 +154,23 @@ describe("causal channel", () => {
     }
   });
 
+  it("measures a session whose units are named otherwise through the unit map", async () => {
+    const plain = await available({ session: fx.renamedSessionId });
+    expect(plain.missingUnits).toEqual(["e0#0", "e1#0"]);
+    expect(plain.recordedUnits).toEqual(["Electrode 1#0", "Electrode 2#0"]);
+    expect(plain.summary).toEqual([]);
+    for (const im of plain.images) expect([im.recordedUnit, im.measured, im.presentations]).toEqual([null, null, 0]);
+    const unitMap = { "e0#0": "Electrode 1#0", "e1#0": "Electrode 2#0" };
+    const mapped = await available({ session: fx.renamedSessionId, unitMap });
+    const same = await available({ session: fx.causalSessionId });
+    expect(mapped.missingUnits).toEqual([]);
+    expect(mapped.summary).toEqual(same.summary);
+    expect(mapped.rows).toEqual(same.rows);
+    expect(mapped.images.map((i) => [i.unit, i.recordedUnit, i.measured])).toEqual(
+      same.images.map((i) => [i.unit, unitMap[i.unit as keyof typeof unitMap], i.measured]),
+    );
+  });
+
   it("says a session has no causal images, and the session header counts them", async () => {
     const reply = await ask({ session: fx.plainSessionId });
     expect(reply.ok).toBe(true);

@@ -174,6 +174,31 @@ describe.skipIf(!hasChromium)("the Causal tab in Chromium", () => {
     expect(await page.getByTestId("causal-page").textContent()).toBe(`images 21–${prov.length} of ${prov.length}`);
   });
 
+  it("measures a session whose units are named otherwise once the unit map says which is which", async () => {
+    await page.goto(`${server.url}/#/session/${fx.renamedSessionId}/causal`);
+    await page.reload();
+    expect(await page.getByTestId("causal-missing").textContent()).toMatch(/did not record \(left out\): e0#0, e1#0/);
+    expect(await page.getByTestId("causal-table").count()).toBe(0);
+    await page.getByTestId("causal-map-e0#0").selectOption("Electrode 1#0");
+    await page.getByTestId("causal-map-e1#0").selectOption("Electrode 2#0");
+    const table = page.getByTestId("causal-table");
+    await table.waitFor();
+    expect(await page.getByTestId("causal-missing").count()).toBe(0);
+    // The same recording as the causal session's: the same table.
+    for (const [kind, , , measured, p, predicted] of causalTable(analysis)
+      .slice(2)
+      .map((line) => line.trim().split(/\s{2,}/))) {
+      const row = page.getByTestId(`causal-kind-${kind}`);
+      expect(await row.getByTestId("measured").textContent()).toBe(measured);
+      expect(await row.getByTestId("p").textContent()).toBe(p);
+      expect(await row.getByTestId("predicted").textContent()).toBe(predicted);
+    }
+    await page.screenshot({ path: join(screenshots, "causal-05-unit-map.png") });
+    await page.goto(`${server.url}/#/session/${fx.causalSessionId}/causal`);
+    await page.reload();
+    await page.getByTestId("causal-gallery").waitFor();
+  });
+
   it("saves the gallery and the charts as SVG and PNG", async () => {
     await page.getByTestId("causal-unit").selectOption("e0#0");
     await expect.poll(() => page.getByTestId("causal-gallery").getByTestId("causal-thumb").count()).toBe(11);

@@ -2,7 +2,9 @@
  * A lab database with a designed and recorded causal-test session, small enough for a test: a causal design from
  * two units that are linear filters on 32-pixel images (designCausal and storeCausalDesign, as `cortexloop design
  * causal` runs them), the session that showed its images twice (each unit's response to an image is the model's
- * prediction plus `shift`, −0.5 on the first repeat and +0.5 on the second), and a plain session of other images.
+ * prediction plus `shift`, −0.5 on the first repeat and +0.5 on the second), the same recording with its units
+ * named as a simulated rig names electrodes (Electrode 1#0 for e0#0, Electrode 2#0 for e1#0), and a plain session
+ * of other images.
  */
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -24,6 +26,8 @@ export interface CausalSessionFixture {
   modelVersionId: number;
   designId: number;
   causalSessionId: number;
+  /** The same recording, its units named Electrode 1#0 and Electrode 2#0. */
+  renamedSessionId: number;
   plainSessionId: number;
   /** Recorded response = predicted response of the image's unit + shift (± 0.5 by repeat). */
   shift: number;
@@ -121,17 +125,20 @@ export async function writeCausalSession(dir: string): Promise<CausalSessionFixt
       const u = Math.floor(k / (2 * hashes.length));
       return (predictedOf.get(`${hashes[i]}|${units[u]}`) ?? 0) + shift + (r === 0 ? -0.5 : 0.5);
     });
-    const causal = store.importRecordedSession({
-      name: "causal-test",
-      provenanceText: "test: responses are the design model's predictions plus a shift",
-      countWindow: { startMs: 50, endMs: 150, bins: 1 },
-      durationMs: 100,
-      stimuli: hashes.map((h) => ({ png: store.getStimulusPng(h)!, width: size, height: size })),
-      units: units.map((u) => ({ electrode: u.split("#")[0]!, sortedId: 0, flags: [] })),
-      repeats: 2,
-      averaged: false,
-      values,
-    });
+    const recording = (name: string, electrode: (u: number) => string) =>
+      store.importRecordedSession({
+        name,
+        provenanceText: "test: responses are the design model's predictions plus a shift",
+        countWindow: { startMs: 50, endMs: 150, bins: 1 },
+        durationMs: 100,
+        stimuli: hashes.map((h) => ({ png: store.getStimulusPng(h)!, width: size, height: size })),
+        units: units.map((_, u) => ({ electrode: electrode(u), sortedId: 0, flags: [] })),
+        repeats: 2,
+        averaged: false,
+        values,
+      });
+    const causal = recording("causal-test", (u) => units[u]!.split("#")[0]!);
+    const renamed = recording("causal-electrodes", (u) => `Electrode ${u + 1}`);
     const plainImages = generateImages("noise", 4, size, 13);
     const plainStimuli = [];
     for (const im of plainImages) plainStimuli.push({ png: await encodePng(im), width: size, height: size });
@@ -151,6 +158,7 @@ export async function writeCausalSession(dir: string): Promise<CausalSessionFixt
       modelVersionId,
       designId: stored.designId,
       causalSessionId: causal.session.id,
+      renamedSessionId: renamed.session.id,
       plainSessionId: plain.session.id,
       shift,
       units,

@@ -71,6 +71,8 @@ export type CausalReview =
       counting: CountingSummary;
       /** Units of the design that the session did not record (left out of the analysis). */
       missingUnits: string[];
+      /** The session's units (`electrode#sortedId`): what a unit map can name. */
+      recordedUnits: string[];
       summary: CausalKindRow[];
       rows: CausalUnitRow[];
       images: CausalImageItem[];

@@ -157,6 +157,7 @@ function computeCausalReview(
     scale,
     counting: countingSummary(data, defaultCounting),
     missingUnits: a.missingUnits,
+    recordedUnits: [...recorded.keys()],
     summary: a.summary.map((s) => ({
       kind: s.kind,
       against: s.against,

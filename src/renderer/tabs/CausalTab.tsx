@@ -3,6 +3,7 @@
  * (mean ± s.e. over units, sign-flip permutation p) next to the model's predicted %Δr, measured against predicted
  * per unit and kind, and every image the session showed with its unit, kind, base image and responses.
  */
+import { useState } from "react";
 import type { CausalKindRow, CausalUnitRow, SessionDetail } from "../../main/api/contract.js";
 import { useApi } from "../api.js";
 import { CausalKindChart, CausalScatter } from "../charts/CausalCharts.js";
@@ -22,7 +23,14 @@ export function causalTabReason(s: SessionDetail): { disabled?: boolean; title: 
 }
 
 export function CausalTab({ id }: TabProps) {
-  const review = useApi("causal", { session: id }, String(id));
+  // Design unit → the session's unit, where their names differ (as `analyze causal --unit-map`).
+  const [unitMap, setUnitMap] = useState<Record<string, string>>({});
+  const mapped = Object.keys(unitMap).length > 0;
+  const review = useApi(
+    "causal",
+    mapped ? { session: id, unitMap } : { session: id },
+    `${id}:${JSON.stringify(unitMap)}`,
+  );
   if (review.status !== "ok") return <Status state={review} what="the causal test" />;
   const r = review.value;
   if (!r.available)
@@ -47,8 +55,35 @@ export function CausalTab({ id }: TabProps) {
       </p>
       {r.missingUnits.length > 0 && (
         <p className="warn" data-testid="causal-missing">
-          Units of the design that this session did not record (left out): {r.missingUnits.join(", ")}.
+          Units of the design that this session did not record (left out): {r.missingUnits.join(", ")}. Where the
+          session names them otherwise (a simulated rig's electrodes for imported models), say which unit each is:
         </p>
+      )}
+      {(r.missingUnits.length > 0 || mapped) && (
+        <div className="row controls" data-testid="causal-unit-map">
+          {[...new Set([...r.missingUnits, ...Object.keys(unitMap)])].sort().map((u) => (
+            <label key={u} className="picker">
+              {u} is{" "}
+              <select
+                value={unitMap[u] ?? ""}
+                onChange={(e) => {
+                  const next = { ...unitMap };
+                  if (e.target.value === "") delete next[u];
+                  else next[u] = e.target.value;
+                  setUnitMap(next);
+                }}
+                data-testid={`causal-map-${u}`}
+              >
+                <option value="">not recorded</option>
+                {r.recordedUnits.map((x) => (
+                  <option key={x} value={x}>
+                    {x}
+                  </option>
+                ))}
+              </select>
+            </label>
+          ))}
+        </div>
       )}
       <h3>Measured against predicted, by kind</h3>
       {r.summary.length === 0 ? (
