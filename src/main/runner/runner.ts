@@ -209,6 +209,8 @@ export class SessionRunner {
         if (gate.paused) timeline.restart();
         if (control?.paused) {
           if (!(await this.operatorPause(control, item.idx, session.id, writer, emit, signal))) break;
+          // The rig may have gone quiet while the operator's pause lasted.
+          if (!(await health.gate(item.idx, signal)).go) break;
           timeline.restart();
         }
         const scheduledMs = await timeline.next(signal);

@@ -74,7 +74,8 @@ export function LiveView() {
               <strong data-testid="live-progress" data-n={done} data-total={total}>
                 {done} of {total}
               </strong>{" "}
-              presentations · ETA <span data-testid="live-eta">{formatEta(liveEtaMs(state))}</span>
+              presentations · ETA{" "}
+              <span data-testid="live-eta">{state.phase === "paused" ? "paused" : formatEta(liveEtaMs(state))}</span>
             </p>
             <progress max={Math.max(1, total)} value={done} />
             <p className="muted small" data-testid="live-committed" data-committed={state.committed}>
