@@ -1,12 +1,15 @@
 // Ingest benchmark: a simulated rig (child process) at ~100,000 spikes/s over 64 units streams into a live
 // session with a real SessionStore file; reports lost spikes, count-commit latency and controller CPU.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import { chromium } from "playwright-core";
+import { startServer } from "../src/main/api/server.js";
+import { LiveHub } from "../src/main/live/hub.js";
 import { loadRigFile, parseProtocolText } from "../src/main/protocol/index.js";
 import { createRig, sessionCountWindow } from "../src/main/rig/factory.js";
 import { OpenEphysZmqAcquisition } from "../src/main/rig/openephys-zmq.js";
@@ -40,6 +43,40 @@ function percentile(sorted: number[], p: number): number {
 
 const epochNow = (): number => performance.timeOrigin + performance.now();
 
+/**
+ * The live view of `cortexloop run --serve` on this process's session, open in headless Chromium (the web API and the
+ * live feed in this process, as `run --serve` has them); `close` says what the page showed at the end.
+ */
+async function openLiveView(store: SessionStore): Promise<{ hub: LiveHub; close(): Promise<string> }> {
+  const chromiumPath = process.env.CORTEXLOOP_CHROMIUM ?? "/usr/bin/chromium";
+  const rendererDir = resolve("dist-renderer");
+  if (!existsSync(chromiumPath))
+    throw new Error(
+      `--live needs Chromium at ${chromiumPath} (apt-get install -y chromium, or set CORTEXLOOP_CHROMIUM)`,
+    );
+  if (!existsSync(join(rendererDir, "index.html")))
+    throw new Error("--live needs the built app: run `npm run build:renderer` first");
+  const hub = new LiveHub();
+  const server = await startServer({ store, rendererDir, port: 0, context: { live: hub } });
+  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true });
+  const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+  await page.goto(`${server.url}/#/live&token=${server.token}`);
+  await page.getByTestId("live-view").waitFor({ timeout: 30_000 });
+  console.log("live view open in headless Chromium");
+  return {
+    hub,
+    async close() {
+      hub.flush();
+      await page.waitForTimeout(500);
+      const units = await page.getByTestId("live-unit").count();
+      const committed = (await page.getByTestId("live-committed").textContent()) ?? "?";
+      await browser.close();
+      await server.close();
+      return `${units} / ${committed.split("·")[0]!.trim()}`;
+    },
+  };
+}
+
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -49,6 +86,8 @@ export async function run(args: string[]): Promise<void> {
       rate: { type: "string", default: "100000" },
       keep: { type: "boolean", default: false },
       "rate-scale": { type: "string" },
+      // The experimenter's live view open in headless Chromium while the session runs (its feed in this process).
+      live: { type: "boolean", default: false },
     },
   });
   const seconds = Number(values.seconds);
@@ -155,19 +194,29 @@ export async function run(args: string[]): Promise<void> {
   const finalisedAt = new Map<number, number>();
   if (rig.acquisition instanceof OpenEphysZmqAcquisition)
     rig.acquisition.onFinalised((f) => finalisedAt.set(f.presentationIdx, performance.timeOrigin + f.wallMs));
+  const live = values.live ? await openLiveView(store) : undefined;
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
   const result = await new SessionRunner({
     clock: realClock,
     store,
     rig,
+    events: live?.hub.sink,
     onCommitted: (batch) => {
       const at = epochNow();
       for (const idx of batch.counts) committedAt.set(idx, at);
     },
-  }).run({ protocol: loaded, rigName: config.name, rigText, countWindow, graceMs: config.acquisition.graceMs });
+  }).run({
+    protocol: loaded,
+    rigName: config.name,
+    rigText,
+    countWindow,
+    graceMs: config.acquisition.graceMs,
+    control: live?.hub.control,
+  });
   const cpu = process.cpuUsage(cpu0);
   const wallMs = performance.now() - wall0;
+  const liveShown = await live?.close();
   const decoder = rig.acquisition instanceof OpenEphysZmqAcquisition ? rig.acquisition.stats : undefined;
   await rig.close();
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
@@ -263,6 +312,9 @@ export async function run(args: string[]): Promise<void> {
       "closing message sent by rig -> counts committed p50 / p99",
       `${percentile(sentLatency, 50).toFixed(2)} / ${percentile(sentLatency, 99).toFixed(2)} ms (target p99 < 20 ms)`,
     ],
+    ...(liveShown === undefined
+      ? []
+      : ([["live view in Chromium: units shown / committed presentations shown", liveShown]] as [string, string][])),
     [
       "controller CPU (user+system / wall)",
       `${(((cpu.user + cpu.system) / 1000 / wallMs) * 100).toFixed(1)} % of one core`,
