@@ -78,7 +78,8 @@ describe("studies in the store (schema 8)", () => {
     expect(studyToResume(store, "V4 week 1", undefined).id).toBe(study.id);
     // The same rig written differently (key order, spacing) is the same rig.
     const same = join(tmp.dir, "same.json");
-    writeFileSync(same, JSON.stringify({ display: rig.display, ...rig }));
+    const { display, ...rest } = rig;
+    writeFileSync(same, JSON.stringify({ display, ...rest }, null, 4));
     expect(studyToResume(store, String(study.id), same).id).toBe(study.id);
     const other = join(tmp.dir, "other.json");
     writeFileSync(other, JSON.stringify({ ...rig, eventCodes: { ...rig.eventCodes, port: 6000 } }));
