@@ -176,17 +176,21 @@ describe("causal channel", () => {
     expect(reply.ok).toBe(true);
     if (reply.ok) {
       expect(reply.value.available).toBe(false);
-      if (!reply.value.available) expect(reply.value.message).toMatch(/plain showed no images of a causal design/);
+      if (!reply.value.available)
+        expect(reply.value.message).toMatch(/plain showed no designed images of a causal test/);
     }
     const plain = (await dispatch(store, "getSession", { session: fx.plainSessionId })) as ApiReply<SessionDetail>;
     const causal = (await dispatch(store, "getSession", { session: fx.causalSessionId })) as ApiReply<SessionDetail>;
     expect(plain.ok && plain.value.causalImages).toBe(0);
-    const distinct = new Set(
-      (store.db.prepare("SELECT stimulus_sha256 AS sha FROM causal_images").all() as { sha: string }[]).map(
-        (x) => x.sha,
-      ),
-    );
-    expect(causal.ok && causal.value.causalImages).toBe(distinct.size);
+    // The plain session showed the design's bank images too (random normal, maximizing normal, bases): not a test.
+    const shown = new Set(store.presentations(fx.plainSessionId).map((p) => p.stimulusSha256));
+    const rows = store.db.prepare("SELECT stimulus_sha256 AS sha, kind FROM causal_images").all() as {
+      sha: string;
+      kind: string;
+    }[];
+    expect(rows.filter((r) => r.kind === "random-normal" && shown.has(r.sha)).length).toBeGreaterThan(0);
+    const designed = new Set(rows.filter((r) => !/normal|base/.test(r.kind)).map((r) => r.sha));
+    expect(causal.ok && causal.value.causalImages).toBe(designed.size);
   });
 
   it("refuses an unknown session and a malformed request", async () => {

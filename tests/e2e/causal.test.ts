@@ -77,11 +77,13 @@ describe.skipIf(!hasChromium)("the Causal tab in Chromium", () => {
     const tab = page.getByTestId("tab-causal");
     await tab.waitFor();
     expect(await tab.isDisabled()).toBe(true);
-    expect(await tab.getAttribute("title")).toMatch(/showed no images of a causal design/);
+    expect(await tab.getAttribute("title")).toMatch(/showed no designed images of a causal test/);
     // A link straight to the tab says why there is nothing.
     await page.goto(`${server.url}/#/session/${fx.plainSessionId}/causal`);
     await page.reload();
-    expect(await page.getByTestId("causal-none").textContent()).toMatch(/plain showed no images of a causal design/);
+    expect(await page.getByTestId("causal-none").textContent()).toMatch(
+      /plain showed no designed images of a causal test/,
+    );
   });
 
   it("shows per kind the measured %Δr, p and predicted %Δr that `analyze causal` prints", async () => {

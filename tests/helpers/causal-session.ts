@@ -4,7 +4,7 @@
  * causal` runs them), the session that showed its images twice (each unit's response to an image is the model's
  * prediction plus `shift`, −0.5 on the first repeat and +0.5 on the second), the same recording with its units
  * named as a simulated rig names electrodes (Electrode 1#0 for e0#0, Electrode 2#0 for e1#0), and a plain session
- * of other images.
+ * of other images and the bank images the design also uses (as a session before the design may have shown them).
  */
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -113,8 +113,8 @@ export async function writeCausalSession(dir: string): Promise<CausalSessionFixt
       design: causalFixtureOptions,
     });
     const rows = store.db
-      .prepare("SELECT stimulus_sha256 AS sha, unit, predicted FROM causal_images WHERE design_id = ?")
-      .all(stored.designId) as { sha: string; unit: string; predicted: number }[];
+      .prepare("SELECT stimulus_sha256 AS sha, unit, kind, predicted FROM causal_images WHERE design_id = ?")
+      .all(stored.designId) as { sha: string; unit: string; kind: string; predicted: number }[];
     const hashes = [...new Set(rows.map((r) => r.sha))];
     const predictedOf = new Map(rows.map((r) => [`${r.sha}|${r.unit}`, r.predicted]));
     const shift = 10 - Math.min(0, ...rows.map((r) => r.predicted));
@@ -142,6 +142,9 @@ export async function writeCausalSession(dir: string): Promise<CausalSessionFixt
     const plainImages = generateImages("noise", 4, size, 13);
     const plainStimuli = [];
     for (const im of plainImages) plainStimuli.push({ png: await encodePng(im), width: size, height: size });
+    const bankKinds = ["random-normal", "maximizing-normal", "adversarial-base", "smooth-base"];
+    for (const sha of new Set(rows.filter((r) => bankKinds.includes(r.kind)).map((r) => r.sha)))
+      plainStimuli.push({ png: store.getStimulusPng(sha)!, width: size, height: size });
     const plain = store.importRecordedSession({
       name: "plain",
       provenanceText: "test: a session without causal images",

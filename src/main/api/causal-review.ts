@@ -23,14 +23,28 @@ export class CausalReviewError extends Error {
 const finite = (v: number | null | undefined): number | null =>
   v === null || v === undefined || !Number.isFinite(v) ? null : v;
 
-/** How many distinct images of any causal design the session showed (cheap: the session header asks it). */
+/** Kinds made by a design (never bank images): a session that showed none of them is no causal test. */
+const designedKinds: readonly CausalKind[] = [
+  "maximizing-synthesized",
+  "adversarial-plus",
+  "adversarial-minus",
+  "smooth-minus",
+  "random-smoothed",
+];
+
+/**
+ * How many distinct designed images (synthesized, adversarial, smoothed) of any causal design the session showed. Bank
+ * images a design also uses (random normal, maximizing normal, bases) do not count: sessions before the design may
+ * have shown them. Cheap: the session header asks it.
+ */
 export function causalImageCount(store: SessionStore, sessionId: number): number {
   const row = store.db
     .prepare(
-      "SELECT COUNT(DISTINCT c.stimulus_sha256) AS n FROM causal_images c WHERE c.stimulus_sha256 IN " +
+      `SELECT COUNT(DISTINCT c.stimulus_sha256) AS n FROM causal_images c WHERE c.kind IN ` +
+        `(${designedKinds.map(() => "?").join(", ")}) AND c.stimulus_sha256 IN ` +
         "(SELECT stimulus_sha256 FROM presentations WHERE session_id = ?)",
     )
-    .get(sessionId) as { n: number };
+    .get(...designedKinds, sessionId) as { n: number };
   return row.n;
 }
 
@@ -95,9 +109,9 @@ function computeCausalReview(
       available: false,
       session: sessionId,
       message:
-        `Session ${session.name} showed no images of a causal design, so there is no causal test to show. A ` +
-        "causal-test session runs a protocol written by `cortexloop design causal`; its images keep their unit, " +
-        "kind, base image and predicted response.",
+        `Session ${session.name} showed no designed images of a causal test (maximizing synthesized, ` +
+        "adversarial or smoothed), so there is no causal test to show. A causal-test session runs a protocol " +
+        "written by `cortexloop design causal`; its images keep their unit, kind, base image and predicted response.",
     };
   let a: ReturnType<typeof analyzeCausal>;
   try {

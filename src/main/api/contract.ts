@@ -163,7 +163,7 @@ export interface SessionDetail extends SessionListItem {
     incomplete: number;
     missing: number;
   };
-  /** Distinct images of a causal design the session showed (0: the Causal tab has nothing to show). */
+  /** Distinct designed images (synthesized, adversarial, smoothed) of a causal design the session showed (0: none). */
   causalImages: number;
 }
 

@@ -15,10 +15,12 @@ import { Status } from "../Status.js";
 
 /** The tab button's state: disabled, with the reason as its tooltip, for a session without causal images. */
 export function causalTabReason(s: SessionDetail): { disabled?: boolean; title: string } {
-  if (s.causalImages > 0) return { title: `${s.causalImages} images of a causal design` };
+  if (s.causalImages > 0) return { title: `${s.causalImages} designed images of a causal test` };
   return {
     disabled: true,
-    title: "This session showed no images of a causal design (cortexloop design causal writes such a protocol).",
+    title:
+      "This session showed no designed images of a causal test (maximizing synthesized, adversarial or smoothed; " +
+      "cortexloop design causal writes such a protocol).",
   };
 }
 
