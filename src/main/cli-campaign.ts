@@ -15,7 +15,7 @@ import type { RgbImage } from "../stimulus/index.js";
 import { defaultDb } from "./paths.js";
 import { LiveHub } from "./live/hub.js";
 import { liveProposal, liveRetrained } from "./live/campaign-events.js";
-import { studyToResume } from "./campaign/study-resume.js";
+import { studyToResume, summarizeStudies } from "./campaign/study-resume.js";
 import { findStudy, type StudyRow } from "./store/studies.js";
 
 export interface CampaignFlags {
@@ -516,8 +516,23 @@ export async function runCampaignCommand(
   }
 }
 
-/** `cortexloop campaign`: K closed-loop sessions against the simulated rig. */
+/** `cortexloop campaign`: K closed-loop sessions against the simulated rig; `cortexloop studies` lists them. */
 export function registerCampaignCommand(program: Command): void {
+  program
+    .command("studies")
+    .description("list the studies of a database: state, sessions recorded, models trained, last step (--resume)")
+    .option("--db <file>", "lab database (SQLite)", defaultDb)
+    .action((flags: { db: string }) => {
+      if (!existsSync(flags.db)) throw new Error(`There is no database at ${flags.db}; nothing was read.`);
+      const store = SessionStore.open(flags.db, { readonly: true });
+      try {
+        const rows = summarizeStudies(store);
+        if (rows.length === 0) console.log(`no studies in ${flags.db}`);
+        else console.table(rows);
+      } finally {
+        store.close();
+      }
+    });
   program
     .command("campaign")
     .description(

@@ -1,4 +1,6 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { Command } from "commander";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { registerCampaignCommand } from "../../src/main/cli-campaign.js";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { SessionStore } from "../../src/main/store/index.js";
@@ -10,7 +12,7 @@ import {
   studyState,
   studySteps,
 } from "../../src/main/store/studies.js";
-import { rigDifferences, studyToResume } from "../../src/main/campaign/study-resume.js";
+import { rigDifferences, studyToResume, summarizeStudies } from "../../src/main/campaign/study-resume.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const cleanups: (() => void)[] = [];
@@ -106,5 +108,33 @@ describe("studies in the store (schema 8)", () => {
       'acquisition.host: "127.0.0.1" in the study, "10.0.0.2" in the rig file',
     ]);
     expect(rigDifferences(JSON.stringify(rig), JSON.stringify(rig))).toEqual([]);
+  });
+
+  it("cortexloop studies lists each study with its state, sessions, models and last step", async () => {
+    const { store, study } = fixture();
+    appendStudyStep(store.db, study.id, { kind: "started" });
+    appendStudyStep(store.db, study.id, { kind: "recorded", sessionNumber: 1 });
+    appendStudyStep(store.db, study.id, { kind: "retrained", sessionNumber: 1 });
+    appendStudyStep(store.db, study.id, { kind: "designed", sessionNumber: 2 });
+    expect(summarizeStudies(store)).toMatchObject([
+      {
+        id: study.id,
+        name: "V4 week 1",
+        state: "running or stopped by a crash",
+        sessions: 1,
+        models: 1,
+        lastStep: expect.stringMatching(/^designed \(session 2\) at /),
+      },
+    ]);
+    const program = new Command().exitOverride();
+    registerCampaignCommand(program);
+    const shown: unknown[] = [];
+    const table = vi.spyOn(console, "table").mockImplementation((rows: unknown) => void shown.push(rows));
+    try {
+      await program.parseAsync(["studies", "--db", store.file], { from: "user" });
+    } finally {
+      table.mockRestore();
+    }
+    expect(shown).toMatchObject([[{ name: "V4 week 1", sessions: 1 }]]);
   });
 });

@@ -92,3 +92,35 @@ export function studyToResume(store: SessionStore, ref: string, rigFile: string 
     );
   return study;
 }
+
+/** One line of `cortexloop studies`: where a study stands. */
+export interface StudySummary {
+  id: number;
+  name: string;
+  state: "running or stopped by a crash" | "declined" | "finished";
+  sessions: number;
+  models: number;
+  lastStep: string;
+  rig: string;
+}
+
+/** Every study in the store with its state, sessions recorded, models trained and last step. */
+export function summarizeStudies(store: SessionStore): StudySummary[] {
+  return listStudies(store.db).map((study) => {
+    const steps = studySteps(store.db, study.id);
+    const state = studyState(steps);
+    const last = steps.filter((s) => s.kind !== "started" && s.kind !== "resumed").at(-1);
+    return {
+      id: study.id,
+      name: study.name,
+      state: state === "running" ? "running or stopped by a crash" : state === "stopped" ? "declined" : "finished",
+      sessions: steps.filter((s) => s.kind === "recorded").length,
+      models: steps.filter((s) => s.kind === "retrained").length,
+      lastStep:
+        last === undefined
+          ? "none"
+          : `${last.kind}${last.sessionNumber === null ? "" : ` (session ${last.sessionNumber})`} at ${last.at}`,
+      rig: study.rigFile ?? "simulated in the controller",
+    };
+  });
+}
