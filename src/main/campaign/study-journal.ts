@@ -13,7 +13,7 @@ import {
   type StudyStepKind,
 } from "../store/studies.js";
 import type { CompactPoint } from "./compact-step.js";
-import type { CurvePoint, Proposal, Turnaround } from "./campaign.js";
+import type { CurvePoint, Proposal, Turnaround } from "./types.js";
 
 export interface RetrainedStep {
   afterSession: number;
