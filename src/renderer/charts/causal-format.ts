@@ -56,3 +56,19 @@ export function formatP(p: number | null): string {
   if (p === null) return "—";
   return p < 0.001 ? "<0.001" : p.toFixed(3);
 }
+
+/** A range in whole steps of 1, 2 or 5 × 10^k that holds `min`..`max` (and 0), and its ticks (at most 11). */
+export function niceRange(min: number, max: number): { lo: number; hi: number; ticks: number[] } {
+  const a = Math.min(0, min);
+  const b = Math.max(0, max);
+  const raw = Math.max(b - a, 1) / 8;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw)!;
+  // A step of room beyond a point that would sit on the frame.
+  const lo = Math.floor(a / step) * step - (a < 0 && a % step === 0 ? step : 0);
+  const hi = Math.ceil(b / step) * step + (b > 0 && b % step === 0 ? step : 0);
+  const ticks = Array.from({ length: Math.round((hi - lo) / step) + 1 }, (_, i) =>
+    Number((lo + i * step).toPrecision(12)),
+  );
+  return { lo, hi, ticks };
+}

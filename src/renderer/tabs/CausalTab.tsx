@@ -96,8 +96,12 @@ export function CausalTab({ id }: TabProps) {
         <KindTable rows={r.summary} />
       )}
       <div className="two-even">
-        {r.summary.length > 0 && <CausalKindChart rows={r.summary} fileName={`${base}-by-kind`} />}
-        {r.rows.length > 0 && <CausalScatter rows={r.rows} fileName={`${base}-measured-vs-predicted`} />}
+        {r.summary.length > 0 && (
+          <CausalKindChart rows={r.summary} fileName={`${base}-by-kind`} sameScale={r.scale !== "compact"} />
+        )}
+        {r.rows.length > 0 && (
+          <CausalScatter rows={r.rows} fileName={`${base}-measured-vs-predicted`} sameScale={r.scale !== "compact"} />
+        )}
       </div>
       {r.rows.length > 0 && (
         <details>
