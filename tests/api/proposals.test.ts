@@ -112,6 +112,33 @@ describe("approving a proposal through the web API, as the app does", () => {
     expect(approval.pending()).toBeUndefined();
   });
 
+  it("the proposals reply carries the models' predicted responses where the designer stored them", async () => {
+    const { server, approval, proposal } = await setup(true);
+    const predictions = {
+      modelVersionId: 3,
+      readouts: ["session 1"],
+      units: 5,
+      members: 3,
+      scale: "z-scored" as const,
+      images: [{ block: "test", sha256: proposal.stimuli[0]!, predicted: 0.75, disagreement: 0.5 }],
+    };
+    // One stored without predictions (as before they existed), then one with them.
+    const first = approval.approve(proposal);
+    while (approval.pending() === undefined) await new Promise((r) => setTimeout(r, 10));
+    approval.decide(approval.pending()!.id, "declined", "program");
+    await first;
+    const second = approval.approve({ ...proposal, session: 3, predictions });
+    while (approval.pending() === undefined) await new Promise((r) => setTimeout(r, 10));
+    const list = await call(server, "proposals", {});
+    expect(list.status).toBe(200);
+    const [older, newer] = list.body.value as { sessionNumber: number; predictions?: unknown }[];
+    expect(older!.sessionNumber).toBe(2);
+    expect(older).not.toHaveProperty("predictions");
+    expect(newer).toMatchObject({ sessionNumber: 3, predictions });
+    approval.decide(approval.pending()!.id, "declined", "program");
+    await expect(second).resolves.toBe(false);
+  });
+
   it("without a campaign waiting, approveProposal is a clear not-found", async () => {
     const { server } = await setup(false);
     const r = await call(server, "approveProposal", { id: 1, decision: "approve" });

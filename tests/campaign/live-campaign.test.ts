@@ -105,5 +105,25 @@ describe("campaign --serve and the live view", () => {
     expect(proposals.map((p) => p.decision?.decision ?? "waiting")).toEqual(["waiting", "approved"]);
     expect(proposals[0]!.sessionNumber).toBe(2);
     expect(proposals[0]!.stimuli.length).toBeGreaterThan(0);
+    // The designing ensemble's predictions, stored with the proposal: one per image of each block, active learning's
+    // picks with their disagreement (the selection score), from the model version that designed it.
+    const predictions = proposals[0]!.predictions!;
+    expect(predictions).toMatchObject({
+      modelVersionId: results[0]!.modelVersionIds[0],
+      members: 2,
+      units: 4,
+      readouts: [expect.any(String)],
+      scale: "z-scored",
+    });
+    expect(new Set(predictions.images.map((i) => i.sha256))).toEqual(new Set(proposals[0]!.stimuli));
+    for (const b of proposals[0]!.blocks)
+      expect(predictions.images.filter((i) => i.block === b.name).length, b.name).toBe(b.images);
+    for (const i of predictions.images) {
+      expect(Number.isFinite(i.predicted), i.block).toBe(true);
+      if (i.block === "active-learning") expect(i.disagreement).toBeGreaterThan(0);
+      else expect(i.disagreement).toBeUndefined();
+    }
+    expect(predictions.images.some((i) => i.block === "active-learning")).toBe(true);
+    expect(new Set(predictions.images.map((i) => i.predicted)).size).toBeGreaterThan(1);
   }, 300_000);
 });

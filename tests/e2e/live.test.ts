@@ -221,6 +221,50 @@ describe.skipIf(!hasChromium)("live view in Chromium", () => {
       expect(getProposal(store.db, id)?.decision).toMatchObject({ decision: "approved", via: "web" });
       await expect.poll(() => page.getByTestId("live-decision").textContent()).toContain("approved");
       await shot("live-05-approved.png");
+      // That proposal carried no predictions (as before the designer stored them); the next one carries them: each
+      // image shows its predicted response under it, by block, with the disagreement of active learning's picks.
+      expect(await proposal.textContent()).toContain("carries no predicted responses");
+      const predicted = (i: number): number => Math.round((i - 5.5) * 100) / 100;
+      const next = stored.approve({
+        label: "live test",
+        session: 3,
+        protocolFile: join(tmp.dir, "session-3.json"),
+        description: "4 test images and 8 chosen by the ensemble's disagreement",
+        blocks: [
+          { name: "test", images: 4, repeats: 2 },
+          { name: "active-learning", images: 8, repeats: 1 },
+        ],
+        presentations: 16,
+        modelVersionId: undefined,
+        protocolText: "{}",
+        stimuli,
+        predictions: {
+          modelVersionId: null,
+          readouts: ["session 1"],
+          units: 3,
+          members: 2,
+          scale: "z-scored",
+          images: stimuli.map((sha, i) => ({
+            block: i < 4 ? "test" : "active-learning",
+            sha256: sha,
+            predicted: predicted(i),
+            ...(i < 4 ? {} : { disagreement: i / 10 }),
+          })),
+        },
+      });
+      await expect.poll(() => proposal.getAttribute("data-proposal")).not.toBe(String(id));
+      const blocks = proposal.getByTestId("live-proposal-block");
+      expect(await blocks.evaluateAll((els) => els.map((e) => e.getAttribute("data-block")))).toEqual([
+        "test",
+        "active-learning",
+      ]);
+      const captions = await proposal.getByTestId("live-predicted").allTextContents();
+      expect(captions.length).toBe(12);
+      expect(captions.map((c) => Number(c.split(" ")[0]))).toEqual(stimuli.map((_, i) => predicted(i)));
+      expect(await proposal.getByTestId("live-disagreement").count()).toBe(8);
+      await shot("live-06-predictions.png");
+      await page.getByTestId("live-decline").click();
+      expect(await next).toBe(false);
       expect(problems).toEqual([]);
     } finally {
       // A failed run must not leave the approval waiting on a closed database.

@@ -311,6 +311,8 @@ export interface ProposalItem {
   presentations: number;
   /** The images it shows (SHA-256; the stimulus channel returns each). */
   stimuli: string[];
+  /** The designing models' predicted response to each image, by block (absent in proposals stored without them). */
+  predictions?: import("../store/proposals.js").ProposalPredictions;
   decision: { decision: "approved" | "declined"; via: "terminal" | "web" | "program"; decidedAt: string } | null;
 }
 

@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { RunnerEvent } from "../runner/events.js";
 import type { ProposalItem } from "./contract.js";
 import type { LiveState } from "./live-state.js";
+import type { ProposalPredictions } from "../store/proposals.js";
 
 export type { RunnerEvent, PausedBy } from "../runner/events.js";
 
@@ -32,15 +33,8 @@ export interface RetrainedEvent {
   modelVersionId: number;
 }
 
-/**
- * Predicted responses a proposal carries when its designer stored them, shaped as the predictedResponses channel's:
- * per unit (a label), per stimulus (SHA-256), the model's predicted count; a row is null where the readout lacks it.
- */
-export interface ProposalPredictions {
-  units: string[];
-  stimuli: string[];
-  predictions: (number[] | null)[];
-}
+/** Predicted responses a proposal carries when its designer stored them: per image of each block (see the store). */
+export type { ProposalPredictions };
 
 /** A designed session waiting for the experimenter (decision null), or just decided. */
 export interface ProposalEvent {

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { LoadedProtocol } from "../protocol/load.js";
-import { decideProposal, getProposal } from "../store/proposals.js";
+import { decideProposal, getProposal, type ProposalPredictions } from "../store/proposals.js";
 import { SessionDesigner } from "./designer.js";
 import { CampaignImages } from "./images.js";
 import { activeRule, makePlan } from "./plan.js";
@@ -122,7 +122,7 @@ export class Campaign {
         );
         return campaignResult(arm, this.images.testHashes, proposedProtocolFile);
       }
-      const approval = await this.approved(arm, number, designed.file, designed.loaded);
+      const approval = await this.approved(arm, number, designed.file, designed.loaded, designed.predictions);
       if (!approval.approved) {
         o.store.putProtocol(`${designed.loaded.protocol.name} (proposed)`, designed.loaded.text);
         o.journal?.noteStopped(number, approval.proposalId);
@@ -149,10 +149,11 @@ export class Campaign {
     number: number,
     file: string,
     loaded: LoadedProtocol,
+    predictions: ProposalPredictions | undefined,
   ): Promise<{ approved: boolean; proposalId?: number }> {
     const o = this.options;
     if (o.approve === undefined) return { approved: true };
-    const proposal = this.designer.proposal(arm, number, file, loaded);
+    const proposal = this.designer.proposal(arm, number, file, loaded, predictions);
     if (o.journal === undefined) return { approved: await o.approve(proposal) };
     const stored = o.journal.proposal(proposal);
     if (stored.decision !== null) {

@@ -3,14 +3,15 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import * as tf from "@tensorflow/tfjs";
-import { disagreement, kCenterGreedy, powerSample, SeededRandom, type DeepEnsemble } from "../../models/index.js";
+import { kCenterGreedy, powerSample, SeededRandom, type DeepEnsemble } from "../../models/index.js";
 import { gaudy } from "../../stimulus/index.js";
 import { parseProtocolText, type LoadedProtocol } from "../protocol/load.js";
 import type { ProtocolInput } from "../protocol/schema.js";
+import type { ProposalPredictions } from "../store/proposals.js";
 import type { BankImage } from "./bank.js";
 import type { CampaignImages } from "./images.js";
 import type { Plan } from "./plan.js";
+import { finite, predictionsHeader, scoreBatch, scoreImages } from "./predict-images.js";
 import { secondsSince as seconds } from "./report.js";
 import type { DesignedStep } from "./study-journal.js";
 import type { ArmState, CampaignOptions, Proposal } from "./types.js";
@@ -54,13 +55,20 @@ export class SessionDesigner {
     ensemble: DeepEnsemble | undefined,
     number: number,
     before?: DesignedStep,
-  ): Promise<{ file: string; loaded: LoadedProtocol; scored: number; selectSeconds: number; picked: string[] }> {
+  ): Promise<{
+    file: string;
+    loaded: LoadedProtocol;
+    scored: number;
+    selectSeconds: number;
+    picked: string[];
+    predictions?: ProposalPredictions;
+  }> {
     const o = this.options;
     const t0 = performance.now();
-    const { picked, scored } =
+    const { picked, scored, pickedScores } =
       before === undefined
         ? await this.select(arm, ensemble, this.plan.nActive, number)
-        : { picked: this.pickedBefore(before), scored: before.scored };
+        : { picked: this.pickedBefore(before), scored: before.scored, pickedScores: undefined };
     const selectSeconds = before?.selectSeconds ?? seconds(t0);
     for (const p of picked) arm.used.add(p.id);
     const later = number - 2;
@@ -110,7 +118,45 @@ export class SessionDesigner {
       `${arm.label}: ${before === undefined ? "wrote" : "designed before the stop, written again:"} ${file}: ` +
         description,
     );
-    return { file, loaded, scored, selectSeconds, picked: picked.map((p) => p.id) };
+    const predictions =
+      ensemble === undefined
+        ? undefined
+        : await this.predictions(arm, ensemble, blocks, selectedName, pickedShas, pickedScores);
+    return { file, loaded, scored, selectSeconds, picked: picked.map((p) => p.id), predictions };
+  }
+
+  /**
+   * The ensemble's predictions for every image of the designed session (stored with its proposal): the scores
+   * selection computed for the images it chose, the others' predicted once here (their front-end features are
+   * cached, so retraining on the session does not compute them again).
+   */
+  private async predictions(
+    arm: ArmState,
+    ensemble: DeepEnsemble,
+    blocks: { name: string; hashes: string[] }[],
+    selectedName: string,
+    pickedShas: string[],
+    pickedScores: { disagreement: number; mean: number }[] | undefined,
+  ): Promise<ProposalPredictions> {
+    const known = new Map<string, { disagreement: number; mean: number }>();
+    if (pickedScores !== undefined) pickedShas.forEach((sha, i) => known.set(sha, pickedScores[i]!));
+    const rest = [...new Set(blocks.flatMap((b) => b.hashes))].filter((sha) => !known.has(sha));
+    if (rest.length > 0) {
+      const s = await scoreImages(ensemble, rest, this.images.storedFeatures, this.options.frontEnd.outputShape);
+      rest.forEach((sha, i) => known.set(sha, { disagreement: s.disagreement[i]!, mean: s.mean[i]! }));
+    }
+    const active = arm.selection === "active";
+    return {
+      ...predictionsHeader(ensemble, arm.modelVersionIds[arm.modelVersionIds.length - 1]),
+      images: blocks.flatMap((b) =>
+        b.hashes.map((sha) => ({
+          block: b.name,
+          sha256: sha,
+          predicted: finite(known.get(sha)?.mean),
+          ...(active && b.name === selectedName ? { disagreement: finite(known.get(sha)?.disagreement) } : {}),
+        })),
+      ),
+    };
   }
 
   /** Picks `k` unused candidates: highest ensemble disagreement (optionally k-centre thinned), or at random. */
@@ -119,7 +165,7 @@ export class SessionDesigner {
     ensemble: DeepEnsemble | undefined,
     k: number,
     number: number,
-  ): Promise<{ picked: BankImage[]; scored: number }> {
+  ): Promise<{ picked: BankImage[]; scored: number; pickedScores?: { disagreement: number; mean: number }[] }> {
     const o = this.options;
     const pool = this.plan.candidates.filter((c) => !arm.used.has(c.id));
     if (pool.length < k)
@@ -133,22 +179,17 @@ export class SessionDesigner {
       throw new Error("Campaign: active-learning selection needs the trained ensemble, which was already disposed");
     const keys = pool.map((c) => `bank:${c.id}`);
     const byKey = new Map(pool.map((c) => [`bank:${c.id}`, c]));
-    const sessions = [...ensemble.readouts.keys()];
     const [h, w, c] = o.frontEnd.outputShape;
     const scores = new Float64Array(pool.length);
+    const means = new Float64Array(pool.length);
     const batch = 128;
     let lastQuarter = -1;
     for (let start = 0; start < pool.length; start += batch) {
       const chunk = keys.slice(start, start + batch);
       const feats = await this.images.featuresFor(chunk, (key) => byKey.get(key)!.image.pixels0to255, "candidates");
-      const members = tf.tidy(() => {
-        const x = tf.tensor4d(feats, [chunk.length, h, w, c]);
-        const all = sessions.map((s) => ensemble.predictMembers(s, x));
-        return all.length === 1 ? all[0]! : tf.concat(all, 2);
-      });
-      const [m, n, u] = members.shape;
-      scores.set(disagreement((await members.data()) as Float32Array, m, n, u), start);
-      members.dispose();
+      const scored = await scoreBatch(ensemble, feats, chunk.length, o.frontEnd.outputShape);
+      scores.set(scored.disagreement, start);
+      means.set(scored.mean, start);
       const q = Math.floor(((start + chunk.length) / pool.length) * 4);
       if (q !== lastQuarter) {
         lastQuarter = q;
@@ -156,11 +197,13 @@ export class SessionDesigner {
       }
       await new Promise((r) => setImmediate(r));
     }
+    const chosenWith = (chosen: number[]) => ({
+      picked: chosen.map((i) => pool[i]!),
+      scored: pool.length,
+      pickedScores: chosen.map((i) => ({ disagreement: scores[i]!, mean: means[i]! })),
+    });
     if (o.samplingPower !== undefined)
-      return {
-        picked: powerSample(scores, k, o.samplingPower, new SeededRandom(o.seed * 13 + number)).map((i) => pool[i]!),
-        scored: pool.length,
-      };
+      return chosenWith(powerSample(scores, k, o.samplingPower, new SeededRandom(o.seed * 13 + number)));
     const order = Array.from(scores, (s, i) => ({ s, i })).sort((a, b) => b.s - a.s);
     let chosen: number[];
     if (o.coresetPoolFactor === undefined) chosen = order.slice(0, k).map((x) => x.i);
@@ -174,7 +217,7 @@ export class SessionDesigner {
       });
       chosen = kCenterGreedy(points, top.length, c, k, 0).map((r) => top[r]!);
     }
-    return { picked: chosen.map((i) => pool[i]!), scored: pool.length };
+    return chosenWith(chosen);
   }
 
   /** The candidates a study picked for a session before it was stopped, from the bank again. */
@@ -232,7 +275,13 @@ export class SessionDesigner {
     return { file, loaded };
   }
 
-  proposal(arm: ArmState, number: number, file: string, loaded: LoadedProtocol): Proposal {
+  proposal(
+    arm: ArmState,
+    number: number,
+    file: string,
+    loaded: LoadedProtocol,
+    predictions?: ProposalPredictions,
+  ): Proposal {
     const p = loaded.protocol;
     const blocks = p.blocks.map((b) => ({
       name: b.name,
@@ -249,6 +298,7 @@ export class SessionDesigner {
       modelVersionId: arm.modelVersionIds[arm.modelVersionIds.length - 1],
       protocolText: loaded.text,
       stimuli: [...new Set(p.blocks.flatMap((b) => (p.sources[b.source] as { hashes: string[] }).hashes))],
+      ...(predictions === undefined ? {} : { predictions }),
     };
   }
 }

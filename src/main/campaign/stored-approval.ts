@@ -9,7 +9,7 @@ import {
   type ProposalDecision,
   type ProposalRow,
 } from "../store/proposals.js";
-import { describeProposal } from "./approve-prompt.js";
+import { describeProposal, proposalDetail } from "./approve-prompt.js";
 import type { Proposal } from "./campaign.js";
 
 export interface StoredApprovalOptions {
@@ -57,7 +57,7 @@ export class StoredApproval {
         protocolId: this.store.putProtocol(`${p.label} session ${p.session} (proposed)`, p.protocolText),
         protocolFile: p.protocolFile,
         modelVersionId: p.modelVersionId ?? null,
-        detail: { description: p.description, blocks: p.blocks, presentations: p.presentations, stimuli: p.stimuli },
+        detail: proposalDetail(p),
       });
     this.current = id;
     const told = getProposal(this.store.db, id);

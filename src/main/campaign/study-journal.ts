@@ -12,6 +12,7 @@ import {
   type StudyStep,
   type StudyStepKind,
 } from "../store/studies.js";
+import { proposalDetail } from "./approve-prompt.js";
 import type { CompactPoint } from "./compact-step.js";
 import type { CurvePoint, Proposal, Turnaround } from "./types.js";
 
@@ -248,7 +249,7 @@ export class StudyJournal {
         protocolId,
         protocolFile: p.protocolFile,
         modelVersionId: p.modelVersionId ?? null,
-        detail: { description: p.description, blocks: p.blocks, presentations: p.presentations, stimuli: p.stimuli },
+        detail: proposalDetail(p),
       });
     return getProposal(this.store.db, id)!;
   }

@@ -3,7 +3,7 @@ import type { DeepEnsemble, FrontEnd } from "../../models/index.js";
 import type { RgbImage } from "../../stimulus/index.js";
 import type { CountWindow, Timing } from "../protocol/schema.js";
 import type { SessionStore } from "../store/index.js";
-import type { DecisionVia } from "../store/proposals.js";
+import type { DecisionVia, ProposalPredictions } from "../store/proposals.js";
 import type { TrainingProgressEvent } from "../api/live-contract.js";
 import type { ImageBank } from "./bank.js";
 import type { CompactPoint, RetrainedEnsemble } from "./compact-step.js";
@@ -119,6 +119,8 @@ export interface Proposal {
   /** The protocol as written (what runs once approved) and every stimulus it shows (SHA-256). */
   protocolText: string;
   stimuli: string[];
+  /** The designing ensemble's predicted responses to its images (absent where no ensemble designed it). */
+  predictions?: ProposalPredictions;
   /** The stored proposal (a study stores each one before asking); an approval hook decides this one. */
   proposalId?: number;
 }

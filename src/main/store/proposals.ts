@@ -14,6 +14,25 @@ export interface ProposalDetail {
   presentations: number;
   /** Every stimulus the protocol shows (SHA-256). */
   stimuli: string[];
+  /** The models' predicted responses to its images, stored at design time (absent in older proposals). */
+  predictions?: ProposalPredictions;
+}
+
+/**
+ * What the ensemble that designed a session predicted for its images: per image of each block, the mean over members
+ * and over the units of every readout the designer scored with, in the units the designer scores in (responses
+ * z-scored per unit with its training images' mean and SD), and the members' disagreement (the median pairwise
+ * distance of their population predictions, the active-learning score) for the images active learning chose.
+ */
+export interface ProposalPredictions {
+  modelVersionId: number | null;
+  /** The ensemble's readouts (one per session trained on, or one pooled) whose units were averaged. */
+  readouts: string[];
+  units: number;
+  members: number;
+  scale: "z-scored";
+  /** One entry per image and block, in the protocol's block order; null where a prediction was not finite. */
+  images: { block: string; sha256: string; predicted: number | null; disagreement?: number | null }[];
 }
 
 export interface ProposalRow extends ProposalDetail {

@@ -55,17 +55,63 @@ function Curve({ points, label }: { points: { x: number; y: number | null }[]; l
   );
 }
 
-/** Mean predicted count per stimulus (over the units that have one), when the proposal carries predictions. */
-function predictedMeans(p: ProposalPredictions): Map<string, number> {
-  const out = new Map<string, number>();
-  p.stimuli.forEach((sha, j) => {
-    const vs = p.predictions.flatMap((row) => (row === null || row[j] === undefined ? [] : [row[j]!]));
-    if (vs.length > 0) out.set(sha, vs.reduce((a, b) => a + b, 0) / vs.length);
-  });
-  return out;
-}
-
 const shownImages = 48;
+const shownPerBlock = 24;
+
+/** A proposal's images by block, each with the models' predicted response (and disagreement where stored). */
+function PredictedBlocks({ p }: { p: ProposalPredictions }) {
+  const blocks = [...new Set(p.images.map((i) => i.block))];
+  return (
+    <>
+      {blocks.map((block) => {
+        const images = p.images.filter((i) => i.block === block);
+        const values = images.flatMap((i) => (i.predicted === null ? [] : [i.predicted]));
+        return (
+          <div key={block} className="live-proposal-block" data-testid="live-proposal-block" data-block={block}>
+            <h3 className="small">
+              {block}: {images.length} images
+              {values.length > 0
+                ? `, predicted ${formatNumber(Math.min(...values), 2)} to ${formatNumber(Math.max(...values), 2)}`
+                : ""}
+            </h3>
+            <div className="live-proposal-images">
+              {images.slice(0, shownPerBlock).map((i) => (
+                <figure key={i.sha256} className="live-proposal-image">
+                  <Thumb sha256={i.sha256} size={56} />
+                  <figcaption
+                    className="small"
+                    data-testid="live-predicted"
+                    title="the models' mean predicted response (z-scored); d: the members' disagreement"
+                  >
+                    {formatNumber(i.predicted, 2)}
+                    {i.disagreement !== undefined ? (
+                      <span className="muted" data-testid="live-disagreement">
+                        {" "}
+                        d {formatNumber(i.disagreement, 2)}
+                      </span>
+                    ) : null}
+                  </figcaption>
+                </figure>
+              ))}
+              {images.length > shownPerBlock ? (
+                <span className="muted small">and {images.length - shownPerBlock} more</span>
+              ) : null}
+            </div>
+          </div>
+        );
+      })}
+      <p className="muted small">
+        Under each image: the models&apos; predicted response, the mean over the {p.members} members and {p.units} units
+        {p.modelVersionId === null ? "" : ` of model version ${p.modelVersionId}`} ({p.scale}: in SDs of each
+        unit&apos;s training responses)
+        {p.images.some((i) => i.disagreement !== undefined)
+          ? "; d: the members' disagreement, which active learning chose those images by"
+          : ""}
+        .
+      </p>
+    </>
+  );
+}
 
 export function LiveProposal({ state }: { state: LiveState }) {
   const api = useCortexloop();
@@ -75,7 +121,6 @@ export function LiveProposal({ state }: { state: LiveState }) {
   const p = state.proposal;
   if (p === null) return null;
   const decision = (decided?.id === p.id ? decided.decision : null) ?? p.decision;
-  const predicted = p.predictions === undefined ? undefined : predictedMeans(p.predictions);
   const decide = async (d: "approve" | "decline"): Promise<void> => {
     setBusy(true);
     setError(null);
@@ -95,25 +140,22 @@ export function LiveProposal({ state }: { state: LiveState }) {
         {p.blocks.map((b) => `${b.name}: ${b.images} images × ${b.repeats}`).join(", ")}
         {p.modelVersionId !== null ? `; designed by model version ${p.modelVersionId}` : ""}
       </p>
-      <div className="live-proposal-images">
-        {p.stimuli.slice(0, shownImages).map((sha) => (
-          <figure key={sha} className="live-proposal-image">
-            <Thumb sha256={sha} size={56} />
-            {predicted !== undefined ? (
-              <figcaption className="small" data-testid="live-predicted" title="mean predicted count over units">
-                {formatNumber(predicted.get(sha) ?? null, 2)}
-              </figcaption>
-            ) : null}
-          </figure>
-        ))}
-        {p.stimuli.length > shownImages ? (
-          <span className="muted small">and {p.stimuli.length - shownImages} more</span>
-        ) : null}
-      </div>
-      {predicted === undefined ? (
-        <p className="muted small">This proposal carries no predicted responses.</p>
+      {p.predictions !== undefined ? (
+        <PredictedBlocks p={p.predictions} />
       ) : (
-        <p className="muted small">Under each image: the models&apos; mean predicted count over units.</p>
+        <>
+          <div className="live-proposal-images">
+            {p.stimuli.slice(0, shownImages).map((sha) => (
+              <figure key={sha} className="live-proposal-image">
+                <Thumb sha256={sha} size={56} />
+              </figure>
+            ))}
+            {p.stimuli.length > shownImages ? (
+              <span className="muted small">and {p.stimuli.length - shownImages} more</span>
+            ) : null}
+          </div>
+          <p className="muted small">This proposal carries no predicted responses.</p>
+        </>
       )}
       {decision === null ? (
         <div className="live-controls">
