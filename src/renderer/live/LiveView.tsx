@@ -67,7 +67,13 @@ export function LiveView() {
             {state.ended.countsStored} with complete counts, {state.ended.faults} faults.
           </p>
         ) : null}
-        <div className="live-progress">
+        {state.session === null ? (
+          <p className="muted" data-testid="live-idle">
+            No session has started in this controller yet: the view fills in as soon as one does (a campaign&apos;s
+            retraining and proposals show below meanwhile).
+          </p>
+        ) : null}
+        <div className="live-progress" hidden={state.session === null}>
           {progress !== null ? <Thumb sha256={progress.sha256} size={96} /> : <span className="thumb placeholder" />}
           <div>
             <p>
@@ -84,7 +90,7 @@ export function LiveView() {
             </p>
           </div>
         </div>
-        <LiveControls state={state} />
+        {state.session !== null ? <LiveControls state={state} /> : null}
       </section>
       <section className="panel">
         <h2>Units</h2>
