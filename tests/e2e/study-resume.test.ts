@@ -240,6 +240,11 @@ describe("a study on cortexloop sim-rig resumes with one command after its contr
         [2, "approved", "web"],
         [3, "approved", "web"],
       ]);
+      // Each proposal the study stored carries the designing ensemble's prediction for every image it shows.
+      for (const p of listProposals(store.db)) {
+        expect(new Set(p.predictions?.images.map((i) => i.sha256))).toEqual(new Set(p.stimuli));
+        expect(p.predictions?.modelVersionId).toBe(p.modelVersionId);
+      }
       expect(studyState(studySteps(store.db, 1))).toBe("finished");
     } finally {
       store.close();
