@@ -14,6 +14,7 @@ import type { SimNeurons } from "./sim/sim-rig.js";
 import type { RgbImage } from "../stimulus/index.js";
 import { defaultDb } from "./paths.js";
 import { LiveHub } from "./live/hub.js";
+import { writeLiveEndpoint, type LiveEndpointHandle } from "./live/endpoint-file.js";
 import { liveProposal, liveRetrained } from "./live/campaign-events.js";
 import { studyToResume, summarizeStudies } from "./campaign/study-resume.js";
 import { findStudy, type StudyRow } from "./store/studies.js";
@@ -271,6 +272,7 @@ export async function runCampaignCommand(
   say(`neurons: ${population.description}`);
   const store = SessionStore.open(flags.db);
   let server: { close(): Promise<void> } | undefined;
+  let endpointRecord: LiveEndpointHandle | undefined;
   // --serve: the live view's feed and controls (each session, each retrain, each proposal), pushed to the app.
   const live = flags.serve === true ? new LiveHub({ log: say }) : undefined;
   try {
@@ -365,6 +367,8 @@ export async function runCampaignCommand(
       server = running;
       say(`approve proposals in the app: ${running.openUrl}`);
       say(`watch it live (sessions, retraining, proposals): ${running.url}/#/live&token=${running.token}`);
+      // The desktop app open on the same database attaches to the campaign through this record.
+      endpointRecord = writeLiveEndpoint(flags.db, { url: running.url, token: running.token, kind: "campaign" }, say);
       flags.onServing?.({ url: running.url, token: running.token });
     }
     const { StudyJournal } = await import("./campaign/study-journal.js");
@@ -509,6 +513,7 @@ export async function runCampaignCommand(
     frontEnd.dispose();
     return { results, causal };
   } finally {
+    endpointRecord?.remove();
     live?.flush();
     await server?.close();
     population.neurons.dispose?.();

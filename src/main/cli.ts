@@ -12,6 +12,7 @@ import { SessionStore } from "./store/index.js";
 import { registerExportCommand } from "./cli-export.js";
 import { builtinProtocolsDir, defaultDb, projectRoot } from "./paths.js";
 import { startServer } from "./api/server.js";
+import { writeLiveEndpoint } from "./live/endpoint-file.js";
 import { LiveHub } from "./live/hub.js";
 import { registerSimRigCommand, simRigOptionsFrom } from "./cli-sim.js";
 import { registerServeCommand } from "./cli-serve.js";
@@ -102,7 +103,7 @@ async function runSession(protocolFile: string, flags: RunFlags): Promise<number
   const progress = progressReporter("presentations");
   let live: Awaited<ReturnType<typeof serveLive>> | undefined;
   try {
-    if (flags.serve === true) live = await serveLive(store, flags.rendererDir);
+    if (flags.serve === true) live = await serveLive(store, flags.rendererDir, flags.db);
     const checked = await display.check(rig);
     if (checked.refusal !== undefined) {
       say(checked.refusal);
@@ -159,6 +160,7 @@ async function runSession(protocolFile: string, flags: RunFlags): Promise<number
 async function serveLive(
   store: SessionStore,
   rendererDir: string | undefined,
+  db: string,
 ): Promise<{ hub: LiveHub; close(): Promise<void> }> {
   const hub = new LiveHub({ log: say });
   const server = await startServer({
@@ -171,9 +173,12 @@ async function serveLive(
   const url = `${server.url}/#/live&token=${server.token}`;
   say(`watch the session live (pause, resume, stop) in the app: ${url}`);
   process.stdout.write(`live-view ${url}\n`);
+  // The desktop app open on the same database finds the session through this record.
+  const record = writeLiveEndpoint(db, { url: server.url, token: server.token, kind: "run" }, say);
   return {
     hub,
     async close() {
+      record?.remove();
       hub.flush();
       await new Promise((r) => setTimeout(r, 500));
       await server.close();

@@ -114,6 +114,10 @@ describe("electron main", () => {
     const page = await handler({ url: "cortexloop://app/index.html" });
     expect(page.status).toBe(200);
     expect(page.headers.get("content-security-policy")).toMatch(/default-src 'self'/);
+    // The Live view's WebSocket to a session served on loopback (run --serve), nothing else.
+    expect(page.headers.get("content-security-policy")).toMatch(
+      /connect-src 'self' ws:\/\/127\.0\.0\.1:\* ws:\/\/localhost:\*;/,
+    );
     expect(await page.text()).toContain("<title>app</title>");
     expect((await handler({ url: "cortexloop://app/../secret.txt" })).status).toBe(404);
     expect((await handler({ url: "cortexloop://app/%2e%2e/secret.txt" })).status).toBe(404);
@@ -165,5 +169,10 @@ describe("electron main", () => {
     expect(await invoke(event(null), "listSessions", {})).toMatchObject({ ok: false, code: "forbidden" });
     expect(await invoke(event(ours), "runShell", {})).toMatchObject({ ok: false, code: "unknown-channel" });
     expect(await invoke(event(ours), "getSession", { session: [] })).toMatchObject({ ok: false, code: "bad-request" });
+    // The Live view's way to a session in another process: none runs with --serve on this database.
+    expect(await invoke(event(ours), "liveEndpoint", {})).toMatchObject({ ok: true, value: { state: "none" } });
+    expect(await invoke(event({ url: "https://evil.example/" }), "liveEndpoint", {})).toMatchObject({
+      code: "forbidden",
+    });
   });
 });

@@ -21,6 +21,7 @@ export const channelNames = [
   "approveProposal",
   "liveState",
   "liveControl",
+  "liveEndpoint",
   "exportCsv",
   "exportBundle",
   "exportNwb",

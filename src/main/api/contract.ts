@@ -7,6 +7,7 @@ import { z } from "zod";
 import { channelNames, type ChannelName } from "./channels.js";
 import { liveControlSchema } from "./live-contract.js";
 import type { LiveState } from "./live-state.js";
+import type { LiveEndpointReply } from "./live-contract.js";
 import type { CausalReview } from "./causal-contract.js";
 import type { PresentationRecord } from "../store/types.js";
 import type { CountingSummary, LearningSeries, TuningCurve, UnitRaster } from "../review/index.js";
@@ -97,6 +98,8 @@ export const requestSchemas = {
   // The live view: the running session's state so far, and the operator's pause / resume / stop.
   liveState: z.object({}).strict(),
   liveControl: liveControlSchema,
+  /** The live endpoint of a session running with --serve on this database (the desktop attaches to it). */
+  liveEndpoint: z.object({}).strict(),
   exportCsv: z.object({ session: sessionRef }).strict(),
   exportBundle: z.object({ session: sessionRef, allowUnfinished: z.boolean().optional() }).strict(),
   exportNwb: z.object({ session: sessionRef, allowUnfinished: z.boolean().optional() }).strict(),
@@ -340,6 +343,7 @@ export interface Replies {
   approveProposal: ProposalItem;
   liveState: LiveState;
   liveControl: LiveState;
+  liveEndpoint: LiveEndpointReply;
   exportCsv: CsvExport;
   exportBundle: FileDownload;
   exportNwb: FileDownload;

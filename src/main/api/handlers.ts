@@ -11,6 +11,7 @@ import { causalImageCount, causalReview, CausalReviewError } from "./causal-revi
 import { TechJobError } from "../tech/jobs.js";
 import type { TechService } from "../tech/service.js";
 import { LiveControlError, type LiveHub } from "../live/hub.js";
+import { readLiveEndpoint } from "../live/endpoint-file.js";
 import {
   isChannel,
   parseRequest,
@@ -393,6 +394,12 @@ export const handlers: Handlers = {
       if (err instanceof LiveControlError) throw new ApiError(err.code, err.message);
       throw err;
     }
+  },
+
+  liveEndpoint(store) {
+    const found = readLiveEndpoint(store.file);
+    if (found.state === "running") return { state: "running", ...found.record };
+    return { state: "none", message: found.message };
   },
 
   exportCsv(store, { session: ref }) {

@@ -48,5 +48,13 @@ export type LiveEvent = RunnerEvent | TrainingProgressEvent | RetrainedEvent | P
 export type LiveMessage =
   { type: "snapshot"; state: LiveState } | { type: "batch"; seq: number; events: LiveEvent[]; dropped: number };
 
+/**
+ * The desktop's way to a session running in another process: the live endpoint record beside its database
+ * (`<db>.live.json`, written by `run --serve` and `campaign --serve`), or why there is none.
+ */
+export type LiveEndpointReply =
+  | { state: "running"; url: string; token: string; pid: number; startedAt: string; kind: "run" | "campaign" }
+  | { state: "none"; message: string };
+
 export const liveControlSchema = z.object({ action: z.enum(["pause", "resume", "stop"]) }).strict();
 export type LiveControlRequest = z.infer<typeof liveControlSchema>;

@@ -13,6 +13,7 @@ import type { SessionStore } from "../store/index.js";
 import { maxRequestBytes, type ApiErrorCode, type ApiReply } from "./contract.js";
 import { dispatch, type HandlerContext } from "./handlers.js";
 import { parseRequestTarget } from "./request-target.js";
+import { rendererOrigin } from "./ipc-guard.js";
 import type { LiveMessage } from "./live-contract.js";
 import { contentTypeOf, rendererCsp, resolveStaticPath } from "./static-files.js";
 
@@ -171,11 +172,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const allowedOrigins = (): Set<string> => new Set([...allowedHosts()].map((h) => `http://${h}`));
 
-  /** Host (DNS rebinding) and Origin (other sites) checks; a missing Origin is a non-browser client. */
-  const originProblem = (req: IncomingMessage): string | undefined => {
+  /**
+   * Host (DNS rebinding) and Origin (other sites) checks; a missing Origin is a non-browser client. The WebSocket also
+   * admits the desktop app's own renderer (its Live view attaches to a session served here; the token still decides).
+   */
+  const originProblem = (req: IncomingMessage, desktop = false): string | undefined => {
     const hostHeader = (req.headers.host ?? "").toLowerCase();
     if (!allowedHosts().has(hostHeader)) return `the Host header "${hostHeader.slice(0, 80)}" is not this server`;
     const origin = req.headers.origin;
+    if (desktop && origin?.toLowerCase() === rendererOrigin) return undefined;
     if (origin !== undefined && !allowedOrigins().has(origin.toLowerCase()))
       return `requests from the origin "${origin.slice(0, 80)}" are not allowed`;
     return undefined;
@@ -340,7 +345,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const target = parseRequestTarget(req.url);
     if (!target.ok) return reject(400, "Bad Request");
     if (target.pathname !== "/api/ws") return reject(404, "Not Found");
-    if (originProblem(req) !== undefined) return reject(403, "Forbidden");
+    if (originProblem(req, true) !== undefined) return reject(403, "Forbidden");
     const offered = String(req.headers["sec-websocket-protocol"] ?? "")
       .split(",")
       .map((p) => p.trim())

@@ -36,6 +36,12 @@ export function rendererCsp(extraConnect: string[] = []): string {
 }
 
 /**
+ * Where the desktop renderer may open WebSockets besides itself: a session's web API on loopback (`run --serve`,
+ * `campaign --serve`), which its Live view attaches to.
+ */
+export const desktopLiveConnectSources = ["ws://127.0.0.1:*", "ws://localhost:*"];
+
+/**
  * Maps a URL path to a file under `root`, or undefined when it would leave `root`, does not
  * exist or is not a file. `/` and unknown paths without an extension give index.html (one-page app).
  */

@@ -18,7 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ipcInvokeChannel } from "../api/channels.js";
 import { guardIpcCall, rendererHost, rendererOrigin, rendererScheme, type TrustedRenderer } from "../api/ipc-guard.js";
-import { contentTypeOf, rendererCsp, resolveStaticPath } from "../api/static-files.js";
+import { contentTypeOf, desktopLiveConnectSources, rendererCsp, resolveStaticPath } from "../api/static-files.js";
 import { SessionStore } from "../store/index.js";
 import { builtinProtocolsDir } from "../paths.js";
 import { TechService } from "../tech/service.js";
@@ -63,7 +63,7 @@ function serveRenderer(): void {
     return new Response(await readFile(file), {
       headers: {
         "Content-Type": contentTypeOf(file),
-        "Content-Security-Policy": rendererCsp(),
+        "Content-Security-Policy": rendererCsp(desktopLiveConnectSources),
         "X-Content-Type-Options": "nosniff",
       },
     });
@@ -181,7 +181,7 @@ async function start(): Promise<void> {
   ses.setPermissionCheckHandler(() => false);
   if (options.devServerUrl !== undefined) {
     // The dev server's HMR needs inline scripts; the packaged app never loads this policy.
-    const devCsp = `${rendererCsp([options.devServerUrl.replace(/^http/, "ws")])}`
+    const devCsp = `${rendererCsp([options.devServerUrl.replace(/^http/, "ws"), ...desktopLiveConnectSources])}`
       .replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
       .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'");
     ses.webRequest.onHeadersReceived({ urls: [`${options.devServerUrl}/*`] }, (details, callback) => {

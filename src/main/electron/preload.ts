@@ -30,6 +30,7 @@ const api: CortexloopApi = {
   approveProposal: channel("approveProposal"),
   liveState: channel("liveState"),
   liveControl: channel("liveControl"),
+  liveEndpoint: channel("liveEndpoint"),
   exportCsv: channel("exportCsv"),
   exportBundle: channel("exportBundle"),
   exportNwb: channel("exportNwb"),

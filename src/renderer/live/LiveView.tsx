@@ -9,6 +9,7 @@ import { LiveControls } from "./LiveControls.js";
 import { LiveUnits } from "./LiveUnits.js";
 import { LiveProposal, LiveTraining } from "./LiveCampaign.js";
 import { useLive, type LiveFeed } from "./useLive.js";
+import { DesktopLiveView } from "./DesktopLive.js";
 import "./live.css";
 
 function formatEta(ms: number | null): string {
@@ -33,8 +34,21 @@ function FeedStatusLine({ feed }: { feed: LiveFeed }) {
   );
 }
 
+/** In the desktop app, the page attached to a session running with --serve; in a browser, its own controller's. */
 export function LiveView() {
-  const feed = useLive();
+  return window.cortexloop !== undefined ? (
+    <DesktopLiveView page={(feed) => <LivePage feed={feed} />} />
+  ) : (
+    <BrowserLive />
+  );
+}
+
+function BrowserLive() {
+  return <LivePage feed={useLive()} />;
+}
+
+/** The page itself, the same in both: fed by a LiveFeed, its controls calling the ApiContext's transport. */
+export function LivePage({ feed }: { feed: LiveFeed }) {
   const { state } = feed;
   const progress = state.progress;
   const total = state.session?.total ?? 0;
