@@ -133,6 +133,7 @@ async function runSession(protocolFile: string, flags: RunFlags): Promise<number
       signal: abort.signal,
       display: checked.record,
       control: live?.hub.control,
+      ...(rigConfig.health === undefined ? {} : { health: rigConfig.health }),
     });
     progress.stop();
     const timing = displayTimingSummary(store.db, result.sessionId);

@@ -122,4 +122,22 @@ describe("malformed protocol files", () => {
     );
     expect(() => loadRigFile(file)).toThrow(/\$\.eventCodes\.transport/);
   });
+
+  it("a rig file's health thresholds are read, and one out of range names its path", () => {
+    const file = join(tmp.dir, "rig-health.json");
+    const rig = (health: unknown) =>
+      JSON.stringify({
+        name: "r",
+        acquisition: { format: "openephys-zmq" },
+        eventCodes: { transport: "openephys-network-events" },
+        display: { kind: "virtual" },
+        health,
+      });
+    writeFileSync(file, rig({ noDataMs: 5000, unconfirmedInARow: 5 }));
+    expect(loadRigFile(file).rig.health).toEqual({ noDataMs: 5000, unconfirmedInARow: 5 });
+    writeFileSync(file, rig({ noDataMs: 5 }));
+    expect(() => loadRigFile(file)).toThrow(/\$\.health\.noDataMs/);
+    writeFileSync(file, rig({ noDataSeconds: 5 }));
+    expect(() => loadRigFile(file)).toThrow(/noDataSeconds/);
+  });
 });

@@ -16,8 +16,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** A Network Events rig whose commands time out after `replyTimeoutMs`. */
-async function rigFile(dir: string, replyTimeoutMs = 1000): Promise<string> {
+/** A Network Events rig whose commands time out after `replyTimeoutMs`; `health`: the rig file's thresholds. */
+async function rigFile(dir: string, replyTimeoutMs = 1000, health?: Partial<HealthOptions>): Promise<string> {
   const dataPort = await freePorts(2);
   const eventsPort = await freePorts(1);
   const displayPort = await freePorts(1);
@@ -35,6 +35,7 @@ async function rigFile(dir: string, replyTimeoutMs = 1000): Promise<string> {
     eventCodes: { transport: "openephys-network-events", host: "127.0.0.1", port: eventsPort, replyTimeoutMs },
     display: { kind: "virtual", endpoint: `tcp://127.0.0.1:${displayPort}` },
     simulation: { neurons: "builtin", units: 4, seed: 5 },
+    ...(health === undefined ? {} : { health }),
   });
 }
 
@@ -75,7 +76,8 @@ async function run(
       rigText: text,
       countWindow,
       graceMs: config.acquisition.graceMs,
-      health,
+      // As cortexloop run does: the rig file's thresholds, here with the test's own on top.
+      health: { ...config.health, ...health },
     });
     return { result, store, log, db };
   } finally {
@@ -123,16 +125,14 @@ describe(
         "summary and show agree",
       async () => {
         const dir = tempDir("health-data");
-        const file = await rigFile(dir);
+        // The thresholds come from the rig file (its health section), as a lab sets them for its rig.
+        const noDataMs = 1000;
+        const file = await rigFile(dir, 1000, { noDataMs, noOnsetMs: 1500 });
         const sim = new SimRigProcess();
         cleanups.push(() => sim.stop());
         // The stream freezes for 4 s when the 20th code reaches the rig (presentation 19); then its backlog follows.
         await sim.start(["--rig", file, "--stall-after", "20", "--stall-ms", "4000", "--seed", "4"]);
-        const noDataMs = 1000;
-        const { result, store, log, db } = await run(dir, file, protocolText("freeze", 20, 3, timing), {
-          noDataMs,
-          noOnsetMs: 1500,
-        });
+        const { result, store, log, db } = await run(dir, file, protocolText("freeze", 20, 3, timing), {});
         expect(result.state).toBe("completed");
         expect(result.presented).toBe(60);
         const events = store.sessionEvents(result.sessionId);

@@ -47,7 +47,8 @@ export function rigFromFile(options: RigFileRigOptions): CampaignRig {
           sessionName,
           progress,
           signal,
-          health: options.health,
+          // The campaign's own settings first, then the rig file's (rig health thresholds of that lab's rig).
+          health: { ...config.health, ...options.health },
           live: options.live,
         });
       } finally {

@@ -333,6 +333,37 @@ export const rigSchema = z
       windowDisplaySchema,
       z.object({ kind: z.literal("none") }).strict(),
     ]),
+    health: z
+      .object({
+        noDataMs: z
+          .number()
+          .min(100)
+          .max(600_000)
+          .optional()
+          .describe("No message at all on the data socket for this long pauses the session (default 3000)."),
+        noOnsetMs: z
+          .number()
+          .min(100)
+          .max(600_000)
+          .optional()
+          .describe("A confirmed code with no onset TTL at all since, for this long, pauses it (default 3000)."),
+        unconfirmedInARow: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .optional()
+          .describe("This many codes in a row not confirmed by the event-code input pause it (default 3)."),
+        probeEveryMs: z
+          .number()
+          .min(10)
+          .max(60_000)
+          .optional()
+          .describe("How often a paused session checks whether the rig is back (default 250)."),
+      })
+      .strict()
+      .optional()
+      .describe("When the session pauses for a rig that went quiet (rig health); defaults suit a lab rig."),
     simulation: z
       .object({
         neurons: z
