@@ -30,8 +30,7 @@ const recordSchema = z
 
 /** What a reader finds beside a database. */
 export type LiveEndpointLookup =
-  | { state: "running"; file: string; record: LiveEndpointRecord }
-  | { state: "none"; file: string; message: string };
+  { state: "running"; file: string; record: LiveEndpointRecord } | { state: "none"; file: string; message: string };
 
 /** The record's path for a database file (undefined for an in-memory database). */
 export function liveEndpointPath(db: string): string | undefined {
@@ -57,7 +56,9 @@ export function readLiveEndpoint(db: string, alive: (pid: number) => boolean = p
   const none = (why: string): LiveEndpointLookup => ({
     state: "none",
     file,
-    message: `No session runs with --serve on ${resolve(db)} (${why}). Start one with \`cortexloop run <protocol> --db ${resolve(db)} --serve\` (or \`campaign --serve\`).`,
+    message:
+      `No session runs with --serve on ${resolve(db)} (${why}). Start one with ` +
+      `\`cortexloop run <protocol> --db ${resolve(db)} --serve\` (or \`campaign --serve\`).`,
   });
   if (!existsSync(file)) return none("no live endpoint file");
   let record: LiveEndpointRecord;

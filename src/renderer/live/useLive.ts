@@ -52,7 +52,8 @@ export function useLiveSocket(target: LiveTarget | null): { feed: LiveFeed; api:
   const token = target?.token;
   useEffect(() => {
     if (url === undefined || token === undefined) {
-      setFeed((f) => ({ ...f, status: "unavailable", detail: undefined }));
+      const detail = "not attached to a session now: below is the last state the previous one pushed";
+      setFeed((f) => ({ ...f, status: "closed", detail }));
       return;
     }
     setFeed(initialFeed());
