@@ -1,12 +1,11 @@
 // Stores a causal design: its images (PNG, by SHA-256), each image's provenance and the design, in
 // one transaction, and writes the protocol that shows them. Nothing is stored if any step fails.
-import { renameSync, rmSync, writeFileSync } from "node:fs";
-import { encodePng } from "../../stimulus/index.js";
 import { protocolSchema, sha256Hex } from "../protocol/index.js";
 import type { SessionStore } from "../store/index.js";
 import type { CausalDesign, CausalDesignOptions } from "./design.js";
 import type { DesignModel } from "./model-units.js";
 import { CausalInputError } from "./errors.js";
+import { encodeDesignImages, storeDesignRecord } from "./store-images.js";
 
 export interface StoreDesignOptions {
   modelVersionId: number;
@@ -33,9 +32,7 @@ export async function storeCausalDesign(
 ): Promise<StoredDesign> {
   if (!Number.isInteger(o.repeats) || o.repeats < 1)
     throw new CausalInputError("option", `--repeats must be a whole number ≥ 1, got ${o.repeats}.`);
-  const pngs = await Promise.all(design.images.map((im) => encodePng(im.image)));
-  const shas = pngs.map((png) => sha256Hex(png));
-  const unique = [...new Set(shas)];
+  const { pngs, shas, unique } = await encodeDesignImages(design.images);
   const protocol = {
     version: 1,
     name: o.name ?? `causal-model${o.modelVersionId}`,
@@ -50,26 +47,13 @@ export async function storeCausalDesign(
   };
   protocolSchema.parse(protocol);
   const protocolText = `${JSON.stringify(protocol, null, 2)}\n`;
-  const tmp = `${o.out}.tmp`;
-  try {
-    writeFileSync(tmp, protocolText);
-  } catch (err) {
-    throw new CausalInputError(
-      "output",
-      `Could not write ${o.out} (${err instanceof Error ? err.message : String(err)}).`,
-    );
-  }
-  let designId = 0;
-  try {
-    store.db.transaction(() => {
-      pngs.forEach((png, i) =>
-        store.putStimulus(png, {
-          width: dm.imageSize,
-          height: dm.imageSize,
-          channels: 3,
-          origin: `causal:${design.images[i]!.kind}`,
-        }),
-      );
+  const designId = storeDesignRecord(store, {
+    pngs,
+    imageSize: dm.imageSize,
+    origins: design.images.map((im) => `causal:${im.kind}`),
+    files: [{ path: o.out, text: protocolText }],
+    writeError: (message) => new CausalInputError("output", message),
+    insert: () => {
       const detail = {
         options: o.design,
         units: dm.units,
@@ -89,7 +73,7 @@ export async function storeCausalDesign(
           "INSERT INTO causal_designs (model_version_id, protocol_sha256, detail_json, created_at) VALUES (?, ?, ?, ?)",
         )
         .run(o.modelVersionId, sha256Hex(protocolText), JSON.stringify(detail), new Date().toISOString());
-      designId = Number(info.lastInsertRowid);
+      const designId = Number(info.lastInsertRowid);
       const row = store.db.prepare(
         "INSERT OR IGNORE INTO causal_images (design_id, stimulus_sha256, unit, kind, base_sha256, predicted, " +
           "model_source, model_version_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -107,12 +91,8 @@ export async function storeCausalDesign(
           u.modelVersionId,
         );
       });
-      // Last inside the transaction: a protocol that cannot be put in place stores nothing.
-      renameSync(tmp, o.out);
-    })();
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+      return designId;
+    },
+  });
   return { designId, images: unique.length, presentations: unique.length * o.repeats, protocolText };
 }

@@ -1,12 +1,11 @@
 // Stores a tuning sweep: its images (PNG, by SHA-256), each image's parameters and every unit's
 // prediction, and the design with its predicted curves, in one transaction; writes the protocol that
 // shows the images (and the curves' CSV when asked). Nothing is stored or written if any step fails.
-import { renameSync, rmSync, writeFileSync } from "node:fs";
-import { encodePng } from "../../stimulus/index.js";
 import { protocolSchema, sha256Hex } from "../protocol/index.js";
 import type { Timing } from "../protocol/schema.js";
 import type { SessionStore } from "../store/index.js";
 import type { DesignModel } from "../causal/model-units.js";
+import { encodeDesignImages, storeDesignRecord } from "../causal/store-images.js";
 import type { TuningDesign, TuningSpec } from "./design.js";
 import { TuningInputError } from "./errors.js";
 import { tuningCsv } from "./report.js";
@@ -31,19 +30,6 @@ export interface StoredTuning {
   protocolText: string;
 }
 
-function writeTemp(file: string, text: string): string {
-  const tmp = `${file}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-  } catch (err) {
-    throw new TuningInputError(
-      "output",
-      `Could not write ${file} (${err instanceof Error ? err.message : String(err)}).`,
-    );
-  }
-  return tmp;
-}
-
 export async function storeTuningDesign(
   store: SessionStore,
   dm: DesignModel,
@@ -52,9 +38,7 @@ export async function storeTuningDesign(
 ): Promise<StoredTuning> {
   if (!Number.isInteger(o.repeats) || o.repeats < 1)
     throw new TuningInputError("option", `--repeats must be a whole number ≥ 1, got ${o.repeats}.`);
-  const pngs = await Promise.all(design.images.map((im) => encodePng(im.image)));
-  const shas = pngs.map((png) => sha256Hex(png));
-  const unique = [...new Set(shas)];
+  const { pngs, shas, unique } = await encodeDesignImages(design.images);
   const sweeps = [...new Set(design.images.map((im) => im.sweep))];
   const protocol = {
     version: 1,
@@ -70,23 +54,16 @@ export async function storeTuningDesign(
   };
   protocolSchema.parse(protocol);
   const protocolText = `${JSON.stringify(protocol, null, 2)}\n`;
-  const temps: string[] = [];
-  const renamed: string[] = [];
-  let designId = 0;
-  try {
-    const tmp = writeTemp(o.out, protocolText);
-    temps.push(tmp);
-    const csvTmp = o.csv === undefined ? undefined : writeTemp(o.csv, tuningCsv(dm.units, design));
-    if (csvTmp !== undefined) temps.push(csvTmp);
-    store.db.transaction(() => {
-      pngs.forEach((png, i) =>
-        store.putStimulus(png, {
-          width: dm.imageSize,
-          height: dm.imageSize,
-          channels: 3,
-          origin: `tuning:${design.images[i]!.sweep}`,
-        }),
-      );
+  const designId = storeDesignRecord(store, {
+    pngs,
+    imageSize: dm.imageSize,
+    origins: design.images.map((im) => `tuning:${im.sweep}`),
+    files: [
+      { path: o.out, text: protocolText },
+      ...(o.csv === undefined ? [] : [{ path: o.csv, text: tuningCsv(dm.units, design) }]),
+    ],
+    writeError: (message) => new TuningInputError("output", message),
+    insert: () => {
       const detail = {
         spec: o.spec,
         units: dm.units,
@@ -99,7 +76,7 @@ export async function storeTuningDesign(
             "VALUES (?, ?, ?, ?, ?)",
         )
         .run(o.modelVersionId, design.kind, sha256Hex(protocolText), JSON.stringify(detail), new Date().toISOString());
-      designId = Number(info.lastInsertRowid);
+      const designId = Number(info.lastInsertRowid);
       const row = store.db.prepare(
         "INSERT OR IGNORE INTO tuning_images (design_id, stimulus_sha256, sweep, params_json, predicted_json) " +
           "VALUES (?, ?, ?, ?, ?)",
@@ -108,16 +85,8 @@ export async function storeTuningDesign(
         const predicted = Object.fromEntries(dm.units.map((u, k) => [u.name, design.predicted[i]![k]!]));
         row.run(designId, shas[i]!, im.sweep, JSON.stringify(im.params), JSON.stringify(predicted));
       });
-      // Last inside the transaction: files that cannot be put in place store nothing.
-      if (csvTmp !== undefined) {
-        renameSync(csvTmp, o.csv!);
-        renamed.push(o.csv!);
-      }
-      renameSync(tmp, o.out);
-    })();
-  } catch (err) {
-    for (const f of [...temps, ...renamed]) rmSync(f, { force: true });
-    throw err;
-  }
+      return designId;
+    },
+  });
   return { designId, images: unique.length, presentations: unique.length * o.repeats, protocolText };
 }
