@@ -16,19 +16,10 @@ import {
 import type { PixelBudget } from "../stimulus/synthesis/index.js";
 import { defaultDb } from "./paths.js";
 import { registerTuningCommand } from "./cli-tuning.js";
+import { addModelUnitOptions, collect } from "./cli-design-options.js";
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-function collect(value: string, prior: string[]): string[] {
-  return [
-    ...prior,
-    ...value
-      .split(",")
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0),
-  ];
 }
 
 function whole(name: string): (v: string) => number {
@@ -81,32 +72,16 @@ export function registerCausalCommands(program: Command): void {
   const d = defaultCausalDesignOptions;
   const design = program.command("design").description("design sessions from models");
   registerTuningCommand(design);
-  design
-    .command("causal")
-    .description(
-      "a causal-test session: per unit, maximizing synthesized and normal images, adversarial ± pairs, " +
-        "smooth− and random-smoothed images " +
-        "with their bases, among randomly chosen normal images; stores each image's provenance and writes the protocol",
-    )
-    .requiredOption(
-      "--model <id>",
-      "model version: a deep ensemble (each unit through its compact model where one was distilled, else the " +
-        "ensemble), or compact models (repeat or comma-separate; one unit each)",
-      (v: string, prior: number[] | undefined) => [
-        ...(prior ?? []),
-        ...v
-          .split(",")
-          .filter((x) => x.trim() !== "")
-          .map((x) => whole("--model")(x.trim())),
-      ],
-    )
-    .option(
-      "--units <list>",
-      "units (e3#1, e3/1 or readout columns; repeat or comma-separate; default all)",
-      collect,
-      [],
-    )
-    .option("--session <name|id>", "whose readout's units, when the ensemble has several")
+  addModelUnitOptions(
+    design
+      .command("causal")
+      .description(
+        "a causal-test session: per unit, maximizing synthesized and normal images, adversarial ± pairs, " +
+          "smooth− and random-smoothed images with their bases, among randomly chosen normal images; stores each " +
+          "image's provenance and writes the protocol",
+      ),
+    whole,
+  )
     .option("--bank <zip|dir>", "candidate natural images (repeatable); streamed", collect, [])
     .requiredOption("-o, --out <protocol.json>", "the protocol to write")
     .option("--restarts <n>", "maximizing synthesized starts per unit (each is shown)", whole("--restarts"), d.restarts)

@@ -6,6 +6,7 @@ import { loadDesignModel } from "./causal/index.js";
 import { designTuning, storeTuningDesign, TuningInputError, tuningTable, type TuningSpec } from "./tuning/index.js";
 import { defaultDotSweep, defaultGratingSweep } from "../stimulus/index.js";
 import { defaultDb } from "./paths.js";
+import { addModelUnitOptions } from "./cli-design-options.js";
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -99,38 +100,16 @@ function specOf(flags: TuningFlags): TuningSpec {
 export function registerTuningCommand(design: Command): void {
   const g = defaultGratingSweep;
   const d = defaultDotSweep;
-  design
-    .command("tuning")
-    .description(
-      "a parametric sweep for tuning curves: gratings (orientation × spatial frequency, phases averaged) or dots " +
-        "(size, location on a grid, number); prints each unit's predicted tuning curve, stores every image's " +
-        "parameters and writes the protocol",
-    )
-    .requiredOption(
-      "--model <id>",
-      "model version: a deep ensemble (each unit through its compact model where one was distilled, else the " +
-        "ensemble), or compact models (repeat or comma-separate; one unit each)",
-      (v: string, prior: number[] | undefined) => [
-        ...(prior ?? []),
-        ...v
-          .split(",")
-          .filter((x) => x.trim() !== "")
-          .map((x) => whole("--model")(x.trim())),
-      ],
-    )
-    .option(
-      "--units <list>",
-      "units (e3#1, e3/1 or readout columns; repeat or comma-separate; default all)",
-      (v: string, prior: string[]) => [
-        ...prior,
-        ...v
-          .split(",")
-          .map((s) => s.trim())
-          .filter((s) => s !== ""),
-      ],
-      [],
-    )
-    .option("--session <name|id>", "whose readout's units, when the ensemble has several")
+  addModelUnitOptions(
+    design
+      .command("tuning")
+      .description(
+        "a parametric sweep for tuning curves: gratings (orientation × spatial frequency, phases averaged) or dots " +
+          "(size, location on a grid, number); prints each unit's predicted tuning curve, stores every image's " +
+          "parameters and writes the protocol",
+      ),
+    whole,
+  )
     .requiredOption("--kind <dots|gratings>", "the family swept")
     .requiredOption("-o, --out <protocol.json>", "the protocol to write")
     .option("--csv <file>", "also write the predicted tuning curves (one row per unit and condition)")
