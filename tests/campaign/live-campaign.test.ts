@@ -9,6 +9,7 @@ import { WebSocket } from "ws";
 import { runCampaignCommand, type CampaignFlags } from "../../src/main/cli-campaign.js";
 import { tokenSubprotocolPrefix } from "../../src/main/api/server.js";
 import type { LiveEvent, LiveMessage } from "../../src/main/api/contract.js";
+import { readLiveEndpoint, type LiveEndpointLookup } from "../../src/main/live/endpoint-file.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir("cortexloop-live-campaign-");
@@ -61,8 +62,13 @@ describe("campaign --serve and the live view", () => {
     const events: LiveEvent[] = [];
     let ws: WebSocket | undefined;
     let approved: Promise<Response> | undefined;
+    let record: LiveEndpointLookup | undefined;
+    let served: { url: string; token: string } | undefined;
     const { results } = await runCampaignCommand(
       flags((server) => {
+        // The desktop app finds the campaign through the record beside the database.
+        record = readLiveEndpoint(join(tmp.dir, "lab.db"));
+        served = server;
         ws = new WebSocket(`${server.url.replace("http", "ws")}/api/ws`, [`${tokenSubprotocolPrefix}${server.token}`]);
         ws.on("open", () => ws!.send(JSON.stringify({ id: 1, subscribe: "live" })));
         ws.on("message", (data) => {
@@ -82,6 +88,8 @@ describe("campaign --serve and the live view", () => {
       () => {},
     );
     ws?.close();
+    expect(record).toMatchObject({ state: "running", record: { ...served, kind: "campaign", pid: process.pid } });
+    expect(readLiveEndpoint(join(tmp.dir, "lab.db")).state).toBe("none");
     expect(approved).toBeDefined();
     expect((await approved!).status).toBe(200);
     expect(results[0]!.sessions.map((s) => s.state)).toEqual(["completed", "completed"]);
