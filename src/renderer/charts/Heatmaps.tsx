@@ -3,7 +3,7 @@ import type { UnitResponses } from "../../main/api/contract.js";
 import type { HeatmapOrder } from "../route.js";
 import { Figure } from "../Figure.js";
 import { formatNumber, rampColor } from "../format.js";
-import { hatch, labelWidth, prepareCanvas, useWidth } from "./canvas.js";
+import { drawUnitRows, hatch, labelWidth, prepareCanvas, unitRowAt, useWidth } from "./canvas.js";
 import { predictionScores, predictionText, type AvailablePrediction } from "./prediction-order.js";
 
 const rowPx = 14;
@@ -157,25 +157,25 @@ export function ImageHeatmap({
     if (canvas === null) return;
     const ctx = prepareCanvas(canvas, width, height);
     if (ctx === null) return;
-    const cellW = Math.max(1, width - labelPx) / Math.max(1, columns.length);
-    data.units.forEach((u, i) => {
-      ctx.fillStyle = i === unitIndex && byUnit ? "#2457c5" : "#333";
-      ctx.fillText(u.label, 2, i * rowPx + rowPx / 2);
-      columns.forEach((j, c) => {
-        const m = data.stimuli[j]!.meanByUnit[i];
-        ctx.fillStyle = m === null || m === undefined ? "#d9dce1" : rampColor(maxes[i]! > 0 ? m / maxes[i]! : 0);
-        ctx.fillRect(labelPx + c * cellW, i * rowPx, Math.ceil(cellW), rowPx - 1);
-      });
+    drawUnitRows(ctx, {
+      labels: data.units.map((u) => u.label),
+      labelPx,
+      width,
+      rowPx,
+      columns: columns.length,
+      labelColor: (i) => (i === unitIndex && byUnit ? "#2457c5" : "#333"),
+      cellColor: (i, c) => {
+        const m = data.stimuli[columns[c]!]!.meanByUnit[i];
+        return m === null || m === undefined ? "#d9dce1" : rampColor(maxes[i]! > 0 ? m / maxes[i]! : 0);
+      },
     });
   }, [data, width, height, labelPx, columns, maxes, unitIndex, byUnit]);
 
   const onMove = (e: React.MouseEvent<HTMLCanvasElement>): void => {
-    const rect = e.currentTarget.getBoundingClientRect();
-    const x = e.clientX - rect.left - labelPx;
-    const i = Math.floor((e.clientY - rect.top) / rowPx);
-    const c = Math.floor((x / Math.max(1, width - labelPx)) * columns.length);
-    if (x < 0 || i < 0 || i >= nUnits || c < 0 || c >= columns.length) return setHover("");
-    const s = data.stimuli[columns[c]!]!;
+    const at = unitRowAt(e, { labelPx, width, rowPx, rows: nUnits, columns: columns.length });
+    if (at === null) return setHover("");
+    const i = at.row;
+    const s = data.stimuli[columns[at.column]!]!;
     setHover(
       `unit ${data.units[i]!.label} · image ${s.sha256.slice(0, 10)} (${s.block}) · ` +
         `mean ${formatNumber(s.meanByUnit[i], 2)} over ${s.nByUnit[i]} repeats` +

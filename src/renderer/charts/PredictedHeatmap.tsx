@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import type { UnitResponses } from "../../main/api/contract.js";
 import { Figure } from "../Figure.js";
 import { formatNumber, rampColor } from "../format.js";
-import { labelWidth, prepareCanvas, useWidth } from "./canvas.js";
+import { drawUnitRows, labelWidth, prepareCanvas, unitRowAt, useWidth } from "./canvas.js";
 import { predictionsByUnit, predictionText, type AvailablePrediction } from "./prediction-order.js";
 
 const rowPx = 14;
@@ -41,26 +41,25 @@ export function PredictedHeatmap({
     if (canvas === null) return;
     const ctx = prepareCanvas(canvas, width, height);
     if (ctx === null) return;
-    const cellW = Math.max(1, width - labelPx) / Math.max(1, columns.length);
-    data.units.forEach((u, i) => {
-      ctx.fillStyle = "#333";
-      ctx.fillText(u.label, 2, i * rowPx + rowPx / 2);
-      const { lo, hi } = ranges[i]!;
-      columns.forEach((j, c) => {
-        const v = byUnit[i]?.get(data.stimuli[j]!.sha256);
-        ctx.fillStyle = v === undefined ? "#d9dce1" : rampColor(hi > lo ? (v - lo) / (hi - lo) : 0);
-        ctx.fillRect(labelPx + c * cellW, i * rowPx, Math.ceil(cellW), rowPx - 1);
-      });
+    drawUnitRows(ctx, {
+      labels: data.units.map((u) => u.label),
+      labelPx,
+      width,
+      rowPx,
+      columns: columns.length,
+      cellColor: (i, c) => {
+        const { lo, hi } = ranges[i]!;
+        const v = byUnit[i]?.get(data.stimuli[columns[c]!]!.sha256);
+        return v === undefined ? "#d9dce1" : rampColor(hi > lo ? (v - lo) / (hi - lo) : 0);
+      },
     });
   }, [data, width, height, labelPx, columns, byUnit, ranges]);
 
   const onMove = (e: React.MouseEvent<HTMLCanvasElement>): void => {
-    const rect = e.currentTarget.getBoundingClientRect();
-    const x = e.clientX - rect.left - labelPx;
-    const i = Math.floor((e.clientY - rect.top) / rowPx);
-    const c = Math.floor((x / Math.max(1, width - labelPx)) * columns.length);
-    if (x < 0 || i < 0 || i >= nUnits || c < 0 || c >= columns.length) return setHover("");
-    const s = data.stimuli[columns[c]!]!;
+    const at = unitRowAt(e, { labelPx, width, rowPx, rows: nUnits, columns: columns.length });
+    if (at === null) return setHover("");
+    const i = at.row;
+    const s = data.stimuli[columns[at.column]!]!;
     const v = byUnit[i]?.get(s.sha256);
     setHover(
       `unit ${data.units[i]!.label} · image ${s.sha256.slice(0, 10)} (${s.block}) · ` +

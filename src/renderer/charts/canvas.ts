@@ -1,4 +1,4 @@
-import { useEffect, useState, type RefObject } from "react";
+import { useEffect, useState, type MouseEvent, type RefObject } from "react";
 
 /** Width of a box, following resizes. */
 export function useWidth(ref: RefObject<HTMLElement | null>, initial = 800): number {
@@ -60,4 +60,42 @@ export function hatch(ctx: CanvasRenderingContext2D, x: number, y: number, w: nu
     ctx.stroke();
   }
   ctx.restore();
+}
+
+/** Rows of units (labelled on the left) × columns of cells: how the units × images heatmaps draw. */
+export function drawUnitRows(
+  ctx: CanvasRenderingContext2D,
+  o: {
+    labels: readonly string[];
+    labelPx: number;
+    width: number;
+    rowPx: number;
+    columns: number;
+    /** The fill of unit `row`'s cell in column `column`. */
+    cellColor: (row: number, column: number) => string;
+    labelColor?: (row: number) => string;
+  },
+): void {
+  const cellW = Math.max(1, o.width - o.labelPx) / Math.max(1, o.columns);
+  o.labels.forEach((label, i) => {
+    ctx.fillStyle = o.labelColor?.(i) ?? "#333";
+    ctx.fillText(label, 2, i * o.rowPx + o.rowPx / 2);
+    for (let c = 0; c < o.columns; c++) {
+      ctx.fillStyle = o.cellColor(i, c);
+      ctx.fillRect(o.labelPx + c * cellW, i * o.rowPx, Math.ceil(cellW), o.rowPx - 1);
+    }
+  });
+}
+
+/** The unit row and column under the pointer in a `drawUnitRows` canvas, or null over the labels or outside. */
+export function unitRowAt(
+  e: MouseEvent<HTMLCanvasElement>,
+  o: { labelPx: number; width: number; rowPx: number; rows: number; columns: number },
+): { row: number; column: number } | null {
+  const rect = e.currentTarget.getBoundingClientRect();
+  const x = e.clientX - rect.left - o.labelPx;
+  const row = Math.floor((e.clientY - rect.top) / o.rowPx);
+  const column = Math.floor((x / Math.max(1, o.width - o.labelPx)) * o.columns);
+  if (x < 0 || row < 0 || row >= o.rows || column < 0 || column >= o.columns) return null;
+  return { row, column };
 }
