@@ -23,6 +23,7 @@ import type { SessionStore } from "../store/index.js";
 import type { BankImage } from "./bank.js";
 import type { CampaignResult } from "./campaign.js";
 import type { CampaignRig } from "./rig.js";
+import { everyQuarter } from "./report.js";
 
 export interface CausalStepOptions {
   store: SessionStore;
@@ -158,18 +159,11 @@ export async function causalStep(result: CampaignResult, o: CausalStepOptions): 
   );
   const loaded = parseProtocolText(protocolFile, stored.protocolText);
   await o.rig.prepare(images);
-  let lastQuarter = 0;
   const recorded = await o.rig.run(
     o.store,
     loaded,
     loaded.protocol.name,
-    (shown, all) => {
-      const q = Math.floor((shown / all) * 4);
-      if (q > lastQuarter) {
-        lastQuarter = q;
-        o.log(`causal test: ${shown}/${all} presented`);
-      }
-    },
+    everyQuarter((shown, all) => o.log(`causal test: ${shown}/${all} presented`)),
     o.signal,
   );
   if (recorded.state !== "completed")

@@ -4,7 +4,7 @@ import { performance } from "node:perf_hooks";
 import type { LoadedProtocol } from "../protocol/load.js";
 import { sessionTrainingData, type SessionTrainingData } from "./dataset-from-session.js";
 import type { CampaignImages } from "./images.js";
-import { secondsSince as seconds } from "./report.js";
+import { everyQuarter, secondsSince as seconds } from "./report.js";
 import type { ArmState, CampaignOptions, CampaignSessionRecord } from "./types.js";
 
 export class SessionRecorder {
@@ -41,20 +41,13 @@ export class SessionRecorder {
       loaded.protocol.blocks.flatMap((b) => (loaded.protocol.sources[b.source] as { hashes: string[] }).hashes),
     );
     await o.rig.prepare([...shas].flatMap((sha) => this.images.image(sha) ?? []));
-    let lastQuarter = -1;
     const t0 = performance.now();
     o.journal?.noteRecording(number, o.store.putProtocol(loaded.protocol.name, loaded.text), file);
     const result = await o.rig.run(
       o.store,
       loaded,
       loaded.protocol.name,
-      (shown, all) => {
-        const q = Math.floor((shown / all) * 4);
-        if (q !== lastQuarter && q > 0) {
-          lastQuarter = q;
-          this.log(`${arm.label}: session ${number}: ${shown}/${all} presented`);
-        }
-      },
+      everyQuarter((shown, all) => this.log(`${arm.label}: session ${number}: ${shown}/${all} presented`)),
       o.signal,
     );
     if (result.state !== "completed") {

@@ -1,4 +1,4 @@
-// Reporting: a campaign's result, and its curves side by side as the command line prints them.
+// Reporting: a campaign's result, its curves side by side as the command line prints them, and a session's progress.
 import { performance } from "node:perf_hooks";
 import { pairedDifference } from "./paired.js";
 import type { ArmState, CampaignResult, CurvePoint } from "./types.js";
@@ -9,6 +9,18 @@ export function secondsSince(t0: number): number {
 
 export function fmt(x: number): string {
   return Number.isFinite(x) ? x.toFixed(3) : "NaN";
+}
+
+/** A session's progress callback that says how far it is at each quarter (25, 50, 75 and 100 %), once each. */
+export function everyQuarter(say: (shown: number, all: number) => void): (shown: number, all: number) => void {
+  let lastQuarter = 0;
+  return (shown, all) => {
+    const q = Math.floor((shown / all) * 4);
+    if (q > lastQuarter) {
+      lastQuarter = q;
+      say(shown, all);
+    }
+  };
 }
 
 /** What an arm ran, measured and proposed. */
