@@ -12,6 +12,7 @@ import { campaignTrainingDefaults as training, STOP_ON_HELP, stopCriterion } fro
 import type { CampaignResult, CampaignRigKind, CurvePoint, Proposal, Selection, TrueRates } from "./campaign/index.js";
 import type { SimNeurons } from "./sim/sim-rig.js";
 import type { RgbImage } from "../stimulus/index.js";
+import type { MaximizeOptions } from "../stimulus/synthesis/index.js";
 import { defaultDb } from "./paths.js";
 import { LiveHub } from "./live/hub.js";
 import { writeLiveEndpoint, type LiveEndpointHandle } from "./live/endpoint-file.js";
@@ -82,6 +83,10 @@ export interface CampaignFlags {
   /** Programs and tests: distillation settings of the compact-model step (the command line sets only steps). */
   compactSettings?: Partial<DistillSettings>;
   backend?: string;
+  /** Maximizing synthesized images per unit in each designed session (default 1 with --compact, else 0). */
+  synthesizedPerUnit?: string;
+  /** Programs and tests: the synthesis' settings (campaign/synthesized.ts; the command line sets only the count). */
+  synthesizedSettings?: Partial<MaximizeOptions>;
   /** After the sessions, design, record and analyze a causal-test session (campaign/causal-step.ts). */
   causal?: boolean;
   causalRepeats?: string;
@@ -291,6 +296,7 @@ export async function runCampaignCommand(
     // (and so the whole campaign) is the same with or without them.
     const compactOn = flags.compact === true;
     const compactBank = compactOn ? int("compact-bank", flags.compactBank ?? "2000", 0) : 0;
+    const synthesizedPerUnit = int("synthesized-per-unit", flags.synthesizedPerUnit ?? (compactOn ? "1" : "0"), 0);
     // The compact models' extra natural images come after those too, so nothing else changes with them.
     const loaded = await loadImageBank({
       imagesDir: resolve(flags.imagesDir ?? defaultImagesDir()),
@@ -456,6 +462,8 @@ export async function runCampaignCommand(
             })
           : undefined,
       ),
+      synthesizedPerUnit,
+      ...(flags.synthesizedSettings === undefined ? {} : { synthesizedSettings: flags.synthesizedSettings }),
       live: live?.publish,
       log: say,
     });
@@ -652,6 +660,11 @@ export function registerCampaignCommand(program: Command): void {
       "--causal",
       "after the sessions, a causal-test session: designed from the newest models (cortexloop design causal), " +
         "recorded on the same rig and analyzed (the table of analyze causal)",
+    )
+    .option(
+      "--synthesized-per-unit <n>",
+      "maximizing synthesized images per unit in each designed session, through the unit's compact model (else " +
+        "the ensemble); 0 turns them off (default 1 with --compact, else 0)",
     )
     .option("--causal-repeats <n>", "times each image of the causal-test session is shown", "5")
     .option("--study <name>", 'name of the study (default "campaign <seed>")')

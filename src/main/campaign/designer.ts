@@ -14,6 +14,7 @@ import type { Plan } from "./plan.js";
 import { finite, predictionsHeader, scoreBatch, scoreImages } from "./predict-images.js";
 import { secondsSince as seconds } from "./report.js";
 import type { DesignedStep } from "./study-journal.js";
+import { storeSynthesizedProvenance, synthesizeForUnits, type SynthesizedBlock } from "./synthesized.js";
 import type { ArmState, CampaignOptions, Proposal } from "./types.js";
 
 export class SessionDesigner {
@@ -89,12 +90,19 @@ export class SessionDesigner {
     const gaudyShas: string[] = [];
     for (const b of gaudyBase)
       gaudyShas.push(await this.images.register(gaudy(b.image), `campaign:gaudy-of:${b.origin}`));
+    const synth = await this.synthesize(arm, number);
+    const synthShas: string[] = [];
+    for (const im of synth?.images ?? [])
+      synthShas.push(await this.images.register(im.image, `campaign:maximizing-synthesized:${im.unit.name}`));
     const selectedName = arm.selection === "active" ? "active-learning" : "random";
     const blocks = [
       { name: "test", hashes: this.images.testHashes, repeats: o.testRepeats },
       ...(pickedShas.length > 0 ? [{ name: selectedName, hashes: pickedShas, repeats: o.trainRepeats ?? 1 }] : []),
       ...(gaudyShas.length > 0 ? [{ name: "gaudy", hashes: gaudyShas, repeats: o.trainRepeats ?? 1 }] : []),
       ...(normalShas.length > 0 ? [{ name: "normal", hashes: normalShas, repeats: o.trainRepeats ?? 1 }] : []),
+      ...(synthShas.length > 0
+        ? [{ name: "maximizing-synthesized", hashes: synthShas, repeats: o.trainRepeats ?? 1 }]
+        : []),
     ];
     const how =
       arm.selection === "active"
@@ -112,8 +120,14 @@ export class SessionDesigner {
       `Designed by the campaign after session ${number - 1} with model version ` +
       `${arm.modelVersionIds[arm.modelVersionIds.length - 1]}: held-out test (` +
       `${this.images.testHashes.length} images × ${o.testRepeats}), ${how}, ${gaudyShas.length} gaudy versions ` +
-      `of natural images, ${normalShas.length} natural images.`;
+      `of natural images, ${normalShas.length} natural images` +
+      (synth === undefined
+        ? "."
+        : `, ${synthShas.length} maximizing synthesized images (${o.synthesizedPerUnit} per unit, through ` +
+          `${synth.through}).`);
     const { file, loaded } = this.protocolFor(arm, number, blocks, description, before?.protocolText);
+    // Designed before a stop: its provenance was stored then.
+    if (synth !== undefined && before === undefined) storeSynthesizedProvenance(o.store, synth, synthShas, loaded.text);
     this.log(
       `${arm.label}: ${before === undefined ? "wrote" : "designed before the stop, written again:"} ${file}: ` +
         description,
@@ -157,6 +171,26 @@ export class SessionDesigner {
         })),
       ),
     };
+  }
+
+  /** The maximizing synthesized images of the arm's newest model's units (none when not asked for). */
+  private async synthesize(arm: ArmState, number: number): Promise<SynthesizedBlock | undefined> {
+    const o = this.options;
+    const perUnit = o.synthesizedPerUnit ?? 0;
+    const versionId = arm.modelVersionIds[arm.modelVersionIds.length - 1];
+    if (perUnit < 1 || versionId === undefined) return undefined;
+    const block = await synthesizeForUnits(
+      o.store,
+      versionId,
+      perUnit,
+      { seed: o.seed * 31 + number, ...o.synthesizedSettings },
+      this.log,
+    );
+    this.log(
+      `${arm.label}: ${block.images.length} maximizing synthesized images through ${block.through} in ` +
+        `${block.seconds.toFixed(1)} s`,
+    );
+    return block;
   }
 
   /** Picks `k` unused candidates: highest ensemble disagreement (optionally k-centre thinned), or at random. */

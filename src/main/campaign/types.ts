@@ -6,6 +6,7 @@ import type { SessionStore } from "../store/index.js";
 import type { DecisionVia, ProposalPredictions } from "../store/proposals.js";
 import type { TrainingProgressEvent } from "../api/live-contract.js";
 import type { ImageBank } from "./bank.js";
+import type { MaximizeOptions } from "../../stimulus/synthesis/index.js";
 import type { CompactPoint, RetrainedEnsemble } from "./compact-step.js";
 import type { SessionTrainingData } from "./dataset-from-session.js";
 import type { ReadoutFirstPoint } from "./readout-first.js";
@@ -90,6 +91,13 @@ export interface CampaignOptions {
    * proposal's protocol stays written and stored). Undefined: every proposal runs.
    */
   approve?: (proposal: Proposal) => Promise<boolean>;
+  /**
+   * Maximizing synthesized images per unit in each designed session (synthesized.ts), through each unit's compact
+   * model, else the ensemble; 0 or undefined: none.
+   */
+  synthesizedPerUnit?: number;
+  /** Programs and tests: the synthesis' settings (defaults: synthesized.ts). */
+  synthesizedSettings?: Partial<MaximizeOptions>;
   /** Called after each retrain is stored: the compact-model step (compact-step.ts); its result joins the curve. */
   afterRetrain?: (e: RetrainedEnsemble) => Promise<CompactPoint | undefined>;
   /**
