@@ -1,10 +1,11 @@
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { UnitResponses } from "../../main/api/contract.js";
 import type { HeatmapOrder } from "../route.js";
 import { Figure } from "../Figure.js";
 import { formatNumber, rampColor } from "../format.js";
-import { drawUnitRows, hatch, labelWidth, prepareCanvas, unitRowAt, useWidth } from "./canvas.js";
+import { hatch, labelWidth, prepareCanvas, useWidth } from "./canvas.js";
 import { predictionScores, predictionText, type AvailablePrediction } from "./prediction-order.js";
+import { UnitImageGrid } from "./UnitImageGrid.js";
 
 const rowPx = 14;
 
@@ -141,45 +142,24 @@ export function ImageHeatmap({
   /** The model's predictions, when the order is by prediction (without one, the population's response orders). */
   prediction?: AvailablePrediction;
 }) {
-  const canvasRef = useRef<HTMLCanvasElement | null>(null);
-  const boxRef = useRef<HTMLDivElement | null>(null);
-  const width = useWidth(boxRef);
-  const [hover, setHover] = useState("");
-  const labelPx = useMemo(() => labelWidth(data.units.map((u) => u.label)), [data]);
   const columns = useMemo(() => imageOrder(data, order, unitIndex, prediction), [data, order, unitIndex, prediction]);
   const byUnit = order === "unit" || order === "unit-prediction";
   const maxes = useMemo(() => data.units.map((_, u) => unitMax(data, u)), [data]);
   const nUnits = data.units.length;
-  const height = Math.max(1, nUnits) * rowPx;
-
-  useEffect(() => {
-    const canvas = canvasRef.current;
-    if (canvas === null) return;
-    const ctx = prepareCanvas(canvas, width, height);
-    if (ctx === null) return;
-    drawUnitRows(ctx, {
-      labels: data.units.map((u) => u.label),
-      labelPx,
-      width,
-      rowPx,
-      columns: columns.length,
-      labelColor: (i) => (i === unitIndex && byUnit ? "#2457c5" : "#333"),
-      cellColor: (i, c) => {
-        const m = data.stimuli[columns[c]!]!.meanByUnit[i];
-        return m === null || m === undefined ? "#d9dce1" : rampColor(maxes[i]! > 0 ? m / maxes[i]! : 0);
-      },
-    });
-  }, [data, width, height, labelPx, columns, maxes, unitIndex, byUnit]);
-
-  const onMove = (e: React.MouseEvent<HTMLCanvasElement>): void => {
-    const at = unitRowAt(e, { labelPx, width, rowPx, rows: nUnits, columns: columns.length });
-    if (at === null) return setHover("");
-    const i = at.row;
-    const s = data.stimuli[columns[at.column]!]!;
-    setHover(
+  const cellColor = useCallback(
+    (i: number, j: number) => {
+      const m = data.stimuli[j]!.meanByUnit[i];
+      return m === null || m === undefined ? "#d9dce1" : rampColor(maxes[i]! > 0 ? m / maxes[i]! : 0);
+    },
+    [data, maxes],
+  );
+  const labelColor = useCallback((i: number) => (i === unitIndex && byUnit ? "#2457c5" : "#333"), [unitIndex, byUnit]);
+  const hoverText = (i: number, j: number): string => {
+    const s = data.stimuli[j]!;
+    return (
       `unit ${data.units[i]!.label} · image ${s.sha256.slice(0, 10)} (${s.block}) · ` +
-        `mean ${formatNumber(s.meanByUnit[i], 2)} over ${s.nByUnit[i]} repeats` +
-        (s.incomplete > 0 ? ` · ${s.incomplete} incomplete excluded` : ""),
+      `mean ${formatNumber(s.meanByUnit[i], 2)} over ${s.nByUnit[i]} repeats` +
+      (s.incomplete > 0 ? ` · ${s.incomplete} incomplete excluded` : "")
     );
   };
   const unitLabel = data.units[unitIndex]?.label ?? "";
@@ -209,19 +189,15 @@ export function ImageHeatmap({
         images: columns.map((j) => data.stimuli[j]!.sha256.slice(0, 12)).join(" "),
       }}
     >
-      <div ref={boxRef} className="heatmap-box">
-        <canvas
-          ref={canvasRef}
-          onMouseMove={onMove}
-          onMouseLeave={() => setHover("")}
-          aria-label={`heatmap of ${nUnits} units by ${columns.length} images`}
-        />
-      </div>
-      <div className="heatmap-foot">
-        <span className="ramp" aria-hidden="true" />
-        <span className="muted">0 … each unit's largest mean</span>
-        <span className="hover mono">{hover || "\u00a0"}</span>
-      </div>
+      <UnitImageGrid
+        data={data}
+        columns={columns}
+        cellColor={cellColor}
+        labelColor={labelColor}
+        hoverText={hoverText}
+        ariaLabel={`heatmap of ${nUnits} units by ${columns.length} images`}
+        rampText="0 … each unit's largest mean"
+      />
     </Figure>
   );
 }

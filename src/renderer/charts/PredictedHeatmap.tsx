@@ -1,11 +1,9 @@
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useMemo } from "react";
 import type { UnitResponses } from "../../main/api/contract.js";
 import { Figure } from "../Figure.js";
 import { formatNumber, rampColor } from "../format.js";
-import { drawUnitRows, labelWidth, prepareCanvas, unitRowAt, useWidth } from "./canvas.js";
 import { predictionsByUnit, predictionText, type AvailablePrediction } from "./prediction-order.js";
-
-const rowPx = 14;
+import { UnitImageGrid } from "./UnitImageGrid.js";
 
 /** Units × images of predicted responses (each unit scaled to its own range), columns in the given order. */
 export function PredictedHeatmap({
@@ -19,11 +17,6 @@ export function PredictedHeatmap({
   columns: number[];
   fileName: string;
 }) {
-  const canvasRef = useRef<HTMLCanvasElement | null>(null);
-  const boxRef = useRef<HTMLDivElement | null>(null);
-  const width = useWidth(boxRef);
-  const [hover, setHover] = useState("");
-  const labelPx = useMemo(() => labelWidth(data.units.map((u) => u.label)), [data]);
   const { byUnit } = useMemo(() => predictionsByUnit(data, prediction), [data, prediction]);
   const ranges = useMemo(
     () =>
@@ -34,37 +27,21 @@ export function PredictedHeatmap({
     [byUnit],
   );
   const nUnits = data.units.length;
-  const height = Math.max(1, nUnits) * rowPx;
-
-  useEffect(() => {
-    const canvas = canvasRef.current;
-    if (canvas === null) return;
-    const ctx = prepareCanvas(canvas, width, height);
-    if (ctx === null) return;
-    drawUnitRows(ctx, {
-      labels: data.units.map((u) => u.label),
-      labelPx,
-      width,
-      rowPx,
-      columns: columns.length,
-      cellColor: (i, c) => {
-        const { lo, hi } = ranges[i]!;
-        const v = byUnit[i]?.get(data.stimuli[columns[c]!]!.sha256);
-        return v === undefined ? "#d9dce1" : rampColor(hi > lo ? (v - lo) / (hi - lo) : 0);
-      },
-    });
-  }, [data, width, height, labelPx, columns, byUnit, ranges]);
-
-  const onMove = (e: React.MouseEvent<HTMLCanvasElement>): void => {
-    const at = unitRowAt(e, { labelPx, width, rowPx, rows: nUnits, columns: columns.length });
-    if (at === null) return setHover("");
-    const i = at.row;
-    const s = data.stimuli[columns[at.column]!]!;
+  const cellColor = useCallback(
+    (i: number, j: number) => {
+      const { lo, hi } = ranges[i]!;
+      const v = byUnit[i]?.get(data.stimuli[j]!.sha256);
+      return v === undefined ? "#d9dce1" : rampColor(hi > lo ? (v - lo) / (hi - lo) : 0);
+    },
+    [data, byUnit, ranges],
+  );
+  const hoverText = (i: number, j: number): string => {
+    const s = data.stimuli[j]!;
     const v = byUnit[i]?.get(s.sha256);
-    setHover(
+    return (
       `unit ${data.units[i]!.label} · image ${s.sha256.slice(0, 10)} (${s.block}) · ` +
-        (v === undefined ? "no prediction" : `predicted ${formatNumber(v, 2)}`) +
-        ` · measured ${formatNumber(s.meanByUnit[i], 2)}`,
+      (v === undefined ? "no prediction" : `predicted ${formatNumber(v, 2)}`) +
+      ` · measured ${formatNumber(s.meanByUnit[i], 2)}`
     );
   };
   return (
@@ -77,19 +54,14 @@ export function PredictedHeatmap({
       testId="predicted-heatmap"
       attrs={{ rows: nUnits, columns: columns.length, version: prediction.modelVersion.id }}
     >
-      <div ref={boxRef} className="heatmap-box">
-        <canvas
-          ref={canvasRef}
-          onMouseMove={onMove}
-          onMouseLeave={() => setHover("")}
-          aria-label={`heatmap of ${nUnits} units' predicted responses to ${columns.length} images`}
-        />
-      </div>
-      <div className="heatmap-foot">
-        <span className="ramp" aria-hidden="true" />
-        <span className="muted">each unit's lowest … highest prediction</span>
-        <span className="hover mono">{hover || "\u00a0"}</span>
-      </div>
+      <UnitImageGrid
+        data={data}
+        columns={columns}
+        cellColor={cellColor}
+        hoverText={hoverText}
+        ariaLabel={`heatmap of ${nUnits} units' predicted responses to ${columns.length} images`}
+        rampText="each unit's lowest … highest prediction"
+      />
     </Figure>
   );
 }
