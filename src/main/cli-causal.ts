@@ -16,7 +16,7 @@ import {
 import type { PixelBudget } from "../stimulus/synthesis/index.js";
 import { defaultDb } from "./paths.js";
 import { registerTuningCommand } from "./cli-tuning.js";
-import { addModelUnitOptions, collect } from "./cli-design-options.js";
+import { addModelUnitOptions, collect } from "./cli-options.js";
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);

@@ -11,6 +11,7 @@ import { listCompactVersions, unitOf } from "./compact/versions.js";
 import { resolveSession } from "./import/dataset.js";
 import { defaultDistillSettings } from "../models/compact/index.js";
 import { defaultDb } from "./paths.js";
+import { collect } from "./cli-options.js";
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -18,16 +19,6 @@ function say(line: string): void {
 
 function fmt(v: number): string {
   return Number.isFinite(v) ? v.toFixed(3) : "NaN";
-}
-
-function collect(value: string, prior: string[]): string[] {
-  return [
-    ...prior,
-    ...value
-      .split(",")
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0),
-  ];
 }
 
 function numberList(value: string): number[] {

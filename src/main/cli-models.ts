@@ -13,6 +13,7 @@ import { predictImages } from "./jobs/predict.js";
 import { trainableSessions } from "./jobs/heldout.js";
 import { fitNewSessionReadout } from "./jobs/readout.js";
 import { defaultDb } from "./paths.js";
+import { collect } from "./cli-options.js";
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -20,16 +21,6 @@ function say(line: string): void {
 
 function fmt(v: number): string {
   return Number.isNaN(v) ? "NaN" : v.toFixed(3);
-}
-
-function collect(value: string, prior: string[]): string[] {
-  return [
-    ...prior,
-    ...value
-      .split(",")
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0),
-  ];
 }
 
 export function registerModelCommands(program: Command): void {

@@ -6,7 +6,7 @@ import { loadDesignModel } from "./causal/index.js";
 import { designTuning, storeTuningDesign, TuningInputError, tuningTable, type TuningSpec } from "./tuning/index.js";
 import { defaultDotSweep, defaultGratingSweep } from "../stimulus/index.js";
 import { defaultDb } from "./paths.js";
-import { addModelUnitOptions } from "./cli-design-options.js";
+import { addModelUnitOptions } from "./cli-options.js";
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);

@@ -1,5 +1,5 @@
-// The options `design causal` and `design tuning` share: which model version(s), which of their units and whose
-// readout.
+// Options several commands share: repeatable comma-separated lists, and the model version(s), units and readout
+// that `design causal` and `design tuning` both take.
 import type { Command } from "commander";
 
 /** A repeatable, comma-separated list option: every value given, trimmed, empty ones dropped. */
