@@ -1,11 +1,11 @@
 // Stores a causal design: its images (PNG, by SHA-256), each image's provenance and the design, in
 // one transaction, and writes the protocol that shows them. Nothing is stored if any step fails.
-import { protocolSchema, sha256Hex } from "../protocol/index.js";
+import { sha256Hex } from "../protocol/index.js";
 import type { SessionStore } from "../store/index.js";
 import type { CausalDesign, CausalDesignOptions } from "./design.js";
 import type { DesignModel } from "./model-units.js";
 import { CausalInputError } from "./errors.js";
-import { encodeDesignImages, storeDesignRecord } from "./store-images.js";
+import { encodeDesignImages, storeDesignRecord, storedImagesProtocolText } from "./store-images.js";
 
 export interface StoreDesignOptions {
   modelVersionId: number;
@@ -33,20 +33,18 @@ export async function storeCausalDesign(
   if (!Number.isInteger(o.repeats) || o.repeats < 1)
     throw new CausalInputError("option", `--repeats must be a whole number ≥ 1, got ${o.repeats}.`);
   const { pngs, shas, unique } = await encodeDesignImages(design.images);
-  const protocol = {
-    version: 1,
+  const protocolText = storedImagesProtocolText({
+    block: "causal",
     name: o.name ?? `causal-model${o.modelVersionId}`,
     description:
       `Causal test of model version ${o.modelVersionId}: ${dm.units.length} units; maximizing ` +
       `synthesized and normal, adversarial ±, smooth− and random-smoothed images with their bases, among ` +
       `randomly chosen normal images (cortexloop design causal).`,
     seed: o.design.seed,
-    timing: { fixationMs: 300, stimulusMs: o.stimulusMs ?? 100, interStimulusMs: 200 },
-    sources: { causal: { kind: "stored", hashes: unique } },
-    blocks: [{ name: "causal", source: "causal", repeats: o.repeats, order: "shuffle-each-repeat" }],
-  };
-  protocolSchema.parse(protocol);
-  const protocolText = `${JSON.stringify(protocol, null, 2)}\n`;
+    timing: o.stimulusMs === undefined ? {} : { stimulusMs: o.stimulusMs },
+    hashes: unique,
+    repeats: o.repeats,
+  });
   const designId = storeDesignRecord(store, {
     pngs,
     imageSize: dm.imageSize,

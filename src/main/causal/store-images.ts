@@ -3,7 +3,8 @@
 // Shared by `design causal` and `design tuning`.
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { encodePng, type RgbImage } from "../../stimulus/index.js";
-import { sha256Hex } from "../protocol/index.js";
+import { protocolSchema, sha256Hex } from "../protocol/index.js";
+import type { Timing } from "../protocol/schema.js";
 import type { SessionStore } from "../store/index.js";
 
 export interface EncodedImages {
@@ -18,6 +19,33 @@ export async function encodeDesignImages(images: readonly { image: RgbImage }[])
   const pngs = await Promise.all(images.map((im) => encodePng(im.image)));
   const shas = pngs.map((png) => sha256Hex(png));
   return { pngs, shas, unique: [...new Set(shas)] };
+}
+
+/**
+ * The text of the protocol that shows a design's stored images in one block, each `repeats` times in a new
+ * random order each repeat (so the design's kinds interleave); checked against the protocol schema.
+ */
+export function storedImagesProtocolText(p: {
+  /** The block's and its source's name. */
+  block: string;
+  name: string;
+  description: string;
+  seed: number;
+  timing: Partial<Timing>;
+  hashes: string[];
+  repeats: number;
+}): string {
+  const protocol = {
+    version: 1,
+    name: p.name,
+    description: p.description,
+    seed: p.seed,
+    timing: { fixationMs: 300, stimulusMs: 100, interStimulusMs: 200, ...p.timing },
+    sources: { [p.block]: { kind: "stored", hashes: p.hashes } },
+    blocks: [{ name: p.block, source: p.block, repeats: p.repeats, order: "shuffle-each-repeat" }],
+  };
+  protocolSchema.parse(protocol);
+  return `${JSON.stringify(protocol, null, 2)}\n`;
 }
 
 export interface DesignRecord {

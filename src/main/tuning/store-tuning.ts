@@ -1,11 +1,11 @@
 // Stores a tuning sweep: its images (PNG, by SHA-256), each image's parameters and every unit's
 // prediction, and the design with its predicted curves, in one transaction; writes the protocol that
 // shows the images (and the curves' CSV when asked). Nothing is stored or written if any step fails.
-import { protocolSchema, sha256Hex } from "../protocol/index.js";
+import { sha256Hex } from "../protocol/index.js";
 import type { Timing } from "../protocol/schema.js";
 import type { SessionStore } from "../store/index.js";
 import type { DesignModel } from "../causal/model-units.js";
-import { encodeDesignImages, storeDesignRecord } from "../causal/store-images.js";
+import { encodeDesignImages, storeDesignRecord, storedImagesProtocolText } from "../causal/store-images.js";
 import type { TuningDesign, TuningSpec } from "./design.js";
 import { TuningInputError } from "./errors.js";
 import { tuningCsv } from "./report.js";
@@ -40,20 +40,18 @@ export async function storeTuningDesign(
     throw new TuningInputError("option", `--repeats must be a whole number ≥ 1, got ${o.repeats}.`);
   const { pngs, shas, unique } = await encodeDesignImages(design.images);
   const sweeps = [...new Set(design.images.map((im) => im.sweep))];
-  const protocol = {
-    version: 1,
+  const protocolText = storedImagesProtocolText({
+    block: "tuning",
     name: o.name ?? `tuning-${design.kind}-model${o.modelVersionId}`,
     description:
       `Tuning sweep (${design.kind}: ${sweeps.join(", ")}) for ${dm.units.length} units of model version ` +
       `${o.modelVersionId}; each image shown ${o.repeats} times, in a new random order each repeat ` +
       `(cortexloop design tuning).`,
     seed: o.seed,
-    timing: { fixationMs: 300, stimulusMs: 100, interStimulusMs: 200, ...o.timing },
-    sources: { tuning: { kind: "stored", hashes: unique } },
-    blocks: [{ name: "tuning", source: "tuning", repeats: o.repeats, order: "shuffle-each-repeat" }],
-  };
-  protocolSchema.parse(protocol);
-  const protocolText = `${JSON.stringify(protocol, null, 2)}\n`;
+    timing: o.timing ?? {},
+    hashes: unique,
+    repeats: o.repeats,
+  });
   const designId = storeDesignRecord(store, {
     pngs,
     imageSize: dm.imageSize,
