@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 import { startServer } from "../src/main/api/server.js";
@@ -195,6 +195,8 @@ export async function run(args: string[]): Promise<void> {
   if (rig.acquisition instanceof OpenEphysZmqAcquisition)
     rig.acquisition.onFinalised((f) => finalisedAt.set(f.presentationIdx, performance.timeOrigin + f.wallMs));
   const live = values.live ? await openLiveView(store) : undefined;
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const wall0 = performance.now();
   const cpu0 = process.cpuUsage();
   const result = await new SessionRunner({
@@ -216,6 +218,7 @@ export async function run(args: string[]): Promise<void> {
   });
   const cpu = process.cpuUsage(cpu0);
   const wallMs = performance.now() - wall0;
+  loopDelay.disable();
   const liveShown = await live?.close();
   const decoder = rig.acquisition instanceof OpenEphysZmqAcquisition ? rig.acquisition.stats : undefined;
   await rig.close();
@@ -315,6 +318,10 @@ export async function run(args: string[]): Promise<void> {
     ...(liveShown === undefined
       ? []
       : ([["live view in Chromium: units shown / committed presentations shown", liveShown]] as [string, string][])),
+    [
+      "controller event-loop delay p99 / max",
+      `${(loopDelay.percentile(99) / 1e6).toFixed(2)} / ${(loopDelay.max / 1e6).toFixed(2)} ms`,
+    ],
     [
       "controller CPU (user+system / wall)",
       `${(((cpu.user + cpu.system) / 1000 / wallMs) * 100).toFixed(1)} % of one core`,
