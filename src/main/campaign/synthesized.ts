@@ -5,7 +5,7 @@ import { performance } from "node:perf_hooks";
 import { synthesizeMaximizing, type MaximizeOptions } from "../../stimulus/synthesis/index.js";
 import type { RgbImage } from "../../stimulus/index.js";
 import { loadDesignModel, type DesignUnit } from "../causal/model-units.js";
-import { sha256Hex } from "../protocol/index.js";
+import { insertCausalDesign } from "../causal/store-design.js";
 import type { SessionStore } from "../store/index.js";
 
 /** Few restarts and steps: a designed session's block, not a causal test's (tests shorten them further). */
@@ -87,19 +87,16 @@ export function storeSynthesizedProvenance(
       units: [...new Map(block.images.map((im) => [im.unit.name, im.unit])).values()],
       seconds: block.seconds,
     };
-    const info = store.db
-      .prepare(
-        "INSERT INTO causal_designs (model_version_id, protocol_sha256, detail_json, created_at) VALUES (?, ?, ?, ?)",
-      )
-      .run(block.modelVersionId, sha256Hex(protocolText), JSON.stringify(detail), new Date().toISOString());
-    const designId = Number(info.lastInsertRowid);
-    const row = store.db.prepare(
-      "INSERT OR IGNORE INTO causal_images (design_id, stimulus_sha256, unit, kind, base_sha256, predicted, " +
-        "model_source, model_version_id) VALUES (?, ?, ?, 'maximizing-synthesized', NULL, ?, ?, ?)",
+    return insertCausalDesign(
+      store,
+      { modelVersionId: block.modelVersionId, protocolText, detail },
+      block.images.map((im, i) => ({
+        sha256: shas[i]!,
+        unit: im.unit,
+        kind: "maximizing-synthesized",
+        baseSha256: null,
+        predicted: im.predicted,
+      })),
     );
-    block.images.forEach((im, i) =>
-      row.run(designId, shas[i]!, im.unit.name, im.predicted, im.unit.source, im.unit.modelVersionId),
-    );
-    return designId;
   })();
 }

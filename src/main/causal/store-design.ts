@@ -3,7 +3,7 @@
 import { sha256Hex } from "../protocol/index.js";
 import type { SessionStore } from "../store/index.js";
 import type { CausalDesign, CausalDesignOptions } from "./design.js";
-import type { DesignModel } from "./model-units.js";
+import type { DesignModel, DesignUnit } from "./model-units.js";
 import { CausalInputError } from "./errors.js";
 import { encodeDesignImages, storeDesignRecord, storedImagesProtocolText } from "./store-images.js";
 
@@ -66,31 +66,68 @@ export async function storeCausalDesign(
           change: Array.from(s.map.change),
         })),
       };
-      const info = store.db
-        .prepare(
-          "INSERT INTO causal_designs (model_version_id, protocol_sha256, detail_json, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .run(o.modelVersionId, sha256Hex(protocolText), JSON.stringify(detail), new Date().toISOString());
-      const designId = Number(info.lastInsertRowid);
-      const row = store.db.prepare(
-        "INSERT OR IGNORE INTO causal_images (design_id, stimulus_sha256, unit, kind, base_sha256, predicted, " +
-          "model_source, model_version_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      return insertCausalDesign(
+        store,
+        { modelVersionId: o.modelVersionId, protocolText, detail },
+        design.images.map((im, i) => {
+          const u = dm.units[im.unit]!;
+          return {
+            sha256: shas[i]!,
+            unit: u,
+            kind: im.kind,
+            baseSha256: im.base === undefined ? null : shas[im.base]!,
+            predicted: im.predicted,
+          };
+        }),
       );
-      design.images.forEach((im, i) => {
-        const u = dm.units[im.unit]!;
-        row.run(
-          designId,
-          shas[i]!,
-          u.name,
-          im.kind,
-          im.base === undefined ? null : shas[im.base]!,
-          im.predicted,
-          u.source,
-          u.modelVersionId,
-        );
-      });
-      return designId;
     },
   });
   return { designId, images: unique.length, presentations: unique.length * o.repeats, protocolText };
+}
+
+/** One designed image's provenance: its unit (and the model that predicted it), kind, base image and prediction. */
+export interface CausalImageRow {
+  sha256: string;
+  unit: Pick<DesignUnit, "name" | "source" | "modelVersionId">;
+  kind: string;
+  baseSha256: string | null;
+  predicted: number;
+}
+
+/**
+ * The rows `analyze causal` and the review read: a causal design (its model, protocol and detail) and each of its
+ * images' provenance. Call inside the transaction that stores the images; returns the design's id.
+ */
+export function insertCausalDesign(
+  store: SessionStore,
+  design: { modelVersionId: number; protocolText: string; detail: unknown },
+  images: readonly CausalImageRow[],
+): number {
+  const info = store.db
+    .prepare(
+      "INSERT INTO causal_designs (model_version_id, protocol_sha256, detail_json, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .run(
+      design.modelVersionId,
+      sha256Hex(design.protocolText),
+      JSON.stringify(design.detail),
+      new Date().toISOString(),
+    );
+  const designId = Number(info.lastInsertRowid);
+  const row = store.db.prepare(
+    "INSERT OR IGNORE INTO causal_images (design_id, stimulus_sha256, unit, kind, base_sha256, predicted, " +
+      "model_source, model_version_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+  );
+  for (const im of images)
+    row.run(
+      designId,
+      im.sha256,
+      im.unit.name,
+      im.kind,
+      im.baseSha256,
+      im.predicted,
+      im.unit.source,
+      im.unit.modelVersionId,
+    );
+  return designId;
 }
