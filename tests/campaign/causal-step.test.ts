@@ -5,46 +5,18 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCampaignCommand, type CampaignFlags } from "../../src/main/cli-campaign.js";
 import { SessionStore } from "../../src/main/store/index.js";
+import { smallCampaignFlags } from "../helpers/campaign.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir("cortexloop-campaign-causal-");
 afterAll(() => tmp.cleanup());
 
-const flags: CampaignFlags = {
-  sessions: "2",
+const flags: CampaignFlags = smallCampaignFlags(tmp.dir, {
   imagesPerSession: "16",
   testImages: "4",
-  testRepeats: "2",
-  trainRepeats: "1",
-  db: join(tmp.dir, "lab.db"),
-  out: join(tmp.dir, "out"),
-  neurons: "builtin",
-  units: "4",
-  selection: "active",
-  seed: "5",
-  members: "2",
-  width: "4",
-  cycles: "1",
-  steps: "5",
-  blocks: "1",
-  lr: "3e-3",
-  patience: "2",
-  stopOn: "loss",
-  minCycles: "1",
-  readoutL2: "1e-2",
-  readouts: "per-session",
-  warmStart: true,
-  candidates: "24",
-  imagesDir: join(tmp.dir, "no-images-here"),
-  activeFraction: "0.5",
-  gaudyFraction: "0.25",
   rig: "sim",
-  frontEnd: "gabor-small",
-  frontEndInput: "112",
   stimulusMs: "20",
   interStimulusMs: "20",
-  propose: false,
-  backend: "wasm",
   causal: true,
   causalRepeats: "2",
   causalSettings: {
@@ -59,7 +31,7 @@ const flags: CampaignFlags = {
     randomNormal: 4,
     saliency: false,
   },
-};
+});
 
 describe("cortexloop campaign --causal", () => {
   it("ends with a causal-test session recorded on the same rig, stored and analyzed; prints the table", async () => {

@@ -10,51 +10,25 @@ import { runCampaignCommand, type CampaignFlags } from "../../src/main/cli-campa
 import { tokenSubprotocolPrefix } from "../../src/main/api/server.js";
 import type { LiveEvent, LiveMessage } from "../../src/main/api/contract.js";
 import { readLiveEndpoint, type LiveEndpointLookup } from "../../src/main/live/endpoint-file.js";
+import { smallCampaignFlags } from "../helpers/campaign.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir("cortexloop-live-campaign-");
 afterAll(() => tmp.cleanup());
 
 function flags(onServing: CampaignFlags["onServing"]): CampaignFlags {
-  return {
-    sessions: "2",
+  return smallCampaignFlags(tmp.dir, {
     imagesPerSession: "12",
     testImages: "4",
-    testRepeats: "2",
-    trainRepeats: "1",
-    db: join(tmp.dir, "lab.db"),
-    out: join(tmp.dir, "out"),
-    neurons: "builtin",
-    units: "4",
-    selection: "active",
-    seed: "5",
-    members: "2",
-    width: "4",
     cycles: "2",
     steps: "3",
-    blocks: "1",
-    lr: "3e-3",
-    patience: "2",
-    stopOn: "loss",
-    minCycles: "1",
-    readoutL2: "1e-2",
-    readouts: "per-session",
-    warmStart: true,
-    candidates: "24",
-    imagesDir: join(tmp.dir, "no-images-here"),
-    activeFraction: "0.5",
-    gaudyFraction: "0.25",
     rig: "fake",
-    frontEnd: "gabor-small",
-    frontEndInput: "112",
     stimulusMs: "10",
     interStimulusMs: "10",
-    propose: false,
     compact: false,
-    backend: "wasm",
     serve: true,
     onServing,
-  };
+  });
 }
 
 describe("campaign --serve and the live view", () => {

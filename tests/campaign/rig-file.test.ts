@@ -7,6 +7,7 @@ import type { Proposal } from "../../src/main/campaign/index.js";
 import { describeProposal, terminalApproval } from "../../src/main/campaign/approve-prompt.js";
 import { SessionStore } from "../../src/main/store/index.js";
 import { listProposals } from "../../src/main/store/proposals.js";
+import { smallCampaignFlags } from "../helpers/campaign.js";
 import { tempDir } from "../helpers/tmp.js";
 import { networkRigFile, SimRigProcess } from "../rig/session-harness.js";
 
@@ -18,44 +19,18 @@ afterEach(async () => {
 });
 
 function flags(name: string, rigFile: string): CampaignFlags {
-  return {
-    sessions: "2",
+  return smallCampaignFlags(tmp.dir, {
     imagesPerSession: "20",
     testImages: "6",
-    testRepeats: "2",
-    trainRepeats: "1",
     db: join(tmp.dir, `${name}.db`),
     out: join(tmp.dir, name),
-    neurons: "builtin",
-    units: "4",
-    selection: "active",
-    seed: "5",
-    members: "2",
-    width: "4",
-    cycles: "1",
-    steps: "5",
-    blocks: "1",
-    lr: "3e-3",
-    patience: "2",
-    stopOn: "loss",
-    minCycles: "1",
-    readoutL2: "1e-2",
-    readouts: "per-session",
-    warmStart: true,
     candidates: "40",
-    imagesDir: join(tmp.dir, "no-images-here"),
-    activeFraction: "0.5",
-    gaudyFraction: "0.25",
     rig: "sim",
     rigFile,
-    frontEnd: "gabor-small",
-    frontEndInput: "112",
     stimulusMs: "30",
     interStimulusMs: "30",
-    propose: false,
     compact: false,
-    backend: "wasm",
-  };
+  });
 }
 
 async function simRig(name: string): Promise<string> {
