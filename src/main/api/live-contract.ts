@@ -39,7 +39,7 @@ export type { ProposalPredictions };
 /** A designed session waiting for the experimenter (decision null), or just decided. */
 export interface ProposalEvent {
   kind: "proposal";
-  proposal: ProposalItem & { predictions?: ProposalPredictions };
+  proposal: ProposalItem;
 }
 
 export type LiveEvent = RunnerEvent | TrainingProgressEvent | RetrainedEvent | ProposalEvent;
