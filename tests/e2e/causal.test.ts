@@ -11,15 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../src/main/api/server.js";
 import { analyzeCausal, causalTable, type CausalAnalysis } from "../../src/main/causal/index.js";
 import { SessionStore } from "../../src/main/store/index.js";
-import { chromiumPath, ensureRenderer, hasChromium, launchChromium, rendererDir } from "../helpers/browser.js";
+import { ensureRenderer, hasChromium, launchChromium, rendererDir, skipWithoutChromium } from "../helpers/browser.js";
 import { writeCausalSession, type CausalSessionFixture } from "../helpers/causal-session.js";
 import { repoRoot, tempDir } from "../helpers/tmp.js";
 
-if (!hasChromium)
-  console.warn(
-    `tests/e2e/causal.test.ts: skipping the browser part: no Chromium at ${chromiumPath} ` +
-      "(apt-get install -y chromium, or set CORTEXLOOP_CHROMIUM).",
-  );
+skipWithoutChromium("tests/e2e/causal.test.ts", "skipping the browser part");
 
 const screenshots = join(repoRoot, "artifacts", "screenshots");
 const tmp = tempDir("cortexloop-causal-e2e-");

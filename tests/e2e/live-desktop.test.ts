@@ -9,38 +9,25 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { channelNames } from "../../src/main/api/channels.js";
 import { guardIpcCall, rendererOrigin } from "../../src/main/api/ipc-guard.js";
 import { readLiveEndpoint } from "../../src/main/live/endpoint-file.js";
 import { SessionStore } from "../../src/main/store/index.js";
+import {
+  basicChromiumArgs,
+  ensureRenderer,
+  hasChromium,
+  launchChromium,
+  skipWithoutChromium,
+} from "../helpers/browser.js";
 import { repoRoot, tempDir, writeQuickProtocol } from "../helpers/tmp.js";
 
-const chromiumPath = process.env.CORTEXLOOP_CHROMIUM ?? "/usr/bin/chromium";
-const hasChromium = existsSync(chromiumPath);
-if (!hasChromium)
-  console.warn(`tests/e2e/live-desktop.test.ts: skipping: no Chromium at ${chromiumPath} (set CORTEXLOOP_CHROMIUM).`);
+skipWithoutChromium("tests/e2e/live-desktop.test.ts");
 
-const rendererDir = join(repoRoot, "dist-renderer");
 const screenshots = join(repoRoot, "artifacts", "screenshots");
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-async function ensureRenderer(): Promise<void> {
-  const index = join(rendererDir, "index.html");
-  if (existsSync(index) && statSync(index).mtimeMs >= newestMtime(join(repoRoot, "src", "renderer"))) return;
-  const { build } = await import("vite");
-  await build({ configFile: join(repoRoot, "vite.config.ts"), logLevel: "warn" });
-}
 
 const tmp = tempDir("cortexloop-live-desktop-");
 const db = join(tmp.dir, "lab.db");
@@ -57,12 +44,7 @@ describe.skipIf(!hasChromium)("desktop Live view in Chromium", () => {
     await ensureRenderer();
     SessionStore.open(db).close();
     store = SessionStore.open(db, { readonly: true });
-    context = await chromium.launchPersistentContext(join(tmp.dir, "profile"), {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 1360, height: 900 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-    });
+    context = await launchChromium(join(tmp.dir, "profile"), basicChromiumArgs);
     page = context.pages()[0] ?? (await context.newPage());
     page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
     // The preload's bridge: every channel goes to the main process's IPC guard (our own renderer's frame).

@@ -6,44 +6,28 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { startServer, type RunningServer } from "../../src/main/api/server.js";
 import { SessionStore } from "../../src/main/store/index.js";
 import { StoredApproval } from "../../src/main/campaign/stored-approval.js";
 import { LiveHub } from "../../src/main/live/hub.js";
 import { liveProposal } from "../../src/main/live/campaign-events.js";
 import { getProposal } from "../../src/main/store/proposals.js";
+import {
+  basicChromiumArgs,
+  ensureRenderer,
+  hasChromium,
+  launchChromium,
+  rendererDir,
+  skipWithoutChromium,
+} from "../helpers/browser.js";
 import { repoRoot, tempDir, writeQuickProtocol } from "../helpers/tmp.js";
 
-const chromiumPath = process.env.CORTEXLOOP_CHROMIUM ?? "/usr/bin/chromium";
-const hasChromium = existsSync(chromiumPath);
-if (!hasChromium)
-  console.warn(
-    `tests/e2e/live.test.ts: skipping: no Chromium at ${chromiumPath} (apt-get install -y chromium, or set ` +
-      "CORTEXLOOP_CHROMIUM).",
-  );
+skipWithoutChromium("tests/e2e/live.test.ts");
 
-const rendererDir = join(repoRoot, "dist-renderer");
 const screenshots = join(repoRoot, "artifacts", "screenshots");
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds the renderer when dist-renderer is missing or older than its sources. */
-async function ensureRenderer(): Promise<void> {
-  const index = join(rendererDir, "index.html");
-  if (existsSync(index) && statSync(index).mtimeMs >= newestMtime(join(repoRoot, "src", "renderer"))) return;
-  const { build } = await import("vite");
-  await build({ configFile: join(repoRoot, "vite.config.ts"), logLevel: "warn" });
-}
 
 /** Per unit (`electrode#sortedId`): presentations with complete counts and their summed counts, from the store. */
 function storedUnitTotals(store: SessionStore, sessionId: number): Map<string, { n: number; sum: number }> {
@@ -74,12 +58,7 @@ describe.skipIf(!hasChromium)("live view in Chromium", () => {
   beforeAll(async () => {
     mkdirSync(screenshots, { recursive: true });
     await ensureRenderer();
-    context = await chromium.launchPersistentContext(join(tmp.dir, "profile"), {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 1360, height: 900 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-    });
+    context = await launchChromium(join(tmp.dir, "profile"), basicChromiumArgs);
     page = context.pages()[0] ?? (await context.newPage());
     page.on("console", (m) => {
       if (m.type() === "error") problems.push(`console: ${m.text()}`);

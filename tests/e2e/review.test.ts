@@ -7,48 +7,25 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
 import { createServer, request as httpRequest, type Server } from "node:http";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { startServer, type RunningServer } from "../../src/main/api/server.js";
 import { SessionStore } from "../../src/main/store/index.js";
 import { runCampaignCommand, type CampaignFlags } from "../../src/main/cli-campaign.js";
 import { predictStoredStimuli } from "../../src/main/jobs/predict-stored.js";
 import { sharedDir } from "../../src/main/paths.js";
+import { ensureRenderer, hasChromium, launchChromium, rendererDir, skipWithoutChromium } from "../helpers/browser.js";
 import { writeIncompleteSession } from "../helpers/incomplete-session.js";
 import { repoRoot, tempDir } from "../helpers/tmp.js";
 import { unzipFile } from "../helpers/unzip.js";
 
-const chromiumPath = process.env.CORTEXLOOP_CHROMIUM ?? "/usr/bin/chromium";
-const hasChromium = existsSync(chromiumPath);
-if (!hasChromium)
-  console.warn(
-    `tests/e2e/review.test.ts: skipping the browser part: no Chromium at ${chromiumPath} ` +
-      "(apt-get install -y chromium, or set CORTEXLOOP_CHROMIUM).",
-  );
+skipWithoutChromium("tests/e2e/review.test.ts", "skipping the browser part");
 
-const rendererDir = join(repoRoot, "dist-renderer");
 const screenshots = join(repoRoot, "artifacts", "screenshots");
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds the renderer when dist-renderer is missing or older than its sources. */
-async function ensureRenderer(): Promise<void> {
-  const index = join(rendererDir, "index.html");
-  if (existsSync(index) && statSync(index).mtimeMs >= newestMtime(join(repoRoot, "src", "renderer"))) return;
-  const { build } = await import("vite");
-  await build({ configFile: join(repoRoot, "vite.config.ts"), logLevel: "warn" });
-}
 
 interface Answer {
   status: number;
@@ -224,22 +201,7 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
 
   beforeAll(async () => {
     mkdirSync(screenshots, { recursive: true });
-    context = await chromium.launchPersistentContext(profile.dir, {
-      executablePath: chromiumPath,
-      headless: true,
-      acceptDownloads: true,
-      viewport: { width: 1360, height: 900 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    context = await launchChromium(profile.dir);
     page = context.pages()[0] ?? (await context.newPage());
     page.on("console", (m) => {
       if (m.type() === "error") problems.push(`console: ${m.text()}`);

@@ -7,7 +7,6 @@
  * the stored frame log, the per-presentation frame counts and the photodiode onsets, and prints the refresh rate, the
  * dropped frames per 1,000 and the code-to-light latency p50/p99. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,18 +19,12 @@ import {
   presentationFrames,
   sessionDisplay,
 } from "../../src/main/store/display-timing.js";
+import { chromiumPath, hasChromium, skipWithoutChromium } from "../helpers/browser.js";
 import { repoRoot } from "../helpers/tmp.js";
 import { freePorts, PtyPair, socatAvailable, tempDir, writeJson } from "../rig/helpers.js";
 import { SimRigProcess } from "../rig/session-harness.js";
 
-const chromiumPath = process.env.CORTEXLOOP_CHROMIUM ?? "/usr/bin/chromium";
-const hasChromium = existsSync(chromiumPath);
-if (!hasChromium) {
-  console.warn(
-    `tests/e2e/stimulus-window.test.ts: skipped: no Chromium at ${chromiumPath} ` +
-      "(apt-get install -y chromium, or set CORTEXLOOP_CHROMIUM).",
-  );
-}
+skipWithoutChromium("tests/e2e/stimulus-window.test.ts", "skipped");
 
 const sampleRate = 30000;
 const lagMs = 20;

@@ -16,10 +16,10 @@ import { builtinProtocolsDir } from "../../src/main/paths.js";
 import { simRigPorts } from "../../src/main/rig/ports.js";
 import { SessionStore } from "../../src/main/store/index.js";
 import { TechService } from "../../src/main/tech/service.js";
-import { ensureRenderer, hasChromium, launchChromium, rendererDir } from "../helpers/browser.js";
+import { ensureRenderer, hasChromium, launchChromium, rendererDir, skipWithoutChromium } from "../helpers/browser.js";
 import { inProcessRigFile, repoRoot, tempDir, writeQuickProtocol } from "../helpers/tmp.js";
 
-if (!hasChromium) console.warn("tests/e2e/tech.test.ts: skipped: no Chromium (apt-get install -y chromium).");
+skipWithoutChromium("tests/e2e/tech.test.ts", "skipped");
 
 const cli = join(repoRoot, "bin", "cortexloop.js");
 const screenshots = join(repoRoot, "artifacts", "screenshots");
