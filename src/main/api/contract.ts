@@ -37,8 +37,11 @@ export type {
   LearningSeries,
   LearningPoint,
   RasterRow,
+  PredictionScale,
   TuningAxis,
   TuningCurve,
+  TuningPredicted,
+  TuningPredictor,
   UnitRaster,
 } from "../review/index.js";
 
@@ -217,6 +220,7 @@ export interface UnitResponses {
 export interface Tuning {
   units: UnitInfo[];
   counting: CountingSummary;
+  /** Measured curves; a `design tuning` sweep's also carry its stored predictions (`predicted`). */
   curves: TuningCurve[];
 }
 

@@ -23,6 +23,7 @@ export * from "./raster.js";
 export * from "./reliability.js";
 export * from "./session-counts.js";
 export * from "./tuning.js";
+export * from "./tuning-predicted.js";
 
 interface Entry {
   key: string;
@@ -105,7 +106,9 @@ export class SessionReview {
   }
 
   tuning(rule: CountingRule = defaultCounting): TuningCurve[] {
-    return derived(this.e, `tuning:${ruleKey(rule)}`, () => {
+    // Designs are stored apart from the session: a sweep designed after the recording still shows its predictions.
+    const designs = (this.store.db.prepare("SELECT COUNT(*) AS n FROM tuning_images").get() as { n: number }).n;
+    return derived(this.e, `tuning:${ruleKey(rule)}:${designs}`, () => {
       const shas = [...new Set(this.e.data.presentations.map((p) => p.sha256))];
       return tuningCurves(this.e.data, this.store.stimulusInfo(shas), rule, 8, sweepParameters(this.store.db, shas));
     });

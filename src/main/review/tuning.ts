@@ -2,13 +2,21 @@
  * Tuning curves for generated stimuli: each generated picture's parameters are recovered from
  * its stored origin (`gratings:<seed>:<index>`, also inside a campaign's origins) by replaying
  * the generator, then responses are averaged in bins of one parameter (orientation, size,
- * position, ...), counting presentations by the same rule as every other mean. Noise has no axis: its
+ * position, ...), counting presentations by the same rule as every other mean; a `design tuning` sweep's
+ * stored predictions give the predicted curve on the same points (tuning-predicted.ts). Noise has no axis: its
  * draws depend on the picture's size, which a campaign may have changed after generating it.
  */
 import type Database from "better-sqlite3";
 import { generateWithParameters, type GeneratorName, type GeneratorParameters } from "../../stimulus/index.js";
 import { isCounted, meanSem, type CountingRule } from "./aggregate.js";
 import { summedResponse, type SessionCounts } from "./session-counts.js";
+import {
+  designDetails,
+  predictedCurve,
+  storedPredictions,
+  type StoredPrediction,
+  type TuningPredicted,
+} from "./tuning-predicted.js";
 
 export interface TuningAxis {
   generator: GeneratorName;
@@ -55,6 +63,8 @@ export interface TuningCurve {
   meanByUnit: (number | null)[][];
   semByUnit: (number | null)[][];
   nByUnit: number[][];
+  /** `design tuning`'s stored predictions on the same points; absent where no image of the curve has one. */
+  predicted?: TuningPredicted;
 }
 
 const originPattern = /(?:^|:)(gratings|dots|noise):(\d+):(\d+)$/;
@@ -96,6 +106,8 @@ export interface SweptImage {
   params: GeneratorParameters;
   /** The sweeps that showed this picture (a centred dot can be in the size and the location sweep). */
   sweeps: string[];
+  /** Per design unit (`electrode#sortedId`), the stored prediction and the model that made it. */
+  predicted: Map<string, StoredPrediction>;
 }
 
 /**
@@ -103,14 +115,19 @@ export interface SweptImage {
  * sweep's pictures are not replayed from a seed but drawn from these parameters.
  */
 export function sweepParameters(db: Database.Database, shas: readonly string[]): Map<string, SweptImage> {
-  const stmt = db.prepare("SELECT params_json AS p, sweep FROM tuning_images WHERE stimulus_sha256 = ?");
+  const stmt = db.prepare(
+    "SELECT params_json AS p, sweep, design_id AS design, predicted_json AS predicted FROM tuning_images " +
+      "WHERE stimulus_sha256 = ? ORDER BY design_id DESC",
+  );
+  const detailOf = designDetails(db);
   const out = new Map<string, SweptImage>();
   for (const sha of shas) {
-    const rows = stmt.all(sha) as { p: string; sweep: string }[];
+    const rows = stmt.all(sha) as { p: string; sweep: string; design: number; predicted: string }[];
     if (rows.length > 0)
       out.set(sha, {
         params: JSON.parse(rows[0]!.p) as GeneratorParameters,
         sweeps: [...new Set(rows.map((r) => r.sweep))],
+        predicted: storedPredictions(rows, detailOf),
       });
   }
   return out;
@@ -167,16 +184,25 @@ export function tuningCurves(
       x = Array.from({ length: nBins }, (_, b) => lo + (b + 0.5) * width);
     }
     const samples: number[][][] = data.units.map(() => x.map(() => []));
+    // The images each measured point counts, per unit: what its predicted point averages over.
+    const images: Set<string>[][] = data.units.map(() => x.map(() => new Set()));
     data.presentations.forEach((p, j) => {
       const v = values.get(p.sha256);
       if (v === undefined || !isCounted(p, rule)) return;
       const b = binOf(v);
       data.units.forEach((_, u) => {
         const r = summedResponse(data, u, j);
-        if (!Number.isNaN(r)) samples[u]![b]!.push(r);
+        if (Number.isNaN(r)) return;
+        samples[u]![b]!.push(r);
+        images[u]![b]!.add(p.sha256);
       });
     });
     const stats = samples.map((row) => row.map((xs) => ({ ...meanSem(xs), n: xs.length })));
+    const predicted = predictedCurve(
+      data.units.map((u) => `${u.electrode}#${u.sortedId}`),
+      images,
+      (sha) => swept.get(sha)?.predicted,
+    );
     curves.push({
       axis,
       stimuli: values.size,
@@ -184,6 +210,7 @@ export function tuningCurves(
       meanByUnit: stats.map((row) => row.map((s) => s.mean)),
       semByUnit: stats.map((row) => row.map((s) => s.sem)),
       nByUnit: stats.map((row) => row.map((s) => s.n)),
+      ...(predicted === undefined ? {} : { predicted }),
     });
   }
   return curves;

@@ -26,6 +26,13 @@ export function TuningTab({ id, state, dispatch }: TabProps) {
         <UnitPicker units={t.units} index={unitIndex} onPick={(u) => dispatch({ action: "selectUnit", payload: u })} />
       </div>
       <CountingControl state={state} dispatch={dispatch} text={t.counting.text} />
+      {t.curves.some((c) => c.predicted !== undefined) && (
+        <p className="muted" data-testid="tuning-predicted-note">
+          This session showed a <code>design tuning</code> sweep: beside each measured curve (mean ± s.e.), the dashed
+          curve is the prediction stored with the design, averaged over the same images as each measured point, on its
+          own right-hand axis (the model&apos;s scale is not spike counts; compare shapes, not heights).
+        </p>
+      )}
       <TuningCharts tuning={t} unitIndex={unitIndex} fileName={`session-${id}-tuning`} />
     </>
   );
