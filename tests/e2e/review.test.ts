@@ -20,6 +20,7 @@ import { predictStoredStimuli } from "../../src/main/jobs/predict-stored.js";
 import { sharedDir } from "../../src/main/paths.js";
 import { ensureRenderer, hasChromium, launchChromium, rendererDir, skipWithoutChromium } from "../helpers/browser.js";
 import { writeIncompleteSession } from "../helpers/incomplete-session.js";
+import { writeTuningSession, type TuningSessionFixture } from "../helpers/tuning-session.js";
 import { repoRoot, tempDir } from "../helpers/tmp.js";
 import { unzipFile } from "../helpers/unzip.js";
 
@@ -52,6 +53,7 @@ let sessionId: number;
 let fixtureId: number;
 let runningId: number;
 let campaignIds: number[];
+let tuningFx: TuningSessionFixture;
 
 /** A small campaign on the simulated rig: two sessions of generated images, a retrain after each. */
 function campaignFlags(dir: string): CampaignFlags {
@@ -125,6 +127,8 @@ beforeAll(async () => {
   // A session whose controller has not ended it (still running, or crashed).
   const again = SessionStore.open(db);
   runningId = (await writeIncompleteSession(again, { finish: false })).sessionId;
+  // A recorded `design tuning` sweep, its predictions stored with the design.
+  tuningFx = await writeTuningSession(again, tmp.dir);
   again.close();
   store = SessionStore.open(db, { readonly: true });
   campaignIds = store
@@ -220,7 +224,7 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
     const table = page.getByTestId("sessions-table");
     await table.waitFor();
     const all = store.listSessions();
-    expect(all.length).toBe(5);
+    expect(all.length).toBe(6);
     expect(await table.locator("tbody tr").count()).toBe(all.length);
     await expect.poll(() => page.url()).not.toContain("token=");
     await shot("01-sessions.png");
@@ -393,7 +397,43 @@ describe.skipIf(!hasChromium)("review UI in Chromium", () => {
     await page.getByTestId("tuning-meanRadius").waitFor();
     await page.getByTestId("tuning-centroidX").waitFor();
     await expect.poll(() => orientation.locator(".recharts-line-dots circle").count()).toBeGreaterThan(2);
+    // No tuning design made these images: measured curves only, as before.
+    expect(await orientation.getAttribute("data-predicted")).toBe("0");
+    expect(await page.getByTestId("tuning-predicted-note").count()).toBe(0);
+    expect(await orientation.locator(".tuning-predicted").count()).toBe(0);
     await shot("06-tuning.png");
+  });
+
+  it("tuning: a design tuning sweep's predicted curve beside the measured one, on its own axis", async () => {
+    await page.goto(`${server.url}/#/session/${tuningFx.sessionId}/tuning`);
+    const orientation = page.getByTestId("tuning-orientationDeg");
+    await orientation.waitFor();
+    await page.getByTestId("tuning-predicted-note").waitFor();
+    expect(await orientation.getAttribute("data-points")).toBe("4");
+    expect(await orientation.getAttribute("data-predicted")).toBe("4");
+    const predicted = orientation.locator(".recharts-line.tuning-predicted");
+    await expect.poll(() => predicted.locator("path.recharts-curve").count()).toBe(1);
+    // Four measured points and four predicted ones.
+    await expect.poll(() => orientation.locator(".recharts-line-dots circle").count()).toBe(8);
+    // The predicted curve's own axis, on the right.
+    expect(await orientation.locator(".recharts-yAxis").count()).toBe(2);
+    const legend = (): Promise<string | null> => orientation.locator(".recharts-legend-wrapper").textContent();
+    expect(await legend()).toContain("measured (mean ± s.e.)");
+    expect(await legend()).toContain(`predicted (ensemble v${tuningFx.ensembleId})`);
+    expect(await orientation.locator("figcaption").textContent()).toContain(
+      "on the right-hand axis (z-scored responses",
+    );
+    await shot("06b-tuning-predicted.png");
+    const units = store.units(tuningFx.sessionId);
+    await page.getByTestId("unit-picker").selectOption(String(units[1]!.id));
+    await expect.poll(legend).toContain(`predicted (compact model v${tuningFx.compactId})`);
+    // The unit no design named: measured only, and the caption says why.
+    await page.getByTestId("unit-picker").selectOption(String(units[2]!.id));
+    await expect.poll(() => orientation.getAttribute("data-predicted")).toBe("0");
+    expect(await orientation.getAttribute("data-points")).toBe("4");
+    expect(await orientation.locator("figcaption").textContent()).toContain("no prediction stored for unit e2/0");
+    expect(await orientation.locator(".tuning-predicted").count()).toBe(0);
+    await expect.poll(() => orientation.locator(".recharts-line-dots circle").count()).toBe(4);
   });
 
   it("models: the campaign's learning curve, and one version's r²_ER per unit", async () => {

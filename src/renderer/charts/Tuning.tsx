@@ -58,8 +58,7 @@ function TuningChart({
   const measuredNote = `${curve.stimuli} images in ${curve.x.length} bins; mean ± s.e.m. · ${counting}`;
   // A designed sweep whose design did not name this unit: say so rather than draw nothing silently.
   const predictedNote = shown
-    ? ` · ${predictedName}: mean over the same images as each measured point, on the right-hand axis ` +
-      `(${predictedScaleText(models)}; its own scale, not spikes counted)`
+    ? ` · ${predictedName} on the right-hand axis (${predictedScaleText(models)}), mean over each point's images`
     : curve.predicted !== undefined
       ? ` · no prediction stored for unit ${unitLabel} (the tuning design named other units)`
       : "";
