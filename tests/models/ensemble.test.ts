@@ -114,6 +114,55 @@ describe("deep ensemble", () => {
     ens.dispose();
   });
 
+  it("interleaved schedule: one pass over every session's images a cycle, one optimizer, readouts kept", async () => {
+    const ens = new DeepEnsemble(config);
+    const sessions = [synthetic("a", 96, 3, 2), synthetic("b", 64, 2, 3)];
+    const start = tf.memory().numTensors;
+    const steps = new Map<string, number>();
+    const result = await trainEnsemble(ens, sessions, {
+      schedule: "interleaved",
+      maxCycles: 8,
+      batchSize: 8,
+      learningRate: 1e-2,
+      patience: 10,
+      // Ignored by the interleaved schedule: readouts are never reset or refitted, visits do not exist.
+      stepsPerVisit: 1000,
+      resetReadoutOnVisit: true,
+      refitSteps: 1000,
+      onProgress: (p) => {
+        if (p.validationLoss === undefined) steps.set(p.session, (steps.get(p.session) ?? 0) + 1);
+      },
+    });
+    expect(result.cycles).toBe(8);
+    // One loss per session and cycle, each the mean over that session's batches of the cycle.
+    expect(result.losses.length).toBe(16);
+    expect([...steps.entries()].sort()).toEqual([
+      ["a", 8],
+      ["b", 8],
+    ]);
+    const lossA = result.losses.filter((_, i) => i % 2 === 0);
+    expect(lossA[lossA.length - 1]!).toBeLessThan(lossA[0]! * 0.7);
+    expect(result.bestValidation).toBeGreaterThan(0.2);
+    // The optimizer's moments are gone; only the two sessions' readouts remain.
+    expect(tf.memory().numTensors).toBe(start + 2 * config.members * 3);
+    ens.dispose();
+  });
+
+  it("interleaved schedule stops on cancellation between batches", async () => {
+    const ens = new DeepEnsemble(config);
+    const controller = new AbortController();
+    controller.abort();
+    const result = await trainEnsemble(ens, [synthetic("a", 64, 3, 5)], {
+      schedule: "interleaved",
+      maxCycles: 3,
+      batchSize: 16,
+      signal: controller.signal,
+    });
+    expect(result.cancelled).toBe(true);
+    expect(result.losses.length).toBe(0);
+    ens.dispose();
+  });
+
   it("keeps the cycle with the lowest validation loss (stopOn loss) and never stops before minCycles", async () => {
     const ens = new DeepEnsemble(config);
     const sessions = [synthetic("a", 64, 3, 6)];

@@ -34,7 +34,8 @@ export const heldOutDefaults = {
   blocks: 2,
   maxCycles: 30,
   stepsPerVisit: 60,
-  learningRate: 6e-3,
+  batchSize: 64,
+  learningRate: 3e-3,
   patience: 4,
   readoutL2: 1e-2,
 } as const;
@@ -201,7 +202,8 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
       const result = await trainEnsemble(ensemble, pretrain, {
         maxCycles: options.maxCycles ?? heldOutDefaults.maxCycles,
         stepsPerVisit: options.stepsPerVisit ?? heldOutDefaults.stepsPerVisit,
-        batchSize: 32,
+        schedule: "interleaved",
+        batchSize: heldOutDefaults.batchSize,
         learningRate: options.learningRate ?? heldOutDefaults.learningRate,
         patience: options.patience ?? heldOutDefaults.patience,
         readoutL2: options.readoutL2 ?? heldOutDefaults.readoutL2,

@@ -47,6 +47,16 @@ export interface TrainOptions {
   /** Early stopping watches only this session's held-out images (default: mean over sessions). */
   validationSession?: string;
   resetReadoutOnVisit?: boolean;
+  /**
+   * How a cycle walks the sessions. "visits" (the default): one session at a time for `stepsPerVisit`
+   * steps, with a fresh optimizer (and, by default, fresh readouts) per visit. "interleaved": a cycle is one
+   * pass over every session's training images in batches of one session each, shuffled together, with
+   * one optimizer and persistent readouts over the whole run (`stepsPerVisit`, `resetReadoutOnVisit` and
+   * `refitSteps` do not apply). Pretraining on many recorded sessions needs "interleaved": a core that
+   * follows one session's freshly reset readout for many steps forgets the others (see
+   * docs/models-of-real-v4.md).
+   */
+  schedule?: "visits" | "interleaved";
   /** L2 penalty on the readout weights (1×1 mixing and spatial map), per unit; 0 = none (default). */
   readoutL2?: number;
   /**
@@ -267,8 +277,15 @@ export async function trainEnsemble(
   let cancelled = false;
   let cycle = 0;
   const first = options.startCycle ?? 1;
+  const interleaved = options.schedule === "interleaved";
+  const shared = interleaved ? adamOptimizer(options.learningRate ?? 1e-3, { byName: true }) : undefined;
+  const coreVars = ensemble.cores.flatMap(coreVariables);
   for (cycle = first; cycle <= maxCycles && !cancelled; cycle++) {
-    for (const s of rng.shuffle([...sessions])) {
+    if (shared !== undefined) {
+      cancelled = await interleavedPass(ensemble, sessions, shared, coreVars, rng, batchSize, options, cycle, losses);
+      if (cancelled) break;
+    }
+    for (const s of interleaved ? [] : rng.shuffle([...sessions])) {
       if (options.resetReadoutOnVisit ?? true) ensemble.resetReadout(s.key, s.units);
       const optimizer = adamOptimizer(options.learningRate ?? 1e-3);
       const vars = [...ensemble.cores.flatMap(coreVariables), ...ensemble.readoutsOf(s.key).flatMap(readoutVariables)];
@@ -294,7 +311,7 @@ export async function trainEnsemble(
       if (cancelled) break;
     }
     if (cancelled) break;
-    const refit = options.refitSteps ?? 100;
+    const refit = interleaved ? 0 : (options.refitSteps ?? 100);
     if (refit > 0)
       for (const s of sessions)
         await refitReadouts(ensemble, s, { steps: refit, readoutL2: options.readoutL2, seed: cycle, reset: false });
@@ -337,6 +354,7 @@ export async function trainEnsemble(
       break;
     }
   }
+  shared?.dispose();
   if (bestWeights !== undefined) {
     const vars = allVariables(ensemble);
     if (vars.length === bestWeights.length) vars.forEach((v, i) => v.assign(bestWeights![i]!));
@@ -350,6 +368,55 @@ export async function trainEnsemble(
     cancelled,
     losses,
   };
+}
+
+/**
+ * One interleaved cycle: every session's training images in batches of one session each, in a shuffled
+ * order, each step moving the cores and that session's readouts with the run's one optimizer. Returns
+ * whether it was cancelled.
+ */
+async function interleavedPass(
+  ensemble: DeepEnsemble,
+  sessions: readonly TrainingSession[],
+  optimizer: tf.Optimizer,
+  coreVars: readonly tf.Variable[],
+  rng: SeededRandom,
+  batchSize: number,
+  options: TrainOptions,
+  cycle: number,
+  losses: number[],
+): Promise<boolean> {
+  const batches: { s: TrainingSession; idx: number[] }[] = [];
+  for (const s of sessions) {
+    const order = rng.shuffle([...s.trainIdx]);
+    for (let start = 0; start < order.length; start += batchSize)
+      batches.push({ s, idx: order.slice(start, start + batchSize) });
+  }
+  const varsOf = new Map<string, tf.Variable[]>(
+    sessions.map((s) => [s.key, [...coreVars, ...ensemble.readoutsOf(s.key).flatMap(readoutVariables)]]),
+  );
+  const sums = new Map<string, { sum: number; n: number }>();
+  let lastYield = performance.now();
+  for (const { s, idx } of rng.shuffle(batches)) {
+    if (options.signal?.aborted) return true;
+    const batch = gatherBatch(s, ensemble.config.inputShape, idx);
+    const loss = trainStep(ensemble, optimizer, s.key, batch, varsOf.get(s.key)!, options.readoutL2 ?? 0);
+    tf.dispose([batch.x, batch.y, batch.mask]);
+    const acc = sums.get(s.key) ?? { sum: 0, n: 0 };
+    sums.set(s.key, { sum: acc.sum + loss, n: acc.n + 1 });
+    // Let the event loop breathe (progress, cancellation) about every 100 ms.
+    if (performance.now() - lastYield > 100) {
+      await new Promise((r) => setImmediate(r));
+      lastYield = performance.now();
+    }
+  }
+  for (const s of sessions) {
+    const acc = sums.get(s.key);
+    if (acc === undefined) continue;
+    losses.push(acc.sum / acc.n);
+    options.onProgress?.({ cycle, maxCycles: options.maxCycles ?? 10, session: s.key, loss: acc.sum / acc.n });
+  }
+  return false;
 }
 
 export interface ReadoutFitOptions extends Omit<CachedReadoutFitOptions, "validationRows"> {

@@ -56,3 +56,44 @@ describe("fused Adam on wasm", () => {
     tf.dispose([...ours.vars, ...theirs.vars]);
   });
 });
+
+/**
+ * One step on variables 0 and 2, then two on all three. The problem's loss is a sum of one term per
+ * variable, so the reference is one tf.train.adam per variable: each variable's own step count, as
+ * PyTorch's Adam counts. tf.train.adam over the changing list would give variable 1 the moments of
+ * variable 2 (it keys them by position) and its bias corrections by the global step.
+ */
+function partialSteps(optimizer: tf.Optimizer, prefix: string): void {
+  const ours = problem(prefix);
+  const theirs = problem(`${prefix}_reference`);
+  optimizer.minimize(ours.loss, false, [ours.vars[0]!, ours.vars[2]!]);
+  optimizer.minimize(ours.loss, false, ours.vars);
+  const afterSecond = tf.memory().numTensors;
+  optimizer.minimize(ours.loss, false, ours.vars);
+  expect(tf.memory().numTensors, "tensors leaked").toBe(afterSecond);
+  const perVariable = theirs.vars.map(() => tf.train.adam(0.05));
+  const steps = [3, 2, 3];
+  theirs.vars.forEach((v, i) => {
+    for (let k = 0; k < steps[i]!; k++) perVariable[i]!.minimize(theirs.loss, false, [v]);
+  });
+  ours.vars.forEach((v, i) =>
+    expectClose(v.dataSync() as Float32Array, theirs.vars[i]!.dataSync() as Float32Array, `variable ${i}`),
+  );
+  perVariable.forEach((o) => o.dispose());
+  optimizer.dispose();
+  tf.dispose([...ours.vars, ...theirs.vars]);
+}
+
+describe("Adam over steps that update different variables", () => {
+  it("fused (wasm): moments and bias corrections per variable", async () => {
+    await useWasm();
+    partialSteps(adamOptimizer(0.05), "fused_partial");
+  });
+
+  it("by name (other backends): the same, where tf.train.adam would mix moments", async () => {
+    await tf.setBackend("cpu");
+    const named = adamOptimizer(0.05, { byName: true });
+    expect(named.getClassName()).toBe("CortexloopNamedAdam");
+    partialSteps(named, "named_partial");
+  });
+});
