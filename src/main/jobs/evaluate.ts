@@ -119,8 +119,9 @@ export async function evaluateSessions(store: SessionStore, options: EvaluateOpt
     const result = await trainEnsemble(ensemble, sessions, {
       maxCycles: options.maxCycles ?? evaluateDefaults.maxCycles,
       stepsPerVisit: options.stepsPerVisit ?? 60,
-      batchSize: 32,
-      learningRate: options.learningRate ?? 6e-3,
+      schedule: "interleaved",
+      batchSize: 64,
+      learningRate: options.learningRate ?? 3e-3,
       patience: options.patience ?? evaluateDefaults.patience,
       stopOn,
       minCycles: options.minCycles ?? evaluateDefaults.minCycles,

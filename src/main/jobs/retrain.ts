@@ -134,11 +134,12 @@ export async function runRetrainJob(
         maxCycles,
         startCycle: (resume?.cycle ?? 0) + 1,
         stepsPerVisit: params.stepsPerVisit ?? 60,
+        schedule: "interleaved",
+        batchSize: 64,
         patience: params.patience ?? 3,
-        learningRate: 6e-3,
+        learningRate: 3e-3,
         seed: seed + (resume?.cycle ?? 0),
         signal: io.signal,
-        resetReadoutOnVisit: true,
         onProgress: (p) => {
           io.emit({ type: "progress", ...p });
           store.appendJobEvent(jobId, "progress", p.cycle / maxCycles, JSON.stringify(p));

@@ -15,15 +15,18 @@ import { predictSession, refitReadoutsWithReport, type TrainingSession } from ".
 export type CrossValidatedModel = "ensemble" | "skip" | "ridge" | "factorized";
 
 /**
- * Weights of [front-end features, core outputs] tried by the skip readout (each block's Gram is trace-normalized
- * first).
+ * Weights of [front-end features, core outputs, predicted responses of the pretraining sessions' units]
+ * tried by the skip readout (each block's Gram is trace-normalized first). The first is ridge on the
+ * front end alone, so a unit the ensemble does not help keeps ridge's fit.
  */
 export const skipBlockWeights: readonly number[][] = [
-  [1, 0],
-  [0.75, 0.25],
-  [0.5, 0.5],
-  [0.25, 0.75],
-  [0, 1],
+  [1, 0, 0],
+  [0.5, 0.5, 0],
+  [0.5, 0, 0.5],
+  [0.4, 0.3, 0.3],
+  [0.25, 0.5, 0.25],
+  [0.25, 0.25, 0.5],
+  [0, 0.5, 0.5],
 ];
 
 export interface HeldOutSession {
@@ -90,6 +93,7 @@ export async function crossValidateSession(
   const l2 = options.readoutL2 ?? 1e-2;
   const seed = options.seed ?? 1;
   const core = models.includes("skip") ? coreFeatures(ensemble!, session) : undefined;
+  const population = models.includes("skip") ? populationFeatures(ensemble!, session) : undefined;
   for (const [f, test] of folds.entries()) {
     if (options.signal?.aborted) throw new Error(`cross-validation cancelled after ${f} of ${folds.length} folds`);
     const inTest = new Set(test);
@@ -129,12 +133,17 @@ export async function crossValidateSession(
     }
     if (core !== undefined) {
       const t0 = performance.now();
-      const skip = ridgeFitBlocks([session.features, core], images, targets, units, rest, {
+      // An ensemble with no other session's readout (none stored) has no third block.
+      const withPopulation = population !== undefined && population.length > 0;
+      const blocks = withPopulation ? [session.features, core, population] : [session.features, core];
+      const skip = ridgeFitBlocks(blocks, images, targets, units, rest, {
         seed: seed + f,
-        scalePerFeature: [true, false],
-        blockWeights: skipBlockWeights.map((w) => [...w]),
+        scalePerFeature: [true, false, true].slice(0, blocks.length),
+        blockWeights: skipBlockWeights
+          .filter((w) => withPopulation || w[2] === 0)
+          .map((w) => w.slice(0, blocks.length)),
       });
-      put("skip", skip.predict([session.features, core], test));
+      put("skip", skip.predict(blocks, test));
       skip.dispose();
       seconds.skip! += (performance.now() - t0) / 1000;
     }
@@ -160,6 +169,33 @@ export async function crossValidateSession(
     options.onFold?.(f + 1, folds.length, detail);
   }
   return { predictions, seconds };
+}
+
+/**
+ * The ensemble's predicted responses of every unit it was trained on (every readout but the session's
+ * own), for every image of the session [N, ΣU]: the ensemble's last layer, which already combines the
+ * core's channels the way V4 units of other sessions did.
+ */
+function populationFeatures(ensemble: DeepEnsemble, session: HeldOutSession): Float32Array {
+  const keys = [...ensemble.readouts.keys()].filter((k) => k !== session.key);
+  const per = session.shape[0] * session.shape[1] * session.shape[2];
+  const width = keys.reduce((n, k) => n + ensemble.readoutsOf(k)[0]!.units, 0);
+  const out = new Float32Array(session.images * width);
+  for (let start = 0; start < session.images; start += 128) {
+    const n = Math.min(128, session.images - start);
+    const x = tf.tensor4d(session.features.subarray(start * per, (start + n) * per), [n, ...session.shape]);
+    let col = 0;
+    for (const k of keys) {
+      const p = ensemble.predict(k, x);
+      const values = p.dataSync() as Float32Array;
+      const u = p.shape[1];
+      p.dispose();
+      for (let i = 0; i < n; i++) for (let j = 0; j < u; j++) out[(start + i) * width + col + j] = values[i * u + j]!;
+      col += u;
+    }
+    x.dispose();
+  }
+  return out;
 }
 
 /**
