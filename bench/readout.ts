@@ -1,9 +1,9 @@
 // `npm run bench -- readout [options]`: how long a new session's readout takes against a frozen,
 // pretrained lab model (the cores stay as they are): front-end features of the session's images,
-// then the readout fit with early stopping, as `cortexloop readout` does. Target (issue): 1,200 images
-// × 60 units in ≤ 60 s on 2 cores. The pretrained ensemble is the leave-one-session-out one of
-// `npm run bench -- heldout` for that session when it has been run (same bench folder), else it is
-// pretrained here first (not timed).
+// then the readout fit (the skip readout by default, a ridge; --kind factorized: early stopping), as
+// `cortexloop readout` does. Target (issue): 1,200 images × 60 units in ≤ 60 s on 2 cores. The
+// pretrained ensemble is the leave-one-session-out one of `npm run bench -- heldout` for that session
+// when it has been run (same bench folder), else it is pretrained here first (not timed).
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { evaluateHeldOut, heldOutDefaults } from "../src/main/jobs/heldout.js";
@@ -19,16 +19,20 @@ export async function run(args: string[]): Promise<void> {
       "front-end": { type: "string", default: "default" },
       out: { type: "string", default: join(projectRoot, ".cache", "heldout-bench") },
       repeats: { type: "string", default: "3" },
+      kind: { type: "string", default: "skip" },
       help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
     console.log(
-      "usage: npm run bench -- readout [--session 210322] [--front-end default] [--repeats 3] [--out " +
-        ".cache/heldout-bench]",
+      "usage: npm run bench -- readout [--session 210322] [--front-end default] [--repeats 3] " +
+        "[--kind skip|factorized] [--out .cache/heldout-bench]",
     );
     return;
   }
+  const kind = values.kind;
+  if (kind !== "skip" && kind !== "factorized")
+    throw new Error(`readout bench: --kind skip or factorized, not ${kind}`);
   const recordings = sharedRecordings();
   if (recordings === undefined) {
     console.log("readout: no shared data folder (../shared or CORTEXLOOP_SHARED); nothing was measured.");
@@ -61,7 +65,7 @@ export async function run(args: string[]): Promise<void> {
     const rows: { features: number; fit: number; steps: number; median: number }[] = [];
     for (let r = 0; r < Number(values.repeats); r++) {
       const t0 = performance.now();
-      const fit = await fitNewSessionReadout(store, { modelVersionId, session: values.session, seed: r + 1 });
+      const fit = await fitNewSessionReadout(store, { modelVersionId, session: values.session, seed: r + 1, kind });
       const total = (performance.now() - t0) / 1000;
       rows.push({
         features: fit.seconds.features,
@@ -71,7 +75,8 @@ export async function run(args: string[]): Promise<void> {
       });
       console.log(
         `run ${r + 1}: ${fit.images} images × ${fit.units} units: features ${fit.seconds.features.toFixed(1)} s, ` +
-          `readout fit ${fit.seconds.fit.toFixed(1)} s (${fit.steps} steps), ${total.toFixed(1)} s in all; ` +
+          `${kind} readout fit ${fit.seconds.fit.toFixed(1)} s ` +
+          `(${kind === "skip" ? "ridge" : `${fit.steps} steps`}), ${total.toFixed(1)} s in all; ` +
           `validation median raw R² ${fit.validationMedian.toFixed(3)}`,
       );
     }

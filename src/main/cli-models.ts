@@ -15,6 +15,15 @@ import { fitNewSessionReadout } from "./jobs/readout.js";
 import { defaultDb } from "./paths.js";
 import { collect } from "./cli-options.js";
 
+interface ReadoutFlags {
+  model: number;
+  session: string;
+  kind: string;
+  readoutL2: number;
+  thenRetrain?: boolean;
+  db: string;
+}
+
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
@@ -404,23 +413,33 @@ export function registerModelCommands(program: Command): void {
     )
     .requiredOption("--model <id>", "model version (deep-ensemble) to keep frozen", (v) => Number(v))
     .requiredOption("--session <name|id>", "the new session")
-    .option("--readout-l2 <x>", "L2 penalty of the readout", (v) => Number(v), 1e-2)
+    .option(
+      "--kind <kind>",
+      "skip (ridge over the front end's features, the cores' outputs and the other sessions' predicted " +
+        "responses) or factorized (the readout the cores were trained with)",
+      "skip",
+    )
+    .option("--readout-l2 <x>", "factorized: L2 penalty of the readout", (v) => Number(v), 1e-2)
     .option(
       "--then-retrain",
       "then retrain the whole ensemble on every session, starting from the new model version (a worker-thread job)",
     )
     .option("--db <file>", "lab database (SQLite)", defaultDb)
-    .action(async (flags: { model: number; session: string; readoutL2: number; thenRetrain?: boolean; db: string }) => {
+    .action(async (flags: ReadoutFlags) => {
+      if (flags.kind !== "skip" && flags.kind !== "factorized")
+        throw new Error(`--kind must be skip or factorized, got "${flags.kind}"; nothing was fitted.`);
       const store = SessionStore.open(flags.db);
       try {
         const r = await fitNewSessionReadout(store, {
           modelVersionId: flags.model,
           session: flags.session,
+          kind: flags.kind,
           readoutL2: flags.readoutL2,
           log: say,
         });
         console.log(
-          `model version ${r.modelVersionId}: model version ${flags.model} with a readout of ${r.sessionName} (` +
+          `model version ${r.modelVersionId}: model version ${flags.model} with a ${r.kind} readout of ` +
+            `${r.sessionName} (` +
             `${r.units} units, ${r.images} images) fitted in ${r.seconds.fit.toFixed(1)} s; validation median ` +
             `${r.metric === "r2er" ? "r²_ER" : "raw R²"} ${fmt(r.validationMedian)}`,
         );

@@ -33,7 +33,7 @@ export async function scoreBatch(
   shape: readonly [number, number, number],
 ): Promise<ImageScores> {
   const [h, w, c] = shape;
-  const sessions = [...ensemble.readouts.keys()];
+  const sessions = ensemble.sessionKeys();
   const members = tf.tidy(() => {
     const x = tf.tensor4d(features, [n, h, w, c]);
     const all = sessions.map((s) => ensemble.predictMembers(s, x));
@@ -70,11 +70,11 @@ export function predictionsHeader(
   ensemble: DeepEnsemble,
   modelVersionId: number | undefined,
 ): Omit<ProposalPredictions, "images"> {
-  const readouts = [...ensemble.readouts.keys()];
+  const readouts = ensemble.sessionKeys();
   return {
     modelVersionId: modelVersionId ?? null,
     readouts,
-    units: readouts.reduce((sum, r) => sum + ensemble.readoutsOf(r)[0]!.units, 0),
+    units: readouts.reduce((sum, r) => sum + ensemble.unitsOf(r), 0),
     members: ensemble.cores.length,
     scale: "z-scored",
   };

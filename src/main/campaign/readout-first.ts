@@ -40,6 +40,8 @@ export async function readoutFirst(
   );
   try {
     const s = newest.session;
+    // The campaign fits factorized readouts; a skip readout of the session would shadow the new one.
+    ensemble.dropSkipReadout(s.key);
     // A session already known (a pooled readout) starts from its readout; a new one from scratch.
     const fit = await refitReadoutsWithReport(ensemble, s, {
       reset: !ensemble.readouts.has(s.key),

@@ -86,7 +86,7 @@ export class Retrainer {
     const warm = previous !== undefined && (t.warmStart ?? true);
     // Warm start keeps the previous feature standardization: the weights were learned on it.
     const ensemble = warm
-      ? loadEnsemble(previous, `${arm.label} previous model version`).ensemble
+      ? withoutSkipReadouts(loadEnsemble(previous, `${arm.label} previous model version`).ensemble)
       : new DeepEnsemble({
           inputShape: [...o.frontEnd.outputShape],
           members: t.members,
@@ -325,4 +325,10 @@ export class Retrainer {
     );
     return [{ number: newest.number, sessionId: newest.sessionId, data }];
   }
+}
+
+/** Skip readouts read the cores as they were; a warm-started retrain moves the cores, so they go. */
+function withoutSkipReadouts(ensemble: DeepEnsemble): DeepEnsemble {
+  ensemble.dropSkipReadouts();
+  return ensemble;
 }

@@ -157,7 +157,7 @@ export async function loadDesignModel(
   const owned: { dispose(): void }[] = [ensemble];
   const disposeAll = (): void => owned.forEach((o) => o.dispose());
   try {
-    const keys = [...ensemble.readouts.keys()];
+    const keys = ensemble.sessionKeys();
     // A readout key names its session (train, evaluate: its id; a campaign: session-<id>), or is
     // "pooled" over every session of the version; units are named as its first session names them.
     const sessionsOf = (k: string): number[] => readoutSessions(k, version.sessionIds);
@@ -179,7 +179,7 @@ export async function loadDesignModel(
     }
     const sessionId = sessionsOf(key)[0];
     const stored = sessionId === undefined ? [] : store.units(sessionId);
-    const count = ensemble.readoutsOf(key)[0]!.units;
+    const count = ensemble.unitsOf(key);
     const all = Array.from({ length: count }, (_, c) => {
       const s = stored.length === count ? stored[c]! : { electrode: `unit${c}`, sortedId: 0 };
       return { column: c, electrode: s.electrode, sortedId: s.sortedId, name: `${s.electrode}#${s.sortedId}` };

@@ -92,7 +92,7 @@ export interface ReadoutChoice {
 
 /** The readout for `sessionRef` (name or id), or the newest session's by default. */
 export function chooseReadout(store: SessionStore, teacher: Teacher, sessionRef?: string): ReadoutChoice {
-  const keys = [...teacher.ensemble.readouts.keys()];
+  const keys = teacher.ensemble.sessionKeys();
   if (keys.length === 0)
     throw new DistillInputError(
       "not-found",

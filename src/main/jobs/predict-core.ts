@@ -136,7 +136,7 @@ export async function predictWithVersion(
     }
     const [h, w, c] = ensemble.config.inputShape;
     const per = h * w * c;
-    const units = ensemble.readoutsOf(key)[0]!.units;
+    const units = ensemble.unitsOf(key);
     const out = new Float32Array(pixels.length * units);
     for (let start = 0; start < pixels.length; start += 64) {
       const n = Math.min(64, pixels.length - start);

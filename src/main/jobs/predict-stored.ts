@@ -48,11 +48,11 @@ function readoutFor(
   sessionIds: readonly number[],
   sessionId: number,
 ): { key: string; columns: UnitKey[] } {
-  const own = [String(sessionId), `session-${sessionId}`].find((k) => ensemble.readouts.has(k));
-  const pooled = own === undefined && ensemble.readouts.has("pooled") && sessionIds.includes(sessionId);
+  const own = [String(sessionId), `session-${sessionId}`].find((k) => ensemble.hasSession(k));
+  const pooled = own === undefined && ensemble.hasSession("pooled") && sessionIds.includes(sessionId);
   const key = own ?? (pooled ? "pooled" : undefined);
   if (key === undefined) {
-    const keys = [...ensemble.readouts.keys()];
+    const keys = ensemble.sessionKeys();
     throw new PredictError(
       `Model version ${versionId} has no readout for session ${sessionId} (its readouts: ${keys.join(", ") || "none"}` +
         `); fit one first (cortexloop readout).`,
@@ -60,7 +60,7 @@ function readoutFor(
     );
   }
   const columns = store.units(key === "pooled" ? sessionIds[0]! : sessionId);
-  const units = ensemble.readoutsOf(key)[0]!.units;
+  const units = ensemble.unitsOf(key);
   if (units !== columns.length)
     throw new PredictError(
       `Model version ${versionId}'s readout ${key} has ${units} units but the session it was fitted on stores ` +

@@ -38,7 +38,7 @@ function readoutSession(
   versionId: number,
   ref: string | undefined,
 ): { key: string; name: string; id: number | undefined } {
-  const keys = [...ensemble.readouts.keys()];
+  const keys = ensemble.sessionKeys();
   const nameOf = (key: string): string => {
     const id = Number(key);
     return Number.isInteger(id) ? (store.findSession(id)?.name ?? key) : key;

@@ -1,10 +1,14 @@
 // A new session's readout against a frozen lab model: seconds, not a retrain. The cores stay as
-// they are; only the session's factorized readout is fitted (early stopping on a slice of its
-// images), and the result is stored as a new model version whose parent is the frozen one, so a
-// model of the day's neurons exists before the next session starts.
+// they are; only the session's readout is fitted, and the result is stored as a new model version
+// whose parent is the frozen one, so a model of the day's neurons exists before the next session
+// starts. The default is the skip readout (a ridge over the front end's features, the cores' outputs
+// and the other sessions' predicted responses, see src/models/ensemble/skip.ts), which beat the
+// factorized readout on every held-out session tried; "factorized" fits the readout the cores were
+// trained with (early stopping on a slice of the session's images).
 import { selectBackend } from "../../models/backend.js";
 import { median } from "../../models/metrics/r2er.js";
 import {
+  fitSkipReadout,
   loadEnsemble,
   predictSession,
   refitReadoutsWithReport,
@@ -27,22 +31,34 @@ export class ReadoutError extends Error {
 export interface NewSessionReadoutOptions {
   modelVersionId: number;
   session: string;
+  /** "skip" (default) or "factorized". */
+  kind?: NewReadoutKind;
+  /** Factorized: L2 penalty of the readout. */
   readoutL2?: number;
-  /** Most fitting steps; early stopping on 15% of the session's images usually ends sooner. */
+  /** Factorized: most fitting steps; early stopping on 15% of the session's images usually ends sooner. */
   steps?: number;
   seed?: number;
   log?: (line: string) => void;
 }
 
+export type NewReadoutKind = "skip" | "factorized";
+
 export interface NewSessionReadout {
   modelVersionId: number;
+  kind: NewReadoutKind;
   sessionName: string;
   units: number;
   images: number;
   /** Median over units of the score on the images kept aside for early stopping (r²_ER with repeats, else raw R²). */
   validationMedian: number;
   metric: "r2er" | "r2raw";
+  /** Optimizer steps kept (factorized); 0 for a skip readout (a ridge, solved in closed form). */
   steps: number;
+  /**
+   * The version's predictions of the images kept aside ([validationIdx.length, units], z-scored as the
+   * targets are), with those images' indices in the session (store order).
+   */
+  validation: { idx: number[]; predictions: Float32Array };
   seconds: { features: number; fit: number };
 }
 
@@ -51,6 +67,9 @@ export async function fitNewSessionReadout(
   options: NewSessionReadoutOptions,
 ): Promise<NewSessionReadout> {
   const log = options.log ?? (() => {});
+  const kind = options.kind ?? "skip";
+  if (kind !== "skip" && kind !== "factorized")
+    throw new ReadoutError(`Readout kind "${String(kind)}" is not one of skip, factorized.`);
   const version = store.getModelVersion(options.modelVersionId);
   if (version === undefined)
     throw new ReadoutError(
@@ -97,24 +116,38 @@ export async function fitNewSessionReadout(
       );
     const s = data.sessions[0]!;
     const t1 = performance.now();
-    const fit = await refitReadoutsWithReport(ensemble, s, {
-      reset: true,
-      validate: true,
-      steps: options.steps ?? 2000,
-      evaluateEvery: 25,
-      patience: 6,
-      readoutL2: options.readoutL2 ?? 1e-2,
-      seed,
-    });
+    let steps = 0;
+    if (kind === "skip") {
+      const fit = fitSkipReadout(ensemble, s, { seed });
+      const sec = fit.seconds;
+      log(
+        `skip readout: ${ensemble.cores.length} members, population ${fit.readout.population.length} sessions ` +
+          `(${fit.readout.population.reduce((n, p) => n + p.units, 0)} units); ${fit.candidates} weighting and λ ` +
+          `pairs chosen; blocks ${sec.blocks.toFixed(1)} s, choice ${sec.choice.toFixed(1)} s, members ` +
+          `${sec.members.toFixed(1)} s`,
+      );
+    } else {
+      const fit = await refitReadoutsWithReport(ensemble, s, {
+        reset: true,
+        validate: true,
+        steps: options.steps ?? 2000,
+        evaluateEvery: 25,
+        patience: 6,
+        readoutL2: options.readoutL2 ?? 1e-2,
+        seed,
+      });
+      steps = fit.steps;
+    }
     const fitSeconds = (performance.now() - t1) / 1000;
-    const scored = scoreUnits(predictSession(ensemble, s, s.valIdx), s, s.valIdx);
+    const validation = predictSession(ensemble, s, s.valIdx);
+    const scored = scoreUnits(validation, s, s.valIdx);
     const validationMedian = median(scored.scores);
     const targetStats: TargetStatsRecord = {
       ...((version.config.targetStats as TargetStatsRecord | undefined) ?? {}),
       [s.key]: s.targetStats,
     };
     const id = store.putModelVersion({
-      name: `${version.name} + readout of ${s.ds.name}`,
+      name: `${version.name} + ${kind} readout of ${s.ds.name}`,
       kind: "deep-ensemble",
       parentId: options.modelVersionId,
       metrics: {
@@ -122,10 +155,11 @@ export async function fitNewSessionReadout(
         newReadout: {
           session: s.ds.name,
           sessionId,
+          kind,
           metric: scored.metric,
           validationMedian,
           validationImages: s.valIdx.length,
-          steps: fit.steps,
+          steps,
           fitSeconds,
         },
       },
@@ -133,24 +167,28 @@ export async function fitNewSessionReadout(
       checkpoint: await saveEnsemble(ensemble, frontEnd, {
         ...meta,
         readoutOf: s.ds.name,
+        readoutKind: kind,
         parent: options.modelVersionId,
       }),
       sessionIds: [...new Set([...version.sessionIds, sessionId])],
     });
     log(
-      `readout of ${s.ds.name}: ${s.units} units on ${s.trainIdx.length} images in ${fitSeconds.toFixed(1)} s (` +
-        `${fit.steps} steps; features ${features.toFixed(1)} s); validation median ` +
+      `${kind} readout of ${s.ds.name}: ${s.units} units on ${s.trainIdx.length} images in ` +
+        `${fitSeconds.toFixed(1)} s (${kind === "skip" ? "ridge" : `${steps} steps`}; features ` +
+        `${features.toFixed(1)} s); validation median ` +
         `${scored.metric === "r2er" ? "r²_ER" : "raw R²"} ${validationMedian.toFixed(3)} on ${s.valIdx.length} ` +
         `images`,
     );
     return {
       modelVersionId: id,
+      kind,
       sessionName: s.ds.name,
       units: s.units,
       images: s.ds.images.length,
       validationMedian,
       metric: scored.metric,
-      steps: fit.steps,
+      steps,
+      validation: { idx: [...s.valIdx], predictions: validation },
       seconds: { features, fit: fitSeconds },
     };
   } finally {

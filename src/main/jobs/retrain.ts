@@ -117,6 +117,12 @@ export async function runRetrainJob(
       ensemble = loaded.ensemble;
       parentId = params.warmStartFrom;
       log(`starting from model version ${params.warmStartFrom}'s weights`);
+      // Skip readouts read the cores as they were; training moves the cores, so they go (refit them after).
+      const skips = [...ensemble.skipReadouts.keys()];
+      if (skips.length > 0) {
+        ensemble.dropSkipReadouts();
+        log(`the skip readouts of ${skips.join(", ")} are dropped (the cores will move); fit them again after`);
+      }
     } else {
       ensemble = new DeepEnsemble({
         ...defaultEnsembleConfig,

@@ -48,7 +48,7 @@ export async function selectByDisagreement(
   batches: AsyncIterable<Candidate[]> | Iterable<Candidate[]>,
   options: SelectOptions,
 ): Promise<Selected[]> {
-  const sessions = options.sessions ?? [...options.ensemble.readouts.keys()];
+  const sessions = options.sessions ?? options.ensemble.sessionKeys();
   if (sessions.length === 0)
     throw new Error("selectByDisagreement: the ensemble has no session readouts to predict a population with");
   if (options.coreset !== undefined && options.power !== undefined)

@@ -38,8 +38,7 @@ export class TeacherCancelled extends Error {
 }
 
 export async function teacherTargets(stream: ImageStream, o: TeacherOptions): Promise<TeacherTargets> {
-  const readouts = o.ensemble.readoutsOf(o.readout);
-  const all = readouts[0]!.units;
+  const all = o.ensemble.unitsOf(o.readout);
   for (const u of o.units)
     if (!Number.isInteger(u) || u < 0 || u >= all)
       throw new Error(`teacherTargets: unit column ${u} is outside readout "${o.readout}" (${all} units)`);

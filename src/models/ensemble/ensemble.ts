@@ -10,15 +10,24 @@ import {
   type MemberCore,
   type Readout,
 } from "./weights.js";
+import { disposeSkipReadout, skipMembers, skipReadoutProblem, type SkipReadout } from "./skip.js";
+
+/** How a session's units are predicted: a factorized readout per member, or a skip readout (skip.ts). */
+export type ReadoutKind = "factorized" | "skip";
 
 /**
  * N identical small CNNs on frozen front-end features, each with its own readout per session.
  * A prediction is the mean over members; member predictions are kept for disagreement scores.
+ * A session has a factorized readout (trained with the cores), a skip readout (fitted by ridge
+ * against the frozen ensemble, see skip.ts), or both; predictions use the skip readout where there
+ * is one.
  */
 export class DeepEnsemble {
   readonly cores: MemberCore[];
   /** session key → one readout per member */
   readonly readouts = new Map<string, Readout[]>();
+  /** session key → its skip readout (reads the cores, the front end and the other sessions' readouts) */
+  readonly skipReadouts = new Map<string, SkipReadout>();
   private readoutSeed = 0;
 
   constructor(
@@ -30,10 +39,14 @@ export class DeepEnsemble {
       throw new Error(`DeepEnsemble: config says ${config.members} members, got ${this.cores.length} cores`);
   }
 
-  /** Fresh readouts for a session (replacing any it had), as when training visits that session. */
+  /**
+   * Fresh readouts for a session (replacing any it had, its skip readout included), as when training
+   * visits that session.
+   */
   resetReadout(session: string, units: number): Readout[] {
     const old = this.readouts.get(session);
     if (old !== undefined) old.forEach(disposeReadout);
+    this.dropSkipReadout(session);
     const fresh = this.cores.map((_, m) =>
       createReadout(this.config, units, this.config.seed * 7919 + ++this.readoutSeed * 31 + m),
     );
@@ -41,18 +54,62 @@ export class DeepEnsemble {
     return fresh;
   }
 
+  /** Sets a session's skip readout (replacing any it had); refused if this ensemble cannot use it. */
+  setSkipReadout(session: string, readout: SkipReadout): void {
+    const problem = skipReadoutProblem(this, session, readout);
+    if (problem !== undefined) throw new Error(`DeepEnsemble: ${problem}`);
+    const old = this.skipReadouts.get(session);
+    if (old !== undefined && old !== readout) disposeSkipReadout(old);
+    this.skipReadouts.set(session, readout);
+  }
+
+  dropSkipReadout(session: string): void {
+    const old = this.skipReadouts.get(session);
+    if (old === undefined) return;
+    disposeSkipReadout(old);
+    this.skipReadouts.delete(session);
+  }
+
+  /** Drops every skip readout, e.g. before the cores are trained further (they read the cores as they are). */
+  dropSkipReadouts(): void {
+    for (const k of [...this.skipReadouts.keys()]) this.dropSkipReadout(k);
+  }
+
+  /** Every session the ensemble predicts: factorized readouts first, then sessions with only a skip readout. */
+  sessionKeys(): string[] {
+    return [...new Set([...this.readouts.keys(), ...this.skipReadouts.keys()])];
+  }
+
+  hasSession(session: string): boolean {
+    return this.readouts.has(session) || this.skipReadouts.has(session);
+  }
+
+  /** The readout predictions of the session use. */
+  readoutKind(session: string): ReadoutKind {
+    if (this.skipReadouts.has(session)) return "skip";
+    this.readoutsOf(session);
+    return "factorized";
+  }
+
+  /** How many units the session's readout predicts. */
+  unitsOf(session: string): number {
+    return this.skipReadouts.get(session)?.units ?? this.readoutsOf(session)[0]!.units;
+  }
+
   readoutsOf(session: string): Readout[] {
     const r = this.readouts.get(session);
     if (r === undefined)
       throw new Error(
-        `DeepEnsemble: no readout for session "${session}"; train or fit one first (known: ` +
-          `${[...this.readouts.keys()].join(", ") || "none"})`,
+        `DeepEnsemble: no ${this.skipReadouts.has(session) ? "factorized " : ""}readout for session ` +
+          `"${session}"; train or fit one first (known: ${this.sessionKeys().join(", ") || "none"})`,
       );
     return r;
   }
 
   /** Member predictions [M, N, U] for features [N,h,w,c]. */
   predictMembers(session: string, features: tf.Tensor4D): tf.Tensor3D {
+    const skip = this.skipReadouts.get(session);
+    if (skip !== undefined) return skipMembers(this, session, skip, features);
     const readouts = this.readoutsOf(session);
     return tf.tidy(
       () =>
@@ -76,5 +133,6 @@ export class DeepEnsemble {
     this.cores.forEach(disposeCore);
     for (const r of this.readouts.values()) r.forEach(disposeReadout);
     this.readouts.clear();
+    this.dropSkipReadouts();
   }
 }

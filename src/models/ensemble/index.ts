@@ -1,4 +1,6 @@
-export { DeepEnsemble } from "./ensemble.js";
+export { DeepEnsemble, type ReadoutKind } from "./ensemble.js";
+export { type SkipMember, type SkipReadout } from "./skip.js";
+export { fitSkipReadout, type SkipFit, type SkipFitOptions, type SkipSession } from "./skip-fit.js";
 export {
   channelStats,
   coreForward,
