@@ -267,6 +267,39 @@ describe("skip readouts in checkpoints", () => {
     ens.dispose();
   });
 
+  it("a skip readout without a population block (no other session) predicts, saves and loads", async () => {
+    const ens = new DeepEnsemble(config);
+    ens.resetReadout("a", 2);
+    const features = randomFeatures(50, 8);
+    const rng = new SeededRandom(4);
+    const raw = Float32Array.from(
+      { length: 100 },
+      (_, k) => features[(k >> 1) * per + (k % 2) * 5]! + 0.1 * rng.next(),
+    );
+    const s = {
+      key: "a",
+      features,
+      targets: zscore(raw, 50, 2),
+      units: 2,
+      trainIdx: Array.from({ length: 40 }, (_, i) => i),
+    };
+    const start = tf.memory().numTensors;
+    const fit = fitSkipReadout(ens, s, { seed: 1 });
+    // Only the readout's own tensors remain: four per member.
+    expect(tf.memory().numTensors).toBe(start + 3 * 4);
+    expect(fit.readout.population).toEqual([]);
+    expect(fit.readout.blockWeights.every((w) => w.length === 3 && w[2] === 0)).toBe(true);
+    const x = tf.tensor4d(features, [50, 4, 4, 3]);
+    const before = ens.predictMembers("a", x);
+    expect(before.shape).toEqual([3, 50, 2]);
+    const loaded = loadEnsemble(await saveEnsemble(ens, "fe"), "test").ensemble;
+    const after = loaded.predictMembers("a", x);
+    expect(Array.from(after.dataSync())).toEqual(Array.from(before.dataSync()));
+    tf.dispose([x, before, after]);
+    loaded.dispose();
+    ens.dispose();
+  });
+
   it("a corrupt skip readout is a CheckpointError that says what is wrong, and leaks no tensor", async () => {
     const ens = ensembleWithReadouts();
     fitSkipReadout(ens, sessionReadingA(ens, 60), { seed: 1 });
