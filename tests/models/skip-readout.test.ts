@@ -216,6 +216,27 @@ describe("skip readout in the ensemble", () => {
     ens.dispose();
   });
 
+  it("units weighing the front end alone get the same weights in every member (ridge on the features)", () => {
+    const ens = ensembleWithReadouts();
+    const s = sessionReadingA(ens, 60);
+    fitSkipReadout(ens, s, { blockWeights: [[1, 0, 0]], seed: 2 });
+    const sk = ens.skipReadouts.get("c")!;
+    const front = sk.members.map((m) => Array.from(m.front.dataSync()));
+    expect(front[1]).toEqual(front[0]);
+    expect(front[2]).toEqual(front[0]);
+    expect(sk.members.every((m) => m.core.dataSync().every((v) => v === 0))).toBe(true);
+    const x = tf.tensor4d(s.features, [60, 4, 4, 3]);
+    const kernel = ridgeFitBlocks([s.features], 60, s.targets, 3, s.trainIdx, { seed: 2 });
+    const expected = kernel.predict(s.features, s.valIdx);
+    kernel.dispose();
+    const p = ens.predict("c", x).arraySync();
+    s.valIdx.forEach((i, r) => {
+      for (let u = 0; u < 3; u++) expect(p[i]![u]!).toBeCloseTo(expected[r * 3 + u]!, 4);
+    });
+    x.dispose();
+    ens.dispose();
+  });
+
   it("beats a factorized readout on held-aside images when the session's units are sums of another's", async () => {
     const ens = ensembleWithReadouts();
     const s = sessionReadingA(ens, 240);

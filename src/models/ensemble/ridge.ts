@@ -387,6 +387,11 @@ export function ridgePrimalBlocks(
   units: number,
   trainIdx: readonly number[],
   choice: RidgeChoice,
+  /**
+   * Calls that share their first `blocks` blocks and targets (e.g. ensemble members, whose front-end block is
+   * the same) share `alphas`: a unit group weighting only those blocks reuses the dual solution solved first.
+   */
+  shared?: { blocks: number; alphas: Map<string, Float64Array> },
 ): RidgePrimal {
   const n = trainIdx.length;
   if (choice.weights.length !== units || choice.lambdas.length !== units)
@@ -402,17 +407,22 @@ export function ridgePrimalBlocks(
   }
   const weights = prepared.map((p) => new Float32Array(p.block.d * units));
   const all = Array.from({ length: n }, (_, i) => i);
-  for (const us of groups.values()) {
+  for (const [key, us] of groups) {
     const w = choice.weights[us[0]!]!;
     const k = us.length;
-    const yg = new Float64Array(n * k);
-    for (let r = 0; r < n; r++) us.forEach((u, c) => (yg[r * k + c] = y[r * units + u]!));
-    const g = weightedGram(
-      prepared.map((p) => p.gram),
-      w,
-      n,
-    );
-    const alpha = solveFor(g, n, all, choice.lambdas[us[0]!]!, yg, k);
+    const reusable = shared !== undefined && w.every((v, b) => b < shared.blocks || v === 0);
+    let alpha = reusable ? shared.alphas.get(key) : undefined;
+    if (alpha === undefined) {
+      const yg = new Float64Array(n * k);
+      for (let r = 0; r < n; r++) us.forEach((u, c) => (yg[r * k + c] = y[r * units + u]!));
+      const g = weightedGram(
+        prepared.map((p) => p.gram),
+        w,
+        n,
+      );
+      alpha = solveFor(g, n, all, choice.lambdas[us[0]!]!, yg, k);
+      if (reusable) shared.alphas.set(key, alpha);
+    }
     const alpha32 = tf.tensor2d(Float32Array.from(alpha), [n, k]);
     prepared.forEach(({ block }, b) => {
       if (w[b] === 0) return;

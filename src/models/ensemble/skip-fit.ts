@@ -157,9 +157,11 @@ export function fitSkipReadout(ensemble: DeepEnsemble, session: SkipSession, opt
       { folds: options.folds, lambdaScales: options.lambdaScales, blockWeights: weightings, seed: options.seed },
     );
     const t2 = performance.now();
+    // Units that weigh the front end alone have the same solution in every member: solved once.
+    const frontOnly = { blocks: 1, alphas: new Map<string, Float64Array>() };
     for (let m = 0; m < M; m++) {
       cancelled();
-      const primal = ridgePrimalBlocks([shared[0]!, ...own[m]!], targets, units, rows, choice);
+      const primal = ridgePrimalBlocks([shared[0]!, ...own[m]!], targets, units, rows, choice, frontOnly);
       members.push({
         front: tf.tensor2d(primal.weights[0]!, [per, units]),
         core: tf.tensor2d(primal.weights[1]!, [own[m]![0]!.block.d, units]),
