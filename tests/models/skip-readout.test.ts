@@ -15,7 +15,8 @@ import {
   type EnsembleConfig,
   type TrainingSession,
 } from "../../src/models/ensemble/index.js";
-import { disposeBlock, prepareBlock, ridgePrimalBlocks } from "../../src/models/ensemble/ridge.js";
+import { disposeBlock, prepareBlock, ridgeChooseBlocks, ridgePrimalBlocks } from "../../src/models/ensemble/ridge.js";
+import { inlineRidgeRunner, ridgeRunner } from "../../src/models/ensemble/ridge-pool.js";
 import { coreForward, readoutForward } from "../../src/models/ensemble/weights.js";
 import { SeededRandom, splitIndices } from "../../src/models/data/random.js";
 
@@ -116,7 +117,7 @@ function manifestOf(bytes: Uint8Array): Record<string, unknown> {
 }
 
 describe("ridge in primal form", () => {
-  it("predicts what ridgeFitBlocks' kernel form predicts, per unit's weighting and λ", () => {
+  it("predicts what ridgeFitBlocks' kernel form predicts, per unit's weighting and λ, on workers too", async () => {
     const rng = new SeededRandom(21);
     const n = 90;
     const dims = [40, 25, 7];
@@ -144,10 +145,28 @@ describe("ridge in primal form", () => {
     const expected = kernel.predict(blocks, test);
     kernel.dispose();
     const prepared = blocks.map((f, b) => prepareBlock(f, n, train, scalePerFeature[b]!));
-    const primal = ridgePrimalBlocks(prepared, targets, units, train, {
-      weights: kernel.weights,
-      lambdas: kernel.lambdas,
-    });
+    const choice = { weights: kernel.weights, lambdas: kernel.lambdas };
+    const primal = await ridgePrimalBlocks(prepared, targets, units, train, choice, inlineRidgeRunner);
+    // The same choice and weights from the worker threads (the same functions, run elsewhere).
+    const pool = ridgeRunner(2);
+    try {
+      const grams = prepared.map((p) => ({ gram: p.gram }));
+      const options = { blockWeights, seed: 4 };
+      expect(await ridgeChooseBlocks(grams, targets, units, train, options, pool)).toEqual(choice);
+      expect(await ridgeChooseBlocks(grams, targets, units, train, options, inlineRidgeRunner)).toEqual(choice);
+      const pooled = await ridgePrimalBlocks(prepared, targets, units, train, choice, pool);
+      expect(pooled.bias).toEqual(primal.bias);
+      pooled.weights.forEach((w, b) => expect(w).toEqual(primal.weights[b]));
+      // A worker's failure comes back as the call's error, and the pool goes on.
+      await expect(pool.solve(new Float64Array(4), 2, 0, new Float64Array(2), 1)).rejects.toThrow(
+        /not positive definite/,
+      );
+      const x = await pool.solve(Float64Array.from([2, 0, 0, 2]), 2, 0, Float64Array.from([2, 4]), 1);
+      expect(x[0]).toBeCloseTo(1, 12);
+      expect(x[1]).toBeCloseTo(2, 12);
+    } finally {
+      await pool.close();
+    }
     prepared.forEach(disposeBlock);
     let scale = 0;
     for (const v of expected) scale = Math.max(scale, Math.abs(v));
@@ -164,11 +183,11 @@ describe("ridge in primal form", () => {
 });
 
 describe("skip readout in the ensemble", () => {
-  it("each member's prediction is its own ridge on [front end, its core, its population predictions]", () => {
+  it("each member's prediction is its own ridge on [front end, its core, its population predictions]", async () => {
     const ens = ensembleWithReadouts();
     const s = sessionReadingA(ens, 80);
     const weighting = [0.4, 0.3, 0.3];
-    fitSkipReadout(ens, s, { blockWeights: [weighting], lambdaScales: [1], seed: 2 });
+    await fitSkipReadout(ens, s, { blockWeights: [weighting], lambdaScales: [1], seed: 2 });
     expect(ens.readoutKind("c")).toBe("skip");
     expect(ens.unitsOf("c")).toBe(3);
     expect(ens.sessionKeys()).toEqual(["a", "b", "c"]);
@@ -216,10 +235,10 @@ describe("skip readout in the ensemble", () => {
     ens.dispose();
   });
 
-  it("units weighing the front end alone get the same weights in every member (ridge on the features)", () => {
+  it("units weighing the front end alone get the same weights in every member (ridge on the features)", async () => {
     const ens = ensembleWithReadouts();
     const s = sessionReadingA(ens, 60);
-    fitSkipReadout(ens, s, { blockWeights: [[1, 0, 0]], seed: 2 });
+    await fitSkipReadout(ens, s, { blockWeights: [[1, 0, 0]], seed: 2 });
     const sk = ens.skipReadouts.get("c")!;
     const front = sk.members.map((m) => Array.from(m.front.dataSync()));
     expect(front[1]).toEqual(front[0]);
@@ -242,7 +261,7 @@ describe("skip readout in the ensemble", () => {
     const s = sessionReadingA(ens, 240);
     await refitReadoutsWithReport(ens, s, { reset: true, validate: true, steps: 600, patience: 6, seed: 3 });
     const factorized = predictSession(ens, s, s.valIdx);
-    fitSkipReadout(ens, s, { seed: 3 });
+    await fitSkipReadout(ens, s, { seed: 3 });
     const skip = predictSession(ens, s, s.valIdx);
     for (let u = 0; u < s.units; u++) {
       const [f, k] = [r2(factorized, s, s.valIdx, u), r2(skip, s, s.valIdx, u)];
@@ -262,7 +281,7 @@ describe("skip readouts in checkpoints", () => {
     const plain = await saveEnsemble(ens, "fe");
     expect(manifestOf(plain).version).toBe(1);
     expect("skipReadouts" in manifestOf(plain)).toBe(false);
-    fitSkipReadout(ens, s, { seed: 1 });
+    await fitSkipReadout(ens, s, { seed: 1 });
     const bytes = await saveEnsemble(ens, "fe", { note: 1 });
     expect(manifestOf(bytes).version).toBe(2);
     const loaded = loadEnsemble(bytes, "test");
@@ -305,7 +324,7 @@ describe("skip readouts in checkpoints", () => {
       trainIdx: Array.from({ length: 40 }, (_, i) => i),
     };
     const start = tf.memory().numTensors;
-    const fit = fitSkipReadout(ens, s, { seed: 1 });
+    const fit = await fitSkipReadout(ens, s, { seed: 1 });
     // Only the readout's own tensors remain: four per member.
     expect(tf.memory().numTensors).toBe(start + 3 * 4);
     expect(fit.readout.population).toEqual([]);
@@ -323,7 +342,7 @@ describe("skip readouts in checkpoints", () => {
 
   it("a corrupt skip readout is a CheckpointError that says what is wrong, and leaks no tensor", async () => {
     const ens = ensembleWithReadouts();
-    fitSkipReadout(ens, sessionReadingA(ens, 60), { seed: 1 });
+    await fitSkipReadout(ens, sessionReadingA(ens, 60), { seed: 1 });
     const bytes = await saveEnsemble(ens, "fe");
     ens.dispose();
     const start = tf.memory().numTensors;

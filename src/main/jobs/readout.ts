@@ -118,7 +118,7 @@ export async function fitNewSessionReadout(
     const t1 = performance.now();
     let steps = 0;
     if (kind === "skip") {
-      const fit = fitSkipReadout(ensemble, s, { seed });
+      const fit = await fitSkipReadout(ensemble, s, { seed });
       const sec = fit.seconds;
       log(
         `skip readout: ${ensemble.cores.length} members, population ${fit.readout.population.length} sessions ` +

@@ -2,6 +2,7 @@
 // with λ chosen per unit by k-fold cross-validation (kernel form: n images ≪ d features).
 import * as tf from "@tensorflow/tfjs";
 import { SeededRandom } from "../data/random.js";
+import type { RidgeRunner } from "./ridge-pool.js";
 
 export interface RidgeModel {
   lambdas: number[];
@@ -71,7 +72,8 @@ export function choleskySolve(l: Float64Array, n: number, b: Float64Array, m: nu
   }
 }
 
-function solveFor(
+/** Ridge's dual solution on rows `rows` of a Gram matrix for targets y [N, m] (self-contained: runs in workers too). */
+export function solveFor(
   gram: Float64Array,
   n: number,
   rows: readonly number[],
@@ -216,22 +218,61 @@ function weightedGram(grams: readonly Float64Array[], w: readonly number[], n: n
 }
 
 /**
- * The candidates (block weighting, λ) and, per unit, the one with the least k-fold cross-validated
- * squared error on the training rows.
+ * Squared errors [lambdas.length, U] of one block weighting's ridge fits, each λ, summed over the
+ * k folds of `order` (fold f: positions i with i % folds = f) and their rows. Self-contained (it runs
+ * in the ridge pool's workers too).
  */
-function chooseCandidates(
+export function weightingErrors(
+  g: Float64Array,
+  n: number,
+  order: readonly number[],
+  folds: number,
+  lambdas: readonly number[],
+  y: Float64Array,
+  units: number,
+): Float64Array {
+  const sse = new Float64Array(lambdas.length * units);
+  for (let f = 0; f < folds; f++) {
+    const val = order.filter((_, i) => i % folds === f);
+    const fit = order.filter((_, i) => i % folds !== f);
+    const gv = new Float64Array(fit.length);
+    const p = new Float64Array(units);
+    for (let li = 0; li < lambdas.length; li++) {
+      const alpha = solveFor(g, n, fit, lambdas[li]!, y, units);
+      // Every unit's prediction at once (the same sums in the same order as one unit at a time).
+      for (const v of val) {
+        for (let k = 0; k < fit.length; k++) gv[k] = g[v * n + fit[k]!]!;
+        p.fill(0);
+        for (let k = 0; k < fit.length; k++) {
+          const gk = gv[k]!;
+          const row = k * units;
+          for (let u = 0; u < units; u++) p[u]! += gk * alpha[row + u]!;
+        }
+        for (let u = 0; u < units; u++) sse[li * units + u]! += (p[u]! - y[v * units + u]!) ** 2;
+      }
+    }
+  }
+  return sse;
+}
+
+interface CandidateSetup {
+  grams: Float64Array[];
+  y: Float64Array;
+  yMean: Float64Array;
+  candidates: { wi: number; lambda: number }[];
+  /** Per weighting, its λ candidates. */
+  lambdas: number[][];
+  order: number[];
+  folds: number;
+}
+
+function setupCandidates(
   prepared: readonly { gram: Float64Array }[],
   targets: Float32Array,
   units: number,
   trainIdx: readonly number[],
   options: RidgeOptions,
-): {
-  grams: Float64Array[];
-  y: Float64Array;
-  yMean: Float64Array;
-  candidates: { wi: number; lambda: number }[];
-  chosen: number[];
-} {
+): CandidateSetup {
   const n = trainIdx.length;
   const weightings = options.blockWeights ?? [prepared.map(() => 1)];
   for (const w of weightings)
@@ -249,37 +290,41 @@ function chooseCandidates(
   const folds = options.folds ?? 3;
   const order = new SeededRandom(options.seed ?? 3).shuffle(Array.from({ length: n }, (_, i) => i));
   // Candidates: (weighting, λ); λ relative to the weighted Gram matrix's mean diagonal (Σ weights).
-  const candidates = weightings.flatMap((w, wi) =>
-    scales.map((sc) => ({ wi, lambda: sc * w.reduce((a, b) => a + b, 0) })),
-  );
-  const sse = candidates.map(() => new Float64Array(units));
-  for (let f = 0; f < folds; f++) {
-    const val = order.filter((_, i) => i % folds === f);
-    const fit = order.filter((_, i) => i % folds !== f);
-    candidates.forEach((c, ci) => {
-      const g = grams[c.wi]!;
-      const alpha = solveFor(g, n, fit, c.lambda, y, units);
-      // Every unit's prediction at once (the same sums in the same order as one unit at a time).
-      const gv = new Float64Array(fit.length);
-      const p = new Float64Array(units);
-      for (const v of val) {
-        for (let k = 0; k < fit.length; k++) gv[k] = g[v * n + fit[k]!]!;
-        p.fill(0);
-        for (let k = 0; k < fit.length; k++) {
-          const gk = gv[k]!;
-          const row = k * units;
-          for (let u = 0; u < units; u++) p[u]! += gk * alpha[row + u]!;
-        }
-        for (let u = 0; u < units; u++) sse[ci]![u]! += (p[u]! - y[v * units + u]!) ** 2;
-      }
-    });
-  }
-  const chosen = Array.from({ length: units }, (_, u) => {
+  const lambdas = weightings.map((w) => scales.map((sc) => sc * w.reduce((a, b) => a + b, 0)));
+  const candidates = lambdas.flatMap((ls, wi) => ls.map((lambda) => ({ wi, lambda })));
+  return { grams, y, yMean, candidates, lambdas, order, folds };
+}
+
+/** Per unit, the candidate with the least summed squared error (the first on a tie). */
+function pickCandidates(setup: CandidateSetup, errors: readonly Float64Array[], units: number): number[] {
+  const sse = setup.candidates.map((c, ci) => {
+    const li = ci - setup.candidates.findIndex((d) => d.wi === c.wi);
+    return errors[c.wi]!.subarray(li * units, (li + 1) * units);
+  });
+  return Array.from({ length: units }, (_, u) => {
     let best = 0;
-    for (let ci = 1; ci < candidates.length; ci++) if (sse[ci]![u]! < sse[best]![u]!) best = ci;
+    for (let ci = 1; ci < sse.length; ci++) if (sse[ci]![u]! < sse[best]![u]!) best = ci;
     return best;
   });
-  return { grams, y, yMean, candidates, chosen };
+}
+
+/**
+ * The candidates (block weighting, λ) and, per unit, the one with the least k-fold cross-validated
+ * squared error on the training rows.
+ */
+function chooseCandidates(
+  prepared: readonly { gram: Float64Array }[],
+  targets: Float32Array,
+  units: number,
+  trainIdx: readonly number[],
+  options: RidgeOptions,
+): CandidateSetup & { chosen: number[] } {
+  const setup = setupCandidates(prepared, targets, units, trainIdx, options);
+  const n = trainIdx.length;
+  const errors = setup.grams.map((g, wi) =>
+    weightingErrors(g, n, setup.order, setup.folds, setup.lambdas[wi]!, setup.y, units),
+  );
+  return { ...setup, chosen: pickCandidates(setup, errors, units) };
 }
 
 /**
@@ -352,19 +397,30 @@ export interface RidgeChoice {
   lambdas: number[];
 }
 
-/** The per-unit choice of ridgeFitBlocks (weighting and λ by k-fold cross-validation), without the final fit. */
-export function ridgeChooseBlocks(
+/**
+ * The per-unit choice of ridgeFitBlocks (weighting and λ by k-fold cross-validation), without the final
+ * fit; each weighting's folds run on the runner (ridge-pool.ts: worker threads, or inline).
+ */
+export async function ridgeChooseBlocks(
   prepared: readonly { gram: Float64Array }[],
   targets: Float32Array,
   units: number,
   trainIdx: readonly number[],
-  options: RidgeOptions = {},
-): RidgeChoice {
+  options: RidgeOptions,
+  runner: Pick<RidgeRunner, "weightingErrors">,
+): Promise<RidgeChoice> {
   const weightings = options.blockWeights ?? [prepared.map(() => 1)];
-  const { candidates, chosen } = chooseCandidates(prepared, targets, units, trainIdx, options);
+  const setup = setupCandidates(prepared, targets, units, trainIdx, options);
+  const n = trainIdx.length;
+  const errors = await Promise.all(
+    setup.grams.map((g, wi) =>
+      runner.weightingErrors(g, n, setup.order, setup.folds, setup.lambdas[wi]!, setup.y, units),
+    ),
+  );
+  const chosen = pickCandidates(setup, errors, units);
   return {
-    weights: chosen.map((ci) => weightings[candidates[ci]!.wi]!),
-    lambdas: chosen.map((ci) => candidates[ci]!.lambda),
+    weights: chosen.map((ci) => weightings[setup.candidates[ci]!.wi]!),
+    lambdas: chosen.map((ci) => setup.candidates[ci]!.lambda),
   };
 }
 
@@ -381,18 +437,19 @@ export interface RidgePrimal {
  * W_b = weight_b · norm_b · X_bᵀ α with X_b the block's standardized training rows, then the
  * standardization is folded in (rows of W_b divided by the feature's sd, the means moved into the bias).
  */
-export function ridgePrimalBlocks(
+export async function ridgePrimalBlocks(
   prepared: readonly PreparedBlock[],
   targets: Float32Array,
   units: number,
   trainIdx: readonly number[],
   choice: RidgeChoice,
+  runner: Pick<RidgeRunner, "solve">,
   /**
    * Calls that share their first `blocks` blocks and targets (e.g. ensemble members, whose front-end block is
    * the same) share `alphas`: a unit group weighting only those blocks reuses the dual solution solved first.
    */
-  shared?: { blocks: number; alphas: Map<string, Float64Array> },
-): RidgePrimal {
+  shared?: { blocks: number; alphas: Map<string, Promise<Float64Array>> },
+): Promise<RidgePrimal> {
   const n = trainIdx.length;
   if (choice.weights.length !== units || choice.lambdas.length !== units)
     throw new Error(`ridge: a choice for ${choice.weights.length} units, the targets have ${units}`);
@@ -405,25 +462,30 @@ export function ridgePrimalBlocks(
     const key = `${w.join(",")}|${choice.lambdas[u]!}`;
     groups.set(key, [...(groups.get(key) ?? []), u]);
   }
+  // Every group's dual solution, solved side by side on the runner.
+  const alphas = [...groups].map(([key, us]) => {
+    const w = choice.weights[us[0]!]!;
+    const reusable = shared !== undefined && w.every((v, b) => b < shared.blocks || v === 0);
+    const known = reusable ? shared.alphas.get(key) : undefined;
+    if (known !== undefined) return known;
+    const k = us.length;
+    const yg = new Float64Array(n * k);
+    for (let r = 0; r < n; r++) us.forEach((u, c) => (yg[r * k + c] = y[r * units + u]!));
+    const g = weightedGram(
+      prepared.map((p) => p.gram),
+      w,
+      n,
+    );
+    const alpha = runner.solve(g, n, choice.lambdas[us[0]!]!, yg, k);
+    if (reusable) shared.alphas.set(key, alpha);
+    return alpha;
+  });
+  const solved = await Promise.all(alphas);
   const weights = prepared.map((p) => new Float32Array(p.block.d * units));
-  const all = Array.from({ length: n }, (_, i) => i);
-  for (const [key, us] of groups) {
+  [...groups.values()].forEach((us, gi) => {
     const w = choice.weights[us[0]!]!;
     const k = us.length;
-    const reusable = shared !== undefined && w.every((v, b) => b < shared.blocks || v === 0);
-    let alpha = reusable ? shared.alphas.get(key) : undefined;
-    if (alpha === undefined) {
-      const yg = new Float64Array(n * k);
-      for (let r = 0; r < n; r++) us.forEach((u, c) => (yg[r * k + c] = y[r * units + u]!));
-      const g = weightedGram(
-        prepared.map((p) => p.gram),
-        w,
-        n,
-      );
-      alpha = solveFor(g, n, all, choice.lambdas[us[0]!]!, yg, k);
-      if (reusable) shared.alphas.set(key, alpha);
-    }
-    const alpha32 = tf.tensor2d(Float32Array.from(alpha), [n, k]);
+    const alpha32 = tf.tensor2d(Float32Array.from(solved[gi]!), [n, k]);
     prepared.forEach(({ block }, b) => {
       if (w[b] === 0) return;
       const s = w[b]! * block.norm;
@@ -437,7 +499,7 @@ export function ridgePrimalBlocks(
       }
     });
     alpha32.dispose();
-  }
+  });
   const bias = new Float32Array(units);
   for (let u = 0; u < units; u++) {
     let v = yMean[u]!;

@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { skipBlockWeights } from "./crossval.js";
 import type { DeepEnsemble } from "./ensemble.js";
 import { disposeBlock, prepareBlock, ridgeChooseBlocks, ridgePrimalBlocks, type PreparedBlock } from "./ridge.js";
+import { ridgeRunner } from "./ridge-pool.js";
 import type { SkipMember, SkipReadout } from "./skip.js";
 import { coreForward, readoutForward } from "./weights.js";
 
@@ -29,6 +30,8 @@ export interface SkipFitOptions {
   blockWeights?: readonly (readonly number[])[];
   seed?: number;
   signal?: AbortSignal;
+  /** Worker threads for the ridge solves (default: the machine's cores, at most 4; 1: on this thread). */
+  threads?: number;
 }
 
 export interface SkipFit {
@@ -82,7 +85,11 @@ function memberBlocks(
  * any skip readout the session had; its factorized readout, if any, stays for training). The
  * population block reads every other session's factorized readout the ensemble holds.
  */
-export function fitSkipReadout(ensemble: DeepEnsemble, session: SkipSession, options: SkipFitOptions = {}): SkipFit {
+export async function fitSkipReadout(
+  ensemble: DeepEnsemble,
+  session: SkipSession,
+  options: SkipFitOptions = {},
+): Promise<SkipFit> {
   const { units } = session;
   const n = session.trainIdx.length;
   if (n < 2 * (options.folds ?? 3))
@@ -124,6 +131,7 @@ export function fitSkipReadout(ensemble: DeepEnsemble, session: SkipSession, opt
   const shared: PreparedBlock[] = [];
   const own: PreparedBlock[][] = [];
   const members: SkipMember[] = [];
+  const runner = ridgeRunner(options.threads);
   try {
     shared.push(prepareBlock(front, n, rows, true));
     for (let m = 0; m < M; m++) {
@@ -149,19 +157,20 @@ export function fitSkipReadout(ensemble: DeepEnsemble, session: SkipSession, opt
       grams.push(popMean.gram);
     }
     cancelled();
-    const choice = ridgeChooseBlocks(
+    const choice = await ridgeChooseBlocks(
       grams.map((gram) => ({ gram })),
       targets,
       units,
       rows,
       { folds: options.folds, lambdaScales: options.lambdaScales, blockWeights: weightings, seed: options.seed },
+      runner,
     );
     const t2 = performance.now();
     // Units that weigh the front end alone have the same solution in every member: solved once.
-    const frontOnly = { blocks: 1, alphas: new Map<string, Float64Array>() };
+    const frontOnly = { blocks: 1, alphas: new Map<string, Promise<Float64Array>>() };
     for (let m = 0; m < M; m++) {
       cancelled();
-      const primal = ridgePrimalBlocks([shared[0]!, ...own[m]!], targets, units, rows, choice, frontOnly);
+      const primal = await ridgePrimalBlocks([shared[0]!, ...own[m]!], targets, units, rows, choice, runner, frontOnly);
       members.push({
         front: tf.tensor2d(primal.weights[0]!, [per, units]),
         core: tf.tensor2d(primal.weights[1]!, [own[m]![0]!.block.d, units]),
@@ -189,6 +198,7 @@ export function fitSkipReadout(ensemble: DeepEnsemble, session: SkipSession, opt
     throw err;
   } finally {
     [...shared, ...own.flat()].forEach(disposeBlock);
+    await runner.close();
   }
 }
 
