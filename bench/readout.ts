@@ -20,13 +20,14 @@ export async function run(args: string[]): Promise<void> {
       out: { type: "string", default: join(projectRoot, ".cache", "heldout-bench") },
       repeats: { type: "string", default: "3" },
       kind: { type: "string", default: "skip" },
+      db: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
     console.log(
       "usage: npm run bench -- readout [--session 210322] [--front-end default] [--repeats 3] " +
-        "[--kind skip|factorized] [--out .cache/heldout-bench]",
+        "[--kind skip|factorized] [--out .cache/heldout-bench] [--db <file>: the heldout bench's --db]",
     );
     return;
   }
@@ -40,7 +41,7 @@ export async function run(args: string[]): Promise<void> {
   }
   const { v4, names } = recordings;
   if (!names.includes(values.session)) throw new Error(`readout bench: no recording ${values.session} in ${v4}`);
-  const store = await benchStore(values.out, undefined, names, v4);
+  const store = await benchStore(values.out, values.db, names, v4);
   try {
     let modelVersionId = readResults(values.out).find(
       (r) => r.session === values.session && r.frontEndSpec === values["front-end"] && r.modelVersionId !== undefined,
