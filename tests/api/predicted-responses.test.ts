@@ -1,7 +1,6 @@
 // The review's predictedResponses channel on a real SQLite store: a small ensemble trained on an imported session
 // predicts that session's stored stimuli (the same numbers `cortexloop predict` gives for the image files), the
 // reply is cached, and every reason a prediction is unavailable is a clear reply, not a crash.
-import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dispatch } from "../../src/main/api/handlers.js";
@@ -12,32 +11,10 @@ import { predictImages } from "../../src/main/jobs/predict.js";
 import { SessionStore } from "../../src/main/store/index.js";
 import { campaignFrontEnd, campaignFrontEndSpec } from "../../src/main/campaign/setup.js";
 import { loadFrontEnd } from "../../src/models/frontend/index.js";
-import { encodeNumericNpy } from "../../src/models/data/npy-numeric.js";
-import { SeededRandom } from "../../src/models/data/random.js";
-import { encodePng } from "../../src/stimulus/index.js";
+import { stripesSession } from "../helpers/stripes-session.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const size = 32;
-
-/** `n` two-colour striped images; unit u reads colour channel u % 3 (plus noise). */
-async function writeSession(dir: string, name: string, n: number, units: number, seed: number) {
-  const images = path.join(dir, name);
-  mkdirSync(images, { recursive: true });
-  const rng = new SeededRandom(seed);
-  const values = new Array<number>(units * n).fill(0);
-  for (let k = 1; k <= n; k++) {
-    const rgb = [rng.int(256), rng.int(256), rng.int(256)];
-    const px = new Uint8Array(size * size * 3);
-    for (let p = 0; p < size * size; p++)
-      for (let c = 0; c < 3; c++) px[p * 3 + c] = p % size < size / 2 ? rgb[c]! : 255 - rgb[c]!;
-    const file = path.join(images, `image${String(k).padStart(4, "0")}.png`);
-    writeFileSync(file, await encodePng({ width: size, height: size, pixels0to255: px }));
-    for (let u = 0; u < units; u++) values[u * n + (k - 1)] = (rgb[u % 3]! / 255) * (1 + u) + 0.05 * rng.next();
-  }
-  const responses = path.join(dir, `${name}.npy`);
-  writeFileSync(responses, encodeNumericNpy([units, n], values));
-  return { images, responses };
-}
 
 const tmp = tempDir("cortexloop-predicted-");
 let store: SessionStore;
@@ -59,8 +36,8 @@ async function refused(request: { session: number; model?: number }) {
 
 beforeAll(async () => {
   store = SessionStore.open(path.join(tmp.dir, "lab.db"));
-  const sa = await writeSession(tmp.dir, "a", 30, 3, 4);
-  const sb = await writeSession(tmp.dir, "b", 12, 2, 5);
+  const sa = await stripesSession(tmp.dir, "a", 30, 3, 4);
+  const sb = await stripesSession(tmp.dir, "b", 12, 2, 5);
   aImages = sa.images;
   a = (await importRecordedSession(store, { imagesPath: sa.images, responsesPath: sa.responses, sessionName: "a" }))
     .session.id;

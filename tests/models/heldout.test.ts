@@ -2,7 +2,7 @@
 // front end, cpu backend): folds, scores, output files checked by an independent NumPy script, and
 // the refusals of bad input.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { importRecordedSession } from "../../src/main/import/recorded.js";
@@ -11,41 +11,12 @@ import { writeHeldOutOutput } from "../../src/main/jobs/heldout-output.js";
 import { evaluateSessions } from "../../src/main/jobs/evaluate.js";
 import { predictImages, PredictError } from "../../src/main/jobs/predict.js";
 import { SessionStore } from "../../src/main/store/index.js";
-import { encodeNumericNpy, parseNumericNpy } from "../../src/models/data/npy-numeric.js";
-import { kFolds, SeededRandom, stableSeed } from "../../src/models/data/random.js";
+import { parseNumericNpy } from "../../src/models/data/npy-numeric.js";
+import { kFolds, stableSeed } from "../../src/models/data/random.js";
 import { r2Raw } from "../../src/models/metrics/r2-raw.js";
 import { pythonWithNumpy } from "../../src/models/compact/test-python.js";
-import { encodePng } from "../../src/stimulus/index.js";
+import { stripesSession } from "../helpers/stripes-session.js";
 import { tempDir } from "../helpers/tmp.js";
-
-/** Images of two colours in stripes; each unit reads one colour channel (plus noise). */
-async function syntheticSession(
-  dir: string,
-  name: string,
-  n: number,
-  units: number,
-  seed: number,
-  size = 32,
-): Promise<{ images: string; responses: string; values: number[] }> {
-  const folder = path.join(dir, name);
-  mkdirSync(folder, { recursive: true });
-  const rng = new SeededRandom(seed);
-  const values = new Array<number>(units * n).fill(0);
-  for (let k = 1; k <= n; k++) {
-    const rgb = [rng.int(256), rng.int(256), rng.int(256)];
-    const px = new Uint8Array(size * size * 3);
-    for (let p = 0; p < size * size; p++)
-      for (let c = 0; c < 3; c++) px[p * 3 + c] = p % size < size / 2 ? rgb[c]! : 255 - rgb[c]!;
-    writeFileSync(
-      path.join(folder, `image${String(k).padStart(4, "0")}.png`),
-      await encodePng({ width: size, height: size, pixels0to255: px }),
-    );
-    for (let u = 0; u < units; u++) values[u * n + (k - 1)] = (rgb[u % 3]! / 255) * (1 + u) + 0.05 * rng.next();
-  }
-  const responses = path.join(dir, `${name}.npy`);
-  writeFileSync(responses, encodeNumericNpy([units, n], values));
-  return { images: folder, responses, values };
-}
 
 const tiny = {
   frontEnd: { kind: "gabor", inputSize: 32 },
@@ -82,9 +53,9 @@ describe("evaluate --heldout and predict (synthetic sessions)", () => {
       const dir = tmp.dir;
       const store = SessionStore.open(path.join(dir, "lab.db"));
       try {
-        const a = await syntheticSession(dir, "a", 30, 3, 1);
-        const b = await syntheticSession(dir, "b", 30, 2, 2);
-        const c = await syntheticSession(dir, "c", 40, 4, 3);
+        const a = await stripesSession(dir, "a", 30, 3, 1);
+        const b = await stripesSession(dir, "b", 30, 2, 2);
+        const c = await stripesSession(dir, "c", 40, 4, 3);
         for (const [name, s] of [
           ["a", a],
           ["b", b],
@@ -209,7 +180,7 @@ print(worst)`;
           theirs.forEach((v, u) => expect(Math.abs(v - ours[u]!)).toBeLessThan(1e-6));
         }
         // Wrong image size, a model version that is not an ensemble: clear errors, no file written.
-        const big = await syntheticSession(dir, "big", 3, 1, 4, 40);
+        const big = await stripesSession(dir, "big", 3, 1, 4, 40);
         const bad = path.join(dir, "bad.csv");
         await expect(
           predictImages(store, { modelVersionId: id, images: big.images, session: "a", out: bad }),

@@ -1,6 +1,5 @@
 // `cortexloop readout` on a real SQLite store: the skip readout by default, stored as a model version
 // whose predictions (cortexloop predict) are the ones the fit made in memory; --kind factorized as before.
-import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { importRecordedSession } from "../../src/main/import/recorded.js";
@@ -8,40 +7,9 @@ import { evaluateSessions } from "../../src/main/jobs/evaluate.js";
 import { predictImages } from "../../src/main/jobs/predict.js";
 import { fitNewSessionReadout, ReadoutError, type NewReadoutKind } from "../../src/main/jobs/readout.js";
 import { SessionStore } from "../../src/main/store/index.js";
-import { encodeNumericNpy } from "../../src/models/data/npy-numeric.js";
-import { SeededRandom } from "../../src/models/data/random.js";
 import { loadEnsemble } from "../../src/models/ensemble/index.js";
-import { encodePng } from "../../src/stimulus/index.js";
+import { stripesSession } from "../helpers/stripes-session.js";
 import { tempDir } from "../helpers/tmp.js";
-
-/** Images of two colours in stripes; each unit reads one colour channel (plus noise). */
-async function syntheticSession(
-  dir: string,
-  name: string,
-  n: number,
-  units: number,
-  seed: number,
-): Promise<{ images: string; responses: string }> {
-  const size = 32;
-  const folder = path.join(dir, name);
-  mkdirSync(folder, { recursive: true });
-  const rng = new SeededRandom(seed);
-  const values = new Array<number>(units * n).fill(0);
-  for (let k = 1; k <= n; k++) {
-    const rgb = [rng.int(256), rng.int(256), rng.int(256)];
-    const px = new Uint8Array(size * size * 3);
-    for (let p = 0; p < size * size; p++)
-      for (let c = 0; c < 3; c++) px[p * 3 + c] = p % size < size / 2 ? rgb[c]! : 255 - rgb[c]!;
-    writeFileSync(
-      path.join(folder, `image${String(k).padStart(4, "0")}.png`),
-      await encodePng({ width: size, height: size, pixels0to255: px }),
-    );
-    for (let u = 0; u < units; u++) values[u * n + (k - 1)] = (rgb[u % 3]! / 255) * (1 + u) + 0.05 * rng.next();
-  }
-  const responses = path.join(dir, `${name}.npy`);
-  writeFileSync(responses, encodeNumericNpy([units, n], values));
-  return { images: folder, responses };
-}
 
 describe("cortexloop readout (skip and factorized) on a SQLite store", () => {
   it("stores a version whose predict output is the fit's own prediction; refuses an unknown kind", async () => {
@@ -49,9 +17,9 @@ describe("cortexloop readout (skip and factorized) on a SQLite store", () => {
     const store = SessionStore.open(path.join(tmp.dir, "lab.db"));
     try {
       const sessions = {
-        a: await syntheticSession(tmp.dir, "a", 30, 3, 1),
-        b: await syntheticSession(tmp.dir, "b", 30, 2, 2),
-        c: await syntheticSession(tmp.dir, "c", 60, 4, 3),
+        a: await stripesSession(tmp.dir, "a", 30, 3, 1),
+        b: await stripesSession(tmp.dir, "b", 30, 2, 2),
+        c: await stripesSession(tmp.dir, "c", 60, 4, 3),
       };
       for (const [name, s] of Object.entries(sessions))
         await importRecordedSession(store, { imagesPath: s.images, responsesPath: s.responses, sessionName: name });
