@@ -4,30 +4,16 @@
 // predicted once by each model and the three are compared unit by unit. "skip" reads the frozen
 // cores' outputs and the front end's features together: one ridge readout over both, the weight
 // of each block chosen by cross-validation inside the training folds.
-import * as tf from "@tensorflow/tfjs";
 import { zscoreTargets } from "../data/targets.js";
 import { SeededRandom } from "../data/random.js";
 import type { DeepEnsemble } from "./ensemble.js";
 import { fitFactorizedReadout } from "./factorized.js";
 import { ridgeFit, ridgeFitBlocks } from "./ridge.js";
+import { skipBlockWeights } from "./skip.js";
+import { memberBlocks } from "./skip-fit.js";
 import { predictSession, refitReadoutsWithReport, type TrainingSession } from "./train.js";
 
 export type CrossValidatedModel = "ensemble" | "skip" | "ridge" | "factorized";
-
-/**
- * Weights of [front-end features, core outputs, predicted responses of the pretraining sessions' units]
- * tried by the skip readout (each block's Gram is trace-normalized first). The first is ridge on the
- * front end alone, so a unit the ensemble does not help keeps ridge's fit.
- */
-export const skipBlockWeights: readonly number[][] = [
-  [1, 0, 0],
-  [0.5, 0.5, 0],
-  [0.5, 0, 0.5],
-  [0.4, 0.3, 0.3],
-  [0.25, 0.5, 0.25],
-  [0.25, 0.25, 0.5],
-  [0, 0.5, 0.5],
-];
 
 export interface HeldOutSession {
   key: string;
@@ -92,8 +78,9 @@ export async function crossValidateSession(
   }
   const l2 = options.readoutL2 ?? 1e-2;
   const seed = options.seed ?? 1;
-  const core = models.includes("skip") ? coreFeatures(ensemble!, session) : undefined;
-  const population = models.includes("skip") ? populationFeatures(ensemble!, session) : undefined;
+  const { core, population } = models.includes("skip")
+    ? skipBlocks(ensemble!, session)
+    : { core: undefined, population: undefined };
   for (const [f, test] of folds.entries()) {
     if (options.signal?.aborted) throw new Error(`cross-validation cancelled after ${f} of ${folds.length} folds`);
     const inTest = new Set(test);
@@ -172,54 +159,22 @@ export async function crossValidateSession(
 }
 
 /**
- * The ensemble's predicted responses of every unit it was trained on (every readout but the session's
- * own), for every image of the session [N, ΣU]: the ensemble's last layer, which already combines the
- * core's channels the way V4 units of other sessions did.
+ * The skip readout's ensemble blocks for every image of the session: every member's core output side by
+ * side per image [N, M·h·w·C] (centred, not scaled, by the ridge: a ReLU core's outputs are mostly zero,
+ * and scaling such a column to unit variance blows its rare values up), and the ensemble's predicted
+ * responses of every unit of its other readouts, averaged over members [N, ΣU] (its last layer, which
+ * already combines the core's channels the way V4 units of other sessions did).
  */
-function populationFeatures(ensemble: DeepEnsemble, session: HeldOutSession): Float32Array {
+function skipBlocks(ensemble: DeepEnsemble, session: HeldOutSession): { core: Float32Array; population: Float32Array } {
   const keys = [...ensemble.readouts.keys()].filter((k) => k !== session.key);
-  const per = session.shape[0] * session.shape[1] * session.shape[2];
-  const width = keys.reduce((n, k) => n + ensemble.readoutsOf(k)[0]!.units, 0);
-  const out = new Float32Array(session.images * width);
-  for (let start = 0; start < session.images; start += 128) {
-    const n = Math.min(128, session.images - start);
-    const x = tf.tensor4d(session.features.subarray(start * per, (start + n) * per), [n, ...session.shape]);
-    let col = 0;
-    for (const k of keys) {
-      const p = ensemble.predict(k, x);
-      const values = p.dataSync() as Float32Array;
-      const u = p.shape[1];
-      p.dispose();
-      for (let i = 0; i < n; i++) for (let j = 0; j < u; j++) out[(start + i) * width + col + j] = values[i * u + j]!;
-      col += u;
-    }
-    x.dispose();
-  }
-  return out;
-}
-
-/**
- * Every member's core output for every image, flattened per image [N, M·h·w·C]. Centred, not
- * scaled, by the ridge: a ReLU core's outputs are mostly zero, and scaling such a column to unit
- * variance blows its rare values up.
- */
-function coreFeatures(ensemble: DeepEnsemble, session: HeldOutSession): Float32Array {
-  const per = session.shape[0] * session.shape[1] * session.shape[2];
-  let out: Float32Array | undefined;
-  let width = 0;
-  for (let start = 0; start < session.images; start += 128) {
-    const n = Math.min(128, session.images - start);
-    const x = tf.tensor4d(session.features.subarray(start * per, (start + n) * per), [n, ...session.shape]);
-    const outs = ensemble.coreOutputs(x);
-    const parts = outs.map((o) => o.dataSync() as Float32Array);
-    tf.dispose([x, ...outs]);
-    const each = parts[0]!.length / n;
-    if (out === undefined) {
-      width = each * parts.length;
-      out = new Float32Array(session.images * width);
-    }
-    for (let i = 0; i < n; i++)
-      parts.forEach((p, m) => out!.set(p.subarray(i * each, (i + 1) * each), (start + i) * width + m * each));
-  }
-  return out ?? new Float32Array(0);
+  const rows = Array.from({ length: session.images }, (_, i) => i);
+  const blocks = memberBlocks(ensemble, session.features, rows, keys);
+  const M = blocks.core.length;
+  const each = blocks.core[0]!.length / Math.max(1, session.images);
+  const core = new Float32Array(session.images * each * M);
+  for (let i = 0; i < session.images; i++)
+    blocks.core.forEach((c, m) => core.set(c.subarray(i * each, (i + 1) * each), (i * M + m) * each));
+  const population = new Float32Array(blocks.pop[0]!.length);
+  for (const p of blocks.pop) for (let k = 0; k < population.length; k++) population[k]! += p[k]! / M;
+  return { core, population };
 }

@@ -4,11 +4,10 @@
 // over members; then every member's ridge is solved with those choices on its own core output and
 // population predictions, and kept in primal form.
 import * as tf from "@tensorflow/tfjs";
-import { skipBlockWeights } from "./crossval.js";
 import type { DeepEnsemble } from "./ensemble.js";
 import { disposeBlock, prepareBlock, ridgeChooseBlocks, ridgePrimalBlocks, type PreparedBlock } from "./ridge.js";
 import { ridgeRunner } from "./ridge-pool.js";
-import type { SkipMember, SkipReadout } from "./skip.js";
+import { skipBlockWeights, type SkipMember, type SkipReadout } from "./skip.js";
 import { coreForward, readoutForward } from "./weights.js";
 
 /** A session's data for the fit: features [N, h, w, c] and z-scored targets [N, U] (NaN: missing). */
@@ -26,7 +25,7 @@ export interface SkipFitOptions {
   folds?: number;
   /** λ candidates, relative to the Gram matrix's mean diagonal (default as ridge.ts). */
   lambdaScales?: number[];
-  /** Weightings of [front end, core, population] tried (default: crossval's skipBlockWeights). */
+  /** Weightings of [front end, core, population] tried (default: skipBlockWeights). */
   blockWeights?: readonly (readonly number[])[];
   seed?: number;
   signal?: AbortSignal;
@@ -42,7 +41,7 @@ export interface SkipFit {
 }
 
 /** Per member, the core output [n, h·w·width] and population predictions [n, Σ units] of rows `rows`. */
-function memberBlocks(
+export function memberBlocks(
   ensemble: DeepEnsemble,
   features: Float32Array,
   rows: readonly number[],

@@ -6,6 +6,21 @@
 import * as tf from "@tensorflow/tfjs";
 import { coreForward, readoutForward, type EnsembleConfig, type MemberCore, type Readout } from "./weights.js";
 
+/**
+ * Weights of [front-end features, core outputs, predicted responses of the pretraining sessions' units]
+ * tried by the skip readout (each block's Gram is trace-normalized first). The first is ridge on the
+ * front end alone, so a unit the ensemble does not help keeps ridge's fit.
+ */
+export const skipBlockWeights: readonly number[][] = [
+  [1, 0, 0],
+  [0.5, 0.5, 0],
+  [0.5, 0, 0.5],
+  [0.4, 0.3, 0.3],
+  [0.25, 0.5, 0.25],
+  [0.25, 0.25, 0.5],
+  [0, 0.5, 0.5],
+];
+
 /** One member's primal weights (row-major, [block width, U]) on the raw blocks. */
 export interface SkipMember {
   /** [h·w·c, U]: the front end's features, flattened per image. */
