@@ -396,6 +396,9 @@ async function interleavedPass(
     sessions.map((s) => [s.key, [...coreVars, ...ensemble.readoutsOf(s.key).flatMap(readoutVariables)]]),
   );
   const sums = new Map<string, { sum: number; n: number }>();
+  // Yield at the start of every pass, as the visiting schedule does after every visit, so a cancel (or
+  // progress) from outside is seen between cycles however short a cycle is.
+  await new Promise((r) => setImmediate(r));
   let lastYield = performance.now();
   for (const { s, idx } of rng.shuffle(batches)) {
     if (options.signal?.aborted) return true;
