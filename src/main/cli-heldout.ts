@@ -15,7 +15,6 @@ export interface HeldOutFlags {
   blocks?: number;
   cycles?: number;
   patience?: number;
-  steps?: number;
   lr?: number;
   readoutL2?: number;
   seed: number;
@@ -44,7 +43,6 @@ export async function runHeldOutEvaluation(flags: HeldOutFlags, say: (line: stri
       blocks: flags.blocks,
       maxCycles: flags.cycles,
       patience: flags.patience,
-      stepsPerVisit: flags.steps,
       learningRate: flags.lr,
       readoutL2: flags.readoutL2,
       seed: flags.seed,

@@ -125,7 +125,6 @@ export function registerModelCommands(program: Command): void {
       (v) => Number(v),
       evaluateDefaults.minCycles,
     )
-    .option("--steps <n>", "optimizer steps per session visit", (v) => Number(v), 60)
     .option("--readout-steps <n>", "steps to fit each evaluation readout (cores frozen)", (v) => Number(v), 300)
     .option(
       "--validation-session <name|id>",
@@ -158,7 +157,6 @@ export function registerModelCommands(program: Command): void {
         patience: number;
         stopOn: string;
         minCycles: number;
-        steps: number;
         readoutSteps: number;
         lr: number;
         validationSession?: string;
@@ -205,7 +203,6 @@ export function registerModelCommands(program: Command): void {
             patience: flags.patience,
             stopOn: stopCriterion(flags.stopOn),
             minCycles: flags.minCycles,
-            stepsPerVisit: flags.steps,
             readoutSteps: flags.readoutSteps,
             learningRate: flags.lr,
             validationSession: flags.validationSession,
@@ -268,7 +265,6 @@ export function registerModelCommands(program: Command): void {
     .option("--frontend-input <px>", "side of the image the front end sees", (v) => Number(v))
     .option("--members <n>", "ensemble members", (v) => Number(v), 4)
     .option("--cycles <n>", "most training cycles", (v) => Number(v), 8)
-    .option("--steps <n>", "optimizer steps per session visit", (v) => Number(v), 60)
     .option("--seed <n>", "seed", (v) => Number(v), 1)
     .option("--backend <name>", "tfjs-node-gpu | tfjs-node | wasm | cpu")
     .action(
@@ -282,7 +278,6 @@ export function registerModelCommands(program: Command): void {
         frontendInput?: number;
         members: number;
         cycles: number;
-        steps: number;
         seed: number;
         backend?: string;
       }) => {
@@ -310,7 +305,6 @@ export function registerModelCommands(program: Command): void {
                   warmStartFrom: flags.from,
                   members: flags.members,
                   maxCycles: flags.cycles,
-                  stepsPerVisit: flags.steps,
                   seed: flags.seed,
                   backend: flags.backend,
                 },

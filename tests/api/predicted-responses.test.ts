@@ -50,7 +50,6 @@ beforeAll(async () => {
     width: 4,
     blocks: 1,
     maxCycles: 2,
-    stepsPerVisit: 4,
     readoutSteps: 20,
     backend: "cpu",
     sessions: ["a"],

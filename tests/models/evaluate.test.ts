@@ -42,7 +42,6 @@ describe("evaluate (end to end on a synthetic imported session)", () => {
       width: 4,
       blocks: 1,
       maxCycles: 1,
-      stepsPerVisit: 3,
       readoutSteps: 5,
       backend: "cpu",
       save: true,

@@ -25,7 +25,6 @@ const tiny = {
   width: 4,
   blocks: 1,
   maxCycles: 2,
-  stepsPerVisit: 4,
   readoutSteps: 40,
   backend: "cpu",
   featureCache: true,

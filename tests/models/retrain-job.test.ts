@@ -36,7 +36,6 @@ describe("retraining job in a worker thread", () => {
       width: 4,
       blocks: 1,
       maxCycles: 6,
-      stepsPerVisit: 15,
       patience: 99,
       backend: "cpu",
     };

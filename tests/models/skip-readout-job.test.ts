@@ -30,7 +30,6 @@ describe("cortexloop readout (skip and factorized) on a SQLite store", () => {
         width: 4,
         blocks: 1,
         maxCycles: 2,
-        stepsPerVisit: 4,
         readoutSteps: 20,
         backend: "cpu",
         sessions: ["a", "b"],

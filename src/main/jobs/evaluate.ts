@@ -29,7 +29,6 @@ export interface EvaluateOptions {
   width?: number;
   blocks?: number;
   maxCycles?: number;
-  stepsPerVisit?: number;
   readoutSteps?: number;
   learningRate?: number;
   /** Cycles without a better validation score before training stops (default evaluateDefaults.patience). */
@@ -118,7 +117,6 @@ export async function evaluateSessions(store: SessionStore, options: EvaluateOpt
     const stopOn = options.stopOn ?? evaluateDefaults.stopOn;
     const result = await trainEnsemble(ensemble, sessions, {
       maxCycles: options.maxCycles ?? evaluateDefaults.maxCycles,
-      stepsPerVisit: options.stepsPerVisit ?? 60,
       schedule: "interleaved",
       batchSize: 64,
       learningRate: options.learningRate ?? 3e-3,

@@ -33,7 +33,6 @@ export const heldOutDefaults = {
   width: 32,
   blocks: 2,
   maxCycles: 30,
-  stepsPerVisit: 60,
   batchSize: 64,
   learningRate: 3e-3,
   patience: 4,
@@ -59,7 +58,6 @@ export interface HeldOutOptions {
   width?: number;
   blocks?: number;
   maxCycles?: number;
-  stepsPerVisit?: number;
   learningRate?: number;
   patience?: number;
   readoutL2?: number;
@@ -201,7 +199,6 @@ export async function evaluateHeldOut(store: SessionStore, options: HeldOutOptio
       );
       const result = await trainEnsemble(ensemble, pretrain, {
         maxCycles: options.maxCycles ?? heldOutDefaults.maxCycles,
-        stepsPerVisit: options.stepsPerVisit ?? heldOutDefaults.stepsPerVisit,
         schedule: "interleaved",
         batchSize: heldOutDefaults.batchSize,
         learningRate: options.learningRate ?? heldOutDefaults.learningRate,

@@ -21,7 +21,6 @@ export interface RetrainParams {
   width?: number;
   blocks?: number;
   maxCycles?: number;
-  stepsPerVisit?: number;
   patience?: number;
   seed?: number;
   imageSize?: number;
@@ -139,7 +138,6 @@ export async function runRetrainJob(
       const result = await trainEnsemble(ensemble, data.sessions, {
         maxCycles,
         startCycle: (resume?.cycle ?? 0) + 1,
-        stepsPerVisit: params.stepsPerVisit ?? 60,
         schedule: "interleaved",
         batchSize: 64,
         patience: params.patience ?? 3,
