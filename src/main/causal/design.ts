@@ -186,9 +186,16 @@ export async function designCausal(
     }
   }
   const k = Math.max(o.normalPerUnit, o.smoothPerUnit);
-  const ranked = await timed("maximizing normal", () => topBankImages(model, units, tee(), { k, batchSize: 64 }));
+  // The random pool's predictions are the bank's own (every pool image was scored there).
+  const scores = new WeakMap<NamedImage, Float32Array>();
+  const onScored = (image: NamedImage, predictions: Float32Array): void => {
+    if (reservoir.items.includes(image)) scores.set(image, predictions);
+  };
+  const ranked = await timed("maximizing normal", () =>
+    topBankImages(model, units, tee(), { k, batchSize: 64, onScored }),
+  );
   const pool = reservoir.items;
-  const poolPredicted = await timed("maximizing normal", () => predictAllOf(model, pool));
+  const poolPredicted = pool.map((im) => scores.get(im)!);
   const poolIndex = new Map<string, number[]>();
   pool.forEach((im, i) => {
     poolIndex.set(

@@ -14,6 +14,7 @@ import {
   rgbConv2dInputGradient,
 } from "../kernels/rgb_conv.js";
 import { simdKernelsOf } from "../kernels/simd_module.js";
+import { localWindows, pasteIndices, type PixelBox, sameConvAxis } from "./local-window.js";
 
 interface SepLayer {
   stride: number;
@@ -38,6 +39,9 @@ interface SepLayer {
    */
   full?: { filter: tf.Tensor4D; filterT: tf.Tensor4D };
 }
+
+/** predictNear recomputes layers 0 .. NEAR_LAYERS - 1 in windows (layers 1 and 2 have stride 2, never composed). */
+const NEAR_LAYERS = 3;
 
 /** Compose a separable layer into one conv when cin * cout is at most this (the 3- and 7-filter layers). */
 const COMPOSE_MAX_CIN_COUT = 64;
@@ -208,9 +212,8 @@ export class FastCompactModel {
     return result;
   }
 
-  /** Activations after each of the 5 ReLUs, for pixels 0..255 of shape [N, size, size, 3]. */
-  private activations(pixels: tf.Tensor4D): tf.Tensor4D[] {
-    const acts: tf.Tensor4D[] = [];
+  /** Layer 0's activation (after its ReLU) for pixels 0..255 [N, h, w, 3]. */
+  private firstLayer(pixels: tf.Tensor4D): tf.Tensor4D {
     const [, h, w] = pixels.shape;
     const centered = tf.sub(
       pixels,
@@ -218,7 +221,7 @@ export class FastCompactModel {
     ) as tf.Tensor4D;
     // wasm SIMD: the first layer as a direct kernel (about 1.7 times XNNPACK's speed on this shape).
     const direct = this.rgb0Forward === undefined ? undefined : rgbConv2dBiasRelu(centered, this.rgb0Forward);
-    let a =
+    return (
       direct ??
       tf.fused.conv2d({
         x: centered,
@@ -227,31 +230,137 @@ export class FastCompactModel {
         pad: "same",
         bias: this.bias0,
         activation: "relu",
+      })
+    );
+  }
+
+  /** A separable layer's activation (after its ReLU) from the one below. */
+  private static sepLayer(s: SepLayer, a: tf.Tensor4D): tf.Tensor4D {
+    if (s.full !== undefined)
+      return tf.fused.conv2d({
+        x: a,
+        filter: s.full.filter,
+        strides: 1,
+        pad: "same",
+        bias: s.bias,
+        activation: "relu",
       });
-    acts.push(a);
-    for (const s of this.sep) {
-      if (s.full !== undefined) {
-        a = tf.fused.conv2d({ x: a, filter: s.full.filter, strides: 1, pad: "same", bias: s.bias, activation: "relu" });
-        acts.push(a);
-        continue;
-      }
-      const d = tf.depthwiseConv2d(a, s.depthwise, s.stride, "same");
-      a = tf.fused.conv2d({ x: d, filter: s.pointwise, strides: 1, pad: "valid", bias: s.bias, activation: "relu" });
-      acts.push(a);
-    }
+    const d = tf.depthwiseConv2d(a, s.depthwise, s.stride, "same");
+    return tf.fused.conv2d({ x: d, filter: s.pointwise, strides: 1, pad: "valid", bias: s.bias, activation: "relu" });
+  }
+
+  /** Activations after each of the 5 ReLUs, for pixels 0..255 of shape [N, size, size, 3]. */
+  private activations(pixels: tf.Tensor4D): tf.Tensor4D[] {
+    const acts = [this.firstLayer(pixels)];
+    for (const s of this.sep) acts.push(FastCompactModel.sepLayer(s, acts[acts.length - 1]!));
     return acts;
+  }
+
+  /** The readout of the last activation [N, s, s, C4]: [N, 1]. */
+  private readoutOf(a: tf.Tensor4D): tf.Tensor2D {
+    return tf.fused.matMul({
+      a: tf.reshape(a, [a.shape[0], -1]) as tf.Tensor2D,
+      b: this.readout,
+      bias: this.readoutBias,
+    }) as tf.Tensor2D;
   }
 
   /** Same as `model.predict(pixels)`: [N, 1]. */
   predict(pixels: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => this.readoutOf(this.activations(pixels)[4]!));
+  }
+
+  /**
+   * Same as `predict(pixels)` for images that each equal a base image outside a box: image i is
+   * `bases[baseOf[i]]` changed only inside `boxes[i]` (smoothing's candidates). Layers 0 to 2 are
+   * computed once per base and, per image, only in the windows the change reaches, each window
+   * read from the base's activation with the window below pasted in; layer 2's window is pasted
+   * into the base's and the layers above run whole. The same sums as `predict`, in another order.
+   */
+  predictNear(
+    bases: tf.Tensor4D,
+    baseOf: readonly number[],
+    pixels: tf.Tensor4D,
+    boxes: readonly PixelBox[],
+  ): tf.Tensor2D {
+    const [n, h, w] = pixels.shape;
+    const size = this.inputSize;
+    const m = bases.shape[0];
+    if (h !== size || w !== size || bases.shape[1] !== size || bases.shape[2] !== size)
+      throw new Error(`predictNear: expected ${size} px images and bases, got [${pixels.shape}] and [${bases.shape}]`);
+    if (baseOf.length !== n || boxes.length !== n)
+      throw new Error(`predictNear: ${n} images but ${baseOf.length} base indices and ${boxes.length} boxes`);
+    for (const b of baseOf)
+      if (!Number.isInteger(b) || b < 0 || b >= m) throw new Error(`predictNear: base ${b} is not one of ${m}`);
+    const windowed = this.sep.slice(0, NEAR_LAYERS - 1);
+    // A composed layer (stride 1, tiny) has no separate depthwise step to window; predict whole.
+    if (windowed.some((s) => s.full !== undefined)) return this.predict(pixels);
     return tf.tidy(() => {
-      const a = this.activations(pixels)[4]!;
-      return tf.fused.matMul({
-        a: tf.reshape(a, [a.shape[0], -1]) as tf.Tensor2D,
-        b: this.readout,
-        bias: this.readoutBias,
+      const k0 = this.conv0.shape[0];
+      const convs = [sameConvAxis(k0, 1, size)];
+      for (const s of windowed)
+        convs.push(sameConvAxis(s.depthwise.shape[0], s.stride, convs[convs.length - 1]!.outSize));
+      const win = localWindows(boxes, convs);
+      const baseActs = [this.firstLayer(bases)];
+      for (const s of windowed) baseActs.push(FastCompactModel.sepLayer(s, baseActs[baseActs.length - 1]!));
+      // Layer 0 on each image's window: a 'valid' conv of the centered image's zero-padded crop.
+      const pad0 = convs[0]!.padBefore;
+      const padded = tf.pad(tf.sub(pixels, this.meansImage), [
+        [0, 0],
+        [pad0, k0 - 1 - pad0],
+        [pad0, k0 - 1 - pad0],
+        [0, 0],
+      ]);
+      const sp = padded.shape[1]!;
+      const crop = win[0]!.side + k0 - 1;
+      const cropIdx = new Int32Array(n * crop * crop);
+      win[0]!.at.forEach(([r, c], b) => {
+        for (let i = 0; i < crop; i++)
+          for (let j = 0; j < crop; j++) cropIdx[(b * crop + i) * crop + j] = (b * sp + r + i) * sp + c + j;
       });
-    }) as tf.Tensor2D;
+      const crops = tf.gather(tf.reshape(padded, [-1, 3]), tf.tensor1d(cropIdx, "int32"));
+      let act = tf.fused.conv2d({
+        x: tf.reshape(crops, [n, crop, crop, 3]) as tf.Tensor4D,
+        filter: this.conv0,
+        strides: 1,
+        pad: "valid",
+        bias: this.bias0,
+        activation: "relu",
+      });
+      // Each layer's input window: the base's activation, the window below, zeros outside the image.
+      windowed.forEach((s, l) => {
+        const below = baseActs[l]!;
+        const [, sb, , c] = below.shape;
+        const conv = convs[l + 1]!;
+        const side = (win[l + 1]!.side - 1) * conv.stride + conv.kernel;
+        const at = win[l + 1]!.at.map(([r, col]) => [
+          r * conv.stride - conv.padBefore,
+          col * conv.stride - conv.padBefore,
+        ]) as [number, number][];
+        const table = tf.concat([tf.reshape(below, [-1, c]), tf.reshape(act, [-1, c]), tf.zeros([1, c])]);
+        const idx = pasteIndices(sb, baseOf, at, side, side, win[l]!.at, win[l]!.side, m * sb * sb, table.shape[0] - 1);
+        const input = tf.reshape(tf.gather(table, tf.tensor1d(idx, "int32")), [n, side, side, c]) as tf.Tensor4D;
+        const d = tf.depthwiseConv2d(input, s.depthwise, s.stride, "valid");
+        act = tf.fused.conv2d({
+          x: d,
+          filter: s.pointwise,
+          strides: 1,
+          pad: "valid",
+          bias: s.bias,
+          activation: "relu",
+        });
+      });
+      // The top window pasted into the base's activation, then the layers above, whole.
+      const top = baseActs[baseActs.length - 1]!;
+      const [, st, , ct] = top.shape;
+      const last = win[win.length - 1]!;
+      const table = tf.concat([tf.reshape(top, [-1, ct]), tf.reshape(act, [-1, ct])]);
+      const whole = Array.from({ length: n }, () => [0, 0] as [number, number]);
+      const idx = pasteIndices(st, baseOf, whole, st, st, last.at, last.side, m * st * st, 0);
+      let a = tf.reshape(tf.gather(table, tf.tensor1d(idx, "int32")), [n, st, st, ct]) as tf.Tensor4D;
+      for (const s of this.sep.slice(NEAR_LAYERS - 1)) a = FastCompactModel.sepLayer(s, a);
+      return this.readoutOf(a);
+    });
   }
 
   /** d(sum of outputs)/d(pixels), like `tf.grad(x => model.apply(x).sum())` in inference mode. */

@@ -2,6 +2,7 @@ export {
   compactResponseModel,
   populationResponseModel,
   routedResponseModel,
+  type PixelBox,
   type ResponseSource,
   type UnitResponseModel,
   type UnitRoute,

@@ -2,6 +2,9 @@
 // gradient, for a batch in which every image belongs to one unit (batched over units).
 import * as tf from "@tensorflow/tfjs";
 import type { FastCompactModel } from "../compact/inference.js";
+import type { PixelBox } from "../compact/local-window.js";
+
+export type { PixelBox };
 
 /** Which model a unit's predictions come from: its own compact model or the ensemble's prediction for it. */
 export type ResponseSource = "compact" | "ensemble" | "function";
@@ -19,6 +22,17 @@ export interface UnitResponseModel {
   predictAll(pixels: tf.Tensor4D): tf.Tensor2D;
   /** d(Σ_i sign_i · prediction of unit `units[i]` to image i)/d pixels: [N, S, S, 3] (sign_i = 1 if absent). */
   gradient(pixels: tf.Tensor4D, units: readonly number[], signs?: readonly number[]): tf.Tensor4D;
+  /**
+   * Optional, faster `predict` for images that each equal a base image outside a box: image i is
+   * `bases[baseOf[i]]` changed only inside `boxes[i]` (smoothing's candidates). Caller disposes.
+   */
+  predictNear?(
+    bases: tf.Tensor4D,
+    baseOf: readonly number[],
+    pixels: tf.Tensor4D,
+    boxes: readonly PixelBox[],
+    units: readonly number[],
+  ): tf.Tensor1D;
 }
 
 function checkBatch(
@@ -101,6 +115,10 @@ export function compactResponseModel(model: FastCompactModel): UnitResponseModel
         return signs === undefined ? g : (tf.mul(g, tf.tensor4d([...signs], [signs.length, 1, 1, 1])) as tf.Tensor4D);
       });
     },
+    predictNear(bases, baseOf, pixels, boxes, units) {
+      checkBatch("compactResponseModel.predictNear", pixels, units, 1, inputSize);
+      return tf.tidy(() => tf.reshape(model.predictNear(bases, baseOf, pixels, boxes), [-1]) as tf.Tensor1D);
+    },
   };
 }
 
@@ -177,6 +195,28 @@ export function routedResponseModel(routes: readonly UnitRoute[]): UnitResponseM
         split(pixels, units, (m, x, local, idx) =>
           m.gradient(x, local, signs === undefined ? undefined : idx.map((i) => signs[i]!)),
         ),
+      );
+    },
+    predictNear(bases, baseOf, pixels, boxes, units) {
+      checkBatch("routedResponseModel.predictNear", pixels, units, routes.length, inputSize);
+      return tf.tidy(() =>
+        split(pixels, units, (m, x, local, idx) => {
+          if (m.predictNear === undefined) return m.predict(x, local);
+          // Only the bases this model's images come from, renumbered.
+          const used = [...new Set(idx.map((i) => baseOf[i]!))];
+          const renumber = new Map(used.map((b, j) => [b, j]));
+          const mine =
+            used.length === bases.shape[0] && used.every((b, j) => b === j)
+              ? bases
+              : (tf.gather(bases, tf.tensor1d(used, "int32")) as tf.Tensor4D);
+          return m.predictNear(
+            mine,
+            idx.map((i) => renumber.get(baseOf[i]!)!),
+            x,
+            idx.map((i) => boxes[i]!),
+            local,
+          );
+        }),
       );
     },
   };

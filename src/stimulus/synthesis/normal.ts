@@ -25,6 +25,8 @@ export interface TopImagesOptions {
   batchSize: number;
   /** Called after each batch with the images scored so far. */
   onProgress?: (scored: number) => void;
+  /** Called for each image scored with every unit's prediction ([unitCount], the caller's to keep). */
+  onScored?: (image: NamedImage, predictions: Float32Array) => void;
 }
 
 /** Keeps the k largest by `predicted`, highest first. */
@@ -68,6 +70,7 @@ export async function topBankImages(
     tf.dispose([x, all]);
     const width = model.unitCount;
     batch.forEach((image, i) => {
+      options.onScored?.(image, values.slice(i * width, (i + 1) * width) as Float32Array);
       units.forEach((u, j) => {
         const v = values[i * width + u]!;
         sums[j]!.s += v;

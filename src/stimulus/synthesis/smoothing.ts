@@ -1,7 +1,7 @@
 // Saliency maps, smooth− images and the random-smoothing control. Smoothing a patch replaces it by
 // the same place of a Gaussian-blurred copy of the image; patches sit on a grid and never overlap.
 import * as tf from "@tensorflow/tfjs";
-import type { UnitResponseModel } from "../../models/response/index.js";
+import type { PixelBox, UnitResponseModel } from "../../models/response/index.js";
 import { gaussianBlur } from "../gaudy-blur.js";
 import type { RgbImage } from "../image.js";
 import { Random } from "../random.js";
@@ -85,7 +85,7 @@ export function smoothPatches(
 /** Predictions of many (unit, image) pairs in batches. */
 async function predictMany(
   model: UnitResponseModel,
-  pairs: { unit: number; image: RgbImage }[],
+  pairs: readonly { unit: number; image: RgbImage }[],
   batchSize: number,
 ): Promise<Float32Array> {
   const out = new Float32Array(pairs.length);
@@ -100,6 +100,80 @@ async function predictMany(
     tf.dispose([x, p]);
   }
   return out;
+}
+
+/** An image that equals `bases[base]` outside `box` (one smoothed patch). */
+interface Variant {
+  base: number;
+  image: RgbImage;
+  box: PixelBox;
+}
+
+/**
+ * [start, end) batches of at most `batchSize` variants that split a run of variants of one base
+ * only where the run alone exceeds a batch (each batch computes its bases' activations once).
+ */
+export function chunksByBase(variants: readonly { base: number }[], batchSize: number): [number, number][] {
+  const chunks: [number, number][] = [];
+  let start = 0;
+  let i = 0;
+  while (i < variants.length) {
+    let end = i;
+    while (end < variants.length && variants[end]!.base === variants[i]!.base) end++;
+    // The run [i, end) of one base: close the batch before it if it does not fit, split it if it never would.
+    if (end - start > batchSize && i > start) {
+      chunks.push([start, i]);
+      start = i;
+    }
+    while (end - start > batchSize) {
+      chunks.push([start, start + batchSize]);
+      start += batchSize;
+    }
+    i = end;
+  }
+  if (start < variants.length) chunks.push([start, variants.length]);
+  return chunks;
+}
+
+/**
+ * Predictions of variants of base images (each a base with one patch changed), in batches: by the
+ * model's local path where it has one (layers near the input recomputed only around the patch),
+ * else whole.
+ */
+async function predictVariants(
+  model: UnitResponseModel,
+  bases: readonly { unit: number; image: RgbImage }[],
+  variants: readonly Variant[],
+  batchSize: number,
+): Promise<Float32Array> {
+  if (model.predictNear === undefined)
+    return predictMany(
+      model,
+      variants.map((v) => ({ unit: bases[v.base]!.unit, image: v.image })),
+      batchSize,
+    );
+  const out = new Float32Array(variants.length);
+  for (const [start, end] of chunksByBase(variants, batchSize)) {
+    const chunk = variants.slice(start, end);
+    const used = [...new Set(chunk.map((v) => v.base))];
+    const renumber = new Map(used.map((b, j) => [b, j]));
+    const b = imagesToTensor(used.map((u) => bases[u]!.image));
+    const x = imagesToTensor(chunk.map((v) => v.image));
+    const p = model.predictNear(
+      b,
+      chunk.map((v) => renumber.get(v.base)!),
+      x,
+      chunk.map((v) => v.box),
+      chunk.map((v) => bases[v.base]!.unit),
+    );
+    out.set(await p.data(), start);
+    tf.dispose([b, x, p]);
+  }
+  return out;
+}
+
+function patchBox(p: Patch, patchPx: number): PixelBox {
+  return { y0: p.y, y1: p.y + patchPx, x0: p.x, x1: p.x + patchPx };
 }
 
 function checkItems(
@@ -128,23 +202,25 @@ export async function saliencyMaps(
   const o = { ...defaultPatchOptions, ...options };
   checkItems("saliency", model, items);
   const { positions, columns } = patchGrid(model.inputSize, o.patchPx, o.stridePx);
-  const pairs = items.flatMap((item) => {
+  const variants = items.flatMap((item, base) => {
     const blurred = gaussianBlur(item.image, o.blurPx);
-    return [
-      item,
-      ...positions.map((p) => ({ unit: item.unit, image: smoothPatches(item.image, blurred, [p], o.patchPx) })),
-    ];
+    return positions.map((p) => ({
+      base,
+      image: smoothPatches(item.image, blurred, [p], o.patchPx),
+      box: patchBox(p, o.patchPx),
+    }));
   });
-  const p = await predictMany(model, pairs, o.batchSize);
-  const stride = positions.length + 1;
+  const bases = await predictMany(model, items, o.batchSize);
+  const p = await predictVariants(model, items, variants, o.batchSize);
+  const stride = positions.length;
   return items.map((item, i) => {
-    const base = p[i * stride]!;
+    const base = bases[i]!;
     return {
       unit: item.unit,
       basePredicted: base,
       positions,
       columns,
-      change: Float32Array.from(p.subarray(i * stride + 1, (i + 1) * stride), (v) => v - base),
+      change: Float32Array.from(p.subarray(i * stride, (i + 1) * stride), (v) => v - base),
     };
   });
 }
@@ -209,11 +285,17 @@ export async function smoothMinus(
       for (const j of pick) asks.push({ s, pos: j });
     });
     if (asks.length === 0) break;
-    const pairs = asks.map((a) => {
+    const variants = asks.map((a) => {
       const st = state[a.s]!;
-      return { unit: st.item.unit, image: smoothPatches(st.current, st.blurred, [positions[a.pos]!], o.patchPx) };
+      const patch = positions[a.pos]!;
+      return {
+        base: a.s,
+        image: smoothPatches(st.current, st.blurred, [patch], o.patchPx),
+        box: patchBox(patch, o.patchPx),
+      };
     });
-    const p = await predictMany(model, pairs, o.batchSize);
+    const currents = state.map((st) => ({ unit: st.item.unit, image: st.current }));
+    const p = await predictVariants(model, currents, variants, o.batchSize);
     const bestOf = new Map<number, { pos: number; v: number }>();
     asks.forEach((a, i) => {
       const st = state[a.s]!;

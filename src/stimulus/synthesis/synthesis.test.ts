@@ -1,6 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { populationResponseModel, routedResponseModel, type UnitResponseModel } from "../../models/response/index.js";
+import { createCompactModel, FastCompactModel } from "../../models/compact/index.js";
+import {
+  compactResponseModel,
+  populationResponseModel,
+  routedResponseModel,
+  type UnitResponseModel,
+} from "../../models/response/index.js";
 import type { RgbImage } from "../image.js";
 import {
   adversarialPairs,
@@ -15,6 +21,7 @@ import {
   topBankImages,
 } from "./index.js";
 import { gaussianBlur } from "../gaudy-blur.js";
+import { chunksByBase } from "./smoothing.js";
 
 const S = 32;
 
@@ -251,5 +258,80 @@ describe("routed units", () => {
     const gb = model.gradient(xx, [1, 0], [1, -1]);
     expect(tf.max(tf.abs(tf.sub(ga, gb))).dataSync()[0]).toBeLessThan(1e-6);
     tf.dispose([x, xx, a, b, ga, gb]);
+  });
+});
+
+describe("smoothing through compact models (layers near the input recomputed around each patch)", () => {
+  const fast: FastCompactModel[] = [];
+  let local: UnitResponseModel;
+  let whole: UnitResponseModel;
+  beforeAll(() => {
+    for (const [i, f] of [
+      [6, 5, 4, 4, 3],
+      [6, 5, 4, 9, 8],
+    ].entries()) {
+      const m = createCompactModel(f, { inputSize: S, seed: 20 + i });
+      fast.push(FastCompactModel.fromModel(m));
+      m.dispose();
+    }
+    local = routedResponseModel(fast.map((f) => ({ model: compactResponseModel(f), unit: 0 })));
+    // The same units with the local path taken away: every candidate predicted whole.
+    whole = { ...local, predictNear: undefined };
+  });
+  afterAll(() => fast.forEach((f) => f.dispose()));
+  const opts = { patchPx: 6, stridePx: 3, blurPx: 3, batchSize: 16 };
+  const items = [
+    { unit: 0, image: noiseImage(21, 60) },
+    { unit: 1, image: noiseImage(22, 60) },
+    { unit: 1, image: noiseImage(23, 60) },
+  ];
+  const close = (a: ArrayLike<number>, b: ArrayLike<number>, what: string): void => {
+    const scale = Math.max(...Array.from(b, Math.abs));
+    expect(scale, `${what}: all zeros`).toBeGreaterThan(1e-4);
+    for (let i = 0; i < b.length; i++)
+      expect(Math.abs(a[i]! - b[i]!), `${what} ${i}`).toBeLessThanOrEqual(1e-4 * scale);
+  };
+
+  it("saliency maps equal the whole model's within 1e-4 relative", async () => {
+    const [a, b] = [await saliencyMaps(local, items, opts), await saliencyMaps(whole, items, opts)];
+    a.forEach((map, i) => {
+      close(map.change, b[i]!.change, `item ${i} change`);
+      expect(map.basePredicted).toBe(b[i]!.basePredicted);
+    });
+  });
+
+  it("smooth− picks the same patches and predicts the same as the whole model", async () => {
+    const [a, b] = [
+      await smoothMinus(local, items, { ...opts, patches: 5 }),
+      await smoothMinus(whole, items, { ...opts, patches: 5 }),
+    ];
+    a.forEach((m, i) => {
+      expect(m.patches).toEqual(b[i]!.patches);
+      expect(m.predicted).toBe(b[i]!.predicted);
+      expect(m.image.pixels0to255).toEqual(b[i]!.image.pixels0to255);
+    });
+  });
+
+  it("batches a base's variants together unless they alone exceed a batch", () => {
+    const runs = (bases: number[], size: number): [number, number][] =>
+      chunksByBase(
+        bases.map((base) => ({ base })),
+        size,
+      );
+    expect(runs([0, 0, 0, 1, 1, 2], 4)).toEqual([
+      [0, 3],
+      [3, 6],
+    ]);
+    expect(runs([0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 4)).toEqual([
+      [0, 4],
+      [4, 8],
+      [8, 10],
+    ]);
+    expect(runs([0, 1, 1, 1, 1, 1], 4)).toEqual([
+      [0, 1],
+      [1, 5],
+      [5, 6],
+    ]);
+    expect(runs([], 4)).toEqual([]);
   });
 });
