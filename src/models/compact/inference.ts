@@ -40,9 +40,6 @@ interface SepLayer {
   full?: { filter: tf.Tensor4D; filterT: tf.Tensor4D };
 }
 
-/** predictNear recomputes layers 0 .. NEAR_LAYERS - 1 in windows (layers 1 and 2 have stride 2, never composed). */
-const NEAR_LAYERS = 3;
-
 /** Compose a separable layer into one conv when cin * cout is at most this (the 3- and 7-filter layers). */
 const COMPOSE_MAX_CIN_COUT = 64;
 
@@ -272,10 +269,10 @@ export class FastCompactModel {
 
   /**
    * Same as `predict(pixels)` for images that each equal a base image outside a box: image i is
-   * `bases[baseOf[i]]` changed only inside `boxes[i]` (smoothing's candidates). Layers 0 to 2 are
-   * computed once per base and, per image, only in the windows the change reaches, each window
-   * read from the base's activation with the window below pasted in; layer 2's window is pasted
-   * into the base's and the layers above run whole. The same sums as `predict`, in another order.
+   * `bases[baseOf[i]]` changed only inside `boxes[i]` (smoothing's candidates). Every layer is
+   * computed once per base and, per image, only in the window the change reaches, read from the
+   * base's activation with the window below pasted in; the last window is pasted into the base's
+   * last activation for the readout. The same sums as `predict`, in another order.
    */
   predictNear(
     bases: tf.Tensor4D,
@@ -292,33 +289,31 @@ export class FastCompactModel {
       throw new Error(`predictNear: ${n} images but ${baseOf.length} base indices and ${boxes.length} boxes`);
     for (const b of baseOf)
       if (!Number.isInteger(b) || b < 0 || b >= m) throw new Error(`predictNear: base ${b} is not one of ${m}`);
-    const windowed = this.sep.slice(0, NEAR_LAYERS - 1);
-    // A composed layer (stride 1, tiny) has no separate depthwise step to window; predict whole.
-    if (windowed.some((s) => s.full !== undefined)) return this.predict(pixels);
     return tf.tidy(() => {
       const k0 = this.conv0.shape[0];
       const convs = [sameConvAxis(k0, 1, size)];
-      for (const s of windowed)
+      for (const s of this.sep)
         convs.push(sameConvAxis(s.depthwise.shape[0], s.stride, convs[convs.length - 1]!.outSize));
       const win = localWindows(boxes, convs);
-      const baseActs = [this.firstLayer(bases)];
-      for (const s of windowed) baseActs.push(FastCompactModel.sepLayer(s, baseActs[baseActs.length - 1]!));
-      // Layer 0 on each image's window: a 'valid' conv of the centered image's zero-padded crop.
+      const baseActs = this.activations(bases);
+      // Layer 0 on each image's window: a 'valid' conv of a crop of the centered image, zero outside it
+      // (pixels outside read the means row, zero once centered).
       const pad0 = convs[0]!.padBefore;
-      const padded = tf.pad(tf.sub(pixels, this.meansImage), [
-        [0, 0],
-        [pad0, k0 - 1 - pad0],
-        [pad0, k0 - 1 - pad0],
-        [0, 0],
-      ]);
-      const sp = padded.shape[1]!;
       const crop = win[0]!.side + k0 - 1;
+      const meansRow = n * size * size;
       const cropIdx = new Int32Array(n * crop * crop);
-      win[0]!.at.forEach(([r, c], b) => {
-        for (let i = 0; i < crop; i++)
-          for (let j = 0; j < crop; j++) cropIdx[(b * crop + i) * crop + j] = (b * sp + r + i) * sp + c + j;
+      win[0]!.at.forEach(([r0, c0], b) => {
+        for (let i = 0; i < crop; i++) {
+          const r = r0 - pad0 + i;
+          for (let j = 0; j < crop; j++) {
+            const c = c0 - pad0 + j;
+            cropIdx[(b * crop + i) * crop + j] =
+              r < 0 || r >= size || c < 0 || c >= size ? meansRow : (b * size + r) * size + c;
+          }
+        }
       });
-      const crops = tf.gather(tf.reshape(padded, [-1, 3]), tf.tensor1d(cropIdx, "int32"));
+      const table0 = tf.concat([tf.reshape(pixels, [-1, 3]), tf.reshape(this.means, [1, 3])]);
+      const crops = tf.sub(tf.gather(table0, tf.tensor1d(cropIdx, "int32")), this.means);
       let act = tf.fused.conv2d({
         x: tf.reshape(crops, [n, crop, crop, 3]) as tf.Tensor4D,
         filter: this.conv0,
@@ -328,7 +323,7 @@ export class FastCompactModel {
         activation: "relu",
       });
       // Each layer's input window: the base's activation, the window below, zeros outside the image.
-      windowed.forEach((s, l) => {
+      this.sep.forEach((s, l) => {
         const below = baseActs[l]!;
         const [, sb, , c] = below.shape;
         const conv = convs[l + 1]!;
@@ -340,26 +335,33 @@ export class FastCompactModel {
         const table = tf.concat([tf.reshape(below, [-1, c]), tf.reshape(act, [-1, c]), tf.zeros([1, c])]);
         const idx = pasteIndices(sb, baseOf, at, side, side, win[l]!.at, win[l]!.side, m * sb * sb, table.shape[0] - 1);
         const input = tf.reshape(tf.gather(table, tf.tensor1d(idx, "int32")), [n, side, side, c]) as tf.Tensor4D;
-        const d = tf.depthwiseConv2d(input, s.depthwise, s.stride, "valid");
-        act = tf.fused.conv2d({
-          x: d,
-          filter: s.pointwise,
-          strides: 1,
-          pad: "valid",
-          bias: s.bias,
-          activation: "relu",
-        });
+        act =
+          s.full !== undefined
+            ? tf.fused.conv2d({
+                x: input,
+                filter: s.full.filter,
+                strides: 1,
+                pad: "valid",
+                bias: s.bias,
+                activation: "relu",
+              })
+            : tf.fused.conv2d({
+                x: tf.depthwiseConv2d(input, s.depthwise, s.stride, "valid"),
+                filter: s.pointwise,
+                strides: 1,
+                pad: "valid",
+                bias: s.bias,
+                activation: "relu",
+              });
       });
-      // The top window pasted into the base's activation, then the layers above, whole.
+      // The last window pasted into the base's last activation, then the readout.
       const top = baseActs[baseActs.length - 1]!;
       const [, st, , ct] = top.shape;
       const last = win[win.length - 1]!;
       const table = tf.concat([tf.reshape(top, [-1, ct]), tf.reshape(act, [-1, ct])]);
       const whole = Array.from({ length: n }, () => [0, 0] as [number, number]);
       const idx = pasteIndices(st, baseOf, whole, st, st, last.at, last.side, m * st * st, 0);
-      let a = tf.reshape(tf.gather(table, tf.tensor1d(idx, "int32")), [n, st, st, ct]) as tf.Tensor4D;
-      for (const s of this.sep.slice(NEAR_LAYERS - 1)) a = FastCompactModel.sepLayer(s, a);
-      return this.readoutOf(a);
+      return this.readoutOf(tf.reshape(tf.gather(table, tf.tensor1d(idx, "int32")), [n, st, st, ct]) as tf.Tensor4D);
     });
   }
 
