@@ -7,7 +7,13 @@ import type { DistillSettings } from "../models/compact/index.js";
 import type { CausalDesignOptions } from "./causal/index.js";
 import type { CausalStepResult } from "./campaign/causal-step.js";
 import { SessionStore } from "./store/index.js";
-import { campaignTrainingDefaults as training, STOP_ON_HELP, stopCriterion } from "./campaign/defaults.js";
+import {
+  campaignTrainingDefaults as training,
+  readoutOption,
+  scheduleOption,
+  STOP_ON_HELP,
+  stopCriterion,
+} from "./campaign/defaults.js";
 // Types only: the campaign code (tfjs) is loaded when the command runs, not by every cortexloop command.
 import type { CampaignResult, CampaignRigKind, CurvePoint, Proposal, Selection, TrueRates } from "./campaign/index.js";
 import type { SimNeurons } from "./sim/sim-rig.js";
@@ -45,6 +51,10 @@ export interface CampaignFlags {
   minCycles: string;
   readoutL2: string;
   readouts: string;
+  /** "interleaved" (default) or "visits"; a study stored before the option existed resumes with "visits". */
+  schedule?: string;
+  /** "skip" (default) or "factorized"; a study stored before the option existed resumes with "factorized". */
+  readout?: string;
   warmStart: boolean;
   candidates: string;
   coreset?: string;
@@ -185,6 +195,9 @@ function resumeFlags(flags: CampaignFlags, say: (line: string) => void): { flags
     const study = studyToResume(store, flags.resume!, flags.rigFile);
     const runtime = Object.fromEntries(RUNTIME_FLAGS.map((k) => [k, flags[k]]));
     const merged = {
+      // Studies stored before --schedule and --readout existed trained by visits with factorized readouts.
+      schedule: "visits",
+      readout: "factorized",
       ...(study.settings as unknown as CampaignFlags),
       ...runtime,
       compactSettings: flags.compactSettings,
@@ -245,6 +258,8 @@ export async function runCampaignCommand(
   const readouts = flags.readouts;
   if (readouts !== "per-session" && readouts !== "pooled")
     throw new Error(`--readouts must be per-session or pooled, got "${flags.readouts}"; nothing was run.`);
+  const schedule = scheduleOption(flags.schedule ?? training.schedule);
+  const readoutKind = readoutOption(flags.readout ?? training.readout);
   const coresetPoolFactor = flags.coreset === undefined ? undefined : Number(flags.coreset);
   if (coresetPoolFactor !== undefined && !(coresetPoolFactor >= 1))
     throw new Error(`--coreset must be a pool factor ≥ 1, got "${flags.coreset}"; nothing was run.`);
@@ -389,7 +404,7 @@ export async function runCampaignCommand(
               name: newStudyName(store, flags, seed),
               rigFile: flags.rigFile === undefined ? null : resolve(flags.rigFile),
               rigText: rig.text,
-              settings: studySettings(flags),
+              settings: studySettings({ ...flags, schedule, readout: readoutKind }),
             },
             say,
           );
@@ -424,6 +439,8 @@ export async function runCampaignCommand(
         blocks: int("blocks", flags.blocks, 0),
         maxCycles: int("cycles", flags.cycles, 1),
         stepsPerVisit: int("steps", flags.steps, 1),
+        schedule,
+        readout: readoutKind,
         batchSize: 32,
         learningRate,
         patience: int("patience", flags.patience, 1),
@@ -576,7 +593,20 @@ export function registerCampaignCommand(program: Command): void {
     .option("--members <n>", "ensemble members", String(training.members))
     .option("--width <n>", "channels inside each member", String(training.width))
     .option("--cycles <n>", "training cycles over the sessions (at most)", String(training.maxCycles))
-    .option("--steps <n>", "optimizer steps per session visit", String(training.stepsPerVisit))
+    .option("--steps <n>", "optimizer steps per session visit (--schedule visits only)", String(training.stepsPerVisit))
+    .option(
+      "--schedule <kind>",
+      "interleaved (a cycle is one pass over every session's images, as train and evaluate do) | visits (one " +
+        "session at a time for --steps steps)",
+      training.schedule,
+    )
+    .option(
+      "--readout <kind>",
+      "skip (a ridge over the front end's features, the cores' outputs and the other sessions' predictions, fitted " +
+        "for the new session before the retrain and for every session after it, as cortexloop readout does) | " +
+        "factorized (the readout the cores train with)",
+      training.readout,
+    )
     .option("--blocks <n>", "residual blocks per member", String(training.blocks))
     .option("--lr <rate>", "Adam learning rate", String(training.learningRate))
     .option(

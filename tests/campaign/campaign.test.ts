@@ -94,6 +94,28 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
           expect(store.modelCheckpoint(v.id)?.length ?? 0).toBeGreaterThan(100);
         });
         expect(result.curve.map((p) => p.imagesShown)).toEqual([40, 80]);
+        // The default path is the lab's (train and readout): interleaved training, then a skip readout for every
+        // session on the retrained cores, and the new session's skip readout on the frozen model first.
+        expect(versions.map((v) => (v.config.training as { schedule?: string }).schedule)).toEqual([
+          "interleaved",
+          "interleaved",
+        ]);
+        expect(versions.map((v) => v.metrics.readout)).toEqual(["skip", "skip"]);
+        expect(quick[0]!.metrics.readout).toBe("skip");
+        const keysOfSkips = (id: number): string[] => {
+          const { ensemble } = loadEnsemble(new Uint8Array(store.modelCheckpoint(id)!), `version ${id}`);
+          try {
+            return [...ensemble.skipReadouts.keys()].sort();
+          } finally {
+            ensemble.dispose();
+          }
+        };
+        const keys = result.sessions.map((s) => `session-${s.sessionId}`).sort();
+        expect(keysOfSkips(versions[1]!.id)).toEqual(keys);
+        expect(keysOfSkips(versions[0]!.id)).toEqual([`session-${result.sessions[0]!.sessionId}`]);
+        // The frozen model's own skip readout of session 1 stays beside the new one of session 2.
+        expect(keysOfSkips(quick[0]!.id)).toEqual(keys);
+        expect(lines.some((l) => /skip readouts of 2 session\(s\) on the retrained cores/.test(l))).toBe(true);
         // The second retraining continued from the first model version (warm start), the first did not.
         expect(versions.map((v) => v.config.warmStart)).toEqual([false, true]);
         expect(lines.some((l) => /training after session 2 \(continuing from the previous model\)/.test(l))).toBe(true);
@@ -282,6 +304,12 @@ describe("cortexloop campaign (simulated rig on loopback, builtin neurons, gener
       ).toBe(true);
       await expect(runCampaignCommand(flags({ readouts: "shared" }), () => {})).rejects.toThrow(
         /--readouts must be per-session or pooled, got "shared"; nothing was run/,
+      );
+      await expect(runCampaignCommand(flags({ schedule: "epochs" }), () => {})).rejects.toThrow(
+        /--schedule must be "interleaved" or "visits", got "epochs"; nothing was run/,
+      );
+      await expect(runCampaignCommand(flags({ readout: "linear" }), () => {})).rejects.toThrow(
+        /--readout must be "skip" or "factorized", got "linear"; nothing was run/,
       );
     },
     300_000,

@@ -78,7 +78,8 @@ describe("cortexloop campaign --causal", () => {
       expect(at).toBeGreaterThan(0);
       expect(lines[at + 1]).toMatch(/^kind\s+against\s+units\s+measured %Δr/);
       expect(lines.slice(at).some((l) => /^maximizing-synthesized\s+random normal images\s+4\s/.test(l))).toBe(true);
-      expect(lines.slice(at).some((l) => /^adversarial-minus\s+their bases\s+4\s/.test(l))).toBe(true);
+      // A unit whose bases drew no spike at all has no %Δr against them (r_base = 0), so up to 4 units.
+      expect(lines.slice(at).some((l) => /^adversarial-minus\s+their bases\s+[1-4]\s/.test(l))).toBe(true);
       expect(existsSync(join(flags.out, "causal.json"))).toBe(true);
       expect(readFileSync(causal!.csvFile, "utf8")).toMatch(/^unit,model,kind,images,measured/);
     } finally {

@@ -11,7 +11,21 @@ export const campaignTrainingDefaults = {
   stopOn: "loss",
   minCycles: 1,
   readoutL2: 1e-2,
+  schedule: "interleaved",
+  readout: "skip",
 } as const;
+
+/** Parses a campaign's training schedule (`--schedule`). */
+export function scheduleOption(value: string): "visits" | "interleaved" {
+  if (value === "visits" || value === "interleaved") return value;
+  throw new Error(`--schedule must be "interleaved" or "visits", got "${value}"; nothing was run.`);
+}
+
+/** Parses a campaign's readout kind (`--readout`). */
+export function readoutOption(value: string): "skip" | "factorized" {
+  if (value === "skip" || value === "factorized") return value;
+  throw new Error(`--readout must be "skip" or "factorized", got "${value}"; nothing was run.`);
+}
 
 /** The `--stop-on` option's help, for every command that trains an ensemble. */
 export const STOP_ON_HELP =

@@ -1,7 +1,8 @@
 // The first thing after a session: the new session's readout against the frozen model of the
 // session before (cores unchanged, seconds), so a model of the day's neurons exists before the
-// full retrain; the same path as `cortexloop readout`.
+// full retrain; the same path as `cortexloop readout` (a skip readout by default, or a factorized one).
 import {
+  fitSkipReadout,
   loadEnsemble,
   predictSession,
   refitReadoutsWithReport,
@@ -27,6 +28,8 @@ export async function readoutFirst(
   info: {
     label: string;
     afterSession: number;
+    /** "skip" (a ridge, as `cortexloop readout` fits by default) or "factorized". */
+    kind: "skip" | "factorized";
     readoutL2: number;
     seed: number;
     sessionIds: number[];
@@ -40,18 +43,25 @@ export async function readoutFirst(
   );
   try {
     const s = newest.session;
-    // The campaign fits factorized readouts; a skip readout of the session would shadow the new one.
-    ensemble.dropSkipReadout(s.key);
-    // A session already known (a pooled readout) starts from its readout; a new one from scratch.
-    const fit = await refitReadoutsWithReport(ensemble, s, {
-      reset: !ensemble.readouts.has(s.key),
-      validate: true,
-      steps: 2000,
-      evaluateEvery: 25,
-      patience: 6,
-      readoutL2: info.readoutL2,
-      seed: info.seed,
-    });
+    let steps = 0;
+    if (info.kind === "skip") {
+      // The training and validation images (a ridge chooses λ by inner cross-validation); the test images stay out.
+      await fitSkipReadout(ensemble, { ...s, trainIdx: [...s.trainIdx, ...s.valIdx] }, { seed: info.seed });
+    } else {
+      // A factorized readout is wanted; a skip readout of the session would shadow the new one.
+      ensemble.dropSkipReadout(s.key);
+      // A session already known (a pooled readout) starts from its readout; a new one from scratch.
+      const fit = await refitReadoutsWithReport(ensemble, s, {
+        reset: !ensemble.readouts.has(s.key),
+        validate: true,
+        steps: 2000,
+        evaluateEvery: 25,
+        patience: 6,
+        readoutL2: info.readoutL2,
+        seed: info.seed,
+      });
+      steps = fit.steps;
+    }
     const seconds = (performance.now() - t0) / 1000;
     const scored = scoreUnits(predictSession(ensemble, s, newest.testIdx), s, newest.testIdx);
     const r2er = median(scored.scores);
@@ -64,14 +74,15 @@ export async function readoutFirst(
         r2erMetric: scored.metric,
         r2erPerUnit: scored.scores,
         readoutFirst: true,
-        steps: fit.steps,
+        readout: info.kind,
+        steps,
         fitSeconds: seconds,
       },
       config: { ...info.config, readoutFirst: true },
       checkpoint: await saveEnsemble(ensemble, frontEnd, { ...meta, readoutOfSession: info.afterSession }),
       sessionIds: info.sessionIds,
     });
-    return { r2er, seconds, steps: fit.steps, modelVersionId };
+    return { r2er, seconds, steps, modelVersionId };
   } finally {
     ensemble.dispose();
   }

@@ -5,6 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import {
   DeepEnsemble,
   featureStandardization,
+  fitSkipReadout,
   loadEnsemble,
   median,
   predictSession,
@@ -108,6 +109,7 @@ export class Retrainer {
         {
           label: arm.label,
           afterSession: after,
+          kind: t.readout ?? "skip",
           readoutL2: t.readoutL2 ?? 0,
           seed: o.seed,
           sessionIds: arm.sessions.map((s) => s.sessionId),
@@ -129,6 +131,7 @@ export class Retrainer {
     }
     const t0 = performance.now();
     const result = await trainEnsemble(ensemble, sessions, {
+      schedule: t.schedule ?? "interleaved",
       maxCycles: t.maxCycles,
       stepsPerVisit: t.stepsPerVisit,
       batchSize: t.batchSize,
@@ -160,6 +163,7 @@ export class Retrainer {
       },
     });
     const trainSeconds = seconds(t0);
+    const skipSeconds = (t.readout ?? "skip") === "skip" ? await this.skipReadouts(ensemble, sets, arm.label) : 0;
     const perSession = sets.map((s) => {
       const pred = predictSession(ensemble, s.data.session, s.data.testIdx);
       const scored = scoreUnits(pred, s.data.session, s.data.testIdx);
@@ -198,6 +202,8 @@ export class Retrainer {
         testImages: this.images.testHashes.length,
         testRepeats: o.testRepeats * (pooled ? arm.sessions.length : 1),
         trainSeconds,
+        readout: t.readout ?? "skip",
+        ...(skipSeconds > 0 ? { skipReadoutSeconds: skipSeconds } : {}),
         cycles: result.cycles,
         bestCycle: result.bestCycle,
         bestValidation: result.bestValidation,
@@ -242,11 +248,37 @@ export class Retrainer {
           truth === undefined
             ? ""
             : `; against the true rates of ${o.truth!.images.length} unseen pictures ` + `${fmt(truth.median)}`
-        }, ${imagesShown} training images shown; trained ${result.cycles} cycles in
-          ${trainSeconds.toFixed(1)} s; model version ${modelVersionId}`,
+        }, ${imagesShown} training images shown; trained ${result.cycles} cycles in ` +
+        `${trainSeconds.toFixed(1)} s; model version ${modelVersionId}`,
     );
     await this.compactStep(arm, point, after);
     return { ensemble, point, seconds: trainSeconds, checkpoint };
+  }
+
+  /**
+   * Every session's skip readout on the retrained cores (its training and validation images; the test images
+   * stay out), each with the other sessions' predictions as its population block. Returns the seconds taken.
+   */
+  private async skipReadouts(
+    ensemble: DeepEnsemble,
+    sets: readonly { data: SessionTrainingData }[],
+    label: string,
+  ): Promise<number> {
+    const t0 = performance.now();
+    for (const { data } of sets) {
+      const s = data.session;
+      await fitSkipReadout(
+        ensemble,
+        { ...s, trainIdx: [...s.trainIdx, ...s.valIdx] },
+        {
+          seed: this.options.seed,
+          signal: this.options.signal,
+        },
+      );
+    }
+    const took = seconds(t0);
+    this.log(`${label}: skip readouts of ${sets.length} session(s) on the retrained cores in ${took.toFixed(1)} s`);
+    return took;
   }
 
   /** The compact models of this retrain (once: a study that did them before a stop reads them back). */

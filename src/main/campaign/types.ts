@@ -35,6 +35,17 @@ export interface TrainingSettings {
    * instead of starting from random weights after every session. Default true.
    */
   warmStart?: boolean;
+  /**
+   * How a retrain walks the sessions (TrainOptions.schedule): "interleaved" (default, as `train` and
+   * `evaluate` do: a cycle is one pass over every session's images, `stepsPerVisit` unused) or "visits".
+   */
+  schedule?: "visits" | "interleaved";
+  /**
+   * The readout a new session gets on the frozen model before the retrain, and every session after it:
+   * "skip" (default, as `cortexloop readout`: a ridge over the front end's features, the cores' outputs and
+   * the other sessions' predicted responses) or "factorized" (the readout the cores train with, alone).
+   */
+  readout?: "skip" | "factorized";
 }
 
 export interface CampaignOptions {
