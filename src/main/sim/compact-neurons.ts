@@ -27,8 +27,14 @@ export interface CompactNeuronOptions {
   count: number;
   seed: number;
   loader?: CompactModelLoader;
-  /** Firing-rate range the models' arbitrary output scale is mapped to. */
+  /** Firing-rate range the models' arbitrary output scale is mapped to: the calibration set's lowest and highest. */
   rateRangeHz?: [number, number];
+  /**
+   * The highest rate a neuron fires at (default 150 Hz). Images the model rates above every calibration image
+   * drive it above `rateRangeHz[1]`, up to this, as images synthesized for a V4 neuron drive it above its best
+   * natural image (Cowley et al. 2023, Fig. 2); below the calibration set's lowest it fires at `rateRangeHz[0]`.
+   */
+  ceilingHz?: number;
 }
 
 const modelSide = 112;
@@ -85,8 +91,9 @@ function predictAll(models: CompactModelLike[], input: tf.Tensor4D): Float32Arra
 
 /**
  * The published compact models as simulated neurons: a seeded choice of `count` models, each output
- * mapped linearly to `rateRangeHz` using its range over a fixed calibration set: natural images from
- * the shared image zips when they are there (what the neurons see in an experiment), else generated ones.
+ * mapped linearly so that its range over a fixed calibration set spans `rateRangeHz` (natural images from
+ * the shared image zips when they are there, what the neurons see in an experiment, else generated ones),
+ * and kept between `rateRangeHz[0]` and `ceilingHz`.
  */
 export async function compactNeurons(options: CompactNeuronOptions): Promise<SimNeurons> {
   const files = readdirSync(options.dir)
@@ -114,6 +121,7 @@ export async function compactNeurons(options: CompactNeuronOptions): Promise<Sim
   const outputs = predictAll(models, input);
   input.dispose();
   const [lo, hi] = options.rateRangeHz ?? [5, 60];
+  const ceiling = Math.max(hi, options.ceilingHz ?? 150);
   const ranges = outputs.map((o) => {
     let min = Infinity;
     let max = -Infinity;
@@ -131,7 +139,7 @@ export async function compactNeurons(options: CompactNeuronOptions): Promise<Sim
       x.dispose();
       return out.map((o, i) => {
         const r = ranges[i]!;
-        return Math.min(hi, Math.max(lo, lo + ((o[0]! - r.min) / r.span) * (hi - lo)));
+        return Math.min(ceiling, Math.max(lo, lo + ((o[0]! - r.min) / r.span) * (hi - lo)));
       });
     },
     dispose() {
