@@ -171,7 +171,7 @@ export async function run(args: string[]): Promise<void> {
     const synthRate = steps / ((performance.now() - s0) / 1000);
     img.dispose();
     console.log(
-      `maximizing synthesized: ${design.gradientImageSteps} image-steps (batches of 16 over units × restarts, ` +
+      `maximizing synthesized: ${design.gradientImageSteps} image-steps (batches of 64 over units × restarts, ` +
         `best iterate checked every 5 steps) at ${rate.toFixed(1)} image-steps/s; synth_step on unit 0's ` +
         `model, one image: ${synthRate.toFixed(1)} steps/s`,
     );
