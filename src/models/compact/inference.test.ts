@@ -124,12 +124,16 @@ describe("FastCompactModel.predictNear (layers 0-2 recomputed around a changed b
     },
   );
 
-  it("refuses images without a base or a box", () => {
+  it("refuses images without a base or a box, and boxes outside the image", () => {
     const model = smallModel([6, 5, 4, 4, 3]);
     const fast = FastCompactModel.fromModel(model);
     const x = pixels(2, 9);
     expect(() => fast.predictNear(x, [0, 2], x, boxes.slice(0, 2))).toThrow(/base 2 is not one of 2/);
     expect(() => fast.predictNear(x, [0], x, boxes.slice(0, 2))).toThrow(/2 images but 1 base indices/);
+    const outside = { y0: 28, y1: 34, x0: 0, x1: 6 };
+    expect(() => fast.predictNear(x, [0, 1], x, [boxes[0]!, outside])).toThrow(
+      /rows 28..34, columns 0..6 is not within/,
+    );
     tf.dispose(x);
     fast.dispose();
     model.dispose();

@@ -289,6 +289,12 @@ export class FastCompactModel {
       throw new Error(`predictNear: ${n} images but ${baseOf.length} base indices and ${boxes.length} boxes`);
     for (const b of baseOf)
       if (!Number.isInteger(b) || b < 0 || b >= m) throw new Error(`predictNear: base ${b} is not one of ${m}`);
+    for (const { y0, y1, x0, x1 } of boxes)
+      if (
+        ![y0, y1, x0, x1].every(Number.isInteger) ||
+        !(0 <= y0 && y0 <= y1 && y1 <= size && 0 <= x0 && x0 <= x1 && x1 <= size)
+      )
+        throw new Error(`predictNear: box rows ${y0}..${y1}, columns ${x0}..${x1} is not within a ${size} px image`);
     return tf.tidy(() => {
       const k0 = this.conv0.shape[0];
       const convs = [sameConvAxis(k0, 1, size)];
