@@ -36,23 +36,23 @@ describe("compactNeurons (published compact models as simulated neurons)", () =>
     const capped = await compactNeurons({ dir, count: 1, seed: 1, loader: meanPixel, ceilingHz: 70 });
     try {
       expect(neurons.units).toEqual([{ electrode: "000000_neuron0", sortedId: 0 }]);
-      const rate = (v: number): number => neurons.rates(flat(v))[0]!;
+      const rate = async (v: number): Promise<number> => (await neurons.rates(flat(v)))[0]!;
       // Monotone in the model's output, at the floor for a black image.
-      expect(rate(0)).toBe(5);
-      const grey = rate(128);
+      expect(await rate(0)).toBe(5);
+      const grey = await rate(128);
       expect(grey).toBeGreaterThan(5);
       expect(grey).toBeLessThan(60);
-      expect(rate(140)).toBeGreaterThan(grey);
+      expect(await rate(140)).toBeGreaterThan(grey);
       // White is brighter than every calibration image: above the calibration's 60 Hz, below 150.
-      const white = rate(255);
+      const white = await rate(255);
       expect(white).toBeGreaterThan(60);
       expect(white).toBeLessThanOrEqual(150);
       // The ceiling holds: the same neuron capped at 70 Hz.
-      expect(capped.rates(flat(255))[0]).toBe(Math.min(70, white));
-      expect(capped.rates(flat(128))[0]).toBeCloseTo(grey, 5);
+      expect((await capped.rates(flat(255)))[0]).toBe(Math.min(70, white));
+      expect((await capped.rates(flat(128)))[0]).toBeCloseTo(grey, 5);
     } finally {
-      neurons.dispose();
-      capped.dispose();
+      neurons.dispose?.();
+      capped.dispose?.();
     }
   });
 });
