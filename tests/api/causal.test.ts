@@ -122,6 +122,9 @@ describe("causal channel", () => {
         p: nullIfNaN(s.p),
         predictedMean: nullIfNaN(s.predictedMean),
         predictedSe: nullIfNaN(s.predictedSe),
+        predictedUnits: s.predictedUnits,
+        modelMean: nullIfNaN(s.modelMean),
+        modelSe: nullIfNaN(s.modelSe),
       })),
     );
     expect(r.rows).toHaveLength(2 * 6);
@@ -133,7 +136,15 @@ describe("causal channel", () => {
       )!;
       const m = tested[0]!.measured!;
       expect(row.measuredChange!).toBeCloseTo((100 * (m - base.measured!)) / base.measured!, 6);
-      expect(row.predictedChange!).toBeCloseTo((100 * (tested[0]!.predicted - base.predicted)) / base.predicted, 3);
+      // The responses are the predictions plus a shift: mapped onto them, the predictions give the measured %Δr; the
+      // raw predictions (spikes: the design's scale is "responses") give theirs.
+      expect(row.predictedChange!).toBeCloseTo(row.measuredChange!, 6);
+      expect(row.predictedModelChange!).toBeCloseTo(
+        (100 * (tested[0]!.predicted - base.predicted)) / base.predicted,
+        3,
+      );
+      expect([row.fitSlope, row.note]).toEqual([expect.closeTo(1, 6), null]);
+      expect(row.fitIntercept!).toBeCloseTo(fx.shift, 6);
     }
     // Each unit's model puts adversarial+ above its base and adversarial− below; so do the recorded responses.
     const mean = (kind: string): number => r.summary.find((s) => s.kind === kind)!.mean!;

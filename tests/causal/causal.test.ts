@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { CAUSAL_CSV_HEADER } from "../../src/main/causal/report.js";
 import { registerCausalCommands } from "../../src/main/cli-causal.js";
 import { putCompactVersion } from "../../src/main/compact/versions.js";
 import { loadProtocolFile } from "../../src/main/protocol/index.js";
@@ -287,7 +288,10 @@ describe("cortexloop design causal / analyze causal", () => {
       expect(a.out).toMatch(/maximizing-synthesized\s+random normal images\s+3/);
       expect(a.out).toMatch(/smooth-minus\s+their bases\s+3/);
       const lines = readFileSync(csv, "utf8").trim().split("\n");
-      expect(lines[0]).toBe("unit,model,kind,images,measured,measured_base,measured_change_pct,predicted_change_pct,p");
+      expect(lines[0]).toBe(CAUSAL_CSV_HEADER);
+      expect(lines[0]).toMatch(
+        /^unit,model,kind,images,measured,measured_base,measured_change_pct,predicted_change_pct,p,/,
+      );
       const body = lines.slice(1).map((l) => l.split(","));
       expect(body.filter((c) => c[0] !== "mean")).toHaveLength(3 * 6);
       expect(body.filter((c) => c[0] === "mean")).toHaveLength(6);
@@ -311,6 +315,11 @@ describe("cortexloop design causal / analyze causal", () => {
             (meanPredicted(unit, baseKind(kind)) + shift),
           2,
         );
+        // Mapped onto the recorded responses (predictions + shift: slope 1), the predictions give the measured %Δr.
+        expect(Number(c[7])).toBeCloseTo(Number(c[6]), 2);
+        expect(c[9]).toBe("measured-affine-fit");
+        expect(Number(c[11])).toBeCloseTo(1, 4);
+        expect(Number(c[12])).toBeCloseTo(shift, 2);
       }
       for (const c of body.filter((c) => c[0] === "e1#0")) expect(c[1]).toBe("compact");
     },

@@ -89,8 +89,9 @@ describe.skipIf(!hasChromium)("the Causal tab in Chromium", () => {
     await table.waitFor();
     expect(page.url()).toContain(`#/session/${fx.causalSessionId}/causal`);
     // The terminal table: kind, against, units, measured %Δr (mean ± s.e.), p, predicted %Δr.
+    // The table's rows: the lines after them say what scale the predicted column is on.
     const printed = causalTable(analysis)
-      .slice(2)
+      .slice(2, 2 + analysis.summary.length)
       .map((line) => line.trim().split(/\s{2,}/));
     expect(printed).toHaveLength(6);
     expect(await table.locator("tbody tr").count()).toBe(printed.length);
@@ -184,7 +185,7 @@ describe.skipIf(!hasChromium)("the Causal tab in Chromium", () => {
     expect(await page.getByTestId("causal-missing").count()).toBe(0);
     // The same recording as the causal session's: the same table.
     for (const [kind, , , measured, p, predicted] of causalTable(analysis)
-      .slice(2)
+      .slice(2, 2 + analysis.summary.length)
       .map((line) => line.trim().split(/\s{2,}/))) {
       const row = page.getByTestId(`causal-kind-${kind}`);
       expect(await row.getByTestId("measured").textContent()).toBe(measured);

@@ -39,7 +39,16 @@ export interface CausalUnitRow {
   measured: number | null;
   measuredBase: number | null;
   measuredChange: number | null;
+  /** %Δr of the unit's predictions mapped onto its measured responses (an affine fit over its normal images). */
   predictedChange: number | null;
+  /** %Δr of the raw predictions: only where the design model's output is spikes (`scale` "responses"). */
+  predictedModelChange: number | null;
+  /** The unit's fit: normal images it used, measured ≈ slope · predicted + intercept (null where not computed). */
+  fitImages: number;
+  fitSlope: number | null;
+  fitIntercept: number | null;
+  /** Why there is no predicted %Δr (a degenerate fit, a base mapped to ≤ 0); null when there is one. */
+  note: string | null;
   /** Label permutation test of the presentations' responses against the comparison's. */
   p: number | null;
 }
@@ -53,8 +62,13 @@ export interface CausalKindRow {
   mean: number | null;
   se: number | null;
   p: number | null;
+  /** Over the `predictedUnits` units with a predicted %Δr (on the measured scale). */
   predictedMean: number | null;
   predictedSe: number | null;
+  predictedUnits: number;
+  /** The same of the raw predictions' %Δr, where the design model's output is spikes. */
+  modelMean: number | null;
+  modelSe: number | null;
 }
 
 export type CausalReview =
@@ -66,7 +80,11 @@ export type CausalReview =
       /** The model version the design was made from, and when. */
       modelVersionId: number | null;
       designedAt: string;
-      /** What the predictions are in: the ensemble's responses, its z-scored units, or compact-model units. */
+      /**
+       * What the design model's predictions are in: the ensemble's responses (spikes), its z-scored units, or
+       * compact-model units. The predicted %Δr is on the measured scale whatever this is; the raw predictions' %Δr
+       * (`predictedModelChange`, `modelMean`) only where it is "responses".
+       */
       scale: string | null;
       counting: CountingSummary;
       /** Units of the design that the session did not record (left out of the analysis). */

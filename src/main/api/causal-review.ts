@@ -124,15 +124,8 @@ function computeCausalReview(
   }
   const designId = a.designIds[0]!;
   const design = store.db
-    .prepare("SELECT model_version_id AS mv, detail_json AS detail, created_at AS at FROM causal_designs WHERE id = ?")
-    .get(designId) as { mv: number | null; detail: string; at: string };
-  let scale: string | null = null;
-  try {
-    const detail = JSON.parse(design.detail) as { scale?: unknown };
-    if (typeof detail.scale === "string") scale = detail.scale;
-  } catch {
-    // A design's detail that does not parse leaves only its scale unknown.
-  }
+    .prepare("SELECT model_version_id AS mv, created_at AS at FROM causal_designs WHERE id = ?")
+    .get(designId) as { mv: number | null; at: string };
   const data = loadSessionCounts(store, sessionId);
   const means = new Map(stimulusMeans(data, defaultCounting).map((m) => [m.sha256, m]));
   const recorded = new Map(data.units.map((u, i) => [`${u.electrode}#${u.sortedId}`, i]));
@@ -168,7 +161,7 @@ function computeCausalReview(
     designId,
     modelVersionId: design.mv,
     designedAt: design.at,
-    scale,
+    scale: a.modelScale,
     counting: countingSummary(data, defaultCounting),
     missingUnits: a.missingUnits,
     recordedUnits: [...recorded.keys()],
@@ -181,6 +174,9 @@ function computeCausalReview(
       p: finite(s.p),
       predictedMean: finite(s.predictedMean),
       predictedSe: finite(s.predictedSe),
+      predictedUnits: s.predictedUnits,
+      modelMean: finite(s.modelMean),
+      modelSe: finite(s.modelSe),
     })),
     rows: a.rows.map((r) => ({
       unit: r.unit,
@@ -191,6 +187,11 @@ function computeCausalReview(
       measuredBase: finite(r.measuredBase),
       measuredChange: finite(r.measuredChange),
       predictedChange: finite(r.predictedChange),
+      predictedModelChange: finite(r.predictedModelChange),
+      fitImages: r.fitImages,
+      fitSlope: finite(r.fitSlope),
+      fitIntercept: finite(r.fitIntercept),
+      note: r.note,
       p: finite(r.p),
     })),
     images,

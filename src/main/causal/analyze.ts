@@ -1,14 +1,18 @@
 // `cortexloop analyze causal`: per unit and kind of designed image, the measured change against its
-// base (%Δr = 100 (r − r_base) / r_base) beside the model's predicted change; per kind the mean ±
+// base (%Δr = 100 (r − r_base) / r_base) beside the model's predicted change, taken of the model's
+// predictions mapped onto the unit's measured responses (predicted-scale.ts); per kind the mean ±
 // s.e. over units and a sign-flip permutation test; per unit a label permutation test.
-import { renameSync, rmSync, writeFileSync } from "node:fs";
 import type { SessionStore } from "../store/index.js";
 import { resolveSession } from "../import/dataset.js";
 import { defaultCounting, stimulusMeans } from "../review/aggregate.js";
 import { loadSessionCounts, summedResponse } from "../review/session-counts.js";
 import { CausalInputError } from "./errors.js";
 import type { CausalKind } from "./design.js";
+import { FIT_KINDS, SPIKE_SCALES, fitAffine } from "./predicted-scale.js";
 import { meanSe, permutationTest, signFlipTest } from "./stats.js";
+
+export { causalTable, writeCausalCsv } from "./report.js";
+export { PREDICTED_SCALE } from "./predicted-scale.js";
 
 /** What each tested kind is compared with. */
 export const COMPARISONS: readonly { kind: CausalKind; against: "random-normal" | "base" }[] = [
@@ -39,7 +43,19 @@ export interface UnitKindResult {
   measuredBase: number;
   /** %Δr measured; NaN when the base response is not positive. */
   measuredChange: number;
+  /**
+   * %Δr of the model's predictions mapped onto the unit's measured responses (the unit's affine fit); NaN, with a
+   * `note`, when the fit is degenerate or the mapped base response is not positive.
+   */
   predictedChange: number;
+  /** %Δr of the raw predictions, only where the model's output is already spikes (`modelScale`); NaN otherwise. */
+  predictedModelChange: number;
+  /** The unit's fit: how many normal images it used, and measured ≈ slope · predicted + intercept. */
+  fitImages: number;
+  fitSlope: number;
+  fitIntercept: number;
+  /** Why `predictedChange` is undefined; null when it is defined. */
+  note: string | null;
   /** Label permutation test of the presentations' responses against the base's. */
   p: number;
 }
@@ -52,8 +68,13 @@ export interface KindSummary {
   se: number;
   /** Sign-flip permutation test of the units' %Δr. */
   p: number;
+  /** Mean ± s.e. of the fitted predicted %Δr over the `predictedUnits` units that have one. */
   predictedMean: number;
   predictedSe: number;
+  predictedUnits: number;
+  /** The same of the raw predictions' %Δr, where the model's output is spikes; NaN otherwise. */
+  modelMean: number;
+  modelSe: number;
 }
 
 export interface CausalAnalysis {
@@ -62,6 +83,8 @@ export interface CausalAnalysis {
   designIds: number[];
   /** Design units the session did not record. */
   missingUnits: string[];
+  /** The design model's output scale as the design stored it ("responses", "z-scored", "compact"); null if unknown. */
+  modelScale: string | null;
   rows: UnitKindResult[];
   summary: KindSummary[];
 }
@@ -105,6 +128,8 @@ export function analyzeCausal(
   for (const r of all) perDesign.set(r.designId, (perDesign.get(r.designId) ?? 0) + 1);
   const designId = [...perDesign.entries()].sort((a, b) => b[1] - a[1])[0]![0];
   const rows = all.filter((r) => r.designId === designId);
+  const modelScale = designScale(store, designId);
+  const spikes = modelScale !== null && SPIKE_SCALES.includes(modelScale);
   const recorded = new Map(data.units.map((u, i) => [`${u.electrode}#${u.sortedId}`, i]));
   for (const [designUnit, sessionUnit] of unitMap) {
     if (!recorded.has(sessionUnit)) {
@@ -142,6 +167,13 @@ export function analyzeCausal(
       const ok = xs.filter((v) => Number.isFinite(v));
       return ok.length === 0 ? Number.NaN : ok.reduce((a, b) => a + b, 0) / ok.length;
     };
+    // The unit's fit over its normal images that the session measured, each image once.
+    const fitImages = new Map<string, number>();
+    for (const r of mine) if (FIT_KINDS.includes(r.kind) && means.has(r.sha)) fitImages.set(r.sha, r.predicted);
+    const fit = fitAffine(
+      [...fitImages.values()],
+      [...fitImages.keys()].map((sha) => measuredOf(sha)),
+    );
     for (const c of COMPARISONS) {
       const tested = mine.filter((r) => r.kind === c.kind && means.has(r.sha));
       if (tested.length === 0) continue;
@@ -160,6 +192,18 @@ export function analyzeCausal(
       if (baseRows.length === 0) continue;
       const measured = avg(tested.map((t) => measuredOf(t.sha)));
       const measuredBase = avg(baseRows.map((b) => measuredOf(b.sha)));
+      const predicted = avg(tested.map((t) => t.predicted));
+      const predictedBase = avg(baseRows.map((b) => b.predicted));
+      let note = fit.note;
+      let predictedChange = Number.NaN;
+      if (fit.ok) {
+        const mappedBase = fit.slope * predictedBase + fit.intercept;
+        if (mappedBase > 0) predictedChange = pct(fit.slope * predicted + fit.intercept, mappedBase);
+        else
+          note =
+            `the fitted response to ${c.against === "random-normal" ? "the random normal images" : "the bases"} is ` +
+            `${mappedBase.toPrecision(3)} (≤ 0): no predicted %Δr`;
+      }
       results.push({
         unit,
         source: tested[0]!.source,
@@ -168,7 +212,12 @@ export function analyzeCausal(
         measured,
         measuredBase,
         measuredChange: pct(measured, measuredBase),
-        predictedChange: pct(avg(tested.map((t) => t.predicted)), avg(baseRows.map((b) => b.predicted))),
+        predictedChange,
+        predictedModelChange: spikes ? pct(predicted, predictedBase) : Number.NaN,
+        fitImages: fit.images,
+        fitSlope: fit.slope,
+        fitIntercept: fit.intercept,
+        note,
         p: permutationTest(
           responses(tested.map((t) => t.sha)),
           responses(baseRows.map((b) => b.sha)),
@@ -185,6 +234,7 @@ export function analyzeCausal(
     const predicted = mine.map((r) => r.predictedChange).filter((v) => Number.isFinite(v));
     const m = meanSe(measured);
     const p = meanSe(predicted);
+    const raw = meanSe(mine.map((r) => r.predictedModelChange).filter((v) => Number.isFinite(v)));
     return [
       {
         kind: c.kind,
@@ -195,50 +245,31 @@ export function analyzeCausal(
         p: signFlipTest(measured),
         predictedMean: p.mean,
         predictedSe: p.se,
+        predictedUnits: p.n,
+        modelMean: raw.mean,
+        modelSe: raw.se,
       },
     ];
   });
-  return { sessionId, sessionName: session.name, designIds: [designId], missingUnits, rows: results, summary };
+  return {
+    sessionId,
+    sessionName: session.name,
+    designIds: [designId],
+    missingUnits,
+    modelScale,
+    rows: results,
+    summary,
+  };
 }
 
-const f1 = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : "-");
-const fp = (v: number): string => (Number.isFinite(v) ? (v < 0.001 ? "<0.001" : v.toFixed(3)) : "-");
-
-/** The per-kind table for a terminal. */
-export function causalTable(a: CausalAnalysis): string[] {
-  const header = ["kind", "against", "units", "measured %Δr (mean ± s.e.)", "p", "predicted %Δr"];
-  const body = a.summary.map((s) => [
-    s.kind,
-    s.against,
-    String(s.units),
-    `${f1(s.mean)} ± ${f1(s.se)}`,
-    fp(s.p),
-    `${f1(s.predictedMean)} ± ${f1(s.predictedSe)}`,
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ");
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)];
-}
-
-/** One row per unit and kind, then one per kind (unit "mean"). Written whole or not at all. */
-export function writeCausalCsv(a: CausalAnalysis, file: string): void {
-  const lines = ["unit,model,kind,images,measured,measured_base,measured_change_pct,predicted_change_pct,p"];
-  for (const r of a.rows)
-    lines.push(
-      [r.unit, r.source, r.kind, r.images, r.measured, r.measuredBase, r.measuredChange, r.predictedChange, r.p].join(
-        ",",
-      ),
-    );
-  for (const s of a.summary) lines.push(["mean", "", s.kind, s.units, "", "", s.mean, s.predictedMean, s.p].join(","));
-  const tmp = `${file}.tmp`;
+/** The output scale a design stored in its detail; null where it stored none or the detail does not parse. */
+function designScale(store: SessionStore, designId: number): string | null {
+  const row = store.db.prepare("SELECT detail_json AS detail FROM causal_designs WHERE id = ?").get(designId) as
+    { detail: string } | undefined;
   try {
-    writeFileSync(tmp, `${lines.join("\n")}\n`);
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw new CausalInputError(
-      "output",
-      `Could not write ${file} (${err instanceof Error ? err.message : String(err)}).`,
-    );
+    const scale = (JSON.parse(row?.detail ?? "null") as { scale?: unknown } | null)?.scale;
+    return typeof scale === "string" ? scale : null;
+  } catch {
+    return null;
   }
 }

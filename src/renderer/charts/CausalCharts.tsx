@@ -18,18 +18,10 @@ import { Figure } from "../Figure.js";
 import { causalKindOrder, formatP, kindColor, kindLabel, niceRange } from "./causal-format.js";
 
 /**
- * Per kind, the measured %Δr (mean ± s.e. over units) beside the predicted one. `sameScale` false (compact models'
- * predictions, whose offset is arbitrary): the predicted bars get their own axis, on the right.
+ * Per kind, the measured %Δr (mean ± s.e. over units) beside the predicted one, on one axis: the predicted %Δr is
+ * taken of each unit's predictions mapped onto its measured responses (src/main/causal/predicted-scale.ts).
  */
-export function CausalKindChart({
-  rows,
-  fileName,
-  sameScale,
-}: {
-  rows: CausalKindRow[];
-  fileName: string;
-  sameScale: boolean;
-}) {
+export function CausalKindChart({ rows, fileName }: { rows: CausalKindRow[]; fileName: string }) {
   const data = useMemo(
     () =>
       rows.map((s) => ({
@@ -41,20 +33,12 @@ export function CausalKindChart({
       })),
     [rows],
   );
-  // Two axes: each symmetric around 0, so both zeros are the one baseline.
-  const extent = (key: "measured" | "predicted"): { lo: number; hi: number; ticks: number[] } => {
-    const m = Math.max(...data.map((d) => Math.abs(d[key] ?? 0) + d[`${key}Se`]));
-    return niceRange(-m, m);
-  };
-  const left = sameScale ? undefined : extent("measured");
-  const right = sameScale ? undefined : extent("predicted");
   return (
     <Figure
       title="%Δr by kind"
       note={
         "measured (mean ± s.e. over units) and the model's prediction; maximizing against random normal " +
-        "images, the rest against their bases" +
-        (sameScale ? "" : "; predictions of compact models (arbitrary offset) on the right-hand axis")
+        "images, the rest against their bases; predictions mapped per unit onto its measured responses"
       }
       fileName={fileName}
       testId="causal-kinds"
@@ -65,40 +49,21 @@ export function CausalKindChart({
           <CartesianGrid stroke="#e3e6ea" strokeDasharray="3 3" />
           <XAxis dataKey="kind" tick={{ fontSize: 10 }} interval={0} angle={-25} textAnchor="end" />
           <YAxis
-            yAxisId="measured"
-            domain={left === undefined ? undefined : [left.lo, left.hi]}
-            ticks={left?.ticks}
             tick={{ fontSize: 11 }}
             width={56}
-            label={{ value: sameScale ? "%Δr" : "measured %Δr", angle: -90, position: "insideLeft", fontSize: 12 }}
+            label={{ value: "%Δr", angle: -90, position: "insideLeft", fontSize: 12 }}
           />
-          <YAxis
-            yAxisId="predicted"
-            orientation="right"
-            hide={sameScale}
-            domain={right === undefined ? undefined : [right.lo, right.hi]}
-            ticks={right?.ticks}
-            tick={{ fontSize: 11 }}
-            width={64}
-            label={{ value: "predicted %Δr", angle: 90, position: "insideRight", fontSize: 12 }}
-          />
-          <ReferenceLine yAxisId="measured" y={0} stroke="#4d5560" />
+          <ReferenceLine y={0} stroke="#4d5560" />
           <Tooltip
             isAnimationActive={false}
             contentStyle={{ fontSize: 12 }}
             formatter={(v) => `${Number(v).toFixed(1)} %`}
           />
           <Legend verticalAlign="top" height={24} wrapperStyle={{ fontSize: 12 }} />
-          <Bar yAxisId="measured" dataKey="measured" name="measured" fill="#b5520b" isAnimationActive={false}>
+          <Bar dataKey="measured" name="measured" fill="#b5520b" isAnimationActive={false}>
             <ErrorBar dataKey="measuredSe" width={4} stroke="#1d232b" isAnimationActive={false} />
           </Bar>
-          <Bar
-            yAxisId={sameScale ? "measured" : "predicted"}
-            dataKey="predicted"
-            name="predicted"
-            fill="#8fb3d9"
-            isAnimationActive={false}
-          >
+          <Bar dataKey="predicted" name="predicted" fill="#8fb3d9" isAnimationActive={false}>
             <ErrorBar dataKey="predictedSe" width={4} stroke="#1d232b" isAnimationActive={false} />
           </Bar>
         </BarChart>
@@ -115,19 +80,11 @@ interface Point {
 }
 
 /**
- * Each unit and kind: measured %Δr against the predicted one, with the identity line on one common range.
- * `sameScale` false (compact models' predictions, whose offset is arbitrary): each axis its own range, no line.
+ * Each unit and kind: measured %Δr against the predicted one (on the measured scale, as the kind chart), with the
+ * identity line on one common range.
  */
-export function CausalScatter({
-  rows,
-  fileName,
-  sameScale,
-}: {
-  rows: CausalUnitRow[];
-  fileName: string;
-  sameScale: boolean;
-}) {
-  const { series, x, y, points } = useMemo(() => {
+export function CausalScatter({ rows, fileName }: { rows: CausalUnitRow[]; fileName: string }) {
+  const { series, range, points } = useMemo(() => {
     const byKind = causalKindOrder.flatMap((kind) => {
       const pts: Point[] = rows.flatMap((r) =>
         r.kind === kind && r.measuredChange !== null && r.predictedChange !== null
@@ -136,25 +93,17 @@ export function CausalScatter({
       );
       return pts.length === 0 ? [] : [{ kind, pts }];
     });
-    const predicted = byKind.flatMap((s) => s.pts.map((p) => p.predicted));
-    const measured = byKind.flatMap((s) => s.pts.map((p) => p.measured));
-    const all = [...predicted, ...measured];
-    const common = niceRange(Math.min(...all), Math.max(...all));
+    const all = byKind.flatMap((s) => s.pts.flatMap((p) => [p.predicted, p.measured]));
     return {
       series: byKind,
-      x: sameScale ? common : niceRange(Math.min(...predicted), Math.max(...predicted)),
-      y: sameScale ? common : niceRange(Math.min(...measured), Math.max(...measured)),
+      range: niceRange(Math.min(...all), Math.max(...all)),
       points: byKind.reduce((n, s) => n + s.pts.length, 0),
     };
-  }, [rows, sameScale]);
+  }, [rows]);
   return (
     <Figure
       title="Measured against predicted %Δr"
-      note={
-        sameScale
-          ? "one dot per unit and kind; the line is measured = predicted"
-          : "one dot per unit and kind; predictions of compact models (arbitrary offset): compare signs and order"
-      }
+      note="one dot per unit and kind (units whose predictions fit their responses); the line is measured = predicted"
       fileName={fileName}
       testId="causal-scatter"
       attrs={{ points }}
@@ -165,30 +114,28 @@ export function CausalScatter({
           <XAxis
             dataKey="predicted"
             type="number"
-            domain={[x.lo, x.hi]}
-            ticks={x.ticks}
+            domain={[range.lo, range.hi]}
+            ticks={range.ticks}
             tick={{ fontSize: 11 }}
             label={{ value: "predicted %Δr", position: "insideBottom", offset: -12, fontSize: 12 }}
           />
           <YAxis
             dataKey="measured"
             type="number"
-            domain={[y.lo, y.hi]}
-            ticks={y.ticks}
+            domain={[range.lo, range.hi]}
+            ticks={range.ticks}
             tick={{ fontSize: 11 }}
             width={60}
             label={{ value: "measured %Δr", angle: -90, position: "insideLeft", fontSize: 12 }}
           />
-          {sameScale && (
-            <ReferenceLine
-              segment={[
-                { x: x.lo, y: x.lo },
-                { x: x.hi, y: x.hi },
-              ]}
-              stroke="#8a94a0"
-              strokeDasharray="4 3"
-            />
-          )}
+          <ReferenceLine
+            segment={[
+              { x: range.lo, y: range.lo },
+              { x: range.hi, y: range.hi },
+            ]}
+            stroke="#8a94a0"
+            strokeDasharray="4 3"
+          />
           <Tooltip
             isAnimationActive={false}
             contentStyle={{ fontSize: 12 }}

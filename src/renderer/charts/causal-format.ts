@@ -52,6 +52,11 @@ export function formatChange(mean: number | null, se: number | null): string {
   return se === null ? mean.toFixed(1) : `${mean.toFixed(1)} ± ${se.toFixed(1)}`;
 }
 
+/** A kind's predicted %Δr, as `analyze causal` prints it: how many units have one where not all do. */
+export function formatPredicted(mean: number | null, se: number | null, units: number, of: number): string {
+  return `${formatChange(mean, se)}${units < of ? ` (${units} of ${of} units)` : ""}`;
+}
+
 export function formatP(p: number | null): string {
   if (p === null) return "—";
   return p < 0.001 ? "<0.001" : p.toFixed(3);

@@ -8,7 +8,7 @@ import type { CausalKindRow, CausalUnitRow, SessionDetail } from "../../main/api
 import { useApi } from "../api.js";
 import { CausalKindChart, CausalScatter } from "../charts/CausalCharts.js";
 import { CausalGallery } from "../charts/CausalGallery.js";
-import { formatChange, formatP, kindLabel } from "../charts/causal-format.js";
+import { formatChange, formatP, formatPredicted, kindLabel } from "../charts/causal-format.js";
 import type { TabProps } from "../controls.js";
 import { formatDate, formatNumber } from "../format.js";
 import { Status } from "../Status.js";
@@ -47,13 +47,22 @@ export function CausalTab({ id }: TabProps) {
       ? "compact models' units"
       : r.scale === "z-scored"
         ? "the ensemble's z-scored units"
-        : "spikes in the count window";
+        : r.scale === "responses"
+          ? "spikes in the count window"
+          : "units the design did not record";
+  // %Δr of raw predictions means something only where they are spikes.
+  const spikes = r.scale === "responses";
   return (
     <>
       <p className="muted" data-testid="causal-design">
         Design {r.designId}
         {r.modelVersionId !== null ? ` from model version ${r.modelVersionId}` : ""}, {formatDate(r.designedAt)}
         {` · ${r.images.length} images shown · predictions in ${predictedIn} · ${r.counting.text}`}
+      </p>
+      <p className="muted" data-testid="causal-predicted-scale">
+        Predicted %Δr: each unit's predictions mapped onto its measured responses by least squares over its normal
+        images (random normal, maximizing normal, bases), so it is on the measured scale
+        {spikes ? "; beside it, the %Δr of the model's own predictions in spikes" : ""}.
       </p>
       {r.missingUnits.length > 0 && (
         <p className="warn" data-testid="causal-missing">
@@ -93,20 +102,16 @@ export function CausalTab({ id }: TabProps) {
           No kind has both tested images and their comparison images among this session's recorded units.
         </p>
       ) : (
-        <KindTable rows={r.summary} />
+        <KindTable rows={r.summary} spikes={spikes} />
       )}
       <div className="two-even">
-        {r.summary.length > 0 && (
-          <CausalKindChart rows={r.summary} fileName={`${base}-by-kind`} sameScale={r.scale !== "compact"} />
-        )}
-        {r.rows.length > 0 && (
-          <CausalScatter rows={r.rows} fileName={`${base}-measured-vs-predicted`} sameScale={r.scale !== "compact"} />
-        )}
+        {r.summary.length > 0 && <CausalKindChart rows={r.summary} fileName={`${base}-by-kind`} />}
+        {r.rows.length > 0 && <CausalScatter rows={r.rows} fileName={`${base}-measured-vs-predicted`} />}
       </div>
       {r.rows.length > 0 && (
         <details>
           <summary>Per unit and kind ({r.rows.length} rows)</summary>
-          <UnitTable rows={r.rows} />
+          <UnitTable rows={r.rows} spikes={spikes} />
         </details>
       )}
       <h3>Images</h3>
@@ -115,7 +120,7 @@ export function CausalTab({ id }: TabProps) {
   );
 }
 
-function KindTable({ rows }: { rows: CausalKindRow[] }) {
+function KindTable({ rows, spikes }: { rows: CausalKindRow[]; spikes: boolean }) {
   return (
     <table className="grid" data-testid="causal-table">
       <thead>
@@ -129,9 +134,14 @@ function KindTable({ rows }: { rows: CausalKindRow[] }) {
           <th className="num" title="sign-flip permutation test of the units' measured %Δr">
             p
           </th>
-          <th className="num" title="the model's predicted %Δr, mean ± s.e. over units">
-            Predicted %Δr
+          <th className="num" title="%Δr of each unit's predictions mapped onto its measured responses, mean ± s.e.">
+            Predicted %Δr (fit to measured)
           </th>
+          {spikes && (
+            <th className="num" title="%Δr of the model's own predictions, in spikes, mean ± s.e. over units">
+              Predicted %Δr (model's spikes)
+            </th>
+          )}
         </tr>
       </thead>
       <tbody>
@@ -149,8 +159,13 @@ function KindTable({ rows }: { rows: CausalKindRow[] }) {
               {formatP(s.p)}
             </td>
             <td className="num" data-testid="predicted">
-              {formatChange(s.predictedMean, s.predictedSe)}
+              {formatPredicted(s.predictedMean, s.predictedSe, s.predictedUnits, s.units)}
             </td>
+            {spikes && (
+              <td className="num" data-testid="predicted-model">
+                {formatChange(s.modelMean, s.modelSe)}
+              </td>
+            )}
           </tr>
         ))}
       </tbody>
@@ -158,7 +173,7 @@ function KindTable({ rows }: { rows: CausalKindRow[] }) {
   );
 }
 
-function UnitTable({ rows }: { rows: CausalUnitRow[] }) {
+function UnitTable({ rows, spikes }: { rows: CausalUnitRow[]; spikes: boolean }) {
   return (
     <table className="grid" data-testid="causal-unit-table">
       <thead>
@@ -174,10 +189,14 @@ function UnitTable({ rows }: { rows: CausalUnitRow[] }) {
             Comparison
           </th>
           <th className="num">Measured %Δr</th>
-          <th className="num">Predicted %Δr</th>
+          <th className="num" title="%Δr of the unit's predictions mapped onto its measured responses">
+            Predicted %Δr
+          </th>
+          {spikes && <th className="num">Predicted %Δr (model's spikes)</th>}
           <th className="num" title="label permutation test of the presentations' responses">
             p
           </th>
+          <th title="the unit's fit of measured on predicted responses over its normal images">Fit</th>
         </tr>
       </thead>
       <tbody>
@@ -191,7 +210,12 @@ function UnitTable({ rows }: { rows: CausalUnitRow[] }) {
             <td className="num">{formatNumber(r.measuredBase)}</td>
             <td className="num">{formatChange(r.measuredChange, null)}</td>
             <td className="num">{formatChange(r.predictedChange, null)}</td>
+            {spikes && <td className="num">{formatChange(r.predictedModelChange, null)}</td>}
             <td className="num">{formatP(r.p)}</td>
+            <td data-testid="causal-fit">
+              {r.note ??
+                `${formatNumber(r.fitSlope)} · predicted + ${formatNumber(r.fitIntercept)} (${r.fitImages} images)`}
+            </td>
           </tr>
         ))}
       </tbody>
