@@ -190,8 +190,8 @@ describe("analyze causal: predicted %Δr on the measured scale", () => {
     const table = causalTable(a);
     expect(table[0]).toMatch(/^kind\s+against\s+units\s+measured %Δr \(mean ± s\.e\.\)\s+p\s+predicted %Δr \(fit to/);
     expect(table[0]).not.toMatch(/model's spikes/);
-    expect(table.find((l) => l.startsWith("smooth-minus"))).toMatch(/ ± - \(1 of 4 units\)$/);
-    expect(table.find((l) => l.startsWith("maximizing-synthesized"))).toMatch(/ \(2 of 4 units\)$/);
+    expect(table.find((l) => l.startsWith("smooth-minus"))).toMatch(/ ± - \(1 unit\)$/);
+    expect(table.find((l) => l.startsWith("maximizing-synthesized"))).toMatch(/\d ± \d+\.\d \(2 units\)$/);
     expect(table.some((l) => /model's own output scale: compact \(no %Δr of raw outputs/.test(l))).toBe(true);
     expect(table.filter((l) => l.startsWith("flat#0: no fit"))).toHaveLength(1);
     expect(table.filter((l) => l.startsWith("anti#0: no fit"))).toHaveLength(1);
@@ -217,7 +217,7 @@ describe("analyze causal: predicted %Δr on the measured scale", () => {
       "no fit onto the measured scale: the model predicts the same for all 7 normal images",
     );
     expect(lines.find((l) => l.startsWith("mean,,maximizing-synthesized,4,"))).toMatch(
-      /,predicted %Δr over 2 of 4 units$/,
+      /,"predicted %Δr over 2 units, measured over 4"$/,
     );
   });
 

@@ -13,9 +13,12 @@ export function showsModelChange(a: CausalAnalysis): boolean {
   return a.modelScale !== null && SPIKE_SCALES.includes(a.modelScale);
 }
 
-/** A kind's predicted cell: mean ± s.e. over the units with a predicted %Δr, and how many those are if not all. */
-export function predictedCell(mean: number, se: number, units: number, of: number): string {
-  return `${f1(mean)} ± ${f1(se)}${units < of ? ` (${units} of ${of} units)` : ""}`;
+/**
+ * A kind's predicted cell: mean ± s.e. over the units with a predicted %Δr, and how many those are where they are not
+ * the units of the measured mean (a degenerate fit; a measured base ≤ 0).
+ */
+export function predictedCell(mean: number, se: number, units: number, measuredUnits: number): string {
+  return `${f1(mean)} ± ${f1(se)}${units === measuredUnits ? "" : ` (${units} unit${units === 1 ? "" : "s"})`}`;
 }
 
 /** The per-kind table for a terminal, then what scale the predicted column is on and why a unit has none. */
@@ -122,7 +125,7 @@ export function writeCausalCsv(a: CausalAnalysis, file: string): void {
         null,
         scale,
         s.modelMean,
-        s.predictedUnits < s.units ? `predicted %Δr over ${s.predictedUnits} of ${s.units} units` : null,
+        s.predictedUnits === s.units ? null : `predicted %Δr over ${s.predictedUnits} units, measured over ${s.units}`,
       ]
         .map(cell)
         .join(","),

@@ -52,9 +52,9 @@ export function formatChange(mean: number | null, se: number | null): string {
   return se === null ? mean.toFixed(1) : `${mean.toFixed(1)} ± ${se.toFixed(1)}`;
 }
 
-/** A kind's predicted %Δr, as `analyze causal` prints it: how many units have one where not all do. */
-export function formatPredicted(mean: number | null, se: number | null, units: number, of: number): string {
-  return `${formatChange(mean, se)}${units < of ? ` (${units} of ${of} units)` : ""}`;
+/** A kind's predicted %Δr, as `analyze causal` prints it: over how many units, where not the measured one's. */
+export function formatPredicted(mean: number | null, se: number | null, units: number, measuredUnits: number): string {
+  return `${formatChange(mean, se)}${units === measuredUnits ? "" : ` (${units} unit${units === 1 ? "" : "s"})`}`;
 }
 
 export function formatP(p: number | null): string {
