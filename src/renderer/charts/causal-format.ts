@@ -57,6 +57,13 @@ export function formatPredicted(mean: number | null, se: number | null, units: n
   return `${formatChange(mean, se)}${units === measuredUnits ? "" : ` (${units} unit${units === 1 ? "" : "s"})`}`;
 }
 
+/** A unit's fit of measured on predicted responses: `0.333 × predicted + 2.33 (7 images)`; — where there is none. */
+export function formatFit(slope: number | null, intercept: number | null, images: number): string {
+  if (slope === null || intercept === null) return "—";
+  const sign = intercept < 0 ? "−" : "+";
+  return `${slope.toPrecision(3)} × predicted ${sign} ${Math.abs(intercept).toPrecision(3)} (${images} images)`;
+}
+
 export function formatP(p: number | null): string {
   if (p === null) return "—";
   return p < 0.001 ? "<0.001" : p.toFixed(3);

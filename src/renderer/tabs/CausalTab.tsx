@@ -8,7 +8,7 @@ import type { CausalKindRow, CausalUnitRow, SessionDetail } from "../../main/api
 import { useApi } from "../api.js";
 import { CausalKindChart, CausalScatter } from "../charts/CausalCharts.js";
 import { CausalGallery } from "../charts/CausalGallery.js";
-import { formatChange, formatP, formatPredicted, kindLabel } from "../charts/causal-format.js";
+import { formatChange, formatFit, formatP, formatPredicted, kindLabel } from "../charts/causal-format.js";
 import type { TabProps } from "../controls.js";
 import { formatDate, formatNumber } from "../format.js";
 import { Status } from "../Status.js";
@@ -212,10 +212,7 @@ function UnitTable({ rows, spikes }: { rows: CausalUnitRow[]; spikes: boolean })
             <td className="num">{formatChange(r.predictedChange, null)}</td>
             {spikes && <td className="num">{formatChange(r.predictedModelChange, null)}</td>}
             <td className="num">{formatP(r.p)}</td>
-            <td data-testid="causal-fit">
-              {r.note ??
-                `${formatNumber(r.fitSlope)} · predicted + ${formatNumber(r.fitIntercept)} (${r.fitImages} images)`}
-            </td>
+            <td data-testid="causal-fit">{r.note ?? formatFit(r.fitSlope, r.fitIntercept, r.fitImages)}</td>
           </tr>
         ))}
       </tbody>
