@@ -19,7 +19,7 @@ import type { FrontEndSpec } from "../src/models/frontend/index.js";
 
 const usage = `usage: npm run bench -- heldout [--sessions all|190925,...] [--front-ends
 default,mobilenet:block_9_add:112]
-  [--models ensemble,skip,ridge,factorized] [--folds 5] [--members 8] [--width 32] [--blocks 2] [--cycles 30]
+  [--models ensemble,skip,ridge,factorized] [--folds 5] [--members 8] [--width 32] [--blocks 2] [--cycles 60]
   [--readout-l2 0.01] [--seed 1] [--out .cache/heldout-bench] [--db <file>]
 A front end is kind[:layer[:input px]], kind one of default, mobilenet, inception, gabor or a model.json path.
 Reads $CORTEXLOOP_SHARED/data/v4 (default ../shared beside the project).`;

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { SessionStore } from "./store/index.js";
 import { importRecordedSession } from "./import/recorded.js";
 import { evaluateDefaults, evaluateSessions } from "./jobs/evaluate.js";
+import { heldOutDefaults } from "./jobs/heldout.js";
 import { selectFromBank } from "./jobs/select.js";
 import { startRetrainJob } from "./jobs/start-retrain.js";
 import type { Preprocess } from "../models/frontend/index.js";
@@ -111,7 +112,12 @@ export function registerModelCommands(program: Command): void {
     .option("--members <n>", "ensemble members", (v) => Number(v), evaluateDefaults.members)
     .option("--width <n>", "channels inside each member", (v) => Number(v), defaultEnsembleConfig.width)
     .option("--blocks <n>", "residual blocks per member", (v) => Number(v), defaultEnsembleConfig.blocks)
-    .option("--cycles <n>", "most training cycles over the sessions", (v) => Number(v), evaluateDefaults.maxCycles)
+    .option(
+      "--cycles <n>",
+      `most training cycles over the sessions (default ${evaluateDefaults.maxCycles}; ${heldOutDefaults.maxCycles} ` +
+        `with --heldout, whose pretraining on many sessions kept improving past 30)`,
+      (v) => Number(v),
+    )
     .option(
       "--patience <n>",
       "stop after this many cycles without a better validation score",
@@ -153,7 +159,7 @@ export function registerModelCommands(program: Command): void {
         members: number;
         width: number;
         blocks: number;
-        cycles: number;
+        cycles?: number;
         patience: number;
         stopOn: string;
         minCycles: number;
@@ -199,7 +205,7 @@ export function registerModelCommands(program: Command): void {
             members: flags.members,
             width: flags.width,
             blocks: flags.blocks,
-            maxCycles: flags.cycles,
+            maxCycles: flags.cycles ?? evaluateDefaults.maxCycles,
             patience: flags.patience,
             stopOn: stopCriterion(flags.stopOn),
             minCycles: flags.minCycles,

@@ -32,7 +32,7 @@ export const heldOutDefaults = {
   members: 8,
   width: 32,
   blocks: 2,
-  maxCycles: 30,
+  maxCycles: 60,
   batchSize: 64,
   learningRate: 3e-3,
   patience: 4,
