@@ -8,6 +8,8 @@ import {
   refitReadoutsWithReport,
   saveEnsemble,
   scoreUnits,
+  type DeepEnsemble,
+  type TrainingSession,
 } from "../../models/ensemble/index.js";
 import { median } from "../../models/metrics/r2er.js";
 import type { SessionStore } from "../store/index.js";
@@ -19,6 +21,19 @@ export interface ReadoutFirstPoint {
   seconds: number;
   steps: number;
   modelVersionId: number;
+}
+
+/**
+ * A campaign session's skip readout on the ensemble's cores as they are, fitted on its training and
+ * validation images (the ridge chooses λ by inner cross-validation, so it needs no images kept aside); the
+ * test images stay out.
+ */
+export async function fitCampaignSkipReadout(
+  ensemble: DeepEnsemble,
+  s: TrainingSession,
+  options: { seed: number; signal?: AbortSignal },
+): Promise<void> {
+  await fitSkipReadout(ensemble, { ...s, trainIdx: [...s.trainIdx, ...s.valIdx] }, options);
 }
 
 export async function readoutFirst(
@@ -45,8 +60,7 @@ export async function readoutFirst(
     const s = newest.session;
     let steps = 0;
     if (info.kind === "skip") {
-      // The training and validation images (a ridge chooses λ by inner cross-validation); the test images stay out.
-      await fitSkipReadout(ensemble, { ...s, trainIdx: [...s.trainIdx, ...s.valIdx] }, { seed: info.seed });
+      await fitCampaignSkipReadout(ensemble, s, { seed: info.seed });
     } else {
       // A factorized readout is wanted; a skip readout of the session would shadow the new one.
       ensemble.dropSkipReadout(s.key);

@@ -5,7 +5,6 @@ import * as tf from "@tensorflow/tfjs";
 import {
   DeepEnsemble,
   featureStandardization,
-  fitSkipReadout,
   loadEnsemble,
   median,
   predictSession,
@@ -18,7 +17,8 @@ import {
 } from "../../models/index.js";
 import { sessionTrainingData, type SessionTrainingData } from "./dataset-from-session.js";
 import type { CampaignImages } from "./images.js";
-import { readoutFirst, type ReadoutFirstPoint } from "./readout-first.js";
+import { campaignTrainingDefaults } from "./defaults.js";
+import { fitCampaignSkipReadout, readoutFirst, type ReadoutFirstPoint } from "./readout-first.js";
 import { fmt, secondsSince as seconds } from "./report.js";
 import type { ArmState, CampaignOptions, CurvePoint, TrainedModel, TrueRates } from "./types.js";
 
@@ -109,7 +109,7 @@ export class Retrainer {
         {
           label: arm.label,
           afterSession: after,
-          kind: t.readout ?? "skip",
+          kind: t.readout ?? campaignTrainingDefaults.readout,
           readoutL2: t.readoutL2 ?? 0,
           seed: o.seed,
           sessionIds: arm.sessions.map((s) => s.sessionId),
@@ -131,7 +131,7 @@ export class Retrainer {
     }
     const t0 = performance.now();
     const result = await trainEnsemble(ensemble, sessions, {
-      schedule: t.schedule ?? "interleaved",
+      schedule: t.schedule ?? campaignTrainingDefaults.schedule,
       maxCycles: t.maxCycles,
       stepsPerVisit: t.stepsPerVisit,
       batchSize: t.batchSize,
@@ -163,7 +163,10 @@ export class Retrainer {
       },
     });
     const trainSeconds = seconds(t0);
-    const skipSeconds = (t.readout ?? "skip") === "skip" ? await this.skipReadouts(ensemble, sets, arm.label) : 0;
+    const skipSeconds =
+      (t.readout ?? campaignTrainingDefaults.readout) === "skip"
+        ? await this.skipReadouts(ensemble, sets, arm.label)
+        : 0;
     const perSession = sets.map((s) => {
       const pred = predictSession(ensemble, s.data.session, s.data.testIdx);
       const scored = scoreUnits(pred, s.data.session, s.data.testIdx);
@@ -202,7 +205,7 @@ export class Retrainer {
         testImages: this.images.testHashes.length,
         testRepeats: o.testRepeats * (pooled ? arm.sessions.length : 1),
         trainSeconds,
-        readout: t.readout ?? "skip",
+        readout: t.readout ?? campaignTrainingDefaults.readout,
         ...(skipSeconds > 0 ? { skipReadoutSeconds: skipSeconds } : {}),
         cycles: result.cycles,
         bestCycle: result.bestCycle,
@@ -265,17 +268,8 @@ export class Retrainer {
     label: string,
   ): Promise<number> {
     const t0 = performance.now();
-    for (const { data } of sets) {
-      const s = data.session;
-      await fitSkipReadout(
-        ensemble,
-        { ...s, trainIdx: [...s.trainIdx, ...s.valIdx] },
-        {
-          seed: this.options.seed,
-          signal: this.options.signal,
-        },
-      );
-    }
+    for (const { data } of sets)
+      await fitCampaignSkipReadout(ensemble, data.session, { seed: this.options.seed, signal: this.options.signal });
     const took = seconds(t0);
     this.log(`${label}: skip readouts of ${sets.length} session(s) on the retrained cores in ${took.toFixed(1)} s`);
     return took;

@@ -26,7 +26,7 @@ export { parseNpy, readNpy } from "./npy.js";
 export type { NdArray, NpyValue } from "./npy.js";
 export { npyObjectArrayBytes } from "./npy-write.js";
 export * from "./inference.js";
-export type { PixelBox } from "./local-window.js";
+export { usedBases, type PixelBox } from "./local-window.js";
 export * from "./training.js";
 export { PopulationCompactModel, type PopulationConfig, type SmoothnessPrior } from "./population.js";
 export {

@@ -100,3 +100,13 @@ export function pasteIndices(
   });
   return idx;
 }
+
+/**
+ * The distinct bases that `baseOf` names, in first-seen order, and each image's base renumbered into
+ * that list: what a batch of variants needs of its bases.
+ */
+export function usedBases(baseOf: readonly number[]): { used: number[]; baseOf: number[] } {
+  const used = [...new Set(baseOf)];
+  const index = new Map(used.map((b, j) => [b, j]));
+  return { used, baseOf: baseOf.map((b) => index.get(b)!) };
+}

@@ -6,4 +6,5 @@ export {
   type ResponseSource,
   type UnitResponseModel,
   type UnitRoute,
+  usedBases,
 } from "./response-model.js";

@@ -2,9 +2,9 @@
 // gradient, for a batch in which every image belongs to one unit (batched over units).
 import * as tf from "@tensorflow/tfjs";
 import type { FastCompactModel } from "../compact/inference.js";
-import type { PixelBox } from "../compact/local-window.js";
+import { usedBases, type PixelBox } from "../compact/local-window.js";
 
-export type { PixelBox };
+export { usedBases, type PixelBox };
 
 /** Which model a unit's predictions come from: its own compact model or the ensemble's prediction for it. */
 export type ResponseSource = "compact" | "ensemble" | "function";
@@ -203,15 +203,14 @@ export function routedResponseModel(routes: readonly UnitRoute[]): UnitResponseM
         split(pixels, units, (m, x, local, idx) => {
           if (m.predictNear === undefined) return m.predict(x, local);
           // Only the bases this model's images come from, renumbered.
-          const used = [...new Set(idx.map((i) => baseOf[i]!))];
-          const renumber = new Map(used.map((b, j) => [b, j]));
+          const { used, baseOf: mineOf } = usedBases(idx.map((i) => baseOf[i]!));
           const mine =
             used.length === bases.shape[0] && used.every((b, j) => b === j)
               ? bases
               : (tf.gather(bases, tf.tensor1d(used, "int32")) as tf.Tensor4D);
           return m.predictNear(
             mine,
-            idx.map((i) => renumber.get(baseOf[i]!)!),
+            mineOf,
             x,
             idx.map((i) => boxes[i]!),
             local,

@@ -1,7 +1,7 @@
 // Saliency maps, smooth− images and the random-smoothing control. Smoothing a patch replaces it by
 // the same place of a Gaussian-blurred copy of the image; patches sit on a grid and never overlap.
 import * as tf from "@tensorflow/tfjs";
-import type { PixelBox, UnitResponseModel } from "../../models/response/index.js";
+import { usedBases, type PixelBox, type UnitResponseModel } from "../../models/response/index.js";
 import { gaussianBlur } from "../gaudy-blur.js";
 import type { RgbImage } from "../image.js";
 import { Random } from "../random.js";
@@ -155,13 +155,12 @@ async function predictVariants(
   const out = new Float32Array(variants.length);
   for (const [start, end] of chunksByBase(variants, batchSize)) {
     const chunk = variants.slice(start, end);
-    const used = [...new Set(chunk.map((v) => v.base))];
-    const renumber = new Map(used.map((b, j) => [b, j]));
+    const { used, baseOf } = usedBases(chunk.map((v) => v.base));
     const b = imagesToTensor(used.map((u) => bases[u]!.image));
     const x = imagesToTensor(chunk.map((v) => v.image));
     const p = model.predictNear(
       b,
-      chunk.map((v) => renumber.get(v.base)!),
+      baseOf,
       x,
       chunk.map((v) => v.box),
       chunk.map((v) => bases[v.base]!.unit),
