@@ -241,6 +241,11 @@ export async function run(args: string[]): Promise<void> {
       `pruning cost: median R² with the ensemble ${f3(s.medians.r2TeacherBeforePruning)} before, ` +
         `${f3(s.medians.r2Teacher)} after (${f3(s.medians.r2Teacher - s.medians.r2TeacherBeforePruning)})`,
     );
+    const again = s.units.filter((u) => (u.pruneAttempts ?? 1) > 1).length;
+    console.log(
+      `pruned again, less hard, where the first pruning cost more than ${s.settings.prune.tolerance} of R² on ` +
+        `${s.settings.prune.validation} validation images: ${again} of ${s.units.length} units`,
+    );
     console.log(
       `filters per layer, median: ours [${s.medians.filters.join(", ")}] (from [` +
         `${s.medians.filtersBeforePruning.join(", ")}]); published ${published.models} models [` +

@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { BackendName } from "../models/backend.js";
-import type { DistillSettings } from "../models/compact/index.js";
+import type { DistillSettingsInput } from "../models/compact/index.js";
 import type { CausalDesignOptions } from "./causal/index.js";
 import type { CausalStepResult } from "./campaign/causal-step.js";
 import { SessionStore } from "./store/index.js";
@@ -91,7 +91,7 @@ export interface CampaignFlags {
   compactLaterSteps?: string;
   compactBank?: string;
   /** Programs and tests: distillation settings of the compact-model step (the command line sets only steps). */
-  compactSettings?: Partial<DistillSettings>;
+  compactSettings?: DistillSettingsInput;
   backend?: string;
   /** Maximizing synthesized images per unit in each designed session (default 1 with --compact, else 0). */
   synthesizedPerUnit?: string;

@@ -122,6 +122,12 @@ export function registerCompactCommands(program: Command): void {
       defaultDistillSettings.prune.keepVariance,
     )
     .option(
+      "--prune-tolerance <r2>",
+      "prune again, less hard, where pruning costs more than this R² with the ensemble on validation images",
+      (v) => Number(v),
+      defaultDistillSettings.prune.tolerance,
+    )
+    .option(
       "--min-filters <n>",
       "pruning keeps at least this many filters per layer",
       (v) => Number(v),
@@ -156,6 +162,7 @@ export function registerCompactCommands(program: Command): void {
         sharedLayers: number;
         hint: number;
         keepVariance: number;
+        pruneTolerance: number;
         minFilters: number;
         retrainSteps: number;
         seed: number;
@@ -195,6 +202,7 @@ export function registerCompactCommands(program: Command): void {
                     prune: {
                       ...defaultDistillSettings.prune,
                       keepVariance: flags.keepVariance,
+                      tolerance: flags.pruneTolerance,
                       minFilters: flags.minFilters,
                     },
                     retrain: { ...defaultDistillSettings.retrain, steps: flags.retrainSteps },

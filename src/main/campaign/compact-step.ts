@@ -1,7 +1,7 @@
 // The campaign's compact-model step: after each ensemble retrain, the compact models of the recorded
 // units are distilled from the new ensemble (continuing from the previous distillation's shared
 // model), pruned and stored; their median student-teacher R² and filters go beside the curve.
-import type { DistillSettings, NdArray } from "../../models/compact/index.js";
+import type { DistillSettingsInput, NdArray } from "../../models/compact/index.js";
 import type { FrontEnd } from "../../models/frontend/index.js";
 import type { SessionStore } from "../store/index.js";
 import { distillSettings, runDistillation, type DistillSummary } from "../compact/distill-run.js";
@@ -38,7 +38,7 @@ export interface CompactStepOptions {
   /** Natural images beyond what was shown (e.g. the campaign's bank), 112×112×3. */
   bank: readonly { key: string; pixels: Uint8Array }[];
   /** Settings of the first distillation; later ones continue from it with `laterSteps` steps. */
-  settings?: Partial<DistillSettings>;
+  settings?: DistillSettingsInput;
   laterSteps?: number;
   log: (line: string) => void;
 }

@@ -20,6 +20,7 @@ import {
   zscore,
   zscoreFeatures,
   type DistillSettings,
+  type DistillSettingsInput,
   type NdArray,
 } from "../../models/compact/index.js";
 import type { FrontEnd } from "../../models/frontend/index.js";
@@ -56,6 +57,8 @@ export interface UnitSummary {
   filtersBeforePruning: number[];
   parameters: number;
   varianceKept: number;
+  /** Prunings tried (more than one where the first cost more than the tolerance on validation images). */
+  pruneAttempts?: number;
   /** Student and teacher against the recorded responses on the held-out images that have them. */
   recorded: { metric: "r2er" | "r2raw"; student: number; teacher: number; images: number };
   seconds: { prune: number; retrain: number; evaluate: number };
@@ -109,7 +112,7 @@ export interface DistillRun {
 }
 
 /** Settings with the defaults filled in (and checked). */
-export function distillSettings(partial: Partial<DistillSettings> = {}): DistillSettings {
+export function distillSettings(partial: DistillSettingsInput = {}): DistillSettings {
   const s: DistillSettings = {
     ...defaultDistillSettings,
     ...partial,
@@ -121,6 +124,9 @@ export function distillSettings(partial: Partial<DistillSettings> = {}): Distill
     throw new Error(`distill: steps must be a whole number ≥ 0, got ${s.steps}`);
   if (!(s.prune.keepVariance > 0 && s.prune.keepVariance <= 1))
     throw new Error(`distill: --keep-variance must be in (0, 1], got ${s.prune.keepVariance}`);
+  if (!(s.prune.tolerance >= 0)) throw new Error(`distill: --prune-tolerance must be ≥ 0, got ${s.prune.tolerance}`);
+  if (!Number.isInteger(s.prune.retries) || s.prune.retries < 0)
+    throw new Error(`distill: prune retries must be a whole number ≥ 0, got ${s.prune.retries}`);
   if (s.sharedLayers < 1 || s.sharedLayers > 4)
     throw new Error(`distill: --shared-layers must be 1 to 4, got ${s.sharedLayers}`);
   return s;
@@ -366,6 +372,7 @@ export async function runDistillation(
         filtersBeforePruning: r.filtersBeforePruning,
         parameters: r.parameters,
         varianceKept: r.pruning.varianceKept,
+        pruneAttempts: r.validation.attempts.length,
         recorded: {
           metric: student.metric,
           student: student.value,
@@ -393,6 +400,7 @@ export async function runDistillation(
           r2TeacherBeforePruning: r.r2TeacherBeforePruning,
           filtersBeforePruning: r.filtersBeforePruning,
           varianceKept: r.pruning.varianceKept,
+          pruneCheck: r.validation,
           heldOutImages: split.heldOut.length,
           recorded: summaryWithoutId.recorded,
         },
@@ -404,7 +412,8 @@ export async function runDistillation(
       emit({ type: "progress", phase: "units", done: k + 1, total: nUnits });
       log(
         `unit ${unit.name}: student-teacher R² ${fmt(r.r2TeacherBeforePruning)} → ${fmt(r.r2Teacher)} after ` +
-          `pruning [${r.filtersBeforePruning.join(",")}] → [${r.filters.join(",")}] (${r.parameters} parameters); ` +
+          `pruning [${r.filtersBeforePruning.join(",")}] → [${r.filters.join(",")}] (${r.parameters} parameters` +
+          `${r.validation.attempts.length > 1 ? `, pruned ${r.validation.attempts.length} times` : ""}); ` +
           `${student.metric} ${fmt(student.value)} (teacher ${fmt(teacherScore.value)}, ${student.images} images); ` +
           `model version ${modelVersionId}`,
       );

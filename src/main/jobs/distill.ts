@@ -2,7 +2,7 @@
 // thread like `train`. Checkpoints (the teacher's targets with the shared model's weights, then each
 // unit's stored model) are job events, so a cancelled or crashed job resumes where it stopped.
 import { selectBackend, isBackendName } from "../../models/backend.js";
-import type { DistillSettings } from "../../models/compact/index.js";
+import type { DistillSettingsInput } from "../../models/compact/index.js";
 import { loadFrontEnd } from "../../models/frontend/index.js";
 import type { SessionStore } from "../store/index.js";
 import { distillSettings, runDistillation, type DistillMessage, type UnitSummary } from "../compact/distill-run.js";
@@ -27,7 +27,7 @@ export interface DistillParams {
   maxHeldOut?: number;
   /** Stimulus hashes held out as well (e.g. an evaluation's test images). */
   heldOutHashes?: string[];
-  settings?: Partial<DistillSettings>;
+  settings?: DistillSettingsInput;
   checkpointEvery?: number;
   backend?: string;
 }

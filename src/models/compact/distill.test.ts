@@ -53,7 +53,7 @@ const settings: DistillSettings = {
   smoothness: { depthwise: 1e-3, readout: 1e-3 },
   hint: 0,
   recalibrateBatches: 4,
-  prune: { keepVariance: 0.95, minFilters: 2, images: 32 },
+  prune: { keepVariance: 0.95, minFilters: 2, images: 32, tolerance: 0.01, retries: 2, validation: 64 },
   retrain: { steps: 30, batchSize: 16, images: 128, learningRate: 1e-3 },
   seed: 1,
 };
@@ -171,6 +171,28 @@ describe("distillation (shared model, then per unit)", () => {
       const spread = (xs: ArrayLike<number>): number => Math.max(...Array.from(xs)) - Math.min(...Array.from(xs));
       expect(spread(p)).toBeGreaterThan(0.3 * spread(Float64Array.from(heldOut, (i) => targets[i * 2 + u]!)));
     }
+    // Pruning far too hard: the check on validation images prunes again, less hard each time, and
+    // keeps the first attempt within the tolerance or else the best; with no tolerance, the first.
+    const harsh = { ...settings, prune: { ...settings.prune, keepVariance: 0.2, minFilters: 1 } };
+    const options = { unit: 0, targets, units: 2, scaling, trainIdx: train, heldOutIdx: heldOut, pruneIdx: prune };
+    const checked = await distillUnit(model, stream, { ...options, settings: harsh });
+    const tries = checked.validation.attempts;
+    expect(checked.validation.images).toBe(64);
+    expect(tries[0]!.keepVariance).toBe(0.2);
+    expect(tries.length).toBeGreaterThan(1);
+    expect(tries.length).toBeLessThanOrEqual(3);
+    tries.slice(1).forEach((t, i) => expect(t.keepVariance).toBeCloseTo(1 - (1 - tries[i]!.keepVariance) / 2, 10));
+    const scoreOf = (t: (typeof tries)[number]): number => Math.max(t.r2Pruned, t.r2Retrained);
+    const within = tries.findIndex((t) => checked.validation.unpruned - scoreOf(t) <= 0.01);
+    const chosen = within >= 0 ? tries[within]! : tries.reduce((a, b) => (scoreOf(b) > scoreOf(a) ? b : a));
+    expect(within === -1 || within === tries.length - 1).toBe(true);
+    expect(checked.filters).toEqual(chosen.filters);
+    const lax = await distillUnit(model, stream, {
+      ...options,
+      settings: { ...harsh, prune: { ...harsh.prune, tolerance: 1 } },
+    });
+    expect(lax.validation.attempts).toHaveLength(1);
+    expect(lax.filters).toEqual(tries[0]!.filters);
     model.dispose();
     expect(tf.memory().numTensors, "tensors leaked").toBe(before);
   }, 300_000);

@@ -56,11 +56,32 @@ export interface DistillSettings {
   hint: number;
   /** Batches whose statistics replace the batchnorm moving averages after training. */
   recalibrateBatches: number;
-  prune: { keepVariance: number; minFilters: number; images: number };
+  /**
+   * Pruning keeps `keepVariance` of the output variance on the pruning images; then a check on
+   * `validation` training images the retraining does not use: where the pruned model (retrained, or
+   * as pruned if that scores better) follows the teacher worse than the unpruned one by more than
+   * `tolerance` of R², the unit is pruned again less hard (half the variance given up), at most
+   * `retries` times, and the best-scoring attempt is kept.
+   */
+  prune: {
+    keepVariance: number;
+    minFilters: number;
+    images: number;
+    tolerance: number;
+    retries: number;
+    validation: number;
+  };
   /** Retraining after pruning: each unit's own layers, on its pruned shared layers' outputs. */
   retrain: { steps: number; batchSize: number; images: number; learningRate: number };
   seed: number;
 }
+
+/** Settings as given: any field may be left out, also inside the nested groups (defaults fill them). */
+export type DistillSettingsInput = Partial<Omit<DistillSettings, "smoothness" | "prune" | "retrain">> & {
+  smoothness?: Partial<SmoothnessPrior>;
+  prune?: Partial<DistillSettings["prune"]>;
+  retrain?: Partial<DistillSettings["retrain"]>;
+};
 
 export const defaultDistillSettings: DistillSettings = {
   sharedLayers: 3,
@@ -71,7 +92,7 @@ export const defaultDistillSettings: DistillSettings = {
   smoothness: { depthwise: 1e-3, readout: 1e-3 },
   hint: 1,
   recalibrateBatches: 8,
-  prune: { keepVariance: 0.9, minFilters: 3, images: 64 },
+  prune: { keepVariance: 0.9, minFilters: 3, images: 64, tolerance: 0.01, retries: 2, validation: 256 },
   retrain: { steps: 300, batchSize: 64, images: 1024, learningRate: 3e-4 },
   seed: 1,
 };
@@ -441,7 +462,17 @@ export interface UnitResult {
   /** Held-out predictions of the final model (teacher units). */
   heldOutPredictions: Float32Array;
   pruning: Omit<PruneResult, "arrays">;
+  /** The pruning check: R² with the teacher on training images the retraining did not use. */
+  validation: { images: number; unpruned: number; attempts: PruneAttempt[] };
   seconds: { prune: number; retrain: number; evaluate: number };
+}
+
+/** One pruning of a unit: how hard, the filters it kept, its R² with the teacher on the validation images. */
+export interface PruneAttempt {
+  keepVariance: number;
+  filters: number[];
+  r2Pruned: number;
+  r2Retrained: number;
 }
 
 export interface UnitDistillOptions {
@@ -473,38 +504,64 @@ export async function distillUnit(
   const t0 = performance.now();
   const before = o.populationHeldOut ?? predictArrays(zArrays, stream, o.heldOutIdx);
   const r2TeacherBeforePruning = r2Raw(before, teacherHeld);
-  const pixels = streamBatch(stream, o.pruneIdx);
-  const t1 = performance.now();
-  let pruned: PruneResult;
-  try {
-    pruned = pruneCompactModel(zArrays, pixels, {
-      keepVariance: settings.prune.keepVariance,
-      minFilters: settings.prune.minFilters,
-    });
-  } finally {
-    pixels.dispose();
-  }
-  const t2 = performance.now();
+  const p = settings.prune;
   // A seeded sample of the training images: the first ones by index are the teacher's own sessions'
   // stimuli, where it fits its training data, and retraining on those alone undid the distillation.
-  const retrainIdx = new SeededRandom(settings.seed * 7919 + unit)
-    .shuffle([...o.trainIdx])
-    .slice(0, settings.retrain.images)
+  // The next ones in the same order, never retrained on, check what each pruning cost.
+  const order = new SeededRandom(settings.seed * 7919 + unit).shuffle([...o.trainIdx]);
+  const retrainIdx = order.slice(0, settings.retrain.images).sort((a, b) => a - b);
+  const validationIdx = order
+    .slice(settings.retrain.images, settings.retrain.images + p.validation)
     .sort((a, b) => a - b);
+  const teacherValidation = Float64Array.from(validationIdx, (i) => o.targets[i * o.units + unit]!);
+  const validate = (arrays: NdArray[]): number =>
+    validationIdx.length < 2 ? Number.NaN : r2Raw(predictArrays(arrays, stream, validationIdx), teacherValidation);
   const z = Float32Array.from(
     retrainIdx,
     (i) => (o.targets[i * o.units + unit]! - o.scaling.mean[unit]!) / o.scaling.sd[unit]!,
   );
-  const retrained = await retrainPruned(pruned.arrays, stream, {
-    fromLayer: settings.sharedLayers,
-    idx: retrainIdx,
-    targets: z,
-    settings,
-    signal: o.signal,
-  });
-  if (retrained.cancelled) throw new DistillCancelled();
-  const t3 = performance.now();
-  const arrays = scaleOutput(retrained.arrays, o.scaling.sd[unit]!, o.scaling.mean[unit]!);
+  const unprunedValidation = validate(zArrays);
+  let pruneSeconds = 0;
+  let retrainSeconds = 0;
+  const attempts: PruneAttempt[] = [];
+  let best: { pruned: PruneResult; arrays: NdArray[]; score: number } | undefined;
+  let keepVariance = p.keepVariance;
+  for (let attempt = 0; attempt <= p.retries; attempt++) {
+    const ta = performance.now();
+    const pixels = streamBatch(stream, o.pruneIdx);
+    let pruned: PruneResult;
+    try {
+      pruned = pruneCompactModel(zArrays, pixels, { keepVariance, minFilters: p.minFilters });
+    } finally {
+      pixels.dispose();
+    }
+    const tb = performance.now();
+    const retrained = await retrainPruned(pruned.arrays, stream, {
+      fromLayer: settings.sharedLayers,
+      idx: retrainIdx,
+      targets: z,
+      settings,
+      signal: o.signal,
+    });
+    if (retrained.cancelled) throw new DistillCancelled();
+    pruneSeconds += (tb - ta) / 1000;
+    retrainSeconds += (performance.now() - tb) / 1000;
+    const asPruned = validate(pruned.arrays);
+    const asRetrained = validate(retrained.arrays);
+    const useRetrained = !(asPruned > asRetrained);
+    const score = useRetrained ? asRetrained : asPruned;
+    attempts.push({ keepVariance, filters: pruned.after, r2Pruned: asPruned, r2Retrained: asRetrained });
+    const candidate = { pruned, arrays: useRetrained ? retrained.arrays : pruned.arrays, score };
+    // The first (hardest) pruning within the tolerance is kept; without validation images, the first.
+    if (!(unprunedValidation - score > p.tolerance)) {
+      best = candidate;
+      break;
+    }
+    if (best === undefined || score > best.score) best = candidate;
+    keepVariance = 1 - (1 - keepVariance) / 2;
+  }
+  const { pruned, arrays: chosen } = best!;
+  const arrays = scaleOutput(chosen, o.scaling.sd[unit]!, o.scaling.mean[unit]!);
   const heldOutPredictions = predictArrays(arrays, stream, o.heldOutIdx);
   const r2Teacher = r2Raw(heldOutPredictions, teacherHeld);
   const filters = checkCompactArrays(arrays, "distilled model", stream.size);
@@ -518,10 +575,11 @@ export async function distillUnit(
     r2Teacher,
     heldOutPredictions,
     pruning,
+    validation: { images: validationIdx.length, unpruned: unprunedValidation, attempts },
     seconds: {
-      prune: (t2 - t1) / 1000,
-      retrain: (t3 - t2) / 1000,
-      evaluate: (t1 - t0 + performance.now() - t3) / 1000,
+      prune: pruneSeconds,
+      retrain: retrainSeconds,
+      evaluate: (performance.now() - t0) / 1000 - pruneSeconds - retrainSeconds,
     },
   };
 }

@@ -53,7 +53,9 @@ export {
   trainPopulation,
   zscore,
   type DistillSettings,
+  type DistillSettingsInput,
   type ImageStream,
+  type PruneAttempt,
   type UnitDistillOptions,
   type UnitResult,
 } from "./distill.js";
