@@ -116,6 +116,12 @@ export function registerCompactCommands(program: Command): void {
       defaultDistillSettings.hint,
     )
     .option(
+      "--natural-weight <k>",
+      "natural images are drawn k times as often as gaudy ones while the shared model trains",
+      (v) => Number(v),
+      defaultDistillSettings.naturalWeight,
+    )
+    .option(
       "--keep-variance <f>",
       "pruning keeps this fraction of the output variance on held-out images",
       (v) => Number(v),
@@ -163,6 +169,7 @@ export function registerCompactCommands(program: Command): void {
         hint: number;
         keepVariance: number;
         pruneTolerance: number;
+        naturalWeight: number;
         minFilters: number;
         retrainSteps: number;
         seed: number;
@@ -199,6 +206,7 @@ export function registerCompactCommands(program: Command): void {
                     filters: flags.filters,
                     sharedLayers: flags.sharedLayers,
                     hint: flags.hint,
+                    naturalWeight: flags.naturalWeight,
                     prune: {
                       ...defaultDistillSettings.prune,
                       keepVariance: flags.keepVariance,

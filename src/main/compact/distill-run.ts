@@ -127,6 +127,8 @@ export function distillSettings(partial: DistillSettingsInput = {}): DistillSett
   if (!(s.prune.tolerance >= 0)) throw new Error(`distill: --prune-tolerance must be ≥ 0, got ${s.prune.tolerance}`);
   if (!Number.isInteger(s.prune.retries) || s.prune.retries < 0)
     throw new Error(`distill: prune retries must be a whole number ≥ 0, got ${s.prune.retries}`);
+  if (!Number.isInteger(s.naturalWeight) || s.naturalWeight < 1)
+    throw new Error(`distill: --natural-weight must be a whole number ≥ 1, got ${s.naturalWeight}`);
   if (s.sharedLayers < 1 || s.sharedLayers > 4)
     throw new Error(`distill: --shared-layers must be 1 to 4, got ${s.sharedLayers}`);
   return s;
@@ -279,8 +281,8 @@ export async function runDistillation(
       const hintTargets = features === undefined ? undefined : zscoreFeatures(features, fh * fw * fc, fc, split.train);
       features = undefined;
       const watch = split.heldOut.slice(0, 256);
-      const informative = informativeWeights(split.train, score);
-      const sampler = new BatchSampler(split.train, informative, settings.seed);
+      const weights = trainingWeights(split.train, score, stream.kinds, settings.naturalWeight);
+      const sampler = new BatchSampler(split.train, weights, settings.seed);
       let window = 0;
       let windowLoss = 0;
       const result = await trainPopulation(population, stream, settings, {
@@ -475,12 +477,21 @@ function heldOutMedian(
   );
 }
 
-/** Sampling weight 2 for the tenth of the training images the ensemble disagrees on most, else 1. */
-export function informativeWeights(train: readonly number[], disagreement: Float64Array): number[] {
+/**
+ * How often the shared model draws each training image in an epoch: the most informative tenth (the
+ * ensemble's members disagree most) twice, and natural images (not "gaudy") `naturalWeight` times as
+ * often again.
+ */
+export function trainingWeights(
+  train: readonly number[],
+  disagreement: Float64Array,
+  kinds: readonly string[],
+  naturalWeight: number,
+): number[] {
   const scores = train.map((i) => disagreement[i] ?? 0);
   const sorted = [...scores].sort((a, b) => b - a);
   const cut = sorted[Math.max(0, Math.floor(sorted.length / 10) - 1)] ?? Number.POSITIVE_INFINITY;
-  return scores.map((s) => (s >= cut && s > 0 ? 2 : 1));
+  return scores.map((s, k) => (s >= cut && s > 0 ? 2 : 1) * (kinds[train[k]!] === "gaudy" ? 1 : naturalWeight));
 }
 
 function fmt(v: number): string {

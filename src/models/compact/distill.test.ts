@@ -52,6 +52,7 @@ const settings: DistillSettings = {
   learningRate: 3e-3,
   smoothness: { depthwise: 1e-3, readout: 1e-3 },
   hint: 0,
+  naturalWeight: 1,
   recalibrateBatches: 4,
   prune: { keepVariance: 0.95, minFilters: 2, images: 32, tolerance: 0.01, retries: 2, validation: 64 },
   retrain: { steps: 30, batchSize: 16, images: 128, learningRate: 1e-3 },

@@ -54,6 +54,11 @@ export interface DistillSettings {
    * 0 turns it off.
    */
   hint: number;
+  /**
+   * Natural images (the recordings' and the bank's) are drawn this many times as often as gaudy ones
+   * while the shared model trains (a whole number; 1: as often).
+   */
+  naturalWeight: number;
   /** Batches whose statistics replace the batchnorm moving averages after training. */
   recalibrateBatches: number;
   /**
@@ -91,6 +96,7 @@ export const defaultDistillSettings: DistillSettings = {
   learningRate: 2e-3,
   smoothness: { depthwise: 1e-3, readout: 1e-3 },
   hint: 1,
+  naturalWeight: 1,
   recalibrateBatches: 8,
   prune: { keepVariance: 0.9, minFilters: 3, images: 64, tolerance: 0.01, retries: 2, validation: 256 },
   retrain: { steps: 300, batchSize: 64, images: 1024, learningRate: 3e-4 },
