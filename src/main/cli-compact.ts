@@ -43,6 +43,8 @@ export function formatDistillSummary(s: DistillSummary): string {
     `median         ${fmt(s.medians.r2Teacher).padStart(23)}  ` +
       `${fmt(s.medians.r2TeacherBeforePruning).padStart(14)}  ${`[${s.medians.filters.join(",")}]`.padEnd(18)}  ` +
       `${fmt(s.medians.recordedStudent).padStart(14)}  ${fmt(s.medians.recordedTeacher).padStart(15)}`,
+    `R² with the ensemble on the held-out natural images alone (no gaudy versions), median: ` +
+      `${fmt(s.medians.r2TeacherNatural)}`,
     `images: ${s.images.train} trained on, ${s.images.heldOut} held out (R²), ${s.images.prune} for pruning; ` +
       `filters before pruning [${s.medians.filtersBeforePruning.join(",")}] (median); ${s.settings.sharedLayers} ` +
       `layers shared while training`,

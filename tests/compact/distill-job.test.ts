@@ -62,7 +62,12 @@ describe("cortexloop distill (worker-thread job)", () => {
             expect(k).toBeLessThanOrEqual([4, 4, 3, 3, 3][l]!);
           });
           expect(u.recorded.metric).toBe("r2raw");
+          // The held-out natural images alone are scored too (a subset of the held-out R²'s images).
+          expect(u.r2TeacherNatural).toBeGreaterThanOrEqual(0);
+          expect(u.r2TeacherNatural).toBeLessThanOrEqual(1);
+          expect(row.metrics.pruneCheck).toMatchObject({ images: expect.any(Number) as number });
         }
+        expect(s.medians.r2TeacherNatural).toBeGreaterThanOrEqual(0);
         // The job's events end in done, after checkpoints of the shared model and of each unit.
         const events = store.jobEvents(handle.jobId);
         expect(events.at(-1)!.state).toBe("done");

@@ -53,6 +53,8 @@ export interface UnitSummary {
   modelVersionId: number;
   r2Teacher: number;
   r2TeacherBeforePruning: number;
+  /** R² with the teacher on the held-out natural images alone (without their gaudy versions). */
+  r2TeacherNatural?: number;
   filters: number[];
   filtersBeforePruning: number[];
   parameters: number;
@@ -72,6 +74,7 @@ export interface DistillSummary {
   medians: {
     r2Teacher: number;
     r2TeacherBeforePruning: number;
+    r2TeacherNatural: number;
     recordedStudent: number;
     recordedTeacher: number;
     filters: number[];
@@ -331,6 +334,7 @@ export async function runDistillation(
       units.map((u) => u.name),
     );
     const heldKeys = split.heldOut.map((i) => stream.keys[i]!);
+    const natural = split.heldOut.flatMap((i, j) => (stream.kinds[i] === "gaudy" ? [] : [j]));
     const done = run.resume?.unitsDone ?? new Map<string, UnitSummary>();
     const results: UnitSummary[] = [];
     for (const [k, unit] of units.entries()) {
@@ -370,6 +374,10 @@ export async function runDistillation(
         column: unit.column,
         r2Teacher: r.r2Teacher,
         r2TeacherBeforePruning: r.r2TeacherBeforePruning,
+        r2TeacherNatural: r2Raw(
+          natural.map((j) => r.heldOutPredictions[j]!),
+          natural.map((j) => targets[split.heldOut[j]! * nUnits + k]!),
+        ),
         filters: r.filters,
         filtersBeforePruning: r.filtersBeforePruning,
         parameters: r.parameters,
@@ -435,6 +443,7 @@ export async function runDistillation(
       medians: {
         r2Teacher: col((u) => u.r2Teacher),
         r2TeacherBeforePruning: col((u) => u.r2TeacherBeforePruning),
+        r2TeacherNatural: col((u) => u.r2TeacherNatural ?? Number.NaN),
         recordedStudent: col((u) => u.recorded.student),
         recordedTeacher: col((u) => u.recorded.teacher),
         filters: [0, 1, 2, 3, 4].map((l) => col((u) => u.filters[l]!)),
