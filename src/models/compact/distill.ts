@@ -63,10 +63,10 @@ export interface DistillSettings {
   recalibrateBatches: number;
   /**
    * Pruning keeps `keepVariance` of the output variance on the pruning images; then a check on
-   * `validation` training images the retraining does not use: where the pruned model (retrained, or
-   * as pruned if that scores better) follows the teacher worse than the unpruned one by more than
-   * `tolerance` of R², the unit is pruned again less hard (half the variance given up), at most
-   * `retries` times, and the best-scoring attempt is kept.
+   * `validation` training images the retraining does not use: where the pruned model follows the
+   * teacher worse than the unpruned one by more than `tolerance` of R², the unit is pruned again less
+   * hard (half the variance given up), at most `retries` times; the first attempt within the
+   * tolerance, else the best, is retrained.
    */
   prune: {
     keepVariance: number;
@@ -96,7 +96,7 @@ export const defaultDistillSettings: DistillSettings = {
   learningRate: 2e-3,
   smoothness: { depthwise: 1e-3, readout: 1e-3 },
   hint: 1,
-  naturalWeight: 1,
+  naturalWeight: 3,
   recalibrateBatches: 8,
   prune: { keepVariance: 0.9, minFilters: 3, images: 64, tolerance: 0.01, retries: 2, validation: 256 },
   retrain: { steps: 300, batchSize: 64, images: 1024, learningRate: 3e-4 },
@@ -468,8 +468,11 @@ export interface UnitResult {
   /** Held-out predictions of the final model (teacher units). */
   heldOutPredictions: Float32Array;
   pruning: Omit<PruneResult, "arrays">;
-  /** The pruning check: R² with the teacher on training images the retraining did not use. */
-  validation: { images: number; unpruned: number; attempts: PruneAttempt[] };
+  /**
+   * The pruning check: R² with the teacher on training images the retraining does not use, of the
+   * unpruned model, of each pruning as pruned, and of the kept one retrained (kept if not worse).
+   */
+  validation: { images: number; unpruned: number; attempts: PruneAttempt[]; retrained: number; keptRetrained: boolean };
   seconds: { prune: number; retrain: number; evaluate: number };
 }
 
@@ -477,8 +480,7 @@ export interface UnitResult {
 export interface PruneAttempt {
   keepVariance: number;
   filters: number[];
-  r2Pruned: number;
-  r2Retrained: number;
+  r2: number;
 }
 
 export interface UnitDistillOptions {
@@ -527,46 +529,45 @@ export async function distillUnit(
     (i) => (o.targets[i * o.units + unit]! - o.scaling.mean[unit]!) / o.scaling.sd[unit]!,
   );
   const unprunedValidation = validate(zArrays);
-  let pruneSeconds = 0;
-  let retrainSeconds = 0;
+  // Pruning, checked before retraining (an ablation and a prediction cost far less than retraining).
+  const tp = performance.now();
   const attempts: PruneAttempt[] = [];
-  let best: { pruned: PruneResult; arrays: NdArray[]; score: number } | undefined;
+  let best: { pruned: PruneResult; score: number } | undefined;
   let keepVariance = p.keepVariance;
   for (let attempt = 0; attempt <= p.retries; attempt++) {
-    const ta = performance.now();
     const pixels = streamBatch(stream, o.pruneIdx);
-    let pruned: PruneResult;
+    let candidate: PruneResult;
     try {
-      pruned = pruneCompactModel(zArrays, pixels, { keepVariance, minFilters: p.minFilters });
+      candidate = pruneCompactModel(zArrays, pixels, { keepVariance, minFilters: p.minFilters });
     } finally {
       pixels.dispose();
     }
-    const tb = performance.now();
-    const retrained = await retrainPruned(pruned.arrays, stream, {
-      fromLayer: settings.sharedLayers,
-      idx: retrainIdx,
-      targets: z,
-      settings,
-      signal: o.signal,
-    });
-    if (retrained.cancelled) throw new DistillCancelled();
-    pruneSeconds += (tb - ta) / 1000;
-    retrainSeconds += (performance.now() - tb) / 1000;
-    const asPruned = validate(pruned.arrays);
-    const asRetrained = validate(retrained.arrays);
-    const useRetrained = !(asPruned > asRetrained);
-    const score = useRetrained ? asRetrained : asPruned;
-    attempts.push({ keepVariance, filters: pruned.after, r2Pruned: asPruned, r2Retrained: asRetrained });
-    const candidate = { pruned, arrays: useRetrained ? retrained.arrays : pruned.arrays, score };
+    const score = validate(candidate.arrays);
+    attempts.push({ keepVariance, filters: candidate.after, r2: score });
     // The first (hardest) pruning within the tolerance is kept; without validation images, the first.
     if (!(unprunedValidation - score > p.tolerance)) {
-      best = candidate;
+      best = { pruned: candidate, score };
       break;
     }
-    if (best === undefined || score > best.score) best = candidate;
+    if (best === undefined || score > best.score) best = { pruned: candidate, score };
     keepVariance = 1 - (1 - keepVariance) / 2;
   }
-  const { pruned, arrays: chosen } = best!;
+  const { pruned, score: asPruned } = best!;
+  const tr = performance.now();
+  const retrained = await retrainPruned(pruned.arrays, stream, {
+    fromLayer: settings.sharedLayers,
+    idx: retrainIdx,
+    targets: z,
+    settings,
+    signal: o.signal,
+  });
+  if (retrained.cancelled) throw new DistillCancelled();
+  const pruneSeconds = (tr - tp) / 1000;
+  const retrainSeconds = (performance.now() - tr) / 1000;
+  // Retraining is kept where it follows the teacher at least as well on the validation images.
+  const asRetrained = validate(retrained.arrays);
+  const keptRetrained = !(asPruned > asRetrained);
+  const chosen = keptRetrained ? retrained.arrays : pruned.arrays;
   const arrays = scaleOutput(chosen, o.scaling.sd[unit]!, o.scaling.mean[unit]!);
   const heldOutPredictions = predictArrays(arrays, stream, o.heldOutIdx);
   const r2Teacher = r2Raw(heldOutPredictions, teacherHeld);
@@ -581,7 +582,13 @@ export async function distillUnit(
     r2Teacher,
     heldOutPredictions,
     pruning,
-    validation: { images: validationIdx.length, unpruned: unprunedValidation, attempts },
+    validation: {
+      images: validationIdx.length,
+      unpruned: unprunedValidation,
+      attempts,
+      retrained: asRetrained,
+      keptRetrained,
+    },
     seconds: {
       prune: pruneSeconds,
       retrain: retrainSeconds,
