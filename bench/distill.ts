@@ -20,7 +20,7 @@ import { formatDistillSummary } from "../src/main/cli-compact.js";
 import { SessionStore } from "../src/main/store/index.js";
 import { splitIndices, stableSeed } from "../src/models/data/random.js";
 import { sessionIdentity } from "../src/main/jobs/prepare.js";
-import { defaultDistillSettings, readNpy, filtersFromArrays, type NdArray } from "../src/models/compact/index.js";
+import { readNpy, filtersFromArrays, type NdArray } from "../src/models/compact/index.js";
 import { median } from "../src/models/metrics/index.js";
 
 const usage = `usage: npm run bench -- distill [--session 190925] [--units 16] [--bank 190927,190928,190929]
@@ -161,12 +161,8 @@ export async function run(args: string[]): Promise<void> {
       ...(values.hint === undefined ? {} : { hint: Number(values.hint) }),
       ...(values["natural-weight"] === undefined ? {} : { naturalWeight: Number(values["natural-weight"]) }),
       ...(values.lr === undefined ? {} : { learningRate: Number(values.lr) }),
-      ...(values["keep-variance"] === undefined
-        ? {}
-        : { prune: { ...defaultDistillSettings.prune, keepVariance: Number(values["keep-variance"]) } }),
-      ...(values["retrain-steps"] === undefined
-        ? {}
-        : { retrain: { ...defaultDistillSettings.retrain, steps: Number(values["retrain-steps"]) } }),
+      ...(values["keep-variance"] === undefined ? {} : { prune: { keepVariance: Number(values["keep-variance"]) } }),
+      ...(values["retrain-steps"] === undefined ? {} : { retrain: { steps: Number(values["retrain-steps"]) } }),
     };
     const jobId = store.createJob("distill", {
       teacher,

@@ -210,12 +210,11 @@ export function registerCompactCommands(program: Command): void {
                     hint: flags.hint,
                     naturalWeight: flags.naturalWeight,
                     prune: {
-                      ...defaultDistillSettings.prune,
                       keepVariance: flags.keepVariance,
                       tolerance: flags.pruneTolerance,
                       minFilters: flags.minFilters,
                     },
-                    retrain: { ...defaultDistillSettings.retrain, steps: flags.retrainSteps },
+                    retrain: { steps: flags.retrainSteps },
                     seed: flags.seed,
                   },
                 };

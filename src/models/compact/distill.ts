@@ -534,23 +534,22 @@ export async function distillUnit(
   const attempts: PruneAttempt[] = [];
   let best: { pruned: PruneResult; score: number } | undefined;
   let keepVariance = p.keepVariance;
-  for (let attempt = 0; attempt <= p.retries; attempt++) {
-    const pixels = streamBatch(stream, o.pruneIdx);
-    let candidate: PruneResult;
-    try {
-      candidate = pruneCompactModel(zArrays, pixels, { keepVariance, minFilters: p.minFilters });
-    } finally {
-      pixels.dispose();
+  const pixels = streamBatch(stream, o.pruneIdx);
+  try {
+    for (let attempt = 0; attempt <= p.retries; attempt++) {
+      const candidate = pruneCompactModel(zArrays, pixels, { keepVariance, minFilters: p.minFilters });
+      const score = validate(candidate.arrays);
+      attempts.push({ keepVariance, filters: candidate.after, r2: score });
+      // The first (hardest) pruning within the tolerance is kept; without validation images, the first.
+      if (!(unprunedValidation - score > p.tolerance)) {
+        best = { pruned: candidate, score };
+        break;
+      }
+      if (best === undefined || score > best.score) best = { pruned: candidate, score };
+      keepVariance = 1 - (1 - keepVariance) / 2;
     }
-    const score = validate(candidate.arrays);
-    attempts.push({ keepVariance, filters: candidate.after, r2: score });
-    // The first (hardest) pruning within the tolerance is kept; without validation images, the first.
-    if (!(unprunedValidation - score > p.tolerance)) {
-      best = { pruned: candidate, score };
-      break;
-    }
-    if (best === undefined || score > best.score) best = { pruned: candidate, score };
-    keepVariance = 1 - (1 - keepVariance) / 2;
+  } finally {
+    pixels.dispose();
   }
   const { pruned, score: asPruned } = best!;
   const tr = performance.now();
