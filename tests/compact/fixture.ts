@@ -84,7 +84,7 @@ export const tinySettings = {
   batchSize: 8,
   learningRate: 2e-3,
   recalibrateBatches: 2,
-  prune: { keepVariance: 0.9, minFilters: 2, images: 8 },
+  prune: { keepVariance: 0.9, minFilters: 2, images: 8, validation: 8 },
   retrain: { steps: 4, batchSize: 8, images: 16, learningRate: 1e-3 },
   seed: 1,
 };

@@ -76,6 +76,7 @@ export function compactStep(o: CompactStepOptions): (e: RetrainedEnsemble) => Pr
         fraction: 0.1,
         maxHeldOut: 600,
         pruneImages: settings.prune.images,
+        validationImages: settings.prune.validation,
         seed: settings.seed,
       });
       o.log(

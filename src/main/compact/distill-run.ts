@@ -70,7 +70,7 @@ export interface DistillSummary {
   teacher: number;
   readout: string;
   units: UnitSummary[];
-  images: { stream: number; train: number; heldOut: number; prune: number };
+  images: { stream: number; train: number; heldOut: number; prune: number; validation: number };
   medians: {
     r2Teacher: number;
     r2TeacherBeforePruning: number;
@@ -354,6 +354,7 @@ export async function runDistillation(
           trainIdx: split.train,
           heldOutIdx: split.heldOut,
           pruneIdx: split.prune,
+          validationIdx: split.validation,
           settings,
           populationHeldOut: Float32Array.from(split.heldOut, (_, j) => heldZ[j * nUnits + k]!),
           signal: run.signal,
@@ -439,6 +440,7 @@ export async function runDistillation(
         train: split.train.length,
         heldOut: split.heldOut.length,
         prune: split.prune.length,
+        validation: split.validation.length,
       },
       medians: {
         r2Teacher: col((u) => u.r2Teacher),

@@ -316,16 +316,26 @@ export interface StreamSplit {
   heldOut: number[];
   /** Pruning measures output variance on these. */
   prune: number[];
+  /** The pruning check scores each pruning on these: never trained on, by the shared model or a unit's retraining. */
+  validation: number[];
 }
 
 /**
  * Splits by natural image (an image and its gaudy version go together): the teacher's held-out
  * images and `heldOutHashes` are held out, then a seeded `fraction` of the rest (at most `maxHeldOut`
- * images), then `pruneImages` for pruning; everything else trains.
+ * images), then `pruneImages` for pruning, then `validationImages` for the pruning check (at most a
+ * quarter of the images left); everything else trains.
  */
 export function splitStream(
   stream: MemoryStream,
-  o: { heldOutHashes: ReadonlySet<string>; fraction: number; maxHeldOut: number; pruneImages: number; seed: number },
+  o: {
+    heldOutHashes: ReadonlySet<string>;
+    fraction: number;
+    maxHeldOut: number;
+    pruneImages: number;
+    validationImages: number;
+    seed: number;
+  },
 ): StreamSplit {
   const groups = new Map<number, number[]>();
   stream.group.forEach((g, i) => groups.set(g, [...(groups.get(g) ?? []), i]));
@@ -342,15 +352,20 @@ export function splitStream(
   for (; at < rest.length && at < extra && heldOut.length < o.maxHeldOut; at++) heldOut.push(...groups.get(rest[at]!)!);
   const prune: number[] = [];
   for (; at < rest.length && prune.length < o.pruneImages; at++) prune.push(...groups.get(rest[at]!)!);
+  // A small stream keeps most of its images to train on: the check takes at most a quarter of the images left.
+  const left = rest.slice(at).reduce((n, g) => n + groups.get(g)!.length, 0);
+  const validationTarget = Math.min(o.validationImages, Math.floor(left / 4));
+  const validation: number[] = [];
+  for (; at < rest.length && validation.length < validationTarget; at++) validation.push(...groups.get(rest[at]!)!);
   const train = rest.slice(at).flatMap((g) => groups.get(g)!);
   if (train.length < 8)
     throw new DistillInputError(
       "no-images",
-      `Only ${train.length} images are left to train on after holding out ${heldOut.length} and ${prune.length} ` +
-        `for pruning; nothing was distilled. Give more images (--bank).`,
+      `Only ${train.length} images are left to train on after holding out ${heldOut.length}, ${prune.length} ` +
+        `for pruning and ${validation.length} to check it; nothing was distilled. Give more images (--bank).`,
     );
   const sort = (a: number[]): number[] => a.sort((x, y) => x - y);
-  return { train: sort(train), heldOut: sort(heldOut), prune: sort(prune) };
+  return { train: sort(train), heldOut: sort(heldOut), prune: sort(prune), validation: sort(validation) };
 }
 
 /** Recorded responses of a readout's units, by stimulus hash: what the students and the teacher are scored against. */

@@ -106,10 +106,12 @@ export async function runDistillJob(
       fraction: params.heldOutFraction ?? 0.1,
       maxHeldOut: params.maxHeldOut ?? 600,
       pruneImages: settings.prune.images,
+      validationImages: settings.prune.validation,
       seed: settings.seed,
     });
     log(
-      `images: ${split.train.length} to train on, ${split.heldOut.length} held out, ${split.prune.length} for pruning`,
+      `images: ${split.train.length} to train on, ${split.heldOut.length} held out, ` +
+        `${split.prune.length} for pruning, ${split.validation.length} to check the pruning`,
     );
     const resume = distillProgress(store, jobId);
     let progressAt = 0;

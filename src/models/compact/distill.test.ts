@@ -119,10 +119,11 @@ describe("distillation (shared model, then per unit)", () => {
   );
 
   it("students learn the teacher, keep it through pruning, and leak no tensors", async () => {
-    const { stream, targets } = quadrantStream(400, 11);
+    const { stream, targets } = quadrantStream(464, 11);
     const train = Array.from({ length: 300 }, (_, i) => i);
     const heldOut = Array.from({ length: 60 }, (_, i) => 300 + i);
     const prune = Array.from({ length: 40 }, (_, i) => 360 + i);
+    const validation = Array.from({ length: 64 }, (_, i) => 400 + i);
     const scaling = targetScaling(targets, 2, train);
     const z = zscore(targets, 2, scaling);
     const before = tf.memory().numTensors;
@@ -160,6 +161,7 @@ describe("distillation (shared model, then per unit)", () => {
         trainIdx: train,
         heldOutIdx: heldOut,
         pruneIdx: prune,
+        validationIdx: validation,
         settings,
       });
       expect(r.r2TeacherBeforePruning).toBeCloseTo(r2Of(trained, u), 2);
@@ -175,7 +177,16 @@ describe("distillation (shared model, then per unit)", () => {
     // Pruning far too hard: the check on validation images prunes again, less hard each time, and
     // retrains the first attempt within the tolerance or else the best; with no tolerance, the first.
     const harsh = { ...settings, prune: { ...settings.prune, keepVariance: 0.2, minFilters: 1 } };
-    const options = { unit: 0, targets, units: 2, scaling, trainIdx: train, heldOutIdx: heldOut, pruneIdx: prune };
+    const options = {
+      unit: 0,
+      targets,
+      units: 2,
+      scaling,
+      trainIdx: train,
+      heldOutIdx: heldOut,
+      pruneIdx: prune,
+      validationIdx: validation,
+    };
     const checked = await distillUnit(model, stream, { ...options, settings: harsh });
     const tries = checked.validation.attempts;
     expect(checked.validation.images).toBe(64);

@@ -63,10 +63,11 @@ export interface DistillSettings {
   recalibrateBatches: number;
   /**
    * Pruning keeps `keepVariance` of the output variance on the pruning images; then a check on
-   * `validation` training images the retraining does not use: where the pruned model follows the
+   * `validation` images never trained on: where the pruned model, before retraining, follows the
    * teacher worse than the unpruned one by more than `tolerance` of R², the unit is pruned again less
    * hard (half the variance given up), at most `retries` times; the first attempt within the
-   * tolerance, else the best, is retrained.
+   * tolerance, else the best, is retrained, and the retrained model is kept only where it is not
+   * worse on those images, so a pruning within the tolerance costs at most `tolerance` there.
    */
   prune: {
     keepVariance: number;
@@ -98,7 +99,7 @@ export const defaultDistillSettings: DistillSettings = {
   hint: 1,
   naturalWeight: 3,
   recalibrateBatches: 8,
-  prune: { keepVariance: 0.9, minFilters: 3, images: 64, tolerance: 0.01, retries: 2, validation: 256 },
+  prune: { keepVariance: 0.9, minFilters: 3, images: 64, tolerance: 0.02, retries: 2, validation: 256 },
   retrain: { steps: 300, batchSize: 64, images: 1024, learningRate: 3e-4 },
   seed: 1,
 };
@@ -494,6 +495,8 @@ export interface UnitDistillOptions {
   heldOutIdx: readonly number[];
   /** Images the pruning measures output variance on; never trained on. */
   pruneIdx: readonly number[];
+  /** Images the pruning check scores each pruning on (the first `prune.validation`); never trained on. */
+  validationIdx: readonly number[];
   settings: DistillSettings;
   /** The population model's held-out predictions for this unit (z units), if already computed. */
   populationHeldOut?: Float32Array;
@@ -515,12 +518,11 @@ export async function distillUnit(
   const p = settings.prune;
   // A seeded sample of the training images: the first ones by index are the teacher's own sessions'
   // stimuli, where it fits its training data, and retraining on those alone undid the distillation.
-  // The next ones in the same order, never retrained on, check what each pruning cost.
   const order = new SeededRandom(settings.seed * 7919 + unit).shuffle([...o.trainIdx]);
   const retrainIdx = order.slice(0, settings.retrain.images).sort((a, b) => a - b);
-  const validationIdx = order
-    .slice(settings.retrain.images, settings.retrain.images + p.validation)
-    .sort((a, b) => a - b);
+  // The pruning check's images were never trained on: on training images any pruning costs more
+  // than on new ones, and the check then rejected nearly every pruning.
+  const validationIdx = o.validationIdx.slice(0, p.validation);
   const teacherValidation = Float64Array.from(validationIdx, (i) => o.targets[i * o.units + unit]!);
   const validate = (arrays: NdArray[]): number =>
     validationIdx.length < 2 ? Number.NaN : r2Raw(predictArrays(arrays, stream, validationIdx), teacherValidation);
