@@ -75,6 +75,37 @@ describe("images", () => {
     expect(Buffer.from(fromZip[0]!.pixels0to255).equals(Buffer.from(fromFolder[0]!.pixels0to255))).toBe(true);
   });
 
+  it("reads deflated zip entries as stored ones; a corrupt entry is an error naming it", async () => {
+    const deflated = join(tmp.dir, "deflated.zip");
+    const corrupt = join(tmp.dir, "corrupt.zip");
+    execFileSync("python3", [
+      "-c",
+      [
+        "import zipfile,sys,struct",
+        "for out,bad in ((sys.argv[1],False),(sys.argv[2],True)):",
+        "  z=zipfile.ZipFile(out,'w',zipfile.ZIP_DEFLATED)",
+        "  z.write(sys.argv[3],'set/image0001.png')",
+        "  z.write(sys.argv[4],'set/image0002.jpg')",
+        "  z.close()",
+        "  if bad:",
+        "    i=zipfile.ZipFile(out).infolist()[1]; b=bytearray(open(out,'rb').read()); h=i.header_offset",
+        "    n,e=struct.unpack('<HH',b[h+26:h+30]); b[h+30+n+e]=0xff; open(out,'wb').write(b)",
+      ].join("\n"),
+      deflated,
+      corrupt,
+      join(folder, "image0001.png"),
+      join(folder, "image0002.jpg"),
+    ]);
+    const stored = await readImageZip(zipFile);
+    const fromDeflated = await readImageZip(deflated);
+    expect(fromDeflated.map((i) => i.name)).toEqual(stored.map((i) => i.name));
+    fromDeflated.forEach((im, i) =>
+      expect(Buffer.from(im.pixels0to255).equals(Buffer.from(stored[i]!.pixels0to255))).toBe(true),
+    );
+    await expect(readImageZip(corrupt)).rejects.toBeInstanceOf(ImageDecodeError);
+    await expect(readImageZip(corrupt)).rejects.toThrow(/corrupt\.zip:set\/image0002\.jpg/);
+  });
+
   it("a broken image file is a clear error naming it", async () => {
     const broken = join(tmp.dir, "broken");
     mkdirSync(broken);
