@@ -5,3 +5,4 @@ export * from "./calibration.js";
 export * from "./frame-timing.js";
 export * from "./parametric.js";
 export * from "./sweeps.js";
+export * from "./ahead.js";

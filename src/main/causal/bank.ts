@@ -1,6 +1,6 @@
-// Candidate banks for a causal design: folders or zips of PNG/JPEG images, decoded one at a time.
+// Candidate banks for a causal design: folders or zips of PNG/JPEG images, decoded a few ahead.
 import { bankEntries } from "../jobs/select.js";
-import { decodeImage, type NamedImage } from "../../stimulus/index.js";
+import { decodeImage, resultsAhead, type NamedImage } from "../../stimulus/index.js";
 import { CausalInputError } from "./errors.js";
 
 /** Every image of `banks` in order, checked to be size×size; a bank that cannot be read is an error. */
@@ -22,7 +22,8 @@ export async function* streamBank(banks: readonly string[], size: number): Async
       );
     }
     if (entries.length === 0) throw new CausalInputError("bank", `The bank ${bank} holds no PNG or JPEG images.`);
-    for (const e of entries) {
+    // Up to 64 images (a scoring batch) decoded ahead (libuv's thread pool) while the models score the ones before.
+    const decodes = entries.map((e) => async (): Promise<NamedImage> => {
       let image;
       try {
         image = await decodeImage(await e.read(), `${bank}:${e.name}`);
@@ -36,7 +37,8 @@ export async function* streamBank(banks: readonly string[], size: number): Async
             `images. Resize the bank first.`,
         );
       }
-      yield { ...image, name: `${bank}:${e.name}` };
-    }
+      return { ...image, name: `${bank}:${e.name}` };
+    });
+    yield* resultsAhead(decodes, 64);
   }
 }
