@@ -18,6 +18,12 @@ export interface MaximizeOptions {
   /** Every this many steps the image itself is blurred (0 off). */
   imageBlurEvery: number;
   imageBlurPx: number;
+  /**
+   * Jitter: each step's gradient is taken on the image shifted by a random whole number of pixels up
+   * to this far in x and y (wrapping round), then shifted back; 0 off. A prior towards images that
+   * drive the unit wherever their features fall by a few pixels, not through one exact pixel pattern.
+   */
+  jitterPx: number;
   /** Standard deviation of the starting noise around mid-grey (0..255 units). */
   noiseSd: number;
   /** Predictions are checked for the best iterate every this many steps (and at the end). */
@@ -37,6 +43,7 @@ export const defaultMaximizeOptions: MaximizeOptions = {
   gradientBlurPx: 1,
   imageBlurEvery: 10,
   imageBlurPx: 0.6,
+  jitterPx: 0,
   noiseSd: 24,
   evalEvery: 5,
   batchSize: 64,
@@ -60,6 +67,8 @@ function checkOptions(o: MaximizeOptions): void {
     if (!Number.isInteger(o[key]) || o[key] < 1)
       throw new SynthesisInputError("bad-option", `maximizing: ${key} must be a whole number ≥ 1, got ${o[key]}.`);
   }
+  if (!Number.isInteger(o.jitterPx) || o.jitterPx < 0)
+    throw new SynthesisInputError("bad-option", `maximizing: jitterPx must be a whole number ≥ 0, got ${o.jitterPx}.`);
   if (!(o.stepSize > 0))
     throw new SynthesisInputError("bad-option", `maximizing: stepSize must be > 0, got ${o.stepSize}.`);
 }
@@ -72,12 +81,32 @@ function noiseStarts(count: number, size: number, sd: number, random: Random): R
   });
 }
 
+/** x [N, H, W, C] shifted by dy rows and dx columns, wrapping round (the pixel at (y, x) moves to (y+dy, x+dx)). */
+export function roll2d(x: tf.Tensor4D, dy: number, dx: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const along = (t: tf.Tensor4D, shift: number, axis: 1 | 2): tf.Tensor4D => {
+      const n = t.shape[axis];
+      const s = ((shift % n) + n) % n;
+      if (s === 0) return t;
+      const begin = [0, 0, 0, 0];
+      const size = [-1, -1, -1, -1];
+      size[axis] = n - s;
+      const head = tf.slice(t, begin, size);
+      begin[axis] = n - s;
+      size[axis] = s;
+      return tf.concat([tf.slice(t, begin, size), head], axis) as tf.Tensor4D;
+    };
+    return along(along(x, dy, 1), dx, 2);
+  });
+}
+
 /** Runs one batch of starts to its best iterates (floats, 0..255). */
 async function ascend(
   model: UnitResponseModel,
   starts: RgbImage[],
   units: number[],
   o: MaximizeOptions,
+  random: Random,
 ): Promise<tf.Tensor4D> {
   let x = imagesToTensor(starts);
   let best = tf.clone(x);
@@ -99,7 +128,12 @@ async function ascend(
     if (step % o.evalEvery === 0) consider();
     const size = o.stepSize * (1 - (0.9 * step) / Math.max(1, o.steps - 1));
     const next = tf.tidy(() => {
-      const g = blurTensor(model.gradient(x, units), o.gradientBlurPx);
+      const [dy, dx] = [0, 0].map(() => (o.jitterPx > 0 ? random.int(2 * o.jitterPx + 1) - o.jitterPx : 0));
+      const raw =
+        dy === 0 && dx === 0
+          ? model.gradient(x, units)
+          : roll2d(model.gradient(roll2d(x, dy!, dx!), units), -dy!, -dx!);
+      const g = blurTensor(raw, o.gradientBlurPx);
       let moved = tf.add(x, tf.mul(g, tf.div(size, tf.add(rmsPerImage(g), 1e-8)))) as tf.Tensor4D;
       if (o.imageBlurEvery > 0 && (step + 1) % o.imageBlurEvery === 0) moved = blurTensor(moved, o.imageBlurPx);
       return tf.clipByValue(moved, 0, 255) as tf.Tensor4D;
@@ -135,7 +169,7 @@ export async function synthesizeMaximizing(
   for (let start = 0; start < jobs.length; start += o.batchSize) {
     const batch = jobs.slice(start, start + o.batchSize);
     const batchUnits = batch.map((j) => j.unit);
-    const best = await ascend(model, starts.slice(start, start + batch.length), batchUnits, o);
+    const best = await ascend(model, starts.slice(start, start + batch.length), batchUnits, o, random);
     const rounded = await tensorToImages(best);
     best.dispose();
     const x = imagesToTensor(rounded);

@@ -22,6 +22,7 @@ import {
 } from "./index.js";
 import { gaussianBlur } from "../gaudy-blur.js";
 import { chunksByBase } from "./smoothing.js";
+import { roll2d } from "./maximize.js";
 
 const S = 32;
 
@@ -119,6 +120,30 @@ describe("maximizing synthesized", () => {
     }
     const again = await synthesizeMaximizing(model, [0, 1], opts);
     expect(Buffer.from(again[0]!.image.pixels0to255).equals(Buffer.from(made[0]!.image.pixels0to255))).toBe(true);
+  });
+
+  it("with jitter, still follows the filter, differs from no jitter, and is seeded", async () => {
+    const opts = { restarts: 1, steps: 40, seed: 7 };
+    const plain = await synthesizeMaximizing(model, [0], opts);
+    const jittered = await synthesizeMaximizing(model, [0], { ...opts, jitterPx: 2 });
+    expect(correlation(jittered[0]!.image.pixels0to255, filters[0]!)).toBeGreaterThan(0.6);
+    expect(Buffer.from(jittered[0]!.image.pixels0to255).equals(Buffer.from(plain[0]!.image.pixels0to255))).toBe(false);
+    const again = await synthesizeMaximizing(model, [0], { ...opts, jitterPx: 2 });
+    expect(Buffer.from(again[0]!.image.pixels0to255).equals(Buffer.from(jittered[0]!.image.pixels0to255))).toBe(true);
+    await expect(synthesizeMaximizing(model, [0], { jitterPx: -1 })).rejects.toThrow(/jitterPx must be a whole number/);
+  });
+
+  it("roll2d shifts rows and columns, wrapping round", () => {
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 12 }, (_, i) => i),
+      [1, 3, 4, 1],
+    );
+    const rolled = roll2d(x, 1, -1);
+    // The pixel at (y, x) moves to (y + 1, x - 1), wrapping.
+    expect(Array.from(rolled.dataSync())).toEqual([9, 10, 11, 8, 1, 2, 3, 0, 5, 6, 7, 4]);
+    const back = roll2d(rolled, -1, 1);
+    expect(Array.from(back.dataSync())).toEqual(Array.from(x.dataSync()));
+    tf.dispose([x, rolled, back]);
   });
 
   it("refuses a unit the model does not have", async () => {
