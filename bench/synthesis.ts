@@ -7,38 +7,61 @@
 // model's predicted %Δr per kind (what the causal test would expect of the neurons).
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../src/models/backend.js";
-import { FastCompactModel, loadCompactModelFromNpy } from "../src/models/compact/index.js";
+import { compactModelFromArrays, FastCompactModel, readNpy, type NpyValue } from "../src/models/compact/index.js";
 import { compactResponseModel, routedResponseModel } from "../src/models/response/index.js";
 import { designCausal, type CausalDesign, type DesignModel } from "../src/main/causal/index.js";
+import { startBankScorer } from "../src/main/causal/bank-scorer.js";
 import { sharedDir } from "../src/main/paths.js";
-import { decodeImage, gaudy, isImageName, readZipEntries, type NamedImage } from "../src/stimulus/index.js";
+import {
+  decodeImage,
+  gaudy,
+  isImageName,
+  readZipEntries,
+  resultsAhead,
+  type NamedImage,
+} from "../src/stimulus/index.js";
 
 const usage =
   `usage: npm run bench -- synthesis [--units 16] [--session 190923] [--bank-size 10000] ` +
   `[--restarts 4] [--steps 150]
-  [--normal 10] [--adversarial 10] [--smooth 10] [--synth-seconds 10]
+  [--normal 10] [--adversarial 10] [--smooth 10] [--synth-seconds 10] [--bank-workers N]
+--bank-workers: worker threads that score the bank, each with one wasm thread and its share of the
+  units' models (default: the cores; 0: the main thread's backend, as the other kinds).
 Reads $CORTEXLOOP_SHARED/data/v4 (default ../shared beside the project).`;
 
-/** The recordings' images, then their gaudy versions, until `count` have been given. */
+/**
+ * The recordings' images, then their gaudy versions, until `count` have been given. Up to 64 images
+ * are decoded ahead (on libuv's thread pool, while the main thread evaluates the models on the
+ * images before).
+ */
 async function* bankOf(imagesDir: string, count: number): AsyncGenerator<NamedImage> {
   const zips = readdirSync(imagesDir)
     .filter((f) => f.endsWith(".zip"))
     .sort();
-  let given = 0;
-  for (const pass of ["", "gaudy:"]) {
-    for (const zip of zips) {
-      for (const e of await readZipEntries(join(imagesDir, zip), isImageName)) {
-        if (given >= count) return;
-        const image = await decodeImage(e.data, `${zip}:${e.name}`);
-        if (image.width !== 112 || image.height !== 112) continue;
-        given++;
-        yield { ...(pass === "" ? image : gaudy(image)), name: `${pass}${zip}:${e.name}` };
+  async function* decodes(): AsyncGenerator<() => Promise<NamedImage | undefined>> {
+    for (const pass of ["", "gaudy:"]) {
+      for (const zip of zips) {
+        for (const e of await readZipEntries(join(imagesDir, zip), isImageName)) {
+          yield async () => {
+            const image = await decodeImage(e.data, `${zip}:${e.name}`);
+            if (image.width !== 112 || image.height !== 112) return undefined;
+            return { ...(pass === "" ? image : gaudy(image)), name: `${pass}${zip}:${e.name}` };
+          };
+        }
       }
     }
+  }
+  if (count < 1) return;
+  let given = 0;
+  for await (const image of resultsAhead(decodes(), 64)) {
+    if (image === undefined) continue;
+    yield image;
+    if (++given >= count) return;
   }
 }
 
@@ -80,6 +103,7 @@ export async function run(args: string[]): Promise<void> {
       adversarial: { type: "string", default: "10" },
       smooth: { type: "string", default: "10" },
       "synth-seconds": { type: "string", default: "10" },
+      "bank-workers": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -103,13 +127,25 @@ export async function run(args: string[]): Promise<void> {
     join(v4, "compact_models", `compact_model_${values.session}_neuron${i}.npy`),
   );
   const fast: FastCompactModel[] = [];
+  const arrays: NpyValue[] = [];
   for (const f of files) {
     if (!existsSync(f))
       throw new Error(`synthesis bench: ${f} does not exist; ask for fewer --units or another --session.`);
-    const m = await loadCompactModelFromNpy(f);
+    arrays.push(await readNpy(f));
+    const m = compactModelFromArrays(arrays[arrays.length - 1]!, f);
     fast.push(FastCompactModel.fromModel(m));
     m.dispose();
   }
+  const bankWorkers = values["bank-workers"] === undefined ? cpus().length : Number(values["bank-workers"]);
+  const scorer =
+    bankWorkers > 0 && backend.name === "wasm"
+      ? await startBankScorer(arrays, 112, { workers: bankWorkers, backend: backend.name })
+      : undefined;
+  console.log(
+    scorer === undefined
+      ? "synthesis: the bank scored on the main thread's backend"
+      : `synthesis: the bank scored by ${scorer.workers} worker threads (one wasm thread each)`,
+  );
   const dm: DesignModel = {
     model: routedResponseModel(fast.map((f) => ({ model: compactResponseModel(f), unit: 0 }))),
     units: files.map((_, i) => ({
@@ -121,7 +157,11 @@ export async function run(args: string[]): Promise<void> {
     })),
     imageSize: 112,
     scale: "compact",
-    dispose: () => fast.forEach((f) => f.dispose()),
+    scoreBank: scorer === undefined ? undefined : (images) => scorer.score(images),
+    dispose: () => {
+      fast.forEach((f) => f.dispose());
+      void scorer?.close();
+    },
   };
   try {
     const t0 = performance.now();

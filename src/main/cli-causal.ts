@@ -130,7 +130,11 @@ export function registerCausalCommands(program: Command): void {
       };
       const store = SessionStore.open(flags.db);
       try {
-        const dm = await loadDesignModel(store, flags.model, flags.units, { session: flags.session, log: say });
+        const dm = await loadDesignModel(store, flags.model, flags.units, {
+          session: flags.session,
+          log: say,
+          bankWorkers: true,
+        });
         try {
           const viaEnsemble = dm.units.filter((u) => u.source === "ensemble").map((u) => u.name);
           say(

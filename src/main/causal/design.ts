@@ -192,7 +192,7 @@ export async function designCausal(
     if (reservoir.items.includes(image)) scores.set(image, predictions);
   };
   const ranked = await timed("maximizing normal", () =>
-    topBankImages(model, units, tee(), { k, batchSize: 64, onScored }),
+    topBankImages(model, units, tee(), { k, batchSize: 64, onScored, score: dm.scoreBank }),
   );
   const pool = reservoir.items;
   const poolPredicted = pool.map((im) => scores.get(im)!);

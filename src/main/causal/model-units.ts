@@ -1,5 +1,6 @@
 // The model a causal design synthesizes through: per unit its compact model where one is stored
 // (distilled from the ensemble for that unit), else the ensemble's prediction for that unit.
+import { cpus } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../models/backend.js";
 import { compactModelFromArrays, FastCompactModel } from "../../models/compact/index.js";
@@ -13,10 +14,12 @@ import {
   type UnitRoute,
 } from "../../models/response/index.js";
 import type { SessionStore } from "../store/index.js";
+import type { RgbImage } from "../../stimulus/index.js";
 import { COMPACT_KIND, compactVersion, ENSEMBLE_KINDS, listCompactVersions, unitOf } from "../compact/versions.js";
 import type { TargetStats } from "../jobs/predict.js";
 import { readoutSessions } from "../compact/sources.js";
 import { CausalInputError } from "./errors.js";
+import { startBankScorer } from "./bank-scorer.js";
 
 export interface DesignUnit {
   /** `electrode#sortedId`, as the campaign and the compact models name units. */
@@ -35,6 +38,12 @@ export interface DesignModel {
   imageSize: number;
   /** What the ensemble's predictions are in. */
   scale: "responses" | "z-scored" | "compact";
+  /**
+   * Optional: every unit's prediction for a batch of bank images, [N × units] row-major, the same
+   * values as `model.predictAll` (worker threads: bank-scorer.ts). Maximizing normal uses it. A
+   * wrapper that changes `model` (rescales it, say) must drop it.
+   */
+  scoreBank?: (images: readonly RgbImage[]) => Promise<Float32Array>;
   dispose(): void;
 }
 
@@ -100,6 +109,38 @@ function compactDesignModel(store: SessionStore, ids: readonly number[]): Design
 }
 
 /**
+ * `dm` with its bank scored on worker threads where that pays (wasm, 2 or more cores and units); as it
+ * was, with a line said, where the workers do not start.
+ */
+async function withBankScorer(
+  dm: DesignModel,
+  store: SessionStore,
+  ids: readonly number[],
+  log: (line: string) => void,
+): Promise<DesignModel> {
+  const workers = Math.min(cpus().length, ids.length);
+  if (tf.getBackend() !== "wasm" || workers < 2) return dm;
+  try {
+    const scorer = await startBankScorer(
+      ids.map((id) => compactVersion(store, id).arrays),
+      dm.imageSize,
+      { workers, backend: "wasm" },
+    );
+    return {
+      ...dm,
+      scoreBank: (images) => scorer.score(images),
+      dispose: () => {
+        dm.dispose();
+        void scorer.close();
+      },
+    };
+  } catch (err) {
+    log(`bank scoring stays on the main thread: ${err instanceof Error ? err.message : String(err)}`);
+    return dm;
+  }
+}
+
+/**
  * `versionIds` is one deep ensemble, or one or more compact models (one unit each). For an
  * ensemble, `unitRefs` are names (e3#1, e3/1, e3) or readout columns; empty means every unit.
  */
@@ -107,7 +148,15 @@ export async function loadDesignModel(
   store: SessionStore,
   versionIds: number | readonly number[],
   unitRefs: readonly string[],
-  options: { session?: string; log?: (line: string) => void } = {},
+  options: {
+    session?: string;
+    log?: (line: string) => void;
+    /**
+     * Compact models on wasm: score candidate banks on worker threads (`scoreBank`, bank-scorer.ts),
+     * one a core, each with one wasm thread and a share of the units (default false).
+     */
+    bankWorkers?: boolean;
+  } = {},
 ): Promise<DesignModel> {
   const log = options.log ?? (() => {});
   const ids = typeof versionIds === "number" ? [versionIds] : [...versionIds];
@@ -136,7 +185,8 @@ export async function loadDesignModel(
         `A compact model is one unit's model; leave out --units with compact models, or give the ensemble ` +
           `they were distilled from.`,
       );
-    return compactDesignModel(store, ids);
+    const dm = compactDesignModel(store, ids);
+    return options.bankWorkers === true ? withBankScorer(dm, store, ids, log) : dm;
   }
   if (!ENSEMBLE_KINDS.includes(version.kind))
     throw new CausalInputError(

@@ -27,6 +27,12 @@ export interface TopImagesOptions {
   onProgress?: (scored: number) => void;
   /** Called for each image scored with every unit's prediction ([unitCount], the caller's to keep). */
   onScored?: (image: NamedImage, predictions: Float32Array) => void;
+  /**
+   * Scores a batch for every unit of the model, [N × unitCount] row-major, in place of `model.predictAll`
+   * (the same values, e.g. from worker threads: bank-scorer.ts). While it runs, the next batch is
+   * collected from the bank.
+   */
+  score?: (images: readonly NamedImage[]) => Promise<Float32Array>;
 }
 
 /** Keeps the k largest by `predicted`, highest first. */
@@ -61,16 +67,25 @@ export async function topBankImages(
   const sums = units.map(() => ({ s: 0, s2: 0 }));
   let scored = 0;
   let batch: NamedImage[] = [];
-  const flush = async (): Promise<void> => {
-    if (batch.length === 0) return;
-    checkImages("maximizing normal (bank)", batch, model.inputSize);
-    const x = imagesToTensor(batch);
+  const width = model.unitCount;
+  const scoreOf = async (images: readonly NamedImage[]): Promise<Float32Array> => {
+    if (options.score !== undefined) {
+      const values = await options.score(images);
+      if (values.length !== images.length * width)
+        throw new Error(`maximizing normal: the scorer gave ${values.length} values for ${images.length} images`);
+      return values;
+    }
+    const x = imagesToTensor(images);
     const all = model.predictAll(x);
-    const values = await all.data();
+    const values = (await all.data()) as Float32Array;
     tf.dispose([x, all]);
-    const width = model.unitCount;
-    batch.forEach((image, i) => {
-      options.onScored?.(image, values.slice(i * width, (i + 1) * width) as Float32Array);
+    return values;
+  };
+  /** Scores `images` (checked by the caller) and ranks them. */
+  const flush = async (images: NamedImage[]): Promise<void> => {
+    const values = await scoreOf(images);
+    images.forEach((image, i) => {
+      options.onScored?.(image, values.slice(i * width, (i + 1) * width));
       units.forEach((u, j) => {
         const v = values[i * width + u]!;
         sums[j]!.s += v;
@@ -78,15 +93,29 @@ export async function topBankImages(
         tops[j]!.offer({ name: image.name, image, predicted: v });
       });
     });
-    scored += batch.length;
-    batch = [];
+    scored += images.length;
     options.onProgress?.(scored);
+  };
+  // One batch scoring while the next is collected; batches are ranked in the bank's order.
+  let inFlight: Promise<void> | undefined;
+  const start = (images: NamedImage[]): void => {
+    inFlight = flush(images);
+    inFlight.catch(() => {});
   };
   for await (const image of bank) {
     batch.push(image);
-    if (batch.length >= batchSize) await flush();
+    if (batch.length >= batchSize) {
+      checkImages("maximizing normal (bank)", batch, model.inputSize);
+      await inFlight;
+      start(batch);
+      batch = [];
+    }
   }
-  await flush();
+  await inFlight;
+  if (batch.length > 0) {
+    checkImages("maximizing normal (bank)", batch, model.inputSize);
+    await flush(batch);
+  }
   if (scored === 0)
     throw new SynthesisInputError(
       "empty-bank",

@@ -1,0 +1,142 @@
+// Scoring a candidate bank with compact models on worker threads, each running a share of the units'
+// models on one wasm thread, while the main thread decodes the next images. Why: in the synthesis bench
+// (16 units, 160,000 evaluations, alone on 2 cores) the backend's own 2 threads took 823 CPU s over 494 s
+// wall, 5.1 ms of CPU an evaluation, where one thread needs 3.7 to 4.1 ms (measured on a shared machine):
+// presumably the pool's threads spinning while they wait on each other between ops, which one thread a
+// worker does not do. Not yet timed alone on 2 cores: `npm run bench -- synthesis --bank-workers 0` is the
+// in-process baseline.
+import { cpus } from "node:os";
+import type { BackendName } from "../../models/backend.js";
+import type { NpyValue } from "../../models/compact/index.js";
+import type { RgbImage } from "../../stimulus/index.js";
+import { startJobWorker } from "../jobs/worker-thread.js";
+import type { Worker } from "node:worker_threads";
+
+export interface ScoreWorkerData {
+  /** The worker's models' arrays (as compactModelFromArrays takes them), in unit order. */
+  models: NpyValue[];
+  inputSize: number;
+  backend?: BackendName;
+}
+
+export interface ScoreRequest {
+  id: number;
+  count: number;
+  /** `count` images, size × size × 3 bytes each, one after another. */
+  pixels: Uint8Array;
+}
+
+export type ScoreReply =
+  { id: number; scores: Float32Array } | { id: number; ready: string } | { id: number; error: string };
+
+/** Scores images for every unit: [N × unitCount] row-major, the same values as the models' predictAll. */
+export interface BankScorer {
+  readonly unitCount: number;
+  readonly workers: number;
+  score(images: readonly RgbImage[]): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+/** Contiguous shares of `n` units over `k` workers, as even as can be. */
+function shares(n: number, k: number): [number, number][] {
+  return Array.from({ length: k }, (_, w) => [Math.floor((w * n) / k), Math.floor(((w + 1) * n) / k)]);
+}
+
+/**
+ * Starts `workers` worker threads (default: the cores, at most the units) over the compact models
+ * `models` (one unit each, as compactModelFromArrays takes their arrays) and resolves once each has
+ * built its models.
+ */
+export async function startBankScorer(
+  models: readonly NpyValue[],
+  inputSize: number,
+  options: { workers?: number; backend?: BackendName } = {},
+): Promise<BankScorer> {
+  if (models.length === 0) throw new Error("startBankScorer: no models");
+  const k = Math.max(1, Math.min(options.workers ?? cpus().length, models.length));
+  const parts = shares(models.length, k);
+  const pending = new Map<number, { resolve: (s: Float32Array) => void; reject: (e: Error) => void }>();
+  let nextId = 0;
+  let failure: Error | undefined;
+  const fail = (err: Error): void => {
+    failure ??= err;
+    for (const p of pending.values()) p.reject(failure);
+    pending.clear();
+    started.forEach((w) => w.unref());
+  };
+  const started: Worker[] = [];
+  const ready = parts.map(([a, b]) => {
+    const data: ScoreWorkerData = { models: models.slice(a, b), inputSize, backend: options.backend };
+    const w = startJobWorker("../causal/bank-score-worker", data);
+    started.push(w);
+    return new Promise<Worker>((resolve, reject) => {
+      w.on("message", (m: ScoreReply) => {
+        if (m.id === -1) {
+          if ("error" in m) reject(new Error(`bank scorer worker: ${m.error}`));
+          else resolve(w);
+          return;
+        }
+        const p = pending.get(m.id);
+        if (p === undefined) return;
+        pending.delete(m.id);
+        if (pending.size === 0) hold(false);
+        if ("scores" in m) p.resolve(m.scores);
+        else p.reject(new Error(`bank scorer worker: ${"error" in m ? m.error : "no scores"}`));
+      });
+      w.on("error", (err) => {
+        reject(err);
+        fail(new Error(`bank scorer worker crashed: ${err.message}`));
+      });
+      w.on("exit", (code) => {
+        if (code !== 0) fail(new Error(`bank scorer worker exited with code ${code}`));
+      });
+    });
+  });
+  let workers: Worker[];
+  try {
+    workers = await Promise.all(ready);
+  } catch (err) {
+    await Promise.all(started.map((w) => w.terminate()));
+    throw err;
+  }
+  // Idle workers do not keep the process alive (a scorer never closed does not hang it); busy ones do.
+  const hold = (busy: boolean): void => workers.forEach((w) => (busy ? w.ref() : w.unref()));
+  hold(false);
+  const ask = (w: Worker, count: number, pixels: Uint8Array): Promise<Float32Array> =>
+    new Promise((resolve, reject) => {
+      if (failure !== undefined) {
+        reject(failure);
+        return;
+      }
+      const id = nextId++;
+      if (pending.size === 0) hold(true);
+      pending.set(id, { resolve, reject });
+      w.postMessage({ id, count, pixels } satisfies ScoreRequest);
+    });
+  return {
+    unitCount: models.length,
+    workers: k,
+    async score(images) {
+      const n = images.length;
+      const per = inputSize * inputSize * 3;
+      const pixels = new Uint8Array(n * per);
+      images.forEach((im, i) => {
+        if (im.width !== inputSize || im.height !== inputSize || im.pixels0to255.length !== per)
+          throw new Error(`bank scorer: image ${i} is ${im.width}×${im.height}; the models take ${inputSize} px`);
+        pixels.set(im.pixels0to255, i * per);
+      });
+      const parts_ = await Promise.all(workers.map((w) => ask(w, n, pixels)));
+      const out = new Float32Array(n * models.length);
+      parts.forEach(([a, b], w) => {
+        const width = b - a;
+        const s = parts_[w]!;
+        for (let i = 0; i < n; i++) for (let j = 0; j < width; j++) out[i * models.length + a + j] = s[i * width + j]!;
+      });
+      return out;
+    },
+    async close() {
+      fail(new Error("bank scorer closed"));
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
