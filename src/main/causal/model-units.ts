@@ -156,6 +156,8 @@ export async function loadDesignModel(
      * one a core, each with one wasm thread and a share of the units (default false).
      */
     bankWorkers?: boolean;
+    /** Every unit through the ensemble, even where a compact model distilled from it is stored. */
+    ensembleOnly?: boolean;
   } = {},
 ): Promise<DesignModel> {
   const log = options.log ?? (() => {});
@@ -289,7 +291,7 @@ export async function loadDesignModel(
     const routes: UnitRoute[] = [];
     const units: DesignUnit[] = [];
     for (const u of chosen) {
-      const compactId = compactOf.get(u.column);
+      const compactId = options.ensembleOnly === true ? undefined : compactOf.get(u.column);
       if (compactId !== undefined) {
         const fast = fastFromArrays(store, compactId);
         owned.push(fast);
