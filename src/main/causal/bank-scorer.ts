@@ -3,8 +3,8 @@
 // (16 units, 160,000 evaluations, alone on 2 cores) the backend's own 2 threads took 823 CPU s over 494 s
 // wall, 5.1 ms of CPU an evaluation, where one thread needs 3.7 to 4.1 ms (measured on a shared machine):
 // presumably the pool's threads spinning while they wait on each other between ops, which one thread a
-// worker does not do. Not yet timed alone on 2 cores: `npm run bench -- synthesis --bank-workers 0` is the
-// in-process baseline.
+// worker does not do. Alone on 2 cores, two workers scored that bank in 320.5 s, 612 CPU s (synthesis
+// bench; `--bank-workers 0` is the in-process path).
 import { cpus } from "node:os";
 import type { BackendName } from "../../models/backend.js";
 import type { NpyValue } from "../../models/compact/index.js";
