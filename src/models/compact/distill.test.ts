@@ -150,20 +150,19 @@ describe("distillation (shared model, then per unit)", () => {
     const trained = predictPopulation(model, stream, heldOut);
     const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(losses.slice(-20))).toBeLessThan(0.5 * mean(losses.slice(0, 20)));
+    const images = {
+      targets,
+      units: 2,
+      scaling,
+      trainIdx: train,
+      heldOutIdx: heldOut,
+      pruneIdx: prune,
+      validationIdx: validation,
+    };
     for (const u of [0, 1]) {
       expect(r2Of(trained, u)).toBeGreaterThan(0.7);
       expect(r2Of(trained, u)).toBeGreaterThan(r2Of(untrained, u) + 0.2);
-      const r = await distillUnit(model, stream, {
-        unit: u,
-        targets,
-        units: 2,
-        scaling,
-        trainIdx: train,
-        heldOutIdx: heldOut,
-        pruneIdx: prune,
-        validationIdx: validation,
-        settings,
-      });
+      const r = await distillUnit(model, stream, { unit: u, ...images, settings });
       expect(r.r2TeacherBeforePruning).toBeCloseTo(r2Of(trained, u), 2);
       expect(r.r2Teacher).toBeGreaterThan(0.6);
       expect(r.filtersBeforePruning).toEqual(settings.filters);
@@ -177,16 +176,7 @@ describe("distillation (shared model, then per unit)", () => {
     // Pruning far too hard: the check on validation images prunes again, less hard each time, and
     // retrains the first attempt within the tolerance or else the best; with no tolerance, the first.
     const harsh = { ...settings, prune: { ...settings.prune, keepVariance: 0.2, minFilters: 1 } };
-    const options = {
-      unit: 0,
-      targets,
-      units: 2,
-      scaling,
-      trainIdx: train,
-      heldOutIdx: heldOut,
-      pruneIdx: prune,
-      validationIdx: validation,
-    };
+    const options = { unit: 0, ...images };
     const checked = await distillUnit(model, stream, { ...options, settings: harsh });
     const tries = checked.validation.attempts;
     expect(checked.validation.images).toBe(64);
