@@ -25,8 +25,8 @@ import { median } from "../src/models/metrics/index.js";
 
 const usage = `usage: npm run bench -- distill [--session 190925] [--units 16] [--bank 190927,190928,190929]
   [--work <dir>] [--db <file>] [--teacher <model version>] [--split-sessions a,b,c] [--teacher-members 8]
-  [--steps n] [--lr x] [--filters k0,k1,k2,k3,k4] [--shared-layers n] [--hint w] [--keep-variance f] [--retrain-steps n]
-  [--natural-weight k]
+  [--steps n] [--lr x] [--filters k0,k1,k2,k3,k4] [--shared-layers n] [--hint w] [--keep-variance f]
+  [--prune-tolerance r2] [--retrain-steps n] [--natural-weight k]
   [--json <file>]
 --teacher with --db: an ensemble already stored (e.g. by cortexloop evaluate --save); --split-sessions: the
 sessions that evaluate was given, so its test split of each is held out from the students.
@@ -84,6 +84,7 @@ export async function run(args: string[]): Promise<void> {
       hint: { type: "string" },
       lr: { type: "string" },
       "keep-variance": { type: "string" },
+      "prune-tolerance": { type: "string" },
       "natural-weight": { type: "string" },
       "retrain-steps": { type: "string" },
       json: { type: "string" },
@@ -161,7 +162,10 @@ export async function run(args: string[]): Promise<void> {
       ...(values.hint === undefined ? {} : { hint: Number(values.hint) }),
       ...(values["natural-weight"] === undefined ? {} : { naturalWeight: Number(values["natural-weight"]) }),
       ...(values.lr === undefined ? {} : { learningRate: Number(values.lr) }),
-      ...(values["keep-variance"] === undefined ? {} : { prune: { keepVariance: Number(values["keep-variance"]) } }),
+      prune: {
+        ...(values["keep-variance"] === undefined ? {} : { keepVariance: Number(values["keep-variance"]) }),
+        ...(values["prune-tolerance"] === undefined ? {} : { tolerance: Number(values["prune-tolerance"]) }),
+      },
       ...(values["retrain-steps"] === undefined ? {} : { retrain: { steps: Number(values["retrain-steps"]) } }),
     };
     const jobId = store.createJob("distill", {
