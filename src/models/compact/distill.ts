@@ -99,8 +99,8 @@ export const defaultDistillSettings: DistillSettings = {
   hint: 1,
   naturalWeight: 3,
   recalibrateBatches: 8,
-  prune: { keepVariance: 0.9, minFilters: 3, images: 64, tolerance: 0.02, retries: 2, validation: 256 },
-  retrain: { steps: 300, batchSize: 64, images: 1024, learningRate: 3e-4 },
+  prune: { keepVariance: 0.95, minFilters: 3, images: 64, tolerance: 0.02, retries: 2, validation: 256 },
+  retrain: { steps: 150, batchSize: 64, images: 1024, learningRate: 3e-4 },
   seed: 1,
 };
 
