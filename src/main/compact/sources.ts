@@ -350,13 +350,16 @@ export function splitStream(
   let at = 0;
   const extra = Math.round(rest.length * o.fraction);
   for (; at < rest.length && at < extra && heldOut.length < o.maxHeldOut; at++) heldOut.push(...groups.get(rest[at]!)!);
-  const prune: number[] = [];
-  for (; at < rest.length && prune.length < o.pruneImages; at++) prune.push(...groups.get(rest[at]!)!);
+  /** The next groups of `rest`, until they hold at least `count` images. */
+  const take = (count: number): number[] => {
+    const out: number[] = [];
+    for (; at < rest.length && out.length < count; at++) out.push(...groups.get(rest[at]!)!);
+    return out;
+  };
+  const prune = take(o.pruneImages);
   // A small stream keeps most of its images to train on: the check takes at most a quarter of the images left.
   const left = rest.slice(at).reduce((n, g) => n + groups.get(g)!.length, 0);
-  const validationTarget = Math.min(o.validationImages, Math.floor(left / 4));
-  const validation: number[] = [];
-  for (; at < rest.length && validation.length < validationTarget; at++) validation.push(...groups.get(rest[at]!)!);
+  const validation = take(Math.min(o.validationImages, Math.floor(left / 4)));
   const train = rest.slice(at).flatMap((g) => groups.get(g)!);
   if (train.length < 8)
     throw new DistillInputError(
