@@ -3,7 +3,7 @@
 import { cpus } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../models/backend.js";
-import { compactModelFromArrays, FastCompactModel } from "../../models/compact/index.js";
+import { compactModelFromArrays, FastCompactModel, type NdArray } from "../../models/compact/index.js";
 import { loadEnsemble } from "../../models/ensemble/index.js";
 import { loadFrontEnd, type FrontEndSpec } from "../../models/frontend/index.js";
 import {
@@ -53,8 +53,7 @@ function parseUnitRef(ref: string): { electrode: string; sortedId: number } | { 
   return m === null ? { electrode: ref, sortedId: 0 } : { electrode: m[1]!, sortedId: Number(m[2]) };
 }
 
-function fastFromArrays(store: SessionStore, id: number): FastCompactModel {
-  const { arrays } = compactVersion(store, id);
+function fastFromArrays(store: SessionStore, id: number, arrays = compactVersion(store, id).arrays): FastCompactModel {
   const layers = compactModelFromArrays(arrays, `model version ${id}`);
   const fast = FastCompactModel.fromModel(layers);
   layers.dispose();
@@ -83,12 +82,12 @@ function compactUnitName(row: { id: number; config: Record<string, unknown> } & 
 }
 
 /** Compact models as units, one a version. */
-function compactDesignModel(store: SessionStore, ids: readonly number[]): DesignModel {
+function compactDesignModel(store: SessionStore, ids: readonly number[], arrays: readonly NdArray[][]): DesignModel {
   const fast: FastCompactModel[] = [];
   try {
-    const units: DesignUnit[] = ids.map((id) => {
+    const units: DesignUnit[] = ids.map((id, i) => {
       const row = store.getModelVersion(id)!;
-      fast.push(fastFromArrays(store, id));
+      fast.push(fastFromArrays(store, id, arrays[i]));
       const { electrode, sortedId } = compactUnitName(row);
       return { name: `${electrode}#${sortedId}`, electrode, sortedId, source: "compact", modelVersionId: id };
     });
@@ -114,18 +113,13 @@ function compactDesignModel(store: SessionStore, ids: readonly number[]): Design
  */
 async function withBankScorer(
   dm: DesignModel,
-  store: SessionStore,
-  ids: readonly number[],
+  arrays: readonly NdArray[][],
   log: (line: string) => void,
 ): Promise<DesignModel> {
-  const workers = Math.min(cpus().length, ids.length);
+  const workers = Math.min(cpus().length, arrays.length);
   if (tf.getBackend() !== "wasm" || workers < 2) return dm;
   try {
-    const scorer = await startBankScorer(
-      ids.map((id) => compactVersion(store, id).arrays),
-      dm.imageSize,
-      { workers, backend: "wasm" },
-    );
+    const scorer = await startBankScorer(arrays, dm.imageSize, { workers, backend: "wasm" });
     return {
       ...dm,
       scoreBank: (images) => scorer.score(images),
@@ -187,8 +181,10 @@ export async function loadDesignModel(
         `A compact model is one unit's model; leave out --units with compact models, or give the ensemble ` +
           `they were distilled from.`,
       );
-    const dm = compactDesignModel(store, ids);
-    return options.bankWorkers === true ? withBankScorer(dm, store, ids, log) : dm;
+    // Each version's arrays read once, for the main thread's models and the workers'.
+    const arrays = ids.map((id) => compactVersion(store, id).arrays);
+    const dm = compactDesignModel(store, ids, arrays);
+    return options.bankWorkers === true ? withBankScorer(dm, arrays, log) : dm;
   }
   if (!ENSEMBLE_KINDS.includes(version.kind))
     throw new CausalInputError(
