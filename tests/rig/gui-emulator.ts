@@ -90,7 +90,10 @@ export interface GuiEmulatorOptions {
   /** Continuous channels selected in the ZMQ Interface (one DATA message each per block). */
   dataChannels?: number;
   spikes?: boolean;
-  /** Fraction of DATA messages lost on the way (message_num still advances). */
+  /**
+   * Fraction of DATA messages lost on the way (message_num still advances): one in every 1/fraction, at
+   * a seeded phase, so a run of n messages loses ⌊n · fraction⌋ or one more, whatever else draws on the seed.
+   */
   dropDataFraction?: number;
   /** Headers of a pre-0.3 ZMQ Interface (GUI 0.5): message_no and the old field names. */
   legacyHeaders?: boolean;
@@ -139,6 +142,8 @@ export class GuiEmulator {
   private readonly blockSamples: number;
   private readonly speed: number;
   private readonly random: () => number;
+  /** Owed drops: grows by dropDataFraction per DATA message; a message is dropped each time it reaches 1. */
+  private dropDebt: number;
   private readonly pub = new Publisher({ linger: 0, sendHighWaterMark: 100_000 });
   private readonly heartbeat = new Reply({ linger: 0 });
   private readonly events = new Reply({ linger: 0 });
@@ -162,6 +167,7 @@ export class GuiEmulator {
     this.acquiring = options.acquiring ?? true;
     this.messageNum = ((options.firstMessageNum ?? 1) - 1) | 0;
     this.random = generator(options.seed ?? 1);
+    this.dropDebt = generator((options.seed ?? 1) + 7919)();
     for (let t = 1; t <= 4; t++)
       for (let id = 1; id <= 3; id++) this.units.push({ electrode: `Tetrode ${t}`, sortedId: id });
     for (const _ of this.units) this.spikeSamples.push([]);
@@ -361,7 +367,9 @@ export class GuiEmulator {
             timestamp: now,
           });
       this.stats.dataMessages++;
-      if ((this.options.dropDataFraction ?? 0) > 0 && this.random() < this.options.dropDataFraction!) {
+      this.dropDebt += this.options.dropDataFraction ?? 0;
+      if (this.dropDebt >= 1) {
+        this.dropDebt -= 1;
         this.stats.dataDropped++;
         continue;
       }

@@ -167,7 +167,9 @@ describe("a session against an emulated Open Ephys GUI (ZMQ Interface + Network 
         `${c.exact} exact, ${c.faulted.size} presentations named by ${faults.length} faults`,
     );
     expect(outcome.result.presented).toBe(200);
-    expect(ports.gui.stats.dataDropped).toBeGreaterThan(10);
+    // The emulator drops one DATA message in 50, whatever the run's length.
+    expect(ports.gui.stats.dataDropped).toBeGreaterThanOrEqual(Math.floor(ports.gui.stats.dataMessages * 0.02));
+    expect(ports.gui.stats.dataDropped).toBeGreaterThan(5);
     expect(c.wrong).toEqual([]);
     expect(new Set(faults.map((f) => f.code))).toEqual(new Set(["message-gap"]));
     expect(c.faulted.size).toBeGreaterThan(0);
