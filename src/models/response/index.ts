@@ -1,3 +1,4 @@
+export { consensusResponseModel, type ConsensusOptions, type UnitScale } from "./consensus.js";
 export {
   compactResponseModel,
   populationResponseModel,

@@ -5,6 +5,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { UnitResponseModel } from "../../models/response/index.js";
 import type { RgbImage } from "../image.js";
 import { checkImages, checkUnits, imagesToTensor, SynthesisInputError } from "./tensors.js";
+import { priorGradient } from "./prior-gradient.js";
+import { Random } from "../random.js";
 
 /** The largest allowed change of an image: its L2 norm (over all values) or its largest value change. */
 export interface PixelBudget {
@@ -20,12 +22,22 @@ export interface AdversarialOptions {
   /** Most steps in all (a curved path needs more than stepsToBudget). */
   maxSteps: number;
   batchSize: number;
+  /**
+   * Priors on each step's gradient (prior-gradient.ts): a seeded jitter of up to this many pixels and a
+   * blur (sigma, px). They keep the change smooth and not tied to one pixel pattern; 0 turns each off.
+   */
+  jitterPx: number;
+  gradientBlurPx: number;
+  seed: number;
 }
 
 export const defaultAdversarialOptions: Omit<AdversarialOptions, "budget"> = {
   stepsToBudget: 10,
   maxSteps: 40,
   batchSize: 16,
+  jitterPx: 0,
+  gradientBlurPx: 0,
+  seed: 1,
 };
 
 export interface AdversarialImage {
@@ -115,6 +127,13 @@ export async function adversarialPairs(
     items.map((i) => i.base),
     model.inputSize,
   );
+  if (!Number.isInteger(o.jitterPx) || o.jitterPx < 0 || !(o.gradientBlurPx >= 0))
+    throw new SynthesisInputError(
+      "bad-option",
+      `adversarial: jitterPx must be a whole number ≥ 0 and gradientBlurPx ≥ 0, got ${o.jitterPx} and ` +
+        `${o.gradientBlurPx}.`,
+    );
+  const random = new Random(o.seed);
   const out: AdversarialPair[] = [];
   const half = Math.max(1, Math.floor(o.batchSize / 2));
   for (let start = 0; start < items.length; start += half) {
@@ -129,7 +148,7 @@ export async function adversarialPairs(
     for (let step = 0; step < o.maxSteps; step++) {
       const next = tf.tidy(() =>
         project(
-          tf.add(x, direction(model.gradient(x, units, signs), o.budget.norm, size)) as tf.Tensor4D,
+          tf.add(x, direction(priorGradient(model, x, units, signs, o, random), o.budget.norm, size)) as tf.Tensor4D,
           base,
           o.budget,
         ),

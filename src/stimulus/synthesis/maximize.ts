@@ -4,7 +4,18 @@ import * as tf from "@tensorflow/tfjs";
 import type { UnitResponseModel } from "../../models/response/index.js";
 import type { RgbImage } from "../image.js";
 import { Random } from "../random.js";
-import { blurTensor, checkUnits, imagesToTensor, rmsPerImage, SynthesisInputError, tensorToImages } from "./tensors.js";
+import { priorGradient } from "./prior-gradient.js";
+import {
+  blurTensor,
+  checkImages,
+  checkUnits,
+  imagesToTensor,
+  rmsPerImage,
+  SynthesisInputError,
+  tensorToImages,
+} from "./tensors.js";
+
+export { roll2d } from "./prior-gradient.js";
 
 export interface MaximizeOptions {
   /** Independent starts per unit; the best is kept. */
@@ -26,6 +37,11 @@ export interface MaximizeOptions {
   jitterPx: number;
   /** Standard deviation of the starting noise around mid-grey (0..255 units). */
   noiseSd: number;
+  /**
+   * Optional: per unit (in the order of `units`), an image to start from instead of mid-grey (e.g. the unit's
+   * best natural image): restart 0 starts from it as it is, later restarts from it plus the seeded noise.
+   */
+  startImages?: readonly RgbImage[];
   /** Predictions are checked for the best iterate every this many steps (and at the end). */
   evalEvery: number;
   /**
@@ -81,25 +97,6 @@ function noiseStarts(count: number, size: number, sd: number, random: Random): R
   });
 }
 
-/** x [N, H, W, C] shifted by dy rows and dx columns, wrapping round (the pixel at (y, x) moves to (y+dy, x+dx)). */
-export function roll2d(x: tf.Tensor4D, dy: number, dx: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const along = (t: tf.Tensor4D, shift: number, axis: 1 | 2): tf.Tensor4D => {
-      const n = t.shape[axis];
-      const s = ((shift % n) + n) % n;
-      if (s === 0) return t;
-      const begin = [0, 0, 0, 0];
-      const size = [-1, -1, -1, -1];
-      size[axis] = n - s;
-      const head = tf.slice(t, begin, size);
-      begin[axis] = n - s;
-      size[axis] = s;
-      return tf.concat([tf.slice(t, begin, size), head], axis) as tf.Tensor4D;
-    };
-    return along(along(x, dy, 1), dx, 2);
-  });
-}
-
 /** Runs one batch of starts to its best iterates (floats, 0..255). */
 async function ascend(
   model: UnitResponseModel,
@@ -128,12 +125,7 @@ async function ascend(
     if (step % o.evalEvery === 0) consider();
     const size = o.stepSize * (1 - (0.9 * step) / Math.max(1, o.steps - 1));
     const next = tf.tidy(() => {
-      const [dy, dx] = [0, 0].map(() => (o.jitterPx > 0 ? random.int(2 * o.jitterPx + 1) - o.jitterPx : 0));
-      const raw =
-        dy === 0 && dx === 0
-          ? model.gradient(x, units)
-          : roll2d(model.gradient(roll2d(x, dy!, dx!), units), -dy!, -dx!);
-      const g = blurTensor(raw, o.gradientBlurPx);
+      const g = priorGradient(model, x, units, undefined, o, random);
       let moved = tf.add(x, tf.mul(g, tf.div(size, tf.add(rmsPerImage(g), 1e-8)))) as tf.Tensor4D;
       if (o.imageBlurEvery > 0 && (step + 1) % o.imageBlurEvery === 0) moved = blurTensor(moved, o.imageBlurPx);
       return tf.clipByValue(moved, 0, 255) as tf.Tensor4D;
@@ -164,6 +156,20 @@ export async function synthesizeMaximizing(
   const random = new Random(o.seed);
   const jobs = units.flatMap((unit) => Array.from({ length: o.restarts }, (_, restart) => ({ unit, restart })));
   const starts = noiseStarts(jobs.length, model.inputSize, o.noiseSd, random);
+  if (o.startImages !== undefined) {
+    if (o.startImages.length !== units.length)
+      throw new SynthesisInputError(
+        "bad-option",
+        `maximizing: ${o.startImages.length} start images for ${units.length} units; give one a unit.`,
+      );
+    checkImages("maximizing", o.startImages, model.inputSize);
+    jobs.forEach((job, i) => {
+      const from = o.startImages![Math.floor(i / o.restarts)]!.pixels0to255;
+      const px = starts[i]!.pixels0to255;
+      for (let v = 0; v < px.length; v++)
+        px[v] = job.restart === 0 ? from[v]! : Math.min(255, Math.max(0, from[v]! + px[v]! - 128));
+    });
+  }
   const images: RgbImage[] = [];
   const predicted: number[] = [];
   for (let start = 0; start < jobs.length; start += o.batchSize) {

@@ -133,6 +133,31 @@ describe("maximizing synthesized", () => {
     await expect(synthesizeMaximizing(model, [0], { jitterPx: -1 })).rejects.toThrow(/jitterPx must be a whole number/);
   });
 
+  it("from start images: restart 0 starts at the unit's image, later restarts near it; a count per unit", async () => {
+    const starts = [noiseImage(3), noiseImage(4)];
+    // A tiny step: the best iterate stays within a pixel level of where it started.
+    const made = await synthesizeMaximizing(model, [0, 1], {
+      restarts: 2,
+      steps: 2,
+      stepSize: 0.01,
+      noiseSd: 10,
+      startImages: starts,
+    });
+    made.forEach((m, k) => {
+      const from = starts[k]!.pixels0to255;
+      expect(pixelChange(m.restartImages[0]!.pixels0to255, from, "linf")).toBeLessThanOrEqual(1);
+      const second = pixelChange(m.restartImages[1]!.pixels0to255, from, "linf");
+      expect(second).toBeGreaterThan(5);
+      expect(correlation(m.restartImages[1]!.pixels0to255, from)).toBeGreaterThan(0.5);
+    });
+    // Ascending from an image moves its prediction up.
+    const up = await synthesizeMaximizing(model, [0], { restarts: 1, steps: 10, startImages: [starts[0]!] });
+    expect(up[0]!.predicted).toBeGreaterThan(linear(0, starts[0]!) + 10);
+    await expect(synthesizeMaximizing(model, [0, 1], { startImages: [starts[0]!] })).rejects.toThrow(
+      /1 start images for 2 units/,
+    );
+  });
+
   it("roll2d shifts rows and columns, wrapping round", () => {
     const x = tf.tensor4d(
       Float32Array.from({ length: 12 }, (_, i) => i),
@@ -199,6 +224,34 @@ describe("adversarial ±", () => {
       expect(p.minus.predicted - p.basePredicted).toBeLessThan(-0.8 * best);
       expect(p.basePredicted).toBeCloseTo(linear(p.unit, p.base), 2);
     }
+  });
+
+  it("with jitter and gradient blur: within budget, still both ways, smoother than without, seeded", async () => {
+    const items = [{ unit: 0, base: noiseImage(3) }];
+    const budget = { norm: "l2", value: 300 } as const;
+    const plain = await adversarialPairs(model, items, { budget });
+    const priors = { budget, jitterPx: 2, gradientBlurPx: 2, seed: 5 };
+    const [p] = await adversarialPairs(model, items, priors);
+    for (const side of [p!.plus, p!.minus])
+      expect(pixelChange(side.image.pixels0to255, p!.base.pixels0to255, "l2")).toBeLessThanOrEqual(300);
+    // A blurred gradient is not the steepest direction, but still climbs a smooth filter most of the way.
+    expect(p!.plus.predicted - p!.basePredicted).toBeGreaterThan(0.5 * 300);
+    expect(p!.minus.predicted - p!.basePredicted).toBeLessThan(-0.5 * 300);
+    // The change's roughness (mean squared difference of horizontal neighbours over its power) is lower.
+    const roughness = (image: RgbImage): number => {
+      const d = Float32Array.from(image.pixels0to255, (v, i) => v - p!.base.pixels0to255[i]!);
+      let rough = 0;
+      let power = 0;
+      for (let i = 0; i < d.length; i++) {
+        power += d[i]! ** 2;
+        if (i % (S * 3) < (S - 1) * 3) rough += (d[i + 3]! - d[i]!) ** 2;
+      }
+      return rough / power;
+    };
+    expect(roughness(p!.plus.image)).toBeLessThan(roughness(plain[0]!.plus.image));
+    const [again] = await adversarialPairs(model, items, priors);
+    expect(Buffer.from(again!.plus.image.pixels0to255).equals(Buffer.from(p!.plus.image.pixels0to255))).toBe(true);
+    await expect(adversarialPairs(model, items, { budget, jitterPx: 1.5 })).rejects.toThrow(/jitterPx/);
   });
 
   it("refuses a budget ≤ 0", async () => {
