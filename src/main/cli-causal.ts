@@ -30,6 +30,15 @@ function whole(name: string): (v: string) => number {
   };
 }
 
+function decimal(name: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n))
+      throw new CausalInputError("option", `${name} takes a number, got "${v}".`);
+    return n;
+  };
+}
+
 export function parseBudget(text: string): PixelBudget {
   const m = /^(l2|linf):(.+)$/.exec(text.trim());
   const value = m === null ? Number.NaN : Number(m[2]);
@@ -66,6 +75,8 @@ interface DesignFlags {
   repeats: number;
   seed: number;
   saliency: boolean;
+  jitterPx: number;
+  gradientBlurPx: number;
 }
 
 export function registerCausalCommands(program: Command): void {
@@ -109,6 +120,18 @@ export function registerCausalCommands(program: Command): void {
       d.randomNormal,
     )
     .option("--repeats <n>", "times each image is shown", whole("--repeats"), 5)
+    .option(
+      "--jitter-px <px>",
+      "maximizing and adversarial: each gradient step on the image shifted by up to this many pixels (0: off)",
+      whole("--jitter-px"),
+      d.priors.jitterPx,
+    )
+    .option(
+      "--gradient-blur-px <sigma>",
+      "maximizing and adversarial: blur of each step's gradient, px (0: off)",
+      decimal("--gradient-blur-px"),
+      d.priors.gradientBlurPx,
+    )
     .option("--seed <n>", "seed of every random choice", whole("--seed"), d.seed)
     .option("--no-saliency", "skip the saliency maps")
     .option("--db <file>", "lab database (SQLite)", defaultDb)
@@ -127,6 +150,7 @@ export function registerCausalCommands(program: Command): void {
         randomNormal: flags.randomNormal,
         saliency: flags.saliency,
         seed: flags.seed,
+        priors: { jitterPx: flags.jitterPx, gradientBlurPx: flags.gradientBlurPx },
       };
       const store = SessionStore.open(flags.db);
       try {

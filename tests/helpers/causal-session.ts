@@ -78,6 +78,7 @@ export const causalFixtureOptions: CausalDesignOptions = {
   randomNormal: 3,
   saliency: false,
   seed: 4,
+  priors: { jitterPx: 1, gradientBlurPx: 1 },
 };
 
 export async function writeCausalSession(dir: string): Promise<CausalSessionFixture> {

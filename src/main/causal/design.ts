@@ -12,6 +12,7 @@ import {
   smoothMinus,
   synthesizeMaximizing,
   topBankImages,
+  type GradientPriors,
   type MaximizeOptions,
   type PixelBudget,
   type SaliencyMap,
@@ -58,6 +59,12 @@ export interface CausalDesignOptions {
   randomNormal: number;
   saliency: boolean;
   seed: number;
+  /**
+   * Priors on the gradient that maximizing synthesized and adversarial images follow: jitter and blur
+   * (src/stimulus/synthesis/prior-gradient.ts). Without them the designs move the model and not the
+   * neuron (docs/causal-tests.md).
+   */
+  priors: GradientPriors;
   /** Extra maximizing settings (tests shorten them). */
   maximize?: Partial<MaximizeOptions>;
 }
@@ -67,7 +74,7 @@ export const defaultCausalDesignOptions: CausalDesignOptions = {
   steps: 150,
   normalPerUnit: 10,
   adversarialPerUnit: 10,
-  budget: { norm: "l2", value: 1500 },
+  budget: { norm: "l2", value: 4000 },
   smoothPerUnit: 10,
   smoothPatches: 25,
   patchPx: 12,
@@ -75,6 +82,7 @@ export const defaultCausalDesignOptions: CausalDesignOptions = {
   randomNormal: 40,
   saliency: true,
   seed: 1,
+  priors: { jitterPx: 4, gradientBlurPx: 2 },
 };
 
 export interface CausalDesign {
@@ -111,9 +119,15 @@ function checkOptions(o: CausalDesignOptions): void {
   if (!(Number.isFinite(o.budget.value) && o.budget.value > 0)) {
     throw new CausalInputError(
       "option",
-      `The adversarial budget must be a number > 0 on 0..255 pixels (e.g. --budget l2:1500), got ${o.budget.value}.`,
+      `The adversarial budget must be a number > 0 on 0..255 pixels (e.g. --budget l2:4000), got ${o.budget.value}.`,
     );
   }
+  if (!Number.isInteger(o.priors.jitterPx) || o.priors.jitterPx < 0 || !(o.priors.gradientBlurPx >= 0))
+    throw new CausalInputError(
+      "option",
+      `The jitter must be a whole number of pixels ≥ 0 and the gradient blur ≥ 0, got ${o.priors.jitterPx} and ` +
+        `${o.priors.gradientBlurPx}.`,
+    );
 }
 
 /** Reservoir sample of `k` bank images (seeded) while the bank streams past. */
@@ -210,7 +224,13 @@ export async function designCausal(
       add({ image: t.image, unit: r.unit, kind: "maximizing-normal", predicted: t.predicted, name: t.name });
 
   const maximizing = await timed("maximizing synthesized", () =>
-    synthesizeMaximizing(model, units, { ...o.maximize, restarts: o.restarts, steps: o.steps, seed: o.seed }),
+    synthesizeMaximizing(model, units, {
+      ...o.priors,
+      ...o.maximize,
+      restarts: o.restarts,
+      steps: o.steps,
+      seed: o.seed,
+    }),
   );
   for (const m of maximizing)
     m.restartImages.forEach((image, r) =>
@@ -223,7 +243,9 @@ export async function designCausal(
       while (picks.size < Math.min(o.adversarialPerUnit, pool.length)) picks.add(random.int(pool.length));
       return [...picks].map((p) => ({ unit: u, base: pool[p]!, baseIndex: poolIndex.get(pool[p]!.name)![u]! }));
     });
-    const pairs = await timed("adversarial", () => adversarialPairs(model, items, { budget: o.budget }));
+    const pairs = await timed("adversarial", () =>
+      adversarialPairs(model, items, { budget: o.budget, ...o.priors, seed: o.seed }),
+    );
     pairs.forEach((p, i) => {
       const base = add({
         image: p.base,
