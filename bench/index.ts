@@ -9,6 +9,7 @@ const benchmarks: Record<string, () => Promise<{ run(args: string[]): Promise<vo
   onsets: () => import("./onsets.js"),
   selection: () => import("./selection.js"),
   synthesis: () => import("./synthesis.js"),
+  "sim-transfer": () => import("./sim-transfer.js"),
   transfer: () => import("./transfer.js"),
   turnaround: () => import("./turnaround.js"),
 };

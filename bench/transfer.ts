@@ -8,45 +8,17 @@
 // the default priors and with jitter and stronger blur), and adversarial ± from each unit's best
 // natural image at several budgets.
 import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs";
 import { SessionStore } from "../src/main/store/index.js";
 import { loadDesignModel, type DesignModel } from "../src/main/causal/model-units.js";
 import { listCompactVersions, unitOf } from "../src/main/compact/versions.js";
 import { loadSessionDataset } from "../src/main/import/dataset.js";
 import { adversarialPairs, synthesizeMaximizing, type MaximizeOptions } from "../src/stimulus/synthesis/index.js";
-import { imagesToTensor } from "../src/stimulus/synthesis/tensors.js";
-import type { UnitResponseModel } from "../src/models/response/index.js";
 import type { RgbImage } from "../src/stimulus/image.js";
+import { meanSd, predictions, summary, unitColumn } from "./transfer-stats.js";
 
 const usage = `usage: npm run bench -- transfer --db <lab.db> --model <ensemble version> [--units 8] [--steps 150]
   [--random 200] [--budgets 1500,4000]
 The store must hold compact models distilled from the ensemble (e.g. the lab.db of a distill bench's --work).`;
-
-/** Predictions of every unit, [images × units] row-major. */
-function predictions(m: UnitResponseModel, images: readonly RgbImage[]): Float32Array {
-  const out: number[] = [];
-  for (let s = 0; s < images.length; s += 50) {
-    const x = imagesToTensor(images.slice(s, s + 50));
-    const p = m.predictAll(x);
-    out.push(...p.dataSync());
-    tf.dispose([x, p]);
-  }
-  return Float32Array.from(out);
-}
-
-const column = (v: Float32Array, units: number, j: number): number[] =>
-  Array.from({ length: v.length / units }, (_, i) => v[i * units + j]!);
-
-function meanSd(xs: readonly number[]): { mean: number; sd: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  return { mean, sd: Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, xs.length - 1)) };
-}
-
-/** Mean ± s.e. over units. */
-function summary(xs: readonly number[]): string {
-  const { mean, sd } = meanSd(xs);
-  return `${mean.toFixed(2)} ± ${(sd / Math.sqrt(xs.length)).toFixed(2)}`.padStart(14);
-}
 
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -98,7 +70,7 @@ export async function run(args: string[]): Promise<void> {
     .slice(0, Number(values.random))
     .map((px) => ({ width: 112, height: 112, pixels0to255: px }) as RgbImage);
   const onRandom = models.map(([, m]) => predictions(m.model, random));
-  const scale = onRandom.map((p) => columns.map((_, j) => meanSd(column(p, n, j))));
+  const scale = onRandom.map((p) => columns.map((_, j) => meanSd(unitColumn(p, n, j))));
   // A unit's response to image i in SDs of its responses to the random images, by model.
   const inSd = (k: number, p: Float32Array, i: number, j: number): number =>
     (p[i * n + j]! - scale[k]![j]!.mean) / scale[k]![j]!.sd;
@@ -107,7 +79,9 @@ export async function run(args: string[]): Promise<void> {
     `transfer: units ${columns.join(",")} of model version ${teacher}; responses in SDs of each model's responses to ` +
       `${random.length} of the session's images (mean ± s.e. over ${n} units)`,
   );
-  const best = onRandom.map((p, k) => units.map((j) => Math.max(...column(p, n, j).map((_, i) => inSd(k, p, i, j)))));
+  const best = onRandom.map((p, k) =>
+    units.map((j) => Math.max(...unitColumn(p, n, j).map((_, i) => inSd(k, p, i, j)))),
+  );
   console.log(`best of the random images: ensemble ${summary(best[0]!)}  compact ${summary(best[1]!)}`);
   const variants: [string, Partial<MaximizeOptions>][] = [
     ["default priors", {}],
@@ -134,7 +108,7 @@ export async function run(args: string[]): Promise<void> {
   console.log("adversarial ± (L2 budget on 0..255 pixels) from each unit's best random image: change from the base");
   for (const [k0, [through, dm]] of models.entries()) {
     const items = units.map((j) => {
-      const c = column(onRandom[k0]!, n, j);
+      const c = unitColumn(onRandom[k0]!, n, j);
       return { unit: j, base: random[c.indexOf(Math.max(...c))]! };
     });
     for (const budget of values.budgets.split(",").map(Number)) {

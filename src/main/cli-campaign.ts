@@ -276,6 +276,7 @@ export async function runCampaignCommand(
     campaignNeurons,
     createCampaignRig,
     defaultCompactModelsDir,
+    campaignNeuronSeed,
     defaultImagesDir,
     formatCurves,
     loadImageBank,
@@ -288,7 +289,7 @@ export async function runCampaignCommand(
   await selectBackend({ log: say, prefer: flags.backend as BackendName | undefined });
   const outDir = resolve(flags.out);
   const compactDir = resolve(flags.compactModels ?? defaultCompactModelsDir());
-  const population = await campaignNeurons(flags.neurons, units, seed + 7, compactDir, say);
+  const population = await campaignNeurons(flags.neurons, units, campaignNeuronSeed(seed), compactDir, say);
   say(`neurons: ${population.description}`);
   const store = SessionStore.open(flags.db);
   let server: { close(): Promise<void> } | undefined;

@@ -9,6 +9,11 @@ export function defaultCompactModelsDir(cwd = process.cwd()): string {
   return join(cwd, "..", "shared", "data", "v4", "compact_models");
 }
 
+/** The seed of a campaign's simulated neurons (the choice of compact models), from the campaign's --seed. */
+export function campaignNeuronSeed(seed: number): number {
+  return seed + 7;
+}
+
 export function hasCompactModels(dir: string): boolean {
   return existsSync(dir) && readdirSync(dir).some((f) => /^compact_model_.*\.npy$/.test(f));
 }
