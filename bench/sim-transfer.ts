@@ -145,7 +145,8 @@ export async function run(args: string[]): Promise<void> {
     const top = best(t);
     console.log(`through ${t.name}:`);
     console.log(
-      `  maximizing normal (best of ${String(random.length).padEnd(4)})        neurons ${summary(againstRandom(await rates(top)))}`,
+      `  maximizing normal (best of ${String(random.length).padEnd(4)})        neurons ` +
+        summary(againstRandom(await rates(top))),
     );
     for (const [name, p] of priors) {
       const started = performance.now();
