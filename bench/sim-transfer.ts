@@ -26,7 +26,7 @@ import {
   type MaximizeOptions,
 } from "../src/stimulus/synthesis/index.js";
 import { decodeImage, isImageName, readZipEntries, type RgbImage } from "../src/stimulus/index.js";
-import { meanSd, predictions, summary, unitColumn } from "./transfer-stats.js";
+import { meanSd, predictions, storeModelOptions, summary, unitColumn } from "./transfer-stats.js";
 
 const usage = `usage: npm run bench -- sim-transfer --db <campaign lab.db> [--model <version>] [--steps 100]
   [--random 200] [--budget 4000] [--zip <images_*.zip>] [--through ensemble,compact,consensus]
@@ -36,10 +36,8 @@ export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      db: { type: "string" },
-      model: { type: "string" },
+      ...storeModelOptions,
       steps: { type: "string", default: "100" },
-      random: { type: "string", default: "200" },
       budget: { type: "string", default: "4000" },
       zip: { type: "string", default: join(defaultImagesDir(), "images_210322.zip") },
       through: { type: "string", default: "ensemble,compact,consensus" },

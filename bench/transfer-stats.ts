@@ -4,6 +4,13 @@ import type { UnitResponseModel } from "../src/models/response/index.js";
 import { imagesToTensor } from "../src/stimulus/synthesis/tensors.js";
 import type { RgbImage } from "../src/stimulus/image.js";
 
+/** The options both transfer benches take: the store, the model version, the natural images' count. */
+export const storeModelOptions = {
+  db: { type: "string" },
+  model: { type: "string" },
+  random: { type: "string", default: "200" },
+} as const;
+
 /** Predictions of every unit, [images × units] row-major. */
 export function predictions(m: UnitResponseModel, images: readonly RgbImage[]): Float32Array {
   const out: number[] = [];

@@ -14,7 +14,7 @@ import { listCompactVersions, unitOf } from "../src/main/compact/versions.js";
 import { loadSessionDataset } from "../src/main/import/dataset.js";
 import { adversarialPairs, synthesizeMaximizing, type MaximizeOptions } from "../src/stimulus/synthesis/index.js";
 import type { RgbImage } from "../src/stimulus/image.js";
-import { meanSd, predictions, summary, unitColumn } from "./transfer-stats.js";
+import { meanSd, predictions, storeModelOptions, summary, unitColumn } from "./transfer-stats.js";
 
 const usage = `usage: npm run bench -- transfer --db <lab.db> --model <ensemble version> [--units 8] [--steps 150]
   [--random 200] [--budgets 1500,4000]
@@ -24,11 +24,9 @@ export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      db: { type: "string" },
-      model: { type: "string" },
+      ...storeModelOptions,
       units: { type: "string", default: "8" },
       steps: { type: "string", default: "150" },
-      random: { type: "string", default: "200" },
       budgets: { type: "string", default: "1500,4000" },
     },
   });

@@ -16,27 +16,12 @@ import {
 import type { PixelBudget } from "../stimulus/synthesis/index.js";
 import { defaultDb } from "./paths.js";
 import { registerTuningCommand } from "./cli-tuning.js";
-import { addModelUnitOptions, collect } from "./cli-options.js";
+import { addModelUnitOptions, collect, numberParsers } from "./cli-options.js";
+
+const { whole, number } = numberParsers((message) => new CausalInputError("option", message));
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-function whole(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new CausalInputError("option", `${name} takes a whole number, got "${v}".`);
-    return n;
-  };
-}
-
-function decimal(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n))
-      throw new CausalInputError("option", `${name} takes a number, got "${v}".`);
-    return n;
-  };
 }
 
 export function parseBudget(text: string): PixelBudget {
@@ -129,7 +114,7 @@ export function registerCausalCommands(program: Command): void {
     .option(
       "--gradient-blur-px <sigma>",
       "maximizing and adversarial: blur of each step's gradient, px (0: off)",
-      decimal("--gradient-blur-px"),
+      number("--gradient-blur-px"),
       d.priors.gradientBlurPx,
     )
     .option("--seed <n>", "seed of every random choice", whole("--seed"), d.seed)

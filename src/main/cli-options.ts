@@ -13,6 +13,28 @@ export function collect(value: string, prior: string[]): string[] {
   ];
 }
 
+/**
+ * Parsers of numeric options that throw the command's own error: `whole` takes integers, `number` any finite
+ * number (ranges are checked where the value is used).
+ */
+export function numberParsers(fail: (message: string) => Error): {
+  whole: (flag: string) => (v: string) => number;
+  number: (flag: string) => (v: string) => number;
+} {
+  return {
+    whole: (flag) => (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n)) throw fail(`${flag} takes a whole number, got "${v}".`);
+      return n;
+    },
+    number: (flag) => (v) => {
+      const n = Number(v);
+      if (v.trim() === "" || !Number.isFinite(n)) throw fail(`${flag} takes a number, got "${v}".`);
+      return n;
+    },
+  };
+}
+
 /** Adds `--model` (required), `--units` and `--session`; `whole` parses an id, throwing the command's own error. */
 export function addModelUnitOptions(command: Command, whole: (flag: string) => (v: string) => number): Command {
   return command

@@ -6,7 +6,9 @@ import { loadDesignModel } from "./causal/index.js";
 import { designTuning, storeTuningDesign, TuningInputError, tuningTable, type TuningSpec } from "./tuning/index.js";
 import { defaultDotSweep, defaultGratingSweep } from "../stimulus/index.js";
 import { defaultDb } from "./paths.js";
-import { addModelUnitOptions } from "./cli-options.js";
+import { addModelUnitOptions, numberParsers } from "./cli-options.js";
+
+const { whole, number } = numberParsers((message) => new TuningInputError("option", message));
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -25,23 +27,6 @@ function numbers(flag: string): (v: string) => number[] {
           throw new TuningInputError("option", `${flag} takes comma-separated numbers, got "${s}" in "${v}".`);
         return n;
       });
-}
-
-function number(flag: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n))
-      throw new TuningInputError("option", `${flag} takes a number, got "${v}".`);
-    return n;
-  };
-}
-
-function whole(flag: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new TuningInputError("option", `${flag} takes a whole number, got "${v}".`);
-    return n;
-  };
 }
 
 interface TuningFlags {
