@@ -12,6 +12,7 @@ import {
   smoothMinus,
   synthesizeMaximizing,
   topBankImages,
+  priorsProblem,
   type GradientPriors,
   type MaximizeOptions,
   type PixelBudget,
@@ -122,12 +123,8 @@ function checkOptions(o: CausalDesignOptions): void {
       `The adversarial budget must be a number > 0 on 0..255 pixels (e.g. --budget l2:4000), got ${o.budget.value}.`,
     );
   }
-  if (!Number.isInteger(o.priors.jitterPx) || o.priors.jitterPx < 0 || !(o.priors.gradientBlurPx >= 0))
-    throw new CausalInputError(
-      "option",
-      `The jitter must be a whole number of pixels ≥ 0 and the gradient blur ≥ 0, got ${o.priors.jitterPx} and ` +
-        `${o.priors.gradientBlurPx}.`,
-    );
+  const priors = priorsProblem(o.priors);
+  if (priors !== undefined) throw new CausalInputError("option", `The gradient priors: ${priors}`);
 }
 
 /** Reservoir sample of `k` bank images (seeded) while the bank streams past. */

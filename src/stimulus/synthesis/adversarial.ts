@@ -5,7 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { UnitResponseModel } from "../../models/response/index.js";
 import type { RgbImage } from "../image.js";
 import { checkImages, checkUnits, imagesToTensor, SynthesisInputError } from "./tensors.js";
-import { priorGradient } from "./prior-gradient.js";
+import { priorGradient, priorsProblem } from "./prior-gradient.js";
 import { Random } from "../random.js";
 
 /** The largest allowed change of an image: its L2 norm (over all values) or its largest value change. */
@@ -127,12 +127,8 @@ export async function adversarialPairs(
     items.map((i) => i.base),
     model.inputSize,
   );
-  if (!Number.isInteger(o.jitterPx) || o.jitterPx < 0 || !(o.gradientBlurPx >= 0))
-    throw new SynthesisInputError(
-      "bad-option",
-      `adversarial: jitterPx must be a whole number ≥ 0 and gradientBlurPx ≥ 0, got ${o.jitterPx} and ` +
-        `${o.gradientBlurPx}.`,
-    );
+  const priors = priorsProblem(o);
+  if (priors !== undefined) throw new SynthesisInputError("bad-option", `adversarial: ${priors}`);
   const random = new Random(o.seed);
   const out: AdversarialPair[] = [];
   const half = Math.max(1, Math.floor(o.batchSize / 2));

@@ -7,7 +7,7 @@ export {
   type MaximizeOptions,
   type MaximizingImage,
 } from "./maximize.js";
-export { priorGradient, type GradientPriors } from "./prior-gradient.js";
+export { priorGradient, priorsProblem, type GradientPriors } from "./prior-gradient.js";
 export { topBankImages, type BankRanking, type RankedImage, type TopImagesOptions } from "./normal.js";
 export {
   adversarialPairs,

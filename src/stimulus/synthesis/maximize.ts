@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { UnitResponseModel } from "../../models/response/index.js";
 import type { RgbImage } from "../image.js";
 import { Random } from "../random.js";
-import { priorGradient } from "./prior-gradient.js";
+import { priorGradient, priorsProblem } from "./prior-gradient.js";
 import {
   blurTensor,
   checkImages,
@@ -83,8 +83,8 @@ function checkOptions(o: MaximizeOptions): void {
     if (!Number.isInteger(o[key]) || o[key] < 1)
       throw new SynthesisInputError("bad-option", `maximizing: ${key} must be a whole number ≥ 1, got ${o[key]}.`);
   }
-  if (!Number.isInteger(o.jitterPx) || o.jitterPx < 0)
-    throw new SynthesisInputError("bad-option", `maximizing: jitterPx must be a whole number ≥ 0, got ${o.jitterPx}.`);
+  const priors = priorsProblem(o);
+  if (priors !== undefined) throw new SynthesisInputError("bad-option", `maximizing: ${priors}`);
   if (!(o.stepSize > 0))
     throw new SynthesisInputError("bad-option", `maximizing: stepSize must be > 0, got ${o.stepSize}.`);
 }

@@ -14,6 +14,14 @@ export interface GradientPriors {
   gradientBlurPx: number;
 }
 
+/** What is wrong with `priors`, or undefined: the jitter is whole pixels ≥ 0, the blur ≥ 0. */
+export function priorsProblem(priors: GradientPriors): string | undefined {
+  if (!Number.isInteger(priors.jitterPx) || priors.jitterPx < 0)
+    return `jitterPx must be a whole number ≥ 0, got ${priors.jitterPx}.`;
+  if (!(priors.gradientBlurPx >= 0)) return `gradientBlurPx must be ≥ 0, got ${priors.gradientBlurPx}.`;
+  return undefined;
+}
+
 /** x [N, H, W, C] shifted by dy rows and dx columns, wrapping round (the pixel at (y, x) moves to (y+dy, x+dx)). */
 export function roll2d(x: tf.Tensor4D, dy: number, dx: number): tf.Tensor4D {
   return tf.tidy(() => {
