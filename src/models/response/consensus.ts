@@ -80,14 +80,12 @@ export function consensusResponseModel(
     },
     predictAll(pixels) {
       return tf.tidy(() => {
-        const all = Array.from({ length: unitCount }, (_, u) => u);
-        const z = models.map((m, k) => {
-          const p = m.predictAll(pixels);
-          return tf.div(
-            tf.sub(p, tf.tensor2d(column(k, all, "mean").dataSync(), [1, unitCount])),
-            tf.tensor2d(column(k, all, "sd").dataSync(), [1, unitCount]),
+        const row = (k: number, key: keyof UnitScale): tf.Tensor2D =>
+          tf.tensor2d(
+            scales[k]!.map((u) => u[key]),
+            [1, unitCount],
           );
-        });
+        const z = models.map((m, k) => tf.div(tf.sub(m.predictAll(pixels), row(k, "mean")), row(k, "sd")));
         // [N, units, models] → soft-min over the last axis.
         const stacked = tf.stack(z, 2);
         return (
