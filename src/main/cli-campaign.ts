@@ -87,6 +87,8 @@ export interface CampaignFlags {
   truthImages?: string;
   /** Distil compact models after each retrain (`--no-compact` turns it off). */
   compact?: boolean;
+  /** After which retrains: "all" (default) or "last" (only after the last session's, the causal test's models). */
+  compactAfter?: string;
   compactSteps?: string;
   compactLaterSteps?: string;
   compactBank?: string;
@@ -258,6 +260,8 @@ export async function runCampaignCommand(
   const readouts = flags.readouts;
   if (readouts !== "per-session" && readouts !== "pooled")
     throw new Error(`--readouts must be per-session or pooled, got "${flags.readouts}"; nothing was run.`);
+  if (flags.compactAfter !== undefined && flags.compactAfter !== "all" && flags.compactAfter !== "last")
+    throw new Error(`--compact-after must be all or last, got "${flags.compactAfter}"; nothing was run.`);
   const schedule = scheduleOption(flags.schedule ?? training.schedule);
   const readoutKind = readoutOption(flags.readout ?? training.readout);
   const coresetPoolFactor = flags.coreset === undefined ? undefined : Number(flags.coreset);
@@ -281,7 +285,7 @@ export async function runCampaignCommand(
     formatCurves,
     loadImageBank,
   } = await import("./campaign/index.js");
-  const { compactStep } = await import("./campaign/compact-step.js");
+  const { compactAfterSessions, compactStep } = await import("./campaign/compact-step.js");
   if (flags.backend !== undefined && !isBackendName(flags.backend))
     throw new Error(
       `--backend must be one of tfjs-node-gpu, tfjs-node, wasm, cpu, got "${flags.backend}"; nothing was run.`,
@@ -311,6 +315,7 @@ export async function runCampaignCommand(
     // The true-rate pictures come after the bank's: a V4 image bank is a prefix of one seeded order, so it
     // (and so the whole campaign) is the same with or without them.
     const compactOn = flags.compact === true;
+    const compactAfter = flags.compactAfter ?? "all";
     const compactBank = compactOn ? int("compact-bank", flags.compactBank ?? "2000", 0) : 0;
     const synthesizedPerUnit = int("synthesized-per-unit", flags.synthesizedPerUnit ?? (compactOn ? "1" : "0"), 0);
     // The compact models' extra natural images come after those too, so nothing else changes with them.
@@ -461,23 +466,26 @@ export async function runCampaignCommand(
         live?.publish,
         store,
         compactOn
-          ? compactStep({
-              store,
-              frontEnd,
-              bank: [...bank.images, ...loaded.images.slice(bankSize + truthImages)].map((b) => ({
-                key: b.id,
-                pixels: b.image.pixels0to255,
-              })),
-              settings: {
-                ...flags.compactSettings,
-                ...(flags.compactSteps === undefined ? {} : { steps: int("compact-steps", flags.compactSteps, 0) }),
-              },
-              laterSteps:
-                flags.compactLaterSteps === undefined
-                  ? undefined
-                  : int("compact-later-steps", flags.compactLaterSteps, 0),
-              log: say,
-            })
+          ? compactAfterSessions(
+              compactAfter === "last" ? sessions : 1,
+              compactStep({
+                store,
+                frontEnd,
+                bank: [...bank.images, ...loaded.images.slice(bankSize + truthImages)].map((b) => ({
+                  key: b.id,
+                  pixels: b.image.pixels0to255,
+                })),
+                settings: {
+                  ...flags.compactSettings,
+                  ...(flags.compactSteps === undefined ? {} : { steps: int("compact-steps", flags.compactSteps, 0) }),
+                },
+                laterSteps:
+                  flags.compactLaterSteps === undefined
+                    ? undefined
+                    : int("compact-later-steps", flags.compactLaterSteps, 0),
+                log: say,
+              }),
+            )
           : undefined,
       ),
       synthesizedPerUnit,
@@ -676,6 +684,11 @@ export function registerCampaignCommand(program: Command): void {
       "0",
     )
     .option("--no-compact", "do not distil compact models after each retrain")
+    .option(
+      "--compact-after <all|last>",
+      "distil after every retrain, or only after the last session's (what --causal designs through)",
+      "all",
+    )
     .option("--compact-steps <n>", "steps of the first compact-model distillation's shared model (default 600)")
     .option(
       "--compact-later-steps <n>",

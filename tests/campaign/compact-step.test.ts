@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCampaignCommand, type CampaignFlags, type CampaignSummary } from "../../src/main/cli-campaign.js";
@@ -106,4 +106,24 @@ describe("campaign with the compact-model step", () => {
     },
     600_000,
   );
+
+  it("with --compact-after last distils only after the last session's retrain, and refuses any other value", async () => {
+    const dir = join(tmp.dir, "last");
+    mkdirSync(dir);
+    const last = { ...flags, db: join(dir, "lab.db"), out: join(dir, "out"), compactAfter: "last" };
+    await expect(runCampaignCommand({ ...last, compactAfter: "first" }, () => {})).rejects.toThrow(
+      /--compact-after must be all or last, got "first"; nothing was run/,
+    );
+    const { results } = await runCampaignCommand(last, () => {});
+    const curve = results[0]!.curve;
+    expect(curve.map((p) => p.compact === undefined)).toEqual([true, false]);
+    const store = SessionStore.open(last.db);
+    try {
+      const compact = listCompactVersions(store);
+      expect(compact).toHaveLength(3);
+      expect(compact.every((v) => v.parentId === curve[1]!.modelVersionId)).toBe(true);
+    } finally {
+      store.close();
+    }
+  }, 600_000);
 });

@@ -60,6 +60,14 @@ function fmt(x: number): string {
   return Number.isFinite(x) ? x.toFixed(3) : "NaN";
 }
 
+/** `step` only after the retrains that follow session `first` or later (`--compact-after last`: the last). */
+export function compactAfterSessions(
+  first: number,
+  step: (e: RetrainedEnsemble) => Promise<CompactPoint | undefined>,
+): (e: RetrainedEnsemble) => Promise<CompactPoint | undefined> {
+  return async (e) => (e.afterSession >= first ? step(e) : undefined);
+}
+
 /** The step as the campaign calls it: one distillation per retrain, warm-started per arm. */
 export function compactStep(o: CompactStepOptions): (e: RetrainedEnsemble) => Promise<CompactPoint | undefined> {
   const first = distillSettings(o.settings);
