@@ -40,6 +40,18 @@ export function parseBudget(text: string): PixelBudget {
   return { norm: m[1] as PixelBudget["norm"], value };
 }
 
+export function parseQuantiles(text: string): [number, number] {
+  const m = /^([\d.]+):([\d.]+)$/.exec(text.trim());
+  const [lo, hi] = m === null ? [Number.NaN, Number.NaN] : [Number(m[1]), Number(m[2])];
+  if (!(lo >= 0 && hi <= 1 && lo < hi))
+    throw new CausalInputError(
+      "option",
+      `--adversarial-bases must be two quantiles from:to with 0 ≤ from < to ≤ 1 (e.g. 0.5:0.8, or 0:1 for any ` +
+        `random normal image), got "${text}".`,
+    );
+  return [lo, hi];
+}
+
 interface DesignFlags {
   model: number[];
   units: string[];
@@ -52,6 +64,7 @@ interface DesignFlags {
   normal: number;
   adversarial: number;
   budget: string;
+  adversarialBases: string;
   smooth: number;
   patches: number;
   patchPx: number;
@@ -90,6 +103,11 @@ export function registerCausalCommands(program: Command): void {
       `${d.budget.norm}:${d.budget.value}`,
     )
     .option(
+      "--adversarial-bases <from:to>",
+      "adversarial bases: random normal images whose predicted response lies between these quantiles of the pool's",
+      d.adversarialBases.join(":"),
+    )
+    .option(
       "--smooth <n>",
       "smooth− images per unit, each with its random-smoothing control (0: none)",
       whole("--smooth"),
@@ -123,6 +141,7 @@ export function registerCausalCommands(program: Command): void {
     .action(async (flags: DesignFlags) => {
       const budget = parseBudget(flags.budget);
       const options = {
+        adversarialBases: parseQuantiles(flags.adversarialBases),
         restarts: flags.restarts,
         steps: flags.steps,
         normalPerUnit: flags.normal,

@@ -127,6 +127,9 @@ describe("cortexloop design causal / analyze causal", () => {
     );
     await expect(run([...base, "--bank", bank, "--budget", "l2:0"])).rejects.toThrow(/--budget must be > 0/);
     await expect(run([...base, "--bank", bank, "--budget", "l2:-3"])).rejects.toThrow(/--budget must be > 0/);
+    await expect(run([...base, "--bank", bank, "--adversarial-bases", "0.8:0.5"])).rejects.toThrow(
+      /--adversarial-bases must be two quantiles from:to with 0 ≤ from < to ≤ 1 .*got "0.8:0.5"/,
+    );
     await expect(run(["design", "causal", "--model", "999", "--db", fx.db, "-o", out, "--bank", bank])).rejects.toThrow(
       /Model version 999 does not exist/,
     );

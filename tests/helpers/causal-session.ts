@@ -70,6 +70,7 @@ export const causalFixtureOptions: CausalDesignOptions = {
   steps: 3,
   normalPerUnit: 1,
   adversarialPerUnit: 1,
+  adversarialBases: [0.5, 0.8],
   budget: { norm: "l2", value: 400 },
   smoothPerUnit: 1,
   smoothPatches: 2,

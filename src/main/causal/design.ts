@@ -51,6 +51,12 @@ export interface CausalDesignOptions {
   steps: number;
   normalPerUnit: number;
   adversarialPerUnit: number;
+  /**
+   * Where each unit's adversarial bases come from: the randomly chosen normal images whose predicted
+   * response for the unit lies between these quantiles of the pool's ([0, 1]: any of them). From a base
+   * that drives the unit moderately, both directions have room (docs/causal-tests.md).
+   */
+  adversarialBases: [number, number];
   budget: PixelBudget;
   smoothPerUnit: number;
   smoothPatches: number;
@@ -75,7 +81,8 @@ export const defaultCausalDesignOptions: CausalDesignOptions = {
   steps: 150,
   normalPerUnit: 10,
   adversarialPerUnit: 10,
-  budget: { norm: "l2", value: 4000 },
+  adversarialBases: [0.5, 0.8],
+  budget: { norm: "l2", value: 8000 },
   smoothPerUnit: 10,
   smoothPatches: 25,
   patchPx: 12,
@@ -120,9 +127,15 @@ function checkOptions(o: CausalDesignOptions): void {
   if (!(Number.isFinite(o.budget.value) && o.budget.value > 0)) {
     throw new CausalInputError(
       "option",
-      `The adversarial budget must be a number > 0 on 0..255 pixels (e.g. --budget l2:4000), got ${o.budget.value}.`,
+      `The adversarial budget must be a number > 0 on 0..255 pixels (e.g. --budget l2:8000), got ${o.budget.value}.`,
     );
   }
+  const [lo, hi] = o.adversarialBases;
+  if (!(lo >= 0 && hi <= 1 && lo < hi))
+    throw new CausalInputError(
+      "option",
+      `The adversarial bases' quantiles must satisfy 0 ≤ from < to ≤ 1 (e.g. 0.5:0.8), got ${lo}:${hi}.`,
+    );
   const priors = priorsProblem(o.priors);
   if (priors !== undefined) throw new CausalInputError("option", `The gradient priors: ${priors}`);
 }
@@ -143,6 +156,23 @@ class Reservoir {
       if (j < this.k) this.items[j] = item;
     }
   }
+}
+
+/**
+ * Pool images (indices) for one unit's adversarial bases: `count` of those whose prediction lies between
+ * the quantiles `band` of the pool's predictions, widened to the nearest ranks where the band holds fewer.
+ */
+export function adversarialBaseCandidates(
+  predicted: readonly number[],
+  band: [number, number],
+  count: number,
+): number[] {
+  const order = predicted.map((_, i) => i).sort((a, b) => predicted[a]! - predicted[b]! || a - b);
+  const n = order.length;
+  const need = Math.min(count, n);
+  const hi = Math.min(n, Math.max(Math.ceil(band[1] * n), Math.floor(band[0] * n) + need));
+  const lo = Math.max(0, Math.min(Math.floor(band[0] * n), hi - need));
+  return order.slice(lo, hi);
 }
 
 /** Every unit's prediction for each image, in batches of 32. */
@@ -236,8 +266,13 @@ export async function designCausal(
 
   if (o.adversarialPerUnit > 0) {
     const items = units.flatMap((u) => {
+      const band = adversarialBaseCandidates(
+        poolPredicted.map((p) => p[u]!),
+        o.adversarialBases,
+        o.adversarialPerUnit,
+      );
       const picks = new Set<number>();
-      while (picks.size < Math.min(o.adversarialPerUnit, pool.length)) picks.add(random.int(pool.length));
+      while (picks.size < Math.min(o.adversarialPerUnit, band.length)) picks.add(band[random.int(band.length)]!);
       return [...picks].map((p) => ({ unit: u, base: pool[p]!, baseIndex: poolIndex.get(pool[p]!.name)![u]! }));
     });
     const pairs = await timed("adversarial", () =>
