@@ -107,7 +107,7 @@ describe("campaign with the compact-model step", () => {
     600_000,
   );
 
-  it("with --compact-after last distils only after the last session's retrain, and refuses any other value", async () => {
+  it("--compact-after last distils only after the last session's retrain and refuses other values", async () => {
     const dir = join(tmp.dir, "last");
     mkdirSync(dir);
     const last = { ...flags, db: join(dir, "lab.db"), out: join(dir, "out"), compactAfter: "last" };
