@@ -164,7 +164,7 @@ describe.skipIf(!hasChromium)("live view in Chromium", () => {
     child = undefined;
     // The controller ended with its session: the page's reconnect attempts fail, as they should, and say so.
     await page.goto("about:blank");
-    expect(problems.filter((p) => !/WebSocket connection .* ERR_CONNECTION_REFUSED/.test(p))).toEqual([]);
+    expect(problems.filter((p) => !/WebSocket connection .*ERR_CONNECTION_REFUSED/.test(p))).toEqual([]);
     problems.length = 0;
   }, 150_000);
 
