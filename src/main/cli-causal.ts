@@ -8,6 +8,7 @@ import {
   CausalInputError,
   defaultCausalDesignOptions,
   designCausal,
+  isQuantileBand,
   loadDesignModel,
   storeCausalDesign,
   streamBank,
@@ -42,14 +43,14 @@ export function parseBudget(text: string): PixelBudget {
 
 export function parseQuantiles(text: string): [number, number] {
   const m = /^([\d.]+):([\d.]+)$/.exec(text.trim());
-  const [lo, hi] = m === null ? [Number.NaN, Number.NaN] : [Number(m[1]), Number(m[2])];
-  if (!(lo >= 0 && hi <= 1 && lo < hi))
+  const band: [number, number] = m === null ? [Number.NaN, Number.NaN] : [Number(m[1]), Number(m[2])];
+  if (!isQuantileBand(band))
     throw new CausalInputError(
       "option",
       `--adversarial-bases must be two quantiles from:to with 0 ≤ from < to ≤ 1 (e.g. 0.5:0.8, or 0:1 for any ` +
         `random normal image), got "${text}".`,
     );
-  return [lo, hi];
+  return band;
 }
 
 interface DesignFlags {

@@ -130,11 +130,11 @@ function checkOptions(o: CausalDesignOptions): void {
       `The adversarial budget must be a number > 0 on 0..255 pixels (e.g. --budget l2:8000), got ${o.budget.value}.`,
     );
   }
-  const [lo, hi] = o.adversarialBases;
-  if (!(lo >= 0 && hi <= 1 && lo < hi))
+  if (!isQuantileBand(o.adversarialBases))
     throw new CausalInputError(
       "option",
-      `The adversarial bases' quantiles must satisfy 0 ≤ from < to ≤ 1 (e.g. 0.5:0.8), got ${lo}:${hi}.`,
+      `The adversarial bases' quantiles must satisfy 0 ≤ from < to ≤ 1 (e.g. 0.5:0.8), got ` +
+        `${o.adversarialBases.join(":")}.`,
     );
   const priors = priorsProblem(o.priors);
   if (priors !== undefined) throw new CausalInputError("option", `The gradient priors: ${priors}`);
@@ -156,6 +156,11 @@ class Reservoir {
       if (j < this.k) this.items[j] = item;
     }
   }
+}
+
+/** Whether `[from, to]` are quantiles with 0 ≤ from < to ≤ 1 (NaN is not). */
+export function isQuantileBand([lo, hi]: readonly number[]): boolean {
+  return lo! >= 0 && hi! <= 1 && lo! < hi!;
 }
 
 /**

@@ -5,6 +5,7 @@ export {
   CAUSAL_KINDS,
   defaultCausalDesignOptions,
   designCausal,
+  isQuantileBand,
   type CausalDesign,
   type CausalDesignOptions,
   type CausalImage,
