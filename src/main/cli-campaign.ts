@@ -102,6 +102,8 @@ export interface CampaignFlags {
   /** After the sessions, design, record and analyze a causal-test session (campaign/causal-step.ts). */
   causal?: boolean;
   causalRepeats?: string;
+  /** Natural images the causal-test session chooses from (the bank, then never-shown images). */
+  causalBank?: string;
   /** Programs and tests: the causal design's settings (the command line sets only --causal-repeats). */
   causalSettings?: Partial<CausalDesignOptions>;
 }
@@ -317,24 +319,28 @@ export async function runCampaignCommand(
     const compactOn = flags.compact === true;
     const compactAfter = flags.compactAfter ?? "all";
     const compactBank = compactOn ? int("compact-bank", flags.compactBank ?? "2000", 0) : 0;
+    // The causal session chooses its normal images from the bank and then from images never shown, as many
+    // as it is given: the more it ranks, the stronger the maximizing normal images (the bench ranks 10,000).
+    const causalBank = flags.causal === true ? int("causal-bank", flags.causalBank ?? "10000", 1) : 0;
     const synthesizedPerUnit = int("synthesized-per-unit", flags.synthesizedPerUnit ?? (compactOn ? "1" : "0"), 0);
     // The compact models' extra natural images come after those too, so nothing else changes with them.
     const loaded = await loadImageBank({
       imagesDir: resolve(flags.imagesDir ?? defaultImagesDir()),
-      count: bankSize + truthImages + compactBank,
+      count: bankSize + truthImages + Math.max(compactBank, causalBank - bankSize),
       size: 112,
       seed,
       log: say,
     });
     const bank = { ...loaded, images: loaded.images.slice(0, bankSize) };
+    // Images no session shows and the true rates do not use: the compact models' and the causal design's extra.
+    const neverShown = loaded.images.slice(bankSize + truthImages);
+    const uses = [
+      truthImages > 0 ? `${truthImages} never shown, scored against the neurons' true rates` : "",
+      compactBank > 0 ? `${Math.min(compactBank, neverShown.length)} never shown for the compact models` : "",
+      causalBank > bankSize ? `${Math.min(causalBank, bankSize + neverShown.length)} ranked by the causal design` : "",
+    ].filter((u) => u !== "");
     say(
-      `image bank: ${loaded.description}` +
-        `${
-          truthImages > 0
-            ? `; ${bankSize} for the campaign, ${loaded.images.length - bank.images.length} never ` +
-              `shown, scored against the neurons' true rates`
-            : ""
-        }`,
+      `image bank: ${loaded.description}${uses.length > 0 ? `; ${bankSize} for the campaign, ${uses.join(", ")}` : ""}`,
     );
     const truth =
       truthImages > 0
@@ -471,7 +477,7 @@ export async function runCampaignCommand(
               compactStep({
                 store,
                 frontEnd,
-                bank: [...bank.images, ...loaded.images.slice(bankSize + truthImages)].map((b) => ({
+                bank: [...bank.images, ...neverShown.slice(0, compactBank)].map((b) => ({
                   key: b.id,
                   pixels: b.image.pixels0to255,
                 })),
@@ -520,7 +526,7 @@ export async function runCampaignCommand(
       causal = await campaignCausalTest(results[0]!, sessions, {
         store,
         rig,
-        bank: bank.images,
+        bank: [...bank.images, ...neverShown].slice(0, causalBank),
         outDir,
         name: journal?.name ?? `campaign ${seed}`,
         stimulusMs: Number(flags.stimulusMs),
@@ -711,6 +717,11 @@ export function registerCampaignCommand(program: Command): void {
         "the ensemble); 0 turns them off (default 1 with --compact, else 0)",
     )
     .option("--causal-repeats <n>", "times each image of the causal-test session is shown", "5")
+    .option(
+      "--causal-bank <n>",
+      "natural images the causal-test session ranks for its maximizing normal, random normal and adversarial " +
+        "base images: the campaign's bank, then images never shown, up to n (default 10000, or all there are)",
+    )
     .option("--study <name>", 'name of the study (default "campaign <seed>")')
     .option(
       "--resume <study>",

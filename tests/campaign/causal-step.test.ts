@@ -19,6 +19,8 @@ const flags: CampaignFlags = smallCampaignFlags(tmp.dir, {
   interStimulusMs: "20",
   causal: true,
   causalRepeats: "2",
+  // The campaign's bank is 60 images (4 test + 16 first-session + 2 × 8 + 24 candidates); 10 never shown join it.
+  causalBank: "70",
   causalSettings: {
     restarts: 1,
     steps: 2,
@@ -38,6 +40,8 @@ describe("cortexloop campaign --causal", () => {
     const lines: string[] = [];
     const { results, causal } = await runCampaignCommand(flags, (l) => lines.push(l));
     expect(causal).toBeDefined();
+    expect(lines).toContainEqual(expect.stringMatching(/; 60 for the campaign, 70 ranked by the causal design$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^causal test: designing .* on a bank of 70 images$/));
     const store = SessionStore.open(flags.db);
     try {
       const sessions = store.listSessions();
