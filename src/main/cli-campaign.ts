@@ -8,6 +8,7 @@ import type { CausalDesignOptions } from "./causal/index.js";
 import type { CausalStepResult } from "./campaign/causal-step.js";
 import { SessionStore } from "./store/index.js";
 import {
+  campaignCompactSteps,
   campaignTrainingDefaults as training,
   readoutOption,
   scheduleOption,
@@ -482,6 +483,7 @@ export async function runCampaignCommand(
                   pixels: b.image.pixels0to255,
                 })),
                 settings: {
+                  steps: campaignCompactSteps,
                   ...flags.compactSettings,
                   ...(flags.compactSteps === undefined ? {} : { steps: int("compact-steps", flags.compactSteps, 0) }),
                 },
@@ -695,7 +697,10 @@ export function registerCampaignCommand(program: Command): void {
       "distil after every retrain, or only after the last session's (what --causal designs through)",
       "all",
     )
-    .option("--compact-steps <n>", "steps of the first compact-model distillation's shared model (default 600)")
+    .option(
+      "--compact-steps <n>",
+      `steps of the first compact-model distillation's shared model (default ${campaignCompactSteps})`,
+    )
     .option(
       "--compact-later-steps <n>",
       "steps of later distillations, which continue from the previous shared model (default a third)",

@@ -15,6 +15,12 @@ export const campaignTrainingDefaults = {
   readout: "skip",
 } as const;
 
+/**
+ * Steps of a campaign's first distillation's shared model (`--compact-steps`): campaign C's students still gained
+ * at 600 (held-out R² with the teacher 0.40, 0.65, 0.75 at steps 200, 400, 600; docs/compact-models.md).
+ */
+export const campaignCompactSteps = 1200;
+
 /** Parses a campaign's training schedule (`--schedule`). */
 export function scheduleOption(value: string): "visits" | "interleaved" {
   if (value === "visits" || value === "interleaved") return value;
