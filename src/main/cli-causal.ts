@@ -53,6 +53,12 @@ export function parseQuantiles(text: string): [number, number] {
   return band;
 }
 
+/** `--maximizing-from`: where maximizing synthesized images start. */
+export function parseMaximizingFrom(text: string): "normal" | "noise" {
+  if (text === "normal" || text === "noise") return text;
+  throw new CausalInputError("option", `--maximizing-from must be "normal" or "noise", got "${text}".`);
+}
+
 interface DesignFlags {
   model: number[];
   units: string[];
@@ -76,6 +82,7 @@ interface DesignFlags {
   saliency: boolean;
   jitterPx: number;
   gradientBlurPx: number;
+  maximizingFrom: string;
 }
 
 export function registerCausalCommands(program: Command): void {
@@ -96,6 +103,11 @@ export function registerCausalCommands(program: Command): void {
     .requiredOption("-o, --out <protocol.json>", "the protocol to write")
     .option("--restarts <n>", "maximizing synthesized starts per unit (each is shown)", whole("--restarts"), d.restarts)
     .option("--steps <n>", "gradient steps per start", whole("--steps"), d.steps)
+    .option(
+      "--maximizing-from <normal|noise>",
+      "maximizing synthesized starts: each unit's best bank images (restart r from its r-th), or seeded noise",
+      d.maximizingFrom,
+    )
     .option("--normal <n>", "maximizing normal images per unit", whole("--normal"), d.normalPerUnit)
     .option("--adversarial <n>", "adversarial pairs per unit (0: none)", whole("--adversarial"), d.adversarialPerUnit)
     .option(
@@ -143,6 +155,7 @@ export function registerCausalCommands(program: Command): void {
       const budget = parseBudget(flags.budget);
       const options = {
         adversarialBases: parseQuantiles(flags.adversarialBases),
+        maximizingFrom: parseMaximizingFrom(flags.maximizingFrom),
         restarts: flags.restarts,
         steps: flags.steps,
         normalPerUnit: flags.normal,

@@ -130,6 +130,9 @@ describe("cortexloop design causal / analyze causal", () => {
     await expect(run([...base, "--bank", bank, "--adversarial-bases", "0.8:0.5"])).rejects.toThrow(
       /--adversarial-bases must be two quantiles from:to with 0 ≤ from < to ≤ 1 .*got "0.8:0.5"/,
     );
+    await expect(run([...base, "--bank", bank, "--maximizing-from", "grey"])).rejects.toThrow(
+      /--maximizing-from must be "normal" or "noise", got "grey"/,
+    );
     await expect(run(["design", "causal", "--model", "999", "--db", fx.db, "-o", out, "--bank", bank])).rejects.toThrow(
       /Model version 999 does not exist/,
     );
@@ -251,6 +254,9 @@ describe("cortexloop design causal / analyze causal", () => {
           expect(hashes).toContain(p.sha);
           expect(Number.isFinite(p.predicted)).toBe(true);
           if (/plus|minus|smoothed/.test(p.kind)) expect(hashes).toContain(p.base);
+          // Synthesized from the unit's best bank images (--maximizing-from normal, the default).
+          else if (p.kind === "maximizing-synthesized")
+            expect(prov.find((q) => q.sha === p.base && q.unit === p.unit)?.kind).toBe("maximizing-normal");
           else expect(p.base).toBeNull();
         }
         // By the model's own account, adversarial+ images respond more than adversarial− ones.

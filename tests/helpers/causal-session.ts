@@ -80,6 +80,7 @@ export const causalFixtureOptions: CausalDesignOptions = {
   saliency: false,
   seed: 4,
   priors: { jitterPx: 1, gradientBlurPx: 1 },
+  maximizingFrom: "normal",
 };
 
 export async function writeCausalSession(dir: string): Promise<CausalSessionFixture> {

@@ -72,6 +72,13 @@ export interface CausalDesignOptions {
    * neuron (docs/causal-tests.md).
    */
   priors: GradientPriors;
+  /**
+   * Where maximizing synthesized images start: "normal", restart r of a unit from its r-th maximizing normal
+   * image (the ascent takes the best the bank offers further); "noise", from seeded noise around mid-grey.
+   * Through campaign C's compact models the same ascent reached +94% from a unit's best natural image against
+   * +88% from noise (docs/causal-tests.md).
+   */
+  maximizingFrom: "normal" | "noise";
   /** Extra maximizing settings (tests shorten them). */
   maximize?: Partial<MaximizeOptions>;
 }
@@ -91,6 +98,7 @@ export const defaultCausalDesignOptions: CausalDesignOptions = {
   saliency: true,
   seed: 1,
   priors: { jitterPx: 4, gradientBlurPx: 2 },
+  maximizingFrom: "normal",
 };
 
 export interface CausalDesign {
@@ -251,10 +259,20 @@ export async function designCausal(
       ),
     );
   });
+  // Per unit, its top bank images as stored (maximizing normal where shown): the synthesized images' starts.
+  const topIndex = new Map<number, number[]>();
   for (const r of ranked)
-    for (const t of r.top.slice(0, o.normalPerUnit))
-      add({ image: t.image, unit: r.unit, kind: "maximizing-normal", predicted: t.predicted, name: t.name });
-
+    topIndex.set(
+      r.unit,
+      r.top.map((t, i) =>
+        i < o.normalPerUnit
+          ? add({ image: t.image, unit: r.unit, kind: "maximizing-normal", predicted: t.predicted, name: t.name })
+          : -1,
+      ),
+    );
+  const fromNormal = o.maximizingFrom === "normal" && ranked.every((r) => r.top.length > 0);
+  // Restart r of a unit starts from its (r mod top)-th best image.
+  const startOf = (u: number, r: number): number => r % ranked.find((x) => x.unit === u)!.top.length;
   const maximizing = await timed("maximizing synthesized", () =>
     synthesizeMaximizing(model, units, {
       ...o.priors,
@@ -262,12 +280,26 @@ export async function designCausal(
       restarts: o.restarts,
       steps: o.steps,
       seed: o.seed,
+      ...(fromNormal
+        ? {
+            startImages: units.flatMap((u) =>
+              Array.from({ length: o.restarts }, (_, r) => ranked.find((x) => x.unit === u)!.top[startOf(u, r)]!.image),
+            ),
+          }
+        : {}),
     }),
   );
   for (const m of maximizing)
-    m.restartImages.forEach((image, r) =>
-      add({ image, unit: m.unit, kind: "maximizing-synthesized", predicted: m.restartPredictions[r]! }),
-    );
+    m.restartImages.forEach((image, r) => {
+      const from = fromNormal ? topIndex.get(m.unit)![startOf(m.unit, r)]! : -1;
+      add({
+        image,
+        unit: m.unit,
+        kind: "maximizing-synthesized",
+        predicted: m.restartPredictions[r]!,
+        ...(from >= 0 ? { base: from } : {}),
+      });
+    });
 
   if (o.adversarialPerUnit > 0) {
     const items = units.flatMap((u) => {

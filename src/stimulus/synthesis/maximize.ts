@@ -40,6 +40,7 @@ export interface MaximizeOptions {
   /**
    * Optional: per unit (in the order of `units`), an image to start from instead of mid-grey (e.g. the unit's
    * best natural image): restart 0 starts from it as it is, later restarts from it plus the seeded noise.
+   * Or one per unit and restart (unit-major): each restart starts from its own image as it is.
    */
   startImages?: readonly RgbImage[];
   /** Predictions are checked for the best iterate every this many steps (and at the end). */
@@ -157,17 +158,19 @@ export async function synthesizeMaximizing(
   const jobs = units.flatMap((unit) => Array.from({ length: o.restarts }, (_, restart) => ({ unit, restart })));
   const starts = noiseStarts(jobs.length, model.inputSize, o.noiseSd, random);
   if (o.startImages !== undefined) {
-    if (o.startImages.length !== units.length)
+    const perStart = o.restarts > 1 && o.startImages.length === jobs.length;
+    if (o.startImages.length !== units.length && !perStart)
       throw new SynthesisInputError(
         "bad-option",
-        `maximizing: ${o.startImages.length} start images for ${units.length} units; give one a unit.`,
+        `maximizing: ${o.startImages.length} start images for ${units.length} units × ${o.restarts} restarts; ` +
+          `give one a unit or one a restart.`,
       );
     checkImages("maximizing", o.startImages, model.inputSize);
     jobs.forEach((job, i) => {
-      const from = o.startImages![Math.floor(i / o.restarts)]!.pixels0to255;
+      const from = o.startImages![perStart ? i : Math.floor(i / o.restarts)]!.pixels0to255;
       const px = starts[i]!.pixels0to255;
       for (let v = 0; v < px.length; v++)
-        px[v] = job.restart === 0 ? from[v]! : Math.min(255, Math.max(0, from[v]! + px[v]! - 128));
+        px[v] = perStart || job.restart === 0 ? from[v]! : Math.min(255, Math.max(0, from[v]! + px[v]! - 128));
     });
   }
   const images: RgbImage[] = [];

@@ -154,7 +154,15 @@ describe("maximizing synthesized", () => {
     const up = await synthesizeMaximizing(model, [0], { restarts: 1, steps: 10, startImages: [starts[0]!] });
     expect(up[0]!.predicted).toBeGreaterThan(linear(0, starts[0]!) + 10);
     await expect(synthesizeMaximizing(model, [0, 1], { startImages: [starts[0]!] })).rejects.toThrow(
-      /1 start images for 2 units/,
+      /1 start images for 2 units × 4 restarts/,
+    );
+    // One a restart: each restart starts from its own image as it is.
+    const own = [noiseImage(5), noiseImage(6), noiseImage(7), noiseImage(8)];
+    const each = await synthesizeMaximizing(model, [0, 1], { restarts: 2, steps: 2, stepSize: 0.01, startImages: own });
+    each.forEach((m, k) =>
+      m.restartImages.forEach((im, r) =>
+        expect(pixelChange(im.pixels0to255, own[k * 2 + r]!.pixels0to255, "linf")).toBeLessThanOrEqual(1),
+      ),
     );
   });
 
