@@ -1,48 +1,20 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-
-/** True when `port` can be bound on 127.0.0.1 right now. */
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
+import { freeLoopbackPorts, listeningPortRange } from "../../src/main/rig/ports.js";
 
 /**
- * Ports the tests may take: below the kernel's ephemeral range, where no outgoing connection (Chromium's,
- * a ZeroMQ client's, a test's) is given one behind the test's back between choosing a port and binding it,
- * and split among vitest's workers so two files running at once never draw the same port.
+ * A random free port whose next `span - 1` ports are free too (the rig's heartbeat port is data port + 1): below
+ * the kernel's ephemeral range, as the app's own ports (listeningPortRange), and in this vitest worker's share of
+ * it, so two files running at once never draw the same port.
  */
-function testPortRange(): [number, number] {
-  let ephemeralLow = 32_768;
-  try {
-    const first = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
-    if (Number.isInteger(first) && first > 12_000) ephemeralLow = first;
-  } catch {
-    // not Linux: the IANA ephemeral range starts at 49152, above the default
-  }
-  const low = 10_000;
-  const workers = 16;
-  const width = Math.floor((ephemeralLow - low) / workers);
-  const worker = (Number(process.env.VITEST_POOL_ID ?? "1") - 1 + workers) % workers;
-  return [low + worker * width, low + (worker + 1) * width];
-}
-
-/** A random free port whose next `span - 1` ports are free too (the rig's heartbeat port is data port + 1). */
 export async function freePorts(span = 1): Promise<number> {
-  const [from, to] = testPortRange();
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = from + Math.floor(Math.random() * (to - from - span));
-    let ok = true;
-    for (let i = 0; i < span && ok; i++) ok = await portFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error(`freePorts: no run of ${span} free ports in ${from}-${to} after 200 tries`);
+  const [low, high] = listeningPortRange();
+  const workers = 16;
+  const width = Math.floor((high - low) / workers);
+  const worker = (Number(process.env.VITEST_POOL_ID ?? "1") - 1 + workers) % workers;
+  return freeLoopbackPorts(span, "127.0.0.1", new Set(), [low + worker * width, low + (worker + 1) * width]);
 }
 
 export function tempDir(prefix: string): string {

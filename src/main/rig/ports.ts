@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 function portFree(port: number, host: string): Promise<boolean> {
@@ -8,21 +9,42 @@ function portFree(port: number, host: string): Promise<boolean> {
   });
 }
 
-/** The first port of a run of `span` consecutive free loopback ports (a data port and its heartbeat port, say). */
+/**
+ * The ports cortexloop listens on: from 10000 up to the kernel's ephemeral range (Linux's
+ * /proc/sys/net/ipv4/ip_local_port_range; 32768 where it cannot be read), where no outgoing connection is
+ * given the port between choosing it and binding it.
+ */
+export function listeningPortRange(): [number, number] {
+  let ephemeralLow = 32_768;
+  try {
+    const first = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    if (Number.isInteger(first) && first > 12_000) ephemeralLow = first;
+  } catch {
+    // Not Linux: the IANA ephemeral range (macOS, Windows) starts at 49152, above the default.
+  }
+  return [10_000, ephemeralLow];
+}
+
+/**
+ * The first port of a run of `span` consecutive free loopback ports (a data port and its heartbeat port, say),
+ * drawn at random from `range` ([from, to)).
+ */
 export async function freeLoopbackPorts(
   span = 1,
   host = "127.0.0.1",
   avoid: ReadonlySet<number> = new Set(),
+  range: [number, number] = listeningPortRange(),
 ): Promise<number> {
+  const [from, to] = range;
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const base = from + Math.floor(Math.random() * Math.max(1, to - from - span));
     let ok = true;
     for (let i = 0; i < span && ok; i++) ok = !avoid.has(base + i) && (await portFree(base + i, host));
     if (ok) return base;
   }
   throw new Error(
-    `No run of ${span} free ports on ${host} after 200 tries; close other programs listening on loopback and try ` +
-      `again.`,
+    `No run of ${span} free ports on ${host} between ${from} and ${to} after 200 tries; close other programs ` +
+      `listening on loopback and try again.`,
   );
 }
 
