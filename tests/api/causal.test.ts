@@ -89,8 +89,13 @@ describe("causal channel", () => {
       expect(im.presentations).toBe(2);
       expect(im.measured!).toBeCloseTo(p!.predicted + fx.shift, 6);
       expect(im.measuredSem!).toBeCloseTo(0.5, 6);
-      if (/plus|minus|smoothed/.test(im.kind)) {
-        const baseKind = im.kind.startsWith("adversarial") ? "adversarial-base" : "smooth-base";
+      // Maximizing synthesized images name the maximizing normal image they started from.
+      if (/plus|minus|smoothed|synthesized/.test(im.kind)) {
+        const baseKind = im.kind.startsWith("adversarial")
+          ? "adversarial-base"
+          : im.kind === "maximizing-synthesized"
+            ? "maximizing-normal"
+            : "smooth-base";
         const bases = r.images.filter((b) => b.sha256 === im.baseSha256 && b.unit === im.unit).map((b) => b.kind);
         expect(bases).toContain(baseKind);
       } else expect(im.baseSha256).toBeNull();
