@@ -259,20 +259,24 @@ export async function designCausal(
       ),
     );
   });
-  // Per unit, its top bank images as stored (maximizing normal where shown): the synthesized images' starts.
-  const topIndex = new Map<number, number[]>();
-  for (const r of ranked)
-    topIndex.set(
-      r.unit,
-      r.top.map((t, i) =>
-        i < o.normalPerUnit
-          ? add({ image: t.image, unit: r.unit, kind: "maximizing-normal", predicted: t.predicted, name: t.name })
-          : -1,
-      ),
-    );
-  const fromNormal = o.maximizingFrom === "normal" && ranked.every((r) => r.top.length > 0);
-  // Restart r of a unit starts from its (r mod top)-th best image.
-  const startOf = (u: number, r: number): number => r % ranked.find((x) => x.unit === u)!.top.length;
+  // Per unit, its top bank images as stored (maximizing normal where shown, else -1).
+  const topIndex = ranked.map((r) =>
+    r.top.map((t, i) =>
+      i < o.normalPerUnit
+        ? add({ image: t.image, unit: r.unit, kind: "maximizing-normal", predicted: t.predicted, name: t.name })
+        : -1,
+    ),
+  );
+  // --maximizing-from normal: restart r of a unit starts from its (r mod top)-th best image, its base.
+  const starts =
+    o.maximizingFrom === "normal" && ranked.every((r) => r.top.length > 0)
+      ? ranked.flatMap((r, k) =>
+          Array.from({ length: o.restarts }, (_, i) => {
+            const t = i % r.top.length;
+            return { image: r.top[t]!.image, base: topIndex[k]![t]! };
+          }),
+        )
+      : undefined;
   const maximizing = await timed("maximizing synthesized", () =>
     synthesizeMaximizing(model, units, {
       ...o.priors,
@@ -280,26 +284,21 @@ export async function designCausal(
       restarts: o.restarts,
       steps: o.steps,
       seed: o.seed,
-      ...(fromNormal
-        ? {
-            startImages: units.flatMap((u) =>
-              Array.from({ length: o.restarts }, (_, r) => ranked.find((x) => x.unit === u)!.top[startOf(u, r)]!.image),
-            ),
-          }
-        : {}),
+      ...(starts === undefined ? {} : { startImages: starts.map((s) => s.image) }),
     }),
   );
-  for (const m of maximizing)
+  maximizing.forEach((m, k) =>
     m.restartImages.forEach((image, r) => {
-      const from = fromNormal ? topIndex.get(m.unit)![startOf(m.unit, r)]! : -1;
+      const base = starts?.[k * o.restarts + r]?.base ?? -1;
       add({
         image,
         unit: m.unit,
         kind: "maximizing-synthesized",
         predicted: m.restartPredictions[r]!,
-        ...(from >= 0 ? { base: from } : {}),
+        ...(base >= 0 ? { base } : {}),
       });
-    });
+    }),
+  );
 
   if (o.adversarialPerUnit > 0) {
     const items = units.flatMap((u) => {
