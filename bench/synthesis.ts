@@ -15,7 +15,7 @@ import { selectBackend } from "../src/models/backend.js";
 import { compactModelFromArrays, FastCompactModel, readNpy, type NpyValue } from "../src/models/compact/index.js";
 import { compactResponseModel, routedResponseModel } from "../src/models/response/index.js";
 import { designCausal, type CausalDesign, type DesignModel } from "../src/main/causal/index.js";
-import { startBankScorer } from "../src/main/causal/bank-scorer.js";
+import { withDesignWorkers } from "../src/main/causal/model-units.js";
 import { sharedDir } from "../src/main/paths.js";
 import {
   decodeImage,
@@ -29,9 +29,12 @@ import {
 const usage =
   `usage: npm run bench -- synthesis [--units 16] [--session 190923] [--bank-size 10000] ` +
   `[--restarts 4] [--steps 150]
-  [--normal 10] [--adversarial 10] [--smooth 10] [--synth-seconds 10] [--bank-workers N]
+  [--normal 10] [--adversarial 10] [--smooth 10] [--synth-seconds 10] [--bank-workers N] [--synthesis-workers N]
 --bank-workers: worker threads that score the bank, each with one wasm thread and its share of the
-  units' models (default: the cores; 0: the main thread's backend, as the other kinds).
+  units' models (default: the cores; 0: the main thread's backend).
+--synthesis-workers: worker threads that run the maximizing, adversarial and smooth− work at once, each
+  with one wasm thread and every unit's model (default: the cores; 0: one after another on the main
+  thread's backend).
 Reads $CORTEXLOOP_SHARED/data/v4 (default ../shared beside the project).`;
 
 /**
@@ -104,6 +107,7 @@ export async function run(args: string[]): Promise<void> {
       smooth: { type: "string", default: "10" },
       "synth-seconds": { type: "string", default: "10" },
       "bank-workers": { type: "string" },
+      "synthesis-workers": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -136,17 +140,9 @@ export async function run(args: string[]): Promise<void> {
     fast.push(FastCompactModel.fromModel(m));
     m.dispose();
   }
-  const bankWorkers = values["bank-workers"] === undefined ? cpus().length : Number(values["bank-workers"]);
-  const scorer =
-    bankWorkers > 0 && backend.name === "wasm"
-      ? await startBankScorer(arrays, 112, { workers: bankWorkers, backend: backend.name })
-      : undefined;
-  console.log(
-    scorer === undefined
-      ? "synthesis: the bank scored on the main thread's backend"
-      : `synthesis: the bank scored by ${scorer.workers} worker threads (one wasm thread each)`,
-  );
-  const dm: DesignModel = {
+  const workers = (flag: "bank-workers" | "synthesis-workers"): number =>
+    values[flag] === undefined ? cpus().length : Number(values[flag]);
+  const onMain: DesignModel = {
     model: routedResponseModel(fast.map((f) => ({ model: compactResponseModel(f), unit: 0 }))),
     units: files.map((_, i) => ({
       name: `${values.session}/neuron${i}`,
@@ -157,12 +153,16 @@ export async function run(args: string[]): Promise<void> {
     })),
     imageSize: 112,
     scale: "compact",
-    scoreBank: scorer === undefined ? undefined : (images) => scorer.score(images),
-    dispose: () => {
-      fast.forEach((f) => f.dispose());
-      void scorer?.close();
-    },
+    dispose: () => fast.forEach((f) => f.dispose()),
   };
+  const dm = await withDesignWorkers(onMain, arrays, (line) => console.log(`synthesis: ${line}`), {
+    bankWorkers: workers("bank-workers"),
+    synthesisWorkers: workers("synthesis-workers"),
+  });
+  const bankWhere = dm.scoreBank === undefined ? "on the main thread's backend" : "by worker threads";
+  const synthesisWhere =
+    dm.synthesize === undefined ? "one kind after another on the main thread" : "on worker threads, its kinds at once";
+  console.log(`synthesis: the bank scored ${bankWhere}, the synthesis ${synthesisWhere}`);
   try {
     const t0 = performance.now();
     const design = await designCausal(

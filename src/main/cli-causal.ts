@@ -73,6 +73,8 @@ interface DesignFlags {
   budget: string;
   adversarialBases: string;
   smooth: number;
+  smoothCandidates: number;
+  smoothBlurPx: number;
   patches: number;
   patchPx: number;
   stridePx?: number;
@@ -126,9 +128,16 @@ export function registerCausalCommands(program: Command): void {
       whole("--smooth"),
       d.smoothPerUnit,
     )
+    .option(
+      "--smooth-candidates <n>",
+      "per unit, top bank images smooth− is tried on; the --smooth with the largest predicted drop are shown",
+      whole("--smooth-candidates"),
+      d.smoothCandidates,
+    )
     .option("--patches <n>", "patches smoothed per smooth− image", whole("--patches"), d.smoothPatches)
     .option("--patch-px <px>", "side of a smoothed patch", whole("--patch-px"), d.patchPx)
-    .option("--stride-px <px>", "grid step of patch positions (default half the patch)", whole("--stride-px"))
+    .option("--stride-px <px>", "grid step of patch positions (default: the patch's side)", whole("--stride-px"))
+    .option("--smooth-blur-px <sigma>", "blur of a smoothed patch, px", number("--smooth-blur-px"), d.smoothBlurPx)
     .option(
       "--random-normal <n>",
       "randomly chosen normal images shown to every unit",
@@ -162,9 +171,11 @@ export function registerCausalCommands(program: Command): void {
         adversarialPerUnit: flags.adversarial,
         budget,
         smoothPerUnit: flags.smooth,
+        smoothCandidates: flags.smoothCandidates,
         smoothPatches: flags.patches,
+        smoothBlurPx: flags.smoothBlurPx,
         patchPx: flags.patchPx,
-        stridePx: flags.stridePx ?? Math.max(1, Math.floor(flags.patchPx / 2)),
+        stridePx: flags.stridePx ?? flags.patchPx,
         randomNormal: flags.randomNormal,
         saliency: flags.saliency,
         seed: flags.seed,
@@ -175,7 +186,7 @@ export function registerCausalCommands(program: Command): void {
         const dm = await loadDesignModel(store, flags.model, flags.units, {
           session: flags.session,
           log: say,
-          bankWorkers: true,
+          workers: true,
         });
         try {
           const viaEnsemble = dm.units.filter((u) => u.source === "ensemble").map((u) => u.name);

@@ -27,6 +27,7 @@ const flags: CampaignFlags = smallCampaignFlags(tmp.dir, {
     normalPerUnit: 2,
     adversarialPerUnit: 1,
     smoothPerUnit: 1,
+    smoothCandidates: 2,
     smoothPatches: 2,
     patchPx: 28,
     stridePx: 28,

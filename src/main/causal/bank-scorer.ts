@@ -9,8 +9,7 @@ import { cpus } from "node:os";
 import type { BackendName } from "../../models/backend.js";
 import type { NpyValue } from "../../models/compact/index.js";
 import type { RgbImage } from "../../stimulus/index.js";
-import { startJobWorker } from "../jobs/worker-thread.js";
-import type { Worker } from "node:worker_threads";
+import { startWorkerSet, type WorkerReply } from "./worker-set.js";
 
 export interface ScoreWorkerData {
   /** The worker's models' arrays (as compactModelFromArrays takes them), in unit order. */
@@ -26,8 +25,7 @@ export interface ScoreRequest {
   pixels: Uint8Array;
 }
 
-export type ScoreReply =
-  { id: number; scores: Float32Array } | { id: number; ready: string } | { id: number; error: string };
+export type ScoreReply = { id: number; scores: Float32Array } | WorkerReply;
 
 /** Scores images for every unit: [N × unitCount] row-major, the same values as the models' predictAll. */
 export interface BankScorer {
@@ -55,64 +53,18 @@ export async function startBankScorer(
   if (models.length === 0) throw new Error("startBankScorer: no models");
   const k = Math.max(1, Math.min(options.workers ?? cpus().length, models.length));
   const parts = shares(models.length, k);
-  const pending = new Map<number, { resolve: (s: Float32Array) => void; reject: (e: Error) => void }>();
-  let nextId = 0;
-  let failure: Error | undefined;
-  const fail = (err: Error): void => {
-    failure ??= err;
-    for (const p of pending.values()) p.reject(failure);
-    pending.clear();
-    started.forEach((w) => w.unref());
+  const set = await startWorkerSet<ScoreReply>(
+    "../causal/bank-score-worker",
+    parts.map(
+      ([a, b]) => ({ models: models.slice(a, b), inputSize, backend: options.backend }) satisfies ScoreWorkerData,
+    ),
+    "bank scorer",
+  );
+  const ask = async (w: number, count: number, pixels: Uint8Array): Promise<Float32Array> => {
+    const reply = await set.ask(w, { count, pixels } satisfies Omit<ScoreRequest, "id">);
+    if (!("scores" in reply)) throw new Error("bank scorer worker: no scores");
+    return reply.scores;
   };
-  const started: Worker[] = [];
-  const ready = parts.map(([a, b]) => {
-    const data: ScoreWorkerData = { models: models.slice(a, b), inputSize, backend: options.backend };
-    const w = startJobWorker("../causal/bank-score-worker", data);
-    started.push(w);
-    return new Promise<Worker>((resolve, reject) => {
-      w.on("message", (m: ScoreReply) => {
-        if (m.id === -1) {
-          if ("error" in m) reject(new Error(`bank scorer worker: ${m.error}`));
-          else resolve(w);
-          return;
-        }
-        const p = pending.get(m.id);
-        if (p === undefined) return;
-        pending.delete(m.id);
-        if (pending.size === 0) hold(false);
-        if ("scores" in m) p.resolve(m.scores);
-        else p.reject(new Error(`bank scorer worker: ${"error" in m ? m.error : "no scores"}`));
-      });
-      w.on("error", (err) => {
-        reject(err);
-        fail(new Error(`bank scorer worker crashed: ${err.message}`));
-      });
-      w.on("exit", (code) => {
-        if (code !== 0) fail(new Error(`bank scorer worker exited with code ${code}`));
-      });
-    });
-  });
-  let workers: Worker[];
-  try {
-    workers = await Promise.all(ready);
-  } catch (err) {
-    await Promise.all(started.map((w) => w.terminate()));
-    throw err;
-  }
-  // Idle workers do not keep the process alive (a scorer never closed does not hang it); busy ones do.
-  const hold = (busy: boolean): void => workers.forEach((w) => (busy ? w.ref() : w.unref()));
-  hold(false);
-  const ask = (w: Worker, count: number, pixels: Uint8Array): Promise<Float32Array> =>
-    new Promise((resolve, reject) => {
-      if (failure !== undefined) {
-        reject(failure);
-        return;
-      }
-      const id = nextId++;
-      if (pending.size === 0) hold(true);
-      pending.set(id, { resolve, reject });
-      w.postMessage({ id, count, pixels } satisfies ScoreRequest);
-    });
   return {
     unitCount: models.length,
     workers: k,
@@ -125,7 +77,7 @@ export async function startBankScorer(
           throw new Error(`bank scorer: image ${i} is ${im.width}×${im.height}; the models take ${inputSize} px`);
         pixels.set(im.pixels0to255, i * per);
       });
-      const parts_ = await Promise.all(workers.map((w) => ask(w, n, pixels)));
+      const parts_ = await Promise.all(parts.map((_, w) => ask(w, n, pixels)));
       const out = new Float32Array(n * models.length);
       parts.forEach(([a, b], w) => {
         const width = b - a;
@@ -134,9 +86,6 @@ export async function startBankScorer(
       });
       return out;
     },
-    async close() {
-      fail(new Error("bank scorer closed"));
-      await Promise.all(workers.map((w) => w.terminate()));
-    },
+    close: () => set.close(),
   };
 }

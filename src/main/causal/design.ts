@@ -5,12 +5,8 @@ import { performance } from "node:perf_hooks";
 import * as tf from "@tensorflow/tfjs";
 import { Random, type NamedImage, type RgbImage } from "../../stimulus/index.js";
 import {
-  adversarialPairs,
   imagesToTensor,
-  randomSmoothing,
   saliencyMaps,
-  smoothMinus,
-  synthesizeMaximizing,
   topBankImages,
   priorsProblem,
   type GradientPriors,
@@ -20,6 +16,7 @@ import {
 } from "../../stimulus/synthesis/index.js";
 import type { DesignModel } from "./model-units.js";
 import { CausalInputError } from "./errors.js";
+import { runSynthesisJob, type JobOf, type SynthesisJob, type SynthesisOutputs } from "./synthesis-jobs.js";
 
 export const CAUSAL_KINDS = [
   "random-normal",
@@ -59,7 +56,15 @@ export interface CausalDesignOptions {
   adversarialBases: [number, number];
   budget: PixelBudget;
   smoothPerUnit: number;
+  /**
+   * Per unit, how many of its top bank images smooth− is tried on (at least smoothPerUnit): the
+   * smoothPerUnit whose smoothing the model predicts lowers the response most are shown. Through campaign D's
+   * compact models, 4 of 12 so chosen fell 28.7% against 23.7% for the top 4 (docs/causal-tests.md).
+   */
+  smoothCandidates: number;
   smoothPatches: number;
+  /** Blur of a smoothed patch (Gaussian sigma, px). */
+  smoothBlurPx: number;
   /** Side of a smoothed patch and the grid step of patch positions, px. */
   patchPx: number;
   stridePx: number;
@@ -91,9 +96,11 @@ export const defaultCausalDesignOptions: CausalDesignOptions = {
   adversarialBases: [0.5, 0.8],
   budget: { norm: "l2", value: 8000 },
   smoothPerUnit: 10,
-  smoothPatches: 25,
-  patchPx: 12,
-  stridePx: 12,
+  smoothCandidates: 30,
+  smoothPatches: 14,
+  smoothBlurPx: 8,
+  patchPx: 16,
+  stridePx: 16,
   randomNormal: 40,
   saliency: true,
   seed: 1,
@@ -121,6 +128,7 @@ function checkOptions(o: CausalDesignOptions): void {
     "normalPerUnit",
     "randomNormal",
     "smoothPatches",
+    "smoothCandidates",
     "patchPx",
     "stridePx",
   ] as const;
@@ -132,6 +140,8 @@ function checkOptions(o: CausalDesignOptions): void {
     if (!Number.isInteger(o[key]) || o[key] < 0)
       throw new CausalInputError("option", `${key} must be a whole number ≥ 0, got ${o[key]}.`);
   }
+  if (!(Number.isFinite(o.smoothBlurPx) && o.smoothBlurPx > 0))
+    throw new CausalInputError("option", `smoothBlurPx must be a number > 0 (px), got ${o.smoothBlurPx}.`);
   if (!(Number.isFinite(o.budget.value) && o.budget.value > 0)) {
     throw new CausalInputError(
       "option",
@@ -239,7 +249,8 @@ export async function designCausal(
       yield im;
     }
   }
-  const k = Math.max(o.normalPerUnit, o.smoothPerUnit);
+  const smoothCandidates = o.smoothPerUnit === 0 ? 0 : Math.max(o.smoothPerUnit, o.smoothCandidates);
+  const k = Math.max(o.normalPerUnit, smoothCandidates);
   // The random pool's predictions are the bank's own (every pool image was scored there).
   const scores = new WeakMap<NamedImage, Float32Array>();
   const onScored = (image: NamedImage, predictions: Float32Array): void => {
@@ -277,16 +288,66 @@ export async function designCausal(
           }),
         )
       : undefined;
-  const maximizing = await timed("maximizing synthesized", () =>
-    synthesizeMaximizing(model, units, {
+  const maximizeJob: JobOf<"maximizing synthesized"> = {
+    kind: "maximizing synthesized",
+    units,
+    options: {
       ...o.priors,
       ...o.maximize,
       restarts: o.restarts,
       steps: o.steps,
       seed: o.seed,
       ...(starts === undefined ? {} : { startImages: starts.map((s) => s.image) }),
-    }),
+    },
+  };
+  const adversarialItems = units.flatMap((u) => {
+    if (o.adversarialPerUnit === 0) return [];
+    const band = adversarialBaseCandidates(
+      poolPredicted.map((p) => p[u]!),
+      o.adversarialBases,
+      o.adversarialPerUnit,
+    );
+    const picks = new Set<number>();
+    while (picks.size < Math.min(o.adversarialPerUnit, band.length)) picks.add(band[random.int(band.length)]!);
+    return [...picks].map((p) => ({ unit: u, base: pool[p]! }));
+  });
+  const smoothItems = units.flatMap((u) =>
+    ranked[u]!.top.slice(0, smoothCandidates).map((t) => ({ unit: u, image: t.image, name: t.name })),
   );
+  // The three jobs at once on the model's workers where it has them, else one after another here.
+  const run = async <K extends SynthesisJob["kind"]>(job: JobOf<K>): Promise<SynthesisOutputs[K]> => {
+    const r = await (dm.synthesize === undefined ? runSynthesisJob(model, job) : dm.synthesize(job));
+    for (const [what, s] of Object.entries(r.seconds)) {
+      seconds[what] = (seconds[what] ?? 0) + s;
+      cpuSeconds[what] = (cpuSeconds[what] ?? 0) + r.cpuSeconds[what]!;
+      log(`${what}: ${seconds[what]!.toFixed(1)} s`);
+    }
+    return r.output;
+  };
+  const jobs = [
+    () => run(maximizeJob),
+    () =>
+      adversarialItems.length === 0
+        ? Promise.resolve([])
+        : run<"adversarial">({
+            kind: "adversarial",
+            items: adversarialItems,
+            options: { budget: o.budget, ...o.priors, seed: o.seed },
+          }),
+    () =>
+      smoothItems.length === 0
+        ? Promise.resolve({ minus: [], control: [] })
+        : run<"smooth−">({
+            kind: "smooth−",
+            items: smoothItems.map(({ unit, image }) => ({ unit, image })),
+            options: { patches: o.smoothPatches, blurPx: o.smoothBlurPx, ...patch },
+            seed: o.seed,
+          }),
+  ] as const;
+  const [maximizing, pairs, smoothed] =
+    dm.synthesize === undefined
+      ? [await jobs[0](), await jobs[1](), await jobs[2]()]
+      : await Promise.all([jobs[0](), jobs[1](), jobs[2]()]);
   maximizing.forEach((m, k) =>
     m.restartImages.forEach((image, r) => {
       const base = starts?.[k * o.restarts + r]?.base ?? -1;
@@ -299,58 +360,46 @@ export async function designCausal(
       });
     }),
   );
-
-  if (o.adversarialPerUnit > 0) {
-    const items = units.flatMap((u) => {
-      const band = adversarialBaseCandidates(
-        poolPredicted.map((p) => p[u]!),
-        o.adversarialBases,
-        o.adversarialPerUnit,
-      );
-      const picks = new Set<number>();
-      while (picks.size < Math.min(o.adversarialPerUnit, band.length)) picks.add(band[random.int(band.length)]!);
-      return [...picks].map((p) => ({ unit: u, base: pool[p]!, baseIndex: poolIndex.get(pool[p]!.name)![u]! }));
+  pairs.forEach((p, i) => {
+    const base = add({
+      image: p.base,
+      unit: p.unit,
+      kind: "adversarial-base",
+      predicted: p.basePredicted,
+      name: adversarialItems[i]!.base.name,
     });
-    const pairs = await timed("adversarial", () =>
-      adversarialPairs(model, items, { budget: o.budget, ...o.priors, seed: o.seed }),
-    );
-    pairs.forEach((p, i) => {
-      const base = add({
-        image: p.base,
-        unit: p.unit,
-        kind: "adversarial-base",
-        predicted: p.basePredicted,
-        name: items[i]!.base.name,
-      });
-      add({ image: p.plus.image, unit: p.unit, kind: "adversarial-plus", base, predicted: p.plus.predicted });
-      add({ image: p.minus.image, unit: p.unit, kind: "adversarial-minus", base, predicted: p.minus.predicted });
+    add({ image: p.plus.image, unit: p.unit, kind: "adversarial-plus", base, predicted: p.plus.predicted });
+    add({ image: p.minus.image, unit: p.unit, kind: "adversarial-minus", base, predicted: p.minus.predicted });
+  });
+  // Per unit, the smoothPerUnit candidates whose smooth− the model predicts the largest drop for.
+  const candidatesOf = new Map<number, number[]>();
+  smoothed.minus.forEach((m, i) => candidatesOf.set(m.unit, [...(candidatesOf.get(m.unit) ?? []), i]));
+  const drop = (i: number): number => smoothed.minus[i]!.predicted - smoothed.minus[i]!.basePredicted;
+  const kept = [...candidatesOf.values()].flatMap((ids) =>
+    ids
+      .slice()
+      .sort((a, b) => drop(a) - drop(b) || a - b)
+      .slice(0, o.smoothPerUnit)
+      .sort((a, b) => a - b),
+  );
+  kept.forEach((i) => {
+    const m = smoothed.minus[i]!;
+    const base = add({
+      image: smoothItems[i]!.image,
+      unit: m.unit,
+      kind: "smooth-base",
+      predicted: m.basePredicted,
+      name: smoothItems[i]!.name,
     });
-  }
-
-  if (o.smoothPerUnit > 0) {
-    const items = units.flatMap((u) =>
-      ranked[u]!.top.slice(0, o.smoothPerUnit).map((t) => ({ unit: u, image: t.image, name: t.name })),
-    );
-    const minus = await timed("smooth−", () => smoothMinus(model, items, { patches: o.smoothPatches, ...patch }));
-    const control = await timed("random smoothing", () =>
-      randomSmoothing(
-        model,
-        minus.map((m, i) => ({ unit: m.unit, image: items[i]!.image, patches: m.patches.length })),
-        { seed: o.seed, ...patch },
-      ),
-    );
-    minus.forEach((m, i) => {
-      const base = add({
-        image: items[i]!.image,
-        unit: m.unit,
-        kind: "smooth-base",
-        predicted: m.basePredicted,
-        name: items[i]!.name,
-      });
-      add({ image: m.image, unit: m.unit, kind: "smooth-minus", base, predicted: m.predicted });
-      add({ image: control[i]!.image, unit: m.unit, kind: "random-smoothed", base, predicted: control[i]!.predicted });
+    add({ image: m.image, unit: m.unit, kind: "smooth-minus", base, predicted: m.predicted });
+    add({
+      image: smoothed.control[i]!.image,
+      unit: m.unit,
+      kind: "random-smoothed",
+      base,
+      predicted: smoothed.control[i]!.predicted,
     });
-  }
+  });
 
   const saliency: CausalDesign["saliency"] = [];
   if (o.saliency) {

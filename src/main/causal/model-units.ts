@@ -3,7 +3,7 @@
 import { cpus } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../models/backend.js";
-import { compactModelFromArrays, FastCompactModel, type NdArray } from "../../models/compact/index.js";
+import { compactModelFromArrays, FastCompactModel, type NdArray, type NpyValue } from "../../models/compact/index.js";
 import { loadEnsemble } from "../../models/ensemble/index.js";
 import { loadFrontEnd, type FrontEndSpec } from "../../models/frontend/index.js";
 import {
@@ -19,7 +19,8 @@ import { COMPACT_KIND, compactVersion, ENSEMBLE_KINDS, listCompactVersions, unit
 import type { TargetStats } from "../jobs/predict.js";
 import { readoutSessions } from "../compact/sources.js";
 import { CausalInputError } from "./errors.js";
-import { startBankScorer } from "./bank-scorer.js";
+import { startBankScorer, type BankScorer } from "./bank-scorer.js";
+import { startSynthesisPool, type SynthesisPool } from "./synthesis-pool.js";
 
 export interface DesignUnit {
   /** `electrode#sortedId`, as the campaign and the compact models name units. */
@@ -44,6 +45,11 @@ export interface DesignModel {
    * wrapper that changes `model` (rescales it, say) must drop it.
    */
   scoreBank?: (images: readonly RgbImage[]) => Promise<Float32Array>;
+  /**
+   * Optional: runs the design's synthesis jobs on worker threads, at once (synthesis-pool.ts), with the
+   * same results as `model` gives on the main thread. A wrapper that changes `model` must drop it.
+   */
+  synthesize?: SynthesisPool["run"];
   dispose(): void;
 }
 
@@ -108,30 +114,41 @@ function compactDesignModel(store: SessionStore, ids: readonly number[], arrays:
 }
 
 /**
- * `dm` with its bank scored on worker threads where that pays (wasm, 2 or more cores and units); as it
- * was, with a line said, where the workers do not start.
+ * `dm` with its bank scored and its synthesis jobs run on worker threads where that pays (wasm, 2 or
+ * more cores); as it was, with a line said, where the workers do not start.
  */
-async function withBankScorer(
+export async function withDesignWorkers(
   dm: DesignModel,
-  arrays: readonly NdArray[][],
+  arrays: readonly NpyValue[],
   log: (line: string) => void,
+  options: { bankWorkers?: number; synthesisWorkers?: number } = {},
 ): Promise<DesignModel> {
-  const workers = Math.min(cpus().length, arrays.length);
-  if (tf.getBackend() !== "wasm" || workers < 2) return dm;
+  const cores = cpus().length;
+  const bankWorkers = Math.min(options.bankWorkers ?? cores, arrays.length);
+  const synthesisWorkers = options.synthesisWorkers ?? cores;
+  if (tf.getBackend() !== "wasm") return dm;
+  let scorer: BankScorer | undefined;
+  let pool: SynthesisPool | undefined;
   try {
-    const scorer = await startBankScorer(arrays, dm.imageSize, { workers, backend: "wasm" });
-    return {
-      ...dm,
-      scoreBank: (images) => scorer.score(images),
-      dispose: () => {
-        dm.dispose();
-        void scorer.close();
-      },
-    };
+    if (bankWorkers >= 2)
+      scorer = await startBankScorer(arrays, dm.imageSize, { workers: bankWorkers, backend: "wasm" });
+    if (synthesisWorkers >= 2)
+      pool = await startSynthesisPool(arrays, dm.imageSize, { workers: synthesisWorkers, backend: "wasm" });
   } catch (err) {
-    log(`bank scoring stays on the main thread: ${err instanceof Error ? err.message : String(err)}`);
+    log(`the design stays on the main thread: ${err instanceof Error ? err.message : String(err)}`);
+    await scorer?.close();
     return dm;
   }
+  return {
+    ...dm,
+    ...(scorer === undefined ? {} : { scoreBank: (images: readonly RgbImage[]) => scorer.score(images) }),
+    ...(pool === undefined ? {} : { synthesize: pool.run }),
+    dispose: () => {
+      dm.dispose();
+      void scorer?.close();
+      void pool?.close();
+    },
+  };
 }
 
 /**
@@ -146,10 +163,11 @@ export async function loadDesignModel(
     session?: string;
     log?: (line: string) => void;
     /**
-     * Compact models on wasm: score candidate banks on worker threads (`scoreBank`, bank-scorer.ts),
-     * one a core, each with one wasm thread and a share of the units (default false).
+     * Compact models on wasm: score candidate banks (`scoreBank`, bank-scorer.ts) and run the synthesis
+     * (`synthesize`, synthesis-pool.ts) on worker threads, one a core, each with one wasm thread
+     * (default false).
      */
-    bankWorkers?: boolean;
+    workers?: boolean;
     /** Every unit through the ensemble, even where a compact model distilled from it is stored. */
     ensembleOnly?: boolean;
   } = {},
@@ -184,7 +202,7 @@ export async function loadDesignModel(
     // Each version's arrays read once, for the main thread's models and the workers'.
     const arrays = ids.map((id) => compactVersion(store, id).arrays);
     const dm = compactDesignModel(store, ids, arrays);
-    return options.bankWorkers === true ? withBankScorer(dm, arrays, log) : dm;
+    return options.workers === true ? withDesignWorkers(dm, arrays, log) : dm;
   }
   if (!ENSEMBLE_KINDS.includes(version.kind))
     throw new CausalInputError(
