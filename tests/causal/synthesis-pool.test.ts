@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { selectBackend } from "../../src/models/backend.js";
+import {
+  compactModelArrays,
+  compactModelFromArrays,
+  createCompactModel,
+  FastCompactModel,
+  type NpyValue,
+} from "../../src/models/compact/index.js";
+import { compactResponseModel, routedResponseModel } from "../../src/models/response/index.js";
+import { designCausal, type CausalDesignOptions, type DesignModel } from "../../src/main/causal/index.js";
+import { startSynthesisPool, type SynthesisPool } from "../../src/main/causal/synthesis-pool.js";
+import { generateImages, type NamedImage } from "../../src/stimulus/index.js";
+import { smoothMinus, SynthesisInputError } from "../../src/stimulus/synthesis/index.js";
+
+let arrays: NpyValue[];
+let fast: FastCompactModel[];
+let pool: SynthesisPool;
+
+const options: Partial<CausalDesignOptions> = {
+  restarts: 2,
+  steps: 4,
+  normalPerUnit: 2,
+  adversarialPerUnit: 2,
+  budget: { norm: "l2", value: 600 },
+  smoothPerUnit: 2,
+  // No choice among candidates here (near-equal drops could order differently on one thread and two).
+  smoothCandidates: 2,
+  smoothPatches: 2,
+  patchPx: 28,
+  stridePx: 28,
+  randomNormal: 6,
+  saliency: false,
+  seed: 3,
+};
+
+async function* bankOf(images: NamedImage[]): AsyncGenerator<NamedImage> {
+  for (const im of images) yield im;
+}
+
+beforeAll(async () => {
+  const backend = await selectBackend({ log: () => {} });
+  arrays = [5, 6].map((seed) => compactModelArrays(createCompactModel([4, 4, 3, 3, 3], { seed })));
+  fast = arrays.map((a) => {
+    const m = compactModelFromArrays(a, "test");
+    const f = FastCompactModel.fromModel(m);
+    m.dispose();
+    return f;
+  });
+  pool = await startSynthesisPool(arrays, 112, { workers: 2, backend: backend.name });
+});
+
+afterAll(async () => {
+  await pool.close();
+  fast.forEach((f) => f.dispose());
+});
+
+function compactUnits(): DesignModel {
+  return {
+    model: routedResponseModel(fast.map((f) => ({ model: compactResponseModel(f), unit: 0 }))),
+    units: ["a#0", "b#0"].map((name, i) => ({
+      name,
+      electrode: name.slice(0, 1),
+      sortedId: 0,
+      source: "compact" as const,
+      modelVersionId: i + 1,
+    })),
+    imageSize: 112,
+    scale: "compact",
+    dispose() {},
+  };
+}
+
+const bank = (): NamedImage[] =>
+  [...generateImages("gratings", 8, 112, 21), ...generateImages("dots", 8, 112, 22)].map((im, i) => ({
+    ...im,
+    name: `bank${i}`,
+  }));
+
+describe("causal design: smooth− candidates", () => {
+  it("shows, per unit, the smooth− of its top images that the model predicts the largest drop for", async () => {
+    const dm = compactUnits();
+    const o = { ...options, normalPerUnit: 4, smoothPerUnit: 2, smoothCandidates: 4, adversarialPerUnit: 0 };
+    const design = await designCausal(dm, bankOf(bank()), o);
+    let chosenNotFirst = 0;
+    for (const unit of [0, 1]) {
+      const top = design.images.filter((im) => im.kind === "maximizing-normal" && im.unit === unit);
+      expect(top).toHaveLength(4);
+      // Each of the four top images smoothed as the design does, alone.
+      const all = await smoothMinus(
+        dm.model,
+        top.map((t) => ({ unit, image: t.image })),
+        { patches: 2, patchPx: 28, stridePx: 28, blurPx: 8 },
+      );
+      const drops = all.map((m) => m.predicted - m.basePredicted);
+      const best = drops
+        .map((d, i) => ({ d, name: top[i]!.name }))
+        .sort((a, b) => a.d - b.d)
+        .slice(0, 2)
+        .map((x) => x.name);
+      const bases = design.images.filter((im) => im.kind === "smooth-base" && im.unit === unit);
+      expect(bases.map((b) => b.name).sort()).toEqual(best.sort());
+      if (best.some((name) => name !== top[0]!.name && name !== top[1]!.name)) chosenNotFirst++;
+      expect(design.images.filter((im) => im.kind === "smooth-minus" && im.unit === unit)).toHaveLength(2);
+      expect(design.images.filter((im) => im.kind === "random-smoothed" && im.unit === unit)).toHaveLength(2);
+    }
+    // The fixture tells a choice from the top two images apart.
+    expect(chosenNotFirst).toBeGreaterThan(0);
+  });
+});
+
+describe("synthesis pool (worker threads)", () => {
+  it("designs the same images on its workers, the kinds at once, as the main thread one after another", async () => {
+    expect(pool.workers).toBe(2);
+    const onMain = compactUnits();
+    const plain = await designCausal(onMain, bankOf(bank()), options);
+    const viaPool = await designCausal({ ...onMain, synthesize: pool.run }, bankOf(bank()), options);
+    const shape = (d: typeof plain) => d.images.map((im) => [im.kind, im.unit, im.base, im.name]);
+    expect(shape(viaPool)).toEqual(shape(plain));
+    for (const kind of ["maximizing-synthesized", "adversarial-plus", "adversarial-minus", "smooth-minus"])
+      expect(plain.images.filter((im) => im.kind === kind).length).toBeGreaterThan(0);
+    plain.images.forEach((im, i) => {
+      const other = viaPool.images[i]!;
+      // One wasm thread against the main backend's two: the same steps, sums at most in another order.
+      expect(other.predicted).toBeCloseTo(im.predicted, 2);
+      let differ = 0;
+      im.image.pixels0to255.forEach((v, j) => (differ += Math.abs(v - other.image.pixels0to255[j]!) > 2 ? 1 : 0));
+      expect(differ / im.image.pixels0to255.length).toBeLessThan(0.01);
+    });
+    for (const kind of ["maximizing synthesized", "adversarial", "smooth−", "random smoothing"])
+      expect(viaPool.seconds[kind]).toBeGreaterThan(0);
+  });
+
+  it("gives a job's input error as the same error, and fails clearly once closed", async () => {
+    const [base] = generateImages("dots", 1, 112, 1);
+    const bad = pool.run({
+      kind: "adversarial",
+      items: [{ unit: 0, base: base! }],
+      options: { budget: { norm: "l2", value: 0 } },
+    });
+    await expect(bad).rejects.toBeInstanceOf(SynthesisInputError);
+    await expect(bad).rejects.toThrow(/budget must be a number > 0/);
+    const other = await startSynthesisPool(arrays.slice(0, 1), 112, { workers: 1 });
+    await other.close();
+    await expect(other.run({ kind: "maximizing synthesized", units: [0], options: { steps: 1 } })).rejects.toThrow(
+      /closed/,
+    );
+  });
+});
