@@ -60,6 +60,7 @@ export function parseMaximizingFrom(text: string): "normal" | "noise" {
 }
 
 interface DesignFlags {
+  rankBy: string;
   model: number[];
   units: string[];
   session?: string;
@@ -111,6 +112,11 @@ export function registerCausalCommands(program: Command): void {
       d.maximizingFrom,
     )
     .option("--normal <n>", "maximizing normal images per unit", whole("--normal"), d.normalPerUnit)
+    .option(
+      "--rank-by <ensemble|model>",
+      "units designed through compact models: rank the bank by their ensemble, or by the compact models",
+      "ensemble",
+    )
     .option("--adversarial <n>", "adversarial pairs per unit (0: none)", whole("--adversarial"), d.adversarialPerUnit)
     .option(
       "--budget <norm:value>",
@@ -162,6 +168,8 @@ export function registerCausalCommands(program: Command): void {
     .option("--db <file>", "lab database (SQLite)", defaultDb)
     .action(async (flags: DesignFlags) => {
       const budget = parseBudget(flags.budget);
+      if (flags.rankBy !== "ensemble" && flags.rankBy !== "model")
+        throw new CausalInputError("option", `--rank-by must be "ensemble" or "model", got "${flags.rankBy}".`);
       const options = {
         adversarialBases: parseQuantiles(flags.adversarialBases),
         maximizingFrom: parseMaximizingFrom(flags.maximizingFrom),
@@ -187,6 +195,7 @@ export function registerCausalCommands(program: Command): void {
           session: flags.session,
           log: say,
           workers: true,
+          rankWithEnsemble: flags.rankBy === "ensemble",
         });
         try {
           const viaEnsemble = dm.units.filter((u) => u.source === "ensemble").map((u) => u.name);

@@ -50,6 +50,8 @@ const small = [
   "1",
   "--smooth",
   "1",
+  "--smooth-candidates",
+  "2",
   "--patches",
   "2",
   "--patch-px",
@@ -133,6 +135,9 @@ describe("cortexloop design causal / analyze causal", () => {
     await expect(run([...base, "--bank", bank, "--maximizing-from", "grey"])).rejects.toThrow(
       /--maximizing-from must be "normal" or "noise", got "grey"/,
     );
+    await expect(run([...base, "--bank", bank, "--rank-by", "truth"])).rejects.toThrow(
+      /--rank-by must be "ensemble" or "model", got "truth"/,
+    );
     await expect(run(["design", "causal", "--model", "999", "--db", fx.db, "-o", out, "--bank", bank])).rejects.toThrow(
       /Model version 999 does not exist/,
     );
@@ -205,6 +210,7 @@ describe("cortexloop design causal / analyze causal", () => {
       expect(r.err).toMatch(
         /3 units: 1 through their compact models, 2 through the ensemble's prediction \(no compact model: e0#0, e2#0\)/,
       );
+      expect(r.err).toMatch(/maximizing normal: the bank ranked by the ensemble/);
       const protocol = loadProtocolFile(out).protocol;
       const source = protocol.sources.causal!;
       expect(source.kind).toBe("stored");

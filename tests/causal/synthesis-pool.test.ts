@@ -10,8 +10,9 @@ import {
 import { compactResponseModel, routedResponseModel } from "../../src/models/response/index.js";
 import { designCausal, type CausalDesignOptions, type DesignModel } from "../../src/main/causal/index.js";
 import { startSynthesisPool, type SynthesisPool } from "../../src/main/causal/synthesis-pool.js";
-import { generateImages, type NamedImage } from "../../src/stimulus/index.js";
-import { smoothMinus, SynthesisInputError } from "../../src/stimulus/synthesis/index.js";
+import { generateImages, type NamedImage, type RgbImage } from "../../src/stimulus/index.js";
+import { imagesToTensor, smoothMinus, SynthesisInputError } from "../../src/stimulus/synthesis/index.js";
+import * as tf from "@tensorflow/tfjs";
 
 let arrays: NpyValue[];
 let fast: FastCompactModel[];
@@ -71,6 +72,14 @@ function compactUnits(): DesignModel {
   };
 }
 
+function predictOne(f: FastCompactModel, image: RgbImage): number {
+  const x = imagesToTensor([image]);
+  const p = f.predict(x);
+  const v = p.dataSync()[0]!;
+  tf.dispose([x, p]);
+  return v;
+}
+
 const bank = (): NamedImage[] =>
   [...generateImages("gratings", 8, 112, 21), ...generateImages("dots", 8, 112, 22)].map((im, i) => ({
     ...im,
@@ -106,6 +115,30 @@ describe("causal design: smooth− candidates", () => {
     }
     // The fixture tells a choice from the top two images apart.
     expect(chosenNotFirst).toBeGreaterThan(0);
+  });
+});
+
+describe("causal design: a ranking model", () => {
+  it("picks each unit's maximizing normal images by the ranking model and predicts them by the design's", async () => {
+    const dm = compactUnits();
+    // Unit 0 ranked by model b, unit 1 by model a.
+    const rankModel = routedResponseModel([1, 0].map((i) => ({ model: compactResponseModel(fast[i]!), unit: 0 })));
+    const o = { ...options, normalPerUnit: 3, adversarialPerUnit: 0, smoothPerUnit: 0, restarts: 1, steps: 1 };
+    const images = bank();
+    const design = await designCausal({ ...dm, rankModel }, bankOf(images), o);
+    const plain = await designCausal(dm, bankOf(images), o);
+    for (const unit of [0, 1]) {
+      const expected = images
+        .map((image) => ({ name: image.name, v: predictOne(fast[1 - unit]!, image) }))
+        .sort((a, b) => b.v - a.v)
+        .slice(0, 3)
+        .map((x) => x.name);
+      const picked = design.images.filter((im) => im.kind === "maximizing-normal" && im.unit === unit);
+      expect(picked.map((p) => p.name)).toEqual(expected);
+      picked.forEach((p) => expect(p.predicted).toBeCloseTo(predictOne(fast[unit]!, p.image), 3));
+      const own = plain.images.filter((im) => im.kind === "maximizing-normal" && im.unit === unit);
+      expect(own.map((p) => p.name)).not.toEqual(expected);
+    }
   });
 });
 

@@ -198,6 +198,25 @@ export function adversarialBaseCandidates(
   return order.slice(lo, hi);
 }
 
+/** Each item's unit's prediction for its image, in batches of 32. */
+async function predictEach(
+  model: DesignModel["model"],
+  items: readonly { unit: number; image: RgbImage }[],
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let start = 0; start < items.length; start += 32) {
+    const chunk = items.slice(start, start + 32);
+    const x = imagesToTensor(chunk.map((c) => c.image));
+    const p = model.predict(
+      x,
+      chunk.map((c) => c.unit),
+    );
+    out.push(...(await p.data()));
+    tf.dispose([x, p]);
+  }
+  return out;
+}
+
 /** Every unit's prediction for each image, in batches of 32. */
 export async function predictAllOf(model: DesignModel["model"], images: readonly RgbImage[]): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
@@ -256,11 +275,26 @@ export async function designCausal(
   const onScored = (image: NamedImage, predictions: Float32Array): void => {
     if (reservoir.items.includes(image)) scores.set(image, predictions);
   };
-  const ranked = await timed("maximizing normal", () =>
-    topBankImages(model, units, tee(), { k, batchSize: 64, onScored, score: dm.scoreBank }),
-  );
+  // Ranked by the design's ranking model where it has one (its ensemble), the images then predicted by `model`.
+  const rankModel = dm.rankModel ?? model;
+  if (dm.rankModel !== undefined)
+    log("maximizing normal: the bank ranked by the ensemble, the images it picks predicted by the design's models");
+  const ranked = await timed("maximizing normal", async () => {
+    const byRank = await topBankImages(rankModel, units, tee(), {
+      k,
+      batchSize: 64,
+      onScored,
+      score: dm.rankModel === undefined ? dm.scoreBank : undefined,
+    });
+    if (dm.rankModel === undefined) return byRank;
+    const tops = byRank.flatMap((r) => r.top.map((t) => ({ unit: r.unit, image: t.image })));
+    const predicted = await predictEach(model, tops);
+    let next = 0;
+    return byRank.map((r) => ({ ...r, top: r.top.map((t) => ({ ...t, predicted: predicted[next++]! })) }));
+  });
   const pool = reservoir.items;
-  const poolPredicted = pool.map((im) => scores.get(im)!);
+  const poolPredicted =
+    dm.rankModel === undefined ? pool.map((im) => scores.get(im)!) : await predictAllOf(model, pool);
   const poolIndex = new Map<string, number[]>();
   pool.forEach((im, i) => {
     poolIndex.set(

@@ -50,6 +50,13 @@ export interface DesignModel {
    * same results as `model` gives on the main thread. A wrapper that changes `model` must drop it.
    */
   synthesize?: SynthesisPool["run"];
+  /**
+   * Optional: the model that ranks the bank for each unit's maximizing normal images (and the smooth−
+   * candidates), unit i as `model`'s unit i, where it is not `model`: the ensemble of units that design
+   * through compact models distilled from it. The ensemble knows the neurons better than its students
+   * (campaign D: r²_ER 0.709 against 0.560) and ranks faster; the images it picks are predicted by `model`.
+   */
+  rankModel?: UnitResponseModel;
   dispose(): void;
 }
 
@@ -170,6 +177,11 @@ export async function loadDesignModel(
     workers?: boolean;
     /** Every unit through the ensemble, even where a compact model distilled from it is stored. */
     ensembleOnly?: boolean;
+    /**
+     * Units that design through compact models: rank the bank by their ensemble (`rankModel`; default
+     * true), or false: by the compact models.
+     */
+    rankWithEnsemble?: boolean;
   } = {},
 ): Promise<DesignModel> {
   const log = options.log ?? (() => {});
@@ -303,6 +315,7 @@ export async function loadDesignModel(
       return population;
     };
     const routes: UnitRoute[] = [];
+    const rankRoutes: UnitRoute[] = [];
     const units: DesignUnit[] = [];
     for (const u of chosen) {
       const compactId = options.ensembleOnly === true ? undefined : compactOf.get(u.column);
@@ -315,6 +328,7 @@ export async function loadDesignModel(
             `Compact model ${compactId} takes ${fast.inputSize} px images, its ensemble ${imageSize} px.`,
           );
         routes.push({ model: compactResponseModel(fast), unit: 0 });
+        if (options.rankWithEnsemble !== false) rankRoutes.push({ model: await ensembleModel(), unit: u.column });
         units.push({
           name: u.name,
           electrode: u.electrode,
@@ -324,6 +338,7 @@ export async function loadDesignModel(
         });
       } else {
         routes.push({ model: await ensembleModel(), unit: u.column });
+        rankRoutes.push(routes[routes.length - 1]!);
         units.push({
           name: u.name,
           electrode: u.electrode,
@@ -333,11 +348,13 @@ export async function loadDesignModel(
         });
       }
     }
+    const someCompact = units.some((u) => u.source === "compact");
     return {
       model: routedResponseModel(routes),
+      ...(someCompact && rankRoutes.length === routes.length ? { rankModel: routedResponseModel(rankRoutes) } : {}),
       units,
       imageSize,
-      scale: population === undefined ? "compact" : inResponses ? "responses" : "z-scored",
+      scale: units.every((u) => u.source === "compact") ? "compact" : inResponses ? "responses" : "z-scored",
       dispose: disposeAll,
     };
   } catch (err) {
