@@ -165,6 +165,7 @@ export async function run(args: string[]): Promise<void> {
   console.log(`synthesis: the bank scored ${bankWhere}, the synthesis ${synthesisWhere}`);
   try {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const design = await designCausal(
       dm,
       bankOf(join(v4, "images"), Number(values["bank-size"])),
@@ -182,8 +183,10 @@ export async function run(args: string[]): Promise<void> {
       `\nsynthesis: ${nUnits} units of session ${values.session}, bank of ${design.bankImages} images, ` +
         `${design.images.length} designed images: ${total.toFixed(1)} s in all`,
     );
-    const cpuTotal = Object.values(design.cpuSeconds).reduce((a, b) => a + b, 0);
-    console.log(`  ${"kind".padEnd(24)} ${"wall s".padStart(7)}  share  ${"CPU s".padStart(7)}`);
+    const cpu = process.cpuUsage(cpu0);
+    const cpuTotal = (cpu.user + cpu.system) / 1e6;
+    const atOnce = dm.synthesize !== undefined;
+    console.log(`  ${"kind".padEnd(24)} ${"s".padStart(7)}  share  ${"CPU s".padStart(7)}`);
     for (const [kind, s] of Object.entries(design.seconds)) {
       const cpu = design.cpuSeconds[kind] ?? Number.NaN;
       console.log(
@@ -191,9 +194,20 @@ export async function run(args: string[]): Promise<void> {
           `${`${((100 * s) / total).toFixed(0)}%`.padStart(5)}  ${cpu.toFixed(1).padStart(7)}`,
       );
     }
+    const jobSeconds = ["maximizing synthesized", "adversarial", "smooth−", "random smoothing"]
+      .map((k) => design.seconds[k] ?? 0)
+      .reduce((a, b) => a + b, 0);
     console.log(
-      `  CPU time ${cpuTotal.toFixed(1)} s over ${total.toFixed(1)} s wall: ${(cpuTotal / total).toFixed(2)} ` +
-        `cores busy on average (2 would be the whole machine)`,
+      atOnce
+        ? `  maximizing synthesized, adversarial, smooth− and random smoothing ran at once on worker threads ` +
+            `(each kind in two halves): ${design.synthesisWall.toFixed(1)} s of wall for the ` +
+            `${jobSeconds.toFixed(1)} s above, each job's time on its one-thread worker (its CPU s: that time)`
+        : `  maximizing synthesized, adversarial, smooth− and random smoothing one after another on the main ` +
+            `thread: ${design.synthesisWall.toFixed(1)} s`,
+    );
+    console.log(
+      `  CPU time of the process ${cpuTotal.toFixed(1)} s over ${total.toFixed(1)} s wall: ` +
+        `${(cpuTotal / total).toFixed(2)} cores busy on average (2 would be the whole machine)`,
     );
     const maxSeconds = design.seconds["maximizing synthesized"] ?? Number.NaN;
     const rate = design.gradientImageSteps / maxSeconds;
@@ -211,8 +225,9 @@ export async function run(args: string[]): Promise<void> {
     const synthRate = steps / ((performance.now() - s0) / 1000);
     img.dispose();
     console.log(
-      `maximizing synthesized: ${design.gradientImageSteps} image-steps (batches of 64 over units × restarts, ` +
-        `best iterate checked every 5 steps) at ${rate.toFixed(1)} image-steps/s; synth_step on unit 0's ` +
+      `maximizing synthesized: ${design.gradientImageSteps} image-steps (batches of up to 64 over units × restarts, ` +
+        `best iterate checked every 5 steps) at ${rate.toFixed(1)} image-steps/s` +
+        `${atOnce ? " on one thread" : ""}; synth_step on unit 0's ` +
         `model, one image: ${synthRate.toFixed(1)} steps/s`,
     );
     console.log("predicted %Δr, mean over units (the model's expectation of the causal test):");

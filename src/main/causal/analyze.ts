@@ -144,7 +144,8 @@ export function analyzeCausal(
     get: (u: string): number | undefined => recorded.get(unitMap.get(u) ?? u),
     has: (u: string): boolean => recorded.has(unitMap.get(u) ?? u),
   };
-  const designUnits = [...new Set(rows.map((r) => r.unit))];
+  // In the units' natural order (e2#0 before e10#0), whatever order the images are stored in.
+  const designUnits = [...new Set(rows.map((r) => r.unit))].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
   const missingUnits = designUnits.filter((u) => !unitIndex.has(u));
   const presentationsOf = new Map<string, number[]>();
   data.presentations.forEach((p, j) => {

@@ -119,6 +119,11 @@ export interface CausalDesign {
   cpuSeconds: Record<string, number>;
   /** Gradient steps taken (maximizing and adversarial), for steps/s. */
   gradientImageSteps: number;
+  /**
+   * Wall-clock seconds of the maximizing, adversarial and smooth− work together: where it ran at once on
+   * worker threads, less than the sum of their `seconds` (each job's time on its thread).
+   */
+  synthesisWall: number;
 }
 
 function checkOptions(o: CausalDesignOptions): void {
@@ -358,30 +363,57 @@ export async function designCausal(
     }
     return r.output;
   };
-  const jobs = [
-    () => run(maximizeJob),
-    () =>
-      adversarialItems.length === 0
-        ? Promise.resolve([])
-        : run<"adversarial">({
-            kind: "adversarial",
-            items: adversarialItems,
-            options: { budget: o.budget, ...o.priors, seed: o.seed },
-          }),
-    () =>
-      smoothItems.length === 0
-        ? Promise.resolve({ minus: [], control: [] })
-        : run<"smooth−">({
-            kind: "smooth−",
-            items: smoothItems.map(({ unit, image }) => ({ unit, image })),
-            options: { patches: o.smoothPatches, blurPx: o.smoothBlurPx, ...patch },
-            seed: o.seed,
-          }),
-  ] as const;
-  const [maximizing, pairs, smoothed] =
-    dm.synthesize === undefined
-      ? [await jobs[0](), await jobs[1](), await jobs[2]()]
-      : await Promise.all([jobs[0](), jobs[1](), jobs[2]()]);
+  // Each kind in two halves (by unit, by item), so two workers stay busy to the end; the same halves on the
+  // main thread, so a design is the same wherever it runs.
+  const halves = <T>(xs: readonly T[]): T[][] => {
+    const h = Math.ceil(xs.length / 2);
+    return [xs.slice(0, h), xs.slice(h)].filter((part) => part.length > 0);
+  };
+  const starting = maximizeJob.options.startImages;
+  const maximizeJobs = halves(units).map(
+    (us) => (): Promise<SynthesisOutputs["maximizing synthesized"]> =>
+      run({
+        ...maximizeJob,
+        units: us,
+        options: {
+          ...maximizeJob.options,
+          ...(starting === undefined
+            ? {}
+            : { startImages: starting.slice(us[0]! * o.restarts, (us[us.length - 1]! + 1) * o.restarts) }),
+        },
+      }),
+  );
+  const adversarialJobs = halves(adversarialItems).map(
+    (items) => (): Promise<SynthesisOutputs["adversarial"]> =>
+      run<"adversarial">({ kind: "adversarial", items, options: { budget: o.budget, ...o.priors, seed: o.seed } }),
+  );
+  const smoothJobs = halves(smoothItems.map(({ unit, image }) => ({ unit, image }))).map(
+    (items) => (): Promise<SynthesisOutputs["smooth−"]> =>
+      run<"smooth−">({
+        kind: "smooth−",
+        items,
+        options: { patches: o.smoothPatches, blurPx: o.smoothBlurPx, ...patch },
+        seed: o.seed,
+      }),
+  );
+  const t0 = performance.now();
+  const inProcess = dm.synthesize === undefined;
+  const group = async <T>(jobs: (() => Promise<T>)[]): Promise<T[]> => {
+    if (!inProcess) return Promise.all(jobs.map((job) => job()));
+    const out: T[] = [];
+    for (const job of jobs) out.push(await job());
+    return out;
+  };
+  const [maximizingParts, adversarialParts, smoothParts] = inProcess
+    ? [await group(maximizeJobs), await group(adversarialJobs), await group(smoothJobs)]
+    : await Promise.all([group(maximizeJobs), group(adversarialJobs), group(smoothJobs)]);
+  const synthesisWall = (performance.now() - t0) / 1000;
+  const maximizing = maximizingParts.flat();
+  const pairs = adversarialParts.flat();
+  const smoothed = {
+    minus: smoothParts.flatMap((part) => part.minus),
+    control: smoothParts.flatMap((part) => part.control),
+  };
   maximizing.forEach((m, k) =>
     m.restartImages.forEach((image, r) => {
       const base = starts?.[k * o.restarts + r]?.base ?? -1;
@@ -447,5 +479,5 @@ export async function designCausal(
     maps.forEach((map, u) => saliency.push({ unit: u, baseName: ranked[u]!.top[0]!.name, map }));
   }
   const gradientImageSteps = units.length * o.restarts * o.steps;
-  return { images, saliency, bankImages, seconds, cpuSeconds, gradientImageSteps };
+  return { images, saliency, bankImages, seconds, cpuSeconds, gradientImageSteps, synthesisWall };
 }
