@@ -1,44 +1,33 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs";
 import { selectBackend } from "../../src/models/backend.js";
-import {
-  compactModelArrays,
-  compactModelFromArrays,
-  createCompactModel,
-  FastCompactModel,
-  type NpyValue,
-} from "../../src/models/compact/index.js";
-import { compactResponseModel, routedResponseModel } from "../../src/models/response/index.js";
+import type { NpyValue } from "../../src/models/compact/index.js";
 import { startBankScorer, type BankScorer } from "../../src/main/causal/bank-scorer.js";
+import { compactUnits, type CompactUnits } from "../helpers/compact-units.js";
 import { generateImages, type NamedImage } from "../../src/stimulus/index.js";
 import { imagesToTensor, topBankImages } from "../../src/stimulus/synthesis/index.js";
 
+let models: CompactUnits;
 let arrays: NpyValue[];
-let fast: FastCompactModel[];
 let scorer: BankScorer;
 let backend: Awaited<ReturnType<typeof selectBackend>>;
 
 beforeAll(async () => {
   backend = await selectBackend({ log: () => {} });
-  arrays = [5, 6, 7].map((seed) => compactModelArrays(createCompactModel([4, 4, 3, 3, 3], { seed })));
-  fast = arrays.map((a) => {
-    const m = compactModelFromArrays(a, "test");
-    const f = FastCompactModel.fromModel(m);
-    m.dispose();
-    return f;
-  });
+  models = compactUnits([5, 6, 7]);
+  arrays = models.arrays;
   scorer = await startBankScorer(arrays, 112, { workers: 2, backend: backend.name });
 });
 
 afterAll(async () => {
   await scorer.close();
-  fast.forEach((f) => f.dispose());
+  models.dispose();
 });
 
 describe("bank scorer (worker threads)", () => {
   it("scores every unit as the models' predictAll does, and ranks the same top images", async () => {
     expect(scorer.workers).toBe(2);
-    const model = routedResponseModel(fast.map((f) => ({ model: compactResponseModel(f), unit: 0 })));
+    const model = models.model;
     const bank: NamedImage[] = [...generateImages("gratings", 9, 112, 3), ...generateImages("noise", 9, 112, 4)].map(
       (im, i) => ({ ...im, name: `b${i}` }),
     );

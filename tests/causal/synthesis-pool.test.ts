@@ -1,20 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { selectBackend } from "../../src/models/backend.js";
-import {
-  compactModelArrays,
-  compactModelFromArrays,
-  createCompactModel,
-  FastCompactModel,
-  type NpyValue,
-} from "../../src/models/compact/index.js";
+import type { FastCompactModel } from "../../src/models/compact/index.js";
 import { compactResponseModel, routedResponseModel } from "../../src/models/response/index.js";
 import { designCausal, type CausalDesignOptions, type DesignModel } from "../../src/main/causal/index.js";
 import { startSynthesisPool, type SynthesisPool } from "../../src/main/causal/synthesis-pool.js";
 import { generateImages, type NamedImage, type RgbImage } from "../../src/stimulus/index.js";
 import { imagesToTensor, smoothMinus, SynthesisInputError } from "../../src/stimulus/synthesis/index.js";
 import * as tf from "@tensorflow/tfjs";
+import { compactUnits as randomCompactUnits, type CompactUnits } from "../helpers/compact-units.js";
 
-let arrays: NpyValue[];
+let units: CompactUnits;
 let fast: FastCompactModel[];
 let pool: SynthesisPool;
 
@@ -41,24 +36,19 @@ async function* bankOf(images: NamedImage[]): AsyncGenerator<NamedImage> {
 
 beforeAll(async () => {
   const backend = await selectBackend({ log: () => {} });
-  arrays = [5, 6].map((seed) => compactModelArrays(createCompactModel([4, 4, 3, 3, 3], { seed })));
-  fast = arrays.map((a) => {
-    const m = compactModelFromArrays(a, "test");
-    const f = FastCompactModel.fromModel(m);
-    m.dispose();
-    return f;
-  });
-  pool = await startSynthesisPool(arrays, 112, { workers: 2, backend: backend.name });
+  units = randomCompactUnits([5, 6]);
+  fast = units.fast;
+  pool = await startSynthesisPool(units.arrays, 112, { workers: 2, backend: backend.name });
 });
 
 afterAll(async () => {
   await pool.close();
-  fast.forEach((f) => f.dispose());
+  units.dispose();
 });
 
 function compactUnits(): DesignModel {
   return {
-    model: routedResponseModel(fast.map((f) => ({ model: compactResponseModel(f), unit: 0 }))),
+    model: units.model,
     units: ["a#0", "b#0"].map((name, i) => ({
       name,
       electrode: name.slice(0, 1),
@@ -173,7 +163,7 @@ describe("synthesis pool (worker threads)", () => {
     });
     await expect(bad).rejects.toBeInstanceOf(SynthesisInputError);
     await expect(bad).rejects.toThrow(/budget must be a number > 0/);
-    const other = await startSynthesisPool(arrays.slice(0, 1), 112, { workers: 1 });
+    const other = await startSynthesisPool(units.arrays.slice(0, 1), 112, { workers: 1 });
     await other.close();
     await expect(other.run({ kind: "maximizing synthesized", units: [0], options: { steps: 1 } })).rejects.toThrow(
       /closed/,
