@@ -16,7 +16,7 @@ import {
 } from "../../stimulus/synthesis/index.js";
 import type { DesignModel } from "./model-units.js";
 import { CausalInputError } from "./errors.js";
-import { runSynthesisJob, type JobOf, type SynthesisJob, type SynthesisOutputs } from "./synthesis-jobs.js";
+import { runDesignJobs, type JobOf } from "./synthesis-jobs.js";
 
 export const CAUSAL_KINDS = [
   "random-normal",
@@ -353,67 +353,40 @@ export async function designCausal(
   const smoothItems = units.flatMap((u) =>
     ranked[u]!.top.slice(0, smoothCandidates).map((t) => ({ unit: u, image: t.image, name: t.name })),
   );
-  // The three jobs at once on the model's workers where it has them, else one after another here.
-  const run = async <K extends SynthesisJob["kind"]>(job: JobOf<K>): Promise<SynthesisOutputs[K]> => {
-    const r = await (dm.synthesize === undefined ? runSynthesisJob(model, job) : dm.synthesize(job));
-    for (const [what, s] of Object.entries(r.seconds)) {
-      seconds[what] = (seconds[what] ?? 0) + s;
-      cpuSeconds[what] = (cpuSeconds[what] ?? 0) + r.cpuSeconds[what]!;
-      log(`${what}: ${seconds[what]!.toFixed(1)} s`);
-    }
-    return r.output;
-  };
-  // Each kind in two halves (by unit, by item), so two workers stay busy to the end; the same halves on the
-  // main thread, so a design is the same wherever it runs.
-  const halves = <T>(xs: readonly T[]): T[][] => {
-    const h = Math.ceil(xs.length / 2);
-    return [xs.slice(0, h), xs.slice(h)].filter((part) => part.length > 0);
-  };
-  const starting = maximizeJob.options.startImages;
-  const maximizeJobs = halves(units).map(
-    (us) => (): Promise<SynthesisOutputs["maximizing synthesized"]> =>
-      run({
-        ...maximizeJob,
-        units: us,
-        options: {
-          ...maximizeJob.options,
-          ...(starting === undefined
-            ? {}
-            : { startImages: starting.slice(us[0]! * o.restarts, (us[us.length - 1]! + 1) * o.restarts) }),
-        },
-      }),
+  const done = await runDesignJobs(
+    model,
+    dm.synthesize,
+    {
+      maximizing: maximizeJob,
+      ...(adversarialItems.length === 0
+        ? {}
+        : {
+            adversarial: {
+              kind: "adversarial",
+              items: adversarialItems,
+              options: { budget: o.budget, ...o.priors, seed: o.seed },
+            },
+          }),
+      ...(smoothItems.length === 0
+        ? {}
+        : {
+            smooth: {
+              kind: "smooth−",
+              items: smoothItems.map(({ unit, image }) => ({ unit, image })),
+              options: { patches: o.smoothPatches, blurPx: o.smoothBlurPx, ...patch },
+              seed: o.seed,
+            },
+          }),
+    },
+    (partSeconds, partCpu) => {
+      for (const [what, s] of Object.entries(partSeconds)) {
+        seconds[what] = (seconds[what] ?? 0) + s;
+        cpuSeconds[what] = (cpuSeconds[what] ?? 0) + partCpu[what]!;
+        log(`${what}: ${seconds[what]!.toFixed(1)} s`);
+      }
+    },
   );
-  const adversarialJobs = halves(adversarialItems).map(
-    (items) => (): Promise<SynthesisOutputs["adversarial"]> =>
-      run<"adversarial">({ kind: "adversarial", items, options: { budget: o.budget, ...o.priors, seed: o.seed } }),
-  );
-  const smoothJobs = halves(smoothItems.map(({ unit, image }) => ({ unit, image }))).map(
-    (items) => (): Promise<SynthesisOutputs["smooth−"]> =>
-      run<"smooth−">({
-        kind: "smooth−",
-        items,
-        options: { patches: o.smoothPatches, blurPx: o.smoothBlurPx, ...patch },
-        seed: o.seed,
-      }),
-  );
-  const t0 = performance.now();
-  const inProcess = dm.synthesize === undefined;
-  const group = async <T>(jobs: (() => Promise<T>)[]): Promise<T[]> => {
-    if (!inProcess) return Promise.all(jobs.map((job) => job()));
-    const out: T[] = [];
-    for (const job of jobs) out.push(await job());
-    return out;
-  };
-  const [maximizingParts, adversarialParts, smoothParts] = inProcess
-    ? [await group(maximizeJobs), await group(adversarialJobs), await group(smoothJobs)]
-    : await Promise.all([group(maximizeJobs), group(adversarialJobs), group(smoothJobs)]);
-  const synthesisWall = (performance.now() - t0) / 1000;
-  const maximizing = maximizingParts.flat();
-  const pairs = adversarialParts.flat();
-  const smoothed = {
-    minus: smoothParts.flatMap((part) => part.minus),
-    control: smoothParts.flatMap((part) => part.control),
-  };
+  const { maximizing, adversarial: pairs, smooth: smoothed, wall: synthesisWall } = done;
   maximizing.forEach((m, k) =>
     m.restartImages.forEach((image, r) => {
       const base = starts?.[k * o.restarts + r]?.base ?? -1;
