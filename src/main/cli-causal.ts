@@ -200,7 +200,8 @@ export function registerCausalCommands(program: Command): void {
         try {
           const viaEnsemble = dm.units.filter((u) => u.source === "ensemble").map((u) => u.name);
           say(
-            `${dm.units.length} units: ${dm.units.length - viaEnsemble.length} through their compact models` +
+            `${dm.units.length} unit${dm.units.length === 1 ? "" : "s"}: ` +
+              `${dm.units.length - viaEnsemble.length} through their compact models` +
               (viaEnsemble.length > 0
                 ? `, ${viaEnsemble.length} through the ensemble's prediction (no compact model: ` +
                   `${viaEnsemble.join(", ")})`

@@ -2,6 +2,7 @@
 // one of which has a compact model; the analysis is checked on a session whose recorded responses
 // are the model's own predictions (so measured and predicted %Δr must agree).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -184,6 +185,16 @@ describe("cortexloop design causal / analyze causal", () => {
         ]);
       } finally {
         check.close();
+      }
+      // On 2 or more cores the synthesis runs on worker threads: named compact models, or an ensemble whose
+      // chosen units all design through their compact models (the bank then ranked by the ensemble).
+      const onWorkers = /design: the bank scored on \d+, the synthesis run on \d+ worker threads/;
+      const viaTeacher = await run([...base, "--model", String(fx.teacherId), "--units", "e1#0"]);
+      expect(viaTeacher.err).toMatch(/1 unit: 1 through their compact models\n/);
+      expect(viaTeacher.err).toMatch(/maximizing normal: the bank ranked by the ensemble/);
+      if (cpus().length >= 2) {
+        expect(r.err).toMatch(onWorkers);
+        expect(viaTeacher.err).toMatch(/design: the synthesis run on \d+ worker threads/);
       }
     },
     300_000,

@@ -146,6 +146,11 @@ export async function withDesignWorkers(
     await scorer?.close();
     return dm;
   }
+  const where = [
+    ...(scorer === undefined ? [] : [`the bank scored on ${scorer.workers}`]),
+    ...(pool === undefined ? [] : [`the synthesis run on ${pool.workers}`]),
+  ];
+  if (where.length > 0) log(`design: ${where.join(", ")} worker threads (one wasm thread each)`);
   return {
     ...dm,
     ...(scorer === undefined ? {} : { scoreBank: (images: readonly RgbImage[]) => scorer.score(images) }),
@@ -317,10 +322,13 @@ export async function loadDesignModel(
     const routes: UnitRoute[] = [];
     const rankRoutes: UnitRoute[] = [];
     const units: DesignUnit[] = [];
+    const compactArrays: NdArray[][] = [];
     for (const u of chosen) {
       const compactId = options.ensembleOnly === true ? undefined : compactOf.get(u.column);
       if (compactId !== undefined) {
-        const fast = fastFromArrays(store, compactId);
+        const arrays = compactVersion(store, compactId).arrays;
+        compactArrays.push(arrays);
+        const fast = fastFromArrays(store, compactId, arrays);
         owned.push(fast);
         if (fast.inputSize !== imageSize)
           throw new CausalInputError(
@@ -349,14 +357,19 @@ export async function loadDesignModel(
       }
     }
     const someCompact = units.some((u) => u.source === "compact");
-    return {
+    const allCompact = compactArrays.length === units.length;
+    const dm: DesignModel = {
       model: routedResponseModel(routes),
       ...(someCompact && rankRoutes.length === routes.length ? { rankModel: routedResponseModel(rankRoutes) } : {}),
       units,
       imageSize,
-      scale: units.every((u) => u.source === "compact") ? "compact" : inResponses ? "responses" : "z-scored",
+      scale: allCompact ? "compact" : inResponses ? "responses" : "z-scored",
       dispose: disposeAll,
     };
+    // Every unit through its compact model: the synthesis (and, ranked by them, the bank) on workers too.
+    return options.workers === true && allCompact
+      ? await withDesignWorkers(dm, compactArrays, log, dm.rankModel === undefined ? {} : { bankWorkers: 0 })
+      : dm;
   } catch (err) {
     disposeAll();
     throw err;
