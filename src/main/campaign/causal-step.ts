@@ -3,9 +3,7 @@
 // campaign distilled one, else the ensemble's prediction for it), record it on the same rig, and
 // analyze it: the measured against the predicted %Δr per kind, as `analyze causal` prints it.
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs";
 import type { NamedImage } from "../../stimulus/index.js";
-import type { UnitResponseModel } from "../../models/response/index.js";
 import {
   analyzeCausal,
   causalTable,
@@ -17,6 +15,7 @@ import {
   type CausalAnalysis,
   type CausalDesignOptions,
   type DesignModel,
+  type UnitScale,
 } from "../causal/index.js";
 import { parseProtocolText } from "../protocol/load.js";
 import type { SessionStore } from "../store/index.js";
@@ -52,75 +51,45 @@ export interface CausalStepResult {
   table: string[];
 }
 
-/**
- * Unit i's prediction as mean_i + std_i · (the model's): a campaign's ensemble (and the compact models
- * distilled from it, which are scaled to it) predicts z-scored responses; %Δr needs spikes.
- */
-function inResponses(
-  model: UnitResponseModel,
-  mean: readonly number[],
-  std: readonly number[],
-): { model: UnitResponseModel; dispose(): void } {
-  const m = tf.keep(tf.tensor1d([...mean]));
-  const s = tf.keep(tf.tensor1d([...std]));
-  const scaled: UnitResponseModel = {
-    unitCount: model.unitCount,
-    inputSize: model.inputSize,
-    sources: model.sources,
-    predict: (pixels, units) =>
-      tf.tidy(() => {
-        const p = model.predict(pixels, units);
-        const idx = tf.tensor1d([...units], "int32");
-        return tf.add(tf.mul(p, tf.gather(s, idx)), tf.gather(m, idx)) as tf.Tensor1D;
-      }),
-    predictAll: (pixels) => tf.tidy(() => tf.add(tf.mul(model.predictAll(pixels), s), m) as tf.Tensor2D),
-    gradient: (pixels, units, signs) =>
-      model.gradient(
-        pixels,
-        units,
-        units.map((u, i) => (signs?.[i] ?? 1) * std[u]!),
-      ),
-  };
-  return { model: scaled, dispose: () => tf.dispose([m, s]) };
-}
-
 async function* bankStream(bank: readonly BankImage[]): AsyncGenerator<NamedImage> {
   for (const b of bank) yield { ...b.image, name: b.id };
 }
 
-/** The design model of the campaign's newest model version, in spikes when the version predicts z-scores. */
+/**
+ * The design model of the campaign's newest model version, in spikes when the version predicts z-scores;
+ * where every unit designs through its compact model, its synthesis on worker threads.
+ */
 async function campaignDesignModel(
   o: CausalStepOptions,
   result: CampaignResult,
   modelVersionId: number,
 ): Promise<DesignModel> {
   const newest = result.sessions[result.sessions.length - 1]!;
-  const dm = await loadDesignModel(o.store, modelVersionId, [], { session: String(newest.sessionId), log: o.log });
-  if (dm.scale !== "z-scored" && dm.scale !== "compact") return dm;
   // The newest session's training statistics: what its readout's targets were z-scored with (a pooled readout's
   // were z-scored over every session; the newest session's statistics stand in for them).
-  const stats = newest.data.targetStats;
-  const column = new Map(newest.data.unitNames.map((name, k) => [name, k]));
-  const missing = dm.units.filter((u) => column.get(u.name) === undefined).map((u) => u.name);
-  if (missing.length > 0) {
-    o.log(
-      `causal test: session ${newest.number} has no statistics for ${missing.join(", ")}; predictions stay ` +
-        `z-scored, so the predicted %Δr is not in spikes`,
-    );
-    return dm;
-  }
-  const mean = dm.units.map((u) => stats.mean[column.get(u.name)!]!);
-  const std = dm.units.map((u) => stats.std[column.get(u.name)!]!);
-  const scaled = inResponses(dm.model, mean, std);
-  return {
-    ...dm,
-    model: scaled.model,
-    scale: "responses",
-    dispose: () => {
-      scaled.dispose();
-      dm.dispose();
-    },
+  const scaleTo = (dm: DesignModel): UnitScale | undefined => {
+    if (dm.scale !== "z-scored" && dm.scale !== "compact") return undefined;
+    const stats = newest.data.targetStats;
+    const column = new Map(newest.data.unitNames.map((name, k) => [name, k]));
+    const missing = dm.units.filter((u) => column.get(u.name) === undefined).map((u) => u.name);
+    if (missing.length > 0) {
+      o.log(
+        `causal test: session ${newest.number} has no statistics for ${missing.join(", ")}; predictions stay ` +
+          `z-scored, so the predicted %Δr is not in spikes`,
+      );
+      return undefined;
+    }
+    return {
+      mean: dm.units.map((u) => stats.mean[column.get(u.name)!]!),
+      std: dm.units.map((u) => stats.std[column.get(u.name)!]!),
+    };
   };
+  return loadDesignModel(o.store, modelVersionId, [], {
+    session: String(newest.sessionId),
+    log: (line) => o.log(`causal test: ${line}`),
+    workers: true,
+    scaleTo,
+  });
 }
 
 /** Designs, records and analyzes the causal-test session after the campaign's last session. */

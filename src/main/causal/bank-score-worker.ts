@@ -25,7 +25,8 @@ try {
         const p = f.predict(x);
         const v = p.dataSync();
         p.dispose();
-        for (let i = 0; i < m.count; i++) scores[i * fast.length + j] = v[i]!;
+        const [a, b] = [data.scale?.mean[j] ?? 0, data.scale?.std[j] ?? 1];
+        for (let i = 0; i < m.count; i++) scores[i * fast.length + j] = a + b * v[i]!;
       });
       x.dispose();
       port.postMessage({ id: m.id, scores } satisfies ScoreReply, [scores.buffer]);

@@ -9,6 +9,7 @@ import { cpus } from "node:os";
 import type { BackendName } from "../../models/backend.js";
 import type { NpyValue } from "../../models/compact/index.js";
 import type { RgbImage } from "../../stimulus/index.js";
+import type { UnitScale } from "./scaled-model.js";
 import { startWorkerSet, type WorkerReply } from "./worker-set.js";
 
 export interface ScoreWorkerData {
@@ -16,6 +17,8 @@ export interface ScoreWorkerData {
   models: NpyValue[];
   inputSize: number;
   backend?: BackendName;
+  /** Optional: the models' predictions mapped onto responses, unit by unit (scaled-model.ts). */
+  scale?: UnitScale;
 }
 
 export interface ScoreRequest {
@@ -48,16 +51,21 @@ function shares(n: number, k: number): [number, number][] {
 export async function startBankScorer(
   models: readonly NpyValue[],
   inputSize: number,
-  options: { workers?: number; backend?: BackendName } = {},
+  options: { workers?: number; backend?: BackendName; scale?: UnitScale } = {},
 ): Promise<BankScorer> {
   if (models.length === 0) throw new Error("startBankScorer: no models");
   const k = Math.max(1, Math.min(options.workers ?? cpus().length, models.length));
   const parts = shares(models.length, k);
   const set = await startWorkerSet<ScoreReply>(
     "../causal/bank-score-worker",
-    parts.map(
-      ([a, b]) => ({ models: models.slice(a, b), inputSize, backend: options.backend }) satisfies ScoreWorkerData,
-    ),
+    parts.map(([a, b]): ScoreWorkerData => ({
+      models: models.slice(a, b),
+      inputSize,
+      backend: options.backend,
+      ...(options.scale === undefined
+        ? {}
+        : { scale: { mean: options.scale.mean.slice(a, b), std: options.scale.std.slice(a, b) } }),
+    })),
     "bank scorer",
   );
   const ask = async (w: number, count: number, pixels: Uint8Array): Promise<Float32Array> => {

@@ -1,5 +1,6 @@
 export { CausalInputError } from "./errors.js";
 export { loadDesignModel, type DesignModel, type DesignUnit } from "./model-units.js";
+export { scaledResponseModel, type UnitScale } from "./scaled-model.js";
 export { streamBank } from "./bank.js";
 export {
   CAUSAL_KINDS,

@@ -21,6 +21,7 @@ import { readoutSessions } from "../compact/sources.js";
 import { CausalInputError } from "./errors.js";
 import { startBankScorer, type BankScorer } from "./bank-scorer.js";
 import { startSynthesisPool, type SynthesisPool } from "./synthesis-pool.js";
+import { scaledResponseModel, type UnitScale } from "./scaled-model.js";
 
 export interface DesignUnit {
   /** `electrode#sortedId`, as the campaign and the compact models name units. */
@@ -120,6 +121,20 @@ function compactDesignModel(store: SessionStore, ids: readonly number[], arrays:
   }
 }
 
+/** `dm` with its predictions mapped onto responses unit by unit (its ranking model kept: only its order is used). */
+function scaledDesignModel(dm: DesignModel, unitScale: UnitScale): DesignModel {
+  const scaled = scaledResponseModel(dm.model, unitScale);
+  return {
+    ...dm,
+    model: scaled.model,
+    scale: "responses",
+    dispose: () => {
+      scaled.dispose();
+      dm.dispose();
+    },
+  };
+}
+
 /**
  * `dm` with its bank scored and its synthesis jobs run on worker threads where that pays (wasm, 2 or
  * more cores); as it was, with a line said, where the workers do not start.
@@ -128,9 +143,10 @@ export async function withDesignWorkers(
   dm: DesignModel,
   arrays: readonly NpyValue[],
   log: (line: string) => void,
-  options: { bankWorkers?: number; synthesisWorkers?: number } = {},
+  options: { bankWorkers?: number; synthesisWorkers?: number; scale?: UnitScale } = {},
 ): Promise<DesignModel> {
   const cores = cpus().length;
+  const scale = options.scale === undefined ? {} : { scale: options.scale };
   const bankWorkers = Math.min(options.bankWorkers ?? cores, arrays.length);
   const synthesisWorkers = options.synthesisWorkers ?? cores;
   if (tf.getBackend() !== "wasm") return dm;
@@ -138,9 +154,9 @@ export async function withDesignWorkers(
   let pool: SynthesisPool | undefined;
   try {
     if (bankWorkers >= 2)
-      scorer = await startBankScorer(arrays, dm.imageSize, { workers: bankWorkers, backend: "wasm" });
+      scorer = await startBankScorer(arrays, dm.imageSize, { workers: bankWorkers, backend: "wasm", ...scale });
     if (synthesisWorkers >= 2)
-      pool = await startSynthesisPool(arrays, dm.imageSize, { workers: synthesisWorkers, backend: "wasm" });
+      pool = await startSynthesisPool(arrays, dm.imageSize, { workers: synthesisWorkers, backend: "wasm", ...scale });
   } catch (err) {
     log(`the design stays on the main thread: ${err instanceof Error ? err.message : String(err)}`);
     await scorer?.close();
@@ -187,6 +203,12 @@ export async function loadDesignModel(
      * true), or false: by the compact models.
      */
     rankWithEnsemble?: boolean;
+    /**
+     * Optional: per unit of the loaded model, the map of its predictions onto responses (a campaign's
+     * z-scored models: its newest session's statistics), or undefined to keep them as they are. Applied
+     * to `model` and to the workers' models alike; the model's scale is then "responses".
+     */
+    scaleTo?: (dm: DesignModel) => UnitScale | undefined;
   } = {},
 ): Promise<DesignModel> {
   const log = options.log ?? (() => {});
@@ -366,10 +388,15 @@ export async function loadDesignModel(
       scale: allCompact ? "compact" : inResponses ? "responses" : "z-scored",
       dispose: disposeAll,
     };
+    const unitScale = options.scaleTo?.(dm);
+    const scaled = unitScale === undefined ? dm : scaledDesignModel(dm, unitScale);
     // Every unit through its compact model: the synthesis (and, ranked by them, the bank) on workers too.
     return options.workers === true && allCompact
-      ? await withDesignWorkers(dm, compactArrays, log, dm.rankModel === undefined ? {} : { bankWorkers: 0 })
-      : dm;
+      ? await withDesignWorkers(scaled, compactArrays, log, {
+          ...(dm.rankModel === undefined ? {} : { bankWorkers: 0 }),
+          ...(unitScale === undefined ? {} : { scale: unitScale }),
+        })
+      : scaled;
   } catch (err) {
     disposeAll();
     throw err;

@@ -8,6 +8,7 @@ import type { BackendName } from "../../models/backend.js";
 import type { NpyValue } from "../../models/compact/index.js";
 import { SynthesisInputError } from "../../stimulus/synthesis/index.js";
 import type { ScoreWorkerData } from "./bank-scorer.js";
+import type { UnitScale } from "./scaled-model.js";
 import type { JobOf, JobResult, SynthesisJob } from "./synthesis-jobs.js";
 import { startWorkerSet, WorkerError, type WorkerReply } from "./worker-set.js";
 
@@ -30,11 +31,16 @@ const SYNTHESIS_CODES = ["no-units", "bad-unit", "bad-image", "empty-bank", "bad
 export async function startSynthesisPool(
   models: readonly NpyValue[],
   inputSize: number,
-  options: { workers?: number; backend?: BackendName } = {},
+  options: { workers?: number; backend?: BackendName; scale?: UnitScale } = {},
 ): Promise<SynthesisPool> {
   if (models.length === 0) throw new Error("startSynthesisPool: no models");
   const k = Math.max(1, options.workers ?? cpus().length);
-  const data: ScoreWorkerData = { models: [...models], inputSize, backend: options.backend };
+  const data: ScoreWorkerData = {
+    models: [...models],
+    inputSize,
+    backend: options.backend,
+    ...(options.scale === undefined ? {} : { scale: options.scale }),
+  };
   const set = await startWorkerSet<PoolReply>(
     "../causal/synthesis-worker",
     Array.from({ length: k }, () => data),

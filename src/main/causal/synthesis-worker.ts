@@ -8,6 +8,7 @@ import { compactModelFromArrays, FastCompactModel } from "../../models/compact/i
 import { compactResponseModel, routedResponseModel } from "../../models/response/index.js";
 import { SynthesisInputError } from "../../stimulus/synthesis/index.js";
 import type { ScoreWorkerData } from "./bank-scorer.js";
+import { scaledResponseModel } from "./scaled-model.js";
 import type { PoolReply, PoolRequest } from "./synthesis-pool.js";
 import { runSynthesisJob } from "./synthesis-jobs.js";
 
@@ -21,7 +22,8 @@ try {
     layers.dispose();
     return f;
   });
-  const model = routedResponseModel(fast.map((f) => ({ model: compactResponseModel(f), unit: 0 })));
+  const routed = routedResponseModel(fast.map((f) => ({ model: compactResponseModel(f), unit: 0 })));
+  const model = data.scale === undefined ? routed : scaledResponseModel(routed, data.scale).model;
   const wall = (): number => performance.now() / 1000;
   port.on("message", (m: PoolRequest) => {
     runSynthesisJob(model, m.job, wall).then(
