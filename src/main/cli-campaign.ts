@@ -468,6 +468,8 @@ export async function runCampaignCommand(
       approve: approve ?? stored?.approve ?? (flags.approve === true ? terminalApproval(say) : undefined),
       approvalVia: approve === undefined && stored === undefined ? "terminal" : "program",
       journal,
+      // With --causal the study is finished once its causal test is: a stop before then resumes to it.
+      finishLater: flags.causal === true,
       truth,
       afterRetrain: liveRetrained(
         live?.publish,
@@ -536,6 +538,14 @@ export async function runCampaignCommand(
         design: flags.causalSettings,
         log: say,
       });
+      if (causal !== undefined)
+        journal?.noteFinished({
+          sessions: results[0]!.sessions.length,
+          causalSessionId: causal.sessionId,
+          ...(results[0]!.proposedProtocolFile === undefined
+            ? {}
+            : { proposedProtocolFile: results[0]!.proposedProtocolFile }),
+        });
     }
     // The figures again, for programs (`npm run bench -- active` reads them): JSON writes NaN as null.
     const summary: CampaignSummary = {

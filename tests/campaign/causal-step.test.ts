@@ -1,9 +1,10 @@
 // cortexloop campaign --causal: after the active-learning sessions, a causal-test session designed from
 // the newest model, recorded on the same simulated rig (real sockets) and analyzed; the table is printed.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCampaignCommand, type CampaignFlags } from "../../src/main/cli-campaign.js";
+import { summarizeStudies } from "../../src/main/campaign/study-resume.js";
 import { SessionStore } from "../../src/main/store/index.js";
 import { smallCampaignFlags } from "../helpers/campaign.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -90,5 +91,40 @@ describe("cortexloop campaign --causal", () => {
     } finally {
       store.close();
     }
+  }, 600_000);
+
+  it("resumes a study stopped during its causal test to the causal test, and only then is it finished", async () => {
+    const dir = join(tmp.dir, "stopped");
+    mkdirSync(dir, { recursive: true });
+    const stopped: CampaignFlags = { ...flags, db: join(dir, "lab.db"), out: join(dir, "out") };
+    const lines: string[] = [];
+    await expect(
+      runCampaignCommand(stopped, (l) => {
+        lines.push(l);
+        if (/^causal test: designing/.test(l)) throw new Error("stopped for the test");
+      }),
+    ).rejects.toThrow(/stopped for the test/);
+    const before = SessionStore.open(stopped.db);
+    try {
+      expect(before.listSessions()).toHaveLength(2);
+      expect(summarizeStudies(before)[0]!.state).toBe("running or stopped by a crash");
+    } finally {
+      before.close();
+    }
+    const again: string[] = [];
+    const { causal } = await runCampaignCommand({ resume: "1", db: stopped.db } as CampaignFlags, (l) => again.push(l));
+    expect(causal).toBeDefined();
+    expect(again).toContainEqual(expect.stringMatching(/trained before the stop .* not trained again/));
+    const after = SessionStore.open(stopped.db);
+    try {
+      // No session recorded again: the two of the campaign, then the causal test.
+      expect(after.listSessions().map((x) => x.state)).toEqual(["completed", "completed", "completed"]);
+      expect(summarizeStudies(after)[0]!.state).toBe("finished");
+    } finally {
+      after.close();
+    }
+    await expect(runCampaignCommand({ resume: "1", db: stopped.db } as CampaignFlags, () => {})).rejects.toThrow(
+      /finished .* nothing to resume/,
+    );
   }, 600_000);
 });

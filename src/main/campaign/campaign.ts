@@ -114,7 +114,7 @@ export class Campaign {
       if (number > o.sessions) {
         o.store.putProtocol(`${designed.loaded.protocol.name} (proposed)`, designed.loaded.text);
         proposedProtocolFile = designed.file;
-        o.journal?.noteFinished({ sessions: arm.sessions.length, proposedProtocolFile });
+        if (o.finishLater !== true) o.journal?.noteFinished({ sessions: arm.sessions.length, proposedProtocolFile });
         this.log(
           `${arm.label}: proposed the next session, not run: ${designed.file} (run it with \`cortexloop run ` +
             `${designed.file} --db ${o.store.file}\` against \`cortexloop sim-rig --rig ` +
@@ -136,7 +136,7 @@ export class Campaign {
       current = (await this.retrainer.retrainedBefore(arm)) ?? (await this.retrainer.retrain(arm, current.checkpoint));
     }
     current.ensemble?.dispose();
-    if (!o.signal?.aborted) o.journal?.noteFinished({ sessions: arm.sessions.length });
+    if (!o.signal?.aborted && o.finishLater !== true) o.journal?.noteFinished({ sessions: arm.sessions.length });
     return campaignResult(arm, this.images.testHashes, proposedProtocolFile);
   }
 

@@ -116,6 +116,11 @@ export interface CampaignOptions {
    * proposal is stored with its decision, and a study that was stopped goes on from its last step.
    */
   journal?: StudyJournal;
+  /**
+   * The caller notes the study finished (journal.noteFinished) once its own later steps are done (campaign
+   * --causal: the causal test), so that a stop before then resumes to them. Default false: run() notes it.
+   */
+  finishLater?: boolean;
   /** Who answers `approve` (stored with each decision the hook does not store itself). Default "program". */
   approvalVia?: DecisionVia;
   /** The live view (campaign --serve): each retrain's validation checks, as they come; never awaited. */
