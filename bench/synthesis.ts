@@ -159,10 +159,14 @@ export async function run(args: string[]): Promise<void> {
     bankWorkers: workers("bank-workers"),
     synthesisWorkers: workers("synthesis-workers"),
   });
-  const bankWhere = dm.scoreBank === undefined ? "on the main thread's backend" : "by worker threads";
-  const synthesisWhere =
-    dm.synthesize === undefined ? "one kind after another on the main thread" : "on worker threads, its kinds at once";
-  console.log(`synthesis: the bank scored ${bankWhere}, the synthesis ${synthesisWhere}`);
+  // withDesignWorkers says what runs on workers; the rest runs here.
+  if (dm.scoreBank === undefined || dm.synthesize === undefined)
+    console.log(
+      `synthesis: on the main thread's backend: ${[
+        ...(dm.scoreBank === undefined ? ["the bank's scoring"] : []),
+        ...(dm.synthesize === undefined ? ["the synthesis, one kind after another"] : []),
+      ].join(", ")}`,
+    );
   try {
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
