@@ -212,6 +212,20 @@ export async function loadDesignModel(
   } = {},
 ): Promise<DesignModel> {
   const log = options.log ?? (() => {});
+  /** `dm` scaled where `scaleTo` says so, with its work on worker threads where `workers` (all of it compact). */
+  const finishDesignModel = async (
+    dm: DesignModel,
+    arrays: readonly NpyValue[],
+    workers: boolean,
+  ): Promise<DesignModel> => {
+    const unitScale = options.scaleTo?.(dm);
+    const scaled = unitScale === undefined ? dm : scaledDesignModel(dm, unitScale);
+    if (!workers) return scaled;
+    return withDesignWorkers(scaled, arrays, log, {
+      ...(dm.rankModel === undefined ? {} : { bankWorkers: 0 }),
+      ...(unitScale === undefined ? {} : { scale: unitScale }),
+    });
+  };
   const ids = typeof versionIds === "number" ? [versionIds] : [...versionIds];
   if (ids.length === 0) throw new CausalInputError("model", "No model version was given; name one with --model.");
   for (const id of ids) {
@@ -240,8 +254,7 @@ export async function loadDesignModel(
       );
     // Each version's arrays read once, for the main thread's models and the workers'.
     const arrays = ids.map((id) => compactVersion(store, id).arrays);
-    const dm = compactDesignModel(store, ids, arrays);
-    return options.workers === true ? withDesignWorkers(dm, arrays, log) : dm;
+    return finishDesignModel(compactDesignModel(store, ids, arrays), arrays, options.workers === true);
   }
   if (!ENSEMBLE_KINDS.includes(version.kind))
     throw new CausalInputError(
@@ -388,15 +401,8 @@ export async function loadDesignModel(
       scale: allCompact ? "compact" : inResponses ? "responses" : "z-scored",
       dispose: disposeAll,
     };
-    const unitScale = options.scaleTo?.(dm);
-    const scaled = unitScale === undefined ? dm : scaledDesignModel(dm, unitScale);
     // Every unit through its compact model: the synthesis (and, ranked by them, the bank) on workers too.
-    return options.workers === true && allCompact
-      ? await withDesignWorkers(scaled, compactArrays, log, {
-          ...(dm.rankModel === undefined ? {} : { bankWorkers: 0 }),
-          ...(unitScale === undefined ? {} : { scale: unitScale }),
-        })
-      : scaled;
+    return await finishDesignModel(dm, compactArrays, options.workers === true && allCompact);
   } catch (err) {
     disposeAll();
     throw err;
