@@ -49,6 +49,8 @@ describe.skipIf(!hasChromium)("the Causal tab in Chromium", () => {
   let context: BrowserContext;
   let page: Page;
   const problems: string[] = [];
+  /** Every response of status 400 or more, to say which request a console error is about. */
+  const failedRequests: string[] = [];
   const profile = tempDir("cortexloop-chromium-causal-");
 
   beforeAll(async () => {
@@ -59,6 +61,9 @@ describe.skipIf(!hasChromium)("the Causal tab in Chromium", () => {
       if (m.type() === "error") problems.push(`console: ${m.text()}`);
     });
     page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+    page.on("response", (r) => {
+      if (r.status() >= 400) failedRequests.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+    });
     await page.goto(server.openUrl);
     await page.getByTestId("sessions-table").waitFor();
   }, 60_000);
@@ -222,6 +227,6 @@ describe.skipIf(!hasChromium)("the Causal tab in Chromium", () => {
         .toString("latin1"),
     ).toBe("PNG");
     await page.getByTestId("causal-gallery").screenshot({ path: join(screenshots, "causal-02-gallery-unit.png") });
-    expect(problems).toEqual([]);
+    expect(problems, `responses of status 400 or more: ${failedRequests.join("; ") || "none"}`).toEqual([]);
   });
 });
