@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Random, type NamedImage, type RgbImage } from "../../stimulus/index.js";
 import {
   imagesToTensor,
+  predictMany,
   saliencyMaps,
   topBankImages,
   priorsProblem,
@@ -203,25 +204,6 @@ export function adversarialBaseCandidates(
   return order.slice(lo, hi);
 }
 
-/** Each item's unit's prediction for its image, in batches of 32. */
-async function predictEach(
-  model: DesignModel["model"],
-  items: readonly { unit: number; image: RgbImage }[],
-): Promise<number[]> {
-  const out: number[] = [];
-  for (let start = 0; start < items.length; start += 32) {
-    const chunk = items.slice(start, start + 32);
-    const x = imagesToTensor(chunk.map((c) => c.image));
-    const p = model.predict(
-      x,
-      chunk.map((c) => c.unit),
-    );
-    out.push(...(await p.data()));
-    tf.dispose([x, p]);
-  }
-  return out;
-}
-
 /** Every unit's prediction for each image, in batches of 32. */
 export async function predictAllOf(model: DesignModel["model"], images: readonly RgbImage[]): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
@@ -293,22 +275,18 @@ export async function designCausal(
     });
     if (dm.rankModel === undefined) return byRank;
     const tops = byRank.flatMap((r) => r.top.map((t) => ({ unit: r.unit, image: t.image })));
-    const predicted = await predictEach(model, tops);
+    const predicted = Array.from(await predictMany(model, tops, 32));
     let next = 0;
     return byRank.map((r) => ({ ...r, top: r.top.map((t) => ({ ...t, predicted: predicted[next++]! })) }));
   });
   const pool = reservoir.items;
   const poolPredicted =
     dm.rankModel === undefined ? pool.map((im) => scores.get(im)!) : await predictAllOf(model, pool);
-  const poolIndex = new Map<string, number[]>();
-  pool.forEach((im, i) => {
-    poolIndex.set(
-      im.name,
-      units.map((u) =>
-        add({ image: im, unit: u, kind: "random-normal", predicted: poolPredicted[i]![u]!, name: im.name }),
-      ),
-    );
-  });
+  pool.forEach((im, i) =>
+    units.forEach((u) =>
+      add({ image: im, unit: u, kind: "random-normal", predicted: poolPredicted[i]![u]!, name: im.name }),
+    ),
+  );
   // Per unit, its top bank images as stored (maximizing normal where shown, else -1).
   const topIndex = ranked.map((r) =>
     r.top.map((t, i) =>

@@ -23,6 +23,7 @@ export {
   defaultSmoothMinusOptions,
   patchGrid,
   patchesOverlap,
+  predictMany,
   randomSmoothing,
   saliencyMaps,
   smoothMinus,

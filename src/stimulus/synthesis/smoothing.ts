@@ -83,7 +83,7 @@ export function smoothPatches(
 }
 
 /** Predictions of many (unit, image) pairs in batches. */
-async function predictMany(
+export async function predictMany(
   model: UnitResponseModel,
   pairs: readonly { unit: number; image: RgbImage }[],
   batchSize: number,
