@@ -17,7 +17,7 @@ import {
 } from "../../stimulus/synthesis/index.js";
 import type { DesignModel } from "./model-units.js";
 import { CausalInputError } from "./errors.js";
-import { runDesignJobs, type JobOf } from "./synthesis-jobs.js";
+import { processCpuSeconds, runDesignJobs, type JobOf } from "./synthesis-jobs.js";
 
 export const CAUSAL_KINDS = [
   "random-normal",
@@ -231,14 +231,19 @@ export async function designCausal(
   const random = new Random(o.seed);
   const seconds: Record<string, number> = {};
   const cpuSeconds: Record<string, number> = {};
+  /** Adds parts' seconds to their kinds' and says each kind's so far. */
+  const record = (partSeconds: Record<string, number>, partCpu: Record<string, number>): void => {
+    for (const [what, sec] of Object.entries(partSeconds)) {
+      seconds[what] = (seconds[what] ?? 0) + sec;
+      cpuSeconds[what] = (cpuSeconds[what] ?? 0) + partCpu[what]!;
+      log(`${what}: ${seconds[what]!.toFixed(1)} s`);
+    }
+  };
   const timed = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
-    const c0 = process.cpuUsage();
+    const c0 = processCpuSeconds();
     const r = await fn();
-    seconds[what] = (seconds[what] ?? 0) + (performance.now() - t0) / 1000;
-    const c = process.cpuUsage(c0);
-    cpuSeconds[what] = (cpuSeconds[what] ?? 0) + (c.user + c.system) / 1e6;
-    log(`${what}: ${seconds[what]!.toFixed(1)} s`);
+    record({ [what]: (performance.now() - t0) / 1000 }, { [what]: processCpuSeconds() - c0 });
     return r;
   };
   const patch = { patchPx: o.patchPx, stridePx: o.stridePx };
@@ -356,13 +361,7 @@ export async function designCausal(
             },
           }),
     },
-    (partSeconds, partCpu) => {
-      for (const [what, s] of Object.entries(partSeconds)) {
-        seconds[what] = (seconds[what] ?? 0) + s;
-        cpuSeconds[what] = (cpuSeconds[what] ?? 0) + partCpu[what]!;
-        log(`${what}: ${seconds[what]!.toFixed(1)} s`);
-      }
-    },
+    record,
   );
   const { maximizing, adversarial: pairs, smooth: smoothed, wall: synthesisWall } = done;
   maximizing.forEach((m, k) =>
