@@ -86,6 +86,7 @@ interface DesignFlags {
   jitterPx: number;
   gradientBlurPx: number;
   maximizingFrom: string;
+  maximizingCandidates: number;
 }
 
 export function registerCausalCommands(program: Command): void {
@@ -111,10 +112,17 @@ export function registerCausalCommands(program: Command): void {
       "maximizing synthesized starts: each unit's best bank images (restart r from its r-th), or seeded noise",
       d.maximizingFrom,
     )
+    .option(
+      "--maximizing-candidates <n>",
+      "ranked by the ensemble: per restart, the best iterate of each of n spans of the steps; the ensemble picks one",
+      whole("--maximizing-candidates"),
+      d.maximizingCandidates,
+    )
     .option("--normal <n>", "maximizing normal images per unit", whole("--normal"), d.normalPerUnit)
     .option(
       "--rank-by <ensemble|model>",
-      "units designed through compact models: rank the bank by their ensemble, or by the compact models",
+      "units designed through compact models: rank the bank and pick synthesized iterates by their ensemble, " +
+        "or by the compact models",
       "ensemble",
     )
     .option("--adversarial <n>", "adversarial pairs per unit (0: none)", whole("--adversarial"), d.adversarialPerUnit)
@@ -173,6 +181,7 @@ export function registerCausalCommands(program: Command): void {
       const options = {
         adversarialBases: parseQuantiles(flags.adversarialBases),
         maximizingFrom: parseMaximizingFrom(flags.maximizingFrom),
+        maximizingCandidates: flags.maximizingCandidates,
         restarts: flags.restarts,
         steps: flags.steps,
         normalPerUnit: flags.normal,

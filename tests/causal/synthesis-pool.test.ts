@@ -5,7 +5,12 @@ import { compactResponseModel, routedResponseModel } from "../../src/models/resp
 import { designCausal, type CausalDesignOptions, type DesignModel } from "../../src/main/causal/index.js";
 import { startSynthesisPool, type SynthesisPool } from "../../src/main/causal/synthesis-pool.js";
 import { generateImages, type NamedImage, type RgbImage } from "../../src/stimulus/index.js";
-import { imagesToTensor, smoothMinus, SynthesisInputError } from "../../src/stimulus/synthesis/index.js";
+import {
+  imagesToTensor,
+  smoothMinus,
+  synthesizeMaximizing,
+  SynthesisInputError,
+} from "../../src/stimulus/synthesis/index.js";
 import * as tf from "@tensorflow/tfjs";
 import { compactUnits as randomCompactUnits, type CompactUnits } from "../helpers/compact-units.js";
 
@@ -129,6 +134,43 @@ describe("causal design: a ranking model", () => {
       const own = plain.images.filter((im) => im.kind === "maximizing-normal" && im.unit === unit);
       expect(own.map((p) => p.name)).not.toEqual(expected);
     }
+  });
+  it("chooses each maximizing synthesized restart's image among its spans' best by the ranking model", async () => {
+    const dm = compactUnits();
+    const rankModel = routedResponseModel([1, 0].map((i) => ({ model: compactResponseModel(fast[i]!), unit: 0 })));
+    const o = {
+      ...options,
+      adversarialPerUnit: 0,
+      smoothPerUnit: 0,
+      restarts: 3,
+      steps: 9,
+      maximizingFrom: "noise" as const,
+      maximizingCandidates: 3,
+    };
+    const design = await designCausal({ ...dm, rankModel }, bankOf(bank()), o);
+    let notOwnChoice = 0;
+    for (const unit of [0, 1]) {
+      // The design runs each unit's restarts as its own job (a half of the units).
+      const [alone] = await synthesizeMaximizing(dm.model, [unit], {
+        jitterPx: 4,
+        gradientBlurPx: 2,
+        restarts: 3,
+        steps: 9,
+        seed: 3,
+        candidates: 3,
+      });
+      const shown = design.images.filter((im) => im.kind === "maximizing-synthesized" && im.unit === unit);
+      expect(shown).toHaveLength(3);
+      alone!.restartCandidates.forEach((cands, r) => {
+        const byRank = cands.map((im) => predictOne(fast[1 - unit]!, im));
+        const c = byRank.indexOf(Math.max(...byRank));
+        expect(Buffer.from(shown[r]!.image.pixels0to255).equals(Buffer.from(cands[c]!.pixels0to255))).toBe(true);
+        expect(shown[r]!.predicted).toBeCloseTo(predictOne(fast[unit]!, cands[c]!), 3);
+        if (cands[c] !== alone!.restartImages[r]) notOwnChoice++;
+      });
+    }
+    // The fixture tells the ranking model's choice from the design model's apart.
+    expect(notOwnChoice).toBeGreaterThan(0);
   });
 });
 

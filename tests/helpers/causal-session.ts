@@ -83,6 +83,7 @@ export const causalFixtureOptions: CausalDesignOptions = {
   seed: 4,
   priors: { jitterPx: 1, gradientBlurPx: 1 },
   maximizingFrom: "normal",
+  maximizingCandidates: 3,
 };
 
 export async function writeCausalSession(dir: string): Promise<CausalSessionFixture> {

@@ -2,6 +2,7 @@
 // and normal images, adversarial ± pairs, saliency maps, smooth− and its random-smoothing control.
 export { blurTensor, imagesToTensor, SynthesisInputError, tensorToImages } from "./tensors.js";
 export {
+  chooseMaximizing,
   defaultMaximizeOptions,
   synthesizeMaximizing,
   type MaximizeOptions,

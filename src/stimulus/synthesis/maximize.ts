@@ -5,6 +5,7 @@ import type { UnitResponseModel } from "../../models/response/index.js";
 import type { RgbImage } from "../image.js";
 import { Random } from "../random.js";
 import { priorGradient, priorsProblem } from "./prior-gradient.js";
+import { predictMany } from "./smoothing.js";
 import {
   blurTensor,
   checkImages,
@@ -46,6 +47,12 @@ export interface MaximizeOptions {
   /** Predictions are checked for the best iterate every this many steps (and at the end). */
   evalEvery: number;
   /**
+   * Candidates kept per restart: the steps are cut into this many equal spans and the best iterate of
+   * each is kept (`restartCandidates`), so that another model (e.g. the ensemble a compact model was
+   * distilled from) may choose among them; 1 keeps only the best iterate. The start itself is never kept.
+   */
+  candidates: number;
+  /**
    * Images optimized together (units × restarts are split in batches of this size). Each image's
    * steps are its own, so the batch changes only the speed: 64 took about 12% less CPU than 16.
    */
@@ -63,6 +70,7 @@ export const defaultMaximizeOptions: MaximizeOptions = {
   jitterPx: 0,
   noiseSd: 24,
   evalEvery: 5,
+  candidates: 1,
   batchSize: 64,
   seed: 1,
 };
@@ -77,15 +85,23 @@ export interface MaximizingImage {
   restartPredictions: number[];
   /** Every restart's best iterate (8 bits), in restart order. */
   restartImages: RgbImage[];
+  /**
+   * Per restart, the best iterate of each span of its steps (`candidates` of them, the last span's last)
+   * and the model's predictions for them; `restartImages[r]` is the one of `restartCandidates[r]` predicted highest.
+   */
+  restartCandidates: RgbImage[][];
+  candidatePredictions: number[][];
 }
 
 function checkOptions(o: MaximizeOptions): void {
-  for (const key of ["restarts", "steps", "evalEvery", "batchSize"] as const) {
+  for (const key of ["restarts", "steps", "evalEvery", "batchSize", "candidates"] as const) {
     if (!Number.isInteger(o[key]) || o[key] < 1)
       throw new SynthesisInputError("bad-option", `maximizing: ${key} must be a whole number ≥ 1, got ${o[key]}.`);
   }
   const priors = priorsProblem(o);
   if (priors !== undefined) throw new SynthesisInputError("bad-option", `maximizing: ${priors}`);
+  if (o.candidates > o.steps)
+    throw new SynthesisInputError("bad-option", `maximizing: ${o.candidates} candidates from ${o.steps} steps.`);
   if (!(o.stepSize > 0))
     throw new SynthesisInputError("bad-option", `maximizing: stepSize must be > 0, got ${o.stepSize}.`);
 }
@@ -98,32 +114,35 @@ function noiseStarts(count: number, size: number, sd: number, random: Random): R
   });
 }
 
-/** Runs one batch of starts to its best iterates (floats, 0..255). */
+/**
+ * Runs one batch of starts; per span of the steps (`o.candidates` spans), each image's best iterate
+ * (floats, 0..255). The start itself is not an iterate.
+ */
 async function ascend(
   model: UnitResponseModel,
   starts: RgbImage[],
   units: number[],
   o: MaximizeOptions,
   random: Random,
-): Promise<tf.Tensor4D> {
+): Promise<tf.Tensor4D[]> {
   let x = imagesToTensor(starts);
-  let best = tf.clone(x);
-  let bestScore = tf.fill([units.length], -Infinity) as tf.Tensor1D;
-  const consider = (): void => {
+  const spanOf = (taken: number): number => Math.floor(((taken - 1) * o.candidates) / o.steps);
+  const best = Array.from({ length: o.candidates }, () => tf.clone(x));
+  const bestScore = Array.from({ length: o.candidates }, () => tf.fill([units.length], -Infinity) as tf.Tensor1D);
+  const consider = (span: number): void => {
     const next = tf.tidy(() => {
       const score = model.predict(x, units);
-      const better = tf.greater(score, bestScore);
+      const better = tf.greater(score, bestScore[span]!);
       return {
-        best: tf.where(tf.reshape(better, [-1, 1, 1, 1]).tile([1, ...x.shape.slice(1)]), x, best) as tf.Tensor4D,
-        score: tf.maximum(score, bestScore) as tf.Tensor1D,
+        best: tf.where(tf.reshape(better, [-1, 1, 1, 1]).tile([1, ...x.shape.slice(1)]), x, best[span]!) as tf.Tensor4D,
+        score: tf.maximum(score, bestScore[span]!) as tf.Tensor1D,
       };
     });
-    tf.dispose([best, bestScore]);
-    best = next.best;
-    bestScore = next.score;
+    tf.dispose([best[span]!, bestScore[span]!]);
+    best[span] = next.best;
+    bestScore[span] = next.score;
   };
   for (let step = 0; step < o.steps; step++) {
-    if (step % o.evalEvery === 0) consider();
     const size = o.stepSize * (1 - (0.9 * step) / Math.max(1, o.steps - 1));
     const next = tf.tidy(() => {
       const g = priorGradient(model, x, units, undefined, o, random);
@@ -133,11 +152,13 @@ async function ascend(
     });
     x.dispose();
     x = next;
+    // Checked every evalEvery steps and at the end of each span.
+    const taken = step + 1;
+    if (taken % o.evalEvery === 0 || taken === o.steps || spanOf(taken) !== spanOf(taken + 1)) consider(spanOf(taken));
     // Let the event loop breathe between steps (a job's progress and cancel messages).
     if (step % 10 === 9) await new Promise((r) => setImmediate(r));
   }
-  consider();
-  tf.dispose([x, bestScore]);
+  tf.dispose([x, ...bestScore]);
   return best;
 }
 
@@ -173,31 +194,82 @@ export async function synthesizeMaximizing(
         px[v] = perStart || job.restart === 0 ? from[v]! : Math.min(255, Math.max(0, from[v]! + px[v]! - 128));
     });
   }
-  const images: RgbImage[] = [];
-  const predicted: number[] = [];
+  // Per start, its candidates (one per span) as stored and their predictions.
+  const candidates: RgbImage[][] = [];
+  const candidatePredictions: number[][] = [];
   for (let start = 0; start < jobs.length; start += o.batchSize) {
     const batch = jobs.slice(start, start + o.batchSize);
     const batchUnits = batch.map((j) => j.unit);
-    const best = await ascend(model, starts.slice(start, start + batch.length), batchUnits, o, random);
-    const rounded = await tensorToImages(best);
-    best.dispose();
-    const x = imagesToTensor(rounded);
-    const p = model.predict(x, batchUnits);
-    predicted.push(...(await p.data()));
-    tf.dispose([x, p]);
-    images.push(...rounded);
+    const spans = await ascend(model, starts.slice(start, start + batch.length), batchUnits, o, random);
+    batch.forEach(() => {
+      candidates.push([]);
+      candidatePredictions.push([]);
+    });
+    for (const best of spans) {
+      const rounded = await tensorToImages(best);
+      best.dispose();
+      const x = imagesToTensor(rounded);
+      const p = model.predict(x, batchUnits);
+      const values = await p.data();
+      tf.dispose([x, p]);
+      rounded.forEach((im, i) => {
+        candidates[start + i]!.push(im);
+        candidatePredictions[start + i]!.push(values[i]!);
+      });
+    }
   }
+  const bestOf = (values: readonly number[]): number => values.indexOf(Math.max(...values));
   return units.map((unit, k) => {
     const mine = Array.from({ length: o.restarts }, (_, r) => k * o.restarts + r);
-    const restartPredictions = mine.map((i) => predicted[i]!);
-    const restart = restartPredictions.indexOf(Math.max(...restartPredictions));
+    const chosen = mine.map((i) => bestOf(candidatePredictions[i]!));
+    const restartPredictions = mine.map((i, r) => candidatePredictions[i]![chosen[r]!]!);
+    const restartImages = mine.map((i, r) => candidates[i]![chosen[r]!]!);
+    const restart = bestOf(restartPredictions);
     return {
       unit,
-      image: images[mine[restart]!]!,
+      image: restartImages[restart]!,
       predicted: restartPredictions[restart]!,
       restart,
       restartPredictions,
-      restartImages: mine.map((i) => images[i]!),
+      restartImages,
+      restartCandidates: mine.map((i) => candidates[i]!),
+      candidatePredictions: mine.map((i) => candidatePredictions[i]!),
+    };
+  });
+}
+
+/**
+ * `made` with each restart's image chosen among its candidates by `chooser` (e.g. the ensemble that the
+ * synthesizing compact models were distilled from: a better model of the neuron than they are), each
+ * unit's image its restart that `chooser` predicts highest. The predictions stay the synthesizing model's.
+ */
+export async function chooseMaximizing(
+  chooser: UnitResponseModel,
+  made: readonly MaximizingImage[],
+): Promise<MaximizingImage[]> {
+  const pairs = made.flatMap((m) =>
+    m.restartCandidates.flatMap((cands) => cands.map((image) => ({ unit: m.unit, image }))),
+  );
+  const scores = await predictMany(chooser, pairs, 32);
+  let next = 0;
+  return made.map((m) => {
+    const picks = m.restartCandidates.map((cands) => {
+      const own = Array.from(scores.subarray(next, next + cands.length));
+      next += cands.length;
+      const c = own.indexOf(Math.max(...own));
+      return { c, score: own[c]! };
+    });
+    const restartImages = picks.map((p, r) => m.restartCandidates[r]![p.c]!);
+    const restartPredictions = picks.map((p, r) => m.candidatePredictions[r]![p.c]!);
+    const chooserScores = picks.map((p) => p.score);
+    const restart = chooserScores.indexOf(Math.max(...chooserScores));
+    return {
+      ...m,
+      image: restartImages[restart]!,
+      predicted: restartPredictions[restart]!,
+      restart,
+      restartImages,
+      restartPredictions,
     };
   });
 }

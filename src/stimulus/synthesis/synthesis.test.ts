@@ -166,6 +166,29 @@ describe("maximizing synthesized", () => {
     );
   });
 
+  it("keeps each restart's best iterate of each span of its steps; the model's best is its image", async () => {
+    const made = await synthesizeMaximizing(model, [0, 1], { restarts: 2, steps: 30, seed: 3, candidates: 3 });
+    for (const m of made) {
+      expect(m.restartCandidates.map((c) => c.length)).toEqual([3, 3]);
+      m.restartCandidates.forEach((cands, r) => {
+        const preds = m.candidatePredictions[r]!;
+        cands.forEach((im, c) => expect(preds[c]).toBeCloseTo(linear(m.unit, im), 1));
+        // A linear unit keeps rising: each span's best is above the one before.
+        expect(preds[1]!).toBeGreaterThan(preds[0]!);
+        expect(preds[2]!).toBeGreaterThan(preds[1]!);
+        const best = preds.indexOf(Math.max(...preds));
+        expect(m.restartImages[r]).toBe(cands[best]);
+        expect(m.restartPredictions[r]).toBe(preds[best]);
+      });
+    }
+    // One candidate: the same images as without the option.
+    const one = await synthesizeMaximizing(model, [0], { restarts: 1, steps: 12, seed: 3 });
+    expect(one[0]!.restartCandidates).toEqual([[one[0]!.image]]);
+    await expect(synthesizeMaximizing(model, [0], { steps: 2, candidates: 3 })).rejects.toThrow(
+      /3 candidates from 2 steps/,
+    );
+  });
+
   it("roll2d shifts rows and columns, wrapping round", () => {
     const x = tf.tensor4d(
       Float32Array.from({ length: 12 }, (_, i) => i),
