@@ -25,8 +25,11 @@ export function causalTabReason(s: SessionDetail): { disabled?: boolean; title: 
 }
 
 export function CausalTab({ id }: TabProps) {
-  // Design unit → the session's unit, where their names differ (as `analyze causal --unit-map`).
-  const [unitMap, setUnitMap] = useState<Record<string, string>>({});
+  // Design unit → the session's unit, where their names differ (as `analyze causal --unit-map`); a session's own:
+  // another session's map would name units that session may not have (the API refuses such a map).
+  const [mapOf, setMapOf] = useState<{ session: number; map: Record<string, string> }>({ session: id, map: {} });
+  const unitMap = mapOf.session === id ? mapOf.map : {};
+  const setUnitMap = (map: Record<string, string>): void => setMapOf({ session: id, map });
   const mapped = Object.keys(unitMap).length > 0;
   const review = useApi(
     "causal",
