@@ -59,6 +59,11 @@ export function parseMaximizingFrom(text: string): "normal" | "noise" {
   throw new CausalInputError("option", `--maximizing-from must be "normal" or "noise", got "${text}".`);
 }
 
+export function parseSmoothKeepBy(text: string): "contrast" | "drop" {
+  if (text === "contrast" || text === "drop") return text;
+  throw new CausalInputError("option", `--smooth-keep-by must be "contrast" or "drop", got "${text}".`);
+}
+
 interface DesignFlags {
   rankBy: string;
   model: number[];
@@ -75,6 +80,7 @@ interface DesignFlags {
   adversarialBases: string;
   smooth: number;
   smoothCandidates: number;
+  smoothKeepBy: string;
   smoothBlurPx: number;
   patches: number;
   patchPx: number;
@@ -148,6 +154,11 @@ export function registerCausalCommands(program: Command): void {
       whole("--smooth-candidates"),
       d.smoothCandidates,
     )
+    .option(
+      "--smooth-keep-by <contrast|drop>",
+      "which candidates are shown: the largest predicted drop beyond the random control's, or in itself",
+      d.smoothKeepBy,
+    )
     .option("--patches <n>", "patches smoothed per smooth− image", whole("--patches"), d.smoothPatches)
     .option("--patch-px <px>", "side of a smoothed patch", whole("--patch-px"), d.patchPx)
     .option("--stride-px <px>", "grid step of patch positions (default: the patch's side)", whole("--stride-px"))
@@ -189,6 +200,7 @@ export function registerCausalCommands(program: Command): void {
         budget,
         smoothPerUnit: flags.smooth,
         smoothCandidates: flags.smoothCandidates,
+        smoothKeepBy: parseSmoothKeepBy(flags.smoothKeepBy),
         smoothPatches: flags.patches,
         smoothBlurPx: flags.smoothBlurPx,
         patchPx: flags.patchPx,

@@ -139,6 +139,9 @@ describe("cortexloop design causal / analyze causal", () => {
     await expect(run([...base, "--bank", bank, "--rank-by", "truth"])).rejects.toThrow(
       /--rank-by must be "ensemble" or "model", got "truth"/,
     );
+    await expect(run([...base, "--bank", bank, "--smooth-keep-by", "area"])).rejects.toThrow(
+      /--smooth-keep-by must be "contrast" or "drop", got "area"/,
+    );
     await expect(run(["design", "causal", "--model", "999", "--db", fx.db, "-o", out, "--bank", bank])).rejects.toThrow(
       /Model version 999 does not exist/,
     );

@@ -7,6 +7,7 @@ import { startSynthesisPool, type SynthesisPool } from "../../src/main/causal/sy
 import { generateImages, type NamedImage, type RgbImage } from "../../src/stimulus/index.js";
 import {
   imagesToTensor,
+  randomSmoothing,
   smoothMinus,
   synthesizeMaximizing,
   SynthesisInputError,
@@ -82,35 +83,57 @@ const bank = (): NamedImage[] =>
   }));
 
 describe("causal design: smooth− candidates", () => {
-  it("shows, per unit, the smooth− of its top images that the model predicts the largest drop for", async () => {
-    const dm = compactUnits();
-    const o = { ...options, normalPerUnit: 4, smoothPerUnit: 2, smoothCandidates: 4, adversarialPerUnit: 0 };
-    const design = await designCausal(dm, bankOf(bank()), o);
-    let chosenNotFirst = 0;
-    for (const unit of [0, 1]) {
-      const top = design.images.filter((im) => im.kind === "maximizing-normal" && im.unit === unit);
-      expect(top).toHaveLength(4);
-      // Each of the four top images smoothed as the design does, alone.
-      const all = await smoothMinus(
-        dm.model,
-        top.map((t) => ({ unit, image: t.image })),
-        { patches: 2, patchPx: 28, stridePx: 28, blurPx: 8 },
-      );
-      const drops = all.map((m) => m.predicted - m.basePredicted);
-      const best = drops
-        .map((d, i) => ({ d, name: top[i]!.name }))
-        .sort((a, b) => a.d - b.d)
-        .slice(0, 2)
-        .map((x) => x.name);
-      const bases = design.images.filter((im) => im.kind === "smooth-base" && im.unit === unit);
-      expect(bases.map((b) => b.name).sort()).toEqual(best.sort());
-      if (best.some((name) => name !== top[0]!.name && name !== top[1]!.name)) chosenNotFirst++;
-      expect(design.images.filter((im) => im.kind === "smooth-minus" && im.unit === unit)).toHaveLength(2);
-      expect(design.images.filter((im) => im.kind === "random-smoothed" && im.unit === unit)).toHaveLength(2);
-    }
-    // The fixture tells a choice from the top two images apart.
-    expect(chosenNotFirst).toBeGreaterThan(0);
-  });
+  for (const keepBy of ["drop", "contrast"] as const)
+    it(`shows, per unit, the smooth− of its top images with the largest predicted drop (${keepBy})`, async () => {
+      const dm = compactUnits();
+      const o = {
+        ...options,
+        normalPerUnit: 4,
+        smoothPerUnit: 2,
+        smoothCandidates: 4,
+        adversarialPerUnit: 0,
+        smoothKeepBy: keepBy,
+      };
+      const design = await designCausal(dm, bankOf(bank()), o);
+      let chosenNotFirst = 0;
+      let rulesDiffer = 0;
+      for (const unit of [0, 1]) {
+        const top = design.images.filter((im) => im.kind === "maximizing-normal" && im.unit === unit);
+        expect(top).toHaveLength(4);
+        // Each of the four top images smoothed as the design does, alone, with its random control.
+        const smoothing = { patches: 2, patchPx: 28, stridePx: 28, blurPx: 8 };
+        const all = await smoothMinus(
+          dm.model,
+          top.map((t) => ({ unit, image: t.image })),
+          smoothing,
+        );
+        const control = await randomSmoothing(
+          dm.model,
+          all.map((m, i) => ({ unit, image: top[i]!.image, patches: m.patches.length })),
+          { ...smoothing, seed: 3 },
+        );
+        const keptBy = (by: "drop" | "contrast"): string[] =>
+          all
+            .map((m, i) => ({
+              d: m.predicted - (by === "drop" ? m.basePredicted : control[i]!.predicted),
+              name: top[i]!.name ?? "",
+            }))
+            .sort((a, b) => a.d - b.d)
+            .slice(0, 2)
+            .map((x) => x.name)
+            .sort();
+        const best = keptBy(keepBy);
+        if (keptBy("drop").join() !== keptBy("contrast").join()) rulesDiffer++;
+        const bases = design.images.filter((im) => im.kind === "smooth-base" && im.unit === unit);
+        expect(bases.map((b) => b.name).sort()).toEqual(best.sort());
+        if (best.some((name) => name !== top[0]!.name && name !== top[1]!.name)) chosenNotFirst++;
+        expect(design.images.filter((im) => im.kind === "smooth-minus" && im.unit === unit)).toHaveLength(2);
+        expect(design.images.filter((im) => im.kind === "random-smoothed" && im.unit === unit)).toHaveLength(2);
+      }
+      // The fixture tells a choice from the top two images apart, and the two rules' choices.
+      expect(chosenNotFirst).toBeGreaterThan(0);
+      expect(rulesDiffer).toBeGreaterThan(0);
+    });
 });
 
 describe("causal design: a ranking model", () => {

@@ -74,6 +74,7 @@ export const causalFixtureOptions: CausalDesignOptions = {
   budget: { norm: "l2", value: 400 },
   smoothPerUnit: 1,
   smoothCandidates: 1,
+  smoothKeepBy: "contrast",
   smoothPatches: 2,
   smoothBlurPx: 4,
   patchPx: 8,

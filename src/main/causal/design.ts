@@ -60,10 +60,16 @@ export interface CausalDesignOptions {
   smoothPerUnit: number;
   /**
    * Per unit, how many of its top bank images smooth− is tried on (at least smoothPerUnit): the
-   * smoothPerUnit whose smoothing the model predicts lowers the response most are shown. Through campaign D's
-   * compact models, 4 of 12 so chosen fell 28.7% against 23.7% for the top 4 (docs/causal-tests.md).
+   * smoothPerUnit that `smoothKeepBy` ranks first are shown. Through campaign D's compact models, 4 of 12
+   * chosen by predicted drop fell 28.7% against 23.7% for the top 4 (docs/causal-tests.md).
    */
   smoothCandidates: number;
+  /**
+   * Which candidates are shown: "contrast", those whose smooth− the model predicts lowers the response most
+   * beyond its random-smoothing control (the contrast the test measures); "drop", most in itself. Through
+   * campaign F's compact models, 6 patches of 24 px: −26.1% / control −4.4% by contrast, −25.5% / −6.1% by drop.
+   */
+  smoothKeepBy: "contrast" | "drop";
   smoothPatches: number;
   /** Blur of a smoothed patch (Gaussian sigma, px). */
   smoothBlurPx: number;
@@ -106,10 +112,11 @@ export const defaultCausalDesignOptions: CausalDesignOptions = {
   budget: { norm: "l2", value: 8000 },
   smoothPerUnit: 10,
   smoothCandidates: 30,
-  smoothPatches: 14,
+  smoothKeepBy: "contrast",
+  smoothPatches: 6,
   smoothBlurPx: 8,
-  patchPx: 16,
-  stridePx: 16,
+  patchPx: 24,
+  stridePx: 24,
   randomNormal: 40,
   saliency: true,
   seed: 1,
@@ -164,6 +171,8 @@ function checkOptions(o: CausalDesignOptions): void {
       `The adversarial budget must be a number > 0 on 0..255 pixels (e.g. --budget l2:8000), got ${o.budget.value}.`,
     );
   }
+  if (o.smoothKeepBy !== "contrast" && o.smoothKeepBy !== "drop")
+    throw new CausalInputError("option", `smoothKeepBy must be "contrast" or "drop", got "${String(o.smoothKeepBy)}".`);
   if (!isQuantileBand(o.adversarialBases))
     throw new CausalInputError(
       "option",
@@ -405,10 +414,13 @@ export async function designCausal(
     add({ image: p.plus.image, unit: p.unit, kind: "adversarial-plus", base, predicted: p.plus.predicted });
     add({ image: p.minus.image, unit: p.unit, kind: "adversarial-minus", base, predicted: p.minus.predicted });
   });
-  // Per unit, the smoothPerUnit candidates whose smooth− the model predicts the largest drop for.
+  // Per unit, the smoothPerUnit candidates whose smooth− the model predicts the largest drop for (beyond the
+  // random control's, by contrast).
   const candidatesOf = new Map<number, number[]>();
   smoothed.minus.forEach((m, i) => candidatesOf.set(m.unit, [...(candidatesOf.get(m.unit) ?? []), i]));
-  const drop = (i: number): number => smoothed.minus[i]!.predicted - smoothed.minus[i]!.basePredicted;
+  const drop = (i: number): number =>
+    smoothed.minus[i]!.predicted -
+    (o.smoothKeepBy === "contrast" ? smoothed.control[i]!.predicted : smoothed.minus[i]!.basePredicted);
   const kept = [...candidatesOf.values()].flatMap((ids) =>
     ids
       .slice()
