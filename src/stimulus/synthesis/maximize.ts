@@ -93,6 +93,11 @@ export interface MaximizingImage {
   candidatePredictions: number[][];
 }
 
+/** Index of the largest value (the first of equals). */
+function bestOf(values: readonly number[]): number {
+  return values.indexOf(Math.max(...values));
+}
+
 function checkOptions(o: MaximizeOptions): void {
   for (const key of ["restarts", "steps", "evalEvery", "batchSize", "candidates"] as const) {
     if (!Number.isInteger(o[key]) || o[key] < 1)
@@ -218,7 +223,6 @@ export async function synthesizeMaximizing(
       });
     }
   }
-  const bestOf = (values: readonly number[]): number => values.indexOf(Math.max(...values));
   return units.map((unit, k) => {
     const mine = Array.from({ length: o.restarts }, (_, r) => k * o.restarts + r);
     const chosen = mine.map((i) => bestOf(candidatePredictions[i]!));
@@ -256,13 +260,12 @@ export async function chooseMaximizing(
     const picks = m.restartCandidates.map((cands) => {
       const own = Array.from(scores.subarray(next, next + cands.length));
       next += cands.length;
-      const c = own.indexOf(Math.max(...own));
+      const c = bestOf(own);
       return { c, score: own[c]! };
     });
     const restartImages = picks.map((p, r) => m.restartCandidates[r]![p.c]!);
     const restartPredictions = picks.map((p, r) => m.candidatePredictions[r]![p.c]!);
-    const chooserScores = picks.map((p) => p.score);
-    const restart = chooserScores.indexOf(Math.max(...chooserScores));
+    const restart = bestOf(picks.map((p) => p.score));
     return {
       ...m,
       image: restartImages[restart]!,
