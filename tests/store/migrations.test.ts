@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   currentSchemaVersion,
@@ -30,6 +31,21 @@ function seedVersion1(db: Database.Database): void {
     't');
   `);
 }
+
+describe("opening the lab database", () => {
+  it("creates a new database's folder", () => {
+    const file = join(tmp.dir, "new", "deeper", "lab.db");
+    const store = SessionStore.open(file);
+    expect(currentSchemaVersion(store.db)).toBe(latestSchemaVersion);
+    store.close();
+  });
+
+  it("names the file it cannot open read-only, and creates nothing", () => {
+    const file = join(tmp.dir, "absent", "lab.db");
+    expect(() => SessionStore.open(file, { readonly: true })).toThrow(`cannot open the lab database ${file}`);
+    expect(existsSync(join(tmp.dir, "absent"))).toBe(false);
+  });
+});
 
 describe("migrations", () => {
   it("create every table from an empty file", () => {

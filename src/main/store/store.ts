@@ -1,5 +1,7 @@
 import Database from "better-sqlite3";
 import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { sha256Hex } from "../protocol/load.js";
 import { migrate } from "./migrations.js";
 import type {
@@ -102,8 +104,20 @@ export class SessionStore {
     this.flushIntervalMs = flushIntervalMs;
   }
 
+  /**
+   * Opens (or creates, with its folder) the lab database `file`; `readonly` needs it to exist. A file that cannot be
+   * opened throws an error that names it.
+   */
   static open(file: string, options: OpenOptions = {}): SessionStore {
-    const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    const readonly = options.readonly ?? false;
+    let db: Database.Database;
+    try {
+      if (!readonly && file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+      db = new Database(file, { readonly, fileMustExist: readonly });
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new Error(`cannot open the lab database ${file}: ${reason}`);
+    }
     if (!options.readonly) {
       db.pragma("journal_mode = WAL");
       // WAL + NORMAL: every committed transaction survives a crash of the process.
