@@ -53,6 +53,7 @@ export {
   trainPopulation,
   zscore,
   type DistillSettings,
+  type LearningRateSchedule,
   type DistillSettingsInput,
   type ImageStream,
   type PruneAttempt,
