@@ -20,12 +20,12 @@ import { formatDistillSummary } from "../src/main/cli-compact.js";
 import { SessionStore } from "../src/main/store/index.js";
 import { splitIndices, stableSeed } from "../src/models/data/random.js";
 import { sessionIdentity } from "../src/main/jobs/prepare.js";
-import { readNpy, filtersFromArrays, type LearningRateSchedule, type NdArray } from "../src/models/compact/index.js";
+import { readNpy, filtersFromArrays, type NdArray } from "../src/models/compact/index.js";
 import { median } from "../src/models/metrics/index.js";
 
 const usage = `usage: npm run bench -- distill [--session 190925] [--units 16] [--bank 190927,190928,190929]
   [--work <dir>] [--db <file>] [--teacher <model version>] [--split-sessions a,b,c] [--teacher-members 8]
-  [--steps n] [--lr x] [--lr-schedule step|cosine] [--filters k0,k1,k2,k3,k4] [--shared-layers n] [--hint w] [--keep-variance f]
+  [--steps n] [--lr x] [--filters k0,k1,k2,k3,k4] [--shared-layers n] [--hint w] [--keep-variance f]
   [--prune-tolerance r2] [--retrain-steps n] [--natural-weight k]
   [--json <file>]
 --teacher with --db: an ensemble already stored (e.g. by cortexloop evaluate --save); --split-sessions: the
@@ -83,7 +83,6 @@ export async function run(args: string[]): Promise<void> {
       "shared-layers": { type: "string" },
       hint: { type: "string" },
       lr: { type: "string" },
-      "lr-schedule": { type: "string" },
       "keep-variance": { type: "string" },
       "prune-tolerance": { type: "string" },
       "natural-weight": { type: "string" },
@@ -163,7 +162,6 @@ export async function run(args: string[]): Promise<void> {
       ...(values.hint === undefined ? {} : { hint: Number(values.hint) }),
       ...(values["natural-weight"] === undefined ? {} : { naturalWeight: Number(values["natural-weight"]) }),
       ...(values.lr === undefined ? {} : { learningRate: Number(values.lr) }),
-      ...(values["lr-schedule"] === undefined ? {} : { schedule: values["lr-schedule"] as LearningRateSchedule }),
       prune: {
         ...(values["keep-variance"] === undefined ? {} : { keepVariance: Number(values["keep-variance"]) }),
         ...(values["prune-tolerance"] === undefined ? {} : { tolerance: Number(values["prune-tolerance"]) }),

@@ -9,7 +9,7 @@ import type { DistillMessage, DistillSummary } from "./compact/distill-run.js";
 import { exportCompactModels, importCompactModels } from "./compact/interchange.js";
 import { listCompactVersions, unitOf } from "./compact/versions.js";
 import { resolveSession } from "./import/dataset.js";
-import { defaultDistillSettings, type LearningRateSchedule } from "../models/compact/index.js";
+import { defaultDistillSettings } from "../models/compact/index.js";
 import { defaultDb } from "./paths.js";
 import { collect } from "./cli-options.js";
 
@@ -100,12 +100,6 @@ export function registerCompactCommands(program: Command): void {
     .option("--batch <n>", "images per step", (v) => Number(v), defaultDistillSettings.batchSize)
     .option("--lr <rate>", "Adam learning rate", (v) => Number(v), defaultDistillSettings.learningRate)
     .option(
-      "--lr-schedule <step|cosine>",
-      "learning rate over the steps: step (a fifth of it for the last quarter) or cosine (warm-up, then a half " +
-        "cosine down to a fiftieth)",
-      defaultDistillSettings.schedule,
-    )
-    .option(
       "--filters <k0,k1,k2,k3,k4>",
       "filters per layer before pruning",
       numberList,
@@ -172,7 +166,6 @@ export function registerCompactCommands(program: Command): void {
         steps: number;
         batch: number;
         lr: number;
-        lrSchedule: string;
         filters: number[];
         sharedLayers: number;
         hint: number;
@@ -212,7 +205,6 @@ export function registerCompactCommands(program: Command): void {
                     steps: flags.steps,
                     batchSize: flags.batch,
                     learningRate: flags.lr,
-                    schedule: flags.lrSchedule as LearningRateSchedule,
                     filters: flags.filters,
                     sharedLayers: flags.sharedLayers,
                     hint: flags.hint,

@@ -132,8 +132,6 @@ export function distillSettings(partial: DistillSettingsInput = {}): DistillSett
     throw new Error(`distill: prune retries must be a whole number ≥ 0, got ${s.prune.retries}`);
   if (!Number.isInteger(s.naturalWeight) || s.naturalWeight < 1)
     throw new Error(`distill: --natural-weight must be a whole number ≥ 1, got ${s.naturalWeight}`);
-  if (s.schedule !== "step" && s.schedule !== "cosine")
-    throw new Error(`distill: --lr-schedule must be step or cosine, got ${String(s.schedule)}`);
   if (s.sharedLayers < 1 || s.sharedLayers > 4)
     throw new Error(`distill: --shared-layers must be 1 to 4, got ${s.sharedLayers}`);
   return s;

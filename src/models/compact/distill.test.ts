@@ -6,7 +6,6 @@ import { r2Raw } from "../metrics/r2-raw.js";
 import {
   BatchSampler,
   distillUnit,
-  learningRateAt,
   predictArrays,
   predictPopulation,
   recalibratePopulation,
@@ -51,7 +50,6 @@ const settings: DistillSettings = {
   steps: 120,
   batchSize: 16,
   learningRate: 3e-3,
-  schedule: "step",
   smoothness: { depthwise: 1e-3, readout: 1e-3 },
   hint: 0,
   naturalWeight: 1,
@@ -201,25 +199,4 @@ describe("distillation (shared model, then per unit)", () => {
     model.dispose();
     expect(tf.memory().numTensors, "tensors leaked").toBe(before);
   }, 300_000);
-});
-
-describe("the learning-rate schedule", () => {
-  it("step: the rate, then a fifth of it for the last quarter", () => {
-    const s = { learningRate: 2e-3, steps: 100, schedule: "step" as const };
-    expect(learningRateAt(s, 0)).toBe(2e-3);
-    expect(learningRateAt(s, 74)).toBe(2e-3);
-    expect(learningRateAt(s, 75)).toBeCloseTo(4e-4, 12);
-    expect(learningRateAt(s, 99)).toBeCloseTo(4e-4, 12);
-  });
-
-  it("cosine: up from a tenth over 5% of the steps, then down to a fiftieth, never up again", () => {
-    const s = { learningRate: 2e-3, steps: 1000, schedule: "cosine" as const };
-    expect(learningRateAt(s, 0)).toBeCloseTo(2e-4, 12);
-    expect(learningRateAt(s, 25)).toBeGreaterThan(2e-4);
-    expect(learningRateAt(s, 50)).toBeCloseTo(2e-3, 12);
-    expect(learningRateAt(s, 525)).toBeCloseTo((2e-3 + 4e-5) / 2, 9);
-    expect(learningRateAt(s, 1000)).toBeCloseTo(4e-5, 12);
-    for (let t = 51; t <= 1000; t++) expect(learningRateAt(s, t)).toBeLessThan(learningRateAt(s, t - 1));
-    for (let t = 1; t <= 50; t++) expect(learningRateAt(s, t)).toBeGreaterThan(learningRateAt(s, t - 1));
-  });
 });

@@ -38,8 +38,6 @@ export interface ImageStream {
   pixels(i: number): Uint8Array;
 }
 
-export type LearningRateSchedule = "step" | "cosine";
-
 export interface DistillSettings {
   /** Layers shared by every unit while the population trains (Extended Data Fig. 3d). */
   sharedLayers: number;
@@ -49,11 +47,6 @@ export interface DistillSettings {
   steps: number;
   batchSize: number;
   learningRate: number;
-  /**
-   * How the learning rate moves over the steps: `step`, constant then a fifth of it for the last quarter; `cosine`,
-   * up from a tenth over the first 5% of the steps, then down a half cosine to a fiftieth. Adam's moments are kept.
-   */
-  schedule: LearningRateSchedule;
   smoothness: SmoothnessPrior;
   /**
    * Weight of the feature hint: the shared layers also learn the teacher front end's features
@@ -102,7 +95,6 @@ export const defaultDistillSettings: DistillSettings = {
   steps: 600,
   batchSize: 32,
   learningRate: 2e-3,
-  schedule: "step",
   smoothness: { depthwise: 1e-3, readout: 1e-3 },
   hint: 1,
   naturalWeight: 3,
@@ -202,17 +194,9 @@ export interface PopulationTrainOptions {
   onCheckpoint?: (step: number) => Promise<void>;
 }
 
-/** Learning rate at a step (from 0) of the settings' schedule. */
-export function learningRateAt(
-  settings: Pick<DistillSettings, "learningRate" | "steps" | "schedule">,
-  step: number,
-): number {
-  const { learningRate: top, steps } = settings;
-  if (settings.schedule === "step") return step < Math.floor(steps * 0.75) ? top : top / 5;
-  const warm = Math.max(1, Math.floor(steps * 0.05));
-  if (step < warm) return top * (0.1 + (0.9 * step) / warm);
-  const low = top / 50;
-  return low + 0.5 * (top - low) * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, steps - warm)));
+/** Learning rate at a step: constant, then a fifth of it for the last quarter. */
+export function learningRateAt(settings: Pick<DistillSettings, "learningRate" | "steps">, step: number): number {
+  return step < Math.floor(settings.steps * 0.75) ? settings.learningRate : settings.learningRate / 5;
 }
 
 /** Trains the shared population model: mean squared error on z-scored targets plus the smoothness prior, Adam. */
@@ -225,7 +209,8 @@ export async function trainPopulation(
   const units = model.heads.length;
   const vars = model.trainableVariables();
   let step = options.startStep ?? 0;
-  const optimizer = adamOptimizer(learningRateAt(settings, step));
+  let rate = learningRateAt(settings, step);
+  let optimizer = adamOptimizer(rate);
   const losses: number[] = [];
   try {
     while (step < settings.steps) {
@@ -233,7 +218,11 @@ export async function trainPopulation(
         await options.onCheckpoint?.(step);
         return { step, cancelled: true, losses };
       }
-      optimizer.setLearningRate(learningRateAt(settings, step));
+      if (learningRateAt(settings, step) !== rate) {
+        optimizer.dispose();
+        rate = learningRateAt(settings, step);
+        optimizer = adamOptimizer(rate);
+      }
       const idx = options.sampler.batch(step, settings.batchSize);
       const x = streamBatch(stream, idx);
       const y = rows(options.targets, units, idx);

@@ -53,7 +53,6 @@ export {
   trainPopulation,
   zscore,
   type DistillSettings,
-  type LearningRateSchedule,
   type DistillSettingsInput,
   type ImageStream,
   type PruneAttempt,

@@ -97,38 +97,3 @@ describe("Adam over steps that update different variables", () => {
     partialSteps(named, "named_partial");
   });
 });
-
-/**
- * Two steps at rate r, then a step at 2r: the third update is twice what a third step at r would have made only if the
- * moments carried over (a fresh optimizer's first step would differ).
- */
-function rateChangeKeepsMoments(make: () => ReturnType<typeof adamOptimizer>, prefix: string): void {
-  const updates = (double: boolean, tag: string): number[][] => {
-    const { vars, loss } = problem(`${prefix}_${tag}`);
-    const opt = make();
-    for (let s = 0; s < 2; s++) opt.minimize(loss, false, vars);
-    const before = vars.map((v) => Array.from(v.dataSync()));
-    if (double) opt.setLearningRate(0.1);
-    opt.minimize(loss, false, vars);
-    const out = vars.map((v, i) => Array.from(v.dataSync()).map((x, k) => x - before[i]![k]!));
-    opt.dispose();
-    tf.dispose(vars);
-    return out;
-  };
-  const same = updates(false, "same").flat();
-  const doubled = updates(true, "doubled").flat();
-  expectClose(Float32Array.from(doubled), Float32Array.from(same.map((d) => 2 * d)), `${prefix}: doubled rate`);
-}
-
-describe("Adam's learning rate changed between steps", () => {
-  it("fused (wasm) keeps its moments", async () => {
-    await useWasm();
-    rateChangeKeepsMoments(() => adamOptimizer(0.05), "fused_rate");
-  });
-
-  it("by name and tf.train.adam's (other backends) keep theirs", async () => {
-    await tf.setBackend("cpu");
-    rateChangeKeepsMoments(() => adamOptimizer(0.05, { byName: true }), "named_rate");
-    rateChangeKeepsMoments(() => adamOptimizer(0.05), "tf_rate");
-  });
-});

@@ -29,20 +29,16 @@ interface AdamHyper {
  * each variable's state its own. tf.train.adam keys its moments by the position of a gradient in
  * each step's list, which would mix them. Subclasses do one variable's update.
  */
-abstract class PerVariableAdam extends tf.Optimizer implements AdamOptimizer {
+abstract class PerVariableAdam extends tf.Optimizer {
   private readonly moments = new Map<string, Moments>();
 
   constructor(
-    private learningRate: number,
+    private readonly learningRate: number,
     private readonly beta1 = 0.9,
     private readonly beta2 = 0.999,
     private readonly epsilon = tf.backend().epsilon(),
   ) {
     super();
-  }
-
-  setLearningRate(rate: number): void {
-    this.learningRate = rate;
   }
 
   /** New parameter value and moments for `variable`; the old moments are disposed by the caller. */
@@ -151,29 +147,13 @@ class NamedAdamOptimizer extends PerVariableAdam {
   }
 }
 
-/** An Adam whose learning rate can change between steps, its moments kept (a schedule). */
-export interface AdamOptimizer extends tf.Optimizer {
-  setLearningRate(rate: number): void;
-}
-
-/** tf.train.adam with a learning rate that can change. */
-class SettableAdamOptimizer extends tf.AdamOptimizer implements AdamOptimizer {
-  constructor(learningRate: number) {
-    super(learningRate, 0.9, 0.999);
-  }
-
-  setLearningRate(rate: number): void {
-    this.learningRate = rate;
-  }
-}
-
 /**
  * Adam (tf.train.adam's defaults: beta1 0.9, beta2 0.999, the backend's epsilon): fused on wasm where
  * the SIMD kernels run, tf.train.adam itself everywhere else. `byName`: moments per variable name on
  * every backend (the fused one always does), for an optimizer whose steps update different variables.
  */
-export function adamOptimizer(learningRate: number, options: { byName?: boolean } = {}): AdamOptimizer {
+export function adamOptimizer(learningRate: number, options: { byName?: boolean } = {}): tf.Optimizer {
   const simd = simdKernelsOf(tf.backend());
   if (simd !== undefined) return new FusedAdamOptimizer(simd, learningRate);
-  return options.byName === true ? new NamedAdamOptimizer(learningRate) : new SettableAdamOptimizer(learningRate);
+  return options.byName === true ? new NamedAdamOptimizer(learningRate) : tf.train.adam(learningRate);
 }
