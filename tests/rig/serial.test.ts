@@ -38,6 +38,14 @@ async function simOnSerial(path: string): Promise<SimRig> {
   return sim;
 }
 
+/** The rig's end of the pair, open (a line written to the other end before it opens may be flushed). */
+async function openFarSide(path: string): Promise<SerialPort> {
+  const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+  cleanups.push(() => new Promise<void>((r) => port.close(() => r())));
+  return port;
+}
+
 /** Tries `box.open()` every 100 ms for up to `ms`: whether it opened. */
 async function openWithin(box: SerialEventBox, ms: number): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end;) {
@@ -66,13 +74,12 @@ describe.skipIf(!socatAvailable)("serial event box on a real pty pair", () => {
   it("retries once, then reports the code unconfirmed", async () => {
     const pair = await ptyPair();
     // A box that identifies itself but never acknowledges: count what it is sent.
-    const port = new SerialPort({ path: pair.rigPath, baudRate: 115200 });
+    const port = await openFarSide(pair.rigPath);
     const lines: string[] = [];
     port.pipe(new ReadlineParser({ delimiter: "\n" })).on("data", (l: string) => {
       lines.push(l);
       if (l === "?") port.write(`${eventBoxIdentity}\n`);
     });
-    cleanups.push(() => new Promise<void>((r) => port.close(() => r())));
     const box = new SerialEventBox({ path: pair.controllerPath });
     cleanups.push(() => box.close());
     await box.open();
@@ -81,6 +88,20 @@ describe.skipIf(!socatAvailable)("serial event box on a real pty pair", () => {
     expect(result.attempts).toBe(2);
     expect(result.message).toMatch(/no "A9"/);
     await waitFor(() => lines.filter((l) => l === "W9").length === 2, 5000, "two W9 lines");
+  });
+
+  it("asks again for the identity of a box that missed the first question (one that resets on open)", async () => {
+    const pair = await ptyPair();
+    const port = await openFarSide(pair.rigPath);
+    let asked = 0;
+    port.pipe(new ReadlineParser({ delimiter: "\n" })).on("data", (l: string) => {
+      if (l === "?" && ++asked >= 3) port.write(`${eventBoxIdentity}\n`);
+    });
+    const box = new SerialEventBox({ path: pair.controllerPath, identifyRetryMs: 100 });
+    cleanups.push(() => box.close());
+    await box.open();
+    expect(box.isOpen).toBe(true);
+    expect(asked).toBe(3);
   });
 
   it("refuses a port where no event box answers", async () => {

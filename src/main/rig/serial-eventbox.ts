@@ -8,8 +8,12 @@ export interface SerialEventBoxOptions {
   baudRate?: number;
   /** How long to wait for `A<code>` (RIG_PROTOCOL.md section 2: 20 ms). */
   ackTimeoutMs?: number;
-  /** How long to wait for the identify reply on open. */
+  /**
+   * How long to wait for the identify reply on open (default 2 s); `?` is sent again every `identifyRetryMs` (default
+   * 250 ms) until then: a box that resets when its port opens (many microcontroller boards) misses the first.
+   */
   identifyTimeoutMs?: number;
+  identifyRetryMs?: number;
   log?: (line: string) => void;
 }
 
@@ -71,14 +75,22 @@ export class SerialEventBox implements EventCodeOutput {
     port.on("close", () => this.markLost("the port closed"));
     this.port = port;
     this.parser = parser;
-    const identified = await this.request("?", (l) => l === eventBoxIdentity, this.options.identifyTimeoutMs ?? 1000);
-    if (!identified) {
+    if (!(await this.identify())) {
       await this.dispose();
       throw new Error(
         `No event box answered on ${this.options.path} (sent "?", expected "${eventBoxIdentity}"); nothing was ` +
           `sent. Check the cable and that the box runs the cortexloop firmware.`,
       );
     }
+  }
+
+  /** Sends `?` until the box answers with its identity or the identify timeout passes. */
+  private async identify(): Promise<boolean> {
+    const deadline = Date.now() + (this.options.identifyTimeoutMs ?? 2000);
+    const every = this.options.identifyRetryMs ?? 250;
+    for (let left = deadline - Date.now(); left > 0 && this.lost === undefined; left = deadline - Date.now())
+      if (await this.request("?", (l) => l === eventBoxIdentity, Math.min(every, left))) return true;
+    return false;
   }
 
   private onLine(line: string): void {
