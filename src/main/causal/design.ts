@@ -70,6 +70,10 @@ export interface CausalDesignOptions {
    * campaign F's compact models, 6 patches of 24 px: −26.1% / control −4.4% by contrast, −25.5% / −6.1% by drop.
    */
   smoothKeepBy: "contrast" | "drop";
+  /**
+   * Patches smoothed per smooth− image. Through campaign H's compact models (kept by contrast): 6 patches of 24 px
+   * −23.7% / control −5.6%, 8 −26.5% / −6.7%, 10 −32.0% / −11.2% (docs/causal-tests.md).
+   */
   smoothPatches: number;
   /** Blur of a smoothed patch (Gaussian sigma, px). */
   smoothBlurPx: number;
@@ -113,7 +117,7 @@ export const defaultCausalDesignOptions: CausalDesignOptions = {
   smoothPerUnit: 10,
   smoothCandidates: 30,
   smoothKeepBy: "contrast",
-  smoothPatches: 6,
+  smoothPatches: 8,
   smoothBlurPx: 8,
   patchPx: 24,
   stridePx: 24,
