@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { realpathSync, renameSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { ReadlineParser, SerialPort } from "serialport";
+import { openSerialPort } from "../../src/main/rig/serial-open.js";
 import { SerialEventBox, eventBoxIdentity } from "../../src/main/rig/serial-eventbox.js";
 import { PortLostError } from "../../src/main/runner/runner.js";
 import { SimRig, simNeuronsFrom } from "../../src/main/sim/sim-rig.js";
@@ -40,8 +41,7 @@ async function simOnSerial(path: string): Promise<SimRig> {
 
 /** The rig's end of the pair, open (a line written to the other end before it opens may be flushed). */
 async function openFarSide(path: string): Promise<SerialPort> {
-  const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
-  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+  const port = await openSerialPort(path, 115200);
   cleanups.push(() => new Promise<void>((r) => port.close(() => r())));
   return port;
 }

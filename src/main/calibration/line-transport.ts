@@ -1,5 +1,5 @@
 /** Lines from a byte stream (a photometer's serial port), awaited with a timeout; and the serial port as one. */
-import { SerialPort } from "serialport";
+import { openSerialPort } from "../rig/serial-open.js";
 import type { LineTransport } from "./pr655.js";
 
 /** Collects bytes and hands out complete lines ("\n" ends one; a "\r" before it is dropped). */
@@ -58,16 +58,9 @@ export class LineReader {
 
 /** A serial port (9600 baud, 8N1, as PsychoPy opens the PR-655) as a LineTransport. */
 export async function openSerialLines(path: string, baudRate = 9600): Promise<LineTransport> {
-  const port = new SerialPort({ path, baudRate, dataBits: 8, stopBits: 1, parity: "none", autoOpen: false });
-  await new Promise<void>((resolve, reject) =>
-    port.open((err) =>
-      err
-        ? reject(
-            new Error(`Could not open the photometer's port ${path}: ${err.message}. Nothing was measured or written.`),
-          )
-        : resolve(),
-    ),
-  );
+  const port = await openSerialPort(path, baudRate).catch((err: Error) => {
+    throw new Error(`Could not open the photometer's port ${path}: ${err.message}. Nothing was measured or written.`);
+  });
   const reader = new LineReader();
   port.on("data", (d: Buffer) => reader.push(d));
   port.on("close", () => reader.end("the port closed"));

@@ -2,6 +2,7 @@ import { realpathSync } from "node:fs";
 import { SerialPort, ReadlineParser } from "serialport";
 import { PortLostError } from "../runner/runner.js";
 import type { EventCodeOutput, EventCodeResult } from "./types.js";
+import { openSerialPort } from "./serial-open.js";
 
 export interface SerialEventBoxOptions {
   path: string;
@@ -59,15 +60,7 @@ export class SerialEventBox implements EventCodeOutput {
   async open(): Promise<void> {
     await this.dispose();
     this.lost = undefined;
-    const port = new SerialPort({
-      path: this.options.path,
-      baudRate: this.options.baudRate ?? 115200,
-      dataBits: 8,
-      stopBits: 1,
-      parity: "none",
-      autoOpen: false,
-    });
-    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+    const port = await openSerialPort(this.options.path, this.options.baudRate ?? 115200);
     this.device = serialDevice(this.options.path);
     const parser = port.pipe(new ReadlineParser({ delimiter: "\n" }));
     parser.on("data", (line: string) => this.onLine(line.replace(/\r$/, "")));

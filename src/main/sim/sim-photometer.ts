@@ -5,7 +5,8 @@
  * D110, M0, D3, Q) with the instrument's reply lines, luminance from the centre pixel of the newest frame:
  * L = black + Σ_gun white_gun · (v_gun / 255)^γ_gun.
  */
-import { SerialPort } from "serialport";
+import type { SerialPort } from "serialport";
+import { openSerialPort } from "../rig/serial-open.js";
 import { Subscriber } from "zeromq";
 import { Random } from "../../stimulus/random.js";
 import { LineReader } from "../calibration/line-transport.js";
@@ -166,8 +167,7 @@ export class SimPhotometer {
     sub.subscribe("frame");
     this.sub = sub;
     void this.watch(sub);
-    const port = new SerialPort({ path: this.options.port, baudRate: 9600, autoOpen: false });
-    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+    const port = await openSerialPort(this.options.port, 9600);
     const reader = new LineReader();
     port.on("data", (d: Buffer) => {
       // "Q" leaves remote mode without a line ending, as PsychoPy sends it.

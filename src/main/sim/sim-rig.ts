@@ -16,6 +16,7 @@ import {
   type SampleWindow,
 } from "../rig/openephys-wire.js";
 import { eventBoxIdentity, serialDevice } from "../rig/serial-eventbox.js";
+import { openSerialPort } from "../rig/serial-open.js";
 import { networkEventsStrobeLine } from "../rig/ttl-codes.js";
 import { SimNetworkEvents } from "./network-events-sim.js";
 import { SimPhotodiode } from "./sim-photodiode.js";
@@ -359,9 +360,9 @@ export class SimRig {
   }
 
   private async openSerial(path: string): Promise<void> {
-    const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
+    let port: SerialPort;
     try {
-      await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+      port = await openSerialPort(path, 115200);
     } catch (err) {
       this.options.log?.(
         `sim-rig: serial ${path} not available (${err instanceof Error ? err.message : String(err)}); retrying`,

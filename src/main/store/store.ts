@@ -118,14 +118,14 @@ export class SessionStore {
       const reason = err instanceof Error ? err.message : String(err);
       throw new Error(`cannot open the lab database ${file}: ${reason}`);
     }
-    if (!options.readonly) {
+    if (!readonly) {
       db.pragma("journal_mode = WAL");
       // WAL + NORMAL: every committed transaction survives a crash of the process.
       db.pragma("synchronous = NORMAL");
     }
     db.pragma("foreign_keys = ON");
     db.pragma("busy_timeout = 5000");
-    if (!options.readonly) migrate(db);
+    if (!readonly) migrate(db);
     return new SessionStore(file, db, options.flushIntervalMs ?? 10);
   }
 
